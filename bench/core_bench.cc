@@ -1,0 +1,50 @@
+// Core costs: loading a scenario, running it end to end on the ideal backend (with and without
+// the full event log), a memory access, and addressing a restore order by index.
+#include <benchmark/benchmark.h>
+
+#include "core/memory.h"
+#include "core/runner.h"
+#include "core/scenario.h"
+
+namespace irqdiff {
+namespace {
+
+const std::string kSeed = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml";
+
+void BM_LoadSeedScenario(benchmark::State& state) {
+    for (auto _ : state) benchmark::DoNotOptimize(load_scenario(kSeed));
+}
+BENCHMARK(BM_LoadSeedScenario);
+
+void BM_RunSeedOnIdeal(benchmark::State& state) {
+    Scenario s = load_scenario(kSeed);
+    const BackendInfo& ideal = *builtin_backends().find("ideal");
+    RunOptions options;
+    options.record_events = state.range(0) != 0;
+    for (auto _ : state) benchmark::DoNotOptimize(run_scenario(s, ideal, options));
+}
+BENCHMARK(BM_RunSeedOnIdeal)->ArgName("events")->Arg(1)->Arg(0);
+
+void BM_HostRead64(benchmark::State& state) {
+    AddressSpace host("host", Memory::kHostSize);
+    for (uint64_t a = 0; a < 64 * 4096; a += 4096) host.write64(a, a);
+    uint64_t addr = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(host.read64(addr));
+        addr = (addr + 4096 + 8) & (64 * 4096 - 1);
+    }
+}
+BENCHMARK(BM_HostRead64);
+
+void BM_RestoreOrderAt(benchmark::State& state) {
+    const MigrationPlan& plan = *builtin_backends().find("ideal")->plan;
+    uint64_t i = 0;
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(plan.order_at(i));
+        i = (i + 1) % plan.count_orders();
+    }
+}
+BENCHMARK(BM_RestoreOrderAt);
+
+}  // namespace
+}  // namespace irqdiff

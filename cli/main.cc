@@ -1,0 +1,334 @@
+// The irqdiff command: run scenarios on the backends, list the vocabulary, explore schedules.
+// Exit codes (DESIGN.md "Interfaces"): 0 every expectation holds, 1 one does not, 2 bad input or
+// usage (one line, "PLACE: what was expected", on stderr), 3 an internal error (a bug: report it).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "cli/table.h"
+#include "core/backend.h"
+#include "core/migration.h"
+#include "core/policy.h"
+#include "core/results.h"
+#include "core/runner.h"
+#include "core/scenario.h"
+#include "core/versions.h"
+
+namespace irqdiff::cli {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitExpectationFailed = 1;
+constexpr int kExitBadInput = 2;
+
+std::vector<PolicySetting> parse_policies(const std::vector<std::string>& texts) {
+    std::vector<PolicySetting> out;
+    for (const std::string& t : texts) {
+        PolicySetting s = parse_policy_assignment(t, "--policy");
+        validate_policy_setting(s);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+std::string flags_of(const SourceOutcome& o) {
+    std::vector<std::string> flags;
+    if (o.late) flags.push_back("late");
+    if (o.forwarded && !*o.forwarded) flags.push_back("forwarded=false");
+    for (const Location& l : o.held) flags.push_back("held:" + l.place + (l.live ? "" : "(not live)"));
+    return flags.empty() ? "" : fmt::format("{}", fmt::join(flags, " "));
+}
+
+std::string expected_for(const Scenario& s, SourceId source) {
+    std::string all;
+    for (const Expectation& x : s.expect) {
+        if (x.source == source) return to_string(x.outcome);
+        if (!x.source) all = to_string(x.outcome);
+    }
+    return all.empty() ? "-" : all;
+}
+
+void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
+    fmt::print("scenario {} ({})\n", result.scenario, result.file);
+    if (!s.description.empty()) {
+        std::string d = s.description;
+        while (!d.empty() && d.back() == '\n') d.pop_back();
+        size_t start = 0;
+        while (start <= d.size()) {
+            size_t nl = std::min(d.find('\n', start), d.size());
+            fmt::print("  {}\n", d.substr(start, nl - start));
+            start = nl + 1;
+        }
+    }
+    fmt::print("\n");
+    Table table({"arch", "policy", "order", "source", "outcome", "expected", "fired", "delivered", "flags"});
+    for (const RunResult& r : result.runs) {
+        std::string policy = r.policy.to_string();
+        std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
+        for (const SourceOutcome& o : r.outcomes)
+            table.add({r.arch, policy.empty() ? "-" : policy, order, r.source_names[o.source], to_string(o.outcome),
+                       expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered),
+                       flags_of(o)});
+    }
+    if (table.empty())
+        fmt::print("  no source was fired\n");
+    else
+        fmt::print("{}", table.render("  "));
+    for (const RunResult& r : result.runs) {
+        for (const Event& v : r.violations) fmt::print("  {}: violation: {}\n", r.arch, to_string(v));
+        size_t unmet = std::count_if(r.expectations.begin(), r.expectations.end(),
+                                     [](const ExpectationResult& e) { return !e.met; });
+        if (r.expectations.empty())
+            fmt::print("  {}: no expectations{}\n", r.arch, r.violations.empty() ? "" : ", but violations");
+        else if (unmet == 0 && r.violations.empty())
+            fmt::print("  {}: every expectation holds ({} of {})\n", r.arch, r.expectations.size(),
+                       r.expectations.size());
+        else
+            fmt::print("  {}: EXPECTATIONS NOT MET ({} of {} hold{})\n", r.arch, r.expectations.size() - unmet,
+                       r.expectations.size(),
+                       r.violations.empty() ? "" : fmt::format(", {} violations", r.violations.size()));
+        for (const ExpectationResult& e : r.expectations) {
+            if (e.met) continue;
+            fmt::print("    {}: expected {} {}, got {}{}\n", e.loc.to_string(), e.key, to_string(e.expected),
+                       e.actual ? to_string(*e.actual) : "no outcome",
+                       e.actual_source.empty() ? "" : " for " + e.actual_source);
+        }
+        if (events) {
+            fmt::print("\n  events ({}):\n", r.arch);
+            for (const Event& e : r.events) fmt::print("    {}\n", to_string(e));
+        }
+    }
+}
+
+struct RunArgs {
+    std::vector<std::string> files;
+    std::optional<std::string> arch;
+    std::vector<std::string> policies;
+    std::optional<std::string> order;
+    bool json = false;
+    bool events = false;
+};
+
+int cmd_run(const RunArgs& a) {
+    const Registry& registry = builtin_backends();
+    RunOptions options;
+    std::vector<std::string> arches;
+    try {
+        options.policy = parse_policies(a.policies);
+        options.order = a.order;
+        arches = a.arch ? registry.expand_arch(*a.arch, "--arch") : registry.default_arches();
+    } catch (const InputError& e) {
+        fmt::print(stderr, "{}\n", e.what());
+        return kExitBadInput;
+    }
+    int code = kExitOk;
+    for (const std::string& file : a.files) {
+        try {
+            Scenario s = load_scenario(file);
+            ScenarioResult result = run_scenario(s, registry, arches, options);
+            if (a.json) {
+                // One document per file: with several files the output is JSON Lines.
+                fmt::print("{}\n", to_json(result).dump(a.files.size() == 1 ? 2 : -1));
+            } else {
+                if (&file != &a.files.front()) fmt::print("\n");
+                print_table(s, result, a.events);
+            }
+            if (!result.expectations_met()) code = std::max(code, kExitExpectationFailed);
+        } catch (const InputError& e) {
+            std::fflush(stdout);
+            fmt::print(stderr, "{}\n", e.what());
+            code = kExitBadInput;
+        }
+    }
+    return code;
+}
+
+struct ExploreArgs {
+    std::string file;
+    std::vector<std::string> policies;
+    int jobs = 1;
+    std::optional<std::string> range;
+    bool json = false;
+};
+
+int cmd_explore(const ExploreArgs& a) {
+    try {
+        load_scenario(a.file);
+        for (const std::string& t : a.policies) {
+            PolicySetting s = parse_policy_assignment(t, "--policy");
+            if (s.value != "all") validate_policy_setting(s);
+            else if (!find_policy(s.key)) validate_policy_setting(s);  // reports the unknown key
+        }
+        if (a.jobs < 1) throw InputError("--jobs", fmt::format("{}: expected a positive number of processes", a.jobs));
+    } catch (const InputError& e) {
+        fmt::print(stderr, "{}\n", e.what());
+        return kExitBadInput;
+    }
+    std::vector<std::string> names;
+    for (const BackendInfo& b : builtin_backends().backends()) names.push_back(b.name);
+    fmt::print(stderr,
+               "irqdiff explore: needs a backend that declares restore sub-steps (arm or x86); this build has: {}\n",
+               fmt::join(names, ", "));
+    return kExitBadInput;
+}
+
+int list_steps(const std::optional<std::string>& arch) {
+    const Registry& registry = builtin_backends();
+    std::vector<std::string> names;
+    if (arch) {
+        names = registry.expand_arch(*arch, "--arch");
+    } else {
+        for (const BackendInfo& b : registry.backends()) names.push_back(b.name);
+    }
+    fmt::print("neutral steps (every backend maps its sub-steps onto these):\n");
+    Table neutral({"step", "side", "what"});
+    for (const NeutralStep& n : neutral_steps()) neutral.add({std::string(n.name), to_string(n.side), std::string(n.doc)});
+    fmt::print("{}", neutral.render("  "));
+    for (const std::string& name : names) {
+        const BackendInfo& b = *registry.find(name);
+        const MigrationPlan& p = *b.plan;
+        fmt::print("\nbackend {}: {}\n", b.name, b.description);
+        Table steps({"step", "side", "neutral", "what"});
+        for (const MigrationStep& s : p.save_steps()) steps.add({s.name, "save", s.neutral, s.doc});
+        for (uint16_t i : p.qemu_order()) {
+            const MigrationStep& s = p.restore_steps()[i];
+            steps.add({s.name, "restore", s.neutral, s.doc});
+        }
+        fmt::print("{}", steps.render("  "));
+        fmt::print("  restore dependencies:\n");
+        for (const Dependency& d : p.dependencies())
+            fmt::print("    {} -> {}  ({})\n", d.before, d.after, d.reason);
+        fmt::print("  named orders:\n");
+        for (const auto& [order_name, order] : p.named_orders()) {
+            std::vector<std::string> steps_in_order;
+            for (uint16_t i : order) steps_in_order.push_back(p.restore_steps()[i].name);
+            fmt::print("    {}: {}\n", order_name, fmt::join(steps_in_order, ", "));
+        }
+        fmt::print("  admissible restore orders (order: all): {}\n", p.count_orders());
+    }
+    return kExitOk;
+}
+
+int list_policies() {
+    const Registry& registry = builtin_backends();
+    Table t({"policy", "values (* default)", "backend", "what", "source"});
+    for (const PolicySpec& p : policy_catalog()) {
+        std::vector<std::string> values;
+        for (std::string_view v : p.values) values.push_back(std::string(v) + (v == p.default_value ? "*" : ""));
+        std::string backend = std::string(p.arch) + (registry.find(p.arch) ? "" : " (not in this build)");
+        t.add({std::string(p.key), fmt::format("{}", fmt::join(values, " ")), backend, std::string(p.doc),
+               std::string(p.ref)});
+    }
+    fmt::print("{}", t.render());
+    return kExitOk;
+}
+
+int list_scenarios(const std::optional<std::string>& dir_arg) {
+    namespace fs = std::filesystem;
+    fs::path dir;
+    if (dir_arg)
+        dir = *dir_arg;
+    else if (fs::is_directory("scenarios"))
+        dir = "scenarios";
+    else
+        dir = fs::path(IRQDIFF_SOURCE_DIR) / "scenarios";
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) {
+        fmt::print(stderr, "{}: not a directory of scenarios\n", dir.string());
+        return kExitBadInput;
+    }
+    std::vector<fs::path> files;
+    for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+         it.increment(ec))
+        if (it->is_regular_file() && (it->path().extension() == ".yaml" || it->path().extension() == ".yml"))
+            files.push_back(it->path());
+    std::sort(files.begin(), files.end());
+    Table t({"file", "name", "description"});
+    int code = kExitOk;
+    for (const fs::path& f : files) {
+        try {
+            Scenario s = load_scenario(f.string());
+            std::string first = s.description.substr(0, s.description.find('\n'));
+            t.add({fs::relative(f, dir).string(), s.name, first});
+        } catch (const InputError& e) {
+            fmt::print(stderr, "{}\n", e.what());
+            code = kExitBadInput;
+        }
+    }
+    fmt::print("scenarios in {}:\n{}", dir.string(), t.render("  "));
+    return code;
+}
+
+int main_impl(int argc, char** argv) {
+    CLI::App app{"irqdiff: a differential emulator of interrupt virtualization (ARM GICv4.1 vs x86 posted "
+                 "interrupts) across live migration"};
+    app.set_version_flag("--version", version_line(), "Print the version of irqdiff, Unicorn and Capstone");
+    app.require_subcommand(1);
+
+    RunArgs run_args;
+    CLI::App* run = app.add_subcommand("run", "Run scenarios on the backends and compare each source with the oracle");
+    run->add_option("FILE", run_args.files, "Scenario files (YAML, format v1)")->required();
+    run->add_option("--arch", run_args.arch,
+                    "Backend: ideal, arm, x86 or both (= arm and x86); default: every virtualizing backend "
+                    "in this build, else ideal");
+    run->add_option("--policy", run_args.policies, "Override a policy, KEY=VALUE (repeatable); see 'list policies'");
+    run->add_option("--order", run_args.order,
+                    "Restore order for every migrate step: a named order (qemu, ...) or a comma-separated list "
+                    "of steps");
+    run->add_flag("--json", run_args.json, "Print the results as one JSON document (JSON Lines for several files)");
+    run->add_flag("--events", run_args.events, "Also print each run's event log (table output)");
+
+    ExploreArgs explore_args;
+    CLI::App* explore =
+        app.add_subcommand("explore", "Run every restore order x arrival point x policy value of a scenario");
+    explore->add_option("FILE", explore_args.file, "Scenario file")->required();
+    explore->add_option("--policy", explore_args.policies, "KEY=VALUE or KEY=all (repeatable)");
+    explore->add_option("--jobs", explore_args.jobs, "Local worker processes");
+    explore->add_option("--range", explore_args.range, "Run schedules LO:HI only");
+    explore->add_flag("--json", explore_args.json, "Print JSON");
+
+    std::string what;
+    std::optional<std::string> list_arch, list_dir;
+    CLI::App* list = app.add_subcommand("list", "List migration steps, policies or the scenario library");
+    list->add_option("WHAT", what, "steps, policies or scenarios")
+        ->required()
+        ->check(CLI::IsMember({"steps", "policies", "scenarios"}));
+    list->add_option("--arch", list_arch, "steps: only this backend");
+    list->add_option("--dir", list_dir, "scenarios: the directory to list (default: ./scenarios, else the source tree's)");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+        fmt::print(stderr, "irqdiff: {} (see 'irqdiff --help')\n", e.what());
+        return kExitBadInput;
+    }
+
+    try {
+        if (*run) return cmd_run(run_args);
+        if (*explore) return cmd_explore(explore_args);
+        if (what == "steps") return list_steps(list_arch);
+        if (what == "policies") return list_policies();
+        return list_scenarios(list_dir);
+    } catch (const InputError& e) {
+        fmt::print(stderr, "{}\n", e.what());
+        return kExitBadInput;
+    }
+}
+
+}  // namespace
+}  // namespace irqdiff::cli
+
+int main(int argc, char** argv) {
+    try {
+        return irqdiff::cli::main_impl(argc, argv);
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "irqdiff: internal error (a bug, please report it with the command line): {}\n",
+                   e.what());
+        return 3;
+    }
+}

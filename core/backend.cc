@@ -1,0 +1,74 @@
+#include "core/backend.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace irqdiff {
+
+std::string describe(const Action& a, const Scenario& scenario, const MigrationPlan& plan) {
+    auto src = [&] { return scenario.sources[a.source].name; };
+    switch (a.kind) {
+        case StepKind::Run: return a.vcpu < 0 ? "run all" : fmt::format("run vcpu{}", a.vcpu);
+        case StepKind::Mask:
+        case StepKind::Unmask:
+        case StepKind::Block:
+        case StepKind::Preempt: return fmt::format("{} vcpu{}", to_string(a.kind), a.vcpu);
+        case StepKind::Fire: return "fire " + src();
+        case StepKind::Retarget: return fmt::format("retarget {} vcpu{}", src(), a.vcpu);
+        case StepKind::Unassign: return "unassign " + src();
+        case StepKind::Migrate: {
+            const auto& steps = a.side == Side::Save ? plan.save_steps() : plan.restore_steps();
+            return fmt::format("{}:{}", to_string(a.side), steps.at(a.step).name);
+        }
+    }
+    return "?";
+}
+
+const char* to_string(DeliveryPath path) {
+    switch (path) {
+        case DeliveryPath::Ideal: return "ideal";
+        case DeliveryPath::Direct: return "direct";
+        case DeliveryPath::Software: return "software";
+    }
+    return "?";
+}
+
+void Registry::add(BackendInfo info) {
+    if (find(info.name)) throw std::logic_error("Registry: backend registered twice: " + info.name);
+    backends_.push_back(std::move(info));
+}
+
+const BackendInfo* Registry::find(std::string_view name) const {
+    for (const BackendInfo& b : backends_)
+        if (b.name == name) return &b;
+    return nullptr;
+}
+
+std::vector<std::string> Registry::default_arches() const {
+    std::vector<std::string> names;
+    for (const BackendInfo& b : backends_)
+        if (b.virtualizing) names.push_back(b.name);
+    if (names.empty() && find("ideal")) names.push_back("ideal");
+    return names;
+}
+
+std::vector<std::string> Registry::expand_arch(std::string_view arch, const std::string& place) const {
+    std::vector<std::string> wanted;
+    if (arch == "both")
+        wanted = {"arm", "x86"};
+    else
+        wanted = {std::string(arch)};
+    std::vector<std::string> built;
+    for (const BackendInfo& b : backends_) built.push_back(b.name);
+    for (const std::string& w : wanted) {
+        if (find(w)) continue;
+        bool planned = w == "arm" || w == "x86";
+        throw InputError(place, fmt::format("{} '{}' (this build has: {}{})",
+                                            planned ? "this build has no backend" : "unknown backend", w,
+                                            fmt::join(built, ", "), planned ? "" : "; 'both' means arm and x86"));
+    }
+    return wanted;
+}
+
+}  // namespace irqdiff

@@ -1,0 +1,135 @@
+// The Backend interface: one architecture's stack (hardware model, hypervisor, VMM) driven by the
+// actions of a schedule. The runner lowers a scenario into actions; the backend applies them one
+// at a time, tells the abstract guest what it delivered, and answers at any point where each
+// source's pending state lives and whether that place is live (DESIGN.md "Where is it?").
+// Backends depend on core only; the registry that lists them is assembled by irqdiff_builtin.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/event_log.h"
+#include "core/migration.h"
+#include "core/policy.h"
+#include "core/scenario.h"
+
+namespace irqdiff {
+
+/// One thing that happens to the VM. Scenario steps become actions one to one, except `migrate`,
+/// which becomes its save steps, its restore steps in the chosen order, and the interrupts fired
+/// in between.
+struct Action {
+    StepKind kind = StepKind::Run;  // Migrate: one migration step (`side`, `step`)
+    int32_t vcpu = -1;              // Run: -1 = all
+    SourceId source = 0;
+    Side side = Side::Save;
+    uint16_t step = 0;           // index into the plan's save_steps() or restore_steps()
+    uint32_t scenario_step = 0;  // index of the scenario step it came from
+};
+
+/// "run all", "fire nic.0", "restore:set_lapic", ...
+std::string describe(const Action& action, const Scenario& scenario, const MigrationPlan& plan);
+
+/// A place holding a source's pending state, e.g. `arm.vpt[vpe0]` or `x86.pir[vcpu0]`. `live`:
+/// some path that exists now will deliver it once its vCPU runs unmasked.
+struct Location {
+    std::string place;
+    bool live = true;
+    bool operator==(const Location&) const = default;
+};
+
+enum class DeliveryPath : uint8_t {
+    Ideal,     // the ideal controller (no virtualization)
+    Direct,    // hardware direct injection: a vLPI from the VPT, a posted interrupt
+    Software,  // the hypervisor injected it (list register, kvm_set_msi)
+};
+const char* to_string(DeliveryPath path);
+
+struct Delivery {
+    uint32_t action = 0;  // schedule index of the `run` during which the guest took it
+    uint32_t vcpu = 0;
+    SourceId source = 0;
+    DeliveryPath path = DeliveryPath::Ideal;
+    bool operator==(const Delivery&) const = default;
+};
+
+/// What the abstract guest observed: each interrupt it took, in order.
+class GuestLog {
+   public:
+    void set_action(uint32_t action) { action_ = action; }
+    void take(uint32_t vcpu, SourceId source, DeliveryPath path) {
+        deliveries_.push_back(Delivery{action_, vcpu, source, path});
+    }
+    const std::vector<Delivery>& deliveries() const { return deliveries_; }
+    size_t size() const { return deliveries_.size(); }
+    void truncate(size_t n) { deliveries_.resize(n); }
+
+   private:
+    uint32_t action_ = 0;
+    std::vector<Delivery> deliveries_;
+};
+
+/// Opaque saved state of a backend (plain copies of small structs, so the explorer can branch).
+class BackendSnapshot {
+   public:
+    virtual ~BackendSnapshot() = default;
+};
+
+class Backend {
+   public:
+    virtual ~Backend() = default;
+    virtual std::string_view arch() const = 0;
+    /// Applies one action. Guest-visible problems become events; bad scenario input that only
+    /// this backend can detect throws InputError.
+    virtual void apply(const Action& action) = 0;
+    /// Appends every place that holds `source`'s pending state now (none: not pending).
+    virtual void where(SourceId source, std::vector<Location>& out) const = 0;
+    /// How this backend names the source (ARM: DeviceID/EventID -> vINTID; x86: IRTE -> vector).
+    virtual std::string identity(SourceId source) const = 0;
+    virtual std::unique_ptr<BackendSnapshot> snapshot() const = 0;
+    /// Restores a snapshot taken from this backend. The event log and guest log are the caller's.
+    virtual void restore(const BackendSnapshot& snapshot) = 0;
+};
+
+/// What a backend is given: the scenario, its effective policy, and where to report.
+struct BackendContext {
+    const Scenario& scenario;
+    const PolicyValues& policy;
+    EventLog& log;
+    GuestLog& guest;
+};
+
+struct BackendInfo {
+    std::string name;         // "ideal", "arm", "x86"
+    std::string description;  // one line
+    bool virtualizing = true;  // false only for the ideal reference backend
+    std::shared_ptr<const MigrationPlan> plan;
+    std::function<std::unique_ptr<Backend>(const BackendContext&)> make;
+};
+
+class Registry {
+   public:
+    void add(BackendInfo info);
+    const BackendInfo* find(std::string_view name) const;
+    const std::vector<BackendInfo>& backends() const { return backends_; }
+    /// What `--arch` means when not given: every virtualizing backend, or `ideal` when this
+    /// build has none.
+    std::vector<std::string> default_arches() const;
+    /// Expands an `--arch` value ("ideal", "arm", "x86", "both" = arm and x86) to backend names;
+    /// throws InputError naming `place` when a backend is unknown or not in this build.
+    std::vector<std::string> expand_arch(std::string_view arch, const std::string& place) const;
+
+   private:
+    std::vector<BackendInfo> backends_;
+};
+
+/// Every backend built into this irqdiff (defined in core/builtin_backends.cc, target
+/// irqdiff_builtin, the one place that links all backend libraries).
+const Registry& builtin_backends();
+
+}  // namespace irqdiff

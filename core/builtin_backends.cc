@@ -1,0 +1,17 @@
+// The registry of every backend in this build. This file is the only code that links all
+// backend libraries (target irqdiff_builtin); the backends themselves depend on core alone.
+#include "core/backend.h"
+#include "core/ideal_backend.h"
+
+namespace irqdiff {
+
+const Registry& builtin_backends() {
+    static const Registry registry = [] {
+        Registry r;
+        r.add(ideal_backend_info());
+        return r;
+    }();
+    return registry;
+}
+
+}  // namespace irqdiff

@@ -1,0 +1,70 @@
+#include "core/event_log.h"
+
+#include <fmt/format.h>
+
+namespace irqdiff {
+
+const char* to_string(Layer layer) {
+    switch (layer) {
+        case Layer::Scenario: return "scenario";
+        case Layer::Guest: return "guest";
+        case Layer::Hardware: return "hw";
+        case Layer::Hypervisor: return "kvm";
+        case Layer::Vmm: return "vmm";
+    }
+    return "?";
+}
+
+const char* to_string(EventKind kind) {
+    switch (kind) {
+        case EventKind::Op: return "op";
+        case EventKind::GuestError: return "guest-error";
+        case EventKind::Violation: return "violation";
+        case EventKind::Ignored: return "ignored";
+    }
+    return "?";
+}
+
+std::string to_string(const ArgValue& value) {
+    struct Visitor {
+        std::string operator()(int64_t v) const { return std::to_string(v); }
+        std::string operator()(Hex v) const { return fmt::format("{:#x}", v.value); }
+        std::string operator()(bool v) const { return v ? "true" : "false"; }
+        std::string operator()(const std::string& v) const { return v; }
+    };
+    return std::visit(Visitor{}, value);
+}
+
+std::string to_string(const Event& e) {
+    std::string line = fmt::format("#{} a{} {}", e.seq, e.action, to_string(e.layer));
+    if (e.kind != EventKind::Op) line += fmt::format(" [{}]", to_string(e.kind));
+    line += ' ';
+    line += e.op;
+    for (const EventArg& a : e.args) {
+        line += fmt::format(" {}={}", a.key, to_string(a.value));
+    }
+    if (!e.sources.empty()) line += fmt::format(" [{}]", fmt::join(e.sources, ","));
+    if (!e.rule.empty()) line += fmt::format(" {{{}}}", e.rule);
+    return line;
+}
+
+std::string EventLog::to_text() const {
+    std::string text;
+    for (const Event& e : events_) {
+        text += to_string(e);
+        text += '\n';
+    }
+    return text;
+}
+
+void EventLog::add(Layer layer, EventKind kind, std::string_view op, std::vector<EventArg>&& args,
+                   std::vector<std::string>&& sources, std::string_view rule) {
+    ++per_layer_[static_cast<size_t>(layer)];
+    ++per_kind_[static_cast<size_t>(kind)];
+    uint64_t seq = total_++;
+    if (!recording_ && kind == EventKind::Op) return;
+    events_.push_back(Event{seq, action_, layer, kind, std::string(op), std::move(args), std::move(sources),
+                            std::string(rule)});
+}
+
+}  // namespace irqdiff

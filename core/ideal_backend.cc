@@ -1,0 +1,220 @@
+#include "core/ideal_backend.h"
+
+#include <fmt/format.h>
+
+namespace irqdiff {
+
+namespace {
+
+std::shared_ptr<const MigrationPlan> make_ideal_plan() {
+    std::vector<MigrationStep> save, restore;
+    for (const NeutralStep& n : neutral_steps()) {
+        MigrationStep s{std::string(n.name), n.side, std::string(n.name), std::string(n.doc)};
+        (n.side == Side::Save ? save : restore).push_back(std::move(s));
+    }
+    std::vector<Dependency> deps = {
+        {"restore_irqchip", "restore_translation", "translations target the restored controller"},
+        {"restore_translation", "restore_devices", "device MSIs need their routes"},
+        {"restore_devices", "start_devices", "a device runs only once its state is loaded"},
+        {"restore_irqchip", "start_vcpus", "vCPUs take interrupts from the restored controller"},
+    };
+    return std::make_shared<const MigrationPlan>(
+        std::move(save), std::move(restore), std::move(deps),
+        std::vector<std::pair<std::string, std::vector<std::string>>>{
+            {"qemu",
+             {"restore_irqchip", "restore_translation", "restore_devices", "start_vcpus", "start_devices"}}});
+}
+
+class IdealBackend final : public Backend {
+   public:
+    IdealBackend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
+        : scenario_(ctx.scenario), log_(ctx.log), guest_(ctx.guest), plan_(std::move(plan)) {
+        s_.sources.resize(scenario_.sources.size());
+        for (SourceId i = 0; i < scenario_.sources.size(); ++i) s_.sources[i].vcpu = scenario_.sources[i].vcpu.value_or(0);
+        s_.vcpus.resize(scenario_.vcpus);
+    }
+
+    std::string_view arch() const override { return "ideal"; }
+
+    void apply(const Action& a) override {
+        switch (a.kind) {
+            case StepKind::Fire: fire(a.source); break;
+            case StepKind::Run: run(a.vcpu); break;
+            case StepKind::Mask:
+            case StepKind::Unmask:
+                s_.vcpus[a.vcpu].masked = a.kind == StepKind::Mask;
+                log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.mask" : "GUEST.unmask", {{"vcpu", a.vcpu}});
+                break;
+            case StepKind::Block:
+                s_.vcpus[a.vcpu].blocked = true;
+                log_.op(Layer::Guest, "GUEST.wait_for_interrupt", {{"vcpu", a.vcpu}});
+                break;
+            case StepKind::Preempt:
+                s_.vcpus[a.vcpu].preempted = true;
+                log_.op(Layer::Hypervisor, "HOST.preempt", {{"vcpu", a.vcpu}});
+                break;
+            case StepKind::Retarget:
+                s_.sources[a.source].vcpu = static_cast<uint32_t>(a.vcpu);
+                log_.op(Layer::Hardware, "IDEAL.retarget", {{"vcpu", a.vcpu}}, {name(a.source)});
+                break;
+            case StepKind::Unassign:
+                log_.ignored(Layer::Hardware, "IDEAL.unassign", "the ideal controller forwards nothing, so there is "
+                             "nothing to tear down", {}, {name(a.source)});
+                break;
+            case StepKind::Migrate: migrate(a); break;
+        }
+    }
+
+    void where(SourceId source, std::vector<Location>& out) const override {
+        const SourceState& st = s_.sources[source];
+        uint32_t v = st.vcpu;
+        if (st.pending) out.push_back({fmt::format("ideal.pending[vcpu{}]", v), true});
+        if (st.in_stream) out.push_back({fmt::format("ideal.stream[vcpu{}]", v), false});
+        if (st.in_device) out.push_back({fmt::format("ideal.device[{}]", scenario_.device_of(source).name), false});
+    }
+
+    std::string identity(SourceId source) const override {
+        return fmt::format("vcpu{} source {}", s_.sources[source].vcpu, source);
+    }
+
+    std::unique_ptr<BackendSnapshot> snapshot() const override { return std::make_unique<Snapshot>(s_); }
+    void restore(const BackendSnapshot& snap) override {
+        const auto* s = dynamic_cast<const Snapshot*>(&snap);
+        if (!s) throw std::logic_error("IdealBackend::restore: snapshot of another backend");
+        s_ = s->state;
+    }
+
+   private:
+    struct SourceState {
+        uint32_t vcpu = 0;
+        bool pending = false;    // in the controller, for `vcpu`
+        bool in_stream = false;  // saved, between save_irqchip and restore_irqchip
+        bool in_device = false;  // raised while the device was stopped
+    };
+    struct VcpuState {
+        bool masked = false;
+        bool blocked = false;
+        bool preempted = false;
+        bool stopped = false;  // paused by migration
+    };
+    struct State {
+        std::vector<SourceState> sources;
+        std::vector<VcpuState> vcpus;
+        bool devices_stopped = false;
+    };
+    struct Snapshot final : BackendSnapshot {
+        explicit Snapshot(State s) : state(std::move(s)) {}
+        State state;
+    };
+
+    std::string name(SourceId s) const { return scenario_.sources[s].name; }
+
+    void fire(SourceId source) {
+        SourceState& st = s_.sources[source];
+        if (s_.devices_stopped) {
+            log_.op(Layer::Vmm, "DEVICE.hold", {{"device", scenario_.device_of(source).name}}, {name(source)});
+            st.in_device = true;
+            return;
+        }
+        raise(source);
+    }
+
+    void raise(SourceId source) {
+        SourceState& st = s_.sources[source];
+        if (st.pending) {
+            log_.op(Layer::Hardware, "IDEAL.coalesce", {{"vcpu", st.vcpu}}, {name(source)});
+            return;
+        }
+        st.pending = true;
+        log_.op(Layer::Hardware, "IDEAL.pend", {{"vcpu", st.vcpu}}, {name(source)});
+    }
+
+    void run(int only) {
+        for (uint32_t v = 0; v < s_.vcpus.size(); ++v) {
+            if (only >= 0 && static_cast<uint32_t>(only) != v) continue;
+            VcpuState& vc = s_.vcpus[v];
+            if (vc.stopped) throw std::logic_error("IdealBackend: run while the migration holds the vCPUs");
+            bool has_pending = false;
+            for (const SourceState& st : s_.sources) has_pending = has_pending || (st.pending && st.vcpu == v);
+            if (vc.blocked) {
+                if (!has_pending) {
+                    log_.op(Layer::Guest, "GUEST.still_waiting", {{"vcpu", v}});
+                    continue;
+                }
+                vc.blocked = false;
+                log_.op(Layer::Hardware, "IDEAL.wake", {{"vcpu", v}});
+            }
+            if (vc.preempted) {
+                vc.preempted = false;
+                log_.op(Layer::Hypervisor, "HOST.resume", {{"vcpu", v}});
+            }
+            log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"masked", vc.masked}});
+            if (vc.masked) continue;
+            for (SourceId s = 0; s < s_.sources.size(); ++s) {
+                SourceState& st = s_.sources[s];
+                if (!st.pending || st.vcpu != v) continue;
+                st.pending = false;
+                log_.op(Layer::Guest, "GUEST.take", {{"vcpu", v}}, {name(s)});
+                guest_.take(v, s, DeliveryPath::Ideal);
+            }
+        }
+    }
+
+    void migrate(const Action& a) {
+        const MigrationStep& step =
+            a.side == Side::Save ? plan_->save_steps()[a.step] : plan_->restore_steps()[a.step];
+        const std::string& n = step.name;
+        if (n == "stop_vcpus" || n == "start_vcpus") {
+            for (VcpuState& v : s_.vcpus) v.stopped = n == "stop_vcpus";
+            log_.op(Layer::Vmm, "VMM." + n, {{"vcpus", s_.vcpus.size()}});
+        } else if (n == "stop_devices") {
+            s_.devices_stopped = true;
+            log_.op(Layer::Vmm, "VMM.stop_devices", {{"devices", scenario_.devices.size()}});
+        } else if (n == "start_devices") {
+            s_.devices_stopped = false;
+            log_.op(Layer::Vmm, "VMM.start_devices", {{"devices", scenario_.devices.size()}});
+            for (SourceId s = 0; s < s_.sources.size(); ++s) {
+                if (!s_.sources[s].in_device) continue;
+                s_.sources[s].in_device = false;
+                log_.op(Layer::Vmm, "DEVICE.raise_held", {{"device", scenario_.device_of(s).name}}, {name(s)});
+                raise(s);
+            }
+        } else if (n == "save_irqchip" || n == "restore_irqchip") {
+            bool save = n == "save_irqchip";
+            std::vector<std::string> moved;
+            for (SourceId s = 0; s < s_.sources.size(); ++s) {
+                SourceState& st = s_.sources[s];
+                bool& from = save ? st.pending : st.in_stream;
+                bool& to = save ? st.in_stream : st.pending;
+                if (!from) continue;
+                from = false;
+                to = true;
+                moved.push_back(name(s));
+            }
+            size_t count = moved.size();
+            log_.op(Layer::Hardware, save ? "IDEAL.save_pending" : "IDEAL.restore_pending", {{"count", count}},
+                    std::move(moved));
+        } else {
+            // copy_memory, restore_translation, restore_devices: the ideal controller keeps
+            // nothing in guest RAM, translation tables or device state.
+            log_.op(Layer::Vmm, "VMM." + n);
+        }
+    }
+
+    const Scenario& scenario_;
+    EventLog& log_;
+    GuestLog& guest_;
+    std::shared_ptr<const MigrationPlan> plan_;
+    State s_;
+};
+
+}  // namespace
+
+BackendInfo ideal_backend_info() {
+    auto plan = make_ideal_plan();
+    return BackendInfo{
+        "ideal", "reference: the oracle's ideal controller, no virtualization", false, plan,
+        [plan](const BackendContext& ctx) { return std::make_unique<IdealBackend>(ctx, plan); }};
+}
+
+}  // namespace irqdiff

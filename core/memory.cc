@@ -1,0 +1,61 @@
+#include "core/memory.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace irqdiff {
+
+const char* to_string(MemFault fault) {
+    switch (fault) {
+        case MemFault::None: return "none";
+        case MemFault::OutOfRange: return "out-of-range";
+    }
+    return "?";
+}
+
+AddressSpace::AddressSpace(std::string name, uint64_t size) : name_(std::move(name)), size_(size) {}
+
+MemFault AddressSpace::read_bytes(uint64_t addr, std::span<uint8_t> out) const {
+    if (!contains(addr, out.size())) return MemFault::OutOfRange;
+    size_t done = 0;
+    while (done < out.size()) {
+        uint64_t a = addr + done;
+        uint64_t offset = a & (kPageSize - 1);
+        size_t chunk = std::min<uint64_t>(kPageSize - offset, out.size() - done);
+        auto it = pages_.find(a >> kPageBits);
+        if (it == pages_.end())
+            std::memset(out.data() + done, 0, chunk);
+        else
+            std::memcpy(out.data() + done, it->second->data() + offset, chunk);
+        done += chunk;
+    }
+    ++stats_.reads;
+    stats_.bytes_read += out.size();
+    return MemFault::None;
+}
+
+MemFault AddressSpace::write_bytes(uint64_t addr, std::span<const uint8_t> in) {
+    if (!contains(addr, in.size())) return MemFault::OutOfRange;
+    size_t done = 0;
+    while (done < in.size()) {
+        uint64_t a = addr + done;
+        uint64_t offset = a & (kPageSize - 1);
+        size_t chunk = std::min<uint64_t>(kPageSize - offset, in.size() - done);
+        std::memcpy(writable_page(a >> kPageBits).data() + offset, in.data() + done, chunk);
+        done += chunk;
+    }
+    ++stats_.writes;
+    stats_.bytes_written += in.size();
+    return MemFault::None;
+}
+
+AddressSpace::Page& AddressSpace::writable_page(uint64_t page_number) {
+    auto& slot = pages_[page_number];
+    if (!slot)
+        slot = std::make_shared<Page>(Page{});
+    else if (slot.use_count() > 1)  // shared with a snapshot: copy on write
+        slot = std::make_shared<Page>(*slot);
+    return *slot;
+}
+
+}  // namespace irqdiff

@@ -1,0 +1,113 @@
+// Sparse physical memory: the host's physical address space (ITS tables, VPTs, PI descriptors)
+// and the guest's (guest RAM: the guest's LPI pending tables, KVM's ITS tables, the guest's code).
+// Little-endian 8/16/32/64-bit accesses, bounds-checked against the space's size. An access
+// outside the space is not an exception but a MemFault the caller turns into a guest-visible
+// outcome (a guest-programmed table address can never crash the emulator).
+//
+// Pages are 4 KiB and copy-on-write: copying an AddressSpace is a cheap snapshot that shares every
+// page until one side writes it (the explorer branches schedules this way).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace irqdiff {
+
+enum class MemFault : uint8_t {
+    None,
+    OutOfRange,  // some byte of the access lies at or beyond the space's size
+};
+
+const char* to_string(MemFault fault);
+
+template <class T>
+struct MemRead {
+    T value = 0;
+    MemFault fault = MemFault::None;
+    bool ok() const { return fault == MemFault::None; }
+};
+
+/// Counters of successful accesses, for the save/restore asymmetry metrics.
+struct AccessStats {
+    uint64_t reads = 0;
+    uint64_t writes = 0;
+    uint64_t bytes_read = 0;
+    uint64_t bytes_written = 0;
+    bool operator==(const AccessStats&) const = default;
+};
+
+class AddressSpace {
+   public:
+    static constexpr unsigned kPageBits = 12;
+    static constexpr uint64_t kPageSize = uint64_t{1} << kPageBits;
+
+    /// An empty space of `size` bytes (addresses 0 .. size-1) named `name` ("host", "guest").
+    AddressSpace(std::string name, uint64_t size);
+
+    const std::string& name() const { return name_; }
+    uint64_t size() const { return size_; }
+    /// Whether [addr, addr+len) lies inside the space.
+    bool contains(uint64_t addr, uint64_t len) const { return len <= size_ && addr <= size_ - len; }
+
+    MemRead<uint8_t> read8(uint64_t addr) const { return read_le<uint8_t>(addr); }
+    MemRead<uint16_t> read16(uint64_t addr) const { return read_le<uint16_t>(addr); }
+    MemRead<uint32_t> read32(uint64_t addr) const { return read_le<uint32_t>(addr); }
+    MemRead<uint64_t> read64(uint64_t addr) const { return read_le<uint64_t>(addr); }
+    MemFault write8(uint64_t addr, uint8_t v) { return write_le(addr, v); }
+    MemFault write16(uint64_t addr, uint16_t v) { return write_le(addr, v); }
+    MemFault write32(uint64_t addr, uint32_t v) { return write_le(addr, v); }
+    MemFault write64(uint64_t addr, uint64_t v) { return write_le(addr, v); }
+
+    /// Reads or writes a byte range; nothing is transferred when any byte is out of range.
+    MemFault read_bytes(uint64_t addr, std::span<uint8_t> out) const;
+    MemFault write_bytes(uint64_t addr, std::span<const uint8_t> in);
+
+    /// Pages that hold data (never-written pages read as zero and take no memory).
+    size_t pages_allocated() const { return pages_.size(); }
+    const AccessStats& stats() const { return stats_; }
+    void reset_stats() { stats_ = {}; }
+
+   private:
+    using Page = std::array<uint8_t, kPageSize>;
+
+    template <class T>
+    MemRead<T> read_le(uint64_t addr) const {
+        uint8_t bytes[sizeof(T)];
+        MemFault f = read_bytes(addr, bytes);
+        if (f != MemFault::None) return {0, f};
+        T v = 0;
+        for (size_t i = sizeof(T); i-- > 0;) v = static_cast<T>((v << 8) | bytes[i]);
+        return {v, MemFault::None};
+    }
+    template <class T>
+    MemFault write_le(uint64_t addr, T v) {
+        uint8_t bytes[sizeof(T)];
+        for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<uint8_t>(v >> (8 * i));
+        return write_bytes(addr, bytes);
+    }
+    /// The page holding `page_number`, unshared and allocated, for writing.
+    Page& writable_page(uint64_t page_number);
+
+    std::string name_;
+    uint64_t size_;
+    std::map<uint64_t, std::shared_ptr<Page>> pages_;
+    mutable AccessStats stats_;
+};
+
+/// The two physical address spaces of one machine.
+struct Memory {
+    /// Host physical addresses are 52 bits wide (GICv3 table addresses are [51:12], IHI 0069;
+    /// VT-d PDA is [63:6] but real hosts implement at most 52 bits).
+    static constexpr uint64_t kHostSize = uint64_t{1} << 52;
+    /// Default guest RAM + MMIO window: 4 GiB, so the xAPIC page at 0xFEE00000 is inside.
+    static constexpr uint64_t kGuestSize = uint64_t{1} << 32;
+
+    AddressSpace host{"host", kHostSize};
+    AddressSpace guest{"guest", kGuestSize};
+};
+
+}  // namespace irqdiff

@@ -1,0 +1,80 @@
+#include "core/oracle.h"
+
+#include <algorithm>
+
+namespace irqdiff {
+
+Oracle::Oracle(const Scenario& scenario)
+    : tallies_(scenario.sources.size()), route_(scenario.sources.size(), 0), masked_(scenario.vcpus, false) {
+    for (SourceId s = 0; s < scenario.sources.size(); ++s) route_[s] = scenario.sources[s].vcpu.value_or(0);
+}
+
+void Oracle::apply(const Action& a, uint32_t index) {
+    switch (a.kind) {
+        case StepKind::Fire: {
+            Tally& t = tallies_[a.source];
+            ++t.fired;
+            if (t.pending)
+                ++t.coalesced;
+            else
+                t.pending = true;
+            break;
+        }
+        case StepKind::Run:
+            for (uint32_t v = 0; v < masked_.size(); ++v) {
+                if ((a.vcpu >= 0 && static_cast<uint32_t>(a.vcpu) != v) || masked_[v]) continue;
+                for (SourceId s = 0; s < tallies_.size(); ++s) {
+                    if (tallies_[s].pending && route_[s] == v) {
+                        tallies_[s].pending = false;
+                        tallies_[s].deliveries.push_back(index);
+                    }
+                }
+            }
+            break;
+        case StepKind::Mask: masked_[a.vcpu] = true; break;
+        case StepKind::Unmask: masked_[a.vcpu] = false; break;
+        case StepKind::Retarget: route_[a.source] = static_cast<uint32_t>(a.vcpu); break;  // pending follows
+        case StepKind::Block:     // the ideal controller wakes a blocked vCPU for any pending interrupt
+        case StepKind::Preempt:   // and a preempted one runs again at the next `run`
+        case StepKind::Unassign:  // no forwarding to tear down
+        case StepKind::Migrate:   // no migration
+            break;
+    }
+}
+
+std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& oracle,
+                                      const std::vector<Delivery>& deliveries, const std::vector<Location>& held,
+                                      bool passthrough, bool virtualizing) {
+    SourceOutcome o;
+    o.source = source;
+    o.fired = oracle.fired;
+    o.coalesced = oracle.coalesced;
+    o.expected = static_cast<uint32_t>(oracle.deliveries.size());
+    std::vector<uint32_t> at;
+    bool all_direct = true;
+    for (const Delivery& d : deliveries) {
+        if (d.source != source) continue;
+        at.push_back(d.action);
+        all_direct = all_direct && d.path == DeliveryPath::Direct;
+    }
+    o.delivered = static_cast<uint32_t>(at.size());
+    o.held = held;
+    size_t live = static_cast<size_t>(std::count_if(held.begin(), held.end(), [](const Location& l) { return l.live; }));
+    if (o.fired == 0 && o.delivered == 0 && held.empty()) return std::nullopt;
+
+    for (size_t k = 0; k < std::min(at.size(), oracle.deliveries.size()); ++k)
+        if (at[k] > oracle.deliveries[k]) o.late = true;
+    if (passthrough && virtualizing && o.delivered > 0) o.forwarded = all_direct;
+
+    if (o.delivered < o.expected)
+        o.outcome = Outcome::Lost;
+    else if (o.delivered > o.expected)
+        o.outcome = Outcome::Duplicated;
+    else if (oracle.pending)
+        o.outcome = live == 1 ? Outcome::Pending : live == 0 ? Outcome::Lost : Outcome::Duplicated;
+    else
+        o.outcome = live == 0 ? Outcome::DeliveredOnce : Outcome::Duplicated;
+    return o;
+}
+
+}  // namespace irqdiff

@@ -1,0 +1,62 @@
+// The oracle: an ideal interrupt controller with no virtualization and no migration. A fired
+// source becomes pending for its vCPU; it is delivered once when that vCPU runs unmasked; two
+// fires before one delivery coalesce (DESIGN.md "Oracle"). It reads the same schedule as the
+// backend, ignoring migration steps, and each source's outcome compares the backend's deliveries
+// with the oracle's.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/scenario.h"
+
+namespace irqdiff {
+
+class Oracle {
+   public:
+    struct Tally {
+        uint32_t fired = 0;
+        uint32_t coalesced = 0;              // fires that found the source already pending
+        std::vector<uint32_t> deliveries;    // schedule index of the `run` that delivered it
+        bool pending = false;                // pending now (at the end: never delivered)
+    };
+
+    explicit Oracle(const Scenario& scenario);
+
+    /// Applies action `index` of the schedule. Delivery order within one `run`: vCPUs in
+    /// ascending order, and on each vCPU sources in ascending scenario order.
+    void apply(const Action& action, uint32_t index);
+    const Tally& tally(SourceId source) const { return tallies_[source]; }
+    uint32_t route(SourceId source) const { return route_[source]; }
+
+   private:
+    std::vector<Tally> tallies_;
+    std::vector<uint32_t> route_;
+    std::vector<bool> masked_;
+};
+
+/// One source's outcome with the evidence behind it.
+struct SourceOutcome {
+    SourceId source = 0;
+    Outcome outcome = Outcome::DeliveredOnce;
+    uint32_t fired = 0;
+    uint32_t coalesced = 0;
+    uint32_t expected = 0;   // oracle deliveries
+    uint32_t delivered = 0;  // backend deliveries
+    bool late = false;       // some delivery came at a later `run` than the oracle's
+    std::optional<bool> forwarded;     // passthrough sources on virtualizing backends: all deliveries direct?
+    std::vector<Location> held;        // where the backend still holds it at the end
+};
+
+/// Classifies one source, or nullopt when it was neither fired nor delivered nor held.
+///  - fewer deliveries than the oracle: lost; more: duplicated;
+///  - as many: if the oracle still holds it pending, `pending` when the backend holds it in exactly
+///    one live place, lost in none, duplicated in more; otherwise delivered-once, or duplicated
+///    when the backend still holds a live copy that would be delivered again.
+std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& oracle,
+                                      const std::vector<Delivery>& deliveries, const std::vector<Location>& held,
+                                      bool passthrough, bool virtualizing);
+
+}  // namespace irqdiff

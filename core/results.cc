@@ -1,0 +1,121 @@
+#include "core/results.h"
+
+namespace irqdiff {
+
+namespace {
+
+Json to_json(const ArgValue& v) {
+    struct Visitor {
+        Json operator()(int64_t x) const { return x; }
+        Json operator()(Hex x) const { return to_string(ArgValue{x}); }
+        Json operator()(bool x) const { return x; }
+        Json operator()(const std::string& x) const { return x; }
+    };
+    return std::visit(Visitor{}, v);
+}
+
+Json to_json(const std::vector<Location>& places) {
+    Json out = Json::array();
+    for (const Location& l : places) out.push_back(Json{{"place", l.place}, {"live", l.live}});
+    return out;
+}
+
+}  // namespace
+
+Json to_json(const Event& e) {
+    Json args = Json::object();
+    for (const EventArg& a : e.args) args[a.key] = to_json(a.value);
+    Json j{{"seq", e.seq},   {"action", e.action}, {"layer", to_string(e.layer)}, {"kind", to_string(e.kind)},
+           {"op", e.op},     {"args", args},       {"sources", e.sources}};
+    if (!e.rule.empty()) j["rule"] = e.rule;
+    return j;
+}
+
+Json to_json(const RunResult& r) {
+    Json policy = Json::object();
+    for (const auto& [k, v] : r.policy.entries()) policy[k] = v;
+
+    std::string order;
+    for (const std::string& o : r.order_names) order += (order.empty() ? "" : ",") + o;
+
+    Json outcomes = Json::object(), details = Json::object();
+    for (const SourceOutcome& o : r.outcomes) {
+        const std::string& name = r.source_names[o.source];
+        outcomes[name] = to_string(o.outcome);
+        Json d{{"fired", o.fired},         {"coalesced", o.coalesced}, {"expected", o.expected},
+               {"delivered", o.delivered}, {"late", o.late},           {"forwarded", nullptr},
+               {"held", to_json(o.held)}};
+        if (o.forwarded) d["forwarded"] = *o.forwarded;
+        details[name] = std::move(d);
+    }
+
+    Json expectations = Json::array();
+    for (const ExpectationResult& e : r.expectations) {
+        Json x{{"source", e.key},
+               {"expected", to_string(e.expected)},
+               {"actual", e.actual ? Json(to_string(*e.actual)) : Json(nullptr)},
+               {"met", e.met},
+               {"at", e.loc.to_string()}};
+        if (!e.actual_source.empty()) x["actual_source"] = e.actual_source;
+        expectations.push_back(std::move(x));
+    }
+
+    Json violations = Json::array();
+    for (const Event& e : r.violations) violations.push_back(to_json(e));
+
+    Json by_layer = Json::object();
+    for (int l = 0; l < kLayerCount; ++l) by_layer[to_string(static_cast<Layer>(l))] = r.metrics.events_by_layer[l];
+    Json metrics{{"actions", r.metrics.actions},
+                 {"events", r.metrics.events},
+                 {"deliveries", r.metrics.deliveries},
+                 {"events_by_layer", by_layer},
+                 {"save", {{"actions", r.metrics.save_actions}, {"events", r.metrics.save_events}}},
+                 {"restore", {{"actions", r.metrics.restore_actions}, {"events", r.metrics.restore_events}}}};
+
+    Json identities = Json::object();
+    for (size_t s = 0; s < r.source_names.size(); ++s) identities[r.source_names[s]] = r.identities[s];
+
+    Json deliveries = Json::array();
+    for (const Delivery& d : r.deliveries)
+        deliveries.push_back(Json{{"action", d.action},
+                                  {"vcpu", d.vcpu},
+                                  {"source", r.source_names[d.source]},
+                                  {"path", to_string(d.path)}});
+
+    Json locations = Json::array();
+    for (const LocationChange& c : r.locations) {
+        Json sources = Json::object();
+        for (const auto& [s, places] : c.sources) sources[r.source_names[s]] = to_json(places);
+        locations.push_back(Json{{"action", c.action}, {"after", r.schedule[c.action]}, {"sources", sources}});
+    }
+
+    Json events = Json::array();
+    for (const Event& e : r.events) events.push_back(to_json(e));
+
+    return Json{{"arch", r.arch},
+                {"policy", policy},
+                {"order", order.empty() ? Json(nullptr) : Json(order)},
+                {"restore_orders", r.restore_orders},
+                {"outcomes", outcomes},
+                {"outcome_details", details},
+                {"expectations_met", r.expectations_met},
+                {"expectations", expectations},
+                {"violations", violations},
+                {"metrics", metrics},
+                {"identities", identities},
+                {"schedule", r.schedule},
+                {"deliveries", deliveries},
+                {"locations", locations},
+                {"events", events}};
+}
+
+Json to_json(const ScenarioResult& result) {
+    Json runs = Json::array();
+    for (const RunResult& r : result.runs) runs.push_back(to_json(r));
+    return Json{{"scenario", result.scenario},
+                {"file", result.file},
+                {"expectations_met", result.expectations_met()},
+                {"runs", runs}};
+}
+
+}  // namespace irqdiff

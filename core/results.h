@@ -1,0 +1,20 @@
+// Results as JSON (nlohmann), in the schema of DESIGN.md "Interfaces":
+//   {"scenario", "file", "runs": [{"arch", "policy", "order", "outcomes": {SOURCE: OUTCOME},
+//    "expectations_met", "violations", "metrics", "locations", "events", ...}]}
+// Keys keep insertion order so documents read in scenario order and are byte-identical per run.
+// docs/results.md describes every key.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include "core/runner.h"
+
+namespace irqdiff {
+
+using Json = nlohmann::ordered_json;
+
+Json to_json(const Event& event);
+Json to_json(const RunResult& run);
+Json to_json(const ScenarioResult& result);
+
+}  // namespace irqdiff

@@ -1,0 +1,42 @@
+#include "core/scenario.h"
+
+namespace irqdiff {
+
+const char* to_string(Outcome outcome) {
+    switch (outcome) {
+        case Outcome::DeliveredOnce: return "delivered-once";
+        case Outcome::Lost: return "lost";
+        case Outcome::Duplicated: return "duplicated";
+        case Outcome::Pending: return "pending";
+    }
+    return "?";
+}
+
+std::optional<Outcome> parse_outcome(std::string_view text) {
+    for (Outcome o : {Outcome::DeliveredOnce, Outcome::Lost, Outcome::Duplicated, Outcome::Pending})
+        if (text == to_string(o)) return o;
+    return std::nullopt;
+}
+
+const char* to_string(StepKind kind) {
+    switch (kind) {
+        case StepKind::Run: return "run";
+        case StepKind::Mask: return "mask";
+        case StepKind::Unmask: return "unmask";
+        case StepKind::Block: return "block";
+        case StepKind::Preempt: return "preempt";
+        case StepKind::Fire: return "fire";
+        case StepKind::Retarget: return "retarget";
+        case StepKind::Unassign: return "unassign";
+        case StepKind::Migrate: return "migrate";
+    }
+    return "?";
+}
+
+std::optional<SourceId> Scenario::find_source(std::string_view name) const {
+    for (SourceId i = 0; i < sources.size(); ++i)
+        if (sources[i].name == name) return i;
+    return std::nullopt;
+}
+
+}  // namespace irqdiff

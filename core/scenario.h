@@ -1,0 +1,114 @@
+// The scenario model (format v1, DESIGN.md "Scenario format"): a VM, its devices and their
+// interrupt sources, routes, policy settings, the steps to run and the expected outcome per
+// source. The YAML loader (scenario_loader.cc) is the only parser; it validates strictly and keeps
+// the file position of everything a backend may still reject, so a later error is located too.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/errors.h"
+
+namespace irqdiff {
+
+/// What happened to one fired source, compared with the oracle (DESIGN.md "Oracle").
+enum class Outcome : uint8_t {
+    DeliveredOnce,  // delivered exactly as often as the oracle delivered it
+    Lost,           // delivered fewer times than the oracle (or left only in a non-live place)
+    Duplicated,     // delivered more times than the oracle
+    Pending,        // still pending at the end on both the oracle and the backend (e.g. masked)
+};
+const char* to_string(Outcome outcome);
+std::optional<Outcome> parse_outcome(std::string_view text);
+inline constexpr const char* kOutcomeNames = "delivered-once, lost, duplicated, pending";
+
+using SourceId = uint32_t;
+
+struct Device {
+    std::string name;
+    uint32_t vectors = 0;
+    bool passthrough = false;  // ARM forwards its MSIs as vLPIs, x86 posts them
+    SourceLoc loc;
+};
+
+/// One interrupt source: vector `vector` of device `device`, named "DEVICE.VECTOR".
+struct Source {
+    std::string name;
+    uint32_t device = 0;  // index into Scenario::devices
+    uint32_t vector = 0;
+    std::optional<uint32_t> vcpu;  // the route's target vCPU, if routed
+    SourceLoc route_loc;
+};
+
+enum class StepKind : uint8_t { Run, Mask, Unmask, Block, Preempt, Fire, Retarget, Unassign, Migrate };
+const char* to_string(StepKind kind);
+
+/// The restore order of a `migrate` step.
+struct OrderSpec {
+    enum class Kind : uint8_t { Named, All, Explicit };
+    Kind kind = Kind::Named;
+    std::string name = "qemu";                // Named: a backend's named order
+    std::vector<std::string> steps;           // Explicit: step names as written
+    std::vector<SourceLoc> step_locs;         // Explicit: where each name was written
+    SourceLoc loc;
+};
+
+/// An interrupt raised while a migration runs, just before step `before` (or at every point).
+struct MigrationFire {
+    SourceId source = 0;
+    std::string before;  // a step name, or "any"
+    SourceLoc loc;       // of the entry
+    SourceLoc before_loc;
+};
+inline constexpr std::string_view kAnyStep = "any";
+
+struct Step {
+    StepKind kind = StepKind::Run;
+    SourceLoc loc;
+    int vcpu = -1;        // Run: -1 means all; Mask, Unmask, Block, Preempt, Retarget: the vCPU
+    SourceId source = 0;  // Fire, Retarget, Unassign
+    OrderSpec order;                   // Migrate
+    std::vector<MigrationFire> fires;  // Migrate
+};
+
+struct Expectation {
+    std::optional<SourceId> source;  // empty: `all`
+    Outcome outcome = Outcome::DeliveredOnce;
+    SourceLoc loc;
+};
+
+struct PolicySetting {
+    std::string key;
+    std::string value;
+    SourceLoc key_loc;
+    SourceLoc value_loc;
+};
+
+struct Scenario {
+    std::string file;  // as given to the loader ("<string>" for text)
+    std::string name;
+    std::string description;
+    uint32_t vcpus = 1;
+    std::vector<Device> devices;
+    std::vector<Source> sources;  // every vector of every device, in device order
+    std::vector<PolicySetting> policy;
+    std::vector<Step> steps;
+    std::vector<Expectation> expect;
+
+    std::optional<SourceId> find_source(std::string_view name) const;
+    const Device& device_of(SourceId id) const { return devices[sources[id].device]; }
+};
+
+/// Scenario format v1 limits.
+inline constexpr uint32_t kMaxVcpus = 64;
+inline constexpr uint32_t kMaxVectors = 2048;  // an MSI-X table holds at most 2048 entries
+
+/// Loads and validates a scenario file. Throws InputError("FILE:LINE:COL: ...").
+Scenario load_scenario(const std::string& path);
+/// Parses scenario text; `file` names it in error messages.
+Scenario parse_scenario(std::string_view text, const std::string& file = "<string>");
+
+}  // namespace irqdiff

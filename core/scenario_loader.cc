@@ -1,0 +1,444 @@
+// The YAML loader for scenario format v1 (scenarios/README.md is its specification). yaml-cpp
+// parses; this file validates every key, type and range and reports the first problem as
+// "FILE:LINE:COL: PATH: what was expected". Scalars are read from their text, not through
+// yaml-cpp's conversions, so "010", "yes" or a quoted "2" are rejected instead of reinterpreted.
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <limits>
+#include <sstream>
+
+#include "core/policy.h"
+#include "core/scenario.h"
+
+namespace irqdiff {
+
+namespace {
+
+std::string join(const std::vector<std::string>& items) {
+    std::string out;
+    for (size_t i = 0; i < items.size(); ++i) {
+        if (i) out += ", ";
+        out += items[i];
+    }
+    return out;
+}
+
+const char* type_name(const YAML::Node& n) {
+    switch (n.Type()) {
+        case YAML::NodeType::Null: return "nothing";
+        case YAML::NodeType::Scalar: return "a scalar";
+        case YAML::NodeType::Sequence: return "a list";
+        case YAML::NodeType::Map: return "a map";
+        case YAML::NodeType::Undefined: return "nothing";
+    }
+    return "?";
+}
+
+/// A short rendering of a node for messages: the scalar text, or its type.
+std::string shown(const YAML::Node& n) {
+    if (n.IsScalar()) return "'" + n.Scalar() + "'";
+    return type_name(n);
+}
+
+bool is_identifier(std::string_view s) {
+    if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])))) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+    });
+}
+
+class Loader {
+   public:
+    explicit Loader(std::string file) : file_(std::move(file)) {}
+
+    Scenario load(std::string_view text) {
+        std::vector<YAML::Node> docs;
+        try {
+            docs = YAML::LoadAll(std::string(text));
+        } catch (const YAML::Exception& e) {
+            throw InputError(SourceLoc{file_, e.mark.line + 1, e.mark.column + 1},
+                             fmt::format("invalid YAML: {}", e.msg));
+        }
+        if (docs.empty()) throw InputError(SourceLoc{file_, 1, 1}, "empty file: expected a scenario map");
+        if (docs.size() > 1) fail(docs[1], "", "expected one YAML document, found a second one");
+        return scenario(docs[0]);
+    }
+
+   private:
+    using Entries = std::vector<std::pair<YAML::Node, YAML::Node>>;
+
+    SourceLoc loc(const YAML::Node& n) const {
+        YAML::Mark m = n.Mark();
+        if (m.is_null()) return SourceLoc{file_, 1, 1};
+        return SourceLoc{file_, m.line + 1, m.column + 1};
+    }
+    [[noreturn]] void fail(const YAML::Node& n, const std::string& path, const std::string& message) const {
+        throw InputError(loc(n), path.empty() ? message : path + ": " + message);
+    }
+
+    /// The entries of a map, after checking every key is allowed, unique and a plain scalar, and
+    /// that every required key is present.
+    Entries map(const YAML::Node& n, const std::string& path, std::initializer_list<std::string_view> allowed,
+                std::initializer_list<std::string_view> required) const {
+        if (!n.IsMap()) fail(n, path, fmt::format("expected a map, got {}", shown(n)));
+        Entries entries;
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            const YAML::Node& key = it->first;
+            if (!key.IsScalar()) fail(key, path, fmt::format("expected a key, got {}", type_name(key)));
+            const std::string& k = key.Scalar();
+            if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
+                std::vector<std::string> names(allowed.begin(), allowed.end());
+                fail(key, path, fmt::format("unknown key '{}' (expected one of: {})", k, join(names)));
+            }
+            for (const auto& [prev, _] : entries)
+                if (prev.Scalar() == k)
+                    fail(key, path, fmt::format("duplicate key '{}' (first at line {})", k, loc(prev).line));
+            entries.emplace_back(key, it->second);
+        }
+        for (std::string_view r : required) {
+            if (!find(entries, r))
+                fail(n, path, fmt::format("missing key '{}'", r));
+        }
+        return entries;
+    }
+    static const YAML::Node* find(const Entries& entries, std::string_view key) {
+        for (const auto& [k, v] : entries)
+            if (k.Scalar() == key) return &v;
+        return nullptr;
+    }
+    static std::string child(const std::string& path, std::string_view key) {
+        return path.empty() ? std::string(key) : path + "." + std::string(key);
+    }
+    static std::string index(const std::string& path, size_t i) { return fmt::format("{}[{}]", path, i); }
+
+    const YAML::Node& sequence(const YAML::Node& n, const std::string& path) const {
+        if (!n.IsSequence()) fail(n, path, fmt::format("expected a list, got {}", shown(n)));
+        return n;
+    }
+
+    std::string string(const YAML::Node& n, const std::string& path) const {
+        if (!n.IsScalar()) fail(n, path, fmt::format("expected a string, got {}", type_name(n)));
+        return n.Scalar();
+    }
+
+    /// A plain (unquoted) scalar: a decimal without leading zeros or 0x-hexadecimal, in [lo, hi].
+    uint64_t integer(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi) const {
+        std::string range = fmt::format("an integer from {} to {}", lo, hi);
+        if (!n.IsScalar()) fail(n, path, fmt::format("expected {}, got {}", range, type_name(n)));
+        const std::string& s = n.Scalar();
+        if (n.Tag() != "?") fail(n, path, fmt::format("expected {}, got the quoted string '{}'", range, s));
+        int base = 10;
+        std::string_view digits = s;
+        if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+            base = 16;
+            digits.remove_prefix(2);
+        } else if (s.size() > 1 && s[0] == '0' && std::isdigit(static_cast<unsigned char>(s[1]))) {
+            fail(n, path, fmt::format("'{}' has a leading zero (write decimals without leading zeros, "
+                                      "or hexadecimal as 0x...)", s));
+        }
+        uint64_t v = 0;
+        auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
+        if (digits.empty() || end != digits.data() + digits.size() ||
+            (ec != std::errc() && ec != std::errc::result_out_of_range))
+            fail(n, path, fmt::format("expected {}, got '{}'", range, s));
+        if (ec == std::errc::result_out_of_range || v < lo || v > hi)
+            fail(n, path, fmt::format("{} is out of range (expected {})", s, range));
+        return v;
+    }
+
+    bool boolean(const YAML::Node& n, const std::string& path) const {
+        if (n.IsScalar() && n.Tag() == "?") {
+            if (n.Scalar() == "true") return true;
+            if (n.Scalar() == "false") return false;
+        }
+        fail(n, path, fmt::format("expected true or false, got {}", shown(n)));
+    }
+
+    uint32_t vcpu(const YAML::Node& n, const std::string& path) const {
+        if (n.IsScalar() && n.Tag() == "?") {
+            // A range-checked read with a message that says where the limit comes from.
+            uint64_t v = integer(n, path, 0, std::numeric_limits<uint32_t>::max());
+            if (v >= s_.vcpus)
+                fail(n, path, fmt::format("vCPU {} is out of range (vm.vcpus is {}, so 0..{})", v, s_.vcpus,
+                                          s_.vcpus - 1));
+            return static_cast<uint32_t>(v);
+        }
+        return static_cast<uint32_t>(integer(n, path, 0, s_.vcpus - 1));  // reports the type error
+    }
+
+    /// "DEVICE.VECTOR" naming an existing device and vector.
+    SourceId source(const YAML::Node& n, const std::string& path) const {
+        std::string text = string(n, path);
+        size_t dot = text.rfind('.');
+        std::string example = s_.sources.empty() ? "nic.0" : s_.sources[0].name;
+        if (dot == std::string::npos || dot == 0 || dot + 1 == text.size())
+            fail(n, path, fmt::format("'{}' is not a source (expected DEVICE.VECTOR, e.g. {})", text, example));
+        std::string dev = text.substr(0, dot);
+        auto d = std::find_if(s_.devices.begin(), s_.devices.end(), [&](const Device& x) { return x.name == dev; });
+        if (d == s_.devices.end()) {
+            std::vector<std::string> names;
+            for (const Device& x : s_.devices) names.push_back(x.name);
+            fail(n, path, fmt::format("'{}' names no device (devices: {})", text,
+                                      names.empty() ? "none" : join(names)));
+        }
+        std::string_view vec = std::string_view(text).substr(dot + 1);
+        uint32_t v = 0;
+        auto [end, ec] = std::from_chars(vec.data(), vec.data() + vec.size(), v);
+        bool leading_zero = vec.size() > 1 && vec[0] == '0';
+        if (ec != std::errc() || end != vec.data() + vec.size() || leading_zero || v >= d->vectors)
+            fail(n, path, fmt::format("'{}': device {} has {} vector{} ({}.0..{}.{})", text, d->name, d->vectors,
+                                      d->vectors == 1 ? "" : "s", d->name, d->name, d->vectors - 1));
+        return *s_.find_source(text);
+    }
+
+    /// A source that is used by a step must be routed, so it has a vCPU to deliver to.
+    SourceId routed_source(const YAML::Node& n, const std::string& path) const {
+        SourceId id = source(n, path);
+        if (!s_.sources[id].vcpu)
+            fail(n, path, fmt::format("{0} has no route (add '- {{source: {0}, vcpu: N}}' under routes)",
+                                      s_.sources[id].name));
+        return id;
+    }
+
+    Scenario scenario(const YAML::Node& root) {
+        if (root.IsNull()) fail(root, "", "empty document: expected a scenario map");
+        Entries top = map(root, "", {"name", "description", "vm", "devices", "routes", "policy", "steps", "expect"},
+                          {"name", "vm", "devices", "steps"});
+        s_.file = file_;
+        s_.name = string(*find(top, "name"), "name");
+        if (s_.name.empty() || s_.name.find('\n') != std::string::npos)
+            fail(*find(top, "name"), "name", "expected a non-empty one-line name");
+        if (const YAML::Node* d = find(top, "description")) s_.description = string(*d, "description");
+        vm(*find(top, "vm"));
+        devices(*find(top, "devices"));
+        if (const YAML::Node* r = find(top, "routes")) routes(*r);
+        if (const YAML::Node* p = find(top, "policy")) policy(*p);
+        steps(*find(top, "steps"));
+        if (const YAML::Node* e = find(top, "expect")) expect(*e);
+        return std::move(s_);
+    }
+
+    void vm(const YAML::Node& n) {
+        Entries e = map(n, "vm", {"vcpus"}, {"vcpus"});
+        s_.vcpus = static_cast<uint32_t>(integer(*find(e, "vcpus"), "vm.vcpus", 1, kMaxVcpus));
+    }
+
+    void devices(const YAML::Node& n) {
+        sequence(n, "devices");
+        for (size_t i = 0; i < n.size(); ++i) {
+            std::string path = index("devices", i);
+            Entries e = map(n[i], path, {"name", "vectors", "passthrough"}, {"name", "vectors"});
+            Device d;
+            d.loc = loc(n[i]);
+            const YAML::Node& name = *find(e, "name");
+            d.name = string(name, child(path, "name"));
+            if (!is_identifier(d.name))
+                fail(name, child(path, "name"),
+                     fmt::format("'{}' is not a device name (expected a letter, then letters, digits, _ or -)",
+                                 d.name));
+            for (const Device& prev : s_.devices)
+                if (prev.name == d.name)
+                    fail(name, child(path, "name"),
+                         fmt::format("duplicate device '{}' (first at line {})", d.name, prev.loc.line));
+            d.vectors = static_cast<uint32_t>(integer(*find(e, "vectors"), child(path, "vectors"), 1, kMaxVectors));
+            if (const YAML::Node* p = find(e, "passthrough")) d.passthrough = boolean(*p, child(path, "passthrough"));
+            s_.devices.push_back(d);
+            for (uint32_t v = 0; v < d.vectors; ++v)
+                s_.sources.push_back(Source{fmt::format("{}.{}", d.name, v),
+                                            static_cast<uint32_t>(s_.devices.size() - 1), v, std::nullopt, {}});
+        }
+    }
+
+    void routes(const YAML::Node& n) {
+        sequence(n, "routes");
+        for (size_t i = 0; i < n.size(); ++i) {
+            std::string path = index("routes", i);
+            Entries e = map(n[i], path, {"source", "vcpu"}, {"source", "vcpu"});
+            const YAML::Node& src = *find(e, "source");
+            SourceId id = source(src, child(path, "source"));
+            Source& s = s_.sources[id];
+            if (s.vcpu)
+                fail(src, child(path, "source"),
+                     fmt::format("{} is already routed (at line {})", s.name, s.route_loc.line));
+            s.vcpu = vcpu(*find(e, "vcpu"), child(path, "vcpu"));
+            s.route_loc = loc(n[i]);
+        }
+    }
+
+    void policy(const YAML::Node& n) {
+        if (!n.IsMap()) fail(n, "policy", fmt::format("expected a map of KEY: VALUE, got {}", shown(n)));
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            std::string key = string(it->first, "policy");
+            for (const PolicySetting& prev : s_.policy)
+                if (prev.key == key)
+                    fail(it->first, "policy",
+                         fmt::format("duplicate key '{}' (first at line {})", key, prev.key_loc.line));
+            PolicySetting setting{key, string(it->second, child("policy", key)), loc(it->first), loc(it->second)};
+            validate_policy_setting(setting);
+            s_.policy.push_back(std::move(setting));
+        }
+    }
+
+    void steps(const YAML::Node& n) {
+        sequence(n, "steps");
+        if (n.size() == 0) fail(n, "steps", "expected at least one step");
+        for (size_t i = 0; i < n.size(); ++i) s_.steps.push_back(step(n[i], index("steps", i)));
+    }
+
+    Step step(const YAML::Node& n, const std::string& path) {
+        if (!n.IsMap() || n.size() != 1)
+            fail(n, path, fmt::format("expected a one-key map such as 'run: all' or 'fire: SOURCE', got {}",
+                                      n.IsMap() ? fmt::format("a map with {} keys", n.size()) : shown(n)));
+        const YAML::Node& key = n.begin()->first;
+        const YAML::Node& v = n.begin()->second;
+        static const std::vector<std::string> kKinds = {"run",     "mask",     "unmask",   "block",  "preempt",
+                                                        "fire",    "retarget", "unassign", "migrate"};
+        if (!key.IsScalar() || std::find(kKinds.begin(), kKinds.end(), key.Scalar()) == kKinds.end())
+            fail(key, path, fmt::format("unknown step {} (expected one of: {})", shown(key), join(kKinds)));
+        const std::string kind = key.Scalar();
+        std::string p = child(path, kind);
+        Step s;
+        s.loc = loc(n);
+        if (kind == "run") {
+            s.kind = StepKind::Run;
+            if (v.IsScalar() && v.Scalar() == "all") {
+                s.vcpu = -1;
+            } else if (v.IsMap()) {
+                s.vcpu = static_cast<int>(vcpu(*find(map(v, p, {"vcpu"}, {"vcpu"}), "vcpu"), child(p, "vcpu")));
+            } else {
+                fail(v, p, fmt::format("expected 'all' or {{vcpu: N}}, got {}", shown(v)));
+            }
+        } else if (kind == "mask" || kind == "unmask" || kind == "block" || kind == "preempt") {
+            s.kind = kind == "mask" ? StepKind::Mask
+                     : kind == "unmask" ? StepKind::Unmask
+                     : kind == "block" ? StepKind::Block
+                                       : StepKind::Preempt;
+            s.vcpu = static_cast<int>(vcpu(*find(map(v, p, {"vcpu"}, {"vcpu"}), "vcpu"), child(p, "vcpu")));
+        } else if (kind == "fire") {
+            s.kind = StepKind::Fire;
+            s.source = routed_source(v, p);
+        } else if (kind == "retarget") {
+            s.kind = StepKind::Retarget;
+            Entries m = map(v, p, {"source", "vcpu"}, {"source", "vcpu"});
+            s.source = routed_source(*find(m, "source"), child(p, "source"));
+            s.vcpu = static_cast<int>(vcpu(*find(m, "vcpu"), child(p, "vcpu")));
+        } else if (kind == "unassign") {
+            s.kind = StepKind::Unassign;
+            s.source = routed_source(*find(map(v, p, {"source"}, {"source"}), "source"), child(p, "source"));
+        } else {
+            s.kind = StepKind::Migrate;
+            migrate(v, p, s);
+        }
+        return s;
+    }
+
+    void migrate(const YAML::Node& v, const std::string& p, Step& s) {
+        s.order.loc = s.loc;
+        if (v.IsNull()) return;  // `- migrate:` alone: QEMU's order, nothing fired
+        Entries m = map(v, p, {"order", "fire"}, {});
+        if (const YAML::Node* o = find(m, "order")) {
+            std::string op = child(p, "order");
+            s.order.loc = loc(*o);
+            if (o->IsScalar()) {
+                std::string name = o->Scalar();
+                if (!is_identifier(name))
+                    fail(*o, op, fmt::format("expected qemu, all, another order name or a list of steps, got '{}'",
+                                             name));
+                s.order.kind = name == "all" ? OrderSpec::Kind::All : OrderSpec::Kind::Named;
+                s.order.name = name;
+            } else if (o->IsSequence()) {
+                if (o->size() == 0) fail(*o, op, "expected at least one step name");
+                s.order.kind = OrderSpec::Kind::Explicit;
+                s.order.name = "explicit";
+                for (size_t i = 0; i < o->size(); ++i) {
+                    std::string name = string((*o)[i], index(op, i));
+                    if (!is_identifier(name))
+                        fail((*o)[i], index(op, i), fmt::format("'{}' is not a step name", name));
+                    for (size_t j = 0; j < s.order.steps.size(); ++j)
+                        if (s.order.steps[j] == name)
+                            fail((*o)[i], index(op, i),
+                                 fmt::format("step '{}' is listed twice (first at line {})", name,
+                                             s.order.step_locs[j].line));
+                    s.order.steps.push_back(name);
+                    s.order.step_locs.push_back(loc((*o)[i]));
+                }
+            } else {
+                fail(*o, op, fmt::format("expected qemu, all, another order name or a list of steps, got {}",
+                                         type_name(*o)));
+            }
+        }
+        if (const YAML::Node* f = find(m, "fire")) {
+            std::string fp = child(p, "fire");
+            sequence(*f, fp);
+            for (size_t i = 0; i < f->size(); ++i) {
+                std::string ep = index(fp, i);
+                Entries fe = map((*f)[i], ep, {"source", "before"}, {"source", "before"});
+                MigrationFire mf;
+                mf.loc = loc((*f)[i]);
+                mf.source = routed_source(*find(fe, "source"), child(ep, "source"));
+                const YAML::Node& before = *find(fe, "before");
+                mf.before = string(before, child(ep, "before"));
+                mf.before_loc = loc(before);
+                if (!is_identifier(mf.before))
+                    fail(before, child(ep, "before"),
+                         fmt::format("expected a migration step name or 'any', got '{}'", mf.before));
+                s.fires.push_back(std::move(mf));
+            }
+        }
+    }
+
+    void expect(const YAML::Node& n) {
+        if (!n.IsMap()) fail(n, "expect", fmt::format("expected a map of SOURCE: OUTCOME, got {}", shown(n)));
+        std::vector<bool> fired(s_.sources.size(), false);
+        for (const Step& st : s_.steps) {
+            if (st.kind == StepKind::Fire) fired[st.source] = true;
+            for (const MigrationFire& f : st.fires) fired[f.source] = true;
+        }
+        for (auto it = n.begin(); it != n.end(); ++it) {
+            std::string key = string(it->first, "expect");
+            for (const Expectation& prev : s_.expect) {
+                std::string prev_key = prev.source ? s_.sources[*prev.source].name : "all";
+                if (prev_key == key)
+                    fail(it->first, "expect",
+                         fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
+            }
+            Expectation x;
+            x.loc = loc(it->first);
+            if (key != "all") {
+                x.source = source(it->first, "expect");
+                if (!fired[*x.source])
+                    fail(it->first, "expect",
+                         fmt::format("{} is never fired by the steps, so it has no outcome", key));
+            }
+            std::string value = string(it->second, child("expect", key));
+            std::optional<Outcome> o = parse_outcome(value);
+            if (!o)
+                fail(it->second, child("expect", key),
+                     fmt::format("'{}' is not an outcome (expected one of: {})", value, kOutcomeNames));
+            x.outcome = *o;
+            s_.expect.push_back(x);
+        }
+    }
+
+    std::string file_;
+    Scenario s_;
+};
+
+}  // namespace
+
+Scenario parse_scenario(std::string_view text, const std::string& file) { return Loader(file).load(text); }
+
+Scenario load_scenario(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(SourceLoc{path, 0, 0}, "cannot open the scenario file");
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) throw InputError(SourceLoc{path, 0, 0}, "cannot read the scenario file");
+    return parse_scenario(text.str(), path);
+}
+
+}  // namespace irqdiff

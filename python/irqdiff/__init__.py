@@ -1,0 +1,73 @@
+"""irqdiff: a differential emulator of interrupt virtualization.
+
+Load a scenario, run it on one or more backends, and compare every interrupt source with the
+oracle (an ideal controller without virtualization or migration):
+
+>>> import irqdiff, pathlib
+>>> s = irqdiff.load(pathlib.Path(irqdiff.SOURCE_DIR, "scenarios/seed/pending_across_migration.yaml"))
+>>> r = irqdiff.run(s, arch="ideal")
+>>> r.outcomes["ideal"]
+{'nic.0': 'delivered-once', 'nic.1': 'delivered-once'}
+>>> r.expectations_met
+True
+
+Bad input raises ScenarioError (a ValueError) whose message starts with the place:
+
+>>> irqdiff.Scenario.from_yaml("name: x\\nvm: {vcpus: 02}\\ndevices: []\\nsteps: [{run: all}]\\n", "inline.yaml")
+Traceback (most recent call last):
+  ...
+irqdiff._core.ScenarioError: inline.yaml:2:13: vm.vcpus: '02' has a leading zero (write decimals without leading zeros, or hexadecimal as 0x...)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterable, Mapping, Optional, Union
+
+from ._core import Scenario, ScenarioError, __version__
+from . import _core
+from ._paths import SOURCE_DIR
+from .results import Results, Run
+
+__all__ = ["Scenario", "ScenarioError", "Results", "Run", "load", "run", "backends", "policies", "version",
+           "SOURCE_DIR", "__version__"]
+
+
+
+def load(path: Union[str, os.PathLike]) -> Scenario:
+    """Loads and validates a scenario file (YAML, format v1).
+
+    Raises ScenarioError("FILE:LINE:COL: what was expected") for a bad file.
+    """
+    return Scenario.load(os.fspath(path))
+
+
+def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iterable[str]] = None,
+        policy: Optional[Mapping[str, str]] = None, order: Optional[str] = None, events: bool = True) -> Results:
+    """Runs a scenario and compares each fired source with the oracle.
+
+    scenario: a Scenario, or the path of a scenario file.
+    arch:     "ideal", "arm", "x86", "both" (= arm and x86) or a list of them; default: every
+              virtualizing backend in this build, else "ideal".
+    policy:   overrides of the scenario's policy, e.g. {"arm.transfer": "set_forwarding"}.
+    order:    the restore order for every migrate step: a named order ("qemu") or "a,b,c".
+    events:   record the full event log (False keeps only violations and guest errors).
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load(scenario)
+    return Results(_core.run(scenario, arch=arch, policy=policy, order=order, events=events))
+
+
+def backends() -> list:
+    """The backends in this build, each with its migration plan (steps, dependencies, orders)."""
+    return _core.backends()
+
+
+def policies() -> list:
+    """The policy catalogue: key, backend, values, default, what it chooses, where it comes from."""
+    return _core.policies()
+
+
+def version() -> str:
+    """irqdiff's version with the Unicorn and Capstone versions it was built with."""
+    return _core.version()

@@ -1,0 +1,226 @@
+// irqdiff._core: the compiled half of the irqdiff Python package. The public API is the pure-Python
+// package `irqdiff`, which re-exports what it needs from here. Only python/*.cc include pybind11
+// (STYLE.md "Python bindings kept apart"); classes are registered before any function so
+// signatures show Python names. User-input errors (InputError) become irqdiff.ScenarioError, a
+// ValueError carrying "PLACE: what was expected".
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+
+#include "core/backend.h"
+#include "core/policy.h"
+#include "core/results.h"
+#include "core/runner.h"
+#include "core/scenario.h"
+#include "core/versions.h"
+
+namespace py = pybind11;
+
+namespace irqdiff {
+namespace {
+
+/// nlohmann JSON -> the equivalent Python objects (dict keeps the document's key order).
+py::object to_python(const Json& j) {
+    switch (j.type()) {
+        case Json::value_t::null: return py::none();
+        case Json::value_t::boolean: return py::bool_(j.get<bool>());
+        case Json::value_t::number_integer: return py::int_(j.get<int64_t>());
+        case Json::value_t::number_unsigned: return py::int_(j.get<uint64_t>());
+        case Json::value_t::number_float: return py::float_(j.get<double>());
+        case Json::value_t::string: return py::str(j.get_ref<const std::string&>());
+        case Json::value_t::array: {
+            py::list out;
+            for (const Json& item : j) out.append(to_python(item));
+            return out;
+        }
+        case Json::value_t::object: {
+            py::dict out;
+            for (auto it = j.begin(); it != j.end(); ++it) out[py::str(it.key())] = to_python(it.value());
+            return out;
+        }
+        default: throw std::logic_error("to_python: unexpected JSON value");
+    }
+}
+
+std::vector<std::string> arch_list(const py::object& arch, const Registry& registry) {
+    const std::string place = "run(arch=...)";
+    if (arch.is_none()) return registry.default_arches();
+    std::vector<std::string> names;
+    if (py::isinstance<py::str>(arch)) {
+        names = registry.expand_arch(arch.cast<std::string>(), place);
+    } else if (py::isinstance<py::list>(arch) || py::isinstance<py::tuple>(arch)) {
+        for (py::handle item : arch) {
+            if (!py::isinstance<py::str>(item))
+                throw InputError(place, "expected a backend name, 'both', or a list of backend names");
+            for (std::string& n : registry.expand_arch(item.cast<std::string>(), place)) names.push_back(n);
+        }
+        if (names.empty()) throw InputError(place, "expected at least one backend");
+    } else {
+        throw InputError(place, "expected a backend name, 'both', or a list of backend names");
+    }
+    return names;
+}
+
+std::vector<PolicySetting> policy_list(const py::object& policy) {
+    const std::string place = "run(policy=...)";
+    std::vector<PolicySetting> out;
+    if (policy.is_none()) return out;
+    if (!py::isinstance<py::dict>(policy)) throw InputError(place, "expected a dict of {'KEY': 'VALUE'}");
+    for (auto [k, v] : policy.cast<py::dict>()) {
+        if (!py::isinstance<py::str>(k) || !py::isinstance<py::str>(v))
+            throw InputError(place, "expected string keys and values, e.g. {'arm.transfer': 'set_forwarding'}");
+        SourceLoc loc{place, 0, 0};
+        PolicySetting s{k.cast<std::string>(), v.cast<std::string>(), loc, loc};
+        validate_policy_setting(s);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+py::object run(const Scenario& scenario, const py::object& arch, const py::object& policy,
+               const std::optional<std::string>& order, bool events) {
+    const Registry& registry = builtin_backends();
+    RunOptions options;
+    options.policy = policy_list(policy);
+    options.order = order;
+    options.order_place = "run(order=...)";
+    options.record_events = events;
+    std::vector<std::string> arches = arch_list(arch, registry);
+    Json doc;
+    {
+        py::gil_scoped_release release;
+        doc = to_json(run_scenario(scenario, registry, arches, options));
+    }
+    return to_python(doc);
+}
+
+py::list backends() {
+    py::list out;
+    for (const BackendInfo& b : builtin_backends().backends()) {
+        const MigrationPlan& p = *b.plan;
+        auto names = [](const std::vector<MigrationStep>& steps) {
+            py::list l;
+            for (const MigrationStep& s : steps) l.append(py::dict(py::arg("name") = s.name, py::arg("neutral") = s.neutral,
+                                                                  py::arg("doc") = s.doc));
+            return l;
+        };
+        py::list deps;
+        for (const Dependency& d : p.dependencies())
+            deps.append(py::dict(py::arg("before") = d.before, py::arg("after") = d.after, py::arg("reason") = d.reason));
+        py::dict orders;
+        for (const auto& [name, order] : p.named_orders()) {
+            py::list l;
+            for (uint16_t i : order) l.append(p.restore_steps()[i].name);
+            orders[py::str(name)] = l;
+        }
+        out.append(py::dict(py::arg("name") = b.name, py::arg("description") = b.description,
+                            py::arg("virtualizing") = b.virtualizing, py::arg("save_steps") = names(p.save_steps()),
+                            py::arg("restore_steps") = names(p.restore_steps()), py::arg("dependencies") = deps,
+                            py::arg("orders") = orders, py::arg("order_count") = p.count_orders()));
+    }
+    return out;
+}
+
+py::list policies() {
+    py::list out;
+    for (const PolicySpec& p : policy_catalog()) {
+        py::list values;
+        for (std::string_view v : p.values) values.append(std::string(v));
+        out.append(py::dict(py::arg("key") = std::string(p.key), py::arg("arch") = std::string(p.arch),
+                            py::arg("values") = values, py::arg("default") = std::string(p.default_value),
+                            py::arg("doc") = std::string(p.doc), py::arg("ref") = std::string(p.ref)));
+    }
+    return out;
+}
+
+}  // namespace
+}  // namespace irqdiff
+
+PYBIND11_MODULE(_core, m) {
+    using namespace irqdiff;
+    m.doc() = "irqdiff's compiled core; use the public package `irqdiff`.";
+
+    // Classes first, so every signature below shows Python names.
+    py::register_exception<InputError>(m, "ScenarioError", PyExc_ValueError);
+    py::class_<Scenario, std::shared_ptr<Scenario>> scenario(m, "Scenario", R"doc(
+A validated scenario (format v1, see scenarios/README.md).
+
+>>> s = Scenario.from_yaml("name: t\nvm: {vcpus: 1}\ndevices: [{name: nic, vectors: 1}]\n"
+...                        "routes: [{source: nic.0, vcpu: 0}]\nsteps: [{fire: nic.0}, {run: all}]\n")
+>>> s.name, s.vcpus, s.sources
+('t', 1, ['nic.0'])
+)doc");
+
+    scenario
+        .def_static(
+            "from_yaml",
+            [](const std::string& text, const std::string& filename) {
+                return std::make_shared<Scenario>(parse_scenario(text, filename));
+            },
+            py::arg("text"), py::arg("filename") = "<string>",
+            "Parses scenario text; errors raise ScenarioError('FILENAME:LINE:COL: ...').")
+        .def_static(
+            "load", [](const std::string& path) { return std::make_shared<Scenario>(load_scenario(path)); },
+            py::arg("path"), "Loads a scenario file; errors raise ScenarioError('FILE:LINE:COL: ...').")
+        .def_property_readonly("name", [](const Scenario& s) { return s.name; })
+        .def_property_readonly("description", [](const Scenario& s) { return s.description; })
+        .def_property_readonly("file", [](const Scenario& s) { return s.file; })
+        .def_property_readonly("vcpus", [](const Scenario& s) { return s.vcpus; })
+        .def_property_readonly("sources",
+                               [](const Scenario& s) {
+                                   std::vector<std::string> names;
+                                   for (const Source& src : s.sources) names.push_back(src.name);
+                                   return names;
+                               },
+                               "Every interrupt source, DEVICE.VECTOR, in device order.")
+        .def_property_readonly("devices",
+                               [](const Scenario& s) {
+                                   py::list out;
+                                   for (const Device& d : s.devices)
+                                       out.append(py::dict(py::arg("name") = d.name, py::arg("vectors") = d.vectors,
+                                                           py::arg("passthrough") = d.passthrough));
+                                   return out;
+                               })
+        .def_property_readonly("routes",
+                               [](const Scenario& s) {
+                                   py::dict out;
+                                   for (const Source& src : s.sources)
+                                       if (src.vcpu) out[py::str(src.name)] = *src.vcpu;
+                                   return out;
+                               },
+                               "{source: vcpu} for every routed source.")
+        .def_property_readonly("policy",
+                               [](const Scenario& s) {
+                                   py::dict out;
+                                   for (const PolicySetting& p : s.policy) out[py::str(p.key)] = p.value;
+                                   return out;
+                               })
+        .def_property_readonly("steps",
+                               [](const Scenario& s) {
+                                   std::vector<std::string> kinds;
+                                   for (const Step& st : s.steps) kinds.push_back(to_string(st.kind));
+                                   return kinds;
+                               },
+                               "The kind of each step, in order.")
+        .def_property_readonly("expect",
+                               [](const Scenario& s) {
+                                   py::dict out;
+                                   for (const Expectation& x : s.expect)
+                                       out[py::str(x.source ? s.sources[*x.source].name : "all")] =
+                                           to_string(x.outcome);
+                                   return out;
+                               })
+        .def("__repr__", [](const Scenario& s) {
+            return "<irqdiff.Scenario " + s.name + " (" + std::to_string(s.sources.size()) + " sources, " +
+                   std::to_string(s.steps.size()) + " steps)>";
+        });
+
+    m.def("run", &run, py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
+          py::arg("order") = py::none(), py::arg("events") = true,
+          "Runs a scenario; returns the result document as a dict (see irqdiff.run).");
+    m.def("backends", &backends, "The backends in this build, with their migration plans.");
+    m.def("policies", &policies, "The policy catalogue.");
+    m.def("version", &version_line, "irqdiff's version line, with the Unicorn and Capstone versions.");
+    m.attr("__version__") = library_versions().irqdiff;
+}

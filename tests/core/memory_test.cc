@@ -1,0 +1,84 @@
+#include "core/memory.h"
+
+#include <gtest/gtest.h>
+
+#include <array>
+
+namespace irqdiff {
+namespace {
+
+TEST(AddressSpace, UnwrittenMemoryReadsZeroAndAllocatesNothing) {
+    AddressSpace s("guest", uint64_t{1} << 32);
+    auto r = s.read64(0x8000'0000);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.value, 0u);
+    EXPECT_EQ(s.pages_allocated(), 0u);
+}
+
+TEST(AddressSpace, AccessesAreLittleEndianAtEverySize) {
+    AddressSpace s("host", 1 << 20);
+    ASSERT_EQ(s.write64(0x100, 0x0807'0605'0403'0201), MemFault::None);
+    EXPECT_EQ(s.read8(0x100).value, 0x01u);
+    EXPECT_EQ(s.read8(0x107).value, 0x08u);
+    EXPECT_EQ(s.read16(0x102).value, 0x0403u);
+    EXPECT_EQ(s.read32(0x104).value, 0x0807'0605u);
+    ASSERT_EQ(s.write16(0x101, 0xBBAA), MemFault::None);
+    EXPECT_EQ(s.read64(0x100).value, 0x0807'0605'04BB'AA01u);
+    ASSERT_EQ(s.write32(0x200, 0xDDCC'BBAA), MemFault::None);
+    EXPECT_EQ(s.read8(0x203).value, 0xDDu);
+}
+
+TEST(AddressSpace, AccessCrossingAPageBoundaryIsWhole) {
+    AddressSpace s("host", 1 << 20);
+    ASSERT_EQ(s.write64(0xFFC, 0x1122'3344'5566'7788), MemFault::None);
+    EXPECT_EQ(s.pages_allocated(), 2u);
+    EXPECT_EQ(s.read64(0xFFC).value, 0x1122'3344'5566'7788u);
+    EXPECT_EQ(s.read32(0x1000).value, 0x1122'3344u);
+}
+
+// A guest-programmed address past the end is a fault the caller reports, never a crash.
+TEST(AddressSpace, OutOfRangeAccessFaultsAndTransfersNothing) {
+    AddressSpace s("guest", 0x2000);
+    EXPECT_EQ(s.write64(0x1FF8, 1), MemFault::None);
+    EXPECT_EQ(s.write64(0x1FF9, 1), MemFault::OutOfRange);
+    EXPECT_EQ(s.read8(0x1FF9).value, 0u);  // the faulting write left nothing behind
+    EXPECT_EQ(s.read32(0x2000).fault, MemFault::OutOfRange);
+    EXPECT_EQ(s.read64(~uint64_t{0} - 3).fault, MemFault::OutOfRange);  // no wrap-around
+    std::array<uint8_t, 16> buf{};
+    EXPECT_EQ(s.read_bytes(0x1FF8, buf), MemFault::OutOfRange);
+    EXPECT_STREQ(to_string(MemFault::OutOfRange), "out-of-range");
+}
+
+TEST(AddressSpace, CopyIsASnapshotThatSharesPagesUntilWritten) {
+    AddressSpace a("host", 1 << 20);
+    a.write32(0x10, 0xAAAA'AAAA);
+    AddressSpace snapshot = a;
+    a.write32(0x10, 0xBBBB'BBBB);
+    snapshot.write32(0x2000, 7);
+    EXPECT_EQ(a.read32(0x10).value, 0xBBBB'BBBBu);
+    EXPECT_EQ(snapshot.read32(0x10).value, 0xAAAA'AAAAu);
+    EXPECT_EQ(a.read32(0x2000).value, 0u);
+    EXPECT_EQ(snapshot.read32(0x2000).value, 7u);
+}
+
+TEST(AddressSpace, StatsCountSuccessfulAccessesOnly) {
+    AddressSpace s("guest", 0x1000);
+    s.write64(0, 1);
+    s.read16(0);
+    s.read32(0xFFE);  // faults
+    EXPECT_EQ(s.stats(), (AccessStats{1, 1, 2, 8}));
+    s.reset_stats();
+    EXPECT_EQ(s.stats(), AccessStats{});
+}
+
+TEST(Memory, HostAndGuestAreSeparateSpaces) {
+    Memory m;
+    m.host.write64(0x1000, 42);
+    EXPECT_EQ(m.guest.read64(0x1000).value, 0u);
+    EXPECT_TRUE(m.guest.contains(0xFEE0'00B0, 4));  // the xAPIC EOI register is inside guest space
+    EXPECT_EQ(m.host.name(), "host");
+    EXPECT_EQ(m.guest.name(), "guest");
+}
+
+}  // namespace
+}  // namespace irqdiff

@@ -1,0 +1,135 @@
+// The oracle (DESIGN.md "Oracle"): a fired source is pending for its vCPU, is delivered once when
+// that vCPU runs unmasked, and two fires before one delivery coalesce.
+#include "core/oracle.h"
+
+#include <gtest/gtest.h>
+
+namespace irqdiff {
+namespace {
+
+Scenario two_vcpus() {
+    return parse_scenario(
+        "name: t\nvm: {vcpus: 2}\ndevices: [{name: nic, vectors: 2, passthrough: true}]\n"
+        "routes: [{source: nic.0, vcpu: 0}, {source: nic.1, vcpu: 1}]\nsteps: [{run: all}]\n");
+}
+
+Action fire(SourceId s) { return Action{StepKind::Fire, -1, s}; }
+Action run(int vcpu = -1) { return Action{StepKind::Run, vcpu}; }
+Action on(StepKind kind, int vcpu) { return Action{kind, vcpu}; }
+
+TEST(Oracle, TwoFiresBeforeOneDeliveryCoalesce) {
+    Oracle o(two_vcpus());
+    o.apply(fire(0), 0);
+    o.apply(fire(0), 1);
+    o.apply(run(), 2);
+    const Oracle::Tally& t = o.tally(0);
+    EXPECT_EQ(t.fired, 2u);
+    EXPECT_EQ(t.coalesced, 1u);
+    EXPECT_EQ(t.deliveries, (std::vector<uint32_t>{2}));
+    EXPECT_FALSE(t.pending);
+}
+
+TEST(Oracle, FiresSeparatedByADeliveryAreDeliveredTwice) {
+    Oracle o(two_vcpus());
+    o.apply(fire(0), 0);
+    o.apply(run(), 1);
+    o.apply(fire(0), 2);
+    o.apply(run(), 3);
+    EXPECT_EQ(o.tally(0).coalesced, 0u);
+    EXPECT_EQ(o.tally(0).deliveries, (std::vector<uint32_t>{1, 3}));
+}
+
+TEST(Oracle, MaskedVcpuKeepsItPendingUntilItRunsUnmasked) {
+    Oracle o(two_vcpus());
+    o.apply(on(StepKind::Mask, 0), 0);
+    o.apply(fire(0), 1);
+    o.apply(fire(1), 2);
+    o.apply(run(), 3);
+    EXPECT_TRUE(o.tally(0).pending);
+    EXPECT_TRUE(o.tally(0).deliveries.empty());
+    EXPECT_EQ(o.tally(1).deliveries, (std::vector<uint32_t>{3}));  // vCPU 1 was not masked
+    o.apply(on(StepKind::Unmask, 0), 4);
+    EXPECT_TRUE(o.tally(0).pending);  // unmasking alone delivers nothing: the vCPU must run
+    o.apply(run(1), 5);
+    EXPECT_TRUE(o.tally(0).pending);  // running another vCPU does not deliver it either
+    o.apply(run(0), 6);
+    EXPECT_EQ(o.tally(0).deliveries, (std::vector<uint32_t>{6}));
+}
+
+TEST(Oracle, PendingStateFollowsARetarget) {
+    Oracle o(two_vcpus());
+    o.apply(on(StepKind::Mask, 0), 0);
+    o.apply(fire(0), 1);
+    o.apply(Action{StepKind::Retarget, 1, 0}, 2);
+    EXPECT_EQ(o.route(0), 1u);
+    o.apply(run(1), 3);
+    EXPECT_EQ(o.tally(0).deliveries, (std::vector<uint32_t>{3}));
+}
+
+TEST(Oracle, MigrationBlockingAndUnassignDoNotChangeTheIdealController) {
+    Oracle o(two_vcpus());
+    o.apply(fire(0), 0);
+    o.apply(on(StepKind::Block, 0), 1);
+    o.apply(Action{StepKind::Migrate, -1, 0, Side::Restore, 0}, 2);
+    o.apply(Action{StepKind::Unassign, -1, 0}, 3);
+    EXPECT_TRUE(o.tally(0).pending);
+    o.apply(run(), 4);
+    EXPECT_EQ(o.tally(0).deliveries, (std::vector<uint32_t>{4}));
+}
+
+// classify(): the backend's deliveries and end-state places against the oracle's.
+Oracle::Tally tally(uint32_t fired, std::vector<uint32_t> deliveries, bool pending = false) {
+    Oracle::Tally t;
+    t.fired = fired;
+    t.deliveries = std::move(deliveries);
+    t.pending = pending;
+    return t;
+}
+
+Outcome outcome_of(const Oracle::Tally& t, std::vector<Delivery> d, std::vector<Location> held = {}) {
+    auto o = classify(0, t, d, held, false, true);
+    EXPECT_TRUE(o.has_value());
+    return o ? o->outcome : Outcome::Lost;
+}
+
+TEST(Classify, ComparesDeliveryCountsWithTheOracle) {
+    EXPECT_EQ(outcome_of(tally(1, {5}), {{5, 0, 0}}), Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome_of(tally(1, {5}), {}), Outcome::Lost);
+    EXPECT_EQ(outcome_of(tally(1, {5}), {{5, 0, 0}, {7, 0, 0}}), Outcome::Duplicated);
+    // Deliveries of other sources do not count.
+    EXPECT_EQ(outcome_of(tally(1, {5}), {{5, 0, 1}}), Outcome::Lost);
+}
+
+TEST(Classify, EndStatePlacesDecideWhatIsStillPending) {
+    Location live{"x.pending[vcpu0]", true}, dead{"x.stream[vcpu0]", false};
+    EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {live}), Outcome::Pending);
+    EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {dead}), Outcome::Lost);  // held only where nothing reads it
+    EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {}), Outcome::Lost);
+    EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {live, live}), Outcome::Duplicated);  // two live copies
+    EXPECT_EQ(outcome_of(tally(1, {4}), {{4, 0, 0}}, {live}), Outcome::Duplicated);  // a copy left behind
+    EXPECT_EQ(outcome_of(tally(1, {4}), {{4, 0, 0}}, {dead}), Outcome::DeliveredOnce);
+}
+
+TEST(Classify, FlagsLateAndSoftwareDeliveries) {
+    auto o = classify(0, tally(1, {4}), {{9, 0, 0, DeliveryPath::Software}}, {}, true, true);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->outcome, Outcome::DeliveredOnce);
+    EXPECT_TRUE(o->late);
+    ASSERT_TRUE(o->forwarded.has_value());
+    EXPECT_FALSE(*o->forwarded);
+    auto direct = classify(0, tally(1, {4}), {{4, 0, 0, DeliveryPath::Direct}}, {}, true, true);
+    EXPECT_FALSE(direct->late);
+    EXPECT_TRUE(*direct->forwarded);
+    // Not passthrough, or the ideal backend: the flag does not apply.
+    EXPECT_FALSE(classify(0, tally(1, {4}), {{4, 0, 0}}, {}, false, true)->forwarded.has_value());
+    EXPECT_FALSE(classify(0, tally(1, {4}), {{4, 0, 0}}, {}, true, false)->forwarded.has_value());
+}
+
+TEST(Classify, UntouchedSourceHasNoOutcome) {
+    EXPECT_FALSE(classify(0, tally(0, {}), {}, {}, false, true).has_value());
+    // Never fired but delivered: a spurious delivery is a duplicate.
+    EXPECT_EQ(classify(0, tally(0, {}), {{3, 0, 0}}, {}, false, true)->outcome, Outcome::Duplicated);
+}
+
+}  // namespace
+}  // namespace irqdiff

@@ -1,0 +1,104 @@
+"""The Python package: load, Scenario.from_yaml, run, Results (.outcomes, .to_dict(),
+.to_pandas()), errors as ScenarioError (a ValueError), docstring examples."""
+
+import doctest
+import json
+
+import pytest
+
+import irqdiff
+from conftest import SEED
+
+
+def test_load_and_inspect_the_seed():
+    s = irqdiff.load(SEED)
+    assert s.name == "pending-interrupt-across-migration"
+    assert s.sources == ["nic.0", "nic.1"]
+    assert s.routes == {"nic.0": 0, "nic.1": 1}
+    assert s.devices == [{"name": "nic", "vectors": 2, "passthrough": True}]
+    assert s.policy == {"arm.transfer": "set_forwarding"}
+    assert s.steps == ["run", "mask", "fire", "migrate", "unmask", "run"]
+    assert s.expect == {"nic.0": "delivered-once", "nic.1": "delivered-once"}
+    assert repr(s) == "<irqdiff.Scenario pending-interrupt-across-migration (2 sources, 6 steps)>"
+
+
+def test_run_returns_results_with_outcomes_and_a_dict(cli):
+    r = irqdiff.run(SEED, arch="ideal")
+    assert r.outcomes == {"ideal": {"nic.0": "delivered-once", "nic.1": "delivered-once"}}
+    assert r["ideal"].outcomes["nic.0"] == "delivered-once"
+    assert r.expectations_met
+    # The dict is the document `irqdiff run --json` prints.
+    assert r.to_dict() == json.loads(cli("run", SEED, "--json").stdout)
+
+
+def test_to_pandas_has_one_row_per_backend_and_source():
+    df = irqdiff.run(SEED, arch="ideal").to_pandas()
+    assert list(df["source"]) == ["nic.0", "nic.1"]
+    assert list(df["outcome"]) == ["delivered-once", "delivered-once"]
+    assert df["met"].all()
+    assert list(df["fired"]) == [1, 1]
+    assert set(df.columns) >= {"arch", "policy", "order", "expected", "deliveries", "late", "forwarded"}
+    events = irqdiff.run(SEED, arch="ideal").runs[0].events_to_pandas()
+    assert events["seq"].tolist() == list(range(len(events)))
+
+
+def test_from_yaml_and_a_failing_expectation():
+    s = irqdiff.Scenario.from_yaml(
+        "name: t\nvm: {vcpus: 1}\ndevices: [{name: d, vectors: 1}]\nroutes: [{source: d.0, vcpu: 0}]\n"
+        "steps: [{mask: {vcpu: 0}}, {fire: d.0}, {run: all}]\nexpect: {d.0: delivered-once}\n")
+    r = irqdiff.run(s, arch=["ideal"])
+    assert r.outcomes["ideal"] == {"d.0": "pending"}
+    assert not r.expectations_met
+    assert r["ideal"].expectations[0]["actual"] == "pending"
+
+
+def test_events_false_keeps_only_problems():
+    r = irqdiff.run(SEED, arch="ideal", events=False)
+    assert r["ideal"].events == []
+    assert r["ideal"].metrics["events"] > 0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"arch": "riscv"}, "run(arch=...): unknown backend 'riscv'"),
+    ({"arch": "both"}, "run(arch=...): this build has no backend 'arm'"),
+    ({"arch": 3}, "run(arch=...): expected a backend name, 'both', or a list of backend names"),
+    ({"policy": {"arm.gic": "v5"}}, "run(policy=...): 'v5' is not a value of policy arm.gic"),
+    ({"policy": ["arm.gic"]}, "run(policy=...): expected a dict"),
+    ({"order": "backwards"}, "run(order=...): 'backwards' is not an order of backend ideal"),
+])
+def test_bad_arguments_raise_scenario_error_naming_the_argument(kwargs, message):
+    with pytest.raises(irqdiff.ScenarioError) as err:
+        irqdiff.run(SEED, **kwargs)
+    assert str(err.value).startswith(message)
+    assert isinstance(err.value, ValueError)
+
+
+def test_bad_scenario_text_raises_a_located_value_error():
+    with pytest.raises(ValueError, match=r"^mine\.yaml:1:1: missing key 'vm'$"):
+        irqdiff.Scenario.from_yaml("name: x\n", "mine.yaml")
+    with pytest.raises(irqdiff.ScenarioError, match=r"cannot open the scenario file"):
+        irqdiff.load("/nonexistent/x.yaml")
+
+
+def test_backends_and_policies_describe_the_build():
+    names = [b["name"] for b in irqdiff.backends()]
+    assert "ideal" in names
+    ideal = next(b for b in irqdiff.backends() if b["name"] == "ideal")
+    assert ideal["order_count"] == 4
+    assert ideal["orders"]["qemu"][0] == "restore_irqchip"
+    keys = [p["key"] for p in irqdiff.policies()]
+    assert keys == ["arm.transfer", "arm.gic", "x86.set_lapic_clears_pir", "x86.posting"]
+    assert irqdiff.version().startswith("irqdiff " + irqdiff.__version__)
+
+
+@pytest.mark.parametrize("obj", [irqdiff, irqdiff.results, irqdiff.Scenario], ids=lambda o: getattr(o, "__name__", "x"))
+def test_docstring_examples_run(obj):
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
+    tests = finder.find(obj, globs={"irqdiff": irqdiff, "Scenario": irqdiff.Scenario})
+    for t in tests:
+        runner.run(t)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0
+    if obj is not irqdiff.results:
+        assert result.attempted > 0
