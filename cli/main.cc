@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -164,6 +165,13 @@ int cmd_explore(const ExploreArgs& a) {
             else if (!find_policy(s.key)) validate_policy_setting(s);  // reports the unknown key
         }
         if (a.jobs < 1) throw InputError("--jobs", fmt::format("{}: expected a positive number of processes", a.jobs));
+        if (a.range) {
+            unsigned long long lo = 0, hi = 0;
+            char tail = 0;
+            if (std::sscanf(a.range->c_str(), "%llu:%llu%c", &lo, &hi, &tail) != 2 || lo > hi ||
+                a.range->find('-') != std::string::npos)
+                throw InputError("--range", fmt::format("'{}': expected LO:HI with 0 <= LO <= HI", *a.range));
+        }
     } catch (const InputError& e) {
         fmt::print(stderr, "{}\n", e.what());
         return kExitBadInput;

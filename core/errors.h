@@ -23,11 +23,26 @@ struct SourceLoc {
     }
 };
 
-/// Bad input from a user. what() is "PLACE: message", ready to print on one line.
+/// `text` with control characters escaped (\n, \t, \xNN), so a message quoting user input stays
+/// on one line.
+inline std::string one_line(const std::string& text) {
+    static const char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : text) {
+        if (c == '\n') out += "\\n";
+        else if (c == '\t') out += "\\t";
+        else if (c == '\r') out += "\\r";
+        else if (c < 0x20 || c == 0x7f) out += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+        else out += static_cast<char>(c);
+    }
+    return out;
+}
+
+/// Bad input from a user. what() is "PLACE: message" on one line, ready to print.
 class InputError : public std::runtime_error {
    public:
     InputError(const SourceLoc& where, const std::string& message)
-        : std::runtime_error(where.file.empty() ? message : where.to_string() + ": " + message),
+        : std::runtime_error(one_line(where.file.empty() ? message : where.to_string() + ": " + message)),
           where_(where),
           message_(message) {}
     /// An error with no file position (a command-line or Python argument); `place` names it,

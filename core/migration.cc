@@ -209,7 +209,11 @@ std::vector<std::string> MigrationPlan::point_names() const {
     };
     for (const MigrationStep& s : save_) add(s.name);
     for (uint16_t i : qemu_order()) add(restore_[i].name);
-    for (const NeutralStep& n : kNeutral) add(std::string(n.name));
+    for (const NeutralStep& n : kNeutral) {
+        auto maps_here = [&](const MigrationStep& s) { return s.neutral == n.name; };
+        if (std::any_of(save_.begin(), save_.end(), maps_here) || std::any_of(restore_.begin(), restore_.end(), maps_here))
+            add(std::string(n.name));
+    }
     return names;
 }
 

@@ -83,7 +83,7 @@ class MigrationPlan {
     /// Position in schedule_names(order) of the step a `before:` names: a save or restore step,
     /// or a neutral step (its first sub-step in that schedule). nullopt when the name is unknown.
     std::optional<size_t> position_of(std::string_view name, const RestoreOrder& order) const;
-    /// Every name `before:` accepts, for messages.
+    /// Every name `before:` accepts, for messages: the steps, then the neutral steps some step maps onto.
     std::vector<std::string> point_names() const;
 
    private:

@@ -87,7 +87,7 @@ class Loader {
         if (!n.IsMap()) fail(n, path, fmt::format("expected a map, got {}", shown(n)));
         Entries entries;
         for (auto it = n.begin(); it != n.end(); ++it) {
-            const YAML::Node& key = it->first;
+            const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
             if (!key.IsScalar()) fail(key, path, fmt::format("expected a key, got {}", type_name(key)));
             const std::string& k = key.Scalar();
             if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
@@ -293,8 +293,8 @@ class Loader {
         if (!n.IsMap() || n.size() != 1)
             fail(n, path, fmt::format("expected a one-key map such as 'run: all' or 'fire: SOURCE', got {}",
                                       n.IsMap() ? fmt::format("a map with {} keys", n.size()) : shown(n)));
-        const YAML::Node& key = n.begin()->first;
-        const YAML::Node& v = n.begin()->second;
+        const YAML::Node key = n.begin()->first;  // copies: begin()-> yields a temporary
+        const YAML::Node v = n.begin()->second;
         static const std::vector<std::string> kKinds = {"run",     "mask",     "unmask",   "block",  "preempt",
                                                         "fire",    "retarget", "unassign", "migrate"};
         if (!key.IsScalar() || std::find(kKinds.begin(), kKinds.end(), key.Scalar()) == kKinds.end())

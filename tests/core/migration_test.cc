@@ -122,6 +122,10 @@ TEST(MigrationPlan, PositionsOfArrivalPoints) {
     EXPECT_EQ(p.position_of("restore_irqchip", o), 2u);
     EXPECT_EQ(p.position_of("stop_devices", o), std::nullopt);  // no sub-step maps onto it
     EXPECT_EQ(p.position_of("nowhere", o), std::nullopt);
+    // Only neutral steps some sub-step maps onto are offered as arrival points.
+    EXPECT_EQ(p.point_names(), (std::vector<std::string>{"stop", "save", "a", "b", "c", "d", "stop_vcpus",
+                                                         "save_irqchip", "restore_irqchip", "restore_translation",
+                                                         "restore_devices", "start_vcpus"}));
 }
 
 TEST(MigrationPlan, InconsistentPlansAreBackendBugs) {

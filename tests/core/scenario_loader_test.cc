@@ -140,6 +140,12 @@ TEST(ScenarioLoader, RejectsNumbersThatAreNotPlainIntegersInRange) {
     EXPECT_EQ(s.vcpus, 2u);
 }
 
+// A message quoting user input stays on one line.
+TEST(ScenarioLoader, QuotedInputWithControlCharactersStaysOnOneLine) {
+    EXPECT_EQ(error_of(with_vm("{vcpus: \"1\\n2\"}")),
+              "t.yaml:2:13: vm.vcpus: expected an integer from 1 to 64, got the quoted string '1\\n2'");
+}
+
 TEST(ScenarioLoader, RejectsBadSourcesAndRoutes) {
     const std::string dev = "name: t\nvm: {vcpus: 2}\ndevices: [{name: nic, vectors: 2}]\n";
     const std::string run = "steps: [{run: all}]\n";

@@ -121,5 +121,6 @@ def test_explore_needs_a_backend_with_sub_steps(cli):
     r = cli("explore", SEED, "--policy", "arm.transfer=all")
     assert r.returncode == 2
     assert "needs a backend that declares restore sub-steps" in r.stderr
+    assert cli("explore", SEED, "--range", "5:2").stderr == "--range: '5:2': expected LO:HI with 0 <= LO <= HI\n"
     bad = cli("explore", MALFORMED[0])
     assert bad.returncode == 2 and bad.stderr.startswith(str(MALFORMED[0]))
