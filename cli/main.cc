@@ -1,9 +1,9 @@
 // The irqdiff command: run scenarios on the backends, list the vocabulary, explore schedules.
 // Exit codes (DESIGN.md "Interfaces"): 0 every expectation holds, 1 one does not, 2 bad input or
 // usage (one line, "PLACE: what was expected", on stderr), 3 an internal error (a bug: report it).
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -72,8 +72,7 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
         std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
         for (const SourceOutcome& o : r.outcomes)
             table.add({r.arch, policy.empty() ? "-" : policy, order, r.source_names[o.source], to_string(o.outcome),
-                       expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered),
-                       flags_of(o)});
+                       expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
     }
     if (table.empty())
         fmt::print("  no source was fired\n");
@@ -161,8 +160,10 @@ int cmd_explore(const ExploreArgs& a) {
         load_scenario(a.file);
         for (const std::string& t : a.policies) {
             PolicySetting s = parse_policy_assignment(t, "--policy");
-            if (s.value != "all") validate_policy_setting(s);
-            else if (!find_policy(s.key)) validate_policy_setting(s);  // reports the unknown key
+            if (s.value != "all")
+                validate_policy_setting(s);
+            else if (!find_policy(s.key))
+                validate_policy_setting(s);  // reports the unknown key
         }
         if (a.jobs < 1) throw InputError("--jobs", fmt::format("{}: expected a positive number of processes", a.jobs));
         if (a.range) {
@@ -194,7 +195,8 @@ int list_steps(const std::optional<std::string>& arch) {
     }
     fmt::print("neutral steps (every backend maps its sub-steps onto these):\n");
     Table neutral({"step", "side", "what"});
-    for (const NeutralStep& n : neutral_steps()) neutral.add({std::string(n.name), to_string(n.side), std::string(n.doc)});
+    for (const NeutralStep& n : neutral_steps())
+        neutral.add({std::string(n.name), to_string(n.side), std::string(n.doc)});
     fmt::print("{}", neutral.render("  "));
     for (const std::string& name : names) {
         const BackendInfo& b = *registry.find(name);
@@ -208,8 +210,7 @@ int list_steps(const std::optional<std::string>& arch) {
         }
         fmt::print("{}", steps.render("  "));
         fmt::print("  restore dependencies:\n");
-        for (const Dependency& d : p.dependencies())
-            fmt::print("    {} -> {}  ({})\n", d.before, d.after, d.reason);
+        for (const Dependency& d : p.dependencies()) fmt::print("    {} -> {}  ({})\n", d.before, d.after, d.reason);
         fmt::print("  named orders:\n");
         for (const auto& [order_name, order] : p.named_orders()) {
             std::vector<std::string> steps_in_order;
@@ -272,8 +273,9 @@ int list_scenarios(const std::optional<std::string>& dir_arg) {
 }
 
 int main_impl(int argc, char** argv) {
-    CLI::App app{"irqdiff: a differential emulator of interrupt virtualization (ARM GICv4.1 vs x86 posted "
-                 "interrupts) across live migration"};
+    CLI::App app{
+        "irqdiff: a differential emulator of interrupt virtualization (ARM GICv4.1 vs x86 posted "
+        "interrupts) across live migration"};
     app.set_version_flag("--version", version_line(), "Print the version of irqdiff, Unicorn and Capstone");
     app.require_subcommand(1);
 
@@ -287,8 +289,10 @@ int main_impl(int argc, char** argv) {
     run->add_option("--order", run_args.order,
                     "Restore order for every migrate step: a named order (qemu, ...) or a comma-separated list "
                     "of steps");
-    run->add_flag("--json", run_args.json, "Print the results as one JSON document (JSON Lines for several files)");
-    run->add_flag("--events", run_args.events, "Also print each run's event log (table output)");
+    CLI::Option* json =
+        run->add_flag("--json", run_args.json, "Print the results as one JSON document (JSON Lines for several files)");
+    run->add_flag("--events", run_args.events, "Also print each run's event log under the table (--json has it)")
+        ->excludes(json);
 
     ExploreArgs explore_args;
     CLI::App* explore =
@@ -306,7 +310,8 @@ int main_impl(int argc, char** argv) {
         ->required()
         ->check(CLI::IsMember({"steps", "policies", "scenarios"}));
     list->add_option("--arch", list_arch, "steps: only this backend");
-    list->add_option("--dir", list_dir, "scenarios: the directory to list (default: ./scenarios, else the source tree's)");
+    list->add_option("--dir", list_dir,
+                     "scenarios: the directory to list (default: ./scenarios, else the source tree's)");
 
     try {
         app.parse(argc, argv);
@@ -335,8 +340,7 @@ int main(int argc, char** argv) {
     try {
         return irqdiff::cli::main_impl(argc, argv);
     } catch (const std::exception& e) {
-        fmt::print(stderr, "irqdiff: internal error (a bug, please report it with the command line): {}\n",
-                   e.what());
+        fmt::print(stderr, "irqdiff: internal error (a bug, please report it with the command line): {}\n", e.what());
         return 3;
     }
 }

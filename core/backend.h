@@ -105,8 +105,8 @@ struct BackendContext {
 };
 
 struct BackendInfo {
-    std::string name;         // "ideal", "arm", "x86"
-    std::string description;  // one line
+    std::string name;          // "ideal", "arm", "x86"
+    std::string description;   // one line
     bool virtualizing = true;  // false only for the ideal reference backend
     std::shared_ptr<const MigrationPlan> plan;
     std::function<std::unique_ptr<Backend>(const BackendContext&)> make;

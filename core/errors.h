@@ -29,11 +29,16 @@ inline std::string one_line(const std::string& text) {
     static const char kHex[] = "0123456789abcdef";
     std::string out;
     for (unsigned char c : text) {
-        if (c == '\n') out += "\\n";
-        else if (c == '\t') out += "\\t";
-        else if (c == '\r') out += "\\r";
-        else if (c < 0x20 || c == 0x7f) out += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
-        else out += static_cast<char>(c);
+        if (c == '\n')
+            out += "\\n";
+        else if (c == '\t')
+            out += "\\t";
+        else if (c == '\r')
+            out += "\\r";
+        else if (c < 0x20 || c == 0x7f)
+            out += std::string("\\x") + kHex[c >> 4] + kHex[c & 15];
+        else
+            out += static_cast<char>(c);
     }
     return out;
 }
@@ -47,8 +52,7 @@ class InputError : public std::runtime_error {
           message_(message) {}
     /// An error with no file position (a command-line or Python argument); `place` names it,
     /// e.g. "--policy" or "run(arch=...)".
-    InputError(const std::string& place, const std::string& message)
-        : InputError(SourceLoc{place, 0, 0}, message) {}
+    InputError(const std::string& place, const std::string& message) : InputError(SourceLoc{place, 0, 0}, message) {}
 
     const SourceLoc& where() const { return where_; }
     const std::string& message() const { return message_; }

@@ -63,8 +63,8 @@ void EventLog::add(Layer layer, EventKind kind, std::string_view op, std::vector
     ++per_kind_[static_cast<size_t>(kind)];
     uint64_t seq = total_++;
     if (!recording_ && kind == EventKind::Op) return;
-    events_.push_back(Event{seq, action_, layer, kind, std::string(op), std::move(args), std::move(sources),
-                            std::string(rule)});
+    events_.push_back(
+        Event{seq, action_, layer, kind, std::string(op), std::move(args), std::move(sources), std::string(rule)});
 }
 
 }  // namespace irqdiff

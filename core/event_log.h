@@ -81,8 +81,7 @@ class EventLog {
     uint32_t action() const { return action_; }
     bool recording() const { return recording_; }
 
-    void op(Layer layer, std::string_view op, std::vector<EventArg> args = {},
-            std::vector<std::string> sources = {}) {
+    void op(Layer layer, std::string_view op, std::vector<EventArg> args = {}, std::vector<std::string> sources = {}) {
         add(layer, EventKind::Op, op, std::move(args), std::move(sources), {});
     }
     void guest_error(Layer layer, std::string_view op, std::string_view rule, std::vector<EventArg> args = {},

@@ -21,8 +21,7 @@ std::shared_ptr<const MigrationPlan> make_ideal_plan() {
     return std::make_shared<const MigrationPlan>(
         std::move(save), std::move(restore), std::move(deps),
         std::vector<std::pair<std::string, std::vector<std::string>>>{
-            {"qemu",
-             {"restore_irqchip", "restore_translation", "restore_devices", "start_vcpus", "start_devices"}}});
+            {"qemu", {"restore_irqchip", "restore_translation", "restore_devices", "start_vcpus", "start_devices"}}});
 }
 
 class IdealBackend final : public Backend {
@@ -30,7 +29,8 @@ class IdealBackend final : public Backend {
     IdealBackend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
         : scenario_(ctx.scenario), log_(ctx.log), guest_(ctx.guest), plan_(std::move(plan)) {
         s_.sources.resize(scenario_.sources.size());
-        for (SourceId i = 0; i < scenario_.sources.size(); ++i) s_.sources[i].vcpu = scenario_.sources[i].vcpu.value_or(0);
+        for (SourceId i = 0; i < scenario_.sources.size(); ++i)
+            s_.sources[i].vcpu = scenario_.sources[i].vcpu.value_or(0);
         s_.vcpus.resize(scenario_.vcpus);
     }
 
@@ -58,8 +58,10 @@ class IdealBackend final : public Backend {
                 log_.op(Layer::Hardware, "IDEAL.retarget", {{"vcpu", a.vcpu}}, {name(a.source)});
                 break;
             case StepKind::Unassign:
-                log_.ignored(Layer::Hardware, "IDEAL.unassign", "the ideal controller forwards nothing, so there is "
-                             "nothing to tear down", {}, {name(a.source)});
+                log_.ignored(Layer::Hardware, "IDEAL.unassign",
+                             "the ideal controller forwards nothing, so there is "
+                             "nothing to tear down",
+                             {}, {name(a.source)});
                 break;
             case StepKind::Migrate: migrate(a); break;
         }
@@ -161,8 +163,7 @@ class IdealBackend final : public Backend {
     }
 
     void migrate(const Action& a) {
-        const MigrationStep& step =
-            a.side == Side::Save ? plan_->save_steps()[a.step] : plan_->restore_steps()[a.step];
+        const MigrationStep& step = a.side == Side::Save ? plan_->save_steps()[a.step] : plan_->restore_steps()[a.step];
         const std::string& n = step.name;
         if (n == "stop_vcpus" || n == "start_vcpus") {
             for (VcpuState& v : s_.vcpus) v.stopped = n == "stop_vcpus";
@@ -212,9 +213,8 @@ class IdealBackend final : public Backend {
 
 BackendInfo ideal_backend_info() {
     auto plan = make_ideal_plan();
-    return BackendInfo{
-        "ideal", "reference: the oracle's ideal controller, no virtualization", false, plan,
-        [plan](const BackendContext& ctx) { return std::make_unique<IdealBackend>(ctx, plan); }};
+    return BackendInfo{"ideal", "reference: the oracle's ideal controller, no virtualization", false, plan,
+                       [plan](const BackendContext& ctx) { return std::make_unique<IdealBackend>(ctx, plan); }};
 }
 
 }  // namespace irqdiff

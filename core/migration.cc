@@ -143,8 +143,8 @@ RestoreOrder MigrationPlan::resolve(const OrderSpec& spec, std::string_view back
         }
         for (uint16_t s : expanded) {
             if (std::find(order.begin(), order.end(), s) != order.end())
-                throw InputError(loc, fmt::format("step {} of backend {} is already in the order", restore_[s].name,
-                                                  backend));
+                throw InputError(
+                    loc, fmt::format("step {} of backend {} is already in the order", restore_[s].name, backend));
             order.push_back(s);
             where.push_back(loc);
         }
@@ -211,7 +211,8 @@ std::vector<std::string> MigrationPlan::point_names() const {
     for (uint16_t i : qemu_order()) add(restore_[i].name);
     for (const NeutralStep& n : kNeutral) {
         auto maps_here = [&](const MigrationStep& s) { return s.neutral == n.name; };
-        if (std::any_of(save_.begin(), save_.end(), maps_here) || std::any_of(restore_.begin(), restore_.end(), maps_here))
+        if (std::any_of(save_.begin(), save_.end(), maps_here) ||
+            std::any_of(restore_.begin(), restore_.end(), maps_here))
             add(std::string(n.name));
     }
     return names;

@@ -59,7 +59,8 @@ std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& orac
     }
     o.delivered = static_cast<uint32_t>(at.size());
     o.held = held;
-    size_t live = static_cast<size_t>(std::count_if(held.begin(), held.end(), [](const Location& l) { return l.live; }));
+    size_t live =
+        static_cast<size_t>(std::count_if(held.begin(), held.end(), [](const Location& l) { return l.live; }));
     if (o.fired == 0 && o.delivered == 0 && held.empty()) return std::nullopt;
 
     for (size_t k = 0; k < std::min(at.size(), oracle.deliveries.size()); ++k)

@@ -18,9 +18,9 @@ class Oracle {
    public:
     struct Tally {
         uint32_t fired = 0;
-        uint32_t coalesced = 0;              // fires that found the source already pending
-        std::vector<uint32_t> deliveries;    // schedule index of the `run` that delivered it
-        bool pending = false;                // pending now (at the end: never delivered)
+        uint32_t coalesced = 0;            // fires that found the source already pending
+        std::vector<uint32_t> deliveries;  // schedule index of the `run` that delivered it
+        bool pending = false;              // pending now (at the end: never delivered)
     };
 
     explicit Oracle(const Scenario& scenario);
@@ -43,11 +43,11 @@ struct SourceOutcome {
     Outcome outcome = Outcome::DeliveredOnce;
     uint32_t fired = 0;
     uint32_t coalesced = 0;
-    uint32_t expected = 0;   // oracle deliveries
-    uint32_t delivered = 0;  // backend deliveries
-    bool late = false;       // some delivery came at a later `run` than the oracle's
-    std::optional<bool> forwarded;     // passthrough sources on virtualizing backends: all deliveries direct?
-    std::vector<Location> held;        // where the backend still holds it at the end
+    uint32_t expected = 0;          // oracle deliveries
+    uint32_t delivered = 0;         // backend deliveries
+    bool late = false;              // some delivery came at a later `run` than the oracle's
+    std::optional<bool> forwarded;  // passthrough sources on virtualizing backends: all deliveries direct?
+    std::vector<Location> held;     // where the backend still holds it at the end
 };
 
 /// Classifies one source, or nullopt when it was neither fired nor delivered nor held.

@@ -1,6 +1,7 @@
 #include "core/policy.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <stdexcept>
 
@@ -38,15 +39,6 @@ const std::vector<PolicySpec> kCatalog = {
      "vmx_pi_update_irte; kvm_pi_update_irte; VT-d §5.2.3"},
 };
 
-std::string quoted_list(const std::vector<std::string_view>& values) {
-    std::string out;
-    for (size_t i = 0; i < values.size(); ++i) {
-        if (i) out += ", ";
-        out += values[i];
-    }
-    return out;
-}
-
 }  // namespace
 
 std::span<const PolicySpec> policy_catalog() { return kCatalog; }
@@ -78,12 +70,12 @@ void validate_policy_setting(const PolicySetting& setting) {
         std::vector<std::string_view> keys;
         for (const PolicySpec& s : kCatalog) keys.push_back(s.key);
         throw InputError(setting.key_loc,
-                         fmt::format("unknown policy '{}' (expected one of: {})", setting.key, quoted_list(keys)));
+                         fmt::format("unknown policy '{}' (expected one of: {})", setting.key, fmt::join(keys, ", ")));
     }
     for (std::string_view v : spec->values)
         if (v == setting.value) return;
     throw InputError(setting.value_loc, fmt::format("'{}' is not a value of policy {} (expected one of: {})",
-                                                    setting.value, setting.key, quoted_list(spec->values)));
+                                                    setting.value, setting.key, fmt::join(spec->values, ", ")));
 }
 
 PolicyValues resolve_policy(std::string_view arch, std::span<const PolicySetting> scenario,

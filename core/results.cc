@@ -25,8 +25,8 @@ Json to_json(const std::vector<Location>& places) {
 Json to_json(const Event& e) {
     Json args = Json::object();
     for (const EventArg& a : e.args) args[a.key] = to_json(a.value);
-    Json j{{"seq", e.seq},   {"action", e.action}, {"layer", to_string(e.layer)}, {"kind", to_string(e.kind)},
-           {"op", e.op},     {"args", args},       {"sources", e.sources}};
+    Json j{{"seq", e.seq}, {"action", e.action}, {"layer", to_string(e.layer)}, {"kind", to_string(e.kind)},
+           {"op", e.op},   {"args", args},       {"sources", e.sources}};
     if (!e.rule.empty()) j["rule"] = e.rule;
     return j;
 }
@@ -42,9 +42,8 @@ Json to_json(const RunResult& r) {
     for (const SourceOutcome& o : r.outcomes) {
         const std::string& name = r.source_names[o.source];
         outcomes[name] = to_string(o.outcome);
-        Json d{{"fired", o.fired},         {"coalesced", o.coalesced}, {"expected", o.expected},
-               {"delivered", o.delivered}, {"late", o.late},           {"forwarded", nullptr},
-               {"held", to_json(o.held)}};
+        Json d{{"fired", o.fired}, {"coalesced", o.coalesced}, {"expected", o.expected}, {"delivered", o.delivered},
+               {"late", o.late},   {"forwarded", nullptr},     {"held", to_json(o.held)}};
         if (o.forwarded) d["forwarded"] = *o.forwarded;
         details[name] = std::move(d);
     }
@@ -77,10 +76,8 @@ Json to_json(const RunResult& r) {
 
     Json deliveries = Json::array();
     for (const Delivery& d : r.deliveries)
-        deliveries.push_back(Json{{"action", d.action},
-                                  {"vcpu", d.vcpu},
-                                  {"source", r.source_names[d.source]},
-                                  {"path", to_string(d.path)}});
+        deliveries.push_back(Json{
+            {"action", d.action}, {"vcpu", d.vcpu}, {"source", r.source_names[d.source]}, {"path", to_string(d.path)}});
 
     Json locations = Json::array();
     for (const LocationChange& c : r.locations) {

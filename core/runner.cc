@@ -133,8 +133,8 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
 
     r.deliveries = guest.deliveries();
     for (SourceId s = 0; s < n; ++s) {
-        std::optional<SourceOutcome> o = classify(s, oracle.tally(s), r.deliveries, last[s],
-                                                  scenario.device_of(s).passthrough, info.virtualizing);
+        std::optional<SourceOutcome> o =
+            classify(s, oracle.tally(s), r.deliveries, last[s], scenario.device_of(s).passthrough, info.virtualizing);
         if (o) r.outcomes.push_back(std::move(*o));
     }
 

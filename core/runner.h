@@ -63,12 +63,12 @@ struct RunMetrics {
 struct RunResult {
     std::string arch;
     PolicyValues policy;
-    std::vector<std::string> source_names;  // by SourceId
-    std::vector<std::string> identities;    // by SourceId
-    std::vector<std::string> order_names;   // per migrate step
+    std::vector<std::string> source_names;                 // by SourceId
+    std::vector<std::string> identities;                   // by SourceId
+    std::vector<std::string> order_names;                  // per migrate step
     std::vector<std::vector<std::string>> restore_orders;  // per migrate step, step names
-    std::vector<std::string> schedule;      // describe() of every action
-    std::vector<SourceOutcome> outcomes;    // sources with an outcome, in scenario order
+    std::vector<std::string> schedule;                     // describe() of every action
+    std::vector<SourceOutcome> outcomes;                   // sources with an outcome, in scenario order
     std::vector<ExpectationResult> expectations;
     bool expectations_met = true;  // every expectation holds and there was no violation
     std::vector<Event> violations;
@@ -89,7 +89,7 @@ struct ScenarioResult {
 
 RunResult run_scenario(const Scenario& scenario, const BackendInfo& backend, const RunOptions& options);
 /// Runs on each backend named in `arches` (already expanded, see Registry::expand_arch).
-ScenarioResult run_scenario(const Scenario& scenario, const Registry& registry,
-                            std::span<const std::string> arches, const RunOptions& options);
+ScenarioResult run_scenario(const Scenario& scenario, const Registry& registry, std::span<const std::string> arches,
+                            const RunOptions& options);
 
 }  // namespace irqdiff

@@ -50,9 +50,9 @@ const char* to_string(StepKind kind);
 struct OrderSpec {
     enum class Kind : uint8_t { Named, All, Explicit };
     Kind kind = Kind::Named;
-    std::string name = "qemu";                // Named: a backend's named order
-    std::vector<std::string> steps;           // Explicit: step names as written
-    std::vector<SourceLoc> step_locs;         // Explicit: where each name was written
+    std::string name = "qemu";         // Named: a backend's named order
+    std::vector<std::string> steps;    // Explicit: step names as written
+    std::vector<SourceLoc> step_locs;  // Explicit: where each name was written
     SourceLoc loc;
 };
 
@@ -68,8 +68,8 @@ inline constexpr std::string_view kAnyStep = "any";
 struct Step {
     StepKind kind = StepKind::Run;
     SourceLoc loc;
-    int vcpu = -1;        // Run: -1 means all; Mask, Unmask, Block, Preempt, Retarget: the vCPU
-    SourceId source = 0;  // Fire, Retarget, Unassign
+    int vcpu = -1;                     // Run: -1 means all; Mask, Unmask, Block, Preempt, Retarget: the vCPU
+    SourceId source = 0;               // Fire, Retarget, Unassign
     OrderSpec order;                   // Migrate
     std::vector<MigrationFire> fires;  // Migrate
 };

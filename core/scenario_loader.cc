@@ -3,6 +3,7 @@
 // "FILE:LINE:COL: PATH: what was expected". Scalars are read from their text, not through
 // yaml-cpp's conversions, so "010", "yes" or a quoted "2" are rejected instead of reinterpreted.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -17,15 +18,6 @@
 namespace irqdiff {
 
 namespace {
-
-std::string join(const std::vector<std::string>& items) {
-    std::string out;
-    for (size_t i = 0; i < items.size(); ++i) {
-        if (i) out += ", ";
-        out += items[i];
-    }
-    return out;
-}
 
 const char* type_name(const YAML::Node& n) {
     switch (n.Type()) {
@@ -46,9 +38,8 @@ std::string shown(const YAML::Node& n) {
 
 bool is_identifier(std::string_view s) {
     if (s.empty() || !(std::isalpha(static_cast<unsigned char>(s[0])))) return false;
-    return std::all_of(s.begin(), s.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
-    });
+    return std::all_of(s.begin(), s.end(),
+                       [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
 }
 
 class Loader {
@@ -92,7 +83,7 @@ class Loader {
             const std::string& k = key.Scalar();
             if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
                 std::vector<std::string> names(allowed.begin(), allowed.end());
-                fail(key, path, fmt::format("unknown key '{}' (expected one of: {})", k, join(names)));
+                fail(key, path, fmt::format("unknown key '{}' (expected one of: {})", k, fmt::join(names, ", ")));
             }
             for (const auto& [prev, _] : entries)
                 if (prev.Scalar() == k)
@@ -100,8 +91,7 @@ class Loader {
             entries.emplace_back(key, it->second);
         }
         for (std::string_view r : required) {
-            if (!find(entries, r))
-                fail(n, path, fmt::format("missing key '{}'", r));
+            if (!find(entries, r)) fail(n, path, fmt::format("missing key '{}'", r));
         }
         return entries;
     }
@@ -137,8 +127,10 @@ class Loader {
             base = 16;
             digits.remove_prefix(2);
         } else if (s.size() > 1 && s[0] == '0' && std::isdigit(static_cast<unsigned char>(s[1]))) {
-            fail(n, path, fmt::format("'{}' has a leading zero (write decimals without leading zeros, "
-                                      "or hexadecimal as 0x...)", s));
+            fail(n, path,
+                 fmt::format("'{}' has a leading zero (write decimals without leading zeros, "
+                             "or hexadecimal as 0x...)",
+                             s));
         }
         uint64_t v = 0;
         auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v, base);
@@ -163,8 +155,8 @@ class Loader {
             // A range-checked read with a message that says where the limit comes from.
             uint64_t v = integer(n, path, 0, std::numeric_limits<uint32_t>::max());
             if (v >= s_.vcpus)
-                fail(n, path, fmt::format("vCPU {} is out of range (vm.vcpus is {}, so 0..{})", v, s_.vcpus,
-                                          s_.vcpus - 1));
+                fail(n, path,
+                     fmt::format("vCPU {} is out of range (vm.vcpus is {}, so 0..{})", v, s_.vcpus, s_.vcpus - 1));
             return static_cast<uint32_t>(v);
         }
         return static_cast<uint32_t>(integer(n, path, 0, s_.vcpus - 1));  // reports the type error
@@ -182,16 +174,18 @@ class Loader {
         if (d == s_.devices.end()) {
             std::vector<std::string> names;
             for (const Device& x : s_.devices) names.push_back(x.name);
-            fail(n, path, fmt::format("'{}' names no device (devices: {})", text,
-                                      names.empty() ? "none" : join(names)));
+            fail(n, path,
+                 fmt::format("'{}' names no device (devices: {})", text,
+                             names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
         }
         std::string_view vec = std::string_view(text).substr(dot + 1);
         uint32_t v = 0;
         auto [end, ec] = std::from_chars(vec.data(), vec.data() + vec.size(), v);
         bool leading_zero = vec.size() > 1 && vec[0] == '0';
         if (ec != std::errc() || end != vec.data() + vec.size() || leading_zero || v >= d->vectors)
-            fail(n, path, fmt::format("'{}': device {} has {} vector{} ({}.0..{}.{})", text, d->name, d->vectors,
-                                      d->vectors == 1 ? "" : "s", d->name, d->name, d->vectors - 1));
+            fail(n, path,
+                 fmt::format("'{}': device {} has {} vector{} ({}.0..{}.{})", text, d->name, d->vectors,
+                             d->vectors == 1 ? "" : "s", d->name, d->name, d->vectors - 1));
         return *s_.find_source(text);
     }
 
@@ -199,8 +193,8 @@ class Loader {
     SourceId routed_source(const YAML::Node& n, const std::string& path) const {
         SourceId id = source(n, path);
         if (!s_.sources[id].vcpu)
-            fail(n, path, fmt::format("{0} has no route (add '- {{source: {0}, vcpu: N}}' under routes)",
-                                      s_.sources[id].name));
+            fail(n, path,
+                 fmt::format("{0} has no route (add '- {{source: {0}, vcpu: N}}' under routes)", s_.sources[id].name));
         return id;
     }
 
@@ -237,9 +231,9 @@ class Loader {
             const YAML::Node& name = *find(e, "name");
             d.name = string(name, child(path, "name"));
             if (!is_identifier(d.name))
-                fail(name, child(path, "name"),
-                     fmt::format("'{}' is not a device name (expected a letter, then letters, digits, _ or -)",
-                                 d.name));
+                fail(
+                    name, child(path, "name"),
+                    fmt::format("'{}' is not a device name (expected a letter, then letters, digits, _ or -)", d.name));
             for (const Device& prev : s_.devices)
                 if (prev.name == d.name)
                     fail(name, child(path, "name"),
@@ -249,7 +243,10 @@ class Loader {
             s_.devices.push_back(d);
             for (uint32_t v = 0; v < d.vectors; ++v)
                 s_.sources.push_back(Source{fmt::format("{}.{}", d.name, v),
-                                            static_cast<uint32_t>(s_.devices.size() - 1), v, std::nullopt, {}});
+                                            static_cast<uint32_t>(s_.devices.size() - 1),
+                                            v,
+                                            std::nullopt,
+                                            {}});
         }
     }
 
@@ -291,14 +288,15 @@ class Loader {
 
     Step step(const YAML::Node& n, const std::string& path) {
         if (!n.IsMap() || n.size() != 1)
-            fail(n, path, fmt::format("expected a one-key map such as 'run: all' or 'fire: SOURCE', got {}",
-                                      n.IsMap() ? fmt::format("a map with {} keys", n.size()) : shown(n)));
+            fail(n, path,
+                 fmt::format("expected a one-key map such as 'run: all' or 'fire: SOURCE', got {}",
+                             n.IsMap() ? fmt::format("a map with {} keys", n.size()) : shown(n)));
         const YAML::Node key = n.begin()->first;  // copies: begin()-> yields a temporary
         const YAML::Node v = n.begin()->second;
-        static const std::vector<std::string> kKinds = {"run",     "mask",     "unmask",   "block",  "preempt",
-                                                        "fire",    "retarget", "unassign", "migrate"};
+        static const std::vector<std::string> kKinds = {"run",  "mask",     "unmask",   "block",  "preempt",
+                                                        "fire", "retarget", "unassign", "migrate"};
         if (!key.IsScalar() || std::find(kKinds.begin(), kKinds.end(), key.Scalar()) == kKinds.end())
-            fail(key, path, fmt::format("unknown step {} (expected one of: {})", shown(key), join(kKinds)));
+            fail(key, path, fmt::format("unknown step {} (expected one of: {})", shown(key), fmt::join(kKinds, ", ")));
         const std::string kind = key.Scalar();
         std::string p = child(path, kind);
         Step s;
@@ -313,10 +311,10 @@ class Loader {
                 fail(v, p, fmt::format("expected 'all' or {{vcpu: N}}, got {}", shown(v)));
             }
         } else if (kind == "mask" || kind == "unmask" || kind == "block" || kind == "preempt") {
-            s.kind = kind == "mask" ? StepKind::Mask
+            s.kind = kind == "mask"     ? StepKind::Mask
                      : kind == "unmask" ? StepKind::Unmask
-                     : kind == "block" ? StepKind::Block
-                                       : StepKind::Preempt;
+                     : kind == "block"  ? StepKind::Block
+                                        : StepKind::Preempt;
             s.vcpu = static_cast<int>(vcpu(*find(map(v, p, {"vcpu"}, {"vcpu"}), "vcpu"), child(p, "vcpu")));
         } else if (kind == "fire") {
             s.kind = StepKind::Fire;
@@ -346,8 +344,8 @@ class Loader {
             if (o->IsScalar()) {
                 std::string name = o->Scalar();
                 if (!is_identifier(name))
-                    fail(*o, op, fmt::format("expected qemu, all, another order name or a list of steps, got '{}'",
-                                             name));
+                    fail(*o, op,
+                         fmt::format("expected qemu, all, another order name or a list of steps, got '{}'", name));
                 s.order.kind = name == "all" ? OrderSpec::Kind::All : OrderSpec::Kind::Named;
                 s.order.name = name;
             } else if (o->IsSequence()) {
@@ -356,8 +354,7 @@ class Loader {
                 s.order.name = "explicit";
                 for (size_t i = 0; i < o->size(); ++i) {
                     std::string name = string((*o)[i], index(op, i));
-                    if (!is_identifier(name))
-                        fail((*o)[i], index(op, i), fmt::format("'{}' is not a step name", name));
+                    if (!is_identifier(name)) fail((*o)[i], index(op, i), fmt::format("'{}' is not a step name", name));
                     for (size_t j = 0; j < s.order.steps.size(); ++j)
                         if (s.order.steps[j] == name)
                             fail((*o)[i], index(op, i),
@@ -367,8 +364,8 @@ class Loader {
                     s.order.step_locs.push_back(loc((*o)[i]));
                 }
             } else {
-                fail(*o, op, fmt::format("expected qemu, all, another order name or a list of steps, got {}",
-                                         type_name(*o)));
+                fail(*o, op,
+                     fmt::format("expected qemu, all, another order name or a list of steps, got {}", type_name(*o)));
             }
         }
         if (const YAML::Node* f = find(m, "fire")) {
@@ -403,16 +400,14 @@ class Loader {
             for (const Expectation& prev : s_.expect) {
                 std::string prev_key = prev.source ? s_.sources[*prev.source].name : "all";
                 if (prev_key == key)
-                    fail(it->first, "expect",
-                         fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
+                    fail(it->first, "expect", fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
             }
             Expectation x;
             x.loc = loc(it->first);
             if (key != "all") {
                 x.source = source(it->first, "expect");
                 if (!fired[*x.source])
-                    fail(it->first, "expect",
-                         fmt::format("{} is never fired by the steps, so it has no outcome", key));
+                    fail(it->first, "expect", fmt::format("{} is never fired by the steps, so it has no outcome", key));
             }
             std::string value = string(it->second, child("expect", key));
             std::optional<Outcome> o = parse_outcome(value);

@@ -26,7 +26,8 @@ LibraryVersions library_versions() {
 
 std::string version_line() {
     LibraryVersions v = library_versions();
-    std::string line = fmt::format("irqdiff {} (unicorn {}, capstone {})", v.irqdiff, v.unicorn_built, v.capstone_built);
+    std::string line =
+        fmt::format("irqdiff {} (unicorn {}, capstone {})", v.irqdiff, v.unicorn_built, v.capstone_built);
     // The run-time libraries report major.minor only; mention them only when they disagree.
     if (v.unicorn_built.rfind(v.unicorn_runtime + ".", 0) != 0)
         line += fmt::format(" [loaded unicorn {}]", v.unicorn_runtime);

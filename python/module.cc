@@ -101,13 +101,14 @@ py::list backends() {
         const MigrationPlan& p = *b.plan;
         auto names = [](const std::vector<MigrationStep>& steps) {
             py::list l;
-            for (const MigrationStep& s : steps) l.append(py::dict(py::arg("name") = s.name, py::arg("neutral") = s.neutral,
-                                                                  py::arg("doc") = s.doc));
+            for (const MigrationStep& s : steps)
+                l.append(py::dict(py::arg("name") = s.name, py::arg("neutral") = s.neutral, py::arg("doc") = s.doc));
             return l;
         };
         py::list deps;
         for (const Dependency& d : p.dependencies())
-            deps.append(py::dict(py::arg("before") = d.before, py::arg("after") = d.after, py::arg("reason") = d.reason));
+            deps.append(
+                py::dict(py::arg("before") = d.before, py::arg("after") = d.after, py::arg("reason") = d.reason));
         py::dict orders;
         for (const auto& [name, order] : p.named_orders()) {
             py::list l;
@@ -167,13 +168,14 @@ A validated scenario (format v1, see scenarios/README.md).
         .def_property_readonly("description", [](const Scenario& s) { return s.description; })
         .def_property_readonly("file", [](const Scenario& s) { return s.file; })
         .def_property_readonly("vcpus", [](const Scenario& s) { return s.vcpus; })
-        .def_property_readonly("sources",
-                               [](const Scenario& s) {
-                                   std::vector<std::string> names;
-                                   for (const Source& src : s.sources) names.push_back(src.name);
-                                   return names;
-                               },
-                               "Every interrupt source, DEVICE.VECTOR, in device order.")
+        .def_property_readonly(
+            "sources",
+            [](const Scenario& s) {
+                std::vector<std::string> names;
+                for (const Source& src : s.sources) names.push_back(src.name);
+                return names;
+            },
+            "Every interrupt source, DEVICE.VECTOR, in device order.")
         .def_property_readonly("devices",
                                [](const Scenario& s) {
                                    py::list out;
@@ -182,27 +184,29 @@ A validated scenario (format v1, see scenarios/README.md).
                                                            py::arg("passthrough") = d.passthrough));
                                    return out;
                                })
-        .def_property_readonly("routes",
-                               [](const Scenario& s) {
-                                   py::dict out;
-                                   for (const Source& src : s.sources)
-                                       if (src.vcpu) out[py::str(src.name)] = *src.vcpu;
-                                   return out;
-                               },
-                               "{source: vcpu} for every routed source.")
+        .def_property_readonly(
+            "routes",
+            [](const Scenario& s) {
+                py::dict out;
+                for (const Source& src : s.sources)
+                    if (src.vcpu) out[py::str(src.name)] = *src.vcpu;
+                return out;
+            },
+            "{source: vcpu} for every routed source.")
         .def_property_readonly("policy",
                                [](const Scenario& s) {
                                    py::dict out;
                                    for (const PolicySetting& p : s.policy) out[py::str(p.key)] = p.value;
                                    return out;
                                })
-        .def_property_readonly("steps",
-                               [](const Scenario& s) {
-                                   std::vector<std::string> kinds;
-                                   for (const Step& st : s.steps) kinds.push_back(to_string(st.kind));
-                                   return kinds;
-                               },
-                               "The kind of each step, in order.")
+        .def_property_readonly(
+            "steps",
+            [](const Scenario& s) {
+                std::vector<std::string> kinds;
+                for (const Step& st : s.steps) kinds.push_back(to_string(st.kind));
+                return kinds;
+            },
+            "The kind of each step, in order.")
         .def_property_readonly("expect",
                                [](const Scenario& s) {
                                    py::dict out;

@@ -13,8 +13,8 @@ constexpr uint64_t k64KiB = uint64_t{64} << 10;
 
 // With 64 KiB pages a GITS_BASER table is 64 KiB aligned and PhysAddr[15:12] carry PA[51:48]
 // (layout per IHI 0069, not in reference/; Linux GITS_BASER_PHYS_52_to_48 makes the same split).
-constexpr Field<47, 16> kBaserAddr64K{};  // PA[47:16], in place
-constexpr Field<15, 12> kBaserAddrHigh{}; // holds PA[51:48]
+constexpr Field<47, 16> kBaserAddr64K{};   // PA[47:16], in place
+constexpr Field<15, 12> kBaserAddrHigh{};  // holds PA[51:48]
 constexpr Field<51, 48> kPaHigh{};
 
 }  // namespace

@@ -64,12 +64,12 @@ inline constexpr uint64_t kGicrSgiFrame = 0x10000;
 inline constexpr uint64_t kGicrVlpiFrame = 0x20000;
 
 // Offsets from RD_base.
-inline constexpr uint64_t GICR_CTLR = 0x0000;        // layout per IHI 0069, not in reference/
-inline constexpr uint64_t GICR_PROPBASER = 0x0070;   // layout per IHI 0069, not in reference/
-inline constexpr uint64_t GICR_PENDBASER = 0x0078;   // layout per IHI 0069, not in reference/
-inline constexpr uint64_t GICR_INVLPIR = 0x00A0;     // reference §1.3
-inline constexpr uint64_t GICR_INVALLR = 0x00B0;     // reference §1.3
-inline constexpr uint64_t GICR_SYNCR = 0x00C0;       // reference §1.3
+inline constexpr uint64_t GICR_CTLR = 0x0000;       // layout per IHI 0069, not in reference/
+inline constexpr uint64_t GICR_PROPBASER = 0x0070;  // layout per IHI 0069, not in reference/
+inline constexpr uint64_t GICR_PENDBASER = 0x0078;  // layout per IHI 0069, not in reference/
+inline constexpr uint64_t GICR_INVLPIR = 0x00A0;    // reference §1.3
+inline constexpr uint64_t GICR_INVALLR = 0x00B0;    // reference §1.3
+inline constexpr uint64_t GICR_SYNCR = 0x00C0;      // reference §1.3
 
 // Offsets from VLPI_base (RD_base + kGicrVlpiFrame).
 inline constexpr uint64_t GICR_VPROPBASER = 0x0070;  // reference §1.3
@@ -82,24 +82,24 @@ inline constexpr uint64_t GICR_VSGIPENDR = 0x0088;
 // ---------------------------------------------------------------------------------------------
 // ITS register fields, in the spec table's order (high bits first).
 
-struct GitsCtlr {                                  // GITS_CTLR, reference §1.1
+struct GitsCtlr {  // GITS_CTLR, reference §1.1
     static constexpr Field<31> Quiescent{};
-    static constexpr Field<1> ImDe{};              // GICv4.1
+    static constexpr Field<1> ImDe{};  // GICv4.1
     static constexpr Field<0> Enabled{};
 };
 
-struct GitsTyper {                                 // GITS_TYPER
-    static constexpr Field<42, 41> SVPET{};        // vPE table sharing; reference §1.1 names it,
-                                                   // position per IHI 0069, not in reference/
-    static constexpr Field<40> VMAPP{};            // GICv4.1 (reference §1.1)
-    static constexpr Field<37> VMOVP{};            // VMOVP needs no ITSList (reference §1.1)
-    static constexpr Field<31, 24> HCC{};          // layout per IHI 0069, not in reference/
-    static constexpr Field<19> PTA{};              // layout per IHI 0069, not in reference/
-    static constexpr Field<17, 13> Devbits{};      // DeviceID bits - 1; IHI 0069, not in reference/
-    static constexpr Field<12, 8> IDbits{};        // EventID bits - 1; IHI 0069, not in reference/
-    static constexpr Field<7, 4> IttEntrySize{};   // bytes - 1; IHI 0069, not in reference/
-    static constexpr Field<1> Virtual{};           // VLPIS: GICv4 capable (reference §1.1)
-    static constexpr Field<0> Physical{};          // layout per IHI 0069, not in reference/
+struct GitsTyper {                                // GITS_TYPER
+    static constexpr Field<42, 41> SVPET{};       // vPE table sharing; reference §1.1 names it,
+                                                  // position per IHI 0069, not in reference/
+    static constexpr Field<40> VMAPP{};           // GICv4.1 (reference §1.1)
+    static constexpr Field<37> VMOVP{};           // VMOVP needs no ITSList (reference §1.1)
+    static constexpr Field<31, 24> HCC{};         // layout per IHI 0069, not in reference/
+    static constexpr Field<19> PTA{};             // layout per IHI 0069, not in reference/
+    static constexpr Field<17, 13> Devbits{};     // DeviceID bits - 1; IHI 0069, not in reference/
+    static constexpr Field<12, 8> IDbits{};       // EventID bits - 1; IHI 0069, not in reference/
+    static constexpr Field<7, 4> IttEntrySize{};  // bytes - 1; IHI 0069, not in reference/
+    static constexpr Field<1> Virtual{};          // VLPIS: GICv4 capable (reference §1.1)
+    static constexpr Field<0> Physical{};         // layout per IHI 0069, not in reference/
 };
 
 // GITS_CBASER: reference §1.1 names it (ring base and size) but gives no layout; every field below
@@ -108,23 +108,23 @@ struct GitsCbaser {
     static constexpr Field<63> Valid{};
     static constexpr Field<61, 59> InnerCache{};
     static constexpr Field<55, 53> OuterCache{};
-    static constexpr Field<51, 12> PhysAddr{};     // 4 KiB aligned
+    static constexpr Field<51, 12> PhysAddr{};  // 4 KiB aligned
     static constexpr Field<11, 10> Shareability{};
-    static constexpr Field<7, 0> Size{};           // 4 KiB pages - 1
+    static constexpr Field<7, 0> Size{};  // 4 KiB pages - 1
 };
 
 // GITS_CWRITER / GITS_CREADR: byte offset into the queue, in 32-byte commands. Offset[19:5] holds the
 // byte offset in place (read it with get_in_place). Bit positions per IHI 0069, not in reference/.
 struct GitsCwriter {
     static constexpr Field<19, 5> Offset{};
-    static constexpr Field<0> Retry{};             // restart a stalled command
+    static constexpr Field<0> Retry{};  // restart a stalled command
 };
 struct GitsCreadr {
     static constexpr Field<19, 5> Offset{};
-    static constexpr Field<0> Stalled{};           // the command at Offset raised an error
+    static constexpr Field<0> Stalled{};  // the command at Offset raised an error
 };
 
-struct GitsSgir {                                  // GITS_SGIR (4.1), reference §1.3
+struct GitsSgir {  // GITS_SGIR (4.1), reference §1.3
     static constexpr Field<47, 32> vPEID{};
     static constexpr Field<3, 0> vINTID{};
 };
@@ -132,7 +132,7 @@ struct GitsSgir {                                  // GITS_SGIR (4.1), reference
 // ---------------------------------------------------------------------------------------------
 // Redistributor register fields.
 
-struct GicrCtlr {                                  // GICR_CTLR; position per IHI 0069, not in reference/
+struct GicrCtlr {  // GICR_CTLR; position per IHI 0069, not in reference/
     static constexpr Field<0> EnableLPIs{};
 };
 
@@ -142,7 +142,7 @@ struct GicrPropbaser {
     static constexpr Field<51, 12> PhysAddr{};
     static constexpr Field<11, 10> Shareability{};
     static constexpr Field<9, 7> InnerCache{};
-    static constexpr Field<4, 0> IDbits{};         // INTID bits - 1
+    static constexpr Field<4, 0> IDbits{};  // INTID bits - 1
 };
 
 // GICR_PENDBASER: the reference names PTZ (write-only, reads as 0: reference §1.4, §3.3) but gives no
@@ -150,7 +150,7 @@ struct GicrPropbaser {
 struct GicrPendbaser {
     static constexpr Field<62> PTZ{};
     static constexpr Field<58, 56> OuterCache{};
-    static constexpr Field<51, 16> PhysAddr{};     // 64 KiB aligned
+    static constexpr Field<51, 16> PhysAddr{};  // 64 KiB aligned
     static constexpr Field<11, 10> Shareability{};
     static constexpr Field<9, 7> InnerCache{};
 };
@@ -162,31 +162,31 @@ struct Vpropbaser40 {
     static constexpr Field<51, 12> PhysAddr{};
     static constexpr Field<11, 10> Shareability{};
     static constexpr Field<9, 7> InnerCache{};
-    static constexpr Field<4, 0> IDbits{};         // vINTID bits - 1
+    static constexpr Field<4, 0> IDbits{};  // vINTID bits - 1
 };
 
-struct GicrInvlpir {                               // GICR_INVLPIR, reference §1.3
-    static constexpr Field<63> V{};                // 1: INTID is a vLPI of vPEID
+struct GicrInvlpir {                 // GICR_INVLPIR, reference §1.3
+    static constexpr Field<63> V{};  // 1: INTID is a vLPI of vPEID
     static constexpr Field<47, 32> vPEID{};
     static constexpr Field<31, 0> INTID{};
 };
 
-struct GicrInvallr {                               // GICR_INVALLR, reference §1.3
+struct GicrInvallr {  // GICR_INVALLR, reference §1.3
     static constexpr Field<63> V{};
     static constexpr Field<47, 32> vPEID{};
 };
 
-struct GicrSyncr {                                 // GICR_SYNCR, reference §1.3
+struct GicrSyncr {  // GICR_SYNCR, reference §1.3
     static constexpr Field<0> Busy{};
 };
 
-struct GicrVsgir {                                 // GICR_VSGIR (4.1), reference §1.3
+struct GicrVsgir {  // GICR_VSGIR (4.1), reference §1.3
     static constexpr Field<15, 0> vPEID{};
 };
 
-struct GicrVsgipendr {                             // GICR_VSGIPENDR (4.1), reference §1.3
+struct GicrVsgipendr {  // GICR_VSGIPENDR (4.1), reference §1.3
     static constexpr Field<31> Busy{};
-    static constexpr Field<15, 0> Pending{};       // one bit per vSGI 0..15
+    static constexpr Field<15, 0> Pending{};  // one bit per vSGI 0..15
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -208,15 +208,15 @@ enum class BaserType : uint8_t {
 /// positions are layout per IHI 0069, not in reference/.
 struct GitsBaser {
     static constexpr Field<63> Valid{};
-    static constexpr Field<62> Indirect{};         // two-level table
+    static constexpr Field<62> Indirect{};  // two-level table
     static constexpr Field<61, 59> InnerCache{};
     static constexpr Field<58, 56> Type{};
     static constexpr Field<55, 53> OuterCache{};
-    static constexpr Field<52, 48> EntrySize{};    // bytes - 1
-    static constexpr Field<47, 12> PhysAddr{};     // with 64 KiB pages, [15:12] hold PA[51:48]
+    static constexpr Field<52, 48> EntrySize{};  // bytes - 1
+    static constexpr Field<47, 12> PhysAddr{};   // with 64 KiB pages, [15:12] hold PA[51:48]
     static constexpr Field<11, 10> Shareability{};
-    static constexpr Field<9, 8> PageSize{};       // 0 4 KiB, 1 16 KiB, 2 64 KiB, 3 reserved
-    static constexpr Field<7, 0> Size{};           // pages - 1
+    static constexpr Field<9, 8> PageSize{};  // 0 4 KiB, 1 16 KiB, 2 64 KiB, 3 reserved
+    static constexpr Field<7, 0> Size{};      // pages - 1
 
     static constexpr uint8_t kPage4K = 0;
     static constexpr uint8_t kPage16K = 1;
@@ -227,11 +227,11 @@ struct GitsBaser {
     uint8_t inner_cache = 0;
     BaserType type = BaserType::None;
     uint8_t outer_cache = 0;
-    uint8_t entry_size = 0;   // raw field: bytes per entry - 1
-    uint64_t phys_addr = 0;   // the table's address; with 64 KiB pages bits [51:48] come from [15:12]
+    uint8_t entry_size = 0;  // raw field: bytes per entry - 1
+    uint64_t phys_addr = 0;  // the table's address; with 64 KiB pages bits [51:48] come from [15:12]
     uint8_t shareability = 0;
-    uint8_t page_size = 0;    // raw field, kPage4K / kPage16K / kPage64K
-    uint8_t size = 0;         // raw field: pages - 1
+    uint8_t page_size = 0;  // raw field, kPage4K / kPage16K / kPage64K
+    uint8_t size = 0;       // raw field: pages - 1
 
     static GitsBaser decode(uint64_t raw);
     uint64_t encode() const;
@@ -252,25 +252,25 @@ struct GitsBaser {
 struct Vpropbaser41 {
     static constexpr Field<63> Valid{};
     static constexpr Field<61, 59> EntrySize{};
-    static constexpr Field<58, 56> OuterCache{};   // layout per IHI 0069, not in reference/
+    static constexpr Field<58, 56> OuterCache{};  // layout per IHI 0069, not in reference/
     static constexpr Field<55> Indirect{};
-    static constexpr Field<54, 53> PageSize{};     // same encoding as GITS_BASER.Page_Size
-    static constexpr Field<52> Z{};                // the table is known to be zero
+    static constexpr Field<54, 53> PageSize{};  // same encoding as GITS_BASER.Page_Size
+    static constexpr Field<52> Z{};             // the table is known to be zero
     static constexpr Field<51, 12> Addr{};
-    static constexpr Field<11, 10> Shareability{}; // layout per IHI 0069, not in reference/
-    static constexpr Field<9, 7> InnerCache{};     // layout per IHI 0069, not in reference/
+    static constexpr Field<11, 10> Shareability{};  // layout per IHI 0069, not in reference/
+    static constexpr Field<9, 7> InnerCache{};      // layout per IHI 0069, not in reference/
     static constexpr Field<6, 0> Size{};
 
     bool valid = false;
     uint8_t entry_size = 0;  // raw field
     uint8_t outer_cache = 0;
     bool indirect = false;
-    uint8_t page_size = 0;   // raw field
+    uint8_t page_size = 0;  // raw field
     bool z = false;
-    uint64_t addr = 0;       // in place: bits [51:12], low 12 bits zero
+    uint64_t addr = 0;  // in place: bits [51:12], low 12 bits zero
     uint8_t shareability = 0;
     uint8_t inner_cache = 0;
-    uint8_t size = 0;        // raw field, 7 bits
+    uint8_t size = 0;  // raw field, 7 bits
 
     static Vpropbaser41 decode(uint64_t raw);
     uint64_t encode() const;
@@ -280,21 +280,21 @@ struct Vpropbaser41 {
 /// GICR_VPENDBASER, GICv4.0 layout. [reference §1.3: PA of the VPT [51:16], Valid[63], IDAI[62],
 /// PendingLast[61], Dirty[60]; arm-gic-v3.h :: GICR_VPENDBASER_*]
 struct Vpendbaser40 {
-    static constexpr Field<63> Valid{};            // vPE resident
-    static constexpr Field<62> IDAI{};             // IMPLEMENTATION DEFINED area (first 1 KiB) invalid
+    static constexpr Field<63> Valid{};  // vPE resident
+    static constexpr Field<62> IDAI{};   // IMPLEMENTATION DEFINED area (first 1 KiB) invalid
     static constexpr Field<61> PendingLast{};
-    static constexpr Field<60> Dirty{};            // VPT parse in progress (optional on 4.0)
-    static constexpr Field<58, 56> OuterCache{};   // layout per IHI 0069, not in reference/
-    static constexpr Field<51, 16> PhysAddr{};     // the VPT, 64 KiB aligned
-    static constexpr Field<11, 10> Shareability{}; // layout per IHI 0069, not in reference/
-    static constexpr Field<9, 7> InnerCache{};     // layout per IHI 0069, not in reference/
+    static constexpr Field<60> Dirty{};             // VPT parse in progress (optional on 4.0)
+    static constexpr Field<58, 56> OuterCache{};    // layout per IHI 0069, not in reference/
+    static constexpr Field<51, 16> PhysAddr{};      // the VPT, 64 KiB aligned
+    static constexpr Field<11, 10> Shareability{};  // layout per IHI 0069, not in reference/
+    static constexpr Field<9, 7> InnerCache{};      // layout per IHI 0069, not in reference/
 
     bool valid = false;
     bool idai = false;
     bool pending_last = false;
     bool dirty = false;
     uint8_t outer_cache = 0;
-    uint64_t vpt_addr = 0;   // in place: bits [51:16], low 16 bits zero
+    uint64_t vpt_addr = 0;  // in place: bits [51:16], low 16 bits zero
     uint8_t shareability = 0;
     uint8_t inner_cache = 0;
 
@@ -309,9 +309,9 @@ struct Vpendbaser40 {
 /// arm-gic-v3.h :: GICR_VPENDBASER_4_1_*]. Bit 62 is IDAI on 4.0 and DB on 4.1.
 struct Vpendbaser41 {
     static constexpr Field<63> Valid{};
-    static constexpr Field<62> DB{};               // doorbell requested at de-schedule
+    static constexpr Field<62> DB{};  // doorbell requested at de-schedule
     static constexpr Field<61> PendingLast{};
-    static constexpr Field<60> Dirty{};            // mandatory on 4.1
+    static constexpr Field<60> Dirty{};  // mandatory on 4.1
     static constexpr Field<59> vGrp0En{};
     static constexpr Field<58> vGrp1En{};
     static constexpr Field<15, 0> vPEID{};

@@ -57,12 +57,11 @@ TEST(GitsCtlr, FieldsSitAtSpecBits) {
 // reference arm §1.1: GITS_TYPER.VLPIS bit1 (GICv4), VMOVP bit37, VMAPP bit40 (GICv4.1); SVPET,
 // IDbits, Devbits, ITT_entry_size, Physical per IHI 0069 (not in reference/).
 TEST(GitsTyper, DecodesAGicv41ItsTyper) {
-    uint64_t typer = GitsTyper::Physical.make(1) | GitsTyper::Virtual.make(1) |
-                     GitsTyper::IttEntrySize.make(7) | GitsTyper::IDbits.make(15) |
-                     GitsTyper::Devbits.make(15) | GitsTyper::VMOVP.make(1) |
+    uint64_t typer = GitsTyper::Physical.make(1) | GitsTyper::Virtual.make(1) | GitsTyper::IttEntrySize.make(7) |
+                     GitsTyper::IDbits.make(15) | GitsTyper::Devbits.make(15) | GitsTyper::VMOVP.make(1) |
                      GitsTyper::VMAPP.make(1) | GitsTyper::SVPET.make(1);
-    EXPECT_EQ(typer, bit(0) | bit(1) | (uint64_t{7} << 4) | (uint64_t{15} << 8) | (uint64_t{15} << 13) |
-                         bit(37) | bit(40) | bit(41));
+    EXPECT_EQ(typer, bit(0) | bit(1) | (uint64_t{7} << 4) | (uint64_t{15} << 8) | (uint64_t{15} << 13) | bit(37) |
+                         bit(40) | bit(41));
     EXPECT_EQ(GitsTyper::VMAPP.get(typer), 1u);
     EXPECT_EQ(GitsTyper::Devbits.get(typer) + 1, 16u);  // 16 DeviceID bits
     EXPECT_EQ(GitsTyper::SVPET.kMask, bit(42) | bit(41));
@@ -110,8 +109,13 @@ TEST(GicrPendbaser, PtzAndAddressPositions) {
 // GICR_VPENDBASER, GICv4.1
 
 Vpendbaser41 all_set_41() {
-    return {.valid = true, .db = true, .pending_last = true, .dirty = true, .vgrp0en = true,
-            .vgrp1en = true, .vpeid = 0xFFFF};
+    return {.valid = true,
+            .db = true,
+            .pending_last = true,
+            .dirty = true,
+            .vgrp0en = true,
+            .vgrp1en = true,
+            .vpeid = 0xFFFF};
 }
 
 // reference arm §1.3: GICR_VPENDBASER (4.1) Valid[63] DB[62] PendingLast[61] Dirty[60] vGrp0En[59]
@@ -120,8 +124,8 @@ TEST(Vpendbaser41, RoundTripsEveryField) {
     std::vector<Vpendbaser41> values = {
         {},
         all_set_41(),
-        {.valid = true, .vgrp1en = true, .vpeid = 42},                 // 4.1 schedule
-        {.db = true, .pending_last = false, .vpeid = 0x8001},           // blocking de-schedule
+        {.valid = true, .vgrp1en = true, .vpeid = 42},         // 4.1 schedule
+        {.db = true, .pending_last = false, .vpeid = 0x8001},  // blocking de-schedule
         {.pending_last = true, .dirty = true, .vgrp0en = true, .vpeid = 1},
     };
     for (const Vpendbaser41& v : values) EXPECT_EQ(Vpendbaser41::decode(v.encode()), v);
@@ -157,8 +161,14 @@ TEST(Vpendbaser41, ReEncodesRawsWithReservedBitsZeroAndDropsReservedBits) {
 TEST(Vpendbaser40, RoundTripsEveryField) {
     std::vector<Vpendbaser40> values = {
         {},
-        {.valid = true, .idai = true, .pending_last = true, .dirty = true, .outer_cache = 7,
-         .vpt_addr = 0x000F'FFFF'FFFF'0000, .shareability = 3, .inner_cache = 7},
+        {.valid = true,
+         .idai = true,
+         .pending_last = true,
+         .dirty = true,
+         .outer_cache = 7,
+         .vpt_addr = 0x000F'FFFF'FFFF'0000,
+         .shareability = 3,
+         .inner_cache = 7},
         {.valid = true, .pending_last = true, .vpt_addr = 0x8'0001'0000, .shareability = 1, .inner_cache = 7},
         {.idai = true, .dirty = true, .outer_cache = 2, .vpt_addr = 0x1'0000},
     };
@@ -188,8 +198,8 @@ TEST(Vpendbaser40, VptAddressIsTruncatedTo64KAlignedBits51To16) {
 
 // Reserved bits of the 4.0 layout (59, 55:52, 15:12, 6:0) are dropped; all others re-encode exactly.
 TEST(Vpendbaser40, ReEncodesRawsWithReservedBitsZero) {
-    const uint64_t used = bit(63) | bit(62) | bit(61) | bit(60) | (uint64_t{7} << 56) |
-                          0x000F'FFFF'FFFF'0000 | (uint64_t{3} << 10) | (uint64_t{7} << 7);
+    const uint64_t used = bit(63) | bit(62) | bit(61) | bit(60) | (uint64_t{7} << 56) | 0x000F'FFFF'FFFF'0000 |
+                          (uint64_t{3} << 10) | (uint64_t{7} << 7);
     for (uint64_t raw : {uint64_t{0}, used, bit(63) | bit(61) | 0x4'0000'0000 | (uint64_t{1} << 10)})
         EXPECT_EQ(Vpendbaser40::decode(raw).encode(), raw);
     EXPECT_EQ(Vpendbaser40::decode(~uint64_t{0}).encode(), used);
@@ -211,10 +221,23 @@ TEST(Vpendbaser, Bit62IsIdaiOn40AndDbOn41) {
 TEST(Vpropbaser41, RoundTripsEveryField) {
     std::vector<Vpropbaser41> values = {
         {},
-        {.valid = true, .entry_size = 7, .outer_cache = 7, .indirect = true, .page_size = 3, .z = true,
-         .addr = 0x000F'FFFF'FFFF'F000, .shareability = 3, .inner_cache = 7, .size = 0x7F},
-        {.valid = true, .entry_size = 1, .page_size = 2, .addr = 0x8'1234'0000, .shareability = 1,
-         .inner_cache = 3, .size = 3},
+        {.valid = true,
+         .entry_size = 7,
+         .outer_cache = 7,
+         .indirect = true,
+         .page_size = 3,
+         .z = true,
+         .addr = 0x000F'FFFF'FFFF'F000,
+         .shareability = 3,
+         .inner_cache = 7,
+         .size = 0x7F},
+        {.valid = true,
+         .entry_size = 1,
+         .page_size = 2,
+         .addr = 0x8'1234'0000,
+         .shareability = 1,
+         .inner_cache = 3,
+         .size = 3},
         {.indirect = true, .z = true, .addr = 0x1000},
     };
     for (const Vpropbaser41& v : values) EXPECT_EQ(Vpropbaser41::decode(v.encode()), v);
@@ -247,8 +270,7 @@ TEST(Vpropbaser41, WideValuesAreTruncatedToTheirFields) {
 TEST(Vpropbaser41, ReEncodesRawsWithReservedBitsZero) {
     const uint64_t used = ~bit(62);
     const uint64_t typical = bit(63) | (uint64_t{1} << 59) | (uint64_t{2} << 53) | 0x40'0000'0003;
-    for (uint64_t raw : {uint64_t{0}, used, typical})
-        EXPECT_EQ(Vpropbaser41::decode(raw).encode(), raw);
+    for (uint64_t raw : {uint64_t{0}, used, typical}) EXPECT_EQ(Vpropbaser41::decode(raw).encode(), raw);
     EXPECT_EQ(Vpropbaser41::decode(~uint64_t{0}).encode(), used);
 }
 
@@ -259,13 +281,28 @@ TEST(Vpropbaser41, ReEncodesRawsWithReservedBitsZero) {
 TEST(GitsBaser, RoundTripsEveryField) {
     std::vector<GitsBaser> values = {
         {},
-        {.valid = true, .type = BaserType::Device, .entry_size = 7, .phys_addr = 0x8'0000'0000,
-         .page_size = GitsBaser::kPage4K, .size = 15},
-        {.valid = true, .indirect = true, .inner_cache = 5, .type = BaserType::Vpe, .outer_cache = 1,
-         .entry_size = 31, .phys_addr = 0x000F'FFFF'FFFF'0000, .shareability = 1,
-         .page_size = GitsBaser::kPage64K, .size = 255},
-        {.valid = true, .type = BaserType::Collection, .entry_size = 15, .phys_addr = 0x1234'C000,
-         .page_size = GitsBaser::kPage16K, .size = 0},
+        {.valid = true,
+         .type = BaserType::Device,
+         .entry_size = 7,
+         .phys_addr = 0x8'0000'0000,
+         .page_size = GitsBaser::kPage4K,
+         .size = 15},
+        {.valid = true,
+         .indirect = true,
+         .inner_cache = 5,
+         .type = BaserType::Vpe,
+         .outer_cache = 1,
+         .entry_size = 31,
+         .phys_addr = 0x000F'FFFF'FFFF'0000,
+         .shareability = 1,
+         .page_size = GitsBaser::kPage64K,
+         .size = 255},
+        {.valid = true,
+         .type = BaserType::Collection,
+         .entry_size = 15,
+         .phys_addr = 0x1234'C000,
+         .page_size = GitsBaser::kPage16K,
+         .size = 0},
     };
     for (const GitsBaser& b : values) EXPECT_EQ(GitsBaser::decode(b.encode()), b);
 }
@@ -298,8 +335,8 @@ TEST(GitsBaser, SixtyFourKPagesCarryAddressBits51To48InBits15To12) {
 
 // Every GITS_BASER bit is a field, so every raw value re-encodes exactly, for every page size.
 TEST(GitsBaser, ReEncodesEveryRaw) {
-    for (uint64_t raw : {uint64_t{0}, ~uint64_t{0}, 0x8200'0000'1234'A2FFu, 0xC107'0008'0000'0100u,
-                         0x0000'FFFF'FFFF'F1FFu})
+    for (uint64_t raw :
+         {uint64_t{0}, ~uint64_t{0}, 0x8200'0000'1234'A2FFu, 0xC107'0008'0000'0100u, 0x0000'FFFF'FFFF'F1FFu})
         EXPECT_EQ(GitsBaser::decode(raw).encode(), raw);
 }
 

@@ -19,8 +19,8 @@ MigrationStep step(const std::string& name, const std::string& neutral) {
 /// A small backend-like plan: a -> b, a -> c, and d free.
 MigrationPlan diamond() {
     return MigrationPlan({step("stop", "stop_vcpus"), step("save", "save_irqchip")},
-                         {step("a", "restore_irqchip"), step("b", "restore_translation"),
-                          step("c", "restore_devices"), step("d", "start_vcpus")},
+                         {step("a", "restore_irqchip"), step("b", "restore_translation"), step("c", "restore_devices"),
+                          step("d", "start_vcpus")},
                          {{"a", "b", "b reads a"}, {"a", "c", "c reads a"}},
                          {{"qemu", {"a", "b", "c", "d"}}, {"late_a", {"d", "a", "c", "b"}}});
 }
@@ -28,9 +28,9 @@ MigrationPlan diamond() {
 TEST(NeutralSteps, SaveSideThenRestoreSideInQemuOrder) {
     std::vector<std::string> names;
     for (const NeutralStep& n : neutral_steps()) names.push_back(std::string(n.name));
-    EXPECT_EQ(names, (std::vector<std::string>{"stop_vcpus", "stop_devices", "save_irqchip", "copy_memory",
-                                               "restore_irqchip", "restore_translation", "restore_devices",
-                                               "start_vcpus", "start_devices"}));
+    EXPECT_EQ(names,
+              (std::vector<std::string>{"stop_vcpus", "stop_devices", "save_irqchip", "copy_memory", "restore_irqchip",
+                                        "restore_translation", "restore_devices", "start_vcpus", "start_devices"}));
     EXPECT_EQ(find_neutral_step("copy_memory")->side, Side::Save);
     EXPECT_EQ(find_neutral_step("start_devices")->side, Side::Restore);
     EXPECT_EQ(find_neutral_step("set_lapic"), nullptr);
@@ -118,14 +118,14 @@ TEST(MigrationPlan, PositionsOfArrivalPoints) {
     EXPECT_EQ(p.schedule_names(o), (std::vector<std::string>{"stop", "save", "a", "d", "b", "c"}));
     EXPECT_EQ(p.position_of("save", o), 1u);
     EXPECT_EQ(p.position_of("d", o), 3u);
-    EXPECT_EQ(p.position_of("start_vcpus", o), 3u);       // the neutral name of d
+    EXPECT_EQ(p.position_of("start_vcpus", o), 3u);  // the neutral name of d
     EXPECT_EQ(p.position_of("restore_irqchip", o), 2u);
     EXPECT_EQ(p.position_of("stop_devices", o), std::nullopt);  // no sub-step maps onto it
     EXPECT_EQ(p.position_of("nowhere", o), std::nullopt);
     // Only neutral steps some sub-step maps onto are offered as arrival points.
-    EXPECT_EQ(p.point_names(), (std::vector<std::string>{"stop", "save", "a", "b", "c", "d", "stop_vcpus",
-                                                         "save_irqchip", "restore_irqchip", "restore_translation",
-                                                         "restore_devices", "start_vcpus"}));
+    EXPECT_EQ(p.point_names(),
+              (std::vector<std::string>{"stop", "save", "a", "b", "c", "d", "stop_vcpus", "save_irqchip",
+                                        "restore_irqchip", "restore_translation", "restore_devices", "start_vcpus"}));
 }
 
 TEST(MigrationPlan, InconsistentPlansAreBackendBugs) {
@@ -134,10 +134,10 @@ TEST(MigrationPlan, InconsistentPlansAreBackendBugs) {
                              std::move(orders));
     };
     EXPECT_THROW(make({{"a", "b", ""}, {"b", "a", ""}}, {{"qemu", {"a", "b"}}}), std::logic_error);  // cycle
-    EXPECT_THROW(make({{"a", "b", ""}}, {{"qemu", {"b", "a"}}}), std::logic_error);  // qemu breaks a -> b
-    EXPECT_THROW(make({}, {{"fast", {"a", "b"}}}), std::logic_error);                // no qemu order
-    EXPECT_THROW(make({}, {{"qemu", {"a"}}}), std::logic_error);                     // not a permutation
-    EXPECT_THROW(make({{"a", "zz", ""}}, {{"qemu", {"a", "b"}}}), std::logic_error); // unknown step
+    EXPECT_THROW(make({{"a", "b", ""}}, {{"qemu", {"b", "a"}}}), std::logic_error);   // qemu breaks a -> b
+    EXPECT_THROW(make({}, {{"fast", {"a", "b"}}}), std::logic_error);                 // no qemu order
+    EXPECT_THROW(make({}, {{"qemu", {"a"}}}), std::logic_error);                      // not a permutation
+    EXPECT_THROW(make({{"a", "zz", ""}}, {{"qemu", {"a", "b"}}}), std::logic_error);  // unknown step
     EXPECT_THROW(MigrationPlan({}, {step("a", "copy_memory")}, {}, {{"qemu", {"a"}}}), std::logic_error);  // wrong side
 }
 

@@ -106,7 +106,7 @@ TEST(Classify, EndStatePlacesDecideWhatIsStillPending) {
     EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {dead}), Outcome::Lost);  // held only where nothing reads it
     EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {}), Outcome::Lost);
     EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {live, live}), Outcome::Duplicated);  // two live copies
-    EXPECT_EQ(outcome_of(tally(1, {4}), {{4, 0, 0}}, {live}), Outcome::Duplicated);  // a copy left behind
+    EXPECT_EQ(outcome_of(tally(1, {4}), {{4, 0, 0}}, {live}), Outcome::Duplicated);    // a copy left behind
     EXPECT_EQ(outcome_of(tally(1, {4}), {{4, 0, 0}}, {dead}), Outcome::DeliveredOnce);
 }
 

@@ -41,11 +41,10 @@ TEST(Runner, SeedScenarioIsDeliveredOnceOnTheIdealBackend) {
     EXPECT_EQ(r.order_names, (std::vector<std::string>{"qemu"}));
     // run, mask, fire, 4 save steps, 3 restore steps, the fire before start_vcpus, 2 more, unmask, run.
     EXPECT_EQ(r.schedule,
-              (std::vector<std::string>{"run all", "mask vcpu0", "fire nic.0", "save:stop_vcpus",
-                                        "save:stop_devices", "save:save_irqchip", "save:copy_memory",
-                                        "restore:restore_irqchip", "restore:restore_translation",
-                                        "restore:restore_devices", "fire nic.1", "restore:start_vcpus",
-                                        "restore:start_devices", "unmask vcpu0", "run all"}));
+              (std::vector<std::string>{"run all", "mask vcpu0", "fire nic.0", "save:stop_vcpus", "save:stop_devices",
+                                        "save:save_irqchip", "save:copy_memory", "restore:restore_irqchip",
+                                        "restore:restore_translation", "restore:restore_devices", "fire nic.1",
+                                        "restore:start_vcpus", "restore:start_devices", "unmask vcpu0", "run all"}));
     EXPECT_EQ(r.metrics.save_actions, 4u);
     EXPECT_EQ(r.metrics.restore_actions, 5u);
     EXPECT_EQ(r.deliveries.size(), 2u);
@@ -62,9 +61,9 @@ TEST(Runner, LocationsFollowThePendingStateThroughTheMigration) {
             (s == 0 ? nic0 : nic1).push_back(where);
         }
     }
-    EXPECT_EQ(nic0, (std::vector<std::string>{"fire nic.0 -> ideal.pending[vcpu0]",
-                                              "save:save_irqchip -> ideal.stream[vcpu0]",
-                                              "restore:restore_irqchip -> ideal.pending[vcpu0]", "run all -> nowhere"}));
+    EXPECT_EQ(nic0, (std::vector<std::string>{
+                        "fire nic.0 -> ideal.pending[vcpu0]", "save:save_irqchip -> ideal.stream[vcpu0]",
+                        "restore:restore_irqchip -> ideal.pending[vcpu0]", "run all -> nowhere"}));
     EXPECT_EQ(nic1, (std::vector<std::string>{"fire nic.1 -> ideal.device[nic]",
                                               "restore:start_devices -> ideal.pending[vcpu1]", "run all -> nowhere"}));
 }
@@ -91,8 +90,9 @@ TEST(Runner, IdealBackendAgreesWithTheOracleAtEveryArrivalPointAndOrder) {
         for (uint64_t i = 0; i < plan.count_orders(); ++i) {
             std::string order;
             for (uint16_t s : plan.order_at(i)) order += (order.empty() ? "" : ",") + plan.restore_steps()[s].name;
-            Scenario s = parse_scenario(kHeader + "steps:\n  - mask: {vcpu: 0}\n  - fire: nic.0\n  - fire: nic.0\n"
-                                                  "  - migrate: {fire: [{source: nic.1, before: " +
+            Scenario s = parse_scenario(kHeader +
+                                        "steps:\n  - mask: {vcpu: 0}\n  - fire: nic.0\n  - fire: nic.0\n"
+                                        "  - migrate: {fire: [{source: nic.1, before: " +
                                         point + "}, {source: nic.0, before: " + point +
                                         "}]}\n  - unmask: {vcpu: 0}\n  - run: all\nexpect: {all: delivered-once}\n");
             RunOptions options;
@@ -175,8 +175,8 @@ TEST(Results, JsonDocumentHasTheDesignedKeys) {
     EXPECT_EQ(j["scenario"], "pending-interrupt-across-migration");
     ASSERT_EQ(j["runs"].size(), 1u);
     const Json& run = j["runs"][0];
-    for (const char* key : {"arch", "policy", "order", "outcomes", "expectations_met", "violations", "metrics",
-                            "locations", "events"})
+    for (const char* key :
+         {"arch", "policy", "order", "outcomes", "expectations_met", "violations", "metrics", "locations", "events"})
         EXPECT_TRUE(run.contains(key)) << key;
     EXPECT_EQ(run["outcomes"]["nic.0"], "delivered-once");
     EXPECT_EQ(run["expectations_met"], true);

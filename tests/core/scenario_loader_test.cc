@@ -130,7 +130,8 @@ TEST(ScenarioLoader, RejectsNumbersThatAreNotPlainIntegersInRange) {
     EXPECT_EQ(error_of(with_vm("{vcpus: \"2\"}")),
               "t.yaml:2:13: vm.vcpus: expected an integer from 1 to 64, got the quoted string '2'");
     EXPECT_EQ(error_of(with_vm("{vcpus: two}")), "t.yaml:2:13: vm.vcpus: expected an integer from 1 to 64, got 'two'");
-    EXPECT_EQ(error_of(with_vm("{vcpus: 0}")), "t.yaml:2:13: vm.vcpus: 0 is out of range (expected an integer from 1 to 64)");
+    EXPECT_EQ(error_of(with_vm("{vcpus: 0}")),
+              "t.yaml:2:13: vm.vcpus: 0 is out of range (expected an integer from 1 to 64)");
     EXPECT_EQ(error_of(with_vm("{vcpus: -1}")), "t.yaml:2:13: vm.vcpus: expected an integer from 1 to 64, got '-1'");
     EXPECT_EQ(error_of(with_vm("{vcpus: 99999999999999999999999}")),
               "t.yaml:2:13: vm.vcpus: 99999999999999999999999 is out of range (expected an integer from 1 to 64)");
@@ -172,7 +173,8 @@ TEST(ScenarioLoader, RejectsBadSteps) {
     EXPECT_EQ(error_of(kHeader + "steps: [{run: all, fire: nic.0}]\n"),
               "t.yaml:8:9: steps[0]: expected a one-key map such as 'run: all' or 'fire: SOURCE', got a map with "
               "2 keys");
-    EXPECT_EQ(error_of(kHeader + "steps: [{run: some}]\n"), "t.yaml:8:15: steps[0].run: expected 'all' or {vcpu: N}, got 'some'");
+    EXPECT_EQ(error_of(kHeader + "steps: [{run: some}]\n"),
+              "t.yaml:8:15: steps[0].run: expected 'all' or {vcpu: N}, got 'some'");
     EXPECT_EQ(error_of(kHeader + "steps: [{mask: {vcpu: 5}}]\n"),
               "t.yaml:8:23: steps[0].mask.vcpu: vCPU 5 is out of range (vm.vcpus is 2, so 0..1)");
     EXPECT_EQ(error_of(kHeader + "steps: [{mask: {}}]\n"), "t.yaml:8:16: steps[0].mask: missing key 'vcpu'");
@@ -201,17 +203,18 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {
-    Scenario s = parse_scenario(kHeader +
-                                "steps:\n"
-                                "  - run: {vcpu: 1}\n"
-                                "  - block: {vcpu: 0}\n"
-                                "  - preempt: {vcpu: 1}\n"
-                                "  - retarget: {source: nic.0, vcpu: 1}\n"
-                                "  - unassign: {source: nic.1}\n"
-                                "  - migrate:\n"
-                                "  - migrate: {order: [restore_irqchip, start_vcpus], fire: [{source: nic.0, before: any}]}\n"
-                                "  - migrate: {order: all}\n"
-                                "expect: {all: pending}\n");
+    Scenario s =
+        parse_scenario(kHeader +
+                       "steps:\n"
+                       "  - run: {vcpu: 1}\n"
+                       "  - block: {vcpu: 0}\n"
+                       "  - preempt: {vcpu: 1}\n"
+                       "  - retarget: {source: nic.0, vcpu: 1}\n"
+                       "  - unassign: {source: nic.1}\n"
+                       "  - migrate:\n"
+                       "  - migrate: {order: [restore_irqchip, start_vcpus], fire: [{source: nic.0, before: any}]}\n"
+                       "  - migrate: {order: all}\n"
+                       "expect: {all: pending}\n");
     ASSERT_EQ(s.steps.size(), 8u);
     EXPECT_EQ(s.steps[0].kind, StepKind::Run);
     EXPECT_EQ(s.steps[0].vcpu, 1);

@@ -96,6 +96,8 @@ def test_usage_errors_exit_2(cli):
     assert r.returncode == 2
     assert r.stderr == "irqdiff: The following argument was not expected: --bogus (see 'irqdiff --help')\n"
     assert cli("list", "everything").returncode == 2
+    both = cli("run", SEED, "--json", "--events")
+    assert both.returncode == 2 and "--json excludes --events" in both.stderr
 
 
 def test_list_steps_policies_and_scenarios(cli):

@@ -18,8 +18,15 @@ constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
 TEST(PostedIrte, RoundTripsEveryField) {
     std::vector<PostedIrte> values = {
         {},
-        {.present = true, .fpd = true, .avail = 0xF, .urg = true, .vv = 0xFF, .pda = ~uint64_t{0x3F},
-         .sid = 0xFFFF, .sq = 3, .svt = 3},
+        {.present = true,
+         .fpd = true,
+         .avail = 0xF,
+         .urg = true,
+         .vv = 0xFF,
+         .pda = ~uint64_t{0x3F},
+         .sid = 0xFFFF,
+         .sq = 3,
+         .svt = 3},
         // What Linux writes for a vCPU-posted MSI: URG=0, VV = guest vector (reference x86 §1.2).
         {.present = true, .vv = 0x31, .pda = 0x0000'0001'2345'67C0, .sid = 0x0100, .svt = 1},
         {.present = true, .avail = 5, .vv = 0xEC, .pda = 0xFFFF'FFFF'0000'0040, .sid = 0x00F8, .sq = 2},
@@ -101,8 +108,18 @@ TEST(PostedIrte, WideValuesAreTruncatedToTheirFields) {
 TEST(RemappedIrte, RoundTripsEveryField) {
     std::vector<RemappedIrte> values = {
         {},
-        {.present = true, .fpd = true, .dm = true, .rh = true, .tm = true, .dlm = 7, .avail = 0xF,
-         .vector = 0xFF, .dst = 0xFFFF'FFFF, .sid = 0xFFFF, .sq = 3, .svt = 3},
+        {.present = true,
+         .fpd = true,
+         .dm = true,
+         .rh = true,
+         .tm = true,
+         .dlm = 7,
+         .avail = 0xF,
+         .vector = 0xFF,
+         .dst = 0xFFFF'FFFF,
+         .sid = 0xFFFF,
+         .sq = 3,
+         .svt = 3},
         {.present = true, .vector = 0x31, .dst = 0x0000'0300, .sid = 0x0100, .svt = 1},  // xAPIC-style DST
         {.present = true, .dm = true, .dlm = 1, .vector = 0x41, .dst = 0x0001'0002, .sq = 1},
     };
@@ -163,8 +180,7 @@ TEST(Irte, ImBitSelectsTheFormat) {
 // reference x86 §1.2: Linux converts a remapped entry to posted by copying the shared fields (P, FPD,
 // AVAIL, vector slot, SID, SQ, SVT); they decode identically from either format.
 TEST(Irte, SharedFieldsSitAtTheSameBitsInBothFormats) {
-    RemappedIrte r{.present = true, .fpd = true, .avail = 0x9, .vector = 0x66,
-                   .sid = 0x1234, .sq = 2, .svt = 1};
+    RemappedIrte r{.present = true, .fpd = true, .avail = 0x9, .vector = 0x66, .sid = 0x1234, .sq = 2, .svt = 1};
     IrteWords w = r.encode();
     PostedIrte p = PostedIrte::decode(w.low | bit(15), w.high);
     EXPECT_TRUE(p.present);

@@ -129,8 +129,7 @@ TEST(Ndst, XapicPutsTheIdInBits15To8AndX2apicKeepsAll32Bits) {
     EXPECT_EQ(apic_id_from_ndst(0x1200, false), 0x12u);
     EXPECT_EQ(apic_id_from_ndst(0xABCD'12EF, false), 0x12u);  // only NDST[15:8] count in xAPIC mode
     EXPECT_EQ(apic_id_from_ndst(0x1234'5678, true), 0x1234'5678u);
-    for (uint32_t id : {0u, 1u, 0x7Fu, 0xFFu})
-        EXPECT_EQ(apic_id_from_ndst(ndst_for_apic_id(id, false), false), id);
+    for (uint32_t id : {0u, 1u, 0x7Fu, 0xFFu}) EXPECT_EQ(apic_id_from_ndst(ndst_for_apic_id(id, false), false), id);
 
     // In memory, an xAPIC NDST puts the APIC ID at descriptor byte 37 (bits 303:296).
     Bytes b = encoded(PiDesc{.ndst = ndst_for_apic_id(0x3C, false)});
@@ -152,7 +151,7 @@ TEST(PiDescMemory, WriteThenReadThroughAnAddressSpace) {
     EXPECT_EQ(host.read8(0x2040 + 32).value, 0x01);  // ON
     EXPECT_EQ(host.read8(0x2040 + 34).value, 0xF2);  // NV
     EXPECT_EQ(host.read64(0x2040).value, d.pir.word(0));
-    EXPECT_EQ(host.read64(0x2040 + 40).value, 0u);   // reserved
+    EXPECT_EQ(host.read64(0x2040 + 40).value, 0u);  // reserved
 }
 
 // STYLE.md error kind 1: an address outside the space is a MemFault result, never an exception.

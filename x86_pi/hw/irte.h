@@ -43,21 +43,21 @@ constexpr bool is_posted(uint64_t low) { return IrteMode::IM.get(low) != 0; }
 /// Remapped-format IRTE (IM=0). [reference §1.2 "Remapped format (IM=0) for contrast", VT-d §9.9]
 struct RemappedIrte {
     struct Low {
-        static constexpr Field<63, 32> DST{};      // destination ID
+        static constexpr Field<63, 32> DST{};  // destination ID
         static constexpr Field<23, 16> Vector{};
-        static constexpr Field<15> IM{};           // 0
-        static constexpr Field<11, 8> AVAIL{};     // software-available
-        static constexpr Field<7, 5> DLM{};        // delivery mode
-        static constexpr Field<4> TM{};            // trigger mode
-        static constexpr Field<3> RH{};            // redirection hint
-        static constexpr Field<2> DM{};            // destination mode
-        static constexpr Field<1> FPD{};           // fault processing disable
-        static constexpr Field<0> P{};             // present
+        static constexpr Field<15> IM{};        // 0
+        static constexpr Field<11, 8> AVAIL{};  // software-available
+        static constexpr Field<7, 5> DLM{};     // delivery mode
+        static constexpr Field<4> TM{};         // trigger mode
+        static constexpr Field<3> RH{};         // redirection hint
+        static constexpr Field<2> DM{};         // destination mode
+        static constexpr Field<1> FPD{};        // fault processing disable
+        static constexpr Field<0> P{};          // present
     };
     struct High {
-        static constexpr Field<19, 18> SVT{};      // bits 83:82, source validation type
-        static constexpr Field<17, 16> SQ{};       // bits 81:80, source-id qualifier
-        static constexpr Field<15, 0> SID{};       // bits 79:64, source-id (requester)
+        static constexpr Field<19, 18> SVT{};  // bits 83:82, source validation type
+        static constexpr Field<17, 16> SQ{};   // bits 81:80, source-id qualifier
+        static constexpr Field<15, 0> SID{};   // bits 79:64, source-id (requester)
     };
 
     bool present = false;
@@ -65,15 +65,15 @@ struct RemappedIrte {
     bool dm = false;
     bool rh = false;
     bool tm = false;
-    uint8_t dlm = 0;      // 3 bits
-    uint8_t avail = 0;    // 4 bits
+    uint8_t dlm = 0;    // 3 bits
+    uint8_t avail = 0;  // 4 bits
     uint8_t vector = 0;
     // Raw DST. Its xAPIC (APIC ID in DST[15:8]) vs x2APIC (full 32 bits) encoding is VT-d §9.9 and
     // not in reference/ (which gives that split only for PID.NDST, §1.1); callers keep it raw.
     uint32_t dst = 0;
     uint16_t sid = 0;
-    uint8_t sq = 0;       // 2 bits
-    uint8_t svt = 0;      // 2 bits
+    uint8_t sq = 0;   // 2 bits
+    uint8_t svt = 0;  // 2 bits
 
     /// Decodes the remapped-format fields; IM is not checked (see is_posted).
     static RemappedIrte decode(uint64_t low, uint64_t high);
@@ -85,16 +85,16 @@ struct RemappedIrte {
 /// Posted-format IRTE (IM=1). [reference §1.2 table, VT-d §9.10 Figure 9-10]
 struct PostedIrte {
     struct Low {
-        static constexpr Field<63, 38> PDAL{};     // PDA[31:6] (Linux pda_l, 26 bits)
-        static constexpr Field<23, 16> VV{};       // virtual vector: the PIR bit to set
-        static constexpr Field<15> IM{};           // 1
-        static constexpr Field<14> URG{};          // urgent: notify even when PID.SN=1
+        static constexpr Field<63, 38> PDAL{};  // PDA[31:6] (Linux pda_l, 26 bits)
+        static constexpr Field<23, 16> VV{};    // virtual vector: the PIR bit to set
+        static constexpr Field<15> IM{};        // 1
+        static constexpr Field<14> URG{};       // urgent: notify even when PID.SN=1
         static constexpr Field<11, 8> AVAIL{};
         static constexpr Field<1> FPD{};
         static constexpr Field<0> P{};
     };
     struct High {
-        static constexpr Field<63, 32> PDAH{};     // bits 127:96 = PDA[63:32] (Linux pda_h)
+        static constexpr Field<63, 32> PDAH{};  // bits 127:96 = PDA[63:32] (Linux pda_h)
         static constexpr Field<19, 18> SVT{};
         static constexpr Field<17, 16> SQ{};
         static constexpr Field<15, 0> SID{};
@@ -108,13 +108,13 @@ struct PostedIrte {
 
     bool present = false;
     bool fpd = false;
-    uint8_t avail = 0;    // 4 bits
+    uint8_t avail = 0;  // 4 bits
     bool urg = false;
-    uint8_t vv = 0;       // guest vector posted into PIR (not the notification vector, reference §1.2)
-    uint64_t pda = 0;     // posted-interrupt descriptor address; bits 5:0 are not stored (64-byte aligned)
+    uint8_t vv = 0;    // guest vector posted into PIR (not the notification vector, reference §1.2)
+    uint64_t pda = 0;  // posted-interrupt descriptor address; bits 5:0 are not stored (64-byte aligned)
     uint16_t sid = 0;
-    uint8_t sq = 0;       // 2 bits
-    uint8_t svt = 0;      // 2 bits
+    uint8_t sq = 0;   // 2 bits
+    uint8_t svt = 0;  // 2 bits
 
     /// Decodes the posted-format fields; IM is not checked (see is_posted).
     static PostedIrte decode(uint64_t low, uint64_t high);

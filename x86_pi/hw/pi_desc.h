@@ -48,7 +48,7 @@ struct PiDesc {
     bool on = false;
     bool sn = false;
     uint8_t nv = 0;
-    uint32_t ndst = 0;   // raw NDST; see ndst_for_apic_id / apic_id_from_ndst
+    uint32_t ndst = 0;  // raw NDST; see ndst_for_apic_id / apic_id_from_ndst
 
     static PiDesc decode(std::span<const uint8_t, kPiDescBytes> bytes);
     void encode(std::span<uint8_t, kPiDescBytes> bytes) const;
