@@ -57,14 +57,14 @@ std::string EventLog::to_text() const {
     return text;
 }
 
-void EventLog::add(Layer layer, EventKind kind, std::string_view op, std::vector<EventArg>&& args,
-                   std::vector<std::string>&& sources, std::string_view rule) {
-    ++per_layer_[static_cast<size_t>(layer)];
-    ++per_kind_[static_cast<size_t>(kind)];
-    uint64_t seq = total_++;
-    if (!recording_ && kind == EventKind::Op) return;
-    events_.push_back(
-        Event{seq, action_, layer, kind, std::string(op), std::move(args), std::move(sources), std::string(rule)});
+ArgValue EventLog::own(const std::variant<int64_t, Hex, bool, std::string_view>& v) {
+    struct Visitor {
+        ArgValue operator()(int64_t x) const { return x; }
+        ArgValue operator()(Hex x) const { return x; }
+        ArgValue operator()(bool x) const { return x; }
+        ArgValue operator()(std::string_view x) const { return std::string(x); }
+    };
+    return std::visit(Visitor{}, v);
 }
 
 }  // namespace irqdiff

@@ -8,6 +8,8 @@
 #include <array>
 #include <concepts>
 #include <cstdint>
+#include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -36,23 +38,35 @@ struct Hex {
 
 using ArgValue = std::variant<int64_t, Hex, bool, std::string>;
 
+/// An argument as stored in an Event (owning).
 struct EventArg {
     std::string key;
     ArgValue value;
+    bool operator==(const EventArg&) const = default;
+};
+
+/// An argument as passed to the log (non-owning, so a call that is not recorded costs no heap
+/// allocation: the explorer and the benchmarks run that way). Integers print in decimal, Hex in
+/// hexadecimal.
+struct Arg {
+    std::string_view key;
+    std::variant<int64_t, Hex, bool, std::string_view> value;
 
     template <std::integral T>
-    EventArg(std::string_view k, T v) : key(k) {
+    Arg(std::string_view k, T v) : key(k) {
         if constexpr (std::is_same_v<T, bool>)
             value = v;
         else
             value = static_cast<int64_t>(v);
     }
-    EventArg(std::string_view k, Hex v) : key(k), value(v) {}
-    EventArg(std::string_view k, std::string v) : key(k), value(std::move(v)) {}
-    EventArg(std::string_view k, const char* v) : key(k), value(std::string(v)) {}
-    EventArg(std::string_view k, std::string_view v) : key(k), value(std::string(v)) {}
-    bool operator==(const EventArg&) const = default;
+    Arg(std::string_view k, Hex v) : key(k), value(v) {}
+    Arg(std::string_view k, std::string_view v) : key(k), value(v) {}
+    Arg(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+    Arg(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
 };
+
+using ArgList = std::initializer_list<Arg>;
+using NameList = std::initializer_list<std::string_view>;
 
 std::string to_string(const ArgValue& value);
 
@@ -81,20 +95,24 @@ class EventLog {
     uint32_t action() const { return action_; }
     bool recording() const { return recording_; }
 
-    void op(Layer layer, std::string_view op, std::vector<EventArg> args = {}, std::vector<std::string> sources = {}) {
-        add(layer, EventKind::Op, op, std::move(args), std::move(sources), {});
+    // Each call appends one entry; `sources` name the interrupt sources it touched (for op, also
+    // from a vector of names).
+    void op(Layer layer, std::string_view op, ArgList args = {}, NameList sources = {}) {
+        add(layer, EventKind::Op, op, args, sources, {});
     }
-    void guest_error(Layer layer, std::string_view op, std::string_view rule, std::vector<EventArg> args = {},
-                     std::vector<std::string> sources = {}) {
-        add(layer, EventKind::GuestError, op, std::move(args), std::move(sources), rule);
+    void op(Layer layer, std::string_view op, ArgList args, std::span<const std::string> sources) {
+        add(layer, EventKind::Op, op, args, sources, {});
     }
-    void violation(Layer layer, std::string_view op, std::string_view rule, std::vector<EventArg> args = {},
-                   std::vector<std::string> sources = {}) {
-        add(layer, EventKind::Violation, op, std::move(args), std::move(sources), rule);
+    void guest_error(Layer layer, std::string_view op, std::string_view rule, ArgList args = {},
+                     NameList sources = {}) {
+        add(layer, EventKind::GuestError, op, args, sources, rule);
     }
-    void ignored(Layer layer, std::string_view op, std::string_view rule, std::vector<EventArg> args = {},
-                 std::vector<std::string> sources = {}) {
-        add(layer, EventKind::Ignored, op, std::move(args), std::move(sources), rule);
+    void violation(Layer layer, std::string_view op, std::string_view rule, ArgList args = {},
+                   NameList sources = {}) {
+        add(layer, EventKind::Violation, op, args, sources, rule);
+    }
+    void ignored(Layer layer, std::string_view op, std::string_view rule, ArgList args = {}, NameList sources = {}) {
+        add(layer, EventKind::Ignored, op, args, sources, rule);
     }
 
     /// Recorded entries (all of them when recording, otherwise only the non-Op ones).
@@ -107,8 +125,25 @@ class EventLog {
     std::string to_text() const;
 
    private:
-    void add(Layer layer, EventKind kind, std::string_view op, std::vector<EventArg>&& args,
-             std::vector<std::string>&& sources, std::string_view rule);
+    template <class Names>
+    void add(Layer layer, EventKind kind, std::string_view op, ArgList args, const Names& sources,
+             std::string_view rule) {
+        ++per_layer_[static_cast<size_t>(layer)];
+        ++per_kind_[static_cast<size_t>(kind)];
+        uint64_t seq = total_++;
+        if (!recording_ && kind == EventKind::Op) return;
+        Event& e = events_.emplace_back();
+        e.seq = seq;
+        e.action = action_;
+        e.layer = layer;
+        e.kind = kind;
+        e.op = op;
+        e.rule = rule;
+        e.args.reserve(args.size());
+        for (const Arg& a : args) e.args.push_back(EventArg{std::string(a.key), own(a.value)});
+        for (std::string_view n : sources) e.sources.emplace_back(n);
+    }
+    static ArgValue own(const std::variant<int64_t, Hex, bool, std::string_view>& v);
 
     bool recording_;
     uint32_t action_ = 0;

@@ -194,7 +194,7 @@ class IdealBackend final : public Backend {
             }
             size_t count = moved.size();
             log_.op(Layer::Hardware, save ? "IDEAL.save_pending" : "IDEAL.restore_pending", {{"count", count}},
-                    std::move(moved));
+                    moved);
         } else {
             // copy_memory, restore_translation, restore_devices: the ideal controller keeps
             // nothing in guest RAM, translation tables or device state.
