@@ -87,7 +87,8 @@ def test_backends_and_policies_describe_the_build():
     assert ideal["order_count"] == 4
     assert ideal["orders"]["qemu"][0] == "restore_irqchip"
     keys = [p["key"] for p in irqdiff.policies()]
-    assert keys == ["arm.transfer", "arm.gic", "x86.set_lapic_clears_pir", "x86.posting"]
+    assert keys == ["arm.transfer", "arm.gic", "arm.its_command_error", "arm.its_table_fault", "arm.vpt_writeback",
+                    "x86.set_lapic_clears_pir", "x86.posting"]
     assert irqdiff.version().startswith("irqdiff " + irqdiff.__version__)
 
 

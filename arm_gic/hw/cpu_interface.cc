@@ -1,0 +1,216 @@
+#include "arm_gic/hw/cpu_interface.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+
+#include "arm_gic/hw/gic.h"
+
+namespace irqdiff::arm {
+
+namespace {
+
+constexpr uint32_t kNoOwner = UINT32_MAX;
+constexpr const char* kLrAndStream =
+    "one interrupt must not be in a list register and in the direct-injection stream at once (Marc Zyngier "
+    "2021-01-05: \"the same interrupt via both the LR and the stream interface\", reference/arm §3.1)";
+
+const char* to_string(ListRegister::Status s) {
+    switch (s) {
+        case ListRegister::Status::Invalid: return "invalid";
+        case ListRegister::Status::Pending: return "pending";
+        case ListRegister::Status::Active: return "active";
+        case ListRegister::Status::PendingActive: return "pending+active";
+    }
+    return "?";
+}
+
+}  // namespace
+
+ListRegister ListRegister::decode(uint64_t raw) {
+    ListRegister lr;
+    lr.status = static_cast<Status>(State.get(raw));
+    lr.hw = HW.get(raw) != 0;
+    lr.group1 = Group.get(raw) != 0;
+    lr.priority = static_cast<uint8_t>(Priority.get(raw));
+    lr.pintid = static_cast<uint16_t>(pINTID.get(raw));
+    lr.vintid = static_cast<uint32_t>(vINTID.get(raw));
+    return lr;
+}
+
+uint64_t ListRegister::encode() const {
+    return State.make(static_cast<uint64_t>(status)) | HW.make(hw) | Group.make(group1) | Priority.make(priority) |
+           pINTID.make(pintid) | vINTID.make(vintid);
+}
+
+CpuInterface::CpuInterface(Gic* gic, unsigned index)
+    : gic_(gic),
+      index_(index),
+      lrs_(gic->config().list_registers, 0),
+      lr_owner_(gic->config().list_registers, kNoOwner) {}
+
+Redistributor& CpuInterface::rd() { return gic_->rd(index_); }
+
+uint8_t CpuInterface::read_rpr() const { return active_.empty() ? 0xFF : active_.back().priority; }
+
+void CpuInterface::write_pmr(uint8_t pmr) {
+    pmr_ = pmr;
+    gic_->log().op(Layer::Guest, "VCPU.write_PMR", {{"cpu", index_}, {"pmr", Hex{pmr}}});
+}
+
+void CpuInterface::write_igrpen1(bool enable) {
+    grp1_ = enable;
+    gic_->log().op(Layer::Guest, "VCPU.write_IGRPEN1", {{"cpu", index_}, {"enable", enable}});
+}
+
+void CpuInterface::write_igrpen0(bool enable) {
+    grp0_ = enable;
+    gic_->log().op(Layer::Guest, "VCPU.write_IGRPEN0", {{"cpu", index_}, {"enable", enable}});
+}
+
+std::optional<CpuInterface::Candidate> CpuInterface::highest() {
+    std::optional<Candidate> best;
+    auto consider = [&](uint32_t intid, uint8_t priority, Kind kind, unsigned lr) {
+        if (!best || priority < best->priority) best = Candidate{intid, priority, kind, lr};
+    };
+    Redistributor& r = rd();
+    if (VpeState* v = r.ready_vpe(); v && grp1_ && r.vgrp1_enabled()) {
+        // vLPIs are Group 1; vINTIDs are scanned in ascending order, so equal priorities go to the
+        // lowest INTID.
+        for (uint32_t w = kFirstLpiIntid / 64; w < v->pending.size(); ++w)
+            for (uint64_t bits = v->pending[w]; bits; bits &= bits - 1) {
+                uint32_t vintid = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
+                uint8_t cfg = r.vlpi_config(*v, vintid);
+                if (LpiConfig::enabled(cfg)) consider(vintid, LpiConfig::priority(cfg), Kind::Vlpi, 0);
+            }
+        for (unsigned sgi = 0; sgi < 16; ++sgi) {
+            const VsgiState& s = v->sgis[sgi];
+            if (s.pending && s.enabled && s.group1) consider(sgi, s.priority, Kind::Vsgi, 0);
+        }
+    }
+    if (grp1_) {
+        for (unsigned n = 0; n < lrs_.size(); ++n) {
+            ListRegister lr = ListRegister::decode(lrs_[n]);
+            if (lr.pending() && lr.group1) consider(lr.vintid, lr.priority, Kind::Lr, n);
+        }
+    }
+    if (best && (best->priority >= pmr_ || best->priority >= read_rpr())) return std::nullopt;
+    return best;
+}
+
+uint32_t CpuInterface::read_hppir1() {
+    std::optional<Candidate> c = highest();
+    return c ? c->intid : kSpuriousIntid;
+}
+
+uint32_t CpuInterface::read_iar1() {
+    EventLog& log = gic_->log();
+    std::optional<Candidate> c = highest();
+    if (!c) {
+        log.op(Layer::Guest, "VCPU.read_IAR1", {{"cpu", index_}, {"intid", kSpuriousIntid}});
+        return kSpuriousIntid;
+    }
+    const char* kind = "lr";
+    if (c->kind == Kind::Vlpi) {
+        kind = "vlpi";
+        rd().consume_vlpi(*rd().ready_vpe(), c->intid);
+    } else if (c->kind == Kind::Vsgi) {
+        kind = "vsgi";
+        rd().ready_vpe()->sgis[c->intid].pending = false;
+    } else {
+        ListRegister lr = ListRegister::decode(lrs_[c->lr]);
+        lr.status = ListRegister::Status::Active;  // edge: acknowledging clears the pending state
+        lrs_[c->lr] = lr.encode();
+    }
+    active_.push_back(ActiveEntry{c->intid, c->priority, c->kind, c->lr});
+    log.op(Layer::Guest, "VCPU.read_IAR1",
+           {{"cpu", index_}, {"intid", c->intid}, {"from", kind}, {"priority", Hex{c->priority}}});
+    return c->intid;
+}
+
+void CpuInterface::write_eoir1(uint32_t intid) {
+    EventLog& log = gic_->log();
+    auto it = active_.end();
+    for (auto i = active_.begin(); i != active_.end(); ++i)
+        if (i->intid == intid) it = i;
+    if (it == active_.end()) {
+        log.violation(Layer::Guest, "VCPU.write_EOIR1",
+                      "EOI of an interrupt that is not active (IHI 0069: ICC_EOIR1 of an INTID that is not the "
+                      "highest active one is UNPREDICTABLE)",
+                      {{"cpu", index_}, {"intid", intid}});
+        return;
+    }
+    if (it + 1 != active_.end())
+        log.guest_error(Layer::Guest, "VCPU.write_EOIR1",
+                        "EOI of an interrupt that is not the most recently acknowledged one: UNPREDICTABLE, the model "
+                        "drops that interrupt's priority",
+                        {{"cpu", index_}, {"intid", intid}});
+    ActiveEntry e = *it;
+    active_.erase(it);
+    log.op(Layer::Guest, "VCPU.write_EOIR1", {{"cpu", index_}, {"intid", intid}});
+    if (e.kind != Kind::Lr) return;  // vLPIs and vSGIs have no active state to clear
+    ListRegister lr = ListRegister::decode(lrs_[e.lr]);
+    if (lr.vintid != intid || !lr.active()) {
+        log.guest_error(Layer::Hypervisor, "VCPU.write_EOIR1",
+                        "the list register that held the acknowledged interrupt was rewritten: nothing to deactivate",
+                        {{"cpu", index_}, {"intid", intid}, {"lr", e.lr}});
+        return;
+    }
+    lr.status = lr.status == ListRegister::Status::PendingActive ? ListRegister::Status::Pending
+                                                                  : ListRegister::Status::Invalid;
+    lrs_[e.lr] = lr.encode();
+    if (lr.hw) log.op(Layer::Hardware, "VCPU.deactivate_physical", {{"cpu", index_}, {"pintid", lr.pintid}});
+}
+
+uint64_t CpuInterface::read_lr(unsigned n) const { return n < lrs_.size() ? lrs_[n] : 0; }
+
+void CpuInterface::write_lr(unsigned n, uint64_t value) {
+    EventLog& log = gic_->log();
+    if (n >= lrs_.size()) {
+        log.guest_error(Layer::Hypervisor, "VCPU.write_LR", "no such list register: write ignored",
+                        {{"cpu", index_}, {"lr", n}});
+        return;
+    }
+    lrs_[n] = value;
+    std::optional<uint32_t> resident = rd().resident_vpe();
+    lr_owner_[n] = resident.value_or(kNoOwner);
+    ListRegister lr = ListRegister::decode(value);
+    log.op(Layer::Hypervisor, "VCPU.write_LR",
+           {{"cpu", index_}, {"lr", n}, {"state", to_string(lr.status)}, {"vintid", lr.vintid}, {"hw", lr.hw},
+            {"priority", Hex{lr.priority}}});
+    if (lr.status == ListRegister::Status::Invalid) return;
+    if (lr.hw && lr.vintid >= kFirstLpiIntid)
+        log.violation(Layer::Hypervisor, "VCPU.write_LR",
+                      "a list register with HW=1 for a vLPI: KVM sets hwintid only for PPIs and SPIs, so "
+                      "vgic_v3_populate_lr would name pINTID 0 (DESIGN.md, reference/arm §3.1)",
+                      {{"cpu", index_}, {"lr", n}, {"vintid", lr.vintid}});
+    for (unsigned m = 0; m < lrs_.size(); ++m) {
+        ListRegister other = ListRegister::decode(lrs_[m]);
+        if (m != n && other.status != ListRegister::Status::Invalid && other.vintid == lr.vintid)
+            log.violation(Layer::Hypervisor, "VCPU.write_LR",
+                          "two list registers hold the same interrupt (IHI 0069: UNPREDICTABLE)",
+                          {{"cpu", index_}, {"lr", n}, {"other", m}, {"vintid", lr.vintid}});
+    }
+    if (resident && rd().vlpi_pending(*resident, lr.vintid))
+        log.violation(Layer::Hypervisor, "VCPU.write_LR", kLrAndStream,
+                      {{"cpu", index_}, {"lr", n}, {"vpe", *resident}, {"vintid", lr.vintid}});
+}
+
+void CpuInterface::check_vlpi_not_in_lr(uint32_t vpeid, uint32_t vintid) {
+    for (unsigned n = 0; n < lrs_.size(); ++n) {
+        ListRegister lr = ListRegister::decode(lrs_[n]);
+        if (lr.status != ListRegister::Status::Invalid && lr.vintid == vintid && lr_owner_[n] == vpeid)
+            gic_->log().violation(Layer::Hardware, "GICR.vlpi_pending", kLrAndStream,
+                                  {{"cpu", index_}, {"lr", n}, {"vpe", vpeid}, {"vintid", vintid}});
+    }
+}
+
+void CpuInterface::where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Location>& out) const {
+    for (unsigned n = 0; n < lrs_.size(); ++n) {
+        ListRegister lr = ListRegister::decode(lrs_[n]);
+        if (lr.pending() && lr.vintid == vintid && lr_owner_[n] == vpeid)
+            out.push_back({fmt::format("arm.list_register[cpu{}]", index_), true});
+    }
+}
+
+}  // namespace irqdiff::arm

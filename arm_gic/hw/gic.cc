@@ -1,0 +1,119 @@
+#include "arm_gic/hw/gic.h"
+
+#include <fmt/format.h>
+
+namespace irqdiff::arm {
+
+Gic::Gic(const GicConfig& config, AddressSpace& host_memory, EventLog& log)
+    : config_(config), memory_(&host_memory), log_(&log) {
+    if (config_.its_count == 0 || config_.its_count > 16 || config_.redistributor_count == 0 ||
+        config_.redistributor_count > 64 || config_.list_registers == 0 || config_.list_registers > 16)
+        throw std::logic_error("GicConfig: 1..16 ITSs, 1..64 redistributors, 1..16 list registers");
+    for (unsigned i = 0; i < config_.its_count; ++i) its_.emplace_back(this, i);
+    for (unsigned i = 0; i < config_.redistributor_count; ++i) {
+        rds_.emplace_back(this, i);
+        cpus_.emplace_back(this, i);
+    }
+}
+
+Gic::Gic(const Gic& other)
+    : config_(other.config_),
+      memory_(other.memory_),
+      log_(other.log_),
+      host_irq_(other.host_irq_),
+      its_(other.its_),
+      rds_(other.rds_),
+      cpus_(other.cpus_),
+      known_vpts_(other.known_vpts_),
+      vmovps_(other.vmovps_) {
+    rebind();
+}
+
+Gic& Gic::operator=(const Gic& other) {
+    if (this == &other) return *this;
+    config_ = other.config_;
+    memory_ = other.memory_;
+    log_ = other.log_;
+    host_irq_ = other.host_irq_;
+    its_ = other.its_;
+    rds_ = other.rds_;
+    cpus_ = other.cpus_;
+    known_vpts_ = other.known_vpts_;
+    vmovps_ = other.vmovps_;
+    rebind();
+    return *this;
+}
+
+void Gic::rebind() {
+    for (Its& i : its_) i.gic_ = this;
+    for (Redistributor& r : rds_) r.gic_ = this;
+    for (CpuInterface& c : cpus_) c.gic_ = this;
+}
+
+Redistributor* Gic::rd_of_vpe(uint32_t vpeid) {
+    for (Redistributor& r : rds_)
+        if (r.has_vpe(vpeid)) return &r;
+    return nullptr;
+}
+
+const Redistributor* Gic::rd_of_vpe(uint32_t vpeid) const {
+    for (const Redistributor& r : rds_)
+        if (r.has_vpe(vpeid)) return &r;
+    return nullptr;
+}
+
+void Gic::signal_host(unsigned rd, uint32_t intid) {
+    log_->op(Layer::Hardware, "GICR.host_irq", {{"rd", rd}, {"intid", intid}});
+    if (host_irq_) host_irq_(rd, intid);
+}
+
+void Gic::where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Location>& out) const {
+    if (const Redistributor* r = rd_of_vpe(vpeid)) {
+        r->where_vlpi(vpeid, vintid, out);
+    } else if (auto it = known_vpts_.find(vpeid); it != known_vpts_.end() && vintid < (1u << it->second.second)) {
+        // Unmapped: nothing reads this VPT until a VMAPP maps the vPE again.
+        PendingBitPos pos = vpt_byte_and_bit(vintid);
+        MemRead<uint8_t> byte = memory_->read8(it->second.first + pos.byte);
+        if (byte.ok() && ((byte.value >> pos.bit) & 1))
+            out.push_back({fmt::format("arm.vpt[vpe{}]", vpeid), false});
+    }
+    for (const CpuInterface& c : cpus_) c.where_vlpi(vpeid, vintid, out);
+}
+
+void Gic::check_software_write(uint64_t addr, uint64_t len) {
+    for (const Redistributor& r : rds_) {
+        for (const auto& [vpeid, vpe] : r.vpes()) {
+            if (vpe.maps == 0 && !vpe.transient) continue;
+            uint64_t start = vpe.props.vpt_addr, bytes = uint64_t{1} << (vpe.props.id_bits - 3);
+            if (addr < start + bytes && start < addr + len)
+                log_->violation(Layer::Hypervisor, "VPT.software_write",
+                                "software never writes a mapped VPT: pending state enters through the ITS "
+                                "(reference/arm §1.5; kvm_vgic_v4_set_forwarding uses INT)",
+                                {{"vpe", vpeid}, {"addr", Hex{addr}}, {"len", len}});
+        }
+    }
+}
+
+void Gic::note_vpt(uint32_t vpeid, uint64_t vpt_addr, unsigned id_bits) { known_vpts_[vpeid] = {vpt_addr, id_bits}; }
+
+bool Gic::vmovp_seen(unsigned its, uint16_t seq_num, const VmovpRequest& request) {
+    PendingVmovp& p = vmovps_[seq_num];
+    if (p.seen == 0) p.request = request;
+    p.seen |= static_cast<uint16_t>(1u << its);
+    log_->op(Layer::Hardware, "ITS.VMOVP.seen",
+             {{"its", its}, {"seq", seq_num}, {"seen", Hex{p.seen}}, {"its_list", Hex{p.request.its_list}}});
+    if ((p.seen & p.request.its_list) != p.request.its_list) return false;
+    VmovpRequest done = p.request;
+    vmovps_.erase(seq_num);
+    move_vpe(done);
+    return true;
+}
+
+void Gic::move_vpe(const VmovpRequest& request) {
+    Redistributor* from = rd_of_vpe(request.vpeid);
+    if (!from) return;
+    if (request.db) from->set_default_doorbell(request.vpeid, request.default_doorbell);
+    if (from->index() != request.target) from->move_vpe(request.vpeid, rds_.at(request.target));
+}
+
+}  // namespace irqdiff::arm

@@ -1,0 +1,101 @@
+// The GICv4.1 (or GICv4.0) as the hypervisor sees it: ITSs, one redistributor and one virtual CPU
+// interface per physical CPU, tables in host memory, and the event log every operation reports
+// to. The hypervisor layer (arm_gic/kvm/) drives it through register accesses, command queues
+// and GITS_TRANSLATER writes, and hears about physical LPIs (doorbells) through a handler.
+//
+// A Gic is copyable: a copy is a snapshot that keeps using the same host memory and event log
+// (the caller snapshots those; STYLE.md "state snapshots are plain copies").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string_view>
+#include <vector>
+
+#include "arm_gic/hw/config.h"
+#include "arm_gic/hw/cpu_interface.h"
+#include "arm_gic/hw/its.h"
+#include "arm_gic/hw/redistributor.h"
+#include "core/backend.h"
+#include "core/event_log.h"
+#include "core/memory.h"
+
+namespace irqdiff::arm {
+
+class Gic {
+   public:
+    /// Called when a physical LPI becomes pending, enabled, on a redistributor with EnableLPIs:
+    /// the host CPU `rd` takes an interrupt (for the hypervisor: a vPE doorbell).
+    using HostIrqHandler = std::function<void(unsigned rd, uint32_t intid)>;
+
+    Gic(const GicConfig& config, AddressSpace& host_memory, EventLog& log);
+    Gic(const Gic& other);
+    Gic& operator=(const Gic& other);
+
+    const GicConfig& config() const { return config_; }
+    AddressSpace& memory() const { return *memory_; }
+    EventLog& log() const { return *log_; }
+
+    unsigned its_count() const { return static_cast<unsigned>(its_.size()); }
+    unsigned rd_count() const { return static_cast<unsigned>(rds_.size()); }
+    Its& its(unsigned i = 0) { return its_.at(i); }
+    const Its& its(unsigned i = 0) const { return its_.at(i); }
+    Redistributor& rd(unsigned i) { return rds_.at(i); }
+    const Redistributor& rd(unsigned i) const { return rds_.at(i); }
+    CpuInterface& cpu(unsigned i) { return cpus_.at(i); }
+    const CpuInterface& cpu(unsigned i) const { return cpus_.at(i); }
+
+    /// The redistributor that holds vPE `vpeid`, or nullptr.
+    Redistributor* rd_of_vpe(uint32_t vpeid);
+    const Redistributor* rd_of_vpe(uint32_t vpeid) const;
+
+    void set_host_irq_handler(HostIrqHandler handler) { host_irq_ = std::move(handler); }
+    /// A redistributor signals physical LPI `intid` to its CPU.
+    void signal_host(unsigned rd, uint32_t intid);
+
+    /// Where vINTID `vintid` of vPE `vpeid` is pending: `arm.rd_cache[vpeN]` (the redistributor's
+    /// cache), `arm.vpt[vpeN]` (VPT memory the redistributor has not parsed, or of an unmapped
+    /// vPE), `arm.list_register[cpuN]`. A place is live when a path that exists now delivers
+    /// from it: the cache or VPT of a mapped vPE, a list register.
+    void where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Location>& out) const;
+
+    /// The hypervisor is about to write host memory [addr, addr + len). Writing the VPT of a mapped
+    /// vPE is a violation: pending state enters only through the ITS (reference/arm §1.5).
+    void check_software_write(uint64_t addr, uint64_t len);
+
+    /// Remembers a vPE's VPT (from VMAPP), so its memory can still be reported after an unmap.
+    void note_vpt(uint32_t vpeid, uint64_t vpt_addr, unsigned id_bits);
+
+    /// VMOVP bookkeeping across ITSs when GITS_TYPER.VMOVP = 0: the move happens once every ITS
+    /// in ITSList has seen the VMOVP with this SEQ_NUM. Returns true when it completed now.
+    struct VmovpRequest {
+        uint32_t vpeid = 0;
+        uint16_t target = 0;
+        uint16_t its_list = 0;
+        bool db = false;
+        uint32_t default_doorbell = kNoDoorbell;
+    };
+    bool vmovp_seen(unsigned its, uint16_t seq_num, const VmovpRequest& request);
+    /// Carries out a VMOVP: the vPE's state moves to redistributor `target`.
+    void move_vpe(const VmovpRequest& request);
+
+   private:
+    void rebind();
+
+    GicConfig config_;
+    AddressSpace* memory_;
+    EventLog* log_;
+    HostIrqHandler host_irq_;
+    std::vector<Its> its_;
+    std::vector<Redistributor> rds_;
+    std::vector<CpuInterface> cpus_;
+    std::map<uint32_t, std::pair<uint64_t, unsigned>> known_vpts_;  // vPEID -> (VPT, ID bits)
+    struct PendingVmovp {
+        VmovpRequest request;
+        uint16_t seen = 0;  // ITSs that processed it
+    };
+    std::map<uint16_t, PendingVmovp> vmovps_;  // by SEQ_NUM
+};
+
+}  // namespace irqdiff::arm

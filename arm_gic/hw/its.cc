@@ -1,0 +1,372 @@
+#include "arm_gic/hw/its.h"
+
+#include <fmt/format.h>
+
+#include "arm_gic/hw/gic.h"
+
+namespace irqdiff::arm {
+
+namespace {
+
+constexpr uint64_t kGitsCbaserWritable = GitsCbaser::Valid.kMask | GitsCbaser::InnerCache.kMask |
+                                         GitsCbaser::OuterCache.kMask | GitsCbaser::PhysAddr.kMask |
+                                         GitsCbaser::Shareability.kMask | GitsCbaser::Size.kMask;
+constexpr uint64_t kGitsBaserWritable = GitsBaser::Valid.kMask | GitsBaser::Indirect.kMask |
+                                        GitsBaser::InnerCache.kMask | GitsBaser::OuterCache.kMask |
+                                        GitsBaser::PhysAddr.kMask | GitsBaser::Shareability.kMask |
+                                        GitsBaser::PageSize.kMask | GitsBaser::Size.kMask;
+
+/// The read-only Type and Entry_Size of each implemented GITS_BASER<n> (n = 0, 1, 2).
+uint64_t baser_fixed(unsigned n) {
+    switch (n) {
+        case Its::kBaserDevice:
+            return GitsBaser::Type.make(uint64_t(BaserType::Device)) | GitsBaser::EntrySize.make(Dte::kBytes - 1);
+        case Its::kBaserCollection:
+            return GitsBaser::Type.make(uint64_t(BaserType::Collection)) | GitsBaser::EntrySize.make(Cte::kBytes - 1);
+        case Its::kBaserVpe:
+            return GitsBaser::Type.make(uint64_t(BaserType::Vpe)) | GitsBaser::EntrySize.make(Vpte::kBytes - 1);
+        default: return 0;
+    }
+}
+
+const char* command_name(const ItsCommand& c) {
+    const CommandInfo* info = find_command(c.opcode());
+    return info ? info->name : "UNKNOWN";
+}
+
+}  // namespace
+
+Its::Its(Gic* gic, unsigned index) : gic_(gic), index_(index) {
+    for (unsigned n = 0; n < baser_.size(); ++n) baser_[n] = baser_fixed(n);
+}
+
+const GicConfig& Its::config() const { return gic_->config(); }
+AddressSpace& Its::memory() { return gic_->memory(); }
+EventLog& Its::log() { return gic_->log(); }
+
+uint64_t Its::typer() const {
+    const GicConfig& c = config();
+    return GitsTyper::Physical.make(1) | GitsTyper::Virtual.make(1) |
+           GitsTyper::IttEntrySize.make(Ite::kBytes - 1) | GitsTyper::IDbits.make(c.event_id_bits - 1) |
+           GitsTyper::Devbits.make(c.device_id_bits - 1) | GitsTyper::VMOVP.make(c.vmovp_direct) |
+           GitsTyper::VMAPP.make(c.v41()) | GitsTyper::SVPET.make(c.v41() ? 1 : 0);
+}
+
+uint64_t Its::queue_bytes() const { return (GitsCbaser::Size.get(cbaser_) + 1) * 4096; }
+
+uint64_t Its::read(uint64_t offset, unsigned bytes) {
+    uint64_t base = offset & ~uint64_t{7};
+    uint64_t value = 0;
+    bool known = true;
+    if (offset == GITS_CTLR) {
+        value = GitsCtlr::Enabled.make(enabled_) | GitsCtlr::Quiescent.make(!enabled_);
+    } else if (offset == GITS_IIDR) {
+        value = kIidr;
+    } else if (base == GITS_TYPER) {
+        value = typer();
+    } else if (base == GITS_CBASER) {
+        value = cbaser_;
+    } else if (base == GITS_CWRITER) {
+        value = cwriter_;
+    } else if (base == GITS_CREADR) {
+        value = creadr_ | GitsCreadr::Stalled.make(stalled_);
+    } else if (base >= GITS_BASER && base < gits_baser(kGitsBaserCount)) {
+        value = baser_[(base - GITS_BASER) / 8];
+    } else {
+        known = false;
+    }
+    if (!known) {
+        log().ignored(Layer::Hardware, "ITS.read", "unimplemented ITS register: RAZ",
+                      {{"its", index_}, {"offset", Hex{offset}}});
+        return 0;
+    }
+    if (bytes == 4) value = (offset & 4) ? value >> 32 : value & 0xFFFF'FFFF;
+    return value;
+}
+
+uint64_t Its::write_register(uint64_t old, uint64_t value, unsigned bytes, uint64_t offset) const {
+    if (bytes == 8) return value;
+    if (offset & 4) return (old & 0xFFFF'FFFF) | (value << 32);
+    return (old & ~uint64_t{0xFFFF'FFFF}) | (value & 0xFFFF'FFFF);
+}
+
+void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
+    uint64_t base = offset & ~uint64_t{7};
+    if (bytes == 4) value &= 0xFFFF'FFFF;
+    if (offset == GITS_CTLR) {
+        bool enable = GitsCtlr::Enabled.get(value);
+        log().op(Layer::Hardware, "ITS.write_CTLR", {{"its", index_}, {"enabled", enable}});
+        enabled_ = enable;
+        if (enabled_) process_queue();
+    } else if (base == GITS_CBASER) {
+        if (enabled_) {
+            log().guest_error(Layer::Hardware, "ITS.write_CBASER",
+                              "GITS_CBASER written while the ITS is enabled: UNPREDICTABLE, write ignored",
+                              {{"its", index_}, {"value", Hex{value}}});
+            return;
+        }
+        cbaser_ = write_register(cbaser_, value, bytes, offset) & kGitsCbaserWritable;
+        creadr_ = 0;  // writing GITS_CBASER resets GITS_CREADR
+        stalled_ = false;
+        log().op(Layer::Hardware, "ITS.write_CBASER",
+                 {{"its", index_},
+                  {"valid", GitsCbaser::Valid.get(cbaser_) != 0},
+                  {"base", Hex{GitsCbaser::PhysAddr.get_in_place(cbaser_)}},
+                  {"bytes", queue_bytes()}});
+    } else if (base == GITS_CWRITER) {
+        uint64_t next = write_register(cwriter_, value, bytes, offset);
+        uint64_t target = GitsCwriter::Offset.get_in_place(next);
+        bool retry = GitsCwriter::Retry.get(next);
+        if (target >= queue_bytes()) {
+            log().guest_error(Layer::Hardware, "ITS.write_CWRITER",
+                              "GITS_CWRITER beyond the command queue: UNPREDICTABLE, write ignored",
+                              {{"its", index_}, {"offset", Hex{target}}, {"queue_bytes", queue_bytes()}});
+            return;
+        }
+        cwriter_ = target;
+        log().op(Layer::Hardware, "ITS.write_CWRITER", {{"its", index_}, {"offset", Hex{target}}, {"retry", retry}});
+        if (retry && stalled_) stalled_ = false;
+        process_queue();
+    } else if (base == GITS_CREADR || base == GITS_TYPER || offset == GITS_IIDR) {
+        log().ignored(Layer::Hardware, "ITS.write", "read-only ITS register: WI",
+                      {{"its", index_}, {"offset", Hex{offset}}});
+    } else if (base >= GITS_BASER && base < gits_baser(kGitsBaserCount)) {
+        unsigned n = static_cast<unsigned>((base - GITS_BASER) / 8);
+        if (baser_fixed(n) == 0) {
+            log().ignored(Layer::Hardware, "ITS.write_BASER", "unimplemented GITS_BASER<n>: RAZ/WI",
+                          {{"its", index_}, {"n", n}});
+            return;
+        }
+        if (enabled_) {
+            log().guest_error(Layer::Hardware, "ITS.write_BASER",
+                              "GITS_BASER<n> written while the ITS is enabled: UNPREDICTABLE, write ignored",
+                              {{"its", index_}, {"n", n}});
+            return;
+        }
+        uint64_t raw = write_register(baser_[n], value, bytes, offset);
+        baser_[n] = (raw & kGitsBaserWritable) | baser_fixed(n);
+        TableDesc t = table(n);
+        log().op(Layer::Hardware, "ITS.write_BASER",
+                 {{"its", index_},
+                  {"n", n},
+                  {"valid", t.valid},
+                  {"indirect", t.indirect},
+                  {"base", Hex{t.base}},
+                  {"page_bytes", t.page_bytes},
+                  {"pages", t.pages}});
+    } else if (offset == GITS_TRANSLATER) {
+        log().ignored(Layer::Hardware, "ITS.write_TRANSLATER",
+                      "a GITS_TRANSLATER write needs the DeviceID the bus supplies: devices use Its::translate",
+                      {{"its", index_}, {"value", Hex{value}}});
+    } else if (base == GITS_SGIR && config().v41()) {
+        uint32_t vpeid = static_cast<uint32_t>(GitsSgir::vPEID.get(value));
+        unsigned sgi = static_cast<unsigned>(GitsSgir::vINTID.get(value));
+        log().op(Layer::Hardware, "ITS.write_SGIR", {{"its", index_}, {"vpe", vpeid}, {"sgi", sgi}});
+        Redistributor* rd = gic_->rd_of_vpe(vpeid);
+        if (!enabled_ || !maps_vpe(vpeid) || !rd) {
+            log().ignored(Layer::Hardware, "ITS.write_SGIR", "vSGI to a vPE this enabled ITS does not map: dropped",
+                          {{"its", index_}, {"vpe", vpeid}});
+            return;
+        }
+        rd->vsgi_set_pending(vpeid, sgi, true);
+    } else {
+        log().ignored(Layer::Hardware, "ITS.write", "unimplemented ITS register: WI",
+                      {{"its", index_}, {"offset", Hex{offset}}, {"value", Hex{value}}});
+    }
+}
+
+void Its::process_queue() {
+    if (!enabled_ || stalled_ || !GitsCbaser::Valid.get(cbaser_)) return;
+    const uint64_t base = GitsCbaser::PhysAddr.get_in_place(cbaser_);
+    const uint64_t size = queue_bytes();
+    while (creadr_ != cwriter_) {
+        uint8_t bytes[ItsCommand::kBytes];
+        ItsCommand c;
+        CmdResult r;
+        if (memory().read_bytes(base + creadr_, bytes) != MemFault::None) {
+            r = table_fault(c, "reading the command queue", base + creadr_);
+        } else {
+            c = ItsCommand::decode(bytes);
+            r = execute(c);
+        }
+        if (r == CmdResult::Stall) {
+            stalled_ = true;
+            log().op(Layer::Hardware, "ITS.stalled", {{"its", index_}, {"creadr", Hex{creadr_}}});
+            return;
+        }
+        creadr_ = (creadr_ + ItsCommand::kBytes) % size;
+    }
+}
+
+CmdResult Its::execute(const ItsCommand& c) {
+    const CommandInfo* info = find_command(c.opcode());
+    if (!info) return command_error(c, fmt::format("opcode {:#04x} is not an ITS command", c.opcode()));
+    if (info->needs_v41 && !config().v41()) return command_error(c, "a GICv4.1 command on a GICv4.0 ITS");
+    return info->handler(*this, c);
+}
+
+CmdResult Its::command_error(const ItsCommand& c, std::string_view problem) {
+    ErrorResponse r = config().command_error;
+    log().guest_error(Layer::Hardware, fmt::format("ITS.{}", command_name(c)),
+                      fmt::format("command error: {}; IHI 0069 leaves the response CONSTRAINED UNPREDICTABLE, "
+                                  "policy arm.its_command_error={}",
+                                  problem, to_string(r)),
+                      {{"its", index_}, {"opcode", Hex{c.opcode()}}});
+    return r == ErrorResponse::Stall ? CmdResult::Stall : CmdResult::Continue;
+}
+
+CmdResult Its::table_fault(const ItsCommand& c, std::string_view problem, uint64_t addr) {
+    ErrorResponse r = config().table_fault;
+    log().guest_error(Layer::Hardware, fmt::format("ITS.{}", command_name(c)),
+                      fmt::format("memory fault {}; CONSTRAINED UNPREDICTABLE, policy arm.its_table_fault={}",
+                                  problem, to_string(r)),
+                      {{"its", index_}, {"addr", Hex{addr}}});
+    return r == ErrorResponse::Stall ? CmdResult::Stall : CmdResult::Continue;
+}
+
+namespace {
+
+CmdResult walk_error(Its& its, const ItsCommand& c, TableWalk w, const char* table, uint64_t id) {
+    return its.command_error(c, fmt::format("{} {:#x}: {}", table, id, to_string(w)));
+}
+
+}  // namespace
+
+CmdResult Its::lookup_device(const ItsCommand& c, uint32_t device_id, Dte& out, uint64_t* dte_addr) {
+    if (device_id >> config().device_id_bits)
+        return command_error(c, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", device_id));
+    EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
+    if (a.status == TableWalk::Fault) return table_fault(c, "reading the device table's level 1", table(0).base);
+    if (!a.ok()) return walk_error(*this, c, a.status, "device table entry of DeviceID", device_id);
+    MemRead<Dte> dte = read_dte(memory(), a.addr);
+    if (!dte.ok()) return table_fault(c, "reading a DTE", a.addr);
+    if (dte_addr) *dte_addr = a.addr;
+    out = dte.value;
+    if (!out.valid) return command_error(c, fmt::format("DeviceID {:#x} is not mapped (MAPD)", device_id));
+    return CmdResult::Ok;
+}
+
+CmdResult Its::locate_ite(const ItsCommand& c, uint32_t device_id, uint32_t event_id, IteRef& out) {
+    out.device_id = device_id;
+    out.event_id = event_id;
+    if (CmdResult r = lookup_device(c, device_id, out.dte); r != CmdResult::Ok) return r;
+    if (event_id >= out.dte.event_count())
+        return command_error(c, fmt::format("EventID {:#x} beyond the ITT of DeviceID {:#x} ({} events)", event_id,
+                                            device_id, out.dte.event_count()));
+    out.addr = out.dte.itt_addr + uint64_t{event_id} * Ite::kBytes;
+    MemRead<Ite> ite = read_ite(memory(), out.addr);
+    if (!ite.ok()) return table_fault(c, "reading an ITE", out.addr);
+    out.ite = ite.value;
+    return CmdResult::Ok;
+}
+
+CmdResult Its::lookup_ite(const ItsCommand& c, uint32_t device_id, uint32_t event_id, IteRef& out) {
+    if (CmdResult r = locate_ite(c, device_id, event_id, out); r != CmdResult::Ok) return r;
+    if (!out.ite.valid)
+        return command_error(c, fmt::format("no mapping for DeviceID {:#x} EventID {:#x}", device_id, event_id));
+    return CmdResult::Ok;
+}
+
+CmdResult Its::lookup_collection(const ItsCommand& c, uint16_t icid, Cte& out) {
+    if (icid >= config().collection_count)
+        return command_error(c, fmt::format("ICID {} beyond the {} collections", icid, config().collection_count));
+    EntryAddr a = entry_address(memory(), table(kBaserCollection), icid);
+    if (a.status == TableWalk::Fault) return table_fault(c, "reading the collection table's level 1", 0);
+    if (!a.ok()) return walk_error(*this, c, a.status, "collection table entry of ICID", icid);
+    MemRead<Cte> cte = read_cte(memory(), a.addr);
+    if (!cte.ok()) return table_fault(c, "reading a CTE", a.addr);
+    out = cte.value;
+    if (!out.valid) return command_error(c, fmt::format("collection {} is not mapped (MAPC)", icid));
+    if (out.rdbase >= gic_->rd_count())
+        return command_error(c, fmt::format("collection {} targets redistributor {}, which does not exist", icid,
+                                            out.rdbase));
+    return CmdResult::Ok;
+}
+
+CmdResult Its::locate_vpe(const ItsCommand& c, uint32_t vpeid, uint64_t& addr) {
+    if (vpeid >> config().vpe_id_bits) return command_error(c, fmt::format("vPEID {:#x} out of range", vpeid));
+    EntryAddr a = entry_address(memory(), table(kBaserVpe), vpeid);
+    if (a.status == TableWalk::Fault) return table_fault(c, "reading the vPE table's level 1", 0);
+    if (!a.ok()) return walk_error(*this, c, a.status, "vPE table entry of vPEID", vpeid);
+    addr = a.addr;
+    return CmdResult::Ok;
+}
+
+CmdResult Its::lookup_vpe(const ItsCommand& c, uint32_t vpeid, VpteRef& out) {
+    out.vpeid = vpeid;
+    if (CmdResult r = locate_vpe(c, vpeid, out.addr); r != CmdResult::Ok) return r;
+    if (!maps_vpe(vpeid)) return command_error(c, fmt::format("vPE {} is not mapped on this ITS (VMAPP)", vpeid));
+    MemRead<Vpte> v = read_vpte(memory(), out.addr);
+    if (!v.ok()) return table_fault(c, "reading a vPE table entry", out.addr);
+    out.vpte = v.value;
+    return CmdResult::Ok;
+}
+
+CmdResult Its::write_ite(const ItsCommand& c, const IteRef& ref) {
+    if (arm::write_ite(memory(), ref.addr, ref.ite) != MemFault::None)
+        return table_fault(c, "writing an ITE", ref.addr);
+    return CmdResult::Ok;
+}
+
+CmdResult Its::write_vpte(const ItsCommand& c, uint64_t addr, const Vpte& vpte) {
+    if (arm::write_vpte(memory(), addr, vpte) != MemFault::None)
+        return table_fault(c, "writing a vPE table entry", addr);
+    return CmdResult::Ok;
+}
+
+bool Its::translate_to_ite(uint32_t device_id, uint32_t event_id, IteRef& out) {
+    auto drop = [&](const char* why) {
+        log().ignored(Layer::Hardware, "ITS.translate",
+                      why, {{"its", index_}, {"device", device_id}, {"event", event_id}});
+        return false;
+    };
+    if (device_id >> config().device_id_bits) return drop("translation error: DeviceID out of range, MSI dropped");
+    EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
+    if (!a.ok()) return drop("translation error: no device table entry, MSI dropped");
+    MemRead<Dte> dte = read_dte(memory(), a.addr);
+    if (!dte.ok() || !dte.value.valid) return drop("translation error: device not mapped, MSI dropped");
+    if (event_id >= dte.value.event_count()) return drop("translation error: EventID beyond the ITT, MSI dropped");
+    out.device_id = device_id;
+    out.event_id = event_id;
+    out.dte = dte.value;
+    out.addr = dte.value.itt_addr + uint64_t{event_id} * Ite::kBytes;
+    MemRead<Ite> ite = read_ite(memory(), out.addr);
+    if (!ite.ok() || !ite.value.valid) return drop("translation error: no ITE for the EventID, MSI dropped");
+    out.ite = ite.value;
+    return true;
+}
+
+void Its::translate(uint32_t device_id, uint32_t event_id) {
+    if (!enabled_) {
+        log().ignored(Layer::Hardware, "ITS.translate", "the ITS is disabled: MSI dropped",
+                      {{"its", index_}, {"device", device_id}, {"event", event_id}});
+        return;
+    }
+    IteRef ref;
+    if (!translate_to_ite(device_id, event_id, ref)) return;
+    const Ite& ite = ref.ite;
+    if (!ite.is_virtual) {
+        EntryAddr a = entry_address(memory(), table(kBaserCollection), ite.id);
+        MemRead<Cte> cte = a.ok() ? read_cte(memory(), a.addr) : MemRead<Cte>{{}, MemFault::OutOfRange};
+        if (!cte.ok() || !cte.value.valid || cte.value.rdbase >= gic_->rd_count()) {
+            log().ignored(Layer::Hardware, "ITS.translate", "translation error: collection not mapped, MSI dropped",
+                          {{"its", index_}, {"device", device_id}, {"event", event_id}, {"icid", ite.id}});
+            return;
+        }
+        log().op(Layer::Hardware, "ITS.translate",
+                 {{"its", index_}, {"device", device_id}, {"event", event_id}, {"lpi", ite.intid}, {"rd", cte.value.rdbase}});
+        gic_->rd(cte.value.rdbase).set_lpi_pending(ite.intid, true);
+        return;
+    }
+    Redistributor* rd = maps_vpe(ite.id) ? gic_->rd_of_vpe(ite.id) : nullptr;
+    if (!rd) {
+        log().ignored(Layer::Hardware, "ITS.translate", "translation error: vPE not mapped, MSI dropped",
+                      {{"its", index_}, {"device", device_id}, {"event", event_id}, {"vpe", ite.id}});
+        return;
+    }
+    log().op(Layer::Hardware, "ITS.translate",
+             {{"its", index_}, {"device", device_id}, {"event", event_id}, {"vlpi", ite.intid}, {"vpe", ite.id}});
+    rd->set_vlpi_pending(ite.id, ite.intid, true, ite.doorbell);
+}
+
+}  // namespace irqdiff::arm

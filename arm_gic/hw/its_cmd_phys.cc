@@ -1,0 +1,224 @@
+// The physical (GICv3) ITS commands: MAPD, MAPC, MAPTI, MAPI, MOVI, DISCARD, INV, INVALL, INT,
+// CLEAR, SYNC, MOVALL. INT, CLEAR, DISCARD and INV also act on virtual ITEs, as a GICv4 ITS does
+// (Linux's "VINT"/"VCLEAR" are INT/CLEAR on a vLPI's DeviceID/EventID, reference/arm §1.2).
+#include <fmt/format.h>
+
+#include "arm_gic/hw/gic.h"
+#include "arm_gic/hw/its.h"
+
+namespace irqdiff::arm {
+
+namespace {
+
+constexpr CmdResult kOk = CmdResult::Ok;
+
+bool valid_lpi(const Its& its, uint64_t intid) {
+    return intid >= kFirstLpiIntid && intid < (uint64_t{1} << its.config().lpi_id_bits);
+}
+
+uint32_t device_of(const ItsCommand& c) { return static_cast<uint32_t>(cmd::DeviceID::get(c)); }
+uint32_t event_of(const ItsCommand& c) { return static_cast<uint32_t>(cmd::EventID::get(c)); }
+
+void log_dev_event(Its& its, const char* op, const ItsCommand& c) {
+    its.log().op(Layer::Hardware, op, {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}});
+}
+
+/// The redistributor a physical ITE's collection targets.
+CmdResult collection_rd(Its& its, const ItsCommand& c, uint16_t icid, Redistributor*& rd) {
+    Cte cte;
+    if (CmdResult r = its.lookup_collection(c, icid, cte); r != kOk) return r;
+    rd = &its.gic().rd(cte.rdbase);
+    return kOk;
+}
+
+/// The redistributor holding a virtual ITE's vPE, which this ITS must map.
+CmdResult vpe_rd(Its& its, const ItsCommand& c, uint32_t vpeid, Redistributor*& rd) {
+    VpteRef vpe;
+    if (CmdResult r = its.lookup_vpe(c, vpeid, vpe); r != kOk) return r;
+    rd = its.gic().rd_of_vpe(vpeid);
+    if (!rd) return its.command_error(c, fmt::format("vPE {} has no redistributor", vpeid));
+    return kOk;
+}
+
+// MAPD DeviceID, Size, ITT_addr, V: map a device to its ITT, or unmap it.
+CmdResult mapd(Its& its, const ItsCommand& c) {
+    uint32_t dev = device_of(c);
+    Dte dte{cmd::Valid::get(c) != 0, cmd::ITT_addr::get(c) << 8, static_cast<uint8_t>(cmd::Size::get(c))};
+    its.log().op(Layer::Hardware, "ITS.MAPD",
+                 {{"its", its.index()}, {"device", dev}, {"valid", dte.valid}, {"itt", Hex{dte.itt_addr}},
+                  {"event_bits", dte.size + 1}});
+    if (dev >> its.config().device_id_bits)
+        return its.command_error(c, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", dev));
+    if (dte.valid && dte.size + 1u > its.config().event_id_bits)
+        return its.command_error(c, fmt::format("Size {} beyond GITS_TYPER.IDbits", dte.size));
+    EntryAddr a = entry_address(its.memory(), its.table(Its::kBaserDevice), dev);
+    if (a.status == TableWalk::Fault) return its.table_fault(c, "reading the device table's level 1", 0);
+    if (!a.ok()) return its.command_error(c, fmt::format("device table entry of DeviceID {:#x}: {}", dev, to_string(a.status)));
+    if (write_dte(its.memory(), a.addr, dte) != MemFault::None) return its.table_fault(c, "writing a DTE", a.addr);
+    return kOk;
+}
+
+// MAPC ICID, RDbase, V: map a collection to a redistributor, or unmap it.
+CmdResult mapc(Its& its, const ItsCommand& c) {
+    uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+    Cte cte{cmd::Valid::get(c) != 0, static_cast<uint16_t>(cmd::RDbase::get(c))};
+    its.log().op(Layer::Hardware, "ITS.MAPC", {{"its", its.index()}, {"icid", icid}, {"rd", cte.rdbase}, {"valid", cte.valid}});
+    if (icid >= its.config().collection_count)
+        return its.command_error(c, fmt::format("ICID {} beyond the {} collections", icid, its.config().collection_count));
+    if (cte.valid && cte.rdbase >= its.gic().rd_count())
+        return its.command_error(c, fmt::format("RDbase {} names no redistributor", cte.rdbase));
+    EntryAddr a = entry_address(its.memory(), its.table(Its::kBaserCollection), icid);
+    if (a.status == TableWalk::Fault) return its.table_fault(c, "reading the collection table's level 1", 0);
+    if (!a.ok()) return its.command_error(c, fmt::format("collection table entry of ICID {}: {}", icid, to_string(a.status)));
+    if (write_cte(its.memory(), a.addr, cte) != MemFault::None) return its.table_fault(c, "writing a CTE", a.addr);
+    return kOk;
+}
+
+CmdResult map_physical(Its& its, const ItsCommand& c, uint32_t pintid, const char* name) {
+    uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+    its.log().op(Layer::Hardware, name,
+                 {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"lpi", pintid}, {"icid", icid}});
+    IteRef ref;
+    if (CmdResult r = its.locate_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
+    if (ref.ite.valid)
+        return its.command_error(c, "the DeviceID/EventID is already mapped (UNPREDICTABLE; KVM's vITS ignores it)");
+    if (!valid_lpi(its, pintid)) return its.command_error(c, fmt::format("pINTID {} is not an LPI", pintid));
+    if (icid >= its.config().collection_count)
+        return its.command_error(c, fmt::format("ICID {} beyond the {} collections", icid, its.config().collection_count));
+    ref.ite = Ite{true, false, icid, pintid, kNoDoorbell};
+    return its.write_ite(c, ref);
+}
+
+// MAPTI DeviceID, EventID, pINTID, ICID; MAPI is MAPTI with pINTID = EventID.
+CmdResult mapti(Its& its, const ItsCommand& c) {
+    return map_physical(its, c, static_cast<uint32_t>(cmd::pINTID::get(c)), "ITS.MAPTI");
+}
+CmdResult mapi(Its& its, const ItsCommand& c) { return map_physical(its, c, event_of(c), "ITS.MAPI"); }
+
+// MOVI DeviceID, EventID, ICID: retarget a physical LPI; its pending state moves with it.
+CmdResult movi(Its& its, const ItsCommand& c) {
+    uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+    its.log().op(Layer::Hardware, "ITS.MOVI",
+                 {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"icid", icid}});
+    IteRef ref;
+    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
+    if (ref.ite.is_virtual)
+        return its.command_error(c, "MOVI of a vLPI (UNPREDICTABLE: VMOVI moves vLPIs, its_vlpi_set_doorbell)");
+    Redistributor* to = nullptr;
+    if (CmdResult r = collection_rd(its, c, icid, to); r != kOk) return r;
+    Redistributor* from = nullptr;
+    if (CmdResult r = collection_rd(its, c, ref.ite.id, from); r != kOk) return r;
+    if (from != to && from->lpi_pending(ref.ite.intid)) {
+        from->set_lpi_pending(ref.ite.intid, false);
+        to->set_lpi_pending(ref.ite.intid, true);
+    }
+    ref.ite.id = icid;
+    return its.write_ite(c, ref);
+}
+
+// DISCARD DeviceID, EventID: remove the mapping and the interrupt's pending state
+// (reference/arm §1.2: "the interrupt's pending state is removed too").
+CmdResult discard(Its& its, const ItsCommand& c) {
+    log_dev_event(its, "ITS.DISCARD", c);
+    IteRef ref;
+    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
+    Redistributor* rd = nullptr;
+    if (ref.ite.is_virtual) {
+        if (CmdResult r = vpe_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+        rd->set_vlpi_pending(ref.ite.id, ref.ite.intid, false, kNoDoorbell);
+    } else {
+        if (CmdResult r = collection_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+        rd->set_lpi_pending(ref.ite.intid, false);
+    }
+    ref.ite.valid = false;
+    return its.write_ite(c, ref);
+}
+
+// INV DeviceID, EventID: the redistributor re-reads the interrupt's configuration.
+CmdResult inv(Its& its, const ItsCommand& c) {
+    log_dev_event(its, "ITS.INV", c);
+    IteRef ref;
+    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
+    Redistributor* rd = nullptr;
+    if (ref.ite.is_virtual) {
+        if (CmdResult r = vpe_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+        rd->invalidate_vlpi_config(ref.ite.id, ref.ite.intid);
+    } else {
+        if (CmdResult r = collection_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+        rd->invalidate_lpi_config(ref.ite.intid);
+    }
+    return kOk;
+}
+
+// INVALL ICID: the collection's redistributor re-reads every LPI's configuration.
+CmdResult invall(Its& its, const ItsCommand& c) {
+    uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+    its.log().op(Layer::Hardware, "ITS.INVALL", {{"its", its.index()}, {"icid", icid}});
+    Redistributor* rd = nullptr;
+    if (CmdResult r = collection_rd(its, c, icid, rd); r != kOk) return r;
+    rd->invalidate_lpi_config(std::nullopt);
+    return kOk;
+}
+
+// INT / CLEAR DeviceID, EventID: make the translated interrupt pending / not pending.
+CmdResult set_pending(Its& its, const ItsCommand& c, bool pending) {
+    log_dev_event(its, pending ? "ITS.INT" : "ITS.CLEAR", c);
+    IteRef ref;
+    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
+    Redistributor* rd = nullptr;
+    if (ref.ite.is_virtual) {
+        if (CmdResult r = vpe_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+        rd->set_vlpi_pending(ref.ite.id, ref.ite.intid, pending, ref.ite.doorbell);
+    } else {
+        if (CmdResult r = collection_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+        rd->set_lpi_pending(ref.ite.intid, pending);
+    }
+    return kOk;
+}
+CmdResult int_(Its& its, const ItsCommand& c) { return set_pending(its, c, true); }
+CmdResult clear(Its& its, const ItsCommand& c) { return set_pending(its, c, false); }
+
+// SYNC RDbase: completes earlier commands for that redistributor; the model is synchronous.
+CmdResult sync(Its& its, const ItsCommand& c) {
+    uint64_t rd = cmd::RDbase::get(c);
+    its.log().op(Layer::Hardware, "ITS.SYNC", {{"its", its.index()}, {"rd", rd}});
+    if (rd >= its.gic().rd_count()) return its.command_error(c, fmt::format("RDbase {} names no redistributor", rd));
+    return kOk;
+}
+
+// MOVALL RDbase1, RDbase2: every pending LPI of the first redistributor moves to the second.
+CmdResult movall(Its& its, const ItsCommand& c) {
+    uint64_t from = cmd::RDbase::get(c), to = cmd::RDbase2::get(c);
+    its.log().op(Layer::Hardware, "ITS.MOVALL", {{"its", its.index()}, {"from", from}, {"to", to}});
+    if (from >= its.gic().rd_count() || to >= its.gic().rd_count())
+        return its.command_error(c, "RDbase1 or RDbase2 names no redistributor");
+    if (from == to) return kOk;
+    Redistributor& a = its.gic().rd(static_cast<unsigned>(from));
+    Redistributor& b = its.gic().rd(static_cast<unsigned>(to));
+    for (uint32_t intid : std::set<uint32_t>(a.pending_lpis())) {
+        a.set_lpi_pending(intid, false);
+        b.set_lpi_pending(intid, true);
+    }
+    return kOk;
+}
+
+const CommandInfo kPhysical[] = {
+    {Opcode::MOVI, "MOVI", movi, false, false, "IHI 0069 MOVI; reference/arm §1.2"},
+    {Opcode::INT, "INT", int_, false, false, "IHI 0069 INT; its_send_vint for vLPIs"},
+    {Opcode::CLEAR, "CLEAR", clear, false, false, "IHI 0069 CLEAR; its_send_vclear for vLPIs"},
+    {Opcode::SYNC, "SYNC", sync, false, false, "IHI 0069 SYNC"},
+    {Opcode::MAPD, "MAPD", mapd, false, false, "IHI 0069 MAPD; its_build_mapd_cmd"},
+    {Opcode::MAPC, "MAPC", mapc, false, false, "IHI 0069 MAPC; its_build_mapc_cmd"},
+    {Opcode::MAPTI, "MAPTI", mapti, false, false, "IHI 0069 MAPTI; its_build_mapti_cmd"},
+    {Opcode::MAPI, "MAPI", mapi, false, false, "IHI 0069 MAPI (MAPTI with pINTID = EventID)"},
+    {Opcode::INV, "INV", inv, false, false, "IHI 0069 INV"},
+    {Opcode::INVALL, "INVALL", invall, false, false, "IHI 0069 INVALL"},
+    {Opcode::MOVALL, "MOVALL", movall, false, false, "IHI 0069 MOVALL; vgic_its_cmd_handle_movall"},
+    {Opcode::DISCARD, "DISCARD", discard, false, false, "IHI 0069 DISCARD; vgic_its_cmd_handle_discard"},
+};
+
+}  // namespace
+
+std::span<const CommandInfo> physical_commands() { return kPhysical; }
+
+}  // namespace irqdiff::arm

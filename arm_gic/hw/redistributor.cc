@@ -1,0 +1,595 @@
+#include "arm_gic/hw/redistributor.h"
+
+#include <fmt/format.h>
+
+#include <bit>
+
+#include "arm_gic/hw/gic.h"
+
+namespace irqdiff::arm {
+
+namespace {
+
+/// Key of the one transient vPE a GICv4.0 redistributor may hold: vPEIDs are below 2^16.
+constexpr uint32_t kTransientVpe = 0x1'0000;
+/// First word of a pending bitmap that holds LPIs (INTID 8192 / 64).
+constexpr uint32_t kFirstLpiWord = kFirstLpiIntid / 64;
+
+uint64_t merge32(uint64_t old, uint64_t value, unsigned bytes, uint64_t offset) {
+    if (bytes == 8) return value;
+    if (offset & 4) return (old & 0xFFFF'FFFF) | (value << 32);
+    return (old & ~uint64_t{0xFFFF'FFFF}) | (value & 0xFFFF'FFFF);
+}
+
+}  // namespace
+
+Redistributor::Redistributor(Gic* gic, unsigned index) : gic_(gic), index_(index) {}
+
+std::string Redistributor::vpe_name(uint32_t vpeid) const {
+    return vpeid >= kTransientVpe ? fmt::format("rd{}-transient", index_) : fmt::format("vpe{}", vpeid);
+}
+
+VpeState* Redistributor::find(uint32_t vpeid) {
+    auto it = vpes_.find(vpeid);
+    return it == vpes_.end() ? nullptr : &it->second;
+}
+
+const VpeState* Redistributor::vpe(uint32_t vpeid) const {
+    auto it = vpes_.find(vpeid);
+    return it == vpes_.end() ? nullptr : &it->second;
+}
+
+VpeState* Redistributor::ready_vpe() {
+    if (!resident_ || dirty_reads_ > 0) return nullptr;
+    return find(*resident_);
+}
+
+// ---- registers ------------------------------------------------------------------------------
+
+uint64_t Redistributor::read(uint64_t offset, unsigned bytes) {
+    const bool v41 = gic_->config().v41();
+    const uint64_t base = offset & ~uint64_t{7};
+    uint64_t value = 0;
+    EventLog& log = gic_->log();
+    if (offset == GICR_CTLR) {
+        value = GicrCtlr::EnableLPIs.make(enable_lpis_);
+    } else if (base == GICR_PROPBASER) {
+        value = propbaser_;
+    } else if (base == GICR_PENDBASER) {
+        value = pendbaser_ & ~GicrPendbaser::PTZ.kMask;  // PTZ is write-only and reads as 0
+    } else if (offset == GICR_SYNCR) {
+        value = 0;  // invalidations complete at once
+    } else if (base == kGicrVlpiFrame + GICR_VPROPBASER) {
+        value = vpropbaser_;
+    } else if (base == kGicrVlpiFrame + GICR_VPENDBASER) {
+        bool dirty = dirty_reads_ > 0;
+        if (dirty && --dirty_reads_ == 0)
+            log.op(Layer::Hardware, "GICR.vpt_parsed", {{"rd", index_}, {"vpe", resident_.value_or(0)}});
+        if (v41) {
+            Vpendbaser41 v;
+            v.valid = resident_.has_value();
+            v.db = db_;
+            v.pending_last = pending_last_;
+            v.dirty = dirty;
+            v.vgrp0en = vgrp0en_;
+            v.vgrp1en = vgrp1en_;
+            v.vpeid = static_cast<uint16_t>(vpendbaser_vpeid_);
+            value = v.encode();
+        } else {
+            Vpendbaser40 v;
+            v.valid = resident_.has_value();
+            v.idai = idai_;
+            v.pending_last = pending_last_;
+            v.dirty = dirty;
+            v.vpt_addr = vpendbaser_pa_;
+            value = v.encode();
+        }
+    } else if (v41 && offset == kGicrVlpiFrame + GICR_VSGIR) {
+        value = GicrVsgir::vPEID.make(vsgir_vpeid_);
+    } else if (v41 && offset == kGicrVlpiFrame + GICR_VSGIPENDR) {
+        uint64_t bits = 0;
+        if (const Redistributor* owner = gic_->rd_of_vpe(vsgir_vpeid_)) {
+            const VpeState& s = *owner->vpe(vsgir_vpeid_);
+            for (unsigned i = 0; i < 16; ++i) bits |= uint64_t{s.sgis[i].pending} << i;
+        } else {
+            log.guest_error(Layer::Hardware, "GICR.read_VSGIPENDR", "GICR_VSGIR names a vPE no ITS maps: reads 0",
+                            {{"rd", index_}, {"vpe", vsgir_vpeid_}});
+        }
+        value = GicrVsgipendr::Pending.make(bits);  // Busy reads 0: the read completes at once
+    } else {
+        log.ignored(Layer::Hardware, "GICR.read", "unimplemented redistributor register: RAZ",
+                    {{"rd", index_}, {"offset", Hex{offset}}});
+        return 0;
+    }
+    if (bytes == 4) value = (offset & 4) ? value >> 32 : value & 0xFFFF'FFFF;
+    return value;
+}
+
+void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
+    const bool v41 = gic_->config().v41();
+    const uint64_t base = offset & ~uint64_t{7};
+    EventLog& log = gic_->log();
+    if (bytes == 4) value &= 0xFFFF'FFFF;
+    if (offset == GICR_CTLR) {
+        bool enable = GicrCtlr::EnableLPIs.get(value);
+        log.op(Layer::Hardware, "GICR.write_CTLR", {{"rd", index_}, {"enable_lpis", enable}});
+        if (enable && !enable_lpis_) {
+            enable_lpis_ = true;
+            if (!GicrPendbaser::PTZ.get(pendbaser_)) {
+                // Parse the LPI pending table (INTIDs from 8192 up to PROPBASER.IDbits).
+                uint64_t table = GicrPendbaser::PhysAddr.get_in_place(pendbaser_);
+                uint32_t limit = uint32_t{1} << std::min<unsigned>(GicrPropbaser::IDbits.get(propbaser_) + 1,
+                                                                  gic_->config().lpi_id_bits);
+                for (uint32_t w = kFirstLpiWord; w < limit / 64; ++w) {
+                    MemRead<uint64_t> bits = gic_->memory().read64(table + 8 * w);
+                    if (!bits.ok()) break;
+                    for (uint64_t b = bits.value; b; b &= b - 1)
+                        lpi_pending_.insert(w * 64 + static_cast<uint32_t>(std::countr_zero(b)));
+                }
+            }
+            for (uint32_t intid : std::set<uint32_t>(lpi_pending_))
+                if (LpiConfig::enabled(lpi_config(intid))) gic_->signal_host(index_, intid);
+        } else {
+            enable_lpis_ = enable;
+        }
+    } else if (base == GICR_PROPBASER || base == GICR_PENDBASER) {
+        uint64_t& reg = base == GICR_PROPBASER ? propbaser_ : pendbaser_;
+        if (enable_lpis_) {
+            log.guest_error(Layer::Hardware, base == GICR_PROPBASER ? "GICR.write_PROPBASER" : "GICR.write_PENDBASER",
+                            "written while EnableLPIs = 1: UNPREDICTABLE, write ignored", {{"rd", index_}});
+            return;
+        }
+        reg = merge32(reg, value, bytes, offset);
+        log.op(Layer::Hardware, base == GICR_PROPBASER ? "GICR.write_PROPBASER" : "GICR.write_PENDBASER",
+               {{"rd", index_}, {"value", Hex{reg}}});
+    } else if (base == GICR_INVLPIR || base == GICR_INVALLR) {
+        bool v = GicrInvlpir::V.get(value);
+        uint32_t vpeid = static_cast<uint32_t>(GicrInvlpir::vPEID.get(value));
+        std::optional<uint32_t> intid;
+        if (base == GICR_INVLPIR) intid = static_cast<uint32_t>(GicrInvlpir::INTID.get(value));
+        log.op(Layer::Hardware, base == GICR_INVLPIR ? "GICR.write_INVLPIR" : "GICR.write_INVALLR",
+               {{"rd", index_}, {"virtual", v}, {"vpe", vpeid}, {"intid", intid.value_or(0)}});
+        if (v) {
+            Redistributor* owner = gic_->rd_of_vpe(vpeid);
+            if (owner)
+                owner->invalidate_vlpi_config(vpeid, intid);
+            else
+                log.guest_error(Layer::Hardware, "GICR.invalidate", "vPEID names no mapped vPE: ignored",
+                                {{"rd", index_}, {"vpe", vpeid}});
+        } else {
+            invalidate_lpi_config(intid);
+        }
+    } else if (base == kGicrVlpiFrame + GICR_VPROPBASER) {
+        if (resident_) {
+            log.guest_error(Layer::Hardware, "GICR.write_VPROPBASER",
+                            "written while a vPE is resident: UNPREDICTABLE, write ignored", {{"rd", index_}});
+            return;
+        }
+        vpropbaser_ = merge32(vpropbaser_, value, bytes, offset);
+        log.op(Layer::Hardware, "GICR.write_VPROPBASER", {{"rd", index_}, {"value", Hex{vpropbaser_}}});
+    } else if (base == kGicrVlpiFrame + GICR_VPENDBASER) {
+        write_vpendbaser(bytes == 8 ? value : merge32(0, value, bytes, offset));
+    } else if (v41 && offset == kGicrVlpiFrame + GICR_VSGIR) {
+        vsgir_vpeid_ = static_cast<uint32_t>(GicrVsgir::vPEID.get(value));
+        log.op(Layer::Hardware, "GICR.write_VSGIR", {{"rd", index_}, {"vpe", vsgir_vpeid_}});
+    } else if (offset == GICR_SYNCR || (v41 && offset == kGicrVlpiFrame + GICR_VSGIPENDR)) {
+        log.ignored(Layer::Hardware, "GICR.write", "read-only redistributor register: WI",
+                    {{"rd", index_}, {"offset", Hex{offset}}});
+    } else {
+        log.ignored(Layer::Hardware, "GICR.write", "unimplemented redistributor register: WI",
+                    {{"rd", index_}, {"offset", Hex{offset}}, {"value", Hex{value}}});
+    }
+}
+
+void Redistributor::write_vpendbaser(uint64_t value) {
+    EventLog& log = gic_->log();
+    const GicConfig& config = gic_->config();
+    bool valid = Vpendbaser41::Valid.get(value);  // bit 63 in both layouts
+    if (valid && resident_) {
+        log.guest_error(Layer::Hardware, "GICR.write_VPENDBASER",
+                        "Valid written 1 while a vPE is resident: UNPREDICTABLE, write ignored",
+                        {{"rd", index_}, {"resident", *resident_}});
+        return;
+    }
+    if (!valid) {
+        if (resident_) {
+            deschedule(config.v41() && Vpendbaser41::DB.get(value));
+        } else {
+            log.op(Layer::Hardware, "GICR.write_VPENDBASER", {{"rd", index_}, {"valid", false}});
+        }
+        return;
+    }
+    VpeState* s = nullptr;
+    if (config.v41()) {
+        Vpendbaser41 v = Vpendbaser41::decode(value);
+        s = find(v.vpeid);
+        if (!s || s->maps == 0) {
+            log.guest_error(Layer::Hardware, "GICR.write_VPENDBASER",
+                            "VPENDBASER.vPEID names a vPE no ITS maps to this redistributor: UNPREDICTABLE, "
+                            "write ignored",
+                            {{"rd", index_}, {"vpe", v.vpeid}});
+            return;
+        }
+        vpendbaser_vpeid_ = v.vpeid;
+        vgrp0en_ = v.vgrp0en;
+        vgrp1en_ = v.vgrp1en;
+    } else {
+        // GICv4.0: the VPT address identifies the vPE; the vLPI configuration table comes from
+        // GICR_VPROPBASER (reference/arm §1.3, its_vpe_schedule).
+        Vpendbaser40 v = Vpendbaser40::decode(value);
+        vpendbaser_pa_ = v.vpt_addr;
+        idai_ = v.idai;
+        vgrp0en_ = vgrp1en_ = true;  // no group enables in the 4.0 layout
+        uint64_t vconf = Vpropbaser40::PhysAddr.get_in_place(vpropbaser_);
+        unsigned bits = static_cast<unsigned>(Vpropbaser40::IDbits.get(vpropbaser_)) + 1;
+        for (auto& [id, state] : vpes_)
+            if (state.props.vpt_addr == v.vpt_addr) s = &state;
+        if (!s) {
+            VpeState t;
+            t.props = VpeProps{kTransientVpe, v.vpt_addr, std::min(bits, gic_->config().lpi_id_bits), vconf, kNoDoorbell};
+            t.transient = true;
+            t.pending.assign((t.limit() + 63) / 64, 0);
+            t.dirty.assign((t.pending.size() + 63) / 64, 0);
+            s = &vpes_.emplace(kTransientVpe, std::move(t)).first->second;
+        }
+        if (s->props.vconf_addr != vconf) s->config.clear();
+        s->props.vconf_addr = vconf;
+    }
+    resident_ = s->props.vpeid;
+    pending_last_ = true;  // PendingLast is RES1 on the transition to resident (QEMU's reading of IHI 0069)
+    db_ = false;
+    dirty_reads_ = config.dirty_reads;
+    schedule(*s);
+}
+
+void Redistributor::schedule(VpeState& s) {
+    if (!s.loaded) parse_vpt(s);
+    s.doorbell_armed = false;
+    gic_->log().op(Layer::Hardware, "GICR.schedule",
+                   {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"dirty", dirty_reads_ > 0}});
+    CpuInterface& cpu = gic_->cpu(index_);
+    for (unsigned n = 0; n < cpu.list_registers(); ++n) {
+        ListRegister lr = cpu.lr(n);
+        if (lr.status != ListRegister::Status::Invalid && lr.vintid < s.limit() && s.test(lr.vintid))
+            cpu.check_vlpi_not_in_lr(s.props.vpeid, lr.vintid);
+    }
+}
+
+void Redistributor::deschedule(bool doorbell_requested) {
+    VpeState& s = *find(*resident_);
+    pending_last_ = any_pending_enabled(s);
+    db_ = doorbell_requested;
+    if (doorbell_requested && !pending_last_) s.doorbell_armed = true;
+    dirty_reads_ = 0;
+    resident_.reset();
+    gic_->log().op(Layer::Hardware, "GICR.deschedule",
+                   {{"rd", index_},
+                    {"vpe", vpe_name(s.props.vpeid)},
+                    {"db", doorbell_requested},
+                    {"pending_last", pending_last_},
+                    {"doorbell_armed", s.doorbell_armed}});
+    if (gic_->config().vpt_writeback == VptWriteback::OnDeschedule || s.transient) write_back(s);
+    if (s.transient) vpes_.erase(s.props.vpeid);
+}
+
+// ---- the VPT cache --------------------------------------------------------------------------
+
+void Redistributor::parse_vpt(VpeState& s) {
+    AddressSpace& mem = gic_->memory();
+    uint32_t set = 0;
+    for (uint32_t w = kFirstLpiWord; w < s.pending.size(); ++w) {
+        MemRead<uint64_t> bits = mem.read64(s.props.vpt_addr + 8 * uint64_t{w});
+        if (!bits.ok()) {
+            gic_->log().guest_error(Layer::Hardware, "GICR.parse_vpt",
+                                    "the VPT lies outside memory: the rest reads as zero",
+                                    {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"addr", Hex{s.props.vpt_addr}}});
+            break;
+        }
+        set += static_cast<uint32_t>(std::popcount(bits.value & ~s.pending[w]));
+        s.pending[w] |= bits.value;
+    }
+    s.loaded = true;
+    gic_->log().op(Layer::Hardware, "GICR.parse_vpt",
+                   {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"vpt", Hex{s.props.vpt_addr}}, {"found", set}});
+}
+
+void Redistributor::write_back(VpeState& s) {
+    if (!s.loaded) return;  // memory is authoritative until the VPT is parsed
+    AddressSpace& mem = gic_->memory();
+    uint32_t words = 0;
+    for (uint32_t d = 0; d < s.dirty.size(); ++d) {
+        for (uint64_t bits = s.dirty[d]; bits; bits &= bits - 1) {
+            uint32_t w = d * 64 + static_cast<uint32_t>(std::countr_zero(bits));
+            mem.write64(s.props.vpt_addr + 8 * uint64_t{w}, s.pending[w]);
+            ++words;
+        }
+        s.dirty[d] = 0;
+    }
+    gic_->log().op(Layer::Hardware, "GICR.vpt_writeback",
+                   {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"words", words}});
+}
+
+void Redistributor::set_bit(VpeState& s, uint32_t vintid, bool pending) {
+    if (!s.loaded) parse_vpt(s);  // the redistributor fetches the VPT on first use
+    uint32_t w = vintid / 64;
+    uint64_t mask = uint64_t{1} << (vintid % 64);
+    if (((s.pending[w] & mask) != 0) == pending) return;
+    s.pending[w] ^= mask;
+    if (gic_->config().vpt_writeback == VptWriteback::Eager) {
+        gic_->memory().write64(s.props.vpt_addr + 8 * uint64_t{w}, s.pending[w]);
+    } else {
+        s.dirty[w / 64] |= uint64_t{1} << (w % 64);
+    }
+}
+
+bool Redistributor::any_pending_enabled(VpeState& s) {
+    for (uint32_t w = kFirstLpiWord; w < s.pending.size(); ++w)
+        for (uint64_t bits = s.pending[w]; bits; bits &= bits - 1) {
+            uint32_t vintid = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
+            if (LpiConfig::enabled(vlpi_config(s, vintid))) return true;
+        }
+    for (const VsgiState& sgi : s.sgis)
+        if (sgi.pending && sgi.enabled) return true;
+    return false;
+}
+
+uint8_t Redistributor::vlpi_config(VpeState& s, uint32_t vintid) {
+    if (auto it = s.config.find(vintid); it != s.config.end()) return it->second;
+    if (vintid < kFirstLpiIntid) return 0;
+    MemRead<uint8_t> byte = gic_->memory().read8(s.props.vconf_addr + (vintid - kFirstLpiIntid));
+    if (!byte.ok())
+        gic_->log().guest_error(Layer::Hardware, "GICR.read_vconf",
+                                "the vLPI configuration table lies outside memory: the vLPI reads as disabled",
+                                {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"vintid", vintid}});
+    s.config.emplace(vintid, byte.value);
+    return byte.value;
+}
+
+uint8_t Redistributor::lpi_config(uint32_t intid) {
+    if (auto it = lpi_config_.find(intid); it != lpi_config_.end()) return it->second;
+    uint8_t value = 0;
+    uint32_t limit = uint32_t{1} << std::min<unsigned>(GicrPropbaser::IDbits.get(propbaser_) + 1, 32);
+    if (intid >= kFirstLpiIntid && intid < limit) {
+        MemRead<uint8_t> byte =
+            gic_->memory().read8(GicrPropbaser::PhysAddr.get_in_place(propbaser_) + (intid - kFirstLpiIntid));
+        value = byte.value;
+    }
+    lpi_config_.emplace(intid, value);
+    return value;
+}
+
+void Redistributor::consume_vlpi(VpeState& s, uint32_t vintid) { set_bit(s, vintid, false); }
+
+// ---- physical LPIs --------------------------------------------------------------------------
+
+void Redistributor::set_lpi_pending(uint32_t intid, bool pending) {
+    EventLog& log = gic_->log();
+    if (!pending) {
+        if (lpi_pending_.erase(intid)) log.op(Layer::Hardware, "GICR.lpi_clear", {{"rd", index_}, {"intid", intid}});
+        return;
+    }
+    bool added = lpi_pending_.insert(intid).second;
+    log.op(Layer::Hardware, "GICR.lpi_pending", {{"rd", index_}, {"intid", intid}, {"was_pending", !added}});
+    if (added && enable_lpis_ && LpiConfig::enabled(lpi_config(intid))) gic_->signal_host(index_, intid);
+}
+
+uint32_t Redistributor::acknowledge_lpi() {
+    std::optional<uint32_t> best;
+    uint8_t best_priority = 0xFF;
+    if (enable_lpis_) {
+        for (uint32_t intid : lpi_pending_) {
+            uint8_t cfg = lpi_config(intid);
+            if (LpiConfig::enabled(cfg) && (!best || LpiConfig::priority(cfg) < best_priority)) {
+                best = intid;
+                best_priority = LpiConfig::priority(cfg);
+            }
+        }
+    }
+    if (!best) return kSpuriousIntid;
+    lpi_pending_.erase(*best);
+    gic_->log().op(Layer::Hardware, "GICR.host_ack", {{"rd", index_}, {"intid", *best}});
+    return *best;
+}
+
+void Redistributor::invalidate_lpi_config(std::optional<uint32_t> intid) {
+    gic_->log().op(Layer::Hardware, "GICR.invalidate_lpi_config", {{"rd", index_}, {"intid", intid.value_or(0)}, {"all", !intid}});
+    if (intid)
+        lpi_config_.erase(*intid);
+    else
+        lpi_config_.clear();
+    if (!enable_lpis_) return;
+    // A pending LPI that the new configuration enables is now signalled.
+    for (uint32_t p : std::set<uint32_t>(lpi_pending_))
+        if ((!intid || p == *intid) && LpiConfig::enabled(lpi_config(p))) gic_->signal_host(index_, p);
+}
+
+// ---- vPEs -----------------------------------------------------------------------------------
+
+void Redistributor::map_vpe(const VpeProps& props, bool alloc, bool ptz) {
+    EventLog& log = gic_->log();
+    const bool v41 = gic_->config().v41();
+    VpeState* s = find(props.vpeid);
+    if (!s && !v41) {
+        // GICv4.0: a vPE that was made resident before any ITS mapped it is adopted.
+        for (auto it = vpes_.begin(); it != vpes_.end(); ++it) {
+            if (it->second.transient && it->second.props.vpt_addr == props.vpt_addr) {
+                VpeState t = std::move(it->second);
+                vpes_.erase(it);
+                t.transient = false;
+                t.props.vpeid = props.vpeid;
+                if (resident_ == kTransientVpe) resident_ = props.vpeid;
+                s = &vpes_.emplace(props.vpeid, std::move(t)).first->second;
+                break;
+            }
+        }
+    }
+    if (!s) {
+        if (v41 && !alloc)
+            log.guest_error(Layer::Hardware, "GICR.map_vpe",
+                            "VMAPP V=1 with Alloc=0 for a vPE no ITS maps yet: Alloc=1 marks the first map",
+                            {{"rd", index_}, {"vpe", props.vpeid}});
+        VpeState fresh;
+        fresh.props = props;
+        fresh.pending.assign((fresh.limit() + 63) / 64, 0);
+        fresh.dirty.assign((fresh.pending.size() + 63) / 64, 0);
+        // GICv4.1 PTZ (with Alloc): the VPT is known to be zero, so it is not read.
+        fresh.loaded = v41 && alloc && ptz;
+        s = &vpes_.emplace(props.vpeid, std::move(fresh)).first->second;
+    } else if (v41 && alloc && s->maps > 0) {
+        log.guest_error(Layer::Hardware, "GICR.map_vpe",
+                        "VMAPP V=1 with Alloc=1 for a vPE another ITS already maps: Alloc=1 marks the first map",
+                        {{"rd", index_}, {"vpe", props.vpeid}});
+    }
+    if (s->maps > 0 && (s->props.vpt_addr != props.vpt_addr || s->props.id_bits != props.id_bits))
+        log.guest_error(Layer::Hardware, "GICR.map_vpe",
+                        "VMAPP maps a vPE with a VPT other than the one it already has: UNPREDICTABLE, the first kept",
+                        {{"rd", index_}, {"vpe", props.vpeid}});
+    else if (s->maps == 0)
+        s->props = props;
+    ++s->maps;
+    gic_->note_vpt(props.vpeid, props.vpt_addr, props.id_bits);
+    log.op(Layer::Hardware, "GICR.map_vpe",
+           {{"rd", index_}, {"vpe", props.vpeid}, {"maps", s->maps}, {"loaded", s->loaded}, {"vpt", Hex{props.vpt_addr}}});
+}
+
+void Redistributor::unmap_vpe(uint32_t vpeid, bool alloc) {
+    EventLog& log = gic_->log();
+    VpeState* s = find(vpeid);
+    if (!s || s->maps == 0) {
+        log.guest_error(Layer::Hardware, "GICR.unmap_vpe", "VMAPP V=0 for a vPE this redistributor does not hold",
+                        {{"rd", index_}, {"vpe", vpeid}});
+        return;
+    }
+    --s->maps;
+    log.op(Layer::Hardware, "GICR.unmap_vpe", {{"rd", index_}, {"vpe", vpeid}, {"maps", s->maps}, {"alloc", alloc}});
+    if (!gic_->config().v41()) return;  // GICv4.0 has no way to clean the cache (reference/arm §1.5)
+    if (alloc) {
+        if (s->maps != 0)
+            log.guest_error(Layer::Hardware, "GICR.unmap_vpe",
+                            "VMAPP V=0 with Alloc=1 while other ITSs still map the vPE: Alloc=1 marks the last unmap",
+                            {{"rd", index_}, {"vpe", vpeid}});
+        // IHI 0069 (quoted by Marc Zyngier, 2020-12-01): VMAPP {V,Alloc}={0,1} cleans and invalidates
+        // any caching of the VPT and the vLPI configuration table.
+        write_back(*s);
+        vpes_.erase(vpeid);
+        log.op(Layer::Hardware, "GICR.vpt_clean", {{"rd", index_}, {"vpe", vpeid}});
+    } else if (s->maps == 0) {
+        log.guest_error(Layer::Hardware, "GICR.unmap_vpe",
+                        "the last VMAPP V=0 had Alloc=0: the VPT cache is neither cleaned nor invalidated",
+                        {{"rd", index_}, {"vpe", vpeid}});
+    }
+}
+
+void Redistributor::move_vpe(uint32_t vpeid, Redistributor& to) {
+    auto node = vpes_.extract(vpeid);
+    if (node.empty()) return;
+    gic_->log().op(Layer::Hardware, "GICR.move_vpe", {{"from", index_}, {"to", to.index_}, {"vpe", vpeid}});
+    to.vpes_.insert(std::move(node));
+}
+
+void Redistributor::set_default_doorbell(uint32_t vpeid, uint32_t doorbell) {
+    if (VpeState* s = find(vpeid)) s->props.default_doorbell = doorbell;
+}
+
+void Redistributor::ring_doorbell(VpeState& s, uint32_t pintid, const char* why) {
+    EventLog& log = gic_->log();
+    if (pintid == kNoDoorbell) {
+        log.op(Layer::Hardware, "GICR.no_doorbell", {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"why", why}});
+        return;
+    }
+    log.op(Layer::Hardware, "GICR.doorbell", {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"lpi", pintid}, {"why", why}});
+    set_lpi_pending(pintid, true);
+}
+
+void Redistributor::set_vlpi_pending(uint32_t vpeid, uint32_t vintid, bool pending, uint32_t ite_doorbell) {
+    EventLog& log = gic_->log();
+    VpeState* s = find(vpeid);
+    if (!s || vintid >= s->limit()) {
+        log.guest_error(Layer::Hardware, pending ? "GICR.vlpi_pending" : "GICR.vlpi_clear",
+                        "vLPI for a vPE this redistributor does not hold, or beyond its VPT: dropped",
+                        {{"rd", index_}, {"vpe", vpeid}, {"vintid", vintid}});
+        return;
+    }
+    set_bit(*s, vintid, pending);
+    log.op(Layer::Hardware, pending ? "GICR.vlpi_pending" : "GICR.vlpi_clear",
+           {{"rd", index_}, {"vpe", vpeid}, {"vintid", vintid}, {"resident", resident_ == vpeid}});
+    if (!pending) return;
+    if (resident_ == vpeid) {
+        gic_->cpu(index_).check_vlpi_not_in_lr(vpeid, vintid);
+        return;
+    }
+    if (gic_->config().v41()) {
+        // GICv4.1: "if we read-back PendingLast clear, then a doorbell will be delivered when an
+        // interrupt comes" (its_vpe_4_1_deschedule, reference/arm §1.3): once, for an enabled vLPI.
+        if (s->doorbell_armed && LpiConfig::enabled(vlpi_config(*s, vintid))) {
+            s->doorbell_armed = false;
+            ring_doorbell(*s, s->props.default_doorbell, "default doorbell (4.1)");
+        }
+    } else if (ite_doorbell != kNoDoorbell) {
+        ring_doorbell(*s, ite_doorbell, "per-vLPI doorbell (4.0)");  // reference/arm §1.6
+    }
+}
+
+bool Redistributor::vlpi_pending(uint32_t vpeid, uint32_t vintid) const {
+    const VpeState* s = vpe(vpeid);
+    if (!s || vintid >= s->limit()) return false;
+    if (s->loaded) return s->test(vintid);
+    PendingBitPos pos = vpt_byte_and_bit(vintid);
+    MemRead<uint8_t> byte = gic_->memory().read8(s->props.vpt_addr + pos.byte);
+    return byte.ok() && ((byte.value >> pos.bit) & 1);
+}
+
+void Redistributor::invalidate_vlpi_config(uint32_t vpeid, std::optional<uint32_t> vintid) {
+    VpeState* s = find(vpeid);
+    gic_->log().op(Layer::Hardware, "GICR.invalidate_vlpi_config",
+                   {{"rd", index_}, {"vpe", vpeid}, {"vintid", vintid.value_or(0)}, {"all", !vintid}});
+    if (!s) return;
+    if (vintid)
+        s->config.erase(*vintid);
+    else
+        s->config.clear();
+}
+
+void Redistributor::vsgi_configure(uint32_t vpeid, unsigned sgi, uint8_t priority, bool group1, bool enable) {
+    VpeState* s = find(vpeid);
+    if (!s || sgi >= 16) {
+        gic_->log().guest_error(Layer::Hardware, "GICR.vsgi_config", "vSGI of a vPE this redistributor does not hold",
+                                {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}});
+        return;
+    }
+    VsgiState& v = s->sgis[sgi];
+    v.priority = priority;
+    v.group1 = group1;
+    v.enabled = enable;
+    gic_->log().op(Layer::Hardware, "GICR.vsgi_config",
+                   {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}, {"priority", priority}, {"group1", group1}, {"enable", enable}});
+}
+
+void Redistributor::vsgi_set_pending(uint32_t vpeid, unsigned sgi, bool pending) {
+    VpeState* s = find(vpeid);
+    if (!s || sgi >= 16) {
+        gic_->log().guest_error(Layer::Hardware, "GICR.vsgi_pending", "vSGI of a vPE this redistributor does not hold",
+                                {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}});
+        return;
+    }
+    s->sgis[sgi].pending = pending;
+    gic_->log().op(Layer::Hardware, pending ? "GICR.vsgi_pending" : "GICR.vsgi_clear",
+                   {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}, {"resident", resident_ == vpeid}});
+    if (pending && resident_ != vpeid && gic_->config().v41() && s->doorbell_armed && s->sgis[sgi].enabled) {
+        s->doorbell_armed = false;
+        ring_doorbell(*s, s->props.default_doorbell, "default doorbell (4.1), vSGI");
+    }
+}
+
+void Redistributor::where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Location>& out) const {
+    const VpeState* s = vpe(vpeid);
+    if (!s || vintid >= s->limit()) return;
+    bool live = s->maps > 0 || s->transient;
+    if (s->loaded) {
+        if (s->test(vintid)) out.push_back({fmt::format("arm.rd_cache[{}]", vpe_name(vpeid)), live});
+    } else if (vlpi_pending(vpeid, vintid)) {
+        out.push_back({fmt::format("arm.vpt[{}]", vpe_name(vpeid)), live});
+    }
+}
+
+}  // namespace irqdiff::arm
