@@ -22,11 +22,10 @@ MemFault AddressSpace::read_bytes(uint64_t addr, std::span<uint8_t> out) const {
         uint64_t a = addr + done;
         uint64_t offset = a & (kPageSize - 1);
         size_t chunk = std::min<uint64_t>(kPageSize - offset, out.size() - done);
-        auto it = pages_.find(a >> kPageBits);
-        if (it == pages_.end())
-            std::memset(out.data() + done, 0, chunk);
+        if (const Page* page = find_page(a >> kPageBits))
+            std::memcpy(out.data() + done, page->data() + offset, chunk);
         else
-            std::memcpy(out.data() + done, it->second->data() + offset, chunk);
+            std::memset(out.data() + done, 0, chunk);
         done += chunk;
     }
     ++stats_.reads;
@@ -49,12 +48,22 @@ MemFault AddressSpace::write_bytes(uint64_t addr, std::span<const uint8_t> in) {
     return MemFault::None;
 }
 
+const AddressSpace::Page* AddressSpace::find_page(uint64_t page_number) const {
+    if (page_number == cached_number_) return cached_page_;
+    auto it = pages_.find(page_number);
+    if (it == pages_.end()) return nullptr;
+    cached_number_ = page_number;
+    cached_page_ = it->second.get();
+    return cached_page_;
+}
+
 AddressSpace::Page& AddressSpace::writable_page(uint64_t page_number) {
     auto& slot = pages_[page_number];
-    if (!slot)
-        slot = std::make_shared<Page>(Page{});
-    else if (slot.use_count() > 1)  // shared with a snapshot: copy on write
-        slot = std::make_shared<Page>(*slot);
+    if (!slot || slot.use_count() > 1) {
+        // New, or shared with a snapshot (copy on write): the slot gets another page.
+        slot = slot ? std::make_shared<Page>(*slot) : std::make_shared<Page>(Page{});
+        if (page_number == cached_number_) cached_number_ = ~uint64_t{0};
+    }
     return *slot;
 }
 

@@ -89,12 +89,17 @@ class AddressSpace {
         for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<uint8_t>(v >> (8 * i));
         return write_bytes(addr, bytes);
     }
+    /// The page holding `page_number` for reading, or nullptr if never written. The last page
+    /// found is remembered (table walks and VPT scans stay within a page).
+    const Page* find_page(uint64_t page_number) const;
     /// The page holding `page_number`, unshared and allocated, for writing.
     Page& writable_page(uint64_t page_number);
 
     std::string name_;
     uint64_t size_;
     std::map<uint64_t, std::shared_ptr<Page>> pages_;
+    mutable uint64_t cached_number_ = ~uint64_t{0};  // find_page's last hit (pages are never freed)
+    mutable const Page* cached_page_ = nullptr;
     mutable AccessStats stats_;
 };
 

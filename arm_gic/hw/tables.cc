@@ -93,10 +93,11 @@ namespace {
 
 template <size_t N>
 MemFault read_words(const AddressSpace& m, uint64_t addr, std::array<uint64_t, N>& w) {
+    uint8_t bytes[8 * N];
+    if (MemFault f = m.read_bytes(addr, bytes); f != MemFault::None) return f;  // one access
     for (size_t i = 0; i < N; ++i) {
-        MemRead<uint64_t> r = m.read64(addr + 8 * i);
-        if (!r.ok()) return r.fault;
-        w[i] = r.value;
+        w[i] = 0;
+        for (size_t b = 8; b-- > 0;) w[i] = (w[i] << 8) | bytes[8 * i + b];
     }
     return MemFault::None;
 }

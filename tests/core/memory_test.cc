@@ -61,6 +61,29 @@ TEST(AddressSpace, CopyIsASnapshotThatSharesPagesUntilWritten) {
     EXPECT_EQ(snapshot.read32(0x2000).value, 7u);
 }
 
+// The remembered last page must never show another space's or a stale copy's data.
+TEST(AddressSpace, ReadCacheFollowsCopyOnWriteInBothDirections) {
+    AddressSpace a("host", 1 << 20);
+    a.write32(0x10, 1);
+    EXPECT_EQ(a.read32(0x10).value, 1u);  // a remembers the page
+    AddressSpace b = a;                   // b inherits the remembered page
+    EXPECT_EQ(b.read32(0x10).value, 1u);
+    b.write32(0x10, 2);  // b copies the page and forgets the shared one
+    EXPECT_EQ(b.read32(0x10).value, 2u);
+    EXPECT_EQ(a.read32(0x10).value, 1u);
+    a.write32(0x10, 3);  // a is the page's only owner again: written in place
+    EXPECT_EQ(a.read32(0x10).value, 3u);
+    EXPECT_EQ(b.read32(0x10).value, 2u);
+    b = a;  // restore b from a
+    EXPECT_EQ(b.read32(0x10).value, 3u);
+    a.write32(0x10, 4);
+    EXPECT_EQ(b.read32(0x10).value, 3u);
+    EXPECT_EQ(a.read32(0x10).value, 4u);
+    EXPECT_EQ(a.read32(0x5000).value, 0u);  // an unwritten page is not remembered as present
+    a.write32(0x5000, 9);
+    EXPECT_EQ(a.read32(0x5000).value, 9u);
+}
+
 TEST(AddressSpace, StatsCountSuccessfulAccessesOnly) {
     AddressSpace s("guest", 0x1000);
     s.write64(0, 1);
