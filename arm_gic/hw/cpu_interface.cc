@@ -71,12 +71,12 @@ void CpuInterface::write_igrpen0(bool enable) {
 std::optional<CpuInterface::Candidate> CpuInterface::highest() {
     std::optional<Candidate> best;
     auto consider = [&](uint32_t intid, uint8_t priority, Kind kind, unsigned lr) {
-        if (!best || priority < best->priority) best = Candidate{intid, priority, kind, lr};
+        if (!best || priority < best->priority || (priority == best->priority && intid < best->intid))
+            best = Candidate{intid, priority, kind, lr};
     };
     Redistributor& r = rd();
     if (VpeState* v = r.ready_vpe(); v && grp1_ && r.vgrp1_enabled()) {
-        // vLPIs are Group 1; vINTIDs are scanned in ascending order, so equal priorities go to the
-        // lowest INTID.
+        // vLPIs are Group 1. Equal priorities go to the lowest INTID (consider()).
         for (uint32_t w = kFirstLpiIntid / 64; w < v->pending.size(); ++w)
             for (uint64_t bits = v->pending[w]; bits; bits &= bits - 1) {
                 uint32_t vintid = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
@@ -91,7 +91,9 @@ std::optional<CpuInterface::Candidate> CpuInterface::highest() {
     if (grp1_) {
         for (unsigned n = 0; n < lrs_.size(); ++n) {
             ListRegister lr = ListRegister::decode(lrs_[n]);
-            if (lr.pending() && lr.group1) consider(lr.vintid, lr.priority, Kind::Lr, n);
+            // Only a Pending entry is signalled: a pending+active one waits for its deactivation
+            // (IHI 0069, as QEMU's hppvi_index reads it).
+            if (lr.status == ListRegister::Status::Pending && lr.group1) consider(lr.vintid, lr.priority, Kind::Lr, n);
         }
     }
     if (best && (best->priority >= pmr_ || best->priority >= read_rpr())) return std::nullopt;

@@ -6,9 +6,14 @@ namespace irqdiff::arm {
 
 Gic::Gic(const GicConfig& config, AddressSpace& host_memory, EventLog& log)
     : config_(config), memory_(&host_memory), log_(&log) {
-    if (config_.its_count == 0 || config_.its_count > 16 || config_.redistributor_count == 0 ||
-        config_.redistributor_count > 64 || config_.list_registers == 0 || config_.list_registers > 16)
-        throw std::logic_error("GicConfig: 1..16 ITSs, 1..64 redistributors, 1..16 list registers");
+    const GicConfig& c = config_;
+    if (c.its_count == 0 || c.its_count > 16 || c.redistributor_count == 0 || c.redistributor_count > 64 ||
+        c.list_registers == 0 || c.list_registers > 16 || c.device_id_bits == 0 || c.device_id_bits > 32 ||
+        c.event_id_bits == 0 || c.event_id_bits > 32 || c.lpi_id_bits < 14 || c.lpi_id_bits > 24 ||
+        c.vpe_id_bits == 0 || c.vpe_id_bits > 16 || c.collection_count == 0 || c.collection_count > 65536)
+        throw std::logic_error(
+            "GicConfig: 1..16 ITSs, 1..64 redistributors, 1..16 list registers, 1..32 DeviceID and EventID bits, "
+            "14..24 LPI ID bits, 1..16 vPEID bits, 1..65536 collections");
     for (unsigned i = 0; i < config_.its_count; ++i) its_.emplace_back(this, i);
     for (unsigned i = 0; i < config_.redistributor_count; ++i) {
         rds_.emplace_back(this, i);

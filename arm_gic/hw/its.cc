@@ -106,7 +106,9 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
             return;
         }
         cbaser_ = write_register(cbaser_, value, bytes, offset) & kGitsCbaserWritable;
-        creadr_ = 0;  // writing GITS_CBASER resets GITS_CREADR
+        // Writing GITS_CBASER resets GITS_CREADR; CWRITER follows it (as KVM's vITS does in
+        // vgic_mmio_write_its_cbaser), so a smaller queue never replays old commands.
+        creadr_ = cwriter_ = 0;
         stalled_ = false;
         log().op(Layer::Hardware, "ITS.write_CBASER",
                  {{"its", index_},
@@ -158,6 +160,10 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
         log().ignored(Layer::Hardware, "ITS.write_TRANSLATER",
                       "a GITS_TRANSLATER write needs the DeviceID the bus supplies: devices use Its::translate",
                       {{"its", index_}, {"value", Hex{value}}});
+    } else if (base == GITS_SGIR && config().v41() && bytes != 8) {
+        log().guest_error(Layer::Hardware, "ITS.write_SGIR",
+                          "GITS_SGIR takes 64-bit writes (vPEID[47:32] and vINTID[3:0] in one access): ignored",
+                          {{"its", index_}, {"offset", Hex{offset}}});
     } else if (base == GITS_SGIR && config().v41()) {
         uint32_t vpeid = static_cast<uint32_t>(GitsSgir::vPEID.get(value));
         unsigned sgi = static_cast<unsigned>(GitsSgir::vINTID.get(value));
@@ -179,12 +185,13 @@ void Its::process_queue() {
     if (!enabled_ || stalled_ || !GitsCbaser::Valid.get(cbaser_)) return;
     const uint64_t base = GitsCbaser::PhysAddr.get_in_place(cbaser_);
     const uint64_t size = queue_bytes();
-    while (creadr_ != cwriter_) {
+    // At most one lap: CWRITER and CREADR both lie inside the queue, so this always ends.
+    for (uint64_t n = 0; creadr_ != cwriter_ && n < size / ItsCommand::kBytes; ++n) {
         uint8_t bytes[ItsCommand::kBytes];
         ItsCommand c;
         CmdResult r;
         if (memory().read_bytes(base + creadr_, bytes) != MemFault::None) {
-            r = table_fault(c, "reading the command queue", base + creadr_);
+            r = fault_response("ITS.command_queue", "reading the command queue", base + creadr_);
         } else {
             c = ItsCommand::decode(bytes);
             r = execute(c);
@@ -201,6 +208,7 @@ void Its::process_queue() {
 CmdResult Its::execute(const ItsCommand& c) {
     const CommandInfo* info = find_command(c.opcode());
     if (!info) return command_error(c, fmt::format("opcode {:#04x} is not an ITS command", c.opcode()));
+    if (info->needs_v4 && !GitsTyper::Virtual.get(typer())) return command_error(c, "a GICv4 command on a GICv3 ITS");
     if (info->needs_v41 && !config().v41()) return command_error(c, "a GICv4.1 command on a GICv4.0 ITS");
     return info->handler(*this, c);
 }
@@ -216,8 +224,12 @@ CmdResult Its::command_error(const ItsCommand& c, std::string_view problem) {
 }
 
 CmdResult Its::table_fault(const ItsCommand& c, std::string_view problem, uint64_t addr) {
+    return fault_response(fmt::format("ITS.{}", command_name(c)), problem, addr);
+}
+
+CmdResult Its::fault_response(std::string_view op, std::string_view problem, uint64_t addr) {
     ErrorResponse r = config().table_fault;
-    log().guest_error(Layer::Hardware, fmt::format("ITS.{}", command_name(c)),
+    log().guest_error(Layer::Hardware, op,
                       fmt::format("memory fault {}; CONSTRAINED UNPREDICTABLE, policy arm.its_table_fault={}",
                                   problem, to_string(r)),
                       {{"its", index_}, {"addr", Hex{addr}}});
@@ -233,7 +245,7 @@ CmdResult walk_error(Its& its, const ItsCommand& c, TableWalk w, const char* tab
 }  // namespace
 
 CmdResult Its::lookup_device(const ItsCommand& c, uint32_t device_id, Dte& out, uint64_t* dte_addr) {
-    if (device_id >> config().device_id_bits)
+    if (uint64_t{device_id} >> config().device_id_bits)
         return command_error(c, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", device_id));
     EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
     if (a.status == TableWalk::Fault) return table_fault(c, "reading the device table's level 1", table(0).base);
@@ -284,7 +296,7 @@ CmdResult Its::lookup_collection(const ItsCommand& c, uint16_t icid, Cte& out) {
 }
 
 CmdResult Its::locate_vpe(const ItsCommand& c, uint32_t vpeid, uint64_t& addr) {
-    if (vpeid >> config().vpe_id_bits) return command_error(c, fmt::format("vPEID {:#x} out of range", vpeid));
+    if (uint64_t{vpeid} >> config().vpe_id_bits) return command_error(c, fmt::format("vPEID {:#x} out of range", vpeid));
     EntryAddr a = entry_address(memory(), table(kBaserVpe), vpeid);
     if (a.status == TableWalk::Fault) return table_fault(c, "reading the vPE table's level 1", 0);
     if (!a.ok()) return walk_error(*this, c, a.status, "vPE table entry of vPEID", vpeid);
@@ -320,7 +332,7 @@ bool Its::translate_to_ite(uint32_t device_id, uint32_t event_id, IteRef& out) {
                       why, {{"its", index_}, {"device", device_id}, {"event", event_id}});
         return false;
     };
-    if (device_id >> config().device_id_bits) return drop("translation error: DeviceID out of range, MSI dropped");
+    if (uint64_t{device_id} >> config().device_id_bits) return drop("translation error: DeviceID out of range, MSI dropped");
     EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
     if (!a.ok()) return drop("translation error: no device table entry, MSI dropped");
     MemRead<Dte> dte = read_dte(memory(), a.addr);
@@ -359,6 +371,11 @@ void Its::translate(uint32_t device_id, uint32_t event_id) {
         return;
     }
     Redistributor* rd = maps_vpe(ite.id) ? gic_->rd_of_vpe(ite.id) : nullptr;
+    if (rd && ite.intid >= rd->vpe(ite.id)->limit()) {
+        log().ignored(Layer::Hardware, "ITS.translate", "translation error: vINTID beyond the vPE's VPT, MSI dropped",
+                      {{"its", index_}, {"device", device_id}, {"event", event_id}, {"vpe", ite.id}});
+        return;
+    }
     if (!rd) {
         log().ignored(Layer::Hardware, "ITS.translate", "translation error: vPE not mapped, MSI dropped",
                       {{"its", index_}, {"device", device_id}, {"event", event_id}, {"vpe", ite.id}});

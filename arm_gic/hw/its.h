@@ -5,7 +5,8 @@
 // share are here and return CmdResult, so each handler reads as a short pipeline (STYLE.md).
 //
 // ITS frame (64 KiB control + 64 KiB translation + 64 KiB vSGI on GICv4.1), reference/arm §1.1:
-//   0x0000  GITS_CTLR        Enabled[0] (RW), Quiescent[31] (RO: queue empty and not stalled)
+//   0x0000  GITS_CTLR        Enabled[0] (RW), Quiescent[31] (RO: 1 while disabled; commands and
+//                            translations complete synchronously, so nothing is ever in flight)
 //   0x0004  GITS_IIDR        0: no implementer code (RO)
 //   0x0008  GITS_TYPER       Physical, Virtual, ITT_entry_size, IDbits, Devbits, VMOVP, VMAPP (RO)
 //   0x0080  GITS_CBASER      Valid, PhysAddr[51:12], Size (4 KiB pages - 1); writes reset CREADR
@@ -86,6 +87,8 @@ class Its {
     CmdResult command_error(const ItsCommand& c, std::string_view problem);
     /// A table or queue access that faulted: the same under policy arm.its_table_fault.
     CmdResult table_fault(const ItsCommand& c, std::string_view problem, uint64_t addr);
+    /// The same, for an access that belongs to no command (`op` names it in the log).
+    CmdResult fault_response(std::string_view op, std::string_view problem, uint64_t addr);
 
     /// The device's DTE, which must be valid.
     CmdResult lookup_device(const ItsCommand& c, uint32_t device_id, Dte& out, uint64_t* dte_addr = nullptr);

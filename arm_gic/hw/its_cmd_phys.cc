@@ -47,7 +47,7 @@ CmdResult mapd(Its& its, const ItsCommand& c) {
     its.log().op(Layer::Hardware, "ITS.MAPD",
                  {{"its", its.index()}, {"device", dev}, {"valid", dte.valid}, {"itt", Hex{dte.itt_addr}},
                   {"event_bits", dte.size + 1}});
-    if (dev >> its.config().device_id_bits)
+    if (uint64_t{dev} >> its.config().device_id_bits)
         return its.command_error(c, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", dev));
     if (dte.valid && dte.size + 1u > its.config().event_id_bits)
         return its.command_error(c, fmt::format("Size {} beyond GITS_TYPER.IDbits", dte.size));

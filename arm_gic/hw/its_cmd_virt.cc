@@ -63,7 +63,7 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
                           "GICv4.0 VMAPP has no Alloc, PTZ, VCONF_addr or Default_Doorbell, and VPT_size[7:6] is "
                           "RES0: those bits are ignored",
                           {{"its", its.index()}, {"vpe", vpeid}});
-    if (!v41) vpt_size &= 0x1F;
+    if (!v41) vpt_size &= 0x3F;  // GICv4.0: VPT_size[7:6] are RES0
     uint64_t entry = 0;
     if (CmdResult r = its.locate_vpe(c, vpeid, entry); r != kOk) return r;
     Redistributor* holder = its.gic().rd_of_vpe(vpeid);
@@ -98,6 +98,8 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
         return its.command_error(c, fmt::format("vPE {} is mapped to redistributor {} by another ITS; every ITS must "
                                                 "map it to the same one",
                                                 vpeid, holder->index()));
+    if (holder && holder->index() != rdbase)  // a stale state left by an unmap that did not clean
+        holder->drop_vpe(vpeid, "the vPE is mapped to another redistributor; GICv4.0 (or Alloc=0) left no clean copy");
     Vpte vpte{true, vpt_size, vpt, rdbase, vconf, db};
     if (CmdResult r = its.write_vpte(c, entry, vpte); r != kOk) return r;
     its.note_vpe_mapped(vpeid, true);
@@ -187,6 +189,13 @@ CmdResult vmovp(Its& its, const ItsCommand& c) {
     Redistributor* holder = its.gic().rd_of_vpe(req.vpeid);
     if (holder && holder->resident_vpe() == req.vpeid)
         return its.command_error(c, fmt::format("VMOVP of vPE {} while it is resident (UNPREDICTABLE)", req.vpeid));
+    if (!its.config().vmovp_direct && !(req.its_list >> its.index() & 1))
+        return its.command_error(c, "GITS_TYPER.VMOVP = 0 and ITSList does not include this ITS");
+    if (!v41 && (cmd::DB::get(c) || cmd::VmovpDefaultDoorbell::get(c)))
+        its.log().ignored(Layer::Hardware, "ITS.VMOVP", "GICv4.0 VMOVP has no DB or Default_Doorbell: ignored",
+                          {{"its", its.index()}, {"vpe", req.vpeid}});
+    // With GITS_TYPER.VMOVP = 0 each ITS updates its own vPE table entry when it processes the
+    // VMOVP; the vPE itself moves once every ITS in ITSList has (Gic::vmovp_seen).
     vpe.vpte.rdbase = req.target;
     if (req.db) vpe.vpte.default_doorbell = req.default_doorbell;
     if (CmdResult r = its.write_vpte(c, vpe.addr, vpe.vpte); r != kOk) return r;
@@ -194,8 +203,6 @@ CmdResult vmovp(Its& its, const ItsCommand& c) {
         its.gic().move_vpe(req);
         return kOk;
     }
-    if (!(req.its_list >> its.index() & 1))
-        return its.command_error(c, "GITS_TYPER.VMOVP = 0 and ITSList does not include this ITS");
     its.gic().vmovp_seen(its.index(), seq, req);
     return kOk;
 }

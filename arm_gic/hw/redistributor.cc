@@ -392,15 +392,19 @@ uint32_t Redistributor::acknowledge_lpi() {
 }
 
 void Redistributor::invalidate_lpi_config(std::optional<uint32_t> intid) {
-    gic_->log().op(Layer::Hardware, "GICR.invalidate_lpi_config", {{"rd", index_}, {"intid", intid.value_or(0)}, {"all", !intid}});
+    gic_->log().op(Layer::Hardware, "GICR.invalidate_lpi_config",
+                   {{"rd", index_}, {"intid", intid.value_or(0)}, {"all", !intid}});
+    // A pending LPI that was disabled and that the new configuration enables is signalled now.
+    std::vector<uint32_t> was_disabled;
+    for (uint32_t p : lpi_pending_)
+        if ((!intid || p == *intid) && !LpiConfig::enabled(lpi_config(p))) was_disabled.push_back(p);
     if (intid)
         lpi_config_.erase(*intid);
     else
         lpi_config_.clear();
     if (!enable_lpis_) return;
-    // A pending LPI that the new configuration enables is now signalled.
-    for (uint32_t p : std::set<uint32_t>(lpi_pending_))
-        if ((!intid || p == *intid) && LpiConfig::enabled(lpi_config(p))) gic_->signal_host(index_, p);
+    for (uint32_t p : was_disabled)
+        if (LpiConfig::enabled(lpi_config(p))) gic_->signal_host(index_, p);
 }
 
 // ---- vPEs -----------------------------------------------------------------------------------
@@ -422,6 +426,12 @@ void Redistributor::map_vpe(const VpeProps& props, bool alloc, bool ptz) {
                 break;
             }
         }
+    }
+    if (s && s->maps == 0 && v41 && alloc) {
+        // A stale state (the last unmap had Alloc=0): Alloc=1 allocates afresh.
+        log.op(Layer::Hardware, "GICR.drop_stale_cache", {{"rd", index_}, {"vpe", props.vpeid}});
+        vpes_.erase(props.vpeid);
+        s = nullptr;
     }
     if (!s) {
         if (v41 && !alloc)
@@ -464,15 +474,20 @@ void Redistributor::unmap_vpe(uint32_t vpeid, bool alloc) {
     log.op(Layer::Hardware, "GICR.unmap_vpe", {{"rd", index_}, {"vpe", vpeid}, {"maps", s->maps}, {"alloc", alloc}});
     if (!gic_->config().v41()) return;  // GICv4.0 has no way to clean the cache (reference/arm §1.5)
     if (alloc) {
-        if (s->maps != 0)
-            log.guest_error(Layer::Hardware, "GICR.unmap_vpe",
-                            "VMAPP V=0 with Alloc=1 while other ITSs still map the vPE: Alloc=1 marks the last unmap",
-                            {{"rd", index_}, {"vpe", vpeid}});
         // IHI 0069 (quoted by Marc Zyngier, 2020-12-01): VMAPP {V,Alloc}={0,1} cleans and invalidates
         // any caching of the VPT and the vLPI configuration table.
         write_back(*s);
-        vpes_.erase(vpeid);
         log.op(Layer::Hardware, "GICR.vpt_clean", {{"rd", index_}, {"vpe", vpeid}});
+        if (s->maps != 0) {
+            // Not the last unmap after all: the vPE stays usable for the ITSs that still map it.
+            log.guest_error(Layer::Hardware, "GICR.unmap_vpe",
+                            "VMAPP V=0 with Alloc=1 while other ITSs still map the vPE: Alloc=1 marks the last "
+                            "unmap; the cache is cleaned but kept",
+                            {{"rd", index_}, {"vpe", vpeid}});
+            s->config.clear();
+            return;
+        }
+        vpes_.erase(vpeid);
     } else if (s->maps == 0) {
         log.guest_error(Layer::Hardware, "GICR.unmap_vpe",
                         "the last VMAPP V=0 had Alloc=0: the VPT cache is neither cleaned nor invalidated",
@@ -484,7 +499,12 @@ void Redistributor::move_vpe(uint32_t vpeid, Redistributor& to) {
     auto node = vpes_.extract(vpeid);
     if (node.empty()) return;
     gic_->log().op(Layer::Hardware, "GICR.move_vpe", {{"from", index_}, {"to", to.index_}, {"vpe", vpeid}});
+    if (to.has_vpe(vpeid)) to.drop_vpe(vpeid, "a VMOVP brings the vPE's current state");
     to.vpes_.insert(std::move(node));
+}
+
+void Redistributor::drop_vpe(uint32_t vpeid, const char* why) {
+    if (vpes_.erase(vpeid)) gic_->log().op(Layer::Hardware, "GICR.drop_stale_cache", {{"rd", index_}, {"vpe", vpeid}, {"why", why}});
 }
 
 void Redistributor::set_default_doorbell(uint32_t vpeid, uint32_t doorbell) {

@@ -109,8 +109,11 @@ class Redistributor {
     bool has_vpe(uint32_t vpeid) const { return vpes_.count(vpeid) != 0; }
     const VpeState* vpe(uint32_t vpeid) const;
     const std::map<uint32_t, VpeState>& vpes() const { return vpes_; }
-    /// VMOVP: hands vPE `vpeid` over to redistributor `to` (its cache written back first).
+    /// VMOVP: hands vPE `vpeid`'s state over to redistributor `to`; the cache moves with it and
+    /// nothing is written back.
     void move_vpe(uint32_t vpeid, Redistributor& to);
+    /// Discards the stale state of a vPE no ITS maps here any more (it was mapped elsewhere).
+    void drop_vpe(uint32_t vpeid, const char* why);
     void set_default_doorbell(uint32_t vpeid, uint32_t doorbell);
 
     /// Makes vINTID pending or not for a mapped vPE (INT, CLEAR, DISCARD, VMOVI, an MSI). A vLPI

@@ -50,7 +50,9 @@ void Vpte::encode(uint64_t& w0, uint64_t& w1, uint64_t& w2) const {
 }
 
 TableDesc TableDesc::from(const GitsBaser& b) {
-    return TableDesc{b.valid, b.indirect, b.phys_addr, b.page_bytes(), b.pages(), b.entry_bytes()};
+    // A table is aligned to its page size: address bits below it are not part of the address.
+    return TableDesc{b.valid, b.indirect, b.phys_addr & ~(b.page_bytes() - 1), b.page_bytes(), b.pages(),
+                     b.entry_bytes()};
 }
 
 TableDesc TableDesc::from(const Vpropbaser41& v) {
@@ -128,7 +130,7 @@ MemRead<Cte> read_cte(const AddressSpace& m, uint64_t addr) {
 }
 
 MemRead<Vpte> read_vpte(const AddressSpace& m, uint64_t addr) {
-    std::array<uint64_t, 3> w{};
+    std::array<uint64_t, 4> w{};  // the whole 32-byte entry, as write_vpte writes it
     MemFault f = read_words(m, addr, w);
     return {f == MemFault::None ? Vpte::decode(w[0], w[1], w[2]) : Vpte{}, f};
 }
