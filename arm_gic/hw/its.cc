@@ -80,14 +80,7 @@ uint64_t Its::read(uint64_t offset, unsigned bytes) {
                       {{"its", index_}, {"offset", Hex{offset}}});
         return 0;
     }
-    if (bytes == 4) value = (offset & 4) ? value >> 32 : value & 0xFFFF'FFFF;
-    return value;
-}
-
-uint64_t Its::write_register(uint64_t old, uint64_t value, unsigned bytes, uint64_t offset) const {
-    if (bytes == 8) return value;
-    if (offset & 4) return (old & 0xFFFF'FFFF) | (value << 32);
-    return (old & ~uint64_t{0xFFFF'FFFF}) | (value & 0xFFFF'FFFF);
+    return read_access(value, bytes, offset);
 }
 
 void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
@@ -105,7 +98,7 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
                               {{"its", index_}, {"value", Hex{value}}});
             return;
         }
-        cbaser_ = write_register(cbaser_, value, bytes, offset) & kGitsCbaserWritable;
+        cbaser_ = write_access(cbaser_, value, bytes, offset) & kGitsCbaserWritable;
         // Writing GITS_CBASER resets GITS_CREADR; CWRITER follows it (as KVM's vITS does in
         // vgic_mmio_write_its_cbaser), so a smaller queue never replays old commands.
         creadr_ = cwriter_ = 0;
@@ -116,7 +109,7 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
                   {"base", Hex{GitsCbaser::PhysAddr.get_in_place(cbaser_)}},
                   {"bytes", queue_bytes()}});
     } else if (base == GITS_CWRITER) {
-        uint64_t next = write_register(cwriter_, value, bytes, offset);
+        uint64_t next = write_access(cwriter_, value, bytes, offset);
         uint64_t target = GitsCwriter::Offset.get_in_place(next);
         bool retry = GitsCwriter::Retry.get(next);
         if (target >= queue_bytes()) {
@@ -145,7 +138,7 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
                               {{"its", index_}, {"n", n}});
             return;
         }
-        uint64_t raw = write_register(baser_[n], value, bytes, offset);
+        uint64_t raw = write_access(baser_[n], value, bytes, offset);
         baser_[n] = (raw & kGitsBaserWritable) | baser_fixed(n);
         TableDesc t = table(n);
         log().op(Layer::Hardware, "ITS.write_BASER",

@@ -119,7 +119,6 @@ class Its {
     friend class Gic;
     void process_queue();
     uint64_t queue_bytes() const;
-    uint64_t write_register(uint64_t old, uint64_t value, unsigned bytes, uint64_t offset) const;
     /// The translation an MSI or a doorbell-less lookup takes; logs and returns false when it fails.
     bool translate_to_ite(uint32_t device_id, uint32_t event_id, IteRef& out);
 

@@ -19,6 +19,28 @@ bool valid_lpi(const Its& its, uint64_t intid) {
 uint32_t device_of(const ItsCommand& c) { return static_cast<uint32_t>(cmd::DeviceID::get(c)); }
 uint32_t event_of(const ItsCommand& c) { return static_cast<uint32_t>(cmd::EventID::get(c)); }
 
+/// The redistributor a valid ITE's interrupt lives on: its collection's (physical) or its vPE's
+/// (virtual).
+CmdResult collection_rd(Its& its, const ItsCommand& c, uint16_t icid, Redistributor*& rd);
+CmdResult vpe_rd(Its& its, const ItsCommand& c, uint32_t vpeid, Redistributor*& rd);
+CmdResult ite_rd(Its& its, const ItsCommand& c, const Ite& ite, Redistributor*& rd) {
+    return ite.is_virtual ? vpe_rd(its, c, ite.id, rd) : collection_rd(its, c, ite.id, rd);
+}
+
+/// Looks up (DeviceID, EventID)'s valid ITE and the redistributor its interrupt lives on.
+CmdResult lookup_target(Its& its, const ItsCommand& c, IteRef& ref, Redistributor*& rd) {
+    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
+    return ite_rd(its, c, ref.ite, rd);
+}
+
+/// Sets or clears the pending state of the interrupt an ITE names (an LPI or a vLPI).
+void set_ite_pending(Redistributor& rd, const Ite& ite, bool pending) {
+    if (ite.is_virtual)
+        rd.set_vlpi_pending(ite.id, ite.intid, pending, ite.doorbell);
+    else
+        rd.set_lpi_pending(ite.intid, pending);
+}
+
 void log_dev_event(Its& its, const char* op, const ItsCommand& c) {
     its.log().op(Layer::Hardware, op, {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}});
 }
@@ -121,15 +143,9 @@ CmdResult movi(Its& its, const ItsCommand& c) {
 CmdResult discard(Its& its, const ItsCommand& c) {
     log_dev_event(its, "ITS.DISCARD", c);
     IteRef ref;
-    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     Redistributor* rd = nullptr;
-    if (ref.ite.is_virtual) {
-        if (CmdResult r = vpe_rd(its, c, ref.ite.id, rd); r != kOk) return r;
-        rd->set_vlpi_pending(ref.ite.id, ref.ite.intid, false, kNoDoorbell);
-    } else {
-        if (CmdResult r = collection_rd(its, c, ref.ite.id, rd); r != kOk) return r;
-        rd->set_lpi_pending(ref.ite.intid, false);
-    }
+    if (CmdResult r = lookup_target(its, c, ref, rd); r != kOk) return r;
+    set_ite_pending(*rd, ref.ite, false);
     ref.ite.valid = false;
     return its.write_ite(c, ref);
 }
@@ -138,15 +154,12 @@ CmdResult discard(Its& its, const ItsCommand& c) {
 CmdResult inv(Its& its, const ItsCommand& c) {
     log_dev_event(its, "ITS.INV", c);
     IteRef ref;
-    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     Redistributor* rd = nullptr;
-    if (ref.ite.is_virtual) {
-        if (CmdResult r = vpe_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+    if (CmdResult r = lookup_target(its, c, ref, rd); r != kOk) return r;
+    if (ref.ite.is_virtual)
         rd->invalidate_vlpi_config(ref.ite.id, ref.ite.intid);
-    } else {
-        if (CmdResult r = collection_rd(its, c, ref.ite.id, rd); r != kOk) return r;
+    else
         rd->invalidate_lpi_config(ref.ite.intid);
-    }
     return kOk;
 }
 
@@ -164,15 +177,9 @@ CmdResult invall(Its& its, const ItsCommand& c) {
 CmdResult set_pending(Its& its, const ItsCommand& c, bool pending) {
     log_dev_event(its, pending ? "ITS.INT" : "ITS.CLEAR", c);
     IteRef ref;
-    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     Redistributor* rd = nullptr;
-    if (ref.ite.is_virtual) {
-        if (CmdResult r = vpe_rd(its, c, ref.ite.id, rd); r != kOk) return r;
-        rd->set_vlpi_pending(ref.ite.id, ref.ite.intid, pending, ref.ite.doorbell);
-    } else {
-        if (CmdResult r = collection_rd(its, c, ref.ite.id, rd); r != kOk) return r;
-        rd->set_lpi_pending(ref.ite.intid, pending);
-    }
+    if (CmdResult r = lookup_target(its, c, ref, rd); r != kOk) return r;
+    set_ite_pending(*rd, ref.ite, pending);
     return kOk;
 }
 CmdResult int_(Its& its, const ItsCommand& c) { return set_pending(its, c, true); }

@@ -15,12 +15,6 @@ constexpr uint32_t kTransientVpe = 0x1'0000;
 /// First word of a pending bitmap that holds LPIs (INTID 8192 / 64).
 constexpr uint32_t kFirstLpiWord = kFirstLpiIntid / 64;
 
-uint64_t merge32(uint64_t old, uint64_t value, unsigned bytes, uint64_t offset) {
-    if (bytes == 8) return value;
-    if (offset & 4) return (old & 0xFFFF'FFFF) | (value << 32);
-    return (old & ~uint64_t{0xFFFF'FFFF}) | (value & 0xFFFF'FFFF);
-}
-
 }  // namespace
 
 Redistributor::Redistributor(Gic* gic, unsigned index) : gic_(gic), index_(index) {}
@@ -101,8 +95,7 @@ uint64_t Redistributor::read(uint64_t offset, unsigned bytes) {
                     {{"rd", index_}, {"offset", Hex{offset}}});
         return 0;
     }
-    if (bytes == 4) value = (offset & 4) ? value >> 32 : value & 0xFFFF'FFFF;
-    return value;
+    return read_access(value, bytes, offset);
 }
 
 void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
@@ -139,7 +132,7 @@ void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
                             "written while EnableLPIs = 1: UNPREDICTABLE, write ignored", {{"rd", index_}});
             return;
         }
-        reg = merge32(reg, value, bytes, offset);
+        reg = write_access(reg, value, bytes, offset);
         log.op(Layer::Hardware, base == GICR_PROPBASER ? "GICR.write_PROPBASER" : "GICR.write_PENDBASER",
                {{"rd", index_}, {"value", Hex{reg}}});
     } else if (base == GICR_INVLPIR || base == GICR_INVALLR) {
@@ -165,10 +158,10 @@ void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
                             "written while a vPE is resident: UNPREDICTABLE, write ignored", {{"rd", index_}});
             return;
         }
-        vpropbaser_ = merge32(vpropbaser_, value, bytes, offset);
+        vpropbaser_ = write_access(vpropbaser_, value, bytes, offset);
         log.op(Layer::Hardware, "GICR.write_VPROPBASER", {{"rd", index_}, {"value", Hex{vpropbaser_}}});
     } else if (base == kGicrVlpiFrame + GICR_VPENDBASER) {
-        write_vpendbaser(bytes == 8 ? value : merge32(0, value, bytes, offset));
+        write_vpendbaser(bytes == 8 ? value : write_access(0, value, bytes, offset));
     } else if (v41 && offset == kGicrVlpiFrame + GICR_VSGIR) {
         vsgir_vpeid_ = static_cast<uint32_t>(GicrVsgir::vPEID.get(value));
         log.op(Layer::Hardware, "GICR.write_VSGIR", {{"rd", index_}, {"vpe", vsgir_vpeid_}});

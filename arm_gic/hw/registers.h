@@ -330,6 +330,21 @@ struct Vpendbaser41 {
 };
 
 // ---------------------------------------------------------------------------------------------
+// 32-bit accesses to 64-bit registers: offset bit 2 selects the high half.
+
+/// The bytes a read of `bytes` (4 or 8) at `offset` returns from a 64-bit register `value`.
+constexpr uint64_t read_access(uint64_t value, unsigned bytes, uint64_t offset) {
+    if (bytes == 8) return value;
+    return (offset & 4) ? value >> 32 : value & 0xFFFF'FFFF;
+}
+/// A 64-bit register after a write of `bytes` (4 or 8) at `offset`: a 32-bit write changes one half.
+constexpr uint64_t write_access(uint64_t old, uint64_t value, unsigned bytes, uint64_t offset) {
+    if (bytes == 8) return value;
+    if (offset & 4) return (old & 0xFFFF'FFFF) | (value << 32);
+    return (old & ~uint64_t{0xFFFF'FFFF}) | (value & 0xFFFF'FFFF);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Virtual pending table (VPT) layout. [reference §1.4]
 
 /// The first 1 KiB of a (virtual) pending table covers INTIDs 0..8191, which are not LPIs; it is an
