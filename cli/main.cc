@@ -68,10 +68,16 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
     fmt::print("\n");
     Table table({"arch", "policy", "order", "source", "outcome", "expected", "fired", "delivered", "flags"});
     for (const RunResult& r : result.runs) {
-        std::string policy = r.policy.to_string();
+        // The table names only the policy values that differ from the catalogue's defaults.
+        std::vector<std::string> changed;
+        for (const auto& [key, value] : r.policy.entries())
+            if (const PolicySpec* spec = find_policy(key); spec && spec->default_value != value)
+                changed.push_back(key + "=" + value);
+        std::string policy = changed.empty() ? (r.policy.entries().empty() ? "-" : "defaults")
+                                             : fmt::format("{}", fmt::join(changed, ","));
         std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
         for (const SourceOutcome& o : r.outcomes)
-            table.add({r.arch, policy.empty() ? "-" : policy, order, r.source_names[o.source], to_string(o.outcome),
+            table.add({r.arch, policy, order, r.source_names[o.source], to_string(o.outcome),
                        expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
     }
     if (table.empty())

@@ -13,7 +13,8 @@ std::string describe(const Action& a, const Scenario& scenario, const MigrationP
         case StepKind::Mask:
         case StepKind::Unmask:
         case StepKind::Block:
-        case StepKind::Preempt: return fmt::format("{} vcpu{}", to_string(a.kind), a.vcpu);
+        case StepKind::Preempt:
+        case StepKind::ToggleLpis: return fmt::format("{} vcpu{}", to_string(a.kind), a.vcpu);
         case StepKind::Fire: return "fire " + src();
         case StepKind::Retarget: return fmt::format("retarget {} vcpu{}", src(), a.vcpu);
         case StepKind::Unassign: return "unassign " + src();

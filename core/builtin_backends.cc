@@ -1,5 +1,6 @@
 // The registry of every backend in this build. This file is the only code that links all
 // backend libraries (target irqdiff_builtin); the backends themselves depend on core alone.
+#include "arm_gic/backend.h"
 #include "core/backend.h"
 #include "core/ideal_backend.h"
 
@@ -9,6 +10,7 @@ const Registry& builtin_backends() {
     static const Registry registry = [] {
         Registry r;
         r.add(ideal_backend_info());
+        r.add(arm::arm_backend_info());
         return r;
     }();
     return registry;

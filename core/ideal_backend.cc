@@ -63,6 +63,11 @@ class IdealBackend final : public Backend {
                              "nothing to tear down",
                              {}, {name(a.source)});
                 break;
+            case StepKind::ToggleLpis:
+                log_.ignored(Layer::Guest, "GUEST.toggle_lpis",
+                             "an ARM step (GICR_CTLR.EnableLPIs 1 -> 0 -> 1): the ideal controller has no counterpart",
+                             {{"vcpu", a.vcpu}});
+                break;
             case StepKind::Migrate: migrate(a); break;
         }
     }

@@ -46,6 +46,13 @@ const std::vector<PolicySpec> kCatalog = {
      "when the redistributor writes cached VPT bits back to memory (a read at another time can be stale)",
      "IHI 0069 via Marc Zyngier 2020-12-01: only VMAPP {V,Alloc}={0,1} cleans the VPT cache; de-schedule gives no "
      "such guarantee (reference/arm §1.5)"},
+    {"arm.vfio_vector_enable",
+     "arm",
+     {"all_at_once", "one_by_one"},
+     "all_at_once",
+     "how QEMU enables MSI-X vectors on restore: together, or one by one with each SET_IRQS re-registering every vector",
+     "QEMU < 6.0 vfio_msix_enable (unset/set_forwarding per step: reference/arm §4.2, §9 lost.2); ecebe53fe993, then "
+     "\"vfio: defer to commit kvm irq routing when enable msi/msix\""},
     {"x86.set_lapic_clears_pir",
      "x86",
      {"before_load", "after_load"},

@@ -28,6 +28,7 @@ const char* to_string(StepKind kind) {
         case StepKind::Fire: return "fire";
         case StepKind::Retarget: return "retarget";
         case StepKind::Unassign: return "unassign";
+        case StepKind::ToggleLpis: return "toggle_lpis";
         case StepKind::Migrate: return "migrate";
     }
     return "?";

@@ -43,7 +43,18 @@ struct Source {
     SourceLoc route_loc;
 };
 
-enum class StepKind : uint8_t { Run, Mask, Unmask, Block, Preempt, Fire, Retarget, Unassign, Migrate };
+enum class StepKind : uint8_t {
+    Run,
+    Mask,
+    Unmask,
+    Block,
+    Preempt,
+    Fire,
+    Retarget,
+    Unassign,
+    ToggleLpis,  // ARM: the guest writes GICR_CTLR.EnableLPIs 1 -> 0 -> 1 on a vCPU
+    Migrate,
+};
 const char* to_string(StepKind kind);
 
 /// The restore order of a `migrate` step.
@@ -68,7 +79,7 @@ inline constexpr std::string_view kAnyStep = "any";
 struct Step {
     StepKind kind = StepKind::Run;
     SourceLoc loc;
-    int vcpu = -1;                     // Run: -1 means all; Mask, Unmask, Block, Preempt, Retarget: the vCPU
+    int vcpu = -1;        // Run: -1 means all; Mask, Unmask, Block, Preempt, Retarget, ToggleLpis: the vCPU
     SourceId source = 0;               // Fire, Retarget, Unassign
     OrderSpec order;                   // Migrate
     std::vector<MigrationFire> fires;  // Migrate

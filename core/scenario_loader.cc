@@ -293,8 +293,8 @@ class Loader {
                              n.IsMap() ? fmt::format("a map with {} keys", n.size()) : shown(n)));
         const YAML::Node key = n.begin()->first;  // copies: begin()-> yields a temporary
         const YAML::Node v = n.begin()->second;
-        static const std::vector<std::string> kKinds = {"run",  "mask",     "unmask",   "block",  "preempt",
-                                                        "fire", "retarget", "unassign", "migrate"};
+        static const std::vector<std::string> kKinds = {"run",  "mask",     "unmask",   "block",       "preempt",
+                                                        "fire", "retarget", "unassign", "toggle_lpis", "migrate"};
         if (!key.IsScalar() || std::find(kKinds.begin(), kKinds.end(), key.Scalar()) == kKinds.end())
             fail(key, path, fmt::format("unknown step {} (expected one of: {})", shown(key), fmt::join(kKinds, ", ")));
         const std::string kind = key.Scalar();
@@ -310,11 +310,12 @@ class Loader {
             } else {
                 fail(v, p, fmt::format("expected 'all' or {{vcpu: N}}, got {}", shown(v)));
             }
-        } else if (kind == "mask" || kind == "unmask" || kind == "block" || kind == "preempt") {
-            s.kind = kind == "mask"     ? StepKind::Mask
-                     : kind == "unmask" ? StepKind::Unmask
-                     : kind == "block"  ? StepKind::Block
-                                        : StepKind::Preempt;
+        } else if (kind == "mask" || kind == "unmask" || kind == "block" || kind == "preempt" || kind == "toggle_lpis") {
+            s.kind = kind == "mask"      ? StepKind::Mask
+                     : kind == "unmask"  ? StepKind::Unmask
+                     : kind == "block"   ? StepKind::Block
+                     : kind == "preempt" ? StepKind::Preempt
+                                         : StepKind::ToggleLpis;
             s.vcpu = static_cast<int>(vcpu(*find(map(v, p, {"vcpu"}, {"vcpu"}), "vcpu"), child(p, "vcpu")));
         } else if (kind == "fire") {
             s.kind = StepKind::Fire;

@@ -109,10 +109,12 @@ uint32_t CpuInterface::read_iar1() {
     EventLog& log = gic_->log();
     std::optional<Candidate> c = highest();
     if (!c) {
+        last_ack_ = AckSource::None;
         log.op(Layer::Guest, "VCPU.read_IAR1", {{"cpu", index_}, {"intid", kSpuriousIntid}});
         return kSpuriousIntid;
     }
     const char* kind = "lr";
+    last_ack_ = c->kind == Kind::Vlpi ? AckSource::Vlpi : c->kind == Kind::Vsgi ? AckSource::Vsgi : AckSource::ListRegister;
     if (c->kind == Kind::Vlpi) {
         kind = "vlpi";
         rd().consume_vlpi(*rd().ready_vpe(), c->intid);

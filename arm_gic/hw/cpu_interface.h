@@ -73,6 +73,10 @@ class CpuInterface {
     void write_igrpen0(bool enable);
     /// Whether the vCPU would take an interrupt now if it were unmasked (PSTATE.I clear).
     bool interrupt_signalled() { return read_hppir1() != 1023; }
+    /// Where the interrupt the last read_iar1() returned came from (for the hypervisor model's
+    /// bookkeeping: direct injection or a list register).
+    enum class AckSource : uint8_t { None, Vlpi, Vsgi, ListRegister };
+    AckSource last_ack() const { return last_ack_; }
 
     // ---- the hypervisor's list registers ---------------------------------------------------------
     unsigned list_registers() const { return static_cast<unsigned>(lrs_.size()); }
@@ -112,6 +116,7 @@ class CpuInterface {
     std::vector<uint64_t> lrs_;
     std::vector<uint32_t> lr_owner_;     // the vPE resident when each LR was written (for locations)
     std::vector<ActiveEntry> active_;    // acknowledged, not yet EOI'd: the priority-drop stack
+    AckSource last_ack_ = AckSource::None;
 };
 
 }  // namespace irqdiff::arm

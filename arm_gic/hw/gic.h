@@ -33,6 +33,12 @@ class Gic {
     Gic(const Gic& other);
     Gic& operator=(const Gic& other);
 
+    /// Points a Gic copied into another machine at that machine's memory and log.
+    void attach(AddressSpace& host_memory, EventLog& log) {
+        memory_ = &host_memory;
+        log_ = &log;
+    }
+
     const GicConfig& config() const { return config_; }
     AddressSpace& memory() const { return *memory_; }
     EventLog& log() const { return *log_; }

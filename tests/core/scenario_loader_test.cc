@@ -199,8 +199,8 @@ TEST(ScenarioLoader, RejectsBadExpectations) {
 TEST(ScenarioLoader, RejectsUnknownPolicies) {
     EXPECT_EQ(error_of(kHeader + "policy: {arm.transfr: none}\nsteps: [{run: all}]\n"),
               "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
-              "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, x86.set_lapic_clears_pir, "
-              "x86.posting)");
+              "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
+              "x86.set_lapic_clears_pir, x86.posting)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {

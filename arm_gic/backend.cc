@@ -1,0 +1,440 @@
+#include "arm_gic/backend.h"
+
+#include <fmt/format.h>
+
+#include <deque>
+#include <memory>
+
+#include "arm_gic/guest/guest.h"
+#include "arm_gic/host.h"
+
+namespace irqdiff::arm {
+
+namespace {
+
+// ---- the migration plan ----------------------------------------------------------------------
+
+std::shared_ptr<const MigrationPlan> make_arm_plan() {
+    using S = Side;
+    std::vector<MigrationStep> save = {
+        {"stop_vcpus", S::Save, "stop_vcpus", "pause_all_vcpus: every vCPU is put (its vPE non-resident)"},
+        {"stop_devices", S::Save, "stop_devices",
+         "VFIO devices to STOP before the GIC handlers run (vfio_vmstate_change; QEMU 8ce1ff990eff)"},
+        {"save_its_tables", S::Save, "save_irqchip",
+         "KVM_DEV_ARM_ITS_SAVE_TABLES (kvm_arm_its vm_change_state_handler; errors only reported)"},
+        {"save_pending_tables", S::Save, "save_irqchip",
+         "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES (vgic_v3_save_pending_tables; 4.1 reads the VPT with the vPEs unmapped)"},
+        {"save_gic_state", S::Save, "save_irqchip",
+         "pre_save: GICR, GITS and CPU interface registers into the stream (kvm_arm_gicv3_get, kvm_arm_its_pre_save)"},
+        {"copy_memory", S::Save, "copy_memory", "the final RAM pass, with the pending and ITS tables just written"},
+    };
+    std::vector<MigrationStep> restore = {
+        {"restore_gicr_pendbaser", S::Restore, "restore_irqchip",
+         "GICR_PROPBASER and GICR_PENDBASER of every vCPU (kvm_arm_gicv3_put)"},
+        {"restore_gicr_ctlr", S::Restore, "restore_irqchip",
+         "GICR_CTLR.EnableLPIs -> vgic_enable_lpis (pending table -> pending_latch, no clear); CPU interface"},
+        {"restore_its_regs", S::Restore, "restore_translation",
+         "GITS_IIDR, CBASER, CREADR, CWRITER, BASER<n> (kvm_arm_its_post_load)"},
+        {"restore_its_tables", S::Restore, "restore_translation",
+         "KVM_DEV_ARM_ITS_RESTORE_TABLES: each ITE -> vgic_add_lpi, pending_latch from the table, bit cleared"},
+        {"enable_its", S::Restore, "restore_translation", "GITS_CTLR (kvm_arm_its_post_load, last)"},
+        {"vfio_load_config", S::Restore, "restore_devices", "VFIO PCI config and MSI-X table (vfio_pci_load_config)"},
+        {"msix_enable", S::Restore, "restore_devices",
+         "vfio_msix_enable: KVM MSI routes, irqfds, VFIO_DEVICE_SET_IRQS (host IRQs)"},
+        {"irq_bypass_connect", S::Restore, "restore_devices",
+         "irq bypass producer meets consumer: kvm_vgic_v4_set_forwarding per vector"},
+        {"start_vcpus", S::Restore, "start_vcpus", "resume_all_vcpus: vCPUs loaded, vPEs resident"},
+        {"start_devices", S::Restore, "start_devices", "VFIO devices to RUNNING (vfio_vmstate_change)"},
+    };
+    std::vector<Dependency> deps = {
+        {"restore_gicr_pendbaser", "restore_gicr_ctlr",
+         "PROPBASER/PENDBASER writes are ignored once EnableLPIs is set (vgic_mmio_write_pendbase)"},
+        {"restore_gicr_ctlr", "restore_its_regs",
+         "arm-vgic-its.rst ITS Restore Sequence: all redistributors before the ITS"},
+        {"restore_its_regs", "restore_its_tables",
+         "arm-vgic-its.rst: GITS_CBASER and the other GITS_* registers before RESTORE_TABLES"},
+        {"restore_its_tables", "enable_its", "arm-vgic-its.rst: GITS_CTLR last"},
+        {"enable_its", "msix_enable",
+         "VFIO_DEVICE_SET_IRQS depends on the VM's interrupt set-up (QEMU d329f5032e17)"},
+        {"vfio_load_config", "msix_enable", "the MSI-X table comes with the device config (vfio_pci_load_config)"},
+        {"msix_enable", "irq_bypass_connect", "the bypass producer exists once SET_IRQS has set the eventfd"},
+        {"enable_its", "start_vcpus", "arm-vgic-its.rst: then vcpus can be started"},
+        {"vfio_load_config", "start_devices", "a device runs once its state is loaded (vfio_load_state)"},
+    };
+    return std::make_shared<const MigrationPlan>(
+        std::move(save), std::move(restore), std::move(deps),
+        std::vector<std::pair<std::string, std::vector<std::string>>>{
+            {"qemu",
+             {"restore_gicr_pendbaser", "restore_gicr_ctlr", "restore_its_regs", "restore_its_tables", "enable_its",
+              "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_vcpus", "start_devices"}},
+            // An order in which the devices run before the bypass connects: their MSIs take the
+            // irqfd path first.
+            {"devices_before_bypass",
+             {"restore_gicr_pendbaser", "restore_gicr_ctlr", "restore_its_regs", "restore_its_tables", "enable_its",
+              "vfio_load_config", "msix_enable", "start_vcpus", "start_devices", "irq_bypass_connect"}},
+        });
+}
+
+/// What the source writes into the migration stream besides RAM.
+struct Stream {
+    struct Gicr {
+        uint64_t propbaser = 0, pendbaser = 0, ctlr = 0;
+    };
+    struct CpuIf {
+        uint8_t pmr = 0;
+        bool grp0 = false, grp1 = false;
+    };
+    struct Device {
+        bool msix_programmed = false;
+        std::vector<bool> held;
+    };
+    std::vector<Gicr> gicr;
+    std::vector<CpuIf> cpuif;
+    uint64_t its_ctlr = 0, its_cbaser = 0, its_creadr = 0, its_cwriter = 0, its_baser0 = 0, its_baser1 = 0;
+    std::vector<Device> devices;
+    bool written = false;
+};
+
+class ArmBackend final : public Backend {
+   public:
+    ArmBackend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
+        : scenario_(ctx.scenario), log_(ctx.log), guest_log_(ctx.guest), plan_(std::move(plan)),
+          config_(GicConfig::from_policy(ctx.policy)), transfer_(kvm::transfer_point(ctx.policy)),
+          vector_enable_(ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? vmm::VectorEnable::OneByOne
+                                                                               : vmm::VectorEnable::AllAtOnce) {
+        config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
+        boot();
+    }
+
+    std::string_view arch() const override { return "arm"; }
+
+    void apply(const Action& a) override {
+        switch (a.kind) {
+            case StepKind::Run:
+                for (uint32_t v = 0; v < scenario_.vcpus; ++v)
+                    if (a.vcpu < 0 || static_cast<uint32_t>(a.vcpu) == v) run_vcpu(v);
+                break;
+            case StepKind::Mask:
+            case StepKind::Unmask:
+                s_.guest.masked.at(a.vcpu) = a.kind == StepKind::Mask;
+                log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.mask" : "GUEST.unmask", {{"vcpu", a.vcpu}});
+                break;
+            case StepKind::Block:
+                log_.op(Layer::Guest, "GUEST.wfi", {{"vcpu", a.vcpu}});
+                active().kvm().vcpu_block(static_cast<uint32_t>(a.vcpu));
+                break;
+            case StepKind::Preempt:
+                log_.op(Layer::Hypervisor, "HOST.preempt", {{"vcpu", a.vcpu}});
+                active().kvm().vcpu_put(static_cast<uint32_t>(a.vcpu), false);
+                break;
+            case StepKind::Fire: {
+                const Source& src = scenario_.sources[a.source];
+                active().vmm().fire(src.device, src.vector);
+                break;
+            }
+            case StepKind::Retarget: guest().retarget(a.source, static_cast<uint32_t>(a.vcpu)); break;
+            case StepKind::Unassign: {
+                const Source& src = scenario_.sources[a.source];
+                active().vmm().irqfd_deassign(src.device, src.vector);
+                break;
+            }
+            case StepKind::ToggleLpis: guest().toggle_lpis(static_cast<uint32_t>(a.vcpu)); break;
+            case StepKind::Migrate: migrate(a); break;
+        }
+        drain_host_irqs();
+    }
+
+    void where(SourceId source, std::vector<Location>& out) const override {
+        const GuestLpi& lpi = s_.guest.lpis.at(source);
+        if (!lpi.routed) return;
+        const Host& h = *(s_.on_dst ? s_.dst : s_.src);
+        const Source& src = scenario_.sources[source];
+        const std::string& dev = scenario_.devices[src.device].name;
+        // In the device: the live machine's device, or the migration stream until it is loaded.
+        bool held = s_.on_dst && !s_.device_loaded ? s_.stream.devices.at(src.device).held.at(src.vector)
+                                                    : h.qemu.devices.at(src.device).held.at(src.vector);
+        if (held) out.push_back({fmt::format("arm.device[{}]", dev), false});
+        h.gic.where_vlpi(lpi.vcpu, lpi.intid, out);
+        auto it = h.vgic.lpis.find(lpi.intid);
+        if (it != h.vgic.lpis.end() && it->second.pending_latch) {
+            const kvm::VgicIrq& irq = it->second;
+            // Live when KVM's software path will inject it: not forwarded (a forwarded LPI's
+            // pending_latch has no legal way out: an LR with HW=1 for a vLPI names pINTID 0),
+            // enabled, and with a target vCPU that has LPIs enabled.
+            bool live = !irq.hw && irq.enabled && irq.target_vcpu != kvm::kNoVcpu &&
+                        h.vgic.cpus.at(irq.target_vcpu).enable_lpis;
+            out.push_back({fmt::format("arm.pending_latch[vcpu{}]", irq.target_vcpu), live});
+        }
+        uint64_t byte = GuestLayout::pending_table(lpi.vcpu) + lpi.intid / 8;
+        if ((h.mem.guest.read8(byte).value >> (lpi.intid % 8)) & 1)
+            out.push_back({fmt::format("arm.guest_pending_table[vcpu{}]", lpi.vcpu), false});
+    }
+
+    std::string identity(SourceId source) const override {
+        const GuestLpi& lpi = s_.guest.lpis.at(source);
+        if (!lpi.routed) return "not routed";
+        return fmt::format("DeviceID {:#x} EventID {} -> LPI {} (vcpu{}, vPE {})", lpi.devid, lpi.event, lpi.intid,
+                           lpi.vcpu, lpi.vcpu);
+    }
+
+    std::unique_ptr<BackendSnapshot> snapshot() const override { return std::make_unique<Snapshot>(s_); }
+    void restore(const BackendSnapshot& snap) override {
+        const auto* s = dynamic_cast<const Snapshot*>(&snap);
+        if (!s) throw std::logic_error("ArmBackend::restore: snapshot of another backend");
+        s_ = s->state;
+    }
+
+   private:
+    struct HostIrqEvent {
+        bool on_dst;
+        unsigned rd;
+        uint32_t intid;
+    };
+    struct State {
+        std::unique_ptr<Host> src, dst;
+        bool on_dst = false;
+        bool device_loaded = false;  // vfio_load_config ran on the destination
+        bool started = false;        // a start step ran on the destination
+        GuestState guest;
+        Stream stream;
+        std::deque<HostIrqEvent> irqs;
+
+        State() = default;
+        State(const State& o)
+            : src(o.src ? std::make_unique<Host>(*o.src) : nullptr),
+              dst(o.dst ? std::make_unique<Host>(*o.dst) : nullptr),
+              on_dst(o.on_dst),
+              device_loaded(o.device_loaded),
+              started(o.started),
+              guest(o.guest),
+              stream(o.stream),
+              irqs(o.irqs) {}
+        State& operator=(const State& o) {
+            State copy(o);
+            std::swap(src, copy.src);
+            std::swap(dst, copy.dst);
+            on_dst = o.on_dst;
+            device_loaded = o.device_loaded;
+            started = o.started;
+            guest = o.guest;
+            stream = o.stream;
+            irqs = o.irqs;
+            return *this;
+        }
+    };
+    struct Snapshot final : BackendSnapshot {
+        explicit Snapshot(const State& s) : state(s) {}
+        State state;
+    };
+
+    Host& active() { return *(s_.on_dst ? s_.dst : s_.src); }
+    Guest guest() {
+        Host& h = active();
+        return Guest(s_.guest, h.kvm(), h.gic, h.mem.guest, log_);
+    }
+
+    std::unique_ptr<Host> make_host(bool destination) {
+        auto h = std::make_unique<Host>(config_, log_, transfer_);
+        log_.op(Layer::Vmm, destination ? "QEMU.incoming" : "QEMU.boot",
+                {{"gic", to_string(config_.version)}, {"vcpus", scenario_.vcpus}, {"transfer", to_string(transfer_)}});
+        h->gic.set_host_irq_handler([this, destination](unsigned rd, uint32_t intid) {
+            s_.irqs.push_back(HostIrqEvent{destination, rd, intid});
+        });
+        h->its.init(h->gic);
+        h->kvm().init(scenario_.vcpus);
+        for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
+            const Device& dev = scenario_.devices[d];
+            vmm::DeviceState state;
+            state.name = dev.name;
+            state.passthrough = dev.passthrough;
+            state.guest_devid = GuestLayout::device_id(d);
+            if (dev.passthrough) state.host_devid = h->its.add_device(h->gic, dev.vectors);
+            // A device on an incoming VM is RESUMING (vfio_load_setup) until the VM starts.
+            state.state = destination ? vmm::VfioState::Resuming : vmm::VfioState::Running;
+            state.vectors.assign(dev.vectors, vmm::VectorState{});
+            state.held.assign(dev.vectors, false);
+            h->qemu.devices.push_back(std::move(state));
+        }
+        return h;
+    }
+
+    void boot() {
+        s_.src = make_host(false);
+        Host& h = *s_.src;
+        guest().boot(scenario_);
+        for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
+            h.qemu.devices[d].msix_programmed = true;  // the guest's driver enables MSI-X
+            h.vmm().msix_enable(d);
+            h.vmm().connect_bypass(d, vector_enable_);
+        }
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) h.kvm().vcpu_load(v);
+        drain_host_irqs();
+    }
+
+    /// The host CPUs take their pending physical LPIs: a vPE doorbell goes to
+    /// vgic_v4_doorbell_handler, a VFIO vector's LPI to vfio_msihandler. Interrupts raised by a
+    /// handler are taken after it returns, as a CPU takes them.
+    void drain_host_irqs() {
+        for (unsigned guard = 0; !s_.irqs.empty(); ++guard) {
+            if (guard > 100000) throw std::logic_error("ArmBackend: host interrupts never settle");
+            HostIrqEvent e = s_.irqs.front();
+            s_.irqs.pop_front();
+            Host& h = *(e.on_dst ? s_.dst : s_.src);
+            uint32_t intid = h.gic.rd(e.rd).acknowledge_lpi();
+            if (intid == kSpuriousIntid) continue;
+            if (int vpe = h.its.vpe_of_doorbell(intid); vpe >= 0)
+                h.kvm().doorbell(static_cast<uint32_t>(vpe));
+            else if (int irq = h.its.irq_of_lpi(intid); irq >= 0)
+                h.vmm().host_irq(irq);
+            else
+                log_.guest_error(Layer::Hypervisor, "HOST.spurious_lpi", "a host LPI no driver requested",
+                                 {{"rd", e.rd}, {"intid", intid}});
+        }
+    }
+
+    void run_vcpu(uint32_t v) {
+        Host& h = active();
+        kvm::VgicCpu& c = h.vgic.cpus.at(v);
+        if (c.run == kvm::VcpuRun::Stopped) throw std::logic_error("ArmBackend: run while the VMM holds the vCPUs");
+        if (c.run == kvm::VcpuRun::Blocked) {
+            log_.op(Layer::Guest, "GUEST.still_waiting", {{"vcpu", v}});
+            return;
+        }
+        kvm::Kvm kvm = h.kvm();
+        kvm.vcpu_load(v);
+        log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"masked", static_cast<bool>(s_.guest.masked[v])}});
+        for (unsigned round = 0; round < 64; ++round) {
+            kvm.vcpu_enter(v);
+            unsigned taken = guest().take_interrupts(v, scenario_, guest_log_);
+            kvm.vcpu_exit(v);
+            drain_host_irqs();
+            if (!taken) return;
+        }
+        throw std::logic_error("ArmBackend: a vCPU kept taking interrupts");
+    }
+
+    void migrate(const Action& a) {
+        const bool save = a.side == Side::Save;
+        const std::string& n = (save ? plan_->save_steps() : plan_->restore_steps())[a.step].name;
+        log_.op(Layer::Vmm, "QEMU." + n);
+        if (save) {
+            Host& h = *s_.src;
+            kvm::Kvm kvm = h.kvm();
+            if (n == "stop_vcpus") {
+                for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+                    kvm.vcpu_put(v, false);
+                    h.vgic.cpus[v].run = kvm::VcpuRun::Stopped;
+                }
+            } else if (n == "stop_devices") {
+                for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, vmm::VfioState::Stopped);
+            } else if (n == "save_its_tables") {
+                if (int rc = kvm.its_save_tables(); rc != kvm::kOk)
+                    log_.op(Layer::Vmm, "QEMU.its_save_failed", {{"rc", rc}, {"fatal", false}});
+            } else if (n == "save_pending_tables") {
+                if (int rc = kvm.save_pending_tables(); rc != kvm::kOk)
+                    log_.guest_error(Layer::Vmm, "QEMU.save_pending_tables",
+                                     "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (vm_change_state_handler)",
+                                     {{"rc", rc}});
+            } else if (n == "save_gic_state") {
+                save_gic_state(h);
+            } else if (n == "copy_memory") {
+                if (!s_.stream.written) save_gic_state(h);
+                s_.dst = make_host(true);
+                s_.dst->mem.guest = h.mem.guest;
+                s_.on_dst = true;
+                log_.op(Layer::Vmm, "QEMU.switch_over", {{"guest_pages", h.mem.guest.pages_allocated()}});
+            }
+            return;
+        }
+        Host& h = *s_.dst;
+        kvm::Kvm kvm = h.kvm();
+        if (n == "restore_gicr_pendbaser") {
+            for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+                kvm.gicr_write(v, GICR_PROPBASER, s_.stream.gicr[v].propbaser);
+                kvm.gicr_write(v, GICR_PENDBASER, s_.stream.gicr[v].pendbaser);
+            }
+        } else if (n == "restore_gicr_ctlr") {
+            for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+                kvm.gicr_write(v, GICR_CTLR, s_.stream.gicr[v].ctlr);
+                CpuInterface& cpu = h.gic.cpu(v);
+                cpu.write_pmr(s_.stream.cpuif[v].pmr);
+                cpu.write_igrpen0(s_.stream.cpuif[v].grp0);
+                cpu.write_igrpen1(s_.stream.cpuif[v].grp1);
+            }
+        } else if (n == "restore_its_regs") {
+            kvm.restore_its_registers(s_.stream.its_cbaser, s_.stream.its_creadr, s_.stream.its_cwriter,
+                                      s_.stream.its_baser0, s_.stream.its_baser1);
+        } else if (n == "restore_its_tables") {
+            if (int rc = kvm.its_restore_tables(); rc != kvm::kOk)
+                log_.guest_error(Layer::Vmm, "QEMU.its_restore_tables", "RESTORE_TABLES failed: the migration fails",
+                                 {{"rc", rc}});
+        } else if (n == "enable_its") {
+            kvm.its_write(GITS_CTLR, s_.stream.its_ctlr & GitsCtlr::Enabled.kMask);
+        } else if (n == "vfio_load_config") {
+            for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) {
+                h.qemu.devices[d].msix_programmed = s_.stream.devices[d].msix_programmed;
+                h.qemu.devices[d].held = s_.stream.devices[d].held;
+            }
+            s_.device_loaded = true;
+        } else if (n == "msix_enable") {
+            for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().msix_enable(d);
+        } else if (n == "irq_bypass_connect") {
+            for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().connect_bypass(d, vector_enable_);
+        } else if (n == "start_vcpus" || n == "start_devices") {
+            if (!s_.started) {
+                s_.started = true;
+                kvm.vm_start_transfer();  // arm.transfer=vm_start: at VM start, before anything runs
+            }
+            if (n == "start_vcpus") {
+                for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+                    h.vgic.cpus[v].run = kvm::VcpuRun::Runnable;
+                    kvm.vcpu_load(v);
+                }
+            } else {
+                for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, vmm::VfioState::Running);
+            }
+        }
+    }
+
+    /// QEMU's pre_save hooks: the registers the GIC and ITS vmstate carry (PTZ reads 0).
+    void save_gic_state(Host& h) {
+        kvm::Kvm kvm = h.kvm();
+        Stream& st = s_.stream;
+        st.gicr.clear();
+        st.cpuif.clear();
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+            st.gicr.push_back({kvm.gicr_read(v, GICR_PROPBASER), kvm.gicr_read(v, GICR_PENDBASER), kvm.gicr_read(v, GICR_CTLR)});
+            const CpuInterface& cpu = h.gic.cpu(v);
+            st.cpuif.push_back({cpu.read_pmr(), cpu.read_igrpen0(), cpu.read_igrpen1()});
+        }
+        st.its_ctlr = kvm.its_read(GITS_CTLR);
+        st.its_cbaser = kvm.its_read(GITS_CBASER);
+        st.its_creadr = kvm.its_read(GITS_CREADR);
+        st.its_cwriter = kvm.its_read(GITS_CWRITER);
+        st.its_baser0 = kvm.its_read(gits_baser(0));
+        st.its_baser1 = kvm.its_read(gits_baser(1));
+        st.devices.clear();
+        for (const vmm::DeviceState& d : h.qemu.devices) st.devices.push_back({d.msix_programmed, d.held});
+        st.written = true;
+        log_.op(Layer::Vmm, "QEMU.save_gic_state", {{"vcpus", scenario_.vcpus}});
+    }
+
+    const Scenario& scenario_;
+    EventLog& log_;
+    GuestLog& guest_log_;
+    std::shared_ptr<const MigrationPlan> plan_;
+    GicConfig config_;
+    kvm::TransferPoint transfer_;
+    vmm::VectorEnable vector_enable_;
+    State s_;
+};
+
+}  // namespace
+
+BackendInfo arm_backend_info() {
+    auto plan = make_arm_plan();
+    return BackendInfo{"arm", "Linux KVM + QEMU on a GICv4.1 (or 4.0) host, passthrough MSIs forwarded as vLPIs", true,
+                       plan, [plan](const BackendContext& ctx) { return std::make_unique<ArmBackend>(ctx, plan); }};
+}
+
+}  // namespace irqdiff::arm

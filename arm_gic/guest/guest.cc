@@ -1,0 +1,110 @@
+#include "arm_gic/guest/guest.h"
+
+namespace irqdiff::arm {
+
+namespace {
+
+uint8_t bits_for(uint32_t count) {
+    uint8_t bits = 1;
+    while ((uint64_t{1} << bits) < count) ++bits;
+    return bits;
+}
+
+constexpr unsigned kMaxTakesPerRun = 4096;  // a guard: a run that never runs dry is an emulator bug
+
+}  // namespace
+
+void Guest::command(const ItsCommand& c) {
+    uint8_t bytes[ItsCommand::kBytes];
+    c.encode(bytes);
+    ram_.write_bytes(GuestLayout::kCmdQueue + s_.cwriter, bytes);
+    s_.cwriter = (s_.cwriter + ItsCommand::kBytes) % GuestLayout::kTableBytes;
+    kvm_.its_write(GITS_CWRITER, s_.cwriter);
+}
+
+void Guest::boot(const Scenario& scenario) {
+    const uint32_t vcpus = scenario.vcpus;
+    s_.masked.assign(vcpus, false);
+    s_.lpis.assign(scenario.sources.size(), GuestLpi{});
+    log_.op(Layer::Guest, "GUEST.boot", {{"vcpus", vcpus}, {"sources", scenario.sources.size()}});
+    // its_cpu_init_lpis on each CPU: PROPBASER, PENDBASER, then EnableLPIs.
+    for (uint32_t v = 0; v < vcpus; ++v) {
+        kvm_.gicr_write(v, GICR_PROPBASER, GuestLayout::kPropTable | GicrPropbaser::IDbits.make(15));
+        kvm_.gicr_write(v, GICR_PENDBASER, GuestLayout::pending_table(v));
+        kvm_.gicr_write(v, GICR_CTLR, GicrCtlr::EnableLPIs.make(1));
+    }
+    // its_probe_one / its_alloc_tables: flat device and collection tables, a 64 KiB queue.
+    GitsBaser table;
+    table.valid = true;
+    table.page_size = GitsBaser::kPage64K;
+    table.phys_addr = GuestLayout::kDeviceTable;
+    kvm_.its_write(gits_baser(0), table.encode());
+    table.phys_addr = GuestLayout::kCollectionTable;
+    kvm_.its_write(gits_baser(1), table.encode());
+    kvm_.its_write(GITS_CBASER, GitsCbaser::Valid.make(1) | GuestLayout::kCmdQueue |
+                                    GitsCbaser::Size.make(GuestLayout::kTableBytes / 4096 - 1));
+    s_.cwriter = 0;
+    kvm_.its_write(GITS_CTLR, GitsCtlr::Enabled.make(1));
+    for (uint32_t v = 0; v < vcpus; ++v) command(build::mapc(static_cast<uint16_t>(v), static_cast<uint16_t>(v), true));
+    for (uint32_t d = 0; d < scenario.devices.size(); ++d)
+        command(build::mapd(GuestLayout::device_id(d), static_cast<uint8_t>(bits_for(scenario.devices[d].vectors) - 1),
+                            GuestLayout::kItts + uint64_t{d} * GuestLayout::kTableBytes, true));
+    uint32_t next = kFirstLpiIntid;
+    for (SourceId s = 0; s < scenario.sources.size(); ++s) {
+        const Source& src = scenario.sources[s];
+        if (!src.vcpu) continue;
+        GuestLpi& lpi = s_.lpis[s];
+        lpi = GuestLpi{true, GuestLayout::device_id(src.device), src.vector, next++, *src.vcpu};
+        ram_.write8(GuestLayout::kPropTable + (lpi.intid - kFirstLpiIntid), GuestLayout::kPriority | 2 | 1);
+        command(build::mapti(lpi.devid, lpi.event, lpi.intid, static_cast<uint16_t>(lpi.vcpu)));
+    }
+    for (uint32_t v = 0; v < vcpus; ++v) command(build::sync(static_cast<uint16_t>(v)));
+    for (uint32_t v = 0; v < vcpus; ++v) {
+        gic_.cpu(v).write_pmr(0xFF);
+        gic_.cpu(v).write_igrpen1(true);
+    }
+}
+
+unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest) {
+    if (s_.masked.at(vcpu)) return 0;
+    CpuInterface& cpu = gic_.cpu(vcpu);
+    unsigned taken = 0;
+    for (; taken < kMaxTakesPerRun; ++taken) {
+        uint32_t intid = cpu.read_iar1();
+        if (intid == kSpuriousIntid) break;
+        DeliveryPath path = cpu.last_ack() == CpuInterface::AckSource::Vlpi ? DeliveryPath::Direct : DeliveryPath::Software;
+        if (std::optional<SourceId> s = source_of(intid)) {
+            log_.op(Layer::Guest, "GUEST.take", {{"vcpu", vcpu}, {"intid", intid}, {"path", to_string(path)}},
+                    {scenario.sources[*s].name});
+            guest.take(vcpu, *s, path);
+        } else {
+            log_.guest_error(Layer::Guest, "GUEST.take", "an interrupt the guest mapped to no source",
+                             {{"vcpu", vcpu}, {"intid", intid}});
+        }
+        cpu.write_eoir1(intid);
+    }
+    if (taken == kMaxTakesPerRun) throw std::logic_error("Guest::take_interrupts: the CPU interface never ran dry");
+    return taken;
+}
+
+void Guest::retarget(SourceId source, uint32_t vcpu) {
+    GuestLpi& lpi = s_.lpis.at(source);
+    lpi.vcpu = vcpu;
+    log_.op(Layer::Guest, "GUEST.retarget", {{"intid", lpi.intid}, {"vcpu", vcpu}});
+    command(build::movi(lpi.devid, lpi.event, static_cast<uint16_t>(vcpu)));
+    command(build::sync(static_cast<uint16_t>(vcpu)));
+}
+
+void Guest::toggle_lpis(uint32_t vcpu) {
+    log_.op(Layer::Guest, "GUEST.toggle_lpis", {{"vcpu", vcpu}});
+    kvm_.gicr_write(vcpu, GICR_CTLR, 0);
+    kvm_.gicr_write(vcpu, GICR_CTLR, GicrCtlr::EnableLPIs.make(1));
+}
+
+std::optional<SourceId> Guest::source_of(uint32_t intid) const {
+    for (SourceId s = 0; s < s_.lpis.size(); ++s)
+        if (s_.lpis[s].routed && s_.lpis[s].intid == intid) return s;
+    return std::nullopt;
+}
+
+}  // namespace irqdiff::arm

@@ -1,0 +1,338 @@
+// KVM vgic core: the guest's redistributors, software LPIs and their pending tables, list
+// registers, vCPU load/put/block, and the pending-table save (torvalds/linux
+// arch/arm64/kvm/vgic/{vgic.c,vgic-v3.c,vgic-mmio-v3.c,vgic-v4.c}; reference/arm §3).
+#include "arm_gic/kvm/vgic.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace irqdiff::arm::kvm {
+
+TransferPoint transfer_point(const PolicyValues& policy) {
+    const std::string& t = policy.get("arm.transfer");
+    if (t == "none") return TransferPoint::None;
+    if (t == "its_restore") return TransferPoint::ItsRestore;
+    if (t == "enable_lpis") return TransferPoint::EnableLpis;
+    if (t == "vm_start") return TransferPoint::VmStart;
+    return TransferPoint::SetForwarding;
+}
+
+const char* to_string(TransferPoint t) {
+    switch (t) {
+        case TransferPoint::None: return "none";
+        case TransferPoint::ItsRestore: return "its_restore";
+        case TransferPoint::EnableLpis: return "enable_lpis";
+        case TransferPoint::SetForwarding: return "set_forwarding";
+        case TransferPoint::VmStart: return "vm_start";
+    }
+    return "?";
+}
+
+const char* to_string(VcpuRun r) {
+    switch (r) {
+        case VcpuRun::Loaded: return "loaded";
+        case VcpuRun::Runnable: return "runnable";
+        case VcpuRun::Blocked: return "blocked";
+        case VcpuRun::Stopped: return "stopped";
+    }
+    return "?";
+}
+
+void Kvm::init(unsigned vcpus) {
+    s_.cpus.assign(vcpus, VgicCpu{});
+    for (uint32_t v = 0; v < vcpus; ++v) host_.vpe_init(gic_, v, v);  // vCPU v runs on pCPU v
+    // vgic_v4_init: on GICv4.1 the vPEs are mapped on every ITS at once, for vSGIs
+    // (gic_requires_eager_mapping); on 4.0 when the first vLPI lands on an ITS (its_map_vm).
+    if (gic_.config().v41())
+        for (uint32_t v = 0; v < vcpus; ++v) host_.map_vpe(gic_, v);
+    s_.initialized = true;
+    log_.op(Layer::Hypervisor, "KVM.vgic_init", {{"vcpus", vcpus}, {"gic", to_string(gic_.config().version)}});
+}
+
+// ---- the guest's redistributors (vgic-mmio-v3.c) --------------------------------------------
+
+uint64_t Kvm::gicr_read(uint32_t vcpu, uint64_t offset) {
+    const VgicCpu& c = s_.cpus.at(vcpu);
+    if (offset == GICR_CTLR) return GicrCtlr::EnableLPIs.make(c.enable_lpis);
+    if (offset == GICR_PROPBASER) return s_.propbaser;
+    if (offset == GICR_PENDBASER) return c.pendbaser & ~GicrPendbaser::PTZ.kMask;  // vgic_mmio_read_pendbase
+    log_.ignored(Layer::Hypervisor, "KVM.gicr_read", "register not modelled in the vGICR: RAZ",
+                 {{"vcpu", vcpu}, {"offset", Hex{offset}}});
+    return 0;
+}
+
+void Kvm::gicr_write(uint32_t vcpu, uint64_t offset, uint64_t value) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    if (offset == GICR_CTLR) {
+        // vgic_mmio_write_v3r_ctlr
+        bool enable = GicrCtlr::EnableLPIs.get(value);
+        log_.op(Layer::Hypervisor, "KVM.write_GICR_CTLR", {{"vcpu", vcpu}, {"enable_lpis", enable}});
+        if (enable && !c.enable_lpis) {
+            c.enable_lpis = true;
+            enable_lpis(vcpu);
+        } else if (!enable && c.enable_lpis) {
+            c.enable_lpis = false;
+            flush_pending_lpis(vcpu);
+        }
+    } else if (offset == GICR_PROPBASER || offset == GICR_PENDBASER) {
+        // vgic_mmio_write_propbase / _pendbase: ignored while LPIs are enabled.
+        const char* op = offset == GICR_PROPBASER ? "KVM.write_GICR_PROPBASER" : "KVM.write_GICR_PENDBASER";
+        if (c.enable_lpis) {
+            log_.ignored(Layer::Hypervisor, op, "written while EnableLPIs = 1 (vgic_mmio_write_pendbase ignores it)",
+                         {{"vcpu", vcpu}, {"value", Hex{value}}});
+            return;
+        }
+        (offset == GICR_PROPBASER ? s_.propbaser : c.pendbaser) = value;
+        log_.op(Layer::Hypervisor, op, {{"vcpu", vcpu}, {"value", Hex{value}}});
+    } else {
+        log_.ignored(Layer::Hypervisor, "KVM.gicr_write", "register not modelled in the vGICR: WI",
+                     {{"vcpu", vcpu}, {"offset", Hex{offset}}, {"value", Hex{value}}});
+    }
+}
+
+// ---- LPI pending tables in guest memory ------------------------------------------------------
+
+void Kvm::read_guest_pending(uint32_t vcpu, uint32_t intid, bool& bit, uint64_t& byte_addr, uint8_t& byte) const {
+    byte_addr = GicrPendbaser::PhysAddr.get_in_place(s_.cpus.at(vcpu).pendbaser) + intid / 8;
+    MemRead<uint8_t> r = guest_.read8(byte_addr);
+    byte = r.value;
+    bit = r.ok() && ((byte >> (intid % 8)) & 1);
+}
+
+void Kvm::lpi_sync_pending_status(VgicIrq& irq) {
+    // vgic_v3_lpi_sync_pending_status: pending_latch from the target's guest pending table, and a
+    // set bit is cleared ("clear consumed data").
+    bool bit = false;
+    uint64_t addr = 0;
+    uint8_t byte = 0;
+    read_guest_pending(irq.target_vcpu, irq.intid, bit, addr, byte);
+    irq.pending_latch = bit;
+    log_.op(Layer::Hypervisor, "KVM.lpi_sync_pending_status",
+            {{"intid", irq.intid}, {"vcpu", irq.target_vcpu}, {"pending", bit}});
+    if (bit) guest_.write8(addr, static_cast<uint8_t>(byte & ~(1u << (irq.intid % 8))));
+    queue(irq);
+}
+
+void Kvm::sync_lpi_pending_table(uint32_t vcpu) {
+    // its_sync_lpi_pending_table: for every LPI of this vCPU, pending_latch = its bit (an
+    // assignment: it may clear), without clearing the table and whether or not it is forwarded.
+    for (auto& [intid, irq] : s_.lpis) {
+        if (irq.target_vcpu != vcpu) continue;
+        bool bit = false;
+        uint64_t addr = 0;
+        uint8_t byte = 0;
+        read_guest_pending(vcpu, intid, bit, addr, byte);
+        irq.pending_latch = bit;
+        log_.op(Layer::Hypervisor, "KVM.sync_lpi_pending_table",
+                {{"intid", intid}, {"vcpu", vcpu}, {"pending", bit}, {"hw", irq.hw}});
+        queue(irq);
+    }
+}
+
+void Kvm::enable_lpis(uint32_t vcpu) {
+    // vgic_enable_lpis: unless PENDBASER.PTZ, the pending table is read into pending_latch.
+    log_.op(Layer::Hypervisor, "KVM.vgic_enable_lpis", {{"vcpu", vcpu}});
+    if (!GicrPendbaser::PTZ.get(s_.cpus[vcpu].pendbaser)) sync_lpi_pending_table(vcpu);
+    if (transfer_ == TransferPoint::EnableLpis)
+        for (auto& [intid, irq] : s_.lpis)
+            if (irq.target_vcpu == vcpu) transfer(irq, "vgic_enable_lpis");
+}
+
+void Kvm::flush_pending_lpis(uint32_t vcpu) {
+    // vgic_flush_pending_lpis: LPIs leave the ap_list; pending_latch is kept, vLPIs stay forwarded.
+    VgicCpu& c = s_.cpus[vcpu];
+    for (uint32_t intid : c.ap_list)
+        if (auto it = s_.lpis.find(intid); it != s_.lpis.end()) it->second.queued = false;
+    c.ap_list.clear();
+    log_.op(Layer::Hypervisor, "KVM.vgic_flush_pending_lpis", {{"vcpu", vcpu}});
+}
+
+// ---- queueing and list registers (vgic.c, vgic-v3.c) ----------------------------------------
+
+void Kvm::queue(VgicIrq& irq) {
+    // vgic_queue_irq_unlock: onto the target's ap_list if the oracle says so, and kick it.
+    if (!oracle(irq) || irq.queued) return;
+    VgicCpu& c = s_.cpus.at(irq.target_vcpu);
+    c.ap_list.push_back(irq.intid);
+    irq.queued = true;
+    log_.op(Layer::Hypervisor, "KVM.queue_irq", {{"intid", irq.intid}, {"vcpu", irq.target_vcpu}, {"hw", irq.hw}});
+    kick(irq.target_vcpu);
+}
+
+void Kvm::prune(uint32_t vcpu) {
+    // vgic_prune_ap_list: drop what the oracle no longer wants here; requeue a retargeted LPI.
+    VgicCpu& c = s_.cpus[vcpu];
+    std::vector<uint32_t> keep, moved;
+    for (uint32_t intid : c.ap_list) {
+        auto it = s_.lpis.find(intid);
+        if (it == s_.lpis.end()) continue;
+        VgicIrq& irq = it->second;
+        if (!oracle(irq)) {
+            irq.queued = false;
+        } else if (irq.target_vcpu != vcpu) {
+            irq.queued = false;
+            moved.push_back(intid);
+        } else {
+            keep.push_back(intid);
+        }
+    }
+    c.ap_list = keep;
+    for (uint32_t intid : moved) queue(s_.lpis[intid]);
+}
+
+void Kvm::vcpu_enter(uint32_t vcpu) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    host_.commit(gic_, vcpu);  // vgic_v4_commit
+    // vgic_flush_lr_state: the ap_list sorted by priority (vgic_sort_ap_list), one LR each.
+    std::stable_sort(c.ap_list.begin(), c.ap_list.end(), [&](uint32_t a, uint32_t b) {
+        return std::pair(s_.lpis[a].priority, a) < std::pair(s_.lpis[b].priority, b);
+    });
+    CpuInterface& cpu = gic_.cpu(vcpu);
+    unsigned n = 0;
+    for (uint32_t intid : c.ap_list) {
+        VgicIrq& irq = s_.lpis[intid];
+        if (!oracle(irq)) continue;
+        if (n == cpu.list_registers()) {
+            log_.op(Layer::Hypervisor, "KVM.lr_overflow", {{"vcpu", vcpu}, {"waiting", intid}});
+            break;
+        }
+        // vgic_v3_populate_lr: an edge LPI's pending state moves into the LR. For a forwarded
+        // (hw) LPI, HW=1 names hwintid, which KVM sets only for PPIs and SPIs: 0.
+        ListRegister lr;
+        lr.status = irq.pending_latch ? (irq.active ? ListRegister::Status::PendingActive : ListRegister::Status::Pending)
+                                      : ListRegister::Status::Active;
+        lr.hw = irq.hw;
+        lr.pintid = 0;
+        lr.group1 = true;
+        lr.priority = irq.priority;
+        lr.vintid = intid;
+        irq.pending_latch = false;
+        cpu.write_lr(n, lr.encode());
+        c.lr_intid[n] = intid;
+        ++n;
+    }
+}
+
+void Kvm::vcpu_exit(uint32_t vcpu) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    CpuInterface& cpu = gic_.cpu(vcpu);
+    // vgic_v3_fold_lr_state: what the guest left in each LR goes back into its vgic_irq.
+    for (unsigned n = 0; n < cpu.list_registers(); ++n) {
+        uint32_t intid = c.lr_intid[n];
+        if (!intid) continue;
+        ListRegister lr = cpu.lr(n);
+        if (auto it = s_.lpis.find(intid); it != s_.lpis.end()) {
+            it->second.active = lr.active();
+            if (lr.pending()) it->second.pending_latch = true;
+        }
+        cpu.write_lr(n, 0);
+        c.lr_intid[n] = 0;
+    }
+    prune(vcpu);
+}
+
+void Kvm::vcpu_load(uint32_t vcpu) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    if (c.run == VcpuRun::Loaded) return;
+    c.run = VcpuRun::Loaded;
+    // vgic_v4_load: resident, with vGrp1En from the (enabled) distributor.
+    host_.make_resident(gic_, vcpu, true);
+    log_.op(Layer::Hypervisor, "KVM.vcpu_load", {{"vcpu", vcpu}});
+}
+
+void Kvm::vcpu_put(uint32_t vcpu, bool need_db) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    if (c.run != VcpuRun::Loaded) return;
+    c.run = VcpuRun::Runnable;
+    // vgic_v4_put: a doorbell only when the vCPU blocks.
+    host_.make_non_resident(gic_, vcpu, need_db);
+    log_.op(Layer::Hypervisor, "KVM.vcpu_put",
+            {{"vcpu", vcpu}, {"doorbell", need_db}, {"pending_last", host_.vpe(vcpu).pending_last}});
+}
+
+void Kvm::vcpu_block(uint32_t vcpu) {
+    vcpu_put(vcpu, true);
+    VgicCpu& c = s_.cpus.at(vcpu);
+    bool pending = vcpu_has_pending(vcpu);
+    c.run = pending ? VcpuRun::Runnable : VcpuRun::Blocked;
+    log_.op(Layer::Hypervisor, "KVM.vcpu_block", {{"vcpu", vcpu}, {"sleeps", !pending}});
+}
+
+void Kvm::kick(uint32_t vcpu) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    if (c.run != VcpuRun::Blocked) return;
+    c.run = VcpuRun::Runnable;
+    log_.op(Layer::Hypervisor, "KVM.vcpu_kick", {{"vcpu", vcpu}});
+}
+
+bool Kvm::vcpu_has_pending(uint32_t vcpu) const {
+    if (host_.vpe(vcpu).pending_last) return true;
+    for (uint32_t intid : s_.cpus.at(vcpu).ap_list) {
+        auto it = s_.lpis.find(intid);
+        if (it != s_.lpis.end() && it->second.enabled && it->second.pending_latch) return true;
+    }
+    return false;
+}
+
+// ---- the pending-table save (vgic-v3.c) -----------------------------------------------------
+
+int Kvm::save_pending_tables() {
+    if (!s_.initialized) return kEnxio;
+    for (const VgicCpu& c : s_.cpus)
+        if (c.run == VcpuRun::Loaded) {
+            log_.guest_error(Layer::Hypervisor, "KVM.save_pending_tables", "a vCPU is running: -EBUSY");
+            return kEbusy;
+        }
+    const bool v41 = gic_.config().v41();
+    // GICv4.1 (f66b7b151e00): unmap every vPE so the VPT is clean (VMAPP {V,Alloc}={0,1}).
+    if (v41)
+        for (uint32_t v = 0; v < s_.cpus.size(); ++v) host_.unmap_vpe(gic_, v);
+    uint32_t written = 0;
+    for (auto& [intid, irq] : s_.lpis) {
+        if (irq.target_vcpu == kNoVcpu) continue;  // LPIs without a target vCPU are skipped
+        bool is_pending = irq.pending_latch;
+        if (irq.hw && v41) is_pending = host_.read_vpt_bit(gic_, irq.target_vcpu, intid);  // vgic_v4_get_vlpi_state
+        bool stored = false;
+        uint64_t addr = 0;
+        uint8_t byte = 0;
+        read_guest_pending(irq.target_vcpu, intid, stored, addr, byte);
+        if (stored == is_pending) continue;
+        uint8_t mask = static_cast<uint8_t>(1u << (intid % 8));
+        guest_.write8(addr, is_pending ? byte | mask : byte & ~mask);
+        ++written;
+        log_.op(Layer::Hypervisor, "KVM.save_pending_bit", {{"intid", intid}, {"vcpu", irq.target_vcpu}, {"pending", is_pending}, {"hw", irq.hw}});
+    }
+    if (v41)
+        for (uint32_t v = 0; v < s_.cpus.size(); ++v) host_.map_vpe(gic_, v);  // map_all_vpes, PTZ=0
+    log_.op(Layer::Hypervisor, "KVM.save_pending_tables", {{"lpis", s_.lpis.size()}, {"bytes_written", written}});
+    return kOk;
+}
+
+uint8_t Kvm::prop_of(const VgicIrq& irq) const {
+    return static_cast<uint8_t>((irq.priority & 0xFC) | 2 | (irq.enabled ? 1 : 0));  // + Group1 in Linux's map
+}
+
+void Kvm::transfer(VgicIrq& irq, const char* where) {
+    // The 12df7429213a sequence wherever the policy puts it: under the irq lock, if pending_latch,
+    // INT (+VSYNC) makes the vLPI pending in the VPT, pending_latch is cleared, and
+    // vgic_queue_irq_unlock communicates the change.
+    if (!irq.hw || !irq.pending_latch) return;
+    host_.vlpi_set_pending(gic_, irq.host_irq, true);
+    irq.pending_latch = false;
+    log_.op(Layer::Hypervisor, "KVM.transfer_pending", {{"intid", irq.intid}, {"at", where}});
+    queue(irq);
+}
+
+void Kvm::vm_start_transfer() {
+    if (transfer_ != TransferPoint::VmStart) return;
+    log_.op(Layer::Hypervisor, "KVM.vm_start_transfer", {{"lpis", s_.lpis.size()}});
+    for (auto& [intid, irq] : s_.lpis) transfer(irq, "vm_start");
+}
+
+const VgicIrq* Kvm::lpi(uint32_t intid) const {
+    auto it = s_.lpis.find(intid);
+    return it == s_.lpis.end() ? nullptr : &it->second;
+}
+
+}  // namespace irqdiff::arm::kvm

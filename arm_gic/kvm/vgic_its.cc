@@ -1,0 +1,507 @@
+// KVM's virtual ITS: guest registers and commands, MSI translation, forwarding of LPIs as vLPIs,
+// doorbells, and the ITS table save/restore in the ABI rev0 format (torvalds/linux
+// arch/arm64/kvm/vgic/{vgic-its.c,vgic-v4.c}; reference/arm §3.2, §3.5, §3.6, §3.8).
+#include <fmt/format.h>
+
+#include "arm_gic/kvm/its_abi.h"
+#include "arm_gic/kvm/vgic.h"
+
+namespace irqdiff::arm::kvm {
+
+namespace {
+
+constexpr uint64_t kQueueBytesPerPage = 4096;
+constexpr uint32_t kMaxLpiIntid = 1u << HostLayout::kIdBits;
+/// GITS_IIDR of KVM's vITS: ARM's implementer code (the product and revision KVM reports are not
+/// modelled).
+constexpr uint64_t kVitsIidr = 0x43B;
+
+uint64_t vits_typer() {
+    // A GICv3 ITS for the guest: physical LPIs, 8-byte ITT entries, 16 EventID and DeviceID bits,
+    // collections target vCPU numbers (PTA = 0) (vgic_mmio_read_its_typer).
+    return GitsTyper::Physical.make(1) | GitsTyper::IttEntrySize.make(7) | GitsTyper::IDbits.make(15) |
+           GitsTyper::Devbits.make(15);
+}
+
+uint64_t vits_baser_fixed(unsigned n) {
+    return n == 0 ? GitsBaser::Type.make(uint64_t(BaserType::Device)) | GitsBaser::EntrySize.make(7)
+                  : GitsBaser::Type.make(uint64_t(BaserType::Collection)) | GitsBaser::EntrySize.make(7);
+}
+
+uint64_t table_base(uint64_t baser) { return GitsBaser::decode(baser).phys_addr; }
+uint64_t table_bytes(uint64_t baser) { return GitsBaser::decode(baser).table_bytes(); }
+
+}  // namespace
+
+// ---- registers (vgic_mmio_read/write_its_*) -------------------------------------------------
+
+uint64_t Kvm::its_read(uint64_t offset) {
+    VirtualIts& its = s_.its;
+    switch (offset) {
+        case GITS_CTLR: return GitsCtlr::Enabled.make(its.enabled) | GitsCtlr::Quiescent.make(1);
+        case GITS_IIDR: return kVitsIidr;
+        case GITS_TYPER: return vits_typer();
+        case GITS_CBASER: return its.cbaser;
+        case GITS_CWRITER: return its.cwriter;
+        case GITS_CREADR: return its.creadr;
+        default: break;
+    }
+    if (offset == gits_baser(0)) return its.baser_device;
+    if (offset == gits_baser(1)) return its.baser_collection;
+    log_.ignored(Layer::Hypervisor, "KVM.its_read", "vITS register not modelled: RAZ", {{"offset", Hex{offset}}});
+    return 0;
+}
+
+void Kvm::its_write(uint64_t offset, uint64_t value) {
+    VirtualIts& its = s_.its;
+    if (offset == GITS_CTLR) {
+        bool enable = GitsCtlr::Enabled.get(value);
+        log_.op(Layer::Hypervisor, "KVM.write_GITS_CTLR", {{"enabled", enable}});
+        its.enabled = enable;
+        if (enable) process_commands();
+    } else if (offset == GITS_CBASER) {
+        if (its.enabled) {
+            log_.ignored(Layer::Hypervisor, "KVM.write_GITS_CBASER", "written while the vITS is enabled: ignored");
+            return;
+        }
+        its.cbaser = value;
+        its.creadr = its.cwriter = 0;  // vgic_mmio_write_its_cbaser
+        log_.op(Layer::Hypervisor, "KVM.write_GITS_CBASER", {{"value", Hex{value}}});
+    } else if (offset == GITS_CWRITER) {
+        uint64_t target = GitsCwriter::Offset.get_in_place(value);
+        if (target >= (GitsCbaser::Size.get(its.cbaser) + 1) * kQueueBytesPerPage) {
+            log_.guest_error(Layer::Hypervisor, "KVM.write_GITS_CWRITER", "beyond the command queue: ignored",
+                             {{"offset", Hex{target}}});
+            return;
+        }
+        its.cwriter = target;
+        log_.op(Layer::Hypervisor, "KVM.write_GITS_CWRITER", {{"offset", Hex{target}}});
+        process_commands();
+    } else if (offset == gits_baser(0) || offset == gits_baser(1)) {
+        unsigned n = offset == gits_baser(0) ? 0 : 1;
+        if (its.enabled) {
+            log_.ignored(Layer::Hypervisor, "KVM.write_GITS_BASER", "written while the vITS is enabled: ignored");
+            return;
+        }
+        uint64_t writable = GitsBaser::Valid.kMask | GitsBaser::Indirect.kMask | GitsBaser::PhysAddr.kMask |
+                            GitsBaser::PageSize.kMask | GitsBaser::Size.kMask;
+        (n == 0 ? its.baser_device : its.baser_collection) = (value & writable) | vits_baser_fixed(n);
+        log_.op(Layer::Hypervisor, "KVM.write_GITS_BASER", {{"n", n}, {"value", Hex{value}}});
+    } else {
+        log_.ignored(Layer::Hypervisor, "KVM.its_write", "vITS register not modelled or read-only: WI",
+                     {{"offset", Hex{offset}}, {"value", Hex{value}}});
+    }
+}
+
+void Kvm::restore_its_registers(uint64_t cbaser, uint64_t creadr, uint64_t cwriter, uint64_t baser0,
+                                uint64_t baser1) {
+    // QEMU kvm_arm_its_post_load through KVM's uaccess handlers (GITS_CREADR is writable by
+    // userspace while the ITS is disabled): CBASER, CREADR, CWRITER, BASER<n>; not CTLR.
+    VirtualIts& its = s_.its;
+    its.cbaser = cbaser;
+    its.creadr = creadr;
+    its.cwriter = cwriter;
+    its.baser_device = baser0;
+    its.baser_collection = baser1;
+    log_.op(Layer::Vmm, "KVM.restore_its_registers",
+            {{"cbaser", Hex{cbaser}}, {"creadr", Hex{creadr}}, {"cwriter", Hex{cwriter}}, {"baser0", Hex{baser0}},
+             {"baser1", Hex{baser1}}});
+}
+
+// ---- commands (vgic_its_process_commands, vgic_its_handle_command) ----------------------------
+
+void Kvm::process_commands() {
+    VirtualIts& its = s_.its;
+    if (!its.enabled || !GitsCbaser::Valid.get(its.cbaser)) return;
+    uint64_t base = GitsCbaser::PhysAddr.get_in_place(its.cbaser);
+    uint64_t size = (GitsCbaser::Size.get(its.cbaser) + 1) * kQueueBytesPerPage;
+    for (uint64_t n = 0; its.creadr != its.cwriter && n < size / 32; ++n) {
+        std::array<uint64_t, 4> cmd{};
+        bool ok = true;
+        for (unsigned w = 0; w < 4; ++w) {
+            MemRead<uint64_t> r = guest_.read64(base + its.creadr + 8 * w);
+            ok = ok && r.ok();
+            cmd[w] = r.value;
+        }
+        if (ok)
+            handle_command(cmd);
+        else
+            log_.guest_error(Layer::Hypervisor, "KVM.its_command", "the guest's command queue is outside guest memory");
+        its.creadr = (its.creadr + 32) % size;
+    }
+}
+
+void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
+    ItsCommand c;
+    c.dw = raw;
+    VirtualIts& its = s_.its;
+    const auto opcode = static_cast<Opcode>(c.opcode());
+    const uint32_t devid = static_cast<uint32_t>(cmd::DeviceID::get(c));
+    const uint32_t event = static_cast<uint32_t>(cmd::EventID::get(c));
+    auto error = [&](const char* what) {
+        log_.guest_error(Layer::Hypervisor, "KVM.its_command", what,
+                         {{"opcode", Hex{c.opcode()}}, {"device", devid}, {"event", event}});
+    };
+    auto find_ite = [&]() -> VitsIte* {
+        auto d = its.devices.find(devid);
+        if (d == its.devices.end()) return nullptr;
+        auto e = d->second.ites.find(event);
+        return e == d->second.ites.end() ? nullptr : &e->second;
+    };
+    switch (opcode) {
+        case Opcode::MAPD: {  // vgic_its_cmd_handle_mapd
+            bool valid = cmd::Valid::get(c);
+            uint8_t bits = static_cast<uint8_t>(cmd::Size::get(c) + 1);
+            uint64_t itt = cmd::ITT_addr::get(c) << 8;
+            log_.op(Layer::Guest, "VITS.MAPD", {{"device", devid}, {"valid", valid}, {"itt", Hex{itt}}, {"event_bits", bits}});
+            if (valid && bits > 16) return error("MAPD: more than 16 EventID bits");
+            if (its.devices.count(devid)) {  // remapping frees every ITE first
+                std::vector<uint32_t> events;
+                for (const auto& [e, ite] : its.devices[devid].ites) events.push_back(e);
+                for (uint32_t e : events) free_ite(devid, e);
+                its.devices.erase(devid);
+            }
+            if (valid) its.devices[devid] = VitsDevice{itt, bits, {}};
+            return;
+        }
+        case Opcode::MAPC: {  // vgic_its_cmd_handle_mapc
+            uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+            bool valid = cmd::Valid::get(c);
+            uint32_t vcpu = static_cast<uint32_t>(cmd::RDbase::get(c));
+            log_.op(Layer::Guest, "VITS.MAPC", {{"icid", icid}, {"vcpu", vcpu}, {"valid", valid}});
+            if (!valid) {
+                its.collections.erase(icid);
+                return;
+            }
+            if (vcpu >= s_.cpus.size()) return error("MAPC: no such vCPU");
+            its.collections[icid] = vcpu;
+            // update_affinity_collection: the collection's LPIs follow it.
+            for (const auto& [d, dev] : its.devices)
+                for (const auto& [e, ite] : dev.ites)
+                    if (ite.icid == icid && s_.lpis[ite.intid].target_vcpu != vcpu) update_affinity(s_.lpis[ite.intid], vcpu);
+            return;
+        }
+        case Opcode::MAPTI:
+        case Opcode::MAPI: {  // vgic_its_cmd_handle_mapi
+            uint32_t intid = opcode == Opcode::MAPI ? event : static_cast<uint32_t>(cmd::pINTID::get(c));
+            uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+            log_.op(Layer::Guest, opcode == Opcode::MAPI ? "VITS.MAPI" : "VITS.MAPTI",
+                    {{"device", devid}, {"event", event}, {"intid", intid}, {"icid", icid}});
+            auto d = its.devices.find(devid);
+            if (d == its.devices.end()) return error("MAPTI: device not mapped");
+            if (event >> d->second.eventid_bits) return error("MAPTI: EventID beyond the device's ITT");
+            if (intid < kFirstLpiIntid || intid >= kMaxLpiIntid) return error("MAPTI: not an LPI");
+            if (d->second.ites.count(event)) return;  // UNPREDICTABLE; KVM ignores it
+            d->second.ites[event] = VitsIte{intid, icid};
+            auto col = its.collections.find(icid);
+            add_lpi(intid, col == its.collections.end() ? kNoVcpu : col->second);
+            return;
+        }
+        case Opcode::MOVI: {  // vgic_its_cmd_handle_movi
+            uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+            log_.op(Layer::Guest, "VITS.MOVI", {{"device", devid}, {"event", event}, {"icid", icid}});
+            VitsIte* ite = find_ite();
+            if (!ite) return error("MOVI: no such ITE");
+            auto col = its.collections.find(icid);
+            if (col == its.collections.end()) return error("MOVI: collection not mapped");
+            ite->icid = icid;
+            update_affinity(s_.lpis[ite->intid], col->second);
+            return;
+        }
+        case Opcode::DISCARD:  // vgic_its_cmd_handle_discard
+            log_.op(Layer::Guest, "VITS.DISCARD", {{"device", devid}, {"event", event}});
+            if (!find_ite()) return error("DISCARD: no such ITE");
+            free_ite(devid, event);
+            return;
+        case Opcode::INV: {  // vgic_its_cmd_handle_inv
+            log_.op(Layer::Guest, "VITS.INV", {{"device", devid}, {"event", event}});
+            VitsIte* ite = find_ite();
+            if (!ite) return error("INV: no such ITE");
+            update_lpi_config(s_.lpis[ite->intid]);
+            return;
+        }
+        case Opcode::INVALL: {  // vgic_its_cmd_handle_invall
+            uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
+            log_.op(Layer::Guest, "VITS.INVALL", {{"icid", icid}});
+            auto col = its.collections.find(icid);
+            if (col == its.collections.end()) return error("INVALL: collection not mapped");
+            for (auto& [intid, irq] : s_.lpis)
+                if (irq.target_vcpu == col->second) update_lpi_config(irq);
+            host_.invall_vpe(gic_, col->second);  // vgic_its_invall -> its_invall_vpe
+            return;
+        }
+        case Opcode::INT:
+            log_.op(Layer::Guest, "VITS.INT", {{"device", devid}, {"event", event}});
+            if (trigger_msi(devid, event) != kOk) error("INT: the DeviceID/EventID does not translate");
+            return;
+        case Opcode::CLEAR: {  // vgic_its_cmd_handle_clear
+            log_.op(Layer::Guest, "VITS.CLEAR", {{"device", devid}, {"event", event}});
+            VitsIte* ite = find_ite();
+            if (!ite) return error("CLEAR: no such ITE");
+            VgicIrq& irq = s_.lpis[ite->intid];
+            irq.pending_latch = false;
+            if (irq.hw) host_.vlpi_set_pending(gic_, irq.host_irq, false);
+            return;
+        }
+        case Opcode::SYNC:
+            log_.op(Layer::Guest, "VITS.SYNC", {{"vcpu", cmd::RDbase::get(c)}});
+            return;  // commands complete synchronously
+        case Opcode::MOVALL: {  // vgic_its_cmd_handle_movall
+            uint32_t from = static_cast<uint32_t>(cmd::RDbase::get(c));
+            uint32_t to = static_cast<uint32_t>(cmd::RDbase2::get(c));
+            log_.op(Layer::Guest, "VITS.MOVALL", {{"from", from}, {"to", to}});
+            if (from >= s_.cpus.size() || to >= s_.cpus.size()) return error("MOVALL: no such vCPU");
+            for (auto& [intid, irq] : s_.lpis)
+                if (irq.target_vcpu == from) update_affinity(irq, to);
+            return;
+        }
+        default:
+            return error("not a command of a virtual GICv3 ITS: ignored");
+    }
+}
+
+VgicIrq& Kvm::add_lpi(uint32_t intid, uint32_t vcpu) {
+    // vgic_add_lpi: a new LPI reads its configuration and, if it has a target vCPU, its pending
+    // bit; an existing one is reused without a sync.
+    auto [it, fresh] = s_.lpis.try_emplace(intid);
+    VgicIrq& irq = it->second;
+    if (!fresh) return irq;
+    irq.intid = intid;
+    irq.target_vcpu = vcpu;
+    update_lpi_config(irq);
+    if (vcpu != kNoVcpu) lpi_sync_pending_status(irq);
+    return irq;
+}
+
+void Kvm::update_lpi_config(VgicIrq& irq) {
+    // update_lpi_config: the property byte from the guest's LPI configuration table; a forwarded
+    // LPI passes it to hardware (its_prop_update_vlpi), any other is (re)queued.
+    uint64_t addr = GicrPropbaser::PhysAddr.get_in_place(s_.propbaser) + (irq.intid - kFirstLpiIntid);
+    MemRead<uint8_t> byte = guest_.read8(addr);
+    irq.priority = LpiConfig::priority(byte.value);
+    irq.enabled = byte.ok() && LpiConfig::enabled(byte.value);
+    log_.op(Layer::Hypervisor, "KVM.update_lpi_config",
+            {{"intid", irq.intid}, {"priority", Hex{irq.priority}}, {"enabled", irq.enabled}});
+    if (irq.hw)
+        host_.prop_update_vlpi(gic_, irq.host_irq, prop_of(irq));
+    else
+        queue(irq);
+}
+
+void Kvm::update_affinity(VgicIrq& irq, uint32_t vcpu) {
+    // update_affinity: a forwarded LPI follows in hardware (its_map_vlpi -> VMOVI).
+    irq.target_vcpu = vcpu;
+    log_.op(Layer::Hypervisor, "KVM.update_affinity", {{"intid", irq.intid}, {"vcpu", vcpu}, {"hw", irq.hw}});
+    if (irq.hw) host_.map_vlpi(gic_, irq.host_irq, vcpu, irq.intid, prop_of(irq));
+}
+
+void Kvm::free_ite(uint32_t devid, uint32_t eventid) {
+    // its_free_ite: a forwarded LPI is unmapped in hardware (its_unmap_vlpi: DISCARD, so its
+    // pending state goes); the LPI goes when no ITE references it.
+    VitsDevice& dev = s_.its.devices.at(devid);
+    uint32_t intid = dev.ites.at(eventid).intid;
+    dev.ites.erase(eventid);
+    VgicIrq& irq = s_.lpis[intid];
+    if (irq.hw) {
+        host_.unmap_vlpi(gic_, irq.host_irq);
+        irq.hw = false;
+    }
+    for (const auto& [d, other] : s_.its.devices)
+        for (const auto& [e, ite] : other.ites)
+            if (ite.intid == intid) return;  // still referenced
+    for (VgicCpu& c : s_.cpus) std::erase(c.ap_list, intid);
+    s_.lpis.erase(intid);
+    log_.op(Layer::Hypervisor, "KVM.free_lpi", {{"intid", intid}});
+}
+
+const VgicIrq* Kvm::resolve_lpi(uint32_t devid, uint32_t eventid, const char** why) const {
+    // vgic_its_resolve_lpi: the ITS enabled, the ITE, its collection mapped to a vCPU whose
+    // GICR_CTLR.EnableLPIs is set.
+    const VirtualIts& its = s_.its;
+    *why = nullptr;
+    if (!its.enabled) *why = "the vITS is disabled";
+    auto d = its.devices.find(devid);
+    if (!*why && d == its.devices.end()) *why = "no such device";
+    const VitsIte* ite = nullptr;
+    if (!*why) {
+        auto e = d->second.ites.find(eventid);
+        if (e == d->second.ites.end())
+            *why = "no ITE for the EventID";
+        else
+            ite = &e->second;
+    }
+    if (!*why) {
+        auto col = its.collections.find(ite->icid);
+        if (col == its.collections.end())
+            *why = "the collection is not mapped";
+        else if (!s_.cpus.at(col->second).enable_lpis)
+            *why = "the target vCPU has EnableLPIs clear";
+    }
+    if (*why) return nullptr;
+    return &s_.lpis.at(ite->intid);
+}
+
+const VgicIrq* Kvm::translate(uint32_t devid, uint32_t eventid) const {
+    const char* why = nullptr;
+    return resolve_lpi(devid, eventid, &why);
+}
+
+int Kvm::trigger_msi(uint32_t devid, uint32_t eventid) {
+    const char* why = nullptr;
+    const VgicIrq* found = resolve_lpi(devid, eventid, &why);
+    if (!found) {
+        log_.guest_error(Layer::Hypervisor, "KVM.vgic_its_trigger_msi", fmt::format("MSI dropped: {}", why),
+                         {{"device", devid}, {"event", eventid}});
+        return kEinval;
+    }
+    VgicIrq& irq = s_.lpis[found->intid];
+    log_.op(Layer::Hypervisor, "KVM.vgic_its_trigger_msi",
+            {{"device", devid}, {"event", eventid}, {"intid", irq.intid}, {"hw", irq.hw}});
+    if (irq.hw) {
+        host_.vlpi_set_pending(gic_, irq.host_irq, true);  // irq_set_irqchip_state(PENDING)
+        return kOk;
+    }
+    irq.pending_latch = true;
+    queue(irq);
+    return kOk;
+}
+
+// ---- GICv4 forwarding (vgic-v4.c) ---------------------------------------------------------
+
+void Kvm::set_forwarding(int host_irq, uint32_t devid, uint32_t eventid) {
+    const char* why = nullptr;
+    const VgicIrq* found = resolve_lpi(devid, eventid, &why);
+    if (!found) {
+        // mainline returns 0: the vLPI silently stays in software injection (reference/arm §9 lost.6)
+        log_.op(Layer::Hypervisor, "KVM.set_forwarding",
+                {{"irq", host_irq}, {"device", devid}, {"event", eventid}, {"resolved", false}, {"why", why}});
+        return;
+    }
+    VgicIrq& irq = s_.lpis[found->intid];
+    if (irq.hw) return;
+    host_.map_vlpi(gic_, host_irq, irq.target_vcpu, irq.intid, prop_of(irq));
+    irq.hw = true;
+    irq.host_irq = host_irq;
+    log_.op(Layer::Hypervisor, "KVM.set_forwarding",
+            {{"irq", host_irq}, {"device", devid}, {"event", eventid}, {"intid", irq.intid}, {"vpe", irq.target_vcpu},
+             {"pending_latch", irq.pending_latch}});
+    if (transfer_ == TransferPoint::SetForwarding) transfer(irq, "set_forwarding");
+}
+
+void Kvm::unset_forwarding(int host_irq) {
+    // 05b9405f2fa1: find the vLPI by its host IRQ; unmap it; nothing is read back.
+    for (auto& [intid, irq] : s_.lpis) {
+        if (!irq.hw || irq.host_irq != host_irq) continue;
+        host_.unmap_vlpi(gic_, host_irq);
+        irq.hw = false;
+        log_.op(Layer::Hypervisor, "KVM.unset_forwarding", {{"irq", host_irq}, {"intid", intid}});
+        return;
+    }
+}
+
+void Kvm::doorbell(uint32_t vpeid) {
+    // vgic_v4_doorbell_handler: 4.0 disables its doorbell; pending_last, then kick the vCPU.
+    if (!gic_.config().v41()) host_.set_doorbell_enabled(gic_, vpeid, false);
+    host_.vpe(vpeid).pending_last = true;
+    log_.op(Layer::Hypervisor, "KVM.doorbell", {{"vpe", vpeid}});
+    kick(vpeid);
+}
+
+// ---- ITS table save and restore (vgic_its_save_tables_v0 / vgic_its_restore_tables_v0) ------
+
+int Kvm::its_save_tables() {
+    const VirtualIts& its = s_.its;
+    const bool v41 = gic_.config().v41();
+    uint64_t dt = table_base(its.baser_device), ct = table_base(its.baser_collection);
+    uint32_t devices = 0;
+    for (auto d = its.devices.begin(); d != its.devices.end(); ++d) {
+        const auto& [devid, dev] = *d;
+        // vgic_its_save_itt
+        for (auto e = dev.ites.begin(); e != dev.ites.end(); ++e) {
+            const VgicIrq& irq = s_.lpis.at(e->second.intid);
+            if (irq.hw && !v41) {
+                // bd94e7aea403 / 8082d50f4817: a forwarded vLPI's state is not available without
+                // GICv4.1; the save stops here, leaving later devices and the collections unwritten.
+                log_.guest_error(Layer::Hypervisor, "KVM.its_save_tables",
+                                 "a forwarded vLPI without GICv4.1: -EACCES (vgic_its_save_itt)",
+                                 {{"device", devid}, {"event", e->first}, {"intid", irq.intid}});
+                return kEacces;
+            }
+            auto next = std::next(e);
+            uint32_t gap = next == dev.ites.end() ? 0 : std::min(next->first - e->first, kAbiIteNextMax);
+            guest_.write64(dev.itt_addr + e->first * AbiIte::kBytes,
+                           AbiIte{gap, e->second.intid, e->second.icid}.encode());
+        }
+        auto next = std::next(d);
+        uint32_t gap = next == its.devices.end() ? 0 : std::min(next->first - devid, kAbiDteNextMax);
+        guest_.write64(dt + devid * AbiDte::kBytes,
+                       AbiDte{true, gap, dev.itt_addr, static_cast<uint8_t>(dev.eventid_bits - 1)}.encode());
+        ++devices;
+    }
+    uint64_t slot = 0;
+    for (const auto& [icid, vcpu] : its.collections)
+        guest_.write64(ct + AbiCte::kBytes * slot++, AbiCte{true, vcpu, icid}.encode());
+    if ((slot + 1) * AbiCte::kBytes <= table_bytes(its.baser_collection))
+        guest_.write64(ct + AbiCte::kBytes * slot, 0);  // an invalid entry ends the list
+    log_.op(Layer::Hypervisor, "KVM.its_save_tables", {{"devices", devices}, {"collections", slot}});
+    return kOk;
+}
+
+int Kvm::its_restore_tables() {
+    VirtualIts& its = s_.its;
+    uint64_t dt = table_base(its.baser_device), ct = table_base(its.baser_collection);
+    // vgic_its_restore_collection_table: until the first invalid entry.
+    uint64_t ct_entries = table_bytes(its.baser_collection) / AbiCte::kBytes;
+    for (uint64_t i = 0; GitsBaser::Valid.get(its.baser_collection) && i < ct_entries; ++i) {
+        AbiCte cte = AbiCte::decode(guest_.read64(ct + i * AbiCte::kBytes).value);
+        if (!cte.valid) break;
+        if (cte.rdbase >= s_.cpus.size()) {
+            log_.guest_error(Layer::Hypervisor, "KVM.its_restore_tables", "a collection names no vCPU: -EINVAL");
+            return kEinval;
+        }
+        its.collections[cte.icid] = cte.rdbase;
+    }
+    // vgic_its_restore_device_tables: scan_its_table from DeviceID 0, following Next.
+    uint64_t dt_entries = table_bytes(its.baser_device) / AbiDte::kBytes;
+    uint32_t devices = 0, lpis = 0;
+    for (uint64_t id = 0; GitsBaser::Valid.get(its.baser_device) && id < dt_entries;) {
+        AbiDte dte = AbiDte::decode(guest_.read64(dt + id * AbiDte::kBytes).value);
+        if (!dte.valid) {
+            ++id;
+            continue;
+        }
+        VitsDevice& dev = its.devices[static_cast<uint32_t>(id)];
+        dev.itt_addr = dte.itt_addr;
+        dev.eventid_bits = static_cast<uint8_t>(dte.size + 1);
+        ++devices;
+        // vgic_its_restore_itt -> vgic_its_restore_ite for each valid ITE.
+        for (uint64_t e = 0; e < (uint64_t{1} << dev.eventid_bits);) {
+            AbiIte ite = AbiIte::decode(guest_.read64(dte.itt_addr + e * AbiIte::kBytes).value);
+            if (!ite.valid()) {
+                ++e;
+                continue;
+            }
+            auto col = its.collections.find(ite.icid);
+            if (col == its.collections.end() || ite.pintid < kFirstLpiIntid || ite.pintid >= kMaxLpiIntid) {
+                log_.guest_error(Layer::Hypervisor, "KVM.its_restore_tables",
+                                 "an ITE with an unknown collection or a non-LPI INTID: -EINVAL",
+                                 {{"device", id}, {"event", e}});
+                return kEinval;
+            }
+            dev.ites[static_cast<uint32_t>(e)] = VitsIte{ite.pintid, ite.icid};
+            add_lpi(ite.pintid, col->second);
+            ++lpis;
+            if (ite.next == 0) break;
+            e += ite.next;
+        }
+        if (dte.next == 0) break;
+        id += dte.next;
+    }
+    log_.op(Layer::Hypervisor, "KVM.its_restore_tables",
+            {{"collections", its.collections.size()}, {"devices", devices}, {"lpis", lpis}});
+    if (transfer_ == TransferPoint::ItsRestore)
+        for (auto& [intid, irq] : s_.lpis) transfer(irq, "its_restore_tables");
+    return kOk;
+}
+
+}  // namespace irqdiff::arm::kvm
