@@ -416,7 +416,6 @@ class ArmBackend final : public Backend {
         st.devices.clear();
         for (const vmm::DeviceState& d : h.qemu.devices) st.devices.push_back({d.msix_programmed, d.held});
         st.written = true;
-        log_.op(Layer::Vmm, "QEMU.save_gic_state", {{"vcpus", scenario_.vcpus}});
     }
 
     const Scenario& scenario_;

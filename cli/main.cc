@@ -85,22 +85,25 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
     else
         fmt::print("{}", table.render("  "));
     for (const RunResult& r : result.runs) {
-        for (const Event& v : r.violations) fmt::print("  {}: violation: {}\n", r.arch, to_string(v));
+        const bool violations_expected = s.expect_violations.has_value();
+        for (const Event& v : r.violations)
+            fmt::print("  {}: violation{}: {}\n", r.arch, violations_expected ? " (expected)" : "", to_string(v));
         size_t unmet = std::count_if(r.expectations.begin(), r.expectations.end(),
                                      [](const ExpectationResult& e) { return !e.met; });
+        bool unexpected_violations = !violations_expected && !r.violations.empty();
         if (r.expectations.empty())
-            fmt::print("  {}: no expectations{}\n", r.arch, r.violations.empty() ? "" : ", but violations");
-        else if (unmet == 0 && r.violations.empty())
+            fmt::print("  {}: no expectations{}\n", r.arch, unexpected_violations ? ", but violations" : "");
+        else if (r.expectations_met)
             fmt::print("  {}: every expectation holds ({} of {})\n", r.arch, r.expectations.size(),
                        r.expectations.size());
         else
             fmt::print("  {}: EXPECTATIONS NOT MET ({} of {} hold{})\n", r.arch, r.expectations.size() - unmet,
                        r.expectations.size(),
-                       r.violations.empty() ? "" : fmt::format(", {} violations", r.violations.size()));
+                       unexpected_violations ? fmt::format(", {} violations", r.violations.size()) : "");
         for (const ExpectationResult& e : r.expectations) {
             if (e.met) continue;
-            fmt::print("    {}: expected {} {}, got {}{}\n", e.loc.to_string(), e.key, to_string(e.expected),
-                       e.actual ? to_string(*e.actual) : "no outcome",
+            fmt::print("    {}: expected {} {}, got {}{}\n", e.loc.to_string(), e.key, e.expected,
+                       e.actual ? *e.actual : "no outcome",
                        e.actual_source.empty() ? "" : " for " + e.actual_source);
         }
         if (events) {

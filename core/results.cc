@@ -51,8 +51,8 @@ Json to_json(const RunResult& r) {
     Json expectations = Json::array();
     for (const ExpectationResult& e : r.expectations) {
         Json x{{"source", e.key},
-               {"expected", to_string(e.expected)},
-               {"actual", e.actual ? Json(to_string(*e.actual)) : Json(nullptr)},
+               {"expected", e.expected},
+               {"actual", e.actual ? Json(*e.actual) : Json(nullptr)},
                {"met", e.met},
                {"at", e.loc.to_string()}};
         if (!e.actual_source.empty()) x["actual_source"] = e.actual_source;

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <fmt/ranges.h>
+
 #include <algorithm>
+#include <set>
 
 namespace irqdiff {
 
@@ -140,11 +143,11 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
 
     for (const Expectation& x : scenario.expect) {
         ExpectationResult e;
-        e.expected = x.outcome;
+        e.expected = to_string(x.outcome);
         e.loc = x.loc;
         if (x.source) {
             e.key = scenario.sources[*x.source].name;
-            if (const SourceOutcome* o = r.outcome(e.key)) e.actual = o->outcome;
+            if (const SourceOutcome* o = r.outcome(e.key)) e.actual = to_string(o->outcome);
             e.met = e.actual == e.expected;
         } else {
             // `all`: every source with an outcome and no expectation of its own.
@@ -154,11 +157,11 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
                 bool own = std::any_of(scenario.expect.begin(), scenario.expect.end(),
                                        [&](const Expectation& y) { return y.source == o.source; });
                 if (own) continue;
-                if (!e.actual || (e.met && o.outcome != e.expected)) {
-                    e.actual = o.outcome;
+                if (!e.actual || (e.met && to_string(o.outcome) != e.expected)) {
+                    e.actual = to_string(o.outcome);
                     e.actual_source = r.source_names[o.source];
                 }
-                if (o.outcome != e.expected) e.met = false;
+                if (to_string(o.outcome) != e.expected) e.met = false;
             }
         }
         r.expectations.push_back(std::move(e));
@@ -166,8 +169,21 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
 
     for (const Event& e : log.events())
         if (e.kind == EventKind::Violation) r.violations.push_back(e);
-    r.expectations_met = r.violations.empty() && std::all_of(r.expectations.begin(), r.expectations.end(),
-                                                             [](const ExpectationResult& e) { return e.met; });
+    // Violations: none allowed, unless `expect: {violations: [...]}` names exactly the rules broken
+    // (by operation), which pins a known bug.
+    std::set<std::string> broken;
+    for (const Event& e : r.violations) broken.insert(e.op);
+    auto listed = [](const auto& ops) {
+        return ops.empty() ? std::string("none") : fmt::format("{}", fmt::join(ops, ", "));
+    };
+    if (scenario.expect_violations) {
+        std::set<std::string> wanted(scenario.expect_violations->ops.begin(), scenario.expect_violations->ops.end());
+        r.expectations.push_back(ExpectationResult{"violations", listed(wanted), listed(broken), "", wanted == broken,
+                                                   scenario.expect_violations->loc});
+    }
+    r.expectations_met = (scenario.expect_violations || r.violations.empty()) &&
+                         std::all_of(r.expectations.begin(), r.expectations.end(),
+                                     [](const ExpectationResult& e) { return e.met; });
     r.metrics.actions = static_cast<uint32_t>(schedule.actions.size());
     r.metrics.events = log.total();
     r.metrics.deliveries = r.deliveries.size();

@@ -91,6 +91,13 @@ struct Expectation {
     SourceLoc loc;
 };
 
+/// `expect: {violations: [OP, ...]}` (or `none`): the run is expected to break exactly these rules,
+/// named by the operation that reported them (e.g. VCPU.write_LR); it pins a known bug.
+struct ViolationExpectation {
+    std::vector<std::string> ops;
+    SourceLoc loc;
+};
+
 struct PolicySetting {
     std::string key;
     std::string value;
@@ -108,6 +115,7 @@ struct Scenario {
     std::vector<PolicySetting> policy;
     std::vector<Step> steps;
     std::vector<Expectation> expect;
+    std::optional<ViolationExpectation> expect_violations;
 
     std::optional<SourceId> find_source(std::string_view name) const;
     const Device& device_of(SourceId id) const { return devices[sources[id].device]; }

@@ -389,6 +389,24 @@ class Loader {
         }
     }
 
+    /// `violations: none` or a list of operation names such as VCPU.write_LR.
+    ViolationExpectation violations(const YAML::Node& n, const SourceLoc& where) const {
+        const std::string path = "expect.violations";
+        ViolationExpectation v{{}, where};
+        if (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "none") return v;
+        if (!n.IsSequence() || n.size() == 0)
+            fail(n, path, fmt::format("expected 'none' or a list of operations such as [VCPU.write_LR], got {}", shown(n)));
+        for (size_t i = 0; i < n.size(); ++i) {
+            std::string op = string(n[i], index(path, i));
+            if (op.find('.') == std::string::npos || op.find(' ') != std::string::npos)
+                fail(n[i], index(path, i), fmt::format("'{}' is not an operation name (LAYER.NAME, e.g. VCPU.write_LR)", op));
+            if (std::find(v.ops.begin(), v.ops.end(), op) != v.ops.end())
+                fail(n[i], index(path, i), fmt::format("'{}' is listed twice", op));
+            v.ops.push_back(op);
+        }
+        return v;
+    }
+
     void expect(const YAML::Node& n) {
         if (!n.IsMap()) fail(n, "expect", fmt::format("expected a map of SOURCE: OUTCOME, got {}", shown(n)));
         std::vector<bool> fired(s_.sources.size(), false);
@@ -398,10 +416,18 @@ class Loader {
         }
         for (auto it = n.begin(); it != n.end(); ++it) {
             std::string key = string(it->first, "expect");
+            if (key == "violations") {
+                if (s_.expect_violations)
+                    fail(it->first, "expect",
+                         fmt::format("duplicate key 'violations' (first at line {})", s_.expect_violations->loc.line));
+                s_.expect_violations = violations(it->second, loc(it->first));
+                continue;
+            }
             for (const Expectation& prev : s_.expect) {
                 std::string prev_key = prev.source ? s_.sources[*prev.source].name : "all";
                 if (prev_key == key)
-                    fail(it->first, "expect", fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
+                    fail(it->first, "expect",
+                         fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
             }
             Expectation x;
             x.loc = loc(it->first);

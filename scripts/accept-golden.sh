@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Accepts the event logs the golden tests wrote (tests/golden/**/*.events.new) after you have
+# reviewed them: each NAME.events.new replaces NAME.events. Lists what it renamed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+found=0
+while IFS= read -r -d '' f; do
+  mv "$f" "${f%.new}"
+  echo "accepted ${f%.new}"
+  found=1
+done < <(find tests/golden -name '*.events.new' -print0 2>/dev/null)
+[[ $found -eq 1 ]] || echo "no *.events.new files: nothing to accept"

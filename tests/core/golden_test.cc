@@ -1,0 +1,86 @@
+// Golden event logs: every scenario of the library, run on its backends with its own policy, must
+// give exactly the event log recorded under tests/golden/ARCH/DIR/NAME.events. Scenarios under
+// scenarios/ARCH/ run on that backend; the others (seed/, regression/) on every backend. On a
+// mismatch the test writes NAME.events.new beside the golden file and prints both paths; accepting
+// a change is a reviewed rename (scripts/accept-golden.sh).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/runner.h"
+
+namespace irqdiff {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kSource = IRQDIFF_SOURCE_DIR;
+
+struct Case {
+    std::string arch;
+    fs::path scenario;  // relative to scenarios/
+};
+
+std::vector<Case> cases() {
+    std::vector<Case> out;
+    const Registry& registry = builtin_backends();
+    std::vector<fs::path> files;
+    for (const auto& e : fs::recursive_directory_iterator(kSource / "scenarios"))
+        if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(fs::relative(e.path(), kSource / "scenarios"));
+    std::sort(files.begin(), files.end());
+    for (const fs::path& f : files) {
+        std::string dir = f.begin()->string();
+        if (registry.find(dir)) {
+            out.push_back({dir, f});
+        } else {
+            for (const BackendInfo& b : registry.backends()) out.push_back({b.name, f});
+        }
+    }
+    return out;
+}
+
+std::string read(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+void PrintTo(const Case& c, std::ostream* os) { *os << c.arch << " " << c.scenario.string(); }
+
+class Golden : public ::testing::TestWithParam<Case> {};
+
+TEST_P(Golden, EventLogMatchesTheRecordedOne) {
+    const Case& c = GetParam();
+    Scenario s = load_scenario((kSource / "scenarios" / c.scenario).string());
+    RunResult r = run_scenario(s, *builtin_backends().find(c.arch), {});
+    std::string text;
+    for (const Event& e : r.events) text += to_string(e) + "\n";
+    fs::path golden = kSource / "tests" / "golden" / c.arch / c.scenario;
+    golden.replace_extension(".events");
+    fs::path fresh = golden;
+    fresh += ".new";
+    std::string expected = fs::exists(golden) ? read(golden) : "";
+    if (text == expected) {
+        fs::remove(fresh);
+        return;
+    }
+    fs::create_directories(fresh.parent_path());
+    std::ofstream(fresh, std::ios::binary) << text;
+    ADD_FAILURE() << "event log differs from the golden file\n  expected: " << golden.string()
+                  << (fs::exists(golden) ? "" : " (missing)") << "\n  actual:   " << fresh.string()
+                  << "\n  compare them, and accept with scripts/accept-golden.sh";
+}
+
+INSTANTIATE_TEST_SUITE_P(Scenarios, Golden, ::testing::ValuesIn(cases()), [](const ::testing::TestParamInfo<Case>& i) {
+    std::string name = i.param.arch + "_" + i.param.scenario.string();
+    for (char& ch : name)
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+    return name;
+});
+
+}  // namespace
+}  // namespace irqdiff
