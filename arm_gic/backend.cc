@@ -23,7 +23,8 @@ std::shared_ptr<const MigrationPlan> make_arm_plan() {
         {"save_its_tables", S::Save, "save_irqchip",
          "KVM_DEV_ARM_ITS_SAVE_TABLES (kvm_arm_its vm_change_state_handler; errors only reported)"},
         {"save_pending_tables", S::Save, "save_irqchip",
-         "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES (vgic_v3_save_pending_tables; 4.1 reads the VPT with the vPEs unmapped)"},
+         "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES (vgic_v3_save_pending_tables; 4.1 reads the VPT with the vPEs "
+         "unmapped)"},
         {"save_gic_state", S::Save, "save_irqchip",
          "pre_save: GICR, GITS and CPU interface registers into the stream (kvm_arm_gicv3_get, kvm_arm_its_pre_save)"},
         {"copy_memory", S::Save, "copy_memory", "the final RAM pass, with the pending and ITS tables just written"},
@@ -54,8 +55,7 @@ std::shared_ptr<const MigrationPlan> make_arm_plan() {
         {"restore_its_regs", "restore_its_tables",
          "arm-vgic-its.rst: GITS_CBASER and the other GITS_* registers before RESTORE_TABLES"},
         {"restore_its_tables", "enable_its", "arm-vgic-its.rst: GITS_CTLR last"},
-        {"enable_its", "msix_enable",
-         "VFIO_DEVICE_SET_IRQS depends on the VM's interrupt set-up (QEMU d329f5032e17)"},
+        {"enable_its", "msix_enable", "VFIO_DEVICE_SET_IRQS depends on the VM's interrupt set-up (QEMU d329f5032e17)"},
         {"vfio_load_config", "msix_enable", "the MSI-X table comes with the device config (vfio_pci_load_config)"},
         {"msix_enable", "irq_bypass_connect", "the bypass producer exists once SET_IRQS has set the eventfd"},
         {"enable_its", "start_vcpus", "arm-vgic-its.rst: then vcpus can be started"},
@@ -98,8 +98,12 @@ struct Stream {
 class ArmBackend final : public Backend {
    public:
     ArmBackend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
-        : scenario_(ctx.scenario), log_(ctx.log), guest_log_(ctx.guest), plan_(std::move(plan)),
-          config_(GicConfig::from_policy(ctx.policy)), transfer_(kvm::transfer_point(ctx.policy)),
+        : scenario_(ctx.scenario),
+          log_(ctx.log),
+          guest_log_(ctx.guest),
+          plan_(std::move(plan)),
+          config_(GicConfig::from_policy(ctx.policy)),
+          transfer_(kvm::transfer_point(ctx.policy)),
           vector_enable_(ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? vmm::VectorEnable::OneByOne
                                                                                : vmm::VectorEnable::AllAtOnce) {
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
@@ -152,7 +156,7 @@ class ArmBackend final : public Backend {
         const std::string& dev = scenario_.devices[src.device].name;
         // In the device: the live machine's device, or the migration stream until it is loaded.
         bool held = s_.on_dst && !s_.device_loaded ? s_.stream.devices.at(src.device).held.at(src.vector)
-                                                    : h.qemu.devices.at(src.device).held.at(src.vector);
+                                                   : h.qemu.devices.at(src.device).held.at(src.vector);
         if (held) out.push_back({fmt::format("arm.device[{}]", dev), false});
         h.gic.where_vlpi(lpi.vcpu, lpi.intid, out);
         auto it = h.vgic.lpis.find(lpi.intid);
@@ -332,9 +336,10 @@ class ArmBackend final : public Backend {
                     log_.op(Layer::Vmm, "QEMU.its_save_failed", {{"rc", rc}, {"fatal", false}});
             } else if (n == "save_pending_tables") {
                 if (int rc = kvm.save_pending_tables(); rc != kvm::kOk)
-                    log_.guest_error(Layer::Vmm, "QEMU.save_pending_tables",
-                                     "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (vm_change_state_handler)",
-                                     {{"rc", rc}});
+                    log_.guest_error(
+                        Layer::Vmm, "QEMU.save_pending_tables",
+                        "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (vm_change_state_handler)",
+                        {{"rc", rc}});
             } else if (n == "save_gic_state") {
                 save_gic_state(h);
             } else if (n == "copy_memory") {
@@ -403,7 +408,8 @@ class ArmBackend final : public Backend {
         st.gicr.clear();
         st.cpuif.clear();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
-            st.gicr.push_back({kvm.gicr_read(v, GICR_PROPBASER), kvm.gicr_read(v, GICR_PENDBASER), kvm.gicr_read(v, GICR_CTLR)});
+            st.gicr.push_back(
+                {kvm.gicr_read(v, GICR_PROPBASER), kvm.gicr_read(v, GICR_PENDBASER), kvm.gicr_read(v, GICR_CTLR)});
             const CpuInterface& cpu = h.gic.cpu(v);
             st.cpuif.push_back({cpu.read_pmr(), cpu.read_igrpen0(), cpu.read_igrpen1()});
         }

@@ -77,8 +77,8 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
                                              : fmt::format("{}", fmt::join(changed, ","));
         std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
         for (const SourceOutcome& o : r.outcomes)
-            table.add({r.arch, policy, order, r.source_names[o.source], to_string(o.outcome),
-                       expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
+            table.add({r.arch, policy, order, r.source_names[o.source], to_string(o.outcome), expected_for(s, o.source),
+                       std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
     }
     if (table.empty())
         fmt::print("  no source was fired\n");
@@ -103,8 +103,7 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
         for (const ExpectationResult& e : r.expectations) {
             if (e.met) continue;
             fmt::print("    {}: expected {} {}, got {}{}\n", e.loc.to_string(), e.key, e.expected,
-                       e.actual ? *e.actual : "no outcome",
-                       e.actual_source.empty() ? "" : " for " + e.actual_source);
+                       e.actual ? *e.actual : "no outcome", e.actual_source.empty() ? "" : " for " + e.actual_source);
         }
         if (events) {
             fmt::print("\n  events ({}):\n", r.arch);

@@ -107,8 +107,7 @@ class EventLog {
                      NameList sources = {}) {
         add(layer, EventKind::GuestError, op, args, sources, rule);
     }
-    void violation(Layer layer, std::string_view op, std::string_view rule, ArgList args = {},
-                   NameList sources = {}) {
+    void violation(Layer layer, std::string_view op, std::string_view rule, ArgList args = {}, NameList sources = {}) {
         add(layer, EventKind::Violation, op, args, sources, rule);
     }
     void ignored(Layer layer, std::string_view op, std::string_view rule, ArgList args = {}, NameList sources = {}) {

@@ -198,8 +198,7 @@ class IdealBackend final : public Backend {
                 moved.push_back(name(s));
             }
             size_t count = moved.size();
-            log_.op(Layer::Hardware, save ? "IDEAL.save_pending" : "IDEAL.restore_pending", {{"count", count}},
-                    moved);
+            log_.op(Layer::Hardware, save ? "IDEAL.save_pending" : "IDEAL.restore_pending", {{"count", count}}, moved);
         } else {
             // copy_memory, restore_translation, restore_devices: the ideal controller keeps
             // nothing in guest RAM, translation tables or device state.

@@ -34,8 +34,8 @@ void Oracle::apply(const Action& a, uint32_t index) {
         case StepKind::Mask: masked_[a.vcpu] = true; break;
         case StepKind::Unmask: masked_[a.vcpu] = false; break;
         case StepKind::Retarget: route_[a.source] = static_cast<uint32_t>(a.vcpu); break;  // pending follows
-        case StepKind::Block:     // the ideal controller wakes a blocked vCPU for any pending interrupt
-        case StepKind::Preempt:   // and a preempted one runs again at the next `run`
+        case StepKind::Block:       // the ideal controller wakes a blocked vCPU for any pending interrupt
+        case StepKind::Preempt:     // and a preempted one runs again at the next `run`
         case StepKind::Unassign:    // no forwarding to tear down
         case StepKind::ToggleLpis:  // an ideal controller neither drops nor makes up pending state
         case StepKind::Migrate:     // no migration

@@ -50,7 +50,8 @@ const std::vector<PolicySpec> kCatalog = {
      "arm",
      {"all_at_once", "one_by_one"},
      "all_at_once",
-     "how QEMU enables MSI-X vectors on restore: together, or one by one with each SET_IRQS re-registering every vector",
+     "how QEMU enables MSI-X vectors on restore: together, or one by one with each SET_IRQS re-registering every "
+     "vector",
      "QEMU < 6.0 vfio_msix_enable (unset/set_forwarding per step: reference/arm §4.2, §9 lost.2); ecebe53fe993, then "
      "\"vfio: defer to commit kvm irq routing when enable msi/msix\""},
     {"x86.set_lapic_clears_pir",

@@ -1,7 +1,6 @@
 #include "core/runner.h"
 
 #include <fmt/format.h>
-
 #include <fmt/ranges.h>
 
 #include <algorithm>
@@ -181,9 +180,9 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
         r.expectations.push_back(ExpectationResult{"violations", listed(wanted), listed(broken), "", wanted == broken,
                                                    scenario.expect_violations->loc});
     }
-    r.expectations_met = (scenario.expect_violations || r.violations.empty()) &&
-                         std::all_of(r.expectations.begin(), r.expectations.end(),
-                                     [](const ExpectationResult& e) { return e.met; });
+    r.expectations_met =
+        (scenario.expect_violations || r.violations.empty()) &&
+        std::all_of(r.expectations.begin(), r.expectations.end(), [](const ExpectationResult& e) { return e.met; });
     r.metrics.actions = static_cast<uint32_t>(schedule.actions.size());
     r.metrics.events = log.total();
     r.metrics.deliveries = r.deliveries.size();

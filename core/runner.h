@@ -43,8 +43,8 @@ struct LocationChange {
 };
 
 struct ExpectationResult {
-    std::string key;       // a source name, "all", or "violations"
-    std::string expected;  // an outcome; for "violations" the rule names, comma-separated, or "none"
+    std::string key;                    // a source name, "all", or "violations"
+    std::string expected;               // an outcome; for "violations" the rule names, comma-separated, or "none"
     std::optional<std::string> actual;  // for `all`: the first source that differs, else the common one
     std::string actual_source;          // for `all`: which source `actual` belongs to
     bool met = false;

@@ -80,8 +80,8 @@ struct Step {
     StepKind kind = StepKind::Run;
     SourceLoc loc;
     int vcpu = -1;        // Run: -1 means all; Mask, Unmask, Block, Preempt, Retarget, ToggleLpis: the vCPU
-    SourceId source = 0;               // Fire, Retarget, Unassign
-    OrderSpec order;                   // Migrate
+    SourceId source = 0;  // Fire, Retarget, Unassign
+    OrderSpec order;      // Migrate
     std::vector<MigrationFire> fires;  // Migrate
 };
 

@@ -310,7 +310,8 @@ class Loader {
             } else {
                 fail(v, p, fmt::format("expected 'all' or {{vcpu: N}}, got {}", shown(v)));
             }
-        } else if (kind == "mask" || kind == "unmask" || kind == "block" || kind == "preempt" || kind == "toggle_lpis") {
+        } else if (kind == "mask" || kind == "unmask" || kind == "block" || kind == "preempt" ||
+                   kind == "toggle_lpis") {
             s.kind = kind == "mask"      ? StepKind::Mask
                      : kind == "unmask"  ? StepKind::Unmask
                      : kind == "block"   ? StepKind::Block
@@ -395,11 +396,13 @@ class Loader {
         ViolationExpectation v{{}, where};
         if (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "none") return v;
         if (!n.IsSequence() || n.size() == 0)
-            fail(n, path, fmt::format("expected 'none' or a list of operations such as [VCPU.write_LR], got {}", shown(n)));
+            fail(n, path,
+                 fmt::format("expected 'none' or a list of operations such as [VCPU.write_LR], got {}", shown(n)));
         for (size_t i = 0; i < n.size(); ++i) {
             std::string op = string(n[i], index(path, i));
             if (op.find('.') == std::string::npos || op.find(' ') != std::string::npos)
-                fail(n[i], index(path, i), fmt::format("'{}' is not an operation name (LAYER.NAME, e.g. VCPU.write_LR)", op));
+                fail(n[i], index(path, i),
+                     fmt::format("'{}' is not an operation name (LAYER.NAME, e.g. VCPU.write_LR)", op));
             if (std::find(v.ops.begin(), v.ops.end(), op) != v.ops.end())
                 fail(n[i], index(path, i), fmt::format("'{}' is listed twice", op));
             v.ops.push_back(op);
@@ -426,8 +429,7 @@ class Loader {
             for (const Expectation& prev : s_.expect) {
                 std::string prev_key = prev.source ? s_.sources[*prev.source].name : "all";
                 if (prev_key == key)
-                    fail(it->first, "expect",
-                         fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
+                    fail(it->first, "expect", fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
             }
             Expectation x;
             x.loc = loc(it->first);

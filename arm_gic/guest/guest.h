@@ -48,9 +48,9 @@ struct GuestLpi {
 };
 
 struct GuestState {
-    std::vector<bool> masked;     // PSTATE.I per vCPU
-    std::vector<GuestLpi> lpis;   // by SourceId
-    uint64_t cwriter = 0;         // the guest's own copy of its command queue's write offset
+    std::vector<bool> masked;    // PSTATE.I per vCPU
+    std::vector<GuestLpi> lpis;  // by SourceId
+    uint64_t cwriter = 0;        // the guest's own copy of its command queue's write offset
 };
 
 /// The guest's drivers over the virtual GIC of the machine it runs on (a view).

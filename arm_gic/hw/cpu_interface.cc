@@ -114,7 +114,9 @@ uint32_t CpuInterface::read_iar1() {
         return kSpuriousIntid;
     }
     const char* kind = "lr";
-    last_ack_ = c->kind == Kind::Vlpi ? AckSource::Vlpi : c->kind == Kind::Vsgi ? AckSource::Vsgi : AckSource::ListRegister;
+    last_ack_ = c->kind == Kind::Vlpi   ? AckSource::Vlpi
+                : c->kind == Kind::Vsgi ? AckSource::Vsgi
+                                        : AckSource::ListRegister;
     if (c->kind == Kind::Vlpi) {
         kind = "vlpi";
         rd().consume_vlpi(*rd().ready_vpe(), c->intid);
@@ -161,7 +163,7 @@ void CpuInterface::write_eoir1(uint32_t intid) {
         return;
     }
     lr.status = lr.status == ListRegister::Status::PendingActive ? ListRegister::Status::Pending
-                                                                  : ListRegister::Status::Invalid;
+                                                                 : ListRegister::Status::Invalid;
     lrs_[e.lr] = lr.encode();
     if (lr.hw) log.op(Layer::Hardware, "VCPU.deactivate_physical", {{"cpu", index_}, {"pintid", lr.pintid}});
 }
@@ -180,7 +182,11 @@ void CpuInterface::write_lr(unsigned n, uint64_t value) {
     lr_owner_[n] = resident.value_or(kNoOwner);
     ListRegister lr = ListRegister::decode(value);
     log.op(Layer::Hypervisor, "VCPU.write_LR",
-           {{"cpu", index_}, {"lr", n}, {"state", to_string(lr.status)}, {"vintid", lr.vintid}, {"hw", lr.hw},
+           {{"cpu", index_},
+            {"lr", n},
+            {"state", to_string(lr.status)},
+            {"vintid", lr.vintid},
+            {"hw", lr.hw},
             {"priority", Hex{lr.priority}}});
     if (lr.status == ListRegister::Status::Invalid) return;
     if (lr.hw && lr.vintid >= kFirstLpiIntid)

@@ -114,8 +114,8 @@ class CpuInterface {
     bool grp0_ = false;
     bool grp1_ = false;
     std::vector<uint64_t> lrs_;
-    std::vector<uint32_t> lr_owner_;     // the vPE resident when each LR was written (for locations)
-    std::vector<ActiveEntry> active_;    // acknowledged, not yet EOI'd: the priority-drop stack
+    std::vector<uint32_t> lr_owner_;   // the vPE resident when each LR was written (for locations)
+    std::vector<ActiveEntry> active_;  // acknowledged, not yet EOI'd: the priority-drop stack
     AckSource last_ack_ = AckSource::None;
 };
 

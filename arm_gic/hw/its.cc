@@ -11,10 +11,9 @@ namespace {
 constexpr uint64_t kGitsCbaserWritable = GitsCbaser::Valid.kMask | GitsCbaser::InnerCache.kMask |
                                          GitsCbaser::OuterCache.kMask | GitsCbaser::PhysAddr.kMask |
                                          GitsCbaser::Shareability.kMask | GitsCbaser::Size.kMask;
-constexpr uint64_t kGitsBaserWritable = GitsBaser::Valid.kMask | GitsBaser::Indirect.kMask |
-                                        GitsBaser::InnerCache.kMask | GitsBaser::OuterCache.kMask |
-                                        GitsBaser::PhysAddr.kMask | GitsBaser::Shareability.kMask |
-                                        GitsBaser::PageSize.kMask | GitsBaser::Size.kMask;
+constexpr uint64_t kGitsBaserWritable =
+    GitsBaser::Valid.kMask | GitsBaser::Indirect.kMask | GitsBaser::InnerCache.kMask | GitsBaser::OuterCache.kMask |
+    GitsBaser::PhysAddr.kMask | GitsBaser::Shareability.kMask | GitsBaser::PageSize.kMask | GitsBaser::Size.kMask;
 
 /// The read-only Type and Entry_Size of each implemented GITS_BASER<n> (n = 0, 1, 2).
 uint64_t baser_fixed(unsigned n) {
@@ -46,10 +45,10 @@ EventLog& Its::log() { return gic_->log(); }
 
 uint64_t Its::typer() const {
     const GicConfig& c = config();
-    return GitsTyper::Physical.make(1) | GitsTyper::Virtual.make(1) |
-           GitsTyper::IttEntrySize.make(Ite::kBytes - 1) | GitsTyper::IDbits.make(c.event_id_bits - 1) |
-           GitsTyper::Devbits.make(c.device_id_bits - 1) | GitsTyper::VMOVP.make(c.vmovp_direct) |
-           GitsTyper::VMAPP.make(c.v41()) | GitsTyper::SVPET.make(c.v41() ? 1 : 0);
+    return GitsTyper::Physical.make(1) | GitsTyper::Virtual.make(1) | GitsTyper::IttEntrySize.make(Ite::kBytes - 1) |
+           GitsTyper::IDbits.make(c.event_id_bits - 1) | GitsTyper::Devbits.make(c.device_id_bits - 1) |
+           GitsTyper::VMOVP.make(c.vmovp_direct) | GitsTyper::VMAPP.make(c.v41()) |
+           GitsTyper::SVPET.make(c.v41() ? 1 : 0);
 }
 
 uint64_t Its::queue_bytes() const { return (GitsCbaser::Size.get(cbaser_) + 1) * 4096; }
@@ -222,10 +221,10 @@ CmdResult Its::table_fault(const ItsCommand& c, std::string_view problem, uint64
 
 CmdResult Its::fault_response(std::string_view op, std::string_view problem, uint64_t addr) {
     ErrorResponse r = config().table_fault;
-    log().guest_error(Layer::Hardware, op,
-                      fmt::format("memory fault {}; CONSTRAINED UNPREDICTABLE, policy arm.its_table_fault={}",
-                                  problem, to_string(r)),
-                      {{"its", index_}, {"addr", Hex{addr}}});
+    log().guest_error(
+        Layer::Hardware, op,
+        fmt::format("memory fault {}; CONSTRAINED UNPREDICTABLE, policy arm.its_table_fault={}", problem, to_string(r)),
+        {{"its", index_}, {"addr", Hex{addr}}});
     return r == ErrorResponse::Stall ? CmdResult::Stall : CmdResult::Continue;
 }
 
@@ -283,13 +282,14 @@ CmdResult Its::lookup_collection(const ItsCommand& c, uint16_t icid, Cte& out) {
     out = cte.value;
     if (!out.valid) return command_error(c, fmt::format("collection {} is not mapped (MAPC)", icid));
     if (out.rdbase >= gic_->rd_count())
-        return command_error(c, fmt::format("collection {} targets redistributor {}, which does not exist", icid,
-                                            out.rdbase));
+        return command_error(
+            c, fmt::format("collection {} targets redistributor {}, which does not exist", icid, out.rdbase));
     return CmdResult::Ok;
 }
 
 CmdResult Its::locate_vpe(const ItsCommand& c, uint32_t vpeid, uint64_t& addr) {
-    if (uint64_t{vpeid} >> config().vpe_id_bits) return command_error(c, fmt::format("vPEID {:#x} out of range", vpeid));
+    if (uint64_t{vpeid} >> config().vpe_id_bits)
+        return command_error(c, fmt::format("vPEID {:#x} out of range", vpeid));
     EntryAddr a = entry_address(memory(), table(kBaserVpe), vpeid);
     if (a.status == TableWalk::Fault) return table_fault(c, "reading the vPE table's level 1", 0);
     if (!a.ok()) return walk_error(*this, c, a.status, "vPE table entry of vPEID", vpeid);
@@ -321,11 +321,12 @@ CmdResult Its::write_vpte(const ItsCommand& c, uint64_t addr, const Vpte& vpte) 
 
 bool Its::translate_to_ite(uint32_t device_id, uint32_t event_id, IteRef& out) {
     auto drop = [&](const char* why) {
-        log().ignored(Layer::Hardware, "ITS.translate",
-                      why, {{"its", index_}, {"device", device_id}, {"event", event_id}});
+        log().ignored(Layer::Hardware, "ITS.translate", why,
+                      {{"its", index_}, {"device", device_id}, {"event", event_id}});
         return false;
     };
-    if (uint64_t{device_id} >> config().device_id_bits) return drop("translation error: DeviceID out of range, MSI dropped");
+    if (uint64_t{device_id} >> config().device_id_bits)
+        return drop("translation error: DeviceID out of range, MSI dropped");
     EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
     if (!a.ok()) return drop("translation error: no device table entry, MSI dropped");
     MemRead<Dte> dte = read_dte(memory(), a.addr);
@@ -359,7 +360,11 @@ void Its::translate(uint32_t device_id, uint32_t event_id) {
             return;
         }
         log().op(Layer::Hardware, "ITS.translate",
-                 {{"its", index_}, {"device", device_id}, {"event", event_id}, {"lpi", ite.intid}, {"rd", cte.value.rdbase}});
+                 {{"its", index_},
+                  {"device", device_id},
+                  {"event", event_id},
+                  {"lpi", ite.intid},
+                  {"rd", cte.value.rdbase}});
         gic_->rd(cte.value.rdbase).set_lpi_pending(ite.intid, true);
         return;
     }

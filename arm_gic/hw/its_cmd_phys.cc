@@ -67,7 +67,10 @@ CmdResult mapd(Its& its, const ItsCommand& c) {
     uint32_t dev = device_of(c);
     Dte dte{cmd::Valid::get(c) != 0, cmd::ITT_addr::get(c) << 8, static_cast<uint8_t>(cmd::Size::get(c))};
     its.log().op(Layer::Hardware, "ITS.MAPD",
-                 {{"its", its.index()}, {"device", dev}, {"valid", dte.valid}, {"itt", Hex{dte.itt_addr}},
+                 {{"its", its.index()},
+                  {"device", dev},
+                  {"valid", dte.valid},
+                  {"itt", Hex{dte.itt_addr}},
                   {"event_bits", dte.size + 1}});
     if (uint64_t{dev} >> its.config().device_id_bits)
         return its.command_error(c, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", dev));
@@ -75,7 +78,8 @@ CmdResult mapd(Its& its, const ItsCommand& c) {
         return its.command_error(c, fmt::format("Size {} beyond GITS_TYPER.IDbits", dte.size));
     EntryAddr a = entry_address(its.memory(), its.table(Its::kBaserDevice), dev);
     if (a.status == TableWalk::Fault) return its.table_fault(c, "reading the device table's level 1", 0);
-    if (!a.ok()) return its.command_error(c, fmt::format("device table entry of DeviceID {:#x}: {}", dev, to_string(a.status)));
+    if (!a.ok())
+        return its.command_error(c, fmt::format("device table entry of DeviceID {:#x}: {}", dev, to_string(a.status)));
     if (write_dte(its.memory(), a.addr, dte) != MemFault::None) return its.table_fault(c, "writing a DTE", a.addr);
     return kOk;
 }
@@ -84,29 +88,34 @@ CmdResult mapd(Its& its, const ItsCommand& c) {
 CmdResult mapc(Its& its, const ItsCommand& c) {
     uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
     Cte cte{cmd::Valid::get(c) != 0, static_cast<uint16_t>(cmd::RDbase::get(c))};
-    its.log().op(Layer::Hardware, "ITS.MAPC", {{"its", its.index()}, {"icid", icid}, {"rd", cte.rdbase}, {"valid", cte.valid}});
+    its.log().op(Layer::Hardware, "ITS.MAPC",
+                 {{"its", its.index()}, {"icid", icid}, {"rd", cte.rdbase}, {"valid", cte.valid}});
     if (icid >= its.config().collection_count)
-        return its.command_error(c, fmt::format("ICID {} beyond the {} collections", icid, its.config().collection_count));
+        return its.command_error(c,
+                                 fmt::format("ICID {} beyond the {} collections", icid, its.config().collection_count));
     if (cte.valid && cte.rdbase >= its.gic().rd_count())
         return its.command_error(c, fmt::format("RDbase {} names no redistributor", cte.rdbase));
     EntryAddr a = entry_address(its.memory(), its.table(Its::kBaserCollection), icid);
     if (a.status == TableWalk::Fault) return its.table_fault(c, "reading the collection table's level 1", 0);
-    if (!a.ok()) return its.command_error(c, fmt::format("collection table entry of ICID {}: {}", icid, to_string(a.status)));
+    if (!a.ok())
+        return its.command_error(c, fmt::format("collection table entry of ICID {}: {}", icid, to_string(a.status)));
     if (write_cte(its.memory(), a.addr, cte) != MemFault::None) return its.table_fault(c, "writing a CTE", a.addr);
     return kOk;
 }
 
 CmdResult map_physical(Its& its, const ItsCommand& c, uint32_t pintid, const char* name) {
     uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
-    its.log().op(Layer::Hardware, name,
-                 {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"lpi", pintid}, {"icid", icid}});
+    its.log().op(
+        Layer::Hardware, name,
+        {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"lpi", pintid}, {"icid", icid}});
     IteRef ref;
     if (CmdResult r = its.locate_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     if (ref.ite.valid)
         return its.command_error(c, "the DeviceID/EventID is already mapped (UNPREDICTABLE; KVM's vITS ignores it)");
     if (!valid_lpi(its, pintid)) return its.command_error(c, fmt::format("pINTID {} is not an LPI", pintid));
     if (icid >= its.config().collection_count)
-        return its.command_error(c, fmt::format("ICID {} beyond the {} collections", icid, its.config().collection_count));
+        return its.command_error(c,
+                                 fmt::format("ICID {} beyond the {} collections", icid, its.config().collection_count));
     ref.ite = Ite{true, false, icid, pintid, kNoDoorbell};
     return its.write_ite(c, ref);
 }

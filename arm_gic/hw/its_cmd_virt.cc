@@ -54,8 +54,15 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
     uint64_t vconf = v41 ? cmd::VCONF_addr::get(c) << 16 : 0;
     uint32_t db = v41 ? static_cast<uint32_t>(cmd::DefaultDoorbell::get(c)) : kNoDoorbell;
     its.log().op(Layer::Hardware, "ITS.VMAPP",
-                 {{"its", its.index()}, {"vpe", vpeid}, {"valid", valid}, {"rd", rdbase}, {"vpt", Hex{vpt}},
-                  {"vpt_bits", vpt_size + 1}, {"alloc", alloc}, {"ptz", ptz}, {"vconf", Hex{vconf}},
+                 {{"its", its.index()},
+                  {"vpe", vpeid},
+                  {"valid", valid},
+                  {"rd", rdbase},
+                  {"vpt", Hex{vpt}},
+                  {"vpt_bits", vpt_size + 1},
+                  {"alloc", alloc},
+                  {"ptz", ptz},
+                  {"vconf", Hex{vconf}},
                   {"default_doorbell", db}});
     if (!v41 && (cmd::Alloc::get(c) || cmd::PTZ::get(c) || cmd::VCONF_addr::get(c) || cmd::DefaultDoorbell::get(c) ||
                  (vpt_size & 0xC0)))
@@ -69,7 +76,8 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
     Redistributor* holder = its.gic().rd_of_vpe(vpeid);
 
     if (!valid) {
-        if (!its.maps_vpe(vpeid)) return its.command_error(c, fmt::format("VMAPP V=0 of vPE {}, which is not mapped", vpeid));
+        if (!its.maps_vpe(vpeid))
+            return its.command_error(c, fmt::format("VMAPP V=0 of vPE {}, which is not mapped", vpeid));
         if (holder && holder->resident_vpe() == vpeid)
             return its.command_error(c, fmt::format("VMAPP V=0 of vPE {} while it is resident (UNPREDICTABLE)", vpeid));
         its.note_vpe_mapped(vpeid, false);
@@ -86,8 +94,10 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
     }
 
     if (its.maps_vpe(vpeid))
-        return its.command_error(c, fmt::format("VMAPP V=1 of vPE {}, which this ITS already maps (UNPREDICTABLE)", vpeid));
-    if (rdbase >= its.gic().rd_count()) return its.command_error(c, fmt::format("RDbase {} names no redistributor", rdbase));
+        return its.command_error(
+            c, fmt::format("VMAPP V=1 of vPE {}, which this ITS already maps (UNPREDICTABLE)", vpeid));
+    if (rdbase >= its.gic().rd_count())
+        return its.command_error(c, fmt::format("RDbase {} names no redistributor", rdbase));
     unsigned id_bits = vpt_size + 1u;
     if (id_bits < kMinVptIdBits || id_bits > its.config().lpi_id_bits)
         return its.command_error(c, fmt::format("VPT_size {} gives {} vINTID bits; the VPT must cover 14..{} bits",
@@ -111,8 +121,12 @@ CmdResult map_virtual(Its& its, const ItsCommand& c, uint32_t vintid, const char
     uint32_t vpeid = vpe_of(c);
     uint32_t db_field = static_cast<uint32_t>(cmd::DbellPINTID::get(c));
     its.log().op(Layer::Hardware, name,
-                 {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"vpe", vpeid},
-                  {"vintid", vintid}, {"doorbell", db_field}});
+                 {{"its", its.index()},
+                  {"device", device_of(c)},
+                  {"event", event_of(c)},
+                  {"vpe", vpeid},
+                  {"vintid", vintid},
+                  {"doorbell", db_field}});
     IteRef ref;
     if (CmdResult r = its.locate_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     if (ref.ite.valid)
@@ -140,7 +154,11 @@ CmdResult vmovi(Its& its, const ItsCommand& c) {
     bool d = cmd::D::get(c);
     uint32_t db_field = static_cast<uint32_t>(cmd::DbellPINTID::get(c));
     its.log().op(Layer::Hardware, "ITS.VMOVI",
-                 {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"vpe", vpeid}, {"d", d},
+                 {{"its", its.index()},
+                  {"device", device_of(c)},
+                  {"event", event_of(c)},
+                  {"vpe", vpeid},
+                  {"d", d},
                   {"doorbell", db_field}});
     IteRef ref;
     if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
@@ -178,14 +196,20 @@ CmdResult vmovp(Its& its, const ItsCommand& c) {
     req.default_doorbell = req.db ? static_cast<uint32_t>(cmd::VmovpDefaultDoorbell::get(c)) : kNoDoorbell;
     uint16_t seq = static_cast<uint16_t>(cmd::SEQ_NUM::get(c));
     its.log().op(Layer::Hardware, "ITS.VMOVP",
-                 {{"its", its.index()}, {"vpe", req.vpeid}, {"rd", req.target}, {"seq", seq},
-                  {"its_list", Hex{req.its_list}}, {"db", req.db}, {"default_doorbell", req.default_doorbell}});
+                 {{"its", its.index()},
+                  {"vpe", req.vpeid},
+                  {"rd", req.target},
+                  {"seq", seq},
+                  {"its_list", Hex{req.its_list}},
+                  {"db", req.db},
+                  {"default_doorbell", req.default_doorbell}});
     VpteRef vpe;
     if (CmdResult r = its.lookup_vpe(c, req.vpeid, vpe); r != kOk) return r;
     if (req.target >= its.gic().rd_count())
         return its.command_error(c, fmt::format("RDbase {} names no redistributor", req.target));
     if (req.db && req.default_doorbell != kNoDoorbell && !valid_lpi(its, req.default_doorbell))
-        return its.command_error(c, fmt::format("Default_Doorbell {} is neither an LPI nor 1023", req.default_doorbell));
+        return its.command_error(c,
+                                 fmt::format("Default_Doorbell {} is neither an LPI nor 1023", req.default_doorbell));
     Redistributor* holder = its.gic().rd_of_vpe(req.vpeid);
     if (holder && holder->resident_vpe() == req.vpeid)
         return its.command_error(c, fmt::format("VMOVP of vPE {} while it is resident (UNPREDICTABLE)", req.vpeid));
@@ -230,7 +254,8 @@ CmdResult invdb(Its& its, const ItsCommand& c) {
     VpteRef vpe;
     if (CmdResult r = its.lookup_vpe(c, vpe_of(c), vpe); r != kOk) return r;
     if (vpe.vpte.default_doorbell == kNoDoorbell) return kOk;
-    for (unsigned i = 0; i < its.gic().rd_count(); ++i) its.gic().rd(i).invalidate_lpi_config(vpe.vpte.default_doorbell);
+    for (unsigned i = 0; i < its.gic().rd_count(); ++i)
+        its.gic().rd(i).invalidate_lpi_config(vpe.vpte.default_doorbell);
     return kOk;
 }
 
@@ -242,8 +267,13 @@ CmdResult vsgi(Its& its, const ItsCommand& c) {
     uint8_t priority = static_cast<uint8_t>(cmd::SgiPriority::get(c) << 4);
     bool group = cmd::SgiGroup::get(c), clear = cmd::SgiClear::get(c), enable = cmd::SgiEnable::get(c);
     its.log().op(Layer::Hardware, "ITS.VSGI",
-                 {{"its", its.index()}, {"vpe", vpeid}, {"sgi", sgi}, {"priority", Hex{priority}}, {"group", group},
-                  {"clear", clear}, {"enable", enable}});
+                 {{"its", its.index()},
+                  {"vpe", vpeid},
+                  {"sgi", sgi},
+                  {"priority", Hex{priority}},
+                  {"group", group},
+                  {"clear", clear},
+                  {"enable", enable}});
     VpteRef vpe;
     if (CmdResult r = its.lookup_vpe(c, vpeid, vpe); r != kOk) return r;
     Redistributor* rd = its.gic().rd_of_vpe(vpeid);

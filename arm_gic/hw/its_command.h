@@ -50,13 +50,13 @@ enum class Opcode : uint8_t {
     DISCARD = 0x0f,
     VMOVI = 0x21,
     VMOVP = 0x22,
-    VSGI = 0x23,    // GICv4.1
+    VSGI = 0x23,  // GICv4.1
     VSYNC = 0x25,
     VMAPP = 0x29,
     VMAPTI = 0x2a,
     VMAPI = 0x2b,
     VINVALL = 0x2d,
-    INVDB = 0x2e,   // GICv4.1
+    INVDB = 0x2e,  // GICv4.1
 };
 
 /// Command fields. Common: opcode DW0[7:0], DeviceID DW0[63:32], EventID DW1[31:0], ICID
@@ -72,25 +72,25 @@ using RDbase = CmdField<2, 51, 16>;
 using Valid = CmdField<2, 63>;
 using vPEID = CmdField<1, 47, 32>;
 // MAPD
-using Size = CmdField<1, 4, 0>;         // EventID bits - 1
-using ITT_addr = CmdField<2, 51, 8>;    // 256-byte aligned
+using Size = CmdField<1, 4, 0>;       // EventID bits - 1
+using ITT_addr = CmdField<2, 51, 8>;  // 256-byte aligned
 // MOVALL
 using RDbase2 = CmdField<3, 51, 16>;
 // VMAPP
-using Alloc = CmdField<0, 8>;             // GICv4.1
-using PTZ = CmdField<0, 9>;               // GICv4.1
-using VCONF_addr = CmdField<0, 51, 16>;   // GICv4.1
+using Alloc = CmdField<0, 8>;                // GICv4.1
+using PTZ = CmdField<0, 9>;                  // GICv4.1
+using VCONF_addr = CmdField<0, 51, 16>;      // GICv4.1
 using DefaultDoorbell = CmdField<1, 31, 0>;  // GICv4.1 (VMAPP)
 using VPT_addr = CmdField<3, 51, 16>;
-using VPT_size = CmdField<3, 7, 0>;       // vINTID bits - 1; GICv4.0 uses [4:0], [7:6] RES0
+using VPT_size = CmdField<3, 7, 0>;  // vINTID bits - 1; GICv4.0 uses [4:0], [7:6] RES0
 // VMAPTI / VMAPI / VMOVI
 using vINTID = CmdField<2, 31, 0>;
 using DbellPINTID = CmdField<2, 63, 32>;
-using D = CmdField<2, 0>;                 // VMOVI: the doorbell field is valid
+using D = CmdField<2, 0>;  // VMOVI: the doorbell field is valid
 // VMOVP
 using SEQ_NUM = CmdField<0, 47, 32>;
 using ITSList = CmdField<1, 15, 0>;
-using DB = CmdField<2, 63>;                  // GICv4.1: Default_Doorbell is valid
+using DB = CmdField<2, 63>;                       // GICv4.1: Default_Doorbell is valid
 using VmovpDefaultDoorbell = CmdField<3, 31, 0>;  // GICv4.1
 // VSGI (GICv4.1)
 using SgiIntid = CmdField<0, 35, 32>;

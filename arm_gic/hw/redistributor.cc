@@ -112,7 +112,7 @@ void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
                 // Parse the LPI pending table (INTIDs from 8192 up to PROPBASER.IDbits).
                 uint64_t table = GicrPendbaser::PhysAddr.get_in_place(pendbaser_);
                 uint32_t limit = uint32_t{1} << std::min<unsigned>(GicrPropbaser::IDbits.get(propbaser_) + 1,
-                                                                  gic_->config().lpi_id_bits);
+                                                                   gic_->config().lpi_id_bits);
                 for (uint32_t w = kFirstLpiWord; w < limit / 64; ++w) {
                     MemRead<uint64_t> bits = gic_->memory().read64(table + 8 * w);
                     if (!bits.ok()) break;
@@ -219,7 +219,8 @@ void Redistributor::write_vpendbaser(uint64_t value) {
             if (state.props.vpt_addr == v.vpt_addr) s = &state;
         if (!s) {
             VpeState t;
-            t.props = VpeProps{kTransientVpe, v.vpt_addr, std::min(bits, gic_->config().lpi_id_bits), vconf, kNoDoorbell};
+            t.props =
+                VpeProps{kTransientVpe, v.vpt_addr, std::min(bits, gic_->config().lpi_id_bits), vconf, kNoDoorbell};
             t.transient = true;
             t.pending.assign((t.limit() + 63) / 64, 0);
             t.dirty.assign((t.pending.size() + 63) / 64, 0);
@@ -273,9 +274,9 @@ void Redistributor::parse_vpt(VpeState& s) {
     for (uint32_t w = kFirstLpiWord; w < s.pending.size(); ++w) {
         MemRead<uint64_t> bits = mem.read64(s.props.vpt_addr + 8 * uint64_t{w});
         if (!bits.ok()) {
-            gic_->log().guest_error(Layer::Hardware, "GICR.parse_vpt",
-                                    "the VPT lies outside memory: the rest reads as zero",
-                                    {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"addr", Hex{s.props.vpt_addr}}});
+            gic_->log().guest_error(
+                Layer::Hardware, "GICR.parse_vpt", "the VPT lies outside memory: the rest reads as zero",
+                {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"addr", Hex{s.props.vpt_addr}}});
             break;
         }
         set += static_cast<uint32_t>(std::popcount(bits.value & ~s.pending[w]));
@@ -451,8 +452,9 @@ void Redistributor::map_vpe(const VpeProps& props, bool alloc, bool ptz) {
         s->props = props;
     ++s->maps;
     gic_->note_vpt(props.vpeid, props.vpt_addr, props.id_bits);
-    log.op(Layer::Hardware, "GICR.map_vpe",
-           {{"rd", index_}, {"vpe", props.vpeid}, {"maps", s->maps}, {"loaded", s->loaded}, {"vpt", Hex{props.vpt_addr}}});
+    log.op(
+        Layer::Hardware, "GICR.map_vpe",
+        {{"rd", index_}, {"vpe", props.vpeid}, {"maps", s->maps}, {"loaded", s->loaded}, {"vpt", Hex{props.vpt_addr}}});
 }
 
 void Redistributor::unmap_vpe(uint32_t vpeid, bool alloc) {
@@ -497,7 +499,8 @@ void Redistributor::move_vpe(uint32_t vpeid, Redistributor& to) {
 }
 
 void Redistributor::drop_vpe(uint32_t vpeid, const char* why) {
-    if (vpes_.erase(vpeid)) gic_->log().op(Layer::Hardware, "GICR.drop_stale_cache", {{"rd", index_}, {"vpe", vpeid}, {"why", why}});
+    if (vpes_.erase(vpeid))
+        gic_->log().op(Layer::Hardware, "GICR.drop_stale_cache", {{"rd", index_}, {"vpe", vpeid}, {"why", why}});
 }
 
 void Redistributor::set_default_doorbell(uint32_t vpeid, uint32_t doorbell) {
@@ -510,7 +513,8 @@ void Redistributor::ring_doorbell(VpeState& s, uint32_t pintid, const char* why)
         log.op(Layer::Hardware, "GICR.no_doorbell", {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"why", why}});
         return;
     }
-    log.op(Layer::Hardware, "GICR.doorbell", {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"lpi", pintid}, {"why", why}});
+    log.op(Layer::Hardware, "GICR.doorbell",
+           {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"lpi", pintid}, {"why", why}});
     set_lpi_pending(pintid, true);
 }
 
@@ -574,8 +578,9 @@ void Redistributor::vsgi_configure(uint32_t vpeid, unsigned sgi, uint8_t priorit
     v.priority = priority;
     v.group1 = group1;
     v.enabled = enable;
-    gic_->log().op(Layer::Hardware, "GICR.vsgi_config",
-                   {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}, {"priority", priority}, {"group1", group1}, {"enable", enable}});
+    gic_->log().op(
+        Layer::Hardware, "GICR.vsgi_config",
+        {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}, {"priority", priority}, {"group1", group1}, {"enable", enable}});
 }
 
 void Redistributor::vsgi_set_pending(uint32_t vpeid, unsigned sgi, bool pending) {

@@ -42,8 +42,8 @@ class Gic;
 struct VpeProps {
     uint32_t vpeid = 0;
     uint64_t vpt_addr = 0;
-    unsigned id_bits = 16;    // vINTIDs below 2^id_bits
-    uint64_t vconf_addr = 0;  // the vLPI configuration table (GICv4.1 VMAPP; GICv4.0 VPROPBASER)
+    unsigned id_bits = 16;                    // vINTIDs below 2^id_bits
+    uint64_t vconf_addr = 0;                  // the vLPI configuration table (GICv4.1 VMAPP; GICv4.0 VPROPBASER)
     uint32_t default_doorbell = kNoDoorbell;  // GICv4.1
 };
 
@@ -57,12 +57,12 @@ struct VsgiState {
 /// A redistributor's state for one vPE mapped to it.
 struct VpeState {
     VpeProps props;
-    unsigned maps = 0;            // ITSs mapping it (VMAPP V=1 not yet undone)
-    bool loaded = false;          // `pending` holds the VPT (parsed, or zero by VMAPP PTZ=1)
-    bool doorbell_armed = false;  // GICv4.1: de-scheduled with DB=1 and PendingLast=0
-    bool transient = false;       // GICv4.0: made resident by VPENDBASER without any ITS mapping it
-    std::vector<uint64_t> pending;  // bit v: vINTID v pending (the cache)
-    std::vector<uint64_t> dirty;    // bit w: word w of `pending` differs from memory
+    unsigned maps = 0;                   // ITSs mapping it (VMAPP V=1 not yet undone)
+    bool loaded = false;                 // `pending` holds the VPT (parsed, or zero by VMAPP PTZ=1)
+    bool doorbell_armed = false;         // GICv4.1: de-scheduled with DB=1 and PendingLast=0
+    bool transient = false;              // GICv4.0: made resident by VPENDBASER without any ITS mapping it
+    std::vector<uint64_t> pending;       // bit v: vINTID v pending (the cache)
+    std::vector<uint64_t> dirty;         // bit w: word w of `pending` differs from memory
     std::map<uint32_t, uint8_t> config;  // cached vLPI configuration bytes, by vINTID
     std::array<VsgiState, 16> sgis{};
 

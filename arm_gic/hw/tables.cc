@@ -8,9 +8,7 @@ Dte Dte::decode(uint64_t w) {
     return Dte{Valid.get(w) != 0, IttAddr.get_in_place(w), static_cast<uint8_t>(Size.get(w))};
 }
 
-uint64_t Dte::encode() const {
-    return Valid.make(valid) | IttAddr.get_in_place(itt_addr) | Size.make(size);
-}
+uint64_t Dte::encode() const { return Valid.make(valid) | IttAddr.get_in_place(itt_addr) | Size.make(size); }
 
 Ite Ite::decode(uint64_t w0, uint64_t w1) {
     Ite e;
@@ -51,15 +49,15 @@ void Vpte::encode(uint64_t& w0, uint64_t& w1, uint64_t& w2) const {
 
 TableDesc TableDesc::from(const GitsBaser& b) {
     // A table is aligned to its page size: address bits below it are not part of the address.
-    return TableDesc{b.valid, b.indirect, b.phys_addr & ~(b.page_bytes() - 1), b.page_bytes(), b.pages(),
-                     b.entry_bytes()};
+    return TableDesc{b.valid,        b.indirect, b.phys_addr & ~(b.page_bytes() - 1),
+                     b.page_bytes(), b.pages(),  b.entry_bytes()};
 }
 
 TableDesc TableDesc::from(const Vpropbaser41& v) {
     GitsBaser page;  // Page_Size has GITS_BASER's encoding
     page.page_size = v.page_size;
-    return TableDesc{v.valid, v.indirect, v.addr, page.page_bytes(), uint64_t{v.size} + 1,
-                     (uint64_t{v.entry_size} + 1) * 8};
+    return TableDesc{v.valid,           v.indirect,           v.addr,
+                     page.page_bytes(), uint64_t{v.size} + 1, (uint64_t{v.entry_size} + 1) * 8};
 }
 
 uint64_t TableDesc::capacity() const {

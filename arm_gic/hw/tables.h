@@ -49,7 +49,7 @@ struct Ite {
     struct W0 {
         static constexpr Field<63> Valid{};
         static constexpr Field<62> Virtual{};
-        static constexpr Field<47, 32> Id{};     // ICID (physical) or vPEID (virtual)
+        static constexpr Field<47, 32> Id{};    // ICID (physical) or vPEID (virtual)
         static constexpr Field<31, 0> IntId{};  // pINTID or vINTID
     };
     struct W1 {
@@ -58,8 +58,8 @@ struct Ite {
 
     bool valid = false;
     bool is_virtual = false;
-    uint16_t id = 0;      // ICID or vPEID
-    uint32_t intid = 0;   // pINTID or vINTID
+    uint16_t id = 0;     // ICID or vPEID
+    uint32_t intid = 0;  // pINTID or vINTID
     uint32_t doorbell = kNoDoorbell;
 
     static Ite decode(uint64_t w0, uint64_t w1);

@@ -58,7 +58,8 @@ void HostIts::init(Gic& gic) {
             v.size = 1;
             rd.write64(kGicrVlpiFrame + GICR_VPROPBASER, v.encode());
         }
-        for (unsigned i = 0; i < gic.its_count(); ++i) send(gic, i, build::mapc(static_cast<uint16_t>(r), static_cast<uint16_t>(r), true));
+        for (unsigned i = 0; i < gic.its_count(); ++i)
+            send(gic, i, build::mapc(static_cast<uint16_t>(r), static_cast<uint16_t>(r), true));
     }
     for (unsigned i = 0; i < gic.its_count(); ++i) send(gic, i, build::sync(0));
 }
@@ -150,7 +151,7 @@ void HostIts::unmap_vpe(Gic& gic, uint32_t vpeid) {
         build::Vmapp m;
         m.vpeid = vpeid;
         m.valid = false;
-        m.alloc = v.vmapp_count == 1;  // Alloc on the last unmap: cleans the VPT (4.1)
+        m.alloc = v.vmapp_count == 1;   // Alloc on the last unmap: cleans the VPT (4.1)
         send(gic, i, build::vmapp(m));  // a 4.1 VMAPP V=0 is self-synchronizing: no VSYNC
         --v.vmapp_count;
     }

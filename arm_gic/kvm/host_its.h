@@ -53,11 +53,11 @@ struct HostVpe {
     uint32_t vpeid = 0;
     uint32_t doorbell = kNoDoorbell;  // the doorbell LPI
     uint64_t vpt = 0;
-    unsigned rd = 0;            // col_idx: the redistributor the vPE is mapped to
-    unsigned vmapp_count = 0;   // ITSs mapping it
+    unsigned rd = 0;           // col_idx: the redistributor the vPE is mapped to
+    unsigned vmapp_count = 0;  // ITSs mapping it
     bool resident = false;
-    bool ready = false;         // its_commit_vpe saw Dirty clear
-    bool pending_last = false;  // the scheduling hint (doorbell handler, de-schedule read-back)
+    bool ready = false;             // its_commit_vpe saw Dirty clear
+    bool pending_last = false;      // the scheduling hint (doorbell handler, de-schedule read-back)
     bool doorbell_enabled = false;  // GICv4.0: the doorbell host IRQ is enabled only while blocking
 };
 

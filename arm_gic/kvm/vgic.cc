@@ -200,8 +200,9 @@ void Kvm::vcpu_enter(uint32_t vcpu) {
         // vgic_v3_populate_lr: an edge LPI's pending state moves into the LR. For a forwarded
         // (hw) LPI, HW=1 names hwintid, which KVM sets only for PPIs and SPIs: 0.
         ListRegister lr;
-        lr.status = irq.pending_latch ? (irq.active ? ListRegister::Status::PendingActive : ListRegister::Status::Pending)
-                                      : ListRegister::Status::Active;
+        lr.status = irq.pending_latch
+                        ? (irq.active ? ListRegister::Status::PendingActive : ListRegister::Status::Pending)
+                        : ListRegister::Status::Active;
         lr.hw = irq.hw;
         lr.pintid = 0;
         lr.group1 = true;
@@ -301,7 +302,8 @@ int Kvm::save_pending_tables() {
         uint8_t mask = static_cast<uint8_t>(1u << (intid % 8));
         guest_.write8(addr, is_pending ? byte | mask : byte & ~mask);
         ++written;
-        log_.op(Layer::Hypervisor, "KVM.save_pending_bit", {{"intid", intid}, {"vcpu", irq.target_vcpu}, {"pending", is_pending}, {"hw", irq.hw}});
+        log_.op(Layer::Hypervisor, "KVM.save_pending_bit",
+                {{"intid", intid}, {"vcpu", irq.target_vcpu}, {"pending", is_pending}, {"hw", irq.hw}});
     }
     if (v41)
         for (uint32_t v = 0; v < s_.cpus.size(); ++v) host_.map_vpe(gic_, v);  // map_all_vpes, PTZ=0

@@ -92,7 +92,7 @@ const char* to_string(VcpuRun r);
 struct VgicCpu {
     uint64_t pendbaser = 0;
     bool enable_lpis = false;
-    std::vector<uint32_t> ap_list;  // queued LPIs
+    std::vector<uint32_t> ap_list;        // queued LPIs
     std::array<uint32_t, 16> lr_intid{};  // the LPI each list register holds (0: none)
     VcpuRun run = VcpuRun::Stopped;
 };

@@ -93,8 +93,7 @@ void Kvm::its_write(uint64_t offset, uint64_t value) {
     }
 }
 
-void Kvm::restore_its_registers(uint64_t cbaser, uint64_t creadr, uint64_t cwriter, uint64_t baser0,
-                                uint64_t baser1) {
+void Kvm::restore_its_registers(uint64_t cbaser, uint64_t creadr, uint64_t cwriter, uint64_t baser0, uint64_t baser1) {
     // QEMU kvm_arm_its_post_load through KVM's uaccess handlers (GITS_CREADR is writable by
     // userspace while the ITS is disabled): CBASER, CREADR, CWRITER, BASER<n>; not CTLR.
     VirtualIts& its = s_.its;
@@ -104,7 +103,10 @@ void Kvm::restore_its_registers(uint64_t cbaser, uint64_t creadr, uint64_t cwrit
     its.baser_device = baser0;
     its.baser_collection = baser1;
     log_.op(Layer::Vmm, "KVM.restore_its_registers",
-            {{"cbaser", Hex{cbaser}}, {"creadr", Hex{creadr}}, {"cwriter", Hex{cwriter}}, {"baser0", Hex{baser0}},
+            {{"cbaser", Hex{cbaser}},
+             {"creadr", Hex{creadr}},
+             {"cwriter", Hex{cwriter}},
+             {"baser0", Hex{baser0}},
              {"baser1", Hex{baser1}}});
 }
 
@@ -153,7 +155,8 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             bool valid = cmd::Valid::get(c);
             uint8_t bits = static_cast<uint8_t>(cmd::Size::get(c) + 1);
             uint64_t itt = cmd::ITT_addr::get(c) << 8;
-            log_.op(Layer::Guest, "VITS.MAPD", {{"device", devid}, {"valid", valid}, {"itt", Hex{itt}}, {"event_bits", bits}});
+            log_.op(Layer::Guest, "VITS.MAPD",
+                    {{"device", devid}, {"valid", valid}, {"itt", Hex{itt}}, {"event_bits", bits}});
             if (valid && bits > 16) return error("MAPD: more than 16 EventID bits");
             if (its.devices.count(devid)) {  // remapping frees every ITE first
                 std::vector<uint32_t> events;
@@ -178,7 +181,8 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             // update_affinity_collection: the collection's LPIs follow it.
             for (const auto& [d, dev] : its.devices)
                 for (const auto& [e, ite] : dev.ites)
-                    if (ite.icid == icid && s_.lpis[ite.intid].target_vcpu != vcpu) update_affinity(s_.lpis[ite.intid], vcpu);
+                    if (ite.icid == icid && s_.lpis[ite.intid].target_vcpu != vcpu)
+                        update_affinity(s_.lpis[ite.intid], vcpu);
             return;
         }
         case Opcode::MAPTI:
@@ -245,7 +249,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
         }
         case Opcode::SYNC:
             log_.op(Layer::Guest, "VITS.SYNC", {{"vcpu", cmd::RDbase::get(c)}});
-            return;  // commands complete synchronously
+            return;             // commands complete synchronously
         case Opcode::MOVALL: {  // vgic_its_cmd_handle_movall
             uint32_t from = static_cast<uint32_t>(cmd::RDbase::get(c));
             uint32_t to = static_cast<uint32_t>(cmd::RDbase2::get(c));
@@ -255,8 +259,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
                 if (irq.target_vcpu == from) update_affinity(irq, to);
             return;
         }
-        default:
-            return error("not a command of a virtual GICv3 ITS: ignored");
+        default: return error("not a command of a virtual GICv3 ITS: ignored");
     }
 }
 
@@ -383,7 +386,11 @@ void Kvm::set_forwarding(int host_irq, uint32_t devid, uint32_t eventid) {
     irq.hw = true;
     irq.host_irq = host_irq;
     log_.op(Layer::Hypervisor, "KVM.set_forwarding",
-            {{"irq", host_irq}, {"device", devid}, {"event", eventid}, {"intid", irq.intid}, {"vpe", irq.target_vcpu},
+            {{"irq", host_irq},
+             {"device", devid},
+             {"event", eventid},
+             {"intid", irq.intid},
+             {"vpe", irq.target_vcpu},
              {"pending_latch", irq.pending_latch}});
     if (transfer_ == TransferPoint::SetForwarding) transfer(irq, "set_forwarding");
 }

@@ -92,7 +92,8 @@ void Qemu::host_irq(int irq) {
             if (d.vectors[v].host_irq == irq) {
                 // vfio_msihandler -> eventfd -> irqfd_wakeup -> kvm_set_msi; without an irqfd QEMU
                 // reads the eventfd and injects with KVM_SIGNAL_MSI.
-                log_.op(Layer::Vmm, "VFIO.msihandler", {{"device", d.name}, {"vector", v}, {"irqfd", d.vectors[v].irqfd}});
+                log_.op(Layer::Vmm, "VFIO.msihandler",
+                        {{"device", d.name}, {"vector", v}, {"irqfd", d.vectors[v].irqfd}});
                 h_.kvm().trigger_msi(d.guest_devid, v);
                 return;
             }

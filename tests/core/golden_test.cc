@@ -29,7 +29,8 @@ std::vector<Case> cases() {
     const Registry& registry = builtin_backends();
     std::vector<fs::path> files;
     for (const auto& e : fs::recursive_directory_iterator(kSource / "scenarios"))
-        if (e.is_regular_file() && e.path().extension() == ".yaml") files.push_back(fs::relative(e.path(), kSource / "scenarios"));
+        if (e.is_regular_file() && e.path().extension() == ".yaml")
+            files.push_back(fs::relative(e.path(), kSource / "scenarios"));
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
         std::string dir = f.begin()->string();

@@ -82,6 +82,23 @@ TEST(Runner, ExpectationsThatDoNotHoldAreReported) {
     EXPECT_FALSE(r.expectations[1].met);
 }
 
+// expect.violations pins the set of rules a run breaks; the ideal backend breaks none.
+TEST(Runner, ExpectedViolationsMustMatchExactly) {
+    RunResult none = run_scenario(
+        parse_scenario(kHeader +
+                       "steps: [{fire: nic.0}, {run: all}]\nexpect: {nic.0: delivered-once, violations: none}\n"),
+        ideal(), {});
+    EXPECT_TRUE(none.expectations_met);
+    ASSERT_EQ(none.expectations.back().key, "violations");
+    EXPECT_EQ(none.expectations.back().actual, "none");
+    RunResult wanted = run_scenario(parse_scenario(kHeader + "steps: [{fire: nic.0}, {run: all}]\n"
+                                                             "expect: {violations: [VCPU.write_LR]}\n"),
+                                    ideal(), {});
+    EXPECT_FALSE(wanted.expectations_met);
+    EXPECT_EQ(wanted.expectations.back().expected, "VCPU.write_LR");
+    EXPECT_EQ(wanted.expectations.back().actual, "none");
+}
+
 // The ideal backend is the oracle as a backend: on every arrival point of an interrupt fired
 // during migration, and every admissible restore order, both agree.
 TEST(Runner, IdealBackendAgreesWithTheOracleAtEveryArrivalPointAndOrder) {

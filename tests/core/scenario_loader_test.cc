@@ -196,6 +196,24 @@ TEST(ScenarioLoader, RejectsBadExpectations) {
               "t.yaml:9:21: expect: duplicate key 'all' (first at line 9)");
 }
 
+TEST(ScenarioLoader, ExpectedViolationsAreNoneOrAListOfOperations) {
+    Scenario none = parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: none}\n");
+    ASSERT_TRUE(none.expect_violations.has_value());
+    EXPECT_TRUE(none.expect_violations->ops.empty());
+    Scenario some =
+        parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.0: lost, violations: [VCPU.write_LR]}\n");
+    ASSERT_TRUE(some.expect_violations.has_value());
+    EXPECT_EQ(some.expect_violations->ops, (std::vector<std::string>{"VCPU.write_LR"}));
+    EXPECT_EQ(some.expect.size(), 1u);
+    EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: maybe}\n"),
+              "t.yaml:9:22: expect.violations: expected 'none' or a list of operations such as [VCPU.write_LR], got "
+              "'maybe'");
+    EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [oops]}\n"),
+              "t.yaml:9:23: expect.violations[0]: 'oops' is not an operation name (LAYER.NAME, e.g. VCPU.write_LR)");
+    EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [A.b, A.b]}\n"),
+              "t.yaml:9:28: expect.violations[1]: 'A.b' is listed twice");
+}
+
 TEST(ScenarioLoader, RejectsUnknownPolicies) {
     EXPECT_EQ(error_of(kHeader + "policy: {arm.transfr: none}\nsteps: [{run: all}]\n"),
               "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
