@@ -274,7 +274,9 @@ void HostIts::make_non_resident(Gic& gic, uint32_t vpeid, bool doorbell) {
         p.db = doorbell;
         p.pending_last = !doorbell;
         rd.write64(kGicrVlpiFrame + GICR_VPENDBASER, p.encode());
-        v.pending_last = Vpendbaser41::decode(rd.read64(kGicrVlpiFrame + GICR_VPENDBASER)).pending_last;
+        // With a doorbell, PendingLast is read back ("if we read-back PendingLast clear, then a
+        // doorbell will be delivered"); without one the vPE is taken as pending.
+        v.pending_last = !doorbell || Vpendbaser41::decode(rd.read64(kGicrVlpiFrame + GICR_VPENDBASER)).pending_last;
     } else {
         rd.write64(kGicrVlpiFrame + GICR_VPENDBASER, 0);
         v.pending_last = Vpendbaser40::decode(rd.read64(kGicrVlpiFrame + GICR_VPENDBASER)).pending_last;

@@ -253,8 +253,11 @@ void Kvm::vcpu_put(uint32_t vcpu, bool need_db) {
 }
 
 void Kvm::vcpu_block(uint32_t vcpu) {
-    vcpu_put(vcpu, true);
     VgicCpu& c = s_.cpus.at(vcpu);
+    if (c.run == VcpuRun::Blocked) return;
+    if (c.run == VcpuRun::Stopped) throw std::logic_error("Kvm::vcpu_block: the VMM holds the vCPU");
+    vcpu_load(vcpu);  // a vCPU executes its WFI only while it runs
+    vcpu_put(vcpu, true);
     bool pending = vcpu_has_pending(vcpu);
     c.run = pending ? VcpuRun::Runnable : VcpuRun::Blocked;
     log_.op(Layer::Hypervisor, "KVM.vcpu_block", {{"vcpu", vcpu}, {"sleeps", !pending}});
@@ -269,9 +272,11 @@ void Kvm::kick(uint32_t vcpu) {
 
 bool Kvm::vcpu_has_pending(uint32_t vcpu) const {
     if (host_.vpe(vcpu).pending_last) return true;
+    uint8_t pmr = gic_.cpu(vcpu).read_pmr();  // the guest's VMCR.PMR
     for (uint32_t intid : s_.cpus.at(vcpu).ap_list) {
         auto it = s_.lpis.find(intid);
-        if (it != s_.lpis.end() && it->second.enabled && it->second.pending_latch) return true;
+        if (it != s_.lpis.end() && it->second.enabled && it->second.pending_latch && it->second.priority < pmr)
+            return true;
     }
     return false;
 }

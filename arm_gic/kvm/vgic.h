@@ -59,6 +59,7 @@ struct VgicIrq {
 struct VitsIte {
     uint32_t intid = 0;
     uint16_t icid = 0;
+    bool orphan = false;  // its collection was unmapped (vgic_its_free_collection): no target until MOVI
 };
 struct VitsDevice {
     uint64_t itt_addr = 0;
@@ -76,7 +77,7 @@ struct VirtualIts {
     uint64_t baser_device = 0;
     uint64_t baser_collection = 0;
     std::map<uint32_t, VitsDevice> devices;
-    std::map<uint16_t, uint32_t> collections;  // ICID -> vCPU
+    std::map<uint16_t, uint32_t> collections;  // ICID -> vCPU, kNoVcpu while allocated but not mapped
 };
 
 /// Where a vCPU is between guest runs.

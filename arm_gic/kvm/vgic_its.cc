@@ -30,6 +30,10 @@ uint64_t vits_baser_fixed(unsigned n) {
 
 uint64_t table_base(uint64_t baser) { return GitsBaser::decode(baser).phys_addr; }
 uint64_t table_bytes(uint64_t baser) { return GitsBaser::decode(baser).table_bytes(); }
+/// vgic_its_check_id for the flat tables the model supports: the entry must lie in a valid table.
+bool id_fits(uint64_t baser, uint64_t id) { return GitsBaser::Valid.get(baser) && (id + 1) * 8 <= table_bytes(baser); }
+/// The RDBase a saved CTE of a collection that is not mapped carries (COLLECTION_NOT_MAPPED).
+constexpr uint32_t kCollectionNotMapped = 0xFFFF'FFFF;
 
 }  // namespace
 
@@ -158,6 +162,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             log_.op(Layer::Guest, "VITS.MAPD",
                     {{"device", devid}, {"valid", valid}, {"itt", Hex{itt}}, {"event_bits", bits}});
             if (valid && bits > 16) return error("MAPD: more than 16 EventID bits");
+            if (!id_fits(its.baser_device, devid)) return error("MAPD: DeviceID beyond the device table");
             if (its.devices.count(devid)) {  // remapping frees every ITE first
                 std::vector<uint32_t> events;
                 for (const auto& [e, ite] : its.devices[devid].ites) events.push_back(e);
@@ -173,15 +178,20 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             uint32_t vcpu = static_cast<uint32_t>(cmd::RDbase::get(c));
             log_.op(Layer::Guest, "VITS.MAPC", {{"icid", icid}, {"vcpu", vcpu}, {"valid", valid}});
             if (!valid) {
+                // vgic_its_free_collection: its ITEs lose the collection for good (until a MOVI).
                 its.collections.erase(icid);
+                for (auto& [d, dev] : its.devices)
+                    for (auto& [e, ite] : dev.ites)
+                        if (ite.icid == icid) ite.orphan = true;
                 return;
             }
             if (vcpu >= s_.cpus.size()) return error("MAPC: no such vCPU");
+            if (!id_fits(its.baser_collection, icid)) return error("MAPC: ICID beyond the collection table");
             its.collections[icid] = vcpu;
             // update_affinity_collection: the collection's LPIs follow it.
             for (const auto& [d, dev] : its.devices)
                 for (const auto& [e, ite] : dev.ites)
-                    if (ite.icid == icid && s_.lpis[ite.intid].target_vcpu != vcpu)
+                    if (ite.icid == icid && !ite.orphan && s_.lpis[ite.intid].target_vcpu != vcpu)
                         update_affinity(s_.lpis[ite.intid], vcpu);
             return;
         }
@@ -196,9 +206,10 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             if (event >> d->second.eventid_bits) return error("MAPTI: EventID beyond the device's ITT");
             if (intid < kFirstLpiIntid || intid >= kMaxLpiIntid) return error("MAPTI: not an LPI");
             if (d->second.ites.count(event)) return;  // UNPREDICTABLE; KVM ignores it
-            d->second.ites[event] = VitsIte{intid, icid};
-            auto col = its.collections.find(icid);
-            add_lpi(intid, col == its.collections.end() ? kNoVcpu : col->second);
+            d->second.ites[event] = VitsIte{intid, icid, false};
+            // A collection not mapped yet is allocated, unmapped (vgic_its_alloc_collection).
+            auto col = its.collections.try_emplace(icid, kNoVcpu).first;
+            add_lpi(intid, col->second);
             return;
         }
         case Opcode::MOVI: {  // vgic_its_cmd_handle_movi
@@ -207,8 +218,9 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             VitsIte* ite = find_ite();
             if (!ite) return error("MOVI: no such ITE");
             auto col = its.collections.find(icid);
-            if (col == its.collections.end()) return error("MOVI: collection not mapped");
+            if (col == its.collections.end() || col->second == kNoVcpu) return error("MOVI: collection not mapped");
             ite->icid = icid;
+            ite->orphan = false;
             update_affinity(s_.lpis[ite->intid], col->second);
             return;
         }
@@ -228,7 +240,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
             log_.op(Layer::Guest, "VITS.INVALL", {{"icid", icid}});
             auto col = its.collections.find(icid);
-            if (col == its.collections.end()) return error("INVALL: collection not mapped");
+            if (col == its.collections.end() || col->second == kNoVcpu) return error("INVALL: collection not mapped");
             for (auto& [intid, irq] : s_.lpis)
                 if (irq.target_vcpu == col->second) update_lpi_config(irq);
             host_.invall_vpe(gic_, col->second);  // vgic_its_invall -> its_invall_vpe
@@ -335,7 +347,7 @@ const VgicIrq* Kvm::resolve_lpi(uint32_t devid, uint32_t eventid, const char** w
     }
     if (!*why) {
         auto col = its.collections.find(ite->icid);
-        if (col == its.collections.end())
+        if (ite->orphan || col == its.collections.end() || col->second == kNoVcpu)
             *why = "the collection is not mapped";
         else if (!s_.cpus.at(col->second).enable_lpis)
             *why = "the target vCPU has EnableLPIs clear";
@@ -421,7 +433,8 @@ int Kvm::its_save_tables() {
     const bool v41 = gic_.config().v41();
     uint64_t dt = table_base(its.baser_device), ct = table_base(its.baser_collection);
     uint32_t devices = 0;
-    for (auto d = its.devices.begin(); d != its.devices.end(); ++d) {
+    // vgic_its_save_device_tables / _collection_table: a table whose BASER is not valid is skipped.
+    for (auto d = its.devices.begin(); GitsBaser::Valid.get(its.baser_device) && d != its.devices.end(); ++d) {
         const auto& [devid, dev] = *d;
         // vgic_its_save_itt
         for (auto e = dev.ites.begin(); e != dev.ites.end(); ++e) {
@@ -446,10 +459,13 @@ int Kvm::its_save_tables() {
         ++devices;
     }
     uint64_t slot = 0;
-    for (const auto& [icid, vcpu] : its.collections)
-        guest_.write64(ct + AbiCte::kBytes * slot++, AbiCte{true, vcpu, icid}.encode());
-    if ((slot + 1) * AbiCte::kBytes <= table_bytes(its.baser_collection))
-        guest_.write64(ct + AbiCte::kBytes * slot, 0);  // an invalid entry ends the list
+    if (GitsBaser::Valid.get(its.baser_collection)) {
+        for (const auto& [icid, vcpu] : its.collections)
+            guest_.write64(ct + AbiCte::kBytes * slot++,
+                           AbiCte{true, vcpu == kNoVcpu ? kCollectionNotMapped : vcpu, icid}.encode());
+        if ((slot + 1) * AbiCte::kBytes <= table_bytes(its.baser_collection))
+            guest_.write64(ct + AbiCte::kBytes * slot, 0);  // an invalid entry ends the list
+    }
     log_.op(Layer::Hypervisor, "KVM.its_save_tables", {{"devices", devices}, {"collections", slot}});
     return kOk;
 }
@@ -462,11 +478,11 @@ int Kvm::its_restore_tables() {
     for (uint64_t i = 0; GitsBaser::Valid.get(its.baser_collection) && i < ct_entries; ++i) {
         AbiCte cte = AbiCte::decode(guest_.read64(ct + i * AbiCte::kBytes).value);
         if (!cte.valid) break;
-        if (cte.rdbase >= s_.cpus.size()) {
+        if (cte.rdbase != kCollectionNotMapped && cte.rdbase >= s_.cpus.size()) {  // vgic_its_restore_cte
             log_.guest_error(Layer::Hypervisor, "KVM.its_restore_tables", "a collection names no vCPU: -EINVAL");
             return kEinval;
         }
-        its.collections[cte.icid] = cte.rdbase;
+        its.collections[cte.icid] = cte.rdbase == kCollectionNotMapped ? kNoVcpu : cte.rdbase;
     }
     // vgic_its_restore_device_tables: scan_its_table from DeviceID 0, following Next.
     uint64_t dt_entries = table_bytes(its.baser_device) / AbiDte::kBytes;
