@@ -248,15 +248,11 @@ class ArmBackend final : public Backend {
         h->kvm().init(scenario_.vcpus);
         for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
             const Device& dev = scenario_.devices[d];
-            vmm::DeviceState state;
-            state.name = dev.name;
-            state.passthrough = dev.passthrough;
-            state.guest_devid = GuestLayout::device_id(d);
-            if (dev.passthrough) state.host_devid = h->its.add_device(h->gic, dev.vectors);
+            PciDevice state(dev.name, dev.passthrough, dev.vectors);
+            state.guest_id = GuestLayout::device_id(d);
+            if (dev.passthrough) state.host_id = h->its.add_device(h->gic, dev.vectors);
             // A device on an incoming VM is RESUMING (vfio_load_setup) until the VM starts.
-            state.state = destination ? vmm::VfioState::Resuming : vmm::VfioState::Running;
-            state.vectors.assign(dev.vectors, vmm::VectorState{});
-            state.held.assign(dev.vectors, false);
+            state.state = destination ? DeviceRunState::Resuming : DeviceRunState::Running;
             h->qemu.devices.push_back(std::move(state));
         }
         return h;
@@ -330,7 +326,7 @@ class ArmBackend final : public Backend {
                     h.vgic.cpus[v].run = kvm::VcpuRun::Stopped;
                 }
             } else if (n == "stop_devices") {
-                for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, vmm::VfioState::Stopped);
+                for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, DeviceRunState::Stopped);
             } else if (n == "save_its_tables") {
                 if (int rc = kvm.its_save_tables(); rc != kvm::kOk)
                     log_.op(Layer::Vmm, "QEMU.its_save_failed", {{"rc", rc}, {"fatal", false}});
@@ -396,7 +392,7 @@ class ArmBackend final : public Backend {
                     kvm.vcpu_load(v);
                 }
             } else {
-                for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, vmm::VfioState::Running);
+                for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, DeviceRunState::Running);
             }
         }
     }
@@ -420,7 +416,7 @@ class ArmBackend final : public Backend {
         st.its_baser0 = kvm.its_read(gits_baser(0));
         st.its_baser1 = kvm.its_read(gits_baser(1));
         st.devices.clear();
-        for (const vmm::DeviceState& d : h.qemu.devices) st.devices.push_back({d.msix_programmed, d.held});
+        for (const PciDevice& d : h.qemu.devices) st.devices.push_back({d.msix_programmed, d.held});
         st.written = true;
     }
 

@@ -1,9 +1,6 @@
-// The VMM side of the ARM stack (QEMU with VFIO, reference/arm §4): devices with their MSI-X
-// vectors, the KVM MSI routes and irqfds QEMU sets up for them, VFIO's host IRQs and the irq
-// bypass that forwards them as vLPIs, and the VFIO device states migration moves through
-// (RUNNING, STOP, RESUMING). A device that cannot send an MSI (stopped, resuming, or its host
-// vectors not yet set up) keeps it pending, as the MSI-X Pending Bit Array does, and sends it when
-// it can.
+// The VMM side of the ARM stack (QEMU with VFIO, reference/arm §4): devices (core/device.h) with
+// their MSI-X vectors, the KVM MSI routes and irqfds QEMU sets up for them, VFIO's host IRQs and
+// the irq bypass that forwards them as vLPIs, and the VFIO device states migration moves through.
 #pragma once
 
 #include <cstdint>
@@ -11,6 +8,7 @@
 #include <vector>
 
 #include "arm_gic/kvm/vgic.h"
+#include "core/device.h"
 
 namespace irqdiff::arm {
 
@@ -20,34 +18,13 @@ struct Host;
 
 namespace vmm {
 
-enum class VfioState : uint8_t { Running, Stopped, Resuming };
-const char* to_string(VfioState s);
-
 /// Whether QEMU enables MSI-X vectors in one go (QEMU >= 6.0: ecebe53fe993, then "vfio: defer
 /// to commit kvm irq routing when enable msi/msix") or one by one, each VFIO_DEVICE_SET_IRQS
 /// tearing down and re-registering every vector (QEMU < 6.0; reference/arm §4.2).
 enum class VectorEnable : uint8_t { AllAtOnce, OneByOne };
 
-struct VectorState {
-    int host_irq = -1;    // VFIO's host IRQ (passthrough devices)
-    bool irqfd = false;   // a KVM MSI route and irqfd (KVM_IRQFD)
-    bool bypass = false;  // the irq bypass producer is connected (kvm_arch_irq_bypass_add_producer)
-};
-
-struct DeviceState {
-    std::string name;
-    bool passthrough = false;
-    uint32_t guest_devid = 0;  // the PCI requester ID the guest's ITS sees
-    uint32_t host_devid = 0;   // the host DeviceID (passthrough)
-    VfioState state = VfioState::Running;
-    bool msix_programmed = false;  // the guest enabled MSI-X (device config, migrated)
-    bool msix_enabled = false;     // QEMU set up routes, irqfds and (passthrough) host IRQs
-    std::vector<VectorState> vectors;
-    std::vector<bool> held;  // MSIs the device could not send yet
-};
-
 struct QemuState {
-    std::vector<DeviceState> devices;
+    std::vector<PciDevice> devices;  // guest_id: the PCI requester ID the guest's ITS sees (DeviceID)
 };
 
 /// QEMU's device logic over one Host (a view; the state lives in Host::qemu).
@@ -74,11 +51,10 @@ class Qemu {
     /// and the irqfd (or QEMU) injects the MSI with kvm_set_msi.
     void host_irq(int irq);
     /// vfio_vmstate_change: RUNNING, STOP, RESUMING. Entering RUNNING sends held MSIs.
-    void set_state(size_t device, VfioState state);
+    void set_state(size_t device, DeviceRunState state);
 
    private:
     void send(size_t device, uint32_t vector);
-    bool can_send(const DeviceState& d) const { return d.state == VfioState::Running && d.msix_enabled; }
 
     Host& h_;
     EventLog& log_;

@@ -24,16 +24,19 @@
 #include "arm_gic/kvm/its_abi.h"
 #include "core/scenario.h"
 
+namespace irqdiff {
+// gtest prints the model's enums by name.
+inline void PrintTo(DeviceRunState s, std::ostream* os) { *os << to_string(s); }
+}  // namespace irqdiff
+
 namespace irqdiff::arm {
 
-// gtest prints the model's enums by name.
 inline void PrintTo(GicVersion v, std::ostream* os) { *os << to_string(v); }
 namespace kvm {
 inline void PrintTo(TransferPoint t, std::ostream* os) { *os << to_string(t); }
 inline void PrintTo(VcpuRun r, std::ostream* os) { *os << to_string(r); }
 }  // namespace kvm
 namespace vmm {
-inline void PrintTo(VfioState s, std::ostream* os) { *os << to_string(s); }
 inline void PrintTo(VectorEnable e, std::ostream* os) {
     *os << (e == VectorEnable::AllAtOnce ? "all_at_once" : "one_by_one");
 }
@@ -90,13 +93,9 @@ class KvmHarness {
         // ArmBackend::make_host: the devices, running, their vectors not yet set up.
         for (uint32_t d = 0; d < scenario.devices.size(); ++d) {
             const Device& dev = scenario.devices[d];
-            vmm::DeviceState state;
-            state.name = dev.name;
-            state.passthrough = dev.passthrough;
-            state.guest_devid = GuestLayout::device_id(d);
-            if (dev.passthrough) state.host_devid = h.its.add_device(h.gic, dev.vectors);
-            state.vectors.assign(dev.vectors, vmm::VectorState{});
-            state.held.assign(dev.vectors, false);
+            PciDevice state(dev.name, dev.passthrough, dev.vectors);
+            state.guest_id = GuestLayout::device_id(d);
+            if (dev.passthrough) state.host_id = h.its.add_device(h.gic, dev.vectors);
             h.qemu.devices.push_back(std::move(state));
         }
     }
@@ -205,7 +204,7 @@ class KvmHarness {
     // ---- observations ------------------------------------------------------------------------
     const kvm::VgicIrq* lpi(uint32_t intid) { return kvm().lpi(intid); }
     int host_irq(size_t d, uint32_t v) const { return h.qemu.devices.at(d).vectors.at(v).host_irq; }
-    uint32_t host_devid(size_t d) const { return h.qemu.devices.at(d).host_devid; }
+    uint32_t host_id(size_t d) const { return h.qemu.devices.at(d).host_id; }
     /// Whether the redistributor holding vPE `vpe` has vINTID pending (its cache or the VPT).
     bool vlpi_pending(uint32_t vpe, uint32_t vintid) const {
         const Redistributor* rd = h.gic.rd_of_vpe(vpe);
@@ -218,8 +217,8 @@ class KvmHarness {
     }
     /// The host ITE of passthrough device d's vector v, read from the host ITT the DTE names.
     Ite host_ite(size_t d, uint32_t v) const {
-        Dte dte = read_dte(h.mem.host, kvm::HostLayout::kDeviceTable + uint64_t{host_devid(d)} * Dte::kBytes).value;
-        EXPECT_TRUE(dte.valid) << "host DeviceID " << host_devid(d) << " is not mapped";
+        Dte dte = read_dte(h.mem.host, kvm::HostLayout::kDeviceTable + uint64_t{host_id(d)} * Dte::kBytes).value;
+        EXPECT_TRUE(dte.valid) << "host DeviceID " << host_id(d) << " is not mapped";
         return read_ite(h.mem.host, dte.itt_addr + uint64_t{v} * Ite::kBytes).value;
     }
     uint8_t vprop(uint32_t vintid) const {

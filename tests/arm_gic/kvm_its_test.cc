@@ -260,7 +260,7 @@ TEST(KvmItsInt, ForwardedLpiIsMadePendingInTheVpt) {
     t.boot();
     size_t from = t.mark();
     t.cmd(build::int_(kDev0, 0));
-    EXPECT_EQ(t.find("ITS.INT", {arg("device", t.host_devid(0)), arg("event", 0)}, from).size(), 1u);
+    EXPECT_EQ(t.find("ITS.INT", {arg("device", t.host_id(0)), arg("event", 0)}, from).size(), 1u);
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0));
     EXPECT_FALSE(t.lpi(kLpi0)->pending_latch);
 }

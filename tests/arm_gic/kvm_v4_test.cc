@@ -108,7 +108,7 @@ TEST_P(KvmSetForwarding, MapsTheVlpiInHardware) {
     EXPECT_EQ(t.lpi(kLpi1)->host_irq, irq);
     EXPECT_TRUE(t.h.its.irq(irq).forwarded);
     EXPECT_EQ(t.h.its.irq(irq).vpeid, 1u);
-    auto discard = t.find("ITS.DISCARD", {arg("device", t.host_devid(0)), arg("event", 1)}, from);
+    auto discard = t.find("ITS.DISCARD", {arg("device", t.host_id(0)), arg("event", 1)}, from);
     auto vmapti = t.find("ITS.VMAPTI", {}, from);
     ASSERT_EQ(discard.size(), 1u) << t.text();
     ASSERT_EQ(vmapti.size(), 1u) << t.text();

@@ -9,7 +9,6 @@ namespace irqdiff::arm::testing {
 namespace {
 
 using vmm::VectorEnable;
-using vmm::VfioState;
 
 /// One vCPU, one passthrough device with three vectors, all routed to vCPU 0 (LPIs 8192..8194).
 const std::string kThreeVectors =
@@ -23,7 +22,7 @@ const std::string kMixed =
     "devices: [{name: emu, vectors: 1}, {name: nic, vectors: 2, passthrough: true}]\n"
     "routes: [{source: emu.0, vcpu: 0}, {source: nic.0, vcpu: 0}, {source: nic.1, vcpu: 0}]\n";
 
-class QemuHeldMsi : public ::testing::TestWithParam<VfioState> {};
+class QemuHeldMsi : public ::testing::TestWithParam<DeviceRunState> {};
 
 // vfio_vmstate_change (QEMU 8ce1ff990eff, reference/arm §4.1–§4.2): a device that is not RUNNING
 // raises no interrupt; the MSI stays pending in the device (its PBA) and is sent when the device
@@ -39,14 +38,14 @@ TEST_P(QemuHeldMsi, StoppedOrResumingDeviceHoldsItsMsiUntilRunning) {
     EXPECT_TRUE(t.find("ITS.translate", {}, from).empty()) << t.text();
     EXPECT_FALSE(t.vlpi_pending(0, kLpi0));
 
-    t.vmm().set_state(0, VfioState::Running);
+    t.vmm().set_state(0, DeviceRunState::Running);
     EXPECT_FALSE(t.h.qemu.devices[0].held[0]);
-    EXPECT_EQ(t.find("ITS.translate", {arg("device", t.host_devid(0)), arg("event", 0)}, from).size(), 1u);
+    EXPECT_EQ(t.find("ITS.translate", {arg("device", t.host_id(0)), arg("event", 0)}, from).size(), 1u);
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0));
 }
 
-INSTANTIATE_TEST_SUITE_P(NotRunning, QemuHeldMsi, ::testing::Values(VfioState::Stopped, VfioState::Resuming),
-                         [](const auto& info) { return std::string(vmm::to_string(info.param)); });
+INSTANTIATE_TEST_SUITE_P(NotRunning, QemuHeldMsi, ::testing::Values(DeviceRunState::Stopped, DeviceRunState::Resuming),
+                         [](const auto& info) { return std::string(irqdiff::to_string(info.param)); });
 
 // vfio_msix_enable: before QEMU sets up the vectors (VFIO_DEVICE_SET_IRQS) the device cannot send;
 // the MSI waits in the device and msix_enable sends it. Not forwarded yet, it takes the software
@@ -72,12 +71,12 @@ TEST(QemuMsixEnable, MsiHeldWithoutMsixIsSentByMsixEnable) {
 TEST(QemuMsixEnable, StoppedDeviceKeepsHoldingAfterMsixEnable) {
     KvmHarness t(kNic);
     t.boot_guest();
-    t.vmm().set_state(0, VfioState::Resuming);
+    t.vmm().set_state(0, DeviceRunState::Resuming);
     t.fire(0, 0);
     t.enable_msix(0);
     EXPECT_TRUE(t.h.qemu.devices[0].held[0]);
     t.connect(0);
-    t.vmm().set_state(0, VfioState::Running);
+    t.vmm().set_state(0, DeviceRunState::Running);
     t.drain();
     EXPECT_FALSE(t.h.qemu.devices[0].held[0]);
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0)) << "sent after the bypass connected: forwarded";
@@ -91,12 +90,12 @@ TEST(QemuMsixEnable, RequestsAHostIrqPerPassthroughVector) {
     size_t from = t.mark();
     t.enable_msix(0);
     t.enable_msix(1);
-    const vmm::DeviceState& emu = t.h.qemu.devices[0];
+    const PciDevice& emu = t.h.qemu.devices[0];
     EXPECT_EQ(emu.vectors[0].host_irq, -1);
     EXPECT_TRUE(emu.vectors[0].irqfd);
 
-    const vmm::DeviceState& nic = t.h.qemu.devices[1];
-    EXPECT_EQ(t.find("ITS.MAPTI", {arg("device", t.host_devid(1))}, from).size(), 2u) << t.text();
+    const PciDevice& nic = t.h.qemu.devices[1];
+    EXPECT_EQ(t.find("ITS.MAPTI", {arg("device", t.host_id(1))}, from).size(), 2u) << t.text();
     ASSERT_EQ(t.h.its.irqs().size(), 2u);
     for (uint32_t v = 0; v < 2; ++v) {
         SCOPED_TRACE(v);
@@ -104,7 +103,7 @@ TEST(QemuMsixEnable, RequestsAHostIrqPerPassthroughVector) {
         ASSERT_GE(irq, 0);
         EXPECT_TRUE(nic.vectors[v].irqfd);
         const kvm::HostIrq& h = t.h.its.irq(irq);
-        EXPECT_EQ(h.device_id, t.host_devid(1));
+        EXPECT_EQ(h.device_id, t.host_id(1));
         EXPECT_EQ(h.event_id, v);
         EXPECT_FALSE(h.forwarded);
         Ite ite = t.host_ite(1, v);

@@ -1,0 +1,59 @@
+// A PCI device with MSI/MSI-X vectors, as the VMM drives it through a VM's life and a live
+// migration (VFIO device states RUNNING, STOP, RESUMING: include/uapi/linux/vfio.h migration FSM,
+// QEMU hw/vfio/migration.c). A device in STOP "must not generate interrupts"; an MSI it cannot
+// send — stopped, resuming, or its vectors not set up yet — stays pending in the device, as the
+// MSI-X Pending Bit Array holds it, and is sent when the device can send again. Both backends use
+// this; how an MSI travels once sent is theirs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace irqdiff {
+
+enum class DeviceRunState : uint8_t { Running, Stopped, Resuming };
+const char* to_string(DeviceRunState s);
+
+/// One vector's host-side plumbing (passthrough devices).
+struct VfioVector {
+    int host_irq = -1;    // VFIO's host IRQ (VFIO_DEVICE_SET_IRQS)
+    bool irqfd = false;   // a KVM MSI route and irqfd (KVM_IRQFD)
+    bool bypass = false;  // the irq bypass producer is connected to the irqfd consumer
+};
+
+struct PciDevice {
+    std::string name;
+    bool passthrough = false;
+    uint32_t guest_id = 0;  // the requester ID the guest's interrupt translation sees
+    uint32_t host_id = 0;   // the host's requester ID / DeviceID (passthrough)
+    DeviceRunState state = DeviceRunState::Running;
+    bool msix_programmed = false;  // the guest enabled MSI-X (device config, migrated)
+    bool msix_enabled = false;     // the VMM set up routes, irqfds and (passthrough) host IRQs
+    std::vector<VfioVector> vectors;
+    std::vector<bool> held;  // MSIs waiting in the device
+
+    PciDevice(std::string device_name, bool is_passthrough, uint32_t vector_count)
+        : name(std::move(device_name)), passthrough(is_passthrough), vectors(vector_count), held(vector_count, false) {}
+
+    bool can_send() const { return state == DeviceRunState::Running && msix_enabled; }
+    /// The device raises `vector`: true when it can send it now, otherwise it is held.
+    bool raise(uint32_t vector) {
+        if (can_send()) return true;
+        held.at(vector) = true;
+        return false;
+    }
+    /// The vectors to send now that the device may be able to (held ones, in order), cleared.
+    std::vector<uint32_t> release() {
+        std::vector<uint32_t> out;
+        if (!can_send()) return out;
+        for (uint32_t v = 0; v < held.size(); ++v)
+            if (held[v]) {
+                held[v] = false;
+                out.push_back(v);
+            }
+        return out;
+    }
+};
+
+}  // namespace irqdiff
