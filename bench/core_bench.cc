@@ -36,6 +36,20 @@ void BM_HostRead64(benchmark::State& state) {
 }
 BENCHMARK(BM_HostRead64);
 
+// The access pattern of posted-interrupt processing: words of one page (a PID, a vAPIC page).
+void BM_HostReadWrite64SamePage(benchmark::State& state) {
+    AddressSpace host("host", Memory::kHostSize);
+    host.write64(0x1000, 1);
+    uint64_t addr = 0x1000;
+    for (auto _ : state) {
+        uint64_t v = host.read64(addr).value;
+        host.write64(addr, v + 1);
+        addr = 0x1000 + ((addr + 8) & 0xFF8);
+    }
+    benchmark::DoNotOptimize(host.read64(0x1000));
+}
+BENCHMARK(BM_HostReadWrite64SamePage);
+
 void BM_RestoreOrderAt(benchmark::State& state) {
     const MigrationPlan& plan = *builtin_backends().find("ideal")->plan;
     uint64_t i = 0;

@@ -9,7 +9,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <cstdint>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <span>
@@ -47,6 +49,10 @@ class AddressSpace {
 
     /// An empty space of `size` bytes (addresses 0 .. size-1) named `name` ("host", "guest").
     AddressSpace(std::string name, uint64_t size);
+    // A copy shares every page with the original; both forget the pages they cached as
+    // exclusively theirs, so the next write to a shared page copies it.
+    AddressSpace(const AddressSpace& other);
+    AddressSpace& operator=(const AddressSpace& other);
 
     const std::string& name() const { return name_; }
     uint64_t size() const { return size_; }
@@ -74,8 +80,22 @@ class AddressSpace {
    private:
     using Page = std::array<uint8_t, kPageSize>;
 
+    // Accesses within one page of the last page read (or written) take an inline fast path; the
+    // rest go through read_bytes / write_bytes. Both count the same statistics.
+    static constexpr bool kFastPath = std::endian::native == std::endian::little;
+
     template <class T>
     MemRead<T> read_le(uint64_t addr) const {
+        if constexpr (kFastPath) {
+            uint64_t offset = addr & (kPageSize - 1);
+            if ((addr >> kPageBits) == cached_number_ && offset + sizeof(T) <= kPageSize && addr < size_) {
+                T v;
+                std::memcpy(&v, cached_page_->data() + offset, sizeof(T));
+                ++stats_.reads;
+                stats_.bytes_read += sizeof(T);
+                return {v, MemFault::None};
+            }
+        }
         uint8_t bytes[sizeof(T)];
         MemFault f = read_bytes(addr, bytes);
         if (f != MemFault::None) return {0, f};
@@ -85,6 +105,15 @@ class AddressSpace {
     }
     template <class T>
     MemFault write_le(uint64_t addr, T v) {
+        if constexpr (kFastPath) {
+            uint64_t offset = addr & (kPageSize - 1);
+            if ((addr >> kPageBits) == owned_number_ && offset + sizeof(T) <= kPageSize && addr < size_) {
+                std::memcpy(owned_page_->data() + offset, &v, sizeof(T));
+                ++stats_.writes;
+                stats_.bytes_written += sizeof(T);
+                return MemFault::None;
+            }
+        }
         uint8_t bytes[sizeof(T)];
         for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<uint8_t>(v >> (8 * i));
         return write_bytes(addr, bytes);
@@ -100,6 +129,9 @@ class AddressSpace {
     std::map<uint64_t, std::shared_ptr<Page>> pages_;
     mutable uint64_t cached_number_ = ~uint64_t{0};  // find_page's last hit (pages are never freed)
     mutable const Page* cached_page_ = nullptr;
+    // writable_page's last page, known to be this space's alone (not shared with a copy).
+    mutable uint64_t owned_number_ = ~uint64_t{0};
+    mutable Page* owned_page_ = nullptr;
     mutable AccessStats stats_;
 };
 
