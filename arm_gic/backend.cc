@@ -107,6 +107,12 @@ class ArmBackend final : public Backend {
           vector_enable_(ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? vmm::VectorEnable::OneByOne
                                                                                : vmm::VectorEnable::AllAtOnce) {
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
+        for (size_t d = 0; d < scenario_.devices.size(); ++d)
+            if (scenario_.devices[d].kind == DeviceKind::Timer)
+                throw InputError(scenario_.devices[d].kind_loc,
+                                 fmt::format("devices[{}].kind: timer is the x86 local-APIC timer; the arm backend "
+                                             "models no timer (give the scenario 'arch: x86')",
+                                             d));
         boot();
     }
 

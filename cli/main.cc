@@ -124,11 +124,11 @@ struct RunArgs {
 int cmd_run(const RunArgs& a) {
     const Registry& registry = builtin_backends();
     RunOptions options;
-    std::vector<std::string> arches;
+    std::vector<std::string> requested;
     try {
         options.policy = parse_policies(a.policies);
         options.order = a.order;
-        arches = a.arch ? registry.expand_arch(*a.arch, "--arch") : registry.default_arches();
+        if (a.arch) requested = registry.expand_arch(*a.arch, "--arch");
     } catch (const InputError& e) {
         fmt::print(stderr, "{}\n", e.what());
         return kExitBadInput;
@@ -137,6 +137,7 @@ int cmd_run(const RunArgs& a) {
     for (const std::string& file : a.files) {
         try {
             Scenario s = load_scenario(file);
+            std::vector<std::string> arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
             ScenarioResult result = run_scenario(s, registry, arches, options);
             if (a.json) {
                 // One document per file: with several files the output is JSON Lines.

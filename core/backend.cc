@@ -72,4 +72,29 @@ std::vector<std::string> Registry::expand_arch(std::string_view arch, const std:
     return wanted;
 }
 
+std::vector<std::string> Registry::arches_for(const Scenario& scenario, const std::vector<std::string>* requested,
+                                              const std::string& place) const {
+    const std::vector<std::string>& meant = scenario.arches;
+    if (requested) {
+        for (const std::string& r : *requested)
+            if (r != "ideal" && !meant.empty() && std::find(meant.begin(), meant.end(), r) == meant.end())
+                throw InputError(scenario.arch_loc,
+                                 fmt::format("arch: the scenario is meant for {} only, but {} asks for {}",
+                                             fmt::join(meant, " and "), place, r));
+        return *requested;
+    }
+    if (meant.empty()) return default_arches();
+    std::vector<std::string> out;
+    for (const std::string& m : meant)
+        if (find(m)) out.push_back(m);
+    if (out.empty()) {
+        std::vector<std::string> built;
+        for (const BackendInfo& b : backends_) built.push_back(b.name);
+        throw InputError(scenario.arch_loc, fmt::format("arch: the scenario is meant for {}, and this build has no "
+                                                        "backend for it (this build has: {})",
+                                                        fmt::join(meant, " and "), fmt::join(built, ", ")));
+    }
+    return out;
+}
+
 }  // namespace irqdiff

@@ -123,6 +123,12 @@ class Registry {
     /// Expands an `--arch` value ("ideal", "arm", "x86", "both" = arm and x86) to backend names;
     /// throws InputError naming `place` when a backend is unknown or not in this build.
     std::vector<std::string> expand_arch(std::string_view arch, const std::string& place) const;
+    /// The backends to run `scenario` on: the `requested` ones (already expanded; `place` names
+    /// the option in errors), each of which the scenario's `arch` key must allow (the ideal
+    /// reference always may run), or, when none were requested, the scenario's `arch` backends
+    /// (default_arches() when it has no `arch` key). Throws InputError at the `arch` key.
+    std::vector<std::string> arches_for(const Scenario& scenario, const std::vector<std::string>* requested,
+                                        const std::string& place) const;
 
    private:
     std::vector<BackendInfo> backends_;

@@ -3,6 +3,7 @@
 #include "arm_gic/backend.h"
 #include "core/backend.h"
 #include "core/ideal_backend.h"
+#include "x86_pi/backend.h"
 
 namespace irqdiff {
 
@@ -11,6 +12,7 @@ const Registry& builtin_backends() {
         Registry r;
         r.add(ideal_backend_info());
         r.add(arm::arm_backend_info());
+        r.add(x86::x86_backend_info());
         return r;
     }();
     return registry;

@@ -20,6 +20,16 @@ struct VfioVector {
     int host_irq = -1;    // VFIO's host IRQ (VFIO_DEVICE_SET_IRQS)
     bool irqfd = false;   // a KVM MSI route and irqfd (KVM_IRQFD)
     bool bypass = false;  // the irq bypass producer is connected to the irqfd consumer
+    int gsi = -1;         // the KVM GSI of its MSI route (x86; ARM addresses MSIs by DeviceID/EventID)
+};
+
+/// One entry of the device's MSI-X table as the guest programmed it: the MSI message address and
+/// data (x86: LAPIC destination and vector). ARM's guest translates MSIs through the ITS by
+/// DeviceID/EventID and leaves the table at zero.
+struct MsixEntry {
+    uint64_t address = 0;
+    uint32_t data = 0;
+    bool operator==(const MsixEntry&) const = default;
 };
 
 struct PciDevice {
@@ -31,10 +41,15 @@ struct PciDevice {
     bool msix_programmed = false;  // the guest enabled MSI-X (device config, migrated)
     bool msix_enabled = false;     // the VMM set up routes, irqfds and (passthrough) host IRQs
     std::vector<VfioVector> vectors;
-    std::vector<bool> held;  // MSIs waiting in the device
+    std::vector<MsixEntry> msix;  // the guest-programmed MSI-X table (migrated with the config)
+    std::vector<bool> held;       // MSIs waiting in the device
 
     PciDevice(std::string device_name, bool is_passthrough, uint32_t vector_count)
-        : name(std::move(device_name)), passthrough(is_passthrough), vectors(vector_count), held(vector_count, false) {}
+        : name(std::move(device_name)),
+          passthrough(is_passthrough),
+          vectors(vector_count),
+          msix(vector_count),
+          held(vector_count, false) {}
 
     bool can_send() const { return state == DeviceRunState::Running && msix_enabled; }
     /// The device raises `vector`: true when it can send it now, otherwise it is held.

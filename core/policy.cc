@@ -66,6 +66,14 @@ const std::vector<PolicySpec> kCatalog = {
      "on",
      "APICv with VT-d posted interrupts enabled, or the remapped/software path only",
      "vmx_pi_update_irte; kvm_pi_update_irte; VT-d §5.2.3"},
+    {"x86.guest_apic_dest",
+     "x86",
+     {"logical", "physical"},
+     "logical",
+     "how the guest addresses MSIs: flat logical (LDR = 1 << vCPU, reset LDR is 0) or physical (xAPIC ID = the "
+     "vCPU id, as at reset); decides whether the APIC map at reset resolves a route",
+     "kvm_intr_is_single_vcpu reads the current APIC map (reference/x86 §4.5); QEMU \"migration: ensure APIC is "
+     "loaded prior to VFIO PCI devices\" (2025)"},
 };
 
 }  // namespace

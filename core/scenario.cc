@@ -18,6 +18,14 @@ std::optional<Outcome> parse_outcome(std::string_view text) {
     return std::nullopt;
 }
 
+const char* to_string(DeviceKind kind) {
+    switch (kind) {
+        case DeviceKind::Msi: return "msi";
+        case DeviceKind::Timer: return "timer";
+    }
+    return "?";
+}
+
 const char* to_string(StepKind kind) {
     switch (kind) {
         case StepKind::Run: return "run";

@@ -27,11 +27,20 @@ inline constexpr const char* kOutcomeNames = "delivered-once, lost, duplicated, 
 
 using SourceId = uint32_t;
 
+enum class DeviceKind : uint8_t {
+    Msi,    // a PCI device with MSI/MSI-X vectors
+    Timer,  // the x86 local-APIC timer of the vCPU its one source is routed to (one-shot; `fire`
+            // is its deadline passing)
+};
+const char* to_string(DeviceKind kind);
+
 struct Device {
     std::string name;
+    DeviceKind kind = DeviceKind::Msi;
     uint32_t vectors = 0;
     bool passthrough = false;  // ARM forwards its MSIs as vLPIs, x86 posts them
     SourceLoc loc;
+    SourceLoc kind_loc;  // of `kind`, or the device's when not written
 };
 
 /// One interrupt source: vector `vector` of device `device`, named "DEVICE.VECTOR".
@@ -105,10 +114,15 @@ struct PolicySetting {
     SourceLoc value_loc;
 };
 
+/// The backends a scenario is meant for (`arch: x86` or `arch: [arm, x86]`).
+inline constexpr std::string_view kScenarioArches[] = {"arm", "x86"};
+
 struct Scenario {
     std::string file;  // as given to the loader ("<string>" for text)
     std::string name;
     std::string description;
+    std::vector<std::string> arches;  // empty: every backend
+    SourceLoc arch_loc;
     uint32_t vcpus = 1;
     std::vector<Device> devices;
     std::vector<Source> sources;  // every vector of every device, in device order

@@ -189,6 +189,16 @@ class Loader {
         return *s_.find_source(text);
     }
 
+    /// A routed source of an MSI device (a timer belongs to its vCPU's local APIC).
+    SourceId msi_source(const YAML::Node& n, const std::string& path, const char* what) const {
+        SourceId id = routed_source(n, path);
+        if (s_.device_of(id).kind == DeviceKind::Timer)
+            fail(n, path,
+                 fmt::format("{} is a timer: it belongs to its vCPU's local APIC and cannot be {}", s_.sources[id].name,
+                             what));
+        return id;
+    }
+
     /// A source that is used by a step must be routed, so it has a vCPU to deliver to.
     SourceId routed_source(const YAML::Node& n, const std::string& path) const {
         SourceId id = source(n, path);
@@ -200,13 +210,15 @@ class Loader {
 
     Scenario scenario(const YAML::Node& root) {
         if (root.IsNull()) fail(root, "", "empty document: expected a scenario map");
-        Entries top = map(root, "", {"name", "description", "vm", "devices", "routes", "policy", "steps", "expect"},
-                          {"name", "vm", "devices", "steps"});
+        Entries top =
+            map(root, "", {"name", "description", "arch", "vm", "devices", "routes", "policy", "steps", "expect"},
+                {"name", "vm", "devices", "steps"});
         s_.file = file_;
         s_.name = string(*find(top, "name"), "name");
         if (s_.name.empty() || s_.name.find('\n') != std::string::npos)
             fail(*find(top, "name"), "name", "expected a non-empty one-line name");
         if (const YAML::Node* d = find(top, "description")) s_.description = string(*d, "description");
+        if (const YAML::Node* a = find(top, "arch")) arch(*a);
         vm(*find(top, "vm"));
         devices(*find(top, "devices"));
         if (const YAML::Node* r = find(top, "routes")) routes(*r);
@@ -214,6 +226,26 @@ class Loader {
         steps(*find(top, "steps"));
         if (const YAML::Node* e = find(top, "expect")) expect(*e);
         return std::move(s_);
+    }
+
+    /// `arch: x86` or `arch: [arm, x86]`.
+    void arch(const YAML::Node& n) {
+        s_.arch_loc = loc(n);
+        std::vector<std::string> known(std::begin(kScenarioArches), std::end(kScenarioArches));
+        auto one = [&](const YAML::Node& item, const std::string& path) {
+            std::string name = string(item, path);
+            if (std::find(known.begin(), known.end(), name) == known.end())
+                fail(item, path, fmt::format("unknown backend '{}' (expected {})", name, fmt::join(known, " or ")));
+            if (std::find(s_.arches.begin(), s_.arches.end(), name) != s_.arches.end())
+                fail(item, path, fmt::format("'{}' is listed twice", name));
+            s_.arches.push_back(name);
+        };
+        if (n.IsSequence()) {
+            if (n.size() == 0) fail(n, "arch", "expected at least one backend");
+            for (size_t i = 0; i < n.size(); ++i) one(n[i], index("arch", i));
+        } else {
+            one(n, "arch");
+        }
     }
 
     void vm(const YAML::Node& n) {
@@ -225,9 +257,19 @@ class Loader {
         sequence(n, "devices");
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("devices", i);
-            Entries e = map(n[i], path, {"name", "vectors", "passthrough"}, {"name", "vectors"});
+            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough"}, {"name"});
             Device d;
             d.loc = loc(n[i]);
+            d.kind_loc = d.loc;
+            if (const YAML::Node* k = find(e, "kind")) {
+                std::string kind = string(*k, child(path, "kind"));
+                d.kind_loc = loc(*k);
+                if (kind == "timer")
+                    d.kind = DeviceKind::Timer;
+                else if (kind != "msi")
+                    fail(*k, child(path, "kind"),
+                         fmt::format("'{}' is not a device kind (expected msi or timer)", kind));
+            }
             const YAML::Node& name = *find(e, "name");
             d.name = string(name, child(path, "name"));
             if (!is_identifier(d.name))
@@ -238,8 +280,19 @@ class Loader {
                 if (prev.name == d.name)
                     fail(name, child(path, "name"),
                          fmt::format("duplicate device '{}' (first at line {})", d.name, prev.loc.line));
-            d.vectors = static_cast<uint32_t>(integer(*find(e, "vectors"), child(path, "vectors"), 1, kMaxVectors));
-            if (const YAML::Node* p = find(e, "passthrough")) d.passthrough = boolean(*p, child(path, "passthrough"));
+            if (d.kind == DeviceKind::Timer) {
+                // A LAPIC timer has one interrupt source and is never a passthrough device.
+                d.vectors = 1;
+                if (const YAML::Node* v = find(e, "vectors")) integer(*v, child(path, "vectors"), 1, 1);
+                if (const YAML::Node* p = find(e, "passthrough"); p && boolean(*p, child(path, "passthrough")))
+                    fail(*p, child(path, "passthrough"), "a timer is not a PCI device: it cannot be passed through");
+            } else {
+                const YAML::Node* v = find(e, "vectors");
+                if (!v) fail(n[i], path, "missing key 'vectors'");
+                d.vectors = static_cast<uint32_t>(integer(*v, child(path, "vectors"), 1, kMaxVectors));
+                if (const YAML::Node* p = find(e, "passthrough"))
+                    d.passthrough = boolean(*p, child(path, "passthrough"));
+            }
             s_.devices.push_back(d);
             for (uint32_t v = 0; v < d.vectors; ++v)
                 s_.sources.push_back(Source{fmt::format("{}.{}", d.name, v),
@@ -324,11 +377,11 @@ class Loader {
         } else if (kind == "retarget") {
             s.kind = StepKind::Retarget;
             Entries m = map(v, p, {"source", "vcpu"}, {"source", "vcpu"});
-            s.source = routed_source(*find(m, "source"), child(p, "source"));
+            s.source = msi_source(*find(m, "source"), child(p, "source"), "retargeted");
             s.vcpu = static_cast<int>(vcpu(*find(m, "vcpu"), child(p, "vcpu")));
         } else if (kind == "unassign") {
             s.kind = StepKind::Unassign;
-            s.source = routed_source(*find(map(v, p, {"source"}, {"source"}), "source"), child(p, "source"));
+            s.source = msi_source(*find(map(v, p, {"source"}, {"source"}), "source"), child(p, "source"), "unassigned");
         } else {
             s.kind = StepKind::Migrate;
             migrate(v, p, s);

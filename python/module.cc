@@ -43,9 +43,9 @@ py::object to_python(const Json& j) {
     }
 }
 
-std::vector<std::string> arch_list(const py::object& arch, const Registry& registry) {
+std::vector<std::string> arch_list(const Scenario& scenario, const py::object& arch, const Registry& registry) {
     const std::string place = "run(arch=...)";
-    if (arch.is_none()) return registry.default_arches();
+    if (arch.is_none()) return registry.arches_for(scenario, nullptr, place);
     std::vector<std::string> names;
     if (py::isinstance<py::str>(arch)) {
         names = registry.expand_arch(arch.cast<std::string>(), place);
@@ -59,7 +59,7 @@ std::vector<std::string> arch_list(const py::object& arch, const Registry& regis
     } else {
         throw InputError(place, "expected a backend name, 'both', or a list of backend names");
     }
-    return names;
+    return registry.arches_for(scenario, &names, place);
 }
 
 std::vector<PolicySetting> policy_list(const py::object& policy) {
@@ -86,7 +86,7 @@ py::object run(const Scenario& scenario, const py::object& arch, const py::objec
     options.order = order;
     options.order_place = "run(order=...)";
     options.record_events = events;
-    std::vector<std::string> arches = arch_list(arch, registry);
+    std::vector<std::string> arches = arch_list(scenario, arch, registry);
     Json doc;
     {
         py::gil_scoped_release release;

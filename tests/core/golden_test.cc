@@ -1,6 +1,7 @@
 // Golden event logs: every scenario of the library, run on its backends with its own policy, must
-// give exactly the event log recorded under tests/golden/ARCH/DIR/NAME.events. Scenarios under
-// scenarios/ARCH/ run on that backend; the others (seed/, regression/) on every backend. On a
+// give exactly the event log recorded under tests/golden/ARCH/DIR/NAME.events. A scenario with an
+// `arch` key runs on those backends (every file under scenarios/ARCH/ says `arch: ARCH`); the
+// others (seed/, regression/) on every backend, the ideal one included. On a
 // mismatch the test writes NAME.events.new beside the golden file and prints both paths; accepting
 // a change is a reviewed rename (scripts/accept-golden.sh).
 #include <gtest/gtest.h>
@@ -33,9 +34,9 @@ std::vector<Case> cases() {
             files.push_back(fs::relative(e.path(), kSource / "scenarios"));
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
-        std::string dir = f.begin()->string();
-        if (registry.find(dir)) {
-            out.push_back({dir, f});
+        Scenario s = load_scenario((kSource / "scenarios" / f).string());
+        if (!s.arches.empty()) {
+            for (const std::string& a : s.arches) out.push_back({a, f});
         } else {
             for (const BackendInfo& b : registry.backends()) out.push_back({b.name, f});
         }
@@ -74,6 +75,17 @@ TEST_P(Golden, EventLogMatchesTheRecordedOne) {
     ADD_FAILURE() << "event log differs from the golden file\n  expected: " << golden.string()
                   << (fs::exists(golden) ? "" : " (missing)") << "\n  actual:   " << fresh.string()
                   << "\n  compare them, and accept with scripts/accept-golden.sh";
+}
+
+// scenarios/README.md: files under scenarios/ARCH/ are meant for that backend, and say so.
+TEST(ScenarioLibrary, FilesUnderABackendsFolderAreMeantForThatBackend) {
+    for (const auto& e : fs::recursive_directory_iterator(kSource / "scenarios")) {
+        if (!e.is_regular_file() || e.path().extension() != ".yaml") continue;
+        std::string dir = fs::relative(e.path(), kSource / "scenarios").begin()->string();
+        if (dir != "arm" && dir != "x86") continue;
+        Scenario s = load_scenario(e.path().string());
+        EXPECT_EQ(s.arches, std::vector<std::string>{dir}) << e.path();
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Scenarios, Golden, ::testing::ValuesIn(cases()), [](const ::testing::TestParamInfo<Case>& i) {

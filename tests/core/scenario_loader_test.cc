@@ -218,7 +218,7 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
     EXPECT_EQ(error_of(kHeader + "policy: {arm.transfr: none}\nsteps: [{run: all}]\n"),
               "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
               "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
-              "x86.set_lapic_clears_pir, x86.posting)");
+              "x86.set_lapic_clears_pir, x86.posting, x86.guest_apic_dest)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {

@@ -28,7 +28,7 @@ def test_run_prints_the_outcome_table_and_exits_0(cli):
 def test_run_defaults_to_every_virtualizing_backend(cli):
     r = cli("run", SEED, "--json")
     assert r.returncode == 0, r.stderr
-    assert [run["arch"] for run in json.loads(r.stdout)["runs"]] == ["arm"]
+    assert [run["arch"] for run in json.loads(r.stdout)["runs"]] == ["arm", "x86"]
 
 
 def test_run_json_is_one_document_with_the_designed_keys(cli):
@@ -85,7 +85,7 @@ def test_bad_file_among_good_ones_exits_2_and_still_runs_the_others(cli):
     (["run", SEED, "--policy", "arm.transfer=later"],
      "--policy: 'later' is not a value of policy arm.transfer (expected one of: none, its_restore, enable_lpis, "
      "set_forwarding, vm_start)\n"),
-    (["run", SEED, "--arch", "riscv"], "--arch: unknown backend 'riscv' (this build has: ideal, arm; 'both' means "
+    (["run", SEED, "--arch", "riscv"], "--arch: unknown backend 'riscv' (this build has: ideal, arm, x86; 'both' means "
                                        "arm and x86)\n"),
     (["run", SEED, "--arch", "ideal", "--order", "fastest"],
      "--order: 'fastest' is not an order of backend ideal (expected one of: all, qemu, or a list of steps)\n"),

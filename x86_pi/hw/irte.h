@@ -60,6 +60,13 @@ struct RemappedIrte {
         static constexpr Field<15, 0> SID{};   // bits 79:64, source-id (requester)
     };
 
+    /// Bits of each half no remapped-format field names (see the file comment): an IRTE with any of
+    /// them set is invalid and the IOMMU blocks the request (iommu.h).
+    static constexpr uint64_t kReservedLow =
+        ~(Low::DST.kMask | Low::Vector.kMask | Low::IM.kMask | Low::AVAIL.kMask | Low::DLM.kMask | Low::TM.kMask |
+          Low::RH.kMask | Low::DM.kMask | Low::FPD.kMask | Low::P.kMask);
+    static constexpr uint64_t kReservedHigh = ~(High::SVT.kMask | High::SQ.kMask | High::SID.kMask);
+
     bool present = false;
     bool fpd = false;
     bool dm = false;
@@ -105,6 +112,11 @@ struct PostedIrte {
         static constexpr Field<63, 32> High{};
         static constexpr Field<31, 6> Low{};
     };
+
+    /// Posted-format reserved bits: 7:2, 13:12, 37:24 and 95:84 [reference §1.2 table].
+    static constexpr uint64_t kReservedLow = ~(Low::PDAL.kMask | Low::VV.kMask | Low::IM.kMask | Low::URG.kMask |
+                                               Low::AVAIL.kMask | Low::FPD.kMask | Low::P.kMask);
+    static constexpr uint64_t kReservedHigh = ~(High::PDAH.kMask | High::SVT.kMask | High::SQ.kMask | High::SID.kMask);
 
     bool present = false;
     bool fpd = false;

@@ -67,7 +67,10 @@ PiDescRead read_pi_desc(const AddressSpace& memory, uint64_t addr) {
     std::array<uint8_t, kPiDescBytes> bytes{};
     MemFault fault = memory.read_bytes(addr, bytes);
     if (fault != MemFault::None) return {.error = PiDescError::Fault, .fault = fault};
-    return {.value = PiDesc::decode(bytes)};
+    bool reserved_clear = (load_le64(bytes, kPiDescControlWord) & PiDescControl::kReservedMask) == 0;
+    for (unsigned w = kPiDescControlWord + 1; w < kPiDescBytes / 8; ++w)
+        reserved_clear = reserved_clear && load_le64(bytes, w) == 0;
+    return {.value = PiDesc::decode(bytes), .reserved_clear = reserved_clear};
 }
 
 PiDescWrite write_pi_desc(AddressSpace& memory, uint64_t addr, const PiDesc& desc) {

@@ -72,6 +72,7 @@ const char* to_string(PiDescError error);
 
 struct PiDescRead {
     PiDesc value{};
+    bool reserved_clear = true;  // every reserved bit (271:258, 287:280, 511:320) reads 0
     PiDescError error = PiDescError::None;
     MemFault fault = MemFault::None;  // set when error == Fault
     bool ok() const { return error == PiDescError::None; }

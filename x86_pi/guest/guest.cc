@@ -1,0 +1,145 @@
+#include "x86_pi/guest/guest.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace irqdiff::x86 {
+
+uint8_t Guest::allocate(uint32_t vcpu, SourceId source) {
+    std::array<int32_t, 256>& owner = s_.owner.at(vcpu);
+    for (unsigned v = kFirstGuestVector; v <= kLastGuestVector; ++v)
+        if (owner[v] < 0) {
+            owner[v] = static_cast<int32_t>(source);
+            return static_cast<uint8_t>(v);
+        }
+    return 0;
+}
+
+void Guest::boot(const Scenario& scenario, bool logical) {
+    // Flat logical mode names at most 8 CPUs; a bigger guest uses physical destinations.
+    if (logical && scenario.vcpus > 8) {
+        logical = false;
+        log_.op(Layer::Guest, "GUEST.msi_dest_physical", {{"vcpus", scenario.vcpus}});
+    }
+    s_.logical = logical;
+    s_.sources.assign(scenario.sources.size(), GuestSource{});
+    std::array<int32_t, 256> none;
+    none.fill(-1);
+    s_.owner.assign(scenario.vcpus, none);
+    std::vector<bool> timer(scenario.vcpus, false);
+    for (SourceId id = 0; id < scenario.sources.size(); ++id) {
+        const Source& src = scenario.sources[id];
+        if (!src.vcpu) continue;
+        GuestSource& g = s_.sources[id];
+        g.routed = true;
+        g.vcpu = *src.vcpu;
+        g.timer = scenario.device_of(id).kind == DeviceKind::Timer;
+        if (g.timer) {
+            if (timer[g.vcpu])
+                throw InputError(src.route_loc, fmt::format("routes: vCPU {} has one local-APIC timer, and another "
+                                                            "timer source is already routed to it",
+                                                            g.vcpu));
+            timer[g.vcpu] = true;
+            g.vector = kTimerVector;
+            s_.owner[g.vcpu][kTimerVector] = static_cast<int32_t>(id);
+            continue;
+        }
+        g.vector = allocate(g.vcpu, id);
+        if (!g.vector)
+            throw InputError(src.route_loc,
+                             fmt::format("routes: the x86 guest has {} device vectors per vCPU ({:#x}..{:#x}) and "
+                                         "vCPU {} has no vector left for {}",
+                                         kLastGuestVector - kFirstGuestVector + 1, kFirstGuestVector, kLastGuestVector,
+                                         g.vcpu, src.name));
+    }
+    for (uint32_t v = 0; v < scenario.vcpus; ++v) {
+        apic_write(v, apic::SVR, 0x1FF);  // software-enabled, spurious vector 0xFF
+        apic_write(v, apic::DFR, apic::kDfrFlat);
+        apic_write(v, apic::LDR, static_cast<uint32_t>(apic::Ldr::LogicalId.make(1u << (v % 8))));
+        apic_write(v, apic::TPR, 0);
+        if (timer[v]) {
+            apic_write(v, apic::LVT_TIMER, kTimerVector);  // one-shot, unmasked
+            apic_write(v, apic::TMICT, kTimerInitialCount);
+        }
+        hw_.cpu(v).guest_set_if(true);  // local_irq_enable
+    }
+    log_.op(Layer::Guest, "GUEST.boot", {{"vcpus", scenario.vcpus}, {"msi_dest", logical ? "logical" : "physical"}});
+}
+
+MsixEntry Guest::msi(SourceId source) const {
+    const GuestSource& g = s_.sources.at(source);
+    uint64_t address = kvm::MsiAddress::Fee.make(0xFEE);
+    if (s_.logical) {
+        address = kvm::MsiAddress::DestId.set(address, 1u << (g.vcpu % 8));
+        address = kvm::MsiAddress::DM.set(address, 1);
+    } else {
+        address = kvm::MsiAddress::DestId.set(address, g.vcpu);  // its xAPIC ID (KVM: the vCPU id)
+    }
+    uint32_t data = static_cast<uint32_t>(kvm::MsiData::Vector.make(g.vector));  // fixed, edge
+    return MsixEntry{address, data};
+}
+
+void Guest::apic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
+    Cpu& cpu = hw_.cpu(vcpu);
+    cpu.guest_apic_write(offset, value);
+    if (cpu.in_guest()) return;  // virtualized
+    std::optional<VmExit> exit = cpu.take_exit();
+    if (!exit) throw std::logic_error("Guest::apic_write: left the guest without an exit");
+    kvm_.handle_exit(vcpu, *exit);
+    kvm_.resume(vcpu);
+}
+
+std::optional<SourceId> Guest::source_of(uint32_t vcpu, uint8_t vector) const {
+    int32_t id = s_.owner.at(vcpu)[vector];
+    if (id < 0) return std::nullopt;
+    return static_cast<SourceId>(id);
+}
+
+unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest) {
+    Cpu& cpu = hw_.cpu(vcpu);
+    unsigned taken = 0;
+    for (unsigned guard = 0; guard < 4096; ++guard) {
+        if (!cpu.in_guest()) return taken;  // an exit the host still has to handle
+        std::optional<uint8_t> vector = cpu.guest_interrupt();
+        if (!cpu.in_guest()) {  // interrupt-window exit
+            if (std::optional<VmExit> exit = cpu.take_exit()) {
+                kvm_.handle_exit(vcpu, *exit);
+                kvm_.resume(vcpu);
+            }
+            continue;
+        }
+        if (!vector) return taken;
+        DeliveryPath path = kvm_.delivered(vcpu, *vector);
+        std::optional<SourceId> source = source_of(vcpu, *vector);
+        if (source) {
+            guest.take(vcpu, *source, path);
+            log_.op(Layer::Guest, "GUEST.interrupt",
+                    {{"vcpu", vcpu}, {"vector", Hex{*vector}}, {"path", to_string(path)}},
+                    {scenario.sources[*source].name});
+        } else {
+            log_.guest_error(Layer::Guest, "GUEST.interrupt", "an interrupt on a vector no driver requested",
+                             {{"vcpu", vcpu}, {"vector", Hex{*vector}}});
+        }
+        ++taken;
+        apic_write(vcpu, apic::EOI, 0);
+        if (source && s_.sources[*source].timer) apic_write(vcpu, apic::TMICT, kTimerInitialCount);  // next tick
+    }
+    throw std::logic_error("Guest::take_interrupts: the vCPU keeps taking interrupts");
+}
+
+MsixEntry Guest::retarget(SourceId source, uint32_t vcpu) {
+    GuestSource& g = s_.sources.at(source);
+    uint8_t vector = allocate(vcpu, source);
+    if (!vector) {
+        log_.guest_error(Layer::Guest, "GUEST.retarget", "no free vector on the new vCPU: the interrupt stays",
+                         {{"vcpu", vcpu}});
+        return msi(source);
+    }
+    log_.op(Layer::Guest, "GUEST.retarget", {{"from_vcpu", g.vcpu}, {"to_vcpu", vcpu}, {"vector", Hex{vector}}});
+    g.vcpu = vcpu;
+    g.vector = vector;
+    return msi(source);
+}
+
+}  // namespace irqdiff::x86

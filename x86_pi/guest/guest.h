@@ -1,0 +1,78 @@
+// The abstract x86 guest: what a Linux guest's local-APIC and MSI code does, without running guest
+// code (issue 7 adds real x86-64 code in Unicorn). At boot each vCPU software-enables its xAPIC
+// (SVR), sets flat logical mode (DFR, LDR = 1 << vCPU) and TPR 0, arms its one-shot timer if a
+// timer source is routed to it, and the drivers program each routed MSI-X vector with its vCPU's
+// destination and a vector. When a vCPU runs with RFLAGS.IF=1 it takes every interrupt the CPU
+// delivers and ends each with a write to the xAPIC EOI register; a timer interrupt re-arms the
+// timer. Every APIC access goes through the modelled CPU (virtualized, or a VM exit KVM handles).
+//
+// Vectors (per vCPU, as Linux allocates them): the n-th MSI source routed to a vCPU gets vector
+// 0x21 + n (up to 0xEB); the LAPIC timer uses 0xEC (LOCAL_TIMER_VECTOR). A retargeted source gets
+// the lowest free vector on its new vCPU. MSI destination (policy x86.guest_apic_dest): logical
+// (flat: destination 1 << vCPU, DM=1) or physical (the vCPU's xAPIC ID, DM=0).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/device.h"
+#include "core/scenario.h"
+#include "x86_pi/kvm/kvm.h"
+
+namespace irqdiff::x86 {
+
+inline constexpr uint8_t kFirstGuestVector = 0x21;
+inline constexpr uint8_t kLastGuestVector = 0xEB;
+inline constexpr uint8_t kTimerVector = 0xEC;
+inline constexpr uint32_t kTimerInitialCount = 0x10'0000;
+
+struct GuestSource {
+    bool routed = false;
+    bool timer = false;
+    uint32_t vcpu = 0;
+    uint8_t vector = 0;
+};
+
+struct GuestState {
+    bool logical = true;               // MSI destination mode
+    std::vector<GuestSource> sources;  // by SourceId
+    /// Per vCPU: vector -> the source it belongs to (-1: none). A retargeted source keeps its old
+    /// vector on the old vCPU, so what is still pending there is still its own.
+    std::vector<std::array<int32_t, 256>> owner;
+};
+
+/// The guest over the machine it runs on (a view).
+class Guest {
+   public:
+    Guest(GuestState& state, kvm::Kvm kvm, Platform& platform, EventLog& log)
+        : s_(state), kvm_(kvm), hw_(platform), log_(log) {}
+
+    /// Vectors for every routed source, then each vCPU's LAPIC set-up (the vCPUs must be in the
+    /// guest). Throws InputError when a vCPU has more sources than vectors.
+    void boot(const Scenario& scenario, bool logical);
+    /// The MSI-X entry the guest's driver writes for a source.
+    MsixEntry msi(SourceId source) const;
+    /// The vCPU runs: it takes every interrupt the CPU gives it, reporting each to `guest`.
+    /// Returns how many it took.
+    unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
+    /// The source's interrupt moves to vCPU `vcpu`: a new vector there; returns the new entry
+    /// for the device's MSI-X table.
+    MsixEntry retarget(SourceId source, uint32_t vcpu);
+    /// The source a vector on a vCPU belongs to, if any.
+    std::optional<SourceId> source_of(uint32_t vcpu, uint8_t vector) const;
+
+   private:
+    /// An xAPIC register write from the guest, and the VM exit it may cause, handled.
+    void apic_write(uint32_t vcpu, uint32_t offset, uint32_t value);
+    uint8_t allocate(uint32_t vcpu, SourceId source);
+
+    GuestState& s_;
+    kvm::Kvm kvm_;
+    Platform& hw_;
+    EventLog& log_;
+};
+
+}  // namespace irqdiff::x86

@@ -1,0 +1,250 @@
+// A physical CPU's local APIC and VMX APIC virtualization (cpu.h).
+#include "x86_pi/hw/cpu.h"
+
+#include <array>
+#include <stdexcept>
+
+#include "x86_pi/hw/pi_desc.h"
+
+namespace irqdiff::x86 {
+
+const char* to_string(VmEntryFailure f) {
+    switch (f) {
+        case VmEntryFailure::None: return "none";
+        case VmEntryFailure::PostedNeedsVid: return "posted-interrupts-without-virtual-interrupt-delivery";
+        case VmEntryFailure::PostedNeedsAckOnExit: return "posted-interrupts-without-ack-on-exit";
+        case VmEntryFailure::VidNeedsExtIntExiting:
+            return "virtual-interrupt-delivery-without-external-interrupt-exiting";
+        case VmEntryFailure::PinvHighBits: return "pinv-bits-15-8-set";
+        case VmEntryFailure::PidMisaligned: return "pid-address-not-64-byte-aligned";
+    }
+    return "?";
+}
+
+const char* to_string(ExitReason r) {
+    switch (r) {
+        case ExitReason::ExternalInterrupt: return "external-interrupt";
+        case ExitReason::InterruptWindow: return "interrupt-window";
+        case ExitReason::ApicAccess: return "apic-access";
+        case ExitReason::ApicWrite: return "apic-write";
+        case ExitReason::EoiInduced: return "eoi-induced";
+        case ExitReason::Hlt: return "hlt";
+    }
+    return "?";
+}
+
+// ---- physical local APIC ------------------------------------------------------------------------
+
+int Cpu::deliverable() const {
+    int v = irr_.highest();
+    if (v < 0) return -1;
+    int in_service = isr_.highest();
+    return in_service < 0 || (v >> 4) > (in_service >> 4) ? v : -1;
+}
+
+void Cpu::interrupt(uint8_t vector) {
+    irr_.set(vector);
+    if (non_root_) recognize_external();
+}
+
+std::optional<uint8_t> Cpu::acknowledge() {
+    int v = deliverable();
+    if (v < 0) return std::nullopt;
+    irr_.clear(static_cast<size_t>(v));
+    isr_.set(static_cast<size_t>(v));
+    return static_cast<uint8_t>(v);
+}
+
+void Cpu::eoi() {
+    if (int v = isr_.highest(); v >= 0) isr_.clear(static_cast<size_t>(v));
+}
+
+// ---- VMX transitions ----------------------------------------------------------------------------
+
+VmEntryFailure Cpu::vm_entry() {
+    if (non_root_) throw std::logic_error("Cpu::vm_entry: already in VMX non-root operation");
+    const Vmcs& c = vmcs_;
+    VmEntryFailure f = VmEntryFailure::None;
+    if (c.process_posted_interrupts && !c.virtual_interrupt_delivery)
+        f = VmEntryFailure::PostedNeedsVid;
+    else if (c.process_posted_interrupts && !c.ack_interrupt_on_exit)
+        f = VmEntryFailure::PostedNeedsAckOnExit;
+    else if (c.virtual_interrupt_delivery && !c.external_interrupt_exiting)
+        f = VmEntryFailure::VidNeedsExtIntExiting;
+    else if (c.process_posted_interrupts && (c.pinv & 0xFF00))
+        f = VmEntryFailure::PinvHighBits;
+    else if (c.process_posted_interrupts && c.pid_addr % kPiDescBytes)
+        f = VmEntryFailure::PidMisaligned;
+    if (f != VmEntryFailure::None) {
+        log_->guest_error(Layer::Hardware, "CPU.vm_entry_failed", "VM-entry checks on VM-execution control fields",
+                          {{"cpu", apic_id_}, {"check", to_string(f)}});
+        return f;
+    }
+    // The model's hypervisor always exits on host interrupts; without it a host interrupt would
+    // go through the guest's IDT, which no hypervisor wants.
+    if (!c.external_interrupt_exiting) throw std::logic_error("Cpu::vm_entry: external-interrupt exiting is off");
+    non_root_ = true;
+    recognized_ = false;
+    log_->op(Layer::Hardware, "CPU.vm_entry",
+             {{"cpu", apic_id_}, {"rvi", Hex{c.rvi}}, {"svi", Hex{c.svi}}, {"if", c.guest_if}});
+    if (c.virtual_interrupt_delivery) evaluate();  // SDM §29.2.1: evaluation at VM entry
+    recognize_external();
+    return VmEntryFailure::None;
+}
+
+void Cpu::exit(VmExit e) {
+    non_root_ = false;
+    recognized_ = false;
+    if (vmcs_.entry_interruption) {  // injected but not yet delivered: the exit interrupted it
+        vmcs_.idt_vectoring = vmcs_.entry_interruption;
+        vmcs_.entry_interruption.reset();
+    }
+    exit_ = e;
+    log_->op(
+        Layer::Hardware, "CPU.vm_exit",
+        {{"cpu", apic_id_}, {"reason", to_string(e.reason)}, {"vector", Hex{e.vector}}, {"offset", Hex{e.offset}}});
+}
+
+std::optional<VmExit> Cpu::take_exit() {
+    std::optional<VmExit> e = exit_;
+    exit_.reset();
+    return e;
+}
+
+// In non-root operation with external-interrupt exiting, a host interrupt is recognized whatever
+// the guest's RFLAGS.IF. With acknowledge-on-exit the CPU takes the vector from the APIC; the
+// notification vector starts posted-interrupt processing, any other vector exits [SDM §29.6
+// steps 1-2, reference §3.1].
+void Cpu::recognize_external() {
+    while (non_root_) {
+        std::optional<uint8_t> v = acknowledge();
+        if (!v) return;
+        if (vmcs_.process_posted_interrupts && *v == vmcs_.pinv) {
+            posted_interrupt_processing();
+            continue;
+        }
+        exit(VmExit{ExitReason::ExternalInterrupt, *v});
+    }
+}
+
+// SDM §29.6 steps 3-7 [reference §3.1]: clear ON, EOI, PIR -> VIRR (and clear PIR), RVI = max,
+// evaluate. ON is cleared before PIR is read, so a post that lands after the drain notifies again.
+void Cpu::posted_interrupt_processing() {
+    const uint64_t pid = vmcs_.pid_addr;
+    const uint64_t control_at = pid + kPiDescControlOffset;
+    MemRead<uint64_t> control = mem_->read64(control_at);
+    if (!control.ok() || mem_->write64(control_at, PiDescControl::ON.set(control.value, 0)) != MemFault::None)
+        throw std::logic_error("Cpu: the VMCS's PID address is outside host memory");
+    eoi();  // step 4: the notification itself is done
+    std::array<uint8_t, 32> raw{};
+    if (mem_->read_bytes(pid, raw) != MemFault::None) throw std::logic_error("Cpu: PIR outside host memory");
+    ApicPage page = vapic();
+    int highest = -1;
+    unsigned moved = 0;
+    for (unsigned chunk = 0; chunk < 8; ++chunk) {  // 32 vectors per chunk: one VIRR dword each
+        uint32_t bits = 0;
+        for (unsigned b = 4; b-- > 0;) bits = (bits << 8) | raw[4 * chunk + b];
+        if (!bits) continue;
+        if (mem_->write32(pid + 4 * chunk, 0) != MemFault::None) throw std::logic_error("Cpu: PIR outside host memory");
+        uint32_t at = apic::IRR + 0x10 * chunk;
+        page.write(at, page.read(at) | bits);
+        highest = static_cast<int>(32 * chunk + 31 - std::countl_zero(bits));
+        moved += static_cast<unsigned>(std::popcount(bits));
+    }
+    if (highest > vmcs_.rvi) vmcs_.rvi = static_cast<uint8_t>(highest);  // step 6
+    log_->op(Layer::Hardware, "CPU.pi_process",
+             {{"cpu", apic_id_},
+              {"moved", moved},
+              {"highest", Hex{static_cast<uint64_t>(highest < 0 ? 0 : highest)}},
+              {"rvi", Hex{vmcs_.rvi}}});
+    evaluate();  // step 7
+}
+
+// SDM §29.2.1 [reference §3.3]: recognized iff no interrupt-window exiting and RVI[7:4] > VPPR[7:4].
+void Cpu::evaluate() {
+    uint32_t vppr = vapic().read(apic::PPR);
+    recognized_ = !vmcs_.interrupt_window_exiting && (vmcs_.rvi >> 4) > ((vppr >> 4) & 0xF);
+}
+
+// SDM §29.1.3 [reference §3.4]: VPPR = VTPR if VTPR[7:4] >= SVI[7:4], else SVI & F0.
+void Cpu::ppr_virtualization() {
+    ApicPage page = vapic();
+    uint32_t vtpr = page.read(apic::TPR) & 0xFF;
+    uint32_t vppr = (vtpr >> 4) >= (vmcs_.svi >> 4) ? vtpr : (vmcs_.svi & 0xF0u);
+    page.write(apic::PPR, vppr);
+}
+
+// SDM §29.1.4 [reference §3.4]: V = SVI; VISR[V] = 0; SVI = highest VISR; PPR virtualization;
+// an EOI-exit-bitmap vector exits (trap-like), otherwise evaluate.
+void Cpu::eoi_virtualization() {
+    ApicPage page = vapic();
+    uint8_t v = vmcs_.svi;
+    page.clear(apic::ISR, v);
+    int next = page.highest(apic::ISR);
+    vmcs_.svi = static_cast<uint8_t>(next < 0 ? 0 : next);
+    ppr_virtualization();
+    log_->op(Layer::Hardware, "CPU.eoi_virtualization",
+             {{"cpu", apic_id_}, {"vector", Hex{v}}, {"svi", Hex{vmcs_.svi}}});
+    if (vmcs_.eoi_exit_bitmap.test(v)) {
+        exit(VmExit{ExitReason::EoiInduced, v});
+        return;
+    }
+    evaluate();
+}
+
+// ---- the guest ----------------------------------------------------------------------------------
+
+std::optional<uint8_t> Cpu::guest_interrupt() {
+    if (!non_root_) throw std::logic_error("Cpu::guest_interrupt: not in VMX non-root operation");
+    if (vmcs_.entry_interruption) {  // event injection: delivered as part of the VM entry
+        uint8_t v = *vmcs_.entry_interruption;
+        vmcs_.entry_interruption.reset();
+        log_->op(Layer::Hardware, "CPU.inject", {{"cpu", apic_id_}, {"vector", Hex{v}}});
+        return v;
+    }
+    if (!vmcs_.guest_if) return std::nullopt;
+    if (vmcs_.interrupt_window_exiting) {
+        exit(VmExit{ExitReason::InterruptWindow});
+        return std::nullopt;
+    }
+    if (!vmcs_.virtual_interrupt_delivery || !recognized_) return std::nullopt;
+    // Virtual-interrupt delivery, SDM §29.2.2 [reference §3.3].
+    ApicPage page = vapic();
+    uint8_t v = vmcs_.rvi;
+    page.set(apic::ISR, v);
+    vmcs_.svi = v;
+    page.write(apic::PPR, v & 0xF0u);
+    page.clear(apic::IRR, v);
+    int next = page.highest(apic::IRR);
+    vmcs_.rvi = static_cast<uint8_t>(next < 0 ? 0 : next);
+    recognized_ = false;
+    log_->op(Layer::Hardware, "CPU.vid_deliver", {{"cpu", apic_id_}, {"vector", Hex{v}}, {"rvi", Hex{vmcs_.rvi}}});
+    return v;
+}
+
+void Cpu::guest_apic_write(uint32_t offset, uint32_t value) {
+    if (!non_root_) throw std::logic_error("Cpu::guest_apic_write: not in VMX non-root operation");
+    if (!vmcs_.apic_register_virtualization || !vmcs_.virtual_interrupt_delivery) {
+        exit(VmExit{ExitReason::ApicAccess, 0, offset, value});
+        return;
+    }
+    ApicPage page = vapic();
+    if (offset == apic::EOI) {
+        page.write(apic::EOI, value);
+        eoi_virtualization();
+    } else if (offset == apic::TPR) {
+        page.write(apic::TPR, value & 0xFF);  // TPR virtualization, SDM §29.1.2
+        ppr_virtualization();
+        evaluate();
+    } else {
+        page.write(offset, value);  // APIC-write emulation: stored, then a trap-like exit
+        exit(VmExit{ExitReason::ApicWrite, 0, offset, 0});
+    }
+}
+
+void Cpu::guest_hlt() {
+    if (!non_root_) throw std::logic_error("Cpu::guest_hlt: not in VMX non-root operation");
+    exit(VmExit{ExitReason::Hlt});
+}
+
+}  // namespace irqdiff::x86

@@ -1,0 +1,155 @@
+// The VT-d interrupt-remapping unit (iommu.h): IRTE lookup through the IEC, remapping, and the
+// posting sequence of VT-d §5.2.3.
+#include "x86_pi/hw/iommu.h"
+
+#include <array>
+
+namespace irqdiff::x86 {
+
+const char* to_string(IrFault fault) {
+    switch (fault) {
+        case IrFault::None: return "none";
+        case IrFault::RemappingDisabled: return "remapping-disabled";
+        case IrFault::NotRemappable: return "compatibility-format";
+        case IrFault::ReservedRequest: return "reserved-request-bits";
+        case IrFault::IndexOutOfRange: return "index-out-of-range";
+        case IrFault::IrtAccess: return "irt-access";
+        case IrFault::NotPresent: return "not-present";
+        case IrFault::ReservedIrte: return "reserved-irte-bits";
+        case IrFault::SidMismatch: return "sid-mismatch";
+        case IrFault::PidAccess: return "pid-access";
+        case IrFault::PidReserved: return "pid-reserved-bits";
+        case IrFault::UnsupportedDelivery: return "unsupported-delivery";
+    }
+    return "?";
+}
+
+uint32_t RemappableMsi::address(uint16_t handle) {
+    uint64_t a = Address::Fee.make(0xFEE);
+    a = Address::HandleLow.set(a, handle & 0x7FFF);
+    a = Address::Remappable.set(a, 1);
+    a = Address::HandleHigh.set(a, handle >> 15);
+    return static_cast<uint32_t>(a);
+}
+
+void Iommu::set_irtp() {
+    irta_ = irta_reg_;
+    iec_.clear();
+    log_->op(Layer::Hardware, "IOMMU.set_irtp",
+             {{"irta", Hex{table_address()}}, {"entries", table_entries()}, {"eime", x2apic()}});
+}
+
+void Iommu::invalidate_iec_all() { iec_.clear(); }
+
+void Iommu::invalidate_iec(uint32_t index, unsigned im) {
+    uint32_t count = 1u << im;
+    uint32_t first = index & ~(count - 1);  // the IIDX of a 2^IM block is aligned to its size
+    iec_.erase(iec_.lower_bound(first), iec_.lower_bound(first + count));
+}
+
+bool Iommu::sid_valid(uint8_t svt, uint8_t sq, uint16_t sid, uint16_t requester) {
+    switch (svt) {
+        case 0: return true;  // no verification
+        case 1: {
+            // SQ selects requester-ID bits to ignore in the comparison: none, bit 2, bits 2:1, bits 2:0.
+            static constexpr std::array<uint16_t, 4> kIgnore = {0x0, 0x4, 0x6, 0x7};
+            uint16_t mask = static_cast<uint16_t>(~kIgnore[sq & 3]);
+            return (sid & mask) == (requester & mask);
+        }
+        case 2: {  // the requester's bus lies in [SID[15:8], SID[7:0]]
+            unsigned bus = requester >> 8;
+            return bus >= (sid >> 8) && bus <= (sid & 0xFF);
+        }
+        default: return false;  // reserved: checked before as a reserved-field fault
+    }
+}
+
+IrResult Iommu::blocked(IrFault fault, uint32_t index, bool fpd, const MsiRequest& msi) {
+    ArgList args = {{"reason", to_string(fault)},
+                    {"index", index},
+                    {"address", Hex{msi.address}},
+                    {"data", Hex{msi.data}},
+                    {"sid", Hex{msi.sid}}};
+    if (fpd)
+        log_->ignored(Layer::Hardware, "IOMMU.fault", "the IRTE's FPD=1 suppresses the fault record (VT-d §9.10)",
+                      args);
+    else
+        log_->guest_error(Layer::Hardware, "IOMMU.fault", "interrupt request blocked and a fault recorded (VT-d §5.1)",
+                          args);
+    return IrResult{IrResult::Kind::Blocked, fault, index, std::nullopt};
+}
+
+IrResult Iommu::request(const MsiRequest& msi) {
+    using A = RemappableMsi::Address;
+    if (!enabled_) return blocked(IrFault::RemappingDisabled, 0, false, msi);
+    if (A::Fee.get(msi.address) != 0xFEE || (msi.address >> 32) != 0)
+        return blocked(IrFault::ReservedRequest, 0, false, msi);
+    if (!A::Remappable.get(msi.address)) return blocked(IrFault::NotRemappable, 0, false, msi);
+    uint32_t index = static_cast<uint32_t>(A::HandleLow.get(msi.address) | (A::HandleHigh.get(msi.address) << 15));
+    if (A::SHV.get(msi.address)) {
+        if (RemappableMsi::Data::Reserved.get(msi.data)) return blocked(IrFault::ReservedRequest, index, false, msi);
+        index += static_cast<uint32_t>(RemappableMsi::Data::Subhandle.get(msi.data));
+    }
+    if (index >= table_entries()) return blocked(IrFault::IndexOutOfRange, index, false, msi);
+
+    IrteWords w;
+    if (auto it = iec_.find(index); it != iec_.end()) {
+        w = it->second;
+    } else {
+        std::array<uint8_t, 16> bytes{};
+        if (mem_->read_bytes(entry_address(index), bytes) != MemFault::None)
+            return blocked(IrFault::IrtAccess, index, false, msi);
+        for (unsigned i = 8; i-- > 0;) w.low = (w.low << 8) | bytes[i];
+        for (unsigned i = 16; i-- > 8;) w.high = (w.high << 8) | bytes[i];
+        iec_.emplace(index, w);
+    }
+
+    bool fpd = RemappedIrte::Low::FPD.get(w.low) != 0;  // same bit in both formats
+    if (!RemappedIrte::Low::P.get(w.low)) return blocked(IrFault::NotPresent, index, fpd, msi);
+    const bool posted = is_posted(w.low);
+    uint64_t reserved_low = posted ? PostedIrte::kReservedLow : RemappedIrte::kReservedLow;
+    uint64_t reserved_high = posted ? PostedIrte::kReservedHigh : RemappedIrte::kReservedHigh;
+    if ((w.low & reserved_low) || (w.high & reserved_high) || RemappedIrte::High::SVT.get(w.high) == 3)
+        return blocked(IrFault::ReservedIrte, index, fpd, msi);
+    uint8_t svt = static_cast<uint8_t>(RemappedIrte::High::SVT.get(w.high));
+    uint8_t sq = static_cast<uint8_t>(RemappedIrte::High::SQ.get(w.high));
+    uint16_t sid = static_cast<uint16_t>(RemappedIrte::High::SID.get(w.high));
+    if (!sid_valid(svt, sq, sid, msi.sid)) return blocked(IrFault::SidMismatch, index, fpd, msi);
+
+    if (posted) return post(PostedIrte::decode(w.low, w.high), index, msi);
+
+    RemappedIrte e = RemappedIrte::decode(w.low, w.high);
+    // The host driver programs physical destinations with fixed delivery; logical destinations and
+    // other delivery modes reach no modelled CPU.
+    if (e.dm || e.dlm != 0) return blocked(IrFault::UnsupportedDelivery, index, fpd, msi);
+    uint32_t apic_id = apic_id_from_ndst(e.dst, x2apic());  // DST uses NDST's xAPIC/x2APIC encoding
+    log_->op(Layer::Hardware, "IOMMU.remap", {{"index", index}, {"vector", Hex{e.vector}}, {"apic_id", apic_id}});
+    return IrResult{IrResult::Kind::Remapped, IrFault::None, index, InterruptMessage{apic_id, e.vector}};
+}
+
+IrResult Iommu::post(const PostedIrte& e, uint32_t index, const MsiRequest& msi) {
+    // One coherent read-modify-write of the descriptor [VT-d §5.2.3 step 3, reference §2.1].
+    PiDescRead r = read_pi_desc(*mem_, e.pda);
+    if (!r.ok()) return blocked(IrFault::PidAccess, index, e.fpd, msi);
+    if (!r.reserved_clear) return blocked(IrFault::PidReserved, index, e.fpd, msi);
+    PiDesc d = r.value;
+    const bool already = d.pir.test(e.vv);
+    d.pir.set(e.vv);
+    const bool notify = !d.on && (e.urg || !d.sn);
+    if (notify) d.on = true;
+    if (!write_pi_desc(*mem_, e.pda, d).ok()) return blocked(IrFault::PidAccess, index, e.fpd, msi);
+    log_->op(Layer::Hardware, "IOMMU.post",
+             {{"index", index},
+              {"pda", Hex{e.pda}},
+              {"vector", Hex{e.vv}},
+              {"coalesced", already},
+              {"on", d.on},
+              {"sn", d.sn},
+              {"urg", e.urg},
+              {"notify", notify}});
+    IrResult out{IrResult::Kind::Posted, IrFault::None, index, std::nullopt};
+    if (notify) out.message = InterruptMessage{apic_id_from_ndst(d.ndst, x2apic()), d.nv};  // step 4
+    return out;
+}
+
+}  // namespace irqdiff::x86

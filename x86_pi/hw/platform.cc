@@ -1,0 +1,40 @@
+// The interrupt bus between the IOMMU and the pCPUs' local APICs (platform.h).
+#include "x86_pi/hw/platform.h"
+
+namespace irqdiff::x86 {
+
+Platform::Platform(unsigned cpus, AddressSpace& host_memory, EventLog& log) : log_(&log), iommu_(host_memory, log) {
+    cpus_.reserve(cpus);
+    for (unsigned n = 0; n < cpus; ++n) cpus_.emplace_back(n, host_memory, log);
+}
+
+void Platform::attach(AddressSpace& host_memory, EventLog& log) {
+    log_ = &log;
+    iommu_.attach(host_memory, log);
+    for (Cpu& c : cpus_) c.attach(host_memory, log);
+}
+
+IrResult Platform::msi(const MsiRequest& request) {
+    IrResult r = iommu_.request(request);
+    if (r.message) send(*r.message);
+    return r;
+}
+
+void Platform::send(const InterruptMessage& message) {
+    if (message.apic_id >= cpus_.size()) {
+        // No local APIC accepts it: the message is dropped on the bus.
+        log_->guest_error(Layer::Hardware, "BUS.no_destination", "an interrupt message for an APIC ID no CPU has",
+                          {{"apic_id", message.apic_id}, {"vector", Hex{message.vector}}});
+        return;
+    }
+    log_->op(Layer::Hardware, "BUS.interrupt", {{"apic_id", message.apic_id}, {"vector", Hex{message.vector}}});
+    cpus_[message.apic_id].interrupt(message.vector);
+}
+
+int Platform::next_host_work() const {
+    for (unsigned n = 0; n < cpus_.size(); ++n)
+        if (cpus_[n].host_work()) return static_cast<int>(n);
+    return -1;
+}
+
+}  // namespace irqdiff::x86

@@ -1,0 +1,122 @@
+// MSI routes, irqfds, the software interrupt path and irq bypass (arch/x86/kvm/irq.c,
+// virt/kvm/eventfd.c, vmx/posted_intr.c :: vmx_pi_update_irte) [reference/
+// x86_posted_interrupts_kvm_migration.md §4.5, §6 ("reference §4.5")].
+#include "x86_pi/kvm/kvm.h"
+
+namespace irqdiff::x86::kvm {
+
+// kvm_set_msi -> kvm_irq_delivery_to_apic: every destination's LAPIC accepts it; an MSI that
+// names no APIC is dropped.
+void Kvm::set_msi(const MsiMessage& msi, const char* via) {
+    std::vector<uint32_t> targets = msi_destinations(msi);
+    log_.op(Layer::Hypervisor, "KVM.set_msi",
+            {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}, {"via", via}, {"targets", targets.size()}});
+    if (targets.empty()) {
+        log_.guest_error(Layer::Hypervisor, "KVM.set_msi",
+                         "an MSI whose destination matches no local APIC is dropped (kvm_irq_delivery_to_apic)",
+                         {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
+        return;
+    }
+    const uint8_t vector = static_cast<uint8_t>(MsiData::Vector.get(msi.data));
+    const bool level = MsiData::TriggerMode.get(msi.data) != 0;
+    for (uint32_t v : targets) accept_irq(v, vector, level, via);
+}
+
+void Kvm::set_route(uint32_t gsi, const MsiMessage& msi) {
+    auto [it, added] = s_.routes.try_emplace(gsi, msi);
+    const bool changed = added || it->second != msi;
+    it->second = msi;
+    log_.op(Layer::Hypervisor, "KVM.set_gsi_routing",
+            {{"gsi", gsi}, {"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
+    // kvm_irq_routing_update -> kvm_arch_update_irqfd_routing: only when the MSI changed.
+    if (auto f = s_.irqfds.find(gsi); changed && f != s_.irqfds.end() && f->second.host_irq >= 0) pi_update_irte(gsi);
+}
+
+void Kvm::irqfd_assign(uint32_t gsi) {
+    s_.irqfds.try_emplace(gsi);
+    log_.op(Layer::Hypervisor, "KVM.irqfd_assign", {{"gsi", gsi}});
+}
+
+void Kvm::irqfd_deassign(uint32_t gsi) {
+    auto it = s_.irqfds.find(gsi);
+    if (it == s_.irqfds.end()) return;
+    if (it->second.host_irq >= 0) irq_bypass_del_producer(gsi);
+    s_.irqfds.erase(it);
+    log_.op(Layer::Hypervisor, "KVM.irqfd_deassign", {{"gsi", gsi}});
+}
+
+// irqfd_wakeup -> kvm_set_msi with the irqfd's route.
+void Kvm::irqfd_signal(uint32_t gsi) {
+    auto route = s_.routes.find(gsi);
+    if (route == s_.routes.end()) {
+        log_.guest_error(Layer::Hypervisor, "KVM.irqfd_signal", "an irqfd whose GSI has no route injects nothing",
+                         {{"gsi", gsi}});
+        return;
+    }
+    set_msi(route->second, "irqfd");
+}
+
+// kvm_arch_irq_bypass_add_producer. The first bypass IRQ of the VM makes posting able to target
+// its vCPUs (nr_possible_bypass_irqs), and blocked vCPUs are unblocked (KVM_REQ_UNBLOCK) so they
+// block again with the wakeup vector [reference §4.3 vmx_can_use_vtd_pi, vmx_pi_start_bypass].
+void Kvm::irq_bypass_add_producer(uint32_t gsi, int host_irq) {
+    auto it = s_.irqfds.find(gsi);
+    if (it == s_.irqfds.end()) throw std::logic_error("Kvm::irq_bypass_add_producer: no irqfd for the GSI");
+    it->second.host_irq = host_irq;
+    log_.op(Layer::Hypervisor, "KVM.irq_bypass_add_producer", {{"gsi", gsi}, {"irq", host_irq}});
+    if (s_.bypass_irqs++ == 0)
+        for (uint32_t v = 0; v < s_.vcpus.size(); ++v)
+            if (s_.vcpus[v].run == VcpuRun::Blocked && !s_.vcpus[v].loaded) {
+                vcpu_load(v);
+                vcpu_put(v, false);
+            }
+    pi_update_irte(gsi);
+}
+
+// kvm_arch_irq_bypass_del_producer: the IRTE goes back to host (remapped) mode.
+void Kvm::irq_bypass_del_producer(uint32_t gsi) {
+    Irqfd& f = s_.irqfds.at(gsi);
+    if (f.host_irq < 0) return;
+    log_.op(Layer::Hypervisor, "KVM.irq_bypass_del_producer", {{"gsi", gsi}, {"irq", f.host_irq}});
+    iommu_.set_vcpu_affinity(f.host_irq, std::nullopt);
+    f.posted_vcpu = -1;
+    f.host_irq = -1;
+    --s_.bypass_irqs;
+}
+
+// kvm_pi_update_irte / vmx_pi_update_irte [reference §4.5]: posted iff APICv is on, the route is
+// an MSI with a postable delivery mode (fixed, lowest priority) and its destination resolves to
+// exactly one vCPU through the APIC map *now*; otherwise host mode (kvm_set_msi path). An entry
+// that was not posted and still is not is left alone.
+void Kvm::pi_update_irte(uint32_t gsi) {
+    Irqfd& f = s_.irqfds.at(gsi);
+    auto route = s_.routes.find(gsi);
+    int target = -1;
+    const char* why = "single vCPU";
+    uint8_t vector = 0;
+    if (!s_.config.apicv)
+        why = "APICv off";
+    else if (route == s_.routes.end())
+        why = "no MSI route";
+    else if (MsiData::DeliveryMode.get(route->second.data) > 1)
+        why = "delivery mode not postable";
+    else if ((target = single_vcpu(route->second)) < 0)
+        why = "destination is not one vCPU in the APIC map";
+    if (route != s_.routes.end()) vector = static_cast<uint8_t>(MsiData::Vector.get(route->second.data));
+    log_.op(Layer::Hypervisor, "KVM.pi_update_irte",
+            {{"gsi", gsi},
+             {"irq", f.host_irq},
+             {"posted", target >= 0},
+             {"vcpu", target},
+             {"vector", Hex{vector}},
+             {"why", why}});
+    if (target >= 0) {
+        iommu_.set_vcpu_affinity(f.host_irq, PostedTarget{HostLayout::pid(static_cast<uint32_t>(target)), vector});
+        f.posted_vcpu = target;
+    } else if (f.posted_vcpu >= 0) {
+        iommu_.set_vcpu_affinity(f.host_irq, std::nullopt);
+        f.posted_vcpu = -1;
+    }
+}
+
+}  // namespace irqdiff::x86::kvm

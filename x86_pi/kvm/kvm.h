@@ -1,0 +1,254 @@
+// KVM on VMX for one VM, with APICv and VT-d posted interrupts (torvalds/linux arch/x86/kvm/,
+// reference/x86_posted_interrupts_kvm_migration.md §4-§5, "reference §4"): the in-kernel local
+// APIC whose register page is the virtual-APIC page (lapic.cc), the posted-interrupt descriptor
+// life cycle over vCPU load/put/block and the PIR -> IRR sync (posted_intr.cc), VM entry, exits
+// and event injection (vmx.cc), MSI routes, irqfds, the software interrupt path and irq bypass
+// (irq.cc), and KVM_GET_LAPIC / KVM_SET_LAPIC. Each function that mirrors a kernel function names
+// it.
+//
+// State is plain data (KvmState) so a VM can be snapshotted by copying it; the logic (Kvm) is a
+// view over that state, the host platform and the host's IOMMU driver.
+//
+// Host memory KVM allocates (HostLayout): vCPU v's posted-interrupt descriptor at
+// 0x2000'0000 + 64 v, its APIC register page (= virtual-APIC page) at 0x3000'0000 + 4 KiB v.
+// vCPU v always runs on pCPU v.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/bits.h"
+#include "core/policy.h"
+#include "x86_pi/hw/apic_page.h"
+#include "x86_pi/hw/pi_desc.h"
+#include "x86_pi/hw/platform.h"
+#include "x86_pi/kvm/host_iommu.h"
+
+namespace irqdiff::x86::kvm {
+
+/// Host vectors KVM uses [reference §1.3, arch/x86/include/asm/irq_vectors.h]. RESCHEDULE_VECTOR
+/// (the IPI kvm_vcpu_kick sends) is from the same header, not in reference/.
+inline constexpr uint8_t kPostedIntrVector = 0xF2;
+inline constexpr uint8_t kPostedIntrWakeupVector = 0xF1;
+inline constexpr uint8_t kRescheduleVector = 0xFD;
+
+struct HostLayout {
+    static constexpr uint64_t kPids = 0x2000'0000;
+    static constexpr uint64_t kApicPages = 0x3000'0000;
+    static uint64_t pid(uint32_t vcpu) { return kPids + kPiDescBytes * vcpu; }
+    static uint64_t apic_page(uint32_t vcpu) { return kApicPages + apic::kPageBytes * vcpu; }
+};
+
+/// When KVM_SET_LAPIC drops stale posted state (policy x86.set_lapic_clears_pir).
+enum class SetLapicClear : uint8_t {
+    BeforeLoad,  // apicv_pre_state_restore, before the register image (9cfec6d097c6, 2023)
+    AfterLoad,   // apicv_post_state_restore, after it and after the timer restart (967235d32032)
+};
+
+struct KvmConfig {
+    bool apicv = true;  // enable_apicv with VT-d posting (policy x86.posting)
+    SetLapicClear clear = SetLapicClear::BeforeLoad;
+    static KvmConfig from_policy(const PolicyValues& policy);
+};
+
+/// The guest-format MSI a route carries [SDM Vol. 3A "Message Address Register Format" and
+/// "Message Data Register Format"; not in reference/].
+struct MsiAddress {
+    static constexpr Field<31, 20> Fee{};
+    static constexpr Field<19, 12> DestId{};
+    static constexpr Field<3> RH{};
+    static constexpr Field<2> DM{};  // 1 = logical
+};
+struct MsiData {
+    static constexpr Field<15> TriggerMode{};  // 1 = level
+    static constexpr Field<14> Level{};
+    static constexpr Field<10, 8> DeliveryMode{};  // 0 fixed, 1 lowest priority
+    static constexpr Field<7, 0> Vector{};
+};
+struct MsiMessage {
+    uint64_t address = 0;
+    uint32_t data = 0;
+    bool operator==(const MsiMessage&) const = default;
+};
+
+enum class VcpuRun : uint8_t {
+    InGuest,   // in KVM_RUN and entered: the pCPU is in non-root operation (or handling an exit)
+    Runnable,  // put (preempted, woken, or not started): loaded and entered at its next run
+    Blocked,   // halted in kvm_vcpu_block, waiting for a wake-up
+    Stopped,   // paused by the VMM (out of KVM_RUN)
+};
+const char* to_string(VcpuRun r);
+
+struct Vcpu {
+    VcpuRun run = VcpuRun::Stopped;
+    bool loaded = false;         // between vcpu_load and vcpu_put
+    bool in_guest_mode = false;  // vcpu->mode == IN_GUEST_MODE
+    int cpu = -1;                // vcpu->cpu: the pCPU it was last loaded on
+    bool on_wakeup_list = false;
+    bool req_event = false;    // KVM_REQ_EVENT
+    uint64_t apic_base = 0;    // MSR_IA32_APICBASE
+    bool timer_armed = false;  // a one-shot LAPIC timer whose deadline has not passed (time is not modelled)
+    /// Model provenance, not architectural: the vectors whose pending state KVM's software path
+    /// (kvm_set_msi, the timer, KVM_SIGNAL_MSI) put there, so a delivery can say which path it took.
+    BitArray<256> soft{};
+};
+
+struct Irqfd {
+    int host_irq = -1;     // the bypass producer (VFIO's host IRQ), -1 when none is connected
+    int posted_vcpu = -1;  // irqfd->irq_bypass_vcpu: the vCPU the IRTE posts to, -1 when remapped
+};
+
+/// kvm->arch.apic_map: who each destination names (kvm_recalculate_apic_map). xAPIC only;
+/// logical destinations are resolved in the flat model (DFR 0xF), as a cluster-model guest's are
+/// not modelled.
+struct ApicMap {
+    std::array<int16_t, 256> phys{};   // xAPIC ID -> vCPU, -1 none, -2 two vCPUs share the ID
+    std::array<int16_t, 8> logical{};  // flat logical ID bit -> vCPU, -1 none, -2 shared
+};
+
+/// What KVM_GET_LAPIC returns and QEMU migrates (with MSR_IA32_APICBASE, which QEMU writes
+/// first on restore: kvm_apic_put).
+struct LapicImage {
+    std::array<uint8_t, apic::kStateBytes> regs{};
+    uint64_t apic_base = 0;
+    BitArray<256> soft{};  // model provenance (see Vcpu::soft), carried beside the image
+    uint32_t reg(uint32_t offset) const;
+    bool test(uint32_t reg, uint8_t vector) const;
+};
+
+/// The vCPU register state this model migrates besides the LAPIC: RFLAGS.IF (KVM_GET_REGS /
+/// KVM_SET_REGS) and an interrupt whose injection a VM exit interrupted (KVM_GET_VCPU_EVENTS
+/// interrupt.injected / KVM_SET_VCPU_EVENTS). QEMU reads them with the LAPIC
+/// (cpu_synchronize_all_states) and writes them before the VM starts
+/// (cpu_synchronize_all_post_init -> kvm_arch_put_registers).
+struct VcpuRegs {
+    bool rflags_if = false;
+    std::optional<uint8_t> injected;
+};
+
+struct KvmState {
+    KvmConfig config;
+    std::vector<Vcpu> vcpus;
+    std::map<uint32_t, MsiMessage> routes;            // GSI -> MSI route (KVM_SET_GSI_ROUTING)
+    std::map<uint32_t, Irqfd> irqfds;                 // by GSI (KVM_IRQFD)
+    std::vector<std::vector<uint32_t>> wakeup_lists;  // per pCPU: vCPUs blocked with the wakeup vector
+    unsigned bypass_irqs = 0;                         // kvm->arch.nr_possible_bypass_irqs
+    ApicMap map;
+};
+
+/// KVM's ioctl results, as the kernel returns them.
+inline constexpr int kOk = 0;
+inline constexpr int kEinval = -22;
+
+class Kvm {
+   public:
+    Kvm(KvmState& state, Platform& platform, HostIommu iommu, AddressSpace& host_memory, EventLog& log)
+        : s_(state), hw_(platform), iommu_(iommu), mem_(host_memory), log_(log) {}
+
+    /// KVM_CREATE_VCPU for each vCPU: the LAPIC at reset, the VMCS (init_vmcs), the PID at reset.
+    void init(unsigned vcpus, const KvmConfig& config);
+
+    // ---- lapic.cc ---------------------------------------------------------------------------------
+    /// kvm_lapic_reg_write: an emulated write to an APIC register (APIC-access exit, or the value
+    /// APIC-write emulation already stored).
+    void lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value);
+    /// KVM_GET_LAPIC: vcpu_load, sync PIR into IRR, copy the register page, vcpu_put.
+    LapicImage get_lapic(uint32_t vcpu);
+    /// MSR_IA32_APICBASE then KVM_SET_LAPIC (kvm_apic_put). `deadline_passed`: the restored
+    /// one-shot timer's deadline passed while the state travelled, so it fires on restart.
+    int set_lapic(uint32_t vcpu, const LapicImage& image, bool deadline_passed);
+    /// KVM_GET_REGS + KVM_GET_VCPU_EVENTS, and their SET counterparts.
+    VcpuRegs get_regs(uint32_t vcpu) const;
+    void set_regs(uint32_t vcpu, const VcpuRegs& regs);
+    /// The LAPIC timer's deadline passes (apic_timer_expired -> kvm_apic_local_deliver(LVTT)).
+    void timer_expired(uint32_t vcpu);
+    /// vCPU `vcpu`'s APIC register page (its virtual-APIC page).
+    ApicPage page(uint32_t vcpu) const { return ApicPage(mem_, HostLayout::apic_page(vcpu)); }
+    /// Which vCPUs `msi` reaches now (kvm_irq_delivery_to_apic's destination match).
+    std::vector<uint32_t> msi_destinations(const MsiMessage& msi) const;
+    /// kvm_intr_is_single_vcpu: the one vCPU a postable MSI resolves to, or -1.
+    int single_vcpu(const MsiMessage& msi) const;
+
+    // ---- irq.cc -----------------------------------------------------------------------------------
+    /// kvm_set_msi (irqfd injection, KVM_SIGNAL_MSI): deliver to every destination's LAPIC.
+    void set_msi(const MsiMessage& msi, const char* via);
+    /// KVM_SET_GSI_ROUTING for one MSI route; an irqfd with a connected producer whose MSI
+    /// changed is re-evaluated (kvm_arch_update_irqfd_routing).
+    void set_route(uint32_t gsi, const MsiMessage& msi);
+    /// KVM_IRQFD assign / deassign (deassign disconnects the bypass: IRTE back to remapped).
+    void irqfd_assign(uint32_t gsi);
+    void irqfd_deassign(uint32_t gsi);
+    /// The eventfd of an irqfd was signalled (irqfd_wakeup -> kvm_set_msi).
+    void irqfd_signal(uint32_t gsi);
+    /// kvm_arch_irq_bypass_add_producer: the VFIO host IRQ meets the irqfd; kvm_pi_update_irte.
+    void irq_bypass_add_producer(uint32_t gsi, int host_irq);
+    void irq_bypass_del_producer(uint32_t gsi);
+
+    // ---- posted_intr.cc ---------------------------------------------------------------------------
+    /// vcpu_load -> vmx_vcpu_pi_load.
+    void vcpu_load(uint32_t vcpu);
+    /// vcpu_put -> vmx_vcpu_pi_put.
+    void vcpu_put(uint32_t vcpu, bool preempted);
+    /// vmx_sync_pir_to_irr: harvest PIR only when ON (clearing ON first); RVI = max IRR. Returns
+    /// the highest IRR vector or -1.
+    int sync_pir_to_irr(uint32_t vcpu);
+    /// pi_wakeup_handler for pCPU `cpu`.
+    void pi_wakeup_handler(unsigned cpu);
+    /// __apic_accept_irq for a fixed interrupt, then vmx_deliver_interrupt.
+    void accept_irq(uint32_t vcpu, uint8_t vector, bool level, const char* via);
+
+    // ---- vmx.cc -----------------------------------------------------------------------------------
+    /// vcpu_enter_guest: IN_GUEST_MODE, sync PIR, inject (APICv off), VM entry.
+    void vcpu_enter(uint32_t vcpu);
+    /// A VM exit other than an external interrupt (those are the host's: Host::dispatch).
+    void handle_exit(uint32_t vcpu, const VmExit& exit);
+    /// After an exit was handled: the vCPU re-enters if it is still running.
+    void resume(uint32_t vcpu);
+    /// HLT: kvm_emulate_halt -> kvm_vcpu_halt. Stays running if an interrupt is deliverable.
+    void halt(uint32_t vcpu);
+    /// Take the vCPU out of the guest for the host (preemption, pause): kick, exit, vcpu_put.
+    void leave_guest(uint32_t vcpu, bool preempted);
+    /// kvm_vcpu_wake_up.
+    void wake_up(uint32_t vcpu);
+    /// kvm_cpu_has_interrupt && interrupts allowed (kvm_arch_vcpu_runnable).
+    bool has_events(uint32_t vcpu);
+
+    /// The guest took `vector`: how it came (model provenance, consumed here): Software when KVM's
+    /// software path put it there or APICv is off, Direct when only the IOMMU posted it.
+    DeliveryPath delivered(uint32_t vcpu, uint8_t vector);
+
+    const KvmState& state() const { return s_; }
+    PiDesc pid(uint32_t vcpu) const;
+
+   private:
+    // lapic.cc
+    void reset_lapic(uint32_t vcpu);
+    void recalculate_apic_map();
+    void update_ppr(uint32_t vcpu);
+    bool apic_enabled(uint32_t vcpu) const;
+    void start_timer(uint32_t vcpu);
+    void apic_set_eoi(uint32_t vcpu);
+    // posted_intr.cc
+    void write_pid(uint32_t vcpu, const PiDesc& d);
+    void deliver_posted_interrupt(uint32_t vcpu, uint8_t vector);
+    void kick(uint32_t vcpu);
+    bool needs_pi_wakeup() const { return s_.config.apicv && s_.bypass_irqs > 0; }
+    void pi_clear(uint32_t vcpu, const char* why);
+    // irq.cc
+    void pi_update_irte(uint32_t gsi);
+    // vmx.cc
+    void inject_pending(uint32_t vcpu);
+
+    KvmState& s_;
+    Platform& hw_;
+    HostIommu iommu_;
+    AddressSpace& mem_;
+    EventLog& log_;
+};
+
+}  // namespace irqdiff::x86::kvm

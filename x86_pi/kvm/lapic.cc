@@ -1,0 +1,338 @@
+// KVM's in-kernel local APIC (arch/x86/kvm/lapic.c): reset, register writes, the APIC map and
+// destination matching, PPR, software EOI, the one-shot timer, and KVM_GET_LAPIC / KVM_SET_LAPIC
+// [reference/x86_posted_interrupts_kvm_migration.md §4.6, §5 ("reference §5")].
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+#include "x86_pi/kvm/kvm.h"
+
+namespace irqdiff::x86::kvm {
+
+namespace {
+
+// MSR_IA32_APICBASE [SDM Vol. 3A "IA32_APIC_BASE MSR"; not in reference/].
+struct ApicBase {
+    static constexpr Field<35, 12> Base{};
+    static constexpr Field<11> Enable{};  // global (hardware) enable
+    static constexpr Field<10> Extd{};    // x2APIC mode
+    static constexpr Field<8> Bsp{};
+};
+constexpr uint64_t kApicDefaultBase = 0xFEE0'0000;
+// KVM's version register: version 0x14, (max LVT entry - 1) in bits 23:16 (lapic.c :: kvm_apic_set_version;
+// not in reference/).
+constexpr uint32_t kApicVersion = 0x14 | (5u << 16);
+
+bool one_shot_unmasked(uint32_t lvtt) { return apic::LvtTimer::Mode.get(lvtt) == 0 && !apic::LvtTimer::Mask.get(lvtt); }
+
+}  // namespace
+
+const char* to_string(VcpuRun r) {
+    switch (r) {
+        case VcpuRun::InGuest: return "in-guest";
+        case VcpuRun::Runnable: return "runnable";
+        case VcpuRun::Blocked: return "blocked";
+        case VcpuRun::Stopped: return "stopped";
+    }
+    return "?";
+}
+
+KvmConfig KvmConfig::from_policy(const PolicyValues& policy) {
+    KvmConfig c;
+    c.apicv = policy.is("x86.posting", "on");
+    c.clear =
+        policy.is("x86.set_lapic_clears_pir", "after_load") ? SetLapicClear::AfterLoad : SetLapicClear::BeforeLoad;
+    return c;
+}
+
+uint32_t LapicImage::reg(uint32_t offset) const {
+    return static_cast<uint32_t>(regs.at(offset)) | static_cast<uint32_t>(regs.at(offset + 1)) << 8 |
+           static_cast<uint32_t>(regs.at(offset + 2)) << 16 | static_cast<uint32_t>(regs.at(offset + 3)) << 24;
+}
+
+bool LapicImage::test(uint32_t reg_base, uint8_t vector) const {
+    return (reg(apic::bit_offset(reg_base, vector)) >> (vector & 31)) & 1;
+}
+
+// ---- creation and reset -------------------------------------------------------------------------
+
+void Kvm::init(unsigned vcpus, const KvmConfig& config) {
+    if (vcpus > hw_.cpu_count()) throw std::logic_error("Kvm::init: more vCPUs than pCPUs");
+    s_.config = config;
+    s_.vcpus.assign(vcpus, Vcpu{});
+    s_.wakeup_lists.assign(hw_.cpu_count(), {});
+    for (uint32_t v = 0; v < vcpus; ++v) {
+        // __vmx_vcpu_reset: NV = POSTED_INTR_VECTOR ("enforce invariant"), SN = 1 (not running yet).
+        PiDesc d;
+        d.nv = kPostedIntrVector;
+        d.sn = true;
+        write_pid(v, d);
+        // init_vmcs [reference §1.4]: PINV and the PID address whenever APICv is possible.
+        Vmcs& vm = hw_.cpu(v).vmcs();
+        vm = Vmcs{};
+        vm.external_interrupt_exiting = true;
+        vm.ack_interrupt_on_exit = true;
+        vm.virtual_apic_addr = HostLayout::apic_page(v);
+        vm.process_posted_interrupts = config.apicv;
+        vm.virtual_interrupt_delivery = config.apicv;
+        vm.apic_register_virtualization = config.apicv;
+        vm.pinv = kPostedIntrVector;
+        vm.pid_addr = HostLayout::pid(v);
+        reset_lapic(v);
+    }
+    recalculate_apic_map();
+    log_.op(Layer::Hypervisor, "KVM.create_vcpus", {{"vcpus", vcpus}, {"apicv", config.apicv}});
+}
+
+// kvm_lapic_reset at vCPU creation: registers to their power-up values, the xAPIC ID from the vCPU
+// id. (A later RESET/INIT would also drop posted state first; the model has none.)
+void Kvm::reset_lapic(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    c.apic_base = kApicDefaultBase | ApicBase::Enable.kMask | (vcpu == 0 ? ApicBase::Bsp.kMask : 0);
+    ApicPage p = page(vcpu);
+    for (uint32_t off = 0; off < apic::kStateBytes; off += 4) p.write(off, 0);
+    p.write(apic::ID, static_cast<uint32_t>(apic::Id::XapicId.make(vcpu)));
+    p.write(apic::VERSION, kApicVersion);
+    p.write(apic::DFR, apic::kDfrFlat);
+    p.write(apic::SVR, 0xFF);  // software-disabled, spurious vector 0xFF
+    p.write(apic::LVT_TIMER, apic::kLvtMasked);
+    c.timer_armed = false;
+    c.soft.reset();
+    hw_.cpu(vcpu).vmcs().rvi = 0;
+    hw_.cpu(vcpu).vmcs().svi = 0;
+}
+
+// ---- registers -----------------------------------------------------------------------------------
+
+bool Kvm::apic_enabled(uint32_t vcpu) const {
+    return ApicBase::Enable.get(s_.vcpus.at(vcpu).apic_base) && apic::Svr::Enable.get(page(vcpu).read(apic::SVR));
+}
+
+// __apic_update_ppr [reference §4.6]: PPR = TPR if TPR[7:4] >= ISRV[7:4], else ISRV & F0.
+void Kvm::update_ppr(uint32_t vcpu) {
+    ApicPage p = page(vcpu);
+    uint32_t tpr = p.read(apic::TPR) & 0xFF;
+    int isr = p.highest(apic::ISR);
+    uint32_t isrv = isr < 0 ? 0 : static_cast<uint32_t>(isr);
+    p.write(apic::PPR, (tpr & 0xF0) >= (isrv & 0xF0) ? tpr : (isrv & 0xF0));
+}
+
+// apic_set_eoi: the highest in-service vector is done; with APICv, SVI follows (the CPU does this
+// itself for virtualized EOIs) [reference §4.6].
+void Kvm::apic_set_eoi(uint32_t vcpu) {
+    ApicPage p = page(vcpu);
+    int v = p.highest(apic::ISR);
+    if (v < 0) {
+        log_.ignored(Layer::Hypervisor, "KVM.eoi", "an EOI with no interrupt in service does nothing (apic_set_eoi)",
+                     {{"vcpu", vcpu}});
+        return;
+    }
+    p.clear(apic::ISR, static_cast<uint8_t>(v));
+    if (s_.config.apicv) {
+        int next = p.highest(apic::ISR);
+        hw_.cpu(vcpu).vmcs().svi = static_cast<uint8_t>(next < 0 ? 0 : next);
+    }
+    update_ppr(vcpu);
+    s_.vcpus[vcpu].req_event = true;
+    log_.op(Layer::Hypervisor, "KVM.eoi", {{"vcpu", vcpu}, {"vector", Hex{static_cast<uint64_t>(v)}}});
+}
+
+void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
+    ApicPage p = page(vcpu);
+    log_.op(Layer::Hypervisor, "KVM.lapic_write", {{"vcpu", vcpu}, {"reg", Hex{offset}}, {"value", Hex{value}}});
+    switch (offset) {
+        case apic::ID:
+            p.write(apic::ID, value & 0xFF00'0000u);
+            recalculate_apic_map();
+            break;
+        case apic::TPR:
+            p.write(apic::TPR, value & 0xFF);
+            update_ppr(vcpu);
+            s_.vcpus[vcpu].req_event = true;
+            break;
+        case apic::EOI: apic_set_eoi(vcpu); break;
+        case apic::LDR:
+            p.write(apic::LDR, value & 0xFF00'0000u);
+            recalculate_apic_map();
+            break;
+        case apic::DFR:
+            p.write(apic::DFR, value | 0x0FFF'FFFFu);
+            recalculate_apic_map();
+            break;
+        case apic::SVR:
+            p.write(apic::SVR, value & 0x3FF);
+            if (!apic::Svr::Enable.get(value)) p.write(apic::LVT_TIMER, p.read(apic::LVT_TIMER) | apic::kLvtMasked);
+            recalculate_apic_map();
+            break;
+        case apic::ESR: p.write(apic::ESR, 0); break;
+        case apic::ICR_HI: p.write(apic::ICR_HI, value & 0xFF00'0000u); break;
+        case apic::ICR_LO:
+            p.write(apic::ICR_LO, value);
+            log_.guest_error(Layer::Hypervisor, "KVM.lapic_write",
+                             "inter-processor interrupts are not modelled: the IPI is not sent", {{"vcpu", vcpu}});
+            break;
+        case apic::LVT_TIMER:
+            p.write(apic::LVT_TIMER,
+                    value & static_cast<uint32_t>(apic::LvtTimer::Mode.kMask | apic::LvtTimer::Mask.kMask |
+                                                  apic::LvtTimer::Vector.kMask));
+            if (apic::LvtTimer::Mode.get(value) != 0)
+                log_.guest_error(Layer::Hypervisor, "KVM.lapic_write",
+                                 "periodic and TSC-deadline timer modes are not modelled: the timer runs one-shot",
+                                 {{"vcpu", vcpu}, {"lvtt", Hex{value}}});
+            break;
+        case apic::TMICT:
+            p.write(apic::TMICT, value);
+            start_timer(vcpu);
+            break;
+        case apic::TDCR: p.write(apic::TDCR, value & 0xB); break;
+        default:
+            log_.ignored(Layer::Hypervisor, "KVM.lapic_write",
+                         "a write to a read-only or reserved APIC register is ignored",
+                         {{"vcpu", vcpu}, {"reg", Hex{offset}}});
+            break;
+    }
+}
+
+// start_apic_timer from a TMICT write: armed while the count is not 0 (the deadline is the
+// scenario's `fire`; time is not modelled).
+void Kvm::start_timer(uint32_t vcpu) { s_.vcpus.at(vcpu).timer_armed = page(vcpu).read(apic::TMICT) != 0; }
+
+// apic_timer_expired -> kvm_apic_local_deliver(APIC_LVTT) -> __apic_accept_irq.
+void Kvm::timer_expired(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    if (!c.timer_armed) throw std::logic_error("Kvm::timer_expired: the timer is not armed");
+    c.timer_armed = false;
+    uint32_t lvtt = page(vcpu).read(apic::LVT_TIMER);
+    log_.op(Layer::Hypervisor, "KVM.timer_expired", {{"vcpu", vcpu}, {"lvtt", Hex{lvtt}}});
+    if (apic::LvtTimer::Mask.get(lvtt)) {
+        log_.ignored(Layer::Hypervisor, "KVM.timer_expired", "a masked LVT entry sends no interrupt", {{"vcpu", vcpu}});
+        return;
+    }
+    accept_irq(vcpu, static_cast<uint8_t>(apic::LvtTimer::Vector.get(lvtt)), false, "lapic_timer");
+}
+
+// ---- the APIC map and destinations ---------------------------------------------------------------
+
+// kvm_recalculate_apic_map: hardware-enabled APICs by xAPIC ID and by flat logical ID.
+void Kvm::recalculate_apic_map() {
+    ApicMap m;
+    m.phys.fill(-1);
+    m.logical.fill(-1);
+    auto claim = [](int16_t& slot, uint32_t v) { slot = slot == -1 ? static_cast<int16_t>(v) : int16_t{-2}; };
+    for (uint32_t v = 0; v < s_.vcpus.size(); ++v) {
+        if (!ApicBase::Enable.get(s_.vcpus[v].apic_base)) continue;
+        ApicPage p = page(v);
+        claim(m.phys[apic::Id::XapicId.get(p.read(apic::ID))], v);
+        if (apic::Dfr::Model.get(p.read(apic::DFR)) != 0xF) continue;
+        uint32_t ldr = static_cast<uint32_t>(apic::Ldr::LogicalId.get(p.read(apic::LDR)));
+        for (unsigned b = 0; b < 8; ++b)
+            if ((ldr >> b) & 1) claim(m.logical[b], v);
+    }
+    s_.map = m;
+}
+
+std::vector<uint32_t> Kvm::msi_destinations(const MsiMessage& msi) const {
+    std::vector<uint32_t> out;
+    if (MsiAddress::Fee.get(msi.address) != 0xFEE) return out;
+    const uint32_t dest = static_cast<uint32_t>(MsiAddress::DestId.get(msi.address));
+    const bool logical = MsiAddress::DM.get(msi.address) != 0;
+    const uint64_t mode = MsiData::DeliveryMode.get(msi.data);
+    if (mode > 1) return out;  // SMI, NMI, INIT, ExtINT: not modelled
+    for (uint32_t v = 0; v < s_.vcpus.size(); ++v) {
+        if (!ApicBase::Enable.get(s_.vcpus[v].apic_base)) continue;
+        ApicPage p = page(v);
+        bool match;
+        if (!logical)
+            match = dest == 0xFF || apic::Id::XapicId.get(p.read(apic::ID)) == dest;
+        else
+            match = apic::Dfr::Model.get(p.read(apic::DFR)) == 0xF &&
+                    (apic::Ldr::LogicalId.get(p.read(apic::LDR)) & dest) != 0;
+        if (!match) continue;
+        out.push_back(v);
+        if (mode == 1) break;  // lowest priority: one of them (the model takes the first)
+    }
+    return out;
+}
+
+// kvm_intr_is_single_vcpu(_fast): through the APIC map; broadcasts never.
+int Kvm::single_vcpu(const MsiMessage& msi) const {
+    if (MsiAddress::Fee.get(msi.address) != 0xFEE) return -1;
+    const uint32_t dest = static_cast<uint32_t>(MsiAddress::DestId.get(msi.address));
+    if (!MsiAddress::DM.get(msi.address)) return dest == 0xFF ? -1 : s_.map.phys[dest] < 0 ? -1 : s_.map.phys[dest];
+    int found = -1;
+    for (unsigned b = 0; b < 8; ++b) {
+        if (!((dest >> b) & 1) || s_.map.logical[b] == -1) continue;
+        if (s_.map.logical[b] == -2 || (found >= 0 && found != s_.map.logical[b])) return -1;
+        found = s_.map.logical[b];
+    }
+    return found;
+}
+
+// ---- KVM_GET_LAPIC / KVM_SET_LAPIC ----------------------------------------------------------------
+
+// kvm_vcpu_ioctl_get_lapic under vcpu_load: sync PIR into IRR first, then copy the register page
+// (kvm_apic_get_state); TMCCT is computed from the timer [reference §5.2].
+LapicImage Kvm::get_lapic(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    vcpu_load(vcpu);
+    sync_pir_to_irr(vcpu);
+    LapicImage image;
+    if (mem_.read_bytes(HostLayout::apic_page(vcpu), image.regs) != MemFault::None)
+        throw std::logic_error("Kvm::get_lapic: register page outside host memory");
+    uint32_t tmcct = c.timer_armed ? page(vcpu).read(apic::TMICT) : 0;  // the remaining count
+    for (unsigned i = 0; i < 4; ++i) image.regs[apic::TMCCT + i] = static_cast<uint8_t>(tmcct >> (8 * i));
+    image.apic_base = c.apic_base;
+    image.soft = c.soft;
+    ApicPage p = page(vcpu);
+    log_.op(Layer::Hypervisor, "KVM.get_lapic",
+            {{"vcpu", vcpu},
+             {"irr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))}},
+             {"isr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))}},
+             {"tmcct", tmcct}});
+    vcpu_put(vcpu, false);
+    return image;
+}
+
+// kvm_apic_put: MSR_IA32_APICBASE, then KVM_SET_LAPIC -> kvm_apic_set_state [reference §5.3,
+// §5.4]: (before_load) drop PIR/ON, the register image, the APIC map, PPR, the timer restarted
+// (an expired one-shot fires here), (after_load) drop PIR/ON, SVI from ISR, KVM_REQ_EVENT.
+int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image, bool deadline_passed) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    if (!ApicBase::Enable.get(image.apic_base) || ApicBase::Extd.get(image.apic_base)) {
+        // The model's guests use xAPIC mode; x2APIC state is not modelled.
+        log_.guest_error(Layer::Hypervisor, "KVM.set_lapic", "KVM_SET_LAPIC of a disabled or x2APIC-mode APIC",
+                         {{"vcpu", vcpu}, {"apic_base", Hex{image.apic_base}}});
+        return kEinval;
+    }
+    vcpu_load(vcpu);
+    c.apic_base = image.apic_base;
+    const bool apicv = s_.config.apicv;
+    if (apicv && s_.config.clear == SetLapicClear::BeforeLoad) pi_clear(vcpu, "apicv_pre_state_restore");
+    ApicPage p = page(vcpu);
+    p.write(apic::SVR, image.reg(apic::SVR));  // SPIV first
+    if (mem_.write_bytes(HostLayout::apic_page(vcpu), image.regs) != MemFault::None)
+        throw std::logic_error("Kvm::set_lapic: register page outside host memory");
+    c.soft = image.soft;
+    recalculate_apic_map();
+    update_ppr(vcpu);
+    log_.op(Layer::Hypervisor, "KVM.set_lapic",
+            {{"vcpu", vcpu},
+             {"irr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))}},
+             {"isr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))}},
+             {"clear", s_.config.clear == SetLapicClear::BeforeLoad ? "before_load" : "after_load"}});
+    // The timer: cancelled and restarted from TMICT/TMCCT/LVTT (8e6ed96cdd50 fires an expired
+    // one-shot at once).
+    c.timer_armed =
+        one_shot_unmasked(p.read(apic::LVT_TIMER)) && p.read(apic::TMICT) != 0 && image.reg(apic::TMCCT) != 0;
+    if (c.timer_armed && deadline_passed) timer_expired(vcpu);
+    if (apicv) {
+        if (s_.config.clear == SetLapicClear::AfterLoad) pi_clear(vcpu, "apicv_post_state_restore");
+        int isr = p.highest(apic::ISR);
+        hw_.cpu(vcpu).vmcs().svi = static_cast<uint8_t>(isr < 0 ? 0 : isr);  // RVI: at the next entry
+    }
+    c.req_event = true;
+    vcpu_put(vcpu, false);
+    return kOk;
+}
+
+}  // namespace irqdiff::x86::kvm

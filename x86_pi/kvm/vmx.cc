@@ -1,0 +1,152 @@
+// VM entry and exits (arch/x86/kvm/x86.c :: vcpu_enter_guest, vmx.c exit handlers): the PIR sync
+// and event injection before entry, the exits the model's guest causes, HLT and blocking, and
+// taking a vCPU out of the guest for the host [reference/x86_posted_interrupts_kvm_migration.md
+// §4.2, §4.3 ("reference §4")].
+#include <stdexcept>
+
+#include "x86_pi/kvm/kvm.h"
+
+namespace irqdiff::x86::kvm {
+
+// kvm_check_and_inject_events / vmx_inject_irq: an event a VM exit interrupted is re-injected
+// (vmx_complete_interrupts). With APICv the CPU delivers from VIRR itself
+// (kvm_cpu_has_injectable_intr ignores the LAPIC); without it KVM moves the highest deliverable
+// IRR vector to ISR and injects it, or asks for an interrupt window while RFLAGS.IF=0.
+void Kvm::inject_pending(uint32_t vcpu) {
+    Vmcs& vm = hw_.cpu(vcpu).vmcs();
+    Vcpu& c = s_.vcpus[vcpu];
+    if (vm.idt_vectoring) {
+        vm.entry_interruption = vm.idt_vectoring;
+        vm.idt_vectoring.reset();
+        log_.op(Layer::Hypervisor, "KVM.reinject", {{"vcpu", vcpu}, {"vector", Hex{*vm.entry_interruption}}});
+        return;
+    }
+    c.req_event = false;
+    if (s_.config.apicv) {
+        vm.interrupt_window_exiting = false;
+        return;
+    }
+    ApicPage p = page(vcpu);
+    int v = p.highest(apic::IRR);
+    if (v < 0 || static_cast<uint32_t>(v & 0xF0) <= p.read(apic::PPR) || !apic_enabled(vcpu)) {
+        vm.interrupt_window_exiting = false;
+        return;
+    }
+    if (!vm.guest_if) {
+        vm.interrupt_window_exiting = true;
+        return;
+    }
+    uint8_t vector = static_cast<uint8_t>(v);
+    p.clear(apic::IRR, vector);  // kvm_cpu_get_interrupt -> kvm_apic_ack_interrupt
+    p.set(apic::ISR, vector);
+    update_ppr(vcpu);
+    vm.entry_interruption = vector;
+    vm.interrupt_window_exiting = false;
+    log_.op(Layer::Hypervisor, "KVM.inject", {{"vcpu", vcpu}, {"vector", Hex{vector}}});
+}
+
+void Kvm::vcpu_enter(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    Cpu& cpu = hw_.cpu(vcpu);
+    if (!c.loaded || cpu.in_guest()) throw std::logic_error("Kvm::vcpu_enter: vCPU not loaded, or already entered");
+    c.run = VcpuRun::InGuest;
+    c.in_guest_mode = true;  // host interrupts off from here to the entry
+    sync_pir_to_irr(vcpu);
+    inject_pending(vcpu);
+    if (VmEntryFailure f = cpu.vm_entry(); f != VmEntryFailure::None)
+        throw std::logic_error(std::string("Kvm::vcpu_enter: KVM's VMCS fails the entry checks: ") + to_string(f));
+}
+
+void Kvm::handle_exit(uint32_t vcpu, const VmExit& exit) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    c.in_guest_mode = false;
+    Vmcs& vm = hw_.cpu(vcpu).vmcs();
+    switch (exit.reason) {
+        case ExitReason::ExternalInterrupt: break;  // the host's handler runs (Host dispatch)
+        case ExitReason::InterruptWindow:
+            vm.interrupt_window_exiting = false;
+            c.req_event = true;
+            break;
+        case ExitReason::ApicAccess: lapic_write(vcpu, exit.offset, exit.value); break;
+        case ExitReason::ApicWrite: lapic_write(vcpu, exit.offset, page(vcpu).read(exit.offset)); break;
+        case ExitReason::EoiInduced:
+            // kvm_apic_set_eoi_accelerated -> kvm_ioapic_send_eoi: the model routes no level-triggered
+            // (IOAPIC) interrupts, so KVM's EOI-exit bitmap stays empty and this is never taken.
+            log_.op(Layer::Hypervisor, "KVM.eoi_induced", {{"vcpu", vcpu}, {"vector", Hex{exit.vector}}});
+            break;
+        case ExitReason::Hlt: halt(vcpu); break;
+    }
+}
+
+void Kvm::resume(uint32_t vcpu) {
+    const Vcpu& c = s_.vcpus.at(vcpu);
+    if (c.run == VcpuRun::InGuest && !hw_.cpu(vcpu).in_guest()) vcpu_enter(vcpu);
+}
+
+// kvm_vcpu_has_events, the interrupt part: an event to re-inject, or, with interrupts allowed
+// (RFLAGS.IF), a deliverable LAPIC interrupt (apic_has_interrupt_for_ppr, which syncs PIR first,
+// seeing PIR only when ON is set [reference §4.2, §7 item 4]).
+bool Kvm::has_events(uint32_t vcpu) {
+    const Vmcs& vm = hw_.cpu(vcpu).vmcs();
+    if (vm.idt_vectoring || vm.entry_interruption) return true;
+    if (!vm.guest_if || !apic_enabled(vcpu)) return false;
+    int v = sync_pir_to_irr(vcpu);
+    update_ppr(vcpu);
+    return v >= 0 && static_cast<uint32_t>(v & 0xF0) > page(vcpu).read(apic::PPR);
+}
+
+// kvm_emulate_halt -> kvm_vcpu_halt -> kvm_vcpu_block: the vCPU stays running if it has an event;
+// otherwise it blocks and is scheduled out (vcpu_put while blocking).
+void Kvm::halt(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    if (has_events(vcpu)) {
+        log_.op(Layer::Hypervisor, "KVM.halt", {{"vcpu", vcpu}, {"blocks", false}});
+        return;
+    }
+    c.run = VcpuRun::Blocked;
+    log_.op(Layer::Hypervisor, "KVM.halt", {{"vcpu", vcpu}, {"blocks", true}});
+    vcpu_put(vcpu, false);
+}
+
+// The host takes the vCPU: a blocked one is woken and loaded (kvm_vcpu_block returns), one in the
+// guest is kicked out with an IPI (its exit handled here), then vcpu_put.
+void Kvm::leave_guest(uint32_t vcpu, bool preempted) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    Cpu& cpu = hw_.cpu(vcpu);
+    const VcpuRun target = preempted ? VcpuRun::Runnable : VcpuRun::Stopped;
+    if (c.run == VcpuRun::Blocked) {
+        c.run = VcpuRun::Runnable;
+        vcpu_load(vcpu);
+    }
+    c.run = target;
+    if (cpu.in_guest()) {
+        hw_.send(InterruptMessage{cpu.apic_id(), kRescheduleVector});
+        std::optional<VmExit> exit = cpu.take_exit();
+        if (!exit || exit->reason != ExitReason::ExternalInterrupt)
+            throw std::logic_error("Kvm::leave_guest: the kick did not make the vCPU exit");
+        handle_exit(vcpu, *exit);
+        cpu.eoi();                              // the reschedule IPI's handler
+        if (exit->vector != kRescheduleVector)  // another host interrupt came first: still to handle
+            throw std::logic_error("Kvm::leave_guest: a host interrupt was pending at the kick");
+    }
+    if (c.loaded) vcpu_put(vcpu, preempted);
+}
+
+VcpuRegs Kvm::get_regs(uint32_t vcpu) const {
+    const Vmcs& vm = hw_.cpu(vcpu).vmcs();
+    VcpuRegs r;
+    r.rflags_if = vm.guest_if;
+    r.injected = vm.idt_vectoring ? vm.idt_vectoring : vm.entry_interruption;
+    return r;
+}
+
+void Kvm::set_regs(uint32_t vcpu, const VcpuRegs& regs) {
+    Vmcs& vm = hw_.cpu(vcpu).vmcs();
+    vm.guest_if = regs.rflags_if;
+    vm.idt_vectoring = regs.injected;  // re-injected at the next entry
+    vm.entry_interruption.reset();
+    log_.op(Layer::Hypervisor, "KVM.set_regs",
+            {{"vcpu", vcpu}, {"if", regs.rflags_if}, {"injected", Hex{regs.injected.value_or(0)}}});
+}
+
+}  // namespace irqdiff::x86::kvm
