@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "arm_gic/hw/gic.h"
+#include "core/runner.h"
 
 namespace irqdiff::arm {
 namespace {
@@ -95,6 +96,18 @@ void BM_MsiTranslateAndClear(benchmark::State& state) {
     state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_MsiTranslateAndClear);
+
+// The seed scenario end to end on the arm backend (boot, migration, delivery), with and without
+// the full event log.
+void BM_RunSeedOnArm(benchmark::State& state) {
+    Scenario scenario =
+        load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml");
+    const BackendInfo& arm = *builtin_backends().find("arm");
+    RunOptions options;
+    options.record_events = state.range(0) != 0;
+    for (auto _ : state) benchmark::DoNotOptimize(run_scenario(scenario, arm, options));
+}
+BENCHMARK(BM_RunSeedOnArm)->ArgName("events")->Arg(1)->Arg(0);
 
 }  // namespace
 }  // namespace irqdiff::arm

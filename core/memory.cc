@@ -17,8 +17,7 @@ AddressSpace::AddressSpace(std::string name, uint64_t size) : name_(std::move(na
 
 AddressSpace::AddressSpace(const AddressSpace& other)
     : name_(other.name_), size_(other.size_), pages_(other.pages_), stats_(other.stats_) {
-    other.owned_number_ = ~uint64_t{0};  // its pages are shared now
-    other.owned_page_ = nullptr;
+    other.forget_owned();  // its pages are shared now
 }
 
 AddressSpace& AddressSpace::operator=(const AddressSpace& other) {
@@ -27,12 +26,20 @@ AddressSpace& AddressSpace::operator=(const AddressSpace& other) {
     size_ = other.size_;
     pages_ = other.pages_;
     stats_ = other.stats_;
-    cached_number_ = owned_number_ = ~uint64_t{0};
-    cached_page_ = nullptr;
-    owned_page_ = nullptr;
-    other.owned_number_ = ~uint64_t{0};
-    other.owned_page_ = nullptr;
+    forget_cached();
+    forget_owned();
+    other.forget_owned();
     return *this;
+}
+
+void AddressSpace::forget_cached() const {
+    cached_number_ = empty_slots();
+    cached_page_.fill(nullptr);
+}
+
+void AddressSpace::forget_owned() const {
+    owned_number_ = empty_slots();
+    owned_page_.fill(nullptr);
 }
 
 MemFault AddressSpace::read_bytes(uint64_t addr, std::span<uint8_t> out) const {
@@ -69,27 +76,28 @@ MemFault AddressSpace::write_bytes(uint64_t addr, std::span<const uint8_t> in) {
 }
 
 const AddressSpace::Page* AddressSpace::find_page(uint64_t page_number) const {
-    if (page_number == cached_number_) return cached_page_;
+    const unsigned slot = cache_slot(page_number);
+    if (page_number == cached_number_[slot]) return cached_page_[slot];
     auto it = pages_.find(page_number);
     if (it == pages_.end()) return nullptr;
-    cached_number_ = page_number;
-    cached_page_ = it->second.get();
-    return cached_page_;
+    cached_number_[slot] = page_number;
+    cached_page_[slot] = it->second.get();
+    return cached_page_[slot];
 }
 
 AddressSpace::Page& AddressSpace::writable_page(uint64_t page_number) {
-    if (page_number == owned_number_) return *owned_page_;
+    const unsigned c = cache_slot(page_number);
+    if (page_number == owned_number_[c]) return *owned_page_[c];
     auto& slot = pages_[page_number];
     if (!slot || slot.use_count() > 1) {
         // New, or shared with a snapshot (copy on write): the slot gets another page.
         slot = slot ? std::make_shared<Page>(*slot) : std::make_shared<Page>(Page{});
-        if (page_number == cached_number_) cached_number_ = ~uint64_t{0};
     }
-    owned_number_ = page_number;
-    owned_page_ = slot.get();
-    // Reads of this page see it directly too.
-    cached_number_ = page_number;
-    cached_page_ = owned_page_;
+    owned_number_[c] = page_number;
+    owned_page_[c] = slot.get();
+    // Reads of this page see it directly too (this also replaces a cached pre-copy page).
+    cached_number_[c] = page_number;
+    cached_page_[c] = owned_page_[c];
     return *slot;
 }
 

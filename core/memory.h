@@ -88,9 +88,11 @@ class AddressSpace {
     MemRead<T> read_le(uint64_t addr) const {
         if constexpr (kFastPath) {
             uint64_t offset = addr & (kPageSize - 1);
-            if ((addr >> kPageBits) == cached_number_ && offset + sizeof(T) <= kPageSize && addr < size_) {
+            const uint64_t number = addr >> kPageBits;
+            const unsigned slot = cache_slot(number);
+            if (number == cached_number_[slot] && offset + sizeof(T) <= kPageSize && addr < size_) {
                 T v;
-                std::memcpy(&v, cached_page_->data() + offset, sizeof(T));
+                std::memcpy(&v, cached_page_[slot]->data() + offset, sizeof(T));
                 ++stats_.reads;
                 stats_.bytes_read += sizeof(T);
                 return {v, MemFault::None};
@@ -107,8 +109,10 @@ class AddressSpace {
     MemFault write_le(uint64_t addr, T v) {
         if constexpr (kFastPath) {
             uint64_t offset = addr & (kPageSize - 1);
-            if ((addr >> kPageBits) == owned_number_ && offset + sizeof(T) <= kPageSize && addr < size_) {
-                std::memcpy(owned_page_->data() + offset, &v, sizeof(T));
+            const uint64_t number = addr >> kPageBits;
+            const unsigned slot = cache_slot(number);
+            if (number == owned_number_[slot] && offset + sizeof(T) <= kPageSize && addr < size_) {
+                std::memcpy(owned_page_[slot]->data() + offset, &v, sizeof(T));
                 ++stats_.writes;
                 stats_.bytes_written += sizeof(T);
                 return MemFault::None;
@@ -127,11 +131,26 @@ class AddressSpace {
     std::string name_;
     uint64_t size_;
     std::map<uint64_t, std::shared_ptr<Page>> pages_;
-    mutable uint64_t cached_number_ = ~uint64_t{0};  // find_page's last hit (pages are never freed)
-    mutable const Page* cached_page_ = nullptr;
-    // writable_page's last page, known to be this space's alone (not shared with a copy).
-    mutable uint64_t owned_number_ = ~uint64_t{0};
-    mutable Page* owned_page_ = nullptr;
+    // Direct-mapped caches of page pointers (page n in slot cache_slot(n)): pages found by
+    // find_page (pages are never freed while held), and pages writable_page made this space's
+    // alone (not shared with a copy). An accessor that alternates between a few pages (a PID, a
+    // virtual-APIC page, the IRT) stays on the fast path.
+    static constexpr unsigned kCacheSlots = 16;
+    /// Fibonacci hashing, so the pages of regularly spaced tables do not share a slot.
+    static constexpr unsigned cache_slot(uint64_t page_number) {
+        return static_cast<unsigned>((page_number * 0x9E37'79B9'7F4A'7C15ull) >> 60);
+    }
+    void forget_cached() const;
+    void forget_owned() const;
+    mutable std::array<uint64_t, kCacheSlots> cached_number_ = empty_slots();
+    mutable std::array<const Page*, kCacheSlots> cached_page_{};
+    mutable std::array<uint64_t, kCacheSlots> owned_number_ = empty_slots();
+    mutable std::array<Page*, kCacheSlots> owned_page_{};
+    static constexpr std::array<uint64_t, kCacheSlots> empty_slots() {
+        std::array<uint64_t, kCacheSlots> a{};
+        a.fill(~uint64_t{0});
+        return a;
+    }
     mutable AccessStats stats_;
 };
 

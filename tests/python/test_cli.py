@@ -132,3 +132,148 @@ def test_explore_needs_a_backend_with_sub_steps(cli):
     assert cli("explore", SEED, "--range", "5:2").stderr == "--range: '5:2': expected LO:HI with 0 <= LO <= HI\n"
     bad = cli("explore", MALFORMED[0])
     assert bad.returncode == 2 and bad.stderr.startswith(str(MALFORMED[0]))
+
+
+# The `arch` key (core/scenario_loader.cc Loader::arch, Registry::arches_for in core/backend.cc) and the
+# x86 backend. scenarios/README.md: "Files under scenarios/ARCH/ are meant for that backend; the others
+# run on every backend."
+X86_SCENARIOS = sorted((SOURCE / "scenarios" / "x86").glob("*.yaml"))
+ARM_SCENARIOS = sorted((SOURCE / "scenarios" / "arm").glob("*.yaml"))
+TIMER_WITHOUT_ARCH = """name: timer-without-arch
+vm: {vcpus: 1}
+devices:
+  - {name: tm, kind: timer}
+routes:
+  - {source: tm.0, vcpu: 0}
+steps:
+  - fire: tm.0
+  - run: all
+expect: {tm.0: delivered-once}
+"""
+
+
+def arch_position(path) -> str:
+    """LINE:COL of the `arch:` value in a scenario file (the place arch conflicts are reported)."""
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if line.startswith("arch: "):
+            return f"{number}:{len('arch: ') + 1}"
+    raise AssertionError(f"{path} has no top-level arch key")
+
+
+def json_runs(r):
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)["runs"]
+
+
+@pytest.mark.parametrize("path, arch", [(p, "x86") for p in X86_SCENARIOS] + [(p, "arm") for p in ARM_SCENARIOS],
+                         ids=lambda v: v.stem if hasattr(v, "stem") else v)
+def test_run_without_arch_uses_the_scenarios_arch_key(cli, path, arch):
+    assert [run["arch"] for run in json_runs(cli("run", path.relative_to(SOURCE), "--json"))] == [arch]
+
+
+def test_seed_has_no_arch_key_and_runs_on_arm_and_x86_delivered_once(cli):
+    assert not any(line.startswith("arch:") for line in SEED.read_text().splitlines())
+    runs = json_runs(cli("run", SEED, "--arch", "both", "--json"))
+    assert [run["arch"] for run in runs] == ["arm", "x86"]
+    for run in runs:
+        assert run["outcomes"] == {"nic.0": "delivered-once", "nic.1": "delivered-once"}, run["arch"]
+        assert run["expectations_met"] is True
+    assert json_runs(cli("run", SEED, "--json")) == runs
+
+
+@pytest.mark.parametrize("path, asked", [
+    (SOURCE / "scenarios" / "x86" / "coalescing.yaml", "arm"),
+    (SOURCE / "scenarios" / "x86" / "timer_before_load.yaml", "arm"),
+    (SOURCE / "scenarios" / "arm" / "gicv4_0.yaml", "x86"),
+], ids=lambda v: v.stem if hasattr(v, "stem") else v)
+def test_arch_the_scenario_does_not_allow_exits_2_located_at_its_arch_key(cli, path, asked):
+    rel = path.relative_to(SOURCE)
+    meant = "x86" if asked == "arm" else "arm"
+    message = (f"{rel}:{arch_position(path)}: arch: the scenario is meant for {meant} only, "
+               f"but --arch asks for {asked}\n")
+    for arch in (asked, "both"):
+        r = cli("run", rel, "--arch", arch)
+        assert r.returncode == 2, arch
+        assert r.stdout == ""
+        assert r.stderr == message, arch
+
+
+def test_arch_conflict_in_one_file_still_runs_the_others(cli):
+    x86 = (SOURCE / "scenarios" / "x86" / "coalescing.yaml").relative_to(SOURCE)
+    r = cli("run", SEED, x86, "--arch", "arm")
+    assert r.returncode == 2
+    assert "arm: every expectation holds (2 of 2)" in r.stdout
+    assert r.stderr.splitlines() == [f"{x86}:8:7: arch: the scenario is meant for x86 only, but --arch asks for arm"]
+
+
+@pytest.mark.parametrize("path", [SOURCE / "scenarios" / "x86" / "coalescing.yaml",
+                                  SOURCE / "scenarios" / "arm" / "seed_transfer_set_forwarding.yaml"],
+                         ids=lambda p: p.stem)
+def test_ideal_may_always_run_an_arch_restricted_scenario(cli, path):
+    r = cli("run", path.relative_to(SOURCE), "--arch", "ideal", "--json")
+    assert [run["arch"] for run in json_runs(r)] == ["ideal"]
+    assert r.stderr == ""
+
+
+def test_arm_rejects_a_timer_at_its_kind_and_x86_and_ideal_run_it(cli, tmp_path):
+    path = tmp_path / "timer.yaml"
+    path.write_text(TIMER_WITHOUT_ARCH)
+    r = cli("run", "timer.yaml", "--arch", "arm", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == ("timer.yaml:4:22: devices[0].kind: timer is the x86 local-APIC timer; the arm backend models "
+                        "no timer (give the scenario 'arch: x86')\n")
+    for arch in ("x86", "ideal"):
+        runs = json_runs(cli("run", "timer.yaml", "--arch", arch, "--json", cwd=tmp_path))
+        assert [(run["arch"], run["outcomes"]) for run in runs] == [(arch, {"tm.0": "delivered-once"})]
+    # With `arch: x86` the default run skips arm.
+    path.write_text(TIMER_WITHOUT_ARCH.replace("vm:", "arch: x86\nvm:", 1))
+    assert [run["arch"] for run in json_runs(cli("run", "timer.yaml", "--json", cwd=tmp_path))] == ["x86"]
+
+
+def test_x86_rejects_toggle_lpis_at_the_step(cli, tmp_path):
+    (tmp_path / "toggle.yaml").write_text(
+        "name: toggle\nvm: {vcpus: 1}\ndevices: [{name: nic, vectors: 1}]\nroutes: [{source: nic.0, vcpu: 0}]\n"
+        "steps:\n  - fire: nic.0\n  - toggle_lpis: {vcpu: 0}\n  - run: all\n")
+    r = cli("run", "toggle.yaml", "--arch", "x86", cwd=tmp_path)
+    assert r.returncode == 2
+    assert r.stderr == ("toggle.yaml:7:5: toggle_lpis is an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no "
+                        "LPIs (give the scenario 'arch: arm')\n")
+    assert cli("run", "toggle.yaml", "--arch", "arm", cwd=tmp_path).returncode == 0
+
+
+def test_list_steps_x86_prints_its_sub_steps_dependencies_and_orders(cli):
+    r = cli("list", "steps", "--arch", "x86")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "backend x86:" in out and "backend arm" not in out and "backend ideal" not in out
+    table = out.split("backend x86:")[1].split("restore dependencies:")[0]
+    rows = {line.split()[0]: line.split()[1:3] for line in table.splitlines()
+            if len(line.split()) >= 3 and line.split()[1] in ("save", "restore")}
+    assert rows == {
+        "stop_vcpus": ["save", "stop_vcpus"], "stop_devices": ["save", "stop_devices"],
+        "get_lapic": ["save", "save_irqchip"], "copy_memory": ["save", "copy_memory"],
+        "set_lapic": ["restore", "restore_irqchip"], "vfio_load_config": ["restore", "restore_devices"],
+        "msix_enable": ["restore", "restore_translation"], "irq_bypass_connect": ["restore", "restore_devices"],
+        "start_vcpus": ["restore", "start_vcpus"], "start_devices": ["restore", "start_devices"]}
+    dependencies = out.split("restore dependencies:")[1].split("named orders:")[0].strip().splitlines()
+    deps = [line.split("(")[0].split() for line in dependencies]
+    assert sorted(deps) == sorted([["vfio_load_config", "->", "msix_enable"],
+                                   ["msix_enable", "->", "irq_bypass_connect"],
+                                   ["set_lapic", "->", "start_vcpus"],
+                                   ["vfio_load_config", "->", "start_devices"]])
+    for line in dependencies:  # each dependency gives its reason
+        assert line.rstrip().endswith(")") and len(line.split("(", 1)[1]) > 1, line
+    assert ("qemu: set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_vcpus, start_devices"
+            in out)
+    assert ("lapic_after_vfio: vfio_load_config, msix_enable, irq_bypass_connect, set_lapic, start_vcpus, "
+            "start_devices" in out)
+    # The linear extensions of the 4 dependencies over the 6 restore steps.
+    assert "admissible restore orders (order: all): 45" in out
+
+
+def test_list_policies_mentions_x86_guest_apic_dest(cli):
+    r = cli("list", "policies")
+    assert r.returncode == 0, r.stderr
+    line = next(l for l in r.stdout.splitlines() if l.startswith("x86.guest_apic_dest"))
+    assert line.split()[1:4] == ["logical*", "physical", "x86"]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import irqdiff
-from conftest import SEED
+from conftest import SEED, SOURCE
 
 
 def test_load_and_inspect_the_seed():
@@ -103,3 +103,91 @@ def test_docstring_examples_run(obj):
     assert result.failed == 0
     if obj is not irqdiff.results:
         assert result.attempted > 0
+
+
+# The `arch` key (core/scenario_loader.cc Loader::arch) and Registry::arches_for (core/backend.cc): with
+# no arch=, a scenario with `arch` runs only on those backends, one without on arm and x86; a requested
+# backend the key does not allow (other than ideal) raises ScenarioError at the key.
+X86 = SOURCE / "scenarios" / "x86" / "coalescing.yaml"
+ARM = SOURCE / "scenarios" / "arm" / "seed_transfer_set_forwarding.yaml"
+TIMER = """name: timer-without-arch
+vm: {vcpus: 1}
+devices:
+  - {name: tm, kind: timer}
+routes:
+  - {source: tm.0, vcpu: 0}
+steps:
+  - fire: tm.0
+  - run: all
+expect: {tm.0: delivered-once}
+"""
+
+
+@pytest.mark.parametrize("path, arch", [(X86, "x86"), (ARM, "arm")], ids=["x86", "arm"])
+def test_run_without_arch_uses_the_scenarios_arch_key(path, arch):
+    r = irqdiff.run(path)
+    assert list(r.outcomes) == [arch]
+    assert r.expectations_met
+
+
+def test_run_without_arch_key_runs_on_arm_and_x86():
+    assert irqdiff.run(SEED).outcomes == {
+        "arm": {"nic.0": "delivered-once", "nic.1": "delivered-once"},
+        "x86": {"nic.0": "delivered-once", "nic.1": "delivered-once"}}
+    assert irqdiff.run(SEED, arch="both").outcomes == irqdiff.run(SEED).outcomes
+
+
+@pytest.mark.parametrize("path, arch, asked", [
+    (X86, "arm", "arm"), (X86, "both", "arm"), (X86, ["ideal", "arm"], "arm"), (X86, ("x86", "arm"), "arm"),
+    (ARM, "x86", "x86"),
+])
+def test_arch_the_scenario_does_not_allow_raises_at_its_arch_key(path, arch, asked):
+    meant = "x86" if path == X86 else "arm"
+    line = next(n for n, l in enumerate(path.read_text().splitlines(), 1) if l.startswith("arch: "))
+    with pytest.raises(irqdiff.ScenarioError) as err:
+        irqdiff.run(path, arch=arch)
+    assert str(err.value) == (f"{path}:{line}:7: arch: the scenario is meant for {meant} only, "
+                              f"but run(arch=...) asks for {asked}")
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(irqdiff.ScenarioError):
+        irqdiff.run(irqdiff.load(path), arch=arch)
+
+
+def test_ideal_may_always_run_an_arch_restricted_scenario():
+    for path in (X86, ARM):
+        assert list(irqdiff.run(path, arch="ideal").outcomes) == ["ideal"]
+    assert list(irqdiff.run(X86, arch=["ideal", "x86"]).outcomes) == ["ideal", "x86"]
+
+
+def test_arm_rejects_a_timer_scenario_without_arch_at_its_kind():
+    s = irqdiff.Scenario.from_yaml(TIMER)
+    message = ("<string>:4:22: devices[0].kind: timer is the x86 local-APIC timer; the arm backend models no timer "
+               "(give the scenario 'arch: x86')")
+    with pytest.raises(irqdiff.ScenarioError) as err:
+        irqdiff.run(s, arch="arm")
+    assert str(err.value) == message
+    assert isinstance(err.value, ValueError)
+    with pytest.raises(irqdiff.ScenarioError) as named:
+        irqdiff.run(irqdiff.Scenario.from_yaml(TIMER, "mine.yaml"), arch="arm")
+    assert str(named.value) == "mine.yaml" + message[len("<string>"):]
+    # x86 runs the LAPIC timer; the ideal reference runs it as an ordinary source.
+    assert irqdiff.run(s, arch=["ideal", "x86"]).outcomes == {
+        "ideal": {"tm.0": "delivered-once"}, "x86": {"tm.0": "delivered-once"}}
+
+
+def test_scenario_text_with_a_bad_arch_or_timer_raises_a_located_value_error():
+    with pytest.raises(irqdiff.ScenarioError,
+                       match=r"^<string>:2:7: arch: unknown backend 'ideal' \(expected arm or x86\)$"):
+        irqdiff.Scenario.from_yaml(TIMER.replace("vm:", "arch: ideal\nvm:", 1))
+    with pytest.raises(ValueError, match=r"^<string>:4:42: devices\[0\]\.passthrough: a timer is not a PCI device"):
+        irqdiff.Scenario.from_yaml(TIMER.replace("kind: timer}", "kind: timer, passthrough: true}"))
+
+
+def test_x86_guest_apic_dest_is_a_policy_of_the_x86_backend():
+    p = next(p for p in irqdiff.policies() if p["key"] == "x86.guest_apic_dest")
+    assert (p["arch"], p["values"], p["default"]) == ("x86", ["logical", "physical"], "logical")
+    for dest in ("logical", "physical"):
+        assert list(irqdiff.run(X86, policy={"x86.guest_apic_dest": dest}).outcomes) == ["x86"]
+    with pytest.raises(irqdiff.ScenarioError, match=r"^run\(policy=...\): 'cluster' is not a value of policy "
+                                                    r"x86\.guest_apic_dest"):
+        irqdiff.run(X86, policy={"x86.guest_apic_dest": "cluster"})

@@ -1,7 +1,6 @@
 // A physical CPU's local APIC and VMX APIC virtualization (cpu.h).
 #include "x86_pi/hw/cpu.h"
 
-#include <array>
 #include <stdexcept>
 
 #include "x86_pi/hw/pi_desc.h"
@@ -136,20 +135,23 @@ void Cpu::posted_interrupt_processing() {
     if (!control.ok() || mem_->write64(control_at, PiDescControl::ON.set(control.value, 0)) != MemFault::None)
         throw std::logic_error("Cpu: the VMCS's PID address is outside host memory");
     eoi();  // step 4: the notification itself is done
-    std::array<uint8_t, 32> raw{};
-    if (mem_->read_bytes(pid, raw) != MemFault::None) throw std::logic_error("Cpu: PIR outside host memory");
     ApicPage page = vapic();
     int highest = -1;
     unsigned moved = 0;
-    for (unsigned chunk = 0; chunk < 8; ++chunk) {  // 32 vectors per chunk: one VIRR dword each
-        uint32_t bits = 0;
-        for (unsigned b = 4; b-- > 0;) bits = (bits << 8) | raw[4 * chunk + b];
-        if (!bits) continue;
-        if (mem_->write32(pid + 4 * chunk, 0) != MemFault::None) throw std::logic_error("Cpu: PIR outside host memory");
-        uint32_t at = apic::IRR + 0x10 * chunk;
-        page.write(at, page.read(at) | bits);
-        highest = static_cast<int>(32 * chunk + 31 - std::countl_zero(bits));
-        moved += static_cast<unsigned>(std::popcount(bits));
+    for (unsigned word = 0; word < kPirWords; ++word) {  // step 5, one PIR word at a time
+        MemRead<uint64_t> r = mem_->read64(pid + 8 * word);
+        if (!r.ok()) throw std::logic_error("Cpu: PIR outside host memory");
+        if (!r.value) continue;
+        mem_->write64(pid + 8 * word, 0);
+        for (unsigned half = 0; half < 2; ++half) {  // 32 vectors: one VIRR dword
+            uint32_t bits = static_cast<uint32_t>(r.value >> (32 * half));
+            if (!bits) continue;
+            unsigned chunk = 2 * word + half;
+            uint32_t at = apic::IRR + 0x10 * chunk;
+            page.write(at, page.read(at) | bits);
+            highest = static_cast<int>(32 * chunk + 31 - std::countl_zero(bits));
+            moved += static_cast<unsigned>(std::popcount(bits));
+        }
     }
     if (highest > vmcs_.rvi) vmcs_.rvi = static_cast<uint8_t>(highest);  // step 6
     log_->op(Layer::Hardware, "CPU.pi_process",

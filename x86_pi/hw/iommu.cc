@@ -34,17 +34,20 @@ uint32_t RemappableMsi::address(uint16_t handle) {
 
 void Iommu::set_irtp() {
     irta_ = irta_reg_;
-    iec_.clear();
+    invalidate_iec_all();
     log_->op(Layer::Hardware, "IOMMU.set_irtp",
              {{"irta", Hex{table_address()}}, {"entries", table_entries()}, {"eime", x2apic()}});
 }
 
-void Iommu::invalidate_iec_all() { iec_.clear(); }
+void Iommu::invalidate_iec_all() {
+    for (IecSlot& s : iec_) s.valid = false;
+}
 
 void Iommu::invalidate_iec(uint32_t index, unsigned im) {
     uint32_t count = 1u << im;
     uint32_t first = index & ~(count - 1);  // the IIDX of a 2^IM block is aligned to its size
-    iec_.erase(iec_.lower_bound(first), iec_.lower_bound(first + count));
+    for (IecSlot& s : iec_)
+        if (s.valid && s.index >= first && s.index - first < count) s.valid = false;
 }
 
 bool Iommu::sid_valid(uint8_t svt, uint8_t sq, uint16_t sid, uint16_t requester) {
@@ -92,17 +95,14 @@ IrResult Iommu::request(const MsiRequest& msi) {
     }
     if (index >= table_entries()) return blocked(IrFault::IndexOutOfRange, index, false, msi);
 
-    IrteWords w;
-    if (auto it = iec_.find(index); it != iec_.end()) {
-        w = it->second;
-    } else {
-        std::array<uint8_t, 16> bytes{};
-        if (mem_->read_bytes(entry_address(index), bytes) != MemFault::None)
-            return blocked(IrFault::IrtAccess, index, false, msi);
-        for (unsigned i = 8; i-- > 0;) w.low = (w.low << 8) | bytes[i];
-        for (unsigned i = 16; i-- > 8;) w.high = (w.high << 8) | bytes[i];
-        iec_.emplace(index, w);
+    IecSlot& slot = iec_[index % kIecSlots];
+    if (!slot.valid || slot.index != index) {
+        MemRead<uint64_t> low = mem_->read64(entry_address(index));
+        MemRead<uint64_t> high = mem_->read64(entry_address(index) + 8);
+        if (!low.ok() || !high.ok()) return blocked(IrFault::IrtAccess, index, false, msi);
+        slot = IecSlot{true, index, IrteWords{low.value, high.value}};
     }
+    const IrteWords w = slot.entry;
 
     bool fpd = RemappedIrte::Low::FPD.get(w.low) != 0;  // same bit in both formats
     if (!RemappedIrte::Low::P.get(w.low)) return blocked(IrFault::NotPresent, index, fpd, msi);
@@ -128,27 +128,42 @@ IrResult Iommu::request(const MsiRequest& msi) {
 }
 
 IrResult Iommu::post(const PostedIrte& e, uint32_t index, const MsiRequest& msi) {
-    // One coherent read-modify-write of the descriptor [VT-d §5.2.3 step 3, reference §2.1].
-    PiDescRead r = read_pi_desc(*mem_, e.pda);
-    if (!r.ok()) return blocked(IrFault::PidAccess, index, e.fpd, msi);
-    if (!r.reserved_clear) return blocked(IrFault::PidReserved, index, e.fpd, msi);
-    PiDesc d = r.value;
-    const bool already = d.pir.test(e.vv);
-    d.pir.set(e.vv);
-    const bool notify = !d.on && (e.urg || !d.sn);
-    if (notify) d.on = true;
-    if (!write_pi_desc(*mem_, e.pda, d).ok()) return blocked(IrFault::PidAccess, index, e.fpd, msi);
+    // One coherent read-modify-write of the descriptor [VT-d §5.2.3 step 3, reference §2.1]: the
+    // words it needs (the control word, the reserved words, the PIR word holding VV), validated,
+    // then the PIR word and the control word written back. The PDA is 64-byte aligned by
+    // construction (its bits 5:0 are not stored).
+    const uint64_t control_at = e.pda + kPiDescControlOffset;
+    const uint64_t pir_at = e.pda + 8 * (e.vv / 64);
+    MemRead<uint64_t> control = mem_->read64(control_at);
+    MemRead<uint64_t> pir = mem_->read64(pir_at);
+    if (!control.ok() || !pir.ok() || !mem_->contains(e.pda, kPiDescBytes))
+        return blocked(IrFault::PidAccess, index, e.fpd, msi);
+    bool reserved = (control.value & PiDescControl::kReservedMask) != 0;
+    for (unsigned w = kPiDescControlWord + 1; w < kPiDescBytes / 8 && !reserved; ++w)
+        reserved = mem_->read64(e.pda + 8 * w).value != 0;
+    if (reserved) return blocked(IrFault::PidReserved, index, e.fpd, msi);
+    const uint64_t bit = uint64_t{1} << (e.vv % 64);
+    const bool already = (pir.value & bit) != 0;
+    const bool on = PiDescControl::ON.get(control.value) != 0;
+    const bool sn = PiDescControl::SN.get(control.value) != 0;
+    const bool notify = !on && (e.urg || !sn);  // X
+    mem_->write64(pir_at, pir.value | bit);
+    if (notify) mem_->write64(control_at, PiDescControl::ON.set(control.value, 1));
     log_->op(Layer::Hardware, "IOMMU.post",
              {{"index", index},
               {"pda", Hex{e.pda}},
               {"vector", Hex{e.vv}},
               {"coalesced", already},
-              {"on", d.on},
-              {"sn", d.sn},
+              {"on", on || notify},
+              {"sn", sn},
               {"urg", e.urg},
               {"notify", notify}});
     IrResult out{IrResult::Kind::Posted, IrFault::None, index, std::nullopt};
-    if (notify) out.message = InterruptMessage{apic_id_from_ndst(d.ndst, x2apic()), d.nv};  // step 4
+    if (notify) {  // step 4: NV to NDST, fixed, physical, edge
+        uint32_t ndst = static_cast<uint32_t>(PiDescControl::NDST.get(control.value));
+        uint8_t nv = static_cast<uint8_t>(PiDescControl::NV.get(control.value));
+        out.message = InterruptMessage{apic_id_from_ndst(ndst, x2apic()), nv};
+    }
     return out;
 }
 

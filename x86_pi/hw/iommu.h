@@ -9,6 +9,8 @@
 //              the table has 2^(S+1) entries of 16 bytes
 //   GCMD.SIRTP latch IRTA_REG;  GCMD.IRE  interrupt remapping on
 //   IEC invalidation descriptor: global, or 2^IM entries from index IIDX
+// The IEC is modelled as a direct-mapped cache of 256 entries (its organisation is the
+// implementation's; what matters is that a cached entry is used until invalidated).
 // A request in remappable format (VT-d §5.1.2.2, not in reference/):
 //   address FEEh[31:20] HANDLE[14:0] at [19:5] FORMAT[4]=1 SHV[3] HANDLE[15] at [2]
 //   data    SUBHANDLE[15:0] when SHV=1 (the entry is HANDLE + SUBHANDLE), [31:16] reserved
@@ -17,8 +19,8 @@
 // ignored).
 #pragma once
 
+#include <array>
 #include <cstdint>
-#include <map>
 #include <optional>
 
 #include "core/bits.h"
@@ -119,7 +121,10 @@ class Iommu {
     /// IEC invalidation: 2^im entries from `index` (index-selective).
     void invalidate_iec(uint32_t index, unsigned im);
     /// Whether the IEC holds entry `index` (tests).
-    bool iec_holds(uint32_t index) const { return iec_.count(index) != 0; }
+    bool iec_holds(uint32_t index) const {
+        const IecSlot& s = iec_[index % kIecSlots];
+        return s.valid && s.index == index;
+    }
 
     /// A device's interrupt request: look up its IRTE (through the IEC) and remap or post it.
     /// Posting is one atomic update of the PID [VT-d §5.2.3, reference §2.1]: set PIR[VV]; then
@@ -136,7 +141,15 @@ class Iommu {
     uint64_t irta_reg_ = 0;
     uint64_t irta_ = 0;  // latched by SIRTP
     bool enabled_ = false;
-    std::map<uint32_t, IrteWords> iec_;
+    /// The interrupt entry cache: direct-mapped, entry i in slot i mod kIecSlots. A hit is used
+    /// without reading the IRT, so an entry changed in memory without an invalidation is stale.
+    static constexpr unsigned kIecSlots = 256;
+    struct IecSlot {
+        bool valid = false;
+        uint32_t index = 0;
+        IrteWords entry;
+    };
+    std::array<IecSlot, kIecSlots> iec_{};
 };
 
 }  // namespace irqdiff::x86

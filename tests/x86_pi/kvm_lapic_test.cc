@@ -1,0 +1,527 @@
+// KVM's in-kernel local APIC (x86_pi/kvm/lapic.cc): reset values, register writes and their
+// effects, the APIC map and MSI destination matching, KVM_GET_LAPIC and KVM_SET_LAPIC
+// [reference/x86_posted_interrupts_kvm_migration.md §4.5, §4.6, §5.2, §5.3, §7 item 2].
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "x86_pi/guest/guest.h"
+#include "tests/x86_pi/x86_harness.h"
+
+namespace irqdiff::x86 {
+namespace {
+
+using testing::arg;
+using testing::logical_msi;
+using testing::Machine;
+using testing::physical_msi;
+using kvm::kEinval;
+using kvm::kOk;
+using kvm::LapicImage;
+using kvm::SetLapicClear;
+
+constexpr uint64_t kApicBaseEnable = uint64_t{1} << 11;
+constexpr uint64_t kApicBaseExtd = uint64_t{1} << 10;
+constexpr uint64_t kApicBaseBsp = uint64_t{1} << 8;
+
+void set_reg(LapicImage& image, uint32_t offset, uint32_t value) {
+    for (unsigned i = 0; i < 4; ++i) image.regs[offset + i] = static_cast<uint8_t>(value >> (8 * i));
+}
+void set_bit(LapicImage& image, uint32_t reg, uint8_t vector) {
+    uint32_t at = apic::bit_offset(reg, vector);
+    set_reg(image, at, image.reg(at) | (1u << (vector & 31)));
+}
+
+// ---- reset ---------------------------------------------------------------------------------------
+
+// kvm_lapic_reset at KVM_CREATE_VCPU: xAPIC ID = vCPU id, DFR flat, SVR 0xFF (software-disabled),
+// LVTT masked, nothing pending; MSR_IA32_APICBASE = 0xFEE00000 | enable, BSP only for vCPU 0.
+TEST(LapicReset, RegistersAndApicBaseHaveTheirPowerUpValues) {
+    Machine m(3);
+    for (uint32_t v = 0; v < 3; ++v) {
+        SCOPED_TRACE(v);
+        ApicPage p = m.page(v);
+        EXPECT_EQ(p.read(apic::ID), v << 24);
+        EXPECT_EQ(p.read(apic::DFR), apic::kDfrFlat);
+        EXPECT_EQ(p.read(apic::LDR), 0u);
+        EXPECT_EQ(p.read(apic::SVR), 0xFFu);
+        EXPECT_EQ(p.read(apic::LVT_TIMER), apic::kLvtMasked);
+        EXPECT_EQ(p.read(apic::TPR), 0u);
+        EXPECT_EQ(p.read(apic::TMICT), 0u);
+        EXPECT_EQ(p.highest(apic::IRR), -1);
+        EXPECT_EQ(p.highest(apic::ISR), -1);
+        EXPECT_EQ(p.read(apic::VERSION) & 0xFF, 0x14u);  // an integrated APIC
+        const uint64_t base = m.vcpu(v).apic_base;
+        EXPECT_EQ(base & ~uint64_t{0xFFF}, 0xFEE0'0000u);
+        EXPECT_TRUE(base & kApicBaseEnable);
+        EXPECT_FALSE(base & kApicBaseExtd);
+        EXPECT_EQ((base & kApicBaseBsp) != 0, v == 0);
+        EXPECT_FALSE(m.vcpu(v).timer_armed);
+    }
+}
+
+// __vmx_vcpu_reset [reference §4.3]: the PID starts with NV = POSTED_INTR_VECTOR and SN = 1; init_vmcs
+// points the VMCS at the PID and the register page, with PINV = 0xF2.
+TEST(LapicReset, PidAndVmcsPointAtTheVcpusOwnPages) {
+    Machine m(2);
+    for (uint32_t v = 0; v < 2; ++v) {
+        SCOPED_TRACE(v);
+        PiDesc d = m.pid(v);
+        EXPECT_EQ(d.nv, kvm::kPostedIntrVector);
+        EXPECT_TRUE(d.sn);
+        EXPECT_FALSE(d.on);
+        EXPECT_FALSE(d.pir.any());
+        EXPECT_EQ(m.vmcs(v).pid_addr, kvm::HostLayout::pid(v));
+        EXPECT_EQ(m.vmcs(v).virtual_apic_addr, kvm::HostLayout::apic_page(v));
+        EXPECT_EQ(m.vmcs(v).pinv, kvm::kPostedIntrVector);
+        EXPECT_TRUE(m.vmcs(v).process_posted_interrupts);
+    }
+}
+
+// __apic_accept_irq: a software-disabled APIC (SVR[8] = 0, as at reset) accepts no fixed interrupt.
+TEST(LapicReset, SoftwareDisabledApicAcceptsNothing) {
+    Machine m(1);
+    size_t from = m.mark();
+    m.kvm().set_msi(physical_msi(0, 0x41), "test");
+    EXPECT_EQ(m.find("KVM.accept_irq", {arg("vector", Hex{0x41})}, from, EventKind::Ignored).size(), 1u);
+    EXPECT_FALSE(m.pir(0, 0x41));
+    EXPECT_FALSE(m.virr(0, 0x41));
+}
+
+// ---- kvm_lapic_reg_write ------------------------------------------------------------------------------
+
+// kvm_lapic_reg_write(APIC_ID): only ID[31:24] is kept in xAPIC mode, and the APIC map is
+// recomputed (kvm_recalculate_apic_map): the old ID names nobody, the new one the vCPU.
+TEST(LapicWrite, IdKeepsBits31To24AndMovesThePhysicalMapEntry) {
+    Machine m(2);
+    m.kvm().lapic_write(1, apic::ID, 0x05AB'CDEF);
+    EXPECT_EQ(m.page(1).read(apic::ID), 0x0500'0000u);
+    EXPECT_EQ(m.state().map.phys[5], 1);
+    EXPECT_EQ(m.state().map.phys[1], -1);
+    EXPECT_EQ(m.kvm().msi_destinations(physical_msi(5, 0x41)), std::vector<uint32_t>{1});
+    EXPECT_TRUE(m.kvm().msi_destinations(physical_msi(1, 0x41)).empty());
+}
+
+// kvm_lapic_reg_write(APIC_LDR, APIC_DFR): LDR keeps [31:24]; DFR's low 28 bits read as ones; only
+// a flat-model (DFR[31:28] = 0xF) APIC joins the flat logical map.
+TEST(LapicWrite, LdrAndDfrDecideFlatLogicalMembership) {
+    Machine m(2);
+    m.kvm().lapic_write(0, apic::LDR, 0x01FF'FFFF);
+    EXPECT_EQ(m.page(0).read(apic::LDR), 0x0100'0000u);
+    EXPECT_EQ(m.state().map.logical[0], 0);
+    EXPECT_EQ(m.kvm().msi_destinations(logical_msi(0x01, 0x41)), std::vector<uint32_t>{0});
+
+    m.kvm().lapic_write(0, apic::DFR, 0);  // cluster model
+    EXPECT_EQ(m.page(0).read(apic::DFR), 0x0FFF'FFFFu);
+    EXPECT_EQ(m.state().map.logical[0], -1);
+    EXPECT_TRUE(m.kvm().msi_destinations(logical_msi(0x01, 0x41)).empty());
+    EXPECT_EQ(m.kvm().single_vcpu(logical_msi(0x01, 0x41)), -1);
+}
+
+// kvm_lapic_reg_write(APIC_SPIV): SVR keeps [9:0]; software-disabling the APIC masks every LVT
+// entry (the timer's here).
+TEST(LapicWrite, SvrSoftwareDisableMasksTheTimerLvt) {
+    Machine m(1);
+    m.kvm().lapic_write(0, apic::SVR, 0xFFFF'F1FF);
+    EXPECT_EQ(m.page(0).read(apic::SVR), 0x1FFu);
+    m.kvm().lapic_write(0, apic::LVT_TIMER, 0xEC);
+    EXPECT_FALSE(apic::LvtTimer::Mask.get(m.page(0).read(apic::LVT_TIMER)));
+    m.kvm().lapic_write(0, apic::SVR, 0x0FF);
+    EXPECT_TRUE(apic::LvtTimer::Mask.get(m.page(0).read(apic::LVT_TIMER)));
+    EXPECT_EQ(apic::LvtTimer::Vector.get(m.page(0).read(apic::LVT_TIMER)), 0xECu);
+}
+
+// kvm_lapic_reg_write(APIC_TASKPRI) -> apic_update_ppr [reference §4.6]: TPR keeps [7:0]; PPR =
+// TPR if TPR[7:4] >= ISRV[7:4], else ISRV & 0xF0; KVM_REQ_EVENT.
+TEST(LapicWrite, TprRecomputesPprAndRequestsAnEvent) {
+    Machine m(1);
+    m.page(0).set(apic::ISR, 0x51);
+    m.vcpu(0).req_event = false;
+    m.kvm().lapic_write(0, apic::TPR, 0x1234);
+    EXPECT_EQ(m.page(0).read(apic::TPR), 0x34u);
+    EXPECT_EQ(m.page(0).read(apic::PPR), 0x50u);  // ISR's class wins over TPR 0x34
+    EXPECT_TRUE(m.vcpu(0).req_event);
+    m.kvm().lapic_write(0, apic::TPR, 0x72);
+    EXPECT_EQ(m.page(0).read(apic::PPR), 0x72u);  // TPR's class 7 >= ISR's 5
+}
+
+// apic_set_eoi [reference §4.6]: the highest in-service vector is cleared, SVI follows to the next
+// highest (APICv), PPR is recomputed; an EOI with nothing in service is ignored.
+TEST(LapicWrite, EoiClearsTheHighestIsrAndSviFollows) {
+    Machine m(1);
+    m.page(0).set(apic::ISR, 0x51);
+    m.page(0).set(apic::ISR, 0x62);
+    m.kvm().lapic_write(0, apic::EOI, 0);
+    EXPECT_FALSE(m.visr(0, 0x62));
+    EXPECT_TRUE(m.visr(0, 0x51));
+    EXPECT_EQ(m.vmcs(0).svi, 0x51);
+    EXPECT_EQ(m.page(0).read(apic::PPR), 0x50u);
+    m.kvm().lapic_write(0, apic::EOI, 0);
+    EXPECT_EQ(m.page(0).highest(apic::ISR), -1);
+    EXPECT_EQ(m.vmcs(0).svi, 0);
+    EXPECT_EQ(m.page(0).read(apic::PPR), 0u);
+    size_t from = m.mark();
+    m.kvm().lapic_write(0, apic::EOI, 0);
+    EXPECT_EQ(m.count("KVM.eoi", EventKind::Ignored, from), 1u);
+}
+
+class LapicReadOnly : public ::testing::TestWithParam<uint32_t> {};
+
+// kvm_lapic_reg_write: VERSION, PPR, ISR, TMR, IRR and TMCCT are read-only; the write changes nothing
+// and is logged as ignored.
+TEST_P(LapicReadOnly, WriteIsIgnored) {
+    const uint32_t reg = GetParam();
+    Machine m(1);
+    const uint32_t before = m.page(0).read(reg);
+    size_t from = m.mark();
+    m.kvm().lapic_write(0, reg, 0xA5A5'A5A5);
+    EXPECT_EQ(m.page(0).read(reg), before);
+    EXPECT_EQ(m.find("KVM.lapic_write", {arg("reg", Hex{reg})}, from, EventKind::Ignored).size(), 1u);
+}
+
+INSTANTIATE_TEST_SUITE_P(ReadOnlyRegisters, LapicReadOnly,
+                         ::testing::Values(apic::VERSION, apic::PPR, apic::ISR, apic::TMR + 0x10, apic::IRR + 0x70,
+                                           apic::TMCCT),
+                         [](const ::testing::TestParamInfo<uint32_t>& info) {
+                             return "Offset" + std::to_string(info.param);
+                         });
+
+// The model sends no IPIs: an ICR write is a guest error, stored, and nothing reaches another vCPU.
+TEST(LapicWrite, IcrWriteIsAGuestErrorAndSendsNothing) {
+    Machine m(2);
+    m.start_all();
+    size_t from = m.mark();
+    m.kvm().lapic_write(0, apic::ICR_HI, 0x01FF'FFFF);
+    EXPECT_EQ(m.page(0).read(apic::ICR_HI), 0x0100'0000u);
+    m.kvm().lapic_write(0, apic::ICR_LO, 0x41);  // fixed, vector 0x41, to the ICR_HI destination
+    EXPECT_EQ(m.count("KVM.lapic_write", EventKind::GuestError, from), 1u);
+    EXPECT_EQ(m.count("BUS.interrupt", from), 0u);
+    EXPECT_FALSE(m.pir(1, 0x41));
+    EXPECT_FALSE(m.virr(1, 0x41));
+}
+
+// Only the one-shot timer mode is modelled: a periodic or TSC-deadline LVTT is a guest error.
+TEST(LapicWrite, PeriodicTimerModeIsAGuestError) {
+    Machine m(1);
+    size_t from = m.mark();
+    m.kvm().lapic_write(0, apic::LVT_TIMER, 0xEC);
+    EXPECT_EQ(m.count("KVM.lapic_write", EventKind::GuestError, from), 0u);
+    m.kvm().lapic_write(0, apic::LVT_TIMER, static_cast<uint32_t>(apic::LvtTimer::Mode.make(1)) | 0xEC);
+    EXPECT_EQ(m.count("KVM.lapic_write", EventKind::GuestError, from), 1u);
+}
+
+// start_apic_timer: writing TMICT arms the one-shot timer, 0 disarms it; when it expires
+// (apic_timer_expired -> kvm_apic_local_deliver) the LVTT vector is accepted.
+TEST(LapicWrite, TmictArmsTheOneShotTimerAndZeroDisarmsIt) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kTimerVector);
+    m.apic_write(0, apic::TMICT, 0x1000);
+    EXPECT_TRUE(m.vcpu(0).timer_armed);
+    m.apic_write(0, apic::TMICT, 0);
+    EXPECT_FALSE(m.vcpu(0).timer_armed);
+    m.apic_write(0, apic::TMICT, 0x1000);
+    m.cpu(0).guest_set_if(false);
+    m.kvm().timer_expired(0);
+    EXPECT_FALSE(m.vcpu(0).timer_armed);
+    EXPECT_TRUE(m.virr(0, kTimerVector));  // posted in software; processed at once in guest mode
+}
+
+// APIC-write emulation (SDM §29.4.3): with APICv the CPU stores the guest's LDR write and exits
+// trap-like; KVM then applies kvm_lapic_reg_write to the stored value (masking it, updating the map).
+TEST(LapicWrite, ApicWriteExitAppliesTheStoredValue) {
+    Machine m(2);
+    m.start(0);
+    m.start(1);
+    size_t from = m.mark();
+    m.apic_write(1, apic::LDR, 0x04FF'FFFF);
+    EXPECT_EQ(m.find("CPU.vm_exit", {arg("reason", "apic-write")}, from).size(), 1u);
+    EXPECT_EQ(m.page(1).read(apic::LDR), 0x0400'0000u);
+    EXPECT_EQ(m.state().map.logical[2], 1);
+    EXPECT_TRUE(m.cpu(1).in_guest());  // resumed
+}
+
+// ---- the APIC map (kvm_recalculate_apic_map) ---------------------------------------------------------
+
+// After the guest's LAPIC set-up every vCPU is named by its xAPIC ID and its flat logical bit.
+TEST(ApicMap, PhysicalAndLogicalIdsNameTheirVcpu) {
+    Machine m(3);
+    m.start_all();
+    const kvm::ApicMap& map = m.state().map;
+    for (int v = 0; v < 3; ++v) {
+        EXPECT_EQ(map.phys[static_cast<size_t>(v)], v);
+        EXPECT_EQ(map.logical[static_cast<size_t>(v)], v);
+    }
+    EXPECT_EQ(map.phys[3], -1);
+    EXPECT_EQ(map.logical[3], -1);
+}
+
+// Two APICs with one ID: the map marks the slot aliased (-2), so neither is a single destination
+// (kvm_intr_is_single_vcpu_fast fails), while delivery still reaches both.
+TEST(ApicMap, SharedIdsAreAliasedAndNeverASingleDestination) {
+    Machine m(2);
+    m.start_all();
+    m.kvm().lapic_write(1, apic::ID, 0);
+    EXPECT_EQ(m.state().map.phys[0], -2);
+    EXPECT_EQ(m.kvm().single_vcpu(physical_msi(0, 0x41)), -1);
+    EXPECT_EQ(m.kvm().msi_destinations(physical_msi(0, 0x41)), (std::vector<uint32_t>{0, 1}));
+
+    m.kvm().lapic_write(1, apic::LDR, static_cast<uint32_t>(apic::Ldr::LogicalId.make(1)));
+    EXPECT_EQ(m.state().map.logical[0], -2);
+    EXPECT_EQ(m.kvm().single_vcpu(logical_msi(0x01, 0x41)), -1);
+}
+
+// ---- msi_destinations / single_vcpu ------------------------------------------------------------------
+
+struct DestCase {
+    const char* name;
+    kvm::MsiMessage msi;
+    std::vector<uint32_t> destinations;
+    int single;
+};
+
+class MsiDestination : public ::testing::TestWithParam<DestCase> {};
+
+// kvm_irq_delivery_to_apic's match and kvm_intr_is_single_vcpu over three vCPUs with xAPIC IDs 0..2
+// and flat LDRs 1, 2, 4: physical matches the ID (0xFF is a broadcast, never single); flat logical
+// matches LDR & dest (single only when one vCPU is named); lowest priority delivers to one of the
+// matches but is postable only with one candidate; an address outside 0xFEExxxxx names no APIC.
+TEST_P(MsiDestination, MatchesAndSingleVcpu) {
+    const DestCase& c = GetParam();
+    Machine m(3);
+    m.start_all();
+    EXPECT_EQ(m.kvm().msi_destinations(c.msi), c.destinations);
+    EXPECT_EQ(m.kvm().single_vcpu(c.msi), c.single);
+}
+
+kvm::MsiMessage outside_fee() {
+    kvm::MsiMessage msg = physical_msi(1, 0x41);
+    msg.address = (msg.address & ~kvm::MsiAddress::Fee.kMask) | kvm::MsiAddress::Fee.make(0xFED);
+    return msg;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Destinations, MsiDestination,
+    ::testing::Values(DestCase{"PhysicalOne", physical_msi(1, 0x41), {1}, 1},
+                      DestCase{"PhysicalNobody", physical_msi(7, 0x41), {}, -1},
+                      DestCase{"PhysicalBroadcast", physical_msi(0xFF, 0x41), {0, 1, 2}, -1},
+                      DestCase{"FlatLogicalOne", logical_msi(0x02, 0x41), {1}, 1},
+                      DestCase{"FlatLogicalTwo", logical_msi(0x05, 0x41), {0, 2}, -1},
+                      DestCase{"FlatLogicalUnusedBit", logical_msi(0x08, 0x41), {}, -1},
+                      DestCase{"FlatLogicalOneAndUnusedBit", logical_msi(0x0C, 0x41), {2}, 2},
+                      DestCase{"LowestPriorityTwoCandidates", logical_msi(0x06, 0x41, 1), {1}, -1},
+                      DestCase{"LowestPriorityOneCandidate", logical_msi(0x04, 0x41, 1), {2}, 2},
+                      DestCase{"NotFeeAddress", outside_fee(), {}, -1}),
+    [](const ::testing::TestParamInfo<DestCase>& info) { return std::string(info.param.name); });
+
+// ---- KVM_GET_LAPIC ---------------------------------------------------------------------------------------
+
+// kvm_vcpu_ioctl_get_lapic [reference §5.2, §8 invariant 1]: vcpu_load clears SN and re-sets ON for
+// a PIR posted under SN=1, vmx_sync_pir_to_irr folds it into IRR, and the returned image has it.
+TEST(GetLapic, PirPostedUnderSnAppearsInTheReturnedIrr) {
+    Machine m(1);
+    m.start_all();
+    size_t d = m.plug({physical_msi(0, 0x41)});
+    m.kvm().leave_guest(0, /*preempted=*/true);
+    ASSERT_TRUE(m.pid(0).sn);
+    size_t from = m.mark();
+    m.fire(d, 0);
+    ASSERT_EQ(m.find("IOMMU.post", {arg("notify", false)}, from).size(), 1u);
+    ASSERT_TRUE(m.pir(0, 0x41));
+    ASSERT_FALSE(m.pid(0).on);
+    ASSERT_FALSE(m.virr(0, 0x41));
+
+    LapicImage image = m.kvm().get_lapic(0);
+    EXPECT_TRUE(image.test(apic::IRR, 0x41));
+    EXPECT_TRUE(m.virr(0, 0x41));
+    PiDesc after = m.pid(0);
+    EXPECT_FALSE(after.pir.any());
+    EXPECT_FALSE(after.on);
+    EXPECT_TRUE(after.sn);  // put again
+    EXPECT_FALSE(m.vcpu(0).loaded);
+}
+
+// kvm_apic_get_state: the image is the register page with TMCCT computed from the timer: the
+// remaining count (the model: TMICT, time is not modelled) while armed, 0 once it fired or was
+// never armed.
+TEST(GetLapic, TmcctIsTheInitialCountWhileArmedAndZeroOtherwise) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kTimerVector);
+    m.apic_write(0, apic::TMICT, 0x4321);
+    m.kvm().leave_guest(0, false);
+    LapicImage armed = m.kvm().get_lapic(0);
+    EXPECT_EQ(armed.reg(apic::TMCCT), 0x4321u);
+    EXPECT_EQ(armed.reg(apic::TMICT), 0x4321u);
+    EXPECT_EQ(armed.reg(apic::LDR), 0x0100'0000u);
+    EXPECT_EQ(armed.apic_base, m.vcpu(0).apic_base);
+
+    m.kvm().timer_expired(0);
+    LapicImage fired = m.kvm().get_lapic(0);
+    EXPECT_EQ(fired.reg(apic::TMICT), 0x4321u);
+    EXPECT_EQ(fired.reg(apic::TMCCT), 0u);
+    EXPECT_TRUE(fired.test(apic::IRR, kTimerVector));
+}
+
+// ---- KVM_SET_LAPIC ---------------------------------------------------------------------------------------
+
+/// A source vCPU 0 with its LAPIC set up, stopped, and its KVM_GET_LAPIC image.
+LapicImage source_image(bool timer = false) {
+    Machine src(1);
+    src.start_all();
+    if (timer) {
+        src.apic_write(0, apic::LVT_TIMER, kTimerVector);
+        src.apic_write(0, apic::TMICT, kTimerInitialCount);
+    }
+    src.kvm().leave_guest(0, false);
+    return src.kvm().get_lapic(0);
+}
+
+std::string clear_name(const ::testing::TestParamInfo<SetLapicClear>& info) {
+    return info.param == SetLapicClear::BeforeLoad ? "BeforeLoad" : "AfterLoad";
+}
+
+class SetLapicPolicy : public ::testing::TestWithParam<SetLapicClear> {};
+
+// kvm_apic_set_state [reference §5.3 step 1 / step 5, §8 invariant 2]: under either policy stale
+// PIR bits and ON on the destination are zeroed, and the image's IRR is what is pending.
+TEST_P(SetLapicPolicy, StalePirAndOnAreDropped) {
+    Machine dst(1, {.clear = GetParam()});
+    PiDesc stale = dst.pid(0);
+    stale.pir.set(0x41);
+    stale.on = true;
+    dst.set_pid(0, stale);
+    LapicImage image = source_image();
+    set_bit(image, apic::IRR, 0x52);
+    size_t from = dst.mark();
+    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    PiDesc after = dst.pid(0);
+    EXPECT_FALSE(after.pir.any());
+    EXPECT_FALSE(after.on);
+    EXPECT_TRUE(dst.virr(0, 0x52));
+    EXPECT_FALSE(dst.virr(0, 0x41));
+    const char* op =
+        GetParam() == SetLapicClear::BeforeLoad ? "KVM.apicv_pre_state_restore" : "KVM.apicv_post_state_restore";
+    EXPECT_EQ(dst.find(op, {arg("dropped", 1)}, from).size(), 1u);
+}
+
+// kvm_apic_set_state (9cfec6d097c6, reference §7 item 2, §8 invariant 3): an armed one-shot timer
+// whose deadline passed while the state travelled fires when KVM_SET_LAPIC restarts it, posting its
+// vector into PIR. The 2023 order (before_load) zeroes PIR before that and the interrupt survives to
+// the first entry; the older order (after_load) zeroes PIR after it and the interrupt is gone.
+TEST_P(SetLapicPolicy, ExpiredTimerFiredInsideSetLapicSurvivesOnlyWhenClearedBeforeLoad) {
+    const bool survives = GetParam() == SetLapicClear::BeforeLoad;
+    LapicImage image = source_image(/*timer=*/true);
+    ASSERT_NE(image.reg(apic::TMCCT), 0u);
+    Machine dst(1, {.clear = GetParam()});
+    size_t from = dst.mark();
+    ASSERT_EQ(dst.kvm().set_lapic(0, image, /*deadline_passed=*/true), kOk);
+    EXPECT_EQ(dst.count("KVM.timer_expired", from), 1u);
+    EXPECT_EQ(dst.find("KVM.deliver_posted", {arg("vector", Hex{kTimerVector})}, from).size(), 1u);
+    EXPECT_EQ(dst.pir(0, kTimerVector), survives);
+    EXPECT_FALSE(dst.vcpu(0).timer_armed);
+
+    dst.start(0);
+    dst.cpu(0).guest_set_if(true);
+    std::vector<uint8_t> taken = dst.take_all(0);
+    EXPECT_EQ(taken, survives ? std::vector<uint8_t>{kTimerVector} : std::vector<uint8_t>{});
+}
+
+// kvm_apic_set_state: a restored armed timer whose deadline has not passed is restarted, not fired.
+TEST_P(SetLapicPolicy, ArmedTimerWithDeadlineAheadIsRestartedNotFired) {
+    LapicImage image = source_image(/*timer=*/true);
+    Machine dst(1, {.clear = GetParam()});
+    size_t from = dst.mark();
+    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    EXPECT_TRUE(dst.vcpu(0).timer_armed);
+    EXPECT_EQ(dst.count("KVM.timer_expired", from), 0u);
+    EXPECT_FALSE(dst.pid(0).pir.any());
+}
+
+INSTANTIATE_TEST_SUITE_P(BothClearPoints, SetLapicPolicy,
+                         ::testing::Values(SetLapicClear::BeforeLoad, SetLapicClear::AfterLoad), clear_name);
+
+// kvm_apic_set_state: a timer that was not armed (TMCCT 0 in the image) is not restarted, whatever
+// the deadline.
+TEST(SetLapic, TimerNotArmedInTheImageDoesNotFire) {
+    LapicImage image = source_image(/*timer=*/false);
+    ASSERT_EQ(image.reg(apic::TMCCT), 0u);
+    Machine dst(1);
+    size_t from = dst.mark();
+    ASSERT_EQ(dst.kvm().set_lapic(0, image, true), kOk);
+    EXPECT_FALSE(dst.vcpu(0).timer_armed);
+    EXPECT_EQ(dst.count("KVM.timer_expired", from), 0u);
+}
+
+// kvm_apic_set_state step 4 [reference §5.3, §5.1]: QEMU does not carry PPR; KVM recomputes it from
+// the loaded TPR and ISR.
+TEST(SetLapic, PprIsRecomputedFromTheLoadedTprAndIsr) {
+    LapicImage image = source_image();
+    set_reg(image, apic::TPR, 0x20);
+    set_bit(image, apic::ISR, 0x61);
+    set_reg(image, apic::PPR, 0xF0);  // whatever the stream says
+    Machine dst(1);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    EXPECT_EQ(dst.page(0).read(apic::PPR), 0x60u);
+}
+
+// kvm_apic_set_state step 5 [reference §5.3, §8 invariant 6]: with APICv, SVI = the highest loaded
+// ISR vector, so the guest's virtualized EOI retires that one first.
+TEST(SetLapic, SviIsTheHighestLoadedIsrVector) {
+    LapicImage image = source_image();
+    set_bit(image, apic::ISR, 0x31);
+    set_bit(image, apic::ISR, 0x61);
+    Machine dst(1);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    EXPECT_EQ(dst.vmcs(0).svi, 0x61);
+    dst.start(0);
+    dst.apic_write(0, apic::EOI, 0);
+    EXPECT_FALSE(dst.visr(0, 0x61));
+    EXPECT_TRUE(dst.visr(0, 0x31));
+    EXPECT_EQ(dst.vmcs(0).svi, 0x31);
+}
+
+// kvm_apic_set_state step 3: the APIC map follows the loaded ID/LDR/DFR, so routes resolved after
+// KVM_SET_LAPIC see the guest's logical destinations [reference §5.4, §8 invariant 8].
+TEST(SetLapic, TheApicMapFollowsTheLoadedImage) {
+    LapicImage image = source_image();
+    Machine dst(1);
+    ASSERT_EQ(dst.kvm().single_vcpu(logical_msi(0x01, 0x41)), -1);  // reset LDR is 0
+    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    EXPECT_EQ(dst.state().map.logical[0], 0);
+    EXPECT_EQ(dst.kvm().single_vcpu(logical_msi(0x01, 0x41)), 0);
+}
+
+class SetLapicRejects : public ::testing::TestWithParam<uint64_t> {};
+
+// kvm_apic_put writes MSR_IA32_APICBASE first [reference §8 invariant 7]; the model restores only
+// xAPIC-mode, enabled APICs: an x2APIC or disabled base is rejected with -EINVAL and a guest error,
+// and nothing is loaded.
+TEST_P(SetLapicRejects, X2apicOrDisabledApicBase) {
+    LapicImage image = source_image();
+    set_bit(image, apic::IRR, 0x52);
+    image.apic_base = GetParam();
+    Machine dst(1);
+    PiDesc stale = dst.pid(0);
+    stale.pir.set(0x41);
+    dst.set_pid(0, stale);
+    size_t from = dst.mark();
+    EXPECT_EQ(dst.kvm().set_lapic(0, image, false), kEinval);
+    EXPECT_EQ(dst.count("KVM.set_lapic", EventKind::GuestError, from), 1u);
+    EXPECT_EQ(dst.count("KVM.set_lapic", EventKind::Op, from), 0u);
+    EXPECT_FALSE(dst.virr(0, 0x52));
+    EXPECT_EQ(dst.page(0).read(apic::SVR), 0xFFu);
+    EXPECT_EQ(dst.pid(0), stale);
+    EXPECT_FALSE(dst.vcpu(0).loaded);
+}
+
+INSTANTIATE_TEST_SUITE_P(Bases, SetLapicRejects,
+                         ::testing::Values(0xFEE0'0000u | kApicBaseEnable | kApicBaseExtd | kApicBaseBsp,
+                                           0xFEE0'0000u | kApicBaseBsp),
+                         [](const ::testing::TestParamInfo<uint64_t>& info) {
+                             return (info.param & kApicBaseExtd) ? std::string("X2apic") : std::string("Disabled");
+                         });
+
+}  // namespace
+}  // namespace irqdiff::x86
