@@ -105,6 +105,7 @@ void BM_RunSeedOnArm(benchmark::State& state) {
     const BackendInfo& arm = *builtin_backends().find("arm");
     RunOptions options;
     options.record_events = state.range(0) != 0;
+    if (!run_scenario(scenario, arm, options).expectations_met) state.SkipWithError("the seed's expectations fail");
     for (auto _ : state) benchmark::DoNotOptimize(run_scenario(scenario, arm, options));
 }
 BENCHMARK(BM_RunSeedOnArm)->ArgName("events")->Arg(1)->Arg(0);

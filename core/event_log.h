@@ -131,6 +131,12 @@ class EventLog {
         ++per_kind_[static_cast<size_t>(kind)];
         uint64_t seq = total_++;
         if (!recording_ && kind == EventKind::Op) return;
+        record(seq, layer, kind, op, args, sources, rule);
+    }
+    // Out of line, so that the counting above inlines into hot paths that do not record.
+    template <class Names>
+    [[gnu::noinline]] void record(uint64_t seq, Layer layer, EventKind kind, std::string_view op, ArgList args,
+                                  const Names& sources, std::string_view rule) {
         Event& e = events_.emplace_back();
         e.seq = seq;
         e.action = action_;

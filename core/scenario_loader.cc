@@ -316,6 +316,13 @@ class Loader {
                      fmt::format("{} is already routed (at line {})", s.name, s.route_loc.line));
             s.vcpu = vcpu(*find(e, "vcpu"), child(path, "vcpu"));
             s.route_loc = loc(n[i]);
+            // A vCPU has one local-APIC timer (one LVTT), so at most one timer source per vCPU.
+            if (s_.device_of(id).kind == DeviceKind::Timer)
+                for (const Source& other : s_.sources)
+                    if (&other != &s && other.vcpu == s.vcpu && s_.devices[other.device].kind == DeviceKind::Timer)
+                        fail(*find(e, "vcpu"), child(path, "vcpu"),
+                             fmt::format("vCPU {} has one local-APIC timer, and {} is already routed to it (at line {})",
+                                         *s.vcpu, other.name, other.route_loc.line));
         }
     }
 

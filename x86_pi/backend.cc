@@ -84,11 +84,12 @@ class X86Backend final : public Backend {
           plan_(std::move(plan)),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
           logical_(ctx.policy.is("x86.guest_apic_dest", "logical")) {
-        for (const Step& st : scenario_.steps)
-            if (st.kind == StepKind::ToggleLpis)
-                throw InputError(st.loc,
-                                 "toggle_lpis is an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no "
-                                 "LPIs (give the scenario 'arch: arm')");
+        for (size_t i = 0; i < scenario_.steps.size(); ++i)
+            if (scenario_.steps[i].kind == StepKind::ToggleLpis)
+                throw InputError(scenario_.steps[i].loc,
+                                 fmt::format("steps[{}].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 "
+                                             "backend has no LPIs (give the scenario 'arch: arm')",
+                                             i));
         boot();
     }
 

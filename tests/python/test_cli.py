@@ -237,8 +237,8 @@ def test_x86_rejects_toggle_lpis_at_the_step(cli, tmp_path):
         "steps:\n  - fire: nic.0\n  - toggle_lpis: {vcpu: 0}\n  - run: all\n")
     r = cli("run", "toggle.yaml", "--arch", "x86", cwd=tmp_path)
     assert r.returncode == 2
-    assert r.stderr == ("toggle.yaml:7:5: toggle_lpis is an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no "
-                        "LPIs (give the scenario 'arch: arm')\n")
+    assert r.stderr == ("toggle.yaml:7:5: steps[1].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 backend "
+                        "has no LPIs (give the scenario 'arch: arm')\n")
     assert cli("run", "toggle.yaml", "--arch", "arm", cwd=tmp_path).returncode == 0
 
 

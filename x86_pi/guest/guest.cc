@@ -36,10 +36,7 @@ void Guest::boot(const Scenario& scenario, bool logical) {
         g.vcpu = *src.vcpu;
         g.timer = scenario.device_of(id).kind == DeviceKind::Timer;
         if (g.timer) {
-            if (timer[g.vcpu])
-                throw InputError(src.route_loc, fmt::format("routes: vCPU {} has one local-APIC timer, and another "
-                                                            "timer source is already routed to it",
-                                                            g.vcpu));
+            if (timer[g.vcpu]) throw std::logic_error("Guest: two timers on one vCPU passed the scenario loader");
             timer[g.vcpu] = true;
             g.vector = kTimerVector;
             s_.owner[g.vcpu][kTimerVector] = static_cast<int32_t>(id);
