@@ -169,6 +169,9 @@ A validated scenario (format v1, see scenarios/README.md).
         .def_property_readonly("file", [](const Scenario& s) { return s.file; })
         .def_property_readonly("vcpus", [](const Scenario& s) { return s.vcpus; })
         .def_property_readonly(
+            "arch", [](const Scenario& s) { return s.arches; },
+            "The backends the scenario's `arch` key names, in its order ([] without the key: every backend).")
+        .def_property_readonly(
             "sources",
             [](const Scenario& s) {
                 std::vector<std::string> names;
@@ -180,7 +183,8 @@ A validated scenario (format v1, see scenarios/README.md).
                                [](const Scenario& s) {
                                    py::list out;
                                    for (const Device& d : s.devices)
-                                       out.append(py::dict(py::arg("name") = d.name, py::arg("vectors") = d.vectors,
+                                       out.append(py::dict(py::arg("name") = d.name, py::arg("kind") = to_string(d.kind),
+                                                           py::arg("vectors") = d.vectors,
                                                            py::arg("passthrough") = d.passthrough));
                                    return out;
                                })

@@ -15,7 +15,8 @@ def test_load_and_inspect_the_seed():
     assert s.name == "pending-interrupt-across-migration"
     assert s.sources == ["nic.0", "nic.1"]
     assert s.routes == {"nic.0": 0, "nic.1": 1}
-    assert s.devices == [{"name": "nic", "vectors": 2, "passthrough": True}]
+    assert s.devices == [{"name": "nic", "kind": "msi", "vectors": 2, "passthrough": True}]
+    assert s.arch == []
     assert s.policy == {"arm.transfer": "set_forwarding"}
     assert s.steps == ["run", "mask", "fire", "migrate", "unmask", "run"]
     assert s.expect == {"nic.0": "delivered-once", "nic.1": "delivered-once"}
@@ -125,6 +126,7 @@ expect: {tm.0: delivered-once}
 
 @pytest.mark.parametrize("path, arch", [(X86, "x86"), (ARM, "arm")], ids=["x86", "arm"])
 def test_run_without_arch_uses_the_scenarios_arch_key(path, arch):
+    assert irqdiff.load(path).arch == [arch]
     r = irqdiff.run(path)
     assert list(r.outcomes) == [arch]
     assert r.expectations_met
@@ -161,6 +163,8 @@ def test_ideal_may_always_run_an_arch_restricted_scenario():
 
 def test_arm_rejects_a_timer_scenario_without_arch_at_its_kind():
     s = irqdiff.Scenario.from_yaml(TIMER)
+    assert s.devices == [{"name": "tm", "kind": "timer", "vectors": 1, "passthrough": False}]
+    assert s.arch == []
     message = ("<string>:4:22: devices[0].kind: timer is the x86 local-APIC timer; the arm backend models no timer "
                "(give the scenario 'arch: x86')")
     with pytest.raises(irqdiff.ScenarioError) as err:
