@@ -308,8 +308,11 @@ class X86Backend final : public Backend {
             if (std::optional<VmExit> exit = pcpu.take_exit()) {
                 kvm.handle_exit(cpu, *exit);
                 if (exit->reason == ExitReason::ExternalInterrupt) {  // handle_external_interrupt_irqoff
-                    dispatch(cpu, exit->vector);
-                    pcpu.eoi();
+                    std::optional<uint8_t> v = exit->acknowledged ? exit->vector : pcpu.acknowledge();
+                    if (v) {
+                        dispatch(cpu, *v);
+                        pcpu.eoi();
+                    }
                 }
                 kvm.resume(cpu);
             } else if (std::optional<uint8_t> v = pcpu.acknowledge()) {

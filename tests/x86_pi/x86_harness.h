@@ -190,8 +190,11 @@ class Machine {
             if (std::optional<VmExit> exit = pcpu.take_exit()) {
                 kvm().handle_exit(n, *exit);
                 if (exit->reason == ExitReason::ExternalInterrupt) {
-                    dispatch(n, exit->vector);
-                    pcpu.eoi();
+                    std::optional<uint8_t> v = exit->acknowledged ? exit->vector : pcpu.acknowledge();
+                    if (v) {
+                        dispatch(n, *v);
+                        pcpu.eoi();
+                    }
                 }
                 kvm().resume(n);
             } else if (std::optional<uint8_t> v = pcpu.acknowledge()) {

@@ -116,6 +116,14 @@ std::optional<VmExit> Cpu::take_exit() {
 // steps 1-2, reference §3.1].
 void Cpu::recognize_external() {
     while (non_root_) {
+        if (!vmcs_.ack_interrupt_on_exit) {
+            // Without acknowledge-on-exit the interrupt stays requested in the APIC and the exit's
+            // interruption information is invalid; the host takes it once it enables interrupts
+            // [SDM Vol. 3C §24.7.1, exit control bit 15]. (Posted-interrupt processing needs the
+            // control: VM entry checks it.)
+            if (deliverable() >= 0) exit(VmExit{ExitReason::ExternalInterrupt, 0, 0, 0, false});
+            return;
+        }
         std::optional<uint8_t> v = acknowledge();
         if (!v) return;
         if (vmcs_.process_posted_interrupts && *v == vmcs_.pinv) {
@@ -224,9 +232,36 @@ std::optional<uint8_t> Cpu::guest_interrupt() {
     return v;
 }
 
+namespace {
+// The xAPIC-page offsets whose writes APIC-register virtualization virtualizes (stored, then EOI or
+// TPR virtualization or a trap-like APIC-write exit) [SDM Vol. 3C §29.4.3.1, not in reference/]:
+// ID, TPR, EOI, LDR, DFR, SVR, ESR, LVT CMCI, ICR low and high, the LVTs, TMICT and TDCR, each a
+// 32-bit write at the register's start. A write anywhere else — the read-only PPR, ISR, TMR, IRR,
+// version, current count, or between registers — is an APIC-access VM exit and stores nothing.
+bool write_virtualized(uint32_t offset) {
+    if (offset % 16 != 0) return false;
+    switch (offset) {
+        case apic::ID:
+        case apic::TPR:
+        case apic::EOI:
+        case apic::LDR:
+        case apic::DFR:
+        case apic::SVR:
+        case apic::ESR:
+        case 0x2F0:  // LVT CMCI
+        case apic::ICR_LO:
+        case apic::ICR_HI:
+        case apic::TMICT:
+        case apic::TDCR: return true;
+        default: return offset >= apic::LVT_TIMER && offset <= 0x370;  // LVT timer .. LVT error
+    }
+}
+}  // namespace
+
 void Cpu::guest_apic_write(uint32_t offset, uint32_t value) {
     if (!non_root_) throw std::logic_error("Cpu::guest_apic_write: not in VMX non-root operation");
-    if (!vmcs_.apic_register_virtualization || !vmcs_.virtual_interrupt_delivery) {
+    if (offset >= 0x1000) throw std::logic_error("Cpu::guest_apic_write: not an offset in the 4-KiB APIC page");
+    if (!vmcs_.apic_register_virtualization || !vmcs_.virtual_interrupt_delivery || !write_virtualized(offset)) {
         exit(VmExit{ExitReason::ApicAccess, 0, offset, value});
         return;
     }

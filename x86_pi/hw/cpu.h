@@ -74,9 +74,12 @@ const char* to_string(ExitReason r);
 
 struct VmExit {
     ExitReason reason = ExitReason::ExternalInterrupt;
-    uint8_t vector = 0;   // ExternalInterrupt, EoiInduced
+    uint8_t vector = 0;   // ExternalInterrupt (when acknowledged), EoiInduced
     uint32_t offset = 0;  // ApicAccess, ApicWrite
     uint32_t value = 0;   // ApicAccess
+    /// ExternalInterrupt: the CPU took the vector from the APIC (acknowledge interrupt on exit);
+    /// otherwise it is still requested there and the host takes it with interrupts enabled.
+    bool acknowledged = true;
 };
 
 class Cpu {
