@@ -84,8 +84,7 @@ class Machine {
 
     /// `vcpus` vCPUs on as many pCPUs (or `pcpus` when larger): IOMMU driver set up (remapping
     /// on), KVM_CREATE_VCPU for each, nothing started.
-    explicit Machine(unsigned vcpus = 2, KvmConfig config = {}, unsigned pcpus = 0)
-        : h(std::max(vcpus, pcpus), log) {
+    explicit Machine(unsigned vcpus = 2, KvmConfig config = {}, unsigned pcpus = 0) : h(std::max(vcpus, pcpus), log) {
         h.iommu().init();
         kvm().init(vcpus, config);
     }
@@ -217,8 +216,8 @@ class Machine {
         }
     }
     size_t dispatched_count(uint8_t vector) const {
-        return static_cast<size_t>(std::count_if(dispatched.begin(), dispatched.end(),
-                                                 [&](const auto& d) { return d.second == vector; }));
+        return static_cast<size_t>(
+            std::count_if(dispatched.begin(), dispatched.end(), [&](const auto& d) { return d.second == vector; }));
     }
 
     // ---- devices ---------------------------------------------------------------------------------
@@ -249,8 +248,8 @@ class Machine {
     }
     /// A passthrough device with one vector per message, enabled and its bypass connected.
     size_t plug(const std::vector<MsiMessage>& msis, bool passthrough = true) {
-        size_t d = add_device("nic" + std::to_string(h.qemu.devices.size()), static_cast<uint32_t>(msis.size()),
-                              passthrough);
+        size_t d =
+            add_device("nic" + std::to_string(h.qemu.devices.size()), static_cast<uint32_t>(msis.size()), passthrough);
         for (uint32_t v = 0; v < msis.size(); ++v) program(d, v, msis[v]);
         enable(d);
         connect(d);
@@ -263,9 +262,7 @@ class Machine {
     int host_irq(size_t d, uint32_t vector) { return device(d).vectors.at(vector).host_irq; }
     uint32_t gsi(size_t d, uint32_t vector) { return static_cast<uint32_t>(device(d).vectors.at(vector).gsi); }
     /// The IRTE of device d's vector in host memory.
-    IrteWords irte(size_t d, uint32_t vector) {
-        return iommu().read_irte(iommu().irq(host_irq(d, vector)).index);
-    }
+    IrteWords irte(size_t d, uint32_t vector) { return iommu().read_irte(iommu().irq(host_irq(d, vector)).index); }
 
     // ---- observations ------------------------------------------------------------------------------
     PiDesc pid(uint32_t v) { return kvm().pid(v); }
@@ -295,9 +292,7 @@ class Machine {
         return out;
     }
     size_t count(std::string_view op, size_t from = 0) const { return find(op, {}, from).size(); }
-    size_t count(std::string_view op, EventKind kind, size_t from = 0) const {
-        return find(op, {}, from, kind).size();
-    }
+    size_t count(std::string_view op, EventKind kind, size_t from = 0) const { return find(op, {}, from, kind).size(); }
     std::string text() const { return log.to_text(); }
 };
 
