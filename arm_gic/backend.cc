@@ -161,9 +161,10 @@ class ArmBackend final : public Backend {
         const Source& src = scenario_.sources[source];
         const std::string& dev = scenario_.devices[src.device].name;
         // In the device: the live machine's device, or the migration stream until it is loaded.
-        bool held = s_.on_dst && !s_.device_loaded ? s_.stream.devices.at(src.device).held.at(src.vector)
-                                                   : h.qemu.devices.at(src.device).held.at(src.vector);
-        if (held) out.push_back({fmt::format("arm.device[{}]", dev), false});
+        const std::vector<bool>* saved =
+            s_.on_dst && !s_.device_loaded ? &s_.stream.devices.at(src.device).held : nullptr;
+        if (h.qemu.devices.at(src.device).holds(src.vector, saved))
+            out.push_back({fmt::format("arm.device[{}]", dev), false});
         h.gic.where_vlpi(lpi.vcpu, lpi.intid, out);
         auto it = h.vgic.lpis.find(lpi.intid);
         if (it != h.vgic.lpis.end() && it->second.pending_latch) {
@@ -243,13 +244,31 @@ class ArmBackend final : public Backend {
         return Guest(s_.guest, h.kvm(), h.gic, h.mem.guest, log_);
     }
 
+    /// The host IRQs of machine `h` (the source's or the destination's) queue for service().
+    void route_host_irqs(Host& h, bool destination) {
+        h.gic.set_host_irq_handler([this, destination](unsigned rd, uint32_t intid) {
+            s_.irqs.push_back(HostIrqEvent{destination, rd, intid});
+        });
+    }
+
+    /// A later migration starts where the VM runs now: the destination becomes the source, and
+    /// the stream and the restore's progress start afresh.
+    void next_migration() {
+        if (!s_.irqs.empty()) throw std::logic_error("ArmBackend: host IRQs left unserviced between actions");
+        s_.src = std::move(s_.dst);
+        route_host_irqs(*s_.src, false);
+        s_.on_dst = false;
+        s_.device_loaded = false;
+        s_.started = false;
+        s_.stream = Stream{};
+        log_.op(Layer::Vmm, "QEMU.next_migration");
+    }
+
     std::unique_ptr<Host> make_host(bool destination) {
         auto h = std::make_unique<Host>(config_, log_, transfer_);
         log_.op(Layer::Vmm, destination ? "QEMU.incoming" : "QEMU.boot",
                 {{"gic", to_string(config_.version)}, {"vcpus", scenario_.vcpus}, {"transfer", to_string(transfer_)}});
-        h->gic.set_host_irq_handler([this, destination](unsigned rd, uint32_t intid) {
-            s_.irqs.push_back(HostIrqEvent{destination, rd, intid});
-        });
+        route_host_irqs(*h, destination);
         h->its.init(h->gic);
         h->kvm().init(scenario_.vcpus);
         for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
@@ -322,6 +341,7 @@ class ArmBackend final : public Backend {
     void migrate(const Action& a) {
         const bool save = a.side == Side::Save;
         const std::string& n = (save ? plan_->save_steps() : plan_->restore_steps())[a.step].name;
+        if (save && s_.on_dst) next_migration();
         log_.op(Layer::Vmm, "QEMU." + n);
         if (save) {
             Host& h = *s_.src;
@@ -380,7 +400,7 @@ class ArmBackend final : public Backend {
         } else if (n == "vfio_load_config") {
             for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) {
                 h.qemu.devices[d].msix_programmed = s_.stream.devices[d].msix_programmed;
-                h.qemu.devices[d].held = s_.stream.devices[d].held;
+                h.qemu.devices[d].load_held(s_.stream.devices[d].held);
             }
             s_.device_loaded = true;
         } else if (n == "msix_enable") {

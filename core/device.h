@@ -58,6 +58,16 @@ struct PciDevice {
         held.at(vector) = true;
         return false;
     }
+    /// Loading the migrated device state (vfio_load_config): the MSIs pending in the stream join
+    /// those this RESUMING device raised meanwhile; each is held once (a pending bit per vector).
+    void load_held(const std::vector<bool>& saved) {
+        for (uint32_t v = 0; v < held.size() && v < saved.size(); ++v)
+            if (saved[v]) held[v] = true;
+    }
+    /// Whether `vector` is held here or, before the state is loaded, in `saved`.
+    bool holds(uint32_t vector, const std::vector<bool>* saved) const {
+        return held.at(vector) || (saved && saved->at(vector));
+    }
     /// The vectors to send now that the device may be able to (held ones, in order), cleared.
     std::vector<uint32_t> release() {
         std::vector<uint32_t> out;

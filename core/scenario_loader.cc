@@ -320,9 +320,10 @@ class Loader {
             if (s_.device_of(id).kind == DeviceKind::Timer)
                 for (const Source& other : s_.sources)
                     if (&other != &s && other.vcpu == s.vcpu && s_.devices[other.device].kind == DeviceKind::Timer)
-                        fail(*find(e, "vcpu"), child(path, "vcpu"),
-                             fmt::format("vCPU {} has one local-APIC timer, and {} is already routed to it (at line {})",
-                                         *s.vcpu, other.name, other.route_loc.line));
+                        fail(
+                            *find(e, "vcpu"), child(path, "vcpu"),
+                            fmt::format("vCPU {} has one local-APIC timer, and {} is already routed to it (at line {})",
+                                        *s.vcpu, other.name, other.route_loc.line));
         }
     }
 

@@ -133,9 +133,10 @@ class X86Backend final : public Backend {
         const Source& src = scenario_.sources[source];
         const Device& dev = scenario_.devices[src.device];
         if (dev.kind == DeviceKind::Msi) {
-            bool held = s_.on_dst && !s_.device_loaded ? s_.stream.devices.at(src.device).held.at(src.vector)
-                                                       : h.qemu.devices.at(src.device).held.at(src.vector);
-            if (held) out.push_back({fmt::format("x86.device[{}]", dev.name), false});
+            const std::vector<bool>* saved =
+                s_.on_dst && !s_.device_loaded ? &s_.stream.devices.at(src.device).held : nullptr;
+            if (h.qemu.devices.at(src.device).holds(src.vector, saved))
+                out.push_back({fmt::format("x86.device[{}]", dev.name), false});
         } else if (s_.deadline_passed.at(g.vcpu) && s_.stream.lapic_saved && !lapic_valid(g.vcpu) &&
                    s_.stream.lapic.at(g.vcpu).reg(apic::TMCCT) != 0) {
             // The deadline passed while the armed timer's state travelled: it fires when restored.
@@ -160,7 +161,18 @@ class X86Backend final : public Backend {
                     }
                 }
                 if (in_irr) out.push_back({fmt::format("x86.virr[vcpu{}]", c), valid});
-                if (page.test(apic::ISR, v)) out.push_back({fmt::format("x86.visr[vcpu{}]", c), false});
+                // An interrupt KVM injected (IRR -> ISR, the VMCS event-injection field, or the
+                // IDT-vectoring information an exit saved it in) is the guest's at the next entry:
+                // live. While the state travels it is the injected event of KVM_GET_VCPU_EVENTS, until
+                // start_vcpus sets it again. Its ISR bit is that injection's, not a second place.
+                const Vmcs& vm = h.hw.cpu(c).vmcs();
+                const bool injected = vm.entry_interruption == v || vm.idt_vectoring == v;
+                const bool in_stream =
+                    s_.stream.lapic_saved && !(s_.on_dst && s_.vcpus_started) && s_.stream.regs.at(c).injected == v;
+                if (injected) out.push_back({fmt::format("x86.injected[vcpu{}]", c), valid});
+                if (in_stream) out.push_back({fmt::format("x86.saved_regs[vcpu{}]", c), false});
+                if (page.test(apic::ISR, v) && !injected && !in_stream)
+                    out.push_back({fmt::format("x86.visr[vcpu{}]", c), false});
                 if (s_.stream.lapic_saved && !lapic_valid_on_dst(c) && s_.stream.lapic.at(c).test(apic::IRR, v))
                     out.push_back({fmt::format("x86.saved_lapic[vcpu{}]", c), false});
             }
@@ -202,6 +214,7 @@ class X86Backend final : public Backend {
         std::unique_ptr<Host> src, dst;
         bool on_dst = false;
         bool device_loaded = false;         // vfio_load_config ran on the destination
+        bool vcpus_started = false;         // start_vcpus ran on the destination (registers set)
         std::vector<bool> lapic_loaded;     // set_lapic ran for the vCPU on the destination
         std::vector<bool> deadline_passed;  // the timer's deadline passed after its state was saved
         GuestState guest;
@@ -213,6 +226,7 @@ class X86Backend final : public Backend {
               dst(o.dst ? std::make_unique<Host>(*o.dst) : nullptr),
               on_dst(o.on_dst),
               device_loaded(o.device_loaded),
+              vcpus_started(o.vcpus_started),
               lapic_loaded(o.lapic_loaded),
               deadline_passed(o.deadline_passed),
               guest(o.guest),
@@ -223,6 +237,7 @@ class X86Backend final : public Backend {
             std::swap(dst, copy.dst);
             on_dst = o.on_dst;
             device_loaded = o.device_loaded;
+            vcpus_started = o.vcpus_started;
             lapic_loaded = o.lapic_loaded;
             deadline_passed = o.deadline_passed;
             guest = o.guest;
@@ -408,6 +423,7 @@ class X86Backend final : public Backend {
     void migrate(const Action& a) {
         const bool save = a.side == Side::Save;
         const std::string& n = (save ? plan_->save_steps() : plan_->restore_steps())[a.step].name;
+        if (save && s_.on_dst) next_migration();
         log_.op(Layer::Vmm, "QEMU." + n);
         if (save) {
             Host& h = *s_.src;
@@ -444,7 +460,7 @@ class X86Backend final : public Backend {
         } else if (n == "vfio_load_config") {
             for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) {
                 h.qemu.devices[d].msix_programmed = s_.stream.devices[d].msix_programmed;
-                h.qemu.devices[d].held = s_.stream.devices[d].held;
+                h.qemu.devices[d].load_held(s_.stream.devices[d].held);
                 h.qemu.devices[d].msix = s_.stream.devices[d].msix;
             }
             s_.device_loaded = true;
@@ -454,6 +470,7 @@ class X86Backend final : public Backend {
             for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().connect_bypass(d);
         } else if (n == "start_vcpus") {
             for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.set_regs(v, s_.stream.regs.at(v));
+            s_.vcpus_started = true;
             for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
                 h.kvm_state.vcpus[v].run = kvm::VcpuRun::Runnable;
                 kvm.vcpu_load(v);
@@ -463,6 +480,19 @@ class X86Backend final : public Backend {
             for (uint32_t d = 0; d < h.qemu.devices.size(); ++d)
                 if (scenario_.devices[d].kind == DeviceKind::Msi) h.vmm().set_state(d, DeviceRunState::Running);
         }
+    }
+
+    /// A later migration starts where the VM runs now: the destination becomes the source, and
+    /// the stream and the restore's progress start afresh.
+    void next_migration() {
+        s_.src = std::move(s_.dst);
+        s_.on_dst = false;
+        s_.device_loaded = false;
+        s_.vcpus_started = false;
+        s_.lapic_loaded.assign(scenario_.vcpus, false);
+        s_.deadline_passed.assign(scenario_.vcpus, false);
+        s_.stream = Stream{};
+        log_.op(Layer::Vmm, "QEMU.next_migration");
     }
 
     void save_lapic(Host& h) {

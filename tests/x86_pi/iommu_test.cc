@@ -14,9 +14,9 @@
 namespace irqdiff::x86 {
 namespace {
 
-constexpr uint64_t kIrt = 0x1000'0000;  // 4 KiB aligned (IRTA[63:12])
-constexpr uint64_t kPid = 0x2000'0040;  // 64-byte aligned
-constexpr uint8_t kNv = 0xF2;           // POSTED_INTR_VECTOR (reference §1.3)
+constexpr uint64_t kIrt = 0x1000'0000;               // 4 KiB aligned (IRTA[63:12])
+constexpr uint64_t kPid = 0x2000'0040;               // 64-byte aligned
+constexpr uint8_t kNv = 0xF2;                        // POSTED_INTR_VECTOR (reference §1.3)
 constexpr uint64_t kBeyondHost = Memory::kHostSize;  // first address outside host memory
 
 constexpr uint64_t bit(unsigned n) { return uint64_t{1} << n; }
@@ -534,7 +534,8 @@ TEST_P(IommuPidReserved, ReservedDescriptorBitBlocksWithoutWriting) {
     EXPECT_EQ(rig.pid_bytes(), before);
 }
 
-INSTANTIATE_TEST_SUITE_P(SomeReservedBits, IommuPidReserved, ::testing::Values(258u, 263u, 271u, 280u, 287u, 320u, 400u, 511u));
+INSTANTIATE_TEST_SUITE_P(SomeReservedBits, IommuPidReserved,
+                         ::testing::Values(258u, 263u, 271u, 280u, 287u, 320u, 400u, 511u));
 
 // VT-d §5.2.3 step 3 (iommu.h): a PID the IOMMU cannot access (outside host memory) blocks the
 // request.
@@ -568,9 +569,7 @@ TEST_P(IommuFpd, FpdBlocksButOnlyLogsIgnored) {
             p.sid = 0x0100;
             break;
         case IrFault::PidAccess: p.pda = kBeyondHost; break;
-        case IrFault::PidReserved:
-            ASSERT_EQ(rig.mem.write8(kPid + 40, 1), MemFault::None);
-            break;
+        case IrFault::PidReserved: ASSERT_EQ(rig.mem.write8(kPid + 40, 1), MemFault::None); break;
         default: break;
     }
     IrteWords w = p.encode();

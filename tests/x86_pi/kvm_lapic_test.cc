@@ -6,20 +6,20 @@
 #include <string>
 #include <vector>
 
-#include "x86_pi/guest/guest.h"
 #include "tests/x86_pi/x86_harness.h"
+#include "x86_pi/guest/guest.h"
 
 namespace irqdiff::x86 {
 namespace {
 
-using testing::arg;
-using testing::logical_msi;
-using testing::Machine;
-using testing::physical_msi;
 using kvm::kEinval;
 using kvm::kOk;
 using kvm::LapicImage;
 using kvm::SetLapicClear;
+using testing::arg;
+using testing::logical_msi;
+using testing::Machine;
+using testing::physical_msi;
 
 constexpr uint64_t kApicBaseEnable = uint64_t{1} << 11;
 constexpr uint64_t kApicBaseExtd = uint64_t{1} << 10;
@@ -301,19 +301,18 @@ kvm::MsiMessage outside_fee() {
     return msg;
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Destinations, MsiDestination,
-    ::testing::Values(DestCase{"PhysicalOne", physical_msi(1, 0x41), {1}, 1},
-                      DestCase{"PhysicalNobody", physical_msi(7, 0x41), {}, -1},
-                      DestCase{"PhysicalBroadcast", physical_msi(0xFF, 0x41), {0, 1, 2}, -1},
-                      DestCase{"FlatLogicalOne", logical_msi(0x02, 0x41), {1}, 1},
-                      DestCase{"FlatLogicalTwo", logical_msi(0x05, 0x41), {0, 2}, -1},
-                      DestCase{"FlatLogicalUnusedBit", logical_msi(0x08, 0x41), {}, -1},
-                      DestCase{"FlatLogicalOneAndUnusedBit", logical_msi(0x0C, 0x41), {2}, 2},
-                      DestCase{"LowestPriorityTwoCandidates", logical_msi(0x06, 0x41, 1), {1}, -1},
-                      DestCase{"LowestPriorityOneCandidate", logical_msi(0x04, 0x41, 1), {2}, 2},
-                      DestCase{"NotFeeAddress", outside_fee(), {}, -1}),
-    [](const ::testing::TestParamInfo<DestCase>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Destinations, MsiDestination,
+                         ::testing::Values(DestCase{"PhysicalOne", physical_msi(1, 0x41), {1}, 1},
+                                           DestCase{"PhysicalNobody", physical_msi(7, 0x41), {}, -1},
+                                           DestCase{"PhysicalBroadcast", physical_msi(0xFF, 0x41), {0, 1, 2}, -1},
+                                           DestCase{"FlatLogicalOne", logical_msi(0x02, 0x41), {1}, 1},
+                                           DestCase{"FlatLogicalTwo", logical_msi(0x05, 0x41), {0, 2}, -1},
+                                           DestCase{"FlatLogicalUnusedBit", logical_msi(0x08, 0x41), {}, -1},
+                                           DestCase{"FlatLogicalOneAndUnusedBit", logical_msi(0x0C, 0x41), {2}, 2},
+                                           DestCase{"LowestPriorityTwoCandidates", logical_msi(0x06, 0x41, 1), {1}, -1},
+                                           DestCase{"LowestPriorityOneCandidate", logical_msi(0x04, 0x41, 1), {2}, 2},
+                                           DestCase{"NotFeeAddress", outside_fee(), {}, -1}),
+                         [](const ::testing::TestParamInfo<DestCase>& info) { return std::string(info.param.name); });
 
 // ---- KVM_GET_LAPIC ---------------------------------------------------------------------------------------
 

@@ -12,9 +12,14 @@ void Kvm::set_msi(const MsiMessage& msi, const char* via) {
     log_.op(Layer::Hypervisor, "KVM.set_msi",
             {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}, {"via", via}, {"targets", targets.size()}});
     if (targets.empty()) {
-        log_.guest_error(Layer::Hypervisor, "KVM.set_msi",
-                         "an MSI whose destination matches no local APIC is dropped (kvm_irq_delivery_to_apic)",
-                         {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
+        if (MsiData::DeliveryMode.get(msi.data) > 1)
+            log_.guest_error(Layer::Hypervisor, "KVM.set_msi",
+                             "an MSI with delivery mode SMI, NMI, INIT or ExtINT: not modelled, dropped",
+                             {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
+        else
+            log_.guest_error(Layer::Hypervisor, "KVM.set_msi",
+                             "an MSI whose destination matches no local APIC is dropped (kvm_irq_delivery_to_apic)",
+                             {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
         return;
     }
     const uint8_t vector = static_cast<uint8_t>(MsiData::Vector.get(msi.data));

@@ -130,6 +130,13 @@ void Kvm::pi_wakeup_handler(unsigned cpu) {
 void Kvm::wake_up(uint32_t vcpu) {
     Vcpu& c = s_.vcpus.at(vcpu);
     if (c.run != VcpuRun::Blocked) return;
+    // kvm_vcpu_block: the woken thread re-checks kvm_vcpu_check_block -> kvm_arch_vcpu_runnable and
+    // sleeps again unless an interrupt is deliverable over PPR (reference §4.2: the PIR sync of
+    // apic_has_interrupt_for_ppr), e.g. when the guest's TPR masks the posted vector.
+    if (!has_events(vcpu)) {
+        log_.op(Layer::Hypervisor, "KVM.wake_up", {{"vcpu", vcpu}, {"still_blocked", true}});
+        return;
+    }
     c.run = VcpuRun::Runnable;
     log_.op(Layer::Hypervisor, "KVM.wake_up", {{"vcpu", vcpu}});
 }

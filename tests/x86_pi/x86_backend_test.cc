@@ -1,0 +1,906 @@
+// The `x86` backend (x86_pi/backend.cc) end to end: its migration plan (QEMU's save steps, the
+// restore sub-steps, the DAG and the named orders), the seed scenario and where its sources live,
+// every admissible restore order under every x86 policy, the liveness of each place, determinism,
+// snapshots, and the errors for input it cannot run
+// [reference/x86_posted_interrupts_kvm_migration.md §4.5, §5.2-§5.4, §7, §8, §9 ("reference §N")].
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <numeric>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/results.h"
+#include "core/runner.h"
+
+namespace irqdiff {
+
+/// gtest prints outcomes by name, and locations as PLACE or PLACE (not live).
+static void PrintTo(Outcome o, std::ostream* os) { *os << to_string(o); }
+static void PrintTo(const Location& l, std::ostream* os) { *os << l.place << (l.live ? "" : " (not live)"); }
+
+namespace {
+
+std::string path_of(const std::string& file) { return std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/" + file; }
+const std::string kSeed = path_of("seed/pending_across_migration.yaml");
+
+/// The backend the registry lists as "x86".
+const BackendInfo& x86_info() {
+    const BackendInfo* info = builtin_backends().find("x86");
+    if (!info) throw std::logic_error("this build has no x86 backend");
+    return *info;
+}
+const MigrationPlan& plan() { return *x86_info().plan; }
+
+PolicySetting setting(std::string key, std::string value) {
+    return PolicySetting{std::move(key), std::move(value), {"--policy", 0, 0}, {"--policy", 0, 0}};
+}
+
+RunResult run(const Scenario& scenario, std::vector<PolicySetting> policy = {},
+              std::optional<std::string> order = std::nullopt) {
+    RunOptions options;
+    options.policy = std::move(policy);
+    options.order = std::move(order);
+    return run_scenario(scenario, x86_info(), options);
+}
+RunResult run_file(const std::string& file, std::vector<PolicySetting> policy = {}) {
+    return run(load_scenario(file), std::move(policy));
+}
+
+const SourceOutcome& outcome(const RunResult& r, std::string_view source) {
+    const SourceOutcome* o = r.outcome(source);
+    if (!o) throw std::logic_error("no outcome for " + std::string(source));
+    return *o;
+}
+
+std::string show(const std::vector<Location>& places) {
+    if (places.empty()) return "nowhere";
+    std::string out;
+    for (const Location& l : places) out += (out.empty() ? "" : " ") + l.place + (l.live ? "" : " (not live)");
+    return out;
+}
+
+/// "ACTION -> PLACES" each time `source`'s places changed during the run.
+std::vector<std::string> timeline(const RunResult& r, std::string_view source) {
+    SourceId id =
+        static_cast<SourceId>(std::find(r.source_names.begin(), r.source_names.end(), source) - r.source_names.begin());
+    std::vector<std::string> out;
+    for (const LocationChange& c : r.locations)
+        for (const auto& [s, places] : c.sources)
+            if (s == id) out.push_back(r.schedule[c.action] + " -> " + show(places));
+    return out;
+}
+
+size_t action_index(const RunResult& r, std::string_view what) {
+    auto it = std::find(r.schedule.begin(), r.schedule.end(), what);
+    if (it == r.schedule.end()) throw std::logic_error("no action " + std::string(what));
+    return static_cast<size_t>(it - r.schedule.begin());
+}
+
+std::optional<ArgValue> arg_of(const Event& e, std::string_view key) {
+    for (const EventArg& a : e.args)
+        if (a.key == key) return a.value;
+    return std::nullopt;
+}
+
+/// Events of `op` whose arguments include (key, value) for each given pair.
+std::vector<const Event*> events(const RunResult& r, std::string_view op, std::vector<EventArg> with = {}) {
+    std::vector<const Event*> out;
+    for (const Event& e : r.events)
+        if (e.op == op && std::all_of(with.begin(), with.end(), [&](const EventArg& w) {
+                return std::find(e.args.begin(), e.args.end(), w) != e.args.end();
+            }))
+            out.push_back(&e);
+    return out;
+}
+EventArg iarg(std::string key, int64_t v) { return EventArg{std::move(key), ArgValue(v)}; }
+EventArg sarg(std::string key, std::string v) { return EventArg{std::move(key), ArgValue(std::move(v))}; }
+
+/// Drives one X86Backend through a scenario's schedule an action at a time (as run_scenario does),
+/// so a test can look at where() and identity() between any two actions.
+class Stepper {
+   public:
+    explicit Stepper(Scenario scenario, std::vector<PolicySetting> overrides = {})
+        : scenario_(std::move(scenario)),
+          policy_(resolve_policy("x86", scenario_.policy, overrides)),
+          backend_(x86_info().make(BackendContext{scenario_, policy_, log_, guest_})),
+          schedule_(lower(scenario_, plan(), "x86", {})) {}
+
+    /// Applies the actions up to and including the next one described as `what`.
+    void through(std::string_view what) {
+        while (next_ < schedule_.actions.size()) {
+            std::string done = describe(schedule_.actions[next_], scenario_, plan());
+            apply_next();
+            if (done == what) return;
+        }
+        FAIL() << "the schedule has no action " << what << " left";
+    }
+    void finish() {
+        while (next_ < schedule_.actions.size()) apply_next();
+    }
+    std::vector<Location> where(std::string_view source) const {
+        std::vector<Location> out;
+        backend_->where(id(source), out);
+        return out;
+    }
+    std::string identity(std::string_view source) const { return backend_->identity(id(source)); }
+
+    Backend& backend() { return *backend_; }
+    GuestLog& guest() { return guest_; }
+    size_t next() const { return next_; }
+    void rewind(size_t to) { next_ = to; }
+
+   private:
+    SourceId id(std::string_view source) const {
+        std::optional<SourceId> s = scenario_.find_source(source);
+        if (!s) throw std::logic_error("no source " + std::string(source));
+        return *s;
+    }
+    void apply_next() {
+        log_.set_action(static_cast<uint32_t>(next_));
+        guest_.set_action(static_cast<uint32_t>(next_));
+        backend_->apply(schedule_.actions[next_++]);
+    }
+
+    Scenario scenario_;
+    PolicyValues policy_;
+    EventLog log_;
+    GuestLog guest_;
+    std::unique_ptr<Backend> backend_;
+    Schedule schedule_;
+    size_t next_ = 0;
+};
+
+const std::vector<Location> kNowhere{};
+
+// ---- the backend and its migration plan ------------------------------------------------------------
+
+// core/builtin_backends.cc registers the x86 backend; it virtualizes (it is compared with the oracle
+// for forwarded flags) and carries its migration plan.
+TEST(X86BackendInfo, IsTheRegisteredVirtualizingX86Backend) {
+    const BackendInfo& info = x86_info();
+    EXPECT_EQ(info.name, "x86");
+    EXPECT_TRUE(info.virtualizing);
+    ASSERT_NE(info.plan, nullptr);
+    EXPECT_EQ(builtin_backends().expand_arch("x86", "--arch"), std::vector<std::string>{"x86"});
+    EXPECT_EQ(builtin_backends().expand_arch("both", "--arch"), (std::vector<std::string>{"arm", "x86"}));
+}
+
+std::vector<std::pair<std::string, std::string>> names_and_neutrals(const std::vector<MigrationStep>& steps) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const MigrationStep& s : steps) out.emplace_back(s.name, s.neutral);
+    return out;
+}
+
+// QEMU's stop sequence [reference §5.2: do_vm_stop pauses the vCPUs, then the VFIO state-change
+// notifiers stop the devices, then cpu_synchronize_all_states (KVM_GET_LAPIC), then the device state
+// and RAM]: each source sub-step is its own neutral step.
+TEST(X86BackendPlan, SaveStepsAreQemusStopSequence) {
+    using P = std::pair<std::string, std::string>;
+    EXPECT_EQ(names_and_neutrals(plan().save_steps()), (std::vector<P>{{"stop_vcpus", "stop_vcpus"},
+                                                                       {"stop_devices", "stop_devices"},
+                                                                       {"get_lapic", "save_irqchip"},
+                                                                       {"copy_memory", "copy_memory"}}));
+    for (const MigrationStep& s : plan().save_steps()) {
+        EXPECT_EQ(s.side, Side::Save) << s.name;
+        EXPECT_FALSE(s.doc.empty()) << s.name;
+    }
+}
+
+// The destination's sub-steps [reference §5.4]: KVM_SET_LAPIC is the irqchip; vfio_pci_load_config
+// and the irq bypass are the devices; vfio_msix_enable (routes, irqfds, host IRQs and IRTEs) is the
+// translation; then the vCPUs and the devices start. Every neutral restore step has a sub-step.
+TEST(X86BackendPlan, RestoreSubStepsMapToTheirNeutralSteps) {
+    using P = std::pair<std::string, std::string>;
+    EXPECT_EQ(names_and_neutrals(plan().restore_steps()), (std::vector<P>{{"set_lapic", "restore_irqchip"},
+                                                                          {"vfio_load_config", "restore_devices"},
+                                                                          {"msix_enable", "restore_translation"},
+                                                                          {"irq_bypass_connect", "restore_devices"},
+                                                                          {"start_vcpus", "start_vcpus"},
+                                                                          {"start_devices", "start_devices"}}));
+    for (const NeutralStep& n : neutral_steps()) {
+        const auto& steps = n.side == Side::Save ? plan().save_steps() : plan().restore_steps();
+        EXPECT_TRUE(std::any_of(steps.begin(), steps.end(), [&](const MigrationStep& s) {
+            return s.neutral == n.name;
+        })) << n.name;
+    }
+}
+
+// The restore DAG: the MSI-X table comes with the config (vfio_pci_load_config before
+// vfio_msix_enable), the bypass producer exists once SET_IRQS gave the eventfd, a vCPU runs once its
+// LAPIC is loaded, a device runs once its state is loaded. Nothing orders set_lapic against the
+// VFIO steps: that freedom is the LAPIC-after-VFIO question [reference §5.4, §8 invariant 8].
+TEST(X86BackendPlan, DagEdgesAreTheFourRestoreRulesWithTheirReasons) {
+    std::set<std::pair<std::string, std::string>> edges;
+    for (const Dependency& d : plan().dependencies()) {
+        edges.emplace(d.before, d.after);
+        EXPECT_FALSE(d.reason.empty()) << d.before << " -> " << d.after;
+    }
+    EXPECT_EQ(edges, (std::set<std::pair<std::string, std::string>>{{"vfio_load_config", "msix_enable"},
+                                                                    {"msix_enable", "irq_bypass_connect"},
+                                                                    {"set_lapic", "start_vcpus"},
+                                                                    {"vfio_load_config", "start_devices"}}));
+    EXPECT_EQ(plan().dependencies().size(), 4u);
+    auto reason = [](const std::string& before, const std::string& after) {
+        for (const Dependency& d : plan().dependencies())
+            if (d.before == before && d.after == after) return d.reason;
+        return std::string();
+    };
+    EXPECT_NE(reason("vfio_load_config", "msix_enable").find("vfio_pci_load_config"), std::string::npos);
+    EXPECT_NE(reason("vfio_load_config", "start_devices").find("vfio_load_state"), std::string::npos);
+}
+
+std::vector<std::string> step_names(const RestoreOrder& order) {
+    std::vector<std::string> out;
+    for (uint16_t i : order) out.push_back(plan().restore_steps()[i].name);
+    return out;
+}
+
+// QEMU's order (MIG_PRI_APIC: the APIC section loads before PCI devices) is the first named order,
+// what `migrate:` without `order:` runs, a linear extension of the DAG, and order 0 of `order: all`.
+TEST(X86BackendPlan, QemuOrderIsTheDefaultAndAdmissible) {
+    ASSERT_FALSE(plan().named_orders().empty());
+    EXPECT_EQ(plan().named_orders().front().first, "qemu");
+    EXPECT_EQ(step_names(plan().qemu_order()),
+              (std::vector<std::string>{"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect",
+                                        "start_vcpus", "start_devices"}));
+    EXPECT_EQ(plan().first_violation(plan().qemu_order()), nullptr);
+    EXPECT_EQ(plan().resolve(OrderSpec{}, "x86"), plan().qemu_order());
+    EXPECT_EQ(plan().order_at(0), plan().qemu_order());
+    RunResult r = run_file(kSeed);
+    EXPECT_EQ(r.order_names, std::vector<std::string>{"qemu"});
+    EXPECT_EQ(r.restore_orders, std::vector<std::vector<std::string>>{step_names(plan().qemu_order())});
+}
+
+// MigrationPlan::count_orders / order_at over the DAG above: the VFIO chain vfio_load_config ->
+// msix_enable -> irq_bypass_connect with start_devices after vfio_load_config (3 ways), merged with
+// set_lapic -> start_vcpus (C(6,2) = 15 ways): 45, as `irqdiff list steps` says. Every order_at(i)
+// keeps every edge, they are all different, and a brute force over all 720 permutations finds the
+// same 45.
+TEST(X86BackendPlan, OrderAllIs45LinearExtensionsOfTheDag) {
+    ASSERT_EQ(plan().count_orders(), 45u);
+    std::set<RestoreOrder> seen;
+    for (uint64_t i = 0; i < plan().count_orders(); ++i) {
+        RestoreOrder order = plan().order_at(i);
+        SCOPED_TRACE(::testing::Message() << "order " << i);
+        ASSERT_EQ(order.size(), 6u);
+        for (const Dependency& d : plan().dependencies()) {
+            auto pos = [&](const std::string& n) {
+                return std::find(order.begin(), order.end(), static_cast<uint16_t>(*plan().find_restore(n))) -
+                       order.begin();
+            };
+            EXPECT_LT(pos(d.before), pos(d.after)) << d.reason;
+        }
+        seen.insert(order);
+    }
+    EXPECT_EQ(seen.size(), 45u);
+
+    RestoreOrder perm(6);
+    std::iota(perm.begin(), perm.end(), uint16_t{0});
+    std::set<RestoreOrder> admissible;
+    do {
+        if (!plan().first_violation(perm)) admissible.insert(perm);
+    } while (std::next_permutation(perm.begin(), perm.end()));
+    EXPECT_EQ(admissible, seen);
+}
+
+// The pre-2025 QEMU order is a named order and admissible: the VFIO config, MSI-X and bypass before
+// KVM_SET_LAPIC [reference §5.4, §7 item 8]. So is the order that starts the device before the LAPIC
+// is loaded (scenarios/x86/post_before_set_lapic.yaml): the DAG does not forbid it.
+TEST(X86BackendPlan, VfioAndBypassBeforeSetLapicAreExpressible) {
+    OrderSpec named;
+    named.name = "lapic_after_vfio";
+    EXPECT_EQ(step_names(plan().resolve(named, "x86")),
+              (std::vector<std::string>{"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic",
+                                        "start_vcpus", "start_devices"}));
+    OrderSpec early_device;
+    early_device.kind = OrderSpec::Kind::Explicit;
+    early_device.steps = {"vfio_load_config", "msix_enable", "irq_bypass_connect",
+                          "start_devices",    "set_lapic",   "start_vcpus"};
+    EXPECT_EQ(step_names(plan().resolve(early_device, "x86")), early_device.steps);
+}
+
+// ---- the seed scenario under the defaults ----------------------------------------------------------
+
+// scenarios/seed: nic.0 is pending for the masked vCPU 0 when the VM stops; KVM_GET_LAPIC carries it
+// in the saved vIRR and KVM_SET_LAPIC restores it [reference §5.2, §5.3]. nic.1 is raised while
+// the destination restores and waits in the RESUMING device. Both delivered once, both posted by
+// VT-d (forwarded), and the IRTEs on the destination are posted (QEMU's order loads the APIC first).
+TEST(X86BackendSeed, DefaultsDeliverEverySourceOnceByPosting) {
+    RunResult r = run_file(kSeed);
+    EXPECT_EQ(r.arch, "x86");
+    EXPECT_EQ(r.policy.to_string(), "x86.set_lapic_clears_pir=before_load,x86.posting=on,x86.guest_apic_dest=logical");
+    for (std::string_view s : {"nic.0", "nic.1"}) {
+        SCOPED_TRACE(s);
+        const SourceOutcome& o = outcome(r, s);
+        EXPECT_EQ(o.outcome, Outcome::DeliveredOnce);
+        EXPECT_EQ(o.fired, 1u);
+        EXPECT_EQ(o.delivered, 1u);
+        EXPECT_EQ(o.forwarded, std::optional<bool>(true));
+        EXPECT_TRUE(o.held.empty());
+    }
+    EXPECT_TRUE(r.violations.empty());
+    EXPECT_TRUE(r.expectations_met);
+    EXPECT_EQ(r.identities, (std::vector<std::string>{"MSI 0xfee01004/0x21 -> IRTE 0 posted -> vector 0x21 (vcpu0)",
+                                                      "MSI 0xfee02004/0x21 -> IRTE 1 posted -> vector 0x21 (vcpu1)"}));
+}
+
+// Where nic.0 lives [reference §3.1, §5.2, §5.3]: vCPU 0 is in guest mode with RFLAGS.IF=0, so the
+// notification is recognised at once and posted-interrupt processing moves PIR into vIRR (no PIR
+// stop; post_while_preempted below shows one). KVM_GET_LAPIC copies vIRR into the image (saved_lapic,
+// read by nobody until KVM_SET_LAPIC), the switch-over leaves only the image, KVM_SET_LAPIC puts it in
+// the destination's vIRR, and the unmasked vCPU takes it.
+TEST(X86BackendSeed, Nic0TravelsVirrSavedLapicVirr) {
+    RunResult r = run_file(kSeed);
+    EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
+                                        "fire nic.0 -> x86.virr[vcpu0]",
+                                        "save:get_lapic -> x86.virr[vcpu0] x86.saved_lapic[vcpu0] (not live)",
+                                        "save:copy_memory -> x86.saved_lapic[vcpu0] (not live)",
+                                        "restore:set_lapic -> x86.virr[vcpu0]",
+                                        "run all -> nowhere",
+                                    }));
+    ASSERT_EQ(r.deliveries.size(), 2u);
+    EXPECT_EQ(r.deliveries[0].source, 0u);
+    EXPECT_EQ(r.deliveries[0].vcpu, 0u);
+    EXPECT_EQ(r.deliveries[0].action, r.schedule.size() - 1);  // the last `run all`, after the unmask
+    EXPECT_EQ(r.deliveries[0].path, DeliveryPath::Direct);
+}
+
+// nic.1 [reference §5.4, §8 invariant 2]: raised while the destination device is RESUMING, it waits
+// in the device (not live: nothing sends it until the device runs); vfio_vmstate_change(RUNNING) at
+// start_devices sends it through the posted IRTE, and the running vCPU 1 has it in vIRR at once.
+TEST(X86BackendSeed, Nic1WaitsInTheResumingDeviceUntilStartDevices) {
+    RunResult r = run_file(kSeed);
+    EXPECT_EQ(timeline(r, "nic.1"), (std::vector<std::string>{
+                                        "fire nic.1 -> x86.device[nic] (not live)",
+                                        "restore:start_devices -> x86.virr[vcpu1]",
+                                        "run all -> nowhere",
+                                    }));
+    const size_t fired = action_index(r, "fire nic.1");
+    const size_t started = action_index(r, "restore:start_devices");
+    std::vector<const Event*> held = events(r, "DEVICE.hold", {iarg("vector", 1), sarg("state", "RESUMING")});
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(held[0]->action, fired);
+    std::vector<const Event*> sent = events(r, "DEVICE.msi", {iarg("vector", 1)});
+    ASSERT_EQ(sent.size(), 1u);
+    EXPECT_EQ(sent[0]->action, started);
+    std::vector<const Event*> posts = events(r, "IOMMU.post");
+    EXPECT_EQ(std::count_if(posts.begin(), posts.end(), [&](const Event* e) { return e->action == started; }), 1);
+}
+
+// vfio_pci_load_config restores the MSI-X table the source's guest programmed, and the later
+// sub-steps build the host side from it [reference §5.1 (IRTEs are not migrated), §5.4]: after the
+// switch-over the destination's table is empty, vfio_load_config brings the guest's message back,
+// msix_enable gives it a host IRQ with a remapped IRTE, and irq_bypass_connect posts it.
+TEST(X86BackendDevice, RestoreSubStepsRebuildTheIrteFromTheLoadedMsixTable) {
+    Stepper t(load_scenario(kSeed));
+    t.through("restore:set_lapic");
+    EXPECT_EQ(t.identity("nic.0"), "MSI 0x0/0x0 -> no host IRQ yet -> vector 0x21 (vcpu0)");
+    t.through("restore:vfio_load_config");
+    EXPECT_EQ(t.identity("nic.0"), "MSI 0xfee01004/0x21 -> no host IRQ yet -> vector 0x21 (vcpu0)");
+    t.through("restore:msix_enable");
+    EXPECT_EQ(t.identity("nic.0"),
+              "MSI 0xfee01004/0x21 -> IRTE 0 remapped to host vector 0x30 -> kvm_set_msi -> "
+              "vector 0x21 (vcpu0)");
+    t.through("restore:irq_bypass_connect");
+    EXPECT_EQ(t.identity("nic.0"), "MSI 0xfee01004/0x21 -> IRTE 0 posted -> vector 0x21 (vcpu0)");
+    EXPECT_EQ(t.identity("nic.1"), "MSI 0xfee02004/0x21 -> IRTE 1 posted -> vector 0x21 (vcpu1)");
+}
+
+// ---- every admissible restore order under every x86 policy -------------------------------------------
+
+/// nic.0 pending for the masked vCPU 0 across the migration (the seed's), nic.1 raised on the
+/// destination right after vfio_load_config (the step is set per order; an earlier arrival point is
+/// MsiRaisedBeforeVfioLoadConfigIsHeldUntilStartDevices), and vCPU 0's
+/// armed LAPIC timer whose deadline passes before KVM_SET_LAPIC.
+const std::string kSweep =
+    "name: sweep\n"
+    "arch: x86\n"
+    "vm: {vcpus: 2}\n"
+    "devices:\n"
+    "  - {name: nic, vectors: 2, passthrough: true}\n"
+    "  - {name: timer, kind: timer}\n"
+    "routes:\n"
+    "  - {source: nic.0, vcpu: 0}\n"
+    "  - {source: nic.1, vcpu: 1}\n"
+    "  - {source: timer.0, vcpu: 0}\n"
+    "steps:\n"
+    "  - run: all\n"
+    "  - mask: {vcpu: 0}\n"
+    "  - fire: nic.0\n"
+    "  - migrate:\n"
+    "      fire:\n"
+    "        - {source: nic.1, before: start_devices}\n"
+    "        - {source: timer.0, before: set_lapic}\n"
+    "  - unmask: {vcpu: 0}\n"
+    "  - run: all\n";
+
+struct PolicyCell {
+    const char* clear;    // x86.set_lapic_clears_pir
+    const char* posting;  // x86.posting
+    const char* dest;     // x86.guest_apic_dest
+};
+
+void PrintTo(const PolicyCell& c, std::ostream* os) { *os << c.clear << "/" << c.posting << "/" << c.dest; }
+
+class X86BackendEveryOrder : public ::testing::TestWithParam<PolicyCell> {};
+
+// reference §8 invariants 2, 3 and 8, §9, over the 45 linear extensions of the restore DAG:
+//  - no source is ever delivered twice, no violation, no crash;
+//  - nic.0 travels in the saved vIRR, which KVM_SET_LAPIC's PIR clear never touches: delivered once
+//    in every order, posted by VT-d iff x86.posting=on;
+//  - nic.1 is lost exactly when the device could send before KVM_SET_LAPIC (start_devices and
+//    msix_enable both before set_lapic): its MSI then lands in the reset PID (zeroed by SET_LAPIC under
+//    either clear point) or, remapped, reaches a LAPIC that is still software-disabled or matches no
+//    logical ID. Otherwise it is held and sent after SET_LAPIC: delivered once, and posted by VT-d iff
+//    posting is on, the bypass connected before the MSI was sent, and the APIC map resolved the route
+//    at connect time (physical IDs at reset do; flat logical ones only after SET_LAPIC);
+//  - timer.0 fires inside KVM_SET_LAPIC (8e6ed96cdd50) into PIR: lost iff posting is on and PIR is
+//    cleared after the load (967235d32032; fixed by 9cfec6d097c6), whatever the order.
+TEST_P(X86BackendEveryOrder, OutcomesFollowWhatEachOrderLetsTheMechanismsDo) {
+    const PolicyCell& p = GetParam();
+    const bool posting = std::string_view(p.posting) == "on";
+    const bool after_load = std::string_view(p.clear) == "after_load";
+    const bool physical = std::string_view(p.dest) == "physical";
+    const Scenario base = parse_scenario(kSweep, "sweep.yaml");
+    const size_t migrate = 3;
+    ASSERT_EQ(base.steps[migrate].kind, StepKind::Migrate);
+    ASSERT_EQ(plan().count_orders(), 45u);
+
+    for (uint64_t i = 0; i < plan().count_orders(); ++i) {
+        const std::vector<std::string> names = step_names(plan().order_at(i));
+        auto pos = [&](std::string_view n) { return std::find(names.begin(), names.end(), n) - names.begin(); };
+        std::string joined;
+        for (const std::string& n : names) joined += (joined.empty() ? "" : ",") + n;
+        SCOPED_TRACE(joined);
+        Scenario s = base;
+        s.steps[migrate].fires[0].before = names.at(static_cast<size_t>(pos("vfio_load_config")) + 1);
+        RunResult r = run(s,
+                          {setting("x86.set_lapic_clears_pir", p.clear), setting("x86.posting", p.posting),
+                           setting("x86.guest_apic_dest", p.dest)},
+                          joined);
+        ASSERT_EQ(r.restore_orders.at(0), names);
+
+        EXPECT_TRUE(r.violations.empty());
+        for (const SourceOutcome& o : r.outcomes) {
+            SCOPED_TRACE(r.source_names[o.source]);
+            EXPECT_NE(o.outcome, Outcome::Duplicated);
+            EXPECT_LE(o.delivered, 1u);
+            EXPECT_EQ(o.fired, 1u);
+        }
+
+        const SourceOutcome& nic0 = outcome(r, "nic.0");
+        EXPECT_EQ(nic0.outcome, Outcome::DeliveredOnce);
+        EXPECT_EQ(nic0.forwarded, std::optional<bool>(posting));
+
+        const auto set_lapic = static_cast<uint32_t>(action_index(r, "restore:set_lapic"));
+        const auto sent_at = std::max(pos("start_devices"), pos("msix_enable"));
+        const bool sent_before_set_lapic = sent_at < pos("set_lapic");
+        std::vector<const Event*> sent = events(r, "DEVICE.msi", {iarg("vector", 1)});
+        ASSERT_EQ(sent.size(), 1u);
+        EXPECT_EQ(sent[0]->action < set_lapic, sent_before_set_lapic);
+        const SourceOutcome& nic1 = outcome(r, "nic.1");
+        if (sent_before_set_lapic) {
+            EXPECT_EQ(nic1.outcome, Outcome::Lost);
+            EXPECT_TRUE(nic1.held.empty());
+            // Posted: SET_LAPIC zeroed vCPU 1's PIR. Remapped: kvm_set_msi found no APIC to take it.
+            auto at = [&](const std::vector<const Event*>& es, uint32_t action, std::optional<EventKind> kind) {
+                return std::any_of(es.begin(), es.end(), [&](const Event* e) {
+                    return e->action == action && (!kind || e->kind == *kind) &&
+                           arg_of(*e, "dropped") != ArgValue(int64_t{0});
+                });
+            };
+            const bool zeroed = at(events(r, "KVM.apicv_pre_state_restore", {iarg("vcpu", 1)}), set_lapic, {}) ||
+                                at(events(r, "KVM.apicv_post_state_restore", {iarg("vcpu", 1)}), set_lapic, {});
+            const bool refused = at(events(r, "KVM.accept_irq"), sent[0]->action, EventKind::Ignored) ||
+                                 at(events(r, "KVM.set_msi"), sent[0]->action, EventKind::GuestError);
+            EXPECT_NE(zeroed, refused);
+        } else {
+            const bool posted_at_connect = posting && (physical || pos("set_lapic") < pos("irq_bypass_connect"));
+            EXPECT_EQ(nic1.outcome, Outcome::DeliveredOnce);
+            EXPECT_EQ(nic1.forwarded, std::optional<bool>(posted_at_connect && pos("irq_bypass_connect") < sent_at));
+        }
+        // kvm_pi_update_irte at irq_bypass_connect posts both IRTEs or neither [reference §4.5].
+        const bool irte_posted = posting && (physical || pos("set_lapic") < pos("irq_bypass_connect"));
+        const size_t connect = action_index(r, "restore:irq_bypass_connect");
+        std::vector<const Event*> updates = events(r, "KVM.pi_update_irte", {EventArg{"posted", ArgValue(true)}});
+        EXPECT_EQ(std::count_if(updates.begin(), updates.end(), [&](const Event* e) { return e->action == connect; }),
+                  irte_posted ? 2 : 0);
+
+        const SourceOutcome& timer = outcome(r, "timer.0");
+        const bool timer_lost = posting && after_load;
+        EXPECT_EQ(timer.outcome, timer_lost ? Outcome::Lost : Outcome::DeliveredOnce);
+        std::vector<const Event*> dropped = events(r, "KVM.apicv_post_state_restore", {iarg("vcpu", 0)});
+        bool timer_dropped = std::any_of(dropped.begin(), dropped.end(), [&](const Event* e) {
+            return e->action == set_lapic && arg_of(*e, "dropped") != ArgValue(int64_t{0});
+        });
+        EXPECT_EQ(timer_dropped, timer_lost);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ClearPointsPostingAndGuestDestinations, X86BackendEveryOrder,
+    ::testing::Values(PolicyCell{"before_load", "on", "logical"}, PolicyCell{"before_load", "on", "physical"},
+                      PolicyCell{"before_load", "off", "logical"}, PolicyCell{"before_load", "off", "physical"},
+                      PolicyCell{"after_load", "on", "logical"}, PolicyCell{"after_load", "on", "physical"},
+                      PolicyCell{"after_load", "off", "logical"}, PolicyCell{"after_load", "off", "physical"}),
+    [](const ::testing::TestParamInfo<PolicyCell>& info) {
+        return std::string(info.param.clear) + "_" + info.param.posting + "_" + info.param.dest;
+    });
+
+// ---- the known cases, scenario by scenario ------------------------------------------------------------
+
+class X86BackendClearPoint : public ::testing::TestWithParam<const char*> {};
+
+// 9cfec6d097c6 ("KVM: x86: Fix lapic timer interrupt lost after loading a snapshot", reference §7
+// item 2, §8 invariant 3): the armed timer's deadline passes while its state travels (saved_timer,
+// not live: no LAPIC runs it); KVM_SET_LAPIC restarts it and fires it at once, posting into PIR. With
+// the clear after the load (967235d32032) apicv_post_state_restore then drops that bit: lost; with
+// the clear before the load it survives, and the first entry moves it to vIRR.
+TEST_P(X86BackendClearPoint, TimerExpiringInsideSetLapicSurvivesOnlyTheBeforeLoadClear) {
+    const bool after = std::string_view(GetParam()) == "after_load";
+    RunResult r = run_file(path_of("x86/timer_after_load.yaml"), {setting("x86.set_lapic_clears_pir", GetParam())});
+    const size_t set_lapic = action_index(r, "restore:set_lapic");
+    std::vector<const Event*> expired = events(r, "KVM.timer_expired");
+    ASSERT_FALSE(expired.empty());
+    EXPECT_EQ(expired.back()->action, set_lapic);
+    std::vector<const Event*> clears =
+        events(r, after ? "KVM.apicv_post_state_restore" : "KVM.apicv_pre_state_restore", {iarg("vcpu", 0)});
+    ASSERT_EQ(clears.size(), 1u);
+    EXPECT_EQ(clears[0]->action, set_lapic);
+    EXPECT_EQ(arg_of(*clears[0], "dropped"), ArgValue(int64_t{after ? 1 : 0}));
+    const SourceOutcome& o = outcome(r, "timer.0");
+    EXPECT_EQ(o.outcome, after ? Outcome::Lost : Outcome::DeliveredOnce);
+    std::vector<std::string> want = {"fire timer.0 -> x86.saved_timer[vcpu0] (not live)"};
+    if (after) {
+        want.push_back("restore:set_lapic -> nowhere");
+    } else {
+        want.push_back("restore:set_lapic -> x86.pir[vcpu0]");
+        want.push_back("restore:start_vcpus -> x86.virr[vcpu0]");
+        want.push_back("run all -> nowhere");
+    }
+    EXPECT_EQ(timeline(r, "timer.0"), want);
+}
+
+// scenarios/x86/post_before_set_lapic.yaml [reference §8 invariant 2, §9]: with physical
+// destinations the reset APIC map resolves the route, so irq_bypass_connect posts the IRTE; the
+// device, started before KVM_SET_LAPIC, posts into the reset PID (SN=1: PIR only, no notification),
+// a place nothing will harvest (the LAPIC is not loaded: not live); KVM_SET_LAPIC zeroes PIR under
+// either clear point, so the interrupt is lost.
+TEST_P(X86BackendClearPoint, PostBetweenBypassAndSetLapicIsLost) {
+    RunResult r =
+        run_file(path_of("x86/post_before_set_lapic.yaml"), {setting("x86.set_lapic_clears_pir", GetParam())});
+    EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::Lost);
+    EXPECT_EQ(timeline(r, "nic.0"),
+              (std::vector<std::string>{"fire nic.0 -> x86.pir[vcpu0] (not live)", "restore:set_lapic -> nowhere"}));
+    std::vector<const Event*> post =
+        events(r, "IOMMU.post", {EventArg{"sn", ArgValue(true)}, EventArg{"notify", ArgValue(false)}});
+    ASSERT_EQ(post.size(), 1u);
+    EXPECT_EQ(post[0]->action, action_index(r, "fire nic.0"));
+    const bool after = std::string_view(GetParam()) == "after_load";
+    std::vector<const Event*> clears =
+        events(r, after ? "KVM.apicv_post_state_restore" : "KVM.apicv_pre_state_restore", {iarg("dropped", 1)});
+    ASSERT_EQ(clears.size(), 1u);
+    EXPECT_EQ(clears[0]->action, action_index(r, "restore:set_lapic"));
+}
+
+INSTANTIATE_TEST_SUITE_P(BothClearPoints, X86BackendClearPoint, ::testing::Values("before_load", "after_load"));
+
+// scenarios/x86/lapic_after_vfio.yaml [reference §5.4, §7 item 8]: in the pre-2025 QEMU order the
+// bypass connects while the LAPICs have their reset LDR 0, so the flat logical routes stay remapped;
+// nic.1 goes host vector -> vfio_msihandler -> irqfd -> kvm_set_msi and is delivered once but not by
+// VT-d. The same run in QEMU's order posts it.
+TEST(X86BackendKnownCases, LapicAfterVfioLosesPostingNotInterrupts) {
+    RunResult old_qemu = run_file(path_of("x86/lapic_after_vfio.yaml"));
+    EXPECT_EQ(outcome(old_qemu, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(old_qemu, "nic.0").forwarded, std::optional<bool>(true));  // posted on the source
+    EXPECT_EQ(outcome(old_qemu, "nic.1").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(old_qemu, "nic.1").forwarded, std::optional<bool>(false));
+    EXPECT_EQ(events(old_qemu, "KVM.pi_update_irte",
+                     {EventArg{"posted", ArgValue(false)}, sarg("why", "destination is not one vCPU in the APIC map")})
+                  .size(),
+              2u);
+    const size_t fired = action_index(old_qemu, "fire nic.1");
+    std::vector<const Event*> soft = events(old_qemu, "KVM.set_msi", {sarg("via", "irqfd")});
+    EXPECT_EQ(std::count_if(soft.begin(), soft.end(), [&](const Event* e) { return e->action == fired; }), 1);
+
+    RunResult fixed = run(load_scenario(path_of("x86/lapic_after_vfio.yaml")), {}, "qemu");
+    EXPECT_EQ(outcome(fixed, "nic.1").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(fixed, "nic.1").forwarded, std::optional<bool>(true));
+}
+
+// ---- liveness of each place ------------------------------------------------------------------------
+
+// A PIR bit posted under SN=1 [reference §4.3, §8 invariant 5]: the preempted vCPU's PID suppresses
+// the notification (ON stays 0), but the next vmx_vcpu_pi_load re-sets ON, so the bit is live; that
+// load is KVM_GET_LAPIC's, which folds it into the saved vIRR.
+TEST(X86BackendLiveness, PirPostedUnderSnIsLive) {
+    RunResult r = run_file(path_of("x86/post_while_preempted.yaml"));
+    EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
+                                        "fire nic.0 -> x86.pir[vcpu0]",
+                                        "save:get_lapic -> x86.virr[vcpu0] x86.saved_lapic[vcpu0] (not live)",
+                                        "save:copy_memory -> x86.saved_lapic[vcpu0] (not live)",
+                                        "restore:set_lapic -> x86.virr[vcpu0]",
+                                        "run all -> nowhere",
+                                    }));
+    EXPECT_EQ(events(r, "IOMMU.post", {EventArg{"sn", ArgValue(true)}, EventArg{"notify", ArgValue(false)}}).size(),
+              1u);
+    EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
+}
+
+// A blocked vCPU's PID has NV = POSTED_INTR_WAKEUP_VECTOR [reference §4.3]: the post sets ON and
+// notifies, pi_wakeup_handler wakes the vCPU, whose kvm_vcpu_check_block harvests PIR into vIRR
+// (reference §4.2): live there until the entry delivers it. A post after the VM paused (SN=1) stays
+// in PIR, live because the next vmx_vcpu_pi_load re-sets ON.
+TEST(X86BackendLiveness, PostToABlockedVcpuIsLiveFromTheWakeOn) {
+    RunResult r = run_file(path_of("x86/post_while_blocked.yaml"));
+    std::vector<std::string> nic0 = timeline(r, "nic.0");
+    ASSERT_GE(nic0.size(), 2u);
+    EXPECT_EQ(nic0[0], "fire nic.0 -> x86.virr[vcpu0]");
+    EXPECT_EQ(nic0[1], "run vcpu0 -> nowhere");
+    std::vector<std::string> nic1 = timeline(r, "nic.1");
+    ASSERT_FALSE(nic1.empty());
+    EXPECT_EQ(nic1[0], "fire nic.1 -> x86.pir[vcpu1]");
+    EXPECT_EQ(events(r, "IOMMU.post", {EventArg{"notify", ArgValue(true)}}).size(), 1u);
+    EXPECT_EQ(events(r, "KVM.wake_up", {iarg("vcpu", 0)}).size(), 1u);
+    EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(r, "nic.1").outcome, Outcome::DeliveredOnce);
+}
+
+// A PIR bit whose vector is already in vIRR is not a second interrupt [reference §9 "Duplicated":
+// PIR and IRR are bitmaps]: the harvest merges them, so only vIRR is live. vCPU 0 runs masked (the
+// first post goes straight to vIRR), is preempted (SN=1), and the second post stays in PIR.
+TEST(X86BackendLiveness, PirOfAVectorAlreadyInVirrIsNotLive) {
+    Scenario s = parse_scenario(
+        "name: pir-and-virr\n"
+        "arch: x86\n"
+        "vm: {vcpus: 1}\n"
+        "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
+        "routes: [{source: nic.0, vcpu: 0}]\n"
+        "steps: [{run: all}, {mask: {vcpu: 0}}, {fire: nic.0}, {preempt: {vcpu: 0}}, {fire: nic.0},\n"
+        "        {unmask: {vcpu: 0}}, {run: all}]\n",
+        "pir_and_virr.yaml");
+    RunResult r = run(s);
+    EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
+                                        "fire nic.0 -> x86.virr[vcpu0]",
+                                        "fire nic.0 -> x86.pir[vcpu0] (not live) x86.virr[vcpu0]",
+                                        "run all -> nowhere",
+                                    }));
+    const SourceOutcome& o = outcome(r, "nic.0");
+    EXPECT_EQ(o.outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(o.fired, 2u);
+    EXPECT_EQ(o.coalesced, 1u);
+    EXPECT_EQ(o.delivered, 1u);
+}
+
+// A post into the destination PID after KVM_SET_LAPIC but before the first KVM_RUN [reference §5.4
+// last item]: SET_LAPIC's vcpu_put left SN=1, so PIR only; the LAPIC is loaded, so the bit is live,
+// and the first vcpu_load (ON re-set) and entry sync move it to vIRR.
+TEST(X86BackendLiveness, PirPostedAfterSetLapicBeforeTheFirstRunIsLive) {
+    Scenario s = parse_scenario(
+        "name: post-after-set-lapic\n"
+        "arch: x86\n"
+        "vm: {vcpus: 1}\n"
+        "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
+        "routes: [{source: nic.0, vcpu: 0}]\n"
+        "steps:\n"
+        "  - run: all\n"
+        "  - migrate:\n"
+        "      order: [set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus]\n"
+        "      fire: [{source: nic.0, before: start_vcpus}]\n"
+        "  - run: all\n",
+        "post_after_set_lapic.yaml");
+    RunResult r = run(s);
+    EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
+                                        "fire nic.0 -> x86.pir[vcpu0]",
+                                        "restore:start_vcpus -> x86.virr[vcpu0]",
+                                        "run all -> nowhere",
+                                    }));
+    EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(r, "nic.0").forwarded, std::optional<bool>(true));
+}
+
+// vIRR is live iff the LAPIC holds the VM's state; the saved image is read by nobody until
+// KVM_SET_LAPIC. In the pre-2025 order three sub-steps run between the switch-over and SET_LAPIC,
+// and nic.0 is only in the saved image (not live) throughout, then live again in vIRR.
+TEST(X86BackendLiveness, SavedLapicIsNotLiveUntilSetLapicLoadsIt) {
+    Stepper t(load_scenario(path_of("x86/lapic_after_vfio.yaml")));
+    t.through("save:get_lapic");
+    EXPECT_EQ(t.where("nic.0"), (std::vector<Location>{{"x86.virr[vcpu0]", true}, {"x86.saved_lapic[vcpu0]", false}}));
+    const std::vector<Location> saved_only{{"x86.saved_lapic[vcpu0]", false}};
+    for (const char* step :
+         {"save:copy_memory", "restore:vfio_load_config", "restore:msix_enable", "restore:irq_bypass_connect"}) {
+        t.through(step);
+        EXPECT_EQ(t.where("nic.0"), saved_only) << step;
+    }
+    t.through("restore:set_lapic");
+    EXPECT_EQ(t.where("nic.0"), (std::vector<Location>{{"x86.virr[vcpu0]", true}}));
+    t.finish();
+    EXPECT_EQ(t.where("nic.0"), kNowhere);
+}
+
+// With x86.posting=off KVM injects at VM entry (IRR -> ISR, the VMCS entry-interruption field), and
+// the guest takes the interrupt at its next `run`: until then it is live in x86.injected (not a
+// not-live x86.visr), so a scenario that ends there leaves it `pending`, as the oracle does. While the
+// state travels it is KVM_GET_VCPU_EVENTS' injected event (x86.saved_regs), never nowhere.
+TEST(X86BackendLiveness, InjectedInterruptNotYetTakenIsLive) {
+    const std::string head =
+        "name: injected\n"
+        "arch: x86\n"
+        "vm: {vcpus: 1}\n"
+        "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
+        "routes: [{source: nic.0, vcpu: 0}]\n"
+        "policy: {x86.posting: \"off\"}\n";
+    RunResult ends_injected = run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}]\n", "injected.yaml"));
+    const SourceOutcome& o = outcome(ends_injected, "nic.0");
+    EXPECT_EQ(o.expected, 0u);
+    EXPECT_EQ(o.outcome, Outcome::Pending) << "held: " << show(o.held);
+
+    RunResult migrated =
+        run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}, {migrate: {}}, {run: all}]\n", "injected.yaml"));
+    EXPECT_EQ(outcome(migrated, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(timeline(migrated, "nic.0"), (std::vector<std::string>{
+                                               "fire nic.0 -> x86.injected[vcpu0]",
+                                               "save:get_lapic -> x86.injected[vcpu0] x86.saved_regs[vcpu0] (not live)",
+                                               "save:copy_memory -> x86.saved_regs[vcpu0] (not live)",
+                                               "restore:start_vcpus -> x86.injected[vcpu0]",
+                                               "run all -> nowhere",
+                                           }));
+}
+
+// core/device.h: an MSI a RESUMING device cannot send stays in the device and is sent when it runs.
+// Raised on the destination before vfio_load_config, it is held there (shown as x86.device[nic]),
+// and loading the migrated device state adds the stream's pending MSIs to it (PciDevice::load_held)
+// rather than replacing them: delivered once after start_devices.
+TEST(X86BackendDevice, MsiRaisedBeforeVfioLoadConfigIsHeldUntilStartDevices) {
+    Scenario s = load_scenario(kSeed);
+    ASSERT_EQ(s.steps[3].kind, StepKind::Migrate);
+    s.steps[3].fires.at(0).before = "set_lapic";
+    Stepper t(s);
+    t.through("fire nic.1");
+    EXPECT_EQ(t.where("nic.1"), (std::vector<Location>{{"x86.device[nic]", false}}));
+    t.through("restore:vfio_load_config");
+    EXPECT_EQ(t.where("nic.1"), (std::vector<Location>{{"x86.device[nic]", false}}));
+
+    RunResult r = run(s);
+    EXPECT_EQ(outcome(r, "nic.1").outcome, Outcome::DeliveredOnce);
+}
+
+// ---- determinism and snapshots ---------------------------------------------------------------------
+
+// DESIGN.md "Event log": the same scenario and options give a byte-identical log, and the same JSON
+// document (core/results.h: ordered keys), with and without posting.
+TEST(X86BackendDeterminism, SameRunTwiceGivesByteIdenticalJsonAndEventLog) {
+    for (const char* posting : {"on", "off"}) {
+        SCOPED_TRACE(posting);
+        RunResult a = run_file(kSeed, {setting("x86.posting", posting)});
+        RunResult b = run_file(kSeed, {setting("x86.posting", posting)});
+        ASSERT_FALSE(a.events.empty());
+        std::string ta, tb;
+        for (const Event& e : a.events) ta += to_string(e) + "\n";
+        for (const Event& e : b.events) tb += to_string(e) + "\n";
+        EXPECT_EQ(ta, tb);
+        EXPECT_EQ(to_json(a).dump(), to_json(b).dump());
+        EXPECT_EQ(a.deliveries, b.deliveries);
+    }
+}
+
+// Backend::snapshot / restore (State copies both Hosts, and a copied Host's platform uses the copy's
+// memory): taken mid-restore, it brings back where every source is and how it is named, and the
+// rest of the run replays the same deliveries to the same end state.
+TEST(X86BackendSnapshot, RestoreReplaysTheRestOfTheMigration) {
+    Stepper t(load_scenario(kSeed));
+    t.through("restore:msix_enable");
+    const size_t k = t.next();
+    const std::vector<Location> nic0_at_k = t.where("nic.0"), nic1_at_k = t.where("nic.1");
+    const std::string name_at_k = t.identity("nic.0");
+    std::unique_ptr<BackendSnapshot> snap = t.backend().snapshot();
+    const size_t delivered_at_k = t.guest().size();
+
+    t.finish();
+    std::vector<Delivery> first(t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k),
+                                t.guest().deliveries().end());
+    ASSERT_EQ(first.size(), 2u);
+    const std::string name_at_end = t.identity("nic.0");
+    ASSERT_NE(name_at_end, name_at_k);  // irq_bypass_connect posted the IRTE
+
+    t.backend().restore(*snap);
+    EXPECT_EQ(t.where("nic.0"), nic0_at_k);
+    EXPECT_EQ(t.where("nic.1"), nic1_at_k);
+    EXPECT_EQ(t.identity("nic.0"), name_at_k);
+
+    t.guest().truncate(delivered_at_k);
+    t.rewind(k);
+    t.finish();
+    std::vector<Delivery> second(t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k),
+                                 t.guest().deliveries().end());
+    EXPECT_EQ(second, first);
+    EXPECT_EQ(t.identity("nic.0"), name_at_end);
+    EXPECT_EQ(t.where("nic.0"), kNowhere);
+    EXPECT_EQ(t.where("nic.1"), kNowhere);
+}
+
+// ---- input the x86 backend cannot run -----------------------------------------------------------------
+
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+const std::string kOneNic =
+    "name: t\n"
+    "vm: {vcpus: 1}\n"
+    "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
+    "routes: [{source: nic.0, vcpu: 0}]\n";
+
+// STYLE.md "three kinds of error": a policy value outside the catalogue is user input, reported at
+// the scenario's value (FILE:LINE:COL) or at the option, with the values x86 accepts.
+TEST(X86BackendBadInput, UnknownPolicyValueNamesThePlaceAndTheValues) {
+    EXPECT_EQ(
+        error_of([] { parse_scenario(kOneNic + "policy: {x86.posting: maybe}\nsteps: [{run: all}]\n", "p.yaml"); }),
+        "p.yaml:5:23: 'maybe' is not a value of policy x86.posting (expected one of: on, off)");
+    EXPECT_EQ(error_of([] {
+                  run(parse_scenario(kOneNic + "steps: [{run: all}]\n", "p.yaml"),
+                      {setting("x86.set_lapic_clears_pir", "never")});
+              }),
+              "--policy: 'never' is not a value of policy x86.set_lapic_clears_pir (expected one of: before_load, "
+              "after_load)");
+}
+
+// X86Backend: toggle_lpis is GICR_CTLR.EnableLPIs, an ARM step; a scenario for every backend that uses
+// it cannot run on x86, and the error points at the step.
+TEST(X86BackendBadInput, ArmOnlyStepIsRejectedAtItsStep) {
+    Scenario s = parse_scenario(kOneNic + "steps:\n  - run: all\n  - toggle_lpis: {vcpu: 0}\n", "lpis.yaml");
+    EXPECT_EQ(error_of([&] { run(s); }),
+              "lpis.yaml:7:5: steps[1].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no "
+              "LPIs (give the scenario 'arch: arm')");
+}
+
+// MigrationPlan::resolve: an order name x86 does not define is reported at the scenario's `order:` or
+// at --order, with the orders it has.
+TEST(X86BackendBadInput, UnknownOrderNameNamesThePlaceAndTheOrders) {
+    const std::string steps = "steps: [{migrate: {order: lapic_before_vfio}}]\n";
+    EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + steps, "o.yaml")); }),
+              "o.yaml:5:27: 'lapic_before_vfio' is not an order of backend x86 (expected one of: all, qemu, "
+              "lapic_after_vfio, or a list of steps)");
+    EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", "o.yaml"), {}, "nonsense"); }),
+              "--order: 'nonsense' is not an order of backend x86 (expected one of: all, qemu, lapic_after_vfio, or "
+              "a list of steps)");
+}
+
+// An ARM restore step in an x86 order or arrival point, and an order that breaks the DAG, are
+// rejected with the steps x86 has, or with the dependency's reason.
+TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
+    const Scenario s = parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", "o.yaml");
+    EXPECT_EQ(error_of([&] {
+                  run(s, {},
+                      "set_lapic,restore_its_tables,vfio_load_config,msix_enable,irq_bypass_connect,"
+                      "start_vcpus,start_devices");
+              }),
+              "--order: 'restore_its_tables' is not a restore step of backend x86 (expected one of: set_lapic, "
+              "vfio_load_config, msix_enable, irq_bypass_connect, start_vcpus, start_devices)");
+    EXPECT_EQ(error_of([&] {
+                  run(s, {}, "set_lapic,msix_enable,vfio_load_config,irq_bypass_connect,start_vcpus,start_devices");
+              }),
+              "--order: msix_enable must come after vfio_load_config on backend x86 (the MSI-X table comes with the "
+              "device config (vfio_pci_load_config))");
+    const std::string arm_point = "steps: [{migrate: {fire: [{source: nic.0, before: restore_its_tables}]}}]\n";
+    std::string e = error_of([&] { run(parse_scenario(kOneNic + arm_point, "f.yaml")); });
+    EXPECT_EQ(e.rfind("f.yaml:5:", 0), 0u) << e;
+    EXPECT_NE(e.find("'restore_its_tables' is not a migration step of backend x86"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace irqdiff
