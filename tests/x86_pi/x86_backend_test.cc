@@ -773,6 +773,27 @@ TEST(X86BackendDevice, MsiRaisedBeforeVfioLoadConfigIsHeldUntilStartDevices) {
     EXPECT_EQ(outcome(r, "nic.1").outcome, Outcome::DeliveredOnce);
 }
 
+// Linux keeps an interrupt's vector when its current CPU is in the new affinity
+// (arch/x86/kernel/apic/vector.c assign_vector_locked): a retarget to the same vCPU moves nothing,
+// so a second fire while the first is pending coalesces with it, as on the oracle. A retarget to
+// another vCPU takes a new vector there, and the pending old vector is still the source's.
+TEST(X86BackendGuest, RetargetToTheSameVcpuKeepsTheVectorAndCoalesces) {
+    const std::string head =
+        "name: same\narch: x86\nvm: {vcpus: 2}\n"
+        "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
+        "routes: [{source: nic.0, vcpu: 0}]\n";
+    RunResult same = run(parse_scenario(head + "steps: [{run: all}, {mask: {vcpu: 0}}, {fire: nic.0}, "
+                                               "{retarget: {source: nic.0, vcpu: 0}}, {fire: nic.0}, "
+                                               "{unmask: {vcpu: 0}}, {run: all}]\n",
+                                        "same.yaml"));
+    EXPECT_EQ(outcome(same, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(same, "nic.0").coalesced, 1u);
+    EXPECT_EQ(events(same, "GUEST.retarget",
+                     {iarg("from_vcpu", 0), iarg("to_vcpu", 0), EventArg{"vector", ArgValue(Hex{0x21})}})
+                  .size(),
+              1u);
+}
+
 // ---- determinism and snapshots ---------------------------------------------------------------------
 
 // DESIGN.md "Event log": the same scenario and options give a byte-identical log, and the same JSON

@@ -127,6 +127,12 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
 
 MsixEntry Guest::retarget(SourceId source, uint32_t vcpu) {
     GuestSource& g = s_.sources.at(source);
+    if (vcpu == g.vcpu) {
+        // Linux's vector allocator keeps the vector when the current target is in the new
+        // affinity (arch/x86/kernel/apic/vector.c, assign_vector_locked): nothing moves.
+        log_.op(Layer::Guest, "GUEST.retarget", {{"from_vcpu", g.vcpu}, {"to_vcpu", vcpu}, {"vector", Hex{g.vector}}});
+        return msi(source);
+    }
     uint8_t vector = allocate(vcpu, source);
     if (!vector) {
         log_.guest_error(Layer::Guest, "GUEST.retarget", "no free vector on the new vCPU: the interrupt stays",
