@@ -7,6 +7,7 @@
 
 #include "arm_gic/guest/guest.h"
 #include "arm_gic/host.h"
+#include "core/deep_ptr.h"
 
 namespace irqdiff::arm {
 
@@ -202,36 +203,13 @@ class ArmBackend final : public Backend {
         uint32_t intid;
     };
     struct State {
-        std::unique_ptr<Host> src, dst;
+        DeepPtr<Host> src, dst;  // copied with the state (snapshots)
         bool on_dst = false;
         bool device_loaded = false;  // vfio_load_config ran on the destination
         bool started = false;        // a start step ran on the destination
         GuestState guest;
         Stream stream;
         std::deque<HostIrqEvent> irqs;
-
-        State() = default;
-        State(const State& o)
-            : src(o.src ? std::make_unique<Host>(*o.src) : nullptr),
-              dst(o.dst ? std::make_unique<Host>(*o.dst) : nullptr),
-              on_dst(o.on_dst),
-              device_loaded(o.device_loaded),
-              started(o.started),
-              guest(o.guest),
-              stream(o.stream),
-              irqs(o.irqs) {}
-        State& operator=(const State& o) {
-            State copy(o);
-            std::swap(src, copy.src);
-            std::swap(dst, copy.dst);
-            on_dst = o.on_dst;
-            device_loaded = o.device_loaded;
-            started = o.started;
-            guest = o.guest;
-            stream = o.stream;
-            irqs = o.irqs;
-            return *this;
-        }
     };
     struct Snapshot final : BackendSnapshot {
         explicit Snapshot(const State& s) : state(s) {}

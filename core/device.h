@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "core/event_log.h"
+
 namespace irqdiff {
 
 enum class DeviceRunState : uint8_t { Running, Stopped, Resuming };
@@ -52,10 +54,12 @@ struct PciDevice {
           held(vector_count, false) {}
 
     bool can_send() const { return state == DeviceRunState::Running && msix_enabled; }
-    /// The device raises `vector`: true when it can send it now, otherwise it is held.
-    bool raise(uint32_t vector) {
+    /// The device raises `vector`: true when it can send it now, otherwise it is held (DEVICE.hold).
+    bool raise(uint32_t vector, EventLog& log) {
         if (can_send()) return true;
         held.at(vector) = true;
+        log.op(Layer::Vmm, "DEVICE.hold",
+               {{"device", name}, {"vector", vector}, {"state", to_string(state)}, {"msix", msix_enabled}});
         return false;
     }
     /// Loading the migrated device state (vfio_load_config): the MSIs pending in the stream join

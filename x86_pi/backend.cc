@@ -4,6 +4,7 @@
 
 #include <memory>
 
+#include "core/deep_ptr.h"
 #include "x86_pi/guest/guest.h"
 #include "x86_pi/host.h"
 
@@ -211,7 +212,7 @@ class X86Backend final : public Backend {
 
    private:
     struct State {
-        std::unique_ptr<Host> src, dst;
+        DeepPtr<Host> src, dst;  // copied with the state (snapshots)
         bool on_dst = false;
         bool device_loaded = false;         // vfio_load_config ran on the destination
         bool vcpus_started = false;         // start_vcpus ran on the destination (registers set)
@@ -219,31 +220,6 @@ class X86Backend final : public Backend {
         std::vector<bool> deadline_passed;  // the timer's deadline passed after its state was saved
         GuestState guest;
         Stream stream;
-
-        State() = default;
-        State(const State& o)
-            : src(o.src ? std::make_unique<Host>(*o.src) : nullptr),
-              dst(o.dst ? std::make_unique<Host>(*o.dst) : nullptr),
-              on_dst(o.on_dst),
-              device_loaded(o.device_loaded),
-              vcpus_started(o.vcpus_started),
-              lapic_loaded(o.lapic_loaded),
-              deadline_passed(o.deadline_passed),
-              guest(o.guest),
-              stream(o.stream) {}
-        State& operator=(const State& o) {
-            State copy(o);
-            std::swap(src, copy.src);
-            std::swap(dst, copy.dst);
-            on_dst = o.on_dst;
-            device_loaded = o.device_loaded;
-            vcpus_started = o.vcpus_started;
-            lapic_loaded = o.lapic_loaded;
-            deadline_passed = o.deadline_passed;
-            guest = o.guest;
-            stream = o.stream;
-            return *this;
-        }
     };
     struct Snapshot final : BackendSnapshot {
         explicit Snapshot(const State& s) : state(s) {}

@@ -5,13 +5,7 @@
 namespace irqdiff::arm::vmm {
 
 void Qemu::fire(size_t device, uint32_t vector) {
-    PciDevice& d = h_.qemu.devices.at(device);
-    if (d.raise(vector)) {
-        send(device, vector);
-        return;
-    }
-    log_.op(Layer::Vmm, "DEVICE.hold",
-            {{"device", d.name}, {"vector", vector}, {"state", to_string(d.state)}, {"msix", d.msix_enabled}});
+    if (h_.qemu.devices.at(device).raise(vector, log_)) send(device, vector);
 }
 
 void Qemu::send(size_t device, uint32_t vector) {

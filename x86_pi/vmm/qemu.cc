@@ -11,13 +11,7 @@ kvm::MsiMessage message(const MsixEntry& e) { return kvm::MsiMessage{e.address, 
 }  // namespace
 
 void Qemu::fire(size_t device, uint32_t vector) {
-    PciDevice& d = h_.qemu.devices.at(device);
-    if (d.raise(vector)) {
-        send(device, vector);
-        return;
-    }
-    log_.op(Layer::Vmm, "DEVICE.hold",
-            {{"device", d.name}, {"vector", vector}, {"state", to_string(d.state)}, {"msix", d.msix_enabled}});
+    if (h_.qemu.devices.at(device).raise(vector, log_)) send(device, vector);
 }
 
 void Qemu::send(size_t device, uint32_t vector) {
