@@ -196,6 +196,13 @@ class ArmBackend final : public Backend {
         s_ = s->state;
     }
 
+    BackendCounters counters() const override {
+        BackendCounters c = s_.retired;
+        for (const Host* h : {s_.src.get(), s_.dst.get()})
+            if (h) add_counters(c, *h);
+        return c;
+    }
+
    private:
     struct HostIrqEvent {
         bool on_dst;
@@ -210,6 +217,7 @@ class ArmBackend final : public Backend {
         GuestState guest;
         Stream stream;
         std::deque<HostIrqEvent> irqs;
+        BackendCounters retired;  // of source machines earlier migrations left behind
     };
     struct Snapshot final : BackendSnapshot {
         explicit Snapshot(const State& s) : state(s) {}
@@ -217,6 +225,12 @@ class ArmBackend final : public Backend {
     };
 
     Host& active() { return *(s_.on_dst ? s_.dst : s_.src); }
+
+    static void add_counters(BackendCounters& c, const Host& h) {
+        for (unsigned i = 0; i < h.gic.its_count(); ++i) c.hw_commands += h.gic.its(i).commands_executed();
+        c.host += h.mem.host.stats();
+        c.guest += h.mem.guest.stats();
+    }
     Guest guest() {
         Host& h = active();
         return Guest(s_.guest, h.kvm(), h.gic, h.mem.guest, log_);
@@ -233,6 +247,7 @@ class ArmBackend final : public Backend {
     /// the stream and the restore's progress start afresh.
     void next_migration() {
         if (!s_.irqs.empty()) throw std::logic_error("ArmBackend: host IRQs left unserviced between actions");
+        add_counters(s_.retired, *s_.src);
         s_.src = std::move(s_.dst);
         route_host_irqs(*s_.src, false);
         s_.on_dst = false;
@@ -346,6 +361,7 @@ class ArmBackend final : public Backend {
                 if (!s_.stream.written) save_gic_state(h);
                 s_.dst = make_host(true);
                 s_.dst->mem.guest = h.mem.guest;
+                s_.dst->mem.guest.reset_stats();  // the copy is transport; the source counted the writes
                 s_.on_dst = true;
                 log_.op(Layer::Vmm, "QEMU.switch_over", {{"guest_pages", h.mem.guest.pages_allocated()}});
             }

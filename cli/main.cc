@@ -4,6 +4,11 @@
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -12,11 +17,13 @@
 
 #include "cli/table.h"
 #include "core/backend.h"
+#include "core/explorer.h"
 #include "core/migration.h"
 #include "core/policy.h"
 #include "core/results.h"
 #include "core/runner.h"
 #include "core/scenario.h"
+#include "core/trace.h"
 #include "core/versions.h"
 
 namespace irqdiff::cli {
@@ -119,6 +126,7 @@ struct RunArgs {
     std::optional<std::string> order;
     bool json = false;
     bool events = false;
+    std::optional<std::string> trace;  // --trace FILE: Chrome trace-event JSON of the runs
 };
 
 int cmd_run(const RunArgs& a) {
@@ -129,6 +137,9 @@ int cmd_run(const RunArgs& a) {
         options.policy = parse_policies(a.policies);
         options.order = a.order;
         if (a.arch) requested = registry.expand_arch(*a.arch, "--arch");
+        if (a.trace && a.files.size() != 1)
+            throw InputError("--trace", fmt::format("one scenario file at a time (got {})", a.files.size()));
+        options.record_events = true;  // the trace is built from the event log
     } catch (const InputError& e) {
         fmt::print(stderr, "{}\n", e.what());
         return kExitBadInput;
@@ -139,6 +150,14 @@ int cmd_run(const RunArgs& a) {
             Scenario s = load_scenario(file);
             std::vector<std::string> arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
             ScenarioResult result = run_scenario(s, registry, arches, options);
+            if (a.trace) {
+                // Written before any output, so a bad path is reported like other bad input.
+                try {
+                    write_chrome_trace(result, *a.trace);
+                } catch (const InputError& e) {
+                    throw InputError("--trace", e.what());
+                }
+            }
             if (a.json) {
                 // One document per file: with several files the output is JSON Lines.
                 fmt::print("{}\n", to_json(result).dump(a.files.size() == 1 ? 2 : -1));
@@ -158,40 +177,218 @@ int cmd_run(const RunArgs& a) {
 
 struct ExploreArgs {
     std::string file;
+    std::optional<std::string> arch;
     std::vector<std::string> policies;
+    std::optional<std::string> order;
+    std::optional<std::string> before;
     int jobs = 1;
     std::optional<std::string> range;
     bool json = false;
+    bool events = false;
 };
 
+std::pair<uint64_t, uint64_t> parse_range(const std::string& text, uint64_t size) {
+    unsigned long long lo = 0, hi = 0;
+    char tail = 0;
+    if (std::sscanf(text.c_str(), "%llu:%llu%c", &lo, &hi, &tail) != 2 || lo > hi || text.find('-') != std::string::npos)
+        throw InputError("--range", fmt::format("'{}': expected LO:HI with 0 <= LO <= HI", text));
+    if (hi > size)
+        throw InputError("--range", fmt::format("'{}': this exploration has {} schedules (0:{})", text, size, size));
+    return {lo, hi};
+}
+
+/// Explores [lo, hi) in `jobs` child processes, each a contiguous slice; rows come back as JSON
+/// Lines through a pipe per child and are merged in index order.
+std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_t lo, uint64_t hi, int jobs) {
+    struct Child {
+        pid_t pid;
+        int fd;
+    };
+    std::vector<Child> children;
+    uint64_t n = hi - lo;
+    for (int k = 0; k < jobs; ++k) {
+        uint64_t a = lo + n * k / jobs, b = lo + n * (k + 1) / jobs;
+        int fds[2];
+        if (pipe(fds) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+        std::fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+        if (pid == 0) {
+            close(fds[0]);
+            int code = 0;
+            try {
+                std::string out;
+                for (const ScheduleRow& r : space.explore(a, b)) out += row_to_json(space, r).dump() + "\n";
+                for (size_t done = 0; done < out.size();) {
+                    ssize_t w = write(fds[1], out.data() + done, out.size() - done);
+                    if (w <= 0) {
+                        code = 3;
+                        break;
+                    }
+                    done += static_cast<size_t>(w);
+                }
+            } catch (const std::exception& e) {
+                fmt::print(stderr, "irqdiff explore: worker for {}:{}: {}\n", a, b, e.what());
+                code = 3;
+            }
+            close(fds[1]);
+            _exit(code);
+        }
+        close(fds[1]);
+        children.push_back(Child{pid, fds[0]});
+    }
+    std::vector<ScheduleRow> rows;
+    bool failed = false;
+    for (const Child& c : children) {
+        std::string text;
+        char buf[65536];
+        for (ssize_t r; (r = read(c.fd, buf, sizeof buf)) != 0;) {
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                failed = true;
+                break;
+            }
+            text.append(buf, static_cast<size_t>(r));
+        }
+        close(c.fd);
+        int status = 0;
+        waitpid(c.pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = true;
+        size_t start = 0;
+        while (start < text.size()) {
+            size_t nl = text.find('\n', start);
+            rows.push_back(row_from_json(space, Json::parse(text.substr(start, nl - start)), "worker"));
+            start = nl + 1;
+        }
+    }
+    if (failed) throw std::runtime_error("an explore worker process failed");
+    return rows;
+}
+
+std::string outcome_counts(const std::map<std::string, uint64_t>& counts) {
+    std::vector<std::string> parts;
+    for (const auto& [o, n] : counts) parts.push_back(fmt::format("{} {}", o, n));
+    return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+void print_exploration(const ExploreSpace& space, const Exploration& x, bool events) {
+    const Scenario& sc = space.scenario();
+    fmt::print("scenario {} ({})\n", sc.name, sc.file);
+    std::vector<std::string> blocks;
+    for (const ExploreBlock& b : space.blocks()) {
+        std::vector<std::string> axes{fmt::format("{} polic{}", b.policies.size(), b.policies.size() == 1 ? "y" : "ies")};
+        for (size_t m = 0; m < b.orders.size(); ++m) {
+            axes.push_back(fmt::format("{} order{}", b.orders[m], b.orders[m] == 1 ? "" : "s"));
+            for (uint16_t a : b.arrivals[m]) axes.push_back(fmt::format("{} arrival point{}", a, a == 1 ? "" : "s"));
+        }
+        blocks.push_back(fmt::format("{} {} = {}", b.backend->name, b.count, fmt::join(axes, " x ")));
+    }
+    fmt::print("  {} schedules ({}); explored {} ({}:{})\n\n", space.size(), fmt::join(blocks, "; "), x.rows.size(),
+               x.lo, x.hi);
+
+    std::vector<std::string> header{"arch", "policy", "schedules", "orders", "failing orders", "fragility"};
+    for (const Source& s : sc.sources) header.push_back(s.name);
+    Table summary(header);
+    for (const PolicySummary& p : x.policies) {
+        const ExploreBlock& b = space.blocks()[p.block];
+        std::vector<std::string> row{b.backend->name,
+                                     swept_policy(b, p.policy),
+                                     std::to_string(p.schedules),
+                                     std::to_string(p.orders),
+                                     std::to_string(p.failing_orders),
+                                     fmt::format("{:.2f}", p.fragility())};
+        for (SourceId s = 0; s < sc.sources.size(); ++s) {
+            auto it = std::find_if(p.outcomes.begin(), p.outcomes.end(), [&](const auto& e) { return e.first == s; });
+            row.push_back(it == p.outcomes.end() ? "-" : outcome_counts(it->second));
+        }
+        summary.add(row);
+    }
+    fmt::print("{}", summary.render("  "));
+
+    fmt::print("\n  cells (schedules of one backend and policy with the same outcomes):\n");
+    Table cells({"arch", "policy", "outcomes", "schedules", "orders", "example"});
+    for (const ExploreCell& c : x.cells) {
+        const ExploreBlock& b = space.blocks()[c.block];
+        std::vector<std::string> outs;
+        for (const ScheduleSource& s : c.sources)
+            outs.push_back(fmt::format("{} {}{}", sc.sources[s.source].name, to_string(s.outcome),
+                                       s.forwarded && !*s.forwarded ? " (forwarded=false)" : ""));
+        for (const std::string& v : c.violations) outs.push_back("violation " + v);
+        cells.add({b.backend->name, swept_policy(b, c.policy), fmt::format("{}", fmt::join(outs, ", ")),
+                   std::to_string(c.schedules), std::to_string(c.orders.size()),
+                   fmt::format("#{}{}", c.example, c.failing ? " FAILS" : "")});
+    }
+    fmt::print("{}", cells.render("    "));
+
+    bool any_failing = false;
+    for (const ExploreCell& c : x.cells) {
+        if (!c.failing) continue;
+        if (!any_failing) fmt::print("\n  failing cells, each with its shortest failing schedule:\n");
+        any_failing = true;
+        ScheduleCoord coord = space.decode(c.example);
+        Schedule s = space.lower(coord);
+        const MigrationPlan& plan = *space.blocks()[c.block].backend->plan;
+        std::vector<std::string> orders;
+        for (size_t m = 0; m < s.orders.size(); ++m) {
+            std::vector<std::string> names;
+            for (uint16_t i : s.orders[m]) names.push_back(plan.restore_steps()[i].name);
+            orders.push_back(fmt::format("{} [{}]", s.order_names[m], fmt::join(names, ", ")));
+        }
+        std::vector<std::string> arrivals = arrival_names(space, coord);
+        fmt::print("    #{} {} {}: order {}{}; {} events\n", c.example, space.blocks()[c.block].backend->name,
+                   swept_policy(space.blocks()[c.block], c.policy), fmt::join(orders, "; "),
+                   arrivals.empty() ? "" : fmt::format("; fires before {}", fmt::join(arrivals, ", ")),
+                   c.example_events);
+        if (c.trace)
+            for (const Event& v : c.trace->violations) fmt::print("      violation: {}\n", to_string(v));
+        if (events && c.trace)
+            for (const Event& e : c.trace->events) fmt::print("      {}\n", to_string(e));
+    }
+    if (any_failing && !events)
+        fmt::print("  (--events prints each one's event log; --json has them, and 'irqdiff explore FILE --range I:I+1 "
+                   "--json' any schedule's)\n");
+    fmt::print("\n  {}\n", x.all_expectations_met()
+                               ? "every explored schedule meets the scenario's expectations"
+                               : fmt::format("{} of {} explored schedules do not meet the scenario's expectations",
+                                             std::count_if(x.rows.begin(), x.rows.end(),
+                                                           [](const ScheduleRow& r) { return !r.expectations_met; }),
+                                             x.rows.size()));
+}
+
 int cmd_explore(const ExploreArgs& a) {
+    const Registry& registry = builtin_backends();
     try {
-        load_scenario(a.file);
-        for (const std::string& t : a.policies) {
-            PolicySetting s = parse_policy_assignment(t, "--policy");
-            if (s.value != "all")
-                validate_policy_setting(s);
-            else if (!find_policy(s.key))
-                validate_policy_setting(s);  // reports the unknown key
+        Scenario s = load_scenario(a.file);
+        ExploreOptions options;
+        std::vector<std::string> requested;
+        if (a.arch) requested = registry.expand_arch(*a.arch, "--arch");
+        options.arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
+        for (const std::string& t : a.policies) options.policy.push_back(parse_policy_assignment(t, "--policy"));
+        options.order = a.order;
+        if (a.before) {
+            if (*a.before != kAnyStep)
+                throw InputError("--before", fmt::format("'{}': expected any (to name one step, write it in the "
+                                                         "scenario's migrate.fire)",
+                                                         *a.before));
+            options.any_arrival = true;
         }
-        if (a.jobs < 1) throw InputError("--jobs", fmt::format("{}: expected a positive number of processes", a.jobs));
-        if (a.range) {
-            unsigned long long lo = 0, hi = 0;
-            char tail = 0;
-            if (std::sscanf(a.range->c_str(), "%llu:%llu%c", &lo, &hi, &tail) != 2 || lo > hi ||
-                a.range->find('-') != std::string::npos)
-                throw InputError("--range", fmt::format("'{}': expected LO:HI with 0 <= LO <= HI", *a.range));
-        }
+        if (a.jobs < 1 || a.jobs > 1024)
+            throw InputError("--jobs", fmt::format("{}: expected a number of processes from 1 to 1024", a.jobs));
+        ExploreSpace space(s, registry, options);
+        auto [lo, hi] = a.range ? parse_range(*a.range, space.size()) : std::pair<uint64_t, uint64_t>{0, space.size()};
+        int jobs = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a.jobs), std::max<uint64_t>(hi - lo, 1)));
+        std::vector<ScheduleRow> rows = jobs > 1 ? explore_in_processes(space, lo, hi, jobs) : space.explore(lo, hi);
+        Exploration x = summarize(space, std::move(rows), lo, hi, true);
+        if (a.json)
+            fmt::print("{}\n", to_json(space, x).dump(2));
+        else
+            print_exploration(space, x, a.events);
+        return x.all_expectations_met() ? kExitOk : kExitExpectationFailed;
     } catch (const InputError& e) {
+        std::fflush(stdout);
         fmt::print(stderr, "{}\n", e.what());
         return kExitBadInput;
     }
-    std::vector<std::string> names;
-    for (const BackendInfo& b : builtin_backends().backends()) names.push_back(b.name);
-    fmt::print(stderr,
-               "irqdiff explore: needs a backend that declares restore sub-steps (arm or x86); this build has: {}\n",
-               fmt::join(names, ", "));
-    return kExitBadInput;
 }
 
 int list_steps(const std::optional<std::string>& arch) {
@@ -302,15 +499,28 @@ int main_impl(int argc, char** argv) {
         run->add_flag("--json", run_args.json, "Print the results as one JSON document (JSON Lines for several files)");
     run->add_flag("--events", run_args.events, "Also print each run's event log under the table (--json has it)")
         ->excludes(json);
+    run->add_option("--trace", run_args.trace,
+                    "Also write the runs as a Chrome trace-event JSON file (open it in ui.perfetto.dev or "
+                    "speedscope; see docs/traces.md); one scenario file at a time");
 
     ExploreArgs explore_args;
     CLI::App* explore =
         app.add_subcommand("explore", "Run every restore order x arrival point x policy value of a scenario");
     explore->add_option("FILE", explore_args.file, "Scenario file")->required();
-    explore->add_option("--policy", explore_args.policies, "KEY=VALUE or KEY=all (repeatable)");
-    explore->add_option("--jobs", explore_args.jobs, "Local worker processes");
-    explore->add_option("--range", explore_args.range, "Run schedules LO:HI only");
-    explore->add_flag("--json", explore_args.json, "Print JSON");
+    explore->add_option("--arch", explore_args.arch, "Backend: ideal, arm, x86 or both (default as for run)");
+    explore->add_option("--policy", explore_args.policies,
+                        "KEY=VALUE fixes a policy, KEY=all explores every value of it (repeatable)");
+    explore->add_option("--order", explore_args.order,
+                        "Every migrate step's restore order: all (every admissible order), a named order, or a "
+                        "comma-separated list (default: what the scenario says)");
+    explore->add_option("--before", explore_args.before,
+                        "any: every interrupt fired during a migration arrives at every point (default: the "
+                        "scenario's before:)");
+    explore->add_option("--jobs", explore_args.jobs, "Local worker processes (the schedules are split among them)");
+    explore->add_option("--range", explore_args.range, "Explore schedules LO..HI-1 only (LO:HI)");
+    CLI::Option* explore_json = explore->add_flag(
+        "--json", explore_args.json, "Print one JSON document (space, policy summaries, cells, matrix; docs/results.md)");
+    explore->add_flag("--events", explore_args.events, "Print each failing cell's event log")->excludes(explore_json);
 
     std::string what;
     std::optional<std::string> list_arch, list_dir;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/event_log.h"
+#include "core/memory.h"
 #include "core/migration.h"
 #include "core/policy.h"
 #include "core/scenario.h"
@@ -30,6 +31,8 @@ struct Action {
     Side side = Side::Save;
     uint16_t step = 0;           // index into the plan's save_steps() or restore_steps()
     uint32_t scenario_step = 0;  // index of the scenario step it came from
+    bool migrating = false;      // part of a migration (its steps and the fires between them; `side` says which)
+    bool operator==(const Action&) const = default;
 };
 
 /// "run all", "fire nic.0", "restore:set_lapic", ...
@@ -80,6 +83,17 @@ class BackendSnapshot {
     virtual ~BackendSnapshot() = default;
 };
 
+/// Running totals a backend keeps for the asymmetry metrics (DESIGN.md "Asymmetry metrics"); the
+/// runner takes differences around each migration step.
+struct BackendCounters {
+    /// Commands the interrupt-translation hardware executed on software's behalf. ARM: ITS
+    /// commands taken from the queue. x86: interrupt-entry-cache invalidations (the VT-d analogue:
+    /// software telling the remapping unit that a table entry changed).
+    uint64_t hw_commands = 0;
+    AccessStats host;   // accesses to host memory (ITS tables, VPTs, IRTEs, PI descriptors, vAPIC pages)
+    AccessStats guest;  // accesses to guest RAM (guest pending tables, the guest's ITS tables)
+};
+
 class Backend {
    public:
     virtual ~Backend() = default;
@@ -94,6 +108,9 @@ class Backend {
     virtual std::unique_ptr<BackendSnapshot> snapshot() const = 0;
     /// Restores a snapshot taken from this backend. The event log and guest log are the caller's.
     virtual void restore(const BackendSnapshot& snapshot) = 0;
+    /// Totals since the backend was made, over every machine of the migration (a machine a later
+    /// migration retires keeps its share).
+    virtual BackendCounters counters() const { return {}; }
 };
 
 /// What a backend is given: the scenario, its effective policy, and where to report.

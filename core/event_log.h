@@ -123,6 +123,23 @@ class EventLog {
     /// The whole log, one to_string(Event) line per entry.
     std::string to_text() const;
 
+    /// A point in the log to come back to: the explorer rewinds the log with the backend when it
+    /// branches to another schedule from a shared prefix.
+    struct Mark {
+        uint64_t total = 0;
+        std::array<uint64_t, kLayerCount> per_layer{};
+        std::array<uint64_t, 4> per_kind{};
+        size_t recorded = 0;
+    };
+    Mark mark() const { return Mark{total_, per_layer_, per_kind_, events_.size()}; }
+    /// Drops every entry added after `m` (taken from this log).
+    void rewind(const Mark& m) {
+        total_ = m.total;
+        per_layer_ = m.per_layer;
+        per_kind_ = m.per_kind;
+        events_.resize(m.recorded);
+    }
+
    private:
     template <class Names>
     void add(Layer layer, EventKind kind, std::string_view op, ArgList args, const Names& sources,

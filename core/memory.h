@@ -40,6 +40,13 @@ struct AccessStats {
     uint64_t bytes_read = 0;
     uint64_t bytes_written = 0;
     bool operator==(const AccessStats&) const = default;
+    AccessStats& operator+=(const AccessStats& o) {
+        reads += o.reads;
+        writes += o.writes;
+        bytes_read += o.bytes_read;
+        bytes_written += o.bytes_written;
+        return *this;
+    }
 };
 
 class AddressSpace {

@@ -14,13 +14,23 @@ Json to_json(const ArgValue& v) {
     return std::visit(Visitor{}, v);
 }
 
+}  // namespace
+
+Json to_json(const AccessStats& a) {
+    return Json{{"reads", a.reads}, {"writes", a.writes}, {"bytes_read", a.bytes_read}, {"bytes_written", a.bytes_written}};
+}
+
+Json to_json(const SideMetrics& m) {
+    return Json{{"actions", m.actions},         {"events", m.events},   {"hypervisor_ops", m.hypervisor_ops},
+                {"vmm_ops", m.vmm_ops},         {"hw_ops", m.hw_ops},   {"hw_commands", m.hw_commands},
+                {"host_memory", to_json(m.host)}, {"guest_memory", to_json(m.guest)}};
+}
+
 Json to_json(const std::vector<Location>& places) {
     Json out = Json::array();
     for (const Location& l : places) out.push_back(Json{{"place", l.place}, {"live", l.live}});
     return out;
 }
-
-}  // namespace
 
 Json to_json(const Event& e) {
     Json args = Json::object();
@@ -64,12 +74,27 @@ Json to_json(const RunResult& r) {
 
     Json by_layer = Json::object();
     for (int l = 0; l < kLayerCount; ++l) by_layer[to_string(static_cast<Layer>(l))] = r.metrics.events_by_layer[l];
+    Json sources = Json::object();
+    for (SourceId s = 0; s < r.metrics.sources.size(); ++s) {
+        const SourceMetrics& m = r.metrics.sources[s];
+        if (m.path.empty() && m.window() == 0) continue;
+        Json path = Json::array();
+        for (const Hop& h : m.path)
+            path.push_back(Json{{"action", h.action}, {"after", r.schedule.at(h.action)}, {"places", to_json(h.places)}});
+        sources[r.source_names[s]] = Json{{"hops", m.hops()},
+                                          {"path", path},
+                                          {"window", {{"save", m.window_save},
+                                                      {"restore", m.window_restore},
+                                                      {"outside", m.window_outside},
+                                                      {"total", m.window()}}}};
+    }
     Json metrics{{"actions", r.metrics.actions},
                  {"events", r.metrics.events},
                  {"deliveries", r.metrics.deliveries},
                  {"events_by_layer", by_layer},
-                 {"save", {{"actions", r.metrics.save_actions}, {"events", r.metrics.save_events}}},
-                 {"restore", {{"actions", r.metrics.restore_actions}, {"events", r.metrics.restore_events}}}};
+                 {"save", to_json(r.metrics.save)},
+                 {"restore", to_json(r.metrics.restore)},
+                 {"sources", sources}};
 
     Json identities = Json::object();
     for (size_t s = 0; s < r.source_names.size(); ++s) identities[r.source_names[s]] = r.identities[s];

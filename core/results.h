@@ -14,6 +14,9 @@ namespace irqdiff {
 using Json = nlohmann::ordered_json;
 
 Json to_json(const Event& event);
+Json to_json(const AccessStats& stats);
+Json to_json(const SideMetrics& metrics);
+Json to_json(const std::vector<Location>& places);
 Json to_json(const RunResult& run);
 Json to_json(const ScenarioResult& result);
 

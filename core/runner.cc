@@ -33,11 +33,20 @@ OrderSpec override_spec(const RunOptions& options) {
 
 }  // namespace
 
+size_t arrival_points(const MigrationPlan& plan) { return plan.save_steps().size() + plan.restore_steps().size(); }
+
+const std::string& arrival_point_name(const MigrationPlan& plan, size_t point) {
+    size_t saves = plan.save_steps().size();
+    return point < saves ? plan.save_steps().at(point).name : plan.restore_steps().at(point - saves).name;
+}
+
 Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_view backend,
-               const RunOptions& options) {
+               const RunOptions& options, const ScheduleChoice* choice) {
     Schedule out;
     std::optional<OrderSpec> forced;
     if (options.order) forced = override_spec(options);
+    const size_t saves = plan.save_steps().size();
+    size_t migration = 0;
     for (uint32_t i = 0; i < scenario.steps.size(); ++i) {
         const Step& st = scenario.steps[i];
         if (st.kind != StepKind::Migrate) {
@@ -45,29 +54,59 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
             continue;
         }
         const OrderSpec& spec = forced ? *forced : st.order;
-        RestoreOrder order = plan.resolve(spec, backend);
+        std::optional<uint64_t> chosen;
+        if (choice && migration < choice->order.size()) chosen = choice->order[migration];
+        RestoreOrder order;
+        std::string order_name;
+        if (chosen) {
+            order = plan.order_at(*chosen);
+            order_name = fmt::format("#{}", *chosen);
+            for (const auto& [name, named] : plan.named_orders())
+                if (named == order) {
+                    order_name = name;
+                    break;
+                }
+        } else {
+            order = plan.resolve(spec, backend);
+            order_name = spec.kind == OrderSpec::Kind::Named ? spec.name : "explicit";
+        }
         std::vector<std::string> names = plan.schedule_names(order);
         std::vector<std::vector<SourceId>> fires_before(names.size());
-        for (const MigrationFire& f : st.fires) {
-            if (f.before == kAnyStep)
+        for (size_t k = 0; k < st.fires.size(); ++k) {
+            const MigrationFire& f = st.fires[k];
+            std::optional<uint16_t> point;
+            if (choice && migration < choice->arrival.size() && k < choice->arrival[migration].size())
+                point = choice->arrival[migration][k];
+            std::optional<size_t> p;
+            if (point) {
+                if (*point < saves)
+                    p = *point;
+                else
+                    p = saves + static_cast<size_t>(std::find(order.begin(), order.end(), *point - saves) -
+                                                    order.begin());
+            } else if (f.before == kAnyStep) {
                 throw InputError(f.before_loc, fmt::format("'any' stands for every one of the {} arrival points; "
                                                            "explore them with 'irqdiff explore', or name one step",
                                                            names.size()));
-            std::optional<size_t> p = plan.position_of(f.before, order);
-            if (!p)
-                throw InputError(f.before_loc,
-                                 fmt::format("'{}' is not a migration step of backend {} (expected one of: {}, or any)",
-                                             f.before, backend, fmt::join(plan.point_names(), ", ")));
+            } else {
+                p = plan.position_of(f.before, order);
+                if (!p)
+                    throw InputError(f.before_loc,
+                                     fmt::format("'{}' is not a migration step of backend {} (expected one of: {}, or any)",
+                                                 f.before, backend, fmt::join(plan.point_names(), ", ")));
+            }
             fires_before[*p].push_back(f.source);
         }
         for (size_t p = 0; p < names.size(); ++p) {
-            for (SourceId s : fires_before[p]) out.actions.push_back(Action{StepKind::Fire, -1, s, Side::Save, 0, i});
-            bool save = p < plan.save_steps().size();
-            uint16_t index = save ? static_cast<uint16_t>(p) : order[p - plan.save_steps().size()];
-            out.actions.push_back(Action{StepKind::Migrate, -1, 0, save ? Side::Save : Side::Restore, index, i});
+            bool save = p < saves;
+            Side side = save ? Side::Save : Side::Restore;
+            for (SourceId s : fires_before[p]) out.actions.push_back(Action{StepKind::Fire, -1, s, side, 0, i, true});
+            uint16_t index = save ? static_cast<uint16_t>(p) : order[p - saves];
+            out.actions.push_back(Action{StepKind::Migrate, -1, 0, side, index, i, true});
         }
-        out.order_names.push_back(spec.kind == OrderSpec::Kind::Named ? spec.name : "explicit");
+        out.order_names.push_back(std::move(order_name));
         out.orders.push_back(std::move(order));
+        ++migration;
     }
     return out;
 }
@@ -82,113 +121,223 @@ bool ScenarioResult::expectations_met() const {
     return std::all_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.expectations_met; });
 }
 
-RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const RunOptions& options) {
-    const MigrationPlan& plan = *info.plan;
-    RunResult r;
-    r.arch = info.name;
-    r.policy = resolve_policy(info.name, scenario.policy, options.policy);
-    Schedule schedule = lower(scenario, plan, info.name, options);
-    r.order_names = schedule.order_names;
-    for (const RestoreOrder& o : schedule.orders) {
-        std::vector<std::string> names;
-        for (uint16_t i : o) names.push_back(plan.restore_steps()[i].name);
-        r.restore_orders.push_back(std::move(names));
-    }
+uint32_t SourceMetrics::hops() const {
+    // The path's first entry is where the state was when tracking began; a final empty entry is
+    // the delivery. Everything between is a place set it was moved into.
+    if (path.empty()) return 0;
+    size_t n = path.size() - 1;
+    if (path.back().places.empty() && n > 0) --n;
+    return static_cast<uint32_t>(n);
+}
 
-    EventLog log(options.record_events);
-    GuestLog guest;
-    std::unique_ptr<Backend> backend = info.make(BackendContext{scenario, r.policy, log, guest});
-    Oracle oracle(scenario);
+Execution::Execution(const Scenario& scenario, const BackendInfo& info, PolicyValues policy, bool record_events,
+                     bool keep_locations)
+    : scenario_(scenario),
+      info_(info),
+      policy_(std::move(policy)),
+      keep_locations_(keep_locations),
+      log_(record_events),
+      backend_(info.make(BackendContext{scenario_, policy_, log_, guest_})),
+      oracle_(scenario) {
+    progress_.last.resize(scenario.sources.size());
+    progress_.metrics.sources.resize(scenario.sources.size());
+}
 
-    const size_t n = scenario.sources.size();
-    for (SourceId s = 0; s < n; ++s) {
-        r.source_names.push_back(scenario.sources[s].name);
-        r.identities.push_back(backend->identity(s));
-    }
-    std::vector<std::vector<Location>> last(n), now(n);
-    for (uint32_t i = 0; i < schedule.actions.size(); ++i) {
-        const Action& a = schedule.actions[i];
-        std::string text = describe(a, scenario, plan);
-        r.schedule.push_back(text);
-        log.set_action(i);
-        guest.set_action(i);
-        uint64_t before = log.total();
-        log.op(Layer::Scenario, "STEP", {{"do", text}});
-        backend->apply(a);
-        oracle.apply(a, i);
-        if (a.kind == StepKind::Migrate) {
-            bool save = a.side == Side::Save;
-            ++(save ? r.metrics.save_actions : r.metrics.restore_actions);
-            (save ? r.metrics.save_events : r.metrics.restore_events) += log.total() - before;
-        }
-        LocationChange change{i, {}};
-        for (SourceId s = 0; s < n; ++s) {
-            now[s].clear();
-            backend->where(s, now[s]);
-            if (now[s] != last[s]) {
-                change.sources.emplace_back(s, now[s]);
-                last[s] = now[s];
+std::unique_ptr<Execution::Checkpoint> Execution::checkpoint() const {
+    return std::make_unique<Checkpoint>(Checkpoint{backend_->snapshot(), oracle_, progress_, log_.mark(), guest_.size()});
+}
+
+void Execution::rewind(const Checkpoint& c) {
+    backend_->restore(*c.backend);
+    oracle_ = c.oracle;
+    progress_ = c.progress;
+    log_.rewind(c.log);
+    guest_.truncate(c.guest);
+}
+
+namespace {
+
+void add_difference(SideMetrics& m, const EventLog::Mark& before, const EventLog& log, const BackendCounters& b0,
+                    const BackendCounters& b1) {
+    ++m.actions;
+    m.events += log.total() - before.total;
+    auto layer = [&](Layer l) {
+        return log.count(l) - before.per_layer[static_cast<size_t>(l)];
+    };
+    m.hypervisor_ops += layer(Layer::Hypervisor);
+    m.vmm_ops += layer(Layer::Vmm);
+    m.hw_ops += layer(Layer::Hardware);
+    m.hw_commands += b1.hw_commands - b0.hw_commands;
+    auto diff = [](AccessStats& out, const AccessStats& x0, const AccessStats& x1) {
+        out.reads += x1.reads - x0.reads;
+        out.writes += x1.writes - x0.writes;
+        out.bytes_read += x1.bytes_read - x0.bytes_read;
+        out.bytes_written += x1.bytes_written - x0.bytes_written;
+    };
+    diff(m.host, b0.host, b1.host);
+    diff(m.guest, b0.guest, b1.guest);
+}
+
+bool only_not_live(const std::vector<Location>& places) {
+    return !places.empty() && std::none_of(places.begin(), places.end(), [](const Location& l) { return l.live; });
+}
+
+}  // namespace
+
+void Execution::step(const Action& a, uint32_t i) {
+    log_.set_action(i);
+    guest_.set_action(i);
+    const size_t delivered_before = guest_.size();
+    // Counted the same whether recorded or not, so metrics do not depend on recording.
+    if (log_.recording())
+        log_.op(Layer::Scenario, "STEP", {{"do", describe(a, scenario_, *info_.plan)}});
+    else
+        log_.op(Layer::Scenario, "STEP");
+    const EventLog::Mark before = log_.mark();
+    BackendCounters counters_before;
+    if (a.kind == StepKind::Migrate) counters_before = backend_->counters();
+    backend_->apply(a);
+    oracle_.apply(a, i);
+    RunMetrics& m = progress_.metrics;
+    if (a.kind == StepKind::Migrate)
+        add_difference(a.side == Side::Save ? m.save : m.restore, before, log_, counters_before, backend_->counters());
+
+    LocationChange change{i, {}};
+    for (SourceId s = 0; s < progress_.last.size(); ++s) {
+        now_.clear();
+        backend_->where(s, now_);
+        SourceMetrics& sm = m.sources[s];
+        std::vector<Location>& last = progress_.last[s];
+        bool delivered = false;
+        for (size_t k = delivered_before; k < guest_.size(); ++k) delivered |= guest_.deliveries()[k].source == s;
+        // A source's path starts where it is after the first migration action that finds it
+        // pending and ends at its delivery.
+        if (!sm.tracking && sm.path.empty() && a.migrating && !now_.empty()) {
+            sm.tracking = true;
+            sm.path.push_back(Hop{i, now_});
+        } else if (sm.tracking) {
+            if (!now_.empty() && now_ != last) sm.path.push_back(Hop{i, now_});
+            if (delivered) {
+                sm.path.push_back(Hop{i, {}});
+                sm.tracking = false;
             }
         }
-        if (!change.sources.empty()) r.locations.push_back(std::move(change));
+        if (only_not_live(now_)) {
+            uint32_t& w = !a.migrating ? sm.window_outside : a.side == Side::Save ? sm.window_save : sm.window_restore;
+            ++w;
+        }
+        if (now_ != last) {
+            if (keep_locations_) change.sources.emplace_back(s, now_);
+            last = now_;
+        }
     }
+    if (!change.sources.empty()) progress_.locations.push_back(std::move(change));
+}
 
-    r.deliveries = guest.deliveries();
-    for (SourceId s = 0; s < n; ++s) {
-        std::optional<SourceOutcome> o =
-            classify(s, oracle.tally(s), r.deliveries, last[s], scenario.device_of(s).passthrough, info.virtualizing);
-        if (o) r.outcomes.push_back(std::move(*o));
+std::vector<SourceOutcome> Execution::outcomes() const {
+    std::vector<SourceOutcome> out;
+    for (SourceId s = 0; s < progress_.last.size(); ++s) {
+        std::optional<SourceOutcome> o = classify(s, oracle_.tally(s), guest_.deliveries(), progress_.last[s],
+                                                  scenario_.device_of(s).passthrough, info_.virtualizing);
+        if (o) out.push_back(std::move(*o));
     }
+    return out;
+}
 
+std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
+                                                    const std::set<std::string>& broken) {
+    std::vector<ExpectationResult> out;
     for (const Expectation& x : scenario.expect) {
         ExpectationResult e;
         e.expected = to_string(x.outcome);
         e.loc = x.loc;
         if (x.source) {
             e.key = scenario.sources[*x.source].name;
-            if (const SourceOutcome* o = r.outcome(e.key)) e.actual = to_string(o->outcome);
+            for (const SourceOutcome& o : outcomes)
+                if (o.source == *x.source) e.actual = to_string(o.outcome);
             e.met = e.actual == e.expected;
         } else {
             // `all`: every source with an outcome and no expectation of its own.
             e.key = "all";
             e.met = true;
-            for (const SourceOutcome& o : r.outcomes) {
+            for (const SourceOutcome& o : outcomes) {
                 bool own = std::any_of(scenario.expect.begin(), scenario.expect.end(),
                                        [&](const Expectation& y) { return y.source == o.source; });
                 if (own) continue;
                 if (!e.actual || (e.met && to_string(o.outcome) != e.expected)) {
                     e.actual = to_string(o.outcome);
-                    e.actual_source = r.source_names[o.source];
+                    e.actual_source = scenario.sources[o.source].name;
                 }
                 if (to_string(o.outcome) != e.expected) e.met = false;
             }
         }
-        r.expectations.push_back(std::move(e));
+        out.push_back(std::move(e));
     }
-
-    for (const Event& e : log.events())
-        if (e.kind == EventKind::Violation) r.violations.push_back(e);
     // Violations: none allowed, unless `expect: {violations: [...]}` names exactly the rules broken
     // (by operation), which pins a known bug.
-    std::set<std::string> broken;
-    for (const Event& e : r.violations) broken.insert(e.op);
     auto listed = [](const auto& ops) {
         return ops.empty() ? std::string("none") : fmt::format("{}", fmt::join(ops, ", "));
     };
     if (scenario.expect_violations) {
         std::set<std::string> wanted(scenario.expect_violations->ops.begin(), scenario.expect_violations->ops.end());
-        r.expectations.push_back(ExpectationResult{"violations", listed(wanted), listed(broken), "", wanted == broken,
-                                                   scenario.expect_violations->loc});
+        out.push_back(ExpectationResult{"violations", listed(wanted), listed(broken), "", wanted == broken,
+                                        scenario.expect_violations->loc});
     }
+    return out;
+}
+
+bool expectations_hold(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
+                       const std::set<std::string>& broken) {
+    if (!scenario.expect_violations && !broken.empty()) return false;
+    for (const ExpectationResult& e : evaluate_expectations(scenario, outcomes, broken))
+        if (!e.met) return false;
+    return true;
+}
+
+RunResult Execution::result(const Schedule& schedule) const {
+    const MigrationPlan& plan = *info_.plan;
+    const Scenario& scenario = scenario_;
+    RunResult r;
+    r.arch = info_.name;
+    r.policy = policy_;
+    r.order_names = schedule.order_names;
+    for (const RestoreOrder& o : schedule.orders) {
+        std::vector<std::string> names;
+        for (uint16_t i : o) names.push_back(plan.restore_steps()[i].name);
+        r.restore_orders.push_back(std::move(names));
+    }
+    for (SourceId s = 0; s < scenario.sources.size(); ++s) {
+        r.source_names.push_back(scenario.sources[s].name);
+        r.identities.push_back(backend_->identity(s));
+    }
+    for (const Action& a : schedule.actions) r.schedule.push_back(describe(a, scenario, plan));
+    r.locations = progress_.locations;
+    r.deliveries = guest_.deliveries();
+    r.outcomes = outcomes();
+    for (const Event& e : log_.events())
+        if (e.kind == EventKind::Violation) r.violations.push_back(e);
+    std::set<std::string> broken;
+    for (const Event& e : r.violations) broken.insert(e.op);
+    r.expectations = evaluate_expectations(scenario, r.outcomes, broken);
     r.expectations_met =
         (scenario.expect_violations || r.violations.empty()) &&
         std::all_of(r.expectations.begin(), r.expectations.end(), [](const ExpectationResult& e) { return e.met; });
+    r.metrics = progress_.metrics;
     r.metrics.actions = static_cast<uint32_t>(schedule.actions.size());
-    r.metrics.events = log.total();
+    r.metrics.events = log_.total();
     r.metrics.deliveries = r.deliveries.size();
-    for (int l = 0; l < kLayerCount; ++l) r.metrics.events_by_layer[l] = log.count(static_cast<Layer>(l));
-    r.events = log.events();
+    for (int l = 0; l < kLayerCount; ++l) r.metrics.events_by_layer[l] = log_.count(static_cast<Layer>(l));
+    r.events = log_.events();
     return r;
+}
+
+RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const RunOptions& options,
+                       const ScheduleChoice* choice) {
+    Schedule schedule = lower(scenario, *info.plan, info.name, options, choice);
+    Execution run(scenario, info, resolve_policy(info.name, scenario.policy, options.policy), options.record_events,
+                  true);
+    for (uint32_t i = 0; i < schedule.actions.size(); ++i) run.step(schedule.actions[i], i);
+    return run.result(schedule);
 }
 
 ScenarioResult run_scenario(const Scenario& scenario, const Registry& registry, std::span<const std::string> arches,

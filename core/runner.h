@@ -5,7 +5,9 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -31,10 +33,24 @@ struct Schedule {
     std::vector<RestoreOrder> orders;      // per migrate step
 };
 
+/// The arrival points of interrupts fired during a migration, numbered as the explorer numbers
+/// them: 0 .. save-1 is "before save step i", save .. save+restore-1 "before restore step j" (the
+/// plan's index, wherever the order puts it).
+size_t arrival_points(const MigrationPlan& plan);
+const std::string& arrival_point_name(const MigrationPlan& plan, size_t point);
+
+/// What makes a schedule of a scenario with `order: all` or `before: any` concrete (the explorer's
+/// axes). Entries left empty keep what the scenario (or RunOptions) says.
+struct ScheduleChoice {
+    std::vector<std::optional<uint64_t>> order;                 // per migrate step: linear-extension index
+    std::vector<std::vector<std::optional<uint16_t>>> arrival;  // per migrate step, per fire: arrival point
+};
+
 /// Lowers the scenario's steps for a backend's migration plan. Throws InputError (located at the
-/// scenario text or at the override) for an unknown order or step, `order: all` or `before: any`.
+/// scenario text or at the override) for an unknown order or step, and for `order: all` or
+/// `before: any` that `choice` does not make concrete.
 Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_view backend,
-               const RunOptions& options);
+               const RunOptions& options, const ScheduleChoice* choice = nullptr);
 
 /// Where sources' pending state moved after one action: only the sources that changed.
 struct LocationChange {
@@ -51,13 +67,45 @@ struct ExpectationResult {
     SourceLoc loc;
 };
 
+/// What one side of a migration cost (DESIGN.md "Asymmetry metrics"): the differences of the
+/// event log's and the backend's counters across that side's actions.
+struct SideMetrics {
+    uint64_t actions = 0;
+    uint64_t events = 0;
+    uint64_t hypervisor_ops = 0;  // events of the hypervisor layer (KVM, the host drivers)
+    uint64_t vmm_ops = 0;         // events of the VMM layer (QEMU)
+    uint64_t hw_ops = 0;          // events of the hardware layer
+    uint64_t hw_commands = 0;     // BackendCounters::hw_commands: ITS commands (arm), IEC invalidations (x86)
+    AccessStats host;             // interrupt state read and written in host memory
+    AccessStats guest;            // ... and in guest RAM
+};
+
+/// One place set on a source's path: where its pending state was after `action`.
+struct Hop {
+    uint32_t action = 0;
+    std::vector<Location> places;  // empty: delivered (the last hop)
+    bool operator==(const Hop&) const = default;
+};
+
+/// One source's journey (DESIGN.md "Asymmetry metrics"): the place sets its pending state passed
+/// through from the first migration step (or from its fire, if later) to its delivery, and the
+/// actions after which it was held only in places no path delivers from (its window).
+struct SourceMetrics {
+    std::vector<Hop> path;
+    bool tracking = false;  // on its path: the migration started and it was not yet delivered
+    uint32_t window_save = 0, window_restore = 0, window_outside = 0;
+    uint32_t window() const { return window_save + window_restore + window_outside; }
+    /// Place sets passed through, not counting the start and the delivery.
+    uint32_t hops() const;
+};
+
 struct RunMetrics {
     uint32_t actions = 0;
     uint64_t events = 0;
     uint64_t deliveries = 0;
     std::array<uint64_t, kLayerCount> events_by_layer{};
-    uint64_t save_actions = 0, save_events = 0;        // during the source-side migration steps
-    uint64_t restore_actions = 0, restore_events = 0;  // during the destination-side steps
+    SideMetrics save, restore;        // the source-side and destination-side migration steps
+    std::vector<SourceMetrics> sources;  // by SourceId
 };
 
 struct RunResult {
@@ -87,7 +135,67 @@ struct ScenarioResult {
     bool expectations_met() const;
 };
 
-RunResult run_scenario(const Scenario& scenario, const BackendInfo& backend, const RunOptions& options);
+/// The scenario's expectations against a run's outcomes and the rules it broke (by operation).
+std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
+                                                    const std::set<std::string>& broken);
+/// Whether every expectation holds and no rule was broken that `expect.violations` does not list.
+bool expectations_hold(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
+                       const std::set<std::string>& broken);
+
+/// One run in progress: the backend, the oracle and everything sampled after each action. The
+/// runner steps it through a schedule; the explorer also takes checkpoints and rewinds to them, to
+/// share a prefix between schedules.
+class Execution {
+   public:
+    Execution(const Scenario& scenario, const BackendInfo& backend, PolicyValues policy, bool record_events,
+              bool keep_locations);
+    Execution(const Execution&) = delete;
+    Execution& operator=(const Execution&) = delete;
+
+    /// Applies action `index` of a schedule to the backend and the oracle, then samples locations.
+    void step(const Action& action, uint32_t index);
+
+   private:
+    struct Progress {
+        std::vector<std::vector<Location>> last;  // per source: where it is now
+        std::vector<LocationChange> locations;
+        RunMetrics metrics;
+    };
+
+   public:
+    /// Everything needed to come back to this point of the run.
+    struct Checkpoint {
+        std::unique_ptr<BackendSnapshot> backend;
+        Oracle oracle;
+        Progress progress;
+        EventLog::Mark log;
+        size_t guest = 0;
+    };
+    std::unique_ptr<Checkpoint> checkpoint() const;
+    void rewind(const Checkpoint& checkpoint);
+
+    /// Classifies every source with an outcome, in scenario order (after the last action).
+    std::vector<SourceOutcome> outcomes() const;
+    const EventLog& log() const { return log_; }
+    const RunMetrics& metrics() const { return progress_.metrics; }
+    /// The whole result; `schedule` is the one the steps came from.
+    RunResult result(const Schedule& schedule) const;
+
+   private:
+    const Scenario& scenario_;
+    const BackendInfo& info_;
+    PolicyValues policy_;
+    bool keep_locations_;
+    EventLog log_;
+    GuestLog guest_;
+    std::unique_ptr<Backend> backend_;
+    Oracle oracle_;
+    Progress progress_;
+    std::vector<Location> now_;  // scratch
+};
+
+RunResult run_scenario(const Scenario& scenario, const BackendInfo& backend, const RunOptions& options,
+                       const ScheduleChoice* choice = nullptr);
 /// Runs on each backend named in `arches` (already expanded, see Registry::expand_arch).
 ScenarioResult run_scenario(const Scenario& scenario, const Registry& registry, std::span<const std::string> arches,
                             const RunOptions& options);

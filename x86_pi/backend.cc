@@ -210,6 +210,13 @@ class X86Backend final : public Backend {
         s_ = s->state;
     }
 
+    BackendCounters counters() const override {
+        BackendCounters c = s_.retired;
+        for (const Host* h : {s_.src.get(), s_.dst.get()})
+            if (h) add_counters(c, *h);
+        return c;
+    }
+
    private:
     struct State {
         DeepPtr<Host> src, dst;  // copied with the state (snapshots)
@@ -220,6 +227,7 @@ class X86Backend final : public Backend {
         std::vector<bool> deadline_passed;  // the timer's deadline passed after its state was saved
         GuestState guest;
         Stream stream;
+        BackendCounters retired;  // of source machines earlier migrations left behind
     };
     struct Snapshot final : BackendSnapshot {
         explicit Snapshot(const State& s) : state(s) {}
@@ -418,6 +426,7 @@ class X86Backend final : public Backend {
                     s_.stream.devices.push_back({d.msix_programmed, d.held, d.msix});
                 s_.dst = make_host(true);
                 s_.dst->mem.guest = h.mem.guest;
+                s_.dst->mem.guest.reset_stats();  // the copy is transport; the source counted the writes
                 s_.on_dst = true;
                 log_.op(Layer::Vmm, "QEMU.switch_over", {{"guest_pages", h.mem.guest.pages_allocated()}});
             }
@@ -460,7 +469,14 @@ class X86Backend final : public Backend {
 
     /// A later migration starts where the VM runs now: the destination becomes the source, and
     /// the stream and the restore's progress start afresh.
+    static void add_counters(BackendCounters& c, const Host& h) {
+        c.hw_commands += h.hw.iommu().invalidations();
+        c.host += h.mem.host.stats();
+        c.guest += h.mem.guest.stats();
+    }
+
     void next_migration() {
+        add_counters(s_.retired, *s_.src);
         s_.src = std::move(s_.dst);
         s_.on_dst = false;
         s_.device_loaded = false;

@@ -186,6 +186,7 @@ void Its::process_queue() {
             r = fault_response("ITS.command_queue", "reading the command queue", base + creadr_);
         } else {
             c = ItsCommand::decode(bytes);
+            ++commands_executed_;
             r = execute(c);
         }
         if (r == CmdResult::Stall) {

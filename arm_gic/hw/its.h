@@ -70,6 +70,8 @@ class Its {
     bool enabled() const { return enabled_; }
     bool stalled() const { return stalled_; }
     uint64_t creadr() const { return creadr_; }
+    /// Commands taken from the queue and executed (or failed), for the asymmetry metrics.
+    uint64_t commands_executed() const { return commands_executed_; }
     uint64_t cwriter() const { return cwriter_; }
     uint64_t typer() const;
     TableDesc table(unsigned baser) const { return TableDesc::from(GitsBaser::decode(baser_[baser])); }
@@ -129,6 +131,7 @@ class Its {
     uint64_t cbaser_ = 0;
     uint64_t cwriter_ = 0;  // byte offset, 32-byte aligned
     uint64_t creadr_ = 0;
+    uint64_t commands_executed_ = 0;
     std::array<uint64_t, 8> baser_{};
     std::set<uint32_t> mapped_vpes_;
 };

@@ -45,8 +45,8 @@ TEST(Runner, SeedScenarioIsDeliveredOnceOnTheIdealBackend) {
                                         "save:save_irqchip", "save:copy_memory", "restore:restore_irqchip",
                                         "restore:restore_translation", "restore:restore_devices", "fire nic.1",
                                         "restore:start_vcpus", "restore:start_devices", "unmask vcpu0", "run all"}));
-    EXPECT_EQ(r.metrics.save_actions, 4u);
-    EXPECT_EQ(r.metrics.restore_actions, 5u);
+    EXPECT_EQ(r.metrics.save.actions, 4u);
+    EXPECT_EQ(r.metrics.restore.actions, 5u);
     EXPECT_EQ(r.deliveries.size(), 2u);
 }
 

@@ -125,11 +125,42 @@ def test_list_scenarios_reports_a_bad_file_and_exits_2(cli):
     assert "expectation_not_met.yaml" in r.stdout
 
 
-def test_explore_needs_a_backend_with_sub_steps(cli):
-    r = cli("explore", SEED, "--policy", "arm.transfer=all")
-    assert r.returncode == 2
-    assert "needs a backend that declares restore sub-steps" in r.stderr
+def test_explore_reports_every_cell_with_a_schedule_count(cli):
+    # The "done when": every cell of the seed study with its schedule count, in JSON.
+    r = cli("explore", SEED, "--arch", "both", "--policy", "arm.transfer=all", "--json")
+    assert r.returncode == 1, r.stderr  # transfer points none/its_restore/enable_lpis break a rule
+    doc = json.loads(r.stdout)
+    assert doc["schedules"] == 6 and doc["explored"] == 6
+    assert sum(c["schedules"] for c in doc["cells"]) == 6
+    assert all(c["schedules"] >= 1 and "outcomes" in c for c in doc["cells"])
+    swept = {(p["arch"], p["swept"]): p["fragility"] for p in doc["policies"]}
+    assert swept[("arm", "arm.transfer=set_forwarding")] == 0.0
+    assert swept[("arm", "arm.transfer=none")] == 1.0
+    assert swept[("x86", "-")] == 0.0
+    failing = [c for c in doc["cells"] if c["failing"]]
+    assert failing and all(c["example"]["run"]["events"] for c in failing)
+
+
+def test_explore_jobs_and_ranges_give_the_same_matrix(cli):
+    one = json.loads(cli("explore", SEED, "--policy", "arm.transfer=all", "--order", "all", "--json").stdout)
+    two = json.loads(cli("explore", SEED, "--policy", "arm.transfer=all", "--order", "all", "--jobs", "2",
+                         "--json").stdout)
+    assert one == two and one["schedules"] == 645
+    part = json.loads(cli("explore", SEED, "--policy", "arm.transfer=all", "--order", "all", "--range", "100:130",
+                          "--json").stdout)
+    assert part["range"] == [100, 130] and part["matrix"] == one["matrix"][100:130]
+
+
+def test_explore_bad_input(cli):
     assert cli("explore", SEED, "--range", "5:2").stderr == "--range: '5:2': expected LO:HI with 0 <= LO <= HI\n"
+    r = cli("explore", SEED, "--range", "0:7")
+    assert r.returncode == 2 and r.stderr == "--range: '0:7': this exploration has 2 schedules (0:2)\n"
+    r = cli("explore", SEED, "--before", "start_vcpus")
+    assert r.returncode == 2 and r.stderr.startswith("--before: 'start_vcpus': expected any")
+    r = cli("explore", SEED, "--jobs", "0")
+    assert r.returncode == 2 and r.stderr.startswith("--jobs: 0:")
+    r = cli("explore", SEED, "--policy", "arm.transfer=all", "--policy", "arm.transfer=none")
+    assert r.returncode == 2 and "arm.transfer is both swept (=all) and fixed (=none)" in r.stderr
     bad = cli("explore", MALFORMED[0])
     assert bad.returncode == 2 and bad.stderr.startswith(str(MALFORMED[0]))
 

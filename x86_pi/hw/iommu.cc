@@ -40,10 +40,12 @@ void Iommu::set_irtp() {
 }
 
 void Iommu::invalidate_iec_all() {
+    ++invalidations_;
     for (IecSlot& s : iec_) s.valid = false;
 }
 
 void Iommu::invalidate_iec(uint32_t index, unsigned im) {
+    ++invalidations_;
     uint32_t count = 1u << im;
     uint32_t first = index & ~(count - 1);  // the IIDX of a 2^IM block is aligned to its size
     for (IecSlot& s : iec_)

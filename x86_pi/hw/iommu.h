@@ -120,6 +120,8 @@ class Iommu {
     void invalidate_iec_all();
     /// IEC invalidation: 2^im entries from `index` (index-selective).
     void invalidate_iec(uint32_t index, unsigned im);
+    /// Interrupt-entry-cache invalidations (global and index-selective), for the asymmetry metrics.
+    uint64_t invalidations() const { return invalidations_; }
     /// Whether the IEC holds entry `index` (tests).
     bool iec_holds(uint32_t index) const {
         const IecSlot& s = iec_[index % kIecSlots];
@@ -138,6 +140,7 @@ class Iommu {
 
     AddressSpace* mem_;
     EventLog* log_;
+    uint64_t invalidations_ = 0;
     uint64_t irta_reg_ = 0;
     uint64_t irta_ = 0;  // latched by SIRTP
     bool enabled_ = false;

@@ -1,0 +1,200 @@
+// The explorer: the schedule space's numbering, prefix sharing through snapshots (it must give
+// exactly what running every schedule from scratch gives), slices, summaries, JSON and errors; and
+// the seed study's figures that the README and the notebooks quote.
+#include "core/explorer.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace irqdiff {
+namespace {
+
+const std::string kSeed = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml";
+
+ExploreOptions options(std::vector<std::string> arches, std::vector<std::string> policies = {},
+                       std::optional<std::string> order = std::nullopt, bool any = false) {
+    ExploreOptions o;
+    o.arches = std::move(arches);
+    for (const std::string& p : policies) o.policy.push_back(parse_policy_assignment(p, "--policy"));
+    o.order = std::move(order);
+    o.any_arrival = any;
+    return o;
+}
+
+/// A row computed the slow way: the schedule run from the start by the plain runner.
+ScheduleRow from_scratch(const ExploreSpace& space, uint64_t index) {
+    RunResult r = space.run(index);
+    ScheduleRow row;
+    row.index = index;
+    for (const SourceOutcome& o : r.outcomes) {
+        const SourceMetrics& m = r.metrics.sources[o.source];
+        row.sources.push_back(ScheduleSource{o.source, o.outcome, o.forwarded, o.late, m.window(), m.hops()});
+    }
+    std::set<std::string> broken;
+    for (const Event& e : r.violations) broken.insert(e.op);
+    row.violations.assign(broken.begin(), broken.end());
+    row.expectations_met = r.expectations_met;
+    row.events = r.metrics.events;
+    row.save_events = r.metrics.save.events;
+    row.restore_events = r.metrics.restore.events;
+    return row;
+}
+
+TEST(ExploreSpace, SeedWithEveryOrderAndTransferPointHas645Schedules) {
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
+    // arm: 5 transfer points x 120 restore orders; x86: 45 orders (`irqdiff list steps`).
+    ASSERT_EQ(space.blocks().size(), 2u);
+    EXPECT_EQ(space.blocks()[0].count, 5u * 120u);
+    EXPECT_EQ(space.blocks()[1].count, 45u);
+    EXPECT_EQ(space.size(), 645u);
+    ScheduleCoord c = space.decode(121);  // the second transfer point, order 1
+    EXPECT_EQ(c.block, 0u);
+    EXPECT_EQ(c.policy, 1u);
+    EXPECT_EQ(c.choice.order.at(0), 1u);
+    EXPECT_EQ(swept_policy(space.blocks()[0], c.policy), "arm.transfer=its_restore");
+    EXPECT_EQ(space.decode(600).block, 1u);
+    EXPECT_THROW(space.decode(645), std::out_of_range);
+}
+
+TEST(ExploreSpace, PrefixSharingGivesWhatRunningEveryScheduleFromScratchGives) {
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all", true));
+    // Every x86 schedule and a stride of ARM ones, through order and arrival changes.
+    std::vector<ScheduleRow> rows = space.explore(0, space.size());
+    ASSERT_EQ(rows.size(), space.size());
+    for (uint64_t i = 0; i < space.size(); i += (i >= space.blocks()[1].first ? 1 : 37))
+        ASSERT_EQ(rows[i], from_scratch(space, i)) << "schedule " << i;
+}
+
+TEST(ExploreSpace, ASliceIsTheSameAsTheWholeExplorationsRows) {
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"x86"}, {}, "all", true));
+    std::vector<ScheduleRow> all = space.explore(0, space.size());
+    std::vector<ScheduleRow> slice = space.explore(97, 211);
+    ASSERT_EQ(slice.size(), 114u);
+    for (size_t k = 0; k < slice.size(); ++k) EXPECT_EQ(slice[k], all[97 + k]);
+    EXPECT_EQ(space.explore(5, 5).size(), 0u);
+}
+
+TEST(ExploreSpace, IsDeterministic) {
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
+    Exploration a = summarize(space, space.explore(0, space.size()), 0, space.size(), true);
+    Exploration b = summarize(space, space.explore(0, space.size()), 0, space.size(), true);
+    EXPECT_EQ(to_json(space, a).dump(), to_json(space, b).dump());
+}
+
+TEST(Explore, TheSeedStudyUnderEveryOrder) {
+    // The study's answer (DESIGN.md "Transfer-point policies"; reference/arm §5): only the merged
+    // transfer point, kvm_vgic_v4_set_forwarding (12df7429213a), survives every admissible restore
+    // order; without a push into the VPT the restored pending state leaves through a list register
+    // with HW=1 (a violation); at VM start it is too late once a vCPU ran. x86 needs no transfer
+    // point: KVM_GET_LAPIC folds PIR into the vIRR.
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
+    Exploration x = summarize(space, space.explore(0, space.size()), 0, space.size(), true);
+    std::map<std::string, double> fragility;
+    for (const PolicySummary& p : x.policies)
+        fragility[space.blocks()[p.block].backend->name + " " + swept_policy(space.blocks()[p.block], p.policy)] =
+            p.fragility();
+    EXPECT_EQ(fragility.at("arm arm.transfer=none"), 1.0);
+    EXPECT_EQ(fragility.at("arm arm.transfer=its_restore"), 1.0);
+    EXPECT_EQ(fragility.at("arm arm.transfer=enable_lpis"), 1.0);
+    EXPECT_EQ(fragility.at("arm arm.transfer=set_forwarding"), 0.0);
+    EXPECT_GT(fragility.at("arm arm.transfer=vm_start"), 0.0);
+    EXPECT_LT(fragility.at("arm arm.transfer=vm_start"), 1.0);
+    EXPECT_EQ(fragility.at("x86 -"), 0.0);
+    // Every failing cell has its shortest schedule re-run with the whole event log, which shows
+    // the broken rule.
+    for (const ExploreCell& c : x.cells) {
+        ASSERT_EQ(c.failing, c.trace.has_value());
+        if (!c.trace) continue;
+        EXPECT_FALSE(c.trace->violations.empty());
+        EXPECT_EQ(c.trace->metrics.events, c.example_events);
+        EXPECT_GT(c.trace->events.size(), 100u);
+    }
+    uint64_t counted = 0;
+    for (const ExploreCell& c : x.cells) counted += c.schedules;
+    EXPECT_EQ(counted, space.size());
+}
+
+TEST(Explore, SummariesMergeChunksInAnyOrderWithRepeats) {
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"arm"}, {"arm.transfer=all"}, "all"));
+    std::vector<ScheduleRow> whole = space.explore(0, space.size());
+    std::vector<ScheduleRow> chunks = space.explore(300, 600);
+    std::vector<ScheduleRow> first = space.explore(0, 310);  // overlaps: a resumed chunk
+    chunks.insert(chunks.end(), first.begin(), first.end());
+    Exploration a = summarize(space, whole, 0, space.size(), false);
+    Exploration b = summarize(space, chunks, 0, space.size(), false);
+    EXPECT_EQ(to_json(space, a).dump(), to_json(space, b).dump());
+}
+
+TEST(Explore, RowsSurviveJson) {
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
+    for (const ScheduleRow& r : space.explore(0, space.size()))
+        ASSERT_EQ(row_from_json(space, Json::parse(row_to_json(space, r).dump()), "test"), r);
+    Json bad = row_to_json(space, space.explore(0, 1).at(0));
+    bad["index"] = 645;
+    EXPECT_THROW(row_from_json(space, bad, "chunk 3"), InputError);
+    bad = Json::object();
+    try {
+        row_from_json(space, bad, "chunk 3");
+        FAIL();
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("chunk 3: not a schedule row"), std::string::npos) << e.what();
+    }
+}
+
+std::string explore_error(const ExploreOptions& o, const std::string& file = kSeed) {
+    Scenario s = load_scenario(file);
+    try {
+        ExploreSpace space(s, builtin_backends(), o);
+    } catch (const InputError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+TEST(ExploreSpace, BadOptionsNameTheOption) {
+    EXPECT_NE(explore_error(options({"arm"}, {"arm.nope=all"})).find("--policy"), std::string::npos);
+    EXPECT_NE(explore_error(options({"arm"}, {"arm.transfer=all", "arm.transfer=none"}))
+                  .find("arm.transfer is both swept (=all) and fixed (=none)"),
+              std::string::npos);
+    EXPECT_NE(explore_error(options({"arm"}, {}, "nope")).find("--order"), std::string::npos);
+}
+
+TEST(ExploreSpace, OrderAllAndBeforeAnyInTheScenarioAreExplored) {
+    Scenario s = parse_scenario(
+        "name: t\nvm: {vcpus: 1}\ndevices: [{name: nic, vectors: 1, passthrough: true}]\n"
+        "routes: [{source: nic.0, vcpu: 0}]\n"
+        "steps:\n  - migrate: {order: all, fire: [{source: nic.0, before: any}]}\n  - run: all\n"
+        "expect: {nic.0: delivered-once}\n",
+        "t.yaml");
+    ExploreSpace space(s, builtin_backends(), options({"x86"}));
+    EXPECT_EQ(space.size(), 45u * 10u);  // 45 orders x 10 arrival points (4 save + 6 restore steps)
+    std::vector<ScheduleRow> rows = space.explore(0, space.size());
+    for (uint64_t i = 0; i < space.size(); i += 7) ASSERT_EQ(rows[i], from_scratch(space, i)) << i;
+}
+
+TEST(Metrics, SaveAndRestoreAreAsymmetricOnArmAndNotOnX86) {
+    // The seed's nic.0 on ARM passes VPT -> guest RAM -> pending_latch -> VPT; on x86 vIRR ->
+    // saved LAPIC -> vIRR (reference/x86 §6: KVM_GET_LAPIC syncs PIR first).
+    Scenario s = load_scenario(kSeed);
+    ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}));
+    RunResult arm = space.run(0), x86 = space.run(1);
+    EXPECT_EQ(arm.metrics.sources[0].hops(), 4u);
+    EXPECT_EQ(x86.metrics.sources[0].hops(), 3u);
+    EXPECT_GT(arm.metrics.sources[0].window(), x86.metrics.sources[0].window());
+    EXPECT_GT(arm.metrics.save.hw_commands, 0u);     // VMAPP V=0 / V=1 around the VPT read
+    EXPECT_GT(arm.metrics.restore.hw_commands, 0u);  // MAPD/MAPTI/VMAPP and the INT + VSYNC push
+    EXPECT_GT(arm.metrics.save.guest.bytes_written, 0u);  // the guest pending and ITS tables
+    EXPECT_EQ(x86.metrics.save.guest.bytes_written, 0u);  // the LAPIC travels in the stream
+    EXPECT_EQ(arm.metrics.sources[0].path.back().places.size(), 0u);  // ends delivered
+}
+
+}  // namespace
+}  // namespace irqdiff
