@@ -119,6 +119,7 @@ inline constexpr std::string_view kScenarioArches[] = {"arm", "x86"};
 
 struct Scenario {
     std::string file;  // as given to the loader ("<string>" for text)
+    std::string text;  // the YAML it was loaded from (a sweep ships it to its workers)
     std::string name;
     std::string description;
     std::vector<std::string> arches;  // empty: every backend

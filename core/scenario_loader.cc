@@ -515,7 +515,11 @@ class Loader {
 
 }  // namespace
 
-Scenario parse_scenario(std::string_view text, const std::string& file) { return Loader(file).load(text); }
+Scenario parse_scenario(std::string_view text, const std::string& file) {
+    Scenario s = Loader(file).load(text);
+    s.text = text;
+    return s;
+}
 
 Scenario load_scenario(const std::string& path) {
     std::ifstream in(path, std::ios::binary);

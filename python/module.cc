@@ -8,7 +8,10 @@
 
 #include <memory>
 
+#include <fmt/format.h>
+
 #include "core/backend.h"
+#include "core/explorer.h"
 #include "core/policy.h"
 #include "core/results.h"
 #include "core/runner.h"
@@ -43,8 +46,34 @@ py::object to_python(const Json& j) {
     }
 }
 
-std::vector<std::string> arch_list(const Scenario& scenario, const py::object& arch, const Registry& registry) {
-    const std::string place = "run(arch=...)";
+/// Python objects (as json.loads makes them) -> nlohmann JSON.
+Json from_python(py::handle o, const std::string& place) {
+    if (o.is_none()) return nullptr;
+    if (py::isinstance<py::bool_>(o)) return o.cast<bool>();
+    if (py::isinstance<py::int_>(o)) {
+        if (o.cast<py::int_>() < py::int_(0)) return o.cast<int64_t>();
+        return o.cast<uint64_t>();
+    }
+    if (py::isinstance<py::float_>(o)) return o.cast<double>();
+    if (py::isinstance<py::str>(o)) return o.cast<std::string>();
+    if (py::isinstance<py::list>(o) || py::isinstance<py::tuple>(o)) {
+        Json out = Json::array();
+        for (py::handle item : o) out.push_back(from_python(item, place));
+        return out;
+    }
+    if (py::isinstance<py::dict>(o)) {
+        Json out = Json::object();
+        for (auto [k, v] : o.cast<py::dict>()) {
+            if (!py::isinstance<py::str>(k)) throw InputError(place, "expected string keys");
+            out[k.cast<std::string>()] = from_python(v, place);
+        }
+        return out;
+    }
+    throw InputError(place, "expected JSON-like values (dict, list, str, int, float, bool, None)");
+}
+
+std::vector<std::string> arch_list(const Scenario& scenario, const py::object& arch, const Registry& registry,
+                                   const std::string& place = "run(arch=...)") {
     if (arch.is_none()) return registry.arches_for(scenario, nullptr, place);
     std::vector<std::string> names;
     if (py::isinstance<py::str>(arch)) {
@@ -62,8 +91,8 @@ std::vector<std::string> arch_list(const Scenario& scenario, const py::object& a
     return registry.arches_for(scenario, &names, place);
 }
 
-std::vector<PolicySetting> policy_list(const py::object& policy) {
-    const std::string place = "run(policy=...)";
+std::vector<PolicySetting> policy_list(const py::object& policy, const std::string& place = "run(policy=...)",
+                                       bool sweep = false) {
     std::vector<PolicySetting> out;
     if (policy.is_none()) return out;
     if (!py::isinstance<py::dict>(policy)) throw InputError(place, "expected a dict of {'KEY': 'VALUE'}");
@@ -72,7 +101,7 @@ std::vector<PolicySetting> policy_list(const py::object& policy) {
             throw InputError(place, "expected string keys and values, e.g. {'arm.transfer': 'set_forwarding'}");
         SourceLoc loc{place, 0, 0};
         PolicySetting s{k.cast<std::string>(), v.cast<std::string>(), loc, loc};
-        validate_policy_setting(s);
+        if (!sweep || s.value != "all") validate_policy_setting(s);  // ExploreSpace checks swept keys
         out.push_back(std::move(s));
     }
     return out;
@@ -93,6 +122,39 @@ py::object run(const Scenario& scenario, const py::object& arch, const py::objec
         doc = to_json(run_scenario(scenario, registry, arches, options));
     }
     return to_python(doc);
+}
+
+/// The schedule space of explore(...) / sweep(...) (see irqdiff.explore for the arguments).
+struct Space {
+    std::shared_ptr<Scenario> scenario;
+    std::unique_ptr<ExploreSpace> space;
+};
+
+Space make_space(std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
+                 const std::optional<std::string>& order, const std::optional<std::string>& before) {
+    const Registry& registry = builtin_backends();
+    ExploreOptions o;
+    o.arches = arch_list(*scenario, arch, registry, "explore(arch=...)");
+    o.policy = policy_list(policy, "explore(policy=...)", true);
+    o.order = order;
+    o.order_place = "explore(order=...)";
+    if (before) {
+        if (*before != kAnyStep)
+            throw InputError("explore(before=...)", fmt::format("'{}': expected 'any' or None", *before));
+        o.any_arrival = true;
+    }
+    Space s{scenario, nullptr};
+    s.space = std::make_unique<ExploreSpace>(*scenario, registry, std::move(o));
+    return s;
+}
+
+std::pair<uint64_t, uint64_t> range_of(const ExploreSpace& space, const std::optional<uint64_t>& lo,
+                                       const std::optional<uint64_t>& hi) {
+    uint64_t a = lo.value_or(0), b = hi.value_or(space.size());
+    if (a > b || b > space.size())
+        throw InputError("explore(lo=..., hi=...)",
+                         fmt::format("{}:{}: expected 0 <= lo <= hi <= {} (the number of schedules)", a, b, space.size()));
+    return {a, b};
 }
 
 py::list backends() {
@@ -167,6 +229,7 @@ A validated scenario (format v1, see scenarios/README.md).
         .def_property_readonly("name", [](const Scenario& s) { return s.name; })
         .def_property_readonly("description", [](const Scenario& s) { return s.description; })
         .def_property_readonly("file", [](const Scenario& s) { return s.file; })
+        .def_property_readonly("text", [](const Scenario& s) { return s.text; })
         .def_property_readonly("vcpus", [](const Scenario& s) { return s.vcpus; })
         .def_property_readonly(
             "arch", [](const Scenario& s) { return s.arches; },
@@ -227,6 +290,70 @@ A validated scenario (format v1, see scenarios/README.md).
     m.def("run", &run, py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
           py::arg("order") = py::none(), py::arg("events") = true,
           "Runs a scenario; returns the result document as a dict (see irqdiff.run).");
+    m.def(
+        "explore",
+        [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
+           const std::optional<std::string>& order, const std::optional<std::string>& before,
+           const std::optional<uint64_t>& lo, const std::optional<uint64_t>& hi, bool traces) {
+            Space s = make_space(scenario, arch, policy, order, before);
+            auto [a, b] = range_of(*s.space, lo, hi);
+            Json doc;
+            {
+                py::gil_scoped_release release;
+                doc = to_json(*s.space, summarize(*s.space, s.space->explore(a, b), a, b, traces));
+            }
+            return to_python(doc);
+        },
+        py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
+        py::arg("order") = py::none(), py::arg("before") = py::none(), py::arg("lo") = py::none(),
+        py::arg("hi") = py::none(), py::arg("traces") = true,
+        "Explores schedules [lo, hi); returns the exploration document as a dict (see irqdiff.explore).");
+    m.def(
+        "explore_size",
+        [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
+           const std::optional<std::string>& order, const std::optional<std::string>& before) {
+            return make_space(scenario, arch, policy, order, before).space->size();
+        },
+        py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
+        py::arg("order") = py::none(), py::arg("before") = py::none(), "The number of schedules of an exploration.");
+    m.def(
+        "explore_rows",
+        [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
+           const std::optional<std::string>& order, const std::optional<std::string>& before, uint64_t lo,
+           uint64_t hi) {
+            Space s = make_space(scenario, arch, policy, order, before);
+            auto [a, b] = range_of(*s.space, lo, hi);
+            Json rows = Json::array();
+            {
+                py::gil_scoped_release release;
+                for (const ScheduleRow& r : s.space->explore(a, b)) rows.push_back(row_to_json(*s.space, r));
+            }
+            return to_python(rows);
+        },
+        py::arg("scenario"), py::arg("arch"), py::arg("policy"), py::arg("order"), py::arg("before"), py::arg("lo"),
+        py::arg("hi"), "The matrix rows of schedules [lo, hi) (one chunk of a sweep).");
+    m.def(
+        "summarize",
+        [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
+           const std::optional<std::string>& order, const std::optional<std::string>& before, const py::list& rows,
+           uint64_t lo, uint64_t hi, bool traces) {
+            Space s = make_space(scenario, arch, policy, order, before);
+            auto [a, b] = range_of(*s.space, lo, hi);
+            std::vector<ScheduleRow> parsed;
+            for (size_t i = 0; i < rows.size(); ++i) {
+                std::string place = fmt::format("summarize(rows[{}])", i);
+                parsed.push_back(row_from_json(*s.space, from_python(rows[i], place), place));
+            }
+            Json doc;
+            {
+                py::gil_scoped_release release;
+                doc = to_json(*s.space, summarize(*s.space, std::move(parsed), a, b, traces));
+            }
+            return to_python(doc);
+        },
+        py::arg("scenario"), py::arg("arch"), py::arg("policy"), py::arg("order"), py::arg("before"), py::arg("rows"),
+        py::arg("lo"), py::arg("hi"), py::arg("traces") = true,
+        "Merges matrix rows (of chunks, in any order, repeats allowed) into an exploration document.");
     m.def("backends", &backends, "The backends in this build, with their migration plans.");
     m.def("policies", &policies, "The policy catalogue.");
     m.def("version", &version_line, "irqdiff's version line, with the Unicorn and Capstone versions.");

@@ -28,9 +28,10 @@ from ._core import Scenario, ScenarioError, __version__
 from . import _core
 from ._paths import SOURCE_DIR
 from .results import Results, Run
+from .explore import Exploration, explore, explore_size, sweep
 
-__all__ = ["Scenario", "ScenarioError", "Results", "Run", "load", "run", "backends", "policies", "version",
-           "SOURCE_DIR", "__version__"]
+__all__ = ["Scenario", "ScenarioError", "Results", "Run", "Exploration", "load", "run", "explore", "explore_size",
+           "sweep", "backends", "policies", "version", "SOURCE_DIR", "__version__"]
 
 
 
