@@ -153,6 +153,7 @@ class ArmBackend final : public Backend {
             case StepKind::Migrate: migrate(a); break;
         }
         drain_host_irqs();
+        retire_source();
     }
 
     void where(SourceId source, std::vector<Location>& out) const override {
@@ -243,11 +244,19 @@ class ArmBackend final : public Backend {
         });
     }
 
+    /// Once the VM runs on the destination nothing reaches the source machine again: it is
+    /// dropped (its counters kept), so snapshots copy one machine, not two.
+    void retire_source() {
+        if (!s_.on_dst || !s_.src) return;
+        add_counters(s_.retired, *s_.src);
+        s_.src = {};
+    }
+
     /// A later migration starts where the VM runs now: the destination becomes the source, and
     /// the stream and the restore's progress start afresh.
     void next_migration() {
         if (!s_.irqs.empty()) throw std::logic_error("ArmBackend: host IRQs left unserviced between actions");
-        add_counters(s_.retired, *s_.src);
+        retire_source();
         s_.src = std::move(s_.dst);
         route_host_irqs(*s_.src, false);
         s_.on_dst = false;

@@ -70,8 +70,8 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
             order = plan.resolve(spec, backend);
             order_name = spec.kind == OrderSpec::Kind::Named ? spec.name : "explicit";
         }
-        std::vector<std::string> names = plan.schedule_names(order);
-        std::vector<std::vector<SourceId>> fires_before(names.size());
+        const size_t points = saves + order.size();
+        std::vector<std::vector<SourceId>> fires_before(points);
         for (size_t k = 0; k < st.fires.size(); ++k) {
             const MigrationFire& f = st.fires[k];
             std::optional<uint16_t> point;
@@ -87,7 +87,7 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
             } else if (f.before == kAnyStep) {
                 throw InputError(f.before_loc, fmt::format("'any' stands for every one of the {} arrival points; "
                                                            "explore them with 'irqdiff explore', or name one step",
-                                                           names.size()));
+                                                           points));
             } else {
                 p = plan.position_of(f.before, order);
                 if (!p)
@@ -97,7 +97,7 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
             }
             fires_before[*p].push_back(f.source);
         }
-        for (size_t p = 0; p < names.size(); ++p) {
+        for (size_t p = 0; p < points; ++p) {
             bool save = p < saves;
             Side side = save ? Side::Save : Side::Restore;
             for (SourceId s : fires_before[p]) out.actions.push_back(Action{StepKind::Fire, -1, s, side, 0, i, true});

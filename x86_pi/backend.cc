@@ -125,6 +125,7 @@ class X86Backend final : public Backend {
             case StepKind::Migrate: migrate(a); break;
         }
         service();
+        retire_source();
     }
 
     void where(SourceId source, std::vector<Location>& out) const override {
@@ -475,8 +476,16 @@ class X86Backend final : public Backend {
         c.guest += h.mem.guest.stats();
     }
 
-    void next_migration() {
+    /// Once the VM runs on the destination nothing reaches the source machine again: it is
+    /// dropped (its counters kept), so snapshots copy one machine, not two.
+    void retire_source() {
+        if (!s_.on_dst || !s_.src) return;
         add_counters(s_.retired, *s_.src);
+        s_.src = {};
+    }
+
+    void next_migration() {
+        retire_source();
         s_.src = std::move(s_.dst);
         s_.on_dst = false;
         s_.device_loaded = false;

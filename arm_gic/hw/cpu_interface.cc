@@ -77,7 +77,8 @@ std::optional<CpuInterface::Candidate> CpuInterface::highest() {
     Redistributor& r = rd();
     if (VpeState* v = r.ready_vpe(); v && grp1_ && r.vgrp1_enabled()) {
         // vLPIs are Group 1. Equal priorities go to the lowest INTID (consider()).
-        for (uint32_t w = kFirstLpiIntid / 64; w < v->pending.size(); ++w)
+        for (uint32_t w = v->next_pending_word(kFirstLpiIntid / 64); w < v->pending.size();
+             w = v->next_pending_word(w + 1))
             for (uint64_t bits = v->pending[w]; bits; bits &= bits - 1) {
                 uint32_t vintid = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
                 uint8_t cfg = r.vlpi_config(*v, vintid);

@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <bit>
+#include <cstring>
+#include <span>
 
 #include "arm_gic/hw/gic.h"
 
@@ -271,17 +274,39 @@ void Redistributor::deschedule(bool doorbell_requested) {
 void Redistributor::parse_vpt(VpeState& s) {
     AddressSpace& mem = gic_->memory();
     uint32_t set = 0;
-    for (uint32_t w = kFirstLpiWord; w < s.pending.size(); ++w) {
-        MemRead<uint64_t> bits = mem.read64(s.props.vpt_addr + 8 * uint64_t{w});
-        if (!bits.ok()) {
-            gic_->log().guest_error(
-                Layer::Hardware, "GICR.parse_vpt", "the VPT lies outside memory: the rest reads as zero",
-                {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"addr", Hex{s.props.vpt_addr}}});
-            break;
+    // The table is read in bursts of up to a page (as a redistributor fetches it), word by word
+    // only where a burst runs out of memory, to find where the readable part ends.
+    constexpr uint32_t kBurstWords = AddressSpace::kPageSize / 8;
+    std::array<uint8_t, AddressSpace::kPageSize> burst;
+    bool outside = false;
+    for (uint32_t w = kFirstLpiWord; w < s.pending.size() && !outside;) {
+        uint32_t n = std::min<uint32_t>(kBurstWords, static_cast<uint32_t>(s.pending.size()) - w);
+        uint64_t addr = s.props.vpt_addr + 8 * uint64_t{w};
+        if (mem.read_bytes(addr, std::span(burst.data(), 8 * size_t{n})) != MemFault::None) {
+            n = 0;
+            for (; w + n < s.pending.size(); ++n) {
+                MemRead<uint64_t> bits = mem.read64(addr + 8 * uint64_t{n});
+                if (!bits.ok()) break;
+                for (uint32_t b = 0; b < 8; ++b) burst[8 * n + b] = static_cast<uint8_t>(bits.value >> (8 * b));
+            }
+            outside = true;
         }
-        set += static_cast<uint32_t>(std::popcount(bits.value & ~s.pending[w]));
-        s.pending[w] |= bits.value;
+        for (uint32_t k = 0; k < n; ++k) {
+            uint64_t bits = 0;
+            if constexpr (std::endian::native == std::endian::little) {
+                std::memcpy(&bits, burst.data() + 8 * k, 8);
+            } else {
+                for (int b = 7; b >= 0; --b) bits = (bits << 8) | burst[8 * k + static_cast<uint32_t>(b)];
+            }
+            if (!bits) continue;
+            set += static_cast<uint32_t>(std::popcount(bits & ~s.pending[w + k]));
+            s.pending[w + k] |= bits;
+        }
+        w += n;
     }
+    if (outside)
+        gic_->log().guest_error(Layer::Hardware, "GICR.parse_vpt", "the VPT lies outside memory: the rest reads as zero",
+                                {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"addr", Hex{s.props.vpt_addr}}});
     s.loaded = true;
     gic_->log().op(Layer::Hardware, "GICR.parse_vpt",
                    {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"vpt", Hex{s.props.vpt_addr}}, {"found", set}});
@@ -317,7 +342,7 @@ void Redistributor::set_bit(VpeState& s, uint32_t vintid, bool pending) {
 }
 
 bool Redistributor::any_pending_enabled(VpeState& s) {
-    for (uint32_t w = kFirstLpiWord; w < s.pending.size(); ++w)
+    for (uint32_t w = s.next_pending_word(kFirstLpiWord); w < s.pending.size(); w = s.next_pending_word(w + 1))
         for (uint64_t bits = s.pending[w]; bits; bits &= bits - 1) {
             uint32_t vintid = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
             if (LpiConfig::enabled(vlpi_config(s, vintid))) return true;

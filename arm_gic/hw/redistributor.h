@@ -67,6 +67,16 @@ struct VpeState {
     std::array<VsgiState, 16> sgis{};
 
     bool test(uint32_t vintid) const { return (pending[vintid / 64] >> (vintid % 64)) & 1; }
+    /// The first word at or after `w` with a pending bit (pending.size() when none): the tables
+    /// are large and sparse, so scans skip eight zero words at a time.
+    uint32_t next_pending_word(uint32_t w) const {
+        const uint32_t n = static_cast<uint32_t>(pending.size());
+        const uint64_t* p = pending.data();
+        while (w + 8 <= n && (p[w] | p[w + 1] | p[w + 2] | p[w + 3] | p[w + 4] | p[w + 5] | p[w + 6] | p[w + 7]) == 0)
+            w += 8;
+        while (w < n && p[w] == 0) ++w;
+        return w;
+    }
     uint32_t limit() const { return uint32_t{1} << props.id_bits; }
 };
 
