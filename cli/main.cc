@@ -91,6 +91,19 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
         fmt::print("  no source was fired\n");
     else
         fmt::print("{}", table.render("  "));
+    for (const Difference& d : result.differences) {
+        auto places = [](const std::vector<Location>& ps) {
+            std::vector<std::string> out;
+            for (const Location& l : ps) out.push_back(l.place + (l.live ? "" : " (not live)"));
+            return out.empty() ? std::string("nowhere") : fmt::format("{}", fmt::join(out, " + "));
+        };
+        fmt::print("  differs: {} is {} on {} but {} on {}", d.source, d.outcome_a, d.arch_a, d.outcome_b, d.arch_b);
+        if (d.phase.empty())
+            fmt::print("; its pending state was live on both sides at every step\n");
+        else
+            fmt::print("; first live on one side only after {}: {}: {}; {}: {}\n", d.phase, d.arch_a,
+                       places(d.places_a), d.arch_b, places(d.places_b));
+    }
     for (const RunResult& r : result.runs) {
         const bool violations_expected = s.expect_violations.has_value();
         for (const Event& v : r.violations)

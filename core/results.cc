@@ -134,10 +134,18 @@ Json to_json(const RunResult& r) {
 Json to_json(const ScenarioResult& result) {
     Json runs = Json::array();
     for (const RunResult& r : result.runs) runs.push_back(to_json(r));
+    Json differences = Json::array();
+    for (const Difference& d : result.differences)
+        differences.push_back(Json{{"source", d.source},
+                                   {"archs", {d.arch_a, d.arch_b}},
+                                   {"outcomes", {d.outcome_a, d.outcome_b}},
+                                   {"first_divergence", d.phase.empty() ? Json(nullptr) : Json(d.phase)},
+                                   {"places", {to_json(d.places_a), to_json(d.places_b)}}});
     return Json{{"scenario", result.scenario},
                 {"file", result.file},
                 {"expectations_met", result.expectations_met()},
-                {"runs", runs}};
+                {"runs", runs},
+                {"differences", differences}};
 }
 
 }  // namespace irqdiff

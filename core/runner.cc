@@ -311,6 +311,19 @@ RunResult Execution::result(const Schedule& schedule) const {
         r.identities.push_back(backend_->identity(s));
     }
     for (const Action& a : schedule.actions) r.schedule.push_back(describe(a, scenario, plan));
+    for (size_t i = 0; i < schedule.actions.size(); ++i) {
+        const Action& a = schedule.actions[i];
+        std::string phase = fmt::format("steps[{}]", a.scenario_step);
+        if (a.migrating) {
+            // A fire during a migration belongs to the step it precedes.
+            size_t k = i;
+            while (k < schedule.actions.size() && schedule.actions[k].kind != StepKind::Migrate) ++k;
+            const Action& m = schedule.actions.at(k);
+            const auto& steps = m.side == Side::Save ? plan.save_steps() : plan.restore_steps();
+            phase += "." + steps.at(m.step).neutral;
+        }
+        r.phases.push_back(std::move(phase));
+    }
     r.locations = progress_.locations;
     r.deliveries = guest_.deliveries();
     r.outcomes = outcomes();
@@ -342,13 +355,96 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
 
 ScenarioResult run_scenario(const Scenario& scenario, const Registry& registry, std::span<const std::string> arches,
                             const RunOptions& options) {
-    ScenarioResult result{scenario.name, scenario.file, {}};
+    ScenarioResult result{scenario.name, scenario.file, {}, {}};
+    std::vector<bool> virtualizing;
     for (const std::string& arch : arches) {
         const BackendInfo* info = registry.find(arch);
         if (!info) throw std::logic_error("run_scenario: unexpanded arch " + arch);
         result.runs.push_back(run_scenario(scenario, *info, options));
+        virtualizing.push_back(info->virtualizing);
     }
+    for (size_t i = 0; i < result.runs.size(); ++i)
+        for (size_t j = i + 1; j < result.runs.size(); ++j)
+            if (virtualizing[i] && virtualizing[j])
+                for (Difference& d : differences(result.runs[i], result.runs[j]))
+                    result.differences.push_back(std::move(d));
     return result;
+}
+
+namespace {
+
+/// The scenario points in order (steps; a migration's neutral steps in their neutral order), and
+/// after each, where every source was: the state after the last action of that point.
+std::vector<std::pair<std::string, std::vector<std::vector<Location>>>> states_by_phase(const RunResult& r) {
+    std::vector<std::string> order;
+    for (const std::string& p : r.phases)
+        if (std::find(order.begin(), order.end(), p) == order.end()) order.push_back(p);
+    // Neutral steps of one migration in the neutral order, whatever order the sub-steps ran in.
+    auto rank = [](const std::string& p) {
+        size_t dot = p.find('.');
+        if (dot == std::string::npos) return size_t{0};
+        size_t k = 1;
+        for (const NeutralStep& n : neutral_steps()) {
+            if (n.name == std::string_view(p).substr(dot + 1)) return k;
+            ++k;
+        }
+        return k;
+    };
+    auto step_of = [](const std::string& p) { return std::stoul(p.substr(6, p.find(']') - 6)); };
+    std::stable_sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
+        return std::pair(step_of(a), rank(a)) < std::pair(step_of(b), rank(b));
+    });
+    std::vector<std::vector<std::vector<Location>>> after(r.phases.size());
+    std::vector<std::vector<Location>> now(r.source_names.size());
+    size_t c = 0;
+    for (size_t i = 0; i < r.phases.size(); ++i) {
+        for (; c < r.locations.size() && r.locations[c].action == i; ++c)
+            for (const auto& [s, places] : r.locations[c].sources) now[s] = places;
+        after[i] = now;
+    }
+    std::vector<std::pair<std::string, std::vector<std::vector<Location>>>> out;
+    for (const std::string& p : order) {
+        size_t last = 0;
+        for (size_t i = 0; i < r.phases.size(); ++i)
+            if (r.phases[i] == p) last = i;
+        out.emplace_back(p, after[last]);
+    }
+    return out;
+}
+
+/// Held in some place a path delivers from. Not pending at all counts as not live: before its fire
+/// and after its delivery both sides agree, and in between "nowhere" is a loss.
+bool live_somewhere(const std::vector<Location>& places) {
+    return std::any_of(places.begin(), places.end(), [](const Location& l) { return l.live; });
+}
+
+std::string outcome_text(const RunResult& r, size_t source) {
+    const SourceOutcome* o = r.outcome(r.source_names[source]);
+    if (!o) return "none";
+    return std::string(to_string(o->outcome)) + (o->forwarded && !*o->forwarded ? ",forwarded=false" : "");
+}
+
+}  // namespace
+
+std::vector<Difference> differences(const RunResult& a, const RunResult& b) {
+    std::vector<Difference> out;
+    auto sa = states_by_phase(a), sb = states_by_phase(b);
+    for (size_t s = 0; s < a.source_names.size(); ++s) {
+        Difference d{a.source_names[s], a.arch, b.arch, outcome_text(a, s), outcome_text(b, s), "", {}, {}};
+        if (d.outcome_a == d.outcome_b) continue;
+        for (const auto& [phase, places] : sa) {
+            auto it = std::find_if(sb.begin(), sb.end(), [&](const auto& e) { return e.first == phase; });
+            if (it == sb.end()) continue;
+            if (live_somewhere(places[s]) != live_somewhere(it->second[s])) {
+                d.phase = phase;
+                d.places_a = places[s];
+                d.places_b = it->second[s];
+                break;
+            }
+        }
+        out.push_back(std::move(d));
+    }
+    return out;
 }
 
 }  // namespace irqdiff

@@ -116,6 +116,9 @@ struct RunResult {
     std::vector<std::string> order_names;                  // per migrate step
     std::vector<std::vector<std::string>> restore_orders;  // per migrate step, step names
     std::vector<std::string> schedule;                     // describe() of every action
+    /// Per action, the point of the scenario it belongs to, comparable across backends: "steps[N]"
+    /// for a plain step, "steps[N].NEUTRAL" for a migration step (or a fire before it).
+    std::vector<std::string> phases;
     std::vector<SourceOutcome> outcomes;                   // sources with an outcome, in scenario order
     std::vector<ExpectationResult> expectations;
     bool expectations_met = true;  // every expectation holds and there was no violation
@@ -128,12 +131,26 @@ struct RunResult {
     const SourceOutcome* outcome(std::string_view source) const;
 };
 
+/// Differential report: a source whose outcome differs between two backends, and the first scenario
+/// point (a step, or a neutral migration step) after which its pending state was held in a live
+/// place on one side and only in non-live places (or nowhere) on the other.
+struct Difference {
+    std::string source;
+    std::string arch_a, arch_b;
+    std::string outcome_a, outcome_b;  // with ",forwarded=false" when that differs
+    std::string phase;                 // empty: the non-live status never differs
+    std::vector<Location> places_a, places_b;  // where each side held it after that point
+};
+
 struct ScenarioResult {
     std::string scenario;
     std::string file;
     std::vector<RunResult> runs;
+    std::vector<Difference> differences;  // between each pair of virtualizing runs
     bool expectations_met() const;
 };
+
+std::vector<Difference> differences(const RunResult& a, const RunResult& b);
 
 /// The scenario's expectations against a run's outcomes and the rules it broke (by operation).
 std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,

@@ -198,3 +198,29 @@ TEST(Metrics, SaveAndRestoreAreAsymmetricOnArmAndNotOnX86) {
 
 }  // namespace
 }  // namespace irqdiff
+
+namespace irqdiff {
+namespace {
+
+TEST(Differential, NamesTheFirstPointWhereOneSideHoldsTheInterruptNowhereLive) {
+    // Without a transfer point the restored pending_latch of a forwarded vLPI has no legal way out
+    // (reference/arm §5), while x86 has it back in the vIRR at KVM_SET_LAPIC.
+    Scenario s = load_scenario(kSeed);
+    RunOptions o;
+    o.policy = {parse_policy_assignment("arm.transfer=none", "--policy")};
+    std::vector<std::string> arches{"arm", "x86"};
+    ScenarioResult r = run_scenario(s, builtin_backends(), arches, o);
+    ASSERT_EQ(r.differences.size(), 1u);
+    const Difference& d = r.differences[0];
+    EXPECT_EQ(d.source, "nic.0");
+    EXPECT_EQ(d.outcome_a, "delivered-once,forwarded=false");
+    EXPECT_EQ(d.outcome_b, "delivered-once");
+    EXPECT_EQ(d.phase, "steps[3].restore_irqchip");
+    ASSERT_EQ(d.places_b.size(), 1u);
+    EXPECT_EQ(d.places_b[0].place, "x86.virr[vcpu0]");
+    // Same outcomes: nothing to report.
+    EXPECT_TRUE(run_scenario(s, builtin_backends(), arches, {}).differences.empty());
+}
+
+}  // namespace
+}  // namespace irqdiff
