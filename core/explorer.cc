@@ -27,10 +27,13 @@ std::vector<std::vector<PolicySetting>> combinations(const std::vector<const Pol
     return out;
 }
 
+[[noreturn]] void too_many(const std::string& place) {
+    throw InputError(place, "the exploration has more than 2^64 schedules; narrow it (fewer swept policies, or "
+                            "a named order)");
+}
+
 uint64_t checked_mul(uint64_t a, uint64_t b, const std::string& place) {
-    if (b != 0 && a > UINT64_MAX / b)
-        throw InputError(place, "the exploration has more than 2^64 schedules; narrow it (fewer swept policies, or "
-                                "a named order)");
+    if (b != 0 && a > UINT64_MAX / b) too_many(place);
     return a * b;
 }
 
@@ -116,7 +119,7 @@ ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, E
         }
         b.first = size_;
         b.count = checked_mul(b.per_policy, b.policies.size(), place);
-        if (size_ > UINT64_MAX - b.count) checked_mul(UINT64_MAX, 2, place);
+        if (size_ > UINT64_MAX - b.count) too_many(place);
         size_ += b.count;
         blocks_.push_back(std::move(b));
     }
@@ -189,7 +192,7 @@ std::vector<ScheduleRow> ExploreSpace::explore(uint64_t lo, uint64_t hi,
         std::unique_ptr<Execution::Checkpoint> checkpoint;
     };
     std::vector<Saved> stack;  // checkpoints along the current schedule's prefix, positions increasing
-    std::vector<Action> previous;
+    std::optional<Lowered> previous;  // the schedule explored last
     fill();
     while (!ahead.empty()) {
         Lowered cur = std::move(ahead.front());
@@ -198,14 +201,14 @@ std::vector<ScheduleRow> ExploreSpace::explore(uint64_t lo, uint64_t hi,
         const ExploreBlock& block = blocks_[cur.coord.block];
         const std::vector<Action>& actions = cur.schedule.actions;
 
-        bool fresh = !run || rows.empty() || !same_run(decode(rows.back().index), cur.coord);
+        bool fresh = !previous || !same_run(previous->coord, cur.coord);
         size_t start = 0;
         if (fresh) {
             run = std::make_unique<Execution>(scenario_, *block.backend, block.policies[cur.coord.policy], false, false);
             stack.clear();
             stack.push_back(Saved{0, run->checkpoint()});
         } else {
-            size_t shared = common_prefix(previous, actions);
+            size_t shared = common_prefix(previous->schedule.actions, actions);
             while (stack.back().position > shared) stack.pop_back();
             run->rewind(*stack.back().checkpoint);
             start = stack.back().position;
@@ -252,7 +255,7 @@ std::vector<ScheduleRow> ExploreSpace::explore(uint64_t lo, uint64_t hi,
         row.save_events = m.save.events;
         row.restore_events = m.restore.events;
         rows.push_back(std::move(row));
-        previous = actions;
+        previous = std::move(cur);
         if (progress) progress(rows.size());
     }
     return rows;

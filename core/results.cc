@@ -79,8 +79,11 @@ Json to_json(const RunResult& r) {
         const SourceMetrics& m = r.metrics.sources[s];
         if (m.path.empty() && m.window() == 0) continue;
         Json path = Json::array();
-        for (const Hop& h : m.path)
-            path.push_back(Json{{"action", h.action}, {"after", r.schedule.at(h.action)}, {"places", to_json(h.places)}});
+        for (const Hop& h : m.path) {
+            Json hop{{"action", h.action}, {"after", r.schedule.at(h.action)}, {"places", to_json(h.places)}};
+            if (h.places.empty()) hop["delivered"] = h.delivered;
+            path.push_back(std::move(hop));
+        }
         sources[r.source_names[s]] = Json{{"hops", m.hops()},
                                           {"path", path},
                                           {"window", {{"save", m.window_save},

@@ -123,7 +123,7 @@ bool ScenarioResult::expectations_met() const {
 
 uint32_t SourceMetrics::hops() const {
     // The path's first entry is where the state was when tracking began; a final empty entry is
-    // the delivery. Everything between is a place set it was moved into.
+    // its delivery or its loss. Everything between is a place set it was moved into.
     if (path.empty()) return 0;
     size_t n = path.size() - 1;
     if (path.back().places.empty() && n > 0) --n;
@@ -211,16 +211,12 @@ void Execution::step(const Action& a, uint32_t i) {
         bool delivered = false;
         for (size_t k = delivered_before; k < guest_.size(); ++k) delivered |= guest_.deliveries()[k].source == s;
         // A source's path starts where it is after the first migration action that finds it
-        // pending and ends at its delivery.
-        if (!sm.tracking && sm.path.empty() && a.migrating && !now_.empty()) {
-            sm.tracking = true;
+        // pending and ends at its delivery, or where it is held nowhere any more.
+        if (sm.path.empty() && a.migrating && !now_.empty()) {
             sm.path.push_back(Hop{i, now_});
-        } else if (sm.tracking) {
+        } else if (sm.tracking()) {
             if (!now_.empty() && now_ != last) sm.path.push_back(Hop{i, now_});
-            if (delivered) {
-                sm.path.push_back(Hop{i, {}});
-                sm.tracking = false;
-            }
+            if (delivered || now_.empty()) sm.path.push_back(Hop{i, {}, delivered});
         }
         if (only_not_live(now_)) {
             uint32_t& w = !a.migrating ? sm.window_outside : a.side == Side::Save ? sm.window_save : sm.window_restore;

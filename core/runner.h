@@ -80,10 +80,12 @@ struct SideMetrics {
     AccessStats guest;            // ... and in guest RAM
 };
 
-/// One place set on a source's path: where its pending state was after `action`.
+/// One place set on a source's path: where its pending state was after `action`. A path ends with
+/// an empty place set: the guest took it (`delivered`), or it vanished (held nowhere: lost).
 struct Hop {
     uint32_t action = 0;
-    std::vector<Location> places;  // empty: delivered (the last hop)
+    std::vector<Location> places;
+    bool delivered = false;  // for the final, empty entry
     bool operator==(const Hop&) const = default;
 };
 
@@ -92,7 +94,8 @@ struct Hop {
 /// actions after which it was held only in places no path delivers from (its window).
 struct SourceMetrics {
     std::vector<Hop> path;
-    bool tracking = false;  // on its path: the migration started and it was not yet delivered
+    /// On its path: started, and neither delivered nor vanished yet.
+    bool tracking() const { return !path.empty() && !path.back().places.empty(); }
     uint32_t window_save = 0, window_restore = 0, window_outside = 0;
     uint32_t window() const { return window_save + window_restore + window_outside; }
     /// Place sets passed through, not counting the start and the delivery.

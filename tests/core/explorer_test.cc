@@ -194,6 +194,21 @@ TEST(Metrics, SaveAndRestoreAreAsymmetricOnArmAndNotOnX86) {
     EXPECT_GT(arm.metrics.save.guest.bytes_written, 0u);  // the guest pending and ITS tables
     EXPECT_EQ(x86.metrics.save.guest.bytes_written, 0u);  // the LAPIC travels in the stream
     EXPECT_EQ(arm.metrics.sources[0].path.back().places.size(), 0u);  // ends delivered
+    EXPECT_TRUE(arm.metrics.sources[0].path.back().delivered);
+}
+
+TEST(Metrics, ALostSourcesPathEndsWhereItVanished) {
+    // unset_forwarding after the transfer point: DISCARD takes the pending state and nothing
+    // carries it back to software (reference/arm §3.6, kvm_vgic_v4_unset_forwarding), so nic.0 is held nowhere any more.
+    Scenario s = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/arm/unset_forwarding_after_transfer.yaml");
+    ExploreSpace space(s, builtin_backends(), options({"arm"}));
+    RunResult r = space.run(0);
+    ASSERT_EQ(r.outcome("nic.0")->outcome, Outcome::Lost);
+    const SourceMetrics& m = r.metrics.sources[0];
+    ASSERT_FALSE(m.path.empty());
+    EXPECT_TRUE(m.path.back().places.empty());
+    EXPECT_FALSE(m.path.back().delivered);
+    EXPECT_FALSE(m.tracking());
 }
 
 }  // namespace
