@@ -61,20 +61,55 @@ struct Delivery {
     bool operator==(const Delivery&) const = default;
 };
 
-/// What the abstract guest observed: each interrupt it took, in order.
+struct GuestOptions {
+    GuestKind kind = GuestKind::Abstract;
+    /// --trace-guest: record every instruction of each interrupt handler (Capstone) in the
+    /// GUEST.irq_entry events.
+    bool trace_instructions = false;
+    /// Instructions a vCPU may execute in one run before it counts as a runaway (GuestFault).
+    uint64_t budget = 100'000;
+};
+
+/// One entry of a Unicorn guest's own log in guest memory, as the emulator read it back
+/// (docs/guests.md): what the guest's handler saw.
+struct GuestRecord {
+    uint32_t action = 0;     // schedule index of the `run` during which it was written
+    uint32_t vcpu = 0;
+    uint32_t id = 0;         // the INTID (arm) or vector (x86) the handler logged
+    uint64_t timestamp = 0;  // the guest's clock when it logged it (the event-log position)
+    uint64_t pc = 0;         // the PC the interrupt interrupted
+    bool operator==(const GuestRecord&) const = default;
+};
+
+/// What the guest observed: each interrupt it took, in order, and, for a Unicorn guest, its own
+/// log entries.
 class GuestLog {
    public:
     void set_action(uint32_t action) { action_ = action; }
     void take(uint32_t vcpu, SourceId source, DeliveryPath path) {
         deliveries_.push_back(Delivery{action_, vcpu, source, path});
     }
+    void record(GuestRecord r) {
+        r.action = action_;
+        records_.push_back(r);
+    }
     const std::vector<Delivery>& deliveries() const { return deliveries_; }
+    const std::vector<GuestRecord>& records() const { return records_; }
     size_t size() const { return deliveries_.size(); }
-    void truncate(size_t n) { deliveries_.resize(n); }
+
+    struct Mark {
+        size_t deliveries = 0, records = 0;
+    };
+    Mark mark() const { return Mark{deliveries_.size(), records_.size()}; }
+    void rewind(const Mark& m) {
+        deliveries_.resize(m.deliveries);
+        records_.resize(m.records);
+    }
 
    private:
     uint32_t action_ = 0;
     std::vector<Delivery> deliveries_;
+    std::vector<GuestRecord> records_;
 };
 
 /// Opaque saved state of a backend (plain copies of small structs, so the explorer can branch).
@@ -119,6 +154,7 @@ struct BackendContext {
     const PolicyValues& policy;
     EventLog& log;
     GuestLog& guest;
+    GuestOptions guest_options{};
 };
 
 struct BackendInfo {

@@ -130,21 +130,29 @@ uint32_t SourceMetrics::hops() const {
     return static_cast<uint32_t>(n);
 }
 
+GuestOptions guest_options(const Scenario& scenario, const RunOptions& options) {
+    GuestOptions g;
+    g.kind = options.guest ? *options.guest : scenario.guest.value_or(GuestKind::Abstract);
+    g.trace_instructions = options.trace_guest;
+    return g;
+}
+
 Execution::Execution(const Scenario& scenario, const BackendInfo& info, PolicyValues policy, bool record_events,
-                     bool keep_locations)
+                     bool keep_locations, GuestOptions guest)
     : scenario_(scenario),
       info_(info),
       policy_(std::move(policy)),
       keep_locations_(keep_locations),
+      guest_options_(guest),
       log_(record_events),
-      backend_(info.make(BackendContext{scenario_, policy_, log_, guest_})),
+      backend_(info.make(BackendContext{scenario_, policy_, log_, guest_, guest_options_})),
       oracle_(scenario) {
     progress_.last.resize(scenario.sources.size());
     progress_.metrics.sources.resize(scenario.sources.size());
 }
 
 std::unique_ptr<Execution::Checkpoint> Execution::checkpoint() const {
-    return std::make_unique<Checkpoint>(Checkpoint{backend_->snapshot(), oracle_, progress_, log_.mark(), guest_.size()});
+    return std::make_unique<Checkpoint>(Checkpoint{backend_->snapshot(), oracle_, progress_, log_.mark(), guest_.mark()});
 }
 
 void Execution::rewind(const Checkpoint& c) {
@@ -152,7 +160,7 @@ void Execution::rewind(const Checkpoint& c) {
     oracle_ = c.oracle;
     progress_ = c.progress;
     log_.rewind(c.log);
-    guest_.truncate(c.guest);
+    guest_.rewind(c.guest);
 }
 
 namespace {
@@ -296,6 +304,7 @@ RunResult Execution::result(const Schedule& schedule) const {
     RunResult r;
     r.arch = info_.name;
     r.policy = policy_;
+    r.guest = guest_options_.kind;
     r.order_names = schedule.order_names;
     for (const RestoreOrder& o : schedule.orders) {
         std::vector<std::string> names;
@@ -322,6 +331,7 @@ RunResult Execution::result(const Schedule& schedule) const {
     }
     r.locations = progress_.locations;
     r.deliveries = guest_.deliveries();
+    r.guest_records = guest_.records();
     r.outcomes = outcomes();
     for (const Event& e : log_.events())
         if (e.kind == EventKind::Violation) r.violations.push_back(e);
@@ -344,7 +354,7 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
                        const ScheduleChoice* choice) {
     Schedule schedule = lower(scenario, *info.plan, info.name, options, choice);
     Execution run(scenario, info, resolve_policy(info.name, scenario.policy, options.policy), options.record_events,
-                  true);
+                  true, guest_options(scenario, options));
     for (uint32_t i = 0; i < schedule.actions.size(); ++i) run.step(schedule.actions[i], i);
     return run.result(schedule);
 }

@@ -24,7 +24,14 @@ struct RunOptions {
     std::optional<std::string> order;
     std::string order_place = "--order";  // names the override in error messages
     bool record_events = true;
+    /// Overrides the scenario's `guest` (--guest, run(guest=...)).
+    std::optional<GuestKind> guest;
+    /// --trace-guest: every handler instruction in the GUEST.irq_entry events (Unicorn guest).
+    bool trace_guest = false;
 };
+
+/// The guest a run uses: the override, else the scenario's `guest`, else the abstract guest.
+GuestOptions guest_options(const Scenario& scenario, const RunOptions& options);
 
 /// The actions of one run, with the restore order each migrate step resolved to.
 struct Schedule {
@@ -114,6 +121,7 @@ struct RunMetrics {
 struct RunResult {
     std::string arch;
     PolicyValues policy;
+    GuestKind guest = GuestKind::Abstract;
     std::vector<std::string> source_names;                 // by SourceId
     std::vector<std::string> identities;                   // by SourceId
     std::vector<std::string> order_names;                  // per migrate step
@@ -127,6 +135,7 @@ struct RunResult {
     bool expectations_met = true;  // every expectation holds and there was no violation
     std::vector<Event> violations;
     std::vector<Delivery> deliveries;
+    std::vector<GuestRecord> guest_records;  // a Unicorn guest's own log (empty for the abstract guest)
     std::vector<LocationChange> locations;
     std::vector<Event> events;
     RunMetrics metrics;
@@ -168,7 +177,7 @@ bool expectations_hold(const Scenario& scenario, const std::vector<SourceOutcome
 class Execution {
    public:
     Execution(const Scenario& scenario, const BackendInfo& backend, PolicyValues policy, bool record_events,
-              bool keep_locations);
+              bool keep_locations, GuestOptions guest = {});
     Execution(const Execution&) = delete;
     Execution& operator=(const Execution&) = delete;
 
@@ -189,7 +198,7 @@ class Execution {
         Oracle oracle;
         Progress progress;
         EventLog::Mark log;
-        size_t guest = 0;
+        GuestLog::Mark guest;
     };
     std::unique_ptr<Checkpoint> checkpoint() const;
     void rewind(const Checkpoint& checkpoint);
@@ -206,6 +215,7 @@ class Execution {
     const BackendInfo& info_;
     PolicyValues policy_;
     bool keep_locations_;
+    GuestOptions guest_options_;
     EventLog log_;
     GuestLog guest_;
     std::unique_ptr<Backend> backend_;

@@ -18,6 +18,14 @@ std::optional<Outcome> parse_outcome(std::string_view text) {
     return std::nullopt;
 }
 
+const char* to_string(GuestKind kind) { return kind == GuestKind::Unicorn ? "unicorn" : "abstract"; }
+
+std::optional<GuestKind> parse_guest_kind(std::string_view text) {
+    if (text == "abstract") return GuestKind::Abstract;
+    if (text == "unicorn") return GuestKind::Unicorn;
+    return std::nullopt;
+}
+
 const char* to_string(DeviceKind kind) {
     switch (kind) {
         case DeviceKind::Msi: return "msi";

@@ -114,6 +114,14 @@ struct PolicySetting {
     SourceLoc value_loc;
 };
 
+/// Which guest runs on the vCPUs: the abstract guest (the model's drivers take interrupts by
+/// calling the CPU interface) or real guest code in Unicorn Engine (docs/guests.md). Scenario key
+/// `guest`, overridden by `--guest` and `run(guest=...)`.
+enum class GuestKind : uint8_t { Abstract, Unicorn };
+const char* to_string(GuestKind kind);
+/// "abstract" or "unicorn"; std::nullopt for anything else.
+std::optional<GuestKind> parse_guest_kind(std::string_view text);
+
 /// The backends a scenario is meant for (`arch: x86` or `arch: [arm, x86]`).
 inline constexpr std::string_view kScenarioArches[] = {"arm", "x86"};
 
@@ -128,6 +136,8 @@ struct Scenario {
     std::vector<Device> devices;
     std::vector<Source> sources;  // every vector of every device, in device order
     std::vector<PolicySetting> policy;
+    std::optional<GuestKind> guest;  // `guest:`; absent: the abstract guest unless the run says otherwise
+    SourceLoc guest_loc;
     std::vector<Step> steps;
     std::vector<Expectation> expect;
     std::optional<ViolationExpectation> expect_violations;

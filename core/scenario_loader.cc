@@ -211,7 +211,7 @@ class Loader {
     Scenario scenario(const YAML::Node& root) {
         if (root.IsNull()) fail(root, "", "empty document: expected a scenario map");
         Entries top =
-            map(root, "", {"name", "description", "arch", "vm", "devices", "routes", "policy", "steps", "expect"},
+            map(root, "", {"name", "description", "arch", "vm", "devices", "routes", "policy", "guest", "steps", "expect"},
                 {"name", "vm", "devices", "steps"});
         s_.file = file_;
         s_.name = string(*find(top, "name"), "name");
@@ -223,6 +223,14 @@ class Loader {
         devices(*find(top, "devices"));
         if (const YAML::Node* r = find(top, "routes")) routes(*r);
         if (const YAML::Node* p = find(top, "policy")) policy(*p);
+        if (const YAML::Node* g = find(top, "guest")) {
+            s_.guest_loc = loc(*g);
+            std::string kind = string(*g, "guest");
+            s_.guest = parse_guest_kind(kind);
+            if (!s_.guest)
+                fail(*g, "guest",
+                     fmt::format("unknown guest '{}' (expected abstract or unicorn)", one_line(kind)));
+        }
         steps(*find(top, "steps"));
         if (const YAML::Node* e = find(top, "expect")) expect(*e);
         return std::move(s_);

@@ -8,6 +8,8 @@ set -euo pipefail
 packages=(
   # build
   cmake ninja-build g++ pkg-config ccache
+  # guest programs (docs/guests.md): AArch64 assembler and linker; x86-64 uses the host binutils
+  binutils binutils-aarch64-linux-gnu
   # C++ libraries
   libunicorn-dev libcapstone-dev pybind11-dev python3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -276,10 +276,10 @@ TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
     auto names_at_k = identity_all(*backend, n);
     ASSERT_EQ(where_at_k[0], (std::vector<Location>{{"arm.pending_latch[vcpu0]", true}}));
     std::unique_ptr<BackendSnapshot> snap = backend->snapshot();
-    size_t delivered_at_k = guest.size();
+    const GuestLog::Mark delivered_at_k = guest.mark();
 
     for (size_t i = k; i < schedule.actions.size(); ++i) backend->apply(schedule.actions[i]);
-    std::vector<Delivery> first(guest.deliveries().begin() + delivered_at_k, guest.deliveries().end());
+    std::vector<Delivery> first(guest.deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries), guest.deliveries().end());
     auto where_at_end = where_all(*backend, n);
     ASSERT_EQ(first.size(), 2u);
     backend->apply(Action{StepKind::Retarget, 1, 0});  // the guest moves nic.0 to vCPU 1
@@ -290,9 +290,9 @@ TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
     EXPECT_EQ(where_all(*backend, n), where_at_k);
     EXPECT_EQ(identity_all(*backend, n), names_at_k);
 
-    guest.truncate(delivered_at_k);
+    guest.rewind(delivered_at_k);
     for (size_t i = k; i < schedule.actions.size(); ++i) backend->apply(schedule.actions[i]);
-    std::vector<Delivery> second(guest.deliveries().begin() + delivered_at_k, guest.deliveries().end());
+    std::vector<Delivery> second(guest.deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries), guest.deliveries().end());
     EXPECT_EQ(second, first);
     EXPECT_EQ(where_all(*backend, n), where_at_end);
 }

@@ -823,10 +823,10 @@ TEST(X86BackendSnapshot, RestoreReplaysTheRestOfTheMigration) {
     const std::vector<Location> nic0_at_k = t.where("nic.0"), nic1_at_k = t.where("nic.1");
     const std::string name_at_k = t.identity("nic.0");
     std::unique_ptr<BackendSnapshot> snap = t.backend().snapshot();
-    const size_t delivered_at_k = t.guest().size();
+    const GuestLog::Mark delivered_at_k = t.guest().mark();
 
     t.finish();
-    std::vector<Delivery> first(t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k),
+    std::vector<Delivery> first(t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries),
                                 t.guest().deliveries().end());
     ASSERT_EQ(first.size(), 2u);
     const std::string name_at_end = t.identity("nic.0");
@@ -837,10 +837,10 @@ TEST(X86BackendSnapshot, RestoreReplaysTheRestOfTheMigration) {
     EXPECT_EQ(t.where("nic.1"), nic1_at_k);
     EXPECT_EQ(t.identity("nic.0"), name_at_k);
 
-    t.guest().truncate(delivered_at_k);
+    t.guest().rewind(delivered_at_k);
     t.rewind(k);
     t.finish();
-    std::vector<Delivery> second(t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k),
+    std::vector<Delivery> second(t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries),
                                  t.guest().deliveries().end());
     EXPECT_EQ(second, first);
     EXPECT_EQ(t.identity("nic.0"), name_at_end);

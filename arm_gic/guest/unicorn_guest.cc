@@ -1,0 +1,1 @@
+// Stub (issue 7): the Unicorn arm guest glue.

@@ -1,0 +1,1 @@
+// Tests of the Unicorn CPU wrapper (issue 7).

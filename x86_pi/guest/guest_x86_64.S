@@ -1,0 +1,12 @@
+// Stub: replaced by the x86 guest program (issue 7).
+    .text
+    .global _start, idle
+_start:
+idle:
+    jmp
+// Stub: replaced by the idle guest program (issue 7).
+    .text
+    .global _start, idle
+_start:
+idle:
+    

@@ -1,0 +1,1 @@
+// Stub (issue 7): the Unicorn x86 guest glue.
