@@ -3,10 +3,4 @@
     .global _start, idle
 _start:
 idle:
-    jmp
-// Stub: replaced by the idle guest program (issue 7).
-    .text
-    .global _start, idle
-_start:
-idle:
-    
+    jmp idle
