@@ -60,6 +60,11 @@ std::string expected_for(const Scenario& s, SourceId source) {
     return all.empty() ? "-" : all;
 }
 
+/// "arm", or "arm/unicorn" for a run with the Unicorn guest.
+std::string run_label(const RunResult& r) {
+    return r.guest == GuestKind::Unicorn ? r.arch + "/unicorn" : r.arch;
+}
+
 void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
     fmt::print("scenario {} ({})\n", result.scenario, result.file);
     if (!s.description.empty()) {
@@ -84,7 +89,7 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
                                              : fmt::format("{}", fmt::join(changed, ","));
         std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
         for (const SourceOutcome& o : r.outcomes)
-            table.add({r.arch, policy, order, r.source_names[o.source], to_string(o.outcome), expected_for(s, o.source),
+            table.add({run_label(r), policy, order, r.source_names[o.source], to_string(o.outcome), expected_for(s, o.source),
                        std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
     }
     if (table.empty())
@@ -104,20 +109,26 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
             fmt::print("; first live on one side only after {}: {}: {}; {}: {}\n", d.phase, d.arch_a,
                        places(d.places_a), d.arch_b, places(d.places_b));
     }
+    for (const GuestDifference& d : result.guest_differences)
+        fmt::print("  guest differs: {} vCPU {} delivery #{}: abstract guest {}, unicorn guest {}\n", d.arch, d.vcpu,
+                   d.index, d.abstract, d.unicorn);
+    // A difference between the guests is shown with both event logs (the traces of both runs).
+    const bool show_events = events || !result.guest_differences.empty();
     for (const RunResult& r : result.runs) {
+        const std::string label = run_label(r);
         const bool violations_expected = s.expect_violations.has_value();
         for (const Event& v : r.violations)
-            fmt::print("  {}: violation{}: {}\n", r.arch, violations_expected ? " (expected)" : "", to_string(v));
+            fmt::print("  {}: violation{}: {}\n", label, violations_expected ? " (expected)" : "", to_string(v));
         size_t unmet = std::count_if(r.expectations.begin(), r.expectations.end(),
                                      [](const ExpectationResult& e) { return !e.met; });
         bool unexpected_violations = !violations_expected && !r.violations.empty();
         if (r.expectations.empty())
-            fmt::print("  {}: no expectations{}\n", r.arch, unexpected_violations ? ", but violations" : "");
+            fmt::print("  {}: no expectations{}\n", label, unexpected_violations ? ", but violations" : "");
         else if (r.expectations_met)
-            fmt::print("  {}: every expectation holds ({} of {})\n", r.arch, r.expectations.size(),
+            fmt::print("  {}: every expectation holds ({} of {})\n", label, r.expectations.size(),
                        r.expectations.size());
         else
-            fmt::print("  {}: EXPECTATIONS NOT MET ({} of {} hold{})\n", r.arch, r.expectations.size() - unmet,
+            fmt::print("  {}: EXPECTATIONS NOT MET ({} of {} hold{})\n", label, r.expectations.size() - unmet,
                        r.expectations.size(),
                        unexpected_violations ? fmt::format(", {} violations", r.violations.size()) : "");
         for (const ExpectationResult& e : r.expectations) {
@@ -125,8 +136,8 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
             fmt::print("    {}: expected {} {}, got {}{}\n", e.loc.to_string(), e.key, e.expected,
                        e.actual ? *e.actual : "no outcome", e.actual_source.empty() ? "" : " for " + e.actual_source);
         }
-        if (events) {
-            fmt::print("\n  events ({}):\n", r.arch);
+        if (show_events) {
+            fmt::print("\n  events ({}):\n", label);
             for (const Event& e : r.events) fmt::print("    {}\n", to_string(e));
         }
     }
@@ -140,6 +151,8 @@ struct RunArgs {
     bool json = false;
     bool events = false;
     std::optional<std::string> trace;  // --trace FILE: Chrome trace-event JSON of the runs
+    std::optional<std::string> guest;  // --guest abstract|unicorn|both
+    bool trace_guest = false;
 };
 
 int cmd_run(const RunArgs& a) {
@@ -153,6 +166,13 @@ int cmd_run(const RunArgs& a) {
         if (a.trace && a.files.size() != 1)
             throw InputError("--trace", fmt::format("one scenario file at a time (got {})", a.files.size()));
         options.record_events = true;  // the trace is built from the event log
+        if (a.guest) {
+            if (*a.guest == "both")
+                options.compare_guests = true;
+            else if (!(options.guest = parse_guest_kind(*a.guest)))
+                throw InputError("--guest", fmt::format("'{}': expected abstract, unicorn or both", one_line(*a.guest)));
+        }
+        options.trace_guest = a.trace_guest;
     } catch (const InputError& e) {
         fmt::print(stderr, "{}\n", e.what());
         return kExitBadInput;
@@ -194,6 +214,7 @@ struct ExploreArgs {
     std::vector<std::string> policies;
     std::optional<std::string> order;
     std::optional<std::string> before;
+    std::optional<std::string> guest;
     int jobs = 1;
     std::optional<std::string> range;
     bool json = false;
@@ -385,6 +406,8 @@ int cmd_explore(const ExploreArgs& a) {
                                                          *a.before));
             options.any_arrival = true;
         }
+        if (a.guest && !(options.guest = parse_guest_kind(*a.guest)))
+            throw InputError("--guest", fmt::format("'{}': expected abstract or unicorn", one_line(*a.guest)));
         if (a.jobs < 1 || a.jobs > 1024)
             throw InputError("--jobs", fmt::format("{}: expected a number of processes from 1 to 1024", a.jobs));
         ExploreSpace space(s, registry, options);
@@ -515,6 +538,13 @@ int main_impl(int argc, char** argv) {
     run->add_option("--trace", run_args.trace,
                     "Also write the runs as a Chrome trace-event JSON file (open it in ui.perfetto.dev or "
                     "speedscope; see docs/traces.md); one scenario file at a time");
+    run->add_option("--guest", run_args.guest,
+                    "The guest on the vCPUs: abstract (the model's drivers), unicorn (AArch64/x86-64 code in Unicorn "
+                    "Engine, docs/guests.md), or both (each backend with each guest; their deliveries must agree); "
+                    "default: the scenario's 'guest', else abstract");
+    run->add_flag("--trace-guest", run_args.trace_guest,
+                  "With the Unicorn guest: record every instruction of each interrupt handler (Capstone) in the "
+                  "GUEST.irq_return events and the trace");
 
     ExploreArgs explore_args;
     CLI::App* explore =
@@ -529,6 +559,8 @@ int main_impl(int argc, char** argv) {
     explore->add_option("--before", explore_args.before,
                         "any: every interrupt fired during a migration arrives at every point (default: the "
                         "scenario's before:)");
+    explore->add_option("--guest", explore_args.guest,
+                        "The guest on the vCPUs: abstract or unicorn (default: the scenario's 'guest', else abstract)");
     explore->add_option("--jobs", explore_args.jobs, "Local worker processes (the schedules are split among them)");
     explore->add_option("--range", explore_args.range, "Explore schedules LO..HI-1 only (LO:HI)");
     CLI::Option* explore_json = explore->add_flag(

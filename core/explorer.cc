@@ -82,6 +82,7 @@ ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, E
         b.backend = info;
         b.options.policy = fixed;
         b.options.record_events = false;
+        b.options.guest = options_.guest;
         if (options_.order && *options_.order != "all") {
             b.options.order = options_.order;
             b.options.order_place = options_.order_place;
@@ -204,7 +205,8 @@ std::vector<ScheduleRow> ExploreSpace::explore(uint64_t lo, uint64_t hi,
         bool fresh = !previous || !same_run(previous->coord, cur.coord);
         size_t start = 0;
         if (fresh) {
-            run = std::make_unique<Execution>(scenario_, *block.backend, block.policies[cur.coord.policy], false, false);
+            run = std::make_unique<Execution>(scenario_, *block.backend, block.policies[cur.coord.policy], false, false,
+                                              guest_options(scenario_, block.options));
             stack.clear();
             stack.push_back(Saved{0, run->checkpoint()});
         } else {
@@ -265,7 +267,7 @@ RunResult ExploreSpace::run(uint64_t index) const {
     ScheduleCoord c = decode(index);
     const ExploreBlock& b = blocks_[c.block];
     Schedule schedule = lower(c);
-    Execution run(scenario_, *b.backend, b.policies[c.policy], true, true);
+    Execution run(scenario_, *b.backend, b.policies[c.policy], true, true, guest_options(scenario_, b.options));
     for (uint32_t i = 0; i < schedule.actions.size(); ++i) run.step(schedule.actions[i], i);
     return run.result(schedule);
 }

@@ -25,6 +25,7 @@ struct ExploreOptions {
     std::optional<std::string> order;   // overrides every migrate step's order: all, a name, or a list
     std::string order_place = "--order";
     bool any_arrival = false;  // every migration fire arrives at every point (`--before any`)
+    std::optional<GuestKind> guest;  // overrides the scenario's `guest` (--guest)
 };
 
 /// One backend's block of the schedule space.

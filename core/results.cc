@@ -107,6 +107,11 @@ Json to_json(const RunResult& r) {
         deliveries.push_back(Json{
             {"action", d.action}, {"vcpu", d.vcpu}, {"source", r.source_names[d.source]}, {"path", to_string(d.path)}});
 
+    Json guest_log = Json::array();
+    for (const GuestRecord& g : r.guest_records)
+        guest_log.push_back(
+            Json{{"action", g.action}, {"vcpu", g.vcpu}, {"id", g.id}, {"timestamp", g.timestamp}, {"pc", g.pc}});
+
     Json locations = Json::array();
     for (const LocationChange& c : r.locations) {
         Json sources = Json::object();
@@ -118,6 +123,7 @@ Json to_json(const RunResult& r) {
     for (const Event& e : r.events) events.push_back(to_json(e));
 
     return Json{{"arch", r.arch},
+                {"guest", to_string(r.guest)},
                 {"policy", policy},
                 {"order", order.empty() ? Json(nullptr) : Json(order)},
                 {"restore_orders", r.restore_orders},
@@ -130,6 +136,7 @@ Json to_json(const RunResult& r) {
                 {"identities", identities},
                 {"schedule", r.schedule},
                 {"deliveries", deliveries},
+                {"guest_log", guest_log},
                 {"locations", locations},
                 {"events", events}};
 }
@@ -144,11 +151,19 @@ Json to_json(const ScenarioResult& result) {
                                    {"outcomes", {d.outcome_a, d.outcome_b}},
                                    {"first_divergence", d.phase.empty() ? Json(nullptr) : Json(d.phase)},
                                    {"places", {to_json(d.places_a), to_json(d.places_b)}}});
+    Json guest_differences = Json::array();
+    for (const GuestDifference& d : result.guest_differences)
+        guest_differences.push_back(Json{{"arch", d.arch},
+                                         {"vcpu", d.vcpu},
+                                         {"index", d.index},
+                                         {"abstract", d.abstract},
+                                         {"unicorn", d.unicorn}});
     return Json{{"scenario", result.scenario},
                 {"file", result.file},
                 {"expectations_met", result.expectations_met()},
                 {"runs", runs},
-                {"differences", differences}};
+                {"differences", differences},
+                {"guest_differences", guest_differences}};
 }
 
 }  // namespace irqdiff

@@ -118,7 +118,8 @@ const SourceOutcome* RunResult::outcome(std::string_view source) const {
 }
 
 bool ScenarioResult::expectations_met() const {
-    return std::all_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.expectations_met; });
+    return guest_differences.empty() &&
+           std::all_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.expectations_met; });
 }
 
 uint32_t SourceMetrics::hops() const {
@@ -304,7 +305,7 @@ RunResult Execution::result(const Schedule& schedule) const {
     RunResult r;
     r.arch = info_.name;
     r.policy = policy_;
-    r.guest = guest_options_.kind;
+    r.guest = info_.virtualizing ? guest_options_.kind : GuestKind::Abstract;  // the ideal controller has no guest code
     r.order_names = schedule.order_names;
     for (const RestoreOrder& o : schedule.orders) {
         std::vector<std::string> names;
@@ -361,20 +362,62 @@ RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const 
 
 ScenarioResult run_scenario(const Scenario& scenario, const Registry& registry, std::span<const std::string> arches,
                             const RunOptions& options) {
-    ScenarioResult result{scenario.name, scenario.file, {}, {}};
-    std::vector<bool> virtualizing;
+    ScenarioResult result{scenario.name, scenario.file, {}, {}, {}};
+    std::vector<bool> compared;  // per run: takes part in the cross-backend differences
     for (const std::string& arch : arches) {
         const BackendInfo* info = registry.find(arch);
         if (!info) throw std::logic_error("run_scenario: unexpanded arch " + arch);
+        if (options.compare_guests && info->virtualizing) {
+            RunOptions each = options;
+            each.guest = GuestKind::Abstract;
+            result.runs.push_back(run_scenario(scenario, *info, each));
+            compared.push_back(true);
+            each.guest = GuestKind::Unicorn;
+            result.runs.push_back(run_scenario(scenario, *info, each));
+            compared.push_back(false);  // the abstract runs stand for their backend
+            for (GuestDifference& d : compare_guests(result.runs[result.runs.size() - 2], result.runs.back()))
+                result.guest_differences.push_back(std::move(d));
+            continue;
+        }
         result.runs.push_back(run_scenario(scenario, *info, options));
-        virtualizing.push_back(info->virtualizing);
+        compared.push_back(info->virtualizing);
     }
     for (size_t i = 0; i < result.runs.size(); ++i)
         for (size_t j = i + 1; j < result.runs.size(); ++j)
-            if (virtualizing[i] && virtualizing[j])
+            if (compared[i] && compared[j])
                 for (Difference& d : differences(result.runs[i], result.runs[j]))
                     result.differences.push_back(std::move(d));
     return result;
+}
+
+std::vector<GuestDifference> compare_guests(const RunResult& a, const RunResult& b) {
+    uint32_t vcpus = 0;
+    for (const RunResult* r : {&a, &b})
+        for (const Delivery& d : r->deliveries) vcpus = std::max(vcpus, d.vcpu + 1);
+    auto of = [](const RunResult& r, uint32_t vcpu) {
+        std::vector<const Delivery*> out;
+        for (const Delivery& d : r.deliveries)
+            if (d.vcpu == vcpu) out.push_back(&d);
+        return out;
+    };
+    auto show = [](const RunResult& r, const std::vector<const Delivery*>& seq, size_t k) -> std::string {
+        if (k >= seq.size()) return "nothing";
+        const Delivery& d = *seq[k];
+        return fmt::format("{} ({}) during '{}' (action {})", r.source_names.at(d.source), to_string(d.path),
+                           r.schedule.at(d.action), d.action);
+    };
+    std::vector<GuestDifference> out;
+    for (uint32_t v = 0; v < vcpus; ++v) {
+        std::vector<const Delivery*> x = of(a, v), y = of(b, v);
+        for (size_t k = 0; k < std::max(x.size(), y.size()); ++k) {
+            if (k < x.size() && k < y.size() && x[k]->source == y[k]->source && x[k]->path == y[k]->path &&
+                x[k]->action == y[k]->action)
+                continue;
+            out.push_back(GuestDifference{a.arch, v, k, show(a, x, k), show(b, y, k)});
+            break;
+        }
+    }
+    return out;
 }
 
 namespace {

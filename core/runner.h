@@ -26,8 +26,11 @@ struct RunOptions {
     bool record_events = true;
     /// Overrides the scenario's `guest` (--guest, run(guest=...)).
     std::optional<GuestKind> guest;
-    /// --trace-guest: every handler instruction in the GUEST.irq_entry events (Unicorn guest).
+    /// --trace-guest: every handler instruction in the GUEST.irq_return events (Unicorn guest).
     bool trace_guest = false;
+    /// --guest both: run every virtualizing backend with the abstract and the Unicorn guest and
+    /// compare what the two guests observed (ScenarioResult::guest_differences).
+    bool compare_guests = false;
 };
 
 /// The guest a run uses: the override, else the scenario's `guest`, else the abstract guest.
@@ -154,11 +157,27 @@ struct Difference {
     std::vector<Location> places_a, places_b;  // where each side held it after that point
 };
 
+/// The differential self-check of the models (issue 7): the same backend run with the abstract
+/// guest and with the Unicorn guest must give every vCPU the same deliveries (source and path) in
+/// the same order. The first delivery where a vCPU's two sequences part.
+struct GuestDifference {
+    std::string arch;
+    uint32_t vcpu = 0;
+    size_t index = 0;      // position in that vCPU's deliveries
+    std::string abstract;  // "nic.0 (direct) during 'run all' (action 7)", or "nothing"
+    std::string unicorn;
+};
+/// Compares the per-vCPU deliveries of two runs of one backend (the first with the abstract
+/// guest, the second with the Unicorn guest); one entry per vCPU whose sequences differ.
+std::vector<GuestDifference> compare_guests(const RunResult& abstract, const RunResult& unicorn);
+
 struct ScenarioResult {
     std::string scenario;
     std::string file;
     std::vector<RunResult> runs;
-    std::vector<Difference> differences;  // between each pair of virtualizing runs
+    std::vector<Difference> differences;  // between each pair of virtualizing runs with the same guest
+    std::vector<GuestDifference> guest_differences;  // RunOptions::compare_guests
+    /// Every expectation holds in every run, and the two guests agree wherever they were compared.
     bool expectations_met() const;
 };
 

@@ -197,8 +197,9 @@ Json metadata(const char* name, int64_t pid, int64_t tid, const char* key, Json 
     return j;
 }
 
-/// The process name: the backend, its first (headline) policy key and every key whose value is not
-/// the catalogue's default, e.g. "arm (arm.transfer=set_forwarding)".
+/// The process name: the backend (with "/unicorn" for a run with the Unicorn guest), its first
+/// (headline) policy key and every key whose value is not the catalogue's default, e.g.
+/// "arm (arm.transfer=set_forwarding)".
 std::string process_name(const RunResult& r) {
     std::vector<std::string> shown;
     const auto& entries = r.policy.entries();
@@ -207,7 +208,8 @@ std::string process_name(const RunResult& r) {
         const PolicySpec* spec = find_policy(key);
         if (i == 0 || !spec || spec->default_value != value) shown.push_back(key + "=" + value);
     }
-    return shown.empty() ? r.arch : fmt::format("{} ({})", r.arch, fmt::join(shown, ", "));
+    const std::string who = r.guest == GuestKind::Unicorn ? r.arch + "/unicorn" : r.arch;
+    return shown.empty() ? who : fmt::format("{} ({})", who, fmt::join(shown, ", "));
 }
 
 bool events_complete(const RunResult& r) { return r.events.size() >= r.metrics.events; }

@@ -178,6 +178,7 @@ void UnicornCpu::run_until(uint64_t until, uint64_t budget) {
         fault(failure_pc_, reason);
     }
     const uint64_t now = pc();
+    if (e == UC_ERR_INSN_INVALID) fault(now, "undefined or invalid instruction (#UD), which this guest cannot take");
     if (e != UC_ERR_OK) fault(now, uc_strerror(e));
     if (now != until)
         fault(now, fmt::format("did not reach its idle loop ({:#x}) within {} instructions from {:#x} "

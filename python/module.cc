@@ -108,9 +108,17 @@ std::vector<PolicySetting> policy_list(const py::object& policy, const std::stri
 }
 
 py::object run(const Scenario& scenario, const py::object& arch, const py::object& policy,
-               const std::optional<std::string>& order, bool events) {
+               const std::optional<std::string>& order, bool events, const std::optional<std::string>& guest,
+               bool trace_guest) {
     const Registry& registry = builtin_backends();
     RunOptions options;
+    if (guest) {
+        if (*guest == "both")
+            options.compare_guests = true;
+        else if (!(options.guest = parse_guest_kind(*guest)))
+            throw InputError("run(guest=...)", fmt::format("'{}': expected 'abstract', 'unicorn' or 'both'", *guest));
+    }
+    options.trace_guest = trace_guest;
     options.policy = policy_list(policy);
     options.order = order;
     options.order_place = "run(order=...)";
@@ -288,8 +296,8 @@ A validated scenario (format v1, see scenarios/README.md).
         });
 
     m.def("run", &run, py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
-          py::arg("order") = py::none(), py::arg("events") = true,
-          "Runs a scenario; returns the result document as a dict (see irqdiff.run).");
+          py::arg("order") = py::none(), py::arg("events") = true, py::arg("guest") = py::none(),
+          py::arg("trace_guest") = false, "Runs a scenario; returns the result document as a dict (see irqdiff.run).");
     m.def(
         "explore",
         [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,

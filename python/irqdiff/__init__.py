@@ -44,7 +44,8 @@ def load(path: Union[str, os.PathLike]) -> Scenario:
 
 
 def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iterable[str]] = None,
-        policy: Optional[Mapping[str, str]] = None, order: Optional[str] = None, events: bool = True) -> Results:
+        policy: Optional[Mapping[str, str]] = None, order: Optional[str] = None, events: bool = True,
+        guest: Optional[str] = None, trace_guest: bool = False) -> Results:
     """Runs a scenario and compares each fired source with the oracle.
 
     scenario: a Scenario, or the path of a scenario file.
@@ -53,10 +54,21 @@ def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iter
     policy:   overrides of the scenario's policy, e.g. {"arm.transfer": "set_forwarding"}.
     order:    the restore order for every migrate step: a named order ("qemu") or "a,b,c".
     events:   record the full event log (False keeps only violations and guest errors).
+    guest:    "abstract", "unicorn" (AArch64 / x86-64 guest code in Unicorn Engine, docs/guests.md)
+              or "both" (each backend with each guest; Results.guest_differences must be empty);
+              default: the scenario's `guest`, else "abstract".
+    trace_guest: with the Unicorn guest, list each handler's instructions in its GUEST.irq_return
+              event.
+
+    >>> r = run(os.path.join(SOURCE_DIR, "scenarios/seed/pending_across_migration.yaml"), arch="x86",
+    ...         guest="unicorn")
+    >>> r["x86"].guest, [e["id"] for e in r["x86"].guest_log] == [0x21, 0x21]
+    ('unicorn', True)
     """
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
-    return Results(_core.run(scenario, arch=arch, policy=policy, order=order, events=events))
+    return Results(_core.run(scenario, arch=arch, policy=policy, order=order, events=events, guest=guest,
+                             trace_guest=trace_guest))
 
 
 def backends() -> list:

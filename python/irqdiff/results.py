@@ -13,12 +13,19 @@ class Run:
     expectations_met:  every expectation holds and there was no architectural violation
     events:            the event log (dicts with seq, action, layer, kind, op, args, sources)
     locations:         after which action each source's pending state moved, and where to
+    guest:             "abstract" or "unicorn" (docs/guests.md)
+    guest_log:         the Unicorn guest's own log, read back from guest memory: one dict per
+                       interrupt its handler logged (action, vcpu, id = INTID or vector,
+                       timestamp = the guest's clock, pc = the interrupted PC); empty for the
+                       abstract guest
     """
 
     def __init__(self, doc: Dict[str, Any]):
         self._doc = doc
 
     arch = property(lambda self: self._doc["arch"])
+    guest = property(lambda self: self._doc["guest"])
+    guest_log = property(lambda self: self._doc["guest_log"])
     policy = property(lambda self: dict(self._doc["policy"]))
     order = property(lambda self: self._doc["order"])
     outcomes = property(lambda self: dict(self._doc["outcomes"]))
@@ -48,8 +55,15 @@ class Run:
 
         return pd.DataFrame(self._doc["events"], columns=["seq", "action", "layer", "kind", "op", "args", "sources"])
 
+    def guest_log_to_pandas(self):
+        """The Unicorn guest's log as a DataFrame, one row per logged interrupt."""
+        import pandas as pd
+
+        return pd.DataFrame(self._doc["guest_log"], columns=["action", "vcpu", "id", "timestamp", "pc"])
+
     def __repr__(self) -> str:
-        return f"<irqdiff.Run {self.arch} {self.outcomes}>"
+        guest = "/unicorn" if self.guest == "unicorn" else ""
+        return f"<irqdiff.Run {self.arch}{guest} {self.outcomes}>"
 
 
 _COLUMNS = ["arch", "policy", "order", "source", "outcome", "expected", "met", "fired", "coalesced",
@@ -74,9 +88,12 @@ def _rows(run: Dict[str, Any]) -> List[list]:
 class Results:
     """The results of one scenario on one or more backends.
 
-    runs:      one Run per backend, in the order asked for
+    runs:      one Run per backend, in the order asked for (with guest="both": each backend's
+               abstract-guest run, then its Unicorn-guest run)
     outcomes:  {arch: {source: outcome}}
-    r["ideal"] is the ideal backend's Run.
+    guest_differences: with guest="both", each vCPU whose deliveries differ between the abstract
+               and the Unicorn guest (arch, vcpu, index, abstract, unicorn); must be empty
+    r["ideal"] is the ideal backend's Run; r["arm", "unicorn"] picks a guest.
     """
 
     def __init__(self, doc: Dict[str, Any]):
@@ -86,16 +103,20 @@ class Results:
     scenario = property(lambda self: self._doc["scenario"])
     file = property(lambda self: self._doc["file"])
     expectations_met = property(lambda self: self._doc["expectations_met"])
+    guest_differences = property(lambda self: self._doc["guest_differences"])
 
     @property
     def outcomes(self) -> Dict[str, Dict[str, str]]:
         return {r.arch: r.outcomes for r in self.runs}
 
-    def __getitem__(self, arch: str) -> Run:
+    def __getitem__(self, key) -> Run:
+        arch, guest = key if isinstance(key, tuple) else (key, None)
         for r in self.runs:
-            if r.arch == arch:
+            if r.arch == arch and (guest is None or r.guest == guest):
                 return r
-        raise KeyError(f"no run on backend {arch!r} (runs: {', '.join(r.arch for r in self.runs)})")
+        have = ", ".join(f"{r.arch}/{r.guest}" for r in self.runs)
+        raise KeyError(f"no run on backend {arch!r}{'' if guest is None else ' with guest ' + repr(guest)} "
+                       f"(runs: {have})")
 
     def to_dict(self) -> Dict[str, Any]:
         """The same document `irqdiff run --json` prints."""
