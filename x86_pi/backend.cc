@@ -3,9 +3,11 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 
 #include "core/deep_ptr.h"
 #include "x86_pi/guest/guest.h"
+#include "x86_pi/guest/unicorn_guest.h"
 #include "x86_pi/host.h"
 
 namespace irqdiff::x86 {
@@ -91,6 +93,8 @@ class X86Backend final : public Backend {
                                  fmt::format("steps[{}].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 "
                                              "backend has no LPIs (give the scenario 'arch: arm')",
                                              i));
+        if (ctx.guest_options.kind == GuestKind::Unicorn)
+            unicorn_ = std::make_unique<UnicornGuest>(scenario_.vcpus, ctx.guest_options, log_);
         boot();
     }
 
@@ -104,7 +108,10 @@ class X86Backend final : public Backend {
                 break;
             case StepKind::Mask:
             case StepKind::Unmask:
-                active().hw.cpu(static_cast<unsigned>(a.vcpu)).guest_set_if(a.kind == StepKind::Unmask);
+                if (unicorn_)  // the program executes CLI or STI itself
+                    unicorn_->set_mask(unicorn_host(), static_cast<uint32_t>(a.vcpu), a.kind == StepKind::Mask);
+                else
+                    active().hw.cpu(static_cast<unsigned>(a.vcpu)).guest_set_if(a.kind == StepKind::Unmask);
                 log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.cli" : "GUEST.sti", {{"vcpu", a.vcpu}});
                 break;
             case StepKind::Block: block(static_cast<uint32_t>(a.vcpu)); break;
@@ -204,11 +211,18 @@ class X86Backend final : public Backend {
                            g.vcpu);
     }
 
-    std::unique_ptr<BackendSnapshot> snapshot() const override { return std::make_unique<Snapshot>(s_); }
+    std::unique_ptr<BackendSnapshot> snapshot() const override {
+        auto snap = std::make_unique<Snapshot>(s_);
+        if (unicorn_) snap->guest = unicorn_->snapshot();
+        return snap;
+    }
     void restore(const BackendSnapshot& snap) override {
         const auto* s = dynamic_cast<const Snapshot*>(&snap);
         if (!s) throw std::logic_error("X86Backend::restore: snapshot of another backend");
+        if (static_cast<bool>(unicorn_) != s->guest.has_value())
+            throw std::logic_error("X86Backend::restore: snapshot taken with another guest");
         s_ = s->state;
+        if (unicorn_) unicorn_->restore(*s->guest);
     }
 
     BackendCounters counters() const override {
@@ -233,6 +247,7 @@ class X86Backend final : public Backend {
     struct Snapshot final : BackendSnapshot {
         explicit Snapshot(const State& s) : state(s) {}
         State state;
+        std::optional<UnicornGuest::Snapshot> guest;  // the Unicorn guest's RAM and vCPU registers
     };
 
     Host& active() { return *(s_.on_dst ? s_.dst : s_.src); }
@@ -240,6 +255,11 @@ class X86Backend final : public Backend {
     Guest guest() {
         Host& h = active();
         return Guest(s_.guest, h.kvm(), h.hw, log_);
+    }
+    /// The machine the VM runs on now, for the Unicorn guest's glue.
+    UnicornHost unicorn_host() {
+        Host& h = active();
+        return UnicornHost{h.hw, h.kvm(), guest(), [this] { service(); }};
     }
     /// The active machine's LAPIC of vCPU `c` holds the VM's state: always on the source, on the
     /// destination once KVM_SET_LAPIC loaded it.
@@ -280,7 +300,15 @@ class X86Backend final : public Backend {
             kvm.vcpu_enter(v);
         }
         service();
-        guest().boot(scenario_, logical_);
+        if (unicorn_) {
+            // The drivers' part stays the abstract guest's; each vCPU's program sets up its own
+            // xAPIC and enables interrupts.
+            guest().allocate_vectors(scenario_, logical_);
+            unicorn_->boot(unicorn_host());
+            guest().booted(scenario_.vcpus);
+        } else {
+            guest().boot(scenario_, logical_);
+        }
         for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
             if (scenario_.devices[d].kind != DeviceKind::Msi) continue;
             vmm::Qemu qemu = h.vmm();
@@ -363,7 +391,8 @@ class X86Backend final : public Backend {
         Host& h = active();
         log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"if", h.hw.cpu(v).vmcs().guest_if}});
         for (unsigned round = 0; round < 64; ++round) {
-            unsigned taken = guest().take_interrupts(v, scenario_, guest_log_);
+            unsigned taken = unicorn_ ? unicorn_->take_interrupts(unicorn_host(), v, scenario_, guest_log_)
+                                      : guest().take_interrupts(v, scenario_, guest_log_);
             bool exited = !h.hw.cpu(v).in_guest();
             service();
             if (!taken && !exited) return;
@@ -515,6 +544,7 @@ class X86Backend final : public Backend {
     kvm::KvmConfig config_;
     bool logical_;
     State s_;
+    std::unique_ptr<UnicornGuest> unicorn_;  // guest: unicorn (its snapshots travel beside State's)
 };
 
 }  // namespace

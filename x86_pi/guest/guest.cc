@@ -17,6 +17,22 @@ uint8_t Guest::allocate(uint32_t vcpu, SourceId source) {
 }
 
 void Guest::boot(const Scenario& scenario, bool logical) {
+    allocate_vectors(scenario, logical);
+    for (uint32_t v = 0; v < scenario.vcpus; ++v) {
+        apic_write(v, apic::SVR, 0x1FF);  // software-enabled, spurious vector 0xFF
+        apic_write(v, apic::DFR, apic::kDfrFlat);
+        apic_write(v, apic::LDR, static_cast<uint32_t>(apic::Ldr::LogicalId.make(1u << (v % 8))));
+        apic_write(v, apic::TPR, 0);
+        if (has_timer(v)) {
+            apic_write(v, apic::LVT_TIMER, kTimerVector);  // one-shot, unmasked
+            apic_write(v, apic::TMICT, kTimerInitialCount);
+        }
+        hw_.cpu(v).guest_set_if(true);  // local_irq_enable
+    }
+    booted(scenario.vcpus);
+}
+
+void Guest::allocate_vectors(const Scenario& scenario, bool logical) {
     // Flat logical mode names at most 8 CPUs; a bigger guest uses physical destinations.
     if (logical && scenario.vcpus > 8) {
         logical = false;
@@ -50,18 +66,16 @@ void Guest::boot(const Scenario& scenario, bool logical) {
                                          kLastGuestVector - kFirstGuestVector + 1, kFirstGuestVector, kLastGuestVector,
                                          g.vcpu, src.name));
     }
-    for (uint32_t v = 0; v < scenario.vcpus; ++v) {
-        apic_write(v, apic::SVR, 0x1FF);  // software-enabled, spurious vector 0xFF
-        apic_write(v, apic::DFR, apic::kDfrFlat);
-        apic_write(v, apic::LDR, static_cast<uint32_t>(apic::Ldr::LogicalId.make(1u << (v % 8))));
-        apic_write(v, apic::TPR, 0);
-        if (timer[v]) {
-            apic_write(v, apic::LVT_TIMER, kTimerVector);  // one-shot, unmasked
-            apic_write(v, apic::TMICT, kTimerInitialCount);
-        }
-        hw_.cpu(v).guest_set_if(true);  // local_irq_enable
-    }
-    log_.op(Layer::Guest, "GUEST.boot", {{"vcpus", scenario.vcpus}, {"msi_dest", logical ? "logical" : "physical"}});
+}
+
+void Guest::booted(uint32_t vcpus) {
+    log_.op(Layer::Guest, "GUEST.boot", {{"vcpus", vcpus}, {"msi_dest", s_.logical ? "logical" : "physical"}});
+}
+
+bool Guest::has_timer(uint32_t vcpu) const {
+    for (const GuestSource& g : s_.sources)
+        if (g.routed && g.timer && g.vcpu == vcpu) return true;
+    return false;
 }
 
 MsixEntry Guest::msi(SourceId source) const {
@@ -93,6 +107,20 @@ std::optional<SourceId> Guest::source_of(uint32_t vcpu, uint8_t vector) const {
     return static_cast<SourceId>(id);
 }
 
+std::optional<SourceId> Guest::took(uint32_t vcpu, uint8_t vector, DeliveryPath path, const Scenario& scenario,
+                                    GuestLog& guest) {
+    std::optional<SourceId> source = source_of(vcpu, vector);
+    if (source) {
+        guest.take(vcpu, *source, path);
+        log_.op(Layer::Guest, "GUEST.interrupt", {{"vcpu", vcpu}, {"vector", Hex{vector}}, {"path", to_string(path)}},
+                {scenario.sources[*source].name});
+    } else {
+        log_.guest_error(Layer::Guest, "GUEST.interrupt", "an interrupt on a vector no driver requested",
+                         {{"vcpu", vcpu}, {"vector", Hex{vector}}});
+    }
+    return source;
+}
+
 unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest) {
     Cpu& cpu = hw_.cpu(vcpu);
     unsigned taken = 0;
@@ -108,16 +136,7 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
         }
         if (!vector) return taken;
         DeliveryPath path = kvm_.delivered(vcpu, *vector);
-        std::optional<SourceId> source = source_of(vcpu, *vector);
-        if (source) {
-            guest.take(vcpu, *source, path);
-            log_.op(Layer::Guest, "GUEST.interrupt",
-                    {{"vcpu", vcpu}, {"vector", Hex{*vector}}, {"path", to_string(path)}},
-                    {scenario.sources[*source].name});
-        } else {
-            log_.guest_error(Layer::Guest, "GUEST.interrupt", "an interrupt on a vector no driver requested",
-                             {{"vcpu", vcpu}, {"vector", Hex{*vector}}});
-        }
+        std::optional<SourceId> source = took(vcpu, *vector, path, scenario, guest);
         ++taken;
         apic_write(vcpu, apic::EOI, 0);
         if (source && s_.sources[*source].timer) apic_write(vcpu, apic::TMICT, kTimerInitialCount);  // next tick

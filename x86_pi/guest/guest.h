@@ -1,5 +1,6 @@
 // The abstract x86 guest: what a Linux guest's local-APIC and MSI code does, without running guest
-// code (issue 7 adds real x86-64 code in Unicorn). At boot each vCPU software-enables its xAPIC
+// code (the Unicorn guest, unicorn_guest.h, runs real x86-64 code instead and keeps this guest's
+// drivers' part: vectors, MSI destinations, retargeting). At boot each vCPU software-enables its xAPIC
 // (SVR), sets flat logical mode (DFR, LDR = 1 << vCPU) and TPR 0, arms its one-shot timer if a
 // timer source is routed to it, and the drivers program each routed MSI-X vector with its vCPU's
 // destination and a vector. When a vCPU runs with RFLAGS.IF=1 it takes every interrupt the CPU
@@ -53,6 +54,13 @@ class Guest {
     /// Vectors for every routed source, then each vCPU's LAPIC set-up (the vCPUs must be in the
     /// guest). Throws InputError when a vCPU has more sources than vectors.
     void boot(const Scenario& scenario, bool logical);
+    /// boot() in parts, for the Unicorn guest (unicorn_guest.h), whose program sets up its own
+    /// LAPIC: the drivers' part (the MSI destination mode and a vector for every routed source),
+    /// then, once every vCPU is set up, the GUEST.boot event.
+    void allocate_vectors(const Scenario& scenario, bool logical);
+    void booted(uint32_t vcpus);
+    /// A timer source is routed to the vCPU: its LAPIC timer is armed at boot.
+    bool has_timer(uint32_t vcpu) const;
     /// The MSI-X entry the guest's driver writes for a source.
     MsixEntry msi(SourceId source) const;
     /// The vCPU runs: it takes every interrupt the CPU gives it, reporting each to `guest`.
@@ -63,6 +71,10 @@ class Guest {
     MsixEntry retarget(SourceId source, uint32_t vcpu);
     /// The source a vector on a vCPU belongs to, if any.
     std::optional<SourceId> source_of(uint32_t vcpu, uint8_t vector) const;
+    /// The vCPU took `vector` by `path`: reported to `guest` and as the GUEST.interrupt event (a
+    /// guest error for a vector no driver requested). Returns its source.
+    std::optional<SourceId> took(uint32_t vcpu, uint8_t vector, DeliveryPath path, const Scenario& scenario,
+                                 GuestLog& guest);
 
    private:
     /// An xAPIC register write from the guest, and the VM exit it may cause, handled.

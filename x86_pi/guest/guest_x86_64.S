@@ -213,7 +213,8 @@ interrupt_common:
 
 # ---- tables ----------------------------------------------------------------------------------
     .data
-    .balign 16
+    .balign 4096                   # tables off the code's pages: writing the IDT at boot does not
+                                   # make Unicorn (QEMU's TCG) discard translated code
 gdt:
     .quad 0                        # null
     .quad 0x00209A0000000000       # 0x08: 64-bit code, present, DPL 0 (L=1, D=0)

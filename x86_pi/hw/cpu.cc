@@ -99,9 +99,13 @@ void Cpu::exit(VmExit e) {
         vmcs_.entry_interruption.reset();
     }
     exit_ = e;
-    log_->op(
-        Layer::Hardware, "CPU.vm_exit",
-        {{"cpu", apic_id_}, {"reason", to_string(e.reason)}, {"vector", Hex{e.vector}}, {"offset", Hex{e.offset}}});
+    if (e.read)  // only the Unicorn guest reads APIC registers
+        log_->op(Layer::Hardware, "CPU.vm_exit",
+                 {{"cpu", apic_id_}, {"reason", to_string(e.reason)}, {"offset", Hex{e.offset}}, {"read", true}});
+    else
+        log_->op(
+            Layer::Hardware, "CPU.vm_exit",
+            {{"cpu", apic_id_}, {"reason", to_string(e.reason)}, {"vector", Hex{e.vector}}, {"offset", Hex{e.offset}}});
 }
 
 std::optional<VmExit> Cpu::take_exit() {
@@ -277,6 +281,43 @@ void Cpu::guest_apic_write(uint32_t offset, uint32_t value) {
         page.write(offset, value);  // APIC-write emulation: stored, then a trap-like exit
         exit(VmExit{ExitReason::ApicWrite, 0, offset, 0});
     }
+}
+
+namespace {
+// The xAPIC-page offsets whose reads APIC-register virtualization virtualizes [SDM Vol. 3C §29.4.2,
+// not in reference/]: ID, version, TPR, EOI, LDR, DFR, SVR, ISR, TMR, IRR, ESR, ICR low and high,
+// the LVTs, TMICT and TDCR. PPR (0xA0), the current count (0x390) and everything else exit. (The
+// SDM lists byte ranges of 4 bytes at each register's start; the model's reads are 32-bit.)
+bool read_virtualized(uint32_t offset) {
+    if (offset % 16 != 0) return false;
+    switch (offset) {
+        case apic::ID:
+        case apic::VERSION:
+        case apic::TPR:
+        case apic::EOI:
+        case apic::LDR:
+        case apic::DFR:
+        case apic::SVR:
+        case apic::ESR:
+        case apic::ICR_LO:
+        case apic::ICR_HI:
+        case apic::TMICT:
+        case apic::TDCR: return true;
+        default:
+            return (offset >= apic::ISR && offset <= apic::IRR + 0x70) ||  // ISR, TMR, IRR
+                   (offset >= apic::LVT_TIMER && offset <= 0x370);         // LVT timer .. LVT error
+    }
+}
+}  // namespace
+
+std::optional<uint32_t> Cpu::guest_apic_read(uint32_t offset) {
+    if (!non_root_) throw std::logic_error("Cpu::guest_apic_read: not in VMX non-root operation");
+    if (offset >= 0x1000) throw std::logic_error("Cpu::guest_apic_read: not an offset in the 4-KiB APIC page");
+    if (vmcs_.apic_register_virtualization && read_virtualized(offset)) return vapic().read(offset);
+    VmExit e{ExitReason::ApicAccess, 0, offset, 0};
+    e.read = true;
+    exit(e);
+    return std::nullopt;
 }
 
 void Cpu::guest_hlt() {

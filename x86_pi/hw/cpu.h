@@ -76,10 +76,14 @@ struct VmExit {
     ExitReason reason = ExitReason::ExternalInterrupt;
     uint8_t vector = 0;   // ExternalInterrupt (when acknowledged), EoiInduced
     uint32_t offset = 0;  // ApicAccess, ApicWrite
-    uint32_t value = 0;   // ApicAccess
+    uint32_t value = 0;   // ApicAccess (a write)
     /// ExternalInterrupt: the CPU took the vector from the APIC (acknowledge interrupt on exit);
     /// otherwise it is still requested there and the host takes it with interrupts enabled.
     bool acknowledged = true;
+    /// ApicAccess: the guest read the register (exit qualification access type 0, a linear read;
+    /// SDM Vol. 3C "Exit Qualification for APIC-Access VM Exits"); the hypervisor emulates it
+    /// (Kvm::handle_apic_read).
+    bool read = false;
 };
 
 class Cpu {
@@ -131,6 +135,11 @@ class Cpu {
     /// and virtual-interrupt delivery), other registers are stored and cause an APIC-write exit;
     /// without APIC virtualization every write is an APIC-access exit.
     void guest_apic_write(uint32_t offset, uint32_t value);
+    /// A 32-bit read of the xAPIC page at `offset`. With APIC-register virtualization, a read of
+    /// a register SDM Vol. 3C §29.4.2 lists returns the virtual-APIC page's value at that offset;
+    /// any other read (PPR, the current count, no APIC virtualization) is an APIC-access VM exit:
+    /// returns nullopt and the hypervisor supplies the value (Kvm::handle_apic_read).
+    std::optional<uint32_t> guest_apic_read(uint32_t offset);
     void guest_hlt();
 
     /// The pending-virtual-interrupt evaluation (SDM §29.2.1), for the hypervisor's tests.

@@ -157,6 +157,11 @@ class Kvm {
     /// kvm_lapic_reg_write: an emulated write to an APIC register (APIC-access exit, or the value
     /// APIC-write emulation already stored).
     void lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value);
+    /// handle_apic_access for a read: the instruction is emulated (apic_mmio_read ->
+    /// kvm_lapic_reg_read), giving the register's value, or nullopt for an offset KVM does not
+    /// read (not a readable register, or not a register's start). The exit is handled; resume()
+    /// re-enters.
+    std::optional<uint32_t> handle_apic_read(uint32_t vcpu, const VmExit& exit);
     /// KVM_GET_LAPIC: vcpu_load, sync PIR into IRR, copy the register page, vcpu_put.
     LapicImage get_lapic(uint32_t vcpu);
     /// MSR_IA32_APICBASE then KVM_SET_LAPIC (kvm_apic_put). `deadline_passed`: the restored

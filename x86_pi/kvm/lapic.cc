@@ -193,6 +193,46 @@ void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
     }
 }
 
+// kvm_lapic_reg_read under handle_apic_access: the registers kvm_lapic_readable_reg_mask lists for
+// an xAPIC with KVM's six LVT entries (no CMCI), 32-bit at a register's start. PPR is brought up to
+// date first (__apic_read -> apic_update_ppr); the current count is the remaining one-shot count
+// (time is not modelled, as in get_lapic).
+std::optional<uint32_t> Kvm::handle_apic_read(uint32_t vcpu, const VmExit& exit) {
+    if (exit.reason != ExitReason::ApicAccess || !exit.read)
+        throw std::logic_error("Kvm::handle_apic_read: not an APIC-access exit for a read");
+    s_.vcpus.at(vcpu).in_guest_mode = false;
+    const uint32_t offset = exit.offset;
+    bool readable = offset % 16 == 0;
+    switch (offset) {
+        case apic::ID:
+        case apic::VERSION:
+        case apic::TPR:
+        case 0x090:  // ARBPRI (xAPIC only)
+        case apic::PPR:
+        case apic::LDR:
+        case apic::DFR:
+        case apic::SVR:
+        case apic::ESR:
+        case apic::ICR_LO:
+        case apic::ICR_HI:
+        case apic::TMICT:
+        case apic::TMCCT:
+        case apic::TDCR: break;
+        default:
+            readable = readable && ((offset >= apic::ISR && offset <= apic::IRR + 0x70) ||  // ISR, TMR, IRR
+                                    (offset >= apic::LVT_TIMER && offset <= 0x370));        // LVTT .. LVTERR
+    }
+    if (!readable) {
+        log_.op(Layer::Hypervisor, "KVM.lapic_read", {{"vcpu", vcpu}, {"reg", Hex{offset}}, {"readable", false}});
+        return std::nullopt;
+    }
+    if (offset == apic::PPR) update_ppr(vcpu);
+    uint32_t value = offset == apic::TMCCT ? (s_.vcpus[vcpu].timer_armed ? page(vcpu).read(apic::TMICT) : 0)
+                                           : page(vcpu).read(offset);
+    log_.op(Layer::Hypervisor, "KVM.lapic_read", {{"vcpu", vcpu}, {"reg", Hex{offset}}, {"value", Hex{value}}});
+    return value;
+}
+
 // start_apic_timer from a TMICT write: armed while the count is not 0 (the deadline is the
 // scenario's `fire`; time is not modelled).
 void Kvm::start_timer(uint32_t vcpu) { s_.vcpus.at(vcpu).timer_armed = page(vcpu).read(apic::TMICT) != 0; }

@@ -67,7 +67,12 @@ void Kvm::handle_exit(uint32_t vcpu, const VmExit& exit) {
             vm.interrupt_window_exiting = false;
             c.req_event = true;
             break;
-        case ExitReason::ApicAccess: lapic_write(vcpu, exit.offset, exit.value); break;
+        case ExitReason::ApicAccess:
+            if (exit.read)
+                handle_apic_read(vcpu, exit);  // emulated; no guest instruction waits for the value here
+            else
+                lapic_write(vcpu, exit.offset, exit.value);
+            break;
         case ExitReason::ApicWrite: lapic_write(vcpu, exit.offset, page(vcpu).read(exit.offset)); break;
         case ExitReason::EoiInduced:
             // kvm_apic_set_eoi_accelerated -> kvm_ioapic_send_eoi: the model routes no level-triggered
