@@ -4,8 +4,10 @@
 
 #include <deque>
 #include <memory>
+#include <optional>
 
 #include "arm_gic/guest/guest.h"
+#include "arm_gic/guest/unicorn_guest.h"
 #include "arm_gic/host.h"
 #include "core/deep_ptr.h"
 
@@ -114,6 +116,8 @@ class ArmBackend final : public Backend {
                                  fmt::format("devices[{}].kind: timer is the x86 local-APIC timer; the arm backend "
                                              "models no timer (give the scenario 'arch: x86')",
                                              d));
+        if (ctx.guest_options.kind == GuestKind::Unicorn)
+            unicorn_ = std::make_unique<UnicornGuest>(scenario_.vcpus, ctx.guest_options, log_);
         boot();
     }
 
@@ -127,7 +131,14 @@ class ArmBackend final : public Backend {
                 break;
             case StepKind::Mask:
             case StepKind::Unmask:
-                s_.guest.masked.at(a.vcpu) = a.kind == StepKind::Mask;
+                if (unicorn_) {
+                    // The guest's own code sets PSTATE.I from its mailbox; the model reads it back.
+                    const auto v = static_cast<uint32_t>(a.vcpu);
+                    unicorn_->set_mask(v, a.kind == StepKind::Mask, active().gic.cpu(v));
+                    s_.guest.masked.at(v) = unicorn_->masked(v);
+                } else {
+                    s_.guest.masked.at(a.vcpu) = a.kind == StepKind::Mask;
+                }
                 log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.mask" : "GUEST.unmask", {{"vcpu", a.vcpu}});
                 break;
             case StepKind::Block:
@@ -190,10 +201,18 @@ class ArmBackend final : public Backend {
                            lpi.vcpu, lpi.vcpu);
     }
 
-    std::unique_ptr<BackendSnapshot> snapshot() const override { return std::make_unique<Snapshot>(s_); }
+    std::unique_ptr<BackendSnapshot> snapshot() const override {
+        auto snap = std::make_unique<Snapshot>(s_);
+        if (unicorn_) snap->unicorn = unicorn_->snapshot();
+        return snap;
+    }
     void restore(const BackendSnapshot& snap) override {
         const auto* s = dynamic_cast<const Snapshot*>(&snap);
         if (!s) throw std::logic_error("ArmBackend::restore: snapshot of another backend");
+        if (unicorn_) {
+            if (!s->unicorn) throw std::logic_error("ArmBackend::restore: a snapshot without the Unicorn guest");
+            unicorn_->restore(*s->unicorn);
+        }
         s_ = s->state;
     }
 
@@ -223,6 +242,7 @@ class ArmBackend final : public Backend {
     struct Snapshot final : BackendSnapshot {
         explicit Snapshot(const State& s) : state(s) {}
         State state;
+        std::optional<GuestMachine::Snapshot> unicorn;  // the Unicorn guest's RAM and vCPU registers
     };
 
     Host& active() { return *(s_.on_dst ? s_.dst : s_.src); }
@@ -288,7 +308,12 @@ class ArmBackend final : public Backend {
     void boot() {
         s_.src = make_host(false);
         Host& h = *s_.src;
-        guest().boot(scenario_);
+        guest().boot(scenario_, /*open_cpu_interfaces=*/!unicorn_);
+        if (unicorn_)
+            for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+                unicorn_->boot(v, h.gic.cpu(v));  // the program opens its CPU interface with MSR
+                s_.guest.masked.at(v) = unicorn_->masked(v);
+            }
         for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
             h.qemu.devices[d].msix_programmed = true;  // the guest's driver enables MSI-X
             h.vmm().msix_enable(d);
@@ -329,10 +354,12 @@ class ArmBackend final : public Backend {
         }
         kvm::Kvm kvm = h.kvm();
         kvm.vcpu_load(v);
-        log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"masked", static_cast<bool>(s_.guest.masked[v])}});
+        const bool masked = unicorn_ ? unicorn_->masked(v) : static_cast<bool>(s_.guest.masked[v]);
+        log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"masked", masked}});
         for (unsigned round = 0; round < 64; ++round) {
             kvm.vcpu_enter(v);
-            unsigned taken = guest().take_interrupts(v, scenario_, guest_log_);
+            unsigned taken = unicorn_ ? unicorn_->take_interrupts(v, h.gic.cpu(v), s_.guest, scenario_, guest_log_)
+                                      : guest().take_interrupts(v, scenario_, guest_log_);
             kvm.vcpu_exit(v);
             drain_host_irqs();
             if (!taken) return;
@@ -456,6 +483,7 @@ class ArmBackend final : public Backend {
     GicConfig config_;
     kvm::TransferPoint transfer_;
     vmm::VectorEnable vector_enable_;
+    std::unique_ptr<UnicornGuest> unicorn_;  // guest: unicorn (outside State: snapshots copy its machine)
     State s_;
 };
 

@@ -22,7 +22,7 @@ void Guest::command(const ItsCommand& c) {
     kvm_.its_write(GITS_CWRITER, s_.cwriter);
 }
 
-void Guest::boot(const Scenario& scenario) {
+void Guest::boot(const Scenario& scenario, bool open_cpu_interfaces) {
     const uint32_t vcpus = scenario.vcpus;
     s_.masked.assign(vcpus, false);
     s_.lpis.assign(scenario.sources.size(), GuestLpi{});
@@ -59,6 +59,7 @@ void Guest::boot(const Scenario& scenario) {
         command(build::mapti(lpi.devid, lpi.event, lpi.intid, static_cast<uint16_t>(lpi.vcpu)));
     }
     for (uint32_t v = 0; v < vcpus; ++v) command(build::sync(static_cast<uint16_t>(v)));
+    if (!open_cpu_interfaces) return;
     for (uint32_t v = 0; v < vcpus; ++v) {
         gic_.cpu(v).write_pmr(0xFF);
         gic_.cpu(v).write_igrpen1(true);
@@ -102,9 +103,9 @@ void Guest::toggle_lpis(uint32_t vcpu) {
     kvm_.gicr_write(vcpu, GICR_CTLR, GicrCtlr::EnableLPIs.make(1));
 }
 
-std::optional<SourceId> Guest::source_of(uint32_t intid) const {
-    for (SourceId s = 0; s < s_.lpis.size(); ++s)
-        if (s_.lpis[s].routed && s_.lpis[s].intid == intid) return s;
+std::optional<SourceId> GuestState::source_of(uint32_t intid) const {
+    for (SourceId s = 0; s < lpis.size(); ++s)
+        if (lpis[s].routed && lpis[s].intid == intid) return s;
     return std::nullopt;
 }
 

@@ -48,9 +48,12 @@ struct GuestLpi {
 };
 
 struct GuestState {
-    std::vector<bool> masked;    // PSTATE.I per vCPU
+    std::vector<bool> masked;    // PSTATE.I per vCPU (with the Unicorn guest: read back from its PSTATE)
     std::vector<GuestLpi> lpis;  // by SourceId
     uint64_t cwriter = 0;        // the guest's own copy of its command queue's write offset
+
+    /// The source an INTID belongs to, if any.
+    std::optional<SourceId> source_of(uint32_t intid) const;
 };
 
 /// The guest's drivers over the virtual GIC of the machine it runs on (a view).
@@ -60,8 +63,9 @@ class Guest {
         : s_(state), kvm_(kvm), gic_(gic), ram_(ram), log_(log) {}
 
     /// Boot: tables, redistributors, the ITS, MAPC per vCPU, MAPD per device, MAPTI per routed
-    /// source, the CPU interfaces opened (PMR 0xFF, Group 1 enabled).
-    void boot(const Scenario& scenario);
+    /// source, the CPU interfaces opened (PMR 0xFF, Group 1 enabled) unless `open_cpu_interfaces`
+    /// is false (the Unicorn guest's own code opens them with MSR, arm_gic/guest/unicorn_guest.h).
+    void boot(const Scenario& scenario, bool open_cpu_interfaces = true);
     /// The vCPU runs: if unmasked it takes every interrupt the CPU interface signals, reporting
     /// each to `guest`. Returns how many it took.
     unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
@@ -71,7 +75,7 @@ class Guest {
     void toggle_lpis(uint32_t vcpu);
 
     /// The source an INTID belongs to, if any.
-    std::optional<SourceId> source_of(uint32_t intid) const;
+    std::optional<SourceId> source_of(uint32_t intid) const { return s_.source_of(intid); }
 
    private:
     void command(const ItsCommand& c);

@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "arm_gic/guest/guest.h"
 #include "arm_gic/hw/cpu_interface.h"
 #include "core/backend.h"
 #include "core/guest_program.h"
@@ -29,8 +30,6 @@ const GuestImage& arm_guest();
 }  // namespace guest_images
 
 namespace arm {
-
-class Guest;
 
 class UnicornGuest {
    public:
@@ -48,13 +47,14 @@ class UnicornGuest {
     /// back to `idle` without injecting anything, so the guest sets or clears PSTATE.I itself.
     void set_mask(uint32_t vcpu, bool masked, CpuInterface& cpu);
     /// PSTATE.I of the vCPU: the truth about whether it is masked.
-    bool masked(uint32_t vcpu) const;
+    bool masked(uint32_t vcpu);
 
     /// The vCPU runs: while PSTATE.I is clear and `cpu` signals an interrupt, enters the guest's
     /// IRQ vector and runs the handler back to `idle`; each INTID the handler logged becomes a
-    /// GuestRecord and, through `guest`'s INTID -> source mapping, a delivery in `out` (with the
-    /// GUEST.take event the abstract guest emits). Returns how many entries the handler logged.
-    unsigned take_interrupts(uint32_t vcpu, CpuInterface& cpu, const Guest& guest, const Scenario& scenario,
+    /// GuestRecord and, through the abstract guest's INTID -> source mapping (`guest`), a
+    /// delivery in `out` with the GUEST.take event the abstract guest emits. Returns how many
+    /// entries the handler logged.
+    unsigned take_interrupts(uint32_t vcpu, CpuInterface& cpu, const GuestState& guest, const Scenario& scenario,
                              GuestLog& out);
 
     GuestMachine::Snapshot snapshot() const { return machine_.snapshot(); }
@@ -79,14 +79,17 @@ class UnicornGuest {
     /// Enters the IRQ vector (ELR, SPSR, PSTATE, PC) after checking VBAR_EL1 and the mode.
     void enter_irq(uint32_t vcpu);
     /// One interrupt entry: the handler runs; returns the entries it logged.
-    unsigned deliver(uint32_t vcpu, CpuInterface& cpu, const Guest& guest, const Scenario& scenario, GuestLog& out);
+    unsigned deliver(uint32_t vcpu, CpuInterface& cpu, const GuestState& guest, const Scenario& scenario,
+                     GuestLog& out);
 
     EventLog& log_;
     GuestOptions options_;
     GuestMachine machine_;
-    std::vector<HookContext> hooks_;  // one per vCPU, never reallocated (the engines hold pointers)
-    CpuInterface* cpu_ = nullptr;     // while a vCPU runs: its CPU interface on the active machine
-    std::vector<Ack> acks_;           // INTIDs ICC_IAR1_EL1 returned during the current handler run
+    uint64_t loop_head_;                  // `mailbox_poll`: the idle loop's head, where `idle` branches to
+    std::vector<HookContext> hooks_;      // one per vCPU, never reallocated (the engines hold pointers)
+    CpuInterface* cpu_ = nullptr;         // while a vCPU runs: its CPU interface on the active machine
+    std::vector<Ack> acks_;               // INTIDs ICC_IAR1_EL1 returned during the current handler run
+    bool ran_dry_ = false;                // the handler's last ICC access read ICC_IAR1_EL1 as 1023
     std::vector<GuestLogEntry> entries_;  // scratch for drain_log
 };
 
