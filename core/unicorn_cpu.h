@@ -178,6 +178,7 @@ class UnicornCpu {
     static void on_interrupt(uc_engine* uc, uint32_t intno, void* self);
     static bool on_unmapped(uc_engine* uc, uc_mem_type type, uint64_t address, int size, int64_t value, void* self);
     static void on_code(uc_engine* uc, uint64_t address, uint32_t size, void* self);
+    static void on_stop(uc_engine* uc, uint64_t address, uint32_t size, void* self);
     void check(uc_err err, const char* what) const;
     int pc_reg() const;
 
@@ -190,6 +191,8 @@ class UnicornCpu {
     std::string failure_;  // set by fail() or the fault hooks
     uint64_t failure_pc_ = 0;
     uc_hook code_hook_ = 0;
+    uc_hook stop_hook_ = 0;  // stops a run at stop_at_ (run_until)
+    uint64_t stop_at_ = 0;
     std::vector<uint64_t> executed_;
 };
 

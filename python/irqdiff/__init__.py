@@ -60,8 +60,8 @@ def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iter
     trace_guest: with the Unicorn guest, list each handler's instructions in its GUEST.irq_return
               event.
 
-    >>> r = run(os.path.join(SOURCE_DIR, "scenarios/seed/pending_across_migration.yaml"), arch="x86",
-    ...         guest="unicorn")
+    >>> r = irqdiff.run(irqdiff.SOURCE_DIR + "/scenarios/seed/pending_across_migration.yaml", arch="x86",
+    ...                 guest="unicorn")
     >>> r["x86"].guest, [e["id"] for e in r["x86"].guest_log] == [0x21, 0x21]
     ('unicorn', True)
     """
