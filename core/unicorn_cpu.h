@@ -61,7 +61,8 @@ class GuestRam {
         return address >= base_ && length <= bytes_.size() && address - base_ <= bytes_.size() - length;
     }
     /// Little-endian accesses at a guest-physical address inside the buffer (the caller checks
-    /// addresses that come from the guest with contains(); outside is a std::logic_error).
+    /// addresses that come from the guest with contains(); outside is a std::logic_error). Code
+    /// written this way is not seen by blocks Unicorn has already translated.
     template <class T>
     T load(uint64_t address) const {
         T v;
