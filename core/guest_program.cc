@@ -36,6 +36,32 @@ void GuestMachine::drain_log(uint32_t vcpu, std::vector<GuestLogEntry>& out) {
     }
 }
 
+void GuestMachine::irq_entry(EventLog& log, uint32_t vcpu, uint64_t pc, bool trace) {
+    UnicornCpu& c = cpu(vcpu);
+    if (!log.recording()) {
+        log.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}});
+        return;
+    }
+    log.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}, {"insn", c.disassemble(pc)}});
+    if (trace) {
+        c.take_executed();  // only the handler's
+        c.record_executed(true);
+    }
+}
+
+void GuestMachine::irq_return(EventLog& log, uint32_t vcpu, size_t taken, bool trace) {
+    if (!trace || !log.recording()) {
+        log.op(Layer::Guest, "GUEST.irq_return", {{"vcpu", vcpu}, {"taken", taken}});
+        return;
+    }
+    UnicornCpu& c = cpu(vcpu);
+    c.record_executed(false);
+    std::string handler;
+    for (uint64_t pc : c.take_executed())
+        handler += fmt::format("{}{:#x}: {}", handler.empty() ? "" : "; ", pc, c.disassemble(pc));
+    log.op(Layer::Guest, "GUEST.irq_return", {{"vcpu", vcpu}, {"taken", taken}, {"handler", handler}});
+}
+
 GuestMachine::Snapshot GuestMachine::snapshot() const {
     Snapshot s;
     s.ram = ram_->bytes();

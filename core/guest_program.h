@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "core/event_log.h"
 #include "core/unicorn_cpu.h"
 
 namespace irqdiff {
@@ -81,6 +82,15 @@ class GuestMachine {
     uint32_t log_head(uint32_t vcpu) const {
         return ram_->load<uint32_t>(GuestAbi::area(vcpu) + GuestAbi::kLogHead);
     }
+
+    // ---- the interrupt-entry events (docs/guests.md "Traces") -------------------------------------
+    /// GUEST.irq_entry {vcpu, pc, insn} for an interrupt entering vCPU `vcpu` at `pc` (the
+    /// instruction disassembled only when `log` records: Capstone is costly). With `trace`
+    /// (--trace-guest) and a recording log, the vCPU's instructions are recorded until irq_return.
+    void irq_entry(EventLog& log, uint32_t vcpu, uint64_t pc, bool trace);
+    /// GUEST.irq_return {vcpu, taken} once the handler is back at `idle`; with `trace` (as given to
+    /// irq_entry) also `handler`, each instruction it executed as "0xADDR: text" joined by "; ".
+    void irq_return(EventLog& log, uint32_t vcpu, size_t taken, bool trace);
 
     // ---- snapshots ---------------------------------------------------------------------------
     struct Snapshot {

@@ -272,29 +272,9 @@ unsigned UnicornGuest::deliver(uint32_t vcpu, CpuInterface& cpu, const GuestStat
     UnicornCpu& u = machine_.cpu(vcpu);
     const uint64_t pc = u.pc();
     enter_irq(vcpu);
-    if (log_.recording())
-        log_.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}, {"insn", u.disassemble(pc)}});
-    else
-        log_.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}});
-
-    const bool trace = options_.trace_instructions && log_.recording();
+    machine_.irq_entry(log_, vcpu, pc, options_.trace_instructions);
     acks_.clear();
-    if (trace) {
-        u.record_executed(true);
-        u.take_executed();
-    }
-    try {
-        run(vcpu, cpu);
-    } catch (...) {
-        if (trace) u.record_executed(false);
-        throw;
-    }
-    std::string handler;
-    if (trace) {
-        u.record_executed(false);
-        for (uint64_t a : u.take_executed())
-            handler += fmt::format("{}{:#x}: {}", handler.empty() ? "" : "; ", a, u.disassemble(a));
-    }
+    run(vcpu, cpu);
 
     // What the handler logged must be what it acknowledged, in order.
     entries_.clear();
@@ -331,10 +311,7 @@ unsigned UnicornGuest::deliver(uint32_t vcpu, CpuInterface& cpu, const GuestStat
                              {{"vcpu", vcpu}, {"intid", intid}});
         }
     }
-    if (trace)
-        log_.op(Layer::Guest, "GUEST.irq_return", {{"vcpu", vcpu}, {"taken", entries_.size()}, {"handler", handler}});
-    else
-        log_.op(Layer::Guest, "GUEST.irq_return", {{"vcpu", vcpu}, {"taken", entries_.size()}});
+    machine_.irq_return(log_, vcpu, entries_.size(), options_.trace_instructions);
     return static_cast<unsigned>(entries_.size());
 }
 

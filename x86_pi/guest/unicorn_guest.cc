@@ -70,7 +70,6 @@ UnicornGuest::UnicornGuest(uint32_t vcpus, const GuestOptions& options, EventLog
                                &UnicornGuest::on_mmio_write, &hooks_[v]);
         if (e != UC_ERR_OK)
             throw std::logic_error(fmt::format("Unicorn uc_mmio_map(xAPIC) for {}: {}", cpu.label(), uc_strerror(e)));
-        if (options.trace_instructions) cpu.record_executed(true);
     }
 }
 
@@ -245,16 +244,6 @@ void UnicornGuest::enter(uint32_t vcpu, uint8_t vector) {
     c.set_pc(gate.offset);
 }
 
-std::string UnicornGuest::handler_trace(uint32_t vcpu) {
-    UnicornCpu& c = machine_.cpu(vcpu);
-    std::string out;
-    for (uint64_t pc : c.take_executed()) {
-        if (!out.empty()) out += "; ";
-        out += fmt::format("{:#x}: {}", pc, c.disassemble(pc));
-    }
-    return out;
-}
-
 unsigned UnicornGuest::take_interrupts(UnicornHost host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest) {
     Cpu& cpu = host.hw.cpu(vcpu);
     UnicornCpu& uc = machine_.cpu(vcpu);
@@ -277,11 +266,7 @@ unsigned UnicornGuest::take_interrupts(UnicornHost host, uint32_t vcpu, const Sc
         const uint64_t pc = uc.pc();
         if (pc != machine_.idle()) throw std::logic_error("UnicornGuest: an interrupt outside the idle loop");
         machine_.set_clock(vcpu, log_.total());
-        if (log_.recording())
-            log_.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}, {"insn", uc.disassemble(pc)}});
-        else
-            log_.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}});
-        if (options_.trace_instructions) uc.take_executed();  // only the handler's
+        machine_.irq_entry(log_, vcpu, pc, options_.trace_instructions);
         enter(vcpu, *vector);
         run(host, vcpu);  // the handler, until IRETQ returns to `idle`
         sync_if(cpu, vcpu);
@@ -301,11 +286,7 @@ unsigned UnicornGuest::take_interrupts(UnicornHost host, uint32_t vcpu, const Sc
         }
         host.guest.took(vcpu, *vector, path, scenario, guest);
         ++taken;
-        if (options_.trace_instructions && log_.recording())
-            log_.op(Layer::Guest, "GUEST.irq_return",
-                    {{"vcpu", vcpu}, {"taken", entries_.size()}, {"handler", handler_trace(vcpu)}});
-        else
-            log_.op(Layer::Guest, "GUEST.irq_return", {{"vcpu", vcpu}, {"taken", entries_.size()}});
+        machine_.irq_return(log_, vcpu, entries_.size(), options_.trace_instructions);
     }
     throw std::logic_error("UnicornGuest::take_interrupts: the vCPU keeps taking interrupts");
 }

@@ -117,7 +117,6 @@ class UnicornGuest {
     void run(UnicornHost& host, uint32_t vcpu);
     /// The interrupt entry through the IDT (x86-64 item 4) for `vector` at the vCPU's PC.
     void enter(uint32_t vcpu, uint8_t vector);
-    std::string handler_trace(uint32_t vcpu);
 
     EventLog& log_;
     GuestOptions options_;
