@@ -7,6 +7,7 @@
 
 #include "arm_gic/hw/gic.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff::arm {
 namespace {

@@ -5,6 +5,7 @@
 #include "core/memory.h"
 #include "core/runner.h"
 #include "core/scenario.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {

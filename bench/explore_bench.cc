@@ -6,6 +6,7 @@
 #include <benchmark/benchmark.h>
 
 #include "core/explorer.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {

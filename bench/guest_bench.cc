@@ -14,6 +14,7 @@
 
 #include "core/guest_program.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff::guest_images {
 const GuestImage& arm_guest();
@@ -76,7 +77,8 @@ struct BareArm {
     static uint32_t on_sys(uc_engine*, uc_arm64_reg reg, const uc_arm64_cp_reg* cp, void* user) {
         auto* b = static_cast<BareArm*>(user);
         UnicornCpu& c = b->m.cpu(0);
-        const bool icc = cp->op0 == 3 && cp->op1 == 0 && ((cp->crn == 12 && cp->crm >= 8) || (cp->crn == 4 && cp->crm == 6));
+        const bool icc =
+            cp->op0 == 3 && cp->op1 == 0 && ((cp->crn == 12 && cp->crm >= 8) || (cp->crn == 4 && cp->crm == 6));
         const bool cntvct = cp->op0 == 3 && cp->op1 == 3 && cp->crn == 14 && cp->crm == 0 && cp->op2 == 2;
         if (!icc && !cntvct) return 0;
         if (cntvct) {
@@ -129,7 +131,8 @@ struct BareX86 {
         m.set_clock(0, m.ram().load<uint64_t>(GuestAbi::area(0) + GuestAbi::kClock) + 1);
         uc_x86_mmr idtr{};
         c.reg_struct(UC_X86_REG_IDTR, &idtr);
-        const uint64_t lo = ram.load<uint64_t>(idtr.base + 16 * vector), hi = ram.load<uint64_t>(idtr.base + 16 * vector + 8);
+        const uint64_t lo = ram.load<uint64_t>(idtr.base + 16 * vector),
+                       hi = ram.load<uint64_t>(idtr.base + 16 * vector + 8);
         const uint64_t offset = (lo & 0xFFFF) | ((lo >> 32) & 0xFFFF'0000) | (hi << 32);
         const uint64_t rsp = c.reg(UC_X86_REG_RSP), frame = (rsp & ~uint64_t{0xF}) - 40;
         const uint64_t rflags = c.reg(UC_X86_REG_RFLAGS);

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 #include "x86_pi/hw/platform.h"
 
 namespace irqdiff::x86 {

@@ -2,15 +2,14 @@
 // Exit codes (DESIGN.md "Interfaces"): 0 every expectation holds, 1 one does not, 2 bad input or
 // usage (one line, "PLACE: what was expected", on stderr), 3 an internal error (a bug: report it).
 #include <fmt/format.h>
-
-#include <CLI/CLI.hpp>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <optional>
@@ -25,6 +24,7 @@
 #include "core/scenario.h"
 #include "core/trace.h"
 #include "core/versions.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff::cli {
 namespace {
@@ -61,9 +61,7 @@ std::string expected_for(const Scenario& s, SourceId source) {
 }
 
 /// "arm", or "arm/unicorn" for a run with the Unicorn guest.
-std::string run_label(const RunResult& r) {
-    return r.guest == GuestKind::Unicorn ? r.arch + "/unicorn" : r.arch;
-}
+std::string run_label(const RunResult& r) { return r.guest == GuestKind::Unicorn ? r.arch + "/unicorn" : r.arch; }
 
 void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
     fmt::print("scenario {} ({})\n", result.scenario, result.file);
@@ -89,8 +87,8 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
                                              : fmt::format("{}", fmt::join(changed, ","));
         std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
         for (const SourceOutcome& o : r.outcomes)
-            table.add({run_label(r), policy, order, r.source_names[o.source], to_string(o.outcome), expected_for(s, o.source),
-                       std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
+            table.add({run_label(r), policy, order, r.source_names[o.source], to_string(o.outcome),
+                       expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
     }
     if (table.empty())
         fmt::print("  no source was fired\n");
@@ -170,7 +168,8 @@ int cmd_run(const RunArgs& a) {
             if (*a.guest == "both")
                 options.compare_guests = true;
             else if (!(options.guest = parse_guest_kind(*a.guest)))
-                throw InputError("--guest", fmt::format("'{}': expected abstract, unicorn or both", one_line(*a.guest)));
+                throw InputError("--guest",
+                                 fmt::format("'{}': expected abstract, unicorn or both", one_line(*a.guest)));
         }
         options.trace_guest = a.trace_guest;
     } catch (const InputError& e) {
@@ -224,7 +223,8 @@ struct ExploreArgs {
 std::pair<uint64_t, uint64_t> parse_range(const std::string& text, uint64_t size) {
     unsigned long long lo = 0, hi = 0;
     char tail = 0;
-    if (std::sscanf(text.c_str(), "%llu:%llu%c", &lo, &hi, &tail) != 2 || lo > hi || text.find('-') != std::string::npos)
+    if (std::sscanf(text.c_str(), "%llu:%llu%c", &lo, &hi, &tail) != 2 || lo > hi ||
+        text.find('-') != std::string::npos)
         throw InputError("--range", fmt::format("'{}': expected LO:HI with 0 <= LO <= HI", text));
     if (hi > size)
         throw InputError("--range", fmt::format("'{}': this exploration has {} schedules (0:{})", text, size, size));
@@ -310,7 +310,8 @@ void print_exploration(const ExploreSpace& space, const Exploration& x, bool eve
     fmt::print("scenario {} ({})\n", sc.name, sc.file);
     std::vector<std::string> blocks;
     for (const ExploreBlock& b : space.blocks()) {
-        std::vector<std::string> axes{fmt::format("{} polic{}", b.policies.size(), b.policies.size() == 1 ? "y" : "ies")};
+        std::vector<std::string> axes{
+            fmt::format("{} polic{}", b.policies.size(), b.policies.size() == 1 ? "y" : "ies")};
         for (size_t m = 0; m < b.orders.size(); ++m) {
             axes.push_back(fmt::format("{} order{}", b.orders[m], b.orders[m] == 1 ? "" : "s"));
             for (uint16_t a : b.arrivals[m]) axes.push_back(fmt::format("{} arrival point{}", a, a == 1 ? "" : "s"));
@@ -325,12 +326,9 @@ void print_exploration(const ExploreSpace& space, const Exploration& x, bool eve
     Table summary(header);
     for (const PolicySummary& p : x.policies) {
         const ExploreBlock& b = space.blocks()[p.block];
-        std::vector<std::string> row{b.backend->name,
-                                     swept_policy(b, p.policy),
-                                     std::to_string(p.schedules),
-                                     std::to_string(p.orders),
-                                     std::to_string(p.failing_orders),
-                                     fmt::format("{:.2f}", p.fragility())};
+        std::vector<std::string> row{
+            b.backend->name,          swept_policy(b, p.policy),        std::to_string(p.schedules),
+            std::to_string(p.orders), std::to_string(p.failing_orders), fmt::format("{:.2f}", p.fragility())};
         for (SourceId s = 0; s < sc.sources.size(); ++s) {
             auto it = std::find_if(p.outcomes.begin(), p.outcomes.end(), [&](const auto& e) { return e.first == s; });
             row.push_back(it == p.outcomes.end() ? "-" : outcome_counts(it->second));
@@ -379,8 +377,9 @@ void print_exploration(const ExploreSpace& space, const Exploration& x, bool eve
             for (const Event& e : c.trace->events) fmt::print("      {}\n", to_string(e));
     }
     if (any_failing && !events)
-        fmt::print("  (--events prints each one's event log; --json has them, and 'irqdiff explore FILE --range I:I+1 "
-                   "--json' any schedule's)\n");
+        fmt::print(
+            "  (--events prints each one's event log; --json has them, and 'irqdiff explore FILE --range I:I+1 "
+            "--json' any schedule's)\n");
     fmt::print("\n  {}\n", x.all_expectations_met()
                                ? "every explored schedule meets the scenario's expectations"
                                : fmt::format("{} of {} explored schedules do not meet the scenario's expectations",
@@ -563,8 +562,9 @@ int main_impl(int argc, char** argv) {
                         "The guest on the vCPUs: abstract or unicorn (default: the scenario's 'guest', else abstract)");
     explore->add_option("--jobs", explore_args.jobs, "Local worker processes (the schedules are split among them)");
     explore->add_option("--range", explore_args.range, "Explore schedules LO..HI-1 only (LO:HI)");
-    CLI::Option* explore_json = explore->add_flag(
-        "--json", explore_args.json, "Print one JSON document (space, policy summaries, cells, matrix; docs/results.md)");
+    CLI::Option* explore_json =
+        explore->add_flag("--json", explore_args.json,
+                          "Print one JSON document (space, policy summaries, cells, matrix; docs/results.md)");
     explore->add_flag("--events", explore_args.events, "Print each failing cell's event log")->excludes(explore_json);
 
     std::string what;

@@ -2,7 +2,7 @@
 // actions of a schedule. The runner lowers a scenario into actions; the backend applies them one
 // at a time, tells the abstract guest what it delivered, and answers at any point where each
 // source's pending state lives and whether that place is live (DESIGN.md "Where is it?").
-// Backends depend on core only; the registry that lists them is assembled by irqdiff_builtin.
+// Backends depend on core only; the registry that lists them is registry/builtin_backends.h.
 #pragma once
 
 #include <cstdint>
@@ -73,7 +73,7 @@ struct GuestOptions {
 /// One entry of a Unicorn guest's own log in guest memory, as the emulator read it back
 /// (docs/guests.md): what the guest's handler saw.
 struct GuestRecord {
-    uint32_t action = 0;     // schedule index of the `run` during which it was written
+    uint32_t action = 0;  // schedule index of the `run` during which it was written
     uint32_t vcpu = 0;
     uint32_t id = 0;         // the INTID (arm) or vector (x86) the handler logged
     uint64_t timestamp = 0;  // the guest's clock when it logged it (the event-log position)
@@ -186,9 +186,5 @@ class Registry {
    private:
     std::vector<BackendInfo> backends_;
 };
-
-/// Every backend built into this irqdiff (defined in core/builtin_backends.cc, target
-/// irqdiff_builtin, the one place that links all backend libraries).
-const Registry& builtin_backends();
 
 }  // namespace irqdiff

@@ -3,12 +3,11 @@
 // (STYLE.md "Python bindings kept apart"); classes are registered before any function so
 // signatures show Python names. User-input errors (InputError) become irqdiff.ScenarioError, a
 // ValueError carrying "PLACE: what was expected".
+#include <fmt/format.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include <memory>
-
-#include <fmt/format.h>
 
 #include "core/backend.h"
 #include "core/explorer.h"
@@ -17,6 +16,7 @@
 #include "core/runner.h"
 #include "core/scenario.h"
 #include "core/versions.h"
+#include "registry/builtin_backends.h"
 
 namespace py = pybind11;
 
@@ -160,8 +160,9 @@ std::pair<uint64_t, uint64_t> range_of(const ExploreSpace& space, const std::opt
                                        const std::optional<uint64_t>& hi) {
     uint64_t a = lo.value_or(0), b = hi.value_or(space.size());
     if (a > b || b > space.size())
-        throw InputError("explore(lo=..., hi=...)",
-                         fmt::format("{}:{}: expected 0 <= lo <= hi <= {} (the number of schedules)", a, b, space.size()));
+        throw InputError(
+            "explore(lo=..., hi=...)",
+            fmt::format("{}:{}: expected 0 <= lo <= hi <= {} (the number of schedules)", a, b, space.size()));
     return {a, b};
 }
 
@@ -250,15 +251,15 @@ A validated scenario (format v1, see scenarios/README.md).
                 return names;
             },
             "Every interrupt source, DEVICE.VECTOR, in device order.")
-        .def_property_readonly("devices",
-                               [](const Scenario& s) {
-                                   py::list out;
-                                   for (const Device& d : s.devices)
-                                       out.append(py::dict(py::arg("name") = d.name, py::arg("kind") = to_string(d.kind),
-                                                           py::arg("vectors") = d.vectors,
-                                                           py::arg("passthrough") = d.passthrough));
-                                   return out;
-                               })
+        .def_property_readonly(
+            "devices",
+            [](const Scenario& s) {
+                py::list out;
+                for (const Device& d : s.devices)
+                    out.append(py::dict(py::arg("name") = d.name, py::arg("kind") = to_string(d.kind),
+                                        py::arg("vectors") = d.vectors, py::arg("passthrough") = d.passthrough));
+                return out;
+            })
         .def_property_readonly(
             "routes",
             [](const Scenario& s) {

@@ -9,6 +9,7 @@
 
 #include "arm_gic/backend.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 
@@ -279,7 +280,8 @@ TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
     const GuestLog::Mark delivered_at_k = guest.mark();
 
     for (size_t i = k; i < schedule.actions.size(); ++i) backend->apply(schedule.actions[i]);
-    std::vector<Delivery> first(guest.deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries), guest.deliveries().end());
+    std::vector<Delivery> first(guest.deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries),
+                                guest.deliveries().end());
     auto where_at_end = where_all(*backend, n);
     ASSERT_EQ(first.size(), 2u);
     backend->apply(Action{StepKind::Retarget, 1, 0});  // the guest moves nic.0 to vCPU 1
@@ -292,7 +294,8 @@ TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
 
     guest.rewind(delivered_at_k);
     for (size_t i = k; i < schedule.actions.size(); ++i) backend->apply(schedule.actions[i]);
-    std::vector<Delivery> second(guest.deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries), guest.deliveries().end());
+    std::vector<Delivery> second(guest.deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries),
+                                 guest.deliveries().end());
     EXPECT_EQ(second, first);
     EXPECT_EQ(where_all(*backend, n), where_at_end);
 }

@@ -6,6 +6,7 @@
 
 #include "core/results.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {

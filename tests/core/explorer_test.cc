@@ -7,6 +7,8 @@
 
 #include <set>
 
+#include "registry/builtin_backends.h"
+
 namespace irqdiff {
 namespace {
 
@@ -189,17 +191,18 @@ TEST(Metrics, SaveAndRestoreAreAsymmetricOnArmAndNotOnX86) {
     EXPECT_EQ(arm.metrics.sources[0].hops(), 4u);
     EXPECT_EQ(x86.metrics.sources[0].hops(), 3u);
     EXPECT_GT(arm.metrics.sources[0].window(), x86.metrics.sources[0].window());
-    EXPECT_GT(arm.metrics.save.hw_commands, 0u);     // VMAPP V=0 / V=1 around the VPT read
-    EXPECT_GT(arm.metrics.restore.hw_commands, 0u);  // MAPD/MAPTI/VMAPP and the INT + VSYNC push
-    EXPECT_GT(arm.metrics.save.guest.bytes_written, 0u);  // the guest pending and ITS tables
-    EXPECT_EQ(x86.metrics.save.guest.bytes_written, 0u);  // the LAPIC travels in the stream
+    EXPECT_GT(arm.metrics.save.hw_commands, 0u);                      // VMAPP V=0 / V=1 around the VPT read
+    EXPECT_GT(arm.metrics.restore.hw_commands, 0u);                   // MAPD/MAPTI/VMAPP and the INT + VSYNC push
+    EXPECT_GT(arm.metrics.save.guest.bytes_written, 0u);              // the guest pending and ITS tables
+    EXPECT_EQ(x86.metrics.save.guest.bytes_written, 0u);              // the LAPIC travels in the stream
     EXPECT_EQ(arm.metrics.sources[0].path.back().places.size(), 0u);  // ends delivered
     EXPECT_TRUE(arm.metrics.sources[0].path.back().delivered);
 }
 
 TEST(Metrics, ALostSourcesPathEndsWhereItVanished) {
     // unset_forwarding after the transfer point: DISCARD takes the pending state and nothing
-    // carries it back to software (reference/arm §3.6, kvm_vgic_v4_unset_forwarding), so nic.0 is held nowhere any more.
+    // carries it back to software (reference/arm §3.6, kvm_vgic_v4_unset_forwarding), so nic.0 is held nowhere any
+    // more.
     Scenario s = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/arm/unset_forwarding_after_transfer.yaml");
     ExploreSpace space(s, builtin_backends(), options({"arm"}));
     RunResult r = space.run(0);

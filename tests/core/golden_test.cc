@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {

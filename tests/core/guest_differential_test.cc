@@ -11,6 +11,7 @@
 
 #include "core/explorer.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {
@@ -21,8 +22,8 @@ const fs::path kSource = IRQDIFF_SOURCE_DIR;
 
 struct Case {
     std::string arch;
-    fs::path scenario;                   // relative to scenarios/
-    std::vector<PolicySetting> policy;   // overrides
+    fs::path scenario;                  // relative to scenarios/
+    std::vector<PolicySetting> policy;  // overrides
     std::string label;
 };
 

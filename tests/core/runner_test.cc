@@ -7,6 +7,7 @@
 
 #include "core/ideal_backend.h"
 #include "core/results.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {

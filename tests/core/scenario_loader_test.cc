@@ -11,6 +11,7 @@
 #include "core/backend.h"
 #include "core/runner.h"
 #include "core/scenario.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {
@@ -551,9 +552,9 @@ TEST(ScenarioLoader, SecondTimerOnOneVcpuIsAnErrorAtItsRoute) {
 // also holds the `arch` and `kind` mistakes: a bad arch value, a timer passed through, a timer retargeted.
 TEST(ScenarioLoader, TheMalformedLibraryCoversArchAndTimerMistakes) {
     std::vector<std::string> files = malformed_files();
-    for (const char* f :
-         {"arch_both.yaml", "arch_listed_twice.yaml", "arch_empty.yaml", "timer_passthrough.yaml",
-          "timer_retargeted.yaml", "timer_unassigned.yaml", "timer_two_vectors.yaml", "timer_twice_on_one_vcpu.yaml", "unknown_device_kind.yaml"})
+    for (const char* f : {"arch_both.yaml", "arch_listed_twice.yaml", "arch_empty.yaml", "timer_passthrough.yaml",
+                          "timer_retargeted.yaml", "timer_unassigned.yaml", "timer_two_vectors.yaml",
+                          "timer_twice_on_one_vcpu.yaml", "unknown_device_kind.yaml"})
         EXPECT_NE(std::find(files.begin(), files.end(), f), files.end()) << f;
 }
 

@@ -13,6 +13,7 @@
 
 #include "core/errors.h"
 #include "core/versions.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 namespace {

@@ -14,6 +14,11 @@ SEED = SOURCE / "scenarios" / "seed" / "pending_across_migration.yaml"
 MALFORMED = sorted((SOURCE / "tests" / "data" / "malformed").glob("*.yaml"))
 
 
+def pytest_configure(config):
+    # ctest runs `-m "not slow"` as pytest and `-m slow` (Dask clusters) as pytest.slow.
+    config.addinivalue_line("markers", "slow: starts worker processes (Dask); ctest label slow")
+
+
 def _env(name: str) -> str:
     value = os.environ.get(name)
     if not value:

@@ -50,6 +50,7 @@ def test_explore_bad_arguments(seed, kwargs, message):
     assert str(e.value).startswith(message), str(e.value)
 
 
+@pytest.mark.slow
 def test_sweep_on_two_workers_resumes_from_its_manifest(seed, tmp_path):
     from dask.distributed import Client, LocalCluster
 

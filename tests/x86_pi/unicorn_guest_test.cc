@@ -15,6 +15,7 @@
 
 #include "core/explorer.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 #include "tests/x86_pi/x86_harness.h"
 
 namespace irqdiff::guest_images {

@@ -19,6 +19,7 @@
 
 #include "core/results.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 
 namespace irqdiff {
 
@@ -840,8 +841,9 @@ TEST(X86BackendSnapshot, RestoreReplaysTheRestOfTheMigration) {
     t.guest().rewind(delivered_at_k);
     t.rewind(k);
     t.finish();
-    std::vector<Delivery> second(t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries),
-                                 t.guest().deliveries().end());
+    std::vector<Delivery> second(
+        t.guest().deliveries().begin() + static_cast<std::ptrdiff_t>(delivered_at_k.deliveries),
+        t.guest().deliveries().end());
     EXPECT_EQ(second, first);
     EXPECT_EQ(t.identity("nic.0"), name_at_end);
     EXPECT_EQ(t.where("nic.0"), kNowhere);

@@ -1,7 +1,7 @@
-// The registry of every backend in this build. This file is the only code that links all
-// backend libraries (target irqdiff_builtin); the backends themselves depend on core alone.
+// The registry of every backend in this build (registry/builtin_backends.h).
+#include "registry/builtin_backends.h"
+
 #include "arm_gic/backend.h"
-#include "core/backend.h"
 #include "core/ideal_backend.h"
 #include "x86_pi/backend.h"
 
