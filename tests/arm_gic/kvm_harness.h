@@ -20,7 +20,7 @@
 #include <vector>
 
 #include "arm_gic/guest/guest.h"
-#include "arm_gic/host.h"
+#include "arm_gic/machine.h"
 #include "arm_gic/kvm/its_abi.h"
 #include "core/scenario.h"
 
@@ -76,7 +76,7 @@ class KvmHarness {
    public:
     Scenario scenario;
     EventLog log;
-    Host h;
+    Machine h;
     GuestState gs;
     GuestLog glog;
     std::deque<std::pair<unsigned, uint32_t>> raised;  // host IRQs not yet taken: (rd, intid)

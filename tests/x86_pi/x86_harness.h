@@ -1,6 +1,6 @@
 // One x86 machine at the hypervisor level, driven the way X86Backend drives it (x86_pi/backend.cc)
 // but one call at a time: host memory, the platform (pCPUs, VT-d), the host's IOMMU driver, KVM
-// with one VM and QEMU's devices (Host, x86_pi/host.h). Host work (VM exits, host vectors) is
+// with one VM and QEMU's devices (Host, x86_pi/machine.h). Host work (VM exits, host vectors) is
 // taken by service(), which is X86Backend::service / dispatch. Shared by the tests of x86_pi/kvm,
 // x86_pi/vmm and the backend.
 //
@@ -23,7 +23,7 @@
 
 #include "core/backend.h"
 #include "core/event_log.h"
-#include "x86_pi/host.h"
+#include "x86_pi/machine.h"
 
 namespace irqdiff {
 // gtest prints the model's enums by name.
@@ -79,7 +79,7 @@ struct Taken {
 class Machine {
    public:
     EventLog log;
-    Host h;
+    x86::Machine h;
     std::vector<std::pair<unsigned, uint8_t>> dispatched;  // host vectors service() handled: (pCPU, vector)
 
     /// `vcpus` vCPUs on as many pCPUs (or `pcpus` when larger): IOMMU driver set up (remapping

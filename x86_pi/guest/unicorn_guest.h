@@ -94,11 +94,8 @@ class UnicornGuest {
     /// Guest::take_interrupts. Returns how many it took.
     unsigned take_interrupts(UnicornHost host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
 
-    struct Snapshot {
-        GuestMachine::Snapshot machine;
-    };
-    Snapshot snapshot() const { return Snapshot{machine_.snapshot()}; }
-    void restore(const Snapshot& s) { machine_.restore(s.machine); }
+    GuestMachine::Snapshot snapshot() const { return machine_.snapshot(); }
+    void restore(const GuestMachine::Snapshot& s) { machine_.restore(s); }
 
    private:
     struct Hook {

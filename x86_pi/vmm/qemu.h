@@ -1,19 +1,20 @@
 // The VMM side of the x86 stack (QEMU with VFIO, reference/x86_posted_interrupts_kvm_migration.md
-// §5.4, "reference §5.4"): devices (core/device.h) with their guest-programmed MSI-X tables, the
-// KVM MSI routes and irqfds QEMU sets up for them (vfio_msix_enable), VFIO's host IRQs, the irq
-// bypass that lets KVM post them, and the VFIO device states migration moves through.
+// §5.4, "reference §5.4"): the core VFIO logic (core/vfio.h: device states, MSI-X enable, irqfds,
+// held MSIs, the bypass) over one x86 machine. This port says how a passthrough MSI enters the
+// host (a remappable-format message to the IOMMU, with the device's requester ID), that each
+// vector has a KVM GSI route from its guest-programmed MSI-X entry (kvm_irqchip_add_msi_route,
+// KVM_SET_GSI_ROUTING) with an irqfd, and that the irq bypass lets KVM post it (kvm_pi_update_irte).
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
 #include "core/device.h"
-#include "core/event_log.h"
+#include "core/vfio.h"
 
 namespace irqdiff::x86 {
 
-/// One x86 machine (host memory, the platform, the host's IOMMU driver, KVM, QEMU's devices).
-struct Host;
+struct Machine;
 
 namespace vmm {
 
@@ -22,39 +23,33 @@ struct QemuState {
     uint32_t next_gsi = 0;           // kvm_irqchip_add_msi_route allocates GSIs in order
 };
 
-/// QEMU's device logic over one Host (a view; the state lives in Host::qemu).
-class Qemu {
+class QemuPort {
    public:
-    Qemu(Host& host, EventLog& log) : h_(host), log_(log) {}
-
-    /// The device raises MSI `vector`: a passthrough device's MSI goes to the IOMMU (its
-    /// remappable-format message, with its requester ID); an emulated one is injected by QEMU
-    /// (KVM_SIGNAL_MSI). A device that cannot send holds it.
-    void fire(size_t device, uint32_t vector);
-    /// The guest writes MSI-X table entry `vector` (QEMU's MSI-X emulation); with MSI-X enabled
-    /// the route follows (vfio_update_kvm_msi_virq -> KVM_SET_GSI_ROUTING).
-    void write_msix(size_t device, uint32_t vector, const MsixEntry& entry);
-    /// vfio_msix_enable, the part before the bypass: a KVM MSI route and an irqfd per vector and
-    /// (passthrough) VFIO_DEVICE_SET_IRQS, which gives each vector a host IRQ. Held MSIs of a
-    /// running device are sent.
-    void msix_enable(size_t device);
-    /// The irq bypass producers meet the irqfd consumers (kvm_arch_irq_bypass_add_producer).
-    void connect_bypass(size_t device);
-    /// KVM_IRQFD deassign of one vector (the bypass disconnects); later MSIs reach KVM through
-    /// QEMU (KVM_SIGNAL_MSI).
-    void irqfd_deassign(size_t device, uint32_t vector);
-    /// A VFIO host IRQ fired (vfio_msihandler): the eventfd is signalled, and the irqfd (or QEMU
-    /// reading the eventfd) injects the MSI with kvm_set_msi.
-    void host_irq(int irq);
-    /// vfio_vmstate_change: RUNNING, STOP, RESUMING. Entering RUNNING sends held MSIs.
-    void set_state(size_t device, DeviceRunState state);
+    explicit QemuPort(Machine& machine) : m_(machine) {}
+    /// The physical MSI reaches the IOMMU; a vector without a host IRQ sends nothing (logged).
+    void send_to_host(PciDevice& d, uint32_t vector);
+    /// irqfd_wakeup -> kvm_set_msi from the vector's irqfd, else QEMU's KVM_SIGNAL_MSI with the
+    /// guest-programmed message.
+    void inject(PciDevice& d, uint32_t vector, bool irqfd);
+    /// A new GSI with the vector's MSI route (KVM_SET_GSI_ROUTING) and its irqfd (KVM_IRQFD).
+    void route(PciDevice& d, uint32_t vector);
+    void update_route(PciDevice& d, uint32_t vector);
+    /// VFIO_DEVICE_SET_IRQS: a host IRQ with a remapped IRTE and a host vector, or -1.
+    int request_host_irq(PciDevice& d, uint32_t vector);
+    /// kvm_arch_irq_bypass_add_producer -> kvm_pi_update_irte.
+    void add_producer(PciDevice& d, uint32_t vector);
+    /// Only QEMU < 6.0's one-by-one vector enable disconnects a producer; the x86 backend has no
+    /// such policy.
+    void del_producer(PciDevice& d, uint32_t vector);
+    /// KVM_IRQFD deassign (the bypass disconnects with it).
+    void deassign(PciDevice& d, uint32_t vector);
 
    private:
-    void send(size_t device, uint32_t vector);
-
-    Host& h_;
-    EventLog& log_;
+    Machine& m_;
 };
+
+/// QEMU's device logic over one Machine (a view; the state lives in Machine::qemu).
+using Qemu = Vfio<QemuPort>;
 
 }  // namespace vmm
 }  // namespace irqdiff::x86

@@ -1,0 +1,24 @@
+#include "arm_gic/machine.h"
+
+#include <stdexcept>
+
+namespace irqdiff::arm {
+
+void Machine::service() {
+    for (unsigned guard = 0; !irqs.empty(); ++guard) {
+        if (guard > 100000) throw std::logic_error("arm machine: host interrupts never settle");
+        HostIrq e = irqs.front();
+        irqs.pop_front();
+        uint32_t intid = gic.rd(e.rd).acknowledge_lpi();
+        if (intid == kSpuriousIntid) continue;
+        if (int vpe = its.vpe_of_doorbell(intid); vpe >= 0)
+            kvm().doorbell(static_cast<uint32_t>(vpe));
+        else if (int irq = its.irq_of_lpi(intid); irq >= 0)
+            vmm().host_irq(irq);
+        else
+            log->guest_error(Layer::Hypervisor, "HOST.spurious_lpi", "a host LPI no driver requested",
+                             {{"rd", e.rd}, {"intid", intid}});
+    }
+}
+
+}  // namespace irqdiff::arm

@@ -1,0 +1,71 @@
+// One ARM machine of a migration (the source or the destination): host memory with this
+// machine's copy of guest RAM, the GIC, the host's ITS driver state, KVM's vgic for the VM and
+// QEMU's device state, and the physical LPIs its CPUs have yet to take. Copying a Machine is a
+// snapshot: the copy's GIC uses the copy's memory and signals the copy's CPUs.
+#pragma once
+
+#include <deque>
+
+#include "arm_gic/hw/gic.h"
+#include "arm_gic/kvm/host_its.h"
+#include "arm_gic/kvm/vgic.h"
+#include "arm_gic/vmm/qemu.h"
+#include "core/backend.h"
+
+namespace irqdiff::arm {
+
+struct Machine {
+    /// A physical LPI a redistributor signalled to its CPU.
+    struct HostIrq {
+        unsigned rd;
+        uint32_t intid;
+    };
+
+    Memory mem;
+    Gic gic;
+    kvm::HostIts its;
+    kvm::VgicState vgic;
+    vmm::QemuState qemu;
+    kvm::TransferPoint transfer;
+    EventLog* log;
+    std::deque<HostIrq> irqs;  // signalled, not yet taken, in order
+
+    Machine(const GicConfig& config, EventLog& events, kvm::TransferPoint point)
+        : gic(config, mem.host, events), transfer(point), log(&events) {
+        listen();
+    }
+    Machine(const Machine& o)
+        : mem(o.mem),
+          gic(o.gic),
+          its(o.its),
+          vgic(o.vgic),
+          qemu(o.qemu),
+          transfer(o.transfer),
+          log(o.log),
+          irqs(o.irqs) {
+        gic.attach(mem.host, *log);
+        listen();
+    }
+    Machine& operator=(const Machine&) = delete;
+
+    kvm::Kvm kvm() { return kvm::Kvm(vgic, gic, its, mem.guest, *log, transfer); }
+    vmm::Qemu vmm() { return vmm::Qemu(qemu.devices, vmm::QemuPort(*this), *log); }
+
+    /// The host CPUs take their pending physical LPIs: a vPE doorbell goes to
+    /// vgic_v4_doorbell_handler, a VFIO vector's LPI to vfio_msihandler. Interrupts raised by a
+    /// handler are taken after it returns, as a CPU takes them.
+    void service();
+
+    void add_counters(BackendCounters& c) const {
+        for (unsigned i = 0; i < gic.its_count(); ++i) c.hw_commands += gic.its(i).commands_executed();
+        c.host += mem.host.stats();
+        c.guest += mem.guest.stats();
+    }
+
+   private:
+    void listen() {
+        gic.set_host_irq_handler([this](unsigned rd, uint32_t intid) { irqs.push_back(HostIrq{rd, intid}); });
+    }
+};
+
+}  // namespace irqdiff::arm

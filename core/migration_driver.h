@@ -1,0 +1,191 @@
+// The two-machine life cycle of a live migration, once for every backend (DESIGN "Migration"):
+// the source machine runs the VM until the save steps end with the switch-over, which makes the
+// destination machine (a copy of guest RAM, the stream beside it); the restore steps run on the
+// destination in the chosen order; once the VM runs there the source is retired (its counters
+// kept); a later migration starts from the last destination. Snapshots for the explorer are
+// plain copies of the state (both machines, the stream, the VM's guest-side state) plus the
+// Unicorn guest's machine.
+//
+// A backend derives from MigrationDriver<Derived, Machine, Transit, Vm> and provides
+//   static const PlanTable& plan_table()       its save and restore steps with their handlers, the
+//                                              restore DAG and the named orders: the table IS the
+//                                              restore sequence and its code
+//   std::unique_ptr<Machine> make_machine(bool destination)
+//   void apply_step(const Action&)              every action that is not a migration step
+//   void service()                              the host CPUs take their pending work
+//   Transit fresh_transit() const               an empty stream for the next migration
+// and its Machine provides `Memory mem`, `vmm()` (the core VFIO logic over its devices) and
+// `add_counters(BackendCounters&) const`.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/deep_ptr.h"
+#include "core/guest_program.h"
+#include "core/vfio.h"
+
+namespace irqdiff {
+
+template <class Derived, class Machine, class Transit, class Vm, class UnicornGuest>
+class MigrationDriver : public Backend {
+   public:
+    using Handler = void (Derived::*)();
+    /// One row of a plan table: the step as `irqdiff list steps` shows it, and the code it runs.
+    struct StepRow {
+        MigrationStep step;
+        Handler handler;
+    };
+    struct PlanTable {
+        std::vector<StepRow> save;     // in QEMU's order (the save side is fixed)
+        std::vector<StepRow> restore;  // the DAG's nodes; `orders` says in which orders they run
+        std::vector<Dependency> deps;  // the restore DAG, each edge with its rule
+        std::vector<std::pair<std::string, std::vector<std::string>>> orders;  // named orders, `qemu` first
+    };
+
+    /// The MigrationPlan (step vocabulary, DAG, orders) a plan table describes.
+    static std::shared_ptr<const MigrationPlan> make_plan(const PlanTable& t) {
+        std::vector<MigrationStep> save, restore;
+        for (const StepRow& r : t.save) save.push_back(r.step);
+        for (const StepRow& r : t.restore) restore.push_back(r.step);
+        return std::make_shared<const MigrationPlan>(std::move(save), std::move(restore), t.deps, t.orders);
+    }
+
+    void apply(const Action& a) final {
+        if (a.kind == StepKind::Migrate)
+            migrate(a);
+        else
+            self().apply_step(a);
+        self().service();
+        retire_source();
+    }
+
+    std::unique_ptr<BackendSnapshot> snapshot() const final {
+        auto snap = std::make_unique<Snapshot>(s_);
+        if (unicorn_) snap->guest = unicorn_->snapshot();
+        return snap;
+    }
+    void restore(const BackendSnapshot& snap) final {
+        const auto* s = dynamic_cast<const Snapshot*>(&snap);
+        if (!s) throw std::logic_error(fmt::format("{} backend: restore from a snapshot of another backend", arch()));
+        if (static_cast<bool>(unicorn_) != s->guest.has_value())
+            throw std::logic_error(fmt::format("{} backend: restore from a snapshot taken with another guest", arch()));
+        s_ = s->state;
+        if (unicorn_) unicorn_->restore(*s->guest);
+    }
+
+    /// Totals over every machine of the migration, retired ones included.
+    BackendCounters counters() const final {
+        BackendCounters c = s_.retired;
+        for (const Machine* m : {s_.src.get(), s_.dst.get()})
+            if (m) m->add_counters(c);
+        return c;
+    }
+
+   protected:
+    MigrationDriver(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
+        : scenario_(ctx.scenario), log_(ctx.log), guest_log_(ctx.guest), plan_(std::move(plan)) {}
+
+    struct State {
+        DeepPtr<Machine> src, dst;         // copied with the state (snapshots)
+        bool on_dst = false;               // the switch-over happened: the VM's home is the destination
+        bool devices_loaded = false;       // vfio_load_config ran on the destination
+        std::vector<DeviceImage> devices;  // the devices' part of the stream
+        Transit transit;                   // the rest of the stream and the restore's progress
+        Vm vm;                             // the guest's own state (drivers, vectors, masks)
+        BackendCounters retired;           // of source machines earlier migrations left behind
+    };
+
+    /// The machine the VM runs on now (or is being restored onto).
+    Machine& active() { return *(s_.on_dst ? s_.dst : s_.src); }
+    const Machine& active() const { return *(s_.on_dst ? s_.dst : s_.src); }
+    Machine& source() { return *s_.src; }
+    Machine& destination() { return *s_.dst; }
+    Machine* source_if_any() { return s_.src.get(); }
+    bool on_destination() const { return s_.on_dst; }
+    Transit& transit() { return s_.transit; }
+    const Transit& transit() const { return s_.transit; }
+    Vm& vm() { return s_.vm; }
+    const Vm& vm() const { return s_.vm; }
+
+    /// The VM boots on a new source machine.
+    void boot_machine() { s_.src = self().make_machine(false); }
+
+    /// The devices' migration data is read into the stream (vfio_save_state).
+    void save_devices(Machine& m) { s_.devices = m.vmm().save(); }
+    /// vfio_load_config on the destination.
+    void load_devices() {
+        destination().vmm().load(s_.devices);
+        s_.devices_loaded = true;
+    }
+    /// The MSIs a device's state in the stream holds, while it is not loaded yet (else nullptr).
+    const std::vector<bool>* held_in_stream(size_t device) const {
+        return s_.on_dst && !s_.devices_loaded ? &s_.devices.at(device).held : nullptr;
+    }
+
+    /// The final RAM pass ends with the switch-over: the destination machine comes up with a
+    /// copy of guest RAM, and from now on the VM's home is the destination.
+    void switch_over() {
+        Machine& src = source();
+        s_.dst = self().make_machine(true);
+        s_.dst->mem.guest = src.mem.guest;
+        s_.dst->mem.guest.reset_stats();  // the copy is transport; the source counted the writes
+        s_.on_dst = true;
+        log_.op(Layer::Vmm, "QEMU.switch_over", {{"guest_pages", src.mem.guest.pages_allocated()}});
+    }
+
+    const Scenario& scenario_;
+    EventLog& log_;
+    GuestLog& guest_log_;
+    std::shared_ptr<const MigrationPlan> plan_;
+    std::unique_ptr<UnicornGuest> unicorn_;  // guest: unicorn (its machine is snapshotted beside State)
+
+   private:
+    struct Snapshot final : BackendSnapshot {
+        explicit Snapshot(const State& s) : state(s) {}
+        State state;
+        std::optional<GuestMachine::Snapshot> guest;
+    };
+
+    Derived& self() { return static_cast<Derived&>(*this); }
+
+    void migrate(const Action& a) {
+        const bool save = a.side == Side::Save;
+        const PlanTable& table = Derived::plan_table();
+        const StepRow& row = (save ? table.save : table.restore).at(a.step);
+        if (save && s_.on_dst) next_migration();
+        log_.op(Layer::Vmm, "QEMU." + row.step.name);
+        (self().*row.handler)();
+    }
+
+    /// Once the VM runs on the destination nothing reaches the source machine again: it is
+    /// dropped (its counters kept), so snapshots copy one machine, not two.
+    void retire_source() {
+        if (!s_.on_dst || !s_.src) return;
+        s_.src->add_counters(s_.retired);
+        s_.src = {};
+    }
+
+    /// A later migration starts where the VM runs now: the destination becomes the source, and
+    /// the stream and the restore's progress start afresh.
+    void next_migration() {
+        retire_source();
+        s_.src = std::move(s_.dst);
+        s_.on_dst = false;
+        s_.devices_loaded = false;
+        s_.devices.clear();
+        s_.transit = self().fresh_transit();
+        log_.op(Layer::Vmm, "QEMU.next_migration");
+    }
+
+    State s_;
+};
+
+}  // namespace irqdiff

@@ -1,0 +1,180 @@
+// The VMM's VFIO device logic, shared by every backend: a device (core/device.h) is RUNNING, STOP
+// or RESUMING (include/uapi/linux/vfio.h migration FSM, QEMU hw/vfio/migration.c); an MSI it
+// cannot send is held; vfio_msix_enable gives each vector a KVM MSI route and irqfd and, for a
+// passthrough device, a host IRQ (VFIO_DEVICE_SET_IRQS); the irq bypass connects the host IRQ
+// to the irqfd consumer (kvm_arch_irq_bypass_add_producer), which lets KVM forward (ARM) or post
+// (x86) it. What an architecture adds is one `Port`: how a device's MSI enters the host, and the
+// KVM calls behind routes, irqfds and the bypass.
+//
+// A Port provides (each takes the device and the vector):
+//   send_to_host(d, v)       the passthrough device's MSI write enters the host (a bus write)
+//   inject(d, v, irqfd)      KVM injects the guest's MSI: from the irqfd, or KVM_SIGNAL_MSI
+//   route(d, v)              KVM_SET_GSI_ROUTING + KVM_IRQFD for a vector at vfio_msix_enable
+//   update_route(d, v)       the guest rewrote an enabled vector's MSI-X entry
+//   request_host_irq(d, v)   VFIO_DEVICE_SET_IRQS: the host IRQ number, or -1 (none left)
+//   add_producer(d, v)       the irq bypass connects (kvm_arch_irq_bypass_add_producer)
+//   del_producer(d, v)       the irq bypass disconnects (kvm_arch_irq_bypass_del_producer)
+//   deassign(d, v)           KVM_IRQFD deassign, with the vector's flags as they were
+#pragma once
+
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+#include "core/device.h"
+#include "core/event_log.h"
+
+namespace irqdiff {
+
+/// Whether QEMU enables MSI-X vectors in one go (QEMU >= 6.0: ecebe53fe993, then "vfio: defer
+/// to commit kvm irq routing when enable msi/msix") or one by one, each VFIO_DEVICE_SET_IRQS
+/// tearing down and re-registering every vector (QEMU < 6.0; reference/arm §4.2).
+enum class VectorEnable : uint8_t { AllAtOnce, OneByOne };
+
+/// What the migration stream carries of one device (vfio_save_state / vfio_pci_load_config).
+struct DeviceImage {
+    bool msix_programmed = false;
+    std::vector<bool> held;
+    std::vector<MsixEntry> msix;
+};
+
+template <class Port>
+class Vfio {
+   public:
+    Vfio(std::vector<PciDevice>& devices, Port port, EventLog& log)
+        : devices_(devices), port_(std::move(port)), log_(log) {}
+
+    /// The device raises MSI `vector`; a device that cannot send it holds it (DEVICE.hold).
+    void fire(size_t device, uint32_t vector) {
+        if (devices_.at(device).raise(vector, log_)) send(device, vector);
+    }
+
+    /// The guest writes MSI-X table entry `vector` (QEMU's MSI-X emulation); with MSI-X enabled
+    /// the route follows (vfio_update_kvm_msi_virq -> KVM_SET_GSI_ROUTING).
+    void write_msix(size_t device, uint32_t vector, const MsixEntry& entry) {
+        PciDevice& d = devices_.at(device);
+        d.msix.at(vector) = entry;
+        log_.op(Layer::Vmm, "QEMU.msix_write",
+                {{"device", d.name}, {"vector", vector}, {"address", Hex{entry.address}}, {"data", Hex{entry.data}}});
+        if (d.msix_enabled && d.vectors[vector].gsi >= 0) port_.update_route(d, vector);
+    }
+
+    /// vfio_msix_enable, the part before the bypass: a KVM MSI route and an irqfd per vector and,
+    /// for a passthrough device, VFIO_DEVICE_SET_IRQS (host IRQs). Held MSIs of a running device
+    /// are sent.
+    void msix_enable(size_t device) {
+        PciDevice& d = devices_.at(device);
+        if (!d.msix_programmed || d.msix_enabled) return;
+        for (uint32_t v = 0; v < d.vectors.size(); ++v) {
+            VfioVector& vec = d.vectors[v];
+            port_.route(d, v);
+            vec.irqfd = true;
+            if (d.passthrough && vec.host_irq < 0) {
+                vec.host_irq = port_.request_host_irq(d, v);
+                if (vec.host_irq < 0)
+                    log_.guest_error(Layer::Vmm, "QEMU.vfio_set_irqs",
+                                     "the host has no interrupt vector left (-ENOSPC)",
+                                     {{"device", d.name}, {"vector", v}});
+            }
+        }
+        d.msix_enabled = true;
+        log_.op(Layer::Vmm, "QEMU.vfio_msix_enable", {{"device", d.name}, {"vectors", d.vectors.size()}});
+        for (uint32_t v : d.release()) send(device, v);
+    }
+
+    /// The irq bypass producers meet the irqfd consumers, one per vector with a host IRQ and an
+    /// irqfd. With VectorEnable::OneByOne every step re-registers the vectors already connected,
+    /// so each of them is disconnected and connected again.
+    void connect_bypass(size_t device, VectorEnable how = VectorEnable::AllAtOnce) {
+        PciDevice& d = devices_.at(device);
+        if (!d.passthrough || !d.msix_enabled) return;
+        auto connect = [&](uint32_t v) {
+            VfioVector& vec = d.vectors[v];
+            if (vec.host_irq < 0 || !vec.irqfd || vec.bypass) return;
+            vec.bypass = true;
+            port_.add_producer(d, v);
+        };
+        const auto n = static_cast<uint32_t>(d.vectors.size());
+        if (how == VectorEnable::AllAtOnce) {
+            for (uint32_t v = 0; v < n; ++v) connect(v);
+            return;
+        }
+        // QEMU < 6.0: vector 0, then each further vector with a SET_IRQS that tears down and
+        // re-registers every eventfd: the connected vectors go through del_producer/add_producer.
+        for (uint32_t k = 0; k < n; ++k) {
+            log_.op(Layer::Vmm, "QEMU.vfio_set_irqs", {{"device", d.name}, {"vectors", k + 1}});
+            for (uint32_t v = 0; v < k; ++v) {
+                if (!d.vectors[v].bypass) continue;
+                d.vectors[v].bypass = false;
+                port_.del_producer(d, v);
+            }
+            for (uint32_t v = 0; v <= k; ++v) connect(v);
+        }
+    }
+
+    /// KVM_IRQFD deassign of one vector: the bypass disconnects; later MSIs reach KVM through
+    /// QEMU (KVM_SIGNAL_MSI).
+    void irqfd_deassign(size_t device, uint32_t vector) {
+        PciDevice& d = devices_.at(device);
+        VfioVector& vec = d.vectors.at(vector);
+        log_.op(Layer::Vmm, "QEMU.irqfd_deassign", {{"device", d.name}, {"vector", vector}, {"bypass", vec.bypass}});
+        port_.deassign(d, vector);
+        vec.irqfd = false;
+        vec.bypass = false;
+    }
+
+    /// A VFIO host IRQ fired (vfio_msihandler): the eventfd is signalled, and the irqfd (or QEMU
+    /// reading the eventfd) injects the MSI.
+    void host_irq(int irq) {
+        for (PciDevice& d : devices_)
+            for (uint32_t v = 0; v < d.vectors.size(); ++v)
+                if (d.vectors[v].host_irq == irq) {
+                    log_.op(Layer::Vmm, "VFIO.msihandler",
+                            {{"device", d.name}, {"vector", v}, {"irqfd", d.vectors[v].irqfd}});
+                    port_.inject(d, v, d.vectors[v].irqfd);
+                    return;
+                }
+        log_.guest_error(Layer::Hypervisor, "HOST.spurious_irq", "a host IRQ that no driver requested", {{"irq", irq}});
+    }
+
+    /// vfio_vmstate_change: RUNNING, STOP, RESUMING. Entering RUNNING sends held MSIs.
+    void set_state(size_t device, DeviceRunState state) {
+        PciDevice& d = devices_.at(device);
+        d.state = state;
+        log_.op(Layer::Vmm, "VFIO.set_state", {{"device", d.name}, {"state", to_string(state)}});
+        for (uint32_t v : d.release()) send(device, v);
+    }
+
+    /// The devices' part of the migration stream.
+    std::vector<DeviceImage> save() const {
+        std::vector<DeviceImage> out;
+        for (const PciDevice& d : devices_) out.push_back({d.msix_programmed, d.held, d.msix});
+        return out;
+    }
+    /// vfio_pci_load_config on the destination: config, MSI-X table, and the MSIs the stream holds
+    /// joined with those the RESUMING device raised meanwhile.
+    void load(const std::vector<DeviceImage>& images) {
+        for (size_t i = 0; i < devices_.size() && i < images.size(); ++i) {
+            PciDevice& d = devices_[i];
+            d.msix_programmed = images[i].msix_programmed;
+            d.load_held(images[i].held);
+            if (images[i].msix.size() == d.msix.size()) d.msix = images[i].msix;
+        }
+    }
+
+   private:
+    void send(size_t device, uint32_t vector) {
+        PciDevice& d = devices_.at(device);
+        log_.op(Layer::Vmm, "DEVICE.msi", {{"device", d.name}, {"vector", vector}, {"passthrough", d.passthrough}});
+        if (d.passthrough)
+            port_.send_to_host(d, vector);
+        else
+            port_.inject(d, vector, false);  // an emulated device: QEMU injects with KVM_SIGNAL_MSI
+    }
+
+    std::vector<PciDevice>& devices_;
+    Port port_;
+    EventLog& log_;
+};
+
+}  // namespace irqdiff

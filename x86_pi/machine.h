@@ -1,0 +1,51 @@
+// One x86 machine of a migration (the source or the destination): host memory, the platform
+// (pCPUs and the VT-d IOMMU), the host's interrupt-remapping driver state, KVM's state for the VM
+// and QEMU's device state. Copying a Machine is a snapshot: the copy's platform uses the copy's
+// memory.
+#pragma once
+
+#include <cstdint>
+
+#include "core/backend.h"
+#include "x86_pi/hw/platform.h"
+#include "x86_pi/kvm/host_iommu.h"
+#include "x86_pi/kvm/kvm.h"
+#include "x86_pi/vmm/qemu.h"
+
+namespace irqdiff::x86 {
+
+struct Machine {
+    Memory mem;
+    Platform hw;
+    kvm::HostIommuState iommu_state;
+    kvm::KvmState kvm_state;
+    vmm::QemuState qemu;
+    EventLog* log;
+
+    Machine(unsigned cpus, EventLog& events) : hw(cpus, mem.host, events), log(&events) {}
+    Machine(const Machine& o)
+        : mem(o.mem), hw(o.hw), iommu_state(o.iommu_state), kvm_state(o.kvm_state), qemu(o.qemu), log(o.log) {
+        hw.attach(mem.host, *log);
+    }
+    Machine& operator=(const Machine&) = delete;
+
+    kvm::HostIommu iommu() { return kvm::HostIommu(iommu_state, hw, mem.host, *log); }
+    kvm::Kvm kvm() { return kvm::Kvm(kvm_state, hw, iommu(), mem.host, *log); }
+    vmm::Qemu vmm() { return vmm::Qemu(qemu.devices, vmm::QemuPort(*this), *log); }
+
+    /// The host handles what its pCPUs have for it: a VM exit (KVM's handler, the host's for an
+    /// external interrupt, then back into the guest), or an interrupt in root mode.
+    void service();
+
+    void add_counters(BackendCounters& c) const {
+        c.hw_commands += hw.iommu().invalidations();
+        c.host += mem.host.stats();
+        c.guest += mem.guest.stats();
+    }
+
+   private:
+    /// The host's handler for a vector on pCPU `cpu` [reference §3.2].
+    void dispatch(unsigned cpu, uint8_t vector);
+};
+
+}  // namespace irqdiff::x86
