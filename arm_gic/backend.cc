@@ -126,14 +126,6 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
           vector_enable_(ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? VectorEnable::OneByOne
                                                                                : VectorEnable::AllAtOnce) {
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
-        for (size_t d = 0; d < scenario_.devices.size(); ++d)
-            if (scenario_.devices[d].kind == DeviceKind::Timer)
-                throw InputError(scenario_.devices[d].kind_loc,
-                                 fmt::format("devices[{}].kind: timer is the x86 local-APIC timer; the arm backend "
-                                             "models no timer (give the scenario 'arch: x86')",
-                                             d));
-        if (ctx.guest_options.kind == GuestKind::Unicorn)
-            unicorn_ = std::make_unique<UnicornGuest>(scenario_.vcpus, ctx.guest_options, log_);
         boot();
     }
 
@@ -141,10 +133,6 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
 
     void apply_step(const Action& a) {
         switch (a.kind) {
-            case StepKind::Run:
-                for (uint32_t v = 0; v < scenario_.vcpus; ++v)
-                    if (a.vcpu < 0 || static_cast<uint32_t>(a.vcpu) == v) run_vcpu(v);
-                break;
             case StepKind::Mask:
             case StepKind::Unmask:
                 if (unicorn_) {
@@ -171,13 +159,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                 break;
             }
             case StepKind::Retarget: guest().retarget(a.source, static_cast<uint32_t>(a.vcpu)); break;
-            case StepKind::Unassign: {
-                const Source& src = scenario_.sources[a.source];
-                active().vmm().irqfd_deassign(src.device, src.vector);
-                break;
-            }
             case StepKind::ToggleLpis: guest().toggle_lpis(static_cast<uint32_t>(a.vcpu)); break;
-            case StepKind::Migrate: throw std::logic_error("ArmBackend: a migration step outside the plan table");
+            default: throw std::logic_error("ArmBackend: an action the migration driver handles");
         }
     }
 
@@ -263,6 +246,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         service();
     }
 
+   public:
     void run_vcpu(uint32_t v) {
         Machine& h = active();
         kvm::VgicCpu& c = h.vgic.cpus.at(v);
@@ -286,6 +270,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         throw std::logic_error("ArmBackend: a vCPU kept taking interrupts");
     }
 
+   private:
     // ---- save steps (on the source) ----------------------------------------------------------
     void stop_vcpus() {
         Machine& h = source();
@@ -405,8 +390,14 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
 
 BackendInfo arm_backend_info() {
     auto plan = ArmBackend::make_plan(ArmBackend::plan_table());
-    return BackendInfo{"arm", "Linux KVM + QEMU on a GICv4.1 (or 4.0) host, passthrough MSIs forwarded as vLPIs", true,
-                       plan, [plan](const BackendContext& ctx) { return std::make_unique<ArmBackend>(ctx, plan); }};
+    return BackendInfo{"arm",
+                       "Linux KVM + QEMU on a GICv4.1 (or 4.0) host, passthrough MSIs forwarded as vLPIs",
+                       true,
+                       plan,
+                       [plan](const BackendContext& ctx) { return std::make_unique<ArmBackend>(ctx, plan); },
+                       {{DeviceKind::Timer, std::nullopt,
+                         "timer is the x86 local-APIC timer; the arm backend models no timer (give the scenario "
+                         "'arch: x86')"}}};
 }
 
 }  // namespace irqdiff::arm

@@ -6,6 +6,19 @@
 
 namespace irqdiff {
 
+std::unique_ptr<Backend> make_backend(const BackendInfo& info, const BackendContext& ctx) {
+    const Scenario& s = ctx.scenario;
+    for (const Refusal& r : info.refuses) {
+        for (size_t d = 0; r.device && d < s.devices.size(); ++d)
+            if (s.devices[d].kind == *r.device)
+                throw InputError(s.devices[d].kind_loc, fmt::format("devices[{}].kind: {}", d, r.why));
+        for (size_t i = 0; r.step && i < s.steps.size(); ++i)
+            if (s.steps[i].kind == *r.step)
+                throw InputError(s.steps[i].loc, fmt::format("steps[{}].{}: {}", i, to_string(*r.step), r.why));
+    }
+    return info.make(ctx);
+}
+
 std::string describe(const Action& a, const Scenario& scenario, const MigrationPlan& plan) {
     auto src = [&] { return scenario.sources[a.source].name; };
     switch (a.kind) {

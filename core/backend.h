@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -157,13 +158,26 @@ struct BackendContext {
     GuestOptions guest_options{};
 };
 
+/// Scenario vocabulary a backend has no mechanism for: a device kind or a step kind, and what to
+/// tell the user (make_backend refuses such a scenario at the device's or step's place).
+struct Refusal {
+    std::optional<DeviceKind> device;
+    std::optional<StepKind> step;
+    std::string why;
+};
+
 struct BackendInfo {
     std::string name;          // "ideal", "arm", "x86"
     std::string description;   // one line
     bool virtualizing = true;  // false only for the ideal reference backend
     std::shared_ptr<const MigrationPlan> plan;
     std::function<std::unique_ptr<Backend>(const BackendContext&)> make;
+    std::vector<Refusal> refuses;  // what of the shared scenario vocabulary this backend cannot run
 };
+
+/// Makes the backend for a run, after refusing (InputError) a scenario that uses vocabulary the
+/// backend declares it has no mechanism for.
+std::unique_ptr<Backend> make_backend(const BackendInfo& info, const BackendContext& ctx);
 
 class Registry {
    public:

@@ -218,7 +218,8 @@ class IdealBackend final : public Backend {
 BackendInfo ideal_backend_info() {
     auto plan = make_ideal_plan();
     return BackendInfo{"ideal", "reference: the oracle's ideal controller, no virtualization", false, plan,
-                       [plan](const BackendContext& ctx) { return std::make_unique<IdealBackend>(ctx, plan); }};
+                       [plan](const BackendContext& ctx) { return std::make_unique<IdealBackend>(ctx, plan); },
+                       {}};
 }
 
 }  // namespace irqdiff

@@ -11,7 +11,8 @@
 //                                              restore DAG and the named orders: the table IS the
 //                                              restore sequence and its code
 //   std::unique_ptr<Machine> make_machine(bool destination)
-//   void apply_step(const Action&)              every action that is not a migration step
+//   void run_vcpu(uint32_t)                     the guest runs on one vCPU until nothing is left
+//   void apply_step(const Action&)              every other action (mask, fire, block, ...)
 //   void service()                              the host CPUs take their pending work
 //   Transit fresh_transit() const               an empty stream for the next migration
 // and its Machine provides `Memory mem`, `vmm()` (the core VFIO logic over its devices) and
@@ -58,11 +59,23 @@ class MigrationDriver : public Backend {
         return std::make_shared<const MigrationPlan>(std::move(save), std::move(restore), t.deps, t.orders);
     }
 
+    /// Migration steps run their plan-table handler; `run` runs each vCPU it names
+    /// (Derived::run_vcpu); `unassign` is KVM_IRQFD deassign through the VMM; the rest is the
+    /// backend's (Derived::apply_step). Then the host CPUs take their work.
     void apply(const Action& a) final {
-        if (a.kind == StepKind::Migrate)
-            migrate(a);
-        else
-            self().apply_step(a);
+        switch (a.kind) {
+            case StepKind::Migrate: migrate(a); break;
+            case StepKind::Run:
+                for (uint32_t v = 0; v < scenario_.vcpus; ++v)
+                    if (a.vcpu < 0 || static_cast<uint32_t>(a.vcpu) == v) self().run_vcpu(v);
+                break;
+            case StepKind::Unassign: {
+                const Source& src = scenario_.sources[a.source];
+                active().vmm().irqfd_deassign(src.device, src.vector);
+                break;
+            }
+            default: self().apply_step(a);
+        }
         self().service();
         retire_source();
     }
@@ -90,8 +103,12 @@ class MigrationDriver : public Backend {
     }
 
    protected:
+    /// With `guest: unicorn` each vCPU runs the architecture's guest program (docs/guests.md).
     MigrationDriver(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
-        : scenario_(ctx.scenario), log_(ctx.log), guest_log_(ctx.guest), plan_(std::move(plan)) {}
+        : scenario_(ctx.scenario), log_(ctx.log), guest_log_(ctx.guest), plan_(std::move(plan)) {
+        if (ctx.guest_options.kind == GuestKind::Unicorn)
+            unicorn_ = std::make_unique<UnicornGuest>(scenario_.vcpus, ctx.guest_options, log_);
+    }
 
     struct State {
         DeepPtr<Machine> src, dst;         // copied with the state (snapshots)

@@ -98,14 +98,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         : MigrationDriver(ctx, std::move(plan)),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
           logical_(ctx.policy.is("x86.guest_apic_dest", "logical")) {
-        for (size_t i = 0; i < scenario_.steps.size(); ++i)
-            if (scenario_.steps[i].kind == StepKind::ToggleLpis)
-                throw InputError(scenario_.steps[i].loc,
-                                 fmt::format("steps[{}].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 "
-                                             "backend has no LPIs (give the scenario 'arch: arm')",
-                                             i));
-        if (ctx.guest_options.kind == GuestKind::Unicorn)
-            unicorn_ = std::make_unique<UnicornGuest>(scenario_.vcpus, ctx.guest_options, log_);
         boot();
     }
 
@@ -113,10 +105,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
 
     void apply_step(const Action& a) {
         switch (a.kind) {
-            case StepKind::Run:
-                for (uint32_t v = 0; v < scenario_.vcpus; ++v)
-                    if (a.vcpu < 0 || static_cast<uint32_t>(a.vcpu) == v) run_vcpu(v);
-                break;
             case StepKind::Mask:
             case StepKind::Unmask:
                 if (unicorn_)  // the program executes CLI or STI itself
@@ -134,13 +122,8 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 active().vmm().write_msix(src.device, src.vector, entry);
                 break;
             }
-            case StepKind::Unassign: {
-                const Source& src = scenario_.sources[a.source];
-                active().vmm().irqfd_deassign(src.device, src.vector);
-                break;
-            }
-            case StepKind::ToggleLpis: throw std::logic_error("X86Backend: toggle_lpis reached the backend");
-            case StepKind::Migrate: throw std::logic_error("X86Backend: a migration step outside the plan table");
+            default:
+                throw std::logic_error("X86Backend: an action the migration driver handles or make_backend refuses");
         }
     }
 
@@ -317,6 +300,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         return c.run == kvm::VcpuRun::InGuest;
     }
 
+   public:
     void run_vcpu(uint32_t v) {
         if (!enter(v)) return;
         Machine& h = active();
@@ -331,6 +315,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         throw std::logic_error("X86Backend: a vCPU kept taking interrupts");
     }
 
+   private:
     void block(uint32_t v) {
         if (!enter(v)) return;
         Machine& h = active();
@@ -441,8 +426,14 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
 
 BackendInfo x86_backend_info() {
     auto plan = X86Backend::make_plan(X86Backend::plan_table());
-    return BackendInfo{"x86", "Linux KVM + QEMU on VT-d with posted interrupts and APICv (VMX)", true, plan,
-                       [plan](const BackendContext& ctx) { return std::make_unique<X86Backend>(ctx, plan); }};
+    return BackendInfo{"x86",
+                       "Linux KVM + QEMU on VT-d with posted interrupts and APICv (VMX)",
+                       true,
+                       plan,
+                       [plan](const BackendContext& ctx) { return std::make_unique<X86Backend>(ctx, plan); },
+                       {{std::nullopt, StepKind::ToggleLpis,
+                         "an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no LPIs (give the scenario "
+                         "'arch: arm')"}}};
 }
 
 }  // namespace irqdiff::x86
