@@ -7,6 +7,7 @@
 #include "arm_gic/guest/guest.h"
 #include "arm_gic/guest/unicorn_guest.h"
 #include "arm_gic/machine.h"
+#include "arm_gic/vmm/qemu.h"
 #include "core/migration_driver.h"
 
 namespace irqdiff::arm {
@@ -122,9 +123,9 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     ArmBackend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
         : MigrationDriver(ctx, std::move(plan)),
           config_(GicConfig::from_policy(ctx.policy)),
-          transfer_(kvm::transfer_point(ctx.policy)),
-          vector_enable_(ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? VectorEnable::OneByOne
-                                                                               : VectorEnable::AllAtOnce) {
+          transfer_(kvm::transfer_point(ctx.policy)) {
+        vector_enable_ =
+            ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? VectorEnable::OneByOne : VectorEnable::AllAtOnce;
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         boot();
     }
@@ -210,15 +211,13 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                 {{"gic", to_string(config_.version)}, {"vcpus", scenario_.vcpus}, {"transfer", to_string(transfer_)}});
         h->its.init(h->gic);
         h->kvm().init(scenario_.vcpus);
-        for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
+        plug_devices(*h, destination, [&](uint32_t d) {
             const Device& dev = scenario_.devices[d];
             PciDevice state(dev.name, dev.passthrough, dev.vectors);
             state.guest_id = GuestLayout::device_id(d);
             if (dev.passthrough) state.host_id = h->its.add_device(h->gic, dev.vectors);
-            // A device on an incoming VM is RESUMING (vfio_load_setup) until the VM starts.
-            state.state = destination ? DeviceRunState::Resuming : DeviceRunState::Running;
-            h->qemu.devices.push_back(std::move(state));
-        }
+            return state;
+        });
         return h;
     }
 
@@ -278,10 +277,6 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             h.kvm().vcpu_put(v, false);
             h.vgic.cpus[v].run = kvm::VcpuRun::Stopped;
         }
-    }
-    void stop_devices() {
-        Machine& h = source();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, DeviceRunState::Stopped);
     }
     void save_its_tables() {
         if (int rc = source().kvm().its_save_tables(); rc != kvm::kOk)
@@ -352,15 +347,6 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                              {{"rc", rc}});
     }
     void enable_its() { destination().kvm().its_write(GITS_CTLR, transit().its_ctlr & GitsCtlr::Enabled.kMask); }
-    void vfio_load_config() { load_devices(); }
-    void msix_enable() {
-        Machine& h = destination();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().msix_enable(d);
-    }
-    void irq_bypass_connect() {
-        Machine& h = destination();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().connect_bypass(d, vector_enable_);
-    }
     /// The first start step starts the VM: arm.transfer=vm_start transfers there, before anything runs.
     void vm_start() {
         if (transit().started) return;
@@ -377,13 +363,11 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     }
     void start_devices() {
         vm_start();
-        Machine& h = destination();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().set_state(d, DeviceRunState::Running);
+        MigrationDriver::start_devices();
     }
 
     GicConfig config_;
     kvm::TransferPoint transfer_;
-    VectorEnable vector_enable_;
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "arm_gic/vmm/qemu.h"
+
 namespace irqdiff::arm {
 
 void Machine::service() {

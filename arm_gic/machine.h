@@ -9,10 +9,19 @@
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/kvm/host_its.h"
 #include "arm_gic/kvm/vgic.h"
-#include "arm_gic/vmm/qemu.h"
 #include "core/backend.h"
+#include "core/vfio.h"
 
 namespace irqdiff::arm {
+
+namespace vmm {
+struct QemuState {
+    std::vector<PciDevice> devices;  // guest_id: the PCI requester ID the guest's ITS sees (DeviceID)
+};
+class QemuPort;
+/// QEMU's device logic over one Machine (a view; the state lives in Machine::qemu): arm_gic/vmm/qemu.h.
+using Qemu = Vfio<QemuPort>;
+}  // namespace vmm
 
 struct Machine {
     /// A physical LPI a redistributor signalled to its CPU.
@@ -49,7 +58,7 @@ struct Machine {
     Machine& operator=(const Machine&) = delete;
 
     kvm::Kvm kvm() { return kvm::Kvm(vgic, gic, its, mem.guest, *log, transfer); }
-    vmm::Qemu vmm() { return vmm::Qemu(qemu.devices, vmm::QemuPort(*this), *log); }
+    vmm::Qemu vmm();  // arm_gic/vmm/qemu.h
 
     /// The host CPUs take their pending physical LPIs: a vPE doorbell goes to
     /// vgic_v4_doorbell_handler, a VFIO vector's LPI to vfio_msihandler. Interrupts raised by a

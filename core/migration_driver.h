@@ -147,6 +147,41 @@ class MigrationDriver : public Backend {
         return s_.on_dst && !s_.devices_loaded ? &s_.devices.at(device).held : nullptr;
     }
 
+    /// A machine's VFIO devices as QEMU finds them: running on a booting VM, RESUMING on an
+    /// incoming one (vfio_load_setup) until the VM starts. `make(d)` gives device d's PciDevice.
+    template <class Make>
+    void plug_devices(Machine& m, bool destination, Make make) {
+        for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
+            PciDevice dev = make(d);
+            dev.state = destination ? DeviceRunState::Resuming : DeviceRunState::Running;
+            m.qemu.devices.push_back(std::move(dev));
+        }
+    }
+
+    // ---- the VFIO steps, the same on every backend (plan-table handlers) ---------------------
+    /// vfio_vmstate_change to STOP on the source: a stopped device sends nothing.
+    void stop_devices() { set_devices(source(), DeviceRunState::Stopped); }
+    /// vfio_pci_load_config on the destination.
+    void vfio_load_config() { load_devices(); }
+    /// vfio_msix_enable for every device on the destination.
+    void msix_enable() {
+        Machine& m = destination();
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d) m.vmm().msix_enable(d);
+    }
+    /// The irq bypass connects every device's vectors on the destination.
+    void irq_bypass_connect() {
+        Machine& m = destination();
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d) m.vmm().connect_bypass(d, vector_enable_);
+    }
+    /// vfio_vmstate_change to RUNNING on the destination: held MSIs are sent.
+    void start_devices() { set_devices(destination(), DeviceRunState::Running); }
+
+    /// Every MSI-capable device of `m` to `state` (a timer is the vCPU's own, not a VFIO device).
+    void set_devices(Machine& m, DeviceRunState state) {
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d)
+            if (scenario_.devices[d].kind == DeviceKind::Msi) m.vmm().set_state(d, state);
+    }
+
     /// The final RAM pass ends with the switch-over: the destination machine comes up with a
     /// copy of guest RAM, and from now on the VM's home is the destination.
     void switch_over() {
@@ -162,7 +197,8 @@ class MigrationDriver : public Backend {
     EventLog& log_;
     GuestLog& guest_log_;
     std::shared_ptr<const MigrationPlan> plan_;
-    std::unique_ptr<UnicornGuest> unicorn_;  // guest: unicorn (its machine is snapshotted beside State)
+    std::unique_ptr<UnicornGuest> unicorn_;                 // guest: unicorn (its machine is snapshotted beside State)
+    VectorEnable vector_enable_ = VectorEnable::AllAtOnce;  // how QEMU enables MSI-X vectors
 
    private:
     struct Snapshot final : BackendSnapshot {

@@ -9,6 +9,7 @@
 #include "x86_pi/guest/guest.h"
 #include "x86_pi/guest/unicorn_guest.h"
 #include "x86_pi/machine.h"
+#include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
 
@@ -220,16 +221,14 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
              {"set_lapic_clears_pir", config_.clear == kvm::SetLapicClear::BeforeLoad ? "before_load" : "after_load"}});
         h->iommu().init();
         h->kvm().init(scenario_.vcpus, config_);
-        for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
+        plug_devices(*h, destination, [&](uint32_t d) {
             const Device& dev = scenario_.devices[d];
             // A timer is the vCPU's own LAPIC: its entry here is an empty placeholder.
             PciDevice state(dev.name, dev.passthrough, dev.kind == DeviceKind::Msi ? dev.vectors : 0);
             state.guest_id = 0x10 + 8 * d;  // bus 0, device 2 + d
             state.host_id = 0x100 + 8 * d;  // the host's bus 1
-            // A device on an incoming VM is RESUMING (vfio_load_setup) until the VM starts.
-            state.state = destination ? DeviceRunState::Resuming : DeviceRunState::Running;
-            h->qemu.devices.push_back(std::move(state));
-        }
+            return state;
+        });
         return h;
     }
 
@@ -355,11 +354,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         kvm::Kvm kvm = source().kvm();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.leave_guest(v, false);
     }
-    void stop_devices() {
-        Machine& h = source();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d)
-            if (scenario_.devices[d].kind == DeviceKind::Msi) h.vmm().set_state(d, DeviceRunState::Stopped);
-    }
     void get_lapic() { save_lapic(source()); }
     void copy_memory() {
         if (!transit().lapic_saved) save_lapic(source());
@@ -392,15 +386,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             st.deadline_passed[v] = false;
         }
     }
-    void vfio_load_config() { load_devices(); }
-    void msix_enable() {
-        Machine& h = destination();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().msix_enable(d);
-    }
-    void irq_bypass_connect() {
-        Machine& h = destination();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d) h.vmm().connect_bypass(d);
-    }
     void start_vcpus() {
         Machine& h = destination();
         kvm::Kvm kvm = h.kvm();
@@ -412,12 +397,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             kvm.vcpu_enter(v);
         }
     }
-    void start_devices() {
-        Machine& h = destination();
-        for (uint32_t d = 0; d < h.qemu.devices.size(); ++d)
-            if (scenario_.devices[d].kind == DeviceKind::Msi) h.vmm().set_state(d, DeviceRunState::Running);
-    }
-
     kvm::KvmConfig config_;
     bool logical_;
 };

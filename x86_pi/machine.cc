@@ -3,6 +3,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "x86_pi/vmm/qemu.h"
+
 namespace irqdiff::x86 {
 
 void Machine::service() {

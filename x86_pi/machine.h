@@ -7,12 +7,22 @@
 #include <cstdint>
 
 #include "core/backend.h"
+#include "core/vfio.h"
 #include "x86_pi/hw/platform.h"
 #include "x86_pi/kvm/host_iommu.h"
 #include "x86_pi/kvm/kvm.h"
-#include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
+
+namespace vmm {
+struct QemuState {
+    std::vector<PciDevice> devices;  // guest_id: the requester ID the guest sees; host_id: the host's
+    uint32_t next_gsi = 0;           // kvm_irqchip_add_msi_route allocates GSIs in order
+};
+class QemuPort;
+/// QEMU's device logic over one Machine (a view; the state lives in Machine::qemu): x86_pi/vmm/qemu.h.
+using Qemu = Vfio<QemuPort>;
+}  // namespace vmm
 
 struct Machine {
     Memory mem;
@@ -31,7 +41,7 @@ struct Machine {
 
     kvm::HostIommu iommu() { return kvm::HostIommu(iommu_state, hw, mem.host, *log); }
     kvm::Kvm kvm() { return kvm::Kvm(kvm_state, hw, iommu(), mem.host, *log); }
-    vmm::Qemu vmm() { return vmm::Qemu(qemu.devices, vmm::QemuPort(*this), *log); }
+    vmm::Qemu vmm();  // x86_pi/vmm/qemu.h
 
     /// The host handles what its pCPUs have for it: a VM exit (KVM's handler, the host's for an
     /// external interrupt, then back into the guest), or an interrupt in root mode.

@@ -1,53 +1,38 @@
 // The VMM side of the ARM stack (QEMU with VFIO, reference/arm §4): the core VFIO logic
 // (core/vfio.h: device states, MSI-X enable, irqfds, held MSIs, the bypass) over one ARM machine.
-// This port says how a passthrough MSI enters the host (GITS_TRANSLATER of the host ITS, with the
-// host DeviceID), how KVM injects an MSI (vgic_its_trigger_msi by DeviceID/EventID: ARM needs no
-// GSI routes) and that the irq bypass forwards a vector as a vLPI (kvm_vgic_v4_set_forwarding).
+// Its port says how a passthrough MSI enters the host (the host ITS's GITS_TRANSLATER, EventID =
+// the vector, DeviceID = the host's), how KVM injects an MSI (vgic_its_trigger_msi by
+// DeviceID/EventID, from the irqfd or KVM_SIGNAL_MSI alike: ARM needs no GSI routes), and that
+// the irq bypass forwards a vector as a vLPI (kvm_vgic_v4_set_forwarding / unset_forwarding).
 #pragma once
 
 #include <cstdint>
-#include <vector>
 
-#include "core/device.h"
+#include "arm_gic/machine.h"
 #include "core/vfio.h"
 
-namespace irqdiff::arm {
-
-struct Machine;
-
-namespace vmm {
-
-using irqdiff::VectorEnable;
-
-struct QemuState {
-    std::vector<PciDevice> devices;  // guest_id: the PCI requester ID the guest's ITS sees (DeviceID)
-};
+namespace irqdiff::arm::vmm {
 
 class QemuPort {
    public:
     explicit QemuPort(Machine& machine) : m_(machine) {}
-    /// The physical MSI reaches the host ITS: EventID = the vector, DeviceID = the host's.
-    void send_to_host(PciDevice& d, uint32_t vector);
-    /// vgic_its_trigger_msi, from the irqfd (kvm_set_msi) or KVM_SIGNAL_MSI: the same call.
-    void inject(PciDevice& d, uint32_t vector, bool irqfd);
-    /// The guest's ITS translates by DeviceID/EventID: no GSI route to set (KVM_IRQFD only).
-    void route(PciDevice&, uint32_t) {}
+    void send_to_host(PciDevice& d, uint32_t v) { m_.gic.its(0).translate(d.host_id, v); }
+    void inject(PciDevice& d, uint32_t v, bool /*irqfd*/) { m_.kvm().trigger_msi(d.guest_id, v); }
+    void route(PciDevice&, uint32_t) {}  // KVM_IRQFD only: the vITS translates by DeviceID/EventID
     void update_route(PciDevice&, uint32_t) {}
-    /// VFIO_DEVICE_SET_IRQS: the host ITS driver maps a new LPI for the vector (MAPTI).
-    int request_host_irq(PciDevice& d, uint32_t vector);
-    /// kvm_arch_irq_bypass_add_producer -> kvm_vgic_v4_set_forwarding.
-    void add_producer(PciDevice& d, uint32_t vector);
-    /// kvm_arch_irq_bypass_del_producer -> kvm_vgic_v4_unset_forwarding.
-    void del_producer(PciDevice& d, uint32_t vector);
-    /// KVM_IRQFD deassign: a forwarded vector is unforwarded first.
-    void deassign(PciDevice& d, uint32_t vector);
+    int request_host_irq(PciDevice& d, uint32_t v) { return m_.its.request_irq(m_.gic, d.host_id, v); }  // MAPTI
+    void add_producer(PciDevice& d, uint32_t v) { m_.kvm().set_forwarding(d.vectors[v].host_irq, d.guest_id, v); }
+    void del_producer(PciDevice& d, uint32_t v) { m_.kvm().unset_forwarding(d.vectors[v].host_irq); }
+    void deassign(PciDevice& d, uint32_t v) {  // a forwarded vector is unforwarded first
+        if (d.vectors.at(v).bypass) del_producer(d, v);
+    }
 
    private:
     Machine& m_;
 };
 
-/// QEMU's device logic over one Machine (a view; the state lives in Machine::qemu).
-using Qemu = Vfio<QemuPort>;
+}  // namespace irqdiff::arm::vmm
 
-}  // namespace vmm
+namespace irqdiff::arm {
+inline vmm::Qemu Machine::vmm() { return vmm::Qemu(qemu.devices, vmm::QemuPort(*this), *log); }
 }  // namespace irqdiff::arm

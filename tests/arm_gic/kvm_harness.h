@@ -20,8 +20,9 @@
 #include <vector>
 
 #include "arm_gic/guest/guest.h"
-#include "arm_gic/machine.h"
 #include "arm_gic/kvm/its_abi.h"
+#include "arm_gic/machine.h"
+#include "arm_gic/vmm/qemu.h"
 #include "core/scenario.h"
 
 namespace irqdiff {
@@ -124,7 +125,7 @@ class KvmHarness {
         vmm().msix_enable(d);
         drain();
     }
-    void connect(size_t d, vmm::VectorEnable how = vmm::VectorEnable::AllAtOnce) {
+    void connect(size_t d, VectorEnable how = VectorEnable::AllAtOnce) {
         vmm().connect_bypass(d, how);
         drain();
     }
@@ -132,7 +133,7 @@ class KvmHarness {
         for (uint32_t v = 0; v < scenario.vcpus; ++v) kvm().vcpu_load(v);
     }
     /// Everything ArmBackend::boot does: guest boot, MSI-X, bypass, vCPUs loaded.
-    void boot(vmm::VectorEnable how = vmm::VectorEnable::AllAtOnce) {
+    void boot(VectorEnable how = VectorEnable::AllAtOnce) {
         boot_guest();
         for (size_t d = 0; d < h.qemu.devices.size(); ++d) {
             enable_msix(d);

@@ -8,7 +8,7 @@
 namespace irqdiff::arm::testing {
 namespace {
 
-using vmm::VectorEnable;
+using irqdiff::VectorEnable;
 
 /// One vCPU, one passthrough device with three vectors, all routed to vCPU 0 (LPIs 8192..8194).
 const std::string kThreeVectors =

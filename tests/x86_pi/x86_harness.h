@@ -24,6 +24,7 @@
 #include "core/backend.h"
 #include "core/event_log.h"
 #include "x86_pi/machine.h"
+#include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff {
 // gtest prints the model's enums by name.

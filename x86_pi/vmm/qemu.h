@@ -1,55 +1,55 @@
 // The VMM side of the x86 stack (QEMU with VFIO, reference/x86_posted_interrupts_kvm_migration.md
 // §5.4, "reference §5.4"): the core VFIO logic (core/vfio.h: device states, MSI-X enable, irqfds,
-// held MSIs, the bypass) over one x86 machine. This port says how a passthrough MSI enters the
-// host (a remappable-format message to the IOMMU, with the device's requester ID), that each
-// vector has a KVM GSI route from its guest-programmed MSI-X entry (kvm_irqchip_add_msi_route,
-// KVM_SET_GSI_ROUTING) with an irqfd, and that the irq bypass lets KVM post it (kvm_pi_update_irte).
+// held MSIs, the bypass) over one x86 machine. Its port says how a passthrough MSI enters the host
+// (a remappable-format message to the IOMMU with the device's requester ID; a vector without a
+// host IRQ sends nothing), that each vector has a KVM GSI route from its guest-programmed MSI-X
+// entry (kvm_irqchip_add_msi_route, KVM_SET_GSI_ROUTING) with an irqfd, that KVM injects from the
+// irqfd (irqfd_wakeup -> kvm_set_msi) or QEMU with KVM_SIGNAL_MSI, and that the irq bypass lets
+// KVM post it (kvm_arch_irq_bypass_add_producer -> kvm_pi_update_irte).
 #pragma once
 
 #include <cstdint>
-#include <vector>
+#include <stdexcept>
 
-#include "core/device.h"
 #include "core/vfio.h"
+#include "x86_pi/machine.h"
 
-namespace irqdiff::x86 {
-
-struct Machine;
-
-namespace vmm {
-
-struct QemuState {
-    std::vector<PciDevice> devices;  // guest_id: the requester ID the guest sees; host_id: the host's
-    uint32_t next_gsi = 0;           // kvm_irqchip_add_msi_route allocates GSIs in order
-};
+namespace irqdiff::x86::vmm {
 
 class QemuPort {
    public:
     explicit QemuPort(Machine& machine) : m_(machine) {}
-    /// The physical MSI reaches the IOMMU; a vector without a host IRQ sends nothing (logged).
-    void send_to_host(PciDevice& d, uint32_t vector);
-    /// irqfd_wakeup -> kvm_set_msi from the vector's irqfd, else QEMU's KVM_SIGNAL_MSI with the
-    /// guest-programmed message.
-    void inject(PciDevice& d, uint32_t vector, bool irqfd);
-    /// A new GSI with the vector's MSI route (KVM_SET_GSI_ROUTING) and its irqfd (KVM_IRQFD).
-    void route(PciDevice& d, uint32_t vector);
-    void update_route(PciDevice& d, uint32_t vector);
-    /// VFIO_DEVICE_SET_IRQS: a host IRQ with a remapped IRTE and a host vector, or -1.
-    int request_host_irq(PciDevice& d, uint32_t vector);
-    /// kvm_arch_irq_bypass_add_producer -> kvm_pi_update_irte.
-    void add_producer(PciDevice& d, uint32_t vector);
-    /// Only QEMU < 6.0's one-by-one vector enable disconnects a producer; the x86 backend has no
-    /// such policy.
-    void del_producer(PciDevice& d, uint32_t vector);
-    /// KVM_IRQFD deassign (the bypass disconnects with it).
-    void deassign(PciDevice& d, uint32_t vector);
+    void send_to_host(PciDevice& d, uint32_t v);
+    void inject(PciDevice& d, uint32_t v, bool irqfd) {
+        if (irqfd)
+            m_.kvm().irqfd_signal(gsi(d, v));
+        else
+            m_.kvm().set_msi(message(d.msix.at(v)), "KVM_SIGNAL_MSI");
+    }
+    void route(PciDevice& d, uint32_t v) {
+        d.vectors[v].gsi = static_cast<int>(m_.qemu.next_gsi++);
+        m_.kvm().set_route(gsi(d, v), message(d.msix[v]));
+        m_.kvm().irqfd_assign(gsi(d, v));
+    }
+    void update_route(PciDevice& d, uint32_t v) { m_.kvm().set_route(gsi(d, v), message(d.msix[v])); }
+    int request_host_irq(PciDevice& d, uint32_t) { return m_.iommu().request_irq(static_cast<uint16_t>(d.host_id)); }
+    void add_producer(PciDevice& d, uint32_t v) { m_.kvm().irq_bypass_add_producer(gsi(d, v), d.vectors[v].host_irq); }
+    /// Only QEMU < 6.0's one-by-one vector enable disconnects a producer; x86 has no such policy.
+    void del_producer(PciDevice&, uint32_t) {
+        throw std::logic_error("x86 QEMU: one-by-one MSI-X vector enable (QEMU < 6.0) is not modelled on x86");
+    }
+    void deassign(PciDevice& d, uint32_t v) {  // the bypass disconnects with the irqfd
+        if (d.vectors.at(v).irqfd) m_.kvm().irqfd_deassign(gsi(d, v));
+    }
 
    private:
+    static uint32_t gsi(const PciDevice& d, uint32_t v) { return static_cast<uint32_t>(d.vectors[v].gsi); }
+    static kvm::MsiMessage message(const MsixEntry& e) { return kvm::MsiMessage{e.address, e.data}; }
     Machine& m_;
 };
 
-/// QEMU's device logic over one Machine (a view; the state lives in Machine::qemu).
-using Qemu = Vfio<QemuPort>;
+}  // namespace irqdiff::x86::vmm
 
-}  // namespace vmm
+namespace irqdiff::x86 {
+inline vmm::Qemu Machine::vmm() { return vmm::Qemu(qemu.devices, vmm::QemuPort(*this), *log); }
 }  // namespace irqdiff::x86
