@@ -9,6 +9,7 @@
 #include "arm_gic/guest/guest.h"
 #include "arm_gic/guest/unicorn_guest.h"
 #include "arm_gic/host.h"
+#include "arm_gic/places.h"
 #include "core/deep_ptr.h"
 
 namespace irqdiff::arm {
@@ -172,12 +173,11 @@ class ArmBackend final : public Backend {
         if (!lpi.routed) return;
         const Host& h = *(s_.on_dst ? s_.dst : s_.src);
         const Source& src = scenario_.sources[source];
-        const std::string& dev = scenario_.devices[src.device].name;
         // In the device: the live machine's device, or the migration stream until it is loaded.
         const std::vector<bool>* saved =
             s_.on_dst && !s_.device_loaded ? &s_.stream.devices.at(src.device).held : nullptr;
         if (h.qemu.devices.at(src.device).holds(src.vector, saved))
-            out.push_back({fmt::format("arm.device[{}]", dev), false});
+            out.push_back({&places::kDevice, src.device, false});
         h.gic.where_vlpi(lpi.vcpu, lpi.intid, out);
         auto it = h.vgic.lpis.find(lpi.intid);
         if (it != h.vgic.lpis.end() && it->second.pending_latch) {
@@ -187,11 +187,11 @@ class ArmBackend final : public Backend {
             // enabled, and with a target vCPU that has LPIs enabled.
             bool live = !irq.hw && irq.enabled && irq.target_vcpu != kvm::kNoVcpu &&
                         h.vgic.cpus.at(irq.target_vcpu).enable_lpis;
-            out.push_back({fmt::format("arm.pending_latch[vcpu{}]", irq.target_vcpu), live});
+            out.push_back({&places::kPendingLatch, irq.target_vcpu, live});
         }
         uint64_t byte = GuestLayout::pending_table(lpi.vcpu) + lpi.intid / 8;
         if ((h.mem.guest.read8(byte).value >> (lpi.intid % 8)) & 1)
-            out.push_back({fmt::format("arm.guest_pending_table[vcpu{}]", lpi.vcpu), false});
+            out.push_back({&places::kGuestPendingTable, lpi.vcpu, false});
     }
 
     std::string identity(SourceId source) const override {
