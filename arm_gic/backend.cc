@@ -7,6 +7,7 @@
 #include "arm_gic/guest/guest.h"
 #include "arm_gic/guest/unicorn_guest.h"
 #include "arm_gic/machine.h"
+#include "arm_gic/places.h"
 #include "arm_gic/vmm/qemu.h"
 #include "core/migration_driver.h"
 
@@ -178,10 +179,9 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         if (!lpi.routed) return;
         const Machine& h = active();
         const Source& src = scenario_.sources[source];
-        const std::string& dev = scenario_.devices[src.device].name;
         // In the device: the live machine's device, or the migration stream until it is loaded.
         if (h.qemu.devices.at(src.device).holds(src.vector, held_in_stream(src.device)))
-            out.push_back({fmt::format("arm.device[{}]", dev), false});
+            out.push_back({&places::kDevice, src.device, false});
         h.gic.where_vlpi(lpi.vcpu, lpi.intid, out);
         auto it = h.vgic.lpis.find(lpi.intid);
         if (it != h.vgic.lpis.end() && it->second.pending_latch) {
@@ -191,11 +191,11 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             // enabled, and with a target vCPU that has LPIs enabled.
             bool live = !irq.hw && irq.enabled && irq.target_vcpu != kvm::kNoVcpu &&
                         h.vgic.cpus.at(irq.target_vcpu).enable_lpis;
-            out.push_back({fmt::format("arm.pending_latch[vcpu{}]", irq.target_vcpu), live});
+            out.push_back({&places::kPendingLatch, irq.target_vcpu, live});
         }
         uint64_t byte = GuestLayout::pending_table(lpi.vcpu) + lpi.intid / 8;
         if ((h.mem.guest.read8(byte).value >> (lpi.intid % 8)) & 1)
-            out.push_back({fmt::format("arm.guest_pending_table[vcpu{}]", lpi.vcpu), false});
+            out.push_back({&places::kGuestPendingTable, lpi.vcpu, false});
     }
 
     std::string identity(SourceId source) const override {

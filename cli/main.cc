@@ -43,11 +43,12 @@ std::vector<PolicySetting> parse_policies(const std::vector<std::string>& texts)
     return out;
 }
 
-std::string flags_of(const SourceOutcome& o) {
+std::string flags_of(const RunResult& r, const SourceOutcome& o) {
     std::vector<std::string> flags;
     if (o.late) flags.push_back("late");
     if (o.forwarded && !*o.forwarded) flags.push_back("forwarded=false");
-    for (const Location& l : o.held) flags.push_back("held:" + l.place + (l.live ? "" : "(not live)"));
+    for (const Location& l : o.held)
+        flags.push_back("held:" + to_string(l, r.device_names) + (l.live ? "" : "(not live)"));
     return flags.empty() ? "" : fmt::format("{}", fmt::join(flags, " "));
 }
 
@@ -88,16 +89,20 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
         std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
         for (const SourceOutcome& o : r.outcomes)
             table.add({run_label(r), policy, order, r.source_names[o.source], to_string(o.outcome),
-                       expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered), flags_of(o)});
+                       expected_for(s, o.source), std::to_string(o.fired), std::to_string(o.delivered),
+                       flags_of(r, o)});
     }
     if (table.empty())
         fmt::print("  no source was fired\n");
     else
         fmt::print("{}", table.render("  "));
+    // Every run is of scenario `s`: its devices name the places.
+    std::vector<std::string> devices;
+    for (const Device& d : s.devices) devices.push_back(d.name);
     for (const Difference& d : result.differences) {
-        auto places = [](const std::vector<Location>& ps) {
+        auto places = [&](const std::vector<Location>& ps) {
             std::vector<std::string> out;
-            for (const Location& l : ps) out.push_back(l.place + (l.live ? "" : " (not live)"));
+            for (const Location& l : ps) out.push_back(to_string(l, devices) + (l.live ? "" : " (not live)"));
             return out.empty() ? std::string("nowhere") : fmt::format("{}", fmt::join(out, " + "));
         };
         fmt::print("  differs: {} is {} on {} but {} on {}", d.source, d.outcome_a, d.arch_a, d.outcome_b, d.arch_b);

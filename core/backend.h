@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/event_log.h"
+#include "core/location.h"
 #include "core/memory.h"
 #include "core/migration.h"
 #include "core/policy.h"
@@ -38,14 +39,6 @@ struct Action {
 
 /// "run all", "fire nic.0", "restore:set_lapic", ...
 std::string describe(const Action& action, const Scenario& scenario, const MigrationPlan& plan);
-
-/// A place holding a source's pending state, e.g. `arm.vpt[vpe0]` or `x86.pir[vcpu0]`. `live`:
-/// some path that exists now will deliver it once its vCPU runs unmasked.
-struct Location {
-    std::string place;
-    bool live = true;
-    bool operator==(const Location&) const = default;
-};
 
 enum class DeliveryPath : uint8_t {
     Ideal,     // the ideal controller (no virtualization)
@@ -137,7 +130,8 @@ class Backend {
     /// Applies one action. Guest-visible problems become events; bad scenario input that only
     /// this backend can detect throws InputError.
     virtual void apply(const Action& action) = 0;
-    /// Appends every place that holds `source`'s pending state now (none: not pending).
+    /// Appends every place that holds `source`'s pending state now (none: not pending). Called
+    /// after every action for every source: append typed Locations, format nothing.
     virtual void where(SourceId source, std::vector<Location>& out) const = 0;
     /// How this backend names the source (ARM: DeviceID/EventID -> vINTID; x86: IRTE -> vector).
     virtual std::string identity(SourceId source) const = 0;

@@ -75,9 +75,9 @@ class IdealBackend final : public Backend {
     void where(SourceId source, std::vector<Location>& out) const override {
         const SourceState& st = s_.sources[source];
         uint32_t v = st.vcpu;
-        if (st.pending) out.push_back({fmt::format("ideal.pending[vcpu{}]", v), true});
-        if (st.in_stream) out.push_back({fmt::format("ideal.stream[vcpu{}]", v), false});
-        if (st.in_device) out.push_back({fmt::format("ideal.device[{}]", scenario_.device_of(source).name), false});
+        if (st.pending) out.push_back({&ideal_places::kPending, v, true});
+        if (st.in_stream) out.push_back({&ideal_places::kStream, v, false});
+        if (st.in_device) out.push_back({&ideal_places::kDevice, scenario_.sources[source].device, false});
     }
 
     std::string identity(SourceId source) const override {

@@ -14,4 +14,12 @@ namespace irqdiff {
 
 BackendInfo ideal_backend_info();
 
+/// The places the ideal backend's where() answers with.
+namespace ideal_places {
+inline constexpr Place kPending{"ideal.pending", IndexKind::Vcpu, "pending at the ideal controller's vCPU (live)"};
+inline constexpr Place kStream{"ideal.stream", IndexKind::Vcpu,
+                               "in the migration stream, between save_irqchip and restore_irqchip"};
+inline constexpr Place kDevice{"ideal.device", IndexKind::Device, "held by a stopped device until start_devices"};
+}  // namespace ideal_places
+
 }  // namespace irqdiff

@@ -26,9 +26,9 @@ Json to_json(const SideMetrics& m) {
                 {"host_memory", to_json(m.host)}, {"guest_memory", to_json(m.guest)}};
 }
 
-Json to_json(const std::vector<Location>& places) {
+Json to_json(const std::vector<Location>& places, std::span<const std::string> device_names) {
     Json out = Json::array();
-    for (const Location& l : places) out.push_back(Json{{"place", l.place}, {"live", l.live}});
+    for (const Location& l : places) out.push_back(Json{{"place", to_string(l, device_names)}, {"live", l.live}});
     return out;
 }
 
@@ -52,8 +52,13 @@ Json to_json(const RunResult& r) {
     for (const SourceOutcome& o : r.outcomes) {
         const std::string& name = r.source_names[o.source];
         outcomes[name] = to_string(o.outcome);
-        Json d{{"fired", o.fired}, {"coalesced", o.coalesced}, {"expected", o.expected}, {"delivered", o.delivered},
-               {"late", o.late},   {"forwarded", nullptr},     {"held", to_json(o.held)}};
+        Json d{{"fired", o.fired},
+               {"coalesced", o.coalesced},
+               {"expected", o.expected},
+               {"delivered", o.delivered},
+               {"late", o.late},
+               {"forwarded", nullptr},
+               {"held", to_json(o.held, r.device_names)}};
         if (o.forwarded) d["forwarded"] = *o.forwarded;
         details[name] = std::move(d);
     }
@@ -80,7 +85,9 @@ Json to_json(const RunResult& r) {
         if (m.path.empty() && m.window() == 0) continue;
         Json path = Json::array();
         for (const Hop& h : m.path) {
-            Json hop{{"action", h.action}, {"after", r.schedule.at(h.action)}, {"places", to_json(h.places)}};
+            Json hop{{"action", h.action},
+                     {"after", r.schedule.at(h.action)},
+                     {"places", to_json(h.places, r.device_names)}};
             if (h.places.empty()) hop["delivered"] = h.delivered;
             path.push_back(std::move(hop));
         }
@@ -115,7 +122,7 @@ Json to_json(const RunResult& r) {
     Json locations = Json::array();
     for (const LocationChange& c : r.locations) {
         Json sources = Json::object();
-        for (const auto& [s, places] : c.sources) sources[r.source_names[s]] = to_json(places);
+        for (const auto& [s, places] : c.sources) sources[r.source_names[s]] = to_json(places, r.device_names);
         locations.push_back(Json{{"action", c.action}, {"after", r.schedule[c.action]}, {"sources", sources}});
     }
 
@@ -145,12 +152,15 @@ Json to_json(const ScenarioResult& result) {
     Json runs = Json::array();
     for (const RunResult& r : result.runs) runs.push_back(to_json(r));
     Json differences = Json::array();
+    // Every run is of the one scenario, so any run's device names name the places of a difference.
+    const std::vector<std::string> no_devices;
+    const std::vector<std::string>& devices = result.runs.empty() ? no_devices : result.runs.front().device_names;
     for (const Difference& d : result.differences)
         differences.push_back(Json{{"source", d.source},
                                    {"archs", {d.arch_a, d.arch_b}},
                                    {"outcomes", {d.outcome_a, d.outcome_b}},
                                    {"first_divergence", d.phase.empty() ? Json(nullptr) : Json(d.phase)},
-                                   {"places", {to_json(d.places_a), to_json(d.places_b)}}});
+                                   {"places", {to_json(d.places_a, devices), to_json(d.places_b, devices)}}});
     Json guest_differences = Json::array();
     for (const GuestDifference& d : result.guest_differences)
         guest_differences.push_back(Json{{"arch", d.arch},

@@ -6,6 +6,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "core/runner.h"
 
@@ -16,7 +19,8 @@ using Json = nlohmann::ordered_json;
 Json to_json(const Event& event);
 Json to_json(const AccessStats& stats);
 Json to_json(const SideMetrics& metrics);
-Json to_json(const std::vector<Location>& places);
+/// [{"place": "arm.vpt[vpe0]", "live": true}, ...]; `device_names` names the scenario's devices.
+Json to_json(const std::vector<Location>& places, std::span<const std::string> device_names);
 Json to_json(const RunResult& run);
 Json to_json(const ScenarioResult& result);
 

@@ -317,6 +317,7 @@ RunResult Execution::result(const Schedule& schedule) const {
         r.source_names.push_back(scenario.sources[s].name);
         r.identities.push_back(backend_->identity(s));
     }
+    for (const Device& d : scenario.devices) r.device_names.push_back(d.name);
     for (const Action& a : schedule.actions) r.schedule.push_back(describe(a, scenario, plan));
     for (size_t i = 0; i < schedule.actions.size(); ++i) {
         const Action& a = schedule.actions[i];

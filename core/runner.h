@@ -127,6 +127,7 @@ struct RunResult {
     GuestKind guest = GuestKind::Abstract;
     std::vector<std::string> source_names;                 // by SourceId
     std::vector<std::string> identities;                   // by SourceId
+    std::vector<std::string> device_names;                 // by device index: names a Location's device
     std::vector<std::string> order_names;                  // per migrate step
     std::vector<std::vector<std::string>> restore_orders;  // per migrate step, step names
     std::vector<std::string> schedule;                     // describe() of every action
@@ -154,7 +155,8 @@ struct Difference {
     std::string arch_a, arch_b;
     std::string outcome_a, outcome_b;  // with ",forwarded=false" when that differs
     std::string phase;                 // empty: the non-live status never differs
-    std::vector<Location> places_a, places_b;  // where each side held it after that point
+    /// Where each side held it after that point (both runs' device_names name its devices).
+    std::vector<Location> places_a, places_b;
 };
 
 /// The differential self-check of the models (issue 7): the same backend run with the abstract

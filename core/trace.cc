@@ -20,6 +20,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -214,25 +215,22 @@ std::string process_name(const RunResult& r) {
 
 bool events_complete(const RunResult& r) { return r.events.size() >= r.metrics.events; }
 
-/// "arm.vpt[vpe0]" -> "arm.vpt".
-std::string_view place_kind(std::string_view place) { return place.substr(0, place.find('[')); }
-
-std::string places_label(const std::vector<Location>& places) {
+std::string places_label(const std::vector<Location>& places, std::span<const std::string> device_names) {
     if (places.empty()) return "pending nowhere";
     std::string out;
     for (const Location& l : places) {
         if (!out.empty()) out += " + ";
-        out += l.place;
+        out += to_string(l, device_names);
         if (!l.live) out += " (not live)";
     }
     return out;
 }
 
-Json places_json(const std::vector<Location>& places) {
+Json places_json(const std::vector<Location>& places, std::span<const std::string> device_names) {
     Json out = Json::array();
     for (const Location& l : places) {
         Json p = Json::object();
-        p["place"] = l.place;
+        p["place"] = to_string(l, device_names);
         p["live"] = l.live;
         out.push_back(std::move(p));
     }
@@ -493,7 +491,7 @@ class RunTrace {
                 open->end = std::max(end_, open->begin);
                 const SourceOutcome* o = r_.outcome(r_.source_names[s]);
                 open->end_args["outcome"] = o ? Json(to_string(o->outcome)) : Json(nullptr);
-                if (o) open->end_args["held"] = places_json(o->held);
+                if (o) open->end_args["held"] = places_json(o->held, r_.device_names);
                 lifetimes[s].push_back(std::move(*open));
             }
         }
@@ -507,8 +505,8 @@ class RunTrace {
                     if (t < l.begin || t >= l.end) continue;
                     Json args = Json::object();
                     args["after"] = fmt::format("#{} {}", c.action, action_text(c.action));
-                    args["places"] = places_json(places);
-                    l.marks.push_back({t, places_label(places), std::move(args)});
+                    args["places"] = places_json(places, r_.device_names);
+                    l.marks.push_back({t, places_label(places, r_.device_names), std::move(args)});
                     break;
                 }
             }
@@ -552,7 +550,7 @@ class RunTrace {
         std::set<std::string> kinds;
         for (const LocationChange& c : r_.locations)
             for (const auto& [s, places] : c.sources)
-                for (const Location& l : places) kinds.emplace(place_kind(l.place));
+                for (const Location& l : places) kinds.emplace(l.place->name);
         std::vector<std::vector<Location>> now(r_.source_names.size());
         auto sample = [&](uint64_t ts) {
             std::map<std::string, int64_t, std::less<>> counts;
@@ -562,7 +560,7 @@ class RunTrace {
                 std::set<std::string_view> seen;
                 bool live = false;
                 for (const Location& l : places) {
-                    if (seen.insert(place_kind(l.place)).second) ++counts.find(place_kind(l.place))->second;
+                    if (seen.insert(l.place->name).second) ++counts.find(l.place->name)->second;
                     live = live || l.live;
                 }
                 if (!places.empty() && !live) ++not_live;

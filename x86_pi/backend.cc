@@ -9,6 +9,7 @@
 #include "x86_pi/guest/guest.h"
 #include "x86_pi/guest/unicorn_guest.h"
 #include "x86_pi/machine.h"
+#include "x86_pi/places.h"
 #include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
@@ -146,11 +147,11 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         const Device& dev = scenario_.devices[src.device];
         if (dev.kind == DeviceKind::Msi) {
             if (h.qemu.devices.at(src.device).holds(src.vector, held_in_stream(src.device)))
-                out.push_back({fmt::format("x86.device[{}]", dev.name), false});
+                out.push_back({&places::kDevice, src.device, false});
         } else if (transit().deadline_passed.at(g.vcpu) && transit().lapic_saved && !lapic_valid(g.vcpu) &&
                    transit().lapic.at(g.vcpu).reg(apic::TMCCT) != 0) {
             // The deadline passed while the armed timer's state travelled: it fires when restored.
-            out.push_back({fmt::format("x86.saved_timer[vcpu{}]", g.vcpu), false});
+            out.push_back({&places::kSavedTimer, g.vcpu, false});
         }
         for (uint32_t c = 0; c < scenario_.vcpus; ++c) {
             for (unsigned vec = 0; vec < 256; ++vec) {
@@ -167,10 +168,10 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                         // KVM_SET_LAPIC is still to come (it drops PIR), nor when the same vector is
                         // already in vIRR (the harvest merges them: one interrupt).
                         bool live = valid && !in_irr && (d.on || d.sn || d.nv == kvm::kPostedIntrWakeupVector);
-                        out.push_back({fmt::format("x86.pir[vcpu{}]", c), live});
+                        out.push_back({&places::kPir, c, live});
                     }
                 }
-                if (in_irr) out.push_back({fmt::format("x86.virr[vcpu{}]", c), valid});
+                if (in_irr) out.push_back({&places::kVirr, c, valid});
                 // An interrupt KVM injected (IRR -> ISR, the VMCS event-injection field, or the
                 // IDT-vectoring information an exit saved it in) is the guest's at the next entry:
                 // live. While the state travels it is the injected event of KVM_GET_VCPU_EVENTS, until
@@ -179,12 +180,11 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 const bool injected = vm.entry_interruption == v || vm.idt_vectoring == v;
                 const bool in_stream = transit().lapic_saved && !(on_destination() && transit().vcpus_started) &&
                                        transit().regs.at(c).injected == v;
-                if (injected) out.push_back({fmt::format("x86.injected[vcpu{}]", c), valid});
-                if (in_stream) out.push_back({fmt::format("x86.saved_regs[vcpu{}]", c), false});
-                if (page.test(apic::ISR, v) && !injected && !in_stream)
-                    out.push_back({fmt::format("x86.visr[vcpu{}]", c), false});
+                if (injected) out.push_back({&places::kInjected, c, valid});
+                if (in_stream) out.push_back({&places::kSavedRegs, c, false});
+                if (page.test(apic::ISR, v) && !injected && !in_stream) out.push_back({&places::kVisr, c, false});
                 if (transit().lapic_saved && !lapic_valid_on_dst(c) && transit().lapic.at(c).test(apic::IRR, v))
-                    out.push_back({fmt::format("x86.saved_lapic[vcpu{}]", c), false});
+                    out.push_back({&places::kSavedLapic, c, false});
             }
         }
     }

@@ -5,6 +5,7 @@
 #include <bit>
 
 #include "arm_gic/hw/gic.h"
+#include "arm_gic/places.h"
 
 namespace irqdiff::arm {
 
@@ -220,7 +221,7 @@ void CpuInterface::where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Locat
     for (unsigned n = 0; n < lrs_.size(); ++n) {
         ListRegister lr = ListRegister::decode(lrs_[n]);
         if (lr.pending() && lr.vintid == vintid && lr_owner_[n] == vpeid)
-            out.push_back({fmt::format("arm.list_register[cpu{}]", index_), true});
+            out.push_back({&places::kListRegister, index_, true});
     }
 }
 

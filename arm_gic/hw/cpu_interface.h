@@ -18,8 +18,8 @@
 #include <optional>
 #include <vector>
 
-#include "core/backend.h"
 #include "core/bits.h"
+#include "core/location.h"
 
 namespace irqdiff::arm {
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "arm_gic/places.h"
+
 namespace irqdiff::arm {
 
 Gic::Gic(const GicConfig& config, AddressSpace& host_memory, EventLog& log)
@@ -79,7 +81,7 @@ void Gic::where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Location>& out
         // Unmapped: nothing reads this VPT until a VMAPP maps the vPE again.
         PendingBitPos pos = vpt_byte_and_bit(vintid);
         MemRead<uint8_t> byte = memory_->read8(it->second.first + pos.byte);
-        if (byte.ok() && ((byte.value >> pos.bit) & 1)) out.push_back({fmt::format("arm.vpt[vpe{}]", vpeid), false});
+        if (byte.ok() && ((byte.value >> pos.bit) & 1)) out.push_back({&places::kVpt, vpeid, false});
     }
     for (const CpuInterface& c : cpus_) c.where_vlpi(vpeid, vintid, out);
 }

@@ -17,8 +17,8 @@
 #include "arm_gic/hw/cpu_interface.h"
 #include "arm_gic/hw/its.h"
 #include "arm_gic/hw/redistributor.h"
-#include "core/backend.h"
 #include "core/event_log.h"
+#include "core/location.h"
 #include "core/memory.h"
 
 namespace irqdiff::arm {

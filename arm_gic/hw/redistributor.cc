@@ -8,6 +8,7 @@
 #include <span>
 
 #include "arm_gic/hw/gic.h"
+#include "arm_gic/places.h"
 
 namespace irqdiff::arm {
 
@@ -629,9 +630,9 @@ void Redistributor::where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Loca
     if (!s || vintid >= s->limit()) return;
     bool live = s->maps > 0 || s->transient;
     if (s->loaded) {
-        if (s->test(vintid)) out.push_back({fmt::format("arm.rd_cache[{}]", vpe_name(vpeid)), live});
+        if (s->test(vintid)) out.push_back({&places::kRdCache, vpeid, live});
     } else if (vlpi_pending(vpeid, vintid)) {
-        out.push_back({fmt::format("arm.vpt[{}]", vpe_name(vpeid)), live});
+        out.push_back({&places::kVpt, vpeid, live});
     }
 }
 

@@ -32,7 +32,7 @@
 
 #include "arm_gic/hw/registers.h"
 #include "arm_gic/hw/tables.h"
-#include "core/backend.h"
+#include "core/location.h"
 
 namespace irqdiff::arm {
 

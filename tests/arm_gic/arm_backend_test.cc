@@ -8,6 +8,7 @@
 #include <set>
 
 #include "arm_gic/backend.h"
+#include "arm_gic/places.h"
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
 
@@ -136,7 +137,7 @@ TEST(ArmBackendLocations, Nic0TimelineUnderGicv41SetForwarding) {
             if (source != 0) continue;
             std::string line = r.schedule[c.action] + " ->";
             if (places.empty()) line += " nowhere";
-            for (const Location& l : places) line += " " + l.place + (l.live ? "" : " (not live)");
+            for (const Location& l : places) line += " " + to_string(l, r.device_names) + (l.live ? "" : " (not live)");
             got.push_back(line);
         }
     EXPECT_EQ(got, (std::vector<std::string>{
@@ -232,8 +233,9 @@ TEST_P(ArmBackendBlock, PreemptedVcpuThatBlocksIsWokenByItsVlpi) {
             for (const EventArg& a : e.args)
                 if (a.key == "doorbell" && a.value == ArgValue(true)) doorbell_requested = true;
     EXPECT_TRUE(doorbell_requested) << "the WFI after the preemption did not put the vCPU with need_db";
-    EXPECT_EQ(o->outcome, Outcome::DeliveredOnce) << "the vCPU sleeps with no doorbell armed and the vLPI waits in "
-                                                  << (o->held.empty() ? std::string("nowhere") : o->held[0].place);
+    EXPECT_EQ(o->outcome, Outcome::DeliveredOnce)
+        << "the vCPU sleeps with no doorbell armed and the vLPI waits in "
+        << (o->held.empty() ? std::string("nowhere") : std::string(o->held[0].place->name));
     EXPECT_EQ(o->forwarded, std::optional<bool>(true));
 }
 
@@ -275,7 +277,7 @@ TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
     backend->apply(schedule.actions[k++]);
     auto where_at_k = where_all(*backend, n);
     auto names_at_k = identity_all(*backend, n);
-    ASSERT_EQ(where_at_k[0], (std::vector<Location>{{"arm.pending_latch[vcpu0]", true}}));
+    ASSERT_EQ(where_at_k[0], (std::vector<Location>{{&arm::places::kPendingLatch, 0, true}}));
     std::unique_ptr<BackendSnapshot> snap = backend->snapshot();
     const GuestLog::Mark delivered_at_k = guest.mark();
 

@@ -419,7 +419,7 @@ class CpuInterfaceWhere : public Vcpu {};
 // vINTID: `arm.list_register[cpu0]`, live; not another vPE's; gone once acknowledged.
 TEST_F(CpuInterfaceWhere, PendingListRegisterOfTheVpeIsReported) {
     lr(0, lr_value(kSoftVlpi, 0x80));
-    EXPECT_EQ(where(h, 0, kSoftVlpi), (std::vector<Location>{{"arm.list_register[cpu0]", true}}));
+    EXPECT_EQ(where(h, 0, kSoftVlpi), (std::vector<Location>{{&places::kListRegister, 0, true}}));
     EXPECT_TRUE(where(h, 1, kSoftVlpi).empty());
     EXPECT_EQ(cpu().read_iar1(), kSoftVlpi);
     EXPECT_TRUE(where(h, 0, kSoftVlpi).empty());
@@ -430,7 +430,7 @@ TEST_F(CpuInterfaceWhere, ListRegisterOnAnotherCpuNamesThatCpu) {
     h.map_vpe(1, 1);
     h.schedule(1, 1);
     h.gic.cpu(1).write_lr(3, lr_value(kSoftVlpi, 0x80));
-    EXPECT_EQ(where(h, 1, kSoftVlpi), (std::vector<Location>{{"arm.list_register[cpu1]", true}}));
+    EXPECT_EQ(where(h, 1, kSoftVlpi), (std::vector<Location>{{&places::kListRegister, 1, true}}));
     EXPECT_TRUE(where(h, 0, kSoftVlpi).empty());
 }
 

@@ -17,9 +17,18 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ostream>
 #include <string>
 
 #include "arm_gic/hw/gic.h"
+#include "arm_gic/places.h"
+
+namespace irqdiff {
+/// gtest prints a location as PLACE[INDEX] or PLACE[INDEX] (not live).
+inline void PrintTo(const Location& l, std::ostream* os) {
+    *os << (l.place ? l.place->name : "?") << "[" << l.index << "]" << (l.live ? "" : " (not live)");
+}
+}  // namespace irqdiff
 
 namespace irqdiff::arm::testing {
 

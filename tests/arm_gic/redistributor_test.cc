@@ -656,9 +656,9 @@ TEST(GicSoftwareWrite, WriteIntoATransientlyResidentVptIsAViolation) {
 TEST(GicWhereVlpi, UnparsedVptThenRedistributorCacheThenNothingAfterDelivery) {
     Forwarded f(config(), /*ptz=*/false);
     set_vpt_bit(f.h, 0, kVlpi);
-    EXPECT_EQ(where(f.h, 0, kVlpi), (std::vector<Location>{{"arm.vpt[vpe0]", true}}));
+    EXPECT_EQ(where(f.h, 0, kVlpi), (std::vector<Location>{{&places::kVpt, 0, true}}));
     f.h.schedule(0, 0);
-    EXPECT_EQ(where(f.h, 0, kVlpi), (std::vector<Location>{{"arm.rd_cache[vpe0]", true}}));
+    EXPECT_EQ(where(f.h, 0, kVlpi), (std::vector<Location>{{&places::kRdCache, 0, true}}));
     EXPECT_EQ(f.h.gic.cpu(0).read_iar1(), kVlpi);
     EXPECT_TRUE(where(f.h, 0, kVlpi).empty());
     EXPECT_TRUE(where(f.h, 0, kVlpi + 1).empty());
@@ -670,7 +670,7 @@ TEST(GicWhereVlpi, CacheOfAVpeNoItsMapsIsNotLive) {
     Forwarded f(config(GicVersion::V4_0));
     f.msi(0);
     unmap_vpe(f.h, 0, /*alloc=*/false);
-    EXPECT_EQ(where(f.h, 0, kVlpi), (std::vector<Location>{{"arm.rd_cache[vpe0]", false}}));
+    EXPECT_EQ(where(f.h, 0, kVlpi), (std::vector<Location>{{&places::kRdCache, 0, false}}));
     EXPECT_FALSE(f.h.vpt_bit(0, kVlpi));
 }
 

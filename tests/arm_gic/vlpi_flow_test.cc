@@ -72,7 +72,7 @@ TEST_F(Forwarded, UnmapWithAllocWritesBackCachedBitsAndAnEarlierReadIsStale) {
     std::vector<Location> where;
     h.gic.where_vlpi(0, kVlpi, where);
     ASSERT_EQ(where.size(), 1u);
-    EXPECT_EQ(where[0], (Location{"arm.vpt[vpe0]", false}));  // unmapped: nothing reads it
+    EXPECT_EQ(where[0], (Location{&places::kVpt, 0, false}));  // unmapped: nothing reads it
 }
 
 // reference/arm §1.2: DISCARD removes the interrupt's pending state.

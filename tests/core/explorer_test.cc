@@ -8,6 +8,7 @@
 #include <set>
 
 #include "registry/builtin_backends.h"
+#include "x86_pi/places.h"
 
 namespace irqdiff {
 namespace {
@@ -235,7 +236,8 @@ TEST(Differential, NamesTheFirstPointWhereOneSideHoldsTheInterruptNowhereLive) {
     EXPECT_EQ(d.outcome_b, "delivered-once");
     EXPECT_EQ(d.phase, "steps[3].restore_irqchip");
     ASSERT_EQ(d.places_b.size(), 1u);
-    EXPECT_EQ(d.places_b[0].place, "x86.virr[vcpu0]");
+    EXPECT_EQ(d.places_b[0].place, &x86::places::kVirr);
+    EXPECT_EQ(d.places_b[0].index, 0u);
     // Same outcomes: nothing to report.
     EXPECT_TRUE(run_scenario(s, builtin_backends(), arches, {}).differences.empty());
 }

@@ -101,7 +101,9 @@ TEST(Classify, ComparesDeliveryCountsWithTheOracle) {
 }
 
 TEST(Classify, EndStatePlacesDecideWhatIsStillPending) {
-    Location live{"x.pending[vcpu0]", true}, dead{"x.stream[vcpu0]", false};
+    static constexpr Place kPending{"x.pending", IndexKind::Vcpu, "a live place"};
+    static constexpr Place kStream{"x.stream", IndexKind::Vcpu, "a place nothing delivers from"};
+    Location live{&kPending, 0, true}, dead{&kStream, 0, false};
     EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {live}), Outcome::Pending);
     EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {dead}), Outcome::Lost);  // held only where nothing reads it
     EXPECT_EQ(outcome_of(tally(1, {}, true), {}, {}), Outcome::Lost);

@@ -58,7 +58,8 @@ TEST(Runner, LocationsFollowThePendingStateThroughTheMigration) {
     std::vector<std::string> nic0, nic1;
     for (const LocationChange& c : r.locations) {
         for (const auto& [s, places] : c.sources) {
-            std::string where = r.schedule[c.action] + " -> " + (places.empty() ? "nowhere" : places[0].place);
+            std::string where =
+                r.schedule[c.action] + " -> " + (places.empty() ? "nowhere" : to_string(places[0], r.device_names));
             (s == 0 ? nic0 : nic1).push_back(where);
         }
     }
@@ -183,7 +184,7 @@ TEST(IdealBackend, SnapshotRestoresTheExactState) {
     backend->restore(*snap);
     backend->where(0, where);
     ASSERT_EQ(where.size(), 1u);
-    EXPECT_EQ(where[0], (Location{"ideal.pending[vcpu0]", true}));
+    EXPECT_EQ(where[0], (Location{&ideal_places::kPending, 0, true}));
 }
 
 TEST(Results, JsonDocumentHasTheDesignedKeys) {

@@ -20,12 +20,15 @@
 #include "core/results.h"
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
+#include "x86_pi/places.h"
 
 namespace irqdiff {
 
 /// gtest prints outcomes by name, and locations as PLACE or PLACE (not live).
 static void PrintTo(Outcome o, std::ostream* os) { *os << to_string(o); }
-static void PrintTo(const Location& l, std::ostream* os) { *os << l.place << (l.live ? "" : " (not live)"); }
+static void PrintTo(const Location& l, std::ostream* os) {
+    *os << (l.place ? l.place->name : "?") << "[" << l.index << "]" << (l.live ? "" : " (not live)");
+}
 
 namespace {
 
@@ -61,10 +64,11 @@ const SourceOutcome& outcome(const RunResult& r, std::string_view source) {
     return *o;
 }
 
-std::string show(const std::vector<Location>& places) {
+std::string show(const RunResult& r, const std::vector<Location>& places) {
     if (places.empty()) return "nowhere";
     std::string out;
-    for (const Location& l : places) out += (out.empty() ? "" : " ") + l.place + (l.live ? "" : " (not live)");
+    for (const Location& l : places)
+        out += (out.empty() ? "" : " ") + to_string(l, r.device_names) + (l.live ? "" : " (not live)");
     return out;
 }
 
@@ -75,7 +79,7 @@ std::vector<std::string> timeline(const RunResult& r, std::string_view source) {
     std::vector<std::string> out;
     for (const LocationChange& c : r.locations)
         for (const auto& [s, places] : c.sources)
-            if (s == id) out.push_back(r.schedule[c.action] + " -> " + show(places));
+            if (s == id) out.push_back(r.schedule[c.action] + " -> " + show(r, places));
     return out;
 }
 
@@ -714,15 +718,16 @@ TEST(X86BackendLiveness, PirPostedAfterSetLapicBeforeTheFirstRunIsLive) {
 TEST(X86BackendLiveness, SavedLapicIsNotLiveUntilSetLapicLoadsIt) {
     Stepper t(load_scenario(path_of("x86/lapic_after_vfio.yaml")));
     t.through("save:get_lapic");
-    EXPECT_EQ(t.where("nic.0"), (std::vector<Location>{{"x86.virr[vcpu0]", true}, {"x86.saved_lapic[vcpu0]", false}}));
-    const std::vector<Location> saved_only{{"x86.saved_lapic[vcpu0]", false}};
+    EXPECT_EQ(t.where("nic.0"),
+              (std::vector<Location>{{&x86::places::kVirr, 0, true}, {&x86::places::kSavedLapic, 0, false}}));
+    const std::vector<Location> saved_only{{&x86::places::kSavedLapic, 0, false}};
     for (const char* step :
          {"save:copy_memory", "restore:vfio_load_config", "restore:msix_enable", "restore:irq_bypass_connect"}) {
         t.through(step);
         EXPECT_EQ(t.where("nic.0"), saved_only) << step;
     }
     t.through("restore:set_lapic");
-    EXPECT_EQ(t.where("nic.0"), (std::vector<Location>{{"x86.virr[vcpu0]", true}}));
+    EXPECT_EQ(t.where("nic.0"), (std::vector<Location>{{&x86::places::kVirr, 0, true}}));
     t.finish();
     EXPECT_EQ(t.where("nic.0"), kNowhere);
 }
@@ -742,7 +747,7 @@ TEST(X86BackendLiveness, InjectedInterruptNotYetTakenIsLive) {
     RunResult ends_injected = run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}]\n", "injected.yaml"));
     const SourceOutcome& o = outcome(ends_injected, "nic.0");
     EXPECT_EQ(o.expected, 0u);
-    EXPECT_EQ(o.outcome, Outcome::Pending) << "held: " << show(o.held);
+    EXPECT_EQ(o.outcome, Outcome::Pending) << "held: " << show(ends_injected, o.held);
 
     RunResult migrated =
         run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}, {migrate: {}}, {run: all}]\n", "injected.yaml"));
@@ -765,10 +770,10 @@ TEST(X86BackendDevice, MsiRaisedBeforeVfioLoadConfigIsHeldUntilStartDevices) {
     ASSERT_EQ(s.steps[3].kind, StepKind::Migrate);
     s.steps[3].fires.at(0).before = "set_lapic";
     Stepper t(s);
-    t.through("fire nic.1");
-    EXPECT_EQ(t.where("nic.1"), (std::vector<Location>{{"x86.device[nic]", false}}));
+    t.through("fire nic.1");  // device 0 is nic
+    EXPECT_EQ(t.where("nic.1"), (std::vector<Location>{{&x86::places::kDevice, 0, false}}));
     t.through("restore:vfio_load_config");
-    EXPECT_EQ(t.where("nic.1"), (std::vector<Location>{{"x86.device[nic]", false}}));
+    EXPECT_EQ(t.where("nic.1"), (std::vector<Location>{{&x86::places::kDevice, 0, false}}));
 
     RunResult r = run(s);
     EXPECT_EQ(outcome(r, "nic.1").outcome, Outcome::DeliveredOnce);

@@ -1,0 +1,24 @@
+// The places of the x86 stack that can hold an interrupt's pending state (docs/x86_model.md), each
+// declared once; the backend's where() answers with Locations naming them.
+#pragma once
+
+#include "core/location.h"
+
+namespace irqdiff::x86::places {
+
+// QEMU / VFIO: a stopped device (or the migration stream's device state) holds the MSI.
+inline constexpr Place kDevice{"x86.device", IndexKind::Device, "held by the device or its saved state"};
+// The migration stream's LAPIC state: an armed timer whose deadline passed while it travelled.
+inline constexpr Place kSavedTimer{"x86.saved_timer", IndexKind::Vcpu, "an expired LAPIC timer in the saved state"};
+// The posted-interrupt descriptor's PIR.
+inline constexpr Place kPir{"x86.pir", IndexKind::Vcpu, "the PI descriptor's posted-interrupt requests"};
+// The vAPIC page.
+inline constexpr Place kVirr{"x86.virr", IndexKind::Vcpu, "the virtual APIC page's IRR"};
+inline constexpr Place kVisr{"x86.visr", IndexKind::Vcpu, "the virtual APIC page's ISR, not from an injection"};
+// An event KVM injected: VMCS event injection or IDT-vectoring information.
+inline constexpr Place kInjected{"x86.injected", IndexKind::Vcpu, "injected into the vCPU at its next entry"};
+// The migration stream: KVM_GET_VCPU_EVENTS' injected event, and KVM_GET_LAPIC's IRR.
+inline constexpr Place kSavedRegs{"x86.saved_regs", IndexKind::Vcpu, "the injected event in the saved vCPU state"};
+inline constexpr Place kSavedLapic{"x86.saved_lapic", IndexKind::Vcpu, "the IRR of the saved LAPIC state"};
+
+}  // namespace irqdiff::x86::places
