@@ -107,8 +107,7 @@ class ArmBackend final : public Backend {
           plan_(std::move(plan)),
           config_(GicConfig::from_policy(ctx.policy)),
           transfer_(kvm::transfer_point(ctx.policy)),
-          vector_enable_(ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? vmm::VectorEnable::OneByOne
-                                                                               : vmm::VectorEnable::AllAtOnce) {
+          vector_enable_(vmm::kVectorEnablePolicy.read(ctx.policy)) {
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         for (size_t d = 0; d < scenario_.devices.size(); ++d)
             if (scenario_.devices[d].kind == DeviceKind::Timer)

@@ -40,8 +40,8 @@ const std::string& arrival_point_name(const MigrationPlan& plan, size_t point) {
     return point < saves ? plan.save_steps().at(point).name : plan.restore_steps().at(point - saves).name;
 }
 
-Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_view backend,
-               const RunOptions& options, const ScheduleChoice* choice) {
+Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_view backend, const RunOptions& options,
+               const ScheduleChoice* choice) {
     Schedule out;
     std::optional<OrderSpec> forced;
     if (options.order) forced = override_spec(options);
@@ -82,8 +82,8 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
                 if (*point < saves)
                     p = *point;
                 else
-                    p = saves + static_cast<size_t>(std::find(order.begin(), order.end(), *point - saves) -
-                                                    order.begin());
+                    p = saves +
+                        static_cast<size_t>(std::find(order.begin(), order.end(), *point - saves) - order.begin());
             } else if (f.before == kAnyStep) {
                 throw InputError(f.before_loc, fmt::format("'any' stands for every one of the {} arrival points; "
                                                            "explore them with 'irqdiff explore', or name one step",
@@ -91,9 +91,10 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
             } else {
                 p = plan.position_of(f.before, order);
                 if (!p)
-                    throw InputError(f.before_loc,
-                                     fmt::format("'{}' is not a migration step of backend {} (expected one of: {}, or any)",
-                                                 f.before, backend, fmt::join(plan.point_names(), ", ")));
+                    throw InputError(
+                        f.before_loc,
+                        fmt::format("'{}' is not a migration step of backend {} (expected one of: {}, or any)",
+                                    f.before, backend, fmt::join(plan.point_names(), ", ")));
             }
             fires_before[*p].push_back(f.source);
         }
@@ -153,7 +154,8 @@ Execution::Execution(const Scenario& scenario, const BackendInfo& info, PolicyVa
 }
 
 std::unique_ptr<Execution::Checkpoint> Execution::checkpoint() const {
-    return std::make_unique<Checkpoint>(Checkpoint{backend_->snapshot(), oracle_, progress_, log_.mark(), guest_.mark()});
+    return std::make_unique<Checkpoint>(
+        Checkpoint{backend_->snapshot(), oracle_, progress_, log_.mark(), guest_.mark()});
 }
 
 void Execution::rewind(const Checkpoint& c) {
@@ -170,9 +172,7 @@ void add_difference(SideMetrics& m, const EventLog::Mark& before, const EventLog
                     const BackendCounters& b1) {
     ++m.actions;
     m.events += log.total() - before.total;
-    auto layer = [&](Layer l) {
-        return log.count(l) - before.per_layer[static_cast<size_t>(l)];
-    };
+    auto layer = [&](Layer l) { return log.count(l) - before.per_layer[static_cast<size_t>(l)]; };
     m.hypervisor_ops += layer(Layer::Hypervisor);
     m.vmm_ops += layer(Layer::Vmm);
     m.hw_ops += layer(Layer::Hardware);
@@ -249,8 +249,9 @@ std::vector<SourceOutcome> Execution::outcomes() const {
     return out;
 }
 
-std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
-                                                    const std::set<std::string>& broken) {
+std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario,
+                                                     const std::vector<SourceOutcome>& outcomes,
+                                                     const std::set<std::string>& broken) {
     std::vector<ExpectationResult> out;
     for (const Expectation& x : scenario.expect) {
         ExpectationResult e;
@@ -353,8 +354,11 @@ RunResult Execution::result(const Schedule& schedule) const {
 
 RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const RunOptions& options,
                        const ScheduleChoice* choice) {
+    // Overrides are checked against the whole catalogue: resolve_policy leaves other backends' keys out.
+    if (info.catalog)
+        for (const PolicySetting& s : options.policy) validate_policy_setting(*info.catalog, s);
     Schedule schedule = lower(scenario, *info.plan, info.name, options, choice);
-    Execution run(scenario, info, resolve_policy(info.name, scenario.policy, options.policy), options.record_events,
+    Execution run(scenario, info, resolve_policy(info.policies, scenario.policy, options.policy), options.record_events,
                   true, guest_options(scenario, options));
     for (uint32_t i = 0; i < schedule.actions.size(); ++i) run.step(schedule.actions[i], i);
     return run.result(schedule);

@@ -86,7 +86,7 @@ class X86Backend final : public Backend {
           guest_log_(ctx.guest),
           plan_(std::move(plan)),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
-          logical_(ctx.policy.is("x86.guest_apic_dest", "logical")) {
+          logical_(kGuestApicDestPolicy.read(ctx.policy) == GuestApicDest::Logical) {
         for (size_t i = 0; i < scenario_.steps.size(); ++i)
             if (scenario_.steps[i].kind == StepKind::ToggleLpis)
                 throw InputError(scenario_.steps[i].loc,

@@ -9,6 +9,7 @@
 
 #include "arm_gic/kvm/vgic.h"
 #include "core/device.h"
+#include "core/policy.h"
 
 namespace irqdiff::arm {
 
@@ -22,6 +23,7 @@ namespace vmm {
 /// to commit kvm irq routing when enable msi/msix") or one by one, each VFIO_DEVICE_SET_IRQS
 /// tearing down and re-registering every vector (QEMU < 6.0; reference/arm §4.2).
 enum class VectorEnable : uint8_t { AllAtOnce, OneByOne };
+extern const Policy<VectorEnable> kVectorEnablePolicy;  // arm.vfio_vector_enable (qemu.cc)
 
 struct QemuState {
     std::vector<PciDevice> devices;  // guest_id: the PCI requester ID the guest's ITS sees (DeviceID)
