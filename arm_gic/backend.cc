@@ -125,8 +125,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         : MigrationDriver(ctx, std::move(plan)),
           config_(GicConfig::from_policy(ctx.policy)),
           transfer_(kvm::transfer_point(ctx.policy)) {
-        vector_enable_ =
-            ctx.policy.is("arm.vfio_vector_enable", "one_by_one") ? VectorEnable::OneByOne : VectorEnable::AllAtOnce;
+        vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         boot();
     }

@@ -101,8 +101,8 @@ BENCHMARK(BM_MsiTranslateAndClear);
 // The seed scenario end to end on the arm backend (boot, migration, delivery), with and without
 // the full event log.
 void BM_RunSeedOnArm(benchmark::State& state) {
-    Scenario scenario =
-        load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml");
+    Scenario scenario = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml",
+                                      builtin_backends().policies());
     const BackendInfo& arm = *builtin_backends().find("arm");
     RunOptions options;
     options.record_events = state.range(0) != 0;

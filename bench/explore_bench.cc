@@ -14,10 +14,10 @@ namespace {
 const std::string kSeed = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml";
 
 void BM_ExploreSeedAllOrders(benchmark::State& state) {
-    static const Scenario s = load_scenario(kSeed);
+    static const Scenario s = load_scenario(kSeed, builtin_backends().policies());
     ExploreOptions o;
     o.arches = {"arm", "x86"};
-    o.policy = {parse_policy_assignment("arm.transfer=all", "--policy")};
+    o.policy = {parse_policy_assignment(builtin_backends().policies(), "arm.transfer=all", "--policy")};
     o.order = "all";
     ExploreSpace space(s, builtin_backends(), o);
     const uint64_t n = space.size();
@@ -32,10 +32,10 @@ BENCHMARK(BM_ExploreSeedAllOrders)->Threads(1)->Threads(2)->UseRealTime()->Unit(
 // The same schedules, each run from the start by the plain runner (no prefix sharing): what the
 // snapshots save.
 void BM_RunSeedAllOrdersFromScratch(benchmark::State& state) {
-    Scenario s = load_scenario(kSeed);
+    Scenario s = load_scenario(kSeed, builtin_backends().policies());
     ExploreOptions o;
     o.arches = {"arm", "x86"};
-    o.policy = {parse_policy_assignment("arm.transfer=all", "--policy")};
+    o.policy = {parse_policy_assignment(builtin_backends().policies(), "arm.transfer=all", "--policy")};
     o.order = "all";
     ExploreSpace space(s, builtin_backends(), o);
     for (auto _ : state)

@@ -36,9 +36,9 @@ steps:
 )";
 
 void BM_GuestAck(benchmark::State& state, const char* arch) {
-    Scenario s = parse_scenario(kScenario, "bench");
+    Scenario s = parse_scenario(kScenario, builtin_backends().policies(), "bench");
     const BackendInfo& info = *builtin_backends().find(arch);
-    PolicyValues policy = resolve_policy(arch, s.policy, {});
+    PolicyValues policy = resolve_policy(builtin_backends().find(arch)->policies, s.policy, {});
     EventLog log(false);
     GuestLog guest;
     GuestOptions options;

@@ -95,8 +95,8 @@ BENCHMARK(BM_PostedMsiSuppressed);
 // The seed scenario end to end on the x86 backend (boot, migration, delivery), with and without
 // the full event log.
 void BM_RunSeedOnX86(benchmark::State& state) {
-    Scenario scenario =
-        load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml");
+    Scenario scenario = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml",
+                                      builtin_backends().policies());
     const BackendInfo& x86 = *builtin_backends().find("x86");
     RunOptions options;
     options.record_events = state.range(0) != 0;

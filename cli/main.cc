@@ -36,8 +36,8 @@ constexpr int kExitBadInput = 2;
 std::vector<PolicySetting> parse_policies(const std::vector<std::string>& texts) {
     std::vector<PolicySetting> out;
     for (const std::string& t : texts) {
-        PolicySetting s = parse_policy_assignment(t, "--policy");
-        validate_policy_setting(s);
+        PolicySetting s = parse_policy_assignment(builtin_backends().policies(), t, "--policy");
+        validate_policy_setting(builtin_backends().policies(), s);
         out.push_back(std::move(s));
     }
     return out;
@@ -82,8 +82,7 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
         // The table names only the policy values that differ from the catalogue's defaults.
         std::vector<std::string> changed;
         for (const auto& [key, value] : r.policy.entries())
-            if (const PolicySpec* spec = find_policy(key); spec && spec->default_value != value)
-                changed.push_back(key + "=" + value);
+            if (!r.policy.is_default(key)) changed.push_back(key + "=" + value);
         std::string policy = changed.empty() ? (r.policy.entries().empty() ? "-" : "defaults")
                                              : fmt::format("{}", fmt::join(changed, ","));
         std::string order = r.order_names.empty() ? "-" : fmt::format("{}", fmt::join(r.order_names, ","));
@@ -184,7 +183,7 @@ int cmd_run(const RunArgs& a) {
     int code = kExitOk;
     for (const std::string& file : a.files) {
         try {
-            Scenario s = load_scenario(file);
+            Scenario s = load_scenario(file, registry.policies());
             std::vector<std::string> arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
             ScenarioResult result = run_scenario(s, registry, arches, options);
             if (a.trace) {
@@ -396,12 +395,13 @@ void print_exploration(const ExploreSpace& space, const Exploration& x, bool eve
 int cmd_explore(const ExploreArgs& a) {
     const Registry& registry = builtin_backends();
     try {
-        Scenario s = load_scenario(a.file);
+        Scenario s = load_scenario(a.file, registry.policies());
         ExploreOptions options;
         std::vector<std::string> requested;
         if (a.arch) requested = registry.expand_arch(*a.arch, "--arch");
         options.arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
-        for (const std::string& t : a.policies) options.policy.push_back(parse_policy_assignment(t, "--policy"));
+        for (const std::string& t : a.policies)
+            options.policy.push_back(parse_policy_assignment(registry.policies(), t, "--policy"));
         options.order = a.order;
         if (a.before) {
             if (*a.before != kAnyStep)
@@ -471,7 +471,7 @@ int list_steps(const std::optional<std::string>& arch) {
 int list_policies() {
     const Registry& registry = builtin_backends();
     Table t({"policy", "values (* default)", "backend", "what", "source"});
-    for (const PolicySpec& p : policy_catalog()) {
+    for (const PolicySpec& p : registry.policies()) {
         std::vector<std::string> values;
         for (std::string_view v : p.values) values.push_back(std::string(v) + (v == p.default_value ? "*" : ""));
         std::string backend = std::string(p.arch) + (registry.find(p.arch) ? "" : " (not in this build)");
@@ -506,7 +506,7 @@ int list_scenarios(const std::optional<std::string>& dir_arg) {
     int code = kExitOk;
     for (const fs::path& f : files) {
         try {
-            Scenario s = load_scenario(f.string());
+            Scenario s = load_scenario(f.string(), builtin_backends().policies());
             std::string first = s.description.substr(0, s.description.find('\n'));
             t.add({fs::relative(f, dir).string(), s.name, first});
         } catch (const InputError& e) {

@@ -50,7 +50,15 @@ const char* to_string(DeliveryPath path) {
 
 void Registry::add(BackendInfo info) {
     if (find(info.name)) throw std::logic_error("Registry: backend registered twice: " + info.name);
+    auto catalog = std::make_shared<std::vector<PolicySpec>>(*policies_);
+    for (const PolicySpec& spec : info.policies) {
+        if (find_policy(*catalog, spec.key))
+            throw std::logic_error("Registry: policy registered twice: " + std::string(spec.key));
+        catalog->push_back(spec);
+    }
+    policies_ = catalog;
     backends_.push_back(std::move(info));
+    for (BackendInfo& b : backends_) b.catalog = policies_;
 }
 
 const BackendInfo* Registry::find(std::string_view name) const {

@@ -167,6 +167,12 @@ struct BackendInfo {
     std::shared_ptr<const MigrationPlan> plan;
     std::function<std::unique_ptr<Backend>(const BackendContext&)> make;
     std::vector<Refusal> refuses;  // what of the shared scenario vocabulary this backend cannot run
+    /// The policies this backend reads, in catalogue order: the views of the Policy<E>
+    /// descriptors declared next to their readers in the backend's stack.
+    std::vector<PolicySpec> policies{};
+    /// The registry's whole catalogue (set by Registry::add): a run checks its overrides against
+    /// it, other backends' keys included. Null for a backend no registry holds.
+    std::shared_ptr<const std::vector<PolicySpec>> catalog{};
 };
 
 /// Makes the backend for a run, after refusing (InputError) a scenario that uses vocabulary the
@@ -178,6 +184,9 @@ class Registry {
     void add(BackendInfo info);
     const BackendInfo* find(std::string_view name) const;
     const std::vector<BackendInfo>& backends() const { return backends_; }
+    /// The policy catalogue: every registered backend's policies, in registration order (a key
+    /// registered twice is a std::logic_error).
+    std::span<const PolicySpec> policies() const { return *policies_; }
     /// What `--arch` means when not given: every virtualizing backend, or `ideal` when this
     /// build has none.
     std::vector<std::string> default_arches() const;
@@ -193,6 +202,7 @@ class Registry {
 
    private:
     std::vector<BackendInfo> backends_;
+    std::shared_ptr<const std::vector<PolicySpec>> policies_ = std::make_shared<const std::vector<PolicySpec>>();
 };
 
 }  // namespace irqdiff

@@ -19,7 +19,8 @@ std::vector<std::vector<PolicySetting>> combinations(const std::vector<const Pol
         for (const std::vector<PolicySetting>& prefix : out)
             for (std::string_view v : spec->values) {
                 std::vector<PolicySetting> c = prefix;
-                c.push_back(PolicySetting{std::string(spec->key), std::string(v), {"--policy", 0, 0}, {"--policy", 0, 0}});
+                c.push_back(
+                    PolicySetting{std::string(spec->key), std::string(v), {"--policy", 0, 0}, {"--policy", 0, 0}});
                 next.push_back(std::move(c));
             }
         out = std::move(next);
@@ -28,8 +29,9 @@ std::vector<std::vector<PolicySetting>> combinations(const std::vector<const Pol
 }
 
 [[noreturn]] void too_many(const std::string& place) {
-    throw InputError(place, "the exploration has more than 2^64 schedules; narrow it (fewer swept policies, or "
-                            "a named order)");
+    throw InputError(place,
+                     "the exploration has more than 2^64 schedules; narrow it (fewer swept policies, or "
+                     "a named order)");
 }
 
 uint64_t checked_mul(uint64_t a, uint64_t b, const std::string& place) {
@@ -55,15 +57,16 @@ bool ScheduleRow::failing() const {
 ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, ExploreOptions options)
     : scenario_(scenario), options_(std::move(options)) {
     // Split --policy into fixed settings and swept keys; validate both against the catalogue.
+    const std::span<const PolicySpec> catalog = registry.policies();
     std::vector<PolicySetting> fixed;
     std::vector<const PolicySpec*> swept_all;
     for (const PolicySetting& s : options_.policy) {
         if (s.value == "all") {
-            const PolicySpec* spec = find_policy(s.key);
-            if (!spec) validate_policy_setting(s);  // reports the unknown key with the catalogue
+            const PolicySpec* spec = find_policy(catalog, s.key);
+            if (!spec) validate_policy_setting(catalog, s);  // reports the unknown key with the catalogue
             if (std::find(swept_all.begin(), swept_all.end(), spec) == swept_all.end()) swept_all.push_back(spec);
         } else {
-            validate_policy_setting(s);
+            validate_policy_setting(catalog, s);
             fixed.push_back(s);
         }
     }
@@ -71,9 +74,8 @@ ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, E
         for (const PolicySetting& s : fixed)
             if (s.key == spec->key)
                 throw InputError(s.key_loc, fmt::format("{} is both swept (=all) and fixed (={})", s.key, s.value));
-    std::sort(swept_all.begin(), swept_all.end(), [](const PolicySpec* a, const PolicySpec* b) {
-        return a - policy_catalog().data() < b - policy_catalog().data();
-    });
+    std::sort(swept_all.begin(), swept_all.end(),
+              [&](const PolicySpec* a, const PolicySpec* b) { return a - catalog.data() < b - catalog.data(); });
 
     for (const std::string& arch : options_.arches) {
         const BackendInfo* info = registry.find(arch);
@@ -96,7 +98,7 @@ ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, E
         for (const std::vector<PolicySetting>& combo : combinations(swept)) {
             std::vector<PolicySetting> overrides = fixed;
             overrides.insert(overrides.end(), combo.begin(), combo.end());
-            b.policies.push_back(resolve_policy(arch, scenario_.policy, overrides));
+            b.policies.push_back(resolve_policy(info->policies, scenario_.policy, overrides));
         }
         const MigrationPlan& plan = *info->plan;
         const std::string place = "explore " + arch;
@@ -192,7 +194,7 @@ std::vector<ScheduleRow> ExploreSpace::explore(uint64_t lo, uint64_t hi,
         size_t position;  // the state before action `position`
         std::unique_ptr<Execution::Checkpoint> checkpoint;
     };
-    std::vector<Saved> stack;  // checkpoints along the current schedule's prefix, positions increasing
+    std::vector<Saved> stack;         // checkpoints along the current schedule's prefix, positions increasing
     std::optional<Lowered> previous;  // the schedule explored last
     fill();
     while (!ahead.empty()) {
@@ -301,8 +303,7 @@ bool Exploration::all_expectations_met() const {
     return std::all_of(rows.begin(), rows.end(), [](const ScheduleRow& r) { return r.expectations_met; });
 }
 
-Exploration summarize(const ExploreSpace& space, std::vector<ScheduleRow> rows, uint64_t lo, uint64_t hi,
-                      bool traces) {
+Exploration summarize(const ExploreSpace& space, std::vector<ScheduleRow> rows, uint64_t lo, uint64_t hi, bool traces) {
     Exploration x;
     x.lo = lo;
     x.hi = hi;
@@ -345,7 +346,8 @@ Exploration summarize(const ExploreSpace& space, std::vector<ScheduleRow> rows, 
         ExploreCell& cell = x.cells[it->second];
         ++cell.schedules;
         cell.expectations_met += r.expectations_met;
-        if (std::find(cell.orders.begin(), cell.orders.end(), orders) == cell.orders.end()) cell.orders.push_back(orders);
+        if (std::find(cell.orders.begin(), cell.orders.end(), orders) == cell.orders.end())
+            cell.orders.push_back(orders);
         if (std::find(cell.arrivals.begin(), cell.arrivals.end(), arrivals) == cell.arrivals.end())
             cell.arrivals.push_back(arrivals);
         if (r.events < cell.example_events) {
@@ -362,7 +364,8 @@ Exploration summarize(const ExploreSpace& space, std::vector<ScheduleRow> rows, 
         bool& order_fails = orders_seen[{c.block, c.policy}][orders];
         order_fails = order_fails || r.failing();
         for (const ScheduleSource& s : r.sources) {
-            auto o = std::find_if(p.outcomes.begin(), p.outcomes.end(), [&](const auto& e) { return e.first == s.source; });
+            auto o =
+                std::find_if(p.outcomes.begin(), p.outcomes.end(), [&](const auto& e) { return e.first == s.source; });
             if (o == p.outcomes.end()) o = p.outcomes.insert(p.outcomes.end(), {s.source, {}});
             ++o->second[to_string(s.outcome)];
         }
@@ -370,8 +373,8 @@ Exploration summarize(const ExploreSpace& space, std::vector<ScheduleRow> rows, 
     for (PolicySummary& p : x.policies) {
         const auto& seen = orders_seen[{p.block, p.policy}];
         p.orders = seen.size();
-        p.failing_orders = static_cast<uint64_t>(
-            std::count_if(seen.begin(), seen.end(), [](const auto& e) { return e.second; }));
+        p.failing_orders =
+            static_cast<uint64_t>(std::count_if(seen.begin(), seen.end(), [](const auto& e) { return e.second; }));
         std::sort(p.outcomes.begin(), p.outcomes.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     }
     for (ExploreCell& cell : x.cells) {
@@ -424,14 +427,20 @@ ScheduleRow row_from_json(const ExploreSpace& space, const Json& j, const std::s
         ScheduleRow r;
         r.index = j.at("index").get<uint64_t>();
         if (r.index >= space.size())
-            throw InputError(place, fmt::format("schedule {} is outside this exploration ({} schedules)", r.index,
-                                                space.size()));
+            throw InputError(
+                place, fmt::format("schedule {} is outside this exploration ({} schedules)", r.index, space.size()));
         for (const auto& [name, e] : j.at("sources").items()) {
             std::optional<SourceId> id = space.scenario().find_source(name);
-            if (!id) throw InputError(place, fmt::format("'{}' is not a source of scenario {}", name, space.scenario().name));
+            if (!id)
+                throw InputError(place,
+                                 fmt::format("'{}' is not a source of scenario {}", name, space.scenario().name));
             std::optional<Outcome> o = parse_outcome(e.at("outcome").get<std::string>());
             if (!o) throw InputError(place, fmt::format("'{}' is not an outcome", e.at("outcome").get<std::string>()));
-            ScheduleSource s{*id, *o, std::nullopt, e.at("late").get<bool>(), e.at("window").get<uint32_t>(),
+            ScheduleSource s{*id,
+                             *o,
+                             std::nullopt,
+                             e.at("late").get<bool>(),
+                             e.at("window").get<uint32_t>(),
                              e.at("hops").get<uint32_t>()};
             if (!e.at("forwarded").is_null()) s.forwarded = e.at("forwarded").get<bool>();
             r.sources.push_back(s);
@@ -461,10 +470,11 @@ Json to_json(const ExploreSpace& space, const Exploration& x) {
                 fires.push_back(Json{{"source", sc.sources[st.fires[f].source].name},
                                      {"before", b.arrival_explored[m][f] ? "any" : st.fires[f].before},
                                      {"arrival_points", b.arrivals[m][f]}});
-            migrations.push_back(Json{{"orders", b.orders[m]},
-                                      {"order", b.order_explored[m] ? "all" : space.lower(space.decode(b.first)).order_names[m]},
-                                      {"admissible_orders", plan.count_orders()},
-                                      {"fires", fires}});
+            migrations.push_back(
+                Json{{"orders", b.orders[m]},
+                     {"order", b.order_explored[m] ? "all" : space.lower(space.decode(b.first)).order_names[m]},
+                     {"admissible_orders", plan.count_orders()},
+                     {"fires", fires}});
             ++m;
         }
         Json policies = Json::array();
@@ -561,15 +571,9 @@ Json to_json(const ExploreSpace& space, const Exploration& x) {
         matrix.push_back(std::move(row));
     }
 
-    return Json{{"scenario", sc.name},
-                {"file", sc.file},
-                {"schedules", space.size()},
-                {"range", {x.lo, x.hi}},
-                {"explored", x.rows.size()},
-                {"expectations_met", x.all_expectations_met()},
-                {"space", blocks},
-                {"policies", policies},
-                {"cells", cells},
+    return Json{{"scenario", sc.name},   {"file", sc.file},           {"schedules", space.size()},
+                {"range", {x.lo, x.hi}}, {"explored", x.rows.size()}, {"expectations_met", x.all_expectations_met()},
+                {"space", blocks},       {"policies", policies},      {"cells", cells},
                 {"matrix", matrix}};
 }
 

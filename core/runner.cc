@@ -355,8 +355,11 @@ RunResult Execution::result(const Schedule& schedule) const {
 
 RunResult run_scenario(const Scenario& scenario, const BackendInfo& info, const RunOptions& options,
                        const ScheduleChoice* choice) {
+    // Overrides are checked against the whole catalogue: resolve_policy leaves other backends' keys out.
+    if (info.catalog)
+        for (const PolicySetting& s : options.policy) validate_policy_setting(*info.catalog, s);
     Schedule schedule = lower(scenario, *info.plan, info.name, options, choice);
-    Execution run(scenario, info, resolve_policy(info.name, scenario.policy, options.policy), options.record_events,
+    Execution run(scenario, info, resolve_policy(info.policies, scenario.policy, options.policy), options.record_events,
                   true, guest_options(scenario, options));
     for (uint32_t i = 0; i < schedule.actions.size(); ++i) run.step(schedule.actions[i], i);
     return run.result(schedule);

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -150,9 +151,13 @@ struct Scenario {
 inline constexpr uint32_t kMaxVcpus = 64;
 inline constexpr uint32_t kMaxVectors = 2048;  // an MSI-X table holds at most 2048 entries
 
-/// Loads and validates a scenario file. Throws InputError("FILE:LINE:COL: ...").
-Scenario load_scenario(const std::string& path);
+struct PolicySpec;  // core/policy.h
+
+/// Loads and validates a scenario file; its `policy:` keys are checked against `policies` (the
+/// registry's catalogue, Registry::policies()). Throws InputError("FILE:LINE:COL: ...").
+Scenario load_scenario(const std::string& path, std::span<const PolicySpec> policies);
 /// Parses scenario text; `file` names it in error messages.
-Scenario parse_scenario(std::string_view text, const std::string& file = "<string>");
+Scenario parse_scenario(std::string_view text, std::span<const PolicySpec> policies,
+                        const std::string& file = "<string>");
 
 }  // namespace irqdiff

@@ -44,7 +44,7 @@ bool is_identifier(std::string_view s) {
 
 class Loader {
    public:
-    explicit Loader(std::string file) : file_(std::move(file)) {}
+    Loader(std::string file, std::span<const PolicySpec> policies) : file_(std::move(file)), policies_(policies) {}
 
     Scenario load(std::string_view text) {
         std::vector<YAML::Node> docs;
@@ -210,9 +210,9 @@ class Loader {
 
     Scenario scenario(const YAML::Node& root) {
         if (root.IsNull()) fail(root, "", "empty document: expected a scenario map");
-        Entries top =
-            map(root, "", {"name", "description", "arch", "vm", "devices", "routes", "policy", "guest", "steps", "expect"},
-                {"name", "vm", "devices", "steps"});
+        Entries top = map(
+            root, "", {"name", "description", "arch", "vm", "devices", "routes", "policy", "guest", "steps", "expect"},
+            {"name", "vm", "devices", "steps"});
         s_.file = file_;
         s_.name = string(*find(top, "name"), "name");
         if (s_.name.empty() || s_.name.find('\n') != std::string::npos)
@@ -228,8 +228,7 @@ class Loader {
             std::string kind = string(*g, "guest");
             s_.guest = parse_guest_kind(kind);
             if (!s_.guest)
-                fail(*g, "guest",
-                     fmt::format("unknown guest '{}' (expected abstract or unicorn)", one_line(kind)));
+                fail(*g, "guest", fmt::format("unknown guest '{}' (expected abstract or unicorn)", one_line(kind)));
         }
         steps(*find(top, "steps"));
         if (const YAML::Node* e = find(top, "expect")) expect(*e);
@@ -344,7 +343,7 @@ class Loader {
                     fail(it->first, "policy",
                          fmt::format("duplicate key '{}' (first at line {})", key, prev.key_loc.line));
             PolicySetting setting{key, string(it->second, child("policy", key)), loc(it->first), loc(it->second)};
-            validate_policy_setting(setting);
+            validate_policy_setting(policies_, setting);
             s_.policy.push_back(std::move(setting));
         }
     }
@@ -518,24 +517,25 @@ class Loader {
     }
 
     std::string file_;
+    std::span<const PolicySpec> policies_;
     Scenario s_;
 };
 
 }  // namespace
 
-Scenario parse_scenario(std::string_view text, const std::string& file) {
-    Scenario s = Loader(file).load(text);
+Scenario parse_scenario(std::string_view text, std::span<const PolicySpec> policies, const std::string& file) {
+    Scenario s = Loader(file, policies).load(text);
     s.text = text;
     return s;
 }
 
-Scenario load_scenario(const std::string& path) {
+Scenario load_scenario(const std::string& path, std::span<const PolicySpec> policies) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(SourceLoc{path, 0, 0}, "cannot open the scenario file");
     std::ostringstream text;
     text << in.rdbuf();
     if (in.bad()) throw InputError(SourceLoc{path, 0, 0}, "cannot read the scenario file");
-    return parse_scenario(text.str(), path);
+    return parse_scenario(text.str(), policies, path);
 }
 
 }  // namespace irqdiff

@@ -206,8 +206,7 @@ std::string process_name(const RunResult& r) {
     const auto& entries = r.policy.entries();
     for (size_t i = 0; i < entries.size(); ++i) {
         const auto& [key, value] = entries[i];
-        const PolicySpec* spec = find_policy(key);
-        if (i == 0 || !spec || spec->default_value != value) shown.push_back(key + "=" + value);
+        if (i == 0 || !r.policy.is_default(key)) shown.push_back(key + "=" + value);
     }
     const std::string who = r.guest == GuestKind::Unicorn ? r.arch + "/unicorn" : r.arch;
     return shown.empty() ? who : fmt::format("{} ({})", who, fmt::join(shown, ", "));

@@ -101,7 +101,8 @@ std::vector<PolicySetting> policy_list(const py::object& policy, const std::stri
             throw InputError(place, "expected string keys and values, e.g. {'arm.transfer': 'set_forwarding'}");
         SourceLoc loc{place, 0, 0};
         PolicySetting s{k.cast<std::string>(), v.cast<std::string>(), loc, loc};
-        if (!sweep || s.value != "all") validate_policy_setting(s);  // ExploreSpace checks swept keys
+        if (!sweep || s.value != "all")
+            validate_policy_setting(builtin_backends().policies(), s);  // ExploreSpace checks swept keys
         out.push_back(std::move(s));
     }
     return out;
@@ -196,7 +197,7 @@ py::list backends() {
 
 py::list policies() {
     py::list out;
-    for (const PolicySpec& p : policy_catalog()) {
+    for (const PolicySpec& p : builtin_backends().policies()) {
         py::list values;
         for (std::string_view v : p.values) values.append(std::string(v));
         out.append(py::dict(py::arg("key") = std::string(p.key), py::arg("arch") = std::string(p.arch),
@@ -228,12 +229,15 @@ A validated scenario (format v1, see scenarios/README.md).
         .def_static(
             "from_yaml",
             [](const std::string& text, const std::string& filename) {
-                return std::make_shared<Scenario>(parse_scenario(text, filename));
+                return std::make_shared<Scenario>(parse_scenario(text, builtin_backends().policies(), filename));
             },
             py::arg("text"), py::arg("filename") = "<string>",
             "Parses scenario text; errors raise ScenarioError('FILENAME:LINE:COL: ...').")
         .def_static(
-            "load", [](const std::string& path) { return std::make_shared<Scenario>(load_scenario(path)); },
+            "load",
+            [](const std::string& path) {
+                return std::make_shared<Scenario>(load_scenario(path, builtin_backends().policies()));
+            },
             py::arg("path"), "Loads a scenario file; errors raise ScenarioError('FILE:LINE:COL: ...').")
         .def_property_readonly("name", [](const Scenario& s) { return s.name; })
         .def_property_readonly("description", [](const Scenario& s) { return s.description; })

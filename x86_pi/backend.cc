@@ -99,7 +99,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     X86Backend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
         : MigrationDriver(ctx, std::move(plan)),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
-          logical_(ctx.policy.is("x86.guest_apic_dest", "logical")) {
+          logical_(kGuestApicDestPolicy.read(ctx.policy) == GuestApicDest::Logical) {
         boot();
     }
 

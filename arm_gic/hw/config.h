@@ -1,7 +1,8 @@
 // The GIC model's configuration: what the implementation is (version, how many ITSs and
 // redistributors, identifier widths) and every CONSTRAINED UNPREDICTABLE or IMPLEMENTATION
-// DEFINED choice the model makes, each a named field tied to a policy key (core/policy.cc) so a
-// scenario can run under each choice (DESIGN.md "Modelling rules").
+// DEFINED choice the model makes, each a named field tied to a policy (the Policy descriptors
+// below, declared in config.cc) so a scenario can run under each choice (DESIGN.md "Modelling
+// rules").
 #pragma once
 
 #include <cstdint>
@@ -42,9 +43,10 @@ struct GicConfig {
     unsigned lpi_id_bits = 16;         // INTIDs below 2^16 (physical and virtual)
     unsigned vpe_id_bits = 16;         // vPEIDs below 2^16 (VPENDBASER.vPEID[15:0])
     unsigned collection_count = 64;    // collections the ITS accepts (ICIDs 0..count-1)
-    unsigned list_registers = 4;       // ICH_LR<n>, n < list_registers (ICH_VTR_EL2.ListRegs + 1)
+    unsigned list_registers = 4;       // ICH_LR<n>, n < list_registers (policy arm.list_registers)
     /// GICR_VPENDBASER reads after a schedule (Valid 0 -> 1) that still see Dirty = 1 while the
-    /// redistributor parses the VPT (reference/arm §1.3: asynchronous, polled by Linux).
+    /// redistributor parses the VPT (reference/arm §1.3: asynchronous, polled by Linux; policy
+    /// arm.vpendbaser_dirty_reads).
     unsigned dirty_reads = 1;
     /// GITS_TYPER.VMOVP: 1 means a VMOVP on one ITS is enough; 0 means every ITS in ITSList must
     /// receive the VMOVP with the same SEQ_NUM before the move completes (reference/arm §1.2).
@@ -56,9 +58,18 @@ struct GicConfig {
 
     bool v41() const { return version == GicVersion::V4_1; }
 
-    /// The configuration a run's arm.* policy values select (arm.gic, arm.its_command_error,
-    /// arm.its_table_fault, arm.vpt_writeback); the rest keeps its defaults.
+    /// The configuration a run's policy values select (the descriptors below); the rest keeps
+    /// its defaults.
     static GicConfig from_policy(const PolicyValues& policy);
 };
+
+// The GIC's policies, read by GicConfig::from_policy (declared in config.cc; their defaults are
+// GicConfig's).
+extern const Policy<GicVersion> kGicVersionPolicy;       // arm.gic
+extern const Policy<ErrorResponse> kCommandErrorPolicy;  // arm.its_command_error
+extern const Policy<ErrorResponse> kTableFaultPolicy;    // arm.its_table_fault
+extern const Policy<VptWriteback> kVptWritebackPolicy;   // arm.vpt_writeback
+extern const Policy<unsigned> kListRegistersPolicy;      // arm.list_registers
+extern const Policy<unsigned> kVpendbaserDirtyPolicy;    // arm.vpendbaser_dirty_reads
 
 }  // namespace irqdiff::arm

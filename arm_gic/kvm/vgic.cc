@@ -9,26 +9,6 @@
 
 namespace irqdiff::arm::kvm {
 
-TransferPoint transfer_point(const PolicyValues& policy) {
-    const std::string& t = policy.get("arm.transfer");
-    if (t == "none") return TransferPoint::None;
-    if (t == "its_restore") return TransferPoint::ItsRestore;
-    if (t == "enable_lpis") return TransferPoint::EnableLpis;
-    if (t == "vm_start") return TransferPoint::VmStart;
-    return TransferPoint::SetForwarding;
-}
-
-const char* to_string(TransferPoint t) {
-    switch (t) {
-        case TransferPoint::None: return "none";
-        case TransferPoint::ItsRestore: return "its_restore";
-        case TransferPoint::EnableLpis: return "enable_lpis";
-        case TransferPoint::SetForwarding: return "set_forwarding";
-        case TransferPoint::VmStart: return "vm_start";
-    }
-    return "?";
-}
-
 const char* to_string(VcpuRun r) {
     switch (r) {
         case VcpuRun::Loaded: return "loaded";
@@ -134,9 +114,7 @@ void Kvm::enable_lpis(uint32_t vcpu) {
     // vgic_enable_lpis: unless PENDBASER.PTZ, the pending table is read into pending_latch.
     log_.op(Layer::Hypervisor, "KVM.vgic_enable_lpis", {{"vcpu", vcpu}});
     if (!GicrPendbaser::PTZ.get(s_.cpus[vcpu].pendbaser)) sync_lpi_pending_table(vcpu);
-    if (transfer_ == TransferPoint::EnableLpis)
-        for (auto& [intid, irq] : s_.lpis)
-            if (irq.target_vcpu == vcpu) transfer(irq, "vgic_enable_lpis");
+    transfer_hook(TransferHook::EnableLpis, vcpu);
 }
 
 void Kvm::flush_pending_lpis(uint32_t vcpu) {
@@ -332,9 +310,10 @@ void Kvm::transfer(VgicIrq& irq, const char* where) {
 }
 
 void Kvm::vm_start_transfer() {
-    if (transfer_ != TransferPoint::VmStart) return;
+    // The rejected VM-start call exists only where arm.transfer puts the transfer.
+    if (!transfers_at(transfer_, TransferHook::VmStart)) return;
     log_.op(Layer::Hypervisor, "KVM.vm_start_transfer", {{"lpis", s_.lpis.size()}});
-    for (auto& [intid, irq] : s_.lpis) transfer(irq, "vm_start");
+    transfer_hook(TransferHook::VmStart);
 }
 
 const VgicIrq* Kvm::lpi(uint32_t intid) const {

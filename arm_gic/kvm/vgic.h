@@ -23,21 +23,10 @@
 
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/kvm/host_its.h"
+#include "arm_gic/kvm/transfer.h"
 #include "core/policy.h"
 
 namespace irqdiff::arm::kvm {
-
-/// Where restored pending_latch of a forwarded vLPI is pushed into the VPT (policy arm.transfer,
-/// DESIGN.md "Transfer-point policies").
-enum class TransferPoint : uint8_t {
-    None,           // nowhere: Linux before 5.13
-    ItsRestore,     // at KVM_DEV_ARM_ITS_RESTORE_TABLES, for LPIs already forwarded (review suggestion)
-    EnableLpis,     // at vgic_enable_lpis, for forwarded LPIs (Shenming Lu, 2020-12-08)
-    SetForwarding,  // in kvm_vgic_v4_set_forwarding (12df7429213a, Linux 5.13)
-    VmStart,        // a new call at VM start, after forwarding is set (rejected as a new ABI)
-};
-TransferPoint transfer_point(const PolicyValues& policy);
-const char* to_string(TransferPoint t);
 
 /// target_vcpu of an LPI whose collection is not mapped.
 inline constexpr uint32_t kNoVcpu = UINT32_MAX;
@@ -204,6 +193,10 @@ class Kvm {
     uint8_t prop_of(const VgicIrq& irq) const;
     // the transfer of restored pending state into the VPT
     void transfer(VgicIrq& irq, const char* where);
+    /// A candidate transfer site (transfer.cc): transfers `irq`, or every LPI (of `vcpu` when
+    /// given), when arm.transfer puts the transfer at `hook`.
+    void transfer_hook(TransferHook hook, VgicIrq& irq);
+    void transfer_hook(TransferHook hook, std::optional<uint32_t> vcpu = std::nullopt);
     void read_guest_pending(uint32_t vcpu, uint32_t intid, bool& bit, uint64_t& byte_addr, uint8_t& byte) const;
 
     VgicState& s_;

@@ -404,7 +404,7 @@ void Kvm::set_forwarding(int host_irq, uint32_t devid, uint32_t eventid) {
              {"intid", irq.intid},
              {"vpe", irq.target_vcpu},
              {"pending_latch", irq.pending_latch}});
-    if (transfer_ == TransferPoint::SetForwarding) transfer(irq, "set_forwarding");
+    transfer_hook(TransferHook::SetForwarding, irq);
 }
 
 void Kvm::unset_forwarding(int host_irq) {
@@ -522,8 +522,7 @@ int Kvm::its_restore_tables() {
     }
     log_.op(Layer::Hypervisor, "KVM.its_restore_tables",
             {{"collections", its.collections.size()}, {"devices", devices}, {"lpis", lpis}});
-    if (transfer_ == TransferPoint::ItsRestore)
-        for (auto& [intid, irq] : s_.lpis) transfer(irq, "its_restore_tables");
+    transfer_hook(TransferHook::ItsRestoreTables);
     return kOk;
 }
 

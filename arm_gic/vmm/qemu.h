@@ -9,9 +9,13 @@
 #include <cstdint>
 
 #include "arm_gic/machine.h"
+#include "core/policy.h"
 #include "core/vfio.h"
 
 namespace irqdiff::arm::vmm {
+
+/// arm.vfio_vector_enable: how QEMU enables MSI-X vectors on restore (arm_gic/vmm/qemu.cc).
+extern const Policy<VectorEnable> kVectorEnablePolicy;
 
 class QemuPort {
    public:

@@ -21,17 +21,14 @@ namespace {
 
 const std::string kSeed = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml";
 
-/// The backend the registry lists as "arm" (builtin_backends() lives in irqdiff_builtin, which
-/// this test program does not link; arm_backend_info() is what it registers).
-const BackendInfo& arm_info() {
-    static const BackendInfo info = arm::arm_backend_info();
-    return info;
-}
+/// The backend the registry lists as "arm", with its policies (scenario files are checked against
+/// the registry's whole catalogue, so this program links irqdiff_builtin).
+const BackendInfo& arm_info() { return *builtin_backends().find("arm"); }
 
 RunResult run_seed(const std::string& transfer, const std::string& gic) {
     RunOptions options;
     options.policy = {PolicySetting{"arm.transfer", transfer, {}, {}}, PolicySetting{"arm.gic", gic, {}, {}}};
-    return run_scenario(load_scenario(kSeed), arm_info(), options);
+    return run_scenario(load_scenario(kSeed, builtin_backends().policies()), arm_info(), options);
 }
 
 TEST(ArmBackendInfo, IsTheVirtualizingArmBackend) {
@@ -224,7 +221,9 @@ class ArmBackendBlock : public ::testing::TestWithParam<std::string> {};
 TEST_P(ArmBackendBlock, PreemptedVcpuThatBlocksIsWokenByItsVlpi) {
     RunOptions options;
     options.policy = {PolicySetting{"arm.gic", GetParam(), {}, {}}};
-    RunResult r = run_scenario(parse_scenario(kPreemptThenBlock, "preempt_then_block.yaml"), arm_info(), options);
+    RunResult r =
+        run_scenario(parse_scenario(kPreemptThenBlock, builtin_backends().policies(), "preempt_then_block.yaml"),
+                     arm_info(), options);
     const SourceOutcome* o = r.outcome("nic.0");
     ASSERT_NE(o, nullptr);
     bool doorbell_requested = false;
@@ -260,9 +259,9 @@ std::vector<std::string> identity_all(const Backend& b, size_t sources) {
 // machines alive, a snapshot brings back where every source is and how it is named, and the run
 // from there is the same as the first time.
 TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
-    Scenario scenario = load_scenario(kSeed);
+    Scenario scenario = load_scenario(kSeed, builtin_backends().policies());
     const BackendInfo& info = arm_info();
-    PolicyValues policy = resolve_policy("arm", scenario.policy, {});
+    PolicyValues policy = resolve_policy(arm_info().policies, scenario.policy, {});
     EventLog log;
     GuestLog guest;
     std::unique_ptr<Backend> backend = info.make(BackendContext{scenario, policy, log, guest});

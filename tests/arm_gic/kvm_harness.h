@@ -22,6 +22,7 @@
 #include "arm_gic/guest/guest.h"
 #include "arm_gic/kvm/its_abi.h"
 #include "arm_gic/machine.h"
+#include "arm_gic/policies.h"
 #include "arm_gic/vmm/qemu.h"
 #include "core/scenario.h"
 
@@ -70,7 +71,8 @@ inline constexpr uint32_t kDev1 = 0x18;  // GuestLayout::device_id(1)
 struct KvmConfig {
     GicVersion version = GicVersion::V4_1;
     kvm::TransferPoint transfer = kvm::TransferPoint::SetForwarding;
-    unsigned dirty_reads = 0;  // GICR_VPENDBASER reads that see Dirty after a schedule
+    unsigned dirty_reads = 0;     // GICR_VPENDBASER reads that see Dirty after a schedule
+    unsigned list_registers = 4;  // ICH_LR<n>_EL2 per CPU interface
 };
 
 class KvmHarness {
@@ -86,7 +88,8 @@ class KvmHarness {
 
     /// `machine`: the vm, devices and routes keys of a scenario.
     explicit KvmHarness(const std::string& machine = kNic, KvmConfig config = {})
-        : scenario(parse_scenario("name: harness\n" + machine + "steps: [{run: all}]\n", "harness.yaml")),
+        : scenario(parse_scenario("name: harness\n" + machine + "steps: [{run: all}]\n", arm::arm_policies(),
+                                  "harness.yaml")),
           h(gic_config(scenario, config), log, config.transfer) {
         h.gic.set_host_irq_handler([this](unsigned rd, uint32_t intid) { raised.emplace_back(rd, intid); });
         h.its.init(h.gic);
@@ -108,6 +111,7 @@ class KvmHarness {
         g.version = c.version;
         g.redistributor_count = s.vcpus;  // vCPU v runs on pCPU v
         g.dirty_reads = c.dirty_reads;
+        g.list_registers = c.list_registers;
         return g;
     }
 

@@ -17,6 +17,7 @@
 
 #include "arm_gic/backend.h"
 #include "core/runner.h"
+#include "registry/builtin_backends.h"
 #include "tests/arm_gic/gic_harness.h"
 
 namespace irqdiff::arm::testing {
@@ -25,10 +26,7 @@ namespace {
 const std::string kScenarios = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios";
 const std::string kSeed = kScenarios + "/seed/pending_across_migration.yaml";
 
-const BackendInfo& arm_info() {
-    static const BackendInfo info = arm_backend_info();
-    return info;
-}
+const BackendInfo& arm_info() { return *builtin_backends().find("arm"); }
 
 uint64_t symbol(const char* name) { return guest_images::arm_guest().symbol(name); }
 
@@ -77,7 +75,7 @@ std::vector<std::string> arm_scenarios() {
     std::vector<std::string> out;
     for (const auto& e : std::filesystem::recursive_directory_iterator(kScenarios)) {
         if (e.path().extension() != ".yaml") continue;
-        Scenario s = load_scenario(e.path().string());
+        Scenario s = load_scenario(e.path().string(), builtin_backends().policies());
         if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), "arm") == s.arches.end()) continue;
         out.push_back(e.path().string());
     }
@@ -91,7 +89,7 @@ class UnicornArmScenario : public ::testing::TestWithParam<std::string> {};
 // same deliveries (source, vCPU, order, path) for every scenario in scenarios/"; the delivery
 // semantics come from the model, so outcomes and violations agree too.
 TEST_P(UnicornArmScenario, DeliveriesOutcomesAndViolationsEqualTheAbstractGuests) {
-    Scenario s = load_scenario(GetParam());
+    Scenario s = load_scenario(GetParam(), builtin_backends().policies());
     RunResult abstract = run(s, GuestKind::Abstract);
     RunResult unicorn = run(s, GuestKind::Unicorn);
     EXPECT_EQ(unicorn.guest, GuestKind::Unicorn);
@@ -143,7 +141,7 @@ TEST(UnicornArmScenarios, TheLibraryHasArmScenarios) { EXPECT_GE(arm_scenarios()
 // timestamp is the virtual clock (the event log's length when the handler read CNTVCT_EL0, right
 // after its ICC_IAR1_EL1 read), so it increases.
 TEST(UnicornArmGuest, RecordsCarryTheIntidTheInterruptedPcAndIncreasingTimestamps) {
-    RunResult r = run(load_scenario(kSeed), GuestKind::Unicorn);
+    RunResult r = run(load_scenario(kSeed, builtin_backends().policies()), GuestKind::Unicorn);
     ASSERT_EQ(r.guest_records.size(), 2u);
     // The guest's driver maps the n-th routed source to LPI 8192 + n: nic.0 -> vCPU 0, nic.1 -> vCPU 1.
     EXPECT_EQ(r.guest_records[0].vcpu, 0u);
@@ -164,7 +162,7 @@ TEST(UnicornArmGuest, RecordsCarryTheIntidTheInterruptedPcAndIncreasingTimestamp
 // Issue 7: the program opens its CPU interface itself (MSR ICC_PMR_EL1, ICC_IGRPEN1_EL1), so the
 // abstract driver boot must not: the boot's events are the abstract guest's, none twice.
 TEST(UnicornArmGuest, BootWritesPmrAndIgrpen1OnceThroughTheProgram) {
-    Scenario s = load_scenario(kSeed);
+    Scenario s = load_scenario(kSeed, builtin_backends().policies());
     RunResult abstract = run(s, GuestKind::Abstract);
     RunResult unicorn = run(s, GuestKind::Unicorn);
     auto boot = [](const RunResult& r) {
@@ -182,7 +180,7 @@ TEST(UnicornArmGuest, BootWritesPmrAndIgrpen1OnceThroughTheProgram) {
 // Issue 7: GUEST.irq_entry {vcpu, pc, insn} before the handler, GUEST.irq_return {vcpu, taken}
 // after it; the handler reads ICC_IAR1_EL1 until 1023.
 TEST(UnicornArmGuest, EachEntryReadsIar1UntilSpuriousBetweenIrqEntryAndIrqReturn) {
-    RunResult r = run(load_scenario(kSeed), GuestKind::Unicorn);
+    RunResult r = run(load_scenario(kSeed, builtin_backends().policies()), GuestKind::Unicorn);
     size_t entries = 0;
     for (size_t i = 0; i < r.events.size(); ++i) {
         if (r.events[i].op != "GUEST.irq_entry") continue;
@@ -229,7 +227,8 @@ steps:
   - run: all
   - fire: nic.1
   - run: all
-)");
+)",
+                                builtin_backends().policies());
     RunOptions o;
     o.trace_guest = true;
     RunResult r = run(s, GuestKind::Unicorn, o);
@@ -268,7 +267,7 @@ expect:
 // Issue 7: a masked vCPU (the guest set PSTATE.I from its mailbox) takes nothing until unmasked;
 // GUEST.run's `masked` shows PSTATE.I.
 TEST(UnicornArmGuest, MaskedVcpuTakesNothingUntilUnmasked) {
-    Scenario s = parse_scenario(kMaskedRun);
+    Scenario s = parse_scenario(kMaskedRun, builtin_backends().policies());
     RunResult abstract = run(s, GuestKind::Abstract);
     RunResult unicorn = run(s, GuestKind::Unicorn);
     ASSERT_EQ(unicorn.deliveries.size(), 1u);
@@ -284,7 +283,7 @@ TEST(UnicornArmGuest, MaskedVcpuTakesNothingUntilUnmasked) {
 // Issue 7: same scenario and options, byte-identical events and records; the clock counts events
 // whether they are recorded or not, so records do not depend on recording.
 TEST(UnicornArmGuest, RunsAreDeterministic) {
-    Scenario s = load_scenario(kSeed);
+    Scenario s = load_scenario(kSeed, builtin_backends().policies());
     RunResult a = run(s, GuestKind::Unicorn);
     RunResult b = run(s, GuestKind::Unicorn);
     EXPECT_EQ(text(a.events), text(b.events));
@@ -302,7 +301,7 @@ std::pair<RunResult, RunResult> run_twice_from(const Scenario& s, uint32_t at) {
     RunOptions o;
     o.guest = GuestKind::Unicorn;
     Schedule sched = lower(s, *arm_info().plan, "arm", o);
-    Execution ex(s, arm_info(), resolve_policy("arm", s.policy, {}), true, true, guest_options(s, o));
+    Execution ex(s, arm_info(), resolve_policy(arm_info().policies, s.policy, {}), true, true, guest_options(s, o));
     EXPECT_LT(at, sched.actions.size());
     for (uint32_t i = 0; i < at; ++i) ex.step(sched.actions[i], i);
     std::unique_ptr<Execution::Checkpoint> cp = ex.checkpoint();
@@ -316,7 +315,7 @@ std::pair<RunResult, RunResult> run_twice_from(const Scenario& s, uint32_t at) {
 // Issue 7: Backend::snapshot()/restore() carry the guest machine (RAM, registers, log cursor):
 // run, checkpoint mid-way, continue, rewind, continue again: the same deliveries, records, events.
 TEST(UnicornArmGuest, CheckpointAndRewindGiveTheSameRun) {
-    Scenario seed = load_scenario(kSeed);
+    Scenario seed = load_scenario(kSeed, builtin_backends().policies());
     auto [first, second] =
         run_twice_from(seed, static_cast<uint32_t>(lower(seed, *arm_info().plan, "arm", {}).actions.size() / 2));
     ASSERT_EQ(first.deliveries.size(), 2u);
@@ -326,7 +325,7 @@ TEST(UnicornArmGuest, CheckpointAndRewindGiveTheSameRun) {
     EXPECT_EQ(first.deliveries, run(seed, GuestKind::Unicorn).deliveries);
     // Checkpointed while the guest runs masked (PSTATE.I set): the rewound guest is masked again,
     // so the run before the unmask takes nothing.
-    Scenario masked = parse_scenario(kMaskedRun);
+    Scenario masked = parse_scenario(kMaskedRun, builtin_backends().policies());
     auto [m1, m2] = run_twice_from(masked, 2);
     ASSERT_EQ(m1.deliveries.size(), 1u);
     EXPECT_EQ(m1.deliveries[0].action, 4u);
@@ -381,7 +380,8 @@ routes:
   - {source: nic.0, vcpu: 0}
 steps:
   - run: all
-)");
+)",
+                                       builtin_backends().policies());
     GuestLog out;
 };
 

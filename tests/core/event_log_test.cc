@@ -44,10 +44,10 @@ TEST(EventLog, NonRecordingLogKeepsOnlyCountersAndProblems) {
 }
 
 TEST(EventLog, SameScenarioAndOptionsGiveByteIdenticalResults) {
-    Scenario s = load_scenario(kSeed);
+    Scenario s = load_scenario(kSeed, builtin_backends().policies());
     const BackendInfo& ideal = *builtin_backends().find("ideal");
     RunResult a = run_scenario(s, ideal, {});
-    RunResult b = run_scenario(load_scenario(kSeed), ideal, {});
+    RunResult b = run_scenario(load_scenario(kSeed, builtin_backends().policies()), ideal, {});
     ASSERT_FALSE(a.events.empty());
     EXPECT_EQ(a.events, b.events);
     EXPECT_EQ(to_json(a).dump(), to_json(b).dump());

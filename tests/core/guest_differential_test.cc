@@ -39,7 +39,7 @@ std::vector<Case> cases() {
             files.push_back(fs::relative(e.path(), kSource / "scenarios"));
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
-        Scenario s = load_scenario((kSource / "scenarios" / f).string());
+        Scenario s = load_scenario((kSource / "scenarios" / f).string(), builtin_backends().policies());
         for (const std::string& arch : {std::string("arm"), std::string("x86")}) {
             if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), arch) == s.arches.end()) continue;
             out.push_back({arch, f, {}, ""});
@@ -69,7 +69,7 @@ class GuestDifferential : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GuestDifferential, UnicornGuestObservesWhatTheAbstractGuestObserves) {
     const Case& c = GetParam();
-    Scenario s = load_scenario((kSource / "scenarios" / c.scenario).string());
+    Scenario s = load_scenario((kSource / "scenarios" / c.scenario).string(), builtin_backends().policies());
     RunOptions options;
     options.policy = c.policy;
     options.compare_guests = true;
@@ -112,7 +112,8 @@ INSTANTIATE_TEST_SUITE_P(Library, GuestDifferential, ::testing::ValuesIn(cases()
 // The explorer shares prefixes by snapshotting and restoring the backend, the Unicorn engines and
 // their RAM included: every restore order of the seed gives the same outcomes with either guest.
 TEST(GuestDifferentialExplore, EveryRestoreOrderOfTheSeedAgrees) {
-    Scenario s = load_scenario((kSource / "scenarios/seed/pending_across_migration.yaml").string());
+    Scenario s = load_scenario((kSource / "scenarios/seed/pending_across_migration.yaml").string(),
+                               builtin_backends().policies());
     ExploreOptions options;
     options.arches = {"arm", "x86"};
     options.order = "all";

@@ -10,7 +10,8 @@ namespace {
 Scenario two_vcpus() {
     return parse_scenario(
         "name: t\nvm: {vcpus: 2}\ndevices: [{name: nic, vectors: 2, passthrough: true}]\n"
-        "routes: [{source: nic.0, vcpu: 0}, {source: nic.1, vcpu: 1}]\nsteps: [{run: all}]\n");
+        "routes: [{source: nic.0, vcpu: 0}, {source: nic.1, vcpu: 1}]\nsteps: [{run: all}]\n",
+        {});
 }
 
 Action fire(SourceId s) { return Action{StepKind::Fire, -1, s}; }

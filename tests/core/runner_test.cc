@@ -24,7 +24,7 @@ const std::string kHeader =
 
 std::string run_error(const std::string& text, const RunOptions& options = {}) {
     try {
-        run_scenario(parse_scenario(text, "t.yaml"), ideal(), options);
+        run_scenario(parse_scenario(text, builtin_backends().policies(), "t.yaml"), ideal(), options);
     } catch (const InputError& e) {
         return e.what();
     }
@@ -32,7 +32,7 @@ std::string run_error(const std::string& text, const RunOptions& options = {}) {
 }
 
 TEST(Runner, SeedScenarioIsDeliveredOnceOnTheIdealBackend) {
-    RunResult r = run_scenario(load_scenario(kSeed), ideal(), {});
+    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().policies()), ideal(), {});
     EXPECT_EQ(r.arch, "ideal");
     ASSERT_EQ(r.outcomes.size(), 2u);
     EXPECT_EQ(r.outcome("nic.0")->outcome, Outcome::DeliveredOnce);
@@ -54,7 +54,7 @@ TEST(Runner, SeedScenarioIsDeliveredOnceOnTheIdealBackend) {
 // "Where is it?": nic.0 travels pending -> migration stream -> pending; nic.1 waits in the
 // stopped device until start_devices.
 TEST(Runner, LocationsFollowThePendingStateThroughTheMigration) {
-    RunResult r = run_scenario(load_scenario(kSeed), ideal(), {});
+    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().policies()), ideal(), {});
     std::vector<std::string> nic0, nic1;
     for (const LocationChange& c : r.locations) {
         for (const auto& [s, places] : c.sources) {
@@ -72,7 +72,8 @@ TEST(Runner, LocationsFollowThePendingStateThroughTheMigration) {
 
 TEST(Runner, ExpectationsThatDoNotHoldAreReported) {
     RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{mask: {vcpu: 0}}, {fire: nic.0}, {fire: nic.1}, "
-                                                        "{run: all}]\nexpect: {nic.0: delivered-once, all: lost}\n"),
+                                                        "{run: all}]\nexpect: {nic.0: delivered-once, all: lost}\n",
+                                              builtin_backends().policies()),
                                ideal(), {});
     EXPECT_FALSE(r.expectations_met);
     ASSERT_EQ(r.expectations.size(), 2u);
@@ -87,14 +88,16 @@ TEST(Runner, ExpectationsThatDoNotHoldAreReported) {
 // expect.violations pins the set of rules a run breaks; the ideal backend breaks none.
 TEST(Runner, ExpectedViolationsMustMatchExactly) {
     RunResult none = run_scenario(
-        parse_scenario(kHeader +
-                       "steps: [{fire: nic.0}, {run: all}]\nexpect: {nic.0: delivered-once, violations: none}\n"),
+        parse_scenario(
+            kHeader + "steps: [{fire: nic.0}, {run: all}]\nexpect: {nic.0: delivered-once, violations: none}\n",
+            builtin_backends().policies()),
         ideal(), {});
     EXPECT_TRUE(none.expectations_met);
     ASSERT_EQ(none.expectations.back().key, "violations");
     EXPECT_EQ(none.expectations.back().actual, "none");
     RunResult wanted = run_scenario(parse_scenario(kHeader + "steps: [{fire: nic.0}, {run: all}]\n"
-                                                             "expect: {violations: [VCPU.write_LR]}\n"),
+                                                             "expect: {violations: [VCPU.write_LR]}\n",
+                                                   builtin_backends().policies()),
                                     ideal(), {});
     EXPECT_FALSE(wanted.expectations_met);
     EXPECT_EQ(wanted.expectations.back().expected, "VCPU.write_LR");
@@ -110,10 +113,11 @@ TEST(Runner, IdealBackendAgreesWithTheOracleAtEveryArrivalPointAndOrder) {
             std::string order;
             for (uint16_t s : plan.order_at(i)) order += (order.empty() ? "" : ",") + plan.restore_steps()[s].name;
             Scenario s = parse_scenario(kHeader +
-                                        "steps:\n  - mask: {vcpu: 0}\n  - fire: nic.0\n  - fire: nic.0\n"
-                                        "  - migrate: {fire: [{source: nic.1, before: " +
-                                        point + "}, {source: nic.0, before: " + point +
-                                        "}]}\n  - unmask: {vcpu: 0}\n  - run: all\nexpect: {all: delivered-once}\n");
+                                            "steps:\n  - mask: {vcpu: 0}\n  - fire: nic.0\n  - fire: nic.0\n"
+                                            "  - migrate: {fire: [{source: nic.1, before: " +
+                                            point + "}, {source: nic.0, before: " + point +
+                                            "}]}\n  - unmask: {vcpu: 0}\n  - run: all\nexpect: {all: delivered-once}\n",
+                                        builtin_backends().policies());
             RunOptions options;
             options.order = order;
             RunResult r = run_scenario(s, ideal(), options);
@@ -126,7 +130,7 @@ TEST(Runner, IdealBackendAgreesWithTheOracleAtEveryArrivalPointAndOrder) {
 TEST(Runner, OrderOverrideAppliesToEveryMigrateStep) {
     RunOptions options;
     options.order = "restore_irqchip,start_vcpus,restore_translation,restore_devices,start_devices";
-    RunResult r = run_scenario(load_scenario(kSeed), ideal(), options);
+    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().policies()), ideal(), options);
     EXPECT_EQ(r.order_names, (std::vector<std::string>{"explicit"}));
     EXPECT_EQ(r.restore_orders[0][1], "start_vcpus");
     EXPECT_TRUE(r.expectations_met);
@@ -155,14 +159,16 @@ TEST(Runner, PolicyOverridesAreValidatedEvenForOtherBackends) {
     EXPECT_EQ(run_error(kHeader + "steps: [{run: all}]\n", options),
               "--policy: 'maybe' is not a value of policy x86.posting (expected one of: on, off)");
     options.policy[0].value = "off";
-    RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{run: all}]\n"), ideal(), options);
+    RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{run: all}]\n", builtin_backends().policies()),
+                               ideal(), options);
     EXPECT_TRUE(r.policy.entries().empty());  // the ideal backend has no policies of its own
 }
 
 TEST(Runner, BlockedVcpuWakesForAPendingInterrupt) {
     RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{block: {vcpu: 0}}, {run: all}, {fire: nic.0}, "
                                                         "{preempt: {vcpu: 1}}, {fire: nic.1}, {run: all}]\n"
-                                                        "expect: {all: delivered-once}\n"),
+                                                        "expect: {all: delivered-once}\n",
+                                              builtin_backends().policies()),
                                ideal(), {});
     EXPECT_TRUE(r.expectations_met);
     bool woke = std::any_of(r.events.begin(), r.events.end(), [](const Event& e) { return e.op == "IDEAL.wake"; });
@@ -170,8 +176,8 @@ TEST(Runner, BlockedVcpuWakesForAPendingInterrupt) {
 }
 
 TEST(IdealBackend, SnapshotRestoresTheExactState) {
-    Scenario s = load_scenario(kSeed);
-    PolicyValues policy = resolve_policy("ideal", {}, {});
+    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    PolicyValues policy = resolve_policy(ideal().policies, {}, {});
     EventLog log;
     GuestLog guest;
     auto backend = ideal().make(BackendContext{s, policy, log, guest});
@@ -188,7 +194,7 @@ TEST(IdealBackend, SnapshotRestoresTheExactState) {
 }
 
 TEST(Results, JsonDocumentHasTheDesignedKeys) {
-    Scenario s = load_scenario(kSeed);
+    Scenario s = load_scenario(kSeed, builtin_backends().policies());
     ScenarioResult result = run_scenario(s, builtin_backends(), std::vector<std::string>{"ideal"}, {});
     Json j = to_json(result);
     EXPECT_EQ(j["scenario"], "pending-interrupt-across-migration");

@@ -21,7 +21,7 @@ const std::string kSource = IRQDIFF_SOURCE_DIR;
 /// The message of the InputError that parsing `text` raises ("" and a test failure if none).
 std::string error_of(const std::string& text) {
     try {
-        parse_scenario(text, "t.yaml");
+        parse_scenario(text, builtin_backends().policies(), "t.yaml");
     } catch (const InputError& e) {
         return e.what();
     }
@@ -39,7 +39,8 @@ const std::string kHeader =
     "  - {source: nic.1, vcpu: 1}\n";
 
 TEST(ScenarioLoader, SeedScenarioLoadsCompletely) {
-    Scenario s = load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml");
+    Scenario s =
+        load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml", builtin_backends().policies());
     EXPECT_EQ(s.name, "pending-interrupt-across-migration");
     EXPECT_EQ(s.vcpus, 2u);
     ASSERT_EQ(s.devices.size(), 1u);
@@ -90,7 +91,7 @@ TEST_P(MalformedFile, IsRejectedWithTheMessageItStates) {
     std::string expected = stated_error(path);
     ASSERT_FALSE(expected.empty()) << path << " states no '# error:' line";
     try {
-        load_scenario(path);
+        load_scenario(path, builtin_backends().policies());
         FAIL() << path << " loaded";
     } catch (const InputError& e) {
         EXPECT_EQ(std::string(e.what()), path + ":" + expected);
@@ -112,8 +113,8 @@ TEST(ScenarioLoader, TheMalformedLibraryCoversTheRequiredKindsOfBadInput) {
 }
 
 TEST(ScenarioLoader, MissingFileIsAnInputError) {
-    EXPECT_THROW(load_scenario(kSource + "/tests/data/does_not_exist.yaml"), InputError);
-    EXPECT_THROW(load_scenario(kSource + "/tests/data"), InputError);  // a directory
+    EXPECT_THROW(load_scenario(kSource + "/tests/data/does_not_exist.yaml", builtin_backends().policies()), InputError);
+    EXPECT_THROW(load_scenario(kSource + "/tests/data", builtin_backends().policies()), InputError);  // a directory
 }
 
 TEST(ScenarioLoader, RejectsStructuralProblems) {
@@ -140,7 +141,8 @@ TEST(ScenarioLoader, RejectsNumbersThatAreNotPlainIntegersInRange) {
               "t.yaml:2:13: vm.vcpus: 99999999999999999999999 is out of range (expected an integer from 1 to 64)");
     EXPECT_EQ(error_of(with_vm("{vcpus: [1]}")), "t.yaml:2:13: vm.vcpus: expected an integer from 1 to 64, got a list");
     // 0x-hexadecimal is an integer too.
-    Scenario s = parse_scenario("name: t\nvm: {vcpus: 0x2}\ndevices: []\nsteps: [{run: all}]\n");
+    Scenario s =
+        parse_scenario("name: t\nvm: {vcpus: 0x2}\ndevices: []\nsteps: [{run: all}]\n", builtin_backends().policies());
     EXPECT_EQ(s.vcpus, 2u);
 }
 
@@ -200,11 +202,13 @@ TEST(ScenarioLoader, RejectsBadExpectations) {
 }
 
 TEST(ScenarioLoader, ExpectedViolationsAreNoneOrAListOfOperations) {
-    Scenario none = parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: none}\n");
+    Scenario none =
+        parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: none}\n", builtin_backends().policies());
     ASSERT_TRUE(none.expect_violations.has_value());
     EXPECT_TRUE(none.expect_violations->ops.empty());
     Scenario some =
-        parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.0: lost, violations: [VCPU.write_LR]}\n");
+        parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.0: lost, violations: [VCPU.write_LR]}\n",
+                       builtin_backends().policies());
     ASSERT_TRUE(some.expect_violations.has_value());
     EXPECT_EQ(some.expect_violations->ops, (std::vector<std::string>{"VCPU.write_LR"}));
     EXPECT_EQ(some.expect.size(), 1u);
@@ -218,25 +222,27 @@ TEST(ScenarioLoader, ExpectedViolationsAreNoneOrAListOfOperations) {
 }
 
 TEST(ScenarioLoader, RejectsUnknownPolicies) {
-    EXPECT_EQ(error_of(kHeader + "policy: {arm.transfr: none}\nsteps: [{run: all}]\n"),
-              "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
-              "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
-              "x86.set_lapic_clears_pir, x86.posting, x86.guest_apic_dest)");
+    EXPECT_EQ(
+        error_of(kHeader + "policy: {arm.transfr: none}\nsteps: [{run: all}]\n"),
+        "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
+        "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
+        "arm.list_registers, arm.vpendbaser_dirty_reads, x86.set_lapic_clears_pir, x86.posting, x86.guest_apic_dest)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {
-    Scenario s =
-        parse_scenario(kHeader +
-                       "steps:\n"
-                       "  - run: {vcpu: 1}\n"
-                       "  - block: {vcpu: 0}\n"
-                       "  - preempt: {vcpu: 1}\n"
-                       "  - retarget: {source: nic.0, vcpu: 1}\n"
-                       "  - unassign: {source: nic.1}\n"
-                       "  - migrate:\n"
-                       "  - migrate: {order: [restore_irqchip, start_vcpus], fire: [{source: nic.0, before: any}]}\n"
-                       "  - migrate: {order: all}\n"
-                       "expect: {all: pending}\n");
+    Scenario s = parse_scenario(
+        kHeader +
+            "steps:\n"
+            "  - run: {vcpu: 1}\n"
+            "  - block: {vcpu: 0}\n"
+            "  - preempt: {vcpu: 1}\n"
+            "  - retarget: {source: nic.0, vcpu: 1}\n"
+            "  - unassign: {source: nic.1}\n"
+            "  - migrate:\n"
+            "  - migrate: {order: [restore_irqchip, start_vcpus], fire: [{source: nic.0, before: any}]}\n"
+            "  - migrate: {order: all}\n"
+            "expect: {all: pending}\n",
+        builtin_backends().policies());
     ASSERT_EQ(s.steps.size(), 8u);
     EXPECT_EQ(s.steps[0].kind, StepKind::Run);
     EXPECT_EQ(s.steps[0].vcpu, 1);
@@ -266,23 +272,28 @@ std::string with_arch(const std::string& arch) {
 // scenarios/README.md "Files under scenarios/ARCH/ are meant for that backend; the others run on
 // every backend": a scenario without `arch` names no backend.
 TEST(ScenarioLoader, ArchIsOptionalAndEmptyWhenNotWritten) {
-    Scenario s = parse_scenario("name: t\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n");
+    Scenario s =
+        parse_scenario("name: t\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n", builtin_backends().policies());
     EXPECT_TRUE(s.arches.empty());
 }
 
 // `arch: x86` or `arch: [arm, x86]` (core/scenario.h Scenario::arches); arch_loc is the value's.
 TEST(ScenarioLoader, ArchIsOneBackendOrAListOfThem) {
-    Scenario one = parse_scenario(with_arch("x86"), "t.yaml");
+    Scenario one = parse_scenario(with_arch("x86"), builtin_backends().policies(), "t.yaml");
     EXPECT_EQ(one.arches, (std::vector<std::string>{"x86"}));
     EXPECT_EQ(one.arch_loc.file, "t.yaml");
     EXPECT_EQ(one.arch_loc.line, 2);
     EXPECT_EQ(one.arch_loc.column, 7);
-    EXPECT_EQ(parse_scenario(with_arch("[arm, x86]")).arches, (std::vector<std::string>{"arm", "x86"}));
-    EXPECT_EQ(parse_scenario(with_arch("[x86]")).arches, (std::vector<std::string>{"x86"}));
+    EXPECT_EQ(parse_scenario(with_arch("[arm, x86]"), builtin_backends().policies()).arches,
+              (std::vector<std::string>{"arm", "x86"}));
+    EXPECT_EQ(parse_scenario(with_arch("[x86]"), builtin_backends().policies()).arches,
+              (std::vector<std::string>{"x86"}));
     // A string, quoted or not (scenarios/README.md "Values").
-    EXPECT_EQ(parse_scenario(with_arch("\"arm\"")).arches, (std::vector<std::string>{"arm"}));
+    EXPECT_EQ(parse_scenario(with_arch("\"arm\""), builtin_backends().policies()).arches,
+              (std::vector<std::string>{"arm"}));
     Scenario block =
-        parse_scenario("name: t\narch:\n  - arm\n  - x86\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n");
+        parse_scenario("name: t\narch:\n  - arm\n  - x86\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n",
+                       builtin_backends().policies());
     EXPECT_EQ(block.arches, (std::vector<std::string>{"arm", "x86"}));
     EXPECT_EQ(block.arch_loc.line, 3);
 }
@@ -293,13 +304,14 @@ TEST(ScenarioLoader, ScenariosUnderAnArchDirectoryNameThatArch) {
         size_t n = 0;
         for (const auto& entry : std::filesystem::directory_iterator(kSource + "/scenarios/" + arch)) {
             if (entry.path().extension() != ".yaml") continue;
-            Scenario s = load_scenario(entry.path().string());
+            Scenario s = load_scenario(entry.path().string(), builtin_backends().policies());
             EXPECT_EQ(s.arches, (std::vector<std::string>{arch})) << entry.path();
             ++n;
         }
         EXPECT_GT(n, 0u) << arch;
     }
-    EXPECT_TRUE(load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml").arches.empty());
+    EXPECT_TRUE(load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml", builtin_backends().policies())
+                    .arches.empty());
 }
 
 // `arch` values come from {arm, x86}: not the ideal reference, not the CLI's `both`, case matters.
@@ -329,10 +341,14 @@ TEST(ScenarioLoader, ArchChoosesTheBackendsWhenNoneAreRequested) {
     const Registry& r = builtin_backends();
     const std::vector<std::string> every = {"arm", "x86"};
     EXPECT_EQ(r.default_arches(), every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}")), nullptr, "--arch"), every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("x86")), nullptr, "--arch"), (std::vector<std::string>{"x86"}));
-    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("arm")), nullptr, "--arch"), (std::vector<std::string>{"arm"}));
-    std::vector<std::string> both = r.arches_for(parse_scenario(with_arch("[arm, x86]")), nullptr, "--arch");
+    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().policies()), nullptr, "--arch"),
+              every);
+    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("x86"), builtin_backends().policies()), nullptr, "--arch"),
+              (std::vector<std::string>{"x86"}));
+    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("arm"), builtin_backends().policies()), nullptr, "--arch"),
+              (std::vector<std::string>{"arm"}));
+    std::vector<std::string> both =
+        r.arches_for(parse_scenario(with_arch("[arm, x86]"), builtin_backends().policies()), nullptr, "--arch");
     std::sort(both.begin(), both.end());
     EXPECT_EQ(both, every);
 }
@@ -343,13 +359,16 @@ TEST(ScenarioLoader, ArchAllowsTheRequestedBackendsItNamesAndIdeal) {
     const Registry& r = builtin_backends();
     const std::vector<std::string> ideal = {"ideal"}, x86 = {"x86"}, ideal_x86 = {"ideal", "x86"},
                                    every = {"arm", "x86"};
-    Scenario meant_x86 = parse_scenario(with_arch("x86"));
+    Scenario meant_x86 = parse_scenario(with_arch("x86"), builtin_backends().policies());
     EXPECT_EQ(r.arches_for(meant_x86, &ideal, "--arch"), ideal);
     EXPECT_EQ(r.arches_for(meant_x86, &x86, "--arch"), x86);
     EXPECT_EQ(r.arches_for(meant_x86, &ideal_x86, "--arch"), ideal_x86);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("[arm, x86]")), &every, "--arch"), every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}")), &every, "--arch"), every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}")), &ideal, "--arch"), ideal);
+    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("[arm, x86]"), builtin_backends().policies()), &every, "--arch"),
+              every);
+    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().policies()), &every, "--arch"),
+              every);
+    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().policies()), &ideal, "--arch"),
+              ideal);
 }
 
 // Registry::arches_for: a requested backend the scenario's `arch` does not allow is an InputError
@@ -357,7 +376,7 @@ TEST(ScenarioLoader, ArchAllowsTheRequestedBackendsItNamesAndIdeal) {
 TEST(ScenarioLoader, ArchRejectsARequestedBackendItDoesNotName) {
     const Registry& r = builtin_backends();
     const std::vector<std::string> arm = {"arm"}, x86 = {"x86"}, every = {"arm", "x86"}, ideal_arm = {"ideal", "arm"};
-    Scenario meant_x86 = parse_scenario(with_arch("x86"), "t.yaml");
+    Scenario meant_x86 = parse_scenario(with_arch("x86"), builtin_backends().policies(), "t.yaml");
     try {
         r.arches_for(meant_x86, &arm, "--arch");
         ADD_FAILURE() << "no error";
@@ -379,7 +398,7 @@ TEST(ScenarioLoader, ArchRejectsARequestedBackendItDoesNotName) {
               "t.yaml:2:7: arch: the scenario is meant for x86 only, but --arch asks for arm");
     EXPECT_EQ(message(meant_x86, ideal_arm, "run(arch=...)"),
               "t.yaml:2:7: arch: the scenario is meant for x86 only, but run(arch=...) asks for arm");
-    EXPECT_EQ(message(parse_scenario(with_arch("[arm]"), "t.yaml"), x86, "--arch"),
+    EXPECT_EQ(message(parse_scenario(with_arch("[arm]"), builtin_backends().policies(), "t.yaml"), x86, "--arch"),
               "t.yaml:2:7: arch: the scenario is meant for arm only, but --arch asks for x86");
 }
 
@@ -388,7 +407,8 @@ TEST(ScenarioLoader, ArchRejectsARequestedBackendItDoesNotName) {
 TEST(ScenarioLoader, DeviceKindIsMsiByDefault) {
     Scenario s = parse_scenario(
         "name: t\nvm: {vcpus: 1}\ndevices: [{name: nic, vectors: 2}, {name: eth, kind: msi, vectors: 1}]\n"
-        "steps: [{run: all}]\n");
+        "steps: [{run: all}]\n",
+        builtin_backends().policies());
     ASSERT_EQ(s.devices.size(), 2u);
     EXPECT_EQ(s.devices[0].kind, DeviceKind::Msi);
     EXPECT_EQ(s.devices[0].kind_loc.line, s.devices[0].loc.line);  // not written: the device's position
@@ -410,7 +430,8 @@ TEST(ScenarioLoader, TimerDeviceHasOneSourceAndIsNotPassthrough) {
         "  - {name: tn, kind: timer, vectors: 1, passthrough: false}\n"
         "routes: [{source: tm.0, vcpu: 0}, {source: tn.0, vcpu: 1}]\n"
         "steps: [{fire: tm.0}, {migrate: {fire: [{source: tn.0, before: any}]}}, {run: all}]\n"
-        "expect: {all: delivered-once}\n");
+        "expect: {all: delivered-once}\n",
+        builtin_backends().policies());
     ASSERT_EQ(s.devices.size(), 2u);
     for (const Device& d : s.devices) {
         EXPECT_EQ(d.kind, DeviceKind::Timer);
@@ -470,7 +491,7 @@ TEST(ScenarioLoader, RejectsRetargetingOrUnassigningATimer) {
 // The backends' own checks of `kind` and of ARM-only steps (arm_gic/backend.cc, x86_pi/backend.cc,
 // x86_pi/guest/guest.cc): the message of the InputError running `text` on `arch` raises.
 std::string run_error_of(const std::string& text, const std::string& arch) {
-    Scenario s = parse_scenario(text, "t.yaml");
+    Scenario s = parse_scenario(text, builtin_backends().policies(), "t.yaml");
     try {
         run_scenario(s, builtin_backends(), std::vector<std::string>{arch}, {});
     } catch (const InputError& e) {
@@ -506,7 +527,8 @@ TEST(ScenarioLoader, ArmRejectsATimerAtItsKind) {
 // The x86 backend and the ideal reference run a timer as a source; the ideal one as an ordinary one.
 TEST(ScenarioLoader, X86AndIdealRunATimer) {
     for (const char* arch : {"x86", "ideal"}) {
-        ScenarioResult r = run_scenario(parse_scenario(kTimer), builtin_backends(), std::vector<std::string>{arch}, {});
+        ScenarioResult r = run_scenario(parse_scenario(kTimer, builtin_backends().policies()), builtin_backends(),
+                                        std::vector<std::string>{arch}, {});
         ASSERT_EQ(r.runs.size(), 1u);
         ASSERT_NE(r.runs[0].outcome("tm.0"), nullptr) << arch;
         EXPECT_EQ(r.runs[0].outcome("tm.0")->outcome, Outcome::DeliveredOnce) << arch;
@@ -521,7 +543,8 @@ TEST(ScenarioLoader, X86RejectsToggleLpisAtTheStep) {
               "t.yaml:10:5: steps[1].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no LPIs "
               "(give the scenario 'arch: arm')");
     for (const char* arch : {"arm", "ideal"})
-        EXPECT_NO_THROW(run_scenario(parse_scenario(text), builtin_backends(), std::vector<std::string>{arch}, {}))
+        EXPECT_NO_THROW(run_scenario(parse_scenario(text, builtin_backends().policies()), builtin_backends(),
+                                     std::vector<std::string>{arch}, {}))
             << arch;
 }
 
@@ -543,7 +566,8 @@ TEST(ScenarioLoader, SecondTimerOnOneVcpuIsAnErrorAtItsRoute) {
     // One timer per vCPU is fine.
     std::string spread = text;
     spread.replace(spread.find("{source: ta.0, vcpu: 1}"), 23, "{source: ta.0, vcpu: 0}");
-    ScenarioResult x86 = run_scenario(parse_scenario(spread), builtin_backends(), std::vector<std::string>{"x86"}, {});
+    ScenarioResult x86 = run_scenario(parse_scenario(spread, builtin_backends().policies()), builtin_backends(),
+                                      std::vector<std::string>{"x86"}, {});
     EXPECT_EQ(x86.runs[0].outcome("ta.0")->outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(x86.runs[0].outcome("tb.0")->outcome, Outcome::DeliveredOnce);
 }

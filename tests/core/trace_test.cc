@@ -27,7 +27,7 @@ const std::string kGicV40 = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/arm/gi
 ScenarioResult run(const std::string& file, std::vector<std::string> arches, bool record_events = true) {
     RunOptions options;
     options.record_events = record_events;
-    return run_scenario(load_scenario(file), builtin_backends(), arches, options);
+    return run_scenario(load_scenario(file, builtin_backends().policies()), builtin_backends(), arches, options);
 }
 
 /// Time never goes back on a track, and a slice that starts inside another ends inside it.

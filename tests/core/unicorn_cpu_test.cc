@@ -26,8 +26,7 @@ void put8(GuestRam& ram, uint64_t at, std::initializer_list<uint8_t> bytes) {
 }
 
 // AArch64 encodings (Arm ARM C6): ADD X1, X1, #1; NOP; B .; UDF #0; LDR W0, [X0].
-constexpr uint32_t kAddX1 = 0x91000421, kNop = 0xd503201f, kBSelf = 0x14000000, kUdf = 0x00000000,
-                   kLdrW0 = 0xb9400000;
+constexpr uint32_t kAddX1 = 0x91000421, kNop = 0xd503201f, kBSelf = 0x14000000, kUdf = 0x00000000, kLdrW0 = 0xb9400000;
 
 std::string fault_of(UnicornCpu& cpu, uint64_t until, uint64_t budget) {
     try {
@@ -87,7 +86,7 @@ TEST(UnicornCpu, RunawayLoopEndsWithTheBudget) {
 TEST(UnicornCpu, X86FaultsNameTheInstruction) {
     GuestRam ram(kBase, 0x4000);
     put8(ram, kBase, {0x48, 0xff, 0xc1, 0x0f, 0x0b});  // inc rcx; ud2
-    put8(ram, kBase + 0x100, {0xeb, 0xfe});             // jmp .
+    put8(ram, kBase + 0x100, {0xeb, 0xfe});            // jmp .
     UnicornCpu cpu(GuestIsa::X86_64, ram, "x86 vCPU 0");
     cpu.set_pc(kBase);
     std::string msg = fault_of(cpu, kBase + 5, 100);
@@ -228,11 +227,11 @@ TEST(GuestMachine, SnapshotRestoresRamRegistersAndLogCursor) {
 
 TEST(ScenarioGuestKey, ParsesAbstractAndUnicorn) {
     const std::string head = "name: g\nvm: {vcpus: 1}\ndevices: [{name: nic, vectors: 1}]\n";
-    EXPECT_FALSE(parse_scenario(head + "steps: [{run: all}]\n").guest);
-    EXPECT_EQ(parse_scenario(head + "guest: unicorn\nsteps: [{run: all}]\n").guest, GuestKind::Unicorn);
-    EXPECT_EQ(parse_scenario(head + "guest: abstract\nsteps: [{run: all}]\n").guest, GuestKind::Abstract);
+    EXPECT_FALSE(parse_scenario(head + "steps: [{run: all}]\n", {}).guest);
+    EXPECT_EQ(parse_scenario(head + "guest: unicorn\nsteps: [{run: all}]\n", {}).guest, GuestKind::Unicorn);
+    EXPECT_EQ(parse_scenario(head + "guest: abstract\nsteps: [{run: all}]\n", {}).guest, GuestKind::Abstract);
     try {
-        parse_scenario(head + "guest: qemu\nsteps: [{run: all}]\n", "g.yaml");
+        parse_scenario(head + "guest: qemu\nsteps: [{run: all}]\n", {}, "g.yaml");
         FAIL() << "accepted guest: qemu";
     } catch (const InputError& e) {
         EXPECT_STREQ(e.what(), "g.yaml:4:8: guest: unknown guest 'qemu' (expected abstract or unicorn)");

@@ -117,7 +117,9 @@ struct Rig {
     UnicornGuest g;
 
     Rig(const std::string& yaml, kvm::KvmConfig config = {}, GuestOptions options = {GuestKind::Unicorn})
-        : scenario(parse_scenario(yaml)), m(scenario.vcpus, config), g(scenario.vcpus, options, m.log) {
+        : scenario(parse_scenario(yaml, builtin_backends().policies())),
+          m(scenario.vcpus, config),
+          g(scenario.vcpus, options, m.log) {
         for (uint32_t v = 0; v < scenario.vcpus; ++v) m.start(v);
         Guest(state, m.kvm(), m.h.hw, m.log).allocate_vectors(scenario, true);
         g.boot(host());
@@ -419,7 +421,7 @@ std::vector<Case> x86_cases() {
     std::sort(files.begin(), files.end());
     std::vector<Case> out;
     for (const fs::path& f : files) {
-        Scenario s = load_scenario(f.string());
+        Scenario s = load_scenario(f.string(), builtin_backends().policies());
         if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), "x86") == s.arches.end()) continue;
         out.push_back({f, {}, "defaults"});
         out.push_back({f, {setting("x86.posting", "off")}, "posting=off"});
@@ -468,7 +470,7 @@ class UnicornGuestScenarios : public ::testing::TestWithParam<Case> {};
 // increasing timestamps.
 TEST_P(UnicornGuestScenarios, SameDeliveriesAsTheAbstractGuest) {
     const Case& c = GetParam();
-    Scenario s = load_scenario(c.file.string());
+    Scenario s = load_scenario(c.file.string(), builtin_backends().policies());
     std::optional<RunOptions> abstract_options = options_for(s, c, GuestKind::Abstract);
     if (!abstract_options) GTEST_SKIP() << "needs the explorer (before: any)";
     RunOptions unicorn_options = *abstract_options;
@@ -517,7 +519,7 @@ INSTANTIATE_TEST_SUITE_P(AllX86Scenarios, UnicornGuestScenarios, ::testing::Valu
 TEST(UnicornGuestBackend, ExplorerOutcomesEqualTheAbstractGuestsOnEverySchedule) {
     for (const char* file : {"seed/pending_across_migration.yaml", "x86/timer_before_load.yaml"}) {
         SCOPED_TRACE(file);
-        Scenario s = load_scenario((kSource / "scenarios" / file).string());
+        Scenario s = load_scenario((kSource / "scenarios" / file).string(), builtin_backends().policies());
         std::vector<ScheduleRow> rows[2];
         for (GuestKind kind : {GuestKind::Abstract, GuestKind::Unicorn}) {
             ExploreOptions o;
@@ -542,11 +544,12 @@ TEST(UnicornGuestBackend, ExplorerOutcomesEqualTheAbstractGuestsOnEverySchedule)
 // Issue 7, snapshots: Backend::snapshot()/restore() carry the guest's RAM and vCPU registers, so
 // a run rewound to a checkpoint and continued gives the same deliveries, records and events.
 TEST(UnicornGuestBackend, SnapshotRestoreRoundTrip) {
-    Scenario s = load_scenario((kSource / "scenarios/seed/pending_across_migration.yaml").string());
+    Scenario s = load_scenario((kSource / "scenarios/seed/pending_across_migration.yaml").string(),
+                               builtin_backends().policies());
     RunOptions options;
     options.guest = GuestKind::Unicorn;
     Schedule schedule = lower(s, *x86_info().plan, "x86", options);
-    const PolicyValues policy = resolve_policy("x86", s.policy, {});
+    const PolicyValues policy = resolve_policy(builtin_backends().find("x86")->policies, s.policy, {});
     Execution run(s, x86_info(), policy, true, true, guest_options(s, options));
     const uint32_t n = static_cast<uint32_t>(schedule.actions.size());
     const uint32_t mid = 2;  // after the mask step, before the fire
@@ -566,7 +569,8 @@ TEST(UnicornGuestBackend, SnapshotRestoreRoundTrip) {
 
 // Issue 7, determinism: the same scenario and options give byte-identical events and records.
 TEST(UnicornGuestBackend, RunsAreDeterministic) {
-    Scenario s = load_scenario((kSource / "scenarios/x86/post_while_running.yaml").string());
+    Scenario s =
+        load_scenario((kSource / "scenarios/x86/post_while_running.yaml").string(), builtin_backends().policies());
     RunOptions options;
     options.guest = GuestKind::Unicorn;
     options.trace_guest = true;
@@ -583,7 +587,7 @@ TEST(UnicornGuestBackend, RunsAreDeterministic) {
 // The explorer's unrecorded runs see the same clock: GUEST.irq_entry counts as one event either
 // way, so the guest's timestamps do not depend on recording.
 TEST(UnicornGuestBackend, TimestampsDoNotDependOnRecording) {
-    Scenario s = load_scenario((kSource / "scenarios/x86/coalescing.yaml").string());
+    Scenario s = load_scenario((kSource / "scenarios/x86/coalescing.yaml").string(), builtin_backends().policies());
     RunOptions options;
     options.guest = GuestKind::Unicorn;
     RunResult a = run_scenario(s, x86_info(), options);

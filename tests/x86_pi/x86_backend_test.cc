@@ -55,7 +55,7 @@ RunResult run(const Scenario& scenario, std::vector<PolicySetting> policy = {},
     return run_scenario(scenario, x86_info(), options);
 }
 RunResult run_file(const std::string& file, std::vector<PolicySetting> policy = {}) {
-    return run(load_scenario(file), std::move(policy));
+    return run(load_scenario(file, builtin_backends().policies()), std::move(policy));
 }
 
 const SourceOutcome& outcome(const RunResult& r, std::string_view source) {
@@ -114,7 +114,7 @@ class Stepper {
    public:
     explicit Stepper(Scenario scenario, std::vector<PolicySetting> overrides = {})
         : scenario_(std::move(scenario)),
-          policy_(resolve_policy("x86", scenario_.policy, overrides)),
+          policy_(resolve_policy(builtin_backends().find("x86")->policies, scenario_.policy, overrides)),
           backend_(x86_info().make(BackendContext{scenario_, policy_, log_, guest_})),
           schedule_(lower(scenario_, plan(), "x86", {})) {}
 
@@ -385,7 +385,7 @@ TEST(X86BackendSeed, Nic1WaitsInTheResumingDeviceUntilStartDevices) {
 // switch-over the destination's table is empty, vfio_load_config brings the guest's message back,
 // msix_enable gives it a host IRQ with a remapped IRTE, and irq_bypass_connect posts it.
 TEST(X86BackendDevice, RestoreSubStepsRebuildTheIrteFromTheLoadedMsixTable) {
-    Stepper t(load_scenario(kSeed));
+    Stepper t(load_scenario(kSeed, builtin_backends().policies()));
     t.through("restore:set_lapic");
     EXPECT_EQ(t.identity("nic.0"), "MSI 0x0/0x0 -> no host IRQ yet -> vector 0x21 (vcpu0)");
     t.through("restore:vfio_load_config");
@@ -454,7 +454,7 @@ TEST_P(X86BackendEveryOrder, OutcomesFollowWhatEachOrderLetsTheMechanismsDo) {
     const bool posting = std::string_view(p.posting) == "on";
     const bool after_load = std::string_view(p.clear) == "after_load";
     const bool physical = std::string_view(p.dest) == "physical";
-    const Scenario base = parse_scenario(kSweep, "sweep.yaml");
+    const Scenario base = parse_scenario(kSweep, builtin_backends().policies(), "sweep.yaml");
     const size_t migrate = 3;
     ASSERT_EQ(base.steps[migrate].kind, StepKind::Migrate);
     ASSERT_EQ(plan().count_orders(), 45u);
@@ -616,7 +616,8 @@ TEST(X86BackendKnownCases, LapicAfterVfioLosesPostingNotInterrupts) {
     std::vector<const Event*> soft = events(old_qemu, "KVM.set_msi", {sarg("via", "irqfd")});
     EXPECT_EQ(std::count_if(soft.begin(), soft.end(), [&](const Event* e) { return e->action == fired; }), 1);
 
-    RunResult fixed = run(load_scenario(path_of("x86/lapic_after_vfio.yaml")), {}, "qemu");
+    RunResult fixed =
+        run(load_scenario(path_of("x86/lapic_after_vfio.yaml"), builtin_backends().policies()), {}, "qemu");
     EXPECT_EQ(outcome(fixed, "nic.1").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(outcome(fixed, "nic.1").forwarded, std::optional<bool>(true));
 }
@@ -671,7 +672,7 @@ TEST(X86BackendLiveness, PirOfAVectorAlreadyInVirrIsNotLive) {
         "routes: [{source: nic.0, vcpu: 0}]\n"
         "steps: [{run: all}, {mask: {vcpu: 0}}, {fire: nic.0}, {preempt: {vcpu: 0}}, {fire: nic.0},\n"
         "        {unmask: {vcpu: 0}}, {run: all}]\n",
-        "pir_and_virr.yaml");
+        builtin_backends().policies(), "pir_and_virr.yaml");
     RunResult r = run(s);
     EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
                                         "fire nic.0 -> x86.virr[vcpu0]",
@@ -701,7 +702,7 @@ TEST(X86BackendLiveness, PirPostedAfterSetLapicBeforeTheFirstRunIsLive) {
         "      order: [set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus]\n"
         "      fire: [{source: nic.0, before: start_vcpus}]\n"
         "  - run: all\n",
-        "post_after_set_lapic.yaml");
+        builtin_backends().policies(), "post_after_set_lapic.yaml");
     RunResult r = run(s);
     EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
                                         "fire nic.0 -> x86.pir[vcpu0]",
@@ -716,7 +717,7 @@ TEST(X86BackendLiveness, PirPostedAfterSetLapicBeforeTheFirstRunIsLive) {
 // KVM_SET_LAPIC. In the pre-2025 order three sub-steps run between the switch-over and SET_LAPIC,
 // and nic.0 is only in the saved image (not live) throughout, then live again in vIRR.
 TEST(X86BackendLiveness, SavedLapicIsNotLiveUntilSetLapicLoadsIt) {
-    Stepper t(load_scenario(path_of("x86/lapic_after_vfio.yaml")));
+    Stepper t(load_scenario(path_of("x86/lapic_after_vfio.yaml"), builtin_backends().policies()));
     t.through("save:get_lapic");
     EXPECT_EQ(t.where("nic.0"),
               (std::vector<Location>{{&x86::places::kVirr, 0, true}, {&x86::places::kSavedLapic, 0, false}}));
@@ -744,13 +745,14 @@ TEST(X86BackendLiveness, InjectedInterruptNotYetTakenIsLive) {
         "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
         "routes: [{source: nic.0, vcpu: 0}]\n"
         "policy: {x86.posting: \"off\"}\n";
-    RunResult ends_injected = run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}]\n", "injected.yaml"));
+    RunResult ends_injected = run(
+        parse_scenario(head + "steps: [{run: all}, {fire: nic.0}]\n", builtin_backends().policies(), "injected.yaml"));
     const SourceOutcome& o = outcome(ends_injected, "nic.0");
     EXPECT_EQ(o.expected, 0u);
     EXPECT_EQ(o.outcome, Outcome::Pending) << "held: " << show(ends_injected, o.held);
 
-    RunResult migrated =
-        run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}, {migrate: {}}, {run: all}]\n", "injected.yaml"));
+    RunResult migrated = run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}, {migrate: {}}, {run: all}]\n",
+                                            builtin_backends().policies(), "injected.yaml"));
     EXPECT_EQ(outcome(migrated, "nic.0").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(timeline(migrated, "nic.0"), (std::vector<std::string>{
                                                "fire nic.0 -> x86.injected[vcpu0]",
@@ -766,7 +768,7 @@ TEST(X86BackendLiveness, InjectedInterruptNotYetTakenIsLive) {
 // and loading the migrated device state adds the stream's pending MSIs to it (PciDevice::load_held)
 // rather than replacing them: delivered once after start_devices.
 TEST(X86BackendDevice, MsiRaisedBeforeVfioLoadConfigIsHeldUntilStartDevices) {
-    Scenario s = load_scenario(kSeed);
+    Scenario s = load_scenario(kSeed, builtin_backends().policies());
     ASSERT_EQ(s.steps[3].kind, StepKind::Migrate);
     s.steps[3].fires.at(0).before = "set_lapic";
     Stepper t(s);
@@ -791,7 +793,7 @@ TEST(X86BackendGuest, RetargetToTheSameVcpuKeepsTheVectorAndCoalesces) {
     RunResult same = run(parse_scenario(head + "steps: [{run: all}, {mask: {vcpu: 0}}, {fire: nic.0}, "
                                                "{retarget: {source: nic.0, vcpu: 0}}, {fire: nic.0}, "
                                                "{unmask: {vcpu: 0}}, {run: all}]\n",
-                                        "same.yaml"));
+                                        builtin_backends().policies(), "same.yaml"));
     EXPECT_EQ(outcome(same, "nic.0").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(outcome(same, "nic.0").coalesced, 1u);
     EXPECT_EQ(events(same, "GUEST.retarget",
@@ -823,7 +825,7 @@ TEST(X86BackendDeterminism, SameRunTwiceGivesByteIdenticalJsonAndEventLog) {
 // memory): taken mid-restore, it brings back where every source is and how it is named, and the
 // rest of the run replays the same deliveries to the same end state.
 TEST(X86BackendSnapshot, RestoreReplaysTheRestOfTheMigration) {
-    Stepper t(load_scenario(kSeed));
+    Stepper t(load_scenario(kSeed, builtin_backends().policies()));
     t.through("restore:msix_enable");
     const size_t k = t.next();
     const std::vector<Location> nic0_at_k = t.where("nic.0"), nic1_at_k = t.where("nic.1");
@@ -876,11 +878,13 @@ const std::string kOneNic =
 // STYLE.md "three kinds of error": a policy value outside the catalogue is user input, reported at
 // the scenario's value (FILE:LINE:COL) or at the option, with the values x86 accepts.
 TEST(X86BackendBadInput, UnknownPolicyValueNamesThePlaceAndTheValues) {
-    EXPECT_EQ(
-        error_of([] { parse_scenario(kOneNic + "policy: {x86.posting: maybe}\nsteps: [{run: all}]\n", "p.yaml"); }),
-        "p.yaml:5:23: 'maybe' is not a value of policy x86.posting (expected one of: on, off)");
     EXPECT_EQ(error_of([] {
-                  run(parse_scenario(kOneNic + "steps: [{run: all}]\n", "p.yaml"),
+                  parse_scenario(kOneNic + "policy: {x86.posting: maybe}\nsteps: [{run: all}]\n",
+                                 builtin_backends().policies(), "p.yaml");
+              }),
+              "p.yaml:5:23: 'maybe' is not a value of policy x86.posting (expected one of: on, off)");
+    EXPECT_EQ(error_of([] {
+                  run(parse_scenario(kOneNic + "steps: [{run: all}]\n", builtin_backends().policies(), "p.yaml"),
                       {setting("x86.set_lapic_clears_pir", "never")});
               }),
               "--policy: 'never' is not a value of policy x86.set_lapic_clears_pir (expected one of: before_load, "
@@ -890,7 +894,8 @@ TEST(X86BackendBadInput, UnknownPolicyValueNamesThePlaceAndTheValues) {
 // X86Backend: toggle_lpis is GICR_CTLR.EnableLPIs, an ARM step; a scenario for every backend that uses
 // it cannot run on x86, and the error points at the step.
 TEST(X86BackendBadInput, ArmOnlyStepIsRejectedAtItsStep) {
-    Scenario s = parse_scenario(kOneNic + "steps:\n  - run: all\n  - toggle_lpis: {vcpu: 0}\n", "lpis.yaml");
+    Scenario s = parse_scenario(kOneNic + "steps:\n  - run: all\n  - toggle_lpis: {vcpu: 0}\n",
+                                builtin_backends().policies(), "lpis.yaml");
     EXPECT_EQ(error_of([&] { run(s); }),
               "lpis.yaml:7:5: steps[1].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no "
               "LPIs (give the scenario 'arch: arm')");
@@ -900,10 +905,13 @@ TEST(X86BackendBadInput, ArmOnlyStepIsRejectedAtItsStep) {
 // at --order, with the orders it has.
 TEST(X86BackendBadInput, UnknownOrderNameNamesThePlaceAndTheOrders) {
     const std::string steps = "steps: [{migrate: {order: lapic_before_vfio}}]\n";
-    EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + steps, "o.yaml")); }),
+    EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + steps, builtin_backends().policies(), "o.yaml")); }),
               "o.yaml:5:27: 'lapic_before_vfio' is not an order of backend x86 (expected one of: all, qemu, "
               "lapic_after_vfio, or a list of steps)");
-    EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", "o.yaml"), {}, "nonsense"); }),
+    EXPECT_EQ(error_of([&] {
+                  run(parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", builtin_backends().policies(), "o.yaml"), {},
+                      "nonsense");
+              }),
               "--order: 'nonsense' is not an order of backend x86 (expected one of: all, qemu, lapic_after_vfio, or "
               "a list of steps)");
 }
@@ -911,7 +919,7 @@ TEST(X86BackendBadInput, UnknownOrderNameNamesThePlaceAndTheOrders) {
 // An ARM restore step in an x86 order or arrival point, and an order that breaks the DAG, are
 // rejected with the steps x86 has, or with the dependency's reason.
 TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
-    const Scenario s = parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", "o.yaml");
+    const Scenario s = parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", builtin_backends().policies(), "o.yaml");
     EXPECT_EQ(error_of([&] {
                   run(s, {},
                       "set_lapic,restore_its_tables,vfio_load_config,msix_enable,irq_bypass_connect,"
@@ -925,7 +933,8 @@ TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
               "--order: msix_enable must come after vfio_load_config on backend x86 (the MSI-X table comes with the "
               "device config (vfio_pci_load_config))");
     const std::string arm_point = "steps: [{migrate: {fire: [{source: nic.0, before: restore_its_tables}]}}]\n";
-    std::string e = error_of([&] { run(parse_scenario(kOneNic + arm_point, "f.yaml")); });
+    std::string e =
+        error_of([&] { run(parse_scenario(kOneNic + arm_point, builtin_backends().policies(), "f.yaml")); });
     EXPECT_EQ(e.rfind("f.yaml:5:", 0), 0u) << e;
     EXPECT_NE(e.find("'restore_its_tables' is not a migration step of backend x86"), std::string::npos) << e;
 }

@@ -6,6 +6,16 @@
 
 namespace irqdiff::x86 {
 
+const Policy<GuestApicDest> kGuestApicDestPolicy{
+    "x86.guest_apic_dest",
+    "x86",
+    {{"logical", GuestApicDest::Logical}, {"physical", GuestApicDest::Physical}},
+    GuestApicDest::Logical,
+    "how the guest addresses MSIs: flat logical (LDR = 1 << vCPU, reset LDR is 0) or physical (xAPIC ID = the "
+    "vCPU id, as at reset); decides whether the APIC map at reset resolves a route",
+    "kvm_intr_is_single_vcpu reads the current APIC map (reference/x86 §4.5); QEMU \"migration: ensure APIC is "
+    "loaded prior to VFIO PCI devices\" (2025)"};
+
 uint8_t Guest::allocate(uint32_t vcpu, SourceId source) {
     std::array<int32_t, 256>& owner = s_.owner.at(vcpu);
     for (unsigned v = kFirstGuestVector; v <= kLastGuestVector; ++v)

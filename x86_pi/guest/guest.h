@@ -20,6 +20,7 @@
 
 #include "core/backend.h"
 #include "core/device.h"
+#include "core/policy.h"
 #include "core/scenario.h"
 #include "x86_pi/kvm/kvm.h"
 
@@ -29,6 +30,13 @@ inline constexpr uint8_t kFirstGuestVector = 0x21;
 inline constexpr uint8_t kLastGuestVector = 0xEB;
 inline constexpr uint8_t kTimerVector = 0xEC;
 inline constexpr uint32_t kTimerInitialCount = 0x10'0000;
+
+/// How the guest addresses MSIs (policy x86.guest_apic_dest, declared in guest.cc).
+enum class GuestApicDest : uint8_t {
+    Logical,   // flat logical: destination 1 << vCPU, DM=1 (LDR is 0 at reset)
+    Physical,  // the vCPU's xAPIC ID, DM=0 (already right at reset)
+};
+extern const Policy<GuestApicDest> kGuestApicDestPolicy;
 
 struct GuestSource {
     bool routed = false;

@@ -56,6 +56,10 @@ struct KvmConfig {
     static KvmConfig from_policy(const PolicyValues& policy);
 };
 
+// KVM's policies, read by KvmConfig::from_policy (declared in lapic.cc; defaults are KvmConfig's).
+extern const Policy<SetLapicClear> kSetLapicClearPolicy;  // x86.set_lapic_clears_pir
+extern const Policy<bool> kPostingPolicy;                 // x86.posting
+
 /// The guest-format MSI a route carries [SDM Vol. 3A "Message Address Register Format" and
 /// "Message Data Register Format"; not in reference/].
 struct MsiAddress {

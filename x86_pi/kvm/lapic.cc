@@ -37,11 +37,25 @@ const char* to_string(VcpuRun r) {
     return "?";
 }
 
+const Policy<SetLapicClear> kSetLapicClearPolicy{
+    "x86.set_lapic_clears_pir",
+    "x86",
+    {{"before_load", SetLapicClear::BeforeLoad}, {"after_load", SetLapicClear::AfterLoad}},
+    SetLapicClear::BeforeLoad,
+    "whether KVM_SET_LAPIC zeroes PIR and ON before loading the register image (2023 fix) or after",
+    "kvm_apic_set_state / pi_apicv_pre_state_restore (2023); older kernels cleared after the load"};
+
+const Policy<bool> kPostingPolicy{"x86.posting",
+                                  "x86",
+                                  {{"on", true}, {"off", false}},
+                                  true,
+                                  "APICv with VT-d posted interrupts enabled, or the remapped/software path only",
+                                  "vmx_pi_update_irte; kvm_pi_update_irte; VT-d §5.2.3"};
+
 KvmConfig KvmConfig::from_policy(const PolicyValues& policy) {
     KvmConfig c;
-    c.apicv = policy.is("x86.posting", "on");
-    c.clear =
-        policy.is("x86.set_lapic_clears_pir", "after_load") ? SetLapicClear::AfterLoad : SetLapicClear::BeforeLoad;
+    c.apicv = kPostingPolicy.read(policy);
+    c.clear = kSetLapicClearPolicy.read(policy);
     return c;
 }
 

@@ -1,0 +1,13 @@
+#include "x86_pi/policies.h"
+
+#include "x86_pi/guest/guest.h"
+#include "x86_pi/kvm/kvm.h"
+
+namespace irqdiff::x86 {
+
+std::vector<PolicySpec> x86_policies() {
+    // The order is the product's (JSON lists policies in catalogue order): new keys go last.
+    return {kvm::kSetLapicClearPolicy.spec(), kvm::kPostingPolicy.spec(), kGuestApicDestPolicy.spec()};
+}
+
+}  // namespace irqdiff::x86
