@@ -8,6 +8,7 @@
 #include "arm_gic/guest/unicorn_guest.h"
 #include "arm_gic/machine.h"
 #include "arm_gic/places.h"
+#include "arm_gic/policies.h"
 #include "arm_gic/vmm/qemu.h"
 #include "core/migration_driver.h"
 
@@ -121,8 +122,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         return table;
     }
 
-    ArmBackend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
-        : MigrationDriver(ctx, std::move(plan)),
+    explicit ArmBackend(const BackendContext& ctx)
+        : MigrationDriver(ctx),
           config_(GicConfig::from_policy(ctx.policy)),
           transfer_(kvm::transfer_point(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
@@ -163,12 +164,6 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             case StepKind::ToggleLpis: guest().toggle_lpis(static_cast<uint32_t>(a.vcpu)); break;
             default: throw std::logic_error("ArmBackend: an action the migration driver handles");
         }
-    }
-
-    /// The host CPUs of both machines take their pending LPIs.
-    void service() {
-        if (Machine* src = source_if_any()) src->service();
-        if (on_destination()) destination().service();
     }
 
     Stream fresh_transit() const { return Stream{}; }
@@ -377,10 +372,11 @@ BackendInfo arm_backend_info() {
                        "Linux KVM + QEMU on a GICv4.1 (or 4.0) host, passthrough MSIs forwarded as vLPIs",
                        true,
                        plan,
-                       [plan](const BackendContext& ctx) { return std::make_unique<ArmBackend>(ctx, plan); },
+                       [](const BackendContext& ctx) { return std::make_unique<ArmBackend>(ctx); },
                        {{DeviceKind::Timer, std::nullopt,
                          "timer is the x86 local-APIC timer; the arm backend models no timer (give the scenario "
-                         "'arch: x86')"}}};
+                         "'arch: x86')"}},
+                       arm_policies()};
 }
 
 }  // namespace irqdiff::arm

@@ -1,6 +1,5 @@
 // The arm backend's policies, in catalogue order (each declared next to the code that reads it:
-// kvm/transfer.cc, hw/config.cc, vmm/qemu.cc). registry/builtin_backends.cc gives them to the
-// backend's BackendInfo.
+// kvm/transfer.cc, hw/config.cc, vmm/qemu.cc). arm_backend_info() gives them to its BackendInfo.
 #pragma once
 
 #include <vector>

@@ -13,10 +13,9 @@
 //   std::unique_ptr<Machine> make_machine(bool destination)
 //   void run_vcpu(uint32_t)                     the guest runs on one vCPU until nothing is left
 //   void apply_step(const Action&)              every other action (mask, fire, block, ...)
-//   void service()                              the host CPUs take their pending work
 //   Transit fresh_transit() const               an empty stream for the next migration
-// and its Machine provides `Memory mem`, `vmm()` (the core VFIO logic over its devices) and
-// `add_counters(BackendCounters&) const`.
+// and its Machine provides `Memory mem`, `vmm()` (the core VFIO logic over its devices),
+// `service()` (its host CPUs take their pending work) and `add_counters(BackendCounters&) const`.
 #pragma once
 
 #include <fmt/format.h>
@@ -76,7 +75,7 @@ class MigrationDriver : public Backend {
             }
             default: self().apply_step(a);
         }
-        self().service();
+        service();
         retire_source();
     }
 
@@ -104,8 +103,8 @@ class MigrationDriver : public Backend {
 
    protected:
     /// With `guest: unicorn` each vCPU runs the architecture's guest program (docs/guests.md).
-    MigrationDriver(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
-        : scenario_(ctx.scenario), log_(ctx.log), guest_log_(ctx.guest), plan_(std::move(plan)) {
+    explicit MigrationDriver(const BackendContext& ctx)
+        : scenario_(ctx.scenario), log_(ctx.log), guest_log_(ctx.guest) {
         if (ctx.guest_options.kind == GuestKind::Unicorn)
             unicorn_ = std::make_unique<UnicornGuest>(scenario_.vcpus, ctx.guest_options, log_);
     }
@@ -131,6 +130,13 @@ class MigrationDriver : public Backend {
     const Transit& transit() const { return s_.transit; }
     Vm& vm() { return s_.vm; }
     const Vm& vm() const { return s_.vm; }
+
+    /// The host CPUs of every machine take their pending work (the source's first), after each
+    /// action and wherever a backend lets the host run between guest steps.
+    void service() {
+        for (Machine* m : {s_.src.get(), s_.dst.get()})
+            if (m) m->service();
+    }
 
     /// The VM boots on a new source machine.
     void boot_machine() { s_.src = self().make_machine(false); }
@@ -196,7 +202,6 @@ class MigrationDriver : public Backend {
     const Scenario& scenario_;
     EventLog& log_;
     GuestLog& guest_log_;
-    std::shared_ptr<const MigrationPlan> plan_;
     std::unique_ptr<UnicornGuest> unicorn_;                 // guest: unicorn (its machine is snapshotted beside State)
     VectorEnable vector_enable_ = VectorEnable::AllAtOnce;  // how QEMU enables MSI-X vectors
 

@@ -158,7 +158,7 @@ class Vfio {
             PciDevice& d = devices_[i];
             d.msix_programmed = images[i].msix_programmed;
             d.load_held(images[i].held);
-            if (images[i].msix.size() == d.msix.size()) d.msix = images[i].msix;
+            d.msix = images[i].msix;
         }
     }
 

@@ -10,6 +10,7 @@
 #include "x86_pi/guest/unicorn_guest.h"
 #include "x86_pi/machine.h"
 #include "x86_pi/places.h"
+#include "x86_pi/policies.h"
 #include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
@@ -96,8 +97,8 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         return table;
     }
 
-    X86Backend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
-        : MigrationDriver(ctx, std::move(plan)),
+    explicit X86Backend(const BackendContext& ctx)
+        : MigrationDriver(ctx),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
           logical_(kGuestApicDestPolicy.read(ctx.policy) == GuestApicDest::Logical) {
         boot();
@@ -128,9 +129,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 throw std::logic_error("X86Backend: an action the migration driver handles or make_backend refuses");
         }
     }
-
-    /// The host of the machine the VM runs on handles its pCPUs' work.
-    void service() { active().service(); }
 
     Stream fresh_transit() const {
         Stream t;
@@ -409,10 +407,11 @@ BackendInfo x86_backend_info() {
                        "Linux KVM + QEMU on VT-d with posted interrupts and APICv (VMX)",
                        true,
                        plan,
-                       [plan](const BackendContext& ctx) { return std::make_unique<X86Backend>(ctx, plan); },
+                       [](const BackendContext& ctx) { return std::make_unique<X86Backend>(ctx); },
                        {{std::nullopt, StepKind::ToggleLpis,
                          "an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no LPIs (give the scenario "
-                         "'arch: arm')"}}};
+                         "'arch: arm')"}},
+                       x86_policies()};
 }
 
 }  // namespace irqdiff::x86

@@ -1,6 +1,5 @@
 // The x86 backend's policies, in catalogue order (each declared next to the code that reads it:
-// kvm/lapic.cc, guest/guest.cc). registry/builtin_backends.cc gives them to the backend's
-// BackendInfo.
+// kvm/lapic.cc, guest/guest.cc). x86_backend_info() gives them to its BackendInfo.
 #pragma once
 
 #include <vector>
