@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "arm_gic/trace_points.h"
 #include "arm_gic/vmm/qemu.h"
 
 namespace irqdiff::arm {
@@ -18,8 +19,7 @@ void Machine::service() {
         else if (int irq = its.irq_of_lpi(intid); irq >= 0)
             vmm().host_irq(irq);
         else
-            log->guest_error(Layer::Hypervisor, "HOST.spurious_lpi", "a host LPI no driver requested",
-                             {{"rd", e.rd}, {"intid", intid}});
+            log->emit(tp::kHostSpuriousLpiError, "a host LPI no driver requested", e.rd, intid);
     }
 }
 

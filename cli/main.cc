@@ -183,7 +183,7 @@ int cmd_run(const RunArgs& a) {
     int code = kExitOk;
     for (const std::string& file : a.files) {
         try {
-            Scenario s = load_scenario(file, registry.policies());
+            Scenario s = load_scenario(file, registry.catalogue());
             std::vector<std::string> arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
             ScenarioResult result = run_scenario(s, registry, arches, options);
             if (a.trace) {
@@ -395,7 +395,7 @@ void print_exploration(const ExploreSpace& space, const Exploration& x, bool eve
 int cmd_explore(const ExploreArgs& a) {
     const Registry& registry = builtin_backends();
     try {
-        Scenario s = load_scenario(a.file, registry.policies());
+        Scenario s = load_scenario(a.file, registry.catalogue());
         ExploreOptions options;
         std::vector<std::string> requested;
         if (a.arch) requested = registry.expand_arch(*a.arch, "--arch");
@@ -506,7 +506,7 @@ int list_scenarios(const std::optional<std::string>& dir_arg) {
     int code = kExitOk;
     for (const fs::path& f : files) {
         try {
-            Scenario s = load_scenario(f.string(), builtin_backends().policies());
+            Scenario s = load_scenario(f.string(), builtin_backends().catalogue());
             std::string first = s.description.substr(0, s.description.find('\n'));
             t.add({fs::relative(f, dir).string(), s.name, first});
         } catch (const InputError& e) {

@@ -229,14 +229,14 @@ A validated scenario (format v1, see scenarios/README.md).
         .def_static(
             "from_yaml",
             [](const std::string& text, const std::string& filename) {
-                return std::make_shared<Scenario>(parse_scenario(text, builtin_backends().policies(), filename));
+                return std::make_shared<Scenario>(parse_scenario(text, builtin_backends().catalogue(), filename));
             },
             py::arg("text"), py::arg("filename") = "<string>",
             "Parses scenario text; errors raise ScenarioError('FILENAME:LINE:COL: ...').")
         .def_static(
             "load",
             [](const std::string& path) {
-                return std::make_shared<Scenario>(load_scenario(path, builtin_backends().policies()));
+                return std::make_shared<Scenario>(load_scenario(path, builtin_backends().catalogue()));
             },
             py::arg("path"), "Loads a scenario file; errors raise ScenarioError('FILE:LINE:COL: ...').")
         .def_property_readonly("name", [](const Scenario& s) { return s.name; })

@@ -3,6 +3,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "x86_pi/trace_points.h"
 #include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
@@ -35,16 +36,15 @@ void Machine::service() {
 void Machine::dispatch(unsigned cpu, uint8_t vector) {
     if (vector == kvm::kPostedIntrVector) {
         // sysvec_kvm_posted_intr_ipi: EOI only; PIR and ON wait for the next entry's sync.
-        log->op(Layer::Hypervisor, "HOST.posted_intr_ipi", {{"cpu", cpu}});
+        log->emit(tp::kHostPostedIntrIpi, cpu);
     } else if (vector == kvm::kPostedIntrWakeupVector) {
         kvm().pi_wakeup_handler(cpu);
     } else if (vector == kvm::kRescheduleVector) {
-        log->op(Layer::Hypervisor, "HOST.reschedule_ipi", {{"cpu", cpu}});
+        log->emit(tp::kHostRescheduleIpi, cpu);
     } else if (int irq = iommu().irq_of_vector(cpu, vector); irq >= 0) {
         vmm().host_irq(irq);
     } else {
-        log->guest_error(Layer::Hypervisor, "HOST.spurious_vector", "a host vector no handler is registered for",
-                         {{"cpu", cpu}, {"vector", Hex{vector}}});
+        log->emit(tp::kHostSpuriousVectorError, "a host vector no handler is registered for", cpu, Hex{vector});
     }
 }
 
