@@ -174,6 +174,19 @@ TEST_F(SeedTrace, EventsLandOnTheTrackOfWhatTheyTouch) {
     EXPECT_EQ(track_of("x86", x86::tp::kKvmSetLapic), "KVM");
 }
 
+// The track rules name ops by their text (core/trace.cc): each op they name is a declared event's,
+// and each prefix begins some declared op, so a renamed event cannot silently fall to another track.
+TEST(TraceTracks, TheRulesNameDeclaredEvents) {
+    TracePointList events = builtin_backends().events();
+    for (std::string_view op : track_rule_ops())
+        EXPECT_TRUE(std::any_of(events.begin(), events.end(), [&](const TracePointInfo* e) { return e->op == op; }))
+            << op;
+    for (std::string_view prefix : track_rule_prefixes())
+        EXPECT_TRUE(std::any_of(events.begin(), events.end(),
+                                [&](const TracePointInfo* e) { return e->op.starts_with(prefix); }))
+            << prefix;
+}
+
 // Trace Event Format: every event names its phase, process and thread; all but metadata a time.
 TEST_F(SeedTrace, EveryEventHasPhasePidTidAndTime) {
     auto names = tracks();
