@@ -19,7 +19,7 @@
 #include "x86_pi/hw/irte.h"
 #include "x86_pi/hw/platform.h"
 
-namespace irqdiff::x86::kvm {
+namespace irqdiff::x86::host {
 
 struct HostIrq {
     uint32_t index = 0;     // its IRTE
@@ -30,7 +30,7 @@ struct HostIrq {
     bool posted = false;    // the IRTE currently posts to a vCPU
 };
 
-struct HostIommuState {
+struct IrqRemappingState {
     std::vector<HostIrq> irqs;  // by host IRQ number
 };
 
@@ -40,14 +40,14 @@ struct PostedTarget {
     uint8_t vector = 0;
 };
 
-class HostIommu {
+class IrqRemapping {
    public:
     static constexpr uint64_t kIrt = 0x4000'0000;
     static constexpr unsigned kIrtaS = 15;  // 2^(15+1) entries
     static constexpr uint8_t kFirstVector = 0x30;
     static constexpr unsigned kVectorsPerCpu = 176;  // 0x30..0xDF
 
-    HostIommu(HostIommuState& state, Platform& platform, AddressSpace& host_memory, EventLog& log)
+    IrqRemapping(IrqRemappingState& state, Platform& platform, AddressSpace& host_memory, EventLog& log)
         : s_(&state), hw_(&platform), mem_(&host_memory), log_(&log) {}
 
     /// intel_setup_irq_remapping: table address and size, SIRTP, IRE.
@@ -61,8 +61,6 @@ class HostIommu {
     MsiRequest physical_msi(int irq) const;
     /// intel_ir_set_vcpu_affinity: post to `target`, or (nullopt) back to host (remapped) mode.
     void set_vcpu_affinity(int irq, std::optional<PostedTarget> target);
-    /// The host IRQ that host vector `vector` on pCPU `cpu` belongs to, or -1.
-    int irq_of_vector(unsigned cpu, uint8_t vector) const;
     const HostIrq& irq(int n) const { return s_->irqs.at(static_cast<size_t>(n)); }
     /// The IRTE as it is in host memory now (tests, locations).
     IrteWords read_irte(uint32_t index) const;
@@ -72,10 +70,10 @@ class HostIommu {
     /// interrupt entry cache for it (qi_flush_iec) [reference §1.2].
     void modify_irte(uint32_t index, const IrteWords& entry);
 
-    HostIommuState* s_;
+    IrqRemappingState* s_;
     Platform* hw_;
     AddressSpace* mem_;
     EventLog* log_;
 };
 
-}  // namespace irqdiff::x86::kvm
+}  // namespace irqdiff::x86::host

@@ -1,8 +1,8 @@
-#include "arm_gic/kvm/host_its.h"
+#include "arm_gic/host/its_driver.h"
 
 #include <fmt/format.h>
 
-namespace irqdiff::arm::kvm {
+namespace irqdiff::arm::host {
 
 namespace {
 
@@ -20,7 +20,7 @@ uint8_t bits_for(uint32_t count) {
 
 }  // namespace
 
-void HostIts::init(Gic& gic) {
+void ItsDriver::init(Gic& gic) {
     const bool v41 = gic.config().v41();
     cwriter_.assign(gic.its_count(), 0);
     vm_mapped_.assign(gic.its_count(), false);
@@ -64,7 +64,7 @@ void HostIts::init(Gic& gic) {
     for (unsigned i = 0; i < gic.its_count(); ++i) send(gic, i, build::sync(0));
 }
 
-void HostIts::send(Gic& gic, unsigned its, const ItsCommand& c) {
+void ItsDriver::send(Gic& gic, unsigned its, const ItsCommand& c) {
     uint8_t bytes[ItsCommand::kBytes];
     c.encode(bytes);
     uint64_t slot = cwriter_[its];
@@ -80,13 +80,13 @@ void HostIts::send(Gic& gic, unsigned its, const ItsCommand& c) {
                               {{"its", its}, {"opcode", Hex{c.opcode()}}});
 }
 
-uint32_t HostIts::alloc_lpi(Gic& gic, uint8_t prop) {
+uint32_t ItsDriver::alloc_lpi(Gic& gic, uint8_t prop) {
     uint32_t lpi = next_lpi_++;
     gic.memory().write8(HostLayout::kPropTable + (lpi - kFirstLpiIntid), prop);
     return lpi;
 }
 
-uint32_t HostIts::add_device(Gic& gic, uint32_t vectors) {
+uint32_t ItsDriver::add_device(Gic& gic, uint32_t vectors) {
     uint32_t id = next_device_++;
     uint64_t itt = HostLayout::kItts + uint64_t{id - 0x100} * kIttStride;
     send(gic, 0, build::mapd(id, static_cast<uint8_t>(bits_for(vectors) - 1), itt, true));
@@ -94,7 +94,7 @@ uint32_t HostIts::add_device(Gic& gic, uint32_t vectors) {
     return id;
 }
 
-int HostIts::request_irq(Gic& gic, uint32_t device_id, uint32_t event_id) {
+int ItsDriver::request_irq(Gic& gic, uint32_t device_id, uint32_t event_id) {
     uint32_t lpi = alloc_lpi(gic, HostLayout::kDefaultProp);
     send(gic, 0, build::mapti(device_id, event_id, lpi, 0));
     irqs_.push_back(HostIrq{device_id, event_id, lpi, false, 0, 0});
@@ -104,7 +104,7 @@ int HostIts::request_irq(Gic& gic, uint32_t device_id, uint32_t event_id) {
     return irq;
 }
 
-void HostIts::free_irq(Gic& gic, int host_irq) {
+void ItsDriver::free_irq(Gic& gic, int host_irq) {
     HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
     send(gic, 0, build::discard(h.device_id, h.event_id));
     if (h.forwarded) send(gic, 0, build::vsync(h.vpeid));
@@ -112,7 +112,7 @@ void HostIts::free_irq(Gic& gic, int host_irq) {
     gic.log().op(Layer::Hypervisor, "HOST.free_irq", {{"irq", host_irq}, {"lpi", h.lpi}});
 }
 
-void HostIts::vpe_init(Gic& gic, uint32_t vpeid, unsigned rd) {
+void ItsDriver::vpe_init(Gic& gic, uint32_t vpeid, unsigned rd) {
     if (vpes_.size() <= vpeid) vpes_.resize(vpeid + 1);
     HostVpe& v = vpes_[vpeid];
     v.vpeid = vpeid;
@@ -126,7 +126,7 @@ void HostIts::vpe_init(Gic& gic, uint32_t vpeid, unsigned rd) {
                  {{"vpe", vpeid}, {"rd", rd}, {"vpt", Hex{v.vpt}}, {"doorbell", v.doorbell}});
 }
 
-void HostIts::map_vpe(Gic& gic, uint32_t vpeid) {
+void ItsDriver::map_vpe(Gic& gic, uint32_t vpeid) {
     HostVpe& v = vpes_.at(vpeid);
     for (unsigned i = 0; i < gic.its_count(); ++i) {
         build::Vmapp m;
@@ -145,7 +145,7 @@ void HostIts::map_vpe(Gic& gic, uint32_t vpeid) {
     }
 }
 
-void HostIts::unmap_vpe(Gic& gic, uint32_t vpeid) {
+void ItsDriver::unmap_vpe(Gic& gic, uint32_t vpeid) {
     HostVpe& v = vpes_.at(vpeid);
     for (unsigned i = 0; i < gic.its_count() && v.vmapp_count > 0; ++i) {
         build::Vmapp m;
@@ -157,7 +157,7 @@ void HostIts::unmap_vpe(Gic& gic, uint32_t vpeid) {
     }
 }
 
-void HostIts::map_vm_on_its(Gic& gic, unsigned its) {
+void ItsDriver::map_vm_on_its(Gic& gic, unsigned its) {
     // its_map_vm (GICv4.0 with an ITSList): the VM's vPEs are mapped on an ITS when its first
     // vLPI lands there.
     if (vm_mapped_[its]) return;
@@ -174,7 +174,7 @@ void HostIts::map_vm_on_its(Gic& gic, unsigned its) {
     }
 }
 
-void HostIts::map_vlpi(Gic& gic, int host_irq, uint32_t vpeid, uint32_t vintid, uint8_t prop) {
+void ItsDriver::map_vlpi(Gic& gic, int host_irq, uint32_t vpeid, uint32_t vintid, uint8_t prop) {
     HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
     const bool v41 = gic.config().v41();
     // On 4.1 the vPE's default doorbell is used; on 4.0 each vLPI names the vPE's doorbell.
@@ -195,7 +195,7 @@ void HostIts::map_vlpi(Gic& gic, int host_irq, uint32_t vpeid, uint32_t vintid, 
                  {{"irq", host_irq}, {"lpi", h.lpi}, {"vpe", vpeid}, {"vintid", vintid}});
 }
 
-void HostIts::unmap_vlpi(Gic& gic, int host_irq) {
+void ItsDriver::unmap_vlpi(Gic& gic, int host_irq) {
     HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
     if (!h.forwarded) return;
     send(gic, 0, build::discard(h.device_id, h.event_id));
@@ -205,13 +205,13 @@ void HostIts::unmap_vlpi(Gic& gic, int host_irq) {
     gic.log().op(Layer::Hypervisor, "HOST.its_unmap_vlpi", {{"irq", host_irq}, {"lpi", h.lpi}, {"vintid", h.vintid}});
 }
 
-void HostIts::vlpi_set_pending(Gic& gic, int host_irq, bool pending) {
+void ItsDriver::vlpi_set_pending(Gic& gic, int host_irq, bool pending) {
     const HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
     send(gic, 0, pending ? build::int_(h.device_id, h.event_id) : build::clear(h.device_id, h.event_id));
     if (h.forwarded) send(gic, 0, build::vsync(h.vpeid));
 }
 
-void HostIts::prop_update_vlpi(Gic& gic, int host_irq, uint8_t prop) {
+void ItsDriver::prop_update_vlpi(Gic& gic, int host_irq, uint8_t prop) {
     const HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
     if (!h.forwarded) return;
     gic.memory().write8(HostLayout::kVprop + (h.vintid - kFirstLpiIntid), prop);
@@ -219,12 +219,12 @@ void HostIts::prop_update_vlpi(Gic& gic, int host_irq, uint8_t prop) {
     send(gic, 0, build::vsync(h.vpeid));
 }
 
-void HostIts::invall_vpe(Gic& gic, uint32_t vpeid) {
+void ItsDriver::invall_vpe(Gic& gic, uint32_t vpeid) {
     for (unsigned i = 0; i < gic.its_count(); ++i)
         if (gic.its(i).maps_vpe(vpeid)) send(gic, i, build::vinvall(vpeid));
 }
 
-void HostIts::make_resident(Gic& gic, uint32_t vpeid, bool group1_enabled) {
+void ItsDriver::make_resident(Gic& gic, uint32_t vpeid, bool group1_enabled) {
     HostVpe& v = vpes_.at(vpeid);
     Redistributor& rd = gic.rd(v.rd);
     if (gic.config().v41()) {
@@ -250,7 +250,7 @@ void HostIts::make_resident(Gic& gic, uint32_t vpeid, bool group1_enabled) {
     v.ready = false;
 }
 
-void HostIts::commit(Gic& gic, uint32_t vpeid) {
+void ItsDriver::commit(Gic& gic, uint32_t vpeid) {
     HostVpe& v = vpes_.at(vpeid);
     if (!v.resident || v.ready) return;
     Redistributor& rd = gic.rd(v.rd);
@@ -263,7 +263,7 @@ void HostIts::commit(Gic& gic, uint32_t vpeid) {
     v.ready = true;
 }
 
-void HostIts::make_non_resident(Gic& gic, uint32_t vpeid, bool doorbell) {
+void ItsDriver::make_non_resident(Gic& gic, uint32_t vpeid, bool doorbell) {
     HostVpe& v = vpes_.at(vpeid);
     if (!v.resident) return;
     Redistributor& rd = gic.rd(v.rd);
@@ -286,7 +286,7 @@ void HostIts::make_non_resident(Gic& gic, uint32_t vpeid, bool doorbell) {
     v.ready = false;
 }
 
-void HostIts::set_doorbell_enabled(Gic& gic, uint32_t vpeid, bool enabled) {
+void ItsDriver::set_doorbell_enabled(Gic& gic, uint32_t vpeid, bool enabled) {
     HostVpe& v = vpes_.at(vpeid);
     uint64_t byte = HostLayout::kPropTable + (v.doorbell - kFirstLpiIntid);
     uint8_t prop = gic.memory().read8(byte).value;
@@ -295,22 +295,10 @@ void HostIts::set_doorbell_enabled(Gic& gic, uint32_t vpeid, bool enabled) {
     v.doorbell_enabled = enabled;
 }
 
-bool HostIts::read_vpt_bit(const Gic& gic, uint32_t vpeid, uint32_t vintid) const {
+bool ItsDriver::read_vpt_bit(const Gic& gic, uint32_t vpeid, uint32_t vintid) const {
     PendingBitPos pos = vpt_byte_and_bit(vintid);
     MemRead<uint8_t> byte = gic.memory().read8(vpes_.at(vpeid).vpt + pos.byte);
     return byte.ok() && ((byte.value >> pos.bit) & 1);
 }
 
-int HostIts::vpe_of_doorbell(uint32_t lpi) const {
-    for (const HostVpe& v : vpes_)
-        if (v.doorbell == lpi) return static_cast<int>(v.vpeid);
-    return -1;
-}
-
-int HostIts::irq_of_lpi(uint32_t lpi) const {
-    for (size_t i = 0; i < irqs_.size(); ++i)
-        if (irqs_[i].lpi == lpi) return static_cast<int>(i);
-    return -1;
-}
-
-}  // namespace irqdiff::arm::kvm
+}  // namespace irqdiff::arm::host

@@ -1,42 +1,42 @@
-// The host's interrupt-remapping driver (host_iommu.h).
-#include "x86_pi/kvm/host_iommu.h"
+// The host's interrupt-remapping driver (irq_remapping.h).
+#include "x86_pi/host/irq_remapping.h"
 
 #include <array>
 #include <stdexcept>
 
 #include "x86_pi/hw/pi_desc.h"
 
-namespace irqdiff::x86::kvm {
+namespace irqdiff::x86::host {
 
-void HostIommu::init() {
+void IrqRemapping::init() {
     Iommu& iommu = hw_->iommu();
     iommu.write_irta(IrtaReg::IRTA.set(0, kIrt >> 12) | IrtaReg::S.make(kIrtaS));
     iommu.set_irtp();
     iommu.enable(true);
 }
 
-IrteWords HostIommu::read_irte(uint32_t index) const {
+IrteWords IrqRemapping::read_irte(uint32_t index) const {
     std::array<uint8_t, 16> bytes{};
     if (mem_->read_bytes(hw_->iommu().entry_address(index), bytes) != MemFault::None)
-        throw std::logic_error("HostIommu: IRT outside host memory");
+        throw std::logic_error("IrqRemapping: IRT outside host memory");
     IrteWords w;
     for (unsigned i = 8; i-- > 0;) w.low = (w.low << 8) | bytes[i];
     for (unsigned i = 16; i-- > 8;) w.high = (w.high << 8) | bytes[i];
     return w;
 }
 
-void HostIommu::modify_irte(uint32_t index, const IrteWords& entry) {
+void IrqRemapping::modify_irte(uint32_t index, const IrteWords& entry) {
     std::array<uint8_t, 16> bytes{};
     for (unsigned i = 0; i < 8; ++i) {
         bytes[i] = static_cast<uint8_t>(entry.low >> (8 * i));
         bytes[8 + i] = static_cast<uint8_t>(entry.high >> (8 * i));
     }
     if (mem_->write_bytes(hw_->iommu().entry_address(index), bytes) != MemFault::None)
-        throw std::logic_error("HostIommu: IRT outside host memory");
+        throw std::logic_error("IrqRemapping: IRT outside host memory");
     hw_->iommu().invalidate_iec(index, 0);
 }
 
-int HostIommu::request_irq(uint16_t sid) {
+int IrqRemapping::request_irq(uint16_t sid) {
     size_t n = s_->irqs.size();
     if (n >= size_t{kVectorsPerCpu} * hw_->cpu_count() || n >= hw_->iommu().table_entries()) return -1;
     HostIrq irq;
@@ -57,7 +57,7 @@ int HostIommu::request_irq(uint16_t sid) {
     return static_cast<int>(n);
 }
 
-MsiRequest HostIommu::physical_msi(int n) const {
+MsiRequest IrqRemapping::physical_msi(int n) const {
     const HostIrq& h = irq(n);
     return MsiRequest{RemappableMsi::address(static_cast<uint16_t>(h.index)), 0, h.sid};
 }
@@ -65,7 +65,7 @@ MsiRequest HostIommu::physical_msi(int n) const {
 // Posted: the fields both formats share are copied from the host-mode entry, then IM=1, URG=0
 // (KVM never sets it), VV = the guest vector, PDA = the PID [reference §1.2,
 // intel_ir_set_vcpu_affinity, dmar_copy_shared_irte]. nullopt restores the host-mode entry.
-void HostIommu::set_vcpu_affinity(int n, std::optional<PostedTarget> target) {
+void IrqRemapping::set_vcpu_affinity(int n, std::optional<PostedTarget> target) {
     HostIrq& h = s_->irqs.at(static_cast<size_t>(n));
     if (!target) {
         modify_irte(h.index, h.remapped.encode());
@@ -89,10 +89,4 @@ void HostIommu::set_vcpu_affinity(int n, std::optional<PostedTarget> target) {
              {{"irq", n}, {"irte", h.index}, {"vv", Hex{target->vector}}, {"pda", Hex{target->pid}}});
 }
 
-int HostIommu::irq_of_vector(unsigned cpu, uint8_t vector) const {
-    for (size_t n = 0; n < s_->irqs.size(); ++n)
-        if (s_->irqs[n].cpu == cpu && s_->irqs[n].vector == vector) return static_cast<int>(n);
-    return -1;
-}
-
-}  // namespace irqdiff::x86::kvm
+}  // namespace irqdiff::x86::host

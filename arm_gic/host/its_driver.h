@@ -22,7 +22,7 @@
 
 #include "arm_gic/hw/gic.h"
 
-namespace irqdiff::arm::kvm {
+namespace irqdiff::arm::host {
 
 struct HostLayout {
     static constexpr uint64_t kCmdQueue = 0x0100'0000;
@@ -61,7 +61,7 @@ struct HostVpe {
     bool doorbell_enabled = false;  // GICv4.0: the doorbell host IRQ is enabled only while blocking
 };
 
-class HostIts {
+class ItsDriver {
    public:
     /// its_init and the redistributors' LPI set-up: tables, queues, MAPC per redistributor,
     /// EnableLPIs; on GICv4.1 also GICR_VPROPBASER for the shared vPE table.
@@ -117,10 +117,6 @@ class HostIts {
     HostVpe& vpe(uint32_t vpeid) { return vpes_.at(vpeid); }
     const HostVpe& vpe(uint32_t vpeid) const { return vpes_.at(vpeid); }
     size_t vpe_count() const { return vpes_.size(); }
-    /// The vPE whose doorbell is `lpi`, or -1.
-    int vpe_of_doorbell(uint32_t lpi) const;
-    /// The host IRQ whose LPI is `lpi`, or -1.
-    int irq_of_lpi(uint32_t lpi) const;
 
    private:
     /// its_send_single_command: put the command in ITS i's queue and advance GITS_CWRITER.
@@ -136,4 +132,4 @@ class HostIts {
     std::vector<HostVpe> vpes_;
 };
 
-}  // namespace irqdiff::arm::kvm
+}  // namespace irqdiff::arm::host
