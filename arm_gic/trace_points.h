@@ -518,7 +518,7 @@ inline constexpr Op<Int, Int, Int> kKvmItsRestoreTables{
     "KVM_DEV_ARM_ITS_RESTORE_TABLES: each ITE becomes an LPI with pending_latch from the pending table",
     "vgic_its_restore_tables_v0"};
 
-// ---- the host's ITS driver (arm_gic/kvm/host_its.cc, arm_gic/machine.cc) -------------------------------
+// ---- the host: its ITS driver and CPUs (arm_gic/host/its_driver.cc, arm_gic/host/cpu.cc) ---------------
 inline constexpr GuestError<Int, Hex> kHostItsQueueTimeoutError{
     "HOST.its_queue_timeout", Layer::Hypervisor, {"its", "opcode"},
     "the host ITS stalled on a driver command", "its_wait_for_range_completion"};

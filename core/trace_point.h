@@ -22,6 +22,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -100,27 +101,17 @@ struct StrIn {
     StrIn(const std::string& v) : value(v) {}
 };
 
+/// A declared argument type's ArgType and the value its emit parameter takes.
 template <class A>
-struct ArgOf;
-template <>
-struct ArgOf<Int> {
-    using In = IntIn;
-    static constexpr ArgType kType = ArgType::Int;
-};
-template <>
-struct ArgOf<Hex> {
-    using In = HexIn;
-    static constexpr ArgType kType = ArgType::Hex;
-};
-template <>
-struct ArgOf<Bool> {
-    using In = BoolIn;
-    static constexpr ArgType kType = ArgType::Bool;
-};
-template <>
-struct ArgOf<Str> {
-    using In = StrIn;
-    static constexpr ArgType kType = ArgType::String;
+struct ArgOf {
+    static_assert(std::is_same_v<A, Int> || std::is_same_v<A, Hex> || std::is_same_v<A, Bool> || std::is_same_v<A, Str>,
+                  "a declared argument is Int, Hex, Bool or Str");
+    static constexpr ArgType kType = std::is_same_v<A, Int>    ? ArgType::Int
+                                     : std::is_same_v<A, Hex>  ? ArgType::Hex
+                                     : std::is_same_v<A, Bool> ? ArgType::Bool
+                                                               : ArgType::String;
+    // In ArgType's order, which is also ArgValue's (core/event_log.h).
+    using In = std::tuple_element_t<static_cast<size_t>(kType), std::tuple<IntIn, HexIn, BoolIn, StrIn>>;
 };
 
 }  // namespace trace_detail

@@ -163,7 +163,7 @@ inline constexpr Op<Int, Hex, Hex, Str> kKvmSetLapic{
     "KVM_SET_LAPIC: the register page loaded (PIR cleared before or after, policy x86.set_lapic_clears_pir)",
     "kvm_apic_set_state; reference §5.3"};
 
-// ---- the host: IOMMU driver and vectors (x86_pi/kvm/host_iommu.cc, x86_pi/machine.cc) --------------------
+// ---- the host: IRQ-remapping driver and vectors (x86_pi/host/irq_remapping.cc, x86_pi/machine.cc) ------
 inline constexpr Op<Int, Int, Hex, Int, Hex> kHostRequestIrq{
     "HOST.request_irq", Layer::Hypervisor, {"irq", "irte", "vector", "cpu", "sid"},
     "a host IRQ for a device's MSI with its remapped IRTE", "intel_irq_remapping_alloc, request_irq"};

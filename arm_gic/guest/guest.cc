@@ -75,8 +75,7 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
     for (; taken < kMaxTakesPerRun; ++taken) {
         uint32_t intid = cpu.read_iar1();
         if (intid == kSpuriousIntid) break;
-        DeliveryPath path =
-            cpu.last_ack() == CpuInterface::AckSource::Vlpi ? DeliveryPath::Direct : DeliveryPath::Software;
+        DeliveryPath path = delivery_path(cpu.last_ack());
         if (std::optional<SourceId> s = source_of(intid)) {
             log_.emit(tp::kGuestTake.touching(scenario.sources[*s].name), vcpu, intid, to_string(path));
             guest.take(vcpu, *s, path);

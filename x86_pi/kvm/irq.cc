@@ -107,7 +107,7 @@ void Kvm::pi_update_irte(uint32_t gsi) {
     if (route != s_.routes.end()) vector = static_cast<uint8_t>(MsiData::Vector.get(route->second.data));
     log_.emit(tp::kKvmPiUpdateIrte, gsi, f.host_irq, target >= 0, target, Hex{vector}, why);
     if (target >= 0) {
-        iommu_.set_vcpu_affinity(f.host_irq, PostedTarget{HostLayout::pid(static_cast<uint32_t>(target)), vector});
+        iommu_.set_vcpu_affinity(f.host_irq, host::PostedTarget{HostLayout::pid(static_cast<uint32_t>(target)), vector});
         f.posted_vcpu = target;
     } else if (f.posted_vcpu >= 0) {
         iommu_.set_vcpu_affinity(f.host_irq, std::nullopt);
