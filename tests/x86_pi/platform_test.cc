@@ -80,7 +80,7 @@ struct Rig {
     ApicPage page(unsigned vcpu) { return ApicPage(mem, hw.cpu(vcpu).vmcs().virtual_apic_addr); }
     BitArray<256> virr(unsigned vcpu) { return page(vcpu).bits(apic::IRR); }
 
-    IrResult msi(uint16_t handle) { return hw.msi(MsiRequest{RemappableMsi::address(handle), 0, 0}); }
+    IrResult msi(uint16_t handle) { return hw.msi(MsiWrite{RemappableMsi::address(handle), 0, 0}); }
     void enter(unsigned n) {
         hw.cpu(n).guest_set_if(true);
         ASSERT_EQ(hw.cpu(n).vm_entry(), VmEntryFailure::None);
@@ -404,7 +404,7 @@ TEST(PlatformCopy, AttachedCopyRunsOnItsOwnMemoryAndLog) {
     EventLog log = rig.log;
     Platform hw = rig.hw;
     hw.attach(mem, log);
-    IrResult r = hw.msi(MsiRequest{RemappableMsi::address(5), 0, 0});
+    IrResult r = hw.msi(MsiWrite{RemappableMsi::address(5), 0, 0});
     ASSERT_TRUE(r.message.has_value());
     EXPECT_EQ(ApicPage(mem, hw.cpu(1).vmcs().virtual_apic_addr).bits(apic::IRR), vectors({0x61}));
     EXPECT_EQ(hw.cpu(1).vmcs().rvi, 0x61);
