@@ -417,5 +417,19 @@ TEST(PlatformCopy, AttachedCopyRunsOnItsOwnMemoryAndLog) {
     EXPECT_EQ(rig.log.events().size(), logged);
 }
 
+// core/bus.h, VT-d §5.1 source validation (not in reference/): a device's MSI write on the bus
+// reaches the IOMMU with the write's requester id as the request's source-id, which an IRTE with
+// SVT=1 and SQ=0 compares with its SID exactly.
+TEST(PlatformMsiBus, TheWritesRequesterIdIsTheRequestsSourceId) {
+    Rig rig;
+    rig.put(5, PostedIrte{.present = true, .vv = 0x61, .pda = pid_at(1), .sid = 0x0100, .sq = 0, .svt = 1}.encode());
+    IrResult other = rig.hw.msi(MsiWrite{RemappableMsi::address(5), 0, 0x0200});
+    EXPECT_EQ(other.kind, IrResult::Kind::Blocked);
+    EXPECT_EQ(other.fault, IrFault::SidMismatch);
+    IrResult same = rig.hw.msi(MsiWrite{RemappableMsi::address(5), 0, 0x0100});
+    EXPECT_EQ(same.kind, IrResult::Kind::Posted);
+    EXPECT_EQ(rig.pid(1).pir, vectors({0x61}));
+}
+
 }  // namespace
 }  // namespace irqdiff::x86
