@@ -7,19 +7,14 @@
 namespace irqdiff::arm {
 
 void Machine::service() {
-    for (unsigned guard = 0; !irqs.empty(); ++guard) {
+    for (unsigned guard = 0;; ++guard) {
         if (guard > 100000) throw std::logic_error("arm machine: host interrupts never settle");
-        HostIrq e = irqs.front();
-        irqs.pop_front();
-        uint32_t intid = gic.rd(e.rd).acknowledge_lpi();
-        if (intid == kSpuriousIntid) continue;
-        if (int vpe = its.vpe_of_doorbell(intid); vpe >= 0)
-            kvm().doorbell(static_cast<uint32_t>(vpe));
-        else if (int irq = its.irq_of_lpi(intid); irq >= 0)
-            vmm().host_irq(irq);
-        else
-            log->guest_error(Layer::Hypervisor, "HOST.spurious_lpi", "a host LPI no driver requested",
-                             {{"rd", e.rd}, {"intid", intid}});
+        std::optional<host::IrqAction> a = cpus.take(gic, *log);
+        if (!a) return;
+        switch (a->handler) {
+            case host::Handler::VpeDoorbell: kvm().doorbell(a->arg); break;
+            case host::Handler::VfioMsi: vmm().host_irq(static_cast<int>(a->arg)); break;
+        }
     }
 }
 

@@ -1,14 +1,13 @@
 // One ARM machine of a migration (the source or the destination): host memory with this
-// machine's copy of guest RAM, the GIC, the host's ITS driver state, KVM's vgic for the VM and
-// QEMU's device state, and the physical LPIs its CPUs have yet to take. Copying a Machine is a
+// machine's copy of guest RAM, the GIC, the host layer (its CPUs' interrupt entry and the ITS
+// driver, arm_gic/host/), KVM's vgic for the VM and QEMU's device state. Copying a Machine is a
 // snapshot: the copy's GIC uses the copy's memory and signals the copy's CPUs.
 #pragma once
 
-#include <deque>
-
+#include "arm_gic/host/cpu.h"
+#include "arm_gic/host/its_driver.h"
 #include "arm_gic/hw/gic.h"
-#include "arm_gic/kvm/host_its.h"
-#include "arm_gic/kvm/vgic.h"
+#include "arm_gic/kvm/kvm.h"
 #include "core/backend.h"
 #include "core/vfio.h"
 
@@ -24,20 +23,14 @@ using Qemu = Vfio<QemuPort>;
 }  // namespace vmm
 
 struct Machine {
-    /// A physical LPI a redistributor signalled to its CPU.
-    struct HostIrq {
-        unsigned rd;
-        uint32_t intid;
-    };
-
     Memory mem;
     Gic gic;
-    kvm::HostIts its;
+    host::Cpus cpus;
+    host::ItsDriver its;
     kvm::VgicState vgic;
     vmm::QemuState qemu;
     kvm::TransferPoint transfer;
     EventLog* log;
-    std::deque<HostIrq> irqs;  // signalled, not yet taken, in order
 
     Machine(const GicConfig& config, EventLog& events, kvm::TransferPoint point)
         : gic(config, mem.host, events), transfer(point), log(&events) {
@@ -46,23 +39,24 @@ struct Machine {
     Machine(const Machine& o)
         : mem(o.mem),
           gic(o.gic),
+          cpus(o.cpus),
           its(o.its),
           vgic(o.vgic),
           qemu(o.qemu),
           transfer(o.transfer),
-          log(o.log),
-          irqs(o.irqs) {
+          log(o.log) {
         gic.attach(mem.host, *log);
         listen();
     }
     Machine& operator=(const Machine&) = delete;
 
-    kvm::Kvm kvm() { return kvm::Kvm(vgic, gic, its, mem.guest, *log, transfer); }
+    kvm::Kvm kvm() { return kvm::Kvm(vgic, gic, its, cpus, mem.guest, *log, transfer); }
     vmm::Qemu vmm();  // arm_gic/vmm/qemu.h
 
-    /// The host CPUs take their pending physical LPIs: a vPE doorbell goes to
-    /// vgic_v4_doorbell_handler, a VFIO vector's LPI to vfio_msihandler. Interrupts raised by a
-    /// handler are taken after it returns, as a CPU takes them.
+    /// The host CPUs take their pending physical LPIs and run the handler each one's host IRQ was
+    /// requested with (host::Cpus): a vPE doorbell's vgic_v4_doorbell_handler, a VFIO vector's
+    /// vfio_msihandler. Interrupts raised by a handler are taken after it returns, as a CPU
+    /// takes them.
     void service();
 
     void add_counters(BackendCounters& c) const {
@@ -73,7 +67,7 @@ struct Machine {
 
    private:
     void listen() {
-        gic.set_host_irq_handler([this](unsigned rd, uint32_t intid) { irqs.push_back(HostIrq{rd, intid}); });
+        gic.set_host_irq_handler([this](unsigned rd, uint32_t intid) { cpus.signal(rd, intid); });
     }
 };
 

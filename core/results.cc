@@ -1,5 +1,8 @@
 #include "core/results.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 namespace irqdiff {
 
 namespace {
@@ -174,6 +177,45 @@ Json to_json(const ScenarioResult& result) {
                 {"runs", runs},
                 {"differences", differences},
                 {"guest_differences", guest_differences}};
+}
+
+std::string delivery_trace(const RunResult& r) {
+    // The policy is the scenario's (its file says it); printing every key's value would re-gold
+    // every trace when a policy is added.
+    std::string out = fmt::format("arch {} guest {}", r.arch, to_string(r.guest));
+    for (size_t m = 0; m < r.order_names.size(); ++m)
+        out += fmt::format("\norder {}: {}", r.order_names[m], fmt::join(r.restore_orders.at(m), ","));
+    out += '\n';
+    auto places = [&](const std::vector<Location>& held) {
+        if (held.empty()) return std::string("nowhere");
+        std::string s;
+        for (const Location& l : held) s += (s.empty() ? "" : ", ") + to_string(l, r.device_names);
+        return s;
+    };
+    for (uint32_t a = 0; a < r.schedule.size(); ++a) {
+        out += fmt::format("a{} {}\n", a, r.schedule[a]);
+        for (const Delivery& d : r.deliveries)
+            if (d.action == a)
+                out += fmt::format("  deliver {} vcpu{} {}\n", r.source_names[d.source], d.vcpu, to_string(d.path));
+        for (Event e : r.violations) {
+            if (e.action != a) continue;
+            e.seq = 0;  // "#0 aN LAYER ...": drop the log position and the action
+            std::string line = to_string(e);
+            out += "  violation " + line.substr(line.find(' ', line.find(' ') + 1) + 1) + "\n";
+        }
+        for (const LocationChange& c : r.locations)
+            if (c.action == a)
+                for (const auto& [s, held] : c.sources)
+                    out += fmt::format("  at {}: {}\n", r.source_names[s], places(held));
+    }
+    for (const SourceOutcome& o : r.outcomes) {
+        out += fmt::format("outcome {} {} fired={} coalesced={} expected={} delivered={} late={}", r.source_names[o.source],
+                           to_string(o.outcome), o.fired, o.coalesced, o.expected, o.delivered, o.late);
+        if (o.forwarded) out += fmt::format(" forwarded={}", *o.forwarded);
+        out += fmt::format(" held: {}\n", places(o.held));
+    }
+    out += fmt::format("expectations {}\n", r.expectations_met ? "met" : "not met");
+    return out;
 }
 
 }  // namespace irqdiff

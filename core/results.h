@@ -24,4 +24,12 @@ Json to_json(const std::vector<Location>& places, std::span<const std::string> d
 Json to_json(const RunResult& run);
 Json to_json(const ScenarioResult& result);
 
+/// The normalized delivery-and-location trace of one run, the form tests/golden/ keeps for every
+/// library scenario: the run's key (arch, guest, restore orders), then per schedule
+/// action its text, the deliveries during it (`deliver SOURCE vcpuN PATH`), the violations it
+/// logged (without their log position) and where each source whose places changed is now
+/// (`at SOURCE: PLACE, ...` or `nowhere`), then each source's outcome. It names no event other than
+/// violations, so adding or renaming an ordinary event leaves it unchanged.
+std::string delivery_trace(const RunResult& run);
+
 }  // namespace irqdiff

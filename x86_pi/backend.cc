@@ -111,7 +111,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             case StepKind::Mask:
             case StepKind::Unmask:
                 if (unicorn_)  // the program executes CLI or STI itself
-                    unicorn_->set_mask(unicorn_host(), static_cast<uint32_t>(a.vcpu), a.kind == StepKind::Mask);
+                    unicorn_->set_mask(active_machine(), static_cast<uint32_t>(a.vcpu), a.kind == StepKind::Mask);
                 else
                     active().hw.cpu(static_cast<unsigned>(a.vcpu)).guest_set_if(a.kind == StepKind::Unmask);
                 log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.cli" : "GUEST.sti", {{"vcpu", a.vcpu}});
@@ -201,7 +201,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         } else if (int irq = d.vectors.at(src.vector).host_irq; irq < 0) {
             path = "no host IRQ yet";
         } else {
-            const kvm::HostIrq& hi = h.iommu_state.irqs.at(static_cast<size_t>(irq));
+            const host::HostIrq& hi = h.iommu_state.irqs.at(static_cast<size_t>(irq));
             path = hi.posted
                        ? fmt::format("IRTE {} posted", hi.index)
                        : fmt::format("IRTE {} remapped to host vector {:#04x} -> kvm_set_msi", hi.index, hi.vector);
@@ -234,12 +234,12 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     kvm::Kvm kvm() { return active().kvm(); }
     Guest guest() {
         Machine& h = active();
-        return Guest(vm(), h.kvm(), h.hw, log_);
+        return Guest(vm(), h.kvm(), host::ExitPath(h), h.hw, log_);
     }
     /// The machine the VM runs on now, for the Unicorn guest's glue.
-    UnicornHost unicorn_host() {
+    ActiveMachine active_machine() {
         Machine& h = active();
-        return UnicornHost{h.hw, h.kvm(), guest(), [this] { service(); }};
+        return ActiveMachine{h.hw, h.kvm(), guest(), host::ExitPath(h), [this] { service(); }};
     }
     /// The active machine's LAPIC of vCPU `c` holds the VM's state: always on the source, on the
     /// destination once KVM_SET_LAPIC loaded it.
@@ -261,7 +261,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             // The drivers' part stays the abstract guest's; each vCPU's program sets up its own
             // xAPIC and enables interrupts.
             guest().allocate_vectors(scenario_, logical_);
-            unicorn_->boot(unicorn_host());
+            unicorn_->boot(active_machine());
             guest().booted(scenario_.vcpus);
         } else {
             guest().boot(scenario_, logical_);
@@ -303,7 +303,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         Machine& h = active();
         log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"if", h.hw.cpu(v).vmcs().guest_if}});
         for (unsigned round = 0; round < 64; ++round) {
-            unsigned taken = unicorn_ ? unicorn_->take_interrupts(unicorn_host(), v, scenario_, guest_log_)
+            unsigned taken = unicorn_ ? unicorn_->take_interrupts(active_machine(), v, scenario_, guest_log_)
                                       : guest().take_interrupts(v, scenario_, guest_log_);
             bool exited = !h.hw.cpu(v).in_guest();
             service();

@@ -14,38 +14,48 @@ void Machine::service() {
         if (c < 0) return;
         const unsigned cpu = static_cast<unsigned>(c);
         Cpu& pcpu = hw.cpu(cpu);
-        kvm::Kvm k = kvm();
-        if (std::optional<VmExit> exit = pcpu.take_exit()) {
-            k.handle_exit(cpu, *exit);
-            if (exit->reason == ExitReason::ExternalInterrupt) {  // handle_external_interrupt_irqoff
-                std::optional<uint8_t> v = exit->acknowledged ? exit->vector : pcpu.acknowledge();
-                if (v) {
-                    dispatch(cpu, *v);
-                    pcpu.eoi();
-                }
-            }
-            k.resume(cpu);
-        } else if (std::optional<uint8_t> v = pcpu.acknowledge()) {
+        if (vm_exit(cpu)) continue;
+        if (std::optional<uint8_t> v = pcpu.acknowledge()) {
             dispatch(cpu, *v);
             pcpu.eoi();
         }
     }
 }
 
+bool Machine::vm_exit(unsigned cpu) {
+    Cpu& pcpu = hw.cpu(cpu);
+    std::optional<VmExit> exit = pcpu.take_exit();
+    if (!exit) return false;
+    kvm::Kvm k = kvm();
+    k.handle_exit(cpu, *exit);
+    if (exit->reason == ExitReason::ExternalInterrupt) {  // handle_external_interrupt_irqoff
+        std::optional<uint8_t> v = exit->acknowledged ? exit->vector : pcpu.acknowledge();
+        if (v) {
+            dispatch(cpu, *v);
+            pcpu.eoi();
+        }
+    }
+    k.resume(cpu);
+    return true;
+}
+
 void Machine::dispatch(unsigned cpu, uint8_t vector) {
-    if (vector == kvm::kPostedIntrVector) {
-        // sysvec_kvm_posted_intr_ipi: EOI only; PIR and ON wait for the next entry's sync.
-        log->op(Layer::Hypervisor, "HOST.posted_intr_ipi", {{"cpu", cpu}});
-    } else if (vector == kvm::kPostedIntrWakeupVector) {
-        kvm().pi_wakeup_handler(cpu);
-    } else if (vector == kvm::kRescheduleVector) {
-        log->op(Layer::Hypervisor, "HOST.reschedule_ipi", {{"cpu", cpu}});
-    } else if (int irq = iommu().irq_of_vector(cpu, vector); irq >= 0) {
-        vmm().host_irq(irq);
-    } else {
-        log->guest_error(Layer::Hypervisor, "HOST.spurious_vector", "a host vector no handler is registered for",
-                         {{"cpu", cpu}, {"vector", Hex{vector}}});
+    const host::IrqAction a = vectors.action(cpu, vector);
+    switch (a.handler) {
+        case host::Handler::PostedIntrIpi:
+            // sysvec_kvm_posted_intr_ipi: EOI only; PIR and ON wait for the next entry's sync.
+            log->op(Layer::Hypervisor, "HOST.posted_intr_ipi", {{"cpu", cpu}});
+            break;
+        case host::Handler::PostedIntrWakeup: kvm().pi_wakeup_handler(cpu); break;
+        case host::Handler::Reschedule: log->op(Layer::Hypervisor, "HOST.reschedule_ipi", {{"cpu", cpu}}); break;
+        case host::Handler::VfioMsi: vmm().host_irq(a.irq); break;
+        case host::Handler::None:
+            log->guest_error(Layer::Hypervisor, "HOST.spurious_vector", "a host vector no handler is registered for",
+                             {{"cpu", cpu}, {"vector", Hex{vector}}});
+            break;
     }
 }
 
 }  // namespace irqdiff::x86
+
+bool irqdiff::x86::host::ExitPath::operator()(unsigned cpu) const { return m_->vm_exit(cpu); }

@@ -9,7 +9,8 @@
 #include "core/backend.h"
 #include "core/vfio.h"
 #include "x86_pi/hw/platform.h"
-#include "x86_pi/kvm/host_iommu.h"
+#include "x86_pi/host/cpu.h"
+#include "x86_pi/host/irq_remapping.h"
 #include "x86_pi/kvm/kvm.h"
 
 namespace irqdiff::x86 {
@@ -27,25 +28,37 @@ using Qemu = Vfio<QemuPort>;
 struct Machine {
     Memory mem;
     Platform hw;
-    kvm::HostIommuState iommu_state;
+    host::Vectors vectors;
+    host::IrqRemappingState iommu_state;
     kvm::KvmState kvm_state;
     vmm::QemuState qemu;
     EventLog* log;
 
     Machine(unsigned cpus, EventLog& events) : hw(cpus, mem.host, events), log(&events) {}
     Machine(const Machine& o)
-        : mem(o.mem), hw(o.hw), iommu_state(o.iommu_state), kvm_state(o.kvm_state), qemu(o.qemu), log(o.log) {
+        : mem(o.mem),
+          hw(o.hw),
+          vectors(o.vectors),
+          iommu_state(o.iommu_state),
+          kvm_state(o.kvm_state),
+          qemu(o.qemu),
+          log(o.log) {
         hw.attach(mem.host, *log);
     }
     Machine& operator=(const Machine&) = delete;
 
-    kvm::HostIommu iommu() { return kvm::HostIommu(iommu_state, hw, mem.host, *log); }
-    kvm::Kvm kvm() { return kvm::Kvm(kvm_state, hw, iommu(), mem.host, *log); }
+    host::IrqRemapping iommu() { return host::IrqRemapping(iommu_state, hw, mem.host, *log); }
+    kvm::Kvm kvm() { return kvm::Kvm(kvm_state, hw, iommu(), vectors, mem.host, *log); }
     vmm::Qemu vmm();  // x86_pi/vmm/qemu.h
 
-    /// The host handles what its pCPUs have for it: a VM exit (KVM's handler, the host's for an
-    /// external interrupt, then back into the guest), or an interrupt in root mode.
+    /// The host CPUs take what they have for the host until none has any: a VM exit (vm_exit), or
+    /// an interrupt in root mode (its vector's handler, host::Vectors).
     void service();
+    /// pCPU `cpu` left the guest: KVM's exit handler, for an external interrupt the handler of
+    /// the acknowledged vector, then back into the guest if the vCPU still runs
+    /// (vcpu_enter_guest's exit path: handle_exit_irqoff, vmx_handle_exit). False (and nothing
+    /// done) if the pCPU has no exit for the host.
+    bool vm_exit(unsigned cpu);
 
     void add_counters(BackendCounters& c) const {
         c.hw_commands += hw.iommu().invalidations();
@@ -54,7 +67,7 @@ struct Machine {
     }
 
    private:
-    /// The host's handler for a vector on pCPU `cpu` [reference §3.2].
+    /// The handler `vector` has on pCPU `cpu` runs [reference §3.2].
     void dispatch(unsigned cpu, uint8_t vector);
 };
 

@@ -73,8 +73,7 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
     for (; taken < kMaxTakesPerRun; ++taken) {
         uint32_t intid = cpu.read_iar1();
         if (intid == kSpuriousIntid) break;
-        DeliveryPath path =
-            cpu.last_ack() == CpuInterface::AckSource::Vlpi ? DeliveryPath::Direct : DeliveryPath::Software;
+        DeliveryPath path = delivery_path(cpu.last_ack());
         if (std::optional<SourceId> s = source_of(intid)) {
             log_.op(Layer::Guest, "GUEST.take", {{"vcpu", vcpu}, {"intid", intid}, {"path", to_string(path)}},
                     {scenario.sources[*s].name});

@@ -19,11 +19,19 @@
 #include <vector>
 
 #include "arm_gic/hw/gic.h"
-#include "arm_gic/kvm/vgic.h"
+#include "arm_gic/kvm/kvm.h"
 #include "core/backend.h"
 #include "core/scenario.h"
 
 namespace irqdiff::arm {
+
+/// How an acknowledged interrupt reached the guest, in the oracle's terms: a vLPI the CPU
+/// interface took from the resident vPE's VPT is direct injection; one from a list register is
+/// KVM's software path (a vSGI is not a device interrupt: the model routes none). The one place
+/// the ARM stack classifies a delivery (both guests use it).
+inline DeliveryPath delivery_path(std::optional<CpuInterface::Source> acked) {
+    return acked == CpuInterface::Source::Vlpi ? DeliveryPath::Direct : DeliveryPath::Software;
+}
 
 struct GuestLayout {
     static constexpr uint64_t kPropTable = 0x1000'0000;

@@ -185,9 +185,7 @@ bool UnicornGuest::access(uint32_t vcpu, uc_arm64_reg reg, const uc_arm64_cp_reg
                 ran_dry_ = value == kSpuriousIntid;
                 if (value != kSpuriousIntid)
                     // The path as the abstract guest reports it (Guest::take_interrupts).
-                    acks_.push_back(Ack{static_cast<uint32_t>(value), cpu.last_ack() == CpuInterface::AckSource::Vlpi
-                                                                          ? DeliveryPath::Direct
-                                                                          : DeliveryPath::Software});
+                    acks_.push_back(Ack{static_cast<uint32_t>(value), delivery_path(cpu.last_ack())});
                 break;
             case Icc::Eoir1: cpu.write_eoir1(static_cast<uint32_t>(IccFields::Intid.get(cp.val))); break;
             case Icc::Hppir1: value = cpu.read_hppir1(); break;

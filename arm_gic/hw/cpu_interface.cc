@@ -71,7 +71,7 @@ void CpuInterface::write_igrpen0(bool enable) {
 
 std::optional<CpuInterface::Candidate> CpuInterface::highest() {
     std::optional<Candidate> best;
-    auto consider = [&](uint32_t intid, uint8_t priority, Kind kind, unsigned lr) {
+    auto consider = [&](uint32_t intid, uint8_t priority, Source kind, unsigned lr) {
         if (!best || priority < best->priority || (priority == best->priority && intid < best->intid))
             best = Candidate{intid, priority, kind, lr};
     };
@@ -83,11 +83,11 @@ std::optional<CpuInterface::Candidate> CpuInterface::highest() {
             for (uint64_t bits = v->pending[w]; bits; bits &= bits - 1) {
                 uint32_t vintid = w * 64 + static_cast<uint32_t>(std::countr_zero(bits));
                 uint8_t cfg = r.vlpi_config(*v, vintid);
-                if (LpiConfig::enabled(cfg)) consider(vintid, LpiConfig::priority(cfg), Kind::Vlpi, 0);
+                if (LpiConfig::enabled(cfg)) consider(vintid, LpiConfig::priority(cfg), Source::Vlpi, 0);
             }
         for (unsigned sgi = 0; sgi < 16; ++sgi) {
             const VsgiState& s = v->sgis[sgi];
-            if (s.pending && s.enabled && s.group1) consider(sgi, s.priority, Kind::Vsgi, 0);
+            if (s.pending && s.enabled && s.group1) consider(sgi, s.priority, Source::Vsgi, 0);
         }
     }
     if (grp1_) {
@@ -95,7 +95,7 @@ std::optional<CpuInterface::Candidate> CpuInterface::highest() {
             ListRegister lr = ListRegister::decode(lrs_[n]);
             // Only a Pending entry is signalled: a pending+active one waits for its deactivation
             // (IHI 0069, as QEMU's hppvi_index reads it).
-            if (lr.status == ListRegister::Status::Pending && lr.group1) consider(lr.vintid, lr.priority, Kind::Lr, n);
+            if (lr.status == ListRegister::Status::Pending && lr.group1) consider(lr.vintid, lr.priority, Source::ListRegister, n);
         }
     }
     if (best && (best->priority >= pmr_ || best->priority >= read_rpr())) return std::nullopt;
@@ -111,19 +111,14 @@ uint32_t CpuInterface::read_iar1() {
     EventLog& log = gic_->log();
     std::optional<Candidate> c = highest();
     if (!c) {
-        last_ack_ = AckSource::None;
+        last_ack_.reset();
         log.op(Layer::Guest, "VCPU.read_IAR1", {{"cpu", index_}, {"intid", kSpuriousIntid}});
         return kSpuriousIntid;
     }
-    const char* kind = "lr";
-    last_ack_ = c->kind == Kind::Vlpi   ? AckSource::Vlpi
-                : c->kind == Kind::Vsgi ? AckSource::Vsgi
-                                        : AckSource::ListRegister;
-    if (c->kind == Kind::Vlpi) {
-        kind = "vlpi";
+    last_ack_ = c->kind;
+    if (c->kind == Source::Vlpi) {
         rd().consume_vlpi(*rd().ready_vpe(), c->intid);
-    } else if (c->kind == Kind::Vsgi) {
-        kind = "vsgi";
+    } else if (c->kind == Source::Vsgi) {
         rd().ready_vpe()->sgis[c->intid].pending = false;
     } else {
         ListRegister lr = ListRegister::decode(lrs_[c->lr]);
@@ -132,7 +127,7 @@ uint32_t CpuInterface::read_iar1() {
     }
     active_.push_back(ActiveEntry{c->intid, c->priority, c->kind, c->lr});
     log.op(Layer::Guest, "VCPU.read_IAR1",
-           {{"cpu", index_}, {"intid", c->intid}, {"from", kind}, {"priority", Hex{c->priority}}});
+           {{"cpu", index_}, {"intid", c->intid}, {"from", to_string(c->kind)}, {"priority", Hex{c->priority}}});
     return c->intid;
 }
 
@@ -156,7 +151,7 @@ void CpuInterface::write_eoir1(uint32_t intid) {
     ActiveEntry e = *it;
     active_.erase(it);
     log.op(Layer::Guest, "VCPU.write_EOIR1", {{"cpu", index_}, {"intid", intid}});
-    if (e.kind != Kind::Lr) return;  // vLPIs and vSGIs have no active state to clear
+    if (e.kind != Source::ListRegister) return;  // vLPIs and vSGIs have no active state to clear
     ListRegister lr = ListRegister::decode(lrs_[e.lr]);
     if (lr.vintid != intid || !lr.active()) {
         log.guest_error(Layer::Hypervisor, "VCPU.write_EOIR1",
@@ -223,6 +218,15 @@ void CpuInterface::where_vlpi(uint32_t vpeid, uint32_t vintid, std::vector<Locat
         if (lr.pending() && lr.vintid == vintid && lr_owner_[n] == vpeid)
             out.push_back({&places::kListRegister, index_, true});
     }
+}
+
+const char* to_string(CpuInterface::Source source) {
+    switch (source) {
+        case CpuInterface::Source::Vlpi: return "vlpi";
+        case CpuInterface::Source::Vsgi: return "vsgi";
+        case CpuInterface::Source::ListRegister: return "lr";
+    }
+    return "?";
 }
 
 }  // namespace irqdiff::arm

@@ -73,10 +73,11 @@ class CpuInterface {
     void write_igrpen0(bool enable);
     /// Whether the vCPU would take an interrupt now if it were unmasked (PSTATE.I clear).
     bool interrupt_signalled() { return read_hppir1() != 1023; }
-    /// Where the interrupt the last read_iar1() returned came from (for the hypervisor model's
-    /// bookkeeping: direct injection or a list register).
-    enum class AckSource : uint8_t { None, Vlpi, Vsgi, ListRegister };
-    AckSource last_ack() const { return last_ack_; }
+    /// Where a virtual interrupt the CPU interface presents comes from: the resident vPE's VPT (a
+    /// vLPI), its vSGI state (GICv4.1), or a list register the hypervisor wrote.
+    enum class Source : uint8_t { Vlpi, Vsgi, ListRegister };
+    /// Where the interrupt the last read_iar1() returned came from; nullopt if it returned 1023.
+    std::optional<Source> last_ack() const { return last_ack_; }
 
     // ---- the hypervisor's list registers ---------------------------------------------------------
     unsigned list_registers() const { return static_cast<unsigned>(lrs_.size()); }
@@ -92,17 +93,16 @@ class CpuInterface {
 
    private:
     friend class Gic;
-    enum class Kind : uint8_t { Vlpi, Vsgi, Lr };
     struct Candidate {
         uint32_t intid = 1023;
         uint8_t priority = 0xFF;
-        Kind kind = Kind::Lr;
+        Source kind = Source::ListRegister;
         unsigned lr = 0;
     };
     struct ActiveEntry {
         uint32_t intid;
         uint8_t priority;
-        Kind kind;
+        Source kind;
         unsigned lr;
     };
     std::optional<Candidate> highest();
@@ -116,7 +116,10 @@ class CpuInterface {
     std::vector<uint64_t> lrs_;
     std::vector<uint32_t> lr_owner_;   // the vPE resident when each LR was written (for locations)
     std::vector<ActiveEntry> active_;  // acknowledged, not yet EOI'd: the priority-drop stack
-    AckSource last_ack_ = AckSource::None;
+    std::optional<Source> last_ack_;
 };
+
+/// "vlpi", "vsgi" or "lr", as VCPU.read_IAR1 logs it.
+const char* to_string(CpuInterface::Source source);
 
 }  // namespace irqdiff::arm

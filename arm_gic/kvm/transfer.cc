@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "arm_gic/kvm/vgic.h"
+#include "arm_gic/kvm/kvm.h"
 
 namespace irqdiff::arm::kvm {
 

@@ -1,7 +1,7 @@
 // KVM vgic core: the guest's redistributors, software LPIs and their pending tables, list
 // registers, vCPU load/put/block, and the pending-table save (torvalds/linux
 // arch/arm64/kvm/vgic/{vgic.c,vgic-v3.c,vgic-mmio-v3.c,vgic-v4.c}; reference/arm §3).
-#include "arm_gic/kvm/vgic.h"
+#include "arm_gic/kvm/kvm.h"
 
 #include <fmt/format.h>
 
@@ -21,7 +21,11 @@ const char* to_string(VcpuRun r) {
 
 void Kvm::init(unsigned vcpus) {
     s_.cpus.assign(vcpus, VgicCpu{});
-    for (uint32_t v = 0; v < vcpus; ++v) host_.vpe_init(gic_, v, v);  // vCPU v runs on pCPU v
+    for (uint32_t v = 0; v < vcpus; ++v) {
+        host_.vpe_init(gic_, v, v);  // vCPU v runs on pCPU v
+        // vgic_v4_init: request_irq(vpe->irq, vgic_v4_doorbell_handler) for each vPE's doorbell
+        cpus_.request_irq(host_.vpe(v).doorbell, host::IrqAction{host::Handler::VpeDoorbell, v});
+    }
     // vgic_v4_init: on GICv4.1 the vPEs are mapped on every ITS at once, for vSGIs
     // (gic_requires_eager_mapping); on 4.0 when the first vLPI lands on an ITS (its_map_vm).
     if (gic_.config().v41())

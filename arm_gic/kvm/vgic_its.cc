@@ -4,14 +4,14 @@
 #include <fmt/format.h>
 
 #include "arm_gic/kvm/its_abi.h"
-#include "arm_gic/kvm/vgic.h"
+#include "arm_gic/kvm/kvm.h"
 
 namespace irqdiff::arm::kvm {
 
 namespace {
 
 constexpr uint64_t kQueueBytesPerPage = 4096;
-constexpr uint32_t kMaxLpiIntid = 1u << HostLayout::kIdBits;
+constexpr uint32_t kMaxLpiIntid = 1u << host::HostLayout::kIdBits;
 /// GITS_IIDR of KVM's vITS: ARM's implementer code (the product and revision KVM reports are not
 /// modelled).
 constexpr uint64_t kVitsIidr = 0x43B;

@@ -22,12 +22,18 @@ class QemuPort {
    public:
     explicit QemuPort(Machine& machine) : m_(machine) {}
     /// The device writes the vector's EventID to GITS_TRANSLATER of ITS 0 (the host driver puts
-    /// every device behind it, HostIts::add_device); the bus tags the write with its DeviceID.
+    /// every device behind it, host::ItsDriver::add_device); the bus tags the write with its DeviceID.
     void send_to_host(PciDevice& d, uint32_t v) { m_.gic.msi(MsiWrite{m_.gic.translater_address(0), v, d.host_id}); }
     void inject(PciDevice& d, uint32_t v, bool /*irqfd*/) { m_.kvm().trigger_msi(d.guest_id, v); }
     void route(PciDevice&, uint32_t) {}  // KVM_IRQFD only: the vITS translates by DeviceID/EventID
     void update_route(PciDevice&, uint32_t) {}
-    int request_host_irq(PciDevice& d, uint32_t v) { return m_.its.request_irq(m_.gic, d.host_id, v); }  // MAPTI
+    /// vfio_msi_set_vector_signal: the ITS driver maps the vector to a new LPI (MAPTI) and the
+    /// host IRQ gets vfio_msihandler.
+    int request_host_irq(PciDevice& d, uint32_t v) {
+        int irq = m_.its.request_irq(m_.gic, d.host_id, v);
+        m_.cpus.request_irq(m_.its.irq(irq).lpi, host::IrqAction{host::Handler::VfioMsi, static_cast<uint32_t>(irq)});
+        return irq;
+    }
     void add_producer(PciDevice& d, uint32_t v) { m_.kvm().set_forwarding(d.vectors[v].host_irq, d.guest_id, v); }
     void del_producer(PciDevice& d, uint32_t v) { m_.kvm().unset_forwarding(d.vectors[v].host_irq); }
     void deassign(PciDevice& d, uint32_t v) {  // a forwarded vector is unforwarded first

@@ -1,9 +1,9 @@
 // One ARM machine at the hypervisor level, driven the way ArmBackend drives it (arm_gic/backend.cc)
 // but one call at a time: the host ITS driver, KVM's vgic with its virtual ITS, QEMU's devices
-// (as ArmBackend::make_host creates them) and the abstract guest. Host IRQs (vPE doorbells, VFIO
-// vectors' physical LPIs) are queued by the GIC's host IRQ handler and dispatched by drain(), as
-// ArmBackend::drain_host_irqs does. Shared by the tests of arm_gic/kvm, arm_gic/vmm and the
-// backend.
+// (as ArmBackend::make_machine creates them) and the abstract guest. Host IRQs (vPE doorbells,
+// VFIO vectors' physical LPIs) wait in the machine's host CPUs (arm_gic/host/cpu.h) and drain()
+// runs their handlers, as Machine::service does. Shared by the tests of arm_gic/kvm, arm_gic/vmm
+// and the backend.
 //
 // Guest layout (GuestLayout, arm_gic/guest/guest.h): device d is DeviceID 0x10 + 8 d, vector v is
 // EventID v, the n-th routed source gets LPI 8192 + n, collection c targets vCPU c.
@@ -82,16 +82,14 @@ class KvmHarness {
     Machine h;
     GuestState gs;
     GuestLog glog;
-    std::deque<std::pair<unsigned, uint32_t>> raised;  // host IRQs not yet taken: (rd, intid)
-    std::vector<uint32_t> doorbells;                   // vPEs whose doorbell drain() dispatched
-    std::vector<int> vfio_irqs;                        // VFIO host IRQs drain() dispatched
+    std::vector<uint32_t> doorbells;  // vPEs whose doorbell drain() dispatched
+    std::vector<int> vfio_irqs;       // VFIO host IRQs drain() dispatched
 
     /// `machine`: the vm, devices and routes keys of a scenario.
     explicit KvmHarness(const std::string& machine = kNic, KvmConfig config = {})
         : scenario(parse_scenario("name: harness\n" + machine + "steps: [{run: all}]\n", arm::arm_policies(),
                                   "harness.yaml")),
           h(gic_config(scenario, config), log, config.transfer) {
-        h.gic.set_host_irq_handler([this](unsigned rd, uint32_t intid) { raised.emplace_back(rd, intid); });
         h.its.init(h.gic);
         kvm().init(scenario.vcpus);
         // ArmBackend::make_host: the devices, running, their vectors not yet set up.
@@ -160,21 +158,16 @@ class KvmHarness {
         vmm().fire(d, v);
         drain();
     }
-    /// The host CPUs take their pending LPIs (ArmBackend::drain_host_irqs).
+    /// The host CPUs take their pending LPIs and run the registered handlers, as
+    /// Machine::service does, recording which ones ran.
     void drain() {
-        while (!raised.empty()) {
-            auto [rd, signalled] = raised.front();
-            raised.pop_front();
-            uint32_t intid = h.gic.rd(rd).acknowledge_lpi();
-            if (intid == kSpuriousIntid) continue;
-            if (int vpe = h.its.vpe_of_doorbell(intid); vpe >= 0) {
-                doorbells.push_back(static_cast<uint32_t>(vpe));
-                kvm().doorbell(static_cast<uint32_t>(vpe));
-            } else if (int irq = h.its.irq_of_lpi(intid); irq >= 0) {
-                vfio_irqs.push_back(irq);
-                vmm().host_irq(irq);
+        while (std::optional<host::IrqAction> a = h.cpus.take(h.gic, log)) {
+            if (a->handler == host::Handler::VpeDoorbell) {
+                doorbells.push_back(a->arg);
+                kvm().doorbell(a->arg);
             } else {
-                ADD_FAILURE() << "host LPI " << intid << " (signalled " << signalled << ") belongs to no driver";
+                vfio_irqs.push_back(static_cast<int>(a->arg));
+                vmm().host_irq(static_cast<int>(a->arg));
             }
         }
     }
@@ -222,12 +215,12 @@ class KvmHarness {
     }
     /// The host ITE of passthrough device d's vector v, read from the host ITT the DTE names.
     Ite host_ite(size_t d, uint32_t v) const {
-        Dte dte = read_dte(h.mem.host, kvm::HostLayout::kDeviceTable + uint64_t{host_id(d)} * Dte::kBytes).value;
+        Dte dte = read_dte(h.mem.host, host::HostLayout::kDeviceTable + uint64_t{host_id(d)} * Dte::kBytes).value;
         EXPECT_TRUE(dte.valid) << "host DeviceID " << host_id(d) << " is not mapped";
         return read_ite(h.mem.host, dte.itt_addr + uint64_t{v} * Ite::kBytes).value;
     }
     uint8_t vprop(uint32_t vintid) const {
-        return h.mem.host.read8(kvm::HostLayout::kVprop + (vintid - kFirstLpiIntid)).value;
+        return h.mem.host.read8(host::HostLayout::kVprop + (vintid - kFirstLpiIntid)).value;
     }
 
     // The guest's LPI tables in guest RAM.

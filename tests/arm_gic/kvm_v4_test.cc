@@ -250,7 +250,7 @@ TEST(KvmSavePendingTables, LoadedVcpuGivesEbusy) {
 TEST(KvmSavePendingTables, UninitialisedVgicGivesEnxio) {
     KvmHarness t(kNic);
     kvm::VgicState fresh;
-    kvm::Kvm k(fresh, t.h.gic, t.h.its, t.h.mem.guest, t.log, TransferPoint::SetForwarding);
+    kvm::Kvm k(fresh, t.h.gic, t.h.its, t.h.cpus, t.h.mem.guest, t.log, TransferPoint::SetForwarding);
     EXPECT_EQ(k.save_pending_tables(), kvm::kEnxio);
 }
 

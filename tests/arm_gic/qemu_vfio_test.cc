@@ -102,7 +102,7 @@ TEST(QemuMsixEnable, RequestsAHostIrqPerPassthroughVector) {
         int irq = nic.vectors[v].host_irq;
         ASSERT_GE(irq, 0);
         EXPECT_TRUE(nic.vectors[v].irqfd);
-        const kvm::HostIrq& h = t.h.its.irq(irq);
+        const host::HostIrq& h = t.h.its.irq(irq);
         EXPECT_EQ(h.device_id, t.host_id(1));
         EXPECT_EQ(h.event_id, v);
         EXPECT_FALSE(h.forwarded);

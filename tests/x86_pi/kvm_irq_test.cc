@@ -1,5 +1,5 @@
 // MSI routes, irqfds, the software interrupt path and irq bypass (x86_pi/kvm/irq.cc, with the
-// host's IOMMU driver, host_iommu.cc): kvm_pi_update_irte / vmx_pi_update_irte and the IRTE it
+// host's IOMMU driver, x86_pi/host/irq_remapping.cc): kvm_pi_update_irte / vmx_pi_update_irte and the IRTE it
 // leaves in host memory, retargeting by the guest, disconnecting the bypass, kvm_set_msi, and bad
 // guest-programmed MSIs [reference/x86_posted_interrupts_kvm_migration.md §1.2, §4.1, §4.5, §6,
 // §8 invariant 10].
@@ -76,7 +76,7 @@ TEST(PiUpdateIrte, SingleDestinationIsPostedToThatVcpusPid) {
 
     IrteWords w = m.irte(d0, 0);
     PostedIrte p = posted_irte(m, d0, 0);
-    const kvm::HostIrq& host = m.iommu().irq(m.host_irq(d0, 0));
+    const host::HostIrq& host = m.iommu().irq(m.host_irq(d0, 0));
     EXPECT_TRUE(p.present);
     EXPECT_EQ(p.vv, kVec);
     EXPECT_EQ(p.pda, HostLayout::pid(1));

@@ -192,7 +192,7 @@ TEST(QemuMsixEnable, RoutesIrqfdsAndARemappedIrtePerPassthroughVector) {
         EXPECT_EQ(m.state().routes.at(m.gsi(nic, v)), table[v]);
         EXPECT_TRUE(m.state().irqfds.count(m.gsi(nic, v)));
         ASSERT_GE(vec.host_irq, 0);
-        const kvm::HostIrq& irq = m.iommu().irq(vec.host_irq);
+        const host::HostIrq& irq = m.iommu().irq(vec.host_irq);
         IrteWords w = m.irte(nic, v);
         ASSERT_FALSE(is_posted(w.low));
         RemappedIrte e = RemappedIrte::decode(w.low, w.high);

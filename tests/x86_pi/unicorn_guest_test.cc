@@ -121,12 +121,13 @@ struct Rig {
           m(scenario.vcpus, config),
           g(scenario.vcpus, options, m.log) {
         for (uint32_t v = 0; v < scenario.vcpus; ++v) m.start(v);
-        Guest(state, m.kvm(), m.h.hw, m.log).allocate_vectors(scenario, true);
+        Guest(state, m.kvm(), host::ExitPath(m.h), m.h.hw, m.log).allocate_vectors(scenario, true);
         g.boot(host());
         m.service();
     }
-    UnicornHost host() {
-        return UnicornHost{m.h.hw, m.kvm(), Guest(state, m.kvm(), m.h.hw, m.log), [this] { m.service(); }};
+    ActiveMachine host() {
+        return ActiveMachine{m.h.hw, m.kvm(), Guest(state, m.kvm(), host::ExitPath(m.h), m.h.hw, m.log), host::ExitPath(m.h),
+                             [this] { m.service(); }};
     }
     unsigned run(uint32_t v) {
         unsigned n = g.take_interrupts(host(), v, scenario, guest_log);

@@ -94,7 +94,7 @@ class Machine {
 
     kvm::Kvm kvm() { return h.kvm(); }
     vmm::Qemu vmm() { return h.vmm(); }
-    kvm::HostIommu iommu() { return h.iommu(); }
+    host::IrqRemapping iommu() { return h.iommu(); }
     Cpu& cpu(uint32_t v) { return h.hw.cpu(v); }
     Vmcs& vmcs(uint32_t v) { return h.hw.cpu(v).vmcs(); }
     kvm::Vcpu& vcpu(uint32_t v) { return h.kvm_state.vcpus.at(v); }
@@ -204,16 +204,19 @@ class Machine {
         }
         ADD_FAILURE() << "host interrupts never settle";
     }
-    /// X86Backend::dispatch: the host's handler for a vector [reference §3.2].
+    /// Machine::dispatch, recorded: the handler the vector has on the pCPU (host::Vectors)
+    /// [reference §3.2].
     void dispatch(unsigned n, uint8_t vector) {
         dispatched.emplace_back(n, vector);
-        if (vector == kvm::kPostedIntrVector || vector == kvm::kRescheduleVector) return;
-        if (vector == kvm::kPostedIntrWakeupVector) {
-            kvm().pi_wakeup_handler(n);
-        } else if (int irq = iommu().irq_of_vector(n, vector); irq >= 0) {
-            vmm().host_irq(irq);
-        } else {
-            ADD_FAILURE() << "host vector " << int{vector} << " on pCPU " << n << " belongs to no handler";
+        const host::IrqAction a = h.vectors.action(n, vector);
+        switch (a.handler) {
+            case host::Handler::PostedIntrIpi:
+            case host::Handler::Reschedule: break;
+            case host::Handler::PostedIntrWakeup: kvm().pi_wakeup_handler(n); break;
+            case host::Handler::VfioMsi: vmm().host_irq(a.irq); break;
+            case host::Handler::None:
+                ADD_FAILURE() << "host vector " << int{vector} << " on pCPU " << n << " belongs to no handler";
+                break;
         }
     }
     size_t dispatched_count(uint8_t vector) const {

@@ -105,10 +105,8 @@ void Guest::apic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
     Cpu& cpu = hw_.cpu(vcpu);
     cpu.guest_apic_write(offset, value);
     if (cpu.in_guest()) return;  // virtualized
-    std::optional<VmExit> exit = cpu.take_exit();
-    if (!exit) throw std::logic_error("Guest::apic_write: left the guest without an exit");
-    kvm_.handle_exit(vcpu, *exit);
-    kvm_.resume(vcpu);
+    // An APIC-access or APIC-write exit: the host handles it and re-enters.
+    if (!exit_(vcpu)) throw std::logic_error("Guest::apic_write: left the guest without an exit");
 }
 
 std::optional<SourceId> Guest::source_of(uint32_t vcpu, uint8_t vector) const {
@@ -137,11 +135,8 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
     for (unsigned guard = 0; guard < 4096; ++guard) {
         if (!cpu.in_guest()) return taken;  // an exit the host still has to handle
         std::optional<uint8_t> vector = cpu.guest_interrupt();
-        if (!cpu.in_guest()) {  // interrupt-window exit
-            if (std::optional<VmExit> exit = cpu.take_exit()) {
-                kvm_.handle_exit(vcpu, *exit);
-                kvm_.resume(vcpu);
-            }
+        if (!cpu.in_guest()) {  // interrupt-window exit: the host handles it and re-enters
+            exit_(vcpu);
             continue;
         }
         if (!vector) return taken;

@@ -22,6 +22,7 @@
 #include "core/device.h"
 #include "core/policy.h"
 #include "core/scenario.h"
+#include "x86_pi/host/cpu.h"
 #include "x86_pi/kvm/kvm.h"
 
 namespace irqdiff::x86 {
@@ -56,8 +57,10 @@ struct GuestState {
 /// The guest over the machine it runs on (a view).
 class Guest {
    public:
-    Guest(GuestState& state, kvm::Kvm kvm, Platform& platform, EventLog& log)
-        : s_(state), kvm_(kvm), hw_(platform), log_(log) {}
+    /// `kvm` only says which path delivered a vector the guest takes (Kvm::delivered, the model's
+    /// provenance); the guest's exits go to the host through `exit`.
+    Guest(GuestState& state, kvm::Kvm kvm, host::ExitPath exit, Platform& platform, EventLog& log)
+        : s_(state), kvm_(kvm), exit_(exit), hw_(platform), log_(log) {}
 
     /// Vectors for every routed source, then each vCPU's LAPIC set-up (the vCPUs must be in the
     /// guest). Throws InputError when a vCPU has more sources than vectors.
@@ -71,7 +74,8 @@ class Guest {
     bool has_timer(uint32_t vcpu) const;
     /// The MSI-X entry the guest's driver writes for a source.
     MsixEntry msi(SourceId source) const;
-    /// The vCPU runs: it takes every interrupt the CPU gives it, reporting each to `guest`.
+    /// The vCPU runs: it takes every interrupt the CPU gives it, reporting each to `guest`. An exit
+    /// on the way (interrupt window, APIC access) goes to the host, which re-enters.
     /// Returns how many it took.
     unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
     /// The source's interrupt moves to vCPU `vcpu`: a new vector there; returns the new entry
@@ -85,12 +89,13 @@ class Guest {
                                  GuestLog& guest);
 
    private:
-    /// An xAPIC register write from the guest, and the VM exit it may cause, handled.
+    /// An xAPIC register write from the guest (an exit it causes goes to the host).
     void apic_write(uint32_t vcpu, uint32_t offset, uint32_t value);
     uint8_t allocate(uint32_t vcpu, SourceId source);
 
     GuestState& s_;
     kvm::Kvm kvm_;
+    host::ExitPath exit_;
     Platform& hw_;
     EventLog& log_;
 };

@@ -75,7 +75,7 @@ UnicornGuest::UnicornGuest(uint32_t vcpus, const GuestOptions& options, EventLog
 
 UnicornGuest::~UnicornGuest() = default;
 
-void UnicornGuest::run(UnicornHost& host, uint32_t vcpu) {
+void UnicornGuest::run(ActiveMachine& host, uint32_t vcpu) {
     struct Bind {
         UnicornGuest* g;
         ~Bind() { g->host_ = nullptr; }
@@ -90,7 +90,7 @@ void UnicornGuest::sync_if(Cpu& model, uint32_t vcpu) {
     model.guest_set_if(Rflags::IF.get(machine_.cpu(vcpu).reg(UC_X86_REG_RFLAGS)) != 0);
 }
 
-void UnicornGuest::boot(UnicornHost host) {
+void UnicornGuest::boot(ActiveMachine host) {
     const uint64_t start = machine_.image().symbol("_start");
     for (uint32_t v = 0; v < machine_.vcpus(); ++v) {
         UnicornCpu& cpu = machine_.cpu(v);
@@ -104,7 +104,7 @@ void UnicornGuest::boot(UnicornHost host) {
     }
 }
 
-void UnicornGuest::set_mask(UnicornHost host, uint32_t vcpu, bool masked) {
+void UnicornGuest::set_mask(ActiveMachine host, uint32_t vcpu, bool masked) {
     UnicornCpu& cpu = machine_.cpu(vcpu);
     if (cpu.pc() != machine_.idle()) throw std::logic_error("UnicornGuest::set_mask: the vCPU is not in its idle loop");
     machine_.set_mask(vcpu, masked);
@@ -158,10 +158,10 @@ uint32_t UnicornGuest::apic_read(uint32_t vcpu, uint64_t offset, unsigned size) 
     Cpu& cpu = prepare(vcpu);
     const uint32_t off = static_cast<uint32_t>(offset);
     if (std::optional<uint32_t> value = cpu.guest_apic_read(off)) return *value;  // SDM §29.4.2
-    std::optional<VmExit> exit = cpu.take_exit();
-    if (!exit) throw std::logic_error("UnicornGuest::apic_read: left the guest without an exit");
-    std::optional<uint32_t> value = host_->kvm.handle_apic_read(vcpu, *exit);
-    host_->kvm.resume(vcpu);
+    // An APIC-access exit: the host emulates the read and re-enters; the value is in the
+    // instruction's destination register.
+    if (!host_->exit(vcpu)) throw std::logic_error("UnicornGuest::apic_read: left the guest without an exit");
+    std::optional<uint32_t> value = host_->kvm.take_emulated_read(vcpu);
     if (!value)
         uc.fault(uc.pc(), fmt::format("a read of xAPIC register {:#x}, which KVM does not emulate (kvm_lapic_reg_read)",
                                       kApicBase + offset));
@@ -174,10 +174,8 @@ void UnicornGuest::apic_write(uint32_t vcpu, uint64_t offset, unsigned size, uin
     Cpu& cpu = prepare(vcpu);
     cpu.guest_apic_write(static_cast<uint32_t>(offset), value);  // as Guest::apic_write
     if (cpu.in_guest()) return;                                  // virtualized
-    std::optional<VmExit> exit = cpu.take_exit();
-    if (!exit) throw std::logic_error("UnicornGuest::apic_write: left the guest without an exit");
-    host_->kvm.handle_exit(vcpu, *exit);
-    host_->kvm.resume(vcpu);
+    // An APIC-access or APIC-write exit: the host handles it and re-enters.
+    if (!host_->exit(vcpu)) throw std::logic_error("UnicornGuest::apic_write: left the guest without an exit");
 }
 
 // ---- interrupts --------------------------------------------------------------------------------------
@@ -244,7 +242,7 @@ void UnicornGuest::enter(uint32_t vcpu, uint8_t vector) {
     c.set_pc(gate.offset);
 }
 
-unsigned UnicornGuest::take_interrupts(UnicornHost host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest) {
+unsigned UnicornGuest::take_interrupts(ActiveMachine host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest) {
     Cpu& cpu = host.hw.cpu(vcpu);
     UnicornCpu& uc = machine_.cpu(vcpu);
     unsigned taken = 0;
@@ -253,11 +251,8 @@ unsigned UnicornGuest::take_interrupts(UnicornHost host, uint32_t vcpu, const Sc
         // boundary (its idle loop).
         if (!cpu.in_guest()) return taken;  // an exit the host still has to handle
         std::optional<uint8_t> vector = cpu.guest_interrupt();
-        if (!cpu.in_guest()) {  // interrupt-window exit
-            if (std::optional<VmExit> exit = cpu.take_exit()) {
-                host.kvm.handle_exit(vcpu, *exit);
-                host.kvm.resume(vcpu);
-            }
+        if (!cpu.in_guest()) {  // interrupt-window exit: the host handles it and re-enters
+            host.exit(vcpu);
             continue;
         }
         if (!vector) return taken;

@@ -67,11 +67,12 @@ struct SegmentDescriptor {
 
 /// The machine the VM runs on now (the source, or the destination after a migration), given to
 /// every call that may touch the models.
-struct UnicornHost {
+struct ActiveMachine {
     Platform& hw;
-    kvm::Kvm kvm;
+    kvm::Kvm kvm;                   // which path delivered a vector; an emulated read's value
     Guest guest;                    // the drivers' state over the same machine
-    std::function<void()> service;  // the host handles its pCPUs' pending work (X86Backend::service)
+    host::ExitPath exit;            // a vCPU left the guest: the host's exit path, then re-entry
+    std::function<void()> service;  // every machine's host CPUs take their pending work (X86Backend::service)
 };
 
 class UnicornGuest {
@@ -86,13 +87,13 @@ class UnicornGuest {
     /// Each vCPU (in the guest) runs the program from `_start` to `idle`: its GDT, IDT, stack and
     /// xAPIC set-up, then RFLAGS.IF = 1. The drivers' part of boot (Guest::allocate_vectors) must
     /// have run: the mailbox gets each vCPU's timer count from it.
-    void boot(UnicornHost host);
+    void boot(ActiveMachine host);
     /// A mask or unmask step: the mailbox's mask word, then the vCPU runs its idle loop once, so
     /// the program itself executes CLI or STI; the model's RFLAGS.IF follows.
-    void set_mask(UnicornHost host, uint32_t vcpu, bool masked);
+    void set_mask(ActiveMachine host, uint32_t vcpu, bool masked);
     /// The vCPU runs: every interrupt the CPU model delivers enters the program's handler, mirroring
     /// Guest::take_interrupts. Returns how many it took.
-    unsigned take_interrupts(UnicornHost host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
+    unsigned take_interrupts(ActiveMachine host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
 
     GuestMachine::Snapshot snapshot() const { return machine_.snapshot(); }
     void restore(const GuestMachine::Snapshot& s) { machine_.restore(s); }
@@ -111,7 +112,7 @@ class UnicornGuest {
     Cpu& prepare(uint32_t vcpu);
     void sync_if(Cpu& model, uint32_t vcpu);
     /// Runs the vCPU to `idle` with `host` bound for the xAPIC hooks.
-    void run(UnicornHost& host, uint32_t vcpu);
+    void run(ActiveMachine& host, uint32_t vcpu);
     /// The interrupt entry through the IDT (x86-64 item 4) for `vector` at the vCPU's PC.
     void enter(uint32_t vcpu, uint8_t vector);
 
@@ -120,7 +121,7 @@ class UnicornGuest {
     std::unique_ptr<Hook[]> hooks_;  // user data of each engine's MMIO callbacks (outlives the engines)
     GuestMachine machine_;
     uint64_t poll_;
-    UnicornHost* host_ = nullptr;  // bound while a vCPU runs
+    ActiveMachine* host_ = nullptr;  // bound while a vCPU runs
     std::vector<GuestLogEntry> entries_;
 };
 

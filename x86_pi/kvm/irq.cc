@@ -116,7 +116,7 @@ void Kvm::pi_update_irte(uint32_t gsi) {
              {"vector", Hex{vector}},
              {"why", why}});
     if (target >= 0) {
-        iommu_.set_vcpu_affinity(f.host_irq, PostedTarget{HostLayout::pid(static_cast<uint32_t>(target)), vector});
+        iommu_.set_vcpu_affinity(f.host_irq, host::PostedTarget{HostLayout::pid(static_cast<uint32_t>(target)), vector});
         f.posted_vcpu = target;
     } else if (f.posted_vcpu >= 0) {
         iommu_.set_vcpu_affinity(f.host_irq, std::nullopt);

@@ -7,7 +7,8 @@
 // it.
 //
 // State is plain data (KvmState) so a VM can be snapshotted by copying it; the logic (Kvm) is a
-// view over that state, the host platform and the host's IOMMU driver.
+// view over that state, the host platform, the host's interrupt-remapping driver and its
+// vectors (x86_pi/host/).
 //
 // Host memory KVM allocates (HostLayout): vCPU v's posted-interrupt descriptor at
 // 0x2000'0000 + 64 v, its APIC register page (= virtual-APIC page) at 0x3000'0000 + 4 KiB v.
@@ -27,15 +28,15 @@
 #include "x86_pi/hw/apic_page.h"
 #include "x86_pi/hw/pi_desc.h"
 #include "x86_pi/hw/platform.h"
-#include "x86_pi/kvm/host_iommu.h"
+#include "x86_pi/host/cpu.h"
+#include "x86_pi/host/irq_remapping.h"
 
 namespace irqdiff::x86::kvm {
 
-/// Host vectors KVM uses [reference §1.3, arch/x86/include/asm/irq_vectors.h]. RESCHEDULE_VECTOR
-/// (the IPI kvm_vcpu_kick sends) is from the same header, not in reference/.
-inline constexpr uint8_t kPostedIntrVector = 0xF2;
-inline constexpr uint8_t kPostedIntrWakeupVector = 0xF1;
-inline constexpr uint8_t kRescheduleVector = 0xFD;
+/// Host vectors KVM uses (the host's system vectors, x86_pi/host/cpu.h).
+inline constexpr uint8_t kPostedIntrVector = host::kPostedIntrVector;
+inline constexpr uint8_t kPostedIntrWakeupVector = host::kPostedIntrWakeupVector;
+inline constexpr uint8_t kRescheduleVector = host::kRescheduleVector;
 
 struct HostLayout {
     static constexpr uint64_t kPids = 0x2000'0000;
@@ -100,6 +101,9 @@ struct Vcpu {
     /// Model provenance, not architectural: the vectors whose pending state KVM's software path
     /// (kvm_set_msi, the timer, KVM_SIGNAL_MSI) put there, so a delivery can say which path it took.
     BitArray<256> soft{};
+    /// What the emulation of the last APIC-access read exit gave the instruction's destination
+    /// register (nullopt: an offset KVM does not read), until the guest's side takes it.
+    std::optional<uint32_t> emulated_read;
 };
 
 struct Irqfd {
@@ -151,8 +155,9 @@ inline constexpr int kEinval = -22;
 
 class Kvm {
    public:
-    Kvm(KvmState& state, Platform& platform, HostIommu iommu, AddressSpace& host_memory, EventLog& log)
-        : s_(state), hw_(platform), iommu_(iommu), mem_(host_memory), log_(log) {}
+    Kvm(KvmState& state, Platform& platform, host::IrqRemapping iommu, host::Vectors& vectors,
+        AddressSpace& host_memory, EventLog& log)
+        : s_(state), hw_(platform), iommu_(iommu), vectors_(vectors), mem_(host_memory), log_(log) {}
 
     /// KVM_CREATE_VCPU for each vCPU: the LAPIC at reset, the VMCS (init_vmcs), the PID at reset.
     void init(unsigned vcpus, const KvmConfig& config);
@@ -166,6 +171,9 @@ class Kvm {
     /// read (not a readable register, or not a register's start). The exit is handled; resume()
     /// re-enters.
     std::optional<uint32_t> handle_apic_read(uint32_t vcpu, const VmExit& exit);
+    /// The value the last emulated APIC read left for the guest's register (handle_exit of an
+    /// APIC-access read stores handle_apic_read's answer), once.
+    std::optional<uint32_t> take_emulated_read(uint32_t vcpu);
     /// KVM_GET_LAPIC: vcpu_load, sync PIR into IRR, copy the register page, vcpu_put.
     LapicImage get_lapic(uint32_t vcpu);
     /// MSR_IA32_APICBASE then KVM_SET_LAPIC (kvm_apic_put). `deadline_passed`: the restored
@@ -255,7 +263,8 @@ class Kvm {
 
     KvmState& s_;
     Platform& hw_;
-    HostIommu iommu_;
+    host::IrqRemapping iommu_;
+    host::Vectors& vectors_;  // KVM registers its wakeup handler
     AddressSpace& mem_;
     EventLog& log_;
 };

@@ -95,6 +95,8 @@ void Kvm::init(unsigned vcpus, const KvmConfig& config) {
         reset_lapic(v);
     }
     recalculate_apic_map();
+    // vmx_init -> kvm_set_posted_intr_wakeup_handler(pi_wakeup_handler)
+    vectors_.set_system(kPostedIntrWakeupVector, host::Handler::PostedIntrWakeup);
     log_.op(Layer::Hypervisor, "KVM.create_vcpus", {{"vcpus", vcpus}, {"apicv", config.apicv}});
 }
 

@@ -69,7 +69,7 @@ void Kvm::handle_exit(uint32_t vcpu, const VmExit& exit) {
             break;
         case ExitReason::ApicAccess:
             if (exit.read)
-                handle_apic_read(vcpu, exit);  // emulated; no guest instruction waits for the value here
+                c.emulated_read = handle_apic_read(vcpu, exit);  // for the instruction's destination register
             else
                 lapic_write(vcpu, exit.offset, exit.value);
             break;
@@ -81,6 +81,12 @@ void Kvm::handle_exit(uint32_t vcpu, const VmExit& exit) {
             break;
         case ExitReason::Hlt: halt(vcpu); break;
     }
+}
+
+std::optional<uint32_t> Kvm::take_emulated_read(uint32_t vcpu) {
+    std::optional<uint32_t> v = s_.vcpus.at(vcpu).emulated_read;
+    s_.vcpus.at(vcpu).emulated_read.reset();
+    return v;
 }
 
 void Kvm::resume(uint32_t vcpu) {

@@ -32,7 +32,16 @@ class QemuPort {
         m_.kvm().irqfd_assign(gsi(d, v));
     }
     void update_route(PciDevice& d, uint32_t v) { m_.kvm().set_route(gsi(d, v), message(d.msix[v])); }
-    int request_host_irq(PciDevice& d, uint32_t) { return m_.iommu().request_irq(static_cast<uint16_t>(d.host_id)); }
+    /// vfio_msi_set_vector_signal: the interrupt-remapping driver gives the vector a host IRQ (an
+    /// IRTE and a host vector on a pCPU) and the IRQ gets vfio_msihandler there. -1: no vector left.
+    int request_host_irq(PciDevice& d, uint32_t) {
+        int irq = m_.iommu().request_irq(static_cast<uint16_t>(d.host_id));
+        if (irq >= 0) {
+            const host::HostIrq& h = m_.iommu().irq(irq);
+            m_.vectors.request_irq(h.cpu, h.vector, host::IrqAction{host::Handler::VfioMsi, irq});
+        }
+        return irq;
+    }
     void add_producer(PciDevice& d, uint32_t v) { m_.kvm().irq_bypass_add_producer(gsi(d, v), d.vectors[v].host_irq); }
     /// Only QEMU < 6.0's one-by-one vector enable disconnects a producer; x86 has no such policy.
     void del_producer(PciDevice&, uint32_t) {

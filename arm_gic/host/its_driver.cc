@@ -1,0 +1,304 @@
+#include "arm_gic/host/its_driver.h"
+
+#include <fmt/format.h>
+
+namespace irqdiff::arm::host {
+
+namespace {
+
+constexpr uint64_t kQueueBytes = 0x1'0000;
+constexpr uint64_t kDeviceTableStride = 0x4'0000;
+constexpr uint64_t kIttStride = 0x1'0000;
+constexpr uint64_t kVptStride = 0x1'0000;
+constexpr unsigned kPollLimit = 1000;  // its_wait_vpt_parse_complete's ~1 s, in reads
+
+uint8_t bits_for(uint32_t count) {
+    uint8_t bits = 1;
+    while ((uint64_t{1} << bits) < count) ++bits;
+    return bits;
+}
+
+}  // namespace
+
+void ItsDriver::init(Gic& gic) {
+    const bool v41 = gic.config().v41();
+    cwriter_.assign(gic.its_count(), 0);
+    vm_mapped_.assign(gic.its_count(), false);
+    for (unsigned i = 0; i < gic.its_count(); ++i) {
+        Its& its = gic.its(i);
+        GitsBaser device, collection, vpe;
+        device.valid = collection.valid = vpe.valid = true;
+        device.page_size = vpe.page_size = GitsBaser::kPage64K;
+        device.size = 3;
+        device.phys_addr = HostLayout::kDeviceTable + i * kDeviceTableStride;
+        collection.page_size = GitsBaser::kPage4K;
+        collection.phys_addr = HostLayout::kCollectionTable + i * 0x1000;
+        vpe.size = 1;
+        vpe.phys_addr = HostLayout::kVpeTable;  // GITS_TYPER.SVPET: one table for every ITS
+        its.write64(gits_baser(Its::kBaserDevice), device.encode());
+        its.write64(gits_baser(Its::kBaserCollection), collection.encode());
+        its.write64(gits_baser(Its::kBaserVpe), vpe.encode());
+        its.write64(GITS_CBASER, GitsCbaser::Valid.make(1) | (HostLayout::kCmdQueue + i * kQueueBytes) |
+                                     GitsCbaser::Size.make(kQueueBytes / 4096 - 1));
+        its.write64(GITS_CWRITER, 0);
+        its.write(GITS_CTLR, GitsCtlr::Enabled.make(1), 4);
+    }
+    for (unsigned r = 0; r < gic.rd_count(); ++r) {
+        Redistributor& rd = gic.rd(r);
+        rd.write64(GICR_PROPBASER, HostLayout::kPropTable | GicrPropbaser::IDbits.make(HostLayout::kIdBits - 1));
+        rd.write64(GICR_PENDBASER, (HostLayout::kPendTables + r * 0x1'0000ull) | GicrPendbaser::PTZ.make(1));
+        rd.write(GICR_CTLR, GicrCtlr::EnableLPIs.make(1), 4);
+        if (v41) {
+            // The redistributors share the ITSs' vPE table (allocate_vpe_l1_table / SVPET).
+            Vpropbaser41 v;
+            v.valid = true;
+            v.entry_size = Vpte::kBytes / 8 - 1;
+            v.page_size = GitsBaser::kPage64K;
+            v.addr = HostLayout::kVpeTable;
+            v.size = 1;
+            rd.write64(kGicrVlpiFrame + GICR_VPROPBASER, v.encode());
+        }
+        for (unsigned i = 0; i < gic.its_count(); ++i)
+            send(gic, i, build::mapc(static_cast<uint16_t>(r), static_cast<uint16_t>(r), true));
+    }
+    for (unsigned i = 0; i < gic.its_count(); ++i) send(gic, i, build::sync(0));
+}
+
+void ItsDriver::send(Gic& gic, unsigned its, const ItsCommand& c) {
+    uint8_t bytes[ItsCommand::kBytes];
+    c.encode(bytes);
+    uint64_t slot = cwriter_[its];
+    gic.memory().write_bytes(HostLayout::kCmdQueue + its * kQueueBytes + slot, bytes);
+    cwriter_[its] = (slot + ItsCommand::kBytes) % kQueueBytes;
+    Its& hw = gic.its(its);
+    hw.write64(GITS_CWRITER, cwriter_[its]);
+    // its_wait_for_range_completion: if the queue stalled (policy arm.its_command_error=stall and a
+    // command the hardware refused), Linux reports "ITS queue timeout" and carries on; the queue
+    // stays stalled, as it would on hardware.
+    if (hw.stalled())
+        gic.log().guest_error(Layer::Hypervisor, "HOST.its_queue_timeout", "the host ITS stalled on a driver command",
+                              {{"its", its}, {"opcode", Hex{c.opcode()}}});
+}
+
+uint32_t ItsDriver::alloc_lpi(Gic& gic, uint8_t prop) {
+    uint32_t lpi = next_lpi_++;
+    gic.memory().write8(HostLayout::kPropTable + (lpi - kFirstLpiIntid), prop);
+    return lpi;
+}
+
+uint32_t ItsDriver::add_device(Gic& gic, uint32_t vectors) {
+    uint32_t id = next_device_++;
+    uint64_t itt = HostLayout::kItts + uint64_t{id - 0x100} * kIttStride;
+    send(gic, 0, build::mapd(id, static_cast<uint8_t>(bits_for(vectors) - 1), itt, true));
+    gic.log().op(Layer::Hypervisor, "HOST.its_add_device", {{"device", id}, {"vectors", vectors}});
+    return id;
+}
+
+int ItsDriver::request_irq(Gic& gic, uint32_t device_id, uint32_t event_id) {
+    uint32_t lpi = alloc_lpi(gic, HostLayout::kDefaultProp);
+    send(gic, 0, build::mapti(device_id, event_id, lpi, 0));
+    irqs_.push_back(HostIrq{device_id, event_id, lpi, false, 0, 0});
+    int irq = static_cast<int>(irqs_.size() - 1);
+    gic.log().op(Layer::Hypervisor, "HOST.request_irq",
+                 {{"irq", irq}, {"device", device_id}, {"event", event_id}, {"lpi", lpi}});
+    return irq;
+}
+
+void ItsDriver::free_irq(Gic& gic, int host_irq) {
+    HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
+    send(gic, 0, build::discard(h.device_id, h.event_id));
+    if (h.forwarded) send(gic, 0, build::vsync(h.vpeid));
+    h.forwarded = false;
+    gic.log().op(Layer::Hypervisor, "HOST.free_irq", {{"irq", host_irq}, {"lpi", h.lpi}});
+}
+
+void ItsDriver::vpe_init(Gic& gic, uint32_t vpeid, unsigned rd) {
+    if (vpes_.size() <= vpeid) vpes_.resize(vpeid + 1);
+    HostVpe& v = vpes_[vpeid];
+    v.vpeid = vpeid;
+    v.vpt = HostLayout::kVpts + vpeid * kVptStride;  // zeroed, like its_allocate_pending_table
+    v.rd = rd;
+    // vgic_v4_init: the doorbell stays enabled on 4.1; on 4.0 it is IRQ_NOAUTOEN.
+    uint8_t prop = gic.config().v41() ? HostLayout::kDefaultProp : static_cast<uint8_t>(HostLayout::kDefaultProp & ~1);
+    v.doorbell = alloc_lpi(gic, prop);
+    v.doorbell_enabled = gic.config().v41();
+    gic.log().op(Layer::Hypervisor, "HOST.vpe_init",
+                 {{"vpe", vpeid}, {"rd", rd}, {"vpt", Hex{v.vpt}}, {"doorbell", v.doorbell}});
+}
+
+void ItsDriver::map_vpe(Gic& gic, uint32_t vpeid) {
+    HostVpe& v = vpes_.at(vpeid);
+    for (unsigned i = 0; i < gic.its_count(); ++i) {
+        build::Vmapp m;
+        m.vpeid = vpeid;
+        m.valid = true;
+        m.rdbase = static_cast<uint16_t>(v.rd);
+        m.vpt_addr = v.vpt;
+        m.vpt_size = HostLayout::kIdBits - 1;
+        m.alloc = v.vmapp_count == 0;  // its_build_vmapp_cmd: Alloc on the first map
+        m.ptz = false;                 // c21bc068cdbe "Drop the setting of PTZ altogether"
+        m.vconf_addr = HostLayout::kVprop;
+        m.default_doorbell = v.doorbell;
+        send(gic, i, build::vmapp(m));
+        send(gic, i, build::vinvall(vpeid));
+        ++v.vmapp_count;
+    }
+}
+
+void ItsDriver::unmap_vpe(Gic& gic, uint32_t vpeid) {
+    HostVpe& v = vpes_.at(vpeid);
+    for (unsigned i = 0; i < gic.its_count() && v.vmapp_count > 0; ++i) {
+        build::Vmapp m;
+        m.vpeid = vpeid;
+        m.valid = false;
+        m.alloc = v.vmapp_count == 1;   // Alloc on the last unmap: cleans the VPT (4.1)
+        send(gic, i, build::vmapp(m));  // a 4.1 VMAPP V=0 is self-synchronizing: no VSYNC
+        --v.vmapp_count;
+    }
+}
+
+void ItsDriver::map_vm_on_its(Gic& gic, unsigned its) {
+    // its_map_vm (GICv4.0 with an ITSList): the VM's vPEs are mapped on an ITS when its first
+    // vLPI lands there.
+    if (vm_mapped_[its]) return;
+    vm_mapped_[its] = true;
+    for (HostVpe& v : vpes_) {
+        build::Vmapp m;
+        m.vpeid = v.vpeid;
+        m.rdbase = static_cast<uint16_t>(v.rd);
+        m.vpt_addr = v.vpt;
+        m.vpt_size = HostLayout::kIdBits - 1;
+        send(gic, its, build::vmapp(m));
+        send(gic, its, build::vinvall(v.vpeid));
+        ++v.vmapp_count;
+    }
+}
+
+void ItsDriver::map_vlpi(Gic& gic, int host_irq, uint32_t vpeid, uint32_t vintid, uint8_t prop) {
+    HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
+    const bool v41 = gic.config().v41();
+    // On 4.1 the vPE's default doorbell is used; on 4.0 each vLPI names the vPE's doorbell.
+    uint32_t db = v41 ? kNoDoorbell : vpes_.at(vpeid).doorbell;
+    gic.memory().write8(HostLayout::kVprop + (vintid - kFirstLpiIntid), prop);
+    if (!h.forwarded) {
+        if (!v41) map_vm_on_its(gic, 0);
+        send(gic, 0, build::discard(h.device_id, h.event_id));
+        send(gic, 0, build::vmapti(h.device_id, h.event_id, vpeid, vintid, db));
+    } else {
+        send(gic, 0, build::vmovi(h.device_id, h.event_id, vpeid, !v41, db));
+    }
+    send(gic, 0, build::vsync(vpeid));
+    h.forwarded = true;
+    h.vpeid = vpeid;
+    h.vintid = vintid;
+    gic.log().op(Layer::Hypervisor, "HOST.its_map_vlpi",
+                 {{"irq", host_irq}, {"lpi", h.lpi}, {"vpe", vpeid}, {"vintid", vintid}});
+}
+
+void ItsDriver::unmap_vlpi(Gic& gic, int host_irq) {
+    HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
+    if (!h.forwarded) return;
+    send(gic, 0, build::discard(h.device_id, h.event_id));
+    send(gic, 0, build::vsync(h.vpeid));
+    send(gic, 0, build::mapti(h.device_id, h.event_id, h.lpi, 0));
+    h.forwarded = false;
+    gic.log().op(Layer::Hypervisor, "HOST.its_unmap_vlpi", {{"irq", host_irq}, {"lpi", h.lpi}, {"vintid", h.vintid}});
+}
+
+void ItsDriver::vlpi_set_pending(Gic& gic, int host_irq, bool pending) {
+    const HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
+    send(gic, 0, pending ? build::int_(h.device_id, h.event_id) : build::clear(h.device_id, h.event_id));
+    if (h.forwarded) send(gic, 0, build::vsync(h.vpeid));
+}
+
+void ItsDriver::prop_update_vlpi(Gic& gic, int host_irq, uint8_t prop) {
+    const HostIrq& h = irqs_.at(static_cast<size_t>(host_irq));
+    if (!h.forwarded) return;
+    gic.memory().write8(HostLayout::kVprop + (h.vintid - kFirstLpiIntid), prop);
+    send(gic, 0, build::inv(h.device_id, h.event_id));
+    send(gic, 0, build::vsync(h.vpeid));
+}
+
+void ItsDriver::invall_vpe(Gic& gic, uint32_t vpeid) {
+    for (unsigned i = 0; i < gic.its_count(); ++i)
+        if (gic.its(i).maps_vpe(vpeid)) send(gic, i, build::vinvall(vpeid));
+}
+
+void ItsDriver::make_resident(Gic& gic, uint32_t vpeid, bool group1_enabled) {
+    HostVpe& v = vpes_.at(vpeid);
+    Redistributor& rd = gic.rd(v.rd);
+    if (gic.config().v41()) {
+        Vpendbaser41 p;
+        p.valid = true;
+        p.vgrp1en = group1_enabled;
+        p.vpeid = static_cast<uint16_t>(vpeid);
+        rd.write64(kGicrVlpiFrame + GICR_VPENDBASER, p.encode());
+    } else {
+        rd.write64(kGicrVlpiFrame + GICR_VPROPBASER,
+                   HostLayout::kVprop | Vpropbaser40::IDbits.make(HostLayout::kIdBits - 1));
+        Vpendbaser40 p;
+        p.valid = true;
+        p.pending_last = true;
+        p.vpt_addr = v.vpt;
+        rd.write64(kGicrVlpiFrame + GICR_VPENDBASER, p.encode());
+        // its_make_vpe_resident on 4.0: disable_irq_nosync(doorbell), and a pending doorbell is
+        // cleared (vgic_v4_load).
+        if (v.doorbell_enabled) set_doorbell_enabled(gic, vpeid, false);
+        rd.set_lpi_pending(v.doorbell, false);
+    }
+    v.resident = true;
+    v.ready = false;
+}
+
+void ItsDriver::commit(Gic& gic, uint32_t vpeid) {
+    HostVpe& v = vpes_.at(vpeid);
+    if (!v.resident || v.ready) return;
+    Redistributor& rd = gic.rd(v.rd);
+    unsigned reads = 0;
+    while (Vpendbaser41::Dirty.get(rd.read64(kGicrVlpiFrame + GICR_VPENDBASER)) && ++reads < kPollLimit) {
+    }
+    if (reads == kPollLimit)
+        gic.log().guest_error(Layer::Hypervisor, "HOST.its_commit_vpe", "ITS virtual pending table not cleaning",
+                              {{"vpe", vpeid}});
+    v.ready = true;
+}
+
+void ItsDriver::make_non_resident(Gic& gic, uint32_t vpeid, bool doorbell) {
+    HostVpe& v = vpes_.at(vpeid);
+    if (!v.resident) return;
+    Redistributor& rd = gic.rd(v.rd);
+    if (gic.config().v41()) {
+        // its_vpe_4_1_deschedule: blocking asks for a doorbell with PendingLast clear; otherwise
+        // PendingLast set and no doorbell.
+        Vpendbaser41 p;
+        p.db = doorbell;
+        p.pending_last = !doorbell;
+        rd.write64(kGicrVlpiFrame + GICR_VPENDBASER, p.encode());
+        // With a doorbell, PendingLast is read back ("if we read-back PendingLast clear, then a
+        // doorbell will be delivered"); without one the vPE is taken as pending.
+        v.pending_last = !doorbell || Vpendbaser41::decode(rd.read64(kGicrVlpiFrame + GICR_VPENDBASER)).pending_last;
+    } else {
+        rd.write64(kGicrVlpiFrame + GICR_VPENDBASER, 0);
+        v.pending_last = Vpendbaser40::decode(rd.read64(kGicrVlpiFrame + GICR_VPENDBASER)).pending_last;
+        if (doorbell) set_doorbell_enabled(gic, vpeid, true);  // its_make_vpe_non_resident: enable_irq
+    }
+    v.resident = false;
+    v.ready = false;
+}
+
+void ItsDriver::set_doorbell_enabled(Gic& gic, uint32_t vpeid, bool enabled) {
+    HostVpe& v = vpes_.at(vpeid);
+    uint64_t byte = HostLayout::kPropTable + (v.doorbell - kFirstLpiIntid);
+    uint8_t prop = gic.memory().read8(byte).value;
+    gic.memory().write8(byte, static_cast<uint8_t>(enabled ? prop | 1 : prop & ~1));
+    gic.rd(v.rd).write64(GICR_INVLPIR, GicrInvlpir::INTID.make(v.doorbell));  // direct_lpi_inv
+    v.doorbell_enabled = enabled;
+}
+
+bool ItsDriver::read_vpt_bit(const Gic& gic, uint32_t vpeid, uint32_t vintid) const {
+    PendingBitPos pos = vpt_byte_and_bit(vintid);
+    MemRead<uint8_t> byte = gic.memory().read8(vpes_.at(vpeid).vpt + pos.byte);
+    return byte.ok() && ((byte.value >> pos.bit) & 1);
+}
+
+}  // namespace irqdiff::arm::host
