@@ -36,7 +36,10 @@ const char* command_name(const ItsCommand& c) {
 }  // namespace
 
 Its::Its(Gic* gic, unsigned index) : gic_(gic), index_(index) {
-    for (unsigned n = 0; n < baser_.size(); ++n) baser_[n] = baser_fixed(n);
+    for (unsigned n = 0; n < baser_.size(); ++n) {
+        baser_[n] = baser_fixed(n);
+        tables_[n] = TableDesc::from(GitsBaser::decode(baser_[n]));
+    }
 }
 
 const GicConfig& Its::config() const { return gic_->config(); }
@@ -139,7 +142,8 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
         }
         uint64_t raw = write_access(baser_[n], value, bytes, offset);
         baser_[n] = (raw & kGitsBaserWritable) | baser_fixed(n);
-        TableDesc t = table(n);
+        tables_[n] = TableDesc::from(GitsBaser::decode(baser_[n]));
+        const TableDesc& t = table(n);
         log().op(Layer::Hardware, "ITS.write_BASER",
                  {{"its", index_},
                   {"n", n},
@@ -243,17 +247,19 @@ const char* translation_error(LookupStage stage) {
     return "translation error: MSI dropped";
 }
 
-CmdResult Its::lookup_error(const LookupContext& ctx, LookupStage stage, std::string_view problem, uint32_t id) {
+template <typename... Args>
+CmdResult Its::lookup_error(const LookupContext& ctx, LookupStage stage, uint32_t id,
+                            fmt::format_string<Args...> problem, Args&&... args) {
     ctx.failed_ = stage;
-    if (ctx.command()) return command_error(*ctx.command(), problem);
-    return drop_msi(ctx, stage, id);
+    if (!ctx.command()) return drop_msi(ctx, stage, id);
+    return command_error(*ctx.command(), fmt::format(problem, std::forward<Args>(args)...));
 }
 
-CmdResult Its::lookup_fault(const LookupContext& ctx, LookupStage stage, std::string_view problem, uint64_t addr,
-                            uint32_t id) {
+CmdResult Its::lookup_fault(const LookupContext& ctx, LookupStage stage, uint32_t id, std::string_view problem,
+                            uint64_t addr) {
     ctx.failed_ = stage;
-    if (ctx.command()) return table_fault(*ctx.command(), problem, addr);
-    return drop_msi(ctx, stage, id);
+    if (!ctx.command()) return drop_msi(ctx, stage, id);
+    return table_fault(*ctx.command(), problem, addr);
 }
 
 CmdResult Its::drop_msi(const LookupContext& ctx, LookupStage stage, uint32_t id) {
@@ -272,18 +278,18 @@ CmdResult Its::drop_msi(const LookupContext& ctx, LookupStage stage, uint32_t id
 CmdResult Its::lookup_device(const LookupContext& ctx, uint32_t device_id, Dte& out, uint64_t* dte_addr) {
     using S = LookupStage;
     if (uint64_t{device_id} >> config().device_id_bits)
-        return lookup_error(ctx, S::DeviceId, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", device_id));
+        return lookup_error(ctx, S::DeviceId, 0, "DeviceID {:#x} beyond GITS_TYPER.Devbits", device_id);
     EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
     if (a.status == TableWalk::Fault)
-        return lookup_fault(ctx, S::DeviceTable, "reading the device table's level 1", table(0).base);
+        return lookup_fault(ctx, S::DeviceTable, 0, "reading the device table's level 1", table(0).base);
     if (!a.ok())
-        return lookup_error(ctx, S::DeviceTable,
-                            fmt::format("device table entry of DeviceID {:#x}: {}", device_id, to_string(a.status)));
+        return lookup_error(ctx, S::DeviceTable, 0, "device table entry of DeviceID {:#x}: {}", device_id,
+                            to_string(a.status));
     MemRead<Dte> dte = read_dte(memory(), a.addr);
-    if (!dte.ok()) return lookup_fault(ctx, S::Device, "reading a DTE", a.addr);
+    if (!dte.ok()) return lookup_fault(ctx, S::Device, 0, "reading a DTE", a.addr);
     if (dte_addr) *dte_addr = a.addr;
     out = dte.value;
-    if (!out.valid) return lookup_error(ctx, S::Device, fmt::format("DeviceID {:#x} is not mapped (MAPD)", device_id));
+    if (!out.valid) return lookup_error(ctx, S::Device, 0, "DeviceID {:#x} is not mapped (MAPD)", device_id);
     return CmdResult::Ok;
 }
 
@@ -292,12 +298,11 @@ CmdResult Its::locate_ite(const LookupContext& ctx, uint32_t device_id, uint32_t
     out.event_id = event_id;
     if (CmdResult r = lookup_device(ctx, device_id, out.dte); r != CmdResult::Ok) return r;
     if (event_id >= out.dte.event_count())
-        return lookup_error(ctx, LookupStage::EventId,
-                            fmt::format("EventID {:#x} beyond the ITT of DeviceID {:#x} ({} events)", event_id,
-                                        device_id, out.dte.event_count()));
+        return lookup_error(ctx, LookupStage::EventId, 0, "EventID {:#x} beyond the ITT of DeviceID {:#x} ({} events)",
+                            event_id, device_id, out.dte.event_count());
     out.addr = out.dte.itt_addr + uint64_t{event_id} * Ite::kBytes;
     MemRead<Ite> ite = read_ite(memory(), out.addr);
-    if (!ite.ok()) return lookup_fault(ctx, LookupStage::Ite, "reading an ITE", out.addr);
+    if (!ite.ok()) return lookup_fault(ctx, LookupStage::Ite, 0, "reading an ITE", out.addr);
     out.ite = ite.value;
     return CmdResult::Ok;
 }
@@ -305,58 +310,51 @@ CmdResult Its::locate_ite(const LookupContext& ctx, uint32_t device_id, uint32_t
 CmdResult Its::lookup_ite(const LookupContext& ctx, uint32_t device_id, uint32_t event_id, IteRef& out) {
     if (CmdResult r = locate_ite(ctx, device_id, event_id, out); r != CmdResult::Ok) return r;
     if (!out.ite.valid)
-        return lookup_error(ctx, LookupStage::Ite,
-                            fmt::format("no mapping for DeviceID {:#x} EventID {:#x}", device_id, event_id));
+        return lookup_error(ctx, LookupStage::Ite, 0, "no mapping for DeviceID {:#x} EventID {:#x}", device_id,
+                            event_id);
     return CmdResult::Ok;
 }
 
 CmdResult Its::lookup_collection(const LookupContext& ctx, uint16_t icid, Cte& out) {
     constexpr LookupStage S = LookupStage::Collection;
     if (icid >= config().collection_count)
-        return lookup_error(ctx, S, fmt::format("ICID {} beyond the {} collections", icid, config().collection_count),
-                            icid);
+        return lookup_error(ctx, S, icid, "ICID {} beyond the {} collections", icid, config().collection_count);
     EntryAddr a = entry_address(memory(), table(kBaserCollection), icid);
-    if (a.status == TableWalk::Fault) return lookup_fault(ctx, S, "reading the collection table's level 1", 0, icid);
+    if (a.status == TableWalk::Fault) return lookup_fault(ctx, S, icid, "reading the collection table's level 1", 0);
     if (!a.ok())
-        return lookup_error(ctx, S, fmt::format("collection table entry of ICID {:#x}: {}", icid, to_string(a.status)),
-                            icid);
+        return lookup_error(ctx, S, icid, "collection table entry of ICID {:#x}: {}", icid, to_string(a.status));
     MemRead<Cte> cte = read_cte(memory(), a.addr);
-    if (!cte.ok()) return lookup_fault(ctx, S, "reading a CTE", a.addr, icid);
+    if (!cte.ok()) return lookup_fault(ctx, S, icid, "reading a CTE", a.addr);
     out = cte.value;
-    if (!out.valid) return lookup_error(ctx, S, fmt::format("collection {} is not mapped (MAPC)", icid), icid);
+    if (!out.valid) return lookup_error(ctx, S, icid, "collection {} is not mapped (MAPC)", icid);
     if (out.rdbase >= gic_->rd_count())
-        return lookup_error(
-            ctx, S, fmt::format("collection {} targets redistributor {}, which does not exist", icid, out.rdbase),
-            icid);
+        return lookup_error(ctx, S, icid, "collection {} targets redistributor {}, which does not exist", icid,
+                            out.rdbase);
     return CmdResult::Ok;
 }
 
 CmdResult Its::locate_vpe(const LookupContext& ctx, uint32_t vpeid, uint64_t& addr) {
     constexpr LookupStage S = LookupStage::Vpe;
-    if (uint64_t{vpeid} >> config().vpe_id_bits)
-        return lookup_error(ctx, S, fmt::format("vPEID {:#x} out of range", vpeid), vpeid);
+    if (uint64_t{vpeid} >> config().vpe_id_bits) return lookup_error(ctx, S, vpeid, "vPEID {:#x} out of range", vpeid);
     EntryAddr a = entry_address(memory(), table(kBaserVpe), vpeid);
-    if (a.status == TableWalk::Fault) return lookup_fault(ctx, S, "reading the vPE table's level 1", 0, vpeid);
-    if (!a.ok())
-        return lookup_error(ctx, S, fmt::format("vPE table entry of vPEID {:#x}: {}", vpeid, to_string(a.status)),
-                            vpeid);
+    if (a.status == TableWalk::Fault) return lookup_fault(ctx, S, vpeid, "reading the vPE table's level 1", 0);
+    if (!a.ok()) return lookup_error(ctx, S, vpeid, "vPE table entry of vPEID {:#x}: {}", vpeid, to_string(a.status));
     addr = a.addr;
     return CmdResult::Ok;
 }
 
-CmdResult Its::locate_mapped_vpe(const LookupContext& ctx, uint32_t vpeid, uint64_t& addr) {
-    if (CmdResult r = locate_vpe(ctx, vpeid, addr); r != CmdResult::Ok) return r;
+CmdResult Its::require_mapped_vpe(const LookupContext& ctx, uint32_t vpeid) {
     if (!maps_vpe(vpeid))
-        return lookup_error(ctx, LookupStage::Vpe, fmt::format("vPE {} is not mapped on this ITS (VMAPP)", vpeid),
-                            vpeid);
+        return lookup_error(ctx, LookupStage::Vpe, vpeid, "vPE {} is not mapped on this ITS (VMAPP)", vpeid);
     return CmdResult::Ok;
 }
 
 CmdResult Its::lookup_vpe(const LookupContext& ctx, uint32_t vpeid, VpteRef& out) {
     out.vpeid = vpeid;
-    if (CmdResult r = locate_mapped_vpe(ctx, vpeid, out.addr); r != CmdResult::Ok) return r;
+    if (CmdResult r = locate_vpe(ctx, vpeid, out.addr); r != CmdResult::Ok) return r;
+    if (CmdResult r = require_mapped_vpe(ctx, vpeid); r != CmdResult::Ok) return r;
     MemRead<Vpte> v = read_vpte(memory(), out.addr);
-    if (!v.ok()) return lookup_fault(ctx, LookupStage::Vpe, "reading a vPE table entry", out.addr, vpeid);
+    if (!v.ok()) return lookup_fault(ctx, LookupStage::Vpe, vpeid, "reading a vPE table entry", out.addr);
     out.vpte = v.value;
     return CmdResult::Ok;
 }
@@ -369,14 +367,15 @@ CmdResult Its::collection_rd(const LookupContext& ctx, uint16_t icid, Redistribu
 }
 
 CmdResult Its::vpe_rd(const LookupContext& ctx, uint32_t vpeid, Redistributor*& rd) {
-    // A command also reads the vPE's table entry (a fault is a table fault, as for every table a
-    // command walks); a translation goes by the ITS's own VMAPP mapping and reads no entry. Each
-    // thus makes the memory accesses it made before the two shared this lookup.
+    // A command walks the vPE table to the vPE's entry and reads it (a fault is a table fault, as
+    // for every table a command walks); a translation goes by the ITS's VMAPP mapping, whose vPEID
+    // and table entry the VMAPP checked, and walks no table. Each thus makes the checks and memory
+    // accesses it made before the two shared this lookup (the results record counts the reads).
     VpteRef vpe;
-    CmdResult r = ctx.command() ? lookup_vpe(ctx, vpeid, vpe) : locate_mapped_vpe(ctx, vpeid, vpe.addr);
+    CmdResult r = ctx.command() ? lookup_vpe(ctx, vpeid, vpe) : require_mapped_vpe(ctx, vpeid);
     if (r != CmdResult::Ok) return r;
     rd = gic_->rd_of_vpe(vpeid);
-    if (!rd) return lookup_error(ctx, LookupStage::Vpe, fmt::format("vPE {} has no redistributor", vpeid), vpeid);
+    if (!rd) return lookup_error(ctx, LookupStage::Vpe, vpeid, "vPE {} has no redistributor", vpeid);
     return CmdResult::Ok;
 }
 
@@ -418,7 +417,7 @@ void Its::translate(uint32_t device_id, uint32_t event_id) {
         return;
     }
     if (ite.intid >= rd->vpe(ite.id)->limit()) {
-        lookup_error(msi, LookupStage::Vintid, "vINTID beyond the vPE's VPT", ite.id);
+        lookup_error(msi, LookupStage::Vintid, ite.id, "vINTID {} beyond the VPT of vPE {}", ite.intid, ite.id);
         return;
     }
     log().op(Layer::Hardware, "ITS.translate",

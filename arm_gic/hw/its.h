@@ -22,6 +22,8 @@
 // Registers take 32- and 64-bit accesses; an access to an offset not listed is RAZ/WI and logged.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -72,7 +74,8 @@ enum class LookupStage : uint8_t {
     EventId,      // the EventID is beyond the device's ITT
     Ite,          // the ITE cannot be read or is not valid
     Collection,   // the ICID is out of range, or its CTE unreadable, not valid or naming no redistributor
-    Vpe,          // the vPEID is out of range, this ITS does not map it, or it has no redistributor
+    Vpe,          // this ITS does not map the vPE (VMAPP) or no redistributor holds it; for a
+                  // command also: the vPEID is out of range, has no vPE table entry or it cannot be read
     Vintid,       // an MSI only: the vINTID is beyond the vPE's VPT (a command's INT leaves that to
                   // the redistributor, which drops it)
 };
@@ -127,7 +130,7 @@ class Its {
     uint64_t commands_executed() const { return commands_executed_; }
     uint64_t cwriter() const { return cwriter_; }
     uint64_t typer() const;
-    TableDesc table(unsigned baser) const { return TableDesc::from(GitsBaser::decode(baser_[baser])); }
+    const TableDesc& table(unsigned baser) const { return tables_.at(baser); }
     /// Whether a VMAPP V=1 on this ITS mapped `vpeid` (and no V=0 unmapped it since).
     bool maps_vpe(uint32_t vpeid) const { return mapped_vpes_.count(vpeid) != 0; }
     const std::set<uint32_t>& mapped_vpes() const { return mapped_vpes_; }
@@ -159,23 +162,16 @@ class Its {
     CmdResult lookup_vpe(const LookupContext& ctx, uint32_t vpeid, VpteRef& out);
     /// The address of `vpeid`'s vPE-table entry (no mapping required).
     CmdResult locate_vpe(const LookupContext& ctx, uint32_t vpeid, uint64_t& addr);
-    /// As locate_vpe, and this ITS must map the vPE (the entry is not read).
-    CmdResult locate_mapped_vpe(const LookupContext& ctx, uint32_t vpeid, uint64_t& addr);
+    /// This ITS must map the vPE (VMAPP V=1).
+    CmdResult require_mapped_vpe(const LookupContext& ctx, uint32_t vpeid);
     /// The redistributor a collection is mapped to.
     CmdResult collection_rd(const LookupContext& ctx, uint16_t icid, Redistributor*& rd);
-    /// The redistributor holding a vPE that this ITS maps (a command also reads its entry).
+    /// The redistributor holding a vPE that this ITS maps (a command also walks to its entry and
+    /// reads it).
     CmdResult vpe_rd(const LookupContext& ctx, uint32_t vpeid, Redistributor*& rd);
     /// (DeviceID, EventID)'s valid ITE and the redistributor its interrupt lives on: the whole
     /// walk, as INT, CLEAR, DISCARD, INV and the translation of an MSI take it.
     CmdResult lookup_event(const LookupContext& ctx, uint32_t device_id, uint32_t event_id, EventRoute& out);
-    /// A lookup stage failed: for a command, a command error naming `problem`; for an MSI, the MSI
-    /// is dropped with the stage's translation error (`id`: the ICID or vPEID that the event log
-    /// names at the Collection, Vpe and Vintid stages).
-    CmdResult lookup_error(const LookupContext& ctx, LookupStage stage, std::string_view problem, uint32_t id = 0);
-    /// A table read of a lookup stage faulted: for a command, a table fault; for an MSI, as
-    /// lookup_error.
-    CmdResult lookup_fault(const LookupContext& ctx, LookupStage stage, std::string_view problem, uint64_t addr,
-                           uint32_t id = 0);
 
     CmdResult write_ite(const ItsCommand& c, const IteRef& ref);
     CmdResult write_vpte(const ItsCommand& c, uint64_t addr, const Vpte& vpte);
@@ -195,6 +191,17 @@ class Its {
     /// `device_id`. A write that does not translate is discarded and logged (the architecture
     /// drops it).
     void translate(uint32_t device_id, uint32_t event_id);
+    /// A lookup stage failed: for a command, a command error naming the problem (formatted only
+    /// then); for an MSI, the MSI is dropped with the stage's translation error (`id`: the ICID or
+    /// vPEID that the event log names at the Collection, Vpe and Vintid stages). Cold: lookups
+    /// fail rarely, and an MSI's translation is the hot path.
+    template <typename... Args>
+    [[gnu::cold]] CmdResult lookup_error(const LookupContext& ctx, LookupStage stage, uint32_t id,
+                                         fmt::format_string<Args...> problem, Args&&... args);
+    /// A table read of a lookup stage faulted: for a command, a table fault; for an MSI, as
+    /// lookup_error.
+    [[gnu::cold]] CmdResult lookup_fault(const LookupContext& ctx, LookupStage stage, uint32_t id,
+                                         std::string_view problem, uint64_t addr);
     /// An MSI's failed lookup stage: the MSI is dropped with an Ignored event naming the stage.
     CmdResult drop_msi(const LookupContext& ctx, LookupStage stage, uint32_t id);
     void process_queue();
@@ -209,6 +216,7 @@ class Its {
     uint64_t creadr_ = 0;
     uint64_t commands_executed_ = 0;
     std::array<uint64_t, 8> baser_{};
+    std::array<TableDesc, 8> tables_{};  // baser_ decoded, kept with it: every lookup walks a table
     std::set<uint32_t> mapped_vpes_;
 };
 
