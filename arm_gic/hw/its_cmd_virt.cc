@@ -274,10 +274,8 @@ CmdResult vsgi(Its& its, const ItsCommand& c) {
                   {"group", group},
                   {"clear", clear},
                   {"enable", enable}});
-    VpteRef vpe;
-    if (CmdResult r = its.lookup_vpe(c, vpeid, vpe); r != kOk) return r;
-    Redistributor* rd = its.gic().rd_of_vpe(vpeid);
-    if (!rd) return its.command_error(c, fmt::format("vPE {} has no redistributor", vpeid));
+    Redistributor* rd = nullptr;
+    if (CmdResult r = its.vpe_rd(c, vpeid, rd); r != kOk) return r;
     if (clear) {
         if (enable || group || priority)
             its.log().ignored(Layer::Hardware, "ITS.VSGI",
