@@ -89,6 +89,7 @@ TracePointList trace_points() {
         &kItsInvdb,
         &kItsVsgi,
         &kItsVsgiClearIgnored,
+        &kBusNoTranslaterError,
         &kItsTranslateIgnored,
         &kItsTranslateNoCollectionIgnored,
         &kItsTranslateNoVpeIgnored,

@@ -181,7 +181,10 @@ inline constexpr Op<Int, Int, Int, Hex, Bool, Bool, Bool> kItsVsgi{
 inline constexpr Ignored<Int, Int, Int> kItsVsgiClearIgnored{"ITS.VSGI", Layer::Hardware, {"its", "vpe", "sgi"},
     "VSGI with Clear=1: the configuration fields of the same command are not applied", "IHI 0069 VSGI"};
 
-// ---- MSI translation (Its::translate) -------------------------------------------------------------
+// ---- MSI translation (Gic::msi, Its::translate) -----------------------------------------------------
+inline constexpr GuestError<Hex, Hex, Hex> kBusNoTranslaterError{"BUS.no_translater", Layer::Hardware,
+    {"address", "data", "requester"}, "an MSI write to an address that is no ITS's GITS_TRANSLATER: dropped",
+    "IHI 0069 GITS_TRANSLATER"};
 inline constexpr Ignored<Int, Int, Int> kItsTranslateIgnored{
     "ITS.translate", Layer::Hardware, {"its", "device", "event"},
     "an MSI dropped: the ITS is disabled, or DeviceID/EventID has no mapping", "IHI 0069 translation errors"};

@@ -22,7 +22,7 @@ struct Setup {
     Memory mem;
     EventLog log{false};  // counters only, as the explorer runs
     Platform hw{kCpus, mem.host, log};
-    std::vector<MsiRequest> msis;
+    std::vector<MsiWrite> msis;  // bus writes (core/bus.h)
 
     explicit Setup(bool suppressed) {
         Iommu& iommu = hw.iommu();
@@ -54,7 +54,7 @@ struct Setup {
             IrteWords w = e.encode();
             mem.host.write64(iommu.entry_address(i), w.low);
             mem.host.write64(iommu.entry_address(i) + 8, w.high);
-            msis.push_back(MsiRequest{RemappableMsi::address(static_cast<uint16_t>(i)), 0, 0x100});
+            msis.push_back(MsiWrite{RemappableMsi::address(static_cast<uint16_t>(i)), 0, 0x100});
         }
     }
 };

@@ -5,6 +5,7 @@
 // rules").
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "core/policy.h"
@@ -34,9 +35,27 @@ enum class VptWriteback : uint8_t {
 };
 const char* to_string(VptWriteback w);
 
+/// Where the ITS frames sit in host physical memory. QEMU's virt board puts its one ITS at
+/// 0x0808_0000, a 128 KiB region of the control and translation frames (GITS_TRANSLATER at
+/// +0x1_0040; reference/arm_virt_machine.md §1); a GICv4.1 ITS adds a 64 KiB vSGI frame after
+/// them (reference/arm §1.1). virt has no second ITS: the model places ITS n at
+/// 0x0808_0000 + n * 256 KiB, one 256 KiB window per ITS (a layout of its own choosing).
+inline constexpr unsigned kMaxIts = 16;
+inline constexpr uint64_t kVirtItsBase = 0x0808'0000;
+inline constexpr uint64_t kItsWindow = 0x4'0000;
+inline constexpr uint64_t kItsFrameBytes = 0x3'0000;  // control, translation, vSGI frames
+constexpr std::array<uint64_t, kMaxIts> default_its_bases() {
+    std::array<uint64_t, kMaxIts> bases{};
+    for (unsigned n = 0; n < kMaxIts; ++n) bases[n] = kVirtItsBase + n * kItsWindow;
+    return bases;
+}
+
 struct GicConfig {
     GicVersion version = GicVersion::V4_1;
     unsigned its_count = 1;
+    /// ITS n's frames start at its_base[n] (64 KiB aligned, windows of kItsFrameBytes that do not
+    /// overlap); the MSI bus decodes its GITS_TRANSLATER there (Gic::msi).
+    std::array<uint64_t, kMaxIts> its_base = default_its_bases();
     unsigned redistributor_count = 2;  // one per physical CPU, numbered 0.. (GITS_TYPER.PTA = 0)
     unsigned device_id_bits = 16;      // GITS_TYPER.Devbits + 1
     unsigned event_id_bits = 16;       // GITS_TYPER.IDbits + 1: ITT size limit per device

@@ -17,6 +17,14 @@ Gic::Gic(const GicConfig& config, AddressSpace& host_memory, EventLog& log)
         throw std::logic_error(
             "GicConfig: 1..16 ITSs, 1..64 redistributors, 1..16 list registers, 1..32 DeviceID and EventID bits, "
             "14..24 LPI ID bits, 1..16 vPEID bits, 1..65536 collections");
+    for (unsigned i = 0; i < c.its_count; ++i) {
+        bool overlaps = false;
+        for (unsigned j = 0; j < i; ++j)
+            overlaps |=
+                c.its_base[i] < c.its_base[j] + kItsFrameBytes && c.its_base[j] < c.its_base[i] + kItsFrameBytes;
+        if (c.its_base[i] % 0x1'0000 != 0 || overlaps)
+            throw std::logic_error("GicConfig: each ITS's frames 64 KiB aligned, none overlapping another's");
+    }
     for (unsigned i = 0; i < config_.its_count; ++i) its_.emplace_back(this, i);
     for (unsigned i = 0; i < config_.redistributor_count; ++i) {
         rds_.emplace_back(this, i);
@@ -56,6 +64,23 @@ void Gic::rebind() {
     for (Its& i : its_) i.gic_ = this;
     for (Redistributor& r : rds_) r.gic_ = this;
     for (CpuInterface& c : cpus_) c.gic_ = this;
+}
+
+uint64_t Gic::translater_address(unsigned i) const {
+    if (i >= its_count()) throw std::logic_error("Gic::translater_address: no such ITS");
+    return config_.its_base[i] + GITS_TRANSLATER;
+}
+
+void Gic::msi(const MsiWrite& write) {
+    for (Its& its : its_) {
+        if (write.address == config_.its_base[its.index()] + GITS_TRANSLATER) {
+            its.translate(write.requester_id, write.data);
+            return;
+        }
+    }
+    log_->emit(tp::kBusNoTranslaterError,
+               "an MSI write to an address that is no ITS's GITS_TRANSLATER: no interrupt, dropped", Hex{write.address},
+               Hex{write.data}, Hex{write.requester_id});
 }
 
 Redistributor* Gic::rd_of_vpe(uint32_t vpeid) {

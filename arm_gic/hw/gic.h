@@ -1,7 +1,8 @@
 // The GICv4.1 (or GICv4.0) as the hypervisor sees it: ITSs, one redistributor and one virtual CPU
 // interface per physical CPU, tables in host memory, and the event log every operation reports
-// to. The hypervisor layer (arm_gic/kvm/) drives it through register accesses, command queues
-// and GITS_TRANSLATER writes, and hears about physical LPIs (doorbells) through a handler.
+// to. The hypervisor layer (arm_gic/kvm/) drives it through register accesses and command
+// queues, and hears about physical LPIs (doorbells) through a handler; devices reach it with MSI
+// writes on the bus (core/bus.h), which the GIC decodes to an ITS's GITS_TRANSLATER.
 //
 // A Gic is copyable: a copy is a snapshot that keeps using the same host memory and event log
 // (the caller snapshots those; STYLE.md "state snapshots are plain copies").
@@ -17,6 +18,7 @@
 #include "arm_gic/hw/cpu_interface.h"
 #include "arm_gic/hw/its.h"
 #include "arm_gic/hw/redistributor.h"
+#include "core/bus.h"
 #include "core/event_log.h"
 #include "core/location.h"
 #include "core/memory.h"
@@ -51,6 +53,17 @@ class Gic {
     const Redistributor& rd(unsigned i) const { return rds_.at(i); }
     CpuInterface& cpu(unsigned i) { return cpus_.at(i); }
     const CpuInterface& cpu(unsigned i) const { return cpus_.at(i); }
+
+    /// The physical address of ITS `i`'s GITS_TRANSLATER, the doorbell a driver programs as a
+    /// device's MSI address (its_base[i] + 0x10040, reference/arm §1.1).
+    uint64_t translater_address(unsigned i) const;
+    /// A device's MSI on the bus (core/bus.h): a write to an ITS's GITS_TRANSLATER is translated
+    /// by that ITS, EventID = the data, DeviceID = the requester id (reference/arm §1.1: "an MSI
+    /// write of EventID to GITS_TRANSLATER, tagged with the DeviceID"). A write that hits no
+    /// GITS_TRANSLATER reaches no ITS and raises no interrupt (on hardware it is an ordinary
+    /// memory write, or a decode error, which the model does not carry): it is dropped with a
+    /// GuestError event BUS.no_translater, the model's policy.
+    void msi(const MsiWrite& write);
 
     /// The redistributor that holds vPE `vpeid`, or nullptr.
     Redistributor* rd_of_vpe(uint32_t vpeid);

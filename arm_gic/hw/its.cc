@@ -34,7 +34,10 @@ uint64_t baser_fixed(unsigned n) {
 }  // namespace
 
 Its::Its(Gic* gic, unsigned index) : gic_(gic), index_(index) {
-    for (unsigned n = 0; n < baser_.size(); ++n) baser_[n] = baser_fixed(n);
+    for (unsigned n = 0; n < baser_.size(); ++n) {
+        baser_[n] = baser_fixed(n);
+        tables_[n] = TableDesc::from(GitsBaser::decode(baser_[n]));
+    }
 }
 
 const GicConfig& Its::config() const { return gic_->config(); }
@@ -129,7 +132,8 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
         }
         uint64_t raw = write_access(baser_[n], value, bytes, offset);
         baser_[n] = (raw & kGitsBaserWritable) | baser_fixed(n);
-        TableDesc t = table(n);
+        tables_[n] = TableDesc::from(GitsBaser::decode(baser_[n]));
+        const TableDesc& t = table(n);
         log().emit(tp::kItsWriteBaser, index_, n, t.valid, t.indirect, Hex{t.base}, t.page_bytes, t.pages);
     } else if (offset == GITS_TRANSLATER) {
         log().emit(tp::kItsWriteTranslaterIgnored,
@@ -214,83 +218,155 @@ CmdResult Its::fault_response(const GuestError<Int, Hex>& point, std::string_vie
     return r == ErrorResponse::Stall ? CmdResult::Stall : CmdResult::Continue;
 }
 
-namespace {
-
-CmdResult walk_error(Its& its, const ItsCommand& c, TableWalk w, const char* table, uint64_t id) {
-    return its.command_error(c, fmt::format("{} {:#x}: {}", table, id, to_string(w)));
+const char* translation_error(LookupStage stage) {
+    switch (stage) {
+        case LookupStage::DeviceId: return "translation error: DeviceID out of range, MSI dropped";
+        case LookupStage::DeviceTable: return "translation error: no device table entry, MSI dropped";
+        case LookupStage::Device: return "translation error: device not mapped, MSI dropped";
+        case LookupStage::EventId: return "translation error: EventID beyond the ITT, MSI dropped";
+        case LookupStage::Ite: return "translation error: no ITE for the EventID, MSI dropped";
+        case LookupStage::Collection: return "translation error: collection not mapped, MSI dropped";
+        case LookupStage::Vpe: return "translation error: vPE not mapped, MSI dropped";
+        case LookupStage::Vintid: return "translation error: vINTID beyond the vPE's VPT, MSI dropped";
+    }
+    return "translation error: MSI dropped";
 }
 
-}  // namespace
+template <typename... Args>
+CmdResult Its::lookup_error(const LookupContext& ctx, LookupStage stage, uint32_t id,
+                            fmt::format_string<Args...> problem, Args&&... args) {
+    ctx.failed_ = stage;
+    if (!ctx.command()) return drop_msi(ctx, stage, id);
+    return command_error(*ctx.command(), fmt::format(problem, std::forward<Args>(args)...));
+}
 
-CmdResult Its::lookup_device(const ItsCommand& c, uint32_t device_id, Dte& out, uint64_t* dte_addr) {
+CmdResult Its::lookup_fault(const LookupContext& ctx, LookupStage stage, uint32_t id, std::string_view problem,
+                            uint64_t addr) {
+    ctx.failed_ = stage;
+    if (!ctx.command()) return drop_msi(ctx, stage, id);
+    return table_fault(*ctx.command(), problem, addr);
+}
+
+CmdResult Its::drop_msi(const LookupContext& ctx, LookupStage stage, uint32_t id) {
+    if (stage == LookupStage::Collection)
+        log().emit(tp::kItsTranslateNoCollectionIgnored, translation_error(stage), index_, ctx.device_id(),
+                   ctx.event_id(), id);
+    else if (stage == LookupStage::Vpe || stage == LookupStage::Vintid)
+        log().emit(tp::kItsTranslateNoVpeIgnored, translation_error(stage), index_, ctx.device_id(), ctx.event_id(),
+                   id);
+    else
+        log().emit(tp::kItsTranslateIgnored, translation_error(stage), index_, ctx.device_id(), ctx.event_id());
+    return CmdResult::Continue;
+}
+
+CmdResult Its::lookup_device(const LookupContext& ctx, uint32_t device_id, Dte& out, uint64_t* dte_addr) {
+    using S = LookupStage;
     if (uint64_t{device_id} >> config().device_id_bits)
-        return command_error(c, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", device_id));
+        return lookup_error(ctx, S::DeviceId, 0, "DeviceID {:#x} beyond GITS_TYPER.Devbits", device_id);
     EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
-    if (a.status == TableWalk::Fault) return table_fault(c, "reading the device table's level 1", table(0).base);
-    if (!a.ok()) return walk_error(*this, c, a.status, "device table entry of DeviceID", device_id);
+    if (a.status == TableWalk::Fault)
+        return lookup_fault(ctx, S::DeviceTable, 0, "reading the device table's level 1", table(0).base);
+    if (!a.ok())
+        return lookup_error(ctx, S::DeviceTable, 0, "device table entry of DeviceID {:#x}: {}", device_id,
+                            to_string(a.status));
     MemRead<Dte> dte = read_dte(memory(), a.addr);
-    if (!dte.ok()) return table_fault(c, "reading a DTE", a.addr);
+    if (!dte.ok()) return lookup_fault(ctx, S::Device, 0, "reading a DTE", a.addr);
     if (dte_addr) *dte_addr = a.addr;
     out = dte.value;
-    if (!out.valid) return command_error(c, fmt::format("DeviceID {:#x} is not mapped (MAPD)", device_id));
+    if (!out.valid) return lookup_error(ctx, S::Device, 0, "DeviceID {:#x} is not mapped (MAPD)", device_id);
     return CmdResult::Ok;
 }
 
-CmdResult Its::locate_ite(const ItsCommand& c, uint32_t device_id, uint32_t event_id, IteRef& out) {
+CmdResult Its::locate_ite(const LookupContext& ctx, uint32_t device_id, uint32_t event_id, IteRef& out) {
     out.device_id = device_id;
     out.event_id = event_id;
-    if (CmdResult r = lookup_device(c, device_id, out.dte); r != CmdResult::Ok) return r;
+    if (CmdResult r = lookup_device(ctx, device_id, out.dte); r != CmdResult::Ok) return r;
     if (event_id >= out.dte.event_count())
-        return command_error(c, fmt::format("EventID {:#x} beyond the ITT of DeviceID {:#x} ({} events)", event_id,
-                                            device_id, out.dte.event_count()));
+        return lookup_error(ctx, LookupStage::EventId, 0, "EventID {:#x} beyond the ITT of DeviceID {:#x} ({} events)",
+                            event_id, device_id, out.dte.event_count());
     out.addr = out.dte.itt_addr + uint64_t{event_id} * Ite::kBytes;
     MemRead<Ite> ite = read_ite(memory(), out.addr);
-    if (!ite.ok()) return table_fault(c, "reading an ITE", out.addr);
+    if (!ite.ok()) return lookup_fault(ctx, LookupStage::Ite, 0, "reading an ITE", out.addr);
     out.ite = ite.value;
     return CmdResult::Ok;
 }
 
-CmdResult Its::lookup_ite(const ItsCommand& c, uint32_t device_id, uint32_t event_id, IteRef& out) {
-    if (CmdResult r = locate_ite(c, device_id, event_id, out); r != CmdResult::Ok) return r;
+CmdResult Its::lookup_ite(const LookupContext& ctx, uint32_t device_id, uint32_t event_id, IteRef& out) {
+    if (CmdResult r = locate_ite(ctx, device_id, event_id, out); r != CmdResult::Ok) return r;
     if (!out.ite.valid)
-        return command_error(c, fmt::format("no mapping for DeviceID {:#x} EventID {:#x}", device_id, event_id));
+        return lookup_error(ctx, LookupStage::Ite, 0, "no mapping for DeviceID {:#x} EventID {:#x}", device_id,
+                            event_id);
     return CmdResult::Ok;
 }
 
-CmdResult Its::lookup_collection(const ItsCommand& c, uint16_t icid, Cte& out) {
+CmdResult Its::lookup_collection(const LookupContext& ctx, uint16_t icid, Cte& out) {
+    constexpr LookupStage S = LookupStage::Collection;
     if (icid >= config().collection_count)
-        return command_error(c, fmt::format("ICID {} beyond the {} collections", icid, config().collection_count));
+        return lookup_error(ctx, S, icid, "ICID {} beyond the {} collections", icid, config().collection_count);
     EntryAddr a = entry_address(memory(), table(kBaserCollection), icid);
-    if (a.status == TableWalk::Fault) return table_fault(c, "reading the collection table's level 1", 0);
-    if (!a.ok()) return walk_error(*this, c, a.status, "collection table entry of ICID", icid);
+    if (a.status == TableWalk::Fault) return lookup_fault(ctx, S, icid, "reading the collection table's level 1", 0);
+    if (!a.ok())
+        return lookup_error(ctx, S, icid, "collection table entry of ICID {:#x}: {}", icid, to_string(a.status));
     MemRead<Cte> cte = read_cte(memory(), a.addr);
-    if (!cte.ok()) return table_fault(c, "reading a CTE", a.addr);
+    if (!cte.ok()) return lookup_fault(ctx, S, icid, "reading a CTE", a.addr);
     out = cte.value;
-    if (!out.valid) return command_error(c, fmt::format("collection {} is not mapped (MAPC)", icid));
+    if (!out.valid) return lookup_error(ctx, S, icid, "collection {} is not mapped (MAPC)", icid);
     if (out.rdbase >= gic_->rd_count())
-        return command_error(
-            c, fmt::format("collection {} targets redistributor {}, which does not exist", icid, out.rdbase));
+        return lookup_error(ctx, S, icid, "collection {} targets redistributor {}, which does not exist", icid,
+                            out.rdbase);
     return CmdResult::Ok;
 }
 
-CmdResult Its::locate_vpe(const ItsCommand& c, uint32_t vpeid, uint64_t& addr) {
-    if (uint64_t{vpeid} >> config().vpe_id_bits)
-        return command_error(c, fmt::format("vPEID {:#x} out of range", vpeid));
+CmdResult Its::locate_vpe(const LookupContext& ctx, uint32_t vpeid, uint64_t& addr) {
+    constexpr LookupStage S = LookupStage::Vpe;
+    if (uint64_t{vpeid} >> config().vpe_id_bits) return lookup_error(ctx, S, vpeid, "vPEID {:#x} out of range", vpeid);
     EntryAddr a = entry_address(memory(), table(kBaserVpe), vpeid);
-    if (a.status == TableWalk::Fault) return table_fault(c, "reading the vPE table's level 1", 0);
-    if (!a.ok()) return walk_error(*this, c, a.status, "vPE table entry of vPEID", vpeid);
+    if (a.status == TableWalk::Fault) return lookup_fault(ctx, S, vpeid, "reading the vPE table's level 1", 0);
+    if (!a.ok()) return lookup_error(ctx, S, vpeid, "vPE table entry of vPEID {:#x}: {}", vpeid, to_string(a.status));
     addr = a.addr;
     return CmdResult::Ok;
 }
 
-CmdResult Its::lookup_vpe(const ItsCommand& c, uint32_t vpeid, VpteRef& out) {
+CmdResult Its::require_mapped_vpe(const LookupContext& ctx, uint32_t vpeid) {
+    if (!maps_vpe(vpeid))
+        return lookup_error(ctx, LookupStage::Vpe, vpeid, "vPE {} is not mapped on this ITS (VMAPP)", vpeid);
+    return CmdResult::Ok;
+}
+
+CmdResult Its::lookup_vpe(const LookupContext& ctx, uint32_t vpeid, VpteRef& out) {
     out.vpeid = vpeid;
-    if (CmdResult r = locate_vpe(c, vpeid, out.addr); r != CmdResult::Ok) return r;
-    if (!maps_vpe(vpeid)) return command_error(c, fmt::format("vPE {} is not mapped on this ITS (VMAPP)", vpeid));
+    if (CmdResult r = locate_vpe(ctx, vpeid, out.addr); r != CmdResult::Ok) return r;
+    if (CmdResult r = require_mapped_vpe(ctx, vpeid); r != CmdResult::Ok) return r;
     MemRead<Vpte> v = read_vpte(memory(), out.addr);
-    if (!v.ok()) return table_fault(c, "reading a vPE table entry", out.addr);
+    if (!v.ok()) return lookup_fault(ctx, LookupStage::Vpe, vpeid, "reading a vPE table entry", out.addr);
     out.vpte = v.value;
     return CmdResult::Ok;
+}
+
+CmdResult Its::collection_rd(const LookupContext& ctx, uint16_t icid, Redistributor*& rd) {
+    Cte cte;
+    if (CmdResult r = lookup_collection(ctx, icid, cte); r != CmdResult::Ok) return r;
+    rd = &gic_->rd(cte.rdbase);
+    return CmdResult::Ok;
+}
+
+CmdResult Its::vpe_rd(const LookupContext& ctx, uint32_t vpeid, Redistributor*& rd) {
+    // A command walks the vPE table to the vPE's entry and reads it (a fault is a table fault, as
+    // for every table a command walks); a translation goes by the ITS's VMAPP mapping, whose vPEID
+    // and table entry the VMAPP checked, and walks no table. Each thus makes the checks and memory
+    // accesses it made before the two shared this lookup (the results record counts the reads).
+    VpteRef vpe;
+    CmdResult r = ctx.command() ? lookup_vpe(ctx, vpeid, vpe) : require_mapped_vpe(ctx, vpeid);
+    if (r != CmdResult::Ok) return r;
+    rd = gic_->rd_of_vpe(vpeid);
+    if (!rd) return lookup_error(ctx, LookupStage::Vpe, vpeid, "vPE {} has no redistributor", vpeid);
+    return CmdResult::Ok;
+}
+
+CmdResult Its::lookup_event(const LookupContext& ctx, uint32_t device_id, uint32_t event_id, EventRoute& out) {
+    if (CmdResult r = lookup_ite(ctx, device_id, event_id, out.ref); r != CmdResult::Ok) return r;
+    const Ite& ite = out.ref.ite;
+    return ite.is_virtual ? vpe_rd(ctx, ite.id, out.rd) : collection_rd(ctx, ite.id, out.rd);
 }
 
 CmdResult Its::write_ite(const ItsCommand& c, const IteRef& ref) {
@@ -305,57 +381,24 @@ CmdResult Its::write_vpte(const ItsCommand& c, uint64_t addr, const Vpte& vpte) 
     return CmdResult::Ok;
 }
 
-bool Its::translate_to_ite(uint32_t device_id, uint32_t event_id, IteRef& out) {
-    auto drop = [&](const char* why) {
-        log().emit(tp::kItsTranslateIgnored, why, index_, device_id, event_id);
-        return false;
-    };
-    if (uint64_t{device_id} >> config().device_id_bits)
-        return drop("translation error: DeviceID out of range, MSI dropped");
-    EntryAddr a = entry_address(memory(), table(kBaserDevice), device_id);
-    if (!a.ok()) return drop("translation error: no device table entry, MSI dropped");
-    MemRead<Dte> dte = read_dte(memory(), a.addr);
-    if (!dte.ok() || !dte.value.valid) return drop("translation error: device not mapped, MSI dropped");
-    if (event_id >= dte.value.event_count()) return drop("translation error: EventID beyond the ITT, MSI dropped");
-    out.device_id = device_id;
-    out.event_id = event_id;
-    out.dte = dte.value;
-    out.addr = dte.value.itt_addr + uint64_t{event_id} * Ite::kBytes;
-    MemRead<Ite> ite = read_ite(memory(), out.addr);
-    if (!ite.ok() || !ite.value.valid) return drop("translation error: no ITE for the EventID, MSI dropped");
-    out.ite = ite.value;
-    return true;
-}
-
 void Its::translate(uint32_t device_id, uint32_t event_id) {
     if (!enabled_) {
         log().emit(tp::kItsTranslateIgnored, "the ITS is disabled: MSI dropped", index_, device_id, event_id);
         return;
     }
-    IteRef ref;
-    if (!translate_to_ite(device_id, event_id, ref)) return;
-    const Ite& ite = ref.ite;
+    // The lookup the commands take, with the MSI's error context: a failed stage drops the MSI.
+    const LookupContext msi = LookupContext::msi(device_id, event_id);
+    EventRoute route;
+    if (lookup_event(msi, device_id, event_id, route) != CmdResult::Ok) return;
+    const Ite& ite = route.ref.ite;
+    Redistributor* rd = route.rd;
     if (!ite.is_virtual) {
-        EntryAddr a = entry_address(memory(), table(kBaserCollection), ite.id);
-        MemRead<Cte> cte = a.ok() ? read_cte(memory(), a.addr) : MemRead<Cte>{{}, MemFault::OutOfRange};
-        if (!cte.ok() || !cte.value.valid || cte.value.rdbase >= gic_->rd_count()) {
-            log().emit(tp::kItsTranslateNoCollectionIgnored, "translation error: collection not mapped, MSI dropped",
-                       index_, device_id, event_id, ite.id);
-            return;
-        }
-        log().emit(tp::kItsTranslate, index_, device_id, event_id, ite.intid, cte.value.rdbase);
-        gic_->rd(cte.value.rdbase).set_lpi_pending(ite.intid, true);
+        log().emit(tp::kItsTranslate, index_, device_id, event_id, ite.intid, rd->index());
+        rd->set_lpi_pending(ite.intid, true);
         return;
     }
-    Redistributor* rd = maps_vpe(ite.id) ? gic_->rd_of_vpe(ite.id) : nullptr;
-    if (rd && ite.intid >= rd->vpe(ite.id)->limit()) {
-        log().emit(tp::kItsTranslateNoVpeIgnored, "translation error: vINTID beyond the vPE's VPT, MSI dropped", index_,
-                   device_id, event_id, ite.id);
-        return;
-    }
-    if (!rd) {
-        log().emit(tp::kItsTranslateNoVpeIgnored, "translation error: vPE not mapped, MSI dropped", index_, device_id,
-                   event_id, ite.id);
+    if (ite.intid >= rd->vpe(ite.id)->limit()) {
+        lookup_error(msi, LookupStage::Vintid, ite.id, "vINTID {} beyond the VPT of vPE {}", ite.intid, ite.id);
         return;
     }
     log().emit(tp::kItsTranslateVirtual, index_, device_id, event_id, ite.intid, ite.id);

@@ -20,18 +20,10 @@ bool valid_lpi(const Its& its, uint64_t intid) {
 uint32_t device_of(const ItsCommand& c) { return static_cast<uint32_t>(cmd::DeviceID::get(c)); }
 uint32_t event_of(const ItsCommand& c) { return static_cast<uint32_t>(cmd::EventID::get(c)); }
 
-/// The redistributor a valid ITE's interrupt lives on: its collection's (physical) or its vPE's
-/// (virtual).
-CmdResult collection_rd(Its& its, const ItsCommand& c, uint16_t icid, Redistributor*& rd);
-CmdResult vpe_rd(Its& its, const ItsCommand& c, uint32_t vpeid, Redistributor*& rd);
-CmdResult ite_rd(Its& its, const ItsCommand& c, const Ite& ite, Redistributor*& rd) {
-    return ite.is_virtual ? vpe_rd(its, c, ite.id, rd) : collection_rd(its, c, ite.id, rd);
-}
-
-/// Looks up (DeviceID, EventID)'s valid ITE and the redistributor its interrupt lives on.
-CmdResult lookup_target(Its& its, const ItsCommand& c, IteRef& ref, Redistributor*& rd) {
-    if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
-    return ite_rd(its, c, ref.ite, rd);
+/// The command's (DeviceID, EventID): its valid ITE and the redistributor its interrupt lives on
+/// (the lookup an MSI's translation takes too, Its::lookup_event).
+CmdResult lookup_target(Its& its, const ItsCommand& c, EventRoute& route) {
+    return its.lookup_event(c, device_of(c), event_of(c), route);
 }
 
 /// Sets or clears the pending state of the interrupt an ITE names (an LPI or a vLPI).
@@ -44,23 +36,6 @@ void set_ite_pending(Redistributor& rd, const Ite& ite, bool pending) {
 
 void log_dev_event(Its& its, const Op<Int, Int, Int>& point, const ItsCommand& c) {
     its.log().emit(point, its.index(), device_of(c), event_of(c));
-}
-
-/// The redistributor a physical ITE's collection targets.
-CmdResult collection_rd(Its& its, const ItsCommand& c, uint16_t icid, Redistributor*& rd) {
-    Cte cte;
-    if (CmdResult r = its.lookup_collection(c, icid, cte); r != kOk) return r;
-    rd = &its.gic().rd(cte.rdbase);
-    return kOk;
-}
-
-/// The redistributor holding a virtual ITE's vPE, which this ITS must map.
-CmdResult vpe_rd(Its& its, const ItsCommand& c, uint32_t vpeid, Redistributor*& rd) {
-    VpteRef vpe;
-    if (CmdResult r = its.lookup_vpe(c, vpeid, vpe); r != kOk) return r;
-    rd = its.gic().rd_of_vpe(vpeid);
-    if (!rd) return its.command_error(c, fmt::format("vPE {} has no redistributor", vpeid));
-    return kOk;
 }
 
 // MAPD DeviceID, Size, ITT_addr, V: map a device to its ITT, or unmap it.
@@ -128,9 +103,9 @@ CmdResult movi(Its& its, const ItsCommand& c) {
     if (ref.ite.is_virtual)
         return its.command_error(c, "MOVI of a vLPI (UNPREDICTABLE: VMOVI moves vLPIs, its_vlpi_set_doorbell)");
     Redistributor* to = nullptr;
-    if (CmdResult r = collection_rd(its, c, icid, to); r != kOk) return r;
+    if (CmdResult r = its.collection_rd(c, icid, to); r != kOk) return r;
     Redistributor* from = nullptr;
-    if (CmdResult r = collection_rd(its, c, ref.ite.id, from); r != kOk) return r;
+    if (CmdResult r = its.collection_rd(c, ref.ite.id, from); r != kOk) return r;
     if (from != to && from->lpi_pending(ref.ite.intid)) {
         from->set_lpi_pending(ref.ite.intid, false);
         to->set_lpi_pending(ref.ite.intid, true);
@@ -143,24 +118,23 @@ CmdResult movi(Its& its, const ItsCommand& c) {
 // (reference/arm §1.2: "the interrupt's pending state is removed too").
 CmdResult discard(Its& its, const ItsCommand& c) {
     log_dev_event(its, tp::kItsDiscard, c);
-    IteRef ref;
-    Redistributor* rd = nullptr;
-    if (CmdResult r = lookup_target(its, c, ref, rd); r != kOk) return r;
-    set_ite_pending(*rd, ref.ite, false);
-    ref.ite.valid = false;
-    return its.write_ite(c, ref);
+    EventRoute route;
+    if (CmdResult r = lookup_target(its, c, route); r != kOk) return r;
+    set_ite_pending(*route.rd, route.ref.ite, false);
+    route.ref.ite.valid = false;
+    return its.write_ite(c, route.ref);
 }
 
 // INV DeviceID, EventID: the redistributor re-reads the interrupt's configuration.
 CmdResult inv(Its& its, const ItsCommand& c) {
     log_dev_event(its, tp::kItsInv, c);
-    IteRef ref;
-    Redistributor* rd = nullptr;
-    if (CmdResult r = lookup_target(its, c, ref, rd); r != kOk) return r;
-    if (ref.ite.is_virtual)
-        rd->invalidate_vlpi_config(ref.ite.id, ref.ite.intid);
+    EventRoute route;
+    if (CmdResult r = lookup_target(its, c, route); r != kOk) return r;
+    const Ite& ite = route.ref.ite;
+    if (ite.is_virtual)
+        route.rd->invalidate_vlpi_config(ite.id, ite.intid);
     else
-        rd->invalidate_lpi_config(ref.ite.intid);
+        route.rd->invalidate_lpi_config(ite.intid);
     return kOk;
 }
 
@@ -169,7 +143,7 @@ CmdResult invall(Its& its, const ItsCommand& c) {
     uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
     its.log().emit(tp::kItsInvall, its.index(), icid);
     Redistributor* rd = nullptr;
-    if (CmdResult r = collection_rd(its, c, icid, rd); r != kOk) return r;
+    if (CmdResult r = its.collection_rd(c, icid, rd); r != kOk) return r;
     rd->invalidate_lpi_config(std::nullopt);
     return kOk;
 }
@@ -177,10 +151,9 @@ CmdResult invall(Its& its, const ItsCommand& c) {
 // INT / CLEAR DeviceID, EventID: make the translated interrupt pending / not pending.
 CmdResult set_pending(Its& its, const ItsCommand& c, bool pending) {
     log_dev_event(its, pending ? tp::kItsInt : tp::kItsClear, c);
-    IteRef ref;
-    Redistributor* rd = nullptr;
-    if (CmdResult r = lookup_target(its, c, ref, rd); r != kOk) return r;
-    set_ite_pending(*rd, ref.ite, pending);
+    EventRoute route;
+    if (CmdResult r = lookup_target(its, c, route); r != kOk) return r;
+    set_ite_pending(*route.rd, route.ref.ite, pending);
     return kOk;
 }
 CmdResult int_(Its& its, const ItsCommand& c) { return set_pending(its, c, true); }

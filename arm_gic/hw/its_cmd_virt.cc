@@ -241,10 +241,8 @@ CmdResult vsgi(Its& its, const ItsCommand& c) {
     uint8_t priority = static_cast<uint8_t>(cmd::SgiPriority::get(c) << 4);
     bool group = cmd::SgiGroup::get(c), clear = cmd::SgiClear::get(c), enable = cmd::SgiEnable::get(c);
     its.log().emit(tp::kItsVsgi, its.index(), vpeid, sgi, Hex{priority}, group, clear, enable);
-    VpteRef vpe;
-    if (CmdResult r = its.lookup_vpe(c, vpeid, vpe); r != kOk) return r;
-    Redistributor* rd = its.gic().rd_of_vpe(vpeid);
-    if (!rd) return its.command_error(c, fmt::format("vPE {} has no redistributor", vpeid));
+    Redistributor* rd = nullptr;
+    if (CmdResult r = its.vpe_rd(c, vpeid, rd); r != kOk) return r;
     if (clear) {
         if (enable || group || priority)
             its.log().emit(tp::kItsVsgiClearIgnored,

@@ -1,9 +1,10 @@
 // The VMM side of the ARM stack (QEMU with VFIO, reference/arm §4): the core VFIO logic
 // (core/vfio.h: device states, MSI-X enable, irqfds, held MSIs, the bypass) over one ARM machine.
-// Its port says how a passthrough MSI enters the host (the host ITS's GITS_TRANSLATER, EventID =
-// the vector, DeviceID = the host's), how KVM injects an MSI (vgic_its_trigger_msi by
-// DeviceID/EventID, from the irqfd or KVM_SIGNAL_MSI alike: ARM needs no GSI routes), and that
-// the irq bypass forwards a vector as a vLPI (kvm_vgic_v4_set_forwarding / unset_forwarding).
+// Its port says how a passthrough MSI enters the host (a bus write to the host ITS's
+// GITS_TRANSLATER, EventID = the vector, DeviceID = the host's), how KVM injects an MSI
+// (vgic_its_trigger_msi by DeviceID/EventID, from the irqfd or KVM_SIGNAL_MSI alike: ARM needs no
+// GSI routes), and that the irq bypass forwards a vector as a vLPI (kvm_vgic_v4_set_forwarding /
+// unset_forwarding).
 #pragma once
 
 #include <cstdint>
@@ -20,7 +21,9 @@ extern const Policy<VectorEnable> kVectorEnablePolicy;
 class QemuPort {
    public:
     explicit QemuPort(Machine& machine) : m_(machine) {}
-    void send_to_host(PciDevice& d, uint32_t v) { m_.gic.its(0).translate(d.host_id, v); }
+    /// The device writes the vector's EventID to GITS_TRANSLATER of ITS 0 (the host driver puts
+    /// every device behind it, host::ItsDriver::add_device); the bus tags the write with its DeviceID.
+    void send_to_host(PciDevice& d, uint32_t v) { m_.gic.msi(MsiWrite{m_.gic.translater_address(0), v, d.host_id}); }
     void inject(PciDevice& d, uint32_t v, bool /*irqfd*/) { m_.kvm().trigger_msi(d.guest_id, v); }
     void route(PciDevice&, uint32_t) {}  // KVM_IRQFD only: the vITS translates by DeviceID/EventID
     void update_route(PciDevice&, uint32_t) {}

@@ -54,7 +54,7 @@ class Vcpu : public ::testing::Test {
     /// vINTID 8192 + event, enabled at `priority`, made pending by an MSI.
     void vlpi(uint32_t event, uint8_t priority) {
         h.vlpi_config(kVlpi + event, priority, true);
-        h.gic.its().translate(1, event);
+        h.msi(1, event);
     }
     /// vSGI `sgi`, configured by VSGI and made pending through GITS_SGIR.
     void vsgi(unsigned sgi, uint8_t priority, bool group1 = true) {
@@ -343,7 +343,7 @@ TEST_F(CpuInterfaceViolation, PendingVlpiOfTheResidentVpeWrittenIntoAListRegiste
 TEST_F(CpuInterfaceViolation, VlpiMadePendingWhileAListRegisterHoldsIt) {
     lr(0, lr_value(kVlpi, 0x80));
     EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(count(h, tp::kGicrVlpiPendingLrViolation), 1u) << h.text();
 }
 
@@ -352,7 +352,7 @@ TEST_F(CpuInterfaceViolation, VlpiMadePendingWhileAListRegisterHoldsIt) {
 TEST_F(CpuInterfaceViolation, ScheduleWithAListRegisterHoldingAPendingVlpi) {
     lr(0, lr_value(kVlpi, 0x80));
     h.deschedule(0, false);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
     h.schedule(0, 0);
     EXPECT_EQ(h.count(EventKind::Violation), 1u) << h.text();
@@ -405,7 +405,7 @@ TEST_F(CpuInterfaceViolation, NoneInLegalSequences) {
     EXPECT_EQ(take(), kSpi);
     EXPECT_EQ(take(), 3u);
     EXPECT_EQ(cpu().read_iar1(), kVlpi);
-    h.gic.its().translate(1, 0);  // pending again while active: fine for a direct vLPI
+    h.msi(1, 0);  // pending again while active: fine for a direct vLPI
     cpu().write_eoir1(kVlpi);
     EXPECT_EQ(take(), kVlpi);
     EXPECT_EQ(take(), 27u);

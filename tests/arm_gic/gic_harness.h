@@ -1,5 +1,5 @@
 // A GIC with its tables, command queue and LPI tables laid out in host memory, driven the way a
-// hypervisor drives it: register writes, commands through the queue, MSIs through the ITS. Shared
+// hypervisor drives it: register writes, commands through the queue, MSIs on the bus. Shared
 // by the tests in tests/arm_gic.
 //
 // Host memory layout:
@@ -99,6 +99,11 @@ struct GicHarness {
         c.encode(bytes);
         mem.host.write_bytes(base + slot, bytes);
         its.write64(GITS_CWRITER, (slot + ItsCommand::kBytes) % 0x1'0000);
+    }
+
+    /// Device `device` sends MSI `event` to ITS i: a bus write of the EventID to its GITS_TRANSLATER.
+    void msi(uint32_t device, uint32_t event, unsigned i = 0) {
+        gic.msi(MsiWrite{gic.translater_address(i), event, device});
     }
 
     /// PROPBASER (16 ID bits), PENDBASER (PTZ), EnableLPIs on redistributor r.

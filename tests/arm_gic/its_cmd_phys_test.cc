@@ -95,7 +95,7 @@ TEST_F(PhysicalCommands, MapdWithV0UnmapsTheDevice) {
     h.cmd(build::mapti(1, 0, kLpi, 0));
     h.cmd(build::mapd(1, 7, itt(1), false));
     EXPECT_FALSE(dte_of(h, 1).valid);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(0).pending_lpis().empty());
     expect_command_error(build::int_(1, 0), tp::kItsIntError, "is not mapped (MAPD)");
 }
@@ -172,7 +172,7 @@ TEST_F(PhysicalCommands, MapiUsesTheEventIdAsThePintid) {
     h.cmd(build::mapi(7, kLpi, 0));
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
     EXPECT_EQ(read_ite(h.mem.host, kBigItt + uint64_t{kLpi} * 16).value, (Ite{true, false, 0, kLpi, kNoDoorbell}));
-    h.gic.its().translate(7, kLpi);
+    h.msi(7, kLpi);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
 }
 
@@ -233,7 +233,7 @@ TEST_F(PhysicalCommands, MoviRetargetsLaterMsis) {
     h.cmd(build::movi(1, 0, 1));
     EXPECT_TRUE(h.gic.rd(0).pending_lpis().empty());
     EXPECT_TRUE(h.gic.rd(1).pending_lpis().empty());
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_FALSE(h.gic.rd(0).lpi_pending(kLpi));
     EXPECT_TRUE(h.gic.rd(1).lpi_pending(kLpi));
 }
@@ -274,7 +274,7 @@ TEST_F(PhysicalCommands, DiscardRemovesThePendingStateAndTheIte) {
     EXPECT_FALSE(ite_of(h, 1, 0).valid);
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
     // The event no longer translates, and can be mapped afresh.
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_FALSE(h.gic.rd(0).lpi_pending(kLpi));
     h.cmd(build::mapti(1, 0, kLpi + 1, 1));
     EXPECT_EQ(ite_of(h, 1, 0), (Ite{true, false, 1, kLpi + 1, kNoDoorbell}));
@@ -284,7 +284,7 @@ TEST_F(PhysicalCommands, DiscardRemovesThePendingStateAndTheIte) {
 TEST_F(PhysicalCommands, DiscardOfAVlpiRemovesItsPendingState) {
     h.map_vpe(0, 0);
     h.cmd(build::vmapti(1, 1, 0, kVlpi, kNoDoorbell));
-    h.gic.its().translate(1, 1);
+    h.msi(1, 1);
     ASSERT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
     h.cmd(build::discard(1, 1));
     EXPECT_FALSE(h.gic.rd(0).vlpi_pending(0, kVlpi));
@@ -310,12 +310,12 @@ TEST_F(PhysicalCommands, DiscardOfAnUnmappedEventIsACommandError) {
 TEST_F(PhysicalCommands, InvMakesTheRedistributorRereadTheConfiguration) {
     h.lpi_config(kLpi, 0xA0, false);
     h.cmd(build::mapti(1, 0, kLpi, 0));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     ASSERT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
     EXPECT_TRUE(host_irqs.empty());
 
     h.lpi_config(kLpi, 0xA0, true);  // enabled in memory only
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.cmd(build::sync(0));
     EXPECT_TRUE(host_irqs.empty()) << "the cached configuration still says disabled";
 
@@ -330,8 +330,8 @@ TEST_F(PhysicalCommands, InvallMakesTheRedistributorRereadEveryConfiguration) {
     h.lpi_config(kLpi + 1, 0x80, false);
     h.cmd(build::mapti(1, 0, kLpi, 0));
     h.cmd(build::mapti(1, 1, kLpi + 1, 0));
-    h.gic.its().translate(1, 0);
-    h.gic.its().translate(1, 1);
+    h.msi(1, 0);
+    h.msi(1, 1);
     h.lpi_config(kLpi, 0xA0, true);
     h.lpi_config(kLpi + 1, 0x80, true);
     EXPECT_TRUE(host_irqs.empty());
@@ -359,15 +359,15 @@ TEST_F(PhysicalCommands, InvOfAnUnchangedDisabledLpiSignalsNothing) {
 // signalled) until INV.
 TEST_F(PhysicalCommands, StaleEnabledConfigurationHoldsUntilInv) {
     h.cmd(build::mapti(1, 0, kLpi, 0));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     ASSERT_EQ(host_irqs.size(), 1u);
     ASSERT_EQ(h.gic.rd(0).acknowledge_lpi(), kLpi);
     h.lpi_config(kLpi, 0xA0, false);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(host_irqs.size(), 2u) << "the cached configuration still says enabled";
     ASSERT_EQ(h.gic.rd(0).acknowledge_lpi(), kLpi);
     h.cmd(build::inv(1, 0));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(host_irqs.size(), 2u);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
 }

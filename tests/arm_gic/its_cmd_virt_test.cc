@@ -209,7 +209,7 @@ TEST_P(ItsVmapp, VpeStaysOnItsRedistributorWhileAnotherItsStillMapsIt) {
     ASSERT_EQ(g.gic.rd_of_vpe(0), &g.gic.rd(0));
     EXPECT_EQ(g.gic.rd(0).vpe(0)->maps, 1u);
     EXPECT_TRUE(vpte_of(g, 0).valid);
-    g.gic.its(1).translate(1, 0);
+    g.msi(1, 0, 1);
     EXPECT_TRUE(g.gic.rd(0).vlpi_pending(0, kVlpi));
 }
 
@@ -236,7 +236,7 @@ TEST_P(ItsVmapp, RemapAfterUnmapTargetsTheNewRedistributor) {
     EXPECT_EQ(h.gic.rd_of_vpe(0), &h.gic.rd(1))
         << "the vPE's state stayed on redistributor 0 after VMAPP V=0, and VMAPP V=1 to redistributor 1 did not "
            "take it over";
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(1).vlpi_pending(0, kVlpi)) << h.text();
 }
 
@@ -280,7 +280,7 @@ TEST(ItsVmappV41, V0WithAllocCleansTheVptAndForgetsTheVpe) {
     h.map_device(1);
     h.map_vpe(0, 0);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kNoDoorbell));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_FALSE(h.vpt_bit(0, kVlpi)) << "the bit is cached, not yet in memory";
     unmap_vpe(h, 0, /*alloc=*/true);
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
@@ -297,7 +297,7 @@ TEST(ItsVmappV41, LastUnmapWithoutAllocIsAGuestErrorAndDoesNotClean) {
     h.map_device(1);
     h.map_vpe(0, 0);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kNoDoorbell));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     unmap_vpe(h, 0, /*alloc=*/false);
     EXPECT_EQ(count(h, tp::kGicrUnmapVpeError), 1u) << h.text();
     EXPECT_FALSE(h.vpt_bit(0, kVlpi));
@@ -313,7 +313,7 @@ TEST(ItsVmappV41, LastUnmapAcrossTwoItssCleansTheVpt) {
     h.cmd(build::vmapp(vmapp_of(0, 0, false)), 1);
     h.map_device(1, 1);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kNoDoorbell), 1);
-    h.gic.its(1).translate(1, 0);
+    h.msi(1, 0, 1);
     unmap_vpe(h, 0, /*alloc=*/false, 0);
     EXPECT_FALSE(h.vpt_bit(0, kVlpi));
     EXPECT_TRUE(vpte_of(h, 0).valid);
@@ -343,7 +343,7 @@ TEST(ItsVmappV41, RemapWithoutPtzAfterACleanRestoresThePendingBits) {
     h.vlpi_config(kVlpi, 0x80, true);
     h.map_vpe(0, 0);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kNoDoorbell));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     unmap_vpe(h, 0, /*alloc=*/true);
     h.map_vpe(0, 1, /*ptz=*/false);
     EXPECT_TRUE(h.gic.rd(1).vlpi_pending(0, kVlpi));
@@ -426,7 +426,7 @@ TEST_P(ItsVmapti, WritesAVirtualIte) {
     EXPECT_EQ(e.id, 0);
     EXPECT_EQ(e.intid, 8200u);
     EXPECT_EQ(e.doorbell, kNoDoorbell);
-    h.gic.its().translate(1, 5);
+    h.msi(1, 5);
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, 8200));
 }
 
@@ -513,7 +513,7 @@ TEST(ItsVmaptiV40, PerVlpiDoorbellIsStoredInTheIteAndRungWhenTheVpeIsNotResident
     h.map_vpe(0, 0);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kDoorbell));
     EXPECT_EQ(ite_of(h, 1, 0).doorbell, kDoorbell);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(irqs, (HostIrqs{{0, kDoorbell}}));
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kDoorbell));
 }
@@ -529,7 +529,7 @@ TEST(ItsVmaptiV40, PerVlpiDoorbellIsNotRungWhileTheVpeIsResident) {
     h.map_vpe(0, 0);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kDoorbell));
     h.schedule(0, 0);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(irqs.empty());
     EXPECT_FALSE(h.gic.rd(0).lpi_pending(kDoorbell));
 }
@@ -558,7 +558,7 @@ TEST(ItsVmaptiV41, PerVlpiDoorbellIsIgnored) {
     EXPECT_EQ(count(h, tp::kItsDoorbellFieldIgnored), 1u) << h.text();
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
     EXPECT_EQ(ite_of(h, 1, 0).doorbell, kNoDoorbell);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_FALSE(h.gic.rd(0).lpi_pending(kDoorbell2));
     EXPECT_TRUE(irqs.empty());
 }
@@ -581,7 +581,7 @@ class ItsVmovi : public EitherVersion {
 // reference/arm §1.2: VMOVI moves a vLPI to another vPE; its pending state leaves the source VPT
 // and enters the destination's.
 TEST_P(ItsVmovi, MovesTheVlpiAndItsPendingStateToTheNewVpe) {
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.cmd(build::vmovi(1, 0, 1, false, kNoDoorbell));
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
     EXPECT_EQ(ite_of(h, 1, 0).id, 1);
@@ -590,7 +590,7 @@ TEST_P(ItsVmovi, MovesTheVlpiAndItsPendingStateToTheNewVpe) {
     h.schedule(1, 1);
     h.open_cpu(1);
     EXPECT_EQ(h.gic.cpu(1).read_iar1(), kVlpi);
-    h.gic.its().translate(1, 0);  // later MSIs follow the ITE
+    h.msi(1, 0);  // later MSIs follow the ITE
     EXPECT_TRUE(h.gic.rd(1).vlpi_pending(1, kVlpi));
     EXPECT_FALSE(h.gic.rd(0).vlpi_pending(0, kVlpi));
 }
@@ -616,7 +616,7 @@ TEST_P(ItsVmovi, VmoviOfAPhysicalIteIsACommandError) {
 
 // IHI 0069 VMOVI: the destination vPE must be mapped on this ITS.
 TEST_P(ItsVmovi, VmoviToAnUnmappedVpeIsACommandError) {
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.cmd(build::vmovi(1, 0, 7, false, kNoDoorbell));
     EXPECT_EQ(count(h, tp::kItsVmoviError), 1u) << h.text();
     EXPECT_EQ(ite_of(h, 1, 0).id, 0);
@@ -641,7 +641,7 @@ TEST(ItsVmoviV40, D1ReplacesTheIteDoorbellAndRingsItAtTheNonResidentDestination)
     h.map_vpe(0, 0);
     h.map_vpe(1, 1);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kDoorbell));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kDoorbell));
     h.cmd(build::vmovi(1, 0, 1, /*d=*/true, kDoorbell2));
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
@@ -667,7 +667,7 @@ TEST(ItsVmoviV40, VmoviToTheSameVpeOnlyChangesTheDoorbell) {
     h.map_device(1);
     h.map_vpe(0, 0);
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kDoorbell));
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.cmd(build::vmovi(1, 0, 0, /*d=*/true, kNoDoorbell));
     EXPECT_EQ(ite_of(h, 1, 0).doorbell, kNoDoorbell);
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
@@ -706,7 +706,7 @@ class ItsVmovp : public EitherVersion {
 // reference/arm §1.2: VMOVP moves a vPE to another redistributor; GITS_TYPER.VMOVP=1 needs one
 // command. The pending state goes with it, and the vPE table entry names the new redistributor.
 TEST_P(ItsVmovp, DirectVmovpMovesTheVpeWithItsPendingStateAndUpdatesTheVpte) {
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.cmd(build::vmovp(0, 1, 0, 0, false, 0));
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
     EXPECT_EQ(h.gic.rd_of_vpe(0), &h.gic.rd(1));
@@ -793,7 +793,7 @@ TEST(ItsVmovpV41, Db1ReplacesTheDefaultDoorbell) {
     EXPECT_EQ(h.gic.rd(1).vpe(0)->props.default_doorbell, kDoorbell2);
     h.schedule(1, 0);
     h.deschedule(1, /*doorbell=*/true);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(irqs, (HostIrqs{{1, kDoorbell2}}));
 }
 
@@ -861,7 +861,7 @@ class ItsVinvall : public EitherVersion {
 TEST_P(ItsVinvall, ChangedPriorityIsSeenOnlyAfterVinvall) {
     h.vlpi_config(kVlpi, 0x80, true);
     h.gic.cpu(0).write_pmr(0x90);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(h.gic.cpu(0).read_hppir1(), kVlpi);  // priority 0x80 < PMR 0x90, now cached
     h.vlpi_config(kVlpi, 0xA0, true);
     EXPECT_EQ(h.gic.cpu(0).read_hppir1(), kVlpi) << "the new priority was seen without an invalidation";
@@ -872,7 +872,7 @@ TEST_P(ItsVinvall, ChangedPriorityIsSeenOnlyAfterVinvall) {
 // reference/arm §1.2: the same for the enable bit.
 TEST_P(ItsVinvall, ChangedEnableIsSeenOnlyAfterVinvall) {
     h.vlpi_config(kVlpi, 0x80, false);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(h.gic.cpu(0).read_hppir1(), kSpuriousIntid);
     h.vlpi_config(kVlpi, 0x80, true);
     EXPECT_EQ(h.gic.cpu(0).read_hppir1(), kSpuriousIntid) << "the enable was seen without an invalidation";
@@ -885,8 +885,8 @@ TEST_P(ItsVinvall, ChangedEnableIsSeenOnlyAfterVinvall) {
 TEST_P(ItsVinvall, InvOnTheVlpisDeviceEventReReadsOnlyThatVlpi) {
     h.vlpi_config(kVlpi, 0x80, false);
     h.vlpi_config(kVlpi + 1, 0x80, false);
-    h.gic.its().translate(1, 0);
-    h.gic.its().translate(1, 1);
+    h.msi(1, 0);
+    h.msi(1, 1);
     EXPECT_EQ(h.gic.cpu(0).read_hppir1(), kSpuriousIntid);  // both cached as disabled
     h.vlpi_config(kVlpi, 0x80, true);
     h.vlpi_config(kVlpi + 1, 0x60, true);
@@ -921,7 +921,7 @@ TEST(ItsInvdb, MakesTheRedistributorReReadTheDefaultDoorbellConfiguration) {
     h.cmd(build::vmapti(1, 0, 0, kVlpi, kNoDoorbell));
     h.schedule(0, 0);
     h.deschedule(0, /*doorbell=*/true);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kDoorbell));
     EXPECT_TRUE(irqs.empty()) << "a disabled doorbell was signalled";
     h.lpi_config(kDoorbell, 0xA0, /*enable=*/true);

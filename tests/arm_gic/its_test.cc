@@ -293,7 +293,7 @@ TEST(ItsQueue, WrapsAroundAtItsEnd) {
     EXPECT_EQ(its.creadr(), 64u);
     EXPECT_TRUE(ite_of(h, 1, 0).valid);
     EXPECT_EQ(h.count(EventKind::GuestError), 0u);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
 }
 
@@ -413,7 +413,7 @@ TEST_P(TableFault, DeviceTableEntryBeyondHostMemory) {
     EXPECT_EQ(dte_at(h, kTop - k64K + 6 * 8).valid, !stall());
     // An MSI whose DTE cannot be read is dropped.
     const size_t ignored = h.count(EventKind::Ignored);
-    its().translate(8192 + 5, 0);
+    h.msi(8192 + 5, 0);
     EXPECT_EQ(h.count(EventKind::Ignored), ignored + 1);
 }
 
@@ -429,9 +429,9 @@ TEST_P(TableFault, IttBeyondHostMemory) {
     h.cmd(build::mapti(1, 254, kLpi + 2, 0));
     expect_fault(tp::kItsMaptiFault, slot);
     EXPECT_EQ(read_ite(h.mem.host, kTop - 32).value.valid, !stall());
-    its().translate(1, 255);
+    h.msi(1, 255);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
-    its().translate(1, 256);  // the ITE cannot be read: dropped
+    h.msi(1, 256);  // the ITE cannot be read: dropped
     EXPECT_FALSE(h.gic.rd(0).lpi_pending(kLpi + 1));
 }
 
@@ -589,7 +589,7 @@ TEST_P(DeviceTablePages, TwoLevelTableWritesThroughAValidLevel1Entry) {
     h.cmd(build::mapc(0, 0, true));
     h.cmd(build::mapti(device, 4, kLpi, 0));
     EXPECT_EQ(ite_of(h, 1, 4), (Ite{true, false, 0, kLpi, kNoDoorbell}));
-    h.gic.its().translate(device, 4);
+    h.msi(device, 4);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
 }
 
@@ -606,7 +606,7 @@ TEST_P(DeviceTablePages, TwoLevelTableWithAnInvalidLevel1EntryRefusesTheDevice) 
     EXPECT_EQ(h.mem.host.stats().writes, writes + 1);  // the command only
     EXPECT_FALSE(dte_at(h, kLevel2 + 8).valid);
     const size_t ignored = h.count(EventKind::Ignored);
-    h.gic.its().translate(device, 0);
+    h.msi(device, 0);
     EXPECT_EQ(h.count(EventKind::Ignored), ignored + 1);
 }
 
@@ -659,7 +659,7 @@ struct Translation : ::testing::Test {
         ASSERT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
     }
 
-    /// translate(device, event) is dropped: one Ignored event from ITS.translate whose rule says
+    /// An MSI (device, event) is dropped: one Ignored event from ITS.translate whose rule says
     /// `why`, no GuestError, and no pending state, host interrupt or memory write.
     void expect_dropped(uint32_t device, uint32_t event, const std::string& why) {
         SCOPED_TRACE(why);
@@ -668,7 +668,7 @@ struct Translation : ::testing::Test {
         const std::set<uint32_t> p0 = h.gic.rd(0).pending_lpis(), p1 = h.gic.rd(1).pending_lpis();
         const bool vlpi = h.gic.rd(0).vlpi_pending(0, kVlpi);
         const size_t irqs = host_irqs.size();
-        h.gic.its().translate(device, event);
+        h.msi(device, event);
         ASSERT_EQ(h.count(EventKind::Ignored), ignored + 1) << h.text();
         const Event& e = last_of(h, EventKind::Ignored);
         EXPECT_TRUE(
@@ -688,7 +688,7 @@ struct Translation : ::testing::Test {
 // reference/arm §1.1: an MSI is translated DeviceID -> DTE -> ITE -> collection -> redistributor;
 // the physical LPI becomes pending there and, enabled, is signalled to that CPU.
 TEST_F(Translation, MsiToAPhysicalLpiBecomesPendingOnTheCollectionsRedistributor) {
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(1).lpi_pending(kLpi));
     EXPECT_FALSE(h.gic.rd(0).lpi_pending(kLpi));
     EXPECT_EQ(host_irqs, (std::vector<HostIrq>{{1, kLpi}}));
@@ -701,7 +701,7 @@ TEST_F(Translation, MsiToAPhysicalLpiBecomesPendingOnTheCollectionsRedistributor
 
 // reference/arm §1.1: an MSI for a vLPI becomes pending for the vPE on its redistributor.
 TEST_F(Translation, MsiToAVlpiBecomesPendingForTheVpe) {
-    h.gic.its().translate(1, 2);
+    h.msi(1, 2);
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
     EXPECT_TRUE(h.gic.rd(0).pending_lpis().empty());
     EXPECT_EQ(h.count(EventKind::Ignored), 0u) << h.text();
@@ -721,7 +721,7 @@ TEST_F(Translation, EveryTranslationFailureDropsTheMsiAndChangesNothing) {
     set_enabled(h.gic.its(), false);
     expect_dropped(1, 0, "the ITS is disabled");
     set_enabled(h.gic.its(), true);
-    h.gic.its().translate(1, 0);  // and the ITS still translates afterwards
+    h.msi(1, 0);  // and the ITS still translates afterwards
     EXPECT_TRUE(h.gic.rd(1).lpi_pending(kLpi));
 }
 
@@ -748,15 +748,15 @@ TEST(TranslationTwoIts, MsiForAVpeMappedOnlyByAnotherItsIsDropped) {
     h.cmd(build::vmapti(2, 0, 0, kVlpi + 1, kNoDoorbell), 1);
     ASSERT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
 
-    h.gic.its(0).translate(1, 0);
+    h.msi(1, 0);
     EXPECT_FALSE(h.gic.rd(0).vlpi_pending(0, kVlpi));
     EXPECT_TRUE(contains(last_of(h, EventKind::Ignored).rule, "vPE not mapped"));
-    h.gic.its(1).translate(2, 0);
+    h.msi(2, 0, 1);
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi + 1));
 }
 
 // its.h: a GITS_TRANSLATER write through Its::write carries no DeviceID: it is ignored and logged
-// (devices use Its::translate).
+// (devices write it on the bus, Gic::msi, which supplies the DeviceID).
 TEST_F(Translation, TranslaterWriteThroughItsWriteIsIgnored) {
     const size_t ignored = h.count(EventKind::Ignored);
     h.gic.its().write(GITS_TRANSLATER, 0, 4);
@@ -765,6 +765,119 @@ TEST_F(Translation, TranslaterWriteThroughItsWriteIsIgnored) {
     EXPECT_TRUE(h.gic.rd(0).pending_lpis().empty());
     EXPECT_TRUE(h.gic.rd(1).pending_lpis().empty());
     EXPECT_TRUE(host_irqs.empty());
+}
+
+/// One way an MSI fails to translate, as today's event log records it.
+struct DropCase {
+    uint32_t device, event;
+    std::string rule;             // the Ignored event's rule, exactly
+    std::vector<EventArg> extra;  // after its, device, event
+};
+
+// its.cc translation_error (the texts are unchanged by the shared lookup pipeline): each failure
+// logs exactly one Ignored ITS.translate with its rule and its, device, event and (for the
+// collection and vPE stages) the ICID or vPEID.
+TEST_F(Translation, EachTranslationErrorKeepsItsEventExactly) {
+    ASSERT_EQ(write_ite(h.mem.host, itt(1) + 5 * 16, Ite{true, true, 0, 1u << 16, kNoDoorbell}), MemFault::None);
+    const std::vector<DropCase> cases = {
+        {1u << 16, 0, "translation error: DeviceID out of range, MSI dropped", {}},
+        {40000, 0, "translation error: no device table entry, MSI dropped", {}},
+        {2, 0, "translation error: device not mapped, MSI dropped", {}},
+        {1, 256, "translation error: EventID beyond the ITT, MSI dropped", {}},
+        {1, 4, "translation error: no ITE for the EventID, MSI dropped", {}},
+        {1, 1, "translation error: collection not mapped, MSI dropped", {{"icid", int64_t{5}}}},
+        {1, 3, "translation error: vPE not mapped, MSI dropped", {{"vpe", int64_t{7}}}},
+        {1, 5, "translation error: vINTID beyond the vPE's VPT, MSI dropped", {{"vpe", int64_t{0}}}},
+    };
+    for (const DropCase& c : cases) {
+        SCOPED_TRACE(c.rule);
+        const size_t events = h.log.events().size();
+        h.msi(c.device, c.event);
+        ASSERT_EQ(h.log.events().size(), events + 1) << h.text();
+        const Event& e = h.log.events().back();
+        EXPECT_TRUE(
+            Points({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored})
+                .matches(e))
+            << to_string(e);
+        EXPECT_EQ(e.kind, EventKind::Ignored);
+        EXPECT_EQ(e.layer, Layer::Hardware);
+        EXPECT_EQ(e.rule, c.rule);
+        std::vector<EventArg> args = {{"its", int64_t{0}}, {"device", int64_t{c.device}}, {"event", int64_t{c.event}}};
+        args.insert(args.end(), c.extra.begin(), c.extra.end());
+        EXPECT_EQ(e.args, args);
+    }
+}
+
+/// A (DeviceID, EventID) of the Translation fixture that fails at `stage`, and what an INT
+/// command naming it reports.
+struct StageCase {
+    const char* name;
+    uint32_t device, event;
+    LookupStage stage;
+    std::string command_problem;  // part of the INT's GuestError rule
+};
+
+class SameLookupStage : public Translation, public ::testing::WithParamInterface<StageCase> {};
+
+// its.h LookupStage (reference/arm §1.1: INT, TRANSLATER, CLEAR and DISCARD share one path): an
+// INT and an MSI of the same bad DeviceID/EventID stop at the same stage of the one lookup; the
+// command reports a command error (or a table fault), the MSI is dropped with that stage's
+// translation error.
+TEST_P(SameLookupStage, CommandAndMsiFailAtTheSameStage) {
+    const StageCase& c = GetParam();
+    // ITT of device 9 at the top of host memory: its ITE for EventID 256 cannot be read.
+    h.cmd(build::mapd(9, 15, Memory::kHostSize - 0x1000, true));
+    ASSERT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
+
+    const ItsCommand int_cmd = build::int_(c.device, c.event);
+    const LookupContext command(int_cmd);
+    const LookupContext msi = LookupContext::msi(c.device, c.event);
+    EventRoute route;
+    EXPECT_NE(h.gic.its().lookup_event(command, c.device, c.event, route), CmdResult::Ok);
+    EXPECT_NE(h.gic.its().lookup_event(msi, c.device, c.event, route), CmdResult::Ok);
+    EXPECT_EQ(command.failed(), c.stage);
+    EXPECT_EQ(msi.failed(), c.stage);
+
+    // End to end: the MSI over the bus, then the command through the queue (a table fault may
+    // stall it, so it goes last).
+    h.msi(c.device, c.event);
+    const Event& dropped = last_of(h, EventKind::Ignored);
+    EXPECT_TRUE(Points({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored})
+                    .matches(dropped))
+        << to_string(dropped);
+    EXPECT_EQ(dropped.rule, translation_error(c.stage));
+    h.cmd(int_cmd);
+    const Event& error = last_of(h, EventKind::GuestError);
+    EXPECT_TRUE(Points({tp::kItsIntError, tp::kItsIntFault}).matches(error)) << to_string(error);
+    EXPECT_TRUE(contains(error.rule, c.command_problem)) << error.rule;
+    EXPECT_FALSE(h.gic.rd(1).lpi_pending(kLpi + 1));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EveryStage, SameLookupStage,
+    ::testing::Values(StageCase{"DeviceId", 1u << 16, 0, LookupStage::DeviceId, "beyond GITS_TYPER.Devbits"},
+                      StageCase{"DeviceTable", 40000, 0, LookupStage::DeviceTable, "device table entry of DeviceID"},
+                      StageCase{"Device", 2, 0, LookupStage::Device, "DeviceID 0x2 is not mapped (MAPD)"},
+                      StageCase{"EventId", 1, 256, LookupStage::EventId, "EventID 0x100 beyond the ITT"},
+                      StageCase{"IteInvalid", 1, 4, LookupStage::Ite, "no mapping for DeviceID 0x1 EventID 0x4"},
+                      StageCase{"IteUnreadable", 9, 256, LookupStage::Ite, "memory fault reading an ITE"},
+                      StageCase{"Collection", 1, 1, LookupStage::Collection, "collection 5 is not mapped (MAPC)"},
+                      StageCase{"Vpe", 1, 3, LookupStage::Vpe, "vPE 7 is not mapped on this ITS (VMAPP)"}),
+    [](const ::testing::TestParamInfo<StageCase>& info) { return std::string(info.param.name); });
+
+// its.h LookupContext: a lookup that succeeds records no failed stage, under either context.
+TEST_F(Translation, ALookupThatSucceedsRecordsNoStage) {
+    const ItsCommand int_cmd = build::int_(1, 0);
+    const LookupContext command(int_cmd);
+    const LookupContext msi = LookupContext::msi(1, 2);
+    EventRoute route;
+    ASSERT_EQ(h.gic.its().lookup_event(command, 1, 0, route), CmdResult::Ok);
+    EXPECT_EQ(route.rd, &h.gic.rd(1));
+    EXPECT_FALSE(command.failed().has_value());
+    ASSERT_EQ(h.gic.its().lookup_event(msi, 1, 2, route), CmdResult::Ok);
+    EXPECT_EQ(route.rd, &h.gic.rd(0));
+    EXPECT_TRUE(route.ref.ite.is_virtual);
+    EXPECT_FALSE(msi.failed().has_value());
 }
 
 // ---------------------------------------------------------------------------------------------

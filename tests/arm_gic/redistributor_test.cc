@@ -88,7 +88,7 @@ struct Forwarded {
         h.cmd(build::vmapti(1, 1, 0, kVlpi + 1, kNoDoorbell));
         h.open_cpu(0);
     }
-    void msi(uint32_t event) { h.gic.its().translate(1, event); }
+    void msi(uint32_t event) { h.msi(1, event); }
 };
 
 

@@ -26,7 +26,7 @@ struct Forwarded : ::testing::Test {
 // reference/arm §1.1: an MSI to a resident vPE becomes a pending vLPI the vCPU acknowledges.
 TEST_F(Forwarded, MsiToResidentVpeIsDeliveredThroughTheCpuInterface) {
     h.schedule(0, 0);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(h.gic.cpu(0).read_hppir1(), kVlpi);
     EXPECT_EQ(h.gic.cpu(0).read_iar1(), kVlpi);
     EXPECT_EQ(h.gic.cpu(0).read_iar1(), kSpuriousIntid);  // acknowledged: no longer pending
@@ -41,7 +41,7 @@ TEST_F(Forwarded, MsiToNonResidentVpeRingsTheDoorbellOnlyWhenRequested) {
     h.gic.set_host_irq_handler([&](unsigned, uint32_t intid) { host_irqs.push_back(intid); });
     h.schedule(0, 0);
     h.deschedule(0, /*doorbell=*/false);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(host_irqs.empty());
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
 
@@ -50,8 +50,8 @@ TEST_F(Forwarded, MsiToNonResidentVpeRingsTheDoorbellOnlyWhenRequested) {
     h.gic.cpu(0).write_eoir1(kVlpi);
     h.deschedule(0, /*doorbell=*/true);
     EXPECT_FALSE(Vpendbaser41::decode(h.gic.rd(0).read64(kGicrVlpiFrame + GICR_VPENDBASER)).pending_last);
-    h.gic.its().translate(1, 0);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
+    h.msi(1, 0);
     EXPECT_EQ(host_irqs, (std::vector<uint32_t>{kDoorbell}));
 }
 
@@ -59,7 +59,7 @@ TEST_F(Forwarded, MsiToNonResidentVpeRingsTheDoorbellOnlyWhenRequested) {
 // VPT read before it is stale.
 TEST_F(Forwarded, UnmapWithAllocWritesBackCachedBitsAndAnEarlierReadIsStale) {
     h.schedule(0, 0);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.deschedule(0, false);
     EXPECT_FALSE(h.vpt_bit(0, kVlpi)) << "de-scheduling does not clean the VPT";
     build::Vmapp unmap;
@@ -77,7 +77,7 @@ TEST_F(Forwarded, UnmapWithAllocWritesBackCachedBitsAndAnEarlierReadIsStale) {
 
 // reference/arm §1.2: DISCARD removes the interrupt's pending state.
 TEST_F(Forwarded, DiscardDropsThePendingState) {
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
     h.cmd(build::discard(1, 0));
     EXPECT_FALSE(h.gic.rd(0).vlpi_pending(0, kVlpi));
@@ -89,7 +89,7 @@ TEST_F(Forwarded, DiscardDropsThePendingState) {
 // reference/arm §1.2: VMOVI clears the pending bit in the source VPT and sets it in the destination.
 TEST_F(Forwarded, VmoviMovesThePendingState) {
     h.map_vpe(1, 1);
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.cmd(build::vmovi(1, 0, 1, false, kNoDoorbell));
     EXPECT_FALSE(h.gic.rd(0).vlpi_pending(0, kVlpi));
     EXPECT_TRUE(h.gic.rd(1).vlpi_pending(1, kVlpi));
@@ -97,7 +97,7 @@ TEST_F(Forwarded, VmoviMovesThePendingState) {
 
 // reference/arm §1.2: VMOVP moves a vPE to another redistributor, with its pending state.
 TEST_F(Forwarded, VmovpRetargetsTheVpe) {
-    h.gic.its().translate(1, 0);
+    h.msi(1, 0);
     h.cmd(build::vmovp(0, 1, 0, 1, true, kDoorbell));
     EXPECT_EQ(h.gic.rd_of_vpe(0), &h.gic.rd(1));
     EXPECT_TRUE(h.gic.rd(1).vlpi_pending(0, kVlpi));

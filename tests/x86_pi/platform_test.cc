@@ -83,7 +83,7 @@ struct Rig {
     ApicPage page(unsigned vcpu) { return ApicPage(mem, hw.cpu(vcpu).vmcs().virtual_apic_addr); }
     BitArray<256> virr(unsigned vcpu) { return page(vcpu).bits(apic::IRR); }
 
-    IrResult msi(uint16_t handle) { return hw.msi(MsiRequest{RemappableMsi::address(handle), 0, 0}); }
+    IrResult msi(uint16_t handle) { return hw.msi(MsiWrite{RemappableMsi::address(handle), 0, 0}); }
     void enter(unsigned n) {
         hw.cpu(n).guest_set_if(true);
         ASSERT_EQ(hw.cpu(n).vm_entry(), VmEntryFailure::None);
@@ -402,7 +402,7 @@ TEST(PlatformCopy, AttachedCopyRunsOnItsOwnMemoryAndLog) {
     EventLog log = rig.log;
     Platform hw = rig.hw;
     hw.attach(mem, log);
-    IrResult r = hw.msi(MsiRequest{RemappableMsi::address(5), 0, 0});
+    IrResult r = hw.msi(MsiWrite{RemappableMsi::address(5), 0, 0});
     ASSERT_TRUE(r.message.has_value());
     EXPECT_EQ(ApicPage(mem, hw.cpu(1).vmcs().virtual_apic_addr).bits(apic::IRR), vectors({0x61}));
     EXPECT_EQ(hw.cpu(1).vmcs().rvi, 0x61);
@@ -413,6 +413,20 @@ TEST(PlatformCopy, AttachedCopyRunsOnItsOwnMemoryAndLog) {
     EXPECT_FALSE(rig.pid(1).on);
     EXPECT_EQ(rig.hw.cpu(1).vmcs().rvi, 0);
     EXPECT_EQ(rig.log.events().size(), logged);
+}
+
+// core/bus.h, VT-d §5.1 source validation (not in reference/): a device's MSI write on the bus
+// reaches the IOMMU with the write's requester id as the request's source-id, which an IRTE with
+// SVT=1 and SQ=0 compares with its SID exactly.
+TEST(PlatformMsiBus, TheWritesRequesterIdIsTheRequestsSourceId) {
+    Rig rig;
+    rig.put(5, PostedIrte{.present = true, .vv = 0x61, .pda = pid_at(1), .sid = 0x0100, .sq = 0, .svt = 1}.encode());
+    IrResult other = rig.hw.msi(MsiWrite{RemappableMsi::address(5), 0, 0x0200});
+    EXPECT_EQ(other.kind, IrResult::Kind::Blocked);
+    EXPECT_EQ(other.fault, IrFault::SidMismatch);
+    IrResult same = rig.hw.msi(MsiWrite{RemappableMsi::address(5), 0, 0x0100});
+    EXPECT_EQ(same.kind, IrResult::Kind::Posted);
+    EXPECT_EQ(rig.pid(1).pir, vectors({0x61}));
 }
 
 }  // namespace

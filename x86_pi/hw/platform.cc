@@ -1,4 +1,5 @@
-// The interrupt bus between the IOMMU and the pCPUs' local APICs (platform.h).
+// The MSI bus into the IOMMU and the interrupt bus between the IOMMU and the pCPUs' local APICs
+// (platform.h).
 #include "x86_pi/hw/platform.h"
 
 #include "x86_pi/trace_points.h"
@@ -16,8 +17,8 @@ void Platform::attach(AddressSpace& host_memory, EventLog& log) {
     for (Cpu& c : cpus_) c.attach(host_memory, log);
 }
 
-IrResult Platform::msi(const MsiRequest& request) {
-    IrResult r = iommu_.request(request);
+IrResult Platform::msi(const MsiWrite& write) {
+    IrResult r = iommu_.request(MsiRequest{write.address, write.data, static_cast<uint16_t>(write.requester_id)});
     if (r.message) send(*r.message);
     return r;
 }

@@ -11,7 +11,8 @@ void QemuPort::send_to_host(PciDevice& d, uint32_t v) {
                      v);
         return;
     }
-    m_.hw.msi(m_.iommu().physical_msi(irq));
+    const MsiRequest m = m_.iommu().physical_msi(irq);  // what the host driver programmed into the device
+    m_.hw.msi(MsiWrite{m.address, m.data, m.sid});
 }
 
 }  // namespace irqdiff::x86::vmm
