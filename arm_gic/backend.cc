@@ -9,6 +9,7 @@
 #include "arm_gic/machine.h"
 #include "arm_gic/places.h"
 #include "arm_gic/policies.h"
+#include "arm_gic/trace_points.h"
 #include "arm_gic/vmm/qemu.h"
 #include "core/migration_driver.h"
 
@@ -42,55 +43,71 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         static const PlanTable table{
             {
                 {{"stop_vcpus", S::Save, "stop_vcpus", "pause_all_vcpus: every vCPU is put (its vPE non-resident)"},
-                 &B::stop_vcpus},
+                 &B::stop_vcpus,
+                 &tp::kQemuStopVcpus},
                 {{"stop_devices", S::Save, "stop_devices",
                   "VFIO devices to STOP before the GIC handlers run (vfio_vmstate_change; QEMU 8ce1ff990eff)"},
-                 &B::stop_devices},
+                 &B::stop_devices,
+                 &tp::kQemuStopDevices},
                 {{"save_its_tables", S::Save, "save_irqchip",
                   "KVM_DEV_ARM_ITS_SAVE_TABLES (kvm_arm_its vm_change_state_handler; errors only reported)"},
-                 &B::save_its_tables},
+                 &B::save_its_tables,
+                 &tp::kQemuSaveItsTables},
                 {{"save_pending_tables", S::Save, "save_irqchip",
                   "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES (vgic_v3_save_pending_tables; 4.1 reads the VPT with the vPEs "
                   "unmapped)"},
-                 &B::save_pending_tables},
+                 &B::save_pending_tables,
+                 &tp::kQemuSavePendingTables},
                 {{"save_gic_state", S::Save, "save_irqchip",
                   "pre_save: GICR, GITS and CPU interface registers into the stream (kvm_arm_gicv3_get, "
                   "kvm_arm_its_pre_save)"},
-                 &B::save_gic_state_step},
+                 &B::save_gic_state_step,
+                 &tp::kQemuSaveGicState},
                 {{"copy_memory", S::Save, "copy_memory",
                   "the final RAM pass, with the pending and ITS tables just written"},
-                 &B::copy_memory},
+                 &B::copy_memory,
+                 &tp::kQemuCopyMemory},
             },
             {
                 {{"restore_gicr_pendbaser", S::Restore, "restore_irqchip",
                   "GICR_PROPBASER and GICR_PENDBASER of every vCPU (kvm_arm_gicv3_put)"},
-                 &B::restore_gicr_pendbaser},
+                 &B::restore_gicr_pendbaser,
+                 &tp::kQemuRestoreGicrPendbaser},
                 {{"restore_gicr_ctlr", S::Restore, "restore_irqchip",
                   "GICR_CTLR.EnableLPIs -> vgic_enable_lpis (pending table -> pending_latch, no clear); CPU "
                   "interface"},
-                 &B::restore_gicr_ctlr},
+                 &B::restore_gicr_ctlr,
+                 &tp::kQemuRestoreGicrCtlr},
                 {{"restore_its_regs", S::Restore, "restore_translation",
                   "GITS_IIDR, CBASER, CREADR, CWRITER, BASER<n> (kvm_arm_its_post_load)"},
-                 &B::restore_its_regs},
+                 &B::restore_its_regs,
+                 &tp::kQemuRestoreItsRegs},
                 {{"restore_its_tables", S::Restore, "restore_translation",
                   "KVM_DEV_ARM_ITS_RESTORE_TABLES: each ITE -> vgic_add_lpi, pending_latch from the table, bit "
                   "cleared"},
-                 &B::restore_its_tables},
+                 &B::restore_its_tables,
+                 &tp::kQemuRestoreItsTables},
                 {{"enable_its", S::Restore, "restore_translation", "GITS_CTLR (kvm_arm_its_post_load, last)"},
-                 &B::enable_its},
+                 &B::enable_its,
+                 &tp::kQemuEnableIts},
                 {{"vfio_load_config", S::Restore, "restore_devices",
                   "VFIO PCI config and MSI-X table (vfio_pci_load_config)"},
-                 &B::vfio_load_config},
+                 &B::vfio_load_config,
+                 &tp::kQemuVfioLoadConfig},
                 {{"msix_enable", S::Restore, "restore_devices",
                   "vfio_msix_enable: KVM MSI routes, irqfds, VFIO_DEVICE_SET_IRQS (host IRQs)"},
-                 &B::msix_enable},
+                 &B::msix_enable,
+                 &tp::kQemuMsixEnable},
                 {{"irq_bypass_connect", S::Restore, "restore_devices",
                   "irq bypass producer meets consumer: kvm_vgic_v4_set_forwarding per vector"},
-                 &B::irq_bypass_connect},
+                 &B::irq_bypass_connect,
+                 &tp::kQemuIrqBypassConnect},
                 {{"start_vcpus", S::Restore, "start_vcpus", "resume_all_vcpus: vCPUs loaded, vPEs resident"},
-                 &B::start_vcpus},
+                 &B::start_vcpus,
+                 &tp::kQemuStartVcpus},
                 {{"start_devices", S::Restore, "start_devices", "VFIO devices to RUNNING (vfio_vmstate_change)"},
-                 &B::start_devices},
+                 &B::start_devices,
+                 &tp::kQemuStartDevices},
             },
             {
                 {"restore_gicr_pendbaser", "restore_gicr_ctlr",
@@ -145,14 +162,14 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                 } else {
                     vm().masked.at(a.vcpu) = a.kind == StepKind::Mask;
                 }
-                log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.mask" : "GUEST.unmask", {{"vcpu", a.vcpu}});
+                log_.emit(a.kind == StepKind::Mask ? tp::kGuestMask : tp::kGuestUnmask, a.vcpu);
                 break;
             case StepKind::Block:
-                log_.op(Layer::Guest, "GUEST.wfi", {{"vcpu", a.vcpu}});
+                log_.emit(tp::kGuestWfi, a.vcpu);
                 active().kvm().vcpu_block(static_cast<uint32_t>(a.vcpu));
                 break;
             case StepKind::Preempt:
-                log_.op(Layer::Hypervisor, "HOST.preempt", {{"vcpu", a.vcpu}});
+                log_.emit(tp::kHostPreempt, a.vcpu);
                 active().kvm().vcpu_put(static_cast<uint32_t>(a.vcpu), false);
                 break;
             case StepKind::Fire: {
@@ -201,8 +218,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
 
     std::unique_ptr<Machine> make_machine(bool destination) {
         auto h = std::make_unique<Machine>(config_, log_, transfer_);
-        log_.op(Layer::Vmm, destination ? "QEMU.incoming" : "QEMU.boot",
-                {{"gic", to_string(config_.version)}, {"vcpus", scenario_.vcpus}, {"transfer", to_string(transfer_)}});
+        log_.emit(destination ? tp::kQemuIncoming : tp::kQemuBoot, to_string(config_.version), scenario_.vcpus,
+                  to_string(transfer_));
         h->its.init(h->gic);
         h->kvm().init(scenario_.vcpus);
         plug_devices(*h, destination, [&](uint32_t d) {
@@ -245,13 +262,13 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         kvm::VgicCpu& c = h.vgic.cpus.at(v);
         if (c.run == kvm::VcpuRun::Stopped) throw std::logic_error("ArmBackend: run while the VMM holds the vCPUs");
         if (c.run == kvm::VcpuRun::Blocked) {
-            log_.op(Layer::Guest, "GUEST.still_waiting", {{"vcpu", v}});
+            log_.emit(tp::kGuestStillWaiting, v);
             return;
         }
         kvm::Kvm kvm = h.kvm();
         kvm.vcpu_load(v);
         const bool masked = unicorn_ ? unicorn_->masked(v) : static_cast<bool>(vm().masked[v]);
-        log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"masked", masked}});
+        log_.emit(tp::kGuestRun, v, masked);
         for (unsigned round = 0; round < 64; ++round) {
             kvm.vcpu_enter(v);
             unsigned taken = unicorn_ ? unicorn_->take_interrupts(v, h.gic.cpu(v), vm(), scenario_, guest_log_)
@@ -273,14 +290,12 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         }
     }
     void save_its_tables() {
-        if (int rc = source().kvm().its_save_tables(); rc != kvm::kOk)
-            log_.op(Layer::Vmm, "QEMU.its_save_failed", {{"rc", rc}, {"fatal", false}});
+        if (int rc = source().kvm().its_save_tables(); rc != kvm::kOk) log_.emit(tp::kQemuItsSaveFailed, rc, false);
     }
     void save_pending_tables() {
         if (int rc = source().kvm().save_pending_tables(); rc != kvm::kOk)
-            log_.guest_error(Layer::Vmm, "QEMU.save_pending_tables",
-                             "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (vm_change_state_handler)",
-                             {{"rc", rc}});
+            log_.emit(tp::kQemuSavePendingTablesError,
+                      "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (vm_change_state_handler)", rc);
     }
     void save_gic_state_step() { save_gic_state(source()); }
     void copy_memory() {
@@ -337,8 +352,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     }
     void restore_its_tables() {
         if (int rc = destination().kvm().its_restore_tables(); rc != kvm::kOk)
-            log_.guest_error(Layer::Vmm, "QEMU.its_restore_tables", "RESTORE_TABLES failed: the migration fails",
-                             {{"rc", rc}});
+            log_.emit(tp::kQemuItsRestoreTablesError, "RESTORE_TABLES failed: the migration fails", rc);
     }
     void enable_its() { destination().kvm().its_write(GITS_CTLR, transit().its_ctlr & GitsCtlr::Enabled.kMask); }
     /// The first start step starts the VM: arm.transfer=vm_start transfers there, before anything runs.
@@ -376,7 +390,8 @@ BackendInfo arm_backend_info() {
                        {{DeviceKind::Timer, std::nullopt,
                          "timer is the x86 local-APIC timer; the arm backend models no timer (give the scenario "
                          "'arch: x86')"}},
-                       arm_policies()};
+                       arm_policies(),
+                       tp::trace_points()};
 }
 
 }  // namespace irqdiff::arm

@@ -104,7 +104,7 @@ BENCHMARK(BM_MsiTranslateAndClear);
 // the full event log.
 void BM_RunSeedOnArm(benchmark::State& state) {
     Scenario scenario = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml",
-                                      builtin_backends().policies());
+                                      builtin_backends().catalogue());
     const BackendInfo& arm = *builtin_backends().find("arm");
     RunOptions options;
     options.record_events = state.range(0) != 0;

@@ -13,12 +13,12 @@ namespace {
 const std::string kSeed = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml";
 
 void BM_LoadSeedScenario(benchmark::State& state) {
-    for (auto _ : state) benchmark::DoNotOptimize(load_scenario(kSeed, builtin_backends().policies()));
+    for (auto _ : state) benchmark::DoNotOptimize(load_scenario(kSeed, builtin_backends().catalogue()));
 }
 BENCHMARK(BM_LoadSeedScenario);
 
 void BM_RunSeedOnIdeal(benchmark::State& state) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     const BackendInfo& ideal = *builtin_backends().find("ideal");
     RunOptions options;
     options.record_events = state.range(0) != 0;

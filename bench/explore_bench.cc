@@ -14,7 +14,7 @@ namespace {
 const std::string kSeed = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml";
 
 void BM_ExploreSeedAllOrders(benchmark::State& state) {
-    static const Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    static const Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreOptions o;
     o.arches = {"arm", "x86"};
     o.policy = {parse_policy_assignment(builtin_backends().policies(), "arm.transfer=all", "--policy")};
@@ -32,7 +32,7 @@ BENCHMARK(BM_ExploreSeedAllOrders)->Threads(1)->Threads(2)->UseRealTime()->Unit(
 // The same schedules, each run from the start by the plain runner (no prefix sharing): what the
 // snapshots save.
 void BM_RunSeedAllOrdersFromScratch(benchmark::State& state) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreOptions o;
     o.arches = {"arm", "x86"};
     o.policy = {parse_policy_assignment(builtin_backends().policies(), "arm.transfer=all", "--policy")};

@@ -36,7 +36,7 @@ steps:
 )";
 
 void BM_GuestAck(benchmark::State& state, const char* arch) {
-    Scenario s = parse_scenario(kScenario, builtin_backends().policies(), "bench");
+    Scenario s = parse_scenario(kScenario, builtin_backends().catalogue(), "bench");
     const BackendInfo& info = *builtin_backends().find(arch);
     PolicyValues policy = resolve_policy(builtin_backends().find(arch)->policies, s.policy, {});
     EventLog log(false);

@@ -96,7 +96,7 @@ BENCHMARK(BM_PostedMsiSuppressed);
 // the full event log.
 void BM_RunSeedOnX86(benchmark::State& state) {
     Scenario scenario = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/seed/pending_across_migration.yaml",
-                                      builtin_backends().policies());
+                                      builtin_backends().catalogue());
     const BackendInfo& x86 = *builtin_backends().find("x86");
     RunOptions options;
     options.record_events = state.range(0) != 0;

@@ -23,6 +23,7 @@
 #include "core/runner.h"
 #include "core/scenario.h"
 #include "core/trace.h"
+#include "core/trace_points.h"
 #include "core/versions.h"
 #include "registry/builtin_backends.h"
 
@@ -183,7 +184,7 @@ int cmd_run(const RunArgs& a) {
     int code = kExitOk;
     for (const std::string& file : a.files) {
         try {
-            Scenario s = load_scenario(file, registry.policies());
+            Scenario s = load_scenario(file, registry.catalogue());
             std::vector<std::string> arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
             ScenarioResult result = run_scenario(s, registry, arches, options);
             if (a.trace) {
@@ -395,7 +396,7 @@ void print_exploration(const ExploreSpace& space, const Exploration& x, bool eve
 int cmd_explore(const ExploreArgs& a) {
     const Registry& registry = builtin_backends();
     try {
-        Scenario s = load_scenario(a.file, registry.policies());
+        Scenario s = load_scenario(a.file, registry.catalogue());
         ExploreOptions options;
         std::vector<std::string> requested;
         if (a.arch) requested = registry.expand_arch(*a.arch, "--arch");
@@ -482,6 +483,56 @@ int list_policies() {
     return kExitOk;
 }
 
+/// The groups of the event catalogue: core's declarations (every backend logs them), then each
+/// backend's own, in registration order; `arch` keeps core's and that backend's.
+std::vector<std::pair<std::string, TracePointList>> event_groups(const std::optional<std::string>& arch) {
+    const Registry& registry = builtin_backends();
+    std::vector<std::pair<std::string, TracePointList>> groups = {{"core (every backend)", tp::core_trace_points()}};
+    std::vector<std::string> names;
+    if (arch) names = registry.expand_arch(*arch, "--arch");
+    for (const BackendInfo& b : registry.backends())
+        if (!arch || std::find(names.begin(), names.end(), b.name) != names.end())
+            groups.emplace_back(fmt::format("{}: {}", b.name, b.description), b.events);
+    return groups;
+}
+
+std::string event_arguments(const TracePointInfo& e, bool markdown) {
+    std::vector<std::string> args;
+    for (const ArgSpec& a : e.args)
+        args.push_back(markdown ? fmt::format("`{}` {}", a.key, to_string(a.type))
+                                : fmt::format("{}:{}", a.key, to_string(a.type)));
+    return fmt::format("{}", fmt::join(args, ", "));
+}
+
+/// `list events`: the declared events, as a table, or (`markdown`) as the tables docs/traces.md
+/// holds (scripts/traces_doc.py writes them there).
+int list_events(const std::optional<std::string>& arch, bool markdown) {
+    auto cell = [](std::string_view s) {
+        std::string out;
+        for (char c : s) out += c == '|' ? std::string("\\|") : std::string(1, c);
+        return out;
+    };
+    bool first = true;
+    for (const auto& [group, events] : event_groups(arch)) {
+        if (markdown) {
+            fmt::print("{}### {}\n\n", first ? "" : "\n", group);
+            fmt::print("| event | kind | layer | arguments | what | source |\n|---|---|---|---|---|---|\n");
+            for (const TracePointInfo* e : events)
+                fmt::print("| `{}` | {} | {} | {} | {} | {} |\n", e->op, to_string(e->kind), to_string(e->layer),
+                           event_arguments(*e, true), cell(e->doc), cell(e->source));
+        } else {
+            fmt::print("{}{}\n", first ? "" : "\n", group);
+            Table t({"event", "kind", "layer", "arguments", "what", "source"});
+            for (const TracePointInfo* e : events)
+                t.add({std::string(e->op), to_string(e->kind), to_string(e->layer), event_arguments(*e, false),
+                       std::string(e->doc), std::string(e->source)});
+            fmt::print("{}", t.render("  "));
+        }
+        first = false;
+    }
+    return kExitOk;
+}
+
 int list_scenarios(const std::optional<std::string>& dir_arg) {
     namespace fs = std::filesystem;
     fs::path dir;
@@ -506,7 +557,7 @@ int list_scenarios(const std::optional<std::string>& dir_arg) {
     int code = kExitOk;
     for (const fs::path& f : files) {
         try {
-            Scenario s = load_scenario(f.string(), builtin_backends().policies());
+            Scenario s = load_scenario(f.string(), builtin_backends().catalogue());
             std::string first = s.description.substr(0, s.description.find('\n'));
             t.add({fs::relative(f, dir).string(), s.name, first});
         } catch (const InputError& e) {
@@ -574,11 +625,14 @@ int main_impl(int argc, char** argv) {
 
     std::string what;
     std::optional<std::string> list_arch, list_dir;
-    CLI::App* list = app.add_subcommand("list", "List migration steps, policies or the scenario library");
-    list->add_option("WHAT", what, "steps, policies or scenarios")
+    bool list_markdown = false;
+    CLI::App* list =
+        app.add_subcommand("list", "List migration steps, policies, declared events or the scenario library");
+    list->add_option("WHAT", what, "steps, policies, events or scenarios")
         ->required()
-        ->check(CLI::IsMember({"steps", "policies", "scenarios"}));
-    list->add_option("--arch", list_arch, "steps: only this backend");
+        ->check(CLI::IsMember({"steps", "policies", "events", "scenarios"}));
+    list->add_option("--arch", list_arch, "steps, events: only this backend (events: and core's)");
+    list->add_flag("--markdown", list_markdown, "events: as the Markdown tables of docs/traces.md");
     list->add_option("--dir", list_dir,
                      "scenarios: the directory to list (default: ./scenarios, else the source tree's)");
 
@@ -595,6 +649,7 @@ int main_impl(int argc, char** argv) {
         if (*explore) return cmd_explore(explore_args);
         if (what == "steps") return list_steps(list_arch);
         if (what == "policies") return list_policies();
+        if (what == "events") return list_events(list_arch, list_markdown);
         return list_scenarios(list_dir);
     } catch (const InputError& e) {
         fmt::print(stderr, "{}\n", e.what());

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <stdexcept>
+
+#include "core/trace_points.h"
 
 namespace irqdiff {
 
@@ -57,8 +60,18 @@ void Registry::add(BackendInfo info) {
         catalog->push_back(spec);
     }
     policies_ = catalog;
+    for (const TracePointInfo* e : info.events) {
+        if (std::find(events_.begin(), events_.end(), e) != events_.end())
+            throw std::logic_error("Registry: event declared twice: " + std::string(e->op));
+        events_.push_back(e);
+    }
     backends_.push_back(std::move(info));
     for (BackendInfo& b : backends_) b.catalog = policies_;
+}
+
+std::vector<const TracePointInfo*> Registry::initial_events() {
+    TracePointList core = tp::core_trace_points();
+    return {core.begin(), core.end()};
 }
 
 const BackendInfo* Registry::find(std::string_view name) const {

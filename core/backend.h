@@ -170,6 +170,9 @@ struct BackendInfo {
     /// The policies this backend reads, in catalogue order: the views of the Policy<E>
     /// descriptors declared next to their readers in the backend's stack.
     std::vector<PolicySpec> policies{};
+    /// The events this backend's stack declares (its trace_points.h), in catalogue order; core's
+    /// own declarations are the registry's, not a backend's.
+    TracePointList events{};
     /// The registry's whole catalogue (set by Registry::add): a run checks its overrides against
     /// it, other backends' keys included. Null for a backend no registry holds.
     std::shared_ptr<const std::vector<PolicySpec>> catalog{};
@@ -187,6 +190,11 @@ class Registry {
     /// The policy catalogue: every registered backend's policies, in registration order (a key
     /// registered twice is a std::logic_error).
     std::span<const PolicySpec> policies() const { return *policies_; }
+    /// The event catalogue: core's declarations (core/trace_points.h), then every registered
+    /// backend's, in registration order (a declaration listed twice is a std::logic_error).
+    TracePointList events() const { return events_; }
+    /// What a scenario's names are checked against: the policy and event catalogues.
+    Catalogue catalogue() const { return Catalogue{policies(), events()}; }
     /// What `--arch` means when not given: every virtualizing backend, or `ideal` when this
     /// build has none.
     std::vector<std::string> default_arches() const;
@@ -203,6 +211,8 @@ class Registry {
    private:
     std::vector<BackendInfo> backends_;
     std::shared_ptr<const std::vector<PolicySpec>> policies_ = std::make_shared<const std::vector<PolicySpec>>();
+    std::vector<const TracePointInfo*> events_ = initial_events();
+    static std::vector<const TracePointInfo*> initial_events();
 };
 
 }  // namespace irqdiff

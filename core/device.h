@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/event_log.h"
+#include "core/trace_points.h"
 
 namespace irqdiff {
 
@@ -58,8 +59,7 @@ struct PciDevice {
     bool raise(uint32_t vector, EventLog& log) {
         if (can_send()) return true;
         held.at(vector) = true;
-        log.op(Layer::Vmm, "DEVICE.hold",
-               {{"device", name}, {"vector", vector}, {"state", to_string(state)}, {"msix", msix_enabled}});
+        log.emit(tp::kDeviceHold, name, vector, to_string(state), msix_enabled);
         return false;
     }
     /// Loading the migrated device state (vfio_load_config): the MSIs pending in the stream join

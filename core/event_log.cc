@@ -25,6 +25,16 @@ const char* to_string(EventKind kind) {
     return "?";
 }
 
+const char* to_string(ArgType type) {
+    switch (type) {
+        case ArgType::Int: return "int";
+        case ArgType::Hex: return "hex";
+        case ArgType::Bool: return "bool";
+        case ArgType::String: return "string";
+    }
+    return "?";
+}
+
 std::string to_string(const ArgValue& value) {
     struct Visitor {
         std::string operator()(int64_t v) const { return std::to_string(v); }
@@ -57,14 +67,26 @@ std::string EventLog::to_text() const {
     return text;
 }
 
-ArgValue EventLog::own(const std::variant<int64_t, Hex, bool, std::string_view>& v) {
-    struct Visitor {
+void EventLog::record(uint64_t seq, const TracePointInfo& tp, std::string_view rule, const Sources& sources,
+                      std::span<const ArgView> values) {
+    struct Own {
         ArgValue operator()(int64_t x) const { return x; }
         ArgValue operator()(Hex x) const { return x; }
         ArgValue operator()(bool x) const { return x; }
         ArgValue operator()(std::string_view x) const { return std::string(x); }
     };
-    return std::visit(Visitor{}, v);
+    Event& e = events_.emplace_back();
+    e.seq = seq;
+    e.action = action_;
+    e.layer = tp.layer;
+    e.kind = tp.kind;
+    e.op = tp.op;
+    e.rule = rule;
+    e.point = &tp;
+    e.args.reserve(values.size());
+    for (size_t i = 0; i < values.size(); ++i)
+        e.args.push_back(EventArg{std::string(tp.args[i].key), std::visit(Own{}, values[i])});
+    for (size_t i = 0; i < sources.size(); ++i) e.sources.emplace_back(sources[i]);
 }
 
 }  // namespace irqdiff

@@ -6,35 +6,16 @@
 #pragma once
 
 #include <array>
-#include <concepts>
 #include <cstdint>
-#include <initializer_list>
 #include <span>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
 
+#include "core/trace_point.h"
+
 namespace irqdiff {
-
-enum class Layer : uint8_t { Scenario, Guest, Hardware, Hypervisor, Vmm };
-inline constexpr int kLayerCount = 5;
-const char* to_string(Layer layer);
-
-enum class EventKind : uint8_t {
-    Op,          // an operation of the model
-    GuestError,  // the guest or hypervisor asked for something the architecture does not define;
-                 // the model applied its documented (policy-selected) choice
-    Violation,   // an architectural rule was broken (a run with one does not meet expectations)
-    Ignored,     // the architecture says to ignore this; logged so it is never silent
-};
-const char* to_string(EventKind kind);
-
-/// An argument printed in hexadecimal (addresses, register values).
-struct Hex {
-    uint64_t value;
-    bool operator==(const Hex&) const = default;
-};
 
 using ArgValue = std::variant<int64_t, Hex, bool, std::string>;
 
@@ -44,29 +25,6 @@ struct EventArg {
     ArgValue value;
     bool operator==(const EventArg&) const = default;
 };
-
-/// An argument as passed to the log (non-owning, so a call that is not recorded costs no heap
-/// allocation: the explorer and the benchmarks run that way). Integers print in decimal, Hex in
-/// hexadecimal.
-struct Arg {
-    std::string_view key;
-    std::variant<int64_t, Hex, bool, std::string_view> value;
-
-    template <std::integral T>
-    Arg(std::string_view k, T v) : key(k) {
-        if constexpr (std::is_same_v<T, bool>)
-            value = v;
-        else
-            value = static_cast<int64_t>(v);
-    }
-    Arg(std::string_view k, Hex v) : key(k), value(v) {}
-    Arg(std::string_view k, std::string_view v) : key(k), value(v) {}
-    Arg(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
-    Arg(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
-};
-
-using ArgList = std::initializer_list<Arg>;
-using NameList = std::initializer_list<std::string_view>;
 
 std::string to_string(const ArgValue& value);
 
@@ -79,6 +37,7 @@ struct Event {
     std::vector<EventArg> args;
     std::vector<std::string> sources;  // interrupt sources touched, by scenario name ("nic.0")
     std::string rule;                  // for GuestError / Violation / Ignored: the rule and its source
+    const TracePointInfo* point = nullptr;  // its declaration (op, layer, kind and keys are the declared ones)
     bool operator==(const Event&) const = default;
 };
 
@@ -95,23 +54,26 @@ class EventLog {
     uint32_t action() const { return action_; }
     bool recording() const { return recording_; }
 
-    // Each call appends one entry; `sources` name the interrupt sources it touched (for op, also
-    // from a vector of names).
-    void op(Layer layer, std::string_view op, ArgList args = {}, NameList sources = {}) {
-        add(layer, EventKind::Op, op, args, sources, {});
+    /// Appends one entry of a declared event: an Op with its arguments, any other kind with the
+    /// rule it applied (phrased by the caller) and then its arguments, in the declared order and
+    /// types. `log.emit(tp.touching(sources), ...)` also names the interrupt sources it touched.
+    template <class... A>
+    void emit(const Op<A...>& tp, typename trace_detail::ArgOf<A>::In... v) {
+        add(tp, {}, {}, v...);
     }
-    void op(Layer layer, std::string_view op, ArgList args, std::span<const std::string> sources) {
-        add(layer, EventKind::Op, op, args, sources, {});
+    template <EventKind K, class... A>
+    void emit(const TracePoint<K, A...>& tp, std::string_view rule,
+              typename trace_detail::ArgOf<A>::In... v) requires(K != EventKind::Op) {
+        add(tp, rule, {}, v...);
     }
-    void guest_error(Layer layer, std::string_view op, std::string_view rule, ArgList args = {},
-                     NameList sources = {}) {
-        add(layer, EventKind::GuestError, op, args, sources, rule);
+    template <class... A>
+    void emit(const Touching<EventKind::Op, A...>& t, typename trace_detail::ArgOf<A>::In... v) {
+        add(t.point, {}, t.sources, v...);
     }
-    void violation(Layer layer, std::string_view op, std::string_view rule, ArgList args = {}, NameList sources = {}) {
-        add(layer, EventKind::Violation, op, args, sources, rule);
-    }
-    void ignored(Layer layer, std::string_view op, std::string_view rule, ArgList args = {}, NameList sources = {}) {
-        add(layer, EventKind::Ignored, op, args, sources, rule);
+    template <EventKind K, class... A>
+    void emit(const Touching<K, A...>& t, std::string_view rule,
+              typename trace_detail::ArgOf<A>::In... v) requires(K != EventKind::Op) {
+        add(t.point, rule, t.sources, v...);
     }
 
     /// Recorded entries (all of them when recording, otherwise only the non-Op ones).
@@ -128,7 +90,7 @@ class EventLog {
     struct Mark {
         uint64_t total = 0;
         std::array<uint64_t, kLayerCount> per_layer{};
-        std::array<uint64_t, 4> per_kind{};
+        std::array<uint64_t, kEventKindCount> per_kind{};
         size_t recorded = 0;
     };
     Mark mark() const { return Mark{total_, per_layer_, per_kind_, events_.size()}; }
@@ -141,37 +103,29 @@ class EventLog {
     }
 
    private:
-    template <class Names>
-    void add(Layer layer, EventKind kind, std::string_view op, ArgList args, const Names& sources,
-             std::string_view rule) {
-        ++per_layer_[static_cast<size_t>(layer)];
-        ++per_kind_[static_cast<size_t>(kind)];
+    /// An argument as passed to the log (non-owning, so a call that is not recorded costs no heap
+    /// allocation: the explorer and the benchmarks run that way).
+    using ArgView = std::variant<int64_t, Hex, bool, std::string_view>;
+
+    template <EventKind K, class... A>
+    void add(const TracePoint<K, A...>& tp, std::string_view rule, const Sources& sources,
+             const typename trace_detail::ArgOf<A>::In&... v) {
+        ++per_layer_[static_cast<size_t>(tp.layer)];
+        ++per_kind_[static_cast<size_t>(K)];
         uint64_t seq = total_++;
-        if (!recording_ && kind == EventKind::Op) return;
-        record(seq, layer, kind, op, args, sources, rule);
+        if (K == EventKind::Op && !recording_) return;
+        const std::array<ArgView, sizeof...(A)> values{ArgView(v.value)...};
+        record(seq, tp, rule, sources, values);
     }
     // Out of line, so that the counting above inlines into hot paths that do not record.
-    template <class Names>
-    [[gnu::noinline]] void record(uint64_t seq, Layer layer, EventKind kind, std::string_view op, ArgList args,
-                                  const Names& sources, std::string_view rule) {
-        Event& e = events_.emplace_back();
-        e.seq = seq;
-        e.action = action_;
-        e.layer = layer;
-        e.kind = kind;
-        e.op = op;
-        e.rule = rule;
-        e.args.reserve(args.size());
-        for (const Arg& a : args) e.args.push_back(EventArg{std::string(a.key), own(a.value)});
-        for (std::string_view n : sources) e.sources.emplace_back(n);
-    }
-    static ArgValue own(const std::variant<int64_t, Hex, bool, std::string_view>& v);
+    [[gnu::noinline]] void record(uint64_t seq, const TracePointInfo& tp, std::string_view rule, const Sources& sources,
+                                  std::span<const ArgView> values);
 
     bool recording_;
     uint32_t action_ = 0;
     uint64_t total_ = 0;
     std::array<uint64_t, kLayerCount> per_layer_{};
-    std::array<uint64_t, 4> per_kind_{};
+    std::array<uint64_t, kEventKindCount> per_kind_{};
     std::vector<Event> events_;
 };
 

@@ -250,10 +250,9 @@ std::vector<ScheduleRow> ExploreSpace::explore(uint64_t lo, uint64_t hi,
             const SourceMetrics& sm = m.sources[o.source];
             row.sources.push_back(ScheduleSource{o.source, o.outcome, o.forwarded, o.late, sm.window(), sm.hops()});
         }
-        std::set<std::string> broken;
-        for (const Event& e : run->log().events())
-            if (e.kind == EventKind::Violation) broken.insert(e.op);
-        row.violations.assign(broken.begin(), broken.end());
+        std::vector<const TracePointInfo*> broken = broken_rules(run->log().events());
+        std::set<std::string> names = broken_names(broken);
+        row.violations.assign(names.begin(), names.end());
         row.expectations_met = expectations_hold(scenario_, outcomes, broken);
         row.events = run->log().total();
         row.save_events = m.save.events;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/trace_points.h"
+
 namespace irqdiff {
 
 GuestMachine::GuestMachine(const GuestImage& image, uint32_t vcpus, const std::string& arch, uint64_t budget)
@@ -39,10 +41,10 @@ void GuestMachine::drain_log(uint32_t vcpu, std::vector<GuestLogEntry>& out) {
 void GuestMachine::irq_entry(EventLog& log, uint32_t vcpu, uint64_t pc, bool trace) {
     UnicornCpu& c = cpu(vcpu);
     if (!log.recording()) {
-        log.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}});
+        log.emit(tp::kGuestIrqEntryUnrecorded, vcpu, Hex{pc});
         return;
     }
-    log.op(Layer::Guest, "GUEST.irq_entry", {{"vcpu", vcpu}, {"pc", Hex{pc}}, {"insn", c.disassemble(pc)}});
+    log.emit(tp::kGuestIrqEntry, vcpu, Hex{pc}, c.disassemble(pc));
     if (trace) {
         c.take_executed();  // only the handler's
         c.record_executed(true);
@@ -51,7 +53,7 @@ void GuestMachine::irq_entry(EventLog& log, uint32_t vcpu, uint64_t pc, bool tra
 
 void GuestMachine::irq_return(EventLog& log, uint32_t vcpu, size_t taken, bool trace) {
     if (!trace || !log.recording()) {
-        log.op(Layer::Guest, "GUEST.irq_return", {{"vcpu", vcpu}, {"taken", taken}});
+        log.emit(tp::kGuestIrqReturn, vcpu, taken);
         return;
     }
     UnicornCpu& c = cpu(vcpu);
@@ -59,7 +61,7 @@ void GuestMachine::irq_return(EventLog& log, uint32_t vcpu, size_t taken, bool t
     std::string handler;
     for (uint64_t pc : c.take_executed())
         handler += fmt::format("{}{:#x}: {}", handler.empty() ? "" : "; ", pc, c.disassemble(pc));
-    log.op(Layer::Guest, "GUEST.irq_return", {{"vcpu", vcpu}, {"taken", taken}, {"handler", handler}});
+    log.emit(tp::kGuestIrqReturnTraced, vcpu, taken, handler);
 }
 
 GuestMachine::Snapshot GuestMachine::snapshot() const {

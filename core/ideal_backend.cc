@@ -2,6 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
+#include "core/trace_points.h"
+
 namespace irqdiff {
 
 namespace {
@@ -43,30 +47,29 @@ class IdealBackend final : public Backend {
             case StepKind::Mask:
             case StepKind::Unmask:
                 s_.vcpus[a.vcpu].masked = a.kind == StepKind::Mask;
-                log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.mask" : "GUEST.unmask", {{"vcpu", a.vcpu}});
+                log_.emit(a.kind == StepKind::Mask ? tp::kGuestMask : tp::kGuestUnmask, a.vcpu);
                 break;
             case StepKind::Block:
                 s_.vcpus[a.vcpu].blocked = true;
-                log_.op(Layer::Guest, "GUEST.wait_for_interrupt", {{"vcpu", a.vcpu}});
+                log_.emit(tp::kGuestWaitForInterrupt, a.vcpu);
                 break;
             case StepKind::Preempt:
                 s_.vcpus[a.vcpu].preempted = true;
-                log_.op(Layer::Hypervisor, "HOST.preempt", {{"vcpu", a.vcpu}});
+                log_.emit(tp::kHostPreempt, a.vcpu);
                 break;
             case StepKind::Retarget:
                 s_.sources[a.source].vcpu = static_cast<uint32_t>(a.vcpu);
-                log_.op(Layer::Hardware, "IDEAL.retarget", {{"vcpu", a.vcpu}}, {name(a.source)});
+                log_.emit(tp::kIdealRetarget.touching(name(a.source)), a.vcpu);
                 break;
             case StepKind::Unassign:
-                log_.ignored(Layer::Hardware, "IDEAL.unassign",
-                             "the ideal controller forwards nothing, so there is "
-                             "nothing to tear down",
-                             {}, {name(a.source)});
+                log_.emit(tp::kIdealUnassignIgnored.touching(name(a.source)),
+                          "the ideal controller forwards nothing, so there is "
+                          "nothing to tear down");
                 break;
             case StepKind::ToggleLpis:
-                log_.ignored(Layer::Guest, "GUEST.toggle_lpis",
-                             "an ARM step (GICR_CTLR.EnableLPIs 1 -> 0 -> 1): the ideal controller has no counterpart",
-                             {{"vcpu", a.vcpu}});
+                log_.emit(tp::kGuestToggleLpisIgnored,
+                          "an ARM step (GICR_CTLR.EnableLPIs 1 -> 0 -> 1): the ideal controller has no counterpart",
+                          a.vcpu);
                 break;
             case StepKind::Migrate: migrate(a); break;
         }
@@ -119,7 +122,7 @@ class IdealBackend final : public Backend {
     void fire(SourceId source) {
         SourceState& st = s_.sources[source];
         if (s_.devices_stopped) {
-            log_.op(Layer::Vmm, "DEVICE.hold", {{"device", scenario_.device_of(source).name}}, {name(source)});
+            log_.emit(tp::kIdealDeviceHold.touching(name(source)), scenario_.device_of(source).name);
             st.in_device = true;
             return;
         }
@@ -129,11 +132,11 @@ class IdealBackend final : public Backend {
     void raise(SourceId source) {
         SourceState& st = s_.sources[source];
         if (st.pending) {
-            log_.op(Layer::Hardware, "IDEAL.coalesce", {{"vcpu", st.vcpu}}, {name(source)});
+            log_.emit(tp::kIdealCoalesce.touching(name(source)), st.vcpu);
             return;
         }
         st.pending = true;
-        log_.op(Layer::Hardware, "IDEAL.pend", {{"vcpu", st.vcpu}}, {name(source)});
+        log_.emit(tp::kIdealPend.touching(name(source)), st.vcpu);
     }
 
     void run(int only) {
@@ -145,23 +148,23 @@ class IdealBackend final : public Backend {
             for (const SourceState& st : s_.sources) has_pending = has_pending || (st.pending && st.vcpu == v);
             if (vc.blocked) {
                 if (!has_pending) {
-                    log_.op(Layer::Guest, "GUEST.still_waiting", {{"vcpu", v}});
+                    log_.emit(tp::kGuestStillWaiting, v);
                     continue;
                 }
                 vc.blocked = false;
-                log_.op(Layer::Hardware, "IDEAL.wake", {{"vcpu", v}});
+                log_.emit(tp::kIdealWake, v);
             }
             if (vc.preempted) {
                 vc.preempted = false;
-                log_.op(Layer::Hypervisor, "HOST.resume", {{"vcpu", v}});
+                log_.emit(tp::kHostResume, v);
             }
-            log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"masked", vc.masked}});
+            log_.emit(tp::kGuestRun, v, vc.masked);
             if (vc.masked) continue;
             for (SourceId s = 0; s < s_.sources.size(); ++s) {
                 SourceState& st = s_.sources[s];
                 if (!st.pending || st.vcpu != v) continue;
                 st.pending = false;
-                log_.op(Layer::Guest, "GUEST.take", {{"vcpu", v}}, {name(s)});
+                log_.emit(tp::kIdealGuestTake.touching(name(s)), v);
                 guest_.take(v, s, DeliveryPath::Ideal);
             }
         }
@@ -172,17 +175,17 @@ class IdealBackend final : public Backend {
         const std::string& n = step.name;
         if (n == "stop_vcpus" || n == "start_vcpus") {
             for (VcpuState& v : s_.vcpus) v.stopped = n == "stop_vcpus";
-            log_.op(Layer::Vmm, "VMM." + n, {{"vcpus", s_.vcpus.size()}});
+            log_.emit(n == "stop_vcpus" ? tp::kVmmStopVcpus : tp::kVmmStartVcpus, s_.vcpus.size());
         } else if (n == "stop_devices") {
             s_.devices_stopped = true;
-            log_.op(Layer::Vmm, "VMM.stop_devices", {{"devices", scenario_.devices.size()}});
+            log_.emit(tp::kVmmStopDevices, scenario_.devices.size());
         } else if (n == "start_devices") {
             s_.devices_stopped = false;
-            log_.op(Layer::Vmm, "VMM.start_devices", {{"devices", scenario_.devices.size()}});
+            log_.emit(tp::kVmmStartDevices, scenario_.devices.size());
             for (SourceId s = 0; s < s_.sources.size(); ++s) {
                 if (!s_.sources[s].in_device) continue;
                 s_.sources[s].in_device = false;
-                log_.op(Layer::Vmm, "DEVICE.raise_held", {{"device", scenario_.device_of(s).name}}, {name(s)});
+                log_.emit(tp::kDeviceRaiseHeld.touching(name(s)), scenario_.device_of(s).name);
                 raise(s);
             }
         } else if (n == "save_irqchip" || n == "restore_irqchip") {
@@ -198,11 +201,16 @@ class IdealBackend final : public Backend {
                 moved.push_back(name(s));
             }
             size_t count = moved.size();
-            log_.op(Layer::Hardware, save ? "IDEAL.save_pending" : "IDEAL.restore_pending", {{"count", count}}, moved);
+            log_.emit((save ? tp::kIdealSavePending : tp::kIdealRestorePending).touching(moved), count);
+        } else if (n == "copy_memory") {
+            // The ideal controller keeps nothing in guest RAM, translation tables or device state.
+            log_.emit(tp::kVmmCopyMemory);
+        } else if (n == "restore_translation") {
+            log_.emit(tp::kVmmRestoreTranslation);
+        } else if (n == "restore_devices") {
+            log_.emit(tp::kVmmRestoreDevices);
         } else {
-            // copy_memory, restore_translation, restore_devices: the ideal controller keeps
-            // nothing in guest RAM, translation tables or device state.
-            log_.op(Layer::Vmm, "VMM." + n);
+            throw std::logic_error("IdealBackend: a migration step it does not know: " + n);
         }
     }
 
@@ -217,9 +225,14 @@ class IdealBackend final : public Backend {
 
 BackendInfo ideal_backend_info() {
     auto plan = make_ideal_plan();
-    return BackendInfo{"ideal", "reference: the oracle's ideal controller, no virtualization", false, plan,
+    return BackendInfo{"ideal",
+                       "reference: the oracle's ideal controller, no virtualization",
+                       false,
+                       plan,
                        [plan](const BackendContext& ctx) { return std::make_unique<IdealBackend>(ctx, plan); },
-                       {}};
+                       {},
+                       {},
+                       tp::ideal_trace_points()};
 }
 
 }  // namespace irqdiff

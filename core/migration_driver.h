@@ -30,6 +30,7 @@
 #include "core/backend.h"
 #include "core/deep_ptr.h"
 #include "core/guest_program.h"
+#include "core/trace_points.h"
 #include "core/vfio.h"
 
 namespace irqdiff {
@@ -38,10 +39,12 @@ template <class Derived, class Machine, class Transit, class Vm, class UnicornGu
 class MigrationDriver : public Backend {
    public:
     using Handler = void (Derived::*)();
-    /// One row of a plan table: the step as `irqdiff list steps` shows it, and the code it runs.
+    /// One row of a plan table: the step as `irqdiff list steps` shows it, the code it runs, and
+    /// the event logged as it starts (QEMU.<name>, declared in core/ or the backend's stack).
     struct StepRow {
         MigrationStep step;
         Handler handler;
+        const Op<>* point;
     };
     struct PlanTable {
         std::vector<StepRow> save;     // in QEMU's order (the save side is fixed)
@@ -53,6 +56,10 @@ class MigrationDriver : public Backend {
     /// The MigrationPlan (step vocabulary, DAG, orders) a plan table describes.
     static std::shared_ptr<const MigrationPlan> make_plan(const PlanTable& t) {
         std::vector<MigrationStep> save, restore;
+        for (const auto* rows : {&t.save, &t.restore})
+            for (const StepRow& r : *rows)
+                if (!r.point || r.point->op != "QEMU." + r.step.name)
+                    throw std::logic_error("plan table: step " + r.step.name + " does not log QEMU." + r.step.name);
         for (const StepRow& r : t.save) save.push_back(r.step);
         for (const StepRow& r : t.restore) restore.push_back(r.step);
         return std::make_shared<const MigrationPlan>(std::move(save), std::move(restore), t.deps, t.orders);
@@ -196,7 +203,7 @@ class MigrationDriver : public Backend {
         s_.dst->mem.guest = src.mem.guest;
         s_.dst->mem.guest.reset_stats();  // the copy is transport; the source counted the writes
         s_.on_dst = true;
-        log_.op(Layer::Vmm, "QEMU.switch_over", {{"guest_pages", src.mem.guest.pages_allocated()}});
+        log_.emit(tp::kQemuSwitchOver, src.mem.guest.pages_allocated());
     }
 
     const Scenario& scenario_;
@@ -219,7 +226,7 @@ class MigrationDriver : public Backend {
         const PlanTable& table = Derived::plan_table();
         const StepRow& row = (save ? table.save : table.restore).at(a.step);
         if (save && s_.on_dst) next_migration();
-        log_.op(Layer::Vmm, "QEMU." + row.step.name);
+        log_.emit(*row.point);
         (self().*row.handler)();
     }
 
@@ -240,7 +247,7 @@ class MigrationDriver : public Backend {
         s_.devices_loaded = false;
         s_.devices.clear();
         s_.transit = self().fresh_transit();
-        log_.op(Layer::Vmm, "QEMU.next_migration");
+        log_.emit(tp::kQemuNextMigration);
     }
 
     State s_;

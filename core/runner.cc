@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <set>
 
+#include "core/trace_points.h"
+
 namespace irqdiff {
 
 namespace {
@@ -199,9 +201,9 @@ void Execution::step(const Action& a, uint32_t i) {
     const size_t delivered_before = guest_.size();
     // Counted the same whether recorded or not, so metrics do not depend on recording.
     if (log_.recording())
-        log_.op(Layer::Scenario, "STEP", {{"do", describe(a, scenario_, *info_.plan)}});
+        log_.emit(tp::kStep, describe(a, scenario_, *info_.plan));
     else
-        log_.op(Layer::Scenario, "STEP");
+        log_.emit(tp::kStepUnrecorded);
     const EventLog::Mark before = log_.mark();
     BackendCounters counters_before;
     if (a.kind == StepKind::Migrate) counters_before = backend_->counters();
@@ -249,9 +251,23 @@ std::vector<SourceOutcome> Execution::outcomes() const {
     return out;
 }
 
+std::vector<const TracePointInfo*> broken_rules(const std::vector<Event>& events) {
+    std::vector<const TracePointInfo*> out;
+    for (const Event& e : events)
+        if (e.kind == EventKind::Violation && std::find(out.begin(), out.end(), e.point) == out.end())
+            out.push_back(e.point);
+    return out;
+}
+
+std::set<std::string> broken_names(const std::vector<const TracePointInfo*>& broken) {
+    std::set<std::string> names;
+    for (const TracePointInfo* p : broken) names.insert(std::string(p->op));
+    return names;
+}
+
 std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario,
                                                      const std::vector<SourceOutcome>& outcomes,
-                                                     const std::set<std::string>& broken) {
+                                                     const std::vector<const TracePointInfo*>& broken) {
     std::vector<ExpectationResult> out;
     for (const Expectation& x : scenario.expect) {
         ExpectationResult e;
@@ -279,21 +295,27 @@ std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario,
         }
         out.push_back(std::move(e));
     }
-    // Violations: none allowed, unless `expect: {violations: [...]}` names exactly the rules broken
-    // (by operation), which pins a known bug.
+    // Violations: none allowed, unless `expect: {violations: [...]}` names exactly the rules broken,
+    // which pins a known bug: every violation reported is one of the declarations the names
+    // resolved to, and every name is matched by one.
     auto listed = [](const auto& ops) {
         return ops.empty() ? std::string("none") : fmt::format("{}", fmt::join(ops, ", "));
     };
-    if (scenario.expect_violations) {
-        std::set<std::string> wanted(scenario.expect_violations->ops.begin(), scenario.expect_violations->ops.end());
-        out.push_back(ExpectationResult{"violations", listed(wanted), listed(broken), "", wanted == broken,
-                                        scenario.expect_violations->loc});
+    if (const auto& x = scenario.expect_violations) {
+        bool met = std::all_of(broken.begin(), broken.end(), [&](const TracePointInfo* p) {
+            return std::find(x->points.begin(), x->points.end(), p) != x->points.end();
+        });
+        for (const std::string& op : x->ops)
+            met =
+                met && std::any_of(broken.begin(), broken.end(), [&](const TracePointInfo* p) { return p->op == op; });
+        std::set<std::string> wanted(x->ops.begin(), x->ops.end());
+        out.push_back(ExpectationResult{"violations", listed(wanted), listed(broken_names(broken)), "", met, x->loc});
     }
     return out;
 }
 
 bool expectations_hold(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
-                       const std::set<std::string>& broken) {
+                       const std::vector<const TracePointInfo*>& broken) {
     if (!scenario.expect_violations && !broken.empty()) return false;
     for (const ExpectationResult& e : evaluate_expectations(scenario, outcomes, broken))
         if (!e.met) return false;
@@ -338,9 +360,7 @@ RunResult Execution::result(const Schedule& schedule) const {
     r.outcomes = outcomes();
     for (const Event& e : log_.events())
         if (e.kind == EventKind::Violation) r.violations.push_back(e);
-    std::set<std::string> broken;
-    for (const Event& e : r.violations) broken.insert(e.op);
-    r.expectations = evaluate_expectations(scenario, r.outcomes, broken);
+    r.expectations = evaluate_expectations(scenario, r.outcomes, broken_rules(r.violations));
     r.expectations_met =
         (scenario.expect_violations || r.violations.empty()) &&
         std::all_of(r.expectations.begin(), r.expectations.end(), [](const ExpectationResult& e) { return e.met; });

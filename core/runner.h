@@ -185,12 +185,18 @@ struct ScenarioResult {
 
 std::vector<Difference> differences(const RunResult& a, const RunResult& b);
 
-/// The scenario's expectations against a run's outcomes and the rules it broke (by operation).
-std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
-                                                    const std::set<std::string>& broken);
+/// The rules a run broke: the declarations of the Violation events among `events`, each once.
+std::vector<const TracePointInfo*> broken_rules(const std::vector<Event>& events);
+/// Their names (the ops), sorted and unique.
+std::set<std::string> broken_names(const std::vector<const TracePointInfo*>& broken);
+/// The scenario's expectations against a run's outcomes and the rules it broke, matched by
+/// declaration against what `expect.violations` resolved to.
+std::vector<ExpectationResult> evaluate_expectations(const Scenario& scenario,
+                                                     const std::vector<SourceOutcome>& outcomes,
+                                                     const std::vector<const TracePointInfo*>& broken);
 /// Whether every expectation holds and no rule was broken that `expect.violations` does not list.
 bool expectations_hold(const Scenario& scenario, const std::vector<SourceOutcome>& outcomes,
-                       const std::set<std::string>& broken);
+                       const std::vector<const TracePointInfo*>& broken);
 
 /// One run in progress: the backend, the oracle and everything sampled after each action. The
 /// runner steps it through a schedule; the explorer also takes checkpoints and rewinds to them, to

@@ -4,6 +4,7 @@
 // the file position of everything a backend may still reject, so a later error is located too.
 #pragma once
 
+#include <concepts>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/trace_point.h"
 
 namespace irqdiff {
 
@@ -102,9 +104,11 @@ struct Expectation {
 };
 
 /// `expect: {violations: [OP, ...]}` (or `none`): the run is expected to break exactly these rules,
-/// named by the operation that reported them (e.g. VCPU.write_LR); it pins a known bug.
+/// named by the operation that reported them (e.g. VCPU.write_LR); it pins a known bug. The loader
+/// resolves each name to the declared violations of that name (the event catalogue).
 struct ViolationExpectation {
-    std::vector<std::string> ops;
+    std::vector<std::string> ops;               // as the file names them
+    std::vector<const TracePointInfo*> points;  // every Violation declaration of those names
     SourceLoc loc;
 };
 
@@ -153,11 +157,22 @@ inline constexpr uint32_t kMaxVectors = 2048;  // an MSI-X table holds at most 2
 
 struct PolicySpec;  // core/policy.h
 
-/// Loads and validates a scenario file; its `policy:` keys are checked against `policies` (the
-/// registry's catalogue, Registry::policies()). Throws InputError("FILE:LINE:COL: ...").
-Scenario load_scenario(const std::string& path, std::span<const PolicySpec> policies);
+/// What a scenario's names are checked against (Registry::catalogue()): its `policy:` keys against
+/// the policies, its `expect: violations` names against the declared events. A catalogue of
+/// policies alone (a stack's own list, as its tests pass) accepts no violation name.
+struct Catalogue {
+    std::span<const PolicySpec> policies;
+    TracePointList events;
+
+    Catalogue() = default;
+    Catalogue(std::span<const PolicySpec> p, TracePointList e) : policies(p), events(e) {}
+    template <std::convertible_to<std::span<const PolicySpec>> Policies>
+    Catalogue(const Policies& p) : policies(p) {}
+};
+
+/// Loads and validates a scenario file against `catalogue`. Throws InputError("FILE:LINE:COL: ...").
+Scenario load_scenario(const std::string& path, const Catalogue& catalogue);
 /// Parses scenario text; `file` names it in error messages.
-Scenario parse_scenario(std::string_view text, std::span<const PolicySpec> policies,
-                        const std::string& file = "<string>");
+Scenario parse_scenario(std::string_view text, const Catalogue& catalogue, const std::string& file = "<string>");
 
 }  // namespace irqdiff

@@ -44,7 +44,8 @@ bool is_identifier(std::string_view s) {
 
 class Loader {
    public:
-    Loader(std::string file, std::span<const PolicySpec> policies) : file_(std::move(file)), policies_(policies) {}
+    Loader(std::string file, const Catalogue& catalogue)
+        : file_(std::move(file)), policies_(catalogue.policies), events_(catalogue.events) {}
 
     Scenario load(std::string_view text) {
         std::vector<YAML::Node> docs;
@@ -458,10 +459,10 @@ class Loader {
         }
     }
 
-    /// `violations: none` or a list of operation names such as VCPU.write_LR.
+    /// `violations: none` or a list of declared violations by name, such as VCPU.write_LR.
     ViolationExpectation violations(const YAML::Node& n, const SourceLoc& where) const {
         const std::string path = "expect.violations";
-        ViolationExpectation v{{}, where};
+        ViolationExpectation v{{}, {}, where};
         if (n.IsScalar() && n.Tag() == "?" && n.Scalar() == "none") return v;
         if (!n.IsSequence() || n.size() == 0)
             fail(n, path,
@@ -473,9 +474,33 @@ class Loader {
                      fmt::format("'{}' is not an operation name (LAYER.NAME, e.g. VCPU.write_LR)", op));
             if (std::find(v.ops.begin(), v.ops.end(), op) != v.ops.end())
                 fail(n[i], index(path, i), fmt::format("'{}' is listed twice", op));
+            const TracePointInfo* declared = nullptr;
+            for (const TracePointInfo* e : events_) {
+                if (e->op != op) continue;
+                if (!declared || e->kind == EventKind::Violation) declared = e;
+                if (e->kind == EventKind::Violation) v.points.push_back(e);
+            }
+            if (!declared)
+                fail(n[i], index(path, i),
+                     fmt::format("unknown event '{}': expected a declared event such as {}", op, violation_names()));
+            if (declared->kind != EventKind::Violation)
+                fail(n[i], index(path, i),
+                     fmt::format(
+                         "event '{}' is never a violation (declared as {}): expected a declared event such as {}", op,
+                         to_string(declared->kind), violation_names()));
             v.ops.push_back(op);
         }
         return v;
+    }
+
+    /// The names `expect.violations` may list: every declared violation, once, in catalogue order.
+    std::string violation_names() const {
+        std::vector<std::string_view> names;
+        for (const TracePointInfo* e : events_)
+            if (e->kind == EventKind::Violation && std::find(names.begin(), names.end(), e->op) == names.end())
+                names.push_back(e->op);
+        return names.empty() ? std::string("(none: the catalogue declares no violation)")
+                             : fmt::format("{}", fmt::join(names, ", "));
     }
 
     void expect(const YAML::Node& n) {
@@ -518,24 +543,25 @@ class Loader {
 
     std::string file_;
     std::span<const PolicySpec> policies_;
+    TracePointList events_;
     Scenario s_;
 };
 
 }  // namespace
 
-Scenario parse_scenario(std::string_view text, std::span<const PolicySpec> policies, const std::string& file) {
-    Scenario s = Loader(file, policies).load(text);
+Scenario parse_scenario(std::string_view text, const Catalogue& catalogue, const std::string& file) {
+    Scenario s = Loader(file, catalogue).load(text);
     s.text = text;
     return s;
 }
 
-Scenario load_scenario(const std::string& path, std::span<const PolicySpec> policies) {
+Scenario load_scenario(const std::string& path, const Catalogue& catalogue) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(SourceLoc{path, 0, 0}, "cannot open the scenario file");
     std::ostringstream text;
     text << in.rdbuf();
     if (in.bad()) throw InputError(SourceLoc{path, 0, 0}, "cannot read the scenario file");
-    return parse_scenario(text.str(), policies, path);
+    return parse_scenario(text.str(), catalogue, path);
 }
 
 }  // namespace irqdiff

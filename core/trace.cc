@@ -673,4 +673,16 @@ void write_chrome_trace(const ScenarioResult& result, const std::string& path) {
     if (write_err != 0) throw fail(write_err);
 }
 
+std::vector<std::string_view> track_rule_ops() {
+    std::vector<std::string_view> out;
+    for (const OpTrack& t : kOpTracks) out.push_back(t.op);
+    return out;
+}
+
+std::vector<std::string_view> track_rule_prefixes() {
+    std::vector<std::string_view> out;
+    for (const PrefixTrack& t : kPrefixTracks) out.push_back(t.prefix);
+    return out;
+}
+
 }  // namespace irqdiff

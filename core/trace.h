@@ -9,6 +9,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/results.h"
 
@@ -24,5 +26,10 @@ std::string chrome_trace_text(const ScenarioResult& result);
 
 /// Writes chrome_trace_text(result) to `path`. Throws InputError "cannot write PATH: reason".
 void write_chrome_trace(const ScenarioResult& result, const std::string& path);
+
+/// The ops and op prefixes the track rules name (docs/traces.md "Which track an event goes to"):
+/// each must be a declared event's (a test checks them against the event catalogue).
+std::vector<std::string_view> track_rule_ops();
+std::vector<std::string_view> track_rule_prefixes();
 
 }  // namespace irqdiff

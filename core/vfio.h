@@ -23,6 +23,7 @@
 
 #include "core/device.h"
 #include "core/event_log.h"
+#include "core/trace_points.h"
 
 namespace irqdiff {
 
@@ -54,8 +55,7 @@ class Vfio {
     void write_msix(size_t device, uint32_t vector, const MsixEntry& entry) {
         PciDevice& d = devices_.at(device);
         d.msix.at(vector) = entry;
-        log_.op(Layer::Vmm, "QEMU.msix_write",
-                {{"device", d.name}, {"vector", vector}, {"address", Hex{entry.address}}, {"data", Hex{entry.data}}});
+        log_.emit(tp::kQemuMsixWrite, d.name, vector, Hex{entry.address}, Hex{entry.data});
         if (d.msix_enabled && d.vectors[vector].gsi >= 0) port_.update_route(d, vector);
     }
 
@@ -72,13 +72,11 @@ class Vfio {
             if (d.passthrough && vec.host_irq < 0) {
                 vec.host_irq = port_.request_host_irq(d, v);
                 if (vec.host_irq < 0)
-                    log_.guest_error(Layer::Vmm, "QEMU.vfio_set_irqs",
-                                     "the host has no interrupt vector left (-ENOSPC)",
-                                     {{"device", d.name}, {"vector", v}});
+                    log_.emit(tp::kQemuVfioSetIrqsError, "the host has no interrupt vector left (-ENOSPC)", d.name, v);
             }
         }
         d.msix_enabled = true;
-        log_.op(Layer::Vmm, "QEMU.vfio_msix_enable", {{"device", d.name}, {"vectors", d.vectors.size()}});
+        log_.emit(tp::kQemuVfioMsixEnable, d.name, d.vectors.size());
         for (uint32_t v : d.release()) send(device, v);
     }
 
@@ -102,7 +100,7 @@ class Vfio {
         // QEMU < 6.0: vector 0, then each further vector with a SET_IRQS that tears down and
         // re-registers every eventfd: the connected vectors go through del_producer/add_producer.
         for (uint32_t k = 0; k < n; ++k) {
-            log_.op(Layer::Vmm, "QEMU.vfio_set_irqs", {{"device", d.name}, {"vectors", k + 1}});
+            log_.emit(tp::kQemuVfioSetIrqs, d.name, k + 1);
             for (uint32_t v = 0; v < k; ++v) {
                 if (!d.vectors[v].bypass) continue;
                 d.vectors[v].bypass = false;
@@ -117,7 +115,7 @@ class Vfio {
     void irqfd_deassign(size_t device, uint32_t vector) {
         PciDevice& d = devices_.at(device);
         VfioVector& vec = d.vectors.at(vector);
-        log_.op(Layer::Vmm, "QEMU.irqfd_deassign", {{"device", d.name}, {"vector", vector}, {"bypass", vec.bypass}});
+        log_.emit(tp::kQemuIrqfdDeassign, d.name, vector, vec.bypass);
         port_.deassign(d, vector);
         vec.irqfd = false;
         vec.bypass = false;
@@ -129,19 +127,18 @@ class Vfio {
         for (PciDevice& d : devices_)
             for (uint32_t v = 0; v < d.vectors.size(); ++v)
                 if (d.vectors[v].host_irq == irq) {
-                    log_.op(Layer::Vmm, "VFIO.msihandler",
-                            {{"device", d.name}, {"vector", v}, {"irqfd", d.vectors[v].irqfd}});
+                    log_.emit(tp::kVfioMsihandler, d.name, v, d.vectors[v].irqfd);
                     port_.inject(d, v, d.vectors[v].irqfd);
                     return;
                 }
-        log_.guest_error(Layer::Hypervisor, "HOST.spurious_irq", "a host IRQ that no driver requested", {{"irq", irq}});
+        log_.emit(tp::kHostSpuriousIrqError, "a host IRQ that no driver requested", irq);
     }
 
     /// vfio_vmstate_change: RUNNING, STOP, RESUMING. Entering RUNNING sends held MSIs.
     void set_state(size_t device, DeviceRunState state) {
         PciDevice& d = devices_.at(device);
         d.state = state;
-        log_.op(Layer::Vmm, "VFIO.set_state", {{"device", d.name}, {"state", to_string(state)}});
+        log_.emit(tp::kVfioSetState, d.name, to_string(state));
         for (uint32_t v : d.release()) send(device, v);
     }
 
@@ -165,7 +162,7 @@ class Vfio {
    private:
     void send(size_t device, uint32_t vector) {
         PciDevice& d = devices_.at(device);
-        log_.op(Layer::Vmm, "DEVICE.msi", {{"device", d.name}, {"vector", vector}, {"passthrough", d.passthrough}});
+        log_.emit(tp::kDeviceMsi, d.name, vector, d.passthrough);
         if (d.passthrough)
             port_.send_to_host(d, vector);
         else

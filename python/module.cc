@@ -15,6 +15,7 @@
 #include "core/results.h"
 #include "core/runner.h"
 #include "core/scenario.h"
+#include "core/trace_points.h"
 #include "core/versions.h"
 #include "registry/builtin_backends.h"
 
@@ -207,6 +208,24 @@ py::list policies() {
     return out;
 }
 
+py::list events() {
+    py::list out;
+    auto add = [&](const std::string& declared_by, TracePointList points) {
+        for (const TracePointInfo* e : points) {
+            py::list args;
+            for (const ArgSpec& a : e->args)
+                args.append(py::dict(py::arg("key") = std::string(a.key), py::arg("type") = to_string(a.type)));
+            out.append(py::dict(py::arg("op") = std::string(e->op), py::arg("layer") = to_string(e->layer),
+                                py::arg("kind") = to_string(e->kind), py::arg("args") = args,
+                                py::arg("doc") = std::string(e->doc), py::arg("source") = std::string(e->source),
+                                py::arg("declared_by") = declared_by));
+        }
+    };
+    add("core", tp::core_trace_points());
+    for (const BackendInfo& b : builtin_backends().backends()) add(b.name, b.events);
+    return out;
+}
+
 }  // namespace
 }  // namespace irqdiff
 
@@ -229,14 +248,14 @@ A validated scenario (format v1, see scenarios/README.md).
         .def_static(
             "from_yaml",
             [](const std::string& text, const std::string& filename) {
-                return std::make_shared<Scenario>(parse_scenario(text, builtin_backends().policies(), filename));
+                return std::make_shared<Scenario>(parse_scenario(text, builtin_backends().catalogue(), filename));
             },
             py::arg("text"), py::arg("filename") = "<string>",
             "Parses scenario text; errors raise ScenarioError('FILENAME:LINE:COL: ...').")
         .def_static(
             "load",
             [](const std::string& path) {
-                return std::make_shared<Scenario>(load_scenario(path, builtin_backends().policies()));
+                return std::make_shared<Scenario>(load_scenario(path, builtin_backends().catalogue()));
             },
             py::arg("path"), "Loads a scenario file; errors raise ScenarioError('FILE:LINE:COL: ...').")
         .def_property_readonly("name", [](const Scenario& s) { return s.name; })
@@ -369,6 +388,7 @@ A validated scenario (format v1, see scenarios/README.md).
         "Merges matrix rows (of chunks, in any order, repeats allowed) into an exploration document.");
     m.def("backends", &backends, "The backends in this build, with their migration plans.");
     m.def("policies", &policies, "The policy catalogue.");
+    m.def("events", &events, "The event catalogue: every declared event, core's then each backend's.");
     m.def("version", &version_line, "irqdiff's version line, with the Unicorn and Capstone versions.");
     m.attr("__version__") = library_versions().irqdiff;
 }

@@ -11,6 +11,7 @@
 #include "x86_pi/machine.h"
 #include "x86_pi/places.h"
 #include "x86_pi/policies.h"
+#include "x86_pi/trace_points.h"
 #include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
@@ -38,41 +39,51 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             {
                 {{"stop_vcpus", S::Save, "stop_vcpus",
                   "pause_all_vcpus: every vCPU leaves KVM_RUN and is put (vmx_vcpu_pi_put: PID.SN=1)"},
-                 &B::stop_vcpus},
+                 &B::stop_vcpus,
+                 &tp::kQemuStopVcpus},
                 {{"stop_devices", S::Save, "stop_devices",
                   "VFIO devices to STOP (vfio_vmstate_change): a stopped device posts nothing"},
-                 &B::stop_devices},
+                 &B::stop_devices,
+                 &tp::kQemuStopDevices},
                 {{"get_lapic", S::Save, "save_irqchip",
                   "cpu_synchronize_all_states: KVM_GET_REGS, KVM_GET_VCPU_EVENTS and KVM_GET_LAPIC per vCPU "
                   "(kvm_get_apic): vcpu_load re-sets ON for a non-empty PIR, vmx_sync_pir_to_irr folds PIR into "
                   "vIRR, the register page is copied"},
-                 &B::get_lapic},
+                 &B::get_lapic,
+                 &tp::kQemuGetLapic},
                 {{"copy_memory", S::Save, "copy_memory",
                   "the final RAM pass with the device state, and the switch-over"},
-                 &B::copy_memory},
+                 &B::copy_memory,
+                 &tp::kQemuCopyMemory},
             },
             {
                 {{"set_lapic", S::Restore, "restore_irqchip",
                   "MSR_IA32_APICBASE then KVM_SET_LAPIC per vCPU (apic post_load -> kvm_apic_put): PIR/ON dropped "
                   "(x86.set_lapic_clears_pir), registers, APIC map, PPR, timer restart, SVI"},
-                 &B::set_lapic},
+                 &B::set_lapic,
+                 &tp::kQemuSetLapic},
                 {{"vfio_load_config", S::Restore, "restore_devices",
                   "VFIO PCI config and MSI-X table (vfio_pci_load_config)"},
-                 &B::vfio_load_config},
+                 &B::vfio_load_config,
+                 &tp::kQemuVfioLoadConfig},
                 {{"msix_enable", S::Restore, "restore_translation",
                   "vfio_msix_enable: KVM MSI routes (KVM_SET_GSI_ROUTING), irqfds, VFIO_DEVICE_SET_IRQS (host IRQs, "
                   "remapped IRTEs)"},
-                 &B::msix_enable},
+                 &B::msix_enable,
+                 &tp::kQemuMsixEnable},
                 {{"irq_bypass_connect", S::Restore, "restore_devices",
                   "irq bypass producer meets consumer: kvm_pi_update_irte per vector, posted iff the APIC map "
                   "resolves the route to one vCPU"},
-                 &B::irq_bypass_connect},
+                 &B::irq_bypass_connect,
+                 &tp::kQemuIrqBypassConnect},
                 {{"start_vcpus", S::Restore, "start_vcpus",
                   "cpu_synchronize_all_post_init (KVM_SET_REGS, KVM_SET_VCPU_EVENTS), then resume_all_vcpus: vCPUs "
                   "loaded (vmx_vcpu_pi_load) and entered"},
-                 &B::start_vcpus},
+                 &B::start_vcpus,
+                 &tp::kQemuStartVcpus},
                 {{"start_devices", S::Restore, "start_devices", "VFIO devices to RUNNING (vfio_vmstate_change)"},
-                 &B::start_devices},
+                 &B::start_devices,
+                 &tp::kQemuStartDevices},
             },
             {
                 {"vfio_load_config", "msix_enable",
@@ -114,7 +125,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                     unicorn_->set_mask(active_machine(), static_cast<uint32_t>(a.vcpu), a.kind == StepKind::Mask);
                 else
                     active().hw.cpu(static_cast<unsigned>(a.vcpu)).guest_set_if(a.kind == StepKind::Unmask);
-                log_.op(Layer::Guest, a.kind == StepKind::Mask ? "GUEST.cli" : "GUEST.sti", {{"vcpu", a.vcpu}});
+                log_.emit(a.kind == StepKind::Mask ? tp::kGuestCli : tp::kGuestSti, a.vcpu);
                 break;
             case StepKind::Block: block(static_cast<uint32_t>(a.vcpu)); break;
             case StepKind::Preempt: preempt(static_cast<uint32_t>(a.vcpu)); break;
@@ -212,11 +223,8 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
 
     std::unique_ptr<Machine> make_machine(bool destination) {
         auto h = std::make_unique<Machine>(scenario_.vcpus, log_);
-        log_.op(
-            Layer::Vmm, destination ? "QEMU.incoming" : "QEMU.boot",
-            {{"vcpus", scenario_.vcpus},
-             {"apicv", config_.apicv},
-             {"set_lapic_clears_pir", config_.clear == kvm::SetLapicClear::BeforeLoad ? "before_load" : "after_load"}});
+        log_.emit(destination ? tp::kQemuIncoming : tp::kQemuBoot, scenario_.vcpus, config_.apicv,
+                  config_.clear == kvm::SetLapicClear::BeforeLoad ? "before_load" : "after_load");
         h->iommu().init();
         h->kvm().init(scenario_.vcpus, config_);
         plug_devices(*h, destination, [&](uint32_t d) {
@@ -285,7 +293,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         kvm::Vcpu& c = h.kvm_state.vcpus.at(v);
         if (c.run == kvm::VcpuRun::Stopped) throw std::logic_error("X86Backend: run while the VMM holds the vCPUs");
         if (c.run == kvm::VcpuRun::Blocked) {
-            log_.op(Layer::Guest, "GUEST.still_waiting", {{"vcpu", v}});
+            log_.emit(tp::kGuestStillWaiting, v);
             return false;
         }
         if (c.run == kvm::VcpuRun::Runnable) {
@@ -301,7 +309,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     void run_vcpu(uint32_t v) {
         if (!enter(v)) return;
         Machine& h = active();
-        log_.op(Layer::Guest, "GUEST.run", {{"vcpu", v}, {"if", h.hw.cpu(v).vmcs().guest_if}});
+        log_.emit(tp::kGuestRun, v, h.hw.cpu(v).vmcs().guest_if);
         for (unsigned round = 0; round < 64; ++round) {
             unsigned taken = unicorn_ ? unicorn_->take_interrupts(active_machine(), v, scenario_, guest_log_)
                                       : guest().take_interrupts(v, scenario_, guest_log_);
@@ -316,7 +324,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     void block(uint32_t v) {
         if (!enter(v)) return;
         Machine& h = active();
-        log_.op(Layer::Guest, "GUEST.hlt", {{"vcpu", v}});
+        log_.emit(tp::kGuestHlt, v);
         Cpu& cpu = h.hw.cpu(v);
         cpu.guest_hlt();
         std::optional<VmExit> exit = cpu.take_exit();
@@ -328,7 +336,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     void preempt(uint32_t v) {
         Machine& h = active();
         kvm::VcpuRun run = h.kvm_state.vcpus.at(v).run;
-        log_.op(Layer::Hypervisor, "HOST.preempt", {{"vcpu", v}, {"state", kvm::to_string(run)}});
+        log_.emit(tp::kHostPreempt, v, kvm::to_string(run));
         if (run == kvm::VcpuRun::InGuest) h.kvm().leave_guest(v, true);
     }
 
@@ -340,7 +348,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             return;
         }
         const uint32_t v = vm().sources.at(source).vcpu;
-        log_.op(Layer::Hypervisor, "TIMER.deadline", {{"vcpu", v}});
+        log_.emit(tp::kTimerDeadline, v);
         // The deadline is wall-clock time: a machine whose LAPIC timer is armed fires it; state that
         // is travelling will find the deadline passed when KVM_SET_LAPIC restarts the timer.
         if (transit().lapic_saved && !lapic_valid_on_dst(v)) transit().deadline_passed[v] = true;
@@ -378,8 +386,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         Stream& st = transit();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
             if (int rc = kvm.set_lapic(v, st.lapic.at(v), st.deadline_passed[v]); rc != kvm::kOk)
-                log_.guest_error(Layer::Vmm, "QEMU.set_lapic", "KVM_SET_LAPIC failed: the migration fails",
-                                 {{"vcpu", v}, {"rc", rc}});
+                log_.emit(tp::kQemuSetLapicError, "KVM_SET_LAPIC failed: the migration fails", v, rc);
             st.lapic_loaded[v] = true;
             st.deadline_passed[v] = false;
         }
@@ -411,7 +418,8 @@ BackendInfo x86_backend_info() {
                        {{std::nullopt, StepKind::ToggleLpis,
                          "an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no LPIs (give the scenario "
                          "'arch: arm')"}},
-                       x86_policies()};
+                       x86_policies(),
+                       tp::trace_points()};
 }
 
 }  // namespace irqdiff::x86

@@ -3,6 +3,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "x86_pi/trace_points.h"
 #include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
@@ -44,14 +45,13 @@ void Machine::dispatch(unsigned cpu, uint8_t vector) {
     switch (a.handler) {
         case host::Handler::PostedIntrIpi:
             // sysvec_kvm_posted_intr_ipi: EOI only; PIR and ON wait for the next entry's sync.
-            log->op(Layer::Hypervisor, "HOST.posted_intr_ipi", {{"cpu", cpu}});
+            log->emit(tp::kHostPostedIntrIpi, cpu);
             break;
         case host::Handler::PostedIntrWakeup: kvm().pi_wakeup_handler(cpu); break;
-        case host::Handler::Reschedule: log->op(Layer::Hypervisor, "HOST.reschedule_ipi", {{"cpu", cpu}}); break;
+        case host::Handler::Reschedule: log->emit(tp::kHostRescheduleIpi, cpu); break;
         case host::Handler::VfioMsi: vmm().host_irq(a.irq); break;
         case host::Handler::None:
-            log->guest_error(Layer::Hypervisor, "HOST.spurious_vector", "a host vector no handler is registered for",
-                             {{"cpu", cpu}, {"vector", Hex{vector}}});
+            log->emit(tp::kHostSpuriousVectorError, "a host vector no handler is registered for", cpu, Hex{vector});
             break;
     }
 }

@@ -1,5 +1,7 @@
 #include "arm_gic/guest/guest.h"
 
+#include "arm_gic/trace_points.h"
+
 namespace irqdiff::arm {
 
 namespace {
@@ -26,7 +28,7 @@ void Guest::boot(const Scenario& scenario, bool open_cpu_interfaces) {
     const uint32_t vcpus = scenario.vcpus;
     s_.masked.assign(vcpus, false);
     s_.lpis.assign(scenario.sources.size(), GuestLpi{});
-    log_.op(Layer::Guest, "GUEST.boot", {{"vcpus", vcpus}, {"sources", scenario.sources.size()}});
+    log_.emit(tp::kGuestBoot, vcpus, scenario.sources.size());
     // its_cpu_init_lpis on each CPU: PROPBASER, PENDBASER, then EnableLPIs.
     for (uint32_t v = 0; v < vcpus; ++v) {
         kvm_.gicr_write(v, GICR_PROPBASER, GuestLayout::kPropTable | GicrPropbaser::IDbits.make(15));
@@ -75,12 +77,10 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
         if (intid == kSpuriousIntid) break;
         DeliveryPath path = delivery_path(cpu.last_ack());
         if (std::optional<SourceId> s = source_of(intid)) {
-            log_.op(Layer::Guest, "GUEST.take", {{"vcpu", vcpu}, {"intid", intid}, {"path", to_string(path)}},
-                    {scenario.sources[*s].name});
+            log_.emit(tp::kGuestTake.touching(scenario.sources[*s].name), vcpu, intid, to_string(path));
             guest.take(vcpu, *s, path);
         } else {
-            log_.guest_error(Layer::Guest, "GUEST.take", "an interrupt the guest mapped to no source",
-                             {{"vcpu", vcpu}, {"intid", intid}});
+            log_.emit(tp::kGuestTakeError, "an interrupt the guest mapped to no source", vcpu, intid);
         }
         cpu.write_eoir1(intid);
     }
@@ -91,13 +91,13 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
 void Guest::retarget(SourceId source, uint32_t vcpu) {
     GuestLpi& lpi = s_.lpis.at(source);
     lpi.vcpu = vcpu;
-    log_.op(Layer::Guest, "GUEST.retarget", {{"intid", lpi.intid}, {"vcpu", vcpu}});
+    log_.emit(tp::kGuestRetarget, lpi.intid, vcpu);
     command(build::movi(lpi.devid, lpi.event, static_cast<uint16_t>(vcpu)));
     command(build::sync(static_cast<uint16_t>(vcpu)));
 }
 
 void Guest::toggle_lpis(uint32_t vcpu) {
-    log_.op(Layer::Guest, "GUEST.toggle_lpis", {{"vcpu", vcpu}});
+    log_.emit(tp::kGuestToggleLpis, vcpu);
     kvm_.gicr_write(vcpu, GICR_CTLR, 0);
     kvm_.gicr_write(vcpu, GICR_CTLR, GicrCtlr::EnableLPIs.make(1));
 }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "arm_gic/hw/tables.h"
+#include "arm_gic/trace_points.h"
 #include "core/bits.h"
 
 namespace irqdiff::arm {
@@ -301,12 +302,10 @@ unsigned UnicornGuest::deliver(uint32_t vcpu, CpuInterface& cpu, const GuestStat
         const DeliveryPath path = acks_[i].path;
         out.record(GuestRecord{0, vcpu, intid, entries_[i].timestamp, pc});
         if (std::optional<SourceId> s = guest.source_of(intid)) {
-            log_.op(Layer::Guest, "GUEST.take", {{"vcpu", vcpu}, {"intid", intid}, {"path", to_string(path)}},
-                    {scenario.sources[*s].name});
+            log_.emit(tp::kGuestTake.touching(scenario.sources[*s].name), vcpu, intid, to_string(path));
             out.take(vcpu, *s, path);
         } else {
-            log_.guest_error(Layer::Guest, "GUEST.take", "an interrupt the guest mapped to no source",
-                             {{"vcpu", vcpu}, {"intid", intid}});
+            log_.emit(tp::kGuestTakeError, "an interrupt the guest mapped to no source", vcpu, intid);
         }
     }
     machine_.irq_return(log_, vcpu, entries_.size(), options_.trace_instructions);

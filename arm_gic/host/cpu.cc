@@ -4,6 +4,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "arm_gic/trace_points.h"
+
 namespace irqdiff::arm::host {
 
 const char* to_string(Handler handler) {
@@ -47,8 +49,7 @@ std::optional<IrqAction> Cpus::take(Gic& gic, EventLog& log) {
         uint32_t intid = gic.rd(s.rd).acknowledge_lpi();
         if (intid == kSpuriousIntid) continue;
         if (std::optional<IrqAction> a = action(intid)) return a;
-        log.guest_error(Layer::Hypervisor, "HOST.spurious_lpi", "a host LPI no driver requested",
-                        {{"rd", s.rd}, {"intid", intid}});
+        log.emit(tp::kHostSpuriousLpiError, "a host LPI no driver requested", s.rd, intid);
     }
     return std::nullopt;
 }

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "arm_gic/trace_points.h"
+
 namespace irqdiff::arm::host {
 
 namespace {
@@ -76,8 +78,7 @@ void ItsDriver::send(Gic& gic, unsigned its, const ItsCommand& c) {
     // command the hardware refused), Linux reports "ITS queue timeout" and carries on; the queue
     // stays stalled, as it would on hardware.
     if (hw.stalled())
-        gic.log().guest_error(Layer::Hypervisor, "HOST.its_queue_timeout", "the host ITS stalled on a driver command",
-                              {{"its", its}, {"opcode", Hex{c.opcode()}}});
+        gic.log().emit(tp::kHostItsQueueTimeoutError, "the host ITS stalled on a driver command", its, Hex{c.opcode()});
 }
 
 uint32_t ItsDriver::alloc_lpi(Gic& gic, uint8_t prop) {
@@ -90,7 +91,7 @@ uint32_t ItsDriver::add_device(Gic& gic, uint32_t vectors) {
     uint32_t id = next_device_++;
     uint64_t itt = HostLayout::kItts + uint64_t{id - 0x100} * kIttStride;
     send(gic, 0, build::mapd(id, static_cast<uint8_t>(bits_for(vectors) - 1), itt, true));
-    gic.log().op(Layer::Hypervisor, "HOST.its_add_device", {{"device", id}, {"vectors", vectors}});
+    gic.log().emit(tp::kHostItsAddDevice, id, vectors);
     return id;
 }
 
@@ -99,8 +100,7 @@ int ItsDriver::request_irq(Gic& gic, uint32_t device_id, uint32_t event_id) {
     send(gic, 0, build::mapti(device_id, event_id, lpi, 0));
     irqs_.push_back(HostIrq{device_id, event_id, lpi, false, 0, 0});
     int irq = static_cast<int>(irqs_.size() - 1);
-    gic.log().op(Layer::Hypervisor, "HOST.request_irq",
-                 {{"irq", irq}, {"device", device_id}, {"event", event_id}, {"lpi", lpi}});
+    gic.log().emit(tp::kHostRequestIrq, irq, device_id, event_id, lpi);
     return irq;
 }
 
@@ -109,7 +109,7 @@ void ItsDriver::free_irq(Gic& gic, int host_irq) {
     send(gic, 0, build::discard(h.device_id, h.event_id));
     if (h.forwarded) send(gic, 0, build::vsync(h.vpeid));
     h.forwarded = false;
-    gic.log().op(Layer::Hypervisor, "HOST.free_irq", {{"irq", host_irq}, {"lpi", h.lpi}});
+    gic.log().emit(tp::kHostFreeIrq, host_irq, h.lpi);
 }
 
 void ItsDriver::vpe_init(Gic& gic, uint32_t vpeid, unsigned rd) {
@@ -122,8 +122,7 @@ void ItsDriver::vpe_init(Gic& gic, uint32_t vpeid, unsigned rd) {
     uint8_t prop = gic.config().v41() ? HostLayout::kDefaultProp : static_cast<uint8_t>(HostLayout::kDefaultProp & ~1);
     v.doorbell = alloc_lpi(gic, prop);
     v.doorbell_enabled = gic.config().v41();
-    gic.log().op(Layer::Hypervisor, "HOST.vpe_init",
-                 {{"vpe", vpeid}, {"rd", rd}, {"vpt", Hex{v.vpt}}, {"doorbell", v.doorbell}});
+    gic.log().emit(tp::kHostVpeInit, vpeid, rd, Hex{v.vpt}, v.doorbell);
 }
 
 void ItsDriver::map_vpe(Gic& gic, uint32_t vpeid) {
@@ -191,8 +190,7 @@ void ItsDriver::map_vlpi(Gic& gic, int host_irq, uint32_t vpeid, uint32_t vintid
     h.forwarded = true;
     h.vpeid = vpeid;
     h.vintid = vintid;
-    gic.log().op(Layer::Hypervisor, "HOST.its_map_vlpi",
-                 {{"irq", host_irq}, {"lpi", h.lpi}, {"vpe", vpeid}, {"vintid", vintid}});
+    gic.log().emit(tp::kHostItsMapVlpi, host_irq, h.lpi, vpeid, vintid);
 }
 
 void ItsDriver::unmap_vlpi(Gic& gic, int host_irq) {
@@ -202,7 +200,7 @@ void ItsDriver::unmap_vlpi(Gic& gic, int host_irq) {
     send(gic, 0, build::vsync(h.vpeid));
     send(gic, 0, build::mapti(h.device_id, h.event_id, h.lpi, 0));
     h.forwarded = false;
-    gic.log().op(Layer::Hypervisor, "HOST.its_unmap_vlpi", {{"irq", host_irq}, {"lpi", h.lpi}, {"vintid", h.vintid}});
+    gic.log().emit(tp::kHostItsUnmapVlpi, host_irq, h.lpi, h.vintid);
 }
 
 void ItsDriver::vlpi_set_pending(Gic& gic, int host_irq, bool pending) {
@@ -258,8 +256,7 @@ void ItsDriver::commit(Gic& gic, uint32_t vpeid) {
     while (Vpendbaser41::Dirty.get(rd.read64(kGicrVlpiFrame + GICR_VPENDBASER)) && ++reads < kPollLimit) {
     }
     if (reads == kPollLimit)
-        gic.log().guest_error(Layer::Hypervisor, "HOST.its_commit_vpe", "ITS virtual pending table not cleaning",
-                              {{"vpe", vpeid}});
+        gic.log().emit(tp::kHostItsCommitVpeError, "ITS virtual pending table not cleaning", vpeid);
     v.ready = true;
 }
 

@@ -6,6 +6,7 @@
 
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/places.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff::arm {
 
@@ -56,17 +57,17 @@ uint8_t CpuInterface::read_rpr() const { return active_.empty() ? 0xFF : active_
 
 void CpuInterface::write_pmr(uint8_t pmr) {
     pmr_ = pmr;
-    gic_->log().op(Layer::Guest, "VCPU.write_PMR", {{"cpu", index_}, {"pmr", Hex{pmr}}});
+    gic_->log().emit(tp::kVcpuWritePmr, index_, Hex{pmr});
 }
 
 void CpuInterface::write_igrpen1(bool enable) {
     grp1_ = enable;
-    gic_->log().op(Layer::Guest, "VCPU.write_IGRPEN1", {{"cpu", index_}, {"enable", enable}});
+    gic_->log().emit(tp::kVcpuWriteIgrpen1, index_, enable);
 }
 
 void CpuInterface::write_igrpen0(bool enable) {
     grp0_ = enable;
-    gic_->log().op(Layer::Guest, "VCPU.write_IGRPEN0", {{"cpu", index_}, {"enable", enable}});
+    gic_->log().emit(tp::kVcpuWriteIgrpen0, index_, enable);
 }
 
 std::optional<CpuInterface::Candidate> CpuInterface::highest() {
@@ -112,7 +113,7 @@ uint32_t CpuInterface::read_iar1() {
     std::optional<Candidate> c = highest();
     if (!c) {
         last_ack_.reset();
-        log.op(Layer::Guest, "VCPU.read_IAR1", {{"cpu", index_}, {"intid", kSpuriousIntid}});
+        log.emit(tp::kVcpuReadIar1Spurious, index_, kSpuriousIntid);
         return kSpuriousIntid;
     }
     last_ack_ = c->kind;
@@ -126,8 +127,7 @@ uint32_t CpuInterface::read_iar1() {
         lrs_[c->lr] = lr.encode();
     }
     active_.push_back(ActiveEntry{c->intid, c->priority, c->kind, c->lr});
-    log.op(Layer::Guest, "VCPU.read_IAR1",
-           {{"cpu", index_}, {"intid", c->intid}, {"from", to_string(c->kind)}, {"priority", Hex{c->priority}}});
+    log.emit(tp::kVcpuReadIar1, index_, c->intid, to_string(c->kind), Hex{c->priority});
     return c->intid;
 }
 
@@ -137,32 +137,32 @@ void CpuInterface::write_eoir1(uint32_t intid) {
     for (auto i = active_.begin(); i != active_.end(); ++i)
         if (i->intid == intid) it = i;
     if (it == active_.end()) {
-        log.violation(Layer::Guest, "VCPU.write_EOIR1",
-                      "EOI of an interrupt that is not active (IHI 0069: ICC_EOIR1 of an INTID that is not the "
-                      "highest active one is UNPREDICTABLE)",
-                      {{"cpu", index_}, {"intid", intid}});
+        log.emit(tp::kVcpuWriteEoir1Violation,
+                 "EOI of an interrupt that is not active (IHI 0069: ICC_EOIR1 of an INTID that is not the "
+                 "highest active one is UNPREDICTABLE)",
+                 index_, intid);
         return;
     }
     if (it + 1 != active_.end())
-        log.guest_error(Layer::Guest, "VCPU.write_EOIR1",
-                        "EOI of an interrupt that is not the most recently acknowledged one: UNPREDICTABLE, the model "
-                        "drops that interrupt's priority",
-                        {{"cpu", index_}, {"intid", intid}});
+        log.emit(tp::kVcpuWriteEoir1Error,
+                 "EOI of an interrupt that is not the most recently acknowledged one: UNPREDICTABLE, the model "
+                 "drops that interrupt's priority",
+                 index_, intid);
     ActiveEntry e = *it;
     active_.erase(it);
-    log.op(Layer::Guest, "VCPU.write_EOIR1", {{"cpu", index_}, {"intid", intid}});
+    log.emit(tp::kVcpuWriteEoir1, index_, intid);
     if (e.kind != Source::ListRegister) return;  // vLPIs and vSGIs have no active state to clear
     ListRegister lr = ListRegister::decode(lrs_[e.lr]);
     if (lr.vintid != intid || !lr.active()) {
-        log.guest_error(Layer::Hypervisor, "VCPU.write_EOIR1",
-                        "the list register that held the acknowledged interrupt was rewritten: nothing to deactivate",
-                        {{"cpu", index_}, {"intid", intid}, {"lr", e.lr}});
+        log.emit(tp::kVcpuWriteEoir1LrError,
+                 "the list register that held the acknowledged interrupt was rewritten: nothing to deactivate", index_,
+                 intid, e.lr);
         return;
     }
     lr.status = lr.status == ListRegister::Status::PendingActive ? ListRegister::Status::Pending
                                                                  : ListRegister::Status::Invalid;
     lrs_[e.lr] = lr.encode();
-    if (lr.hw) log.op(Layer::Hardware, "VCPU.deactivate_physical", {{"cpu", index_}, {"pintid", lr.pintid}});
+    if (lr.hw) log.emit(tp::kVcpuDeactivatePhysical, index_, lr.pintid);
 }
 
 uint64_t CpuInterface::read_lr(unsigned n) const { return n < lrs_.size() ? lrs_[n] : 0; }
@@ -170,45 +170,35 @@ uint64_t CpuInterface::read_lr(unsigned n) const { return n < lrs_.size() ? lrs_
 void CpuInterface::write_lr(unsigned n, uint64_t value) {
     EventLog& log = gic_->log();
     if (n >= lrs_.size()) {
-        log.guest_error(Layer::Hypervisor, "VCPU.write_LR", "no such list register: write ignored",
-                        {{"cpu", index_}, {"lr", n}});
+        log.emit(tp::kVcpuWriteLrError, "no such list register: write ignored", index_, n);
         return;
     }
     lrs_[n] = value;
     std::optional<uint32_t> resident = rd().resident_vpe();
     lr_owner_[n] = resident.value_or(kNoOwner);
     ListRegister lr = ListRegister::decode(value);
-    log.op(Layer::Hypervisor, "VCPU.write_LR",
-           {{"cpu", index_},
-            {"lr", n},
-            {"state", to_string(lr.status)},
-            {"vintid", lr.vintid},
-            {"hw", lr.hw},
-            {"priority", Hex{lr.priority}}});
+    log.emit(tp::kVcpuWriteLr, index_, n, to_string(lr.status), lr.vintid, lr.hw, Hex{lr.priority});
     if (lr.status == ListRegister::Status::Invalid) return;
     if (lr.hw && lr.vintid >= kFirstLpiIntid)
-        log.violation(Layer::Hypervisor, "VCPU.write_LR",
-                      "a list register with HW=1 for a vLPI: KVM sets hwintid only for PPIs and SPIs, so "
-                      "vgic_v3_populate_lr would name pINTID 0 (DESIGN.md, reference/arm §3.1)",
-                      {{"cpu", index_}, {"lr", n}, {"vintid", lr.vintid}});
+        log.emit(tp::kVcpuWriteLrHwViolation,
+                 "a list register with HW=1 for a vLPI: KVM sets hwintid only for PPIs and SPIs, so "
+                 "vgic_v3_populate_lr would name pINTID 0 (DESIGN.md, reference/arm §3.1)",
+                 index_, n, lr.vintid);
     for (unsigned m = 0; m < lrs_.size(); ++m) {
         ListRegister other = ListRegister::decode(lrs_[m]);
         if (m != n && other.status != ListRegister::Status::Invalid && other.vintid == lr.vintid)
-            log.violation(Layer::Hypervisor, "VCPU.write_LR",
-                          "two list registers hold the same interrupt (IHI 0069: UNPREDICTABLE)",
-                          {{"cpu", index_}, {"lr", n}, {"other", m}, {"vintid", lr.vintid}});
+            log.emit(tp::kVcpuWriteLrTwiceViolation,
+                     "two list registers hold the same interrupt (IHI 0069: UNPREDICTABLE)", index_, n, m, lr.vintid);
     }
     if (resident && rd().vlpi_pending(*resident, lr.vintid))
-        log.violation(Layer::Hypervisor, "VCPU.write_LR", kLrAndStream,
-                      {{"cpu", index_}, {"lr", n}, {"vpe", *resident}, {"vintid", lr.vintid}});
+        log.emit(tp::kVcpuWriteLrAndVptViolation, kLrAndStream, index_, n, *resident, lr.vintid);
 }
 
 void CpuInterface::check_vlpi_not_in_lr(uint32_t vpeid, uint32_t vintid) {
     for (unsigned n = 0; n < lrs_.size(); ++n) {
         ListRegister lr = ListRegister::decode(lrs_[n]);
         if (lr.status != ListRegister::Status::Invalid && lr.vintid == vintid && lr_owner_[n] == vpeid)
-            gic_->log().violation(Layer::Hardware, "GICR.vlpi_pending", kLrAndStream,
-                                  {{"cpu", index_}, {"lr", n}, {"vpe", vpeid}, {"vintid", vintid}});
+            gic_->log().emit(tp::kGicrVlpiPendingLrViolation, kLrAndStream, index_, n, vpeid, vintid);
     }
 }
 

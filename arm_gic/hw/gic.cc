@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "arm_gic/places.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff::arm {
 
@@ -77,10 +78,9 @@ void Gic::msi(const MsiWrite& write) {
             return;
         }
     }
-    log_->guest_error(
-        Layer::Hardware, "BUS.no_translater",
-        "an MSI write to an address that is no ITS's GITS_TRANSLATER: no interrupt, dropped",
-        {{"address", Hex{write.address}}, {"data", Hex{write.data}}, {"requester", Hex{write.requester_id}}});
+    log_->emit(tp::kBusNoTranslaterError,
+               "an MSI write to an address that is no ITS's GITS_TRANSLATER: no interrupt, dropped", Hex{write.address},
+               Hex{write.data}, Hex{write.requester_id});
 }
 
 Redistributor* Gic::rd_of_vpe(uint32_t vpeid) {
@@ -96,7 +96,7 @@ const Redistributor* Gic::rd_of_vpe(uint32_t vpeid) const {
 }
 
 void Gic::signal_host(unsigned rd, uint32_t intid) {
-    log_->op(Layer::Hardware, "GICR.host_irq", {{"rd", rd}, {"intid", intid}});
+    log_->emit(tp::kGicrHostIrq, rd, intid);
     if (host_irq_) host_irq_(rd, intid);
 }
 
@@ -118,10 +118,10 @@ void Gic::check_software_write(uint64_t addr, uint64_t len) {
             if (vpe.maps == 0 && !vpe.transient) continue;
             uint64_t start = vpe.props.vpt_addr, bytes = uint64_t{1} << (vpe.props.id_bits - 3);
             if (addr < start + bytes && start < addr + len)
-                log_->violation(Layer::Hypervisor, "VPT.software_write",
-                                "software never writes a mapped VPT: pending state enters through the ITS "
-                                "(reference/arm §1.5; kvm_vgic_v4_set_forwarding uses INT)",
-                                {{"vpe", vpeid}, {"addr", Hex{addr}}, {"len", len}});
+                log_->emit(tp::kVptSoftwareWriteViolation,
+                           "software never writes a mapped VPT: pending state enters through the ITS "
+                           "(reference/arm §1.5; kvm_vgic_v4_set_forwarding uses INT)",
+                           vpeid, Hex{addr}, len);
         }
     }
 }
@@ -132,8 +132,7 @@ bool Gic::vmovp_seen(unsigned its, uint16_t seq_num, const VmovpRequest& request
     PendingVmovp& p = vmovps_[seq_num];
     if (p.seen == 0) p.request = request;
     p.seen |= static_cast<uint16_t>(1u << its);
-    log_->op(Layer::Hardware, "ITS.VMOVP.seen",
-             {{"its", its}, {"seq", seq_num}, {"seen", Hex{p.seen}}, {"its_list", Hex{p.request.its_list}}});
+    log_->emit(tp::kItsVmovpSeen, its, seq_num, Hex{p.seen}, Hex{p.request.its_list});
     if ((p.seen & p.request.its_list) != p.request.its_list) return false;
     VmovpRequest done = p.request;
     vmovps_.erase(seq_num);

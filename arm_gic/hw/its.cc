@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <stdexcept>
+
 #include "arm_gic/hw/gic.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff::arm {
 
@@ -26,11 +29,6 @@ uint64_t baser_fixed(unsigned n) {
             return GitsBaser::Type.make(uint64_t(BaserType::Vpe)) | GitsBaser::EntrySize.make(Vpte::kBytes - 1);
         default: return 0;
     }
-}
-
-const char* command_name(const ItsCommand& c) {
-    const CommandInfo* info = find_command(c.opcode());
-    return info ? info->name : "UNKNOWN";
 }
 
 }  // namespace
@@ -78,8 +76,7 @@ uint64_t Its::read(uint64_t offset, unsigned bytes) {
         known = false;
     }
     if (!known) {
-        log().ignored(Layer::Hardware, "ITS.read", "unimplemented ITS register: RAZ",
-                      {{"its", index_}, {"offset", Hex{offset}}});
+        log().emit(tp::kItsReadIgnored, "unimplemented ITS register: RAZ", index_, Hex{offset});
         return 0;
     }
     return read_access(value, bytes, offset);
@@ -90,14 +87,14 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
     if (bytes == 4) value &= 0xFFFF'FFFF;
     if (offset == GITS_CTLR) {
         bool enable = GitsCtlr::Enabled.get(value);
-        log().op(Layer::Hardware, "ITS.write_CTLR", {{"its", index_}, {"enabled", enable}});
+        log().emit(tp::kItsWriteCtlr, index_, enable);
         enabled_ = enable;
         if (enabled_) process_queue();
     } else if (base == GITS_CBASER) {
         if (enabled_) {
-            log().guest_error(Layer::Hardware, "ITS.write_CBASER",
-                              "GITS_CBASER written while the ITS is enabled: UNPREDICTABLE, write ignored",
-                              {{"its", index_}, {"value", Hex{value}}});
+            log().emit(tp::kItsWriteCbaserError,
+                       "GITS_CBASER written while the ITS is enabled: UNPREDICTABLE, write ignored", index_,
+                       Hex{value});
             return;
         }
         cbaser_ = write_access(cbaser_, value, bytes, offset) & kGitsCbaserWritable;
@@ -105,75 +102,59 @@ void Its::write(uint64_t offset, uint64_t value, unsigned bytes) {
         // vgic_mmio_write_its_cbaser), so a smaller queue never replays old commands.
         creadr_ = cwriter_ = 0;
         stalled_ = false;
-        log().op(Layer::Hardware, "ITS.write_CBASER",
-                 {{"its", index_},
-                  {"valid", GitsCbaser::Valid.get(cbaser_) != 0},
-                  {"base", Hex{GitsCbaser::PhysAddr.get_in_place(cbaser_)}},
-                  {"bytes", queue_bytes()}});
+        log().emit(tp::kItsWriteCbaser, index_, GitsCbaser::Valid.get(cbaser_) != 0,
+                   Hex{GitsCbaser::PhysAddr.get_in_place(cbaser_)}, queue_bytes());
     } else if (base == GITS_CWRITER) {
         uint64_t next = write_access(cwriter_, value, bytes, offset);
         uint64_t target = GitsCwriter::Offset.get_in_place(next);
         bool retry = GitsCwriter::Retry.get(next);
         if (target >= queue_bytes()) {
-            log().guest_error(Layer::Hardware, "ITS.write_CWRITER",
-                              "GITS_CWRITER beyond the command queue: UNPREDICTABLE, write ignored",
-                              {{"its", index_}, {"offset", Hex{target}}, {"queue_bytes", queue_bytes()}});
+            log().emit(tp::kItsWriteCwriterError, "GITS_CWRITER beyond the command queue: UNPREDICTABLE, write ignored",
+                       index_, Hex{target}, queue_bytes());
             return;
         }
         cwriter_ = target;
-        log().op(Layer::Hardware, "ITS.write_CWRITER", {{"its", index_}, {"offset", Hex{target}}, {"retry", retry}});
+        log().emit(tp::kItsWriteCwriter, index_, Hex{target}, retry);
         if (retry && stalled_) stalled_ = false;
         process_queue();
     } else if (base == GITS_CREADR || base == GITS_TYPER || offset == GITS_IIDR) {
-        log().ignored(Layer::Hardware, "ITS.write", "read-only ITS register: WI",
-                      {{"its", index_}, {"offset", Hex{offset}}});
+        log().emit(tp::kItsWriteReadOnlyIgnored, "read-only ITS register: WI", index_, Hex{offset});
     } else if (base >= GITS_BASER && base < gits_baser(kGitsBaserCount)) {
         unsigned n = static_cast<unsigned>((base - GITS_BASER) / 8);
         if (baser_fixed(n) == 0) {
-            log().ignored(Layer::Hardware, "ITS.write_BASER", "unimplemented GITS_BASER<n>: RAZ/WI",
-                          {{"its", index_}, {"n", n}});
+            log().emit(tp::kItsWriteBaserIgnored, "unimplemented GITS_BASER<n>: RAZ/WI", index_, n);
             return;
         }
         if (enabled_) {
-            log().guest_error(Layer::Hardware, "ITS.write_BASER",
-                              "GITS_BASER<n> written while the ITS is enabled: UNPREDICTABLE, write ignored",
-                              {{"its", index_}, {"n", n}});
+            log().emit(tp::kItsWriteBaserError,
+                       "GITS_BASER<n> written while the ITS is enabled: UNPREDICTABLE, write ignored", index_, n);
             return;
         }
         uint64_t raw = write_access(baser_[n], value, bytes, offset);
         baser_[n] = (raw & kGitsBaserWritable) | baser_fixed(n);
         tables_[n] = TableDesc::from(GitsBaser::decode(baser_[n]));
         const TableDesc& t = table(n);
-        log().op(Layer::Hardware, "ITS.write_BASER",
-                 {{"its", index_},
-                  {"n", n},
-                  {"valid", t.valid},
-                  {"indirect", t.indirect},
-                  {"base", Hex{t.base}},
-                  {"page_bytes", t.page_bytes},
-                  {"pages", t.pages}});
+        log().emit(tp::kItsWriteBaser, index_, n, t.valid, t.indirect, Hex{t.base}, t.page_bytes, t.pages);
     } else if (offset == GITS_TRANSLATER) {
-        log().ignored(Layer::Hardware, "ITS.write_TRANSLATER",
-                      "a GITS_TRANSLATER write needs the DeviceID the bus supplies: devices use Its::translate",
-                      {{"its", index_}, {"value", Hex{value}}});
+        log().emit(tp::kItsWriteTranslaterIgnored,
+                   "a GITS_TRANSLATER write needs the DeviceID the bus supplies: devices use Its::translate", index_,
+                   Hex{value});
     } else if (base == GITS_SGIR && config().v41() && bytes != 8) {
-        log().guest_error(Layer::Hardware, "ITS.write_SGIR",
-                          "GITS_SGIR takes 64-bit writes (vPEID[47:32] and vINTID[3:0] in one access): ignored",
-                          {{"its", index_}, {"offset", Hex{offset}}});
+        log().emit(tp::kItsWriteSgirError,
+                   "GITS_SGIR takes 64-bit writes (vPEID[47:32] and vINTID[3:0] in one access): ignored", index_,
+                   Hex{offset});
     } else if (base == GITS_SGIR && config().v41()) {
         uint32_t vpeid = static_cast<uint32_t>(GitsSgir::vPEID.get(value));
         unsigned sgi = static_cast<unsigned>(GitsSgir::vINTID.get(value));
-        log().op(Layer::Hardware, "ITS.write_SGIR", {{"its", index_}, {"vpe", vpeid}, {"sgi", sgi}});
+        log().emit(tp::kItsWriteSgir, index_, vpeid, sgi);
         Redistributor* rd = gic_->rd_of_vpe(vpeid);
         if (!enabled_ || !maps_vpe(vpeid) || !rd) {
-            log().ignored(Layer::Hardware, "ITS.write_SGIR", "vSGI to a vPE this enabled ITS does not map: dropped",
-                          {{"its", index_}, {"vpe", vpeid}});
+            log().emit(tp::kItsWriteSgirIgnored, "vSGI to a vPE this enabled ITS does not map: dropped", index_, vpeid);
             return;
         }
         rd->vsgi_set_pending(vpeid, sgi, true);
     } else {
-        log().ignored(Layer::Hardware, "ITS.write", "unimplemented ITS register: WI",
-                      {{"its", index_}, {"offset", Hex{offset}}, {"value", Hex{value}}});
+        log().emit(tp::kItsWriteIgnored, "unimplemented ITS register: WI", index_, Hex{offset}, Hex{value});
     }
 }
 
@@ -187,7 +168,7 @@ void Its::process_queue() {
         ItsCommand c;
         CmdResult r;
         if (memory().read_bytes(base + creadr_, bytes) != MemFault::None) {
-            r = fault_response("ITS.command_queue", "reading the command queue", base + creadr_);
+            r = fault_response(tp::kItsCommandQueueFault, "reading the command queue", base + creadr_);
         } else {
             c = ItsCommand::decode(bytes);
             ++commands_executed_;
@@ -195,7 +176,7 @@ void Its::process_queue() {
         }
         if (r == CmdResult::Stall) {
             stalled_ = true;
-            log().op(Layer::Hardware, "ITS.stalled", {{"its", index_}, {"creadr", Hex{creadr_}}});
+            log().emit(tp::kItsStalled, index_, Hex{creadr_});
             return;
         }
         creadr_ = (creadr_ + ItsCommand::kBytes) % size;
@@ -212,24 +193,28 @@ CmdResult Its::execute(const ItsCommand& c) {
 
 CmdResult Its::command_error(const ItsCommand& c, std::string_view problem) {
     ErrorResponse r = config().command_error;
-    log().guest_error(Layer::Hardware, fmt::format("ITS.{}", command_name(c)),
-                      fmt::format("command error: {}; IHI 0069 leaves the response CONSTRAINED UNPREDICTABLE, "
-                                  "policy arm.its_command_error={}",
-                                  problem, to_string(r)),
-                      {{"its", index_}, {"opcode", Hex{c.opcode()}}});
+    const CommandInfo* info = find_command(c.opcode());
+    log().emit(info ? *info->error : tp::kItsUnknownCommandError,
+               fmt::format("command error: {}; IHI 0069 leaves the response CONSTRAINED UNPREDICTABLE, "
+                           "policy arm.its_command_error={}",
+                           problem, to_string(r)),
+               index_, Hex{c.opcode()});
     return r == ErrorResponse::Stall ? CmdResult::Stall : CmdResult::Continue;
 }
 
 CmdResult Its::table_fault(const ItsCommand& c, std::string_view problem, uint64_t addr) {
-    return fault_response(fmt::format("ITS.{}", command_name(c)), problem, addr);
+    const CommandInfo* info = find_command(c.opcode());
+    if (!info || !info->fault)
+        throw std::logic_error(fmt::format("Its::table_fault: opcode {:#04x} declares no table fault", c.opcode()));
+    return fault_response(*info->fault, problem, addr);
 }
 
-CmdResult Its::fault_response(std::string_view op, std::string_view problem, uint64_t addr) {
+CmdResult Its::fault_response(const GuestError<Int, Hex>& point, std::string_view problem, uint64_t addr) {
     ErrorResponse r = config().table_fault;
-    log().guest_error(
-        Layer::Hardware, op,
+    log().emit(
+        point,
         fmt::format("memory fault {}; CONSTRAINED UNPREDICTABLE, policy arm.its_table_fault={}", problem, to_string(r)),
-        {{"its", index_}, {"addr", Hex{addr}}});
+        index_, Hex{addr});
     return r == ErrorResponse::Stall ? CmdResult::Stall : CmdResult::Continue;
 }
 
@@ -263,15 +248,14 @@ CmdResult Its::lookup_fault(const LookupContext& ctx, LookupStage stage, uint32_
 }
 
 CmdResult Its::drop_msi(const LookupContext& ctx, LookupStage stage, uint32_t id) {
-    const char* key = stage == LookupStage::Collection                            ? "icid"
-                      : stage == LookupStage::Vpe || stage == LookupStage::Vintid ? "vpe"
-                                                                                  : nullptr;
-    if (key)
-        log().ignored(Layer::Hardware, "ITS.translate", translation_error(stage),
-                      {{"its", index_}, {"device", ctx.device_id()}, {"event", ctx.event_id()}, {key, id}});
+    if (stage == LookupStage::Collection)
+        log().emit(tp::kItsTranslateNoCollectionIgnored, translation_error(stage), index_, ctx.device_id(),
+                   ctx.event_id(), id);
+    else if (stage == LookupStage::Vpe || stage == LookupStage::Vintid)
+        log().emit(tp::kItsTranslateNoVpeIgnored, translation_error(stage), index_, ctx.device_id(), ctx.event_id(),
+                   id);
     else
-        log().ignored(Layer::Hardware, "ITS.translate", translation_error(stage),
-                      {{"its", index_}, {"device", ctx.device_id()}, {"event", ctx.event_id()}});
+        log().emit(tp::kItsTranslateIgnored, translation_error(stage), index_, ctx.device_id(), ctx.event_id());
     return CmdResult::Continue;
 }
 
@@ -399,8 +383,7 @@ CmdResult Its::write_vpte(const ItsCommand& c, uint64_t addr, const Vpte& vpte) 
 
 void Its::translate(uint32_t device_id, uint32_t event_id) {
     if (!enabled_) {
-        log().ignored(Layer::Hardware, "ITS.translate", "the ITS is disabled: MSI dropped",
-                      {{"its", index_}, {"device", device_id}, {"event", event_id}});
+        log().emit(tp::kItsTranslateIgnored, "the ITS is disabled: MSI dropped", index_, device_id, event_id);
         return;
     }
     // The lookup the commands take, with the MSI's error context: a failed stage drops the MSI.
@@ -410,9 +393,7 @@ void Its::translate(uint32_t device_id, uint32_t event_id) {
     const Ite& ite = route.ref.ite;
     Redistributor* rd = route.rd;
     if (!ite.is_virtual) {
-        log().op(
-            Layer::Hardware, "ITS.translate",
-            {{"its", index_}, {"device", device_id}, {"event", event_id}, {"lpi", ite.intid}, {"rd", rd->index()}});
+        log().emit(tp::kItsTranslate, index_, device_id, event_id, ite.intid, rd->index());
         rd->set_lpi_pending(ite.intid, true);
         return;
     }
@@ -420,8 +401,7 @@ void Its::translate(uint32_t device_id, uint32_t event_id) {
         lookup_error(msi, LookupStage::Vintid, ite.id, "vINTID {} beyond the VPT of vPE {}", ite.intid, ite.id);
         return;
     }
-    log().op(Layer::Hardware, "ITS.translate",
-             {{"its", index_}, {"device", device_id}, {"event", event_id}, {"vlpi", ite.intid}, {"vpe", ite.id}});
+    log().emit(tp::kItsTranslateVirtual, index_, device_id, event_id, ite.intid, ite.id);
     rd->set_vlpi_pending(ite.id, ite.intid, true, ite.doorbell);
 }
 

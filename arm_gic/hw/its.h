@@ -145,8 +145,8 @@ class Its {
     CmdResult command_error(const ItsCommand& c, std::string_view problem);
     /// A table or queue access that faulted: the same under policy arm.its_table_fault.
     CmdResult table_fault(const ItsCommand& c, std::string_view problem, uint64_t addr);
-    /// The same, for an access that belongs to no command (`op` names it in the log).
-    CmdResult fault_response(std::string_view op, std::string_view problem, uint64_t addr);
+    /// The same, logged as `point` (a command's table fault, or the command queue's).
+    CmdResult fault_response(const GuestError<Int, Hex>& point, std::string_view problem, uint64_t addr);
 
     // ---- the lookups: one pipeline for the command handlers and the translation of an MSI ----
     /// The device's DTE, which must be valid.

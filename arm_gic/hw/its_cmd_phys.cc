@@ -5,6 +5,7 @@
 
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/hw/its.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff::arm {
 
@@ -33,20 +34,15 @@ void set_ite_pending(Redistributor& rd, const Ite& ite, bool pending) {
         rd.set_lpi_pending(ite.intid, pending);
 }
 
-void log_dev_event(Its& its, const char* op, const ItsCommand& c) {
-    its.log().op(Layer::Hardware, op, {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}});
+void log_dev_event(Its& its, const Op<Int, Int, Int>& point, const ItsCommand& c) {
+    its.log().emit(point, its.index(), device_of(c), event_of(c));
 }
 
 // MAPD DeviceID, Size, ITT_addr, V: map a device to its ITT, or unmap it.
 CmdResult mapd(Its& its, const ItsCommand& c) {
     uint32_t dev = device_of(c);
     Dte dte{cmd::Valid::get(c) != 0, cmd::ITT_addr::get(c) << 8, static_cast<uint8_t>(cmd::Size::get(c))};
-    its.log().op(Layer::Hardware, "ITS.MAPD",
-                 {{"its", its.index()},
-                  {"device", dev},
-                  {"valid", dte.valid},
-                  {"itt", Hex{dte.itt_addr}},
-                  {"event_bits", dte.size + 1}});
+    its.log().emit(tp::kItsMapd, its.index(), dev, dte.valid, Hex{dte.itt_addr}, dte.size + 1);
     if (uint64_t{dev} >> its.config().device_id_bits)
         return its.command_error(c, fmt::format("DeviceID {:#x} beyond GITS_TYPER.Devbits", dev));
     if (dte.valid && dte.size + 1u > its.config().event_id_bits)
@@ -63,8 +59,7 @@ CmdResult mapd(Its& its, const ItsCommand& c) {
 CmdResult mapc(Its& its, const ItsCommand& c) {
     uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
     Cte cte{cmd::Valid::get(c) != 0, static_cast<uint16_t>(cmd::RDbase::get(c))};
-    its.log().op(Layer::Hardware, "ITS.MAPC",
-                 {{"its", its.index()}, {"icid", icid}, {"rd", cte.rdbase}, {"valid", cte.valid}});
+    its.log().emit(tp::kItsMapc, its.index(), icid, cte.rdbase, cte.valid);
     if (icid >= its.config().collection_count)
         return its.command_error(c,
                                  fmt::format("ICID {} beyond the {} collections", icid, its.config().collection_count));
@@ -78,11 +73,9 @@ CmdResult mapc(Its& its, const ItsCommand& c) {
     return kOk;
 }
 
-CmdResult map_physical(Its& its, const ItsCommand& c, uint32_t pintid, const char* name) {
+CmdResult map_physical(Its& its, const ItsCommand& c, uint32_t pintid, const Op<Int, Int, Int, Int, Int>& point) {
     uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
-    its.log().op(
-        Layer::Hardware, name,
-        {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"lpi", pintid}, {"icid", icid}});
+    its.log().emit(point, its.index(), device_of(c), event_of(c), pintid, icid);
     IteRef ref;
     if (CmdResult r = its.locate_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     if (ref.ite.valid)
@@ -97,15 +90,14 @@ CmdResult map_physical(Its& its, const ItsCommand& c, uint32_t pintid, const cha
 
 // MAPTI DeviceID, EventID, pINTID, ICID; MAPI is MAPTI with pINTID = EventID.
 CmdResult mapti(Its& its, const ItsCommand& c) {
-    return map_physical(its, c, static_cast<uint32_t>(cmd::pINTID::get(c)), "ITS.MAPTI");
+    return map_physical(its, c, static_cast<uint32_t>(cmd::pINTID::get(c)), tp::kItsMapti);
 }
-CmdResult mapi(Its& its, const ItsCommand& c) { return map_physical(its, c, event_of(c), "ITS.MAPI"); }
+CmdResult mapi(Its& its, const ItsCommand& c) { return map_physical(its, c, event_of(c), tp::kItsMapi); }
 
 // MOVI DeviceID, EventID, ICID: retarget a physical LPI; its pending state moves with it.
 CmdResult movi(Its& its, const ItsCommand& c) {
     uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
-    its.log().op(Layer::Hardware, "ITS.MOVI",
-                 {{"its", its.index()}, {"device", device_of(c)}, {"event", event_of(c)}, {"icid", icid}});
+    its.log().emit(tp::kItsMovi, its.index(), device_of(c), event_of(c), icid);
     IteRef ref;
     if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     if (ref.ite.is_virtual)
@@ -125,7 +117,7 @@ CmdResult movi(Its& its, const ItsCommand& c) {
 // DISCARD DeviceID, EventID: remove the mapping and the interrupt's pending state
 // (reference/arm §1.2: "the interrupt's pending state is removed too").
 CmdResult discard(Its& its, const ItsCommand& c) {
-    log_dev_event(its, "ITS.DISCARD", c);
+    log_dev_event(its, tp::kItsDiscard, c);
     EventRoute route;
     if (CmdResult r = lookup_target(its, c, route); r != kOk) return r;
     set_ite_pending(*route.rd, route.ref.ite, false);
@@ -135,7 +127,7 @@ CmdResult discard(Its& its, const ItsCommand& c) {
 
 // INV DeviceID, EventID: the redistributor re-reads the interrupt's configuration.
 CmdResult inv(Its& its, const ItsCommand& c) {
-    log_dev_event(its, "ITS.INV", c);
+    log_dev_event(its, tp::kItsInv, c);
     EventRoute route;
     if (CmdResult r = lookup_target(its, c, route); r != kOk) return r;
     const Ite& ite = route.ref.ite;
@@ -149,7 +141,7 @@ CmdResult inv(Its& its, const ItsCommand& c) {
 // INVALL ICID: the collection's redistributor re-reads every LPI's configuration.
 CmdResult invall(Its& its, const ItsCommand& c) {
     uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
-    its.log().op(Layer::Hardware, "ITS.INVALL", {{"its", its.index()}, {"icid", icid}});
+    its.log().emit(tp::kItsInvall, its.index(), icid);
     Redistributor* rd = nullptr;
     if (CmdResult r = its.collection_rd(c, icid, rd); r != kOk) return r;
     rd->invalidate_lpi_config(std::nullopt);
@@ -158,7 +150,7 @@ CmdResult invall(Its& its, const ItsCommand& c) {
 
 // INT / CLEAR DeviceID, EventID: make the translated interrupt pending / not pending.
 CmdResult set_pending(Its& its, const ItsCommand& c, bool pending) {
-    log_dev_event(its, pending ? "ITS.INT" : "ITS.CLEAR", c);
+    log_dev_event(its, pending ? tp::kItsInt : tp::kItsClear, c);
     EventRoute route;
     if (CmdResult r = lookup_target(its, c, route); r != kOk) return r;
     set_ite_pending(*route.rd, route.ref.ite, pending);
@@ -170,7 +162,7 @@ CmdResult clear(Its& its, const ItsCommand& c) { return set_pending(its, c, fals
 // SYNC RDbase: completes earlier commands for that redistributor; the model is synchronous.
 CmdResult sync(Its& its, const ItsCommand& c) {
     uint64_t rd = cmd::RDbase::get(c);
-    its.log().op(Layer::Hardware, "ITS.SYNC", {{"its", its.index()}, {"rd", rd}});
+    its.log().emit(tp::kItsSync, its.index(), rd);
     if (rd >= its.gic().rd_count()) return its.command_error(c, fmt::format("RDbase {} names no redistributor", rd));
     return kOk;
 }
@@ -178,7 +170,7 @@ CmdResult sync(Its& its, const ItsCommand& c) {
 // MOVALL RDbase1, RDbase2: every pending LPI of the first redistributor moves to the second.
 CmdResult movall(Its& its, const ItsCommand& c) {
     uint64_t from = cmd::RDbase::get(c), to = cmd::RDbase2::get(c);
-    its.log().op(Layer::Hardware, "ITS.MOVALL", {{"its", its.index()}, {"from", from}, {"to", to}});
+    its.log().emit(tp::kItsMovall, its.index(), from, to);
     if (from >= its.gic().rd_count() || to >= its.gic().rd_count())
         return its.command_error(c, "RDbase1 or RDbase2 names no redistributor");
     if (from == to) return kOk;
@@ -192,18 +184,27 @@ CmdResult movall(Its& its, const ItsCommand& c) {
 }
 
 const CommandInfo kPhysical[] = {
-    {Opcode::MOVI, "MOVI", movi, false, false, "IHI 0069 MOVI; reference/arm §1.2"},
-    {Opcode::INT, "INT", int_, false, false, "IHI 0069 INT; its_send_vint for vLPIs"},
-    {Opcode::CLEAR, "CLEAR", clear, false, false, "IHI 0069 CLEAR; its_send_vclear for vLPIs"},
-    {Opcode::SYNC, "SYNC", sync, false, false, "IHI 0069 SYNC"},
-    {Opcode::MAPD, "MAPD", mapd, false, false, "IHI 0069 MAPD; its_build_mapd_cmd"},
-    {Opcode::MAPC, "MAPC", mapc, false, false, "IHI 0069 MAPC; its_build_mapc_cmd"},
-    {Opcode::MAPTI, "MAPTI", mapti, false, false, "IHI 0069 MAPTI; its_build_mapti_cmd"},
-    {Opcode::MAPI, "MAPI", mapi, false, false, "IHI 0069 MAPI (MAPTI with pINTID = EventID)"},
-    {Opcode::INV, "INV", inv, false, false, "IHI 0069 INV"},
-    {Opcode::INVALL, "INVALL", invall, false, false, "IHI 0069 INVALL"},
-    {Opcode::MOVALL, "MOVALL", movall, false, false, "IHI 0069 MOVALL; vgic_its_cmd_handle_movall"},
-    {Opcode::DISCARD, "DISCARD", discard, false, false, "IHI 0069 DISCARD; vgic_its_cmd_handle_discard"},
+    {Opcode::MOVI, "MOVI", movi, false, false, "IHI 0069 MOVI; reference/arm §1.2", &tp::kItsMoviError,
+     &tp::kItsMoviFault},
+    {Opcode::INT, "INT", int_, false, false, "IHI 0069 INT; its_send_vint for vLPIs", &tp::kItsIntError,
+     &tp::kItsIntFault},
+    {Opcode::CLEAR, "CLEAR", clear, false, false, "IHI 0069 CLEAR; its_send_vclear for vLPIs", &tp::kItsClearError,
+     &tp::kItsClearFault},
+    {Opcode::SYNC, "SYNC", sync, false, false, "IHI 0069 SYNC", &tp::kItsSyncError, nullptr},
+    {Opcode::MAPD, "MAPD", mapd, false, false, "IHI 0069 MAPD; its_build_mapd_cmd", &tp::kItsMapdError,
+     &tp::kItsMapdFault},
+    {Opcode::MAPC, "MAPC", mapc, false, false, "IHI 0069 MAPC; its_build_mapc_cmd", &tp::kItsMapcError,
+     &tp::kItsMapcFault},
+    {Opcode::MAPTI, "MAPTI", mapti, false, false, "IHI 0069 MAPTI; its_build_mapti_cmd", &tp::kItsMaptiError,
+     &tp::kItsMaptiFault},
+    {Opcode::MAPI, "MAPI", mapi, false, false, "IHI 0069 MAPI (MAPTI with pINTID = EventID)", &tp::kItsMapiError,
+     &tp::kItsMapiFault},
+    {Opcode::INV, "INV", inv, false, false, "IHI 0069 INV", &tp::kItsInvError, &tp::kItsInvFault},
+    {Opcode::INVALL, "INVALL", invall, false, false, "IHI 0069 INVALL", &tp::kItsInvallError, &tp::kItsInvallFault},
+    {Opcode::MOVALL, "MOVALL", movall, false, false, "IHI 0069 MOVALL; vgic_its_cmd_handle_movall",
+     &tp::kItsMovallError, nullptr},
+    {Opcode::DISCARD, "DISCARD", discard, false, false, "IHI 0069 DISCARD; vgic_its_cmd_handle_discard",
+     &tp::kItsDiscardError, &tp::kItsDiscardFault},
 };
 
 }  // namespace

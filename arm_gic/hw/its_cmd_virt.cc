@@ -6,6 +6,7 @@
 
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/hw/its.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff::arm {
 
@@ -29,10 +30,10 @@ CmdResult doorbell_field(Its& its, const ItsCommand& c, uint32_t field, uint32_t
     out = kNoDoorbell;
     if (its.config().v41()) {
         if (field != kNoDoorbell)
-            its.log().ignored(Layer::Hardware, "ITS.doorbell_field",
-                              "GICv4.1 rings the vPE's default doorbell; a per-vLPI doorbell is not used (Linux "
-                              "writes 1023, reference/arm §1.2)",
-                              {{"its", its.index()}, {"doorbell", field}});
+            its.log().emit(tp::kItsDoorbellFieldIgnored,
+                           "GICv4.1 rings the vPE's default doorbell; a per-vLPI doorbell is not used (Linux "
+                           "writes 1023, reference/arm §1.2)",
+                           its.index(), field);
         return kOk;
     }
     if (field != kNoDoorbell && !valid_lpi(its, field))
@@ -53,23 +54,14 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
     bool ptz = v41 && cmd::PTZ::get(c);
     uint64_t vconf = v41 ? cmd::VCONF_addr::get(c) << 16 : 0;
     uint32_t db = v41 ? static_cast<uint32_t>(cmd::DefaultDoorbell::get(c)) : kNoDoorbell;
-    its.log().op(Layer::Hardware, "ITS.VMAPP",
-                 {{"its", its.index()},
-                  {"vpe", vpeid},
-                  {"valid", valid},
-                  {"rd", rdbase},
-                  {"vpt", Hex{vpt}},
-                  {"vpt_bits", vpt_size + 1},
-                  {"alloc", alloc},
-                  {"ptz", ptz},
-                  {"vconf", Hex{vconf}},
-                  {"default_doorbell", db}});
+    its.log().emit(tp::kItsVmapp, its.index(), vpeid, valid, rdbase, Hex{vpt}, vpt_size + 1, alloc, ptz, Hex{vconf},
+                   db);
     if (!v41 && (cmd::Alloc::get(c) || cmd::PTZ::get(c) || cmd::VCONF_addr::get(c) || cmd::DefaultDoorbell::get(c) ||
                  (vpt_size & 0xC0)))
-        its.log().ignored(Layer::Hardware, "ITS.VMAPP",
-                          "GICv4.0 VMAPP has no Alloc, PTZ, VCONF_addr or Default_Doorbell, and VPT_size[7:6] is "
-                          "RES0: those bits are ignored",
-                          {{"its", its.index()}, {"vpe", vpeid}});
+        its.log().emit(tp::kItsVmappV40Ignored,
+                       "GICv4.0 VMAPP has no Alloc, PTZ, VCONF_addr or Default_Doorbell, and VPT_size[7:6] is "
+                       "RES0: those bits are ignored",
+                       its.index(), vpeid);
     if (!v41) vpt_size &= 0x3F;  // GICv4.0: VPT_size[7:6] are RES0
     uint64_t entry = 0;
     if (CmdResult r = its.locate_vpe(c, vpeid, entry); r != kOk) return r;
@@ -117,16 +109,10 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
     return kOk;
 }
 
-CmdResult map_virtual(Its& its, const ItsCommand& c, uint32_t vintid, const char* name) {
+CmdResult map_virtual(Its& its, const ItsCommand& c, uint32_t vintid, const Op<Int, Int, Int, Int, Int, Int>& point) {
     uint32_t vpeid = vpe_of(c);
     uint32_t db_field = static_cast<uint32_t>(cmd::DbellPINTID::get(c));
-    its.log().op(Layer::Hardware, name,
-                 {{"its", its.index()},
-                  {"device", device_of(c)},
-                  {"event", event_of(c)},
-                  {"vpe", vpeid},
-                  {"vintid", vintid},
-                  {"doorbell", db_field}});
+    its.log().emit(point, its.index(), device_of(c), event_of(c), vpeid, vintid, db_field);
     IteRef ref;
     if (CmdResult r = its.locate_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     if (ref.ite.valid)
@@ -143,9 +129,9 @@ CmdResult map_virtual(Its& its, const ItsCommand& c, uint32_t vintid, const char
 
 // VMAPTI DeviceID, EventID, vPEID, vINTID, Dbell_pINTID; VMAPI is VMAPTI with vINTID = EventID.
 CmdResult vmapti(Its& its, const ItsCommand& c) {
-    return map_virtual(its, c, static_cast<uint32_t>(cmd::vINTID::get(c)), "ITS.VMAPTI");
+    return map_virtual(its, c, static_cast<uint32_t>(cmd::vINTID::get(c)), tp::kItsVmapti);
 }
-CmdResult vmapi(Its& its, const ItsCommand& c) { return map_virtual(its, c, event_of(c), "ITS.VMAPI"); }
+CmdResult vmapi(Its& its, const ItsCommand& c) { return map_virtual(its, c, event_of(c), tp::kItsVmapi); }
 
 // VMOVI DeviceID, EventID, vPEID, D, Dbell_pINTID: move a vLPI to another vPE; its pending state
 // leaves the source VPT and enters the destination one (reference/arm §1.2).
@@ -153,13 +139,7 @@ CmdResult vmovi(Its& its, const ItsCommand& c) {
     uint32_t vpeid = vpe_of(c);
     bool d = cmd::D::get(c);
     uint32_t db_field = static_cast<uint32_t>(cmd::DbellPINTID::get(c));
-    its.log().op(Layer::Hardware, "ITS.VMOVI",
-                 {{"its", its.index()},
-                  {"device", device_of(c)},
-                  {"event", event_of(c)},
-                  {"vpe", vpeid},
-                  {"d", d},
-                  {"doorbell", db_field}});
+    its.log().emit(tp::kItsVmovi, its.index(), device_of(c), event_of(c), vpeid, d, db_field);
     IteRef ref;
     if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     if (!ref.ite.is_virtual) return its.command_error(c, "VMOVI of a physical LPI (UNPREDICTABLE: MOVI moves LPIs)");
@@ -195,14 +175,8 @@ CmdResult vmovp(Its& its, const ItsCommand& c) {
     req.db = v41 && cmd::DB::get(c);
     req.default_doorbell = req.db ? static_cast<uint32_t>(cmd::VmovpDefaultDoorbell::get(c)) : kNoDoorbell;
     uint16_t seq = static_cast<uint16_t>(cmd::SEQ_NUM::get(c));
-    its.log().op(Layer::Hardware, "ITS.VMOVP",
-                 {{"its", its.index()},
-                  {"vpe", req.vpeid},
-                  {"rd", req.target},
-                  {"seq", seq},
-                  {"its_list", Hex{req.its_list}},
-                  {"db", req.db},
-                  {"default_doorbell", req.default_doorbell}});
+    its.log().emit(tp::kItsVmovp, its.index(), req.vpeid, req.target, seq, Hex{req.its_list}, req.db,
+                   req.default_doorbell);
     VpteRef vpe;
     if (CmdResult r = its.lookup_vpe(c, req.vpeid, vpe); r != kOk) return r;
     if (req.target >= its.gic().rd_count())
@@ -216,8 +190,8 @@ CmdResult vmovp(Its& its, const ItsCommand& c) {
     if (!its.config().vmovp_direct && !(req.its_list >> its.index() & 1))
         return its.command_error(c, "GITS_TYPER.VMOVP = 0 and ITSList does not include this ITS");
     if (!v41 && (cmd::DB::get(c) || cmd::VmovpDefaultDoorbell::get(c)))
-        its.log().ignored(Layer::Hardware, "ITS.VMOVP", "GICv4.0 VMOVP has no DB or Default_Doorbell: ignored",
-                          {{"its", its.index()}, {"vpe", req.vpeid}});
+        its.log().emit(tp::kItsVmovpV40Ignored, "GICv4.0 VMOVP has no DB or Default_Doorbell: ignored", its.index(),
+                       req.vpeid);
     // With GITS_TYPER.VMOVP = 0 each ITS updates its own vPE table entry when it processes the
     // VMOVP; the vPE itself moves once every ITS in ITSList has (Gic::vmovp_seen).
     vpe.vpte.rdbase = req.target;
@@ -233,14 +207,14 @@ CmdResult vmovp(Its& its, const ItsCommand& c) {
 
 // VSYNC vPEID: completes earlier virtual commands for the vPE; the model is synchronous.
 CmdResult vsync(Its& its, const ItsCommand& c) {
-    its.log().op(Layer::Hardware, "ITS.VSYNC", {{"its", its.index()}, {"vpe", vpe_of(c)}});
+    its.log().emit(tp::kItsVsync, its.index(), vpe_of(c));
     VpteRef vpe;
     return its.lookup_vpe(c, vpe_of(c), vpe);
 }
 
 // VINVALL vPEID: the redistributor re-reads every vLPI configuration of the vPE.
 CmdResult vinvall(Its& its, const ItsCommand& c) {
-    its.log().op(Layer::Hardware, "ITS.VINVALL", {{"its", its.index()}, {"vpe", vpe_of(c)}});
+    its.log().emit(tp::kItsVinvall, its.index(), vpe_of(c));
     VpteRef vpe;
     if (CmdResult r = its.lookup_vpe(c, vpe_of(c), vpe); r != kOk) return r;
     if (Redistributor* rd = its.gic().rd_of_vpe(vpe_of(c))) rd->invalidate_vlpi_config(vpe_of(c), std::nullopt);
@@ -250,7 +224,7 @@ CmdResult vinvall(Its& its, const ItsCommand& c) {
 // INVDB vPEID (4.1): every redistributor forgets the cached configuration of the vPE's default
 // doorbell (its_vpe_4_1_send_inv: "broadcast to all RDs").
 CmdResult invdb(Its& its, const ItsCommand& c) {
-    its.log().op(Layer::Hardware, "ITS.INVDB", {{"its", its.index()}, {"vpe", vpe_of(c)}});
+    its.log().emit(tp::kItsInvdb, its.index(), vpe_of(c));
     VpteRef vpe;
     if (CmdResult r = its.lookup_vpe(c, vpe_of(c), vpe); r != kOk) return r;
     if (vpe.vpte.default_doorbell == kNoDoorbell) return kOk;
@@ -266,21 +240,14 @@ CmdResult vsgi(Its& its, const ItsCommand& c) {
     unsigned sgi = static_cast<unsigned>(cmd::SgiIntid::get(c));
     uint8_t priority = static_cast<uint8_t>(cmd::SgiPriority::get(c) << 4);
     bool group = cmd::SgiGroup::get(c), clear = cmd::SgiClear::get(c), enable = cmd::SgiEnable::get(c);
-    its.log().op(Layer::Hardware, "ITS.VSGI",
-                 {{"its", its.index()},
-                  {"vpe", vpeid},
-                  {"sgi", sgi},
-                  {"priority", Hex{priority}},
-                  {"group", group},
-                  {"clear", clear},
-                  {"enable", enable}});
+    its.log().emit(tp::kItsVsgi, its.index(), vpeid, sgi, Hex{priority}, group, clear, enable);
     Redistributor* rd = nullptr;
     if (CmdResult r = its.vpe_rd(c, vpeid, rd); r != kOk) return r;
     if (clear) {
         if (enable || group || priority)
-            its.log().ignored(Layer::Hardware, "ITS.VSGI",
-                              "Clear=1: the configuration fields of the same command are not applied",
-                              {{"its", its.index()}, {"vpe", vpeid}, {"sgi", sgi}});
+            its.log().emit(tp::kItsVsgiClearIgnored,
+                           "Clear=1: the configuration fields of the same command are not applied", its.index(), vpeid,
+                           sgi);
         rd->vsgi_set_pending(vpeid, sgi, false);
     } else {
         rd->vsgi_configure(vpeid, sgi, priority, group, enable);
@@ -289,15 +256,24 @@ CmdResult vsgi(Its& its, const ItsCommand& c) {
 }
 
 const CommandInfo kVirtual[] = {
-    {Opcode::VMOVI, "VMOVI", vmovi, true, false, "IHI 0069 VMOVI; its_build_vmovi_cmd"},
-    {Opcode::VMOVP, "VMOVP", vmovp, true, false, "IHI 0069 VMOVP; its_build_vmovp_cmd, its_send_vmovp"},
-    {Opcode::VSGI, "VSGI", vsgi, true, true, "IHI 0069 VSGI (GICv4.1); its_build_vsgi_cmd"},
-    {Opcode::VSYNC, "VSYNC", vsync, true, false, "IHI 0069 VSYNC; its_build_vsync_cmd"},
-    {Opcode::VMAPP, "VMAPP", vmapp, true, false, "IHI 0069 VMAPP (Alloc, PTZ, VCONF, Default_Doorbell on 4.1)"},
-    {Opcode::VMAPTI, "VMAPTI", vmapti, true, false, "IHI 0069 VMAPTI; its_build_vmapti_cmd"},
-    {Opcode::VMAPI, "VMAPI", vmapi, true, false, "IHI 0069 VMAPI (VMAPTI with vINTID = EventID)"},
-    {Opcode::VINVALL, "VINVALL", vinvall, true, false, "IHI 0069 VINVALL; its_build_vinvall_cmd"},
-    {Opcode::INVDB, "INVDB", invdb, true, true, "IHI 0069 INVDB (GICv4.1); its_build_invdb_cmd"},
+    {Opcode::VMOVI, "VMOVI", vmovi, true, false, "IHI 0069 VMOVI; its_build_vmovi_cmd", &tp::kItsVmoviError,
+     &tp::kItsVmoviFault},
+    {Opcode::VMOVP, "VMOVP", vmovp, true, false, "IHI 0069 VMOVP; its_build_vmovp_cmd, its_send_vmovp",
+     &tp::kItsVmovpError, &tp::kItsVmovpFault},
+    {Opcode::VSGI, "VSGI", vsgi, true, true, "IHI 0069 VSGI (GICv4.1); its_build_vsgi_cmd", &tp::kItsVsgiError,
+     &tp::kItsVsgiFault},
+    {Opcode::VSYNC, "VSYNC", vsync, true, false, "IHI 0069 VSYNC; its_build_vsync_cmd", &tp::kItsVsyncError,
+     &tp::kItsVsyncFault},
+    {Opcode::VMAPP, "VMAPP", vmapp, true, false, "IHI 0069 VMAPP (Alloc, PTZ, VCONF, Default_Doorbell on 4.1)",
+     &tp::kItsVmappError, &tp::kItsVmappFault},
+    {Opcode::VMAPTI, "VMAPTI", vmapti, true, false, "IHI 0069 VMAPTI; its_build_vmapti_cmd", &tp::kItsVmaptiError,
+     &tp::kItsVmaptiFault},
+    {Opcode::VMAPI, "VMAPI", vmapi, true, false, "IHI 0069 VMAPI (VMAPTI with vINTID = EventID)", &tp::kItsVmapiError,
+     &tp::kItsVmapiFault},
+    {Opcode::VINVALL, "VINVALL", vinvall, true, false, "IHI 0069 VINVALL; its_build_vinvall_cmd", &tp::kItsVinvallError,
+     &tp::kItsVinvallFault},
+    {Opcode::INVDB, "INVDB", invdb, true, true, "IHI 0069 INVDB (GICv4.1); its_build_invdb_cmd", &tp::kItsInvdbError,
+     &tp::kItsInvdbFault},
 };
 
 }  // namespace

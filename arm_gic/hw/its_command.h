@@ -9,6 +9,7 @@
 #include <span>
 
 #include "core/bits.h"
+#include "core/trace_point.h"
 
 namespace irqdiff::arm {
 
@@ -115,6 +116,8 @@ struct CommandInfo {
     bool needs_v4;   // a virtual (GICv4) command: needs GITS_TYPER.Virtual
     bool needs_v41;  // exists only on GICv4.1
     const char* spec_ref;
+    const GuestError<Int, Hex>* error;  // its command error (arm_gic/trace_points.h: ITS.<name>)
+    const GuestError<Int, Hex>* fault;  // its table fault, or nullptr when it walks no table
 };
 
 /// The rows, defined next to their handlers.

@@ -9,6 +9,7 @@
 
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/places.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff::arm {
 
@@ -61,8 +62,7 @@ uint64_t Redistributor::read(uint64_t offset, unsigned bytes) {
         value = vpropbaser_;
     } else if (base == kGicrVlpiFrame + GICR_VPENDBASER) {
         bool dirty = dirty_reads_ > 0;
-        if (dirty && --dirty_reads_ == 0)
-            log.op(Layer::Hardware, "GICR.vpt_parsed", {{"rd", index_}, {"vpe", resident_.value_or(0)}});
+        if (dirty && --dirty_reads_ == 0) log.emit(tp::kGicrVptParsed, index_, resident_.value_or(0));
         if (v41) {
             Vpendbaser41 v;
             v.valid = resident_.has_value();
@@ -90,13 +90,11 @@ uint64_t Redistributor::read(uint64_t offset, unsigned bytes) {
             const VpeState& s = *owner->vpe(vsgir_vpeid_);
             for (unsigned i = 0; i < 16; ++i) bits |= uint64_t{s.sgis[i].pending} << i;
         } else {
-            log.guest_error(Layer::Hardware, "GICR.read_VSGIPENDR", "GICR_VSGIR names a vPE no ITS maps: reads 0",
-                            {{"rd", index_}, {"vpe", vsgir_vpeid_}});
+            log.emit(tp::kGicrReadVsgipendrError, "GICR_VSGIR names a vPE no ITS maps: reads 0", index_, vsgir_vpeid_);
         }
         value = GicrVsgipendr::Pending.make(bits);  // Busy reads 0: the read completes at once
     } else {
-        log.ignored(Layer::Hardware, "GICR.read", "unimplemented redistributor register: RAZ",
-                    {{"rd", index_}, {"offset", Hex{offset}}});
+        log.emit(tp::kGicrReadIgnored, "unimplemented redistributor register: RAZ", index_, Hex{offset});
         return 0;
     }
     return read_access(value, bytes, offset);
@@ -109,7 +107,7 @@ void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
     if (bytes == 4) value &= 0xFFFF'FFFF;
     if (offset == GICR_CTLR) {
         bool enable = GicrCtlr::EnableLPIs.get(value);
-        log.op(Layer::Hardware, "GICR.write_CTLR", {{"rd", index_}, {"enable_lpis", enable}});
+        log.emit(tp::kGicrWriteCtlr, index_, enable);
         if (enable && !enable_lpis_) {
             enable_lpis_ = true;
             if (!GicrPendbaser::PTZ.get(pendbaser_)) {
@@ -132,49 +130,45 @@ void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
     } else if (base == GICR_PROPBASER || base == GICR_PENDBASER) {
         uint64_t& reg = base == GICR_PROPBASER ? propbaser_ : pendbaser_;
         if (enable_lpis_) {
-            log.guest_error(Layer::Hardware, base == GICR_PROPBASER ? "GICR.write_PROPBASER" : "GICR.write_PENDBASER",
-                            "written while EnableLPIs = 1: UNPREDICTABLE, write ignored", {{"rd", index_}});
+            log.emit(base == GICR_PROPBASER ? tp::kGicrWritePropbaserError : tp::kGicrWritePendbaserError,
+                     "written while EnableLPIs = 1: UNPREDICTABLE, write ignored", index_);
             return;
         }
         reg = write_access(reg, value, bytes, offset);
-        log.op(Layer::Hardware, base == GICR_PROPBASER ? "GICR.write_PROPBASER" : "GICR.write_PENDBASER",
-               {{"rd", index_}, {"value", Hex{reg}}});
+        log.emit(base == GICR_PROPBASER ? tp::kGicrWritePropbaser : tp::kGicrWritePendbaser, index_, Hex{reg});
     } else if (base == GICR_INVLPIR || base == GICR_INVALLR) {
         bool v = GicrInvlpir::V.get(value);
         uint32_t vpeid = static_cast<uint32_t>(GicrInvlpir::vPEID.get(value));
         std::optional<uint32_t> intid;
         if (base == GICR_INVLPIR) intid = static_cast<uint32_t>(GicrInvlpir::INTID.get(value));
-        log.op(Layer::Hardware, base == GICR_INVLPIR ? "GICR.write_INVLPIR" : "GICR.write_INVALLR",
-               {{"rd", index_}, {"virtual", v}, {"vpe", vpeid}, {"intid", intid.value_or(0)}});
+        log.emit(base == GICR_INVLPIR ? tp::kGicrWriteInvlpir : tp::kGicrWriteInvallr, index_, v, vpeid,
+                 intid.value_or(0));
         if (v) {
             Redistributor* owner = gic_->rd_of_vpe(vpeid);
             if (owner)
                 owner->invalidate_vlpi_config(vpeid, intid);
             else
-                log.guest_error(Layer::Hardware, "GICR.invalidate", "vPEID names no mapped vPE: ignored",
-                                {{"rd", index_}, {"vpe", vpeid}});
+                log.emit(tp::kGicrInvalidateError, "vPEID names no mapped vPE: ignored", index_, vpeid);
         } else {
             invalidate_lpi_config(intid);
         }
     } else if (base == kGicrVlpiFrame + GICR_VPROPBASER) {
         if (resident_) {
-            log.guest_error(Layer::Hardware, "GICR.write_VPROPBASER",
-                            "written while a vPE is resident: UNPREDICTABLE, write ignored", {{"rd", index_}});
+            log.emit(tp::kGicrWriteVpropbaserError, "written while a vPE is resident: UNPREDICTABLE, write ignored",
+                     index_);
             return;
         }
         vpropbaser_ = write_access(vpropbaser_, value, bytes, offset);
-        log.op(Layer::Hardware, "GICR.write_VPROPBASER", {{"rd", index_}, {"value", Hex{vpropbaser_}}});
+        log.emit(tp::kGicrWriteVpropbaser, index_, Hex{vpropbaser_});
     } else if (base == kGicrVlpiFrame + GICR_VPENDBASER) {
         write_vpendbaser(bytes == 8 ? value : write_access(0, value, bytes, offset));
     } else if (v41 && offset == kGicrVlpiFrame + GICR_VSGIR) {
         vsgir_vpeid_ = static_cast<uint32_t>(GicrVsgir::vPEID.get(value));
-        log.op(Layer::Hardware, "GICR.write_VSGIR", {{"rd", index_}, {"vpe", vsgir_vpeid_}});
+        log.emit(tp::kGicrWriteVsgir, index_, vsgir_vpeid_);
     } else if (offset == GICR_SYNCR || (v41 && offset == kGicrVlpiFrame + GICR_VSGIPENDR)) {
-        log.ignored(Layer::Hardware, "GICR.write", "read-only redistributor register: WI",
-                    {{"rd", index_}, {"offset", Hex{offset}}});
+        log.emit(tp::kGicrWriteReadOnlyIgnored, "read-only redistributor register: WI", index_, Hex{offset});
     } else {
-        log.ignored(Layer::Hardware, "GICR.write", "unimplemented redistributor register: WI",
-                    {{"rd", index_}, {"offset", Hex{offset}}, {"value", Hex{value}}});
+        log.emit(tp::kGicrWriteIgnored, "unimplemented redistributor register: WI", index_, Hex{offset}, Hex{value});
     }
 }
 
@@ -183,16 +177,15 @@ void Redistributor::write_vpendbaser(uint64_t value) {
     const GicConfig& config = gic_->config();
     bool valid = Vpendbaser41::Valid.get(value);  // bit 63 in both layouts
     if (valid && resident_) {
-        log.guest_error(Layer::Hardware, "GICR.write_VPENDBASER",
-                        "Valid written 1 while a vPE is resident: UNPREDICTABLE, write ignored",
-                        {{"rd", index_}, {"resident", *resident_}});
+        log.emit(tp::kGicrWriteVpendbaserResidentError,
+                 "Valid written 1 while a vPE is resident: UNPREDICTABLE, write ignored", index_, *resident_);
         return;
     }
     if (!valid) {
         if (resident_) {
             deschedule(config.v41() && Vpendbaser41::DB.get(value));
         } else {
-            log.op(Layer::Hardware, "GICR.write_VPENDBASER", {{"rd", index_}, {"valid", false}});
+            log.emit(tp::kGicrWriteVpendbaser, index_, false);
         }
         return;
     }
@@ -201,10 +194,10 @@ void Redistributor::write_vpendbaser(uint64_t value) {
         Vpendbaser41 v = Vpendbaser41::decode(value);
         s = find(v.vpeid);
         if (!s || s->maps == 0) {
-            log.guest_error(Layer::Hardware, "GICR.write_VPENDBASER",
-                            "VPENDBASER.vPEID names a vPE no ITS maps to this redistributor: UNPREDICTABLE, "
-                            "write ignored",
-                            {{"rd", index_}, {"vpe", v.vpeid}});
+            log.emit(tp::kGicrWriteVpendbaserUnmappedError,
+                     "VPENDBASER.vPEID names a vPE no ITS maps to this redistributor: UNPREDICTABLE, "
+                     "write ignored",
+                     index_, v.vpeid);
             return;
         }
         vpendbaser_vpeid_ = v.vpeid;
@@ -243,8 +236,7 @@ void Redistributor::write_vpendbaser(uint64_t value) {
 void Redistributor::schedule(VpeState& s) {
     if (!s.loaded) parse_vpt(s);
     s.doorbell_armed = false;
-    gic_->log().op(Layer::Hardware, "GICR.schedule",
-                   {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"dirty", dirty_reads_ > 0}});
+    gic_->log().emit(tp::kGicrSchedule, index_, vpe_name(s.props.vpeid), dirty_reads_ > 0);
     CpuInterface& cpu = gic_->cpu(index_);
     for (unsigned n = 0; n < cpu.list_registers(); ++n) {
         ListRegister lr = cpu.lr(n);
@@ -260,12 +252,8 @@ void Redistributor::deschedule(bool doorbell_requested) {
     if (doorbell_requested && !pending_last_) s.doorbell_armed = true;
     dirty_reads_ = 0;
     resident_.reset();
-    gic_->log().op(Layer::Hardware, "GICR.deschedule",
-                   {{"rd", index_},
-                    {"vpe", vpe_name(s.props.vpeid)},
-                    {"db", doorbell_requested},
-                    {"pending_last", pending_last_},
-                    {"doorbell_armed", s.doorbell_armed}});
+    gic_->log().emit(tp::kGicrDeschedule, index_, vpe_name(s.props.vpeid), doorbell_requested, pending_last_,
+                     s.doorbell_armed);
     if (gic_->config().vpt_writeback == VptWriteback::OnDeschedule || s.transient) write_back(s);
     if (s.transient) vpes_.erase(s.props.vpeid);
 }
@@ -306,11 +294,10 @@ void Redistributor::parse_vpt(VpeState& s) {
         w += n;
     }
     if (outside)
-        gic_->log().guest_error(Layer::Hardware, "GICR.parse_vpt", "the VPT lies outside memory: the rest reads as zero",
-                                {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"addr", Hex{s.props.vpt_addr}}});
+        gic_->log().emit(tp::kGicrParseVptError, "the VPT lies outside memory: the rest reads as zero", index_,
+                         vpe_name(s.props.vpeid), Hex{s.props.vpt_addr});
     s.loaded = true;
-    gic_->log().op(Layer::Hardware, "GICR.parse_vpt",
-                   {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"vpt", Hex{s.props.vpt_addr}}, {"found", set}});
+    gic_->log().emit(tp::kGicrParseVpt, index_, vpe_name(s.props.vpeid), Hex{s.props.vpt_addr}, set);
 }
 
 void Redistributor::write_back(VpeState& s) {
@@ -325,8 +312,7 @@ void Redistributor::write_back(VpeState& s) {
         }
         s.dirty[d] = 0;
     }
-    gic_->log().op(Layer::Hardware, "GICR.vpt_writeback",
-                   {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"words", words}});
+    gic_->log().emit(tp::kGicrVptWriteback, index_, vpe_name(s.props.vpeid), words);
 }
 
 void Redistributor::set_bit(VpeState& s, uint32_t vintid, bool pending) {
@@ -358,9 +344,9 @@ uint8_t Redistributor::vlpi_config(VpeState& s, uint32_t vintid) {
     if (vintid < kFirstLpiIntid) return 0;
     MemRead<uint8_t> byte = gic_->memory().read8(s.props.vconf_addr + (vintid - kFirstLpiIntid));
     if (!byte.ok())
-        gic_->log().guest_error(Layer::Hardware, "GICR.read_vconf",
-                                "the vLPI configuration table lies outside memory: the vLPI reads as disabled",
-                                {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"vintid", vintid}});
+        gic_->log().emit(tp::kGicrReadVconfError,
+                         "the vLPI configuration table lies outside memory: the vLPI reads as disabled", index_,
+                         vpe_name(s.props.vpeid), vintid);
     s.config.emplace(vintid, byte.value);
     return byte.value;
 }
@@ -385,11 +371,11 @@ void Redistributor::consume_vlpi(VpeState& s, uint32_t vintid) { set_bit(s, vint
 void Redistributor::set_lpi_pending(uint32_t intid, bool pending) {
     EventLog& log = gic_->log();
     if (!pending) {
-        if (lpi_pending_.erase(intid)) log.op(Layer::Hardware, "GICR.lpi_clear", {{"rd", index_}, {"intid", intid}});
+        if (lpi_pending_.erase(intid)) log.emit(tp::kGicrLpiClear, index_, intid);
         return;
     }
     bool added = lpi_pending_.insert(intid).second;
-    log.op(Layer::Hardware, "GICR.lpi_pending", {{"rd", index_}, {"intid", intid}, {"was_pending", !added}});
+    log.emit(tp::kGicrLpiPending, index_, intid, !added);
     if (added && enable_lpis_ && LpiConfig::enabled(lpi_config(intid))) gic_->signal_host(index_, intid);
 }
 
@@ -407,13 +393,12 @@ uint32_t Redistributor::acknowledge_lpi() {
     }
     if (!best) return kSpuriousIntid;
     lpi_pending_.erase(*best);
-    gic_->log().op(Layer::Hardware, "GICR.host_ack", {{"rd", index_}, {"intid", *best}});
+    gic_->log().emit(tp::kGicrHostAck, index_, *best);
     return *best;
 }
 
 void Redistributor::invalidate_lpi_config(std::optional<uint32_t> intid) {
-    gic_->log().op(Layer::Hardware, "GICR.invalidate_lpi_config",
-                   {{"rd", index_}, {"intid", intid.value_or(0)}, {"all", !intid}});
+    gic_->log().emit(tp::kGicrInvalidateLpiConfig, index_, intid.value_or(0), !intid);
     // A pending LPI that was disabled and that the new configuration enables is signalled now.
     std::vector<uint32_t> was_disabled;
     for (uint32_t p : lpi_pending_)
@@ -449,15 +434,15 @@ void Redistributor::map_vpe(const VpeProps& props, bool alloc, bool ptz) {
     }
     if (s && s->maps == 0 && v41 && alloc) {
         // A stale state (the last unmap had Alloc=0): Alloc=1 allocates afresh.
-        log.op(Layer::Hardware, "GICR.drop_stale_cache", {{"rd", index_}, {"vpe", props.vpeid}});
+        log.emit(tp::kGicrDropStaleCache, index_, props.vpeid);
         vpes_.erase(props.vpeid);
         s = nullptr;
     }
     if (!s) {
         if (v41 && !alloc)
-            log.guest_error(Layer::Hardware, "GICR.map_vpe",
-                            "VMAPP V=1 with Alloc=0 for a vPE no ITS maps yet: Alloc=1 marks the first map",
-                            {{"rd", index_}, {"vpe", props.vpeid}});
+            log.emit(tp::kGicrMapVpeError,
+                     "VMAPP V=1 with Alloc=0 for a vPE no ITS maps yet: Alloc=1 marks the first map", index_,
+                     props.vpeid);
         VpeState fresh;
         fresh.props = props;
         fresh.pending.assign((fresh.limit() + 63) / 64, 0);
@@ -466,67 +451,62 @@ void Redistributor::map_vpe(const VpeProps& props, bool alloc, bool ptz) {
         fresh.loaded = v41 && alloc && ptz;
         s = &vpes_.emplace(props.vpeid, std::move(fresh)).first->second;
     } else if (v41 && alloc && s->maps > 0) {
-        log.guest_error(Layer::Hardware, "GICR.map_vpe",
-                        "VMAPP V=1 with Alloc=1 for a vPE another ITS already maps: Alloc=1 marks the first map",
-                        {{"rd", index_}, {"vpe", props.vpeid}});
+        log.emit(tp::kGicrMapVpeError,
+                 "VMAPP V=1 with Alloc=1 for a vPE another ITS already maps: Alloc=1 marks the first map", index_,
+                 props.vpeid);
     }
     if (s->maps > 0 && (s->props.vpt_addr != props.vpt_addr || s->props.id_bits != props.id_bits))
-        log.guest_error(Layer::Hardware, "GICR.map_vpe",
-                        "VMAPP maps a vPE with a VPT other than the one it already has: UNPREDICTABLE, the first kept",
-                        {{"rd", index_}, {"vpe", props.vpeid}});
+        log.emit(tp::kGicrMapVpeError,
+                 "VMAPP maps a vPE with a VPT other than the one it already has: UNPREDICTABLE, the first kept", index_,
+                 props.vpeid);
     else if (s->maps == 0)
         s->props = props;
     ++s->maps;
     gic_->note_vpt(props.vpeid, props.vpt_addr, props.id_bits);
-    log.op(
-        Layer::Hardware, "GICR.map_vpe",
-        {{"rd", index_}, {"vpe", props.vpeid}, {"maps", s->maps}, {"loaded", s->loaded}, {"vpt", Hex{props.vpt_addr}}});
+    log.emit(tp::kGicrMapVpe, index_, props.vpeid, s->maps, s->loaded, Hex{props.vpt_addr});
 }
 
 void Redistributor::unmap_vpe(uint32_t vpeid, bool alloc) {
     EventLog& log = gic_->log();
     VpeState* s = find(vpeid);
     if (!s || s->maps == 0) {
-        log.guest_error(Layer::Hardware, "GICR.unmap_vpe", "VMAPP V=0 for a vPE this redistributor does not hold",
-                        {{"rd", index_}, {"vpe", vpeid}});
+        log.emit(tp::kGicrUnmapVpeError, "VMAPP V=0 for a vPE this redistributor does not hold", index_, vpeid);
         return;
     }
     --s->maps;
-    log.op(Layer::Hardware, "GICR.unmap_vpe", {{"rd", index_}, {"vpe", vpeid}, {"maps", s->maps}, {"alloc", alloc}});
+    log.emit(tp::kGicrUnmapVpe, index_, vpeid, s->maps, alloc);
     if (!gic_->config().v41()) return;  // GICv4.0 has no way to clean the cache (reference/arm §1.5)
     if (alloc) {
         // IHI 0069 (quoted by Marc Zyngier, 2020-12-01): VMAPP {V,Alloc}={0,1} cleans and invalidates
         // any caching of the VPT and the vLPI configuration table.
         write_back(*s);
-        log.op(Layer::Hardware, "GICR.vpt_clean", {{"rd", index_}, {"vpe", vpeid}});
+        log.emit(tp::kGicrVptClean, index_, vpeid);
         if (s->maps != 0) {
             // Not the last unmap after all: the vPE stays usable for the ITSs that still map it.
-            log.guest_error(Layer::Hardware, "GICR.unmap_vpe",
-                            "VMAPP V=0 with Alloc=1 while other ITSs still map the vPE: Alloc=1 marks the last "
-                            "unmap; the cache is cleaned but kept",
-                            {{"rd", index_}, {"vpe", vpeid}});
+            log.emit(tp::kGicrUnmapVpeError,
+                     "VMAPP V=0 with Alloc=1 while other ITSs still map the vPE: Alloc=1 marks the last "
+                     "unmap; the cache is cleaned but kept",
+                     index_, vpeid);
             s->config.clear();
             return;
         }
         vpes_.erase(vpeid);
     } else if (s->maps == 0) {
-        log.guest_error(Layer::Hardware, "GICR.unmap_vpe",
-                        "the last VMAPP V=0 had Alloc=0: the VPT cache is neither cleaned nor invalidated",
-                        {{"rd", index_}, {"vpe", vpeid}});
+        log.emit(tp::kGicrUnmapVpeError,
+                 "the last VMAPP V=0 had Alloc=0: the VPT cache is neither cleaned nor invalidated", index_, vpeid);
     }
 }
 
 void Redistributor::move_vpe(uint32_t vpeid, Redistributor& to) {
     auto node = vpes_.extract(vpeid);
     if (node.empty()) return;
-    gic_->log().op(Layer::Hardware, "GICR.move_vpe", {{"from", index_}, {"to", to.index_}, {"vpe", vpeid}});
+    gic_->log().emit(tp::kGicrMoveVpe, index_, to.index_, vpeid);
     if (to.has_vpe(vpeid)) to.drop_vpe(vpeid, "a VMOVP brings the vPE's current state");
     to.vpes_.insert(std::move(node));
 }
 
 void Redistributor::drop_vpe(uint32_t vpeid, const char* why) {
-    if (vpes_.erase(vpeid))
-        gic_->log().op(Layer::Hardware, "GICR.drop_stale_cache", {{"rd", index_}, {"vpe", vpeid}, {"why", why}});
+    if (vpes_.erase(vpeid)) gic_->log().emit(tp::kGicrDropStaleCacheWhy, index_, vpeid, why);
 }
 
 void Redistributor::set_default_doorbell(uint32_t vpeid, uint32_t doorbell) {
@@ -536,11 +516,10 @@ void Redistributor::set_default_doorbell(uint32_t vpeid, uint32_t doorbell) {
 void Redistributor::ring_doorbell(VpeState& s, uint32_t pintid, const char* why) {
     EventLog& log = gic_->log();
     if (pintid == kNoDoorbell) {
-        log.op(Layer::Hardware, "GICR.no_doorbell", {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"why", why}});
+        log.emit(tp::kGicrNoDoorbell, index_, vpe_name(s.props.vpeid), why);
         return;
     }
-    log.op(Layer::Hardware, "GICR.doorbell",
-           {{"rd", index_}, {"vpe", vpe_name(s.props.vpeid)}, {"lpi", pintid}, {"why", why}});
+    log.emit(tp::kGicrDoorbell, index_, vpe_name(s.props.vpeid), pintid, why);
     set_lpi_pending(pintid, true);
 }
 
@@ -548,14 +527,12 @@ void Redistributor::set_vlpi_pending(uint32_t vpeid, uint32_t vintid, bool pendi
     EventLog& log = gic_->log();
     VpeState* s = find(vpeid);
     if (!s || vintid >= s->limit()) {
-        log.guest_error(Layer::Hardware, pending ? "GICR.vlpi_pending" : "GICR.vlpi_clear",
-                        "vLPI for a vPE this redistributor does not hold, or beyond its VPT: dropped",
-                        {{"rd", index_}, {"vpe", vpeid}, {"vintid", vintid}});
+        log.emit(pending ? tp::kGicrVlpiPendingError : tp::kGicrVlpiClearError,
+                 "vLPI for a vPE this redistributor does not hold, or beyond its VPT: dropped", index_, vpeid, vintid);
         return;
     }
     set_bit(*s, vintid, pending);
-    log.op(Layer::Hardware, pending ? "GICR.vlpi_pending" : "GICR.vlpi_clear",
-           {{"rd", index_}, {"vpe", vpeid}, {"vintid", vintid}, {"resident", resident_ == vpeid}});
+    log.emit(pending ? tp::kGicrVlpiPending : tp::kGicrVlpiClear, index_, vpeid, vintid, resident_ == vpeid);
     if (!pending) return;
     if (resident_ == vpeid) {
         gic_->cpu(index_).check_vlpi_not_in_lr(vpeid, vintid);
@@ -584,8 +561,7 @@ bool Redistributor::vlpi_pending(uint32_t vpeid, uint32_t vintid) const {
 
 void Redistributor::invalidate_vlpi_config(uint32_t vpeid, std::optional<uint32_t> vintid) {
     VpeState* s = find(vpeid);
-    gic_->log().op(Layer::Hardware, "GICR.invalidate_vlpi_config",
-                   {{"rd", index_}, {"vpe", vpeid}, {"vintid", vintid.value_or(0)}, {"all", !vintid}});
+    gic_->log().emit(tp::kGicrInvalidateVlpiConfig, index_, vpeid, vintid.value_or(0), !vintid);
     if (!s) return;
     if (vintid)
         s->config.erase(*vintid);
@@ -596,29 +572,26 @@ void Redistributor::invalidate_vlpi_config(uint32_t vpeid, std::optional<uint32_
 void Redistributor::vsgi_configure(uint32_t vpeid, unsigned sgi, uint8_t priority, bool group1, bool enable) {
     VpeState* s = find(vpeid);
     if (!s || sgi >= 16) {
-        gic_->log().guest_error(Layer::Hardware, "GICR.vsgi_config", "vSGI of a vPE this redistributor does not hold",
-                                {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}});
+        gic_->log().emit(tp::kGicrVsgiConfigError, "vSGI of a vPE this redistributor does not hold", index_, vpeid,
+                         sgi);
         return;
     }
     VsgiState& v = s->sgis[sgi];
     v.priority = priority;
     v.group1 = group1;
     v.enabled = enable;
-    gic_->log().op(
-        Layer::Hardware, "GICR.vsgi_config",
-        {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}, {"priority", priority}, {"group1", group1}, {"enable", enable}});
+    gic_->log().emit(tp::kGicrVsgiConfig, index_, vpeid, sgi, priority, group1, enable);
 }
 
 void Redistributor::vsgi_set_pending(uint32_t vpeid, unsigned sgi, bool pending) {
     VpeState* s = find(vpeid);
     if (!s || sgi >= 16) {
-        gic_->log().guest_error(Layer::Hardware, "GICR.vsgi_pending", "vSGI of a vPE this redistributor does not hold",
-                                {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}});
+        gic_->log().emit(tp::kGicrVsgiPendingError, "vSGI of a vPE this redistributor does not hold", index_, vpeid,
+                         sgi);
         return;
     }
     s->sgis[sgi].pending = pending;
-    gic_->log().op(Layer::Hardware, pending ? "GICR.vsgi_pending" : "GICR.vsgi_clear",
-                   {{"rd", index_}, {"vpe", vpeid}, {"sgi", sgi}, {"resident", resident_ == vpeid}});
+    gic_->log().emit(pending ? tp::kGicrVsgiPending : tp::kGicrVsgiClear, index_, vpeid, sgi, resident_ == vpeid);
     if (pending && resident_ != vpeid && gic_->config().v41() && s->doorbell_armed && s->sgis[sgi].enabled) {
         s->doorbell_armed = false;
         ring_doorbell(*s, s->props.default_doorbell, "default doorbell (4.1), vSGI");

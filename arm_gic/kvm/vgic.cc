@@ -7,6 +7,8 @@
 
 #include <algorithm>
 
+#include "arm_gic/trace_points.h"
+
 namespace irqdiff::arm::kvm {
 
 const char* to_string(VcpuRun r) {
@@ -31,7 +33,7 @@ void Kvm::init(unsigned vcpus) {
     if (gic_.config().v41())
         for (uint32_t v = 0; v < vcpus; ++v) host_.map_vpe(gic_, v);
     s_.initialized = true;
-    log_.op(Layer::Hypervisor, "KVM.vgic_init", {{"vcpus", vcpus}, {"gic", to_string(gic_.config().version)}});
+    log_.emit(tp::kKvmVgicInit, vcpus, to_string(gic_.config().version));
 }
 
 // ---- the guest's redistributors (vgic-mmio-v3.c) --------------------------------------------
@@ -41,8 +43,7 @@ uint64_t Kvm::gicr_read(uint32_t vcpu, uint64_t offset) {
     if (offset == GICR_CTLR) return GicrCtlr::EnableLPIs.make(c.enable_lpis);
     if (offset == GICR_PROPBASER) return s_.propbaser;
     if (offset == GICR_PENDBASER) return c.pendbaser & ~GicrPendbaser::PTZ.kMask;  // vgic_mmio_read_pendbase
-    log_.ignored(Layer::Hypervisor, "KVM.gicr_read", "register not modelled in the vGICR: RAZ",
-                 {{"vcpu", vcpu}, {"offset", Hex{offset}}});
+    log_.emit(tp::kKvmGicrReadIgnored, "register not modelled in the vGICR: RAZ", vcpu, Hex{offset});
     return 0;
 }
 
@@ -51,7 +52,7 @@ void Kvm::gicr_write(uint32_t vcpu, uint64_t offset, uint64_t value) {
     if (offset == GICR_CTLR) {
         // vgic_mmio_write_v3r_ctlr
         bool enable = GicrCtlr::EnableLPIs.get(value);
-        log_.op(Layer::Hypervisor, "KVM.write_GICR_CTLR", {{"vcpu", vcpu}, {"enable_lpis", enable}});
+        log_.emit(tp::kKvmWriteGicrCtlr, vcpu, enable);
         if (enable && !c.enable_lpis) {
             c.enable_lpis = true;
             enable_lpis(vcpu);
@@ -61,17 +62,16 @@ void Kvm::gicr_write(uint32_t vcpu, uint64_t offset, uint64_t value) {
         }
     } else if (offset == GICR_PROPBASER || offset == GICR_PENDBASER) {
         // vgic_mmio_write_propbase / _pendbase: ignored while LPIs are enabled.
-        const char* op = offset == GICR_PROPBASER ? "KVM.write_GICR_PROPBASER" : "KVM.write_GICR_PENDBASER";
+        const bool prop = offset == GICR_PROPBASER;
         if (c.enable_lpis) {
-            log_.ignored(Layer::Hypervisor, op, "written while EnableLPIs = 1 (vgic_mmio_write_pendbase ignores it)",
-                         {{"vcpu", vcpu}, {"value", Hex{value}}});
+            log_.emit(prop ? tp::kKvmWriteGicrPropbaserIgnored : tp::kKvmWriteGicrPendbaserIgnored,
+                      "written while EnableLPIs = 1 (vgic_mmio_write_pendbase ignores it)", vcpu, Hex{value});
             return;
         }
-        (offset == GICR_PROPBASER ? s_.propbaser : c.pendbaser) = value;
-        log_.op(Layer::Hypervisor, op, {{"vcpu", vcpu}, {"value", Hex{value}}});
+        (prop ? s_.propbaser : c.pendbaser) = value;
+        log_.emit(prop ? tp::kKvmWriteGicrPropbaser : tp::kKvmWriteGicrPendbaser, vcpu, Hex{value});
     } else {
-        log_.ignored(Layer::Hypervisor, "KVM.gicr_write", "register not modelled in the vGICR: WI",
-                     {{"vcpu", vcpu}, {"offset", Hex{offset}}, {"value", Hex{value}}});
+        log_.emit(tp::kKvmGicrWriteIgnored, "register not modelled in the vGICR: WI", vcpu, Hex{offset}, Hex{value});
     }
 }
 
@@ -92,8 +92,7 @@ void Kvm::lpi_sync_pending_status(VgicIrq& irq) {
     uint8_t byte = 0;
     read_guest_pending(irq.target_vcpu, irq.intid, bit, addr, byte);
     irq.pending_latch = bit;
-    log_.op(Layer::Hypervisor, "KVM.lpi_sync_pending_status",
-            {{"intid", irq.intid}, {"vcpu", irq.target_vcpu}, {"pending", bit}});
+    log_.emit(tp::kKvmLpiSyncPendingStatus, irq.intid, irq.target_vcpu, bit);
     if (bit) guest_.write8(addr, static_cast<uint8_t>(byte & ~(1u << (irq.intid % 8))));
     queue(irq);
 }
@@ -108,15 +107,14 @@ void Kvm::sync_lpi_pending_table(uint32_t vcpu) {
         uint8_t byte = 0;
         read_guest_pending(vcpu, intid, bit, addr, byte);
         irq.pending_latch = bit;
-        log_.op(Layer::Hypervisor, "KVM.sync_lpi_pending_table",
-                {{"intid", intid}, {"vcpu", vcpu}, {"pending", bit}, {"hw", irq.hw}});
+        log_.emit(tp::kKvmSyncLpiPendingTable, intid, vcpu, bit, irq.hw);
         queue(irq);
     }
 }
 
 void Kvm::enable_lpis(uint32_t vcpu) {
     // vgic_enable_lpis: unless PENDBASER.PTZ, the pending table is read into pending_latch.
-    log_.op(Layer::Hypervisor, "KVM.vgic_enable_lpis", {{"vcpu", vcpu}});
+    log_.emit(tp::kKvmVgicEnableLpis, vcpu);
     if (!GicrPendbaser::PTZ.get(s_.cpus[vcpu].pendbaser)) sync_lpi_pending_table(vcpu);
     transfer_hook(TransferHook::EnableLpis, vcpu);
 }
@@ -127,7 +125,7 @@ void Kvm::flush_pending_lpis(uint32_t vcpu) {
     for (uint32_t intid : c.ap_list)
         if (auto it = s_.lpis.find(intid); it != s_.lpis.end()) it->second.queued = false;
     c.ap_list.clear();
-    log_.op(Layer::Hypervisor, "KVM.vgic_flush_pending_lpis", {{"vcpu", vcpu}});
+    log_.emit(tp::kKvmVgicFlushPendingLpis, vcpu);
 }
 
 // ---- queueing and list registers (vgic.c, vgic-v3.c) ----------------------------------------
@@ -138,7 +136,7 @@ void Kvm::queue(VgicIrq& irq) {
     VgicCpu& c = s_.cpus.at(irq.target_vcpu);
     c.ap_list.push_back(irq.intid);
     irq.queued = true;
-    log_.op(Layer::Hypervisor, "KVM.queue_irq", {{"intid", irq.intid}, {"vcpu", irq.target_vcpu}, {"hw", irq.hw}});
+    log_.emit(tp::kKvmQueueIrq, irq.intid, irq.target_vcpu, irq.hw);
     kick(irq.target_vcpu);
 }
 
@@ -176,7 +174,7 @@ void Kvm::vcpu_enter(uint32_t vcpu) {
         VgicIrq& irq = s_.lpis[intid];
         if (!oracle(irq)) continue;
         if (n == cpu.list_registers()) {
-            log_.op(Layer::Hypervisor, "KVM.lr_overflow", {{"vcpu", vcpu}, {"waiting", intid}});
+            log_.emit(tp::kKvmLrOverflow, vcpu, intid);
             break;
         }
         // vgic_v3_populate_lr: an edge LPI's pending state moves into the LR. For a forwarded
@@ -221,7 +219,7 @@ void Kvm::vcpu_load(uint32_t vcpu) {
     c.run = VcpuRun::Loaded;
     // vgic_v4_load: resident, with vGrp1En from the (enabled) distributor.
     host_.make_resident(gic_, vcpu, true);
-    log_.op(Layer::Hypervisor, "KVM.vcpu_load", {{"vcpu", vcpu}});
+    log_.emit(tp::kKvmVcpuLoad, vcpu);
 }
 
 void Kvm::vcpu_put(uint32_t vcpu, bool need_db) {
@@ -230,8 +228,7 @@ void Kvm::vcpu_put(uint32_t vcpu, bool need_db) {
     c.run = VcpuRun::Runnable;
     // vgic_v4_put: a doorbell only when the vCPU blocks.
     host_.make_non_resident(gic_, vcpu, need_db);
-    log_.op(Layer::Hypervisor, "KVM.vcpu_put",
-            {{"vcpu", vcpu}, {"doorbell", need_db}, {"pending_last", host_.vpe(vcpu).pending_last}});
+    log_.emit(tp::kKvmVcpuPut, vcpu, need_db, host_.vpe(vcpu).pending_last);
 }
 
 void Kvm::vcpu_block(uint32_t vcpu) {
@@ -242,14 +239,14 @@ void Kvm::vcpu_block(uint32_t vcpu) {
     vcpu_put(vcpu, true);
     bool pending = vcpu_has_pending(vcpu);
     c.run = pending ? VcpuRun::Runnable : VcpuRun::Blocked;
-    log_.op(Layer::Hypervisor, "KVM.vcpu_block", {{"vcpu", vcpu}, {"sleeps", !pending}});
+    log_.emit(tp::kKvmVcpuBlock, vcpu, !pending);
 }
 
 void Kvm::kick(uint32_t vcpu) {
     VgicCpu& c = s_.cpus.at(vcpu);
     if (c.run != VcpuRun::Blocked) return;
     c.run = VcpuRun::Runnable;
-    log_.op(Layer::Hypervisor, "KVM.vcpu_kick", {{"vcpu", vcpu}});
+    log_.emit(tp::kKvmVcpuKick, vcpu);
 }
 
 bool Kvm::vcpu_has_pending(uint32_t vcpu) const {
@@ -269,7 +266,7 @@ int Kvm::save_pending_tables() {
     if (!s_.initialized) return kEnxio;
     for (const VgicCpu& c : s_.cpus)
         if (c.run == VcpuRun::Loaded) {
-            log_.guest_error(Layer::Hypervisor, "KVM.save_pending_tables", "a vCPU is running: -EBUSY");
+            log_.emit(tp::kKvmSavePendingTablesError, "a vCPU is running: -EBUSY");
             return kEbusy;
         }
     const bool v41 = gic_.config().v41();
@@ -289,12 +286,11 @@ int Kvm::save_pending_tables() {
         uint8_t mask = static_cast<uint8_t>(1u << (intid % 8));
         guest_.write8(addr, is_pending ? byte | mask : byte & ~mask);
         ++written;
-        log_.op(Layer::Hypervisor, "KVM.save_pending_bit",
-                {{"intid", intid}, {"vcpu", irq.target_vcpu}, {"pending", is_pending}, {"hw", irq.hw}});
+        log_.emit(tp::kKvmSavePendingBit, intid, irq.target_vcpu, is_pending, irq.hw);
     }
     if (v41)
         for (uint32_t v = 0; v < s_.cpus.size(); ++v) host_.map_vpe(gic_, v);  // map_all_vpes, PTZ=0
-    log_.op(Layer::Hypervisor, "KVM.save_pending_tables", {{"lpis", s_.lpis.size()}, {"bytes_written", written}});
+    log_.emit(tp::kKvmSavePendingTables, s_.lpis.size(), written);
     return kOk;
 }
 
@@ -309,14 +305,14 @@ void Kvm::transfer(VgicIrq& irq, const char* where) {
     if (!irq.hw || !irq.pending_latch) return;
     host_.vlpi_set_pending(gic_, irq.host_irq, true);
     irq.pending_latch = false;
-    log_.op(Layer::Hypervisor, "KVM.transfer_pending", {{"intid", irq.intid}, {"at", where}});
+    log_.emit(tp::kKvmTransferPending, irq.intid, where);
     queue(irq);
 }
 
 void Kvm::vm_start_transfer() {
     // The rejected VM-start call exists only where arm.transfer puts the transfer.
     if (!transfers_at(transfer_, TransferHook::VmStart)) return;
-    log_.op(Layer::Hypervisor, "KVM.vm_start_transfer", {{"lpis", s_.lpis.size()}});
+    log_.emit(tp::kKvmVmStartTransfer, s_.lpis.size());
     transfer_hook(TransferHook::VmStart);
 }
 

@@ -5,6 +5,7 @@
 
 #include "arm_gic/kvm/its_abi.h"
 #include "arm_gic/kvm/kvm.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff::arm::kvm {
 
@@ -52,7 +53,7 @@ uint64_t Kvm::its_read(uint64_t offset) {
     }
     if (offset == gits_baser(0)) return its.baser_device;
     if (offset == gits_baser(1)) return its.baser_collection;
-    log_.ignored(Layer::Hypervisor, "KVM.its_read", "vITS register not modelled: RAZ", {{"offset", Hex{offset}}});
+    log_.emit(tp::kKvmItsReadIgnored, "vITS register not modelled: RAZ", Hex{offset});
     return 0;
 }
 
@@ -60,40 +61,38 @@ void Kvm::its_write(uint64_t offset, uint64_t value) {
     VirtualIts& its = s_.its;
     if (offset == GITS_CTLR) {
         bool enable = GitsCtlr::Enabled.get(value);
-        log_.op(Layer::Hypervisor, "KVM.write_GITS_CTLR", {{"enabled", enable}});
+        log_.emit(tp::kKvmWriteGitsCtlr, enable);
         its.enabled = enable;
         if (enable) process_commands();
     } else if (offset == GITS_CBASER) {
         if (its.enabled) {
-            log_.ignored(Layer::Hypervisor, "KVM.write_GITS_CBASER", "written while the vITS is enabled: ignored");
+            log_.emit(tp::kKvmWriteGitsCbaserIgnored, "written while the vITS is enabled: ignored");
             return;
         }
         its.cbaser = value;
         its.creadr = its.cwriter = 0;  // vgic_mmio_write_its_cbaser
-        log_.op(Layer::Hypervisor, "KVM.write_GITS_CBASER", {{"value", Hex{value}}});
+        log_.emit(tp::kKvmWriteGitsCbaser, Hex{value});
     } else if (offset == GITS_CWRITER) {
         uint64_t target = GitsCwriter::Offset.get_in_place(value);
         if (target >= (GitsCbaser::Size.get(its.cbaser) + 1) * kQueueBytesPerPage) {
-            log_.guest_error(Layer::Hypervisor, "KVM.write_GITS_CWRITER", "beyond the command queue: ignored",
-                             {{"offset", Hex{target}}});
+            log_.emit(tp::kKvmWriteGitsCwriterError, "beyond the command queue: ignored", Hex{target});
             return;
         }
         its.cwriter = target;
-        log_.op(Layer::Hypervisor, "KVM.write_GITS_CWRITER", {{"offset", Hex{target}}});
+        log_.emit(tp::kKvmWriteGitsCwriter, Hex{target});
         process_commands();
     } else if (offset == gits_baser(0) || offset == gits_baser(1)) {
         unsigned n = offset == gits_baser(0) ? 0 : 1;
         if (its.enabled) {
-            log_.ignored(Layer::Hypervisor, "KVM.write_GITS_BASER", "written while the vITS is enabled: ignored");
+            log_.emit(tp::kKvmWriteGitsBaserIgnored, "written while the vITS is enabled: ignored");
             return;
         }
         uint64_t writable = GitsBaser::Valid.kMask | GitsBaser::Indirect.kMask | GitsBaser::PhysAddr.kMask |
                             GitsBaser::PageSize.kMask | GitsBaser::Size.kMask;
         (n == 0 ? its.baser_device : its.baser_collection) = (value & writable) | vits_baser_fixed(n);
-        log_.op(Layer::Hypervisor, "KVM.write_GITS_BASER", {{"n", n}, {"value", Hex{value}}});
+        log_.emit(tp::kKvmWriteGitsBaser, n, Hex{value});
     } else {
-        log_.ignored(Layer::Hypervisor, "KVM.its_write", "vITS register not modelled or read-only: WI",
-                     {{"offset", Hex{offset}}, {"value", Hex{value}}});
+        log_.emit(tp::kKvmItsWriteIgnored, "vITS register not modelled or read-only: WI", Hex{offset}, Hex{value});
     }
 }
 
@@ -106,12 +105,7 @@ void Kvm::restore_its_registers(uint64_t cbaser, uint64_t creadr, uint64_t cwrit
     its.cwriter = cwriter;
     its.baser_device = baser0;
     its.baser_collection = baser1;
-    log_.op(Layer::Vmm, "KVM.restore_its_registers",
-            {{"cbaser", Hex{cbaser}},
-             {"creadr", Hex{creadr}},
-             {"cwriter", Hex{cwriter}},
-             {"baser0", Hex{baser0}},
-             {"baser1", Hex{baser1}}});
+    log_.emit(tp::kKvmRestoreItsRegisters, Hex{cbaser}, Hex{creadr}, Hex{cwriter}, Hex{baser0}, Hex{baser1});
 }
 
 // ---- commands (vgic_its_process_commands, vgic_its_handle_command) ----------------------------
@@ -132,7 +126,7 @@ void Kvm::process_commands() {
         if (ok)
             handle_command(cmd);
         else
-            log_.guest_error(Layer::Hypervisor, "KVM.its_command", "the guest's command queue is outside guest memory");
+            log_.emit(tp::kKvmItsCommandQueueError, "the guest's command queue is outside guest memory");
         its.creadr = (its.creadr + 32) % size;
     }
 }
@@ -144,10 +138,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
     const auto opcode = static_cast<Opcode>(c.opcode());
     const uint32_t devid = static_cast<uint32_t>(cmd::DeviceID::get(c));
     const uint32_t event = static_cast<uint32_t>(cmd::EventID::get(c));
-    auto error = [&](const char* what) {
-        log_.guest_error(Layer::Hypervisor, "KVM.its_command", what,
-                         {{"opcode", Hex{c.opcode()}}, {"device", devid}, {"event", event}});
-    };
+    auto error = [&](const char* what) { log_.emit(tp::kKvmItsCommandError, what, Hex{c.opcode()}, devid, event); };
     auto find_ite = [&]() -> VitsIte* {
         auto d = its.devices.find(devid);
         if (d == its.devices.end()) return nullptr;
@@ -159,8 +150,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             bool valid = cmd::Valid::get(c);
             uint8_t bits = static_cast<uint8_t>(cmd::Size::get(c) + 1);
             uint64_t itt = cmd::ITT_addr::get(c) << 8;
-            log_.op(Layer::Guest, "VITS.MAPD",
-                    {{"device", devid}, {"valid", valid}, {"itt", Hex{itt}}, {"event_bits", bits}});
+            log_.emit(tp::kVitsMapd, devid, valid, Hex{itt}, bits);
             if (valid && bits > 16) return error("MAPD: more than 16 EventID bits");
             if (!id_fits(its.baser_device, devid)) return error("MAPD: DeviceID beyond the device table");
             if (its.devices.count(devid)) {  // remapping frees every ITE first
@@ -176,7 +166,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
             bool valid = cmd::Valid::get(c);
             uint32_t vcpu = static_cast<uint32_t>(cmd::RDbase::get(c));
-            log_.op(Layer::Guest, "VITS.MAPC", {{"icid", icid}, {"vcpu", vcpu}, {"valid", valid}});
+            log_.emit(tp::kVitsMapc, icid, vcpu, valid);
             if (!valid) {
                 // vgic_its_free_collection: its ITEs lose the collection for good (until a MOVI).
                 its.collections.erase(icid);
@@ -199,8 +189,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
         case Opcode::MAPI: {  // vgic_its_cmd_handle_mapi
             uint32_t intid = opcode == Opcode::MAPI ? event : static_cast<uint32_t>(cmd::pINTID::get(c));
             uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
-            log_.op(Layer::Guest, opcode == Opcode::MAPI ? "VITS.MAPI" : "VITS.MAPTI",
-                    {{"device", devid}, {"event", event}, {"intid", intid}, {"icid", icid}});
+            log_.emit(opcode == Opcode::MAPI ? tp::kVitsMapi : tp::kVitsMapti, devid, event, intid, icid);
             auto d = its.devices.find(devid);
             if (d == its.devices.end()) return error("MAPTI: device not mapped");
             if (event >> d->second.eventid_bits) return error("MAPTI: EventID beyond the device's ITT");
@@ -214,7 +203,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
         }
         case Opcode::MOVI: {  // vgic_its_cmd_handle_movi
             uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
-            log_.op(Layer::Guest, "VITS.MOVI", {{"device", devid}, {"event", event}, {"icid", icid}});
+            log_.emit(tp::kVitsMovi, devid, event, icid);
             VitsIte* ite = find_ite();
             if (!ite) return error("MOVI: no such ITE");
             auto col = its.collections.find(icid);
@@ -225,12 +214,12 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             return;
         }
         case Opcode::DISCARD:  // vgic_its_cmd_handle_discard
-            log_.op(Layer::Guest, "VITS.DISCARD", {{"device", devid}, {"event", event}});
+            log_.emit(tp::kVitsDiscard, devid, event);
             if (!find_ite()) return error("DISCARD: no such ITE");
             free_ite(devid, event);
             return;
         case Opcode::INV: {  // vgic_its_cmd_handle_inv
-            log_.op(Layer::Guest, "VITS.INV", {{"device", devid}, {"event", event}});
+            log_.emit(tp::kVitsInv, devid, event);
             VitsIte* ite = find_ite();
             if (!ite) return error("INV: no such ITE");
             update_lpi_config(s_.lpis[ite->intid]);
@@ -238,7 +227,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
         }
         case Opcode::INVALL: {  // vgic_its_cmd_handle_invall
             uint16_t icid = static_cast<uint16_t>(cmd::ICID::get(c));
-            log_.op(Layer::Guest, "VITS.INVALL", {{"icid", icid}});
+            log_.emit(tp::kVitsInvall, icid);
             auto col = its.collections.find(icid);
             if (col == its.collections.end() || col->second == kNoVcpu) return error("INVALL: collection not mapped");
             for (auto& [intid, irq] : s_.lpis)
@@ -247,11 +236,11 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             return;
         }
         case Opcode::INT:
-            log_.op(Layer::Guest, "VITS.INT", {{"device", devid}, {"event", event}});
+            log_.emit(tp::kVitsInt, devid, event);
             if (trigger_msi(devid, event) != kOk) error("INT: the DeviceID/EventID does not translate");
             return;
         case Opcode::CLEAR: {  // vgic_its_cmd_handle_clear
-            log_.op(Layer::Guest, "VITS.CLEAR", {{"device", devid}, {"event", event}});
+            log_.emit(tp::kVitsClear, devid, event);
             VitsIte* ite = find_ite();
             if (!ite) return error("CLEAR: no such ITE");
             VgicIrq& irq = s_.lpis[ite->intid];
@@ -259,13 +248,11 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             if (irq.hw) host_.vlpi_set_pending(gic_, irq.host_irq, false);
             return;
         }
-        case Opcode::SYNC:
-            log_.op(Layer::Guest, "VITS.SYNC", {{"vcpu", cmd::RDbase::get(c)}});
-            return;             // commands complete synchronously
+        case Opcode::SYNC: log_.emit(tp::kVitsSync, cmd::RDbase::get(c)); return;  // commands complete synchronously
         case Opcode::MOVALL: {  // vgic_its_cmd_handle_movall
             uint32_t from = static_cast<uint32_t>(cmd::RDbase::get(c));
             uint32_t to = static_cast<uint32_t>(cmd::RDbase2::get(c));
-            log_.op(Layer::Guest, "VITS.MOVALL", {{"from", from}, {"to", to}});
+            log_.emit(tp::kVitsMovall, from, to);
             if (from >= s_.cpus.size() || to >= s_.cpus.size()) return error("MOVALL: no such vCPU");
             for (auto& [intid, irq] : s_.lpis)
                 if (irq.target_vcpu == from) update_affinity(irq, to);
@@ -295,8 +282,7 @@ void Kvm::update_lpi_config(VgicIrq& irq) {
     MemRead<uint8_t> byte = guest_.read8(addr);
     irq.priority = LpiConfig::priority(byte.value);
     irq.enabled = byte.ok() && LpiConfig::enabled(byte.value);
-    log_.op(Layer::Hypervisor, "KVM.update_lpi_config",
-            {{"intid", irq.intid}, {"priority", Hex{irq.priority}}, {"enabled", irq.enabled}});
+    log_.emit(tp::kKvmUpdateLpiConfig, irq.intid, Hex{irq.priority}, irq.enabled);
     if (irq.hw)
         host_.prop_update_vlpi(gic_, irq.host_irq, prop_of(irq));
     else
@@ -306,7 +292,7 @@ void Kvm::update_lpi_config(VgicIrq& irq) {
 void Kvm::update_affinity(VgicIrq& irq, uint32_t vcpu) {
     // update_affinity: a forwarded LPI follows in hardware (its_map_vlpi -> VMOVI).
     irq.target_vcpu = vcpu;
-    log_.op(Layer::Hypervisor, "KVM.update_affinity", {{"intid", irq.intid}, {"vcpu", vcpu}, {"hw", irq.hw}});
+    log_.emit(tp::kKvmUpdateAffinity, irq.intid, vcpu, irq.hw);
     if (irq.hw) host_.map_vlpi(gic_, irq.host_irq, vcpu, irq.intid, prop_of(irq));
 }
 
@@ -326,7 +312,7 @@ void Kvm::free_ite(uint32_t devid, uint32_t eventid) {
             if (ite.intid == intid) return;  // still referenced
     for (VgicCpu& c : s_.cpus) std::erase(c.ap_list, intid);
     s_.lpis.erase(intid);
-    log_.op(Layer::Hypervisor, "KVM.free_lpi", {{"intid", intid}});
+    log_.emit(tp::kKvmFreeLpi, intid);
 }
 
 const VgicIrq* Kvm::resolve_lpi(uint32_t devid, uint32_t eventid, const char** why) const {
@@ -365,13 +351,11 @@ int Kvm::trigger_msi(uint32_t devid, uint32_t eventid) {
     const char* why = nullptr;
     const VgicIrq* found = resolve_lpi(devid, eventid, &why);
     if (!found) {
-        log_.guest_error(Layer::Hypervisor, "KVM.vgic_its_trigger_msi", fmt::format("MSI dropped: {}", why),
-                         {{"device", devid}, {"event", eventid}});
+        log_.emit(tp::kKvmVgicItsTriggerMsiError, fmt::format("MSI dropped: {}", why), devid, eventid);
         return kEinval;
     }
     VgicIrq& irq = s_.lpis[found->intid];
-    log_.op(Layer::Hypervisor, "KVM.vgic_its_trigger_msi",
-            {{"device", devid}, {"event", eventid}, {"intid", irq.intid}, {"hw", irq.hw}});
+    log_.emit(tp::kKvmVgicItsTriggerMsi, devid, eventid, irq.intid, irq.hw);
     if (irq.hw) {
         host_.vlpi_set_pending(gic_, irq.host_irq, true);  // irq_set_irqchip_state(PENDING)
         return kOk;
@@ -388,8 +372,7 @@ void Kvm::set_forwarding(int host_irq, uint32_t devid, uint32_t eventid) {
     const VgicIrq* found = resolve_lpi(devid, eventid, &why);
     if (!found) {
         // mainline returns 0: the vLPI silently stays in software injection (reference/arm §9 lost.6)
-        log_.op(Layer::Hypervisor, "KVM.set_forwarding",
-                {{"irq", host_irq}, {"device", devid}, {"event", eventid}, {"resolved", false}, {"why", why}});
+        log_.emit(tp::kKvmSetForwardingUnresolved, host_irq, devid, eventid, false, why);
         return;
     }
     VgicIrq& irq = s_.lpis[found->intid];
@@ -397,13 +380,7 @@ void Kvm::set_forwarding(int host_irq, uint32_t devid, uint32_t eventid) {
     host_.map_vlpi(gic_, host_irq, irq.target_vcpu, irq.intid, prop_of(irq));
     irq.hw = true;
     irq.host_irq = host_irq;
-    log_.op(Layer::Hypervisor, "KVM.set_forwarding",
-            {{"irq", host_irq},
-             {"device", devid},
-             {"event", eventid},
-             {"intid", irq.intid},
-             {"vpe", irq.target_vcpu},
-             {"pending_latch", irq.pending_latch}});
+    log_.emit(tp::kKvmSetForwarding, host_irq, devid, eventid, irq.intid, irq.target_vcpu, irq.pending_latch);
     transfer_hook(TransferHook::SetForwarding, irq);
 }
 
@@ -413,7 +390,7 @@ void Kvm::unset_forwarding(int host_irq) {
         if (!irq.hw || irq.host_irq != host_irq) continue;
         host_.unmap_vlpi(gic_, host_irq);
         irq.hw = false;
-        log_.op(Layer::Hypervisor, "KVM.unset_forwarding", {{"irq", host_irq}, {"intid", intid}});
+        log_.emit(tp::kKvmUnsetForwarding, host_irq, intid);
         return;
     }
 }
@@ -422,7 +399,7 @@ void Kvm::doorbell(uint32_t vpeid) {
     // vgic_v4_doorbell_handler: 4.0 disables its doorbell; pending_last, then kick the vCPU.
     if (!gic_.config().v41()) host_.set_doorbell_enabled(gic_, vpeid, false);
     host_.vpe(vpeid).pending_last = true;
-    log_.op(Layer::Hypervisor, "KVM.doorbell", {{"vpe", vpeid}});
+    log_.emit(tp::kKvmDoorbell, vpeid);
     kick(vpeid);
 }
 
@@ -442,9 +419,8 @@ int Kvm::its_save_tables() {
             if (irq.hw && !v41) {
                 // bd94e7aea403 / 8082d50f4817: a forwarded vLPI's state is not available without
                 // GICv4.1; the save stops here, leaving later devices and the collections unwritten.
-                log_.guest_error(Layer::Hypervisor, "KVM.its_save_tables",
-                                 "a forwarded vLPI without GICv4.1: -EACCES (vgic_its_save_itt)",
-                                 {{"device", devid}, {"event", e->first}, {"intid", irq.intid}});
+                log_.emit(tp::kKvmItsSaveTablesError, "a forwarded vLPI without GICv4.1: -EACCES (vgic_its_save_itt)",
+                          devid, e->first, irq.intid);
                 return kEacces;
             }
             auto next = std::next(e);
@@ -466,7 +442,7 @@ int Kvm::its_save_tables() {
         if ((slot + 1) * AbiCte::kBytes <= table_bytes(its.baser_collection))
             guest_.write64(ct + AbiCte::kBytes * slot, 0);  // an invalid entry ends the list
     }
-    log_.op(Layer::Hypervisor, "KVM.its_save_tables", {{"devices", devices}, {"collections", slot}});
+    log_.emit(tp::kKvmItsSaveTables, devices, slot);
     return kOk;
 }
 
@@ -479,7 +455,7 @@ int Kvm::its_restore_tables() {
         AbiCte cte = AbiCte::decode(guest_.read64(ct + i * AbiCte::kBytes).value);
         if (!cte.valid) break;
         if (cte.rdbase != kCollectionNotMapped && cte.rdbase >= s_.cpus.size()) {  // vgic_its_restore_cte
-            log_.guest_error(Layer::Hypervisor, "KVM.its_restore_tables", "a collection names no vCPU: -EINVAL");
+            log_.emit(tp::kKvmItsRestoreTablesCollectionError, "a collection names no vCPU: -EINVAL");
             return kEinval;
         }
         its.collections[cte.icid] = cte.rdbase == kCollectionNotMapped ? kNoVcpu : cte.rdbase;
@@ -506,9 +482,8 @@ int Kvm::its_restore_tables() {
             }
             auto col = its.collections.find(ite.icid);
             if (col == its.collections.end() || ite.pintid < kFirstLpiIntid || ite.pintid >= kMaxLpiIntid) {
-                log_.guest_error(Layer::Hypervisor, "KVM.its_restore_tables",
-                                 "an ITE with an unknown collection or a non-LPI INTID: -EINVAL",
-                                 {{"device", id}, {"event", e}});
+                log_.emit(tp::kKvmItsRestoreTablesIteError,
+                          "an ITE with an unknown collection or a non-LPI INTID: -EINVAL", id, e);
                 return kEinval;
             }
             dev.ites[static_cast<uint32_t>(e)] = VitsIte{ite.pintid, ite.icid};
@@ -520,8 +495,7 @@ int Kvm::its_restore_tables() {
         if (dte.next == 0) break;
         id += dte.next;
     }
-    log_.op(Layer::Hypervisor, "KVM.its_restore_tables",
-            {{"collections", its.collections.size()}, {"devices", devices}, {"lpis", lpis}});
+    log_.emit(tp::kKvmItsRestoreTables, its.collections.size(), devices, lpis);
     transfer_hook(TransferHook::ItsRestoreTables);
     return kOk;
 }

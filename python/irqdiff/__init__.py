@@ -31,7 +31,7 @@ from .results import Results, Run
 from .explore import Exploration, explore, explore_size, sweep
 
 __all__ = ["Scenario", "ScenarioError", "Results", "Run", "Exploration", "load", "run", "explore", "explore_size",
-           "sweep", "backends", "policies", "version", "SOURCE_DIR", "__version__"]
+           "sweep", "backends", "policies", "events", "version", "SOURCE_DIR", "__version__"]
 
 
 
@@ -79,6 +79,16 @@ def backends() -> list:
 def policies() -> list:
     """The policy catalogue: key, backend, values, default, what it chooses, where it comes from."""
     return _core.policies()
+
+
+def events() -> list:
+    """The event catalogue: every declared event (op, layer, kind, typed args, doc, source) and who
+    declares it (core or a backend), core's first (docs/traces.md "Declared events").
+
+    >>> [e for e in irqdiff.events() if e["op"] == "ITS.write_CTLR"][0]["args"]
+    [{'key': 'its', 'type': 'int'}, {'key': 'enabled', 'type': 'bool'}]
+    """
+    return _core.events()
 
 
 def version() -> str:

@@ -9,6 +9,7 @@
 
 #include "arm_gic/backend.h"
 #include "arm_gic/places.h"
+#include "arm_gic/trace_points.h"
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
 
@@ -28,7 +29,7 @@ const BackendInfo& arm_info() { return *builtin_backends().find("arm"); }
 RunResult run_seed(const std::string& transfer, const std::string& gic) {
     RunOptions options;
     options.policy = {PolicySetting{"arm.transfer", transfer, {}, {}}, PolicySetting{"arm.gic", gic, {}, {}}};
-    return run_scenario(load_scenario(kSeed, builtin_backends().policies()), arm_info(), options);
+    return run_scenario(load_scenario(kSeed, builtin_backends().catalogue()), arm_info(), options);
 }
 
 TEST(ArmBackendInfo, IsTheVirtualizingArmBackend) {
@@ -70,9 +71,10 @@ TEST_P(ArmSeedTransfer, OutcomesForwardedFlagsAndViolations) {
         EXPECT_EQ(o->fired, 1u);
         EXPECT_TRUE(o->held.empty());
     }
-    std::set<std::string> broken;
-    for (const Event& e : r.violations) broken.insert(e.op);
-    EXPECT_EQ(broken, c.lr_violation ? std::set<std::string>{"VCPU.write_LR"} : std::set<std::string>{});
+    std::set<const TracePointInfo*> broken;
+    for (const Event& e : r.violations) broken.insert(e.point);
+    EXPECT_EQ(broken, c.lr_violation ? std::set<const TracePointInfo*>{&arm::tp::kVcpuWriteLrHwViolation}
+                                     : std::set<const TracePointInfo*>{});
     EXPECT_EQ(r.violations.size(), c.lr_violation ? 1u : 0u);
 }
 
@@ -222,13 +224,13 @@ TEST_P(ArmBackendBlock, PreemptedVcpuThatBlocksIsWokenByItsVlpi) {
     RunOptions options;
     options.policy = {PolicySetting{"arm.gic", GetParam(), {}, {}}};
     RunResult r =
-        run_scenario(parse_scenario(kPreemptThenBlock, builtin_backends().policies(), "preempt_then_block.yaml"),
+        run_scenario(parse_scenario(kPreemptThenBlock, builtin_backends().catalogue(), "preempt_then_block.yaml"),
                      arm_info(), options);
     const SourceOutcome* o = r.outcome("nic.0");
     ASSERT_NE(o, nullptr);
     bool doorbell_requested = false;
     for (const Event& e : r.events)
-        if (e.op == "KVM.vcpu_put")
+        if (e.point == &arm::tp::kKvmVcpuPut)
             for (const EventArg& a : e.args)
                 if (a.key == "doorbell" && a.value == ArgValue(true)) doorbell_requested = true;
     EXPECT_TRUE(doorbell_requested) << "the WFI after the preemption did not put the vCPU with need_db";
@@ -259,7 +261,7 @@ std::vector<std::string> identity_all(const Backend& b, size_t sources) {
 // machines alive, a snapshot brings back where every source is and how it is named, and the run
 // from there is the same as the first time.
 TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
-    Scenario scenario = load_scenario(kSeed, builtin_backends().policies());
+    Scenario scenario = load_scenario(kSeed, builtin_backends().catalogue());
     const BackendInfo& info = arm_info();
     PolicyValues policy = resolve_policy(arm_info().policies, scenario.policy, {});
     EventLog log;

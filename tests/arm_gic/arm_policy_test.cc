@@ -91,7 +91,7 @@ TEST(ArmListRegistersPolicy, SixteenListRegistersHoldWhatFourOverflow) {
         for (uint32_t e = 0; e < 5; ++e) ASSERT_EQ(t.kvm().trigger_msi(kDev0, e), kvm::kOk);
         t.kvm().vcpu_enter(0);
         EXPECT_EQ(t.h.gic.cpu(0).list_registers(), c.list_registers);
-        EXPECT_EQ(t.count("KVM.lr_overflow"), value == "4" ? 1u : 0u) << value << "\n" << t.text();
+        EXPECT_EQ(t.count(tp::kKvmLrOverflow), value == "4" ? 1u : 0u) << value << "\n" << t.text();
         EXPECT_EQ(t.lpi(kLpi0 + 4)->pending_latch, value == "4") << value;
         t.kvm().vcpu_exit(0);
         EXPECT_EQ(t.run(0), 5u) << value;

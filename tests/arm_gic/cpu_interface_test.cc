@@ -30,10 +30,7 @@ uint64_t lr_value(uint32_t vintid, uint8_t priority, Status status = Status::Pen
     return l.encode();
 }
 
-size_t count(const GicHarness& h, EventKind kind, std::string_view op) {
-    return static_cast<size_t>(std::count_if(h.log.events().begin(), h.log.events().end(),
-                                             [&](const Event& e) { return e.kind == kind && e.op == op; }));
-}
+size_t count(const GicHarness& h, const Points& points) { return count_events(h.log.events(), points); }
 
 std::vector<Location> where(const GicHarness& h, uint32_t vpe, uint32_t vintid) {
     std::vector<Location> out;
@@ -227,7 +224,7 @@ TEST_F(CpuInterfacePriority, EoiOfAnOlderActiveInterruptIsAGuestError) {
     vlpi(1, 0x40);
     EXPECT_EQ(cpu().read_iar1(), kVlpi + 1);
     cpu().write_eoir1(kVlpi);
-    EXPECT_EQ(count(h, EventKind::GuestError, "VCPU.write_EOIR1"), 1u) << h.text();
+    EXPECT_EQ(count(h, {tp::kVcpuWriteEoir1Error, tp::kVcpuWriteEoir1LrError}), 1u) << h.text();
     EXPECT_EQ(cpu().read_rpr(), 0x40);
 }
 
@@ -271,7 +268,7 @@ TEST_F(CpuInterfaceListRegister, WrittenValueReadsBack) {
 // exist is ignored, with a guest error.
 TEST_F(CpuInterfaceListRegister, WriteToANonexistentListRegisterIsIgnored) {
     lr(4, lr_value(kSpi, 0x50));
-    EXPECT_EQ(count(h, EventKind::GuestError, "VCPU.write_LR"), 1u) << h.text();
+    EXPECT_EQ(count(h, tp::kVcpuWriteLrError), 1u) << h.text();
     EXPECT_EQ(cpu().read_lr(4), 0u);
     EXPECT_EQ(cpu().read_hppir1(), kSpuriousIntid);
 }
@@ -319,12 +316,12 @@ TEST_F(CpuInterfaceListRegister, EoiOfAHwEntryDeactivatesThePhysicalInterrupt) {
     lr(1, lr_value(kSpi, 0x60));
     EXPECT_EQ(take(), 27u);
     auto it = std::find_if(h.log.events().begin(), h.log.events().end(),
-                           [](const Event& e) { return e.op == "VCPU.deactivate_physical"; });
+                           [](const Event& e) { return e.point == &tp::kVcpuDeactivatePhysical; });
     ASSERT_NE(it, h.log.events().end()) << h.text();
     EXPECT_NE(std::find(it->args.begin(), it->args.end(), EventArg{"pintid", int64_t{27}}), it->args.end())
         << to_string(*it);
     EXPECT_EQ(take(), kSpi);
-    EXPECT_EQ(h.count("VCPU.deactivate_physical"), 1u);
+    EXPECT_EQ(h.count(tp::kVcpuDeactivatePhysical), 1u);
     EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
 }
 
@@ -337,7 +334,9 @@ class CpuInterfaceViolation : public Vcpu {};
 TEST_F(CpuInterfaceViolation, PendingVlpiOfTheResidentVpeWrittenIntoAListRegister) {
     vlpi(0, 0x80);
     lr(0, lr_value(kVlpi, 0x80));
-    EXPECT_EQ(count(h, EventKind::Violation, "VCPU.write_LR"), 1u) << h.text();
+    EXPECT_EQ(count(h, {tp::kVcpuWriteLrHwViolation, tp::kVcpuWriteLrTwiceViolation, tp::kVcpuWriteLrAndVptViolation}),
+              1u)
+        << h.text();
 }
 
 // reference/arm §3.1: a vLPI made pending for the resident vPE while a list register holds it.
@@ -345,7 +344,7 @@ TEST_F(CpuInterfaceViolation, VlpiMadePendingWhileAListRegisterHoldsIt) {
     lr(0, lr_value(kVlpi, 0x80));
     EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
     h.msi(1, 0);
-    EXPECT_EQ(count(h, EventKind::Violation, "GICR.vlpi_pending"), 1u) << h.text();
+    EXPECT_EQ(count(h, tp::kGicrVlpiPendingLrViolation), 1u) << h.text();
 }
 
 // reference/arm §3.1: the same state reached by making the vPE resident with the vLPI pending and a
@@ -365,7 +364,9 @@ TEST_F(CpuInterfaceViolation, HwListRegisterForAVlpi) {
     lr(0, lr_value(kVlpi - 1, 0x80, Status::Pending, true, /*hw=*/true, 27));
     EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
     lr(1, lr_value(kSoftVlpi, 0x80, Status::Pending, true, /*hw=*/true, 27));
-    EXPECT_EQ(count(h, EventKind::Violation, "VCPU.write_LR"), 1u) << h.text();
+    EXPECT_EQ(count(h, {tp::kVcpuWriteLrHwViolation, tp::kVcpuWriteLrTwiceViolation, tp::kVcpuWriteLrAndVptViolation}),
+              1u)
+        << h.text();
 }
 
 // IHI 0069 (two list registers with the same vINTID: UNPREDICTABLE): a violation; an invalid entry
@@ -375,14 +376,16 @@ TEST_F(CpuInterfaceViolation, TwoListRegistersHoldingOneVintid) {
     lr(1, lr_value(kSpi, 0x80));
     EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
     lr(2, lr_value(kSpi, 0x80, Status::Active));
-    EXPECT_EQ(count(h, EventKind::Violation, "VCPU.write_LR"), 1u) << h.text();
+    EXPECT_EQ(count(h, {tp::kVcpuWriteLrHwViolation, tp::kVcpuWriteLrTwiceViolation, tp::kVcpuWriteLrAndVptViolation}),
+              1u)
+        << h.text();
 }
 
 // IHI 0069 (EOI of an INTID that is not active): a violation.
 TEST_F(CpuInterfaceViolation, EoiOfAnIntidThatIsNotActive) {
     lr(0, lr_value(kSpi, 0x80));
     cpu().write_eoir1(kSpi);
-    EXPECT_EQ(count(h, EventKind::Violation, "VCPU.write_EOIR1"), 1u) << h.text();
+    EXPECT_EQ(count(h, tp::kVcpuWriteEoir1Violation), 1u) << h.text();
     EXPECT_EQ(cpu().lr(0).status, Status::Pending);
 }
 

@@ -22,6 +22,8 @@
 
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/places.h"
+#include "arm_gic/trace_points.h"
+#include "tests/event_match.h"
 
 namespace irqdiff {
 /// gtest prints a location as PLACE[INDEX] or PLACE[INDEX] (not live).
@@ -172,10 +174,7 @@ struct GicHarness {
         return static_cast<size_t>(std::count_if(log.events().begin(), log.events().end(),
                                                  [&](const Event& e) { return e.kind == kind; }));
     }
-    size_t count(const std::string& op) const {
-        return static_cast<size_t>(std::count_if(log.events().begin(), log.events().end(),
-                                                 [&](const Event& e) { return e.op == op; }));
-    }
+    size_t count(const Points& points) const { return count_events(log.events(), points); }
     std::string text() const { return log.to_text(); }
 };
 

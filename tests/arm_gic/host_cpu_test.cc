@@ -68,7 +68,7 @@ TEST(HostCpus, TakesSignalledLpisInOrderAndLogsUnrequestedOnes) {
     EXPECT_TRUE(cpus.idle());
     size_t spurious = 0;
     for (const Event& e : g.log.events())
-        if (e.kind == EventKind::GuestError && e.op == "HOST.spurious_lpi") ++spurious;
+        if (e.point == &tp::kHostSpuriousLpiError) ++spurious;
     EXPECT_EQ(spurious, 1u);
 }
 

@@ -61,15 +61,15 @@ struct PhysicalCommands : ::testing::Test {
     Its& its() { return h.gic.its(); }
     bool queue_idle() { return !its().stalled() && its().creadr() == its().cwriter(); }
 
-    /// Runs `c` and checks it was refused as a command error: one GuestError from `op` whose rule
-    /// names `problem` and the policy, the queue went on, and no table was written.
-    void expect_command_error(const ItsCommand& c, const std::string& op, const std::string& problem) {
+    /// Runs `c` and checks it was refused as a command error: one `error` whose rule names
+    /// `problem` and the policy, the queue went on, and no table was written.
+    void expect_command_error(const ItsCommand& c, const TracePointInfo& error, const std::string& problem) {
         const size_t errors = h.count(EventKind::GuestError);
         const uint64_t writes = h.mem.host.stats().writes;
         h.cmd(c);
         ASSERT_EQ(h.count(EventKind::GuestError), errors + 1) << h.text();
         const Event& e = last_error(h);
-        EXPECT_EQ(e.op, op);
+        EXPECT_EQ(e.point, &error) << e.op;
         EXPECT_TRUE(contains(e.rule, problem)) << e.rule;
         EXPECT_TRUE(contains(e.rule, "policy arm.its_command_error=ignore")) << e.rule;
         EXPECT_EQ(h.mem.host.stats().writes, writes + 1) << "only the command itself was written";
@@ -97,13 +97,13 @@ TEST_F(PhysicalCommands, MapdWithV0UnmapsTheDevice) {
     EXPECT_FALSE(dte_of(h, 1).valid);
     h.msi(1, 0);
     EXPECT_TRUE(h.gic.rd(0).pending_lpis().empty());
-    expect_command_error(build::int_(1, 0), "ITS.INT", "is not mapped (MAPD)");
+    expect_command_error(build::int_(1, 0), tp::kItsIntError, "is not mapped (MAPD)");
 }
 
 // IHI 0069 MAPD (GITS_TYPER.IDbits): Size + 1 may not exceed the EventID bits the ITS supports;
 // the widest allowed Size is accepted.
 TEST_F(PhysicalCommands, MapdSizeBeyondIdbitsIsACommandError) {
-    expect_command_error(build::mapd(5, 16, kBigItt, true), "ITS.MAPD", "beyond GITS_TYPER.IDbits");
+    expect_command_error(build::mapd(5, 16, kBigItt, true), tp::kItsMapdError, "beyond GITS_TYPER.IDbits");
     EXPECT_FALSE(dte_of(h, 5).valid);
     h.cmd(build::mapd(5, 15, kBigItt, true));
     EXPECT_EQ(dte_of(h, 5), (Dte{true, kBigItt, 15}));
@@ -111,14 +111,14 @@ TEST_F(PhysicalCommands, MapdSizeBeyondIdbitsIsACommandError) {
 
 // IHI 0069 MAPD (GITS_TYPER.Devbits): a DeviceID beyond the supported bits is a command error.
 TEST_F(PhysicalCommands, MapdDeviceIdBeyondDevbitsIsACommandError) {
-    expect_command_error(build::mapd(1u << 16, 7, kBigItt, true), "ITS.MAPD", "beyond GITS_TYPER.Devbits");
-    expect_command_error(build::mapd(0xFFFF'FFFF, 7, kBigItt, false), "ITS.MAPD", "beyond GITS_TYPER.Devbits");
+    expect_command_error(build::mapd(1u << 16, 7, kBigItt, true), tp::kItsMapdError, "beyond GITS_TYPER.Devbits");
+    expect_command_error(build::mapd(0xFFFF'FFFF, 7, kBigItt, false), tp::kItsMapdError, "beyond GITS_TYPER.Devbits");
 }
 
 // IHI 0069 (device table size): a DeviceID within Devbits but beyond the table GITS_BASER0
 // describes has no entry (the harness's flat table holds 32768 DTEs).
 TEST_F(PhysicalCommands, MapdBeyondTheDeviceTableIsACommandError) {
-    expect_command_error(build::mapd(32768, 7, kBigItt, true), "ITS.MAPD", "ID beyond the table");
+    expect_command_error(build::mapd(32768, 7, kBigItt, true), tp::kItsMapdError, "ID beyond the table");
     h.cmd(build::mapd(32767, 7, kBigItt, true));
     EXPECT_TRUE(read_dte(h.mem.host, kDeviceTable + 32767 * 8).value.valid);
 }
@@ -140,13 +140,13 @@ TEST_F(PhysicalCommands, MapcWritesAndClearsTheCte) {
 // IHI 0069 MAPC: an RDbase that names no redistributor is a command error (GITS_TYPER.PTA = 0:
 // RDbase is a processor number).
 TEST_F(PhysicalCommands, MapcRdbaseBeyondTheRedistributorsIsACommandError) {
-    expect_command_error(build::mapc(5, 2, true), "ITS.MAPC", "RDbase 2 names no redistributor");
+    expect_command_error(build::mapc(5, 2, true), tp::kItsMapcError, "RDbase 2 names no redistributor");
     EXPECT_FALSE(cte_of(h, 5).valid);
 }
 
 // IHI 0069 MAPC: an ICID beyond the collections the ITS supports is a command error.
 TEST_F(PhysicalCommands, MapcIcidBeyondTheCollectionsIsACommandError) {
-    expect_command_error(build::mapc(64, 0, true), "ITS.MAPC", "ICID 64 beyond the 64 collections");
+    expect_command_error(build::mapc(64, 0, true), tp::kItsMapcError, "ICID 64 beyond the 64 collections");
     h.cmd(build::mapc(63, 0, true));
     EXPECT_TRUE(cte_of(h, 63).valid);
 }
@@ -180,7 +180,7 @@ TEST_F(PhysicalCommands, MapiUsesTheEventIdAsThePintid) {
 // refuses it as a command error and keeps the first ITE.
 TEST_F(PhysicalCommands, MaptiOfAnAlreadyMappedEventIsACommandError) {
     h.cmd(build::mapti(1, 0, kLpi, 0));
-    expect_command_error(build::mapti(1, 0, kLpi + 1, 1), "ITS.MAPTI", "already mapped");
+    expect_command_error(build::mapti(1, 0, kLpi + 1, 1), tp::kItsMaptiError, "already mapped");
     EXPECT_EQ(ite_of(h, 1, 0), (Ite{true, false, 0, kLpi, kNoDoorbell}));
 }
 
@@ -189,10 +189,10 @@ TEST_F(PhysicalCommands, MaptiOfAnAlreadyMappedEventIsACommandError) {
 TEST_F(PhysicalCommands, MaptiOfANonLpiIsACommandError) {
     for (uint32_t intid : {0u, 1023u, 8191u, 1u << 16}) {
         SCOPED_TRACE(intid);
-        expect_command_error(build::mapti(1, 0, intid, 0), "ITS.MAPTI", "is not an LPI");
+        expect_command_error(build::mapti(1, 0, intid, 0), tp::kItsMaptiError, "is not an LPI");
         EXPECT_FALSE(ite_of(h, 1, 0).valid);
     }
-    expect_command_error(build::mapi(1, 5, 0), "ITS.MAPI", "pINTID 5 is not an LPI");
+    expect_command_error(build::mapi(1, 5, 0), tp::kItsMapiError, "pINTID 5 is not an LPI");
     h.cmd(build::mapti(1, 0, (1u << 16) - 1, 0));  // the last LPI of 16 ID bits
     EXPECT_TRUE(ite_of(h, 1, 0).valid);
 }
@@ -200,9 +200,9 @@ TEST_F(PhysicalCommands, MaptiOfANonLpiIsACommandError) {
 // IHI 0069 MAPTI: the device must be mapped, the EventID within its ITT, the ICID within the
 // collections (the collection itself need not be mapped yet).
 TEST_F(PhysicalCommands, MaptiChecksDeviceEventAndIcid) {
-    expect_command_error(build::mapti(9, 0, kLpi, 0), "ITS.MAPTI", "DeviceID 0x9 is not mapped");
-    expect_command_error(build::mapti(1, 256, kLpi, 0), "ITS.MAPTI", "beyond the ITT");
-    expect_command_error(build::mapti(1, 0, kLpi, 64), "ITS.MAPTI", "ICID 64 beyond");
+    expect_command_error(build::mapti(9, 0, kLpi, 0), tp::kItsMaptiError, "DeviceID 0x9 is not mapped");
+    expect_command_error(build::mapti(1, 256, kLpi, 0), tp::kItsMaptiError, "beyond the ITT");
+    expect_command_error(build::mapti(1, 0, kLpi, 64), tp::kItsMaptiError, "ICID 64 beyond");
     h.cmd(build::mapti(1, 255, kLpi, 40));  // collection 40 is not mapped: accepted
     EXPECT_EQ(ite_of(h, 1, 255), (Ite{true, false, 40, kLpi, kNoDoorbell}));
     EXPECT_EQ(h.count(EventKind::GuestError), 3u);
@@ -245,7 +245,7 @@ TEST_F(PhysicalCommands, MoviOfAVlpiIsACommandError) {
     h.cmd(build::vmapti(1, 1, 0, kVlpi, kNoDoorbell));
     const Ite before = ite_of(h, 1, 1);
     ASSERT_TRUE(before.valid && before.is_virtual);
-    expect_command_error(build::movi(1, 1, 1), "ITS.MOVI", "MOVI of a vLPI");
+    expect_command_error(build::movi(1, 1, 1), tp::kItsMoviError, "MOVI of a vLPI");
     EXPECT_EQ(ite_of(h, 1, 1), before);
 }
 
@@ -253,10 +253,10 @@ TEST_F(PhysicalCommands, MoviOfAVlpiIsACommandError) {
 TEST_F(PhysicalCommands, MoviToAnUnmappedCollectionIsACommandError) {
     h.cmd(build::mapti(1, 0, kLpi, 0));
     h.cmd(build::int_(1, 0));
-    expect_command_error(build::movi(1, 0, 5), "ITS.MOVI", "collection 5 is not mapped");
+    expect_command_error(build::movi(1, 0, 5), tp::kItsMoviError, "collection 5 is not mapped");
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
     EXPECT_EQ(ite_of(h, 1, 0).id, 0u);
-    expect_command_error(build::movi(1, 2, 1), "ITS.MOVI", "no mapping for DeviceID 0x1 EventID 0x2");
+    expect_command_error(build::movi(1, 2, 1), tp::kItsMoviError, "no mapping for DeviceID 0x1 EventID 0x2");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -297,8 +297,8 @@ TEST_F(PhysicalCommands, DiscardOfAVlpiRemovesItsPendingState) {
 
 // IHI 0069 DISCARD: an event with no ITE is a command error.
 TEST_F(PhysicalCommands, DiscardOfAnUnmappedEventIsACommandError) {
-    expect_command_error(build::discard(1, 0), "ITS.DISCARD", "no mapping for DeviceID 0x1 EventID 0x0");
-    expect_command_error(build::discard(9, 0), "ITS.DISCARD", "DeviceID 0x9 is not mapped");
+    expect_command_error(build::discard(1, 0), tp::kItsDiscardError, "no mapping for DeviceID 0x1 EventID 0x0");
+    expect_command_error(build::discard(9, 0), tp::kItsDiscardError, "DeviceID 0x9 is not mapped");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -386,11 +386,11 @@ TEST_F(PhysicalCommands, InvOfAnAlreadySignalledLpiDoesNotSignalItAgain) {
 
 // IHI 0069 INV/INVALL: INV needs an ITE and INVALL a mapped collection.
 TEST_F(PhysicalCommands, InvAndInvallErrors) {
-    expect_command_error(build::inv(1, 0), "ITS.INV", "no mapping for DeviceID 0x1 EventID 0x0");
-    expect_command_error(build::invall(5), "ITS.INVALL", "collection 5 is not mapped");
-    expect_command_error(build::invall(64), "ITS.INVALL", "ICID 64 beyond");
+    expect_command_error(build::inv(1, 0), tp::kItsInvError, "no mapping for DeviceID 0x1 EventID 0x0");
+    expect_command_error(build::invall(5), tp::kItsInvallError, "collection 5 is not mapped");
+    expect_command_error(build::invall(64), tp::kItsInvallError, "ICID 64 beyond");
     h.cmd(build::mapti(1, 0, kLpi, 7));  // collection 7 not mapped
-    expect_command_error(build::inv(1, 0), "ITS.INV", "collection 7 is not mapped");
+    expect_command_error(build::inv(1, 0), tp::kItsInvError, "collection 7 is not mapped");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,12 +428,12 @@ TEST_F(PhysicalCommands, IntAndClearSetAndClearAVlpi) {
 // IHI 0069 INT/CLEAR: the event must translate (device mapped, EventID in range, ITE valid,
 // collection mapped) or the command is an error that changes nothing.
 TEST_F(PhysicalCommands, IntAndClearOfAnEventThatDoesNotTranslateAreCommandErrors) {
-    expect_command_error(build::int_(9, 0), "ITS.INT", "DeviceID 0x9 is not mapped");
-    expect_command_error(build::int_(1, 256), "ITS.INT", "beyond the ITT");
-    expect_command_error(build::int_(1, 0), "ITS.INT", "no mapping");
-    expect_command_error(build::clear(1, 0), "ITS.CLEAR", "no mapping");
+    expect_command_error(build::int_(9, 0), tp::kItsIntError, "DeviceID 0x9 is not mapped");
+    expect_command_error(build::int_(1, 256), tp::kItsIntError, "beyond the ITT");
+    expect_command_error(build::int_(1, 0), tp::kItsIntError, "no mapping");
+    expect_command_error(build::clear(1, 0), tp::kItsClearError, "no mapping");
     h.cmd(build::mapti(1, 0, kLpi, 9));
-    expect_command_error(build::int_(1, 0), "ITS.INT", "collection 9 is not mapped");
+    expect_command_error(build::int_(1, 0), tp::kItsIntError, "collection 9 is not mapped");
     EXPECT_TRUE(h.gic.rd(0).pending_lpis().empty());
     EXPECT_TRUE(h.gic.rd(1).pending_lpis().empty());
     h.map_vpe(3, 0);
@@ -442,7 +442,7 @@ TEST_F(PhysicalCommands, IntAndClearOfAnEventThatDoesNotTranslateAreCommandError
     unmap.vpeid = 3;
     unmap.valid = false;
     h.cmd(build::vmapp(unmap));
-    expect_command_error(build::int_(1, 1), "ITS.INT", "vPE 3 is not mapped on this ITS");
+    expect_command_error(build::int_(1, 1), tp::kItsIntError, "vPE 3 is not mapped on this ITS");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,8 +453,8 @@ TEST_F(PhysicalCommands, SyncChecksRdbase) {
     h.cmd(build::sync(0));
     h.cmd(build::sync(1));
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
-    EXPECT_EQ(h.count("ITS.SYNC"), 2u);
-    expect_command_error(build::sync(2), "ITS.SYNC", "RDbase 2 names no redistributor");
+    EXPECT_EQ(h.count({tp::kItsSyncError, tp::kItsSync}), 2u);
+    expect_command_error(build::sync(2), tp::kItsSyncError, "RDbase 2 names no redistributor");
 }
 
 // reference/arm §1.2 MOVALL: every pending LPI of RDbase1 moves to RDbase2.
@@ -480,8 +480,8 @@ TEST_F(PhysicalCommands, MovallToItselfOrNowhere) {
     h.cmd(build::int_(1, 0));
     h.cmd(build::movall(0, 0));
     EXPECT_EQ(h.gic.rd(0).pending_lpis(), (std::set<uint32_t>{kLpi}));
-    expect_command_error(build::movall(0, 2), "ITS.MOVALL", "names no redistributor");
-    expect_command_error(build::movall(2, 0), "ITS.MOVALL", "names no redistributor");
+    expect_command_error(build::movall(0, 2), tp::kItsMovallError, "names no redistributor");
+    expect_command_error(build::movall(2, 0), tp::kItsMovallError, "names no redistributor");
     EXPECT_EQ(h.gic.rd(0).pending_lpis(), (std::set<uint32_t>{kLpi}));
 }
 
@@ -491,34 +491,34 @@ TEST_F(PhysicalCommands, MovallToItselfOrNowhere) {
 struct ErrorCase {
     const char* name;
     ItsCommand command;
-    const char* op;
+    const TracePointInfo* error;
     const char* problem;
 };
 
 /// Device 1: event 0 = LPI 8200 in collection 0 (pending), event 1 = vLPI 8192 of vPE 0.
 std::vector<ErrorCase> error_cases() {
     return {
-        {"MapdDevbits", build::mapd(1u << 16, 7, kBigItt, true), "ITS.MAPD", "Devbits"},
-        {"MapdIdbits", build::mapd(5, 16, kBigItt, true), "ITS.MAPD", "IDbits"},
-        {"MapcIcid", build::mapc(64, 0, true), "ITS.MAPC", "ICID 64"},
-        {"MapcRdbase", build::mapc(5, 2, true), "ITS.MAPC", "RDbase 2"},
-        {"MaptiMapped", build::mapti(1, 0, kLpi + 1, 0), "ITS.MAPTI", "already mapped"},
-        {"MaptiNotLpi", build::mapti(1, 2, 8191, 0), "ITS.MAPTI", "not an LPI"},
-        {"MaptiIcid", build::mapti(1, 2, kLpi, 64), "ITS.MAPTI", "ICID 64"},
-        {"MaptiNoDevice", build::mapti(9, 0, kLpi, 0), "ITS.MAPTI", "not mapped"},
-        {"MaptiEventId", build::mapti(1, 256, kLpi, 0), "ITS.MAPTI", "beyond the ITT"},
-        {"MapiNotLpi", build::mapi(1, 5, 0), "ITS.MAPI", "not an LPI"},
-        {"MoviVlpi", build::movi(1, 1, 1), "ITS.MOVI", "vLPI"},
-        {"MoviCollection", build::movi(1, 0, 5), "ITS.MOVI", "collection 5"},
-        {"MoviNoIte", build::movi(1, 2, 1), "ITS.MOVI", "no mapping"},
-        {"DiscardNoIte", build::discard(1, 2), "ITS.DISCARD", "no mapping"},
-        {"InvNoIte", build::inv(1, 2), "ITS.INV", "no mapping"},
-        {"InvallCollection", build::invall(5), "ITS.INVALL", "collection 5"},
-        {"IntNoIte", build::int_(1, 2), "ITS.INT", "no mapping"},
-        {"IntNoDevice", build::int_(9, 0), "ITS.INT", "not mapped"},
-        {"ClearNoIte", build::clear(1, 2), "ITS.CLEAR", "no mapping"},
-        {"SyncRdbase", build::sync(2), "ITS.SYNC", "RDbase 2"},
-        {"MovallRdbase", build::movall(0, 2), "ITS.MOVALL", "no redistributor"},
+        {"MapdDevbits", build::mapd(1u << 16, 7, kBigItt, true), &tp::kItsMapdError, "Devbits"},
+        {"MapdIdbits", build::mapd(5, 16, kBigItt, true), &tp::kItsMapdError, "IDbits"},
+        {"MapcIcid", build::mapc(64, 0, true), &tp::kItsMapcError, "ICID 64"},
+        {"MapcRdbase", build::mapc(5, 2, true), &tp::kItsMapcError, "RDbase 2"},
+        {"MaptiMapped", build::mapti(1, 0, kLpi + 1, 0), &tp::kItsMaptiError, "already mapped"},
+        {"MaptiNotLpi", build::mapti(1, 2, 8191, 0), &tp::kItsMaptiError, "not an LPI"},
+        {"MaptiIcid", build::mapti(1, 2, kLpi, 64), &tp::kItsMaptiError, "ICID 64"},
+        {"MaptiNoDevice", build::mapti(9, 0, kLpi, 0), &tp::kItsMaptiError, "not mapped"},
+        {"MaptiEventId", build::mapti(1, 256, kLpi, 0), &tp::kItsMaptiError, "beyond the ITT"},
+        {"MapiNotLpi", build::mapi(1, 5, 0), &tp::kItsMapiError, "not an LPI"},
+        {"MoviVlpi", build::movi(1, 1, 1), &tp::kItsMoviError, "vLPI"},
+        {"MoviCollection", build::movi(1, 0, 5), &tp::kItsMoviError, "collection 5"},
+        {"MoviNoIte", build::movi(1, 2, 1), &tp::kItsMoviError, "no mapping"},
+        {"DiscardNoIte", build::discard(1, 2), &tp::kItsDiscardError, "no mapping"},
+        {"InvNoIte", build::inv(1, 2), &tp::kItsInvError, "no mapping"},
+        {"InvallCollection", build::invall(5), &tp::kItsInvallError, "collection 5"},
+        {"IntNoIte", build::int_(1, 2), &tp::kItsIntError, "no mapping"},
+        {"IntNoDevice", build::int_(9, 0), &tp::kItsIntError, "not mapped"},
+        {"ClearNoIte", build::clear(1, 2), &tp::kItsClearError, "no mapping"},
+        {"SyncRdbase", build::sync(2), &tp::kItsSyncError, "RDbase 2"},
+        {"MovallRdbase", build::movall(0, 2), &tp::kItsMovallError, "no redistributor"},
     };
 }
 
@@ -554,7 +554,7 @@ TEST_P(PhysicalCommandErrors, LogOneGuestErrorNamingThePolicyAndChangeNothing) {
 
         ASSERT_EQ(h.count(EventKind::GuestError), 1u) << h.text();
         const Event& err = last_error(h);
-        EXPECT_EQ(err.op, e.op);
+        EXPECT_EQ(err.point, e.error) << err.op;
         EXPECT_TRUE(contains(err.rule, e.problem)) << err.rule;
         EXPECT_TRUE(contains(err.rule, std::string("policy arm.its_command_error=") + to_string(policy))) << err.rule;
         EXPECT_EQ(h.mem.host.stats().writes, writes + 1) << "only the command itself was written";

@@ -97,6 +97,26 @@ TEST(ItsCommandTable, EveryOpcodeIsUniqueAndFound) {
     EXPECT_EQ(seen.size(), 21u);  // 12 physical, 9 virtual (reference/arm §1.2)
 }
 
+// Its::command_error and Its::table_fault log a row's own declarations (arm_gic/trace_points.h),
+// named ITS.<command>; every command that walks a table declares its fault (SYNC and MOVALL
+// walk none).
+TEST(ItsCommandTable, EveryRowNamesItsErrorAndFaultEvents) {
+    for (const CommandInfo* row : all_rows()) {
+        SCOPED_TRACE(row->name);
+        const std::string op = std::string("ITS.") + row->name;
+        ASSERT_NE(row->error, nullptr);
+        EXPECT_EQ(row->error->op, op);
+        EXPECT_EQ(row->error->kind, EventKind::GuestError);
+        const bool walks_no_table = row->opcode == Opcode::SYNC || row->opcode == Opcode::MOVALL;
+        ASSERT_EQ(row->fault == nullptr, walks_no_table);
+        if (row->fault) {
+            EXPECT_EQ(row->fault->op, op);
+            EXPECT_EQ(row->fault->kind, EventKind::GuestError);
+            EXPECT_NE(row->fault, row->error);
+        }
+    }
+}
+
 // reference/arm §1.2: the opcode values the Linux driver encodes (arm-gic-v3.h GITS_CMD_*).
 TEST(ItsCommandTable, OpcodesMatchTheReference) {
     const std::vector<std::pair<const char*, uint8_t>> expected = {
@@ -205,7 +225,7 @@ TEST_P(EveryHandler, UnknownOpcodeIsACommandError) {
             h.cmd(c);
             ASSERT_EQ(h.count(EventKind::GuestError), 1u) << h.text();
             const Event& e = last_error(h);
-            EXPECT_EQ(e.op, "ITS.UNKNOWN");
+            EXPECT_EQ(e.point, &tp::kItsUnknownCommandError);
             EXPECT_NE(e.rule.find("is not an ITS command"), std::string::npos) << e.rule;
             EXPECT_NE(e.rule.find(std::string("arm.its_command_error=") + to_string(policy)), std::string::npos)
                 << e.rule;
@@ -234,7 +254,7 @@ TEST(GicV41OnlyCommands, AreRefusedOnGicV40WithoutEffect) {
         p.h.gic.set_host_irq_handler([&](unsigned, uint32_t intid) { host_irqs.push_back(intid); });
         const VpeState before = *p.h.gic.rd(0).vpe(0);
         const size_t errors = p.h.count(EventKind::GuestError);
-        const size_t invalidations = p.h.count("GICR.invalidate_lpi_config");
+        const size_t invalidations = p.h.count(tp::kGicrInvalidateLpiConfig);
 
         // A packet the handler would carry out on GICv4.1: vPE 0, vSGI 3 enabled.
         ItsCommand c = row->opcode == Opcode::VSGI ? build::vsgi(0, 3, 0x80, true, false, true) : build::invdb(0);
@@ -242,10 +262,12 @@ TEST(GicV41OnlyCommands, AreRefusedOnGicV40WithoutEffect) {
 
         ASSERT_EQ(p.h.count(EventKind::GuestError), errors + 1) << p.h.text();
         const Event& e = last_error(p.h);
-        EXPECT_EQ(e.op, std::string("ITS.") + row->name);
+        EXPECT_EQ(e.point, row->error);
         EXPECT_NE(e.rule.find("GICv4.1 command on a GICv4.0 ITS"), std::string::npos) << e.rule;
-        EXPECT_EQ(p.h.count(std::string("ITS.") + row->name), 1u) << "only the error: the handler did not run";
-        EXPECT_EQ(p.h.count("GICR.invalidate_lpi_config"), invalidations);
+        const Points handler = row->opcode == Opcode::VSGI ? Points(tp::kItsVsgi) : Points(tp::kItsInvdb);
+        EXPECT_EQ(p.h.count(handler), 0u) << "only the error: the handler did not run";
+        EXPECT_EQ(p.h.count({*row->error, *row->fault}), 1u);
+        EXPECT_EQ(p.h.count(tp::kGicrInvalidateLpiConfig), invalidations);
         const VpeState& after = *p.h.gic.rd(0).vpe(0);
         for (unsigned n = 0; n < 16; ++n) {
             EXPECT_EQ(after.sgis[n].enabled, before.sgis[n].enabled);
@@ -266,7 +288,7 @@ TEST(GicV41OnlyCommands, AreCarriedOutOnGicV41) {
     EXPECT_EQ(p.h.count(EventKind::GuestError), 0u) << p.h.text();
     EXPECT_TRUE(p.h.gic.rd(0).vpe(0)->sgis[3].enabled);
     EXPECT_EQ(p.h.gic.rd(0).vpe(0)->sgis[3].priority, 0x80);
-    EXPECT_EQ(p.h.count("ITS.INVDB"), 1u);
+    EXPECT_EQ(p.h.count(tp::kItsInvdb), 1u);
 }
 
 // ---------------------------------------------------------------------------------------------

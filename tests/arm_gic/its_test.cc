@@ -34,11 +34,7 @@ const Event& last_of(const GicHarness& h, EventKind kind) {
     throw std::logic_error("no such event in the log");
 }
 
-size_t count_ops(const GicHarness& h, const std::string& op) {
-    size_t n = 0;
-    for (const Event& e : h.log.events()) n += e.kind == EventKind::Op && e.op == op;
-    return n;
-}
+size_t count_ops(const GicHarness& h, const Points& points) { return count_events(h.log.events(), points); }
 
 GicConfig with_policies(ErrorResponse command_error, ErrorResponse table_fault = ErrorResponse::Stall) {
     GicConfig c = test_config();
@@ -102,7 +98,7 @@ TEST(ItsIidr, ReadsZeroAndIgnoresWrites) {
     EXPECT_EQ(Its::kIidr, 0u);
     h.gic.its().write(GITS_IIDR, 0x1234'5678, 4);
     EXPECT_EQ(h.gic.its().read(GITS_IIDR, 4), 0u);
-    EXPECT_EQ(last_of(h, EventKind::Ignored).op, "ITS.write");
+    EXPECT_EQ(last_of(h, EventKind::Ignored).point, &tp::kItsWriteReadOnlyIgnored);
     EXPECT_EQ(h.count(EventKind::GuestError), 0u);
 }
 
@@ -133,7 +129,7 @@ TEST_P(ItsTyper, FieldsFollowTheConfiguration) {
     EXPECT_EQ(typer, h.gic.its().typer());
     h.gic.its().write64(GITS_TYPER, 0);  // read-only
     EXPECT_EQ(h.gic.its().read64(GITS_TYPER), typer);
-    EXPECT_EQ(last_of(h, EventKind::Ignored).op, "ITS.write");
+    EXPECT_EQ(last_of(h, EventKind::Ignored).point, &tp::kItsWriteReadOnlyIgnored);
 }
 
 INSTANTIATE_TEST_SUITE_P(VersionsAndVmovp, ItsTyper,
@@ -217,7 +213,7 @@ TEST(ItsCbaser, WriteWhileEnabledIsIgnored) {
     EXPECT_EQ(its.read64(GITS_CBASER), before);
     EXPECT_EQ(its.read64(GITS_CREADR), 32u);
     ASSERT_EQ(h.count(EventKind::GuestError), 1u);
-    EXPECT_EQ(last_of(h, EventKind::GuestError).op, "ITS.write_CBASER");
+    EXPECT_EQ(last_of(h, EventKind::GuestError).point, &tp::kItsWriteCbaserError);
     its.write(GITS_CBASER + 4, 0, 4);  // a 32-bit half is refused too
     EXPECT_EQ(its.read64(GITS_CBASER), before);
     EXPECT_EQ(h.count(EventKind::GuestError), 2u);
@@ -247,7 +243,7 @@ TEST(ItsCbaser, ShrinkingTheQueueNeverReplaysCommands) {
     its.write64(GITS_CBASER, GitsCbaser::Valid.make(1) | kOtherQueue | GitsCbaser::Size.make(0));
     ASSERT_EQ(its.creadr(), 0u);
     set_enabled(its, true);
-    EXPECT_LE(count_ops(h, "ITS.MAPTI"), 1u)
+    EXPECT_LE(count_ops(h, tp::kItsMapti), 1u)
         << "GITS_CWRITER " << its.cwriter() << " lies beyond the 4 KiB queue: the ITS went round the ring and "
         << "replayed slot 0";
     for (const Event& e : h.log.events())
@@ -265,7 +261,7 @@ TEST(ItsCwriter, BeyondTheQueueIsIgnored) {
     EXPECT_EQ(its.cwriter(), 32u);
     EXPECT_EQ(its.creadr(), 32u);
     ASSERT_EQ(h.count(EventKind::GuestError), 1u);
-    EXPECT_EQ(last_of(h, EventKind::GuestError).op, "ITS.write_CWRITER");
+    EXPECT_EQ(last_of(h, EventKind::GuestError).point, &tp::kItsWriteCwriterError);
 
     set_enabled(its, false);
     its.write64(GITS_CBASER, GitsCbaser::Valid.make(1) | kOtherQueue | GitsCbaser::Size.make(0));  // 4 KiB
@@ -337,7 +333,7 @@ TEST_F(StalledQueue, CwriterWriteWithoutRetryDoesNotRestart) {
     EXPECT_TRUE(its().stalled());
     EXPECT_EQ(its().creadr(), bad);
     EXPECT_EQ(h.count(EventKind::GuestError), 1u);
-    EXPECT_EQ(count_ops(h, "ITS.SYNC"), 0u);
+    EXPECT_EQ(count_ops(h, tp::kItsSync), 0u);
 }
 
 // IHI 0069 GITS_CWRITER.Retry: a CWRITER write with Retry = 1 re-executes the stalled command;
@@ -350,7 +346,7 @@ TEST_F(StalledQueue, RetryReExecutesTheStalledCommand) {
     EXPECT_EQ(ite_of(h, 2, 0), (Ite{true, false, 0, kLpi, kNoDoorbell}));
     EXPECT_EQ(ite_of(h, 1, 0), (Ite{true, false, 0, kLpi + 1, kNoDoorbell}));
     EXPECT_EQ(h.count(EventKind::GuestError), 1u);
-    EXPECT_EQ(count_ops(h, "ITS.MAPTI"), 3u);  // the failed try, the retry, the next command
+    EXPECT_EQ(count_ops(h, tp::kItsMapti), 3u);  // the failed try, the retry, the next command
 }
 
 // IHI 0069 GITS_CWRITER.Retry: a retried command that fails again stalls again, logged again.
@@ -388,10 +384,10 @@ class TableFault : public ::testing::TestWithParam<ErrorResponse> {
 
     /// One GuestError from `op` naming the table-fault policy; the queue stalled at `slot` or
     /// went on, as the policy says.
-    void expect_fault(const std::string& op, uint64_t slot) {
+    void expect_fault(const TracePointInfo& fault, uint64_t slot) {
         ASSERT_EQ(h.count(EventKind::GuestError), 1u) << h.text();
         const Event& e = last_of(h, EventKind::GuestError);
-        EXPECT_EQ(e.op, op);
+        EXPECT_EQ(e.point, &fault) << e.op;
         EXPECT_TRUE(contains(e.rule, std::string("policy arm.its_table_fault=") + to_string(GetParam()))) << e.rule;
         EXPECT_EQ(its().stalled(), stall());
         EXPECT_EQ(its().creadr(), stall() ? slot : its().cwriter());
@@ -413,7 +409,7 @@ TEST_P(TableFault, DeviceTableEntryBeyondHostMemory) {
     const uint64_t slot = its().cwriter();
     h.cmd(build::mapd(8192 + 5, 7, itt(6), true));  // entry at kTop + 40
     h.cmd(build::mapd(6, 7, itt(6), true));
-    expect_fault("ITS.MAPD", slot);
+    expect_fault(tp::kItsMapdFault, slot);
     EXPECT_EQ(dte_at(h, kTop - k64K + 6 * 8).valid, !stall());
     // An MSI whose DTE cannot be read is dropped.
     const size_t ignored = h.count(EventKind::Ignored);
@@ -431,7 +427,7 @@ TEST_P(TableFault, IttBeyondHostMemory) {
     const uint64_t slot = its().cwriter();
     h.cmd(build::mapti(1, 256, kLpi + 1, 0));
     h.cmd(build::mapti(1, 254, kLpi + 2, 0));
-    expect_fault("ITS.MAPTI", slot);
+    expect_fault(tp::kItsMaptiFault, slot);
     EXPECT_EQ(read_ite(h.mem.host, kTop - 32).value.valid, !stall());
     h.msi(1, 255);
     EXPECT_TRUE(h.gic.rd(0).lpi_pending(kLpi));
@@ -451,7 +447,7 @@ TEST_P(TableFault, CommandQueueBeyondHostMemory) {
     }
     its().write64(GITS_CWRITER, k4K + 64);
     set_enabled(its(), true);
-    EXPECT_EQ(count_ops(h, "ITS.SYNC"), k4K / 32);
+    EXPECT_EQ(count_ops(h, tp::kItsSync), k4K / 32);
     ASSERT_GE(h.count(EventKind::GuestError), 1u);
     EXPECT_TRUE(contains(last_of(h, EventKind::GuestError).rule, "reading the command queue"));
     EXPECT_EQ(h.count(EventKind::GuestError), stall() ? 1u : 2u);
@@ -527,7 +523,7 @@ TEST(ItsBaser, WriteWhileEnabledIsIgnored) {
         h.gic.its().write64(gits_baser(n), 0);
         h.gic.its().write(gits_baser(n) + 4, 0, 4);
         EXPECT_EQ(h.gic.its().read64(gits_baser(n)), before);
-        EXPECT_EQ(last_of(h, EventKind::GuestError).op, "ITS.write_BASER");
+        EXPECT_EQ(last_of(h, EventKind::GuestError).point, &tp::kItsWriteBaserError);
     }
     EXPECT_EQ(h.count(EventKind::GuestError), 6u);
 }
@@ -560,7 +556,7 @@ class DeviceTablePages : public ::testing::TestWithParam<uint8_t> {
     }
     void expect_error(const std::string& problem) {
         const Event& e = last_of(h, EventKind::GuestError);
-        EXPECT_EQ(e.op, "ITS.MAPD");
+        EXPECT_EQ(e.point, &tp::kItsMapdError) << e.op;
         EXPECT_TRUE(contains(e.rule, problem)) << e.rule;
     }
 };
@@ -675,7 +671,10 @@ struct Translation : ::testing::Test {
         h.msi(device, event);
         ASSERT_EQ(h.count(EventKind::Ignored), ignored + 1) << h.text();
         const Event& e = last_of(h, EventKind::Ignored);
-        EXPECT_EQ(e.op, "ITS.translate");
+        EXPECT_TRUE(
+            Points({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored})
+                .matches(e))
+            << e.op;
         EXPECT_TRUE(contains(e.rule, why)) << e.rule;
         EXPECT_EQ(h.count(EventKind::GuestError), errors);
         EXPECT_EQ(h.mem.host.stats().writes, writes);
@@ -693,7 +692,9 @@ TEST_F(Translation, MsiToAPhysicalLpiBecomesPendingOnTheCollectionsRedistributor
     EXPECT_TRUE(h.gic.rd(1).lpi_pending(kLpi));
     EXPECT_FALSE(h.gic.rd(0).lpi_pending(kLpi));
     EXPECT_EQ(host_irqs, (std::vector<HostIrq>{{1, kLpi}}));
-    EXPECT_EQ(h.count("ITS.translate"), 1u);
+    EXPECT_EQ(h.count({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored,
+                       tp::kItsTranslate, tp::kItsTranslateVirtual}),
+              1u);
     EXPECT_EQ(h.gic.rd(1).acknowledge_lpi(), kLpi);
     EXPECT_FALSE(h.gic.rd(1).lpi_pending(kLpi));
 }
@@ -760,7 +761,7 @@ TEST_F(Translation, TranslaterWriteThroughItsWriteIsIgnored) {
     const size_t ignored = h.count(EventKind::Ignored);
     h.gic.its().write(GITS_TRANSLATER, 0, 4);
     ASSERT_EQ(h.count(EventKind::Ignored), ignored + 1);
-    EXPECT_EQ(last_of(h, EventKind::Ignored).op, "ITS.write_TRANSLATER");
+    EXPECT_EQ(last_of(h, EventKind::Ignored).point, &tp::kItsWriteTranslaterIgnored);
     EXPECT_TRUE(h.gic.rd(0).pending_lpis().empty());
     EXPECT_TRUE(h.gic.rd(1).pending_lpis().empty());
     EXPECT_TRUE(host_irqs.empty());
@@ -794,9 +795,12 @@ TEST_F(Translation, EachTranslationErrorKeepsItsEventExactly) {
         h.msi(c.device, c.event);
         ASSERT_EQ(h.log.events().size(), events + 1) << h.text();
         const Event& e = h.log.events().back();
+        EXPECT_TRUE(
+            Points({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored})
+                .matches(e))
+            << to_string(e);
         EXPECT_EQ(e.kind, EventKind::Ignored);
         EXPECT_EQ(e.layer, Layer::Hardware);
-        EXPECT_EQ(e.op, "ITS.translate");
         EXPECT_EQ(e.rule, c.rule);
         std::vector<EventArg> args = {{"its", int64_t{0}}, {"device", int64_t{c.device}}, {"event", int64_t{c.event}}};
         args.insert(args.end(), c.extra.begin(), c.extra.end());
@@ -838,11 +842,13 @@ TEST_P(SameLookupStage, CommandAndMsiFailAtTheSameStage) {
     // stall it, so it goes last).
     h.msi(c.device, c.event);
     const Event& dropped = last_of(h, EventKind::Ignored);
-    EXPECT_EQ(dropped.op, "ITS.translate");
+    EXPECT_TRUE(Points({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored})
+                    .matches(dropped))
+        << to_string(dropped);
     EXPECT_EQ(dropped.rule, translation_error(c.stage));
     h.cmd(int_cmd);
     const Event& error = last_of(h, EventKind::GuestError);
-    EXPECT_EQ(error.op, "ITS.INT");
+    EXPECT_TRUE(Points({tp::kItsIntError, tp::kItsIntFault}).matches(error)) << to_string(error);
     EXPECT_TRUE(contains(error.rule, c.command_problem)) << error.rule;
     EXPECT_FALSE(h.gic.rd(1).lpi_pending(kLpi + 1));
 }
@@ -901,7 +907,7 @@ TEST(ItsSgir, ToAnUnmappedVpeOrADisabledItsIsDropped) {
     GicHarness h;
     h.map_vpe(4, 1);
     h.gic.its().write64(GITS_SGIR, sgir(5, 3));
-    EXPECT_EQ(last_of(h, EventKind::Ignored).op, "ITS.write_SGIR");
+    EXPECT_EQ(last_of(h, EventKind::Ignored).point, &tp::kItsWriteSgirIgnored);
     set_enabled(h.gic.its(), false);
     const size_t ignored = h.count(EventKind::Ignored);
     h.gic.its().write64(GITS_SGIR, sgir(4, 3));
@@ -917,8 +923,8 @@ TEST(ItsSgir, IsNotImplementedOnGicV40) {
     const size_t ignored = h.count(EventKind::Ignored);
     h.gic.its().write64(GITS_SGIR, sgir(4, 3));
     ASSERT_EQ(h.count(EventKind::Ignored), ignored + 1);
-    EXPECT_EQ(last_of(h, EventKind::Ignored).op, "ITS.write");
-    EXPECT_EQ(count_ops(h, "ITS.write_SGIR"), 0u);
+    EXPECT_EQ(last_of(h, EventKind::Ignored).point, &tp::kItsWriteIgnored);
+    EXPECT_EQ(count_ops(h, tp::kItsWriteSgir), 0u);
     EXPECT_FALSE(h.gic.rd(1).vpe(4)->sgis[3].pending);
 }
 

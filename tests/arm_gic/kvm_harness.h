@@ -23,8 +23,10 @@
 #include "arm_gic/kvm/its_abi.h"
 #include "arm_gic/machine.h"
 #include "arm_gic/policies.h"
+#include "arm_gic/trace_points.h"
 #include "arm_gic/vmm/qemu.h"
 #include "core/scenario.h"
+#include "tests/event_match.h"
 
 namespace irqdiff {
 // gtest prints the model's enums by name.
@@ -240,30 +242,14 @@ class KvmHarness {
     uint64_t guest_word(uint64_t addr) const { return h.mem.guest.read64(addr).value; }
 
     // The event log.
-    size_t count(std::string_view op) const {
-        return static_cast<size_t>(
-            std::count_if(log.events().begin(), log.events().end(), [&](const Event& e) { return e.op == op; }));
-    }
+    size_t count(const Points& points) const { return count_events(log.events(), points); }
     size_t count(EventKind kind) const {
         return static_cast<size_t>(
             std::count_if(log.events().begin(), log.events().end(), [&](const Event& e) { return e.kind == kind; }));
     }
-    size_t count(std::string_view op, EventKind kind) const {
-        return static_cast<size_t>(std::count_if(log.events().begin(), log.events().end(),
-                                                 [&](const Event& e) { return e.op == op && e.kind == kind; }));
-    }
-    /// Events of `op` recorded from position `from` on whose arguments include every (key, value).
-    std::vector<const Event*> find(std::string_view op, std::vector<EventArg> with = {}, size_t from = 0) const {
-        std::vector<const Event*> out;
-        for (size_t i = from; i < log.events().size(); ++i) {
-            const Event& e = log.events()[i];
-            if (e.op != op) continue;
-            bool all = std::all_of(with.begin(), with.end(), [&](const EventArg& want) {
-                return std::find(e.args.begin(), e.args.end(), want) != e.args.end();
-            });
-            if (all) out.push_back(&e);
-        }
-        return out;
+    /// Events of `points` recorded from position `from` on whose arguments include every (key, value).
+    std::vector<const Event*> find(const Points& points, std::vector<EventArg> with = {}, size_t from = 0) const {
+        return find_events(log.events(), points, with, from);
     }
     size_t mark() const { return log.events().size(); }
     std::string text() const { return log.to_text(); }

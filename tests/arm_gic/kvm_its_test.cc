@@ -36,7 +36,7 @@ TEST(KvmItsMapd, RemapFreesTheDevicesItes) {
     EXPECT_EQ(dev.itt_addr, 0x1380'0000u);
     EXPECT_EQ(t.lpi(kLpi0), nullptr);
     EXPECT_EQ(t.lpi(kLpi2), nullptr);
-    EXPECT_EQ(t.count("KVM.free_lpi"), 3u);
+    EXPECT_EQ(t.count(tp::kKvmFreeLpi), 3u);
     EXPECT_EQ(t.kvm().trigger_msi(kDev0, 0), kvm::kEinval);
 
     t.cmd(build::mapd(kDev0, 1, 0, false));
@@ -105,7 +105,7 @@ TEST(KvmItsMapti, NonLpiAndOutOfRangeMappingsAreRefused) {
     EXPECT_EQ(t.lpi(100), nullptr);
     EXPECT_EQ(t.lpi(8300), nullptr);
     EXPECT_EQ(t.lpi(8301), nullptr);
-    EXPECT_EQ(t.count("KVM.its_command", EventKind::GuestError), 3u) << t.text();
+    EXPECT_EQ(t.count({tp::kKvmItsCommandQueueError, tp::kKvmItsCommandError}), 3u) << t.text();
 }
 
 // vgic_its_cmd_handle_mapi: MAPI maps EventID to the LPI of the same number.
@@ -141,7 +141,7 @@ TEST(KvmItsMovi, TargetFollowsTheNewCollection) {
     EXPECT_EQ(t.lpi(kLpi0)->target_vcpu, 1u);
     t.cmd(build::movi(kDev0, 0, 9));  // collection 9 is not mapped
     EXPECT_EQ(t.lpi(kLpi0)->target_vcpu, 1u);
-    EXPECT_EQ(t.count("KVM.its_command", EventKind::GuestError), 1u);
+    EXPECT_EQ(t.count({tp::kKvmItsCommandQueueError, tp::kKvmItsCommandError}), 1u);
 }
 
 // vgic_its_cmd_handle_movi -> update_affinity -> its_map_vlpi (VMOVI): a forwarded vLPI's pending
@@ -154,7 +154,7 @@ TEST(KvmItsMovi, ForwardedLpiFollowsWithVmovi) {
     ASSERT_TRUE(t.vlpi_pending(0, kLpi0));
     size_t from = t.mark();
     t.cmd(build::movi(kDev0, 0, 1));
-    EXPECT_EQ(t.find("ITS.VMOVI", {arg("vpe", 1)}, from).size(), 1u) << t.text();
+    EXPECT_EQ(t.find(tp::kItsVmovi, {arg("vpe", 1)}, from).size(), 1u) << t.text();
     Ite ite = t.host_ite(0, 0);
     EXPECT_TRUE(ite.is_virtual);
     EXPECT_EQ(ite.id, 1u);
@@ -231,7 +231,7 @@ TEST(KvmItsInvall, EveryLpiOfTheCollectionIsReadAgain) {
     EXPECT_EQ(t.lpi(kLpi0)->priority, 0x20);
     EXPECT_FALSE(t.lpi(kLpi1)->enabled);
     EXPECT_TRUE(t.lpi(kLpi2)->enabled);
-    EXPECT_EQ(t.find("ITS.VINVALL", {arg("vpe", 0)}, from).size(), 1u) << t.text();
+    EXPECT_EQ(t.find(tp::kItsVinvall, {arg("vpe", 0)}, from).size(), 1u) << t.text();
 }
 
 // vgic_its_cmd_handle_invall: a forwarded LPI's new configuration is written to the vprop table.
@@ -260,7 +260,7 @@ TEST(KvmItsInt, ForwardedLpiIsMadePendingInTheVpt) {
     t.boot();
     size_t from = t.mark();
     t.cmd(build::int_(kDev0, 0));
-    EXPECT_EQ(t.find("ITS.INT", {arg("device", t.host_id(0)), arg("event", 0)}, from).size(), 1u);
+    EXPECT_EQ(t.find(tp::kItsInt, {arg("device", t.host_id(0)), arg("event", 0)}, from).size(), 1u);
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0));
     EXPECT_FALSE(t.lpi(kLpi0)->pending_latch);
 }
@@ -330,7 +330,8 @@ TEST_P(KvmTriggerMsi, TranslationFailureGivesEinval) {
         case Broken::NoIte: break;
     }
     EXPECT_EQ(t.kvm().trigger_msi(p.devid, p.event), kvm::kEinval);
-    auto errors = t.find("KVM.vgic_its_trigger_msi", {arg("device", p.devid), arg("event", p.event)});
+    auto errors = t.find({tp::kKvmVgicItsTriggerMsiError, tp::kKvmVgicItsTriggerMsi},
+                         {arg("device", p.devid), arg("event", p.event)});
     ASSERT_EQ(errors.size(), 1u) << t.text();
     EXPECT_EQ(errors[0]->kind, EventKind::GuestError);
     EXPECT_NE(errors[0]->rule.find(p.why), std::string::npos) << errors[0]->rule;
@@ -395,7 +396,7 @@ TEST(KvmItsSave, ForwardedIteOnGicv40StopsTheSaveWithEacces) {
     t.boot();
     ASSERT_TRUE(t.lpi(kLpi1)->hw);
     EXPECT_EQ(t.kvm().its_save_tables(), kvm::kEacces);
-    EXPECT_EQ(t.count("KVM.its_save_tables", EventKind::GuestError), 1u);
+    EXPECT_EQ(t.count(tp::kKvmItsSaveTablesError), 1u);
     EXPECT_TRUE(AbiDte::decode(t.guest_word(dte_addr(GuestLayout::device_id(0)))).valid);
     EXPECT_EQ(t.guest_word(dte_addr(GuestLayout::device_id(1))), 0u);
     EXPECT_EQ(t.guest_word(itt(1)), 0u);
@@ -459,7 +460,7 @@ TEST(KvmItsRestore, TablesAreRebuiltAndPendingBitsConsumed) {
     EXPECT_EQ(dst.lpi(kLpi1)->target_vcpu, 1u);
     EXPECT_FALSE(dst.guest_pending(0, kLpi0));
     EXPECT_FALSE(dst.guest_pending(1, kLpi1));
-    EXPECT_EQ(dst.find("KVM.its_restore_tables", {arg("devices", 2), arg("lpis", 3)}).size(), 1u) << dst.text();
+    EXPECT_EQ(dst.find(tp::kKvmItsRestoreTables, {arg("devices", 2), arg("lpis", 3)}).size(), 1u) << dst.text();
 }
 
 // KVM_DEV_ARM_ITS_SAVE_TABLES then RESTORE_TABLES on a fresh VM: every DeviceID/EventID translates

@@ -67,9 +67,9 @@ TEST_P(KvmSetForwardingUnresolved, NothingIsForwardedAndTheHardwareIsUntouched) 
     Ite before = t.host_ite(0, 0);
     size_t from = t.mark();
     t.kvm().set_forwarding(t.host_irq(0, 0), kDev0, 0);
-    EXPECT_EQ(t.find("KVM.set_forwarding", {arg("resolved", false)}, from).size(), 1u) << t.text();
-    EXPECT_TRUE(t.find("ITS.DISCARD", {}, from).empty());
-    EXPECT_TRUE(t.find("ITS.VMAPTI", {}, from).empty());
+    EXPECT_EQ(t.find(tp::kKvmSetForwardingUnresolved, {arg("resolved", false)}, from).size(), 1u) << t.text();
+    EXPECT_TRUE(t.find({tp::kItsDiscardError, tp::kItsDiscardFault, tp::kItsDiscard}, {}, from).empty());
+    EXPECT_TRUE(t.find({tp::kItsVmaptiError, tp::kItsVmaptiFault, tp::kItsVmapti}, {}, from).empty());
     EXPECT_FALSE(t.h.its.irq(t.host_irq(0, 0)).forwarded);
     EXPECT_EQ(t.host_ite(0, 0), before);
     EXPECT_FALSE(before.is_virtual);
@@ -108,8 +108,8 @@ TEST_P(KvmSetForwarding, MapsTheVlpiInHardware) {
     EXPECT_EQ(t.lpi(kLpi1)->host_irq, irq);
     EXPECT_TRUE(t.h.its.irq(irq).forwarded);
     EXPECT_EQ(t.h.its.irq(irq).vpeid, 1u);
-    auto discard = t.find("ITS.DISCARD", {arg("device", t.host_id(0)), arg("event", 1)}, from);
-    auto vmapti = t.find("ITS.VMAPTI", {}, from);
+    auto discard = t.find(tp::kItsDiscard, {arg("device", t.host_id(0)), arg("event", 1)}, from);
+    auto vmapti = t.find({tp::kItsVmaptiError, tp::kItsVmaptiFault, tp::kItsVmapti}, {}, from);
     ASSERT_EQ(discard.size(), 1u) << t.text();
     ASSERT_EQ(vmapti.size(), 1u) << t.text();
     EXPECT_LT(discard[0]->seq, vmapti[0]->seq);
@@ -125,7 +125,7 @@ TEST_P(KvmSetForwarding, MapsTheVlpiInHardware) {
 
     from = t.mark();
     t.kvm().set_forwarding(irq, kDev0, 1);
-    EXPECT_TRUE(t.find("ITS.VMAPTI", {}, from).empty());
+    EXPECT_TRUE(t.find({tp::kItsVmaptiError, tp::kItsVmaptiFault, tp::kItsVmapti}, {}, from).empty());
 }
 
 INSTANTIATE_TEST_SUITE_P(BothVersions, KvmSetForwarding, kBothVersions, version_name);
@@ -143,13 +143,15 @@ TEST_P(KvmTransferAtSetForwarding, OnlySetForwardingMovesPendingLatchThere) {
     forward_with_pending_latch(t);
     EXPECT_EQ(t.lpi(kLpi0)->pending_latch, !moves);
     EXPECT_EQ(t.vlpi_pending(0, kLpi0), moves);
-    EXPECT_EQ(t.find("KVM.transfer_pending", {arg("at", "set_forwarding")}).size(), moves ? 1u : 0u);
+    EXPECT_EQ(t.find(tp::kKvmTransferPending, {arg("at", "set_forwarding")}).size(), moves ? 1u : 0u);
 
     t.load_all();
     EXPECT_EQ(t.run(0), 1u);
     ASSERT_EQ(t.glog.size(), 1u);
     EXPECT_EQ(t.glog.deliveries()[0].path, moves ? DeliveryPath::Direct : DeliveryPath::Software);
-    EXPECT_EQ(t.count("VCPU.write_LR", EventKind::Violation), moves ? 0u : 1u) << t.text();
+    EXPECT_EQ(t.count({tp::kVcpuWriteLrHwViolation, tp::kVcpuWriteLrTwiceViolation, tp::kVcpuWriteLrAndVptViolation}),
+              moves ? 0u : 1u)
+        << t.text();
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTransferPoints, KvmTransferAtSetForwarding, kAllTransferPoints, transfer_name);
@@ -164,8 +166,8 @@ TEST_P(KvmTransferAtVmStart, OnlyVmStartActsAtVmStart) {
     forward_with_pending_latch(t);
     bool latch = t.lpi(kLpi0)->pending_latch;
     t.kvm().vm_start_transfer();
-    EXPECT_EQ(t.count("KVM.vm_start_transfer"), p == TransferPoint::VmStart ? 1u : 0u);
-    EXPECT_EQ(t.find("KVM.transfer_pending", {arg("at", "vm_start")}).size(), p == TransferPoint::VmStart ? 1u : 0u);
+    EXPECT_EQ(t.count(tp::kKvmVmStartTransfer), p == TransferPoint::VmStart ? 1u : 0u);
+    EXPECT_EQ(t.find(tp::kKvmTransferPending, {arg("at", "vm_start")}).size(), p == TransferPoint::VmStart ? 1u : 0u);
     if (p == TransferPoint::VmStart) {
         EXPECT_FALSE(t.lpi(kLpi0)->pending_latch);
         EXPECT_TRUE(t.vlpi_pending(0, kLpi0));
@@ -187,7 +189,7 @@ TEST(KvmTransferAtEnableLpis, SyncedPendingLatchOfAForwardedLpiMovesIntoTheVpt) 
     t.kvm().gicr_write(0, GICR_CTLR, GicrCtlr::EnableLPIs.make(1));
     EXPECT_FALSE(t.lpi(kLpi0)->pending_latch);
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0));
-    EXPECT_EQ(t.find("KVM.transfer_pending", {arg("at", "vgic_enable_lpis")}).size(), 1u);
+    EXPECT_EQ(t.find(tp::kKvmTransferPending, {arg("at", "vgic_enable_lpis")}).size(), 1u);
 }
 
 // ---- kvm_vgic_v4_unset_forwarding ---------------------------------------------------------------
@@ -242,8 +244,9 @@ TEST(KvmSavePendingTables, LoadedVcpuGivesEbusy) {
     size_t from = t.mark();
     EXPECT_EQ(t.kvm().save_pending_tables(), kvm::kEbusy);
     EXPECT_EQ(t.h.mem.guest.stats().writes, 0u);
-    EXPECT_TRUE(t.find("ITS.VMAPP", {}, from).empty());
-    EXPECT_EQ(t.count("KVM.save_pending_tables", EventKind::GuestError), 1u);
+    EXPECT_TRUE(
+        t.find({tp::kItsVmappError, tp::kItsVmappFault, tp::kItsVmapp, tp::kItsVmappV40Ignored}, {}, from).empty());
+    EXPECT_EQ(t.count(tp::kKvmSavePendingTablesError), 1u);
 }
 
 // vgic_v3_set_attr: -ENXIO before the vgic is initialised.
@@ -270,15 +273,15 @@ TEST(KvmSavePendingTables, Gicv41ReadsForwardedStateFromTheVptWithTheVpesUnmappe
 
     EXPECT_TRUE(t.guest_pending(0, kLpi0));
     EXPECT_FALSE(t.guest_pending(1, kLpi1));
-    auto unmap = t.find("ITS.VMAPP", {arg("vpe", 0), arg("valid", false), arg("alloc", true)}, from);
-    auto bit = t.find("KVM.save_pending_bit", {arg("intid", kLpi0), arg("hw", true)}, from);
-    auto map = t.find("ITS.VMAPP", {arg("vpe", 0), arg("valid", true), arg("alloc", true), arg("ptz", false)}, from);
+    auto unmap = t.find(tp::kItsVmapp, {arg("vpe", 0), arg("valid", false), arg("alloc", true)}, from);
+    auto bit = t.find(tp::kKvmSavePendingBit, {arg("intid", kLpi0), arg("hw", true)}, from);
+    auto map = t.find(tp::kItsVmapp, {arg("vpe", 0), arg("valid", true), arg("alloc", true), arg("ptz", false)}, from);
     ASSERT_EQ(unmap.size(), 1u) << t.text();
     ASSERT_EQ(bit.size(), 1u) << t.text();
     ASSERT_EQ(map.size(), 1u) << t.text();
     EXPECT_LT(unmap[0]->seq, bit[0]->seq);
     EXPECT_LT(bit[0]->seq, map[0]->seq);
-    EXPECT_EQ(t.find("ITS.VMAPP", {arg("vpe", 1), arg("valid", false), arg("alloc", true)}, from).size(), 1u);
+    EXPECT_EQ(t.find(tp::kItsVmapp, {arg("vpe", 1), arg("valid", false), arg("alloc", true)}, from).size(), 1u);
 
     for (uint32_t v = 0; v < 2; ++v) {
         EXPECT_TRUE(t.h.gic.its(0).maps_vpe(v));
@@ -312,7 +315,7 @@ TEST(KvmSavePendingTables, WritesOnlyBitsThatDifferAndKeepsPendingLatch) {
     EXPECT_FALSE(t.guest_pending(0, kLpi1));
     EXPECT_FALSE(t.guest_pending(1, kLpi2));
     EXPECT_TRUE(t.lpi(kLpi0)->pending_latch);
-    EXPECT_EQ(t.find("KVM.save_pending_tables", {arg("bytes_written", 2)}).size(), 1u);
+    EXPECT_EQ(t.find(tp::kKvmSavePendingTables, {arg("bytes_written", 2)}).size(), 1u);
 
     t.h.mem.guest.reset_stats();
     ASSERT_EQ(t.kvm().save_pending_tables(), kvm::kOk);
@@ -327,8 +330,8 @@ TEST(KvmSavePendingTables, LpiWithoutATargetIsSkipped) {
     t.cmd(build::mapti(kDev0, 3, 8200, 7));  // collection 7 is not mapped
     ASSERT_EQ(t.kvm().trigger_msi(kDev0, 0), kvm::kOk);
     ASSERT_EQ(t.kvm().save_pending_tables(), kvm::kOk);
-    EXPECT_TRUE(t.find("KVM.save_pending_bit", {arg("intid", 8200)}).empty());
-    EXPECT_EQ(t.find("KVM.save_pending_bit").size(), 1u);
+    EXPECT_TRUE(t.find(tp::kKvmSavePendingBit, {arg("intid", 8200)}).empty());
+    EXPECT_EQ(t.find(tp::kKvmSavePendingBit).size(), 1u);
 }
 
 class KvmSavePendingTablesHwLatch : public ::testing::TestWithParam<GicVersion> {};
@@ -359,8 +362,10 @@ TEST(KvmSavePendingTables, Gicv40DoesNotCaptureAForwardedVlpi) {
     size_t from = t.mark();
     ASSERT_EQ(t.kvm().save_pending_tables(), kvm::kOk);
     EXPECT_FALSE(t.guest_pending(0, kLpi0));
-    EXPECT_TRUE(t.find("ITS.VMAPP", {}, from).empty()) << t.text();
-    EXPECT_TRUE(t.find("KVM.save_pending_bit", {}, from).empty());
+    EXPECT_TRUE(
+        t.find({tp::kItsVmappError, tp::kItsVmappFault, tp::kItsVmapp, tp::kItsVmappV40Ignored}, {}, from).empty())
+        << t.text();
+    EXPECT_TRUE(t.find(tp::kKvmSavePendingBit, {}, from).empty());
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0));
 }
 
@@ -422,7 +427,7 @@ TEST_P(KvmDoorbell, ForwardedVlpiWakesABlockedVcpu) {
 
     t.fire(0, 0);
     EXPECT_EQ(t.doorbells, (std::vector<uint32_t>{0}));
-    EXPECT_EQ(t.find("GICR.host_irq", {arg("rd", 0), arg("intid", t.h.its.vpe(0).doorbell)}).size(), 1u);
+    EXPECT_EQ(t.find(tp::kGicrHostIrq, {arg("rd", 0), arg("intid", t.h.its.vpe(0).doorbell)}).size(), 1u);
     EXPECT_TRUE(t.h.its.vpe(0).pending_last);
     EXPECT_EQ(t.vgic().cpus[0].run, VcpuRun::Runnable);
     EXPECT_EQ(t.h.its.vpe(0).doorbell_enabled, v41) << "GICv4.0: the handler disables its doorbell";

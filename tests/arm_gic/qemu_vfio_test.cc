@@ -35,12 +35,20 @@ TEST_P(QemuHeldMsi, StoppedOrResumingDeviceHoldsItsMsiUntilRunning) {
     size_t from = t.mark();
     t.fire(0, 0);
     EXPECT_TRUE(t.h.qemu.devices[0].held[0]);
-    EXPECT_TRUE(t.find("ITS.translate", {}, from).empty()) << t.text();
+    EXPECT_TRUE(t.find({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored,
+                        tp::kItsTranslate, tp::kItsTranslateVirtual},
+                       {}, from)
+                    .empty())
+        << t.text();
     EXPECT_FALSE(t.vlpi_pending(0, kLpi0));
 
     t.vmm().set_state(0, DeviceRunState::Running);
     EXPECT_FALSE(t.h.qemu.devices[0].held[0]);
-    EXPECT_EQ(t.find("ITS.translate", {arg("device", t.host_id(0)), arg("event", 0)}, from).size(), 1u);
+    EXPECT_EQ(t.find({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored,
+                      tp::kItsTranslate, tp::kItsTranslateVirtual},
+                     {arg("device", t.host_id(0)), arg("event", 0)}, from)
+                  .size(),
+              1u);
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0));
 }
 
@@ -95,7 +103,7 @@ TEST(QemuMsixEnable, RequestsAHostIrqPerPassthroughVector) {
     EXPECT_TRUE(emu.vectors[0].irqfd);
 
     const PciDevice& nic = t.h.qemu.devices[1];
-    EXPECT_EQ(t.find("ITS.MAPTI", {arg("device", t.host_id(1))}, from).size(), 2u) << t.text();
+    EXPECT_EQ(t.find(tp::kItsMapti, {arg("device", t.host_id(1))}, from).size(), 2u) << t.text();
     ASSERT_EQ(t.h.its.irqs().size(), 2u);
     for (uint32_t v = 0; v < 2; ++v) {
         SCOPED_TRACE(v);
@@ -129,7 +137,7 @@ TEST(QemuConnectBypass, ForwardsEveryVector) {
         EXPECT_EQ(t.lpi(kLpi0 + v)->host_irq, irq);
         EXPECT_TRUE(t.host_ite(0, v).is_virtual);
     }
-    EXPECT_EQ(t.count("KVM.unset_forwarding"), 0u);
+    EXPECT_EQ(t.count(tp::kKvmUnsetForwarding), 0u);
 
     KvmHarness m(kMixed);
     m.boot();
@@ -143,11 +151,11 @@ TEST(QemuConnectBypass, ForwardsEveryVector) {
 TEST(QemuConnectBypass, OneByOneUnsetsAndSetsTheVectorsAlreadyConnected) {
     KvmHarness t(kThreeVectors);
     t.boot(VectorEnable::OneByOne);
-    EXPECT_EQ(t.count("QEMU.vfio_set_irqs"), 3u);
-    EXPECT_EQ(t.count("KVM.unset_forwarding"), 0u + 1u + 2u);
-    EXPECT_EQ(t.find("KVM.unset_forwarding", {arg("intid", kLpi0)}).size(), 2u);
-    EXPECT_EQ(t.find("KVM.unset_forwarding", {arg("intid", kLpi0 + 1)}).size(), 1u);
-    EXPECT_EQ(t.find("KVM.unset_forwarding", {arg("intid", kLpi0 + 2)}).size(), 0u);
+    EXPECT_EQ(t.count({tp::kQemuVfioSetIrqsError, tp::kQemuVfioSetIrqs}), 3u);
+    EXPECT_EQ(t.count(tp::kKvmUnsetForwarding), 0u + 1u + 2u);
+    EXPECT_EQ(t.find(tp::kKvmUnsetForwarding, {arg("intid", kLpi0)}).size(), 2u);
+    EXPECT_EQ(t.find(tp::kKvmUnsetForwarding, {arg("intid", kLpi0 + 1)}).size(), 1u);
+    EXPECT_EQ(t.find(tp::kKvmUnsetForwarding, {arg("intid", kLpi0 + 2)}).size(), 0u);
     for (uint32_t v = 0; v < 3; ++v) EXPECT_TRUE(t.lpi(kLpi0 + v)->hw);
 }
 
@@ -166,7 +174,7 @@ TEST_P(QemuVectorEnable, OneByOneLosesAPendingStateTransferredByTheFirstSetForwa
     t.fire(0, 0);
     ASSERT_TRUE(t.lpi(kLpi0)->pending_latch);
     t.connect(0, GetParam());
-    EXPECT_EQ(t.find("KVM.transfer_pending", {arg("intid", kLpi0)}).size(), 1u);
+    EXPECT_EQ(t.find(tp::kKvmTransferPending, {arg("intid", kLpi0)}).size(), 1u);
     EXPECT_TRUE(t.lpi(kLpi0)->hw);
     EXPECT_FALSE(t.lpi(kLpi0)->pending_latch);
     EXPECT_EQ(t.vlpi_pending(0, kLpi0), !lost);
@@ -189,7 +197,7 @@ TEST(QemuIrqfdDeassign, UnsetsForwardingAndLaterMsisTakeTheSoftwarePath) {
     t.boot();
     size_t from = t.mark();
     t.vmm().irqfd_deassign(0, 0);
-    EXPECT_EQ(t.find("KVM.unset_forwarding", {arg("irq", t.host_irq(0, 0))}, from).size(), 1u);
+    EXPECT_EQ(t.find(tp::kKvmUnsetForwarding, {arg("irq", t.host_irq(0, 0))}, from).size(), 1u);
     EXPECT_FALSE(t.h.qemu.devices[0].vectors[0].bypass);
     EXPECT_FALSE(t.h.qemu.devices[0].vectors[0].irqfd);
     EXPECT_FALSE(t.lpi(kLpi0)->hw);
@@ -197,13 +205,13 @@ TEST(QemuIrqfdDeassign, UnsetsForwardingAndLaterMsisTakeTheSoftwarePath) {
 
     t.fire(0, 0);
     EXPECT_EQ(t.vfio_irqs, (std::vector<int>{t.host_irq(0, 0)}));
-    EXPECT_EQ(t.find("VFIO.msihandler", {arg("vector", 0), arg("irqfd", false)}).size(), 1u);
+    EXPECT_EQ(t.find(tp::kVfioMsihandler, {arg("vector", 0), arg("irqfd", false)}).size(), 1u);
     EXPECT_TRUE(t.lpi(kLpi0)->pending_latch);
     size_t before_run = t.mark();
     EXPECT_EQ(t.run(0), 1u);
     ASSERT_EQ(t.glog.size(), 1u);
     EXPECT_EQ(t.glog.deliveries()[0].path, DeliveryPath::Software);
-    EXPECT_EQ(t.find("VCPU.write_LR", {arg("vintid", kLpi0), arg("hw", false)}, before_run).size(), 1u) << t.text();
+    EXPECT_EQ(t.find(tp::kVcpuWriteLr, {arg("vintid", kLpi0), arg("hw", false)}, before_run).size(), 1u) << t.text();
     EXPECT_EQ(t.count(EventKind::Violation), 0u) << t.text();
 }
 
@@ -214,9 +222,12 @@ TEST(QemuEmulatedDevice, MsiGoesStraightToTriggerMsi) {
     t.boot();
     size_t from = t.mark();
     t.fire(0, 0);
-    EXPECT_TRUE(t.find("ITS.translate", {}, from).empty());
-    EXPECT_EQ(
-        t.find("KVM.vgic_its_trigger_msi", {arg("device", kDev0), arg("event", 0), arg("hw", false)}, from).size(), 1u)
+    EXPECT_TRUE(t.find({tp::kItsTranslateIgnored, tp::kItsTranslateNoCollectionIgnored, tp::kItsTranslateNoVpeIgnored,
+                        tp::kItsTranslate, tp::kItsTranslateVirtual},
+                       {}, from)
+                    .empty());
+    EXPECT_EQ(t.find(tp::kKvmVgicItsTriggerMsi, {arg("device", kDev0), arg("event", 0), arg("hw", false)}, from).size(),
+              1u)
         << t.text();
     EXPECT_TRUE(t.vfio_irqs.empty());
     EXPECT_TRUE(t.lpi(kLpi0)->pending_latch);

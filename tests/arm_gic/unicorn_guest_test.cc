@@ -50,12 +50,7 @@ RunResult run(const Scenario& s, GuestKind guest, RunOptions options = {}) {
     return run_scenario(s, arm_info(), options, &choice);
 }
 
-std::vector<const Event*> events(const RunResult& r, std::string_view op) {
-    std::vector<const Event*> out;
-    for (const Event& e : r.events)
-        if (e.op == op) out.push_back(&e);
-    return out;
-}
+std::vector<const Event*> events(const RunResult& r, const Points& points) { return find_events(r.events, points); }
 
 const ArgValue* arg(const Event& e, std::string_view key) {
     for (const EventArg& a : e.args)
@@ -75,7 +70,7 @@ std::vector<std::string> arm_scenarios() {
     std::vector<std::string> out;
     for (const auto& e : std::filesystem::recursive_directory_iterator(kScenarios)) {
         if (e.path().extension() != ".yaml") continue;
-        Scenario s = load_scenario(e.path().string(), builtin_backends().policies());
+        Scenario s = load_scenario(e.path().string(), builtin_backends().catalogue());
         if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), "arm") == s.arches.end()) continue;
         out.push_back(e.path().string());
     }
@@ -89,7 +84,7 @@ class UnicornArmScenario : public ::testing::TestWithParam<std::string> {};
 // same deliveries (source, vCPU, order, path) for every scenario in scenarios/"; the delivery
 // semantics come from the model, so outcomes and violations agree too.
 TEST_P(UnicornArmScenario, DeliveriesOutcomesAndViolationsEqualTheAbstractGuests) {
-    Scenario s = load_scenario(GetParam(), builtin_backends().policies());
+    Scenario s = load_scenario(GetParam(), builtin_backends().catalogue());
     RunResult abstract = run(s, GuestKind::Abstract);
     RunResult unicorn = run(s, GuestKind::Unicorn);
     EXPECT_EQ(unicorn.guest, GuestKind::Unicorn);
@@ -141,7 +136,7 @@ TEST(UnicornArmScenarios, TheLibraryHasArmScenarios) { EXPECT_GE(arm_scenarios()
 // timestamp is the virtual clock (the event log's length when the handler read CNTVCT_EL0, right
 // after its ICC_IAR1_EL1 read), so it increases.
 TEST(UnicornArmGuest, RecordsCarryTheIntidTheInterruptedPcAndIncreasingTimestamps) {
-    RunResult r = run(load_scenario(kSeed, builtin_backends().policies()), GuestKind::Unicorn);
+    RunResult r = run(load_scenario(kSeed, builtin_backends().catalogue()), GuestKind::Unicorn);
     ASSERT_EQ(r.guest_records.size(), 2u);
     // The guest's driver maps the n-th routed source to LPI 8192 + n: nic.0 -> vCPU 0, nic.1 -> vCPU 1.
     EXPECT_EQ(r.guest_records[0].vcpu, 0u);
@@ -153,7 +148,7 @@ TEST(UnicornArmGuest, RecordsCarryTheIntidTheInterruptedPcAndIncreasingTimestamp
         // The IAR1 read that acknowledged it is the event just before the clock read.
         ASSERT_GT(rec.timestamp, 0u);
         const Event& ack = r.events.at(rec.timestamp - 1);
-        EXPECT_EQ(ack.op, "VCPU.read_IAR1");
+        EXPECT_EQ(ack.point, &tp::kVcpuReadIar1) << ack.op;
         EXPECT_EQ(std::get<int64_t>(*arg(ack, "intid")), rec.id);
     }
     EXPECT_LT(r.guest_records[0].timestamp, r.guest_records[1].timestamp);
@@ -162,36 +157,37 @@ TEST(UnicornArmGuest, RecordsCarryTheIntidTheInterruptedPcAndIncreasingTimestamp
 // Issue 7: the program opens its CPU interface itself (MSR ICC_PMR_EL1, ICC_IGRPEN1_EL1), so the
 // abstract driver boot must not: the boot's events are the abstract guest's, none twice.
 TEST(UnicornArmGuest, BootWritesPmrAndIgrpen1OnceThroughTheProgram) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     RunResult abstract = run(s, GuestKind::Abstract);
     RunResult unicorn = run(s, GuestKind::Unicorn);
     auto boot = [](const RunResult& r) {
         std::vector<Event> out;
         for (const Event& e : r.events) {
-            if (e.op == "GUEST.run") break;
+            if (e.point == &tp::kGuestRun) break;
             out.push_back(e);
         }
         return out;
     };
     EXPECT_EQ(text(boot(unicorn)), text(boot(abstract)));
-    EXPECT_EQ(events(unicorn, "VCPU.write_IGRPEN1").size(), events(abstract, "VCPU.write_IGRPEN1").size());
+    EXPECT_EQ(events(unicorn, tp::kVcpuWriteIgrpen1).size(), events(abstract, tp::kVcpuWriteIgrpen1).size());
 }
 
 // Issue 7: GUEST.irq_entry {vcpu, pc, insn} before the handler, GUEST.irq_return {vcpu, taken}
 // after it; the handler reads ICC_IAR1_EL1 until 1023.
 TEST(UnicornArmGuest, EachEntryReadsIar1UntilSpuriousBetweenIrqEntryAndIrqReturn) {
-    RunResult r = run(load_scenario(kSeed, builtin_backends().policies()), GuestKind::Unicorn);
+    RunResult r = run(load_scenario(kSeed, builtin_backends().catalogue()), GuestKind::Unicorn);
     size_t entries = 0;
     for (size_t i = 0; i < r.events.size(); ++i) {
-        if (r.events[i].op != "GUEST.irq_entry") continue;
+        if (r.events[i].point != &tp::kGuestIrqEntry) continue;
         ++entries;
         const Event& entry = r.events[i];
         EXPECT_EQ(std::get<Hex>(*arg(entry, "pc")).value, symbol("idle"));
         EXPECT_EQ(std::get<std::string>(*arg(entry, "insn")).rfind("b #", 0), 0u) << to_string(entry);
         size_t j = i + 1;
         std::vector<int64_t> acks;
-        for (; j < r.events.size() && r.events[j].op != "GUEST.irq_return"; ++j)
-            if (r.events[j].op == "VCPU.read_IAR1") acks.push_back(std::get<int64_t>(*arg(r.events[j], "intid")));
+        for (; j < r.events.size() && r.events[j].point != &tp::kGuestIrqReturn; ++j)
+            if (Points({tp::kVcpuReadIar1, tp::kVcpuReadIar1Spurious}).matches(r.events[j]))
+                acks.push_back(std::get<int64_t>(*arg(r.events[j], "intid")));
         ASSERT_LT(j, r.events.size());
         ASSERT_GE(acks.size(), 2u);
         EXPECT_EQ(acks.back(), 1023);
@@ -228,12 +224,12 @@ steps:
   - fire: nic.1
   - run: all
 )",
-                                builtin_backends().policies());
+                                builtin_backends().catalogue());
     RunOptions o;
     o.trace_guest = true;
     RunResult r = run(s, GuestKind::Unicorn, o);
     EXPECT_EQ(r.deliveries, run(s, GuestKind::Abstract).deliveries);
-    std::vector<const Event*> ret = events(r, "GUEST.irq_return");
+    std::vector<const Event*> ret = events(r, {tp::kGuestIrqReturn, tp::kGuestIrqReturnTraced});
     ASSERT_EQ(ret.size(), 3u);
     for (const Event* e : ret) {
         SCOPED_TRACE(to_string(*e));
@@ -267,13 +263,13 @@ expect:
 // Issue 7: a masked vCPU (the guest set PSTATE.I from its mailbox) takes nothing until unmasked;
 // GUEST.run's `masked` shows PSTATE.I.
 TEST(UnicornArmGuest, MaskedVcpuTakesNothingUntilUnmasked) {
-    Scenario s = parse_scenario(kMaskedRun, builtin_backends().policies());
+    Scenario s = parse_scenario(kMaskedRun, builtin_backends().catalogue());
     RunResult abstract = run(s, GuestKind::Abstract);
     RunResult unicorn = run(s, GuestKind::Unicorn);
     ASSERT_EQ(unicorn.deliveries.size(), 1u);
     EXPECT_EQ(unicorn.deliveries[0].action, 4u);  // the run after the unmask
     EXPECT_EQ(unicorn.deliveries, abstract.deliveries);
-    std::vector<const Event*> runs = events(unicorn, "GUEST.run");
+    std::vector<const Event*> runs = events(unicorn, tp::kGuestRun);
     ASSERT_EQ(runs.size(), 2u);
     EXPECT_TRUE(std::get<bool>(*arg(*runs[0], "masked")));
     EXPECT_FALSE(std::get<bool>(*arg(*runs.back(), "masked")));
@@ -283,7 +279,7 @@ TEST(UnicornArmGuest, MaskedVcpuTakesNothingUntilUnmasked) {
 // Issue 7: same scenario and options, byte-identical events and records; the clock counts events
 // whether they are recorded or not, so records do not depend on recording.
 TEST(UnicornArmGuest, RunsAreDeterministic) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     RunResult a = run(s, GuestKind::Unicorn);
     RunResult b = run(s, GuestKind::Unicorn);
     EXPECT_EQ(text(a.events), text(b.events));
@@ -315,7 +311,7 @@ std::pair<RunResult, RunResult> run_twice_from(const Scenario& s, uint32_t at) {
 // Issue 7: Backend::snapshot()/restore() carry the guest machine (RAM, registers, log cursor):
 // run, checkpoint mid-way, continue, rewind, continue again: the same deliveries, records, events.
 TEST(UnicornArmGuest, CheckpointAndRewindGiveTheSameRun) {
-    Scenario seed = load_scenario(kSeed, builtin_backends().policies());
+    Scenario seed = load_scenario(kSeed, builtin_backends().catalogue());
     auto [first, second] =
         run_twice_from(seed, static_cast<uint32_t>(lower(seed, *arm_info().plan, "arm", {}).actions.size() / 2));
     ASSERT_EQ(first.deliveries.size(), 2u);
@@ -325,7 +321,7 @@ TEST(UnicornArmGuest, CheckpointAndRewindGiveTheSameRun) {
     EXPECT_EQ(first.deliveries, run(seed, GuestKind::Unicorn).deliveries);
     // Checkpointed while the guest runs masked (PSTATE.I set): the rewound guest is masked again,
     // so the run before the unmask takes nothing.
-    Scenario masked = parse_scenario(kMaskedRun, builtin_backends().policies());
+    Scenario masked = parse_scenario(kMaskedRun, builtin_backends().catalogue());
     auto [m1, m2] = run_twice_from(masked, 2);
     ASSERT_EQ(m1.deliveries.size(), 1u);
     EXPECT_EQ(m1.deliveries[0].action, 4u);
@@ -381,7 +377,7 @@ routes:
 steps:
   - run: all
 )",
-                                       builtin_backends().policies());
+                                       builtin_backends().catalogue());
     GuestLog out;
 };
 

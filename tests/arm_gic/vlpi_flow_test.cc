@@ -68,7 +68,7 @@ TEST_F(Forwarded, UnmapWithAllocWritesBackCachedBitsAndAnEarlierReadIsStale) {
     unmap.alloc = true;
     h.cmd(build::vmapp(unmap));
     EXPECT_TRUE(h.vpt_bit(0, kVlpi));
-    EXPECT_EQ(h.count("GICR.vpt_clean"), 1u);
+    EXPECT_EQ(h.count(tp::kGicrVptClean), 1u);
     std::vector<Location> where;
     h.gic.where_vlpi(0, kVlpi, where);
     ASSERT_EQ(where.size(), 1u);

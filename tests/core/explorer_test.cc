@@ -46,7 +46,7 @@ ScheduleRow from_scratch(const ExploreSpace& space, uint64_t index) {
 }
 
 TEST(ExploreSpace, SeedWithEveryOrderAndTransferPointHas645Schedules) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
     // arm: 5 transfer points x 120 restore orders; x86: 45 orders (`irqdiff list steps`).
     ASSERT_EQ(space.blocks().size(), 2u);
@@ -63,7 +63,7 @@ TEST(ExploreSpace, SeedWithEveryOrderAndTransferPointHas645Schedules) {
 }
 
 TEST(ExploreSpace, PrefixSharingGivesWhatRunningEveryScheduleFromScratchGives) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all", true));
     // Every x86 schedule and a stride of ARM ones, through order and arrival changes.
     std::vector<ScheduleRow> rows = space.explore(0, space.size());
@@ -73,7 +73,7 @@ TEST(ExploreSpace, PrefixSharingGivesWhatRunningEveryScheduleFromScratchGives) {
 }
 
 TEST(ExploreSpace, ASliceIsTheSameAsTheWholeExplorationsRows) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"x86"}, {}, "all", true));
     std::vector<ScheduleRow> all = space.explore(0, space.size());
     std::vector<ScheduleRow> slice = space.explore(97, 211);
@@ -83,7 +83,7 @@ TEST(ExploreSpace, ASliceIsTheSameAsTheWholeExplorationsRows) {
 }
 
 TEST(ExploreSpace, IsDeterministic) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
     Exploration a = summarize(space, space.explore(0, space.size()), 0, space.size(), true);
     Exploration b = summarize(space, space.explore(0, space.size()), 0, space.size(), true);
@@ -96,7 +96,7 @@ TEST(Explore, TheSeedStudyUnderEveryOrder) {
     // order; without a push into the VPT the restored pending state leaves through a list register
     // with HW=1 (a violation); at VM start it is too late once a vCPU ran. x86 needs no transfer
     // point: KVM_GET_LAPIC folds PIR into the vIRR.
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
     Exploration x = summarize(space, space.explore(0, space.size()), 0, space.size(), true);
     std::map<std::string, double> fragility;
@@ -125,7 +125,7 @@ TEST(Explore, TheSeedStudyUnderEveryOrder) {
 }
 
 TEST(Explore, SummariesMergeChunksInAnyOrderWithRepeats) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm"}, {"arm.transfer=all"}, "all"));
     std::vector<ScheduleRow> whole = space.explore(0, space.size());
     std::vector<ScheduleRow> chunks = space.explore(300, 600);
@@ -137,7 +137,7 @@ TEST(Explore, SummariesMergeChunksInAnyOrderWithRepeats) {
 }
 
 TEST(Explore, RowsSurviveJson) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
     for (const ScheduleRow& r : space.explore(0, space.size()))
         ASSERT_EQ(row_from_json(space, Json::parse(row_to_json(space, r).dump()), "test"), r);
@@ -154,7 +154,7 @@ TEST(Explore, RowsSurviveJson) {
 }
 
 std::string explore_error(const ExploreOptions& o, const std::string& file = kSeed) {
-    Scenario s = load_scenario(file, builtin_backends().policies());
+    Scenario s = load_scenario(file, builtin_backends().catalogue());
     try {
         ExploreSpace space(s, builtin_backends(), o);
     } catch (const InputError& e) {
@@ -177,7 +177,7 @@ TEST(ExploreSpace, OrderAllAndBeforeAnyInTheScenarioAreExplored) {
         "routes: [{source: nic.0, vcpu: 0}]\n"
         "steps:\n  - migrate: {order: all, fire: [{source: nic.0, before: any}]}\n  - run: all\n"
         "expect: {nic.0: delivered-once}\n",
-        builtin_backends().policies(), "t.yaml");
+        builtin_backends().catalogue(), "t.yaml");
     ExploreSpace space(s, builtin_backends(), options({"x86"}));
     EXPECT_EQ(space.size(), 45u * 10u);  // 45 orders x 10 arrival points (4 save + 6 restore steps)
     std::vector<ScheduleRow> rows = space.explore(0, space.size());
@@ -187,7 +187,7 @@ TEST(ExploreSpace, OrderAllAndBeforeAnyInTheScenarioAreExplored) {
 TEST(Metrics, SaveAndRestoreAreAsymmetricOnArmAndNotOnX86) {
     // The seed's nic.0 on ARM passes VPT -> guest RAM -> pending_latch -> VPT; on x86 vIRR ->
     // saved LAPIC -> vIRR (reference/x86 §6: KVM_GET_LAPIC syncs PIR first).
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}));
     RunResult arm = space.run(0), x86 = space.run(1);
     EXPECT_EQ(arm.metrics.sources[0].hops(), 4u);
@@ -206,7 +206,7 @@ TEST(Metrics, ALostSourcesPathEndsWhereItVanished) {
     // carries it back to software (reference/arm §3.6, kvm_vgic_v4_unset_forwarding), so nic.0 is held nowhere any
     // more.
     Scenario s = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/arm/unset_forwarding_after_transfer.yaml",
-                               builtin_backends().policies());
+                               builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm"}));
     RunResult r = space.run(0);
     ASSERT_EQ(r.outcome("nic.0")->outcome, Outcome::Lost);
@@ -226,7 +226,7 @@ namespace {
 TEST(Differential, NamesTheFirstPointWhereOneSideHoldsTheInterruptNowhereLive) {
     // Without a transfer point the restored pending_latch of a forwarded vLPI has no legal way out
     // (reference/arm §5), while x86 has it back in the vIRR at KVM_SET_LAPIC.
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     RunOptions o;
     o.policy = {parse_policy_assignment(builtin_backends().policies(), "arm.transfer=none", "--policy")};
     std::vector<std::string> arches{"arm", "x86"};

@@ -39,7 +39,7 @@ std::vector<Case> cases() {
             files.push_back(fs::relative(e.path(), kSource / "scenarios"));
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
-        Scenario s = load_scenario((kSource / "scenarios" / f).string(), builtin_backends().policies());
+        Scenario s = load_scenario((kSource / "scenarios" / f).string(), builtin_backends().catalogue());
         if (!s.arches.empty()) {
             for (const std::string& a : s.arches) out.push_back({a, f});
         } else {
@@ -95,7 +95,7 @@ void compare(const Case& c, const std::string& extension, const std::string& tex
 
 TEST_P(Golden, TraceMatchesTheRecordedOne) {
     const Case& c = GetParam();
-    Scenario s = load_scenario((kSource / "scenarios" / c.scenario).string(), builtin_backends().policies());
+    Scenario s = load_scenario((kSource / "scenarios" / c.scenario).string(), builtin_backends().catalogue());
     RunResult r = run_scenario(s, *builtin_backends().find(c.arch), {});
     compare(c, ".trace", delivery_trace(r), "delivery-and-location trace");
     fs::path events = kSource / "tests" / "golden" / c.arch / c.scenario;
@@ -115,7 +115,7 @@ TEST(ScenarioLibrary, FilesUnderABackendsFolderAreMeantForThatBackend) {
         if (!e.is_regular_file() || e.path().extension() != ".yaml") continue;
         std::string dir = fs::relative(e.path(), kSource / "scenarios").begin()->string();
         if (dir != "arm" && dir != "x86") continue;
-        Scenario s = load_scenario(e.path().string(), builtin_backends().policies());
+        Scenario s = load_scenario(e.path().string(), builtin_backends().catalogue());
         EXPECT_EQ(s.arches, std::vector<std::string>{dir}) << e.path();
     }
 }

@@ -39,7 +39,7 @@ std::vector<Case> cases() {
             files.push_back(fs::relative(e.path(), kSource / "scenarios"));
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
-        Scenario s = load_scenario((kSource / "scenarios" / f).string(), builtin_backends().policies());
+        Scenario s = load_scenario((kSource / "scenarios" / f).string(), builtin_backends().catalogue());
         for (const std::string& arch : {std::string("arm"), std::string("x86")}) {
             if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), arch) == s.arches.end()) continue;
             out.push_back({arch, f, {}, ""});
@@ -69,7 +69,7 @@ class GuestDifferential : public ::testing::TestWithParam<Case> {};
 
 TEST_P(GuestDifferential, UnicornGuestObservesWhatTheAbstractGuestObserves) {
     const Case& c = GetParam();
-    Scenario s = load_scenario((kSource / "scenarios" / c.scenario).string(), builtin_backends().policies());
+    Scenario s = load_scenario((kSource / "scenarios" / c.scenario).string(), builtin_backends().catalogue());
     RunOptions options;
     options.policy = c.policy;
     options.compare_guests = true;
@@ -113,7 +113,7 @@ INSTANTIATE_TEST_SUITE_P(Library, GuestDifferential, ::testing::ValuesIn(cases()
 // their RAM included: every restore order of the seed gives the same outcomes with either guest.
 TEST(GuestDifferentialExplore, EveryRestoreOrderOfTheSeedAgrees) {
     Scenario s = load_scenario((kSource / "scenarios/seed/pending_across_migration.yaml").string(),
-                               builtin_backends().policies());
+                               builtin_backends().catalogue());
     ExploreOptions options;
     options.arches = {"arm", "x86"};
     options.order = "all";

@@ -7,6 +7,7 @@
 
 #include "core/ideal_backend.h"
 #include "core/results.h"
+#include "core/trace_points.h"
 #include "registry/builtin_backends.h"
 
 namespace irqdiff {
@@ -24,7 +25,7 @@ const std::string kHeader =
 
 std::string run_error(const std::string& text, const RunOptions& options = {}) {
     try {
-        run_scenario(parse_scenario(text, builtin_backends().policies(), "t.yaml"), ideal(), options);
+        run_scenario(parse_scenario(text, builtin_backends().catalogue(), "t.yaml"), ideal(), options);
     } catch (const InputError& e) {
         return e.what();
     }
@@ -32,7 +33,7 @@ std::string run_error(const std::string& text, const RunOptions& options = {}) {
 }
 
 TEST(Runner, SeedScenarioIsDeliveredOnceOnTheIdealBackend) {
-    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().policies()), ideal(), {});
+    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().catalogue()), ideal(), {});
     EXPECT_EQ(r.arch, "ideal");
     ASSERT_EQ(r.outcomes.size(), 2u);
     EXPECT_EQ(r.outcome("nic.0")->outcome, Outcome::DeliveredOnce);
@@ -54,7 +55,7 @@ TEST(Runner, SeedScenarioIsDeliveredOnceOnTheIdealBackend) {
 // "Where is it?": nic.0 travels pending -> migration stream -> pending; nic.1 waits in the
 // stopped device until start_devices.
 TEST(Runner, LocationsFollowThePendingStateThroughTheMigration) {
-    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().policies()), ideal(), {});
+    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().catalogue()), ideal(), {});
     std::vector<std::string> nic0, nic1;
     for (const LocationChange& c : r.locations) {
         for (const auto& [s, places] : c.sources) {
@@ -73,7 +74,7 @@ TEST(Runner, LocationsFollowThePendingStateThroughTheMigration) {
 TEST(Runner, ExpectationsThatDoNotHoldAreReported) {
     RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{mask: {vcpu: 0}}, {fire: nic.0}, {fire: nic.1}, "
                                                         "{run: all}]\nexpect: {nic.0: delivered-once, all: lost}\n",
-                                              builtin_backends().policies()),
+                                              builtin_backends().catalogue()),
                                ideal(), {});
     EXPECT_FALSE(r.expectations_met);
     ASSERT_EQ(r.expectations.size(), 2u);
@@ -90,14 +91,14 @@ TEST(Runner, ExpectedViolationsMustMatchExactly) {
     RunResult none = run_scenario(
         parse_scenario(
             kHeader + "steps: [{fire: nic.0}, {run: all}]\nexpect: {nic.0: delivered-once, violations: none}\n",
-            builtin_backends().policies()),
+            builtin_backends().catalogue()),
         ideal(), {});
     EXPECT_TRUE(none.expectations_met);
     ASSERT_EQ(none.expectations.back().key, "violations");
     EXPECT_EQ(none.expectations.back().actual, "none");
     RunResult wanted = run_scenario(parse_scenario(kHeader + "steps: [{fire: nic.0}, {run: all}]\n"
                                                              "expect: {violations: [VCPU.write_LR]}\n",
-                                                   builtin_backends().policies()),
+                                                   builtin_backends().catalogue()),
                                     ideal(), {});
     EXPECT_FALSE(wanted.expectations_met);
     EXPECT_EQ(wanted.expectations.back().expected, "VCPU.write_LR");
@@ -117,7 +118,7 @@ TEST(Runner, IdealBackendAgreesWithTheOracleAtEveryArrivalPointAndOrder) {
                                             "  - migrate: {fire: [{source: nic.1, before: " +
                                             point + "}, {source: nic.0, before: " + point +
                                             "}]}\n  - unmask: {vcpu: 0}\n  - run: all\nexpect: {all: delivered-once}\n",
-                                        builtin_backends().policies());
+                                        builtin_backends().catalogue());
             RunOptions options;
             options.order = order;
             RunResult r = run_scenario(s, ideal(), options);
@@ -130,7 +131,7 @@ TEST(Runner, IdealBackendAgreesWithTheOracleAtEveryArrivalPointAndOrder) {
 TEST(Runner, OrderOverrideAppliesToEveryMigrateStep) {
     RunOptions options;
     options.order = "restore_irqchip,start_vcpus,restore_translation,restore_devices,start_devices";
-    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().policies()), ideal(), options);
+    RunResult r = run_scenario(load_scenario(kSeed, builtin_backends().catalogue()), ideal(), options);
     EXPECT_EQ(r.order_names, (std::vector<std::string>{"explicit"}));
     EXPECT_EQ(r.restore_orders[0][1], "start_vcpus");
     EXPECT_TRUE(r.expectations_met);
@@ -159,7 +160,7 @@ TEST(Runner, PolicyOverridesAreValidatedEvenForOtherBackends) {
     EXPECT_EQ(run_error(kHeader + "steps: [{run: all}]\n", options),
               "--policy: 'maybe' is not a value of policy x86.posting (expected one of: on, off)");
     options.policy[0].value = "off";
-    RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{run: all}]\n", builtin_backends().policies()),
+    RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{run: all}]\n", builtin_backends().catalogue()),
                                ideal(), options);
     EXPECT_TRUE(r.policy.entries().empty());  // the ideal backend has no policies of its own
 }
@@ -168,15 +169,16 @@ TEST(Runner, BlockedVcpuWakesForAPendingInterrupt) {
     RunResult r = run_scenario(parse_scenario(kHeader + "steps: [{block: {vcpu: 0}}, {run: all}, {fire: nic.0}, "
                                                         "{preempt: {vcpu: 1}}, {fire: nic.1}, {run: all}]\n"
                                                         "expect: {all: delivered-once}\n",
-                                              builtin_backends().policies()),
+                                              builtin_backends().catalogue()),
                                ideal(), {});
     EXPECT_TRUE(r.expectations_met);
-    bool woke = std::any_of(r.events.begin(), r.events.end(), [](const Event& e) { return e.op == "IDEAL.wake"; });
+    bool woke =
+        std::any_of(r.events.begin(), r.events.end(), [](const Event& e) { return e.point == &tp::kIdealWake; });
     EXPECT_TRUE(woke);
 }
 
 TEST(IdealBackend, SnapshotRestoresTheExactState) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     PolicyValues policy = resolve_policy(ideal().policies, {}, {});
     EventLog log;
     GuestLog guest;
@@ -194,7 +196,7 @@ TEST(IdealBackend, SnapshotRestoresTheExactState) {
 }
 
 TEST(Results, JsonDocumentHasTheDesignedKeys) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ScenarioResult result = run_scenario(s, builtin_backends(), std::vector<std::string>{"ideal"}, {});
     Json j = to_json(result);
     EXPECT_EQ(j["scenario"], "pending-interrupt-across-migration");

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "arm_gic/trace_points.h"
 #include "core/backend.h"
 #include "core/runner.h"
 #include "core/scenario.h"
@@ -21,7 +22,7 @@ const std::string kSource = IRQDIFF_SOURCE_DIR;
 /// The message of the InputError that parsing `text` raises ("" and a test failure if none).
 std::string error_of(const std::string& text) {
     try {
-        parse_scenario(text, builtin_backends().policies(), "t.yaml");
+        parse_scenario(text, builtin_backends().catalogue(), "t.yaml");
     } catch (const InputError& e) {
         return e.what();
     }
@@ -40,7 +41,7 @@ const std::string kHeader =
 
 TEST(ScenarioLoader, SeedScenarioLoadsCompletely) {
     Scenario s =
-        load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml", builtin_backends().policies());
+        load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml", builtin_backends().catalogue());
     EXPECT_EQ(s.name, "pending-interrupt-across-migration");
     EXPECT_EQ(s.vcpus, 2u);
     ASSERT_EQ(s.devices.size(), 1u);
@@ -91,7 +92,7 @@ TEST_P(MalformedFile, IsRejectedWithTheMessageItStates) {
     std::string expected = stated_error(path);
     ASSERT_FALSE(expected.empty()) << path << " states no '# error:' line";
     try {
-        load_scenario(path, builtin_backends().policies());
+        load_scenario(path, builtin_backends().catalogue());
         FAIL() << path << " loaded";
     } catch (const InputError& e) {
         EXPECT_EQ(std::string(e.what()), path + ":" + expected);
@@ -107,14 +108,16 @@ INSTANTIATE_TEST_SUITE_P(TestsData, MalformedFile, ::testing::ValuesIn(malformed
 
 TEST(ScenarioLoader, TheMalformedLibraryCoversTheRequiredKindsOfBadInput) {
     std::vector<std::string> files = malformed_files();
-    for (const char* f : {"unknown_key.yaml", "wrong_type.yaml", "source_names_no_device.yaml",
-                          "vcpu_out_of_range.yaml", "leading_zero.yaml", "invalid_yaml.yaml"})
+    for (const char* f :
+         {"unknown_key.yaml", "wrong_type.yaml", "source_names_no_device.yaml", "vcpu_out_of_range.yaml",
+          "leading_zero.yaml", "invalid_yaml.yaml", "unknown_violation.yaml", "violation_not_declared_as_one.yaml"})
         EXPECT_NE(std::find(files.begin(), files.end(), f), files.end()) << f;
 }
 
 TEST(ScenarioLoader, MissingFileIsAnInputError) {
-    EXPECT_THROW(load_scenario(kSource + "/tests/data/does_not_exist.yaml", builtin_backends().policies()), InputError);
-    EXPECT_THROW(load_scenario(kSource + "/tests/data", builtin_backends().policies()), InputError);  // a directory
+    EXPECT_THROW(load_scenario(kSource + "/tests/data/does_not_exist.yaml", builtin_backends().catalogue()),
+                 InputError);
+    EXPECT_THROW(load_scenario(kSource + "/tests/data", builtin_backends().catalogue()), InputError);  // a directory
 }
 
 TEST(ScenarioLoader, RejectsStructuralProblems) {
@@ -142,7 +145,7 @@ TEST(ScenarioLoader, RejectsNumbersThatAreNotPlainIntegersInRange) {
     EXPECT_EQ(error_of(with_vm("{vcpus: [1]}")), "t.yaml:2:13: vm.vcpus: expected an integer from 1 to 64, got a list");
     // 0x-hexadecimal is an integer too.
     Scenario s =
-        parse_scenario("name: t\nvm: {vcpus: 0x2}\ndevices: []\nsteps: [{run: all}]\n", builtin_backends().policies());
+        parse_scenario("name: t\nvm: {vcpus: 0x2}\ndevices: []\nsteps: [{run: all}]\n", builtin_backends().catalogue());
     EXPECT_EQ(s.vcpus, 2u);
 }
 
@@ -202,13 +205,13 @@ TEST(ScenarioLoader, RejectsBadExpectations) {
 }
 
 TEST(ScenarioLoader, ExpectedViolationsAreNoneOrAListOfOperations) {
-    Scenario none =
-        parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: none}\n", builtin_backends().policies());
+    Scenario none = parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: none}\n",
+                                   builtin_backends().catalogue());
     ASSERT_TRUE(none.expect_violations.has_value());
     EXPECT_TRUE(none.expect_violations->ops.empty());
     Scenario some =
         parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.0: lost, violations: [VCPU.write_LR]}\n",
-                       builtin_backends().policies());
+                       builtin_backends().catalogue());
     ASSERT_TRUE(some.expect_violations.has_value());
     EXPECT_EQ(some.expect_violations->ops, (std::vector<std::string>{"VCPU.write_LR"}));
     EXPECT_EQ(some.expect.size(), 1u);
@@ -217,8 +220,38 @@ TEST(ScenarioLoader, ExpectedViolationsAreNoneOrAListOfOperations) {
               "'maybe'");
     EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [oops]}\n"),
               "t.yaml:9:23: expect.violations[0]: 'oops' is not an operation name (LAYER.NAME, e.g. VCPU.write_LR)");
-    EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [A.b, A.b]}\n"),
-              "t.yaml:9:28: expect.violations[1]: 'A.b' is listed twice");
+    EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [VCPU.write_LR, VCPU.write_LR]}\n"),
+              "t.yaml:9:38: expect.violations[1]: 'VCPU.write_LR' is listed twice");
+}
+
+// The names are checked against the event catalogue (Registry::catalogue()) and resolve to the
+// declared violations of that name: VCPU.write_LR is three (HW=1 for a vLPI, two list registers,
+// an LR and the VPT), and the runner matches a reported violation by its declaration.
+TEST(ScenarioLoader, ExpectedViolationsNameDeclaredViolations) {
+    Scenario s = parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [VCPU.write_LR]}\n",
+                                builtin_backends().catalogue());
+    ASSERT_TRUE(s.expect_violations.has_value());
+    EXPECT_EQ(s.expect_violations->points, (std::vector<const TracePointInfo*>{&arm::tp::kVcpuWriteLrHwViolation,
+                                                                               &arm::tp::kVcpuWriteLrTwiceViolation,
+                                                                               &arm::tp::kVcpuWriteLrAndVptViolation}));
+    const std::string declared = "GICR.vlpi_pending, VPT.software_write, VCPU.write_EOIR1, VCPU.write_LR";
+    EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [VCPU.write_lr]}\n"),
+              "t.yaml:9:23: expect.violations[0]: unknown event 'VCPU.write_lr': expected a declared event such as " +
+                  declared);
+    EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [KVM.free_lpi]}\n"),
+              "t.yaml:9:23: expect.violations[0]: event 'KVM.free_lpi' is never a violation (declared as op): expected "
+              "a declared event such as " +
+                  declared);
+    // A catalogue of policies alone (what a stack's own tests pass) declares no event.
+    try {
+        parse_scenario(kHeader + "steps: [{fire: nic.0}]\nexpect: {violations: [VCPU.write_LR]}\n",
+                       builtin_backends().policies(), "t.yaml");
+        ADD_FAILURE() << "loaded";
+    } catch (const InputError& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "t.yaml:9:23: expect.violations[0]: unknown event 'VCPU.write_LR': expected a declared event such as "
+                  "(none: the catalogue declares no violation)");
+    }
 }
 
 TEST(ScenarioLoader, RejectsUnknownPolicies) {
@@ -242,7 +275,7 @@ TEST(ScenarioLoader, ParsesEveryStepKind) {
             "  - migrate: {order: [restore_irqchip, start_vcpus], fire: [{source: nic.0, before: any}]}\n"
             "  - migrate: {order: all}\n"
             "expect: {all: pending}\n",
-        builtin_backends().policies());
+        builtin_backends().catalogue());
     ASSERT_EQ(s.steps.size(), 8u);
     EXPECT_EQ(s.steps[0].kind, StepKind::Run);
     EXPECT_EQ(s.steps[0].vcpu, 1);
@@ -273,27 +306,27 @@ std::string with_arch(const std::string& arch) {
 // every backend": a scenario without `arch` names no backend.
 TEST(ScenarioLoader, ArchIsOptionalAndEmptyWhenNotWritten) {
     Scenario s =
-        parse_scenario("name: t\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n", builtin_backends().policies());
+        parse_scenario("name: t\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n", builtin_backends().catalogue());
     EXPECT_TRUE(s.arches.empty());
 }
 
 // `arch: x86` or `arch: [arm, x86]` (core/scenario.h Scenario::arches); arch_loc is the value's.
 TEST(ScenarioLoader, ArchIsOneBackendOrAListOfThem) {
-    Scenario one = parse_scenario(with_arch("x86"), builtin_backends().policies(), "t.yaml");
+    Scenario one = parse_scenario(with_arch("x86"), builtin_backends().catalogue(), "t.yaml");
     EXPECT_EQ(one.arches, (std::vector<std::string>{"x86"}));
     EXPECT_EQ(one.arch_loc.file, "t.yaml");
     EXPECT_EQ(one.arch_loc.line, 2);
     EXPECT_EQ(one.arch_loc.column, 7);
-    EXPECT_EQ(parse_scenario(with_arch("[arm, x86]"), builtin_backends().policies()).arches,
+    EXPECT_EQ(parse_scenario(with_arch("[arm, x86]"), builtin_backends().catalogue()).arches,
               (std::vector<std::string>{"arm", "x86"}));
-    EXPECT_EQ(parse_scenario(with_arch("[x86]"), builtin_backends().policies()).arches,
+    EXPECT_EQ(parse_scenario(with_arch("[x86]"), builtin_backends().catalogue()).arches,
               (std::vector<std::string>{"x86"}));
     // A string, quoted or not (scenarios/README.md "Values").
-    EXPECT_EQ(parse_scenario(with_arch("\"arm\""), builtin_backends().policies()).arches,
+    EXPECT_EQ(parse_scenario(with_arch("\"arm\""), builtin_backends().catalogue()).arches,
               (std::vector<std::string>{"arm"}));
     Scenario block =
         parse_scenario("name: t\narch:\n  - arm\n  - x86\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n",
-                       builtin_backends().policies());
+                       builtin_backends().catalogue());
     EXPECT_EQ(block.arches, (std::vector<std::string>{"arm", "x86"}));
     EXPECT_EQ(block.arch_loc.line, 3);
 }
@@ -304,13 +337,13 @@ TEST(ScenarioLoader, ScenariosUnderAnArchDirectoryNameThatArch) {
         size_t n = 0;
         for (const auto& entry : std::filesystem::directory_iterator(kSource + "/scenarios/" + arch)) {
             if (entry.path().extension() != ".yaml") continue;
-            Scenario s = load_scenario(entry.path().string(), builtin_backends().policies());
+            Scenario s = load_scenario(entry.path().string(), builtin_backends().catalogue());
             EXPECT_EQ(s.arches, (std::vector<std::string>{arch})) << entry.path();
             ++n;
         }
         EXPECT_GT(n, 0u) << arch;
     }
-    EXPECT_TRUE(load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml", builtin_backends().policies())
+    EXPECT_TRUE(load_scenario(kSource + "/scenarios/seed/pending_across_migration.yaml", builtin_backends().catalogue())
                     .arches.empty());
 }
 
@@ -341,14 +374,14 @@ TEST(ScenarioLoader, ArchChoosesTheBackendsWhenNoneAreRequested) {
     const Registry& r = builtin_backends();
     const std::vector<std::string> every = {"arm", "x86"};
     EXPECT_EQ(r.default_arches(), every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().policies()), nullptr, "--arch"),
+    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().catalogue()), nullptr, "--arch"),
               every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("x86"), builtin_backends().policies()), nullptr, "--arch"),
+    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("x86"), builtin_backends().catalogue()), nullptr, "--arch"),
               (std::vector<std::string>{"x86"}));
-    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("arm"), builtin_backends().policies()), nullptr, "--arch"),
+    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("arm"), builtin_backends().catalogue()), nullptr, "--arch"),
               (std::vector<std::string>{"arm"}));
     std::vector<std::string> both =
-        r.arches_for(parse_scenario(with_arch("[arm, x86]"), builtin_backends().policies()), nullptr, "--arch");
+        r.arches_for(parse_scenario(with_arch("[arm, x86]"), builtin_backends().catalogue()), nullptr, "--arch");
     std::sort(both.begin(), both.end());
     EXPECT_EQ(both, every);
 }
@@ -359,15 +392,15 @@ TEST(ScenarioLoader, ArchAllowsTheRequestedBackendsItNamesAndIdeal) {
     const Registry& r = builtin_backends();
     const std::vector<std::string> ideal = {"ideal"}, x86 = {"x86"}, ideal_x86 = {"ideal", "x86"},
                                    every = {"arm", "x86"};
-    Scenario meant_x86 = parse_scenario(with_arch("x86"), builtin_backends().policies());
+    Scenario meant_x86 = parse_scenario(with_arch("x86"), builtin_backends().catalogue());
     EXPECT_EQ(r.arches_for(meant_x86, &ideal, "--arch"), ideal);
     EXPECT_EQ(r.arches_for(meant_x86, &x86, "--arch"), x86);
     EXPECT_EQ(r.arches_for(meant_x86, &ideal_x86, "--arch"), ideal_x86);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("[arm, x86]"), builtin_backends().policies()), &every, "--arch"),
+    EXPECT_EQ(r.arches_for(parse_scenario(with_arch("[arm, x86]"), builtin_backends().catalogue()), &every, "--arch"),
               every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().policies()), &every, "--arch"),
+    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().catalogue()), &every, "--arch"),
               every);
-    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().policies()), &ideal, "--arch"),
+    EXPECT_EQ(r.arches_for(parse_scenario(with_vm("{vcpus: 1}"), builtin_backends().catalogue()), &ideal, "--arch"),
               ideal);
 }
 
@@ -376,7 +409,7 @@ TEST(ScenarioLoader, ArchAllowsTheRequestedBackendsItNamesAndIdeal) {
 TEST(ScenarioLoader, ArchRejectsARequestedBackendItDoesNotName) {
     const Registry& r = builtin_backends();
     const std::vector<std::string> arm = {"arm"}, x86 = {"x86"}, every = {"arm", "x86"}, ideal_arm = {"ideal", "arm"};
-    Scenario meant_x86 = parse_scenario(with_arch("x86"), builtin_backends().policies(), "t.yaml");
+    Scenario meant_x86 = parse_scenario(with_arch("x86"), builtin_backends().catalogue(), "t.yaml");
     try {
         r.arches_for(meant_x86, &arm, "--arch");
         ADD_FAILURE() << "no error";
@@ -398,7 +431,7 @@ TEST(ScenarioLoader, ArchRejectsARequestedBackendItDoesNotName) {
               "t.yaml:2:7: arch: the scenario is meant for x86 only, but --arch asks for arm");
     EXPECT_EQ(message(meant_x86, ideal_arm, "run(arch=...)"),
               "t.yaml:2:7: arch: the scenario is meant for x86 only, but run(arch=...) asks for arm");
-    EXPECT_EQ(message(parse_scenario(with_arch("[arm]"), builtin_backends().policies(), "t.yaml"), x86, "--arch"),
+    EXPECT_EQ(message(parse_scenario(with_arch("[arm]"), builtin_backends().catalogue(), "t.yaml"), x86, "--arch"),
               "t.yaml:2:7: arch: the scenario is meant for arm only, but --arch asks for x86");
 }
 
@@ -408,7 +441,7 @@ TEST(ScenarioLoader, DeviceKindIsMsiByDefault) {
     Scenario s = parse_scenario(
         "name: t\nvm: {vcpus: 1}\ndevices: [{name: nic, vectors: 2}, {name: eth, kind: msi, vectors: 1}]\n"
         "steps: [{run: all}]\n",
-        builtin_backends().policies());
+        builtin_backends().catalogue());
     ASSERT_EQ(s.devices.size(), 2u);
     EXPECT_EQ(s.devices[0].kind, DeviceKind::Msi);
     EXPECT_EQ(s.devices[0].kind_loc.line, s.devices[0].loc.line);  // not written: the device's position
@@ -431,7 +464,7 @@ TEST(ScenarioLoader, TimerDeviceHasOneSourceAndIsNotPassthrough) {
         "routes: [{source: tm.0, vcpu: 0}, {source: tn.0, vcpu: 1}]\n"
         "steps: [{fire: tm.0}, {migrate: {fire: [{source: tn.0, before: any}]}}, {run: all}]\n"
         "expect: {all: delivered-once}\n",
-        builtin_backends().policies());
+        builtin_backends().catalogue());
     ASSERT_EQ(s.devices.size(), 2u);
     for (const Device& d : s.devices) {
         EXPECT_EQ(d.kind, DeviceKind::Timer);
@@ -491,7 +524,7 @@ TEST(ScenarioLoader, RejectsRetargetingOrUnassigningATimer) {
 // The backends' own checks of `kind` and of ARM-only steps (arm_gic/backend.cc, x86_pi/backend.cc,
 // x86_pi/guest/guest.cc): the message of the InputError running `text` on `arch` raises.
 std::string run_error_of(const std::string& text, const std::string& arch) {
-    Scenario s = parse_scenario(text, builtin_backends().policies(), "t.yaml");
+    Scenario s = parse_scenario(text, builtin_backends().catalogue(), "t.yaml");
     try {
         run_scenario(s, builtin_backends(), std::vector<std::string>{arch}, {});
     } catch (const InputError& e) {
@@ -527,7 +560,7 @@ TEST(ScenarioLoader, ArmRejectsATimerAtItsKind) {
 // The x86 backend and the ideal reference run a timer as a source; the ideal one as an ordinary one.
 TEST(ScenarioLoader, X86AndIdealRunATimer) {
     for (const char* arch : {"x86", "ideal"}) {
-        ScenarioResult r = run_scenario(parse_scenario(kTimer, builtin_backends().policies()), builtin_backends(),
+        ScenarioResult r = run_scenario(parse_scenario(kTimer, builtin_backends().catalogue()), builtin_backends(),
                                         std::vector<std::string>{arch}, {});
         ASSERT_EQ(r.runs.size(), 1u);
         ASSERT_NE(r.runs[0].outcome("tm.0"), nullptr) << arch;
@@ -543,7 +576,7 @@ TEST(ScenarioLoader, X86RejectsToggleLpisAtTheStep) {
               "t.yaml:10:5: steps[1].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no LPIs "
               "(give the scenario 'arch: arm')");
     for (const char* arch : {"arm", "ideal"})
-        EXPECT_NO_THROW(run_scenario(parse_scenario(text, builtin_backends().policies()), builtin_backends(),
+        EXPECT_NO_THROW(run_scenario(parse_scenario(text, builtin_backends().catalogue()), builtin_backends(),
                                      std::vector<std::string>{arch}, {}))
             << arch;
 }
@@ -566,7 +599,7 @@ TEST(ScenarioLoader, SecondTimerOnOneVcpuIsAnErrorAtItsRoute) {
     // One timer per vCPU is fine.
     std::string spread = text;
     spread.replace(spread.find("{source: ta.0, vcpu: 1}"), 23, "{source: ta.0, vcpu: 0}");
-    ScenarioResult x86 = run_scenario(parse_scenario(spread, builtin_backends().policies()), builtin_backends(),
+    ScenarioResult x86 = run_scenario(parse_scenario(spread, builtin_backends().catalogue()), builtin_backends(),
                                       std::vector<std::string>{"x86"}, {});
     EXPECT_EQ(x86.runs[0].outcome("ta.0")->outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(x86.runs[0].outcome("tb.0")->outcome, Outcome::DeliveredOnce);

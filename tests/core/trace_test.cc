@@ -11,9 +11,11 @@
 #include <set>
 #include <sstream>
 
+#include "arm_gic/trace_points.h"
 #include "core/errors.h"
 #include "core/versions.h"
 #include "registry/builtin_backends.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff {
 namespace {
@@ -27,7 +29,7 @@ const std::string kGicV40 = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/arm/gi
 ScenarioResult run(const std::string& file, std::vector<std::string> arches, bool record_events = true) {
     RunOptions options;
     options.record_events = record_events;
-    return run_scenario(load_scenario(file, builtin_backends().policies()), builtin_backends(), arches, options);
+    return run_scenario(load_scenario(file, builtin_backends().catalogue()), builtin_backends(), arches, options);
 }
 
 /// Time never goes back on a track, and a slice that starts inside another ends inside it.
@@ -100,8 +102,9 @@ class SeedTrace : public ::testing::Test {
             if (key.first == pid) out.insert(name);
         return out;
     }
-    /// The track an event with this op landed on.
-    static std::string track_of(const std::string& arch, const std::string& op) {
+    /// The track an event of this declaration's op landed on.
+    static std::string track_of(const std::string& arch, const TracePointInfo& point) {
+        const std::string op(point.op);
         int64_t pid = pid_of(arch);
         auto names = tracks();
         for (const json& e : events())
@@ -153,22 +156,35 @@ TEST_F(SeedTrace, EachProcessHasItsArchitecturesTracks) {
 // docs/traces.md, the op -> track table: by exact op, then prefix (with the vcpu/cpu/rd argument),
 // then layer.
 TEST_F(SeedTrace, EventsLandOnTheTrackOfWhatTheyTouch) {
-    EXPECT_EQ(track_of("arm", "ITS.VMAPP"), "ITS");
-    EXPECT_EQ(track_of("arm", "GICR.map_vpe"), "redistributor 0");
-    EXPECT_EQ(track_of("arm", "GICR.vpt_writeback"), "VPT/pending tables");
-    EXPECT_EQ(track_of("arm", "KVM.save_pending_bit"), "VPT/pending tables");
-    EXPECT_EQ(track_of("arm", "KVM.set_forwarding"), "KVM");
-    EXPECT_EQ(track_of("arm", "VITS.MAPC"), "guest");
-    EXPECT_EQ(track_of("arm", "GUEST.take"), "vcpu0");
-    EXPECT_EQ(track_of("arm", "QEMU.stop_vcpus"), "QEMU");
-    EXPECT_EQ(track_of("arm", "DEVICE.msi"), "devices");
-    EXPECT_EQ(track_of("arm", "STEP"), "schedule");
-    EXPECT_EQ(track_of("x86", "IOMMU.post"), "IOMMU");
-    EXPECT_EQ(track_of("x86", "KVM.pi_load"), "PI descriptors");
-    EXPECT_EQ(track_of("x86", "CPU.pi_process"), "PI descriptors");
-    EXPECT_EQ(track_of("x86", "CPU.vm_entry"), "vcpu0");
-    EXPECT_EQ(track_of("x86", "GUEST.interrupt"), "vcpu0");
-    EXPECT_EQ(track_of("x86", "KVM.set_lapic"), "KVM");
+    EXPECT_EQ(track_of("arm", arm::tp::kItsVmapp), "ITS");
+    EXPECT_EQ(track_of("arm", arm::tp::kGicrMapVpe), "redistributor 0");
+    EXPECT_EQ(track_of("arm", arm::tp::kGicrVptWriteback), "VPT/pending tables");
+    EXPECT_EQ(track_of("arm", arm::tp::kKvmSavePendingBit), "VPT/pending tables");
+    EXPECT_EQ(track_of("arm", arm::tp::kKvmSetForwarding), "KVM");
+    EXPECT_EQ(track_of("arm", arm::tp::kVitsMapc), "guest");
+    EXPECT_EQ(track_of("arm", arm::tp::kGuestTake), "vcpu0");
+    EXPECT_EQ(track_of("arm", tp::kQemuStopVcpus), "QEMU");
+    EXPECT_EQ(track_of("arm", tp::kDeviceMsi), "devices");
+    EXPECT_EQ(track_of("arm", tp::kStep), "schedule");
+    EXPECT_EQ(track_of("x86", x86::tp::kIommuPost), "IOMMU");
+    EXPECT_EQ(track_of("x86", x86::tp::kKvmPiLoad), "PI descriptors");
+    EXPECT_EQ(track_of("x86", x86::tp::kCpuPiProcess), "PI descriptors");
+    EXPECT_EQ(track_of("x86", x86::tp::kCpuVmEntry), "vcpu0");
+    EXPECT_EQ(track_of("x86", x86::tp::kGuestInterrupt), "vcpu0");
+    EXPECT_EQ(track_of("x86", x86::tp::kKvmSetLapic), "KVM");
+}
+
+// The track rules name ops by their text (core/trace.cc): each op they name is a declared event's,
+// and each prefix begins some declared op, so a renamed event cannot silently fall to another track.
+TEST(TraceTracks, TheRulesNameDeclaredEvents) {
+    TracePointList events = builtin_backends().events();
+    for (std::string_view op : track_rule_ops())
+        EXPECT_TRUE(std::any_of(events.begin(), events.end(), [&](const TracePointInfo* e) { return e->op == op; }))
+            << op;
+    for (std::string_view prefix : track_rule_prefixes())
+        EXPECT_TRUE(std::any_of(events.begin(), events.end(),
+                                [&](const TracePointInfo* e) { return e->op.starts_with(prefix); }))
+            << prefix;
 }
 
 // Trace Event Format: every event names its phase, process and thread; all but metadata a time.

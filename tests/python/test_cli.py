@@ -118,6 +118,18 @@ def test_list_steps_policies_and_scenarios(cli):
     assert "seed/pending_across_migration.yaml" in scenarios.stdout
 
 
+def test_list_events_prints_the_catalogue_by_who_declares_it(cli):
+    events = cli("list", "events")
+    assert events.returncode == 0, events.stderr
+    assert events.stdout.startswith("core (every backend)")
+    assert "ITS.write_CTLR" in events.stdout and "IOMMU.post" in events.stdout
+    x86 = cli("list", "events", "--arch", "x86")
+    assert x86.returncode == 0 and "IOMMU.post" in x86.stdout and "ITS.write_CTLR" not in x86.stdout
+    md = cli("list", "events", "--markdown")
+    assert md.returncode == 0 and "| `ITS.write_CTLR` | op | hw | `its` int, `enabled` bool |" in md.stdout
+    assert cli("list", "events", "--arch", "sparc").returncode == 2
+
+
 def test_list_scenarios_reports_a_bad_file_and_exits_2(cli):
     r = cli("list", "scenarios", "--dir", SOURCE / "tests" / "data")
     assert r.returncode == 2

@@ -94,6 +94,17 @@ def test_backends_and_policies_describe_the_build():
     assert irqdiff.version().startswith("irqdiff " + irqdiff.__version__)
 
 
+def test_events_are_the_declared_catalogue():
+    events = irqdiff.events()
+    assert [e["declared_by"] for e in events[:1]] == ["core"]
+    assert {e["declared_by"] for e in events} == {"core", "ideal", "arm", "x86"}
+    lr = [e for e in events if e["op"] == "VCPU.write_LR" and e["kind"] == "violation"]
+    assert len(lr) == 3 and all(e["declared_by"] == "arm" and e["layer"] == "kvm" for e in lr)
+    shapes = [(e["op"], e["layer"], e["kind"], tuple(a["key"] for a in e["args"])) for e in events]
+    assert len(shapes) == len(set(shapes))
+    assert all(a["type"] in ("int", "hex", "bool", "string") for e in events for a in e["args"])
+
+
 @pytest.mark.parametrize("obj", [irqdiff, irqdiff.results, irqdiff.Scenario], ids=lambda o: getattr(o, "__name__", "x"))
 def test_docstring_examples_run(obj):
     finder = doctest.DocTestFinder()

@@ -13,7 +13,9 @@
 #include <string>
 #include <string_view>
 
+#include "tests/event_match.h"
 #include "x86_pi/hw/pi_desc.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff::x86 {
 namespace {
@@ -86,11 +88,7 @@ struct Rig {
     /// The notification arrives at this CPU's physical APIC.
     void notify() { cpu.interrupt(kPinv); }
 
-    const Event* last(std::string_view op) const {
-        for (auto it = log.events().rbegin(); it != log.events().rend(); ++it)
-            if (it->op == op) return &*it;
-        return nullptr;
-    }
+    const Event* last(const Points& points) const { return last_event(log.events(), points); }
 };
 
 const ArgValue* arg(const Event& e, std::string_view key) {
@@ -159,7 +157,7 @@ TEST(PiProcessing, OrsPirIntoVirrClearsPirAndRaisesRvi) {
     EXPECT_EQ(rig.virr(), vectors({0x33, 0x41, 0x45}));
     EXPECT_FALSE(rig.pid().pir.any());
     EXPECT_EQ(rig.cpu.vmcs().rvi, 0x45);
-    const Event* e = rig.last("CPU.pi_process");
+    const Event* e = rig.last(tp::kCpuPiProcess);
     ASSERT_NE(e, nullptr);
     ASSERT_NE(arg(*e, "moved"), nullptr);
     EXPECT_EQ(*arg(*e, "moved"), ArgValue(int64_t{2}));
@@ -210,7 +208,7 @@ TEST(PiProcessing, EmptyPirWithOnSetOnlyClearsOnAndEois) {
     EXPECT_EQ(rig.virr(), vectors({0x50}));
     EXPECT_EQ(rig.cpu.vmcs().rvi, 0x50);
     EXPECT_FALSE(rig.cpu.isr(kPinv));
-    EXPECT_EQ(*arg(*rig.last("CPU.pi_process"), "moved"), ArgValue(int64_t{0}));
+    EXPECT_EQ(*arg(*rig.last(tp::kCpuPiProcess), "moved"), ArgValue(int64_t{0}));
 }
 
 // SDM §29.6 step 7 and §29.2.1 [reference §3.1, §3.3]: processing ends with the evaluation of
@@ -300,7 +298,7 @@ TEST(PiProcessing, NotificationInRootModeIsAHostInterrupt) {
     EXPECT_TRUE(rig.pid().on);
     EXPECT_EQ(rig.pid().pir, vectors({0x41}));
     EXPECT_FALSE(rig.virr().any());
-    EXPECT_EQ(rig.last("CPU.pi_process"), nullptr);
+    EXPECT_EQ(rig.last(tp::kCpuPiProcess), nullptr);
 }
 
 // Reference §3.2 [SDM §29.6]: a notification still pending in the physical APIC at VM entry is
@@ -687,8 +685,7 @@ TEST_P(VmEntryChecks, FailedCheckStaysInRootModeAndIsLogged) {
     EXPECT_TRUE(rig.pid().on);
     ASSERT_FALSE(rig.log.events().empty());
     const Event& e = rig.log.events().back();
-    EXPECT_EQ(e.op, "CPU.vm_entry_failed");
-    EXPECT_EQ(e.kind, EventKind::GuestError);
+    EXPECT_EQ(e.point, &tp::kCpuVmEntryFailedError) << to_string(e);
     ASSERT_NE(arg(e, "check"), nullptr);
     EXPECT_EQ(*arg(e, "check"), ArgValue(std::string(to_string(c.failure))));
 }
@@ -716,7 +713,7 @@ TEST(VmEntry, PostedInterruptFieldsAreNotCheckedWithoutPostedProcessing) {
     rig.cpu.vmcs().pid_addr = 0x3;
     EXPECT_EQ(rig.cpu.vm_entry(), VmEntryFailure::None);
     EXPECT_TRUE(rig.cpu.in_guest());
-    const Event* e = rig.last("CPU.vm_entry");
+    const Event* e = rig.last(tp::kCpuVmEntry);
     ASSERT_NE(e, nullptr);
     EXPECT_EQ(e->kind, EventKind::Op);
 }

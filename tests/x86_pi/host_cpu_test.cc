@@ -43,7 +43,7 @@ TEST(HostVectors, UnhandledVectorIsLoggedAsSpurious) {
     h.service();
     size_t spurious = 0;
     for (const Event& e : log.events())
-        if (e.kind == EventKind::GuestError && e.op == "HOST.spurious_vector") ++spurious;
+        if (e.point == &tp::kHostSpuriousVectorError) ++spurious;
     EXPECT_EQ(spurious, 1u);
 }
 

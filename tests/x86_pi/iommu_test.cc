@@ -11,6 +11,9 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/event_match.h"
+#include "x86_pi/trace_points.h"
+
 namespace irqdiff::x86 {
 namespace {
 
@@ -53,11 +56,7 @@ struct Rig {
     IrResult request(uint16_t handle, uint16_t sid = 0, uint32_t data = 0) {
         return iommu.request(MsiRequest{RemappableMsi::address(handle), data, sid});
     }
-    const Event* last(std::string_view op) const {
-        for (auto it = log.events().rbegin(); it != log.events().rend(); ++it)
-            if (it->op == op) return &*it;
-        return nullptr;
-    }
+    const Event* last(const Points& points) const { return last_event(log.events(), points); }
 };
 
 const ArgValue* arg(const Event& e, std::string_view key) {
@@ -79,15 +78,16 @@ PiDesc descriptor(bool on = false, bool sn = false, uint32_t ndst = 0x0200) {
     return d;
 }
 
-/// A blocked request: no message, the fault, and one "IOMMU.fault" record of `kind` naming it.
+/// A blocked request: no message, the fault, and one IOMMU.fault record of `kind` naming it.
 void expect_blocked(const Rig& rig, const IrResult& r, IrFault fault, EventKind kind = EventKind::GuestError) {
     EXPECT_EQ(r.kind, IrResult::Kind::Blocked);
     EXPECT_EQ(r.fault, fault) << to_string(r.fault);
     EXPECT_FALSE(r.message.has_value());
     ASSERT_FALSE(rig.log.events().empty());
     const Event& e = rig.log.events().back();
-    EXPECT_EQ(e.op, "IOMMU.fault");
-    EXPECT_EQ(e.kind, kind) << to_string(e.kind);
+    EXPECT_EQ(e.point, kind == EventKind::Ignored ? static_cast<const TracePointInfo*>(&tp::kIommuFaultIgnored)
+                                                  : &tp::kIommuFaultError)
+        << to_string(e);
     const ArgValue* reason = arg(e, "reason");
     ASSERT_NE(reason, nullptr);
     EXPECT_EQ(*reason, ArgValue(std::string(to_string(fault))));
@@ -117,7 +117,7 @@ TEST_P(IommuRemapDst, RemappedEntryNamesApicIdFromDstAndItsVector) {
     ASSERT_TRUE(r.message.has_value());
     EXPECT_EQ(r.message->apic_id, c.apic_id);
     EXPECT_EQ(r.message->vector, 0x61);
-    const Event* e = rig.last("IOMMU.remap");
+    const Event* e = rig.last(tp::kIommuRemap);
     ASSERT_NE(e, nullptr);
     EXPECT_EQ(e->kind, EventKind::Op);
 }
@@ -182,7 +182,7 @@ TEST_P(IommuPostTruthTable, SetsPirAlwaysAndOnWithNotificationOnlyWhenX) {
         EXPECT_EQ(r.message->apic_id, 2u);
         EXPECT_EQ(r.message->vector, kNv);
     }
-    const Event* e = rig.last("IOMMU.post");
+    const Event* e = rig.last(tp::kIommuPost);
     ASSERT_NE(e, nullptr);
     ASSERT_NE(arg(*e, "notify"), nullptr);
     EXPECT_EQ(*arg(*e, "notify"), ArgValue(x));
@@ -210,7 +210,7 @@ TEST(IommuPost, RepostOfSetPirBitStillEvaluatesX) {
     IrResult first = rig.request(4);
     EXPECT_TRUE(first.message.has_value());
     EXPECT_TRUE(rig.pid().on);
-    const Event* e = rig.last("IOMMU.post");
+    const Event* e = rig.last(tp::kIommuPost);
     ASSERT_NE(e, nullptr);
     EXPECT_EQ(*arg(*e, "coalesced"), ArgValue(true));
 
@@ -218,8 +218,8 @@ TEST(IommuPost, RepostOfSetPirBitStillEvaluatesX) {
     EXPECT_EQ(second.kind, IrResult::Kind::Posted);
     EXPECT_FALSE(second.message.has_value());
     EXPECT_EQ(rig.pid().pir.count(), 1u);
-    EXPECT_EQ(*arg(*rig.last("IOMMU.post"), "coalesced"), ArgValue(true));
-    EXPECT_EQ(*arg(*rig.last("IOMMU.post"), "notify"), ArgValue(false));
+    EXPECT_EQ(*arg(*rig.last(tp::kIommuPost), "coalesced"), ArgValue(true));
+    EXPECT_EQ(*arg(*rig.last(tp::kIommuPost), "notify"), ArgValue(false));
 }
 
 // VT-d §5.2.3: a post of a vector not yet in PIR is logged as not coalesced.
@@ -228,7 +228,7 @@ TEST(IommuPost, FirstPostOfAVectorIsNotCoalesced) {
     rig.put(4, posted(0x41).encode());
     rig.put_pid(descriptor());
     rig.request(4);
-    const Event* e = rig.last("IOMMU.post");
+    const Event* e = rig.last(tp::kIommuPost);
     ASSERT_NE(e, nullptr);
     EXPECT_EQ(*arg(*e, "coalesced"), ArgValue(false));
 }

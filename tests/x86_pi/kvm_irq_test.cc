@@ -97,9 +97,10 @@ TEST(PiUpdateIrte, SingleDestinationIsPostedToThatVcpusPid) {
     EXPECT_EQ(irqfd(m, d1, 0).posted_vcpu, 0);
 
     EXPECT_EQ(
-        m.find("KVM.pi_update_irte", {arg("posted", true), arg("vcpu", 1), arg("why", "single vCPU")}, from).size(),
+        m.find(tp::kKvmPiUpdateIrte, {arg("posted", true), arg("vcpu", 1), arg("why", "single vCPU")}, from).size(),
         1u);
-    EXPECT_EQ(m.find("HOST.irte_posted", {arg("vv", Hex{kVec}), arg("pda", Hex{HostLayout::pid(1)})}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kHostIrtePosted, {arg("vv", Hex{kVec}), arg("pda", Hex{HostLayout::pid(1)})}, from).size(),
+              1u);
 }
 
 // kvm_intr_is_single_vcpu via the APIC map [reference §4.5]: a flat logical destination naming one
@@ -150,19 +151,19 @@ TEST_P(PiUpdateIrteFallback, KeepsTheHostModeEntryAndKvmSetMsiDelivers) {
     m.start_all();
     size_t from = m.mark();
     size_t d = m.plug({c.msi});
-    EXPECT_EQ(m.find("KVM.pi_update_irte", {arg("posted", false), arg("vcpu", -1), arg("why", c.why)}, from).size(),
+    EXPECT_EQ(m.find(tp::kKvmPiUpdateIrte, {arg("posted", false), arg("vcpu", -1), arg("why", c.why)}, from).size(),
               1u);
     EXPECT_TRUE(in_host_mode(m, d, 0));
     EXPECT_FALSE(m.iommu().irq(m.host_irq(d, 0)).posted);
     EXPECT_EQ(irqfd(m, d, 0).posted_vcpu, -1);
-    EXPECT_EQ(m.count("HOST.irte_posted", from), 0u);
+    EXPECT_EQ(m.count(tp::kHostIrtePosted, from), 0u);
 
     from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.count("IOMMU.post", from), 0u);
-    EXPECT_EQ(m.find("IOMMU.remap", {arg("index", irte_index(m, d, 0))}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.set_msi", {arg("via", "irqfd"), arg("targets", c.targets)}, from, EventKind::Op).size(), 1u);
-    EXPECT_EQ(m.count("KVM.set_msi", EventKind::GuestError, from), c.targets == 0 ? 1u : 0u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 0u);
+    EXPECT_EQ(m.find(tp::kIommuRemap, {arg("index", irte_index(m, d, 0))}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "irqfd"), arg("targets", c.targets)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kKvmSetMsiError, from), c.targets == 0 ? 1u : 0u);
     size_t taken = 0;
     for (uint32_t v = 0; v < 3; ++v)
         for (const Taken& t : take_all_paths(m, v)) {
@@ -204,8 +205,8 @@ TEST(PiUpdateIrte, InvalidatesTheCachedEntryAfterTheUpdate) {
     EXPECT_EQ(posted_irte(m, d, 0).pda, HostLayout::pid(1));
     EXPECT_FALSE(iec_holds(m, index));
     m.fire(d, 0);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("index", index)}, from).size(), 1u);
-    EXPECT_EQ(m.count("IOMMU.remap", from), 0u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("index", index)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kIommuRemap, from), 0u);
     std::vector<Taken> taken = take_all_paths(m, 1);
     ASSERT_EQ(taken.size(), 1u);
     EXPECT_EQ(taken[0].path, DeliveryPath::Direct);
@@ -222,9 +223,9 @@ TEST(PiUpdateIrte, NeverPostedEntryIsLeftAlone) {
     ASSERT_TRUE(iec_holds(m, index));
     size_t from = m.mark();
     m.program(d, 0, physical_msi(9, kVec));
-    EXPECT_EQ(m.find("KVM.pi_update_irte", {arg("posted", false)}, from).size(), 1u);
-    EXPECT_EQ(m.count("HOST.irte_remapped", from), 0u);
-    EXPECT_EQ(m.count("HOST.irte_posted", from), 0u);
+    EXPECT_EQ(m.find(tp::kKvmPiUpdateIrte, {arg("posted", false)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kHostIrteRemapped, from), 0u);
+    EXPECT_EQ(m.count(tp::kHostIrtePosted, from), 0u);
     EXPECT_TRUE(iec_holds(m, index));
     EXPECT_TRUE(in_host_mode(m, d, 0));
 }
@@ -241,7 +242,7 @@ TEST(PiUpdateIrte, IsNotReevaluatedWhenOnlyTheApicMapChanges) {
     size_t from = m.mark();
     m.apic_write(1, apic::ID, 5u << 24);
     ASSERT_EQ(m.state().map.phys[5], 1);
-    EXPECT_EQ(m.count("KVM.pi_update_irte", from), 0u);
+    EXPECT_EQ(m.count(tp::kKvmPiUpdateIrte, from), 0u);
     EXPECT_TRUE(in_host_mode(m, d, 0));
 
     m.fire(d, 0);
@@ -272,7 +273,7 @@ TEST(Retarget, PostedIrteFollowsTheNewVcpuAndVector) {
     EXPECT_EQ(p.pda, HostLayout::pid(1));
     EXPECT_EQ(p.vv, 0x51);
     EXPECT_EQ(irqfd(m, d, 0).posted_vcpu, 1);
-    EXPECT_EQ(m.count("HOST.irte_posted", from), 1u);
+    EXPECT_EQ(m.count(tp::kHostIrtePosted, from), 1u);
 
     m.fire(d, 0);
     std::vector<Taken> taken = take_all_paths(m, 1);
@@ -292,8 +293,8 @@ TEST(Retarget, UnchangedMsiDoesNotReprogramTheIrte) {
     const IrteWords before = m.irte(d, 0);
     size_t from = m.mark();
     m.program(d, 0, physical_msi(1, kVec));
-    EXPECT_EQ(m.count("KVM.set_gsi_routing", from), 1u);
-    EXPECT_EQ(m.count("KVM.pi_update_irte", from), 0u);
+    EXPECT_EQ(m.count(tp::kKvmSetGsiRouting, from), 1u);
+    EXPECT_EQ(m.count(tp::kKvmPiUpdateIrte, from), 0u);
     EXPECT_EQ(m.irte(d, 0), before);
 }
 
@@ -312,13 +313,13 @@ TEST(Retarget, ToSeveralVcpusRevertsToHostMode) {
     size_t from = m.mark();
     m.program(d, 0, logical_msi(0x03, kVec));
     EXPECT_TRUE(in_host_mode(m, d, 0));
-    EXPECT_EQ(m.count("HOST.irte_remapped", from), 1u);
+    EXPECT_EQ(m.count(tp::kHostIrteRemapped, from), 1u);
     EXPECT_FALSE(iec_holds(m, index));
     EXPECT_EQ(irqfd(m, d, 0).posted_vcpu, -1);
     EXPECT_FALSE(m.iommu().irq(m.host_irq(d, 0)).posted);
 
     m.fire(d, 0);
-    EXPECT_EQ(m.count("IOMMU.post", from), 0u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 0u);
     for (uint32_t v = 0; v < 2; ++v) {
         SCOPED_TRACE(v);
         std::vector<Taken> taken = take_all_paths(m, v);
@@ -346,8 +347,8 @@ TEST(IrqBypass, DeassignRevertsTheIrteToHostMode) {
     size_t from = m.mark();
     m.vmm().irqfd_deassign(d, 0);
     m.service();
-    EXPECT_EQ(m.count("KVM.irq_bypass_del_producer", from), 1u);
-    EXPECT_EQ(m.count("HOST.irte_remapped", from), 1u);
+    EXPECT_EQ(m.count(tp::kKvmIrqBypassDelProducer, from), 1u);
+    EXPECT_EQ(m.count(tp::kHostIrteRemapped, from), 1u);
     EXPECT_TRUE(in_host_mode(m, d, 0));
     EXPECT_FALSE(iec_holds(m, index));
     EXPECT_FALSE(m.iommu().irq(m.host_irq(d, 0)).posted);
@@ -356,10 +357,10 @@ TEST(IrqBypass, DeassignRevertsTheIrteToHostMode) {
 
     from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.count("IOMMU.post", from), 0u);
-    EXPECT_EQ(m.count("IOMMU.remap", from), 1u);
-    EXPECT_EQ(m.find("VFIO.msihandler", {arg("irqfd", false)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.set_msi", {arg("via", "KVM_SIGNAL_MSI")}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 0u);
+    EXPECT_EQ(m.count(tp::kIommuRemap, from), 1u);
+    EXPECT_EQ(m.find(tp::kVfioMsihandler, {arg("irqfd", false)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "KVM_SIGNAL_MSI")}, from).size(), 1u);
     std::vector<Taken> taken = take_all_paths(m, 1);
     ASSERT_EQ(taken.size(), 1u);
     EXPECT_EQ(taken[0].vector, kVec);
@@ -420,13 +421,13 @@ TEST(SetMsi, WithApicvOffSetsVirrRequestsAnEventAndKicks) {
     EXPECT_TRUE(m.virr(1, kVec));
     EXPECT_TRUE(m.vcpu(1).req_event);
     EXPECT_FALSE(m.pir(1, kVec));
-    EXPECT_EQ(m.find("BUS.interrupt", {arg("apic_id", 1), arg("vector", Hex{kvm::kRescheduleVector})}, from).size(),
+    EXPECT_EQ(m.find(tp::kBusInterrupt, {arg("apic_id", 1), arg("vector", Hex{kvm::kRescheduleVector})}, from).size(),
               1u);
     EXPECT_FALSE(m.cpu(1).in_guest());
 
     m.service();
     EXPECT_EQ(m.dispatched_count(kvm::kRescheduleVector), 1u);
-    EXPECT_EQ(m.find("KVM.inject", {arg("vcpu", 1), arg("vector", Hex{kVec})}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmInject, {arg("vcpu", 1), arg("vector", Hex{kVec})}, from).size(), 1u);
     std::vector<Taken> taken = take_all_paths(m, 1);
     ASSERT_EQ(taken.size(), 1u);
     EXPECT_EQ(taken[0].vector, kVec);
@@ -442,11 +443,11 @@ TEST(SetMsi, WithApicvOnPostsInSoftwareAndNotifiesAVcpuInGuestMode) {
     m.start_all();
     size_t from = m.mark();
     m.kvm().set_msi(physical_msi(1, kVec), "test");
-    EXPECT_EQ(m.find("KVM.deliver_posted", {arg("vcpu", 1), arg("notify", true), arg("ipi", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("BUS.interrupt", {arg("apic_id", 1), arg("vector", Hex{kvm::kPostedIntrVector})}, from).size(),
+    EXPECT_EQ(m.find(tp::kKvmDeliverPosted, {arg("vcpu", 1), arg("notify", true), arg("ipi", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kBusInterrupt, {arg("apic_id", 1), arg("vector", Hex{kvm::kPostedIntrVector})}, from).size(),
               1u);
-    EXPECT_EQ(m.find("CPU.pi_process", {arg("cpu", 1)}, from).size(), 1u);
-    EXPECT_EQ(m.count("CPU.vm_exit", from), 0u);
+    EXPECT_EQ(m.find(tp::kCpuPiProcess, {arg("cpu", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.count({tp::kCpuVmExitApicRead, tp::kCpuVmExit}, from), 0u);
     EXPECT_TRUE(m.cpu(1).in_guest());
     EXPECT_TRUE(m.virr(1, kVec));
     std::vector<Taken> taken = take_all_paths(m, 1);
@@ -465,9 +466,9 @@ TEST(SetMsi, WithApicvOnWakesABlockedVcpuWithoutAnIpi) {
     ASSERT_EQ(m.vcpu(1).run, VcpuRun::Blocked);
     size_t from = m.mark();
     m.kvm().set_msi(physical_msi(1, kVec), "test");
-    EXPECT_EQ(m.find("KVM.deliver_posted", {arg("vcpu", 1), arg("notify", true), arg("ipi", false)}, from).size(), 1u);
-    EXPECT_EQ(m.count("BUS.interrupt", from), 0u);
-    EXPECT_EQ(m.find("KVM.wake_up", {arg("vcpu", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmDeliverPosted, {arg("vcpu", 1), arg("notify", true), arg("ipi", false)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kBusInterrupt, from), 0u);
+    EXPECT_EQ(m.find({tp::kKvmWakeUpStillBlocked, tp::kKvmWakeUp}, {arg("vcpu", 1)}, from).size(), 1u);
     EXPECT_EQ(m.vcpu(1).run, VcpuRun::Runnable);
     EXPECT_FALSE(m.pid(1).on);
     EXPECT_FALSE(m.pir(1, kVec));
@@ -502,8 +503,10 @@ TEST(SetMsi, RepeatedBeforeDeliveryIsCoalesced) {
     size_t from = m.mark();
     m.kvm().set_msi(physical_msi(1, kVec), "test");
     m.kvm().set_msi(physical_msi(1, kVec), "test");
-    EXPECT_EQ(m.find("KVM.deliver_posted", {arg("coalesced", false)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.deliver_posted", {arg("coalesced", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find({tp::kKvmDeliverPostedCoalesced, tp::kKvmDeliverPosted}, {arg("coalesced", false)}, from).size(),
+              1u);
+    EXPECT_EQ(m.find({tp::kKvmDeliverPostedCoalesced, tp::kKvmDeliverPosted}, {arg("coalesced", true)}, from).size(),
+              1u);
     m.start(1);
     EXPECT_EQ(m.take_all(1), std::vector<uint8_t>{kVec});
 }
@@ -519,7 +522,7 @@ TEST_P(SetMsiMultiDestination, DeliversOnceToEachDestination) {
     size_t from = m.mark();
     m.kvm().set_msi(logical_msi(0x05, kVec), "test");
     m.service();
-    EXPECT_EQ(m.find("KVM.accept_irq", {arg("vector", Hex{kVec})}, from).size(), 2u);
+    EXPECT_EQ(m.find({tp::kKvmAcceptIrqIgnored, tp::kKvmAcceptIrq}, {arg("vector", Hex{kVec})}, from).size(), 2u);
     EXPECT_EQ(m.take_all(0), std::vector<uint8_t>{kVec});
     EXPECT_EQ(m.take_all(2), std::vector<uint8_t>{kVec});
     EXPECT_TRUE(m.take_all(1).empty());
@@ -548,8 +551,8 @@ TEST(SetMsi, AddressOutsideFeeIsDroppedAsAGuestError) {
     m.start_all();
     size_t from = m.mark();
     m.kvm().set_msi(outside_fee(1, kVec), "test");
-    EXPECT_EQ(m.count("KVM.set_msi", EventKind::GuestError, from), 1u);
-    EXPECT_EQ(m.count("KVM.accept_irq", from), 0u);
+    EXPECT_EQ(m.count(tp::kKvmSetMsiError, from), 1u);
+    EXPECT_EQ(m.count({tp::kKvmAcceptIrqIgnored, tp::kKvmAcceptIrq}, from), 0u);
     for (uint32_t v = 0; v < 2; ++v) {
         EXPECT_FALSE(m.pid(v).pir.any());
         EXPECT_EQ(m.page(v).highest(apic::IRR), -1);
@@ -565,7 +568,9 @@ TEST(SetMsi, VectorBelow16IsAcceptedButNeverDelivered) {
     m.start_all();
     size_t from = m.mark();
     m.kvm().set_msi(physical_msi(1, 0x05), "test");
-    EXPECT_EQ(m.find("KVM.accept_irq", {arg("vcpu", 1), arg("vector", Hex{0x05})}, from).size(), 1u);
+    EXPECT_EQ(
+        m.find({tp::kKvmAcceptIrqIgnored, tp::kKvmAcceptIrq}, {arg("vcpu", 1), arg("vector", Hex{0x05})}, from).size(),
+        1u);
     EXPECT_TRUE(m.virr(1, 0x05));
     EXPECT_FALSE(m.cpu(1).recognized());
     EXPECT_FALSE(m.take(1).has_value());
@@ -587,7 +592,7 @@ TEST(Irqfd, SignalInjectsTheRouteThroughKvmSetMsi) {
     size_t from = m.mark();
     m.kvm().irqfd_signal(40);
     m.service();
-    EXPECT_EQ(m.find("KVM.set_msi", {arg("via", "irqfd"), arg("targets", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "irqfd"), arg("targets", 1)}, from).size(), 1u);
     std::vector<Taken> taken = take_all_paths(m, 1);
     ASSERT_EQ(taken.size(), 1u);
     EXPECT_EQ(taken[0].path, DeliveryPath::Software);
@@ -600,9 +605,9 @@ TEST(Irqfd, SignalWithoutARouteIsAGuestError) {
     m.kvm().irqfd_assign(40);
     size_t from = m.mark();
     m.kvm().irqfd_signal(40);
-    EXPECT_EQ(m.count("KVM.irqfd_signal", EventKind::GuestError, from), 1u);
-    EXPECT_EQ(m.count("KVM.set_msi", from), 0u);
-    EXPECT_EQ(m.count("KVM.accept_irq", from), 0u);
+    EXPECT_EQ(m.count(tp::kKvmIrqfdSignalError, from), 1u);
+    EXPECT_EQ(m.count({tp::kKvmSetMsi, tp::kKvmSetMsiError}, from), 0u);
+    EXPECT_EQ(m.count({tp::kKvmAcceptIrqIgnored, tp::kKvmAcceptIrq}, from), 0u);
 }
 
 }  // namespace

@@ -84,7 +84,7 @@ TEST(LapicReset, SoftwareDisabledApicAcceptsNothing) {
     Machine m(1);
     size_t from = m.mark();
     m.kvm().set_msi(physical_msi(0, 0x41), "test");
-    EXPECT_EQ(m.find("KVM.accept_irq", {arg("vector", Hex{0x41})}, from, EventKind::Ignored).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmAcceptIrqIgnored, {arg("vector", Hex{0x41})}, from).size(), 1u);
     EXPECT_FALSE(m.pir(0, 0x41));
     EXPECT_FALSE(m.virr(0, 0x41));
 }
@@ -163,7 +163,7 @@ TEST(LapicWrite, EoiClearsTheHighestIsrAndSviFollows) {
     EXPECT_EQ(m.page(0).read(apic::PPR), 0u);
     size_t from = m.mark();
     m.kvm().lapic_write(0, apic::EOI, 0);
-    EXPECT_EQ(m.count("KVM.eoi", EventKind::Ignored, from), 1u);
+    EXPECT_EQ(m.count(tp::kKvmEoiIgnored, from), 1u);
 }
 
 class LapicReadOnly : public ::testing::TestWithParam<uint32_t> {};
@@ -177,7 +177,7 @@ TEST_P(LapicReadOnly, WriteIsIgnored) {
     size_t from = m.mark();
     m.kvm().lapic_write(0, reg, 0xA5A5'A5A5);
     EXPECT_EQ(m.page(0).read(reg), before);
-    EXPECT_EQ(m.find("KVM.lapic_write", {arg("reg", Hex{reg})}, from, EventKind::Ignored).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmLapicWriteIgnored, {arg("reg", Hex{reg})}, from).size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(ReadOnlyRegisters, LapicReadOnly,
@@ -195,8 +195,8 @@ TEST(LapicWrite, IcrWriteIsAGuestErrorAndSendsNothing) {
     m.kvm().lapic_write(0, apic::ICR_HI, 0x01FF'FFFF);
     EXPECT_EQ(m.page(0).read(apic::ICR_HI), 0x0100'0000u);
     m.kvm().lapic_write(0, apic::ICR_LO, 0x41);  // fixed, vector 0x41, to the ICR_HI destination
-    EXPECT_EQ(m.count("KVM.lapic_write", EventKind::GuestError, from), 1u);
-    EXPECT_EQ(m.count("BUS.interrupt", from), 0u);
+    EXPECT_EQ(m.count({tp::kKvmLapicWriteIpiError, tp::kKvmLapicWriteTimerModeError}, from), 1u);
+    EXPECT_EQ(m.count(tp::kBusInterrupt, from), 0u);
     EXPECT_FALSE(m.pir(1, 0x41));
     EXPECT_FALSE(m.virr(1, 0x41));
 }
@@ -206,9 +206,9 @@ TEST(LapicWrite, PeriodicTimerModeIsAGuestError) {
     Machine m(1);
     size_t from = m.mark();
     m.kvm().lapic_write(0, apic::LVT_TIMER, 0xEC);
-    EXPECT_EQ(m.count("KVM.lapic_write", EventKind::GuestError, from), 0u);
+    EXPECT_EQ(m.count({tp::kKvmLapicWriteIpiError, tp::kKvmLapicWriteTimerModeError}, from), 0u);
     m.kvm().lapic_write(0, apic::LVT_TIMER, static_cast<uint32_t>(apic::LvtTimer::Mode.make(1)) | 0xEC);
-    EXPECT_EQ(m.count("KVM.lapic_write", EventKind::GuestError, from), 1u);
+    EXPECT_EQ(m.count({tp::kKvmLapicWriteIpiError, tp::kKvmLapicWriteTimerModeError}, from), 1u);
 }
 
 // start_apic_timer: writing TMICT arms the one-shot timer, 0 disarms it; when it expires
@@ -236,7 +236,7 @@ TEST(LapicWrite, ApicWriteExitAppliesTheStoredValue) {
     m.start(1);
     size_t from = m.mark();
     m.apic_write(1, apic::LDR, 0x04FF'FFFF);
-    EXPECT_EQ(m.find("CPU.vm_exit", {arg("reason", "apic-write")}, from).size(), 1u);
+    EXPECT_EQ(m.find({tp::kCpuVmExitApicRead, tp::kCpuVmExit}, {arg("reason", "apic-write")}, from).size(), 1u);
     EXPECT_EQ(m.page(1).read(apic::LDR), 0x0400'0000u);
     EXPECT_EQ(m.state().map.logical[2], 1);
     EXPECT_TRUE(m.cpu(1).in_guest());  // resumed
@@ -326,7 +326,7 @@ TEST(GetLapic, PirPostedUnderSnAppearsInTheReturnedIrr) {
     ASSERT_TRUE(m.pid(0).sn);
     size_t from = m.mark();
     m.fire(d, 0);
-    ASSERT_EQ(m.find("IOMMU.post", {arg("notify", false)}, from).size(), 1u);
+    ASSERT_EQ(m.find(tp::kIommuPost, {arg("notify", false)}, from).size(), 1u);
     ASSERT_TRUE(m.pir(0, 0x41));
     ASSERT_FALSE(m.pid(0).on);
     ASSERT_FALSE(m.virr(0, 0x41));
@@ -400,9 +400,9 @@ TEST_P(SetLapicPolicy, StalePirAndOnAreDropped) {
     EXPECT_FALSE(after.on);
     EXPECT_TRUE(dst.virr(0, 0x52));
     EXPECT_FALSE(dst.virr(0, 0x41));
-    const char* op =
-        GetParam() == SetLapicClear::BeforeLoad ? "KVM.apicv_pre_state_restore" : "KVM.apicv_post_state_restore";
-    EXPECT_EQ(dst.find(op, {arg("dropped", 1)}, from).size(), 1u);
+    const auto& clear =
+        GetParam() == SetLapicClear::BeforeLoad ? tp::kKvmApicvPreStateRestore : tp::kKvmApicvPostStateRestore;
+    EXPECT_EQ(dst.find(clear, {arg("dropped", 1)}, from).size(), 1u);
 }
 
 // kvm_apic_set_state (9cfec6d097c6, reference §7 item 2, §8 invariant 3): an armed one-shot timer
@@ -416,8 +416,11 @@ TEST_P(SetLapicPolicy, ExpiredTimerFiredInsideSetLapicSurvivesOnlyWhenClearedBef
     Machine dst(1, {.clear = GetParam()});
     size_t from = dst.mark();
     ASSERT_EQ(dst.kvm().set_lapic(0, image, /*deadline_passed=*/true), kOk);
-    EXPECT_EQ(dst.count("KVM.timer_expired", from), 1u);
-    EXPECT_EQ(dst.find("KVM.deliver_posted", {arg("vector", Hex{kTimerVector})}, from).size(), 1u);
+    EXPECT_EQ(dst.count({tp::kKvmTimerExpired, tp::kKvmTimerExpiredMaskedIgnored}, from), 1u);
+    EXPECT_EQ(
+        dst.find({tp::kKvmDeliverPostedCoalesced, tp::kKvmDeliverPosted}, {arg("vector", Hex{kTimerVector})}, from)
+            .size(),
+        1u);
     EXPECT_EQ(dst.pir(0, kTimerVector), survives);
     EXPECT_FALSE(dst.vcpu(0).timer_armed);
 
@@ -434,7 +437,7 @@ TEST_P(SetLapicPolicy, ArmedTimerWithDeadlineAheadIsRestartedNotFired) {
     size_t from = dst.mark();
     ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
     EXPECT_TRUE(dst.vcpu(0).timer_armed);
-    EXPECT_EQ(dst.count("KVM.timer_expired", from), 0u);
+    EXPECT_EQ(dst.count({tp::kKvmTimerExpired, tp::kKvmTimerExpiredMaskedIgnored}, from), 0u);
     EXPECT_FALSE(dst.pid(0).pir.any());
 }
 
@@ -450,7 +453,7 @@ TEST(SetLapic, TimerNotArmedInTheImageDoesNotFire) {
     size_t from = dst.mark();
     ASSERT_EQ(dst.kvm().set_lapic(0, image, true), kOk);
     EXPECT_FALSE(dst.vcpu(0).timer_armed);
-    EXPECT_EQ(dst.count("KVM.timer_expired", from), 0u);
+    EXPECT_EQ(dst.count({tp::kKvmTimerExpired, tp::kKvmTimerExpiredMaskedIgnored}, from), 0u);
 }
 
 // kvm_apic_set_state step 4 [reference §5.3, §5.1]: QEMU does not carry PPR; KVM recomputes it from
@@ -507,8 +510,8 @@ TEST_P(SetLapicRejects, X2apicOrDisabledApicBase) {
     dst.set_pid(0, stale);
     size_t from = dst.mark();
     EXPECT_EQ(dst.kvm().set_lapic(0, image, false), kEinval);
-    EXPECT_EQ(dst.count("KVM.set_lapic", EventKind::GuestError, from), 1u);
-    EXPECT_EQ(dst.count("KVM.set_lapic", EventKind::Op, from), 0u);
+    EXPECT_EQ(dst.count(tp::kKvmSetLapicError, from), 1u);
+    EXPECT_EQ(dst.count(tp::kKvmSetLapic, from), 0u);
     EXPECT_FALSE(dst.virr(0, 0x52));
     EXPECT_EQ(dst.page(0).read(apic::SVR), 0xFFu);
     EXPECT_EQ(dst.pid(0), stale);

@@ -54,7 +54,7 @@ TEST(PiLoad, FirstLoadTargetsThisPcpuAndClearsSn) {
     EXPECT_FALSE(d.pir.any());
     EXPECT_TRUE(m.vcpu(1).loaded);
     EXPECT_EQ(m.vcpu(1).cpu, 1);
-    EXPECT_EQ(m.find("KVM.pi_load", {arg("vcpu", 1), arg("on_from_pir", false)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmPiLoad, {arg("vcpu", 1), arg("on_from_pir", false)}, from).size(), 1u);
 }
 
 class PiLoadNdst : public ::testing::TestWithParam<bool> {};
@@ -75,7 +75,7 @@ TEST_P(PiLoadNdst, EncodesThePcpuApicIdInTheHostsFormat) {
     EXPECT_EQ(m.pid(2).ndst, x2apic ? 2u : 0x200u);
     size_t from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.find("BUS.interrupt", {arg("apic_id", 2), arg("vector", Hex{kPostedIntrVector})}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kBusInterrupt, {arg("apic_id", 2), arg("vector", Hex{kPostedIntrVector})}, from).size(), 1u);
     std::optional<Taken> t = m.take(2);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->vector, kVec);
@@ -100,7 +100,7 @@ TEST(PiLoad, ResetsOnWhenPirIsNotEmpty) {
     EXPECT_TRUE(after.on);
     EXPECT_FALSE(after.sn);
     EXPECT_TRUE(after.pir.test(kVec));
-    EXPECT_EQ(m.find("KVM.pi_load", {arg("vcpu", 1), arg("on_from_pir", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmPiLoad, {arg("vcpu", 1), arg("on_from_pir", true)}, from).size(), 1u);
 }
 
 // vmx_vcpu_pi_load fast path (same pCPU, NV not the wakeup vector): it returns right after
@@ -177,8 +177,8 @@ TEST(PiPut, PostToAPreemptedVcpuSetsPirOnlyAndSendsNothing) {
     m.kvm().leave_guest(1, /*preempted=*/true);
     size_t from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("sn", true), arg("notify", false)}, from).size(), 1u);
-    EXPECT_EQ(m.count("BUS.interrupt", from), 0u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("sn", true), arg("notify", false)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kBusInterrupt, from), 0u);
     EXPECT_TRUE(m.pir(1, kVec));
     EXPECT_FALSE(m.pid(1).on);
     EXPECT_EQ(m.kvm().sync_pir_to_irr(1), -1);
@@ -196,8 +196,8 @@ TEST(PiPut, PirPostedWhilePreemptedIsDeliveredOnceAfterTheNextLoad) {
     m.fire(d, 0);
     size_t from = m.mark();
     m.start(1);
-    EXPECT_EQ(m.find("KVM.pi_load", {arg("vcpu", 1), arg("on_from_pir", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.sync_pir_to_irr", {arg("vcpu", 1), arg("harvested", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmPiLoad, {arg("vcpu", 1), arg("on_from_pir", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSyncPirToIrr, {arg("vcpu", 1), arg("harvested", 1)}, from).size(), 1u);
     EXPECT_FALSE(m.pid(1).pir.any());
     EXPECT_FALSE(m.pid(1).on);
     std::optional<Taken> t = m.take(1);
@@ -249,12 +249,12 @@ TEST(PiPut, PostToABlockedVcpuWakesItThroughTheWakeupVector) {
     m.hlt(1);
     size_t from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("notify", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("BUS.interrupt", {arg("apic_id", 1), arg("vector", Hex{kPostedIntrWakeupVector})}, from).size(),
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("notify", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kBusInterrupt, {arg("apic_id", 1), arg("vector", Hex{kPostedIntrWakeupVector})}, from).size(),
               1u);
     EXPECT_EQ(m.dispatched_count(kPostedIntrWakeupVector), 1u);
-    EXPECT_EQ(m.find("KVM.pi_wakeup_handler", {arg("cpu", 1)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.wake_up", {arg("vcpu", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmPiWakeupHandler, {arg("cpu", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.find({tp::kKvmWakeUpStillBlocked, tp::kKvmWakeUp}, {arg("vcpu", 1)}, from).size(), 1u);
     EXPECT_EQ(m.vcpu(1).run, VcpuRun::Runnable);
     EXPECT_FALSE(m.pid(1).on);
     EXPECT_FALSE(m.pir(1, kVec));
@@ -284,7 +284,7 @@ TEST(PiPut, WakeupSwitchWithOnAlreadySetSendsAWakeupSelfIpi) {
     ASSERT_TRUE(m.vmcs(1).guest_if);
     size_t from = m.mark();
     m.kvm().vcpu_put(1, /*preempted=*/false);
-    EXPECT_EQ(m.find("BUS.interrupt", {arg("apic_id", 1), arg("vector", Hex{kPostedIntrWakeupVector})}, from).size(),
+    EXPECT_EQ(m.find(tp::kBusInterrupt, {arg("apic_id", 1), arg("vector", Hex{kPostedIntrWakeupVector})}, from).size(),
               1u);
     m.service();
     EXPECT_EQ(m.dispatched_count(kPostedIntrWakeupVector), 1u);
@@ -306,8 +306,8 @@ TEST(PiPut, BlockingWithInterruptsDisabledSuppressesNotificationsInstead) {
     EXPECT_TRUE(wakeup_list(m, 1).empty());
     size_t from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("notify", false)}, from).size(), 1u);
-    EXPECT_EQ(m.count("BUS.interrupt", from), 0u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("notify", false)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kBusInterrupt, from), 0u);
     EXPECT_TRUE(m.pir(1, kVec));
     EXPECT_FALSE(m.pid(1).on);
     EXPECT_EQ(m.vcpu(1).run, VcpuRun::Blocked);
@@ -391,7 +391,7 @@ TEST(SyncPirToIrr, ClearsOnAndFoldsPirIntoVirr) {
     EXPECT_EQ(after.nv, d.nv);
     EXPECT_EQ(after.ndst, d.ndst);
     EXPECT_EQ(m.vmcs(0).rvi, 0xE1);
-    EXPECT_EQ(m.find("KVM.sync_pir_to_irr", {arg("harvested", 4), arg("highest", Hex{0xE1})}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSyncPirToIrr, {arg("harvested", 4), arg("highest", Hex{0xE1})}, from).size(), 1u);
 }
 
 // vmx_sync_pir_to_irr [reference §4.2, §3.3 "hardware does not load RVI from VIRR"]: with APICv,
@@ -418,17 +418,17 @@ TEST(SyncPirToIrr, PostAfterTheHarvestSeesOnClearAndNotifiesAgain) {
     size_t from = m.mark();
     m.fire(d, 0);
     m.fire(d, 0);
-    auto posts = m.find("IOMMU.post", {}, from);
+    auto posts = m.find(tp::kIommuPost, {}, from);
     ASSERT_EQ(posts.size(), 2u);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("notify", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("coalesced", true), arg("notify", false)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("notify", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("coalesced", true), arg("notify", false)}, from).size(), 1u);
     EXPECT_EQ(m.dispatched_count(kPostedIntrVector), 1u);  // sysvec_kvm_posted_intr_ipi in root mode
 
     m.kvm().sync_pir_to_irr(1);
     ASSERT_FALSE(m.pid(1).on);
     size_t after_sync = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("coalesced", false), arg("notify", true)}, after_sync).size(), 1u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("coalesced", false), arg("notify", true)}, after_sync).size(), 1u);
     EXPECT_TRUE(m.pid(1).on);
 
     m.start(1);
@@ -461,10 +461,10 @@ TEST(PostWhileRunning, IsProcessedInTheGuestWithoutAVmExit) {
     const size_t dispatched = m.dispatched.size();
     size_t from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("notify", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("BUS.interrupt", {arg("apic_id", 1), arg("vector", Hex{kPostedIntrVector})}, from).size(), 1u);
-    EXPECT_EQ(m.find("CPU.pi_process", {arg("cpu", 1), arg("moved", 1)}, from).size(), 1u);
-    EXPECT_EQ(m.count("CPU.vm_exit", from), 0u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("notify", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kBusInterrupt, {arg("apic_id", 1), arg("vector", Hex{kPostedIntrVector})}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kCpuPiProcess, {arg("cpu", 1), arg("moved", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.count({tp::kCpuVmExitApicRead, tp::kCpuVmExit}, from), 0u);
     EXPECT_EQ(m.dispatched.size(), dispatched);
     EXPECT_TRUE(m.cpu(1).in_guest());
     EXPECT_TRUE(m.virr(1, kVec));
@@ -491,8 +491,8 @@ TEST(Coalescing, SameVectorPostedTwiceUnderSnIsDeliveredOnce) {
     size_t from = m.mark();
     m.fire(d, 0);
     m.fire(d, 0);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("coalesced", false)}, from).size(), 1u);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("coalesced", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("coalesced", false)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("coalesced", true)}, from).size(), 1u);
     m.start(1);
     EXPECT_EQ(m.take_all(1), std::vector<uint8_t>{kVec});
 }
@@ -508,9 +508,10 @@ TEST(Coalescing, PostWhileOnIsSetSendsNoSecondNotification) {
     size_t from = m.mark();
     m.fire(d, 0);
     m.fire(d, 1);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("vector", Hex{kVec}), arg("notify", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("IOMMU.post", {arg("vector", Hex{0x61}), arg("on", true), arg("notify", false)}, from).size(), 1u);
-    EXPECT_EQ(m.count("BUS.interrupt", from), 1u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("vector", Hex{kVec}), arg("notify", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("vector", Hex{0x61}), arg("on", true), arg("notify", false)}, from).size(),
+              1u);
+    EXPECT_EQ(m.count(tp::kBusInterrupt, from), 1u);
     m.start(1);
     EXPECT_EQ(m.take_all(1), (std::vector<uint8_t>{0x61, kVec}));
 }
@@ -525,7 +526,7 @@ TEST(Coalescing, RepostOfAVectorPendingInVirrIsTakenOnce) {
     m.fire(d, 0);
     EXPECT_FALSE(m.take(1).has_value());
     m.fire(d, 0);
-    EXPECT_EQ(m.count("CPU.pi_process", from), 2u);
+    EXPECT_EQ(m.count(tp::kCpuPiProcess, from), 2u);
     EXPECT_TRUE(m.virr(1, kVec));
     EXPECT_FALSE(m.pir(1, kVec));
     m.cpu(1).guest_set_if(true);
@@ -543,7 +544,7 @@ TEST(PostingDisabled, IrteStaysRemappedAndKvmInjectsTheInterrupt) {
     m.start_all();
     size_t from = m.mark();
     size_t d = m.plug({physical_msi(1, kVec)});
-    EXPECT_EQ(m.find("KVM.pi_update_irte", {arg("posted", false), arg("why", "APICv off")}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmPiUpdateIrte, {arg("posted", false), arg("why", "APICv off")}, from).size(), 1u);
     IrteWords w = m.irte(d, 0);
     EXPECT_FALSE(is_posted(w.low));
     EXPECT_EQ(RemappedIrte::decode(w.low, w.high), m.iommu().irq(m.host_irq(d, 0)).remapped);
@@ -551,11 +552,11 @@ TEST(PostingDisabled, IrteStaysRemappedAndKvmInjectsTheInterrupt) {
 
     from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.count("IOMMU.post", from), 0u);
-    EXPECT_EQ(m.count("IOMMU.remap", from), 1u);
-    EXPECT_EQ(m.find("VFIO.msihandler", {arg("irqfd", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.set_msi", {arg("via", "irqfd")}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.inject", {arg("vcpu", 1), arg("vector", Hex{kVec})}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 0u);
+    EXPECT_EQ(m.count(tp::kIommuRemap, from), 1u);
+    EXPECT_EQ(m.find(tp::kVfioMsihandler, {arg("irqfd", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "irqfd")}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmInject, {arg("vcpu", 1), arg("vector", Hex{kVec})}, from).size(), 1u);
     EXPECT_FALSE(m.pir(1, kVec));
     std::optional<Taken> t = m.take(1);
     ASSERT_TRUE(t.has_value());

@@ -13,6 +13,9 @@
 #include <string_view>
 #include <vector>
 
+#include "tests/event_match.h"
+#include "x86_pi/trace_points.h"
+
 namespace irqdiff::x86 {
 namespace {
 
@@ -93,11 +96,7 @@ struct Rig {
             if (hw.cpu(n).irr(vector)) out.push_back(n);
         return out;
     }
-    const Event* last(std::string_view op) const {
-        for (auto it = log.events().rbegin(); it != log.events().rend(); ++it)
-            if (it->op == op) return &*it;
-        return nullptr;
-    }
+    const Event* last(const Points& points) const { return last_event(log.events(), points); }
 };
 
 const ArgValue* arg(const Event& e, std::string_view key) {
@@ -116,7 +115,7 @@ TEST(PlatformBus, MessageRaisesTheVectorOnlyInTheNamedApic) {
     rig.hw.send(InterruptMessage{2, 0x31});
     EXPECT_EQ(rig.pending(0x31), std::vector<unsigned>{2});
     EXPECT_EQ(rig.hw.next_host_work(), 2);
-    const Event* e = rig.last("BUS.interrupt");
+    const Event* e = rig.last(tp::kBusInterrupt);
     ASSERT_NE(e, nullptr);
     EXPECT_EQ(*arg(*e, "apic_id"), ArgValue(int64_t{2}));
     EXPECT_EQ(*arg(*e, "vector"), ArgValue(Hex{0x31}));
@@ -132,8 +131,7 @@ TEST(PlatformBus, MessageForAnUnknownApicIdIsDroppedAndLogged) {
         EXPECT_EQ(rig.hw.next_host_work(), -1);
         ASSERT_FALSE(rig.log.events().empty());
         const Event& e = rig.log.events().back();
-        EXPECT_EQ(e.op, "BUS.no_destination");
-        EXPECT_EQ(e.kind, EventKind::GuestError);
+        EXPECT_EQ(e.point, &tp::kBusNoDestinationError) << to_string(e);
         EXPECT_EQ(*arg(e, "apic_id"), ArgValue(int64_t{apic_id}));
     }
 }
@@ -184,11 +182,11 @@ TEST_P(PlatformNotifyDestination, NotificationReachesThePcpuNdstNames) {
     EXPECT_TRUE(after.on);
     EXPECT_EQ(after.pir, vectors({0x61}));
     if (c.cpu < 0) {
-        const Event* e = rig.last("BUS.no_destination");
+        const Event* e = rig.last(tp::kBusNoDestinationError);
         ASSERT_NE(e, nullptr);
         EXPECT_EQ(e->kind, EventKind::GuestError);
     } else {
-        EXPECT_EQ(rig.last("BUS.no_destination"), nullptr);
+        EXPECT_EQ(rig.last(tp::kBusNoDestinationError), nullptr);
     }
 }
 
@@ -233,10 +231,10 @@ TEST(PlatformEndToEnd, PostToARunningVcpuIsDeliveredWithoutAVmExit) {
     EXPECT_FALSE(rig.virr(0).any());
     EXPECT_FALSE(rig.virr(2).any());
 
-    const Event* post = rig.last("IOMMU.post");
-    const Event* bus = rig.last("BUS.interrupt");
-    const Event* process = rig.last("CPU.pi_process");
-    const Event* deliver = rig.last("CPU.vid_deliver");
+    const Event* post = rig.last(tp::kIommuPost);
+    const Event* bus = rig.last(tp::kBusInterrupt);
+    const Event* process = rig.last(tp::kCpuPiProcess);
+    const Event* deliver = rig.last(tp::kCpuVidDeliver);
     ASSERT_TRUE(post && bus && process && deliver);
     EXPECT_LT(post->seq, bus->seq);
     EXPECT_LT(bus->seq, process->seq);
@@ -257,7 +255,7 @@ TEST(PlatformEndToEnd, NotificationToAPcpuInRootModeIsAHostInterrupt) {
     EXPECT_TRUE(rig.pid(1).on);
     EXPECT_EQ(rig.pid(1).pir, vectors({0x61}));
     EXPECT_FALSE(rig.virr(1).any());
-    EXPECT_EQ(rig.last("CPU.pi_process"), nullptr);
+    EXPECT_EQ(rig.last(tp::kCpuPiProcess), nullptr);
     EXPECT_EQ(cpu.acknowledge(), std::optional<uint8_t>(kNv));
     cpu.eoi();
     EXPECT_EQ(rig.hw.next_host_work(), -1);
@@ -280,7 +278,7 @@ TEST(PlatformEndToEnd, SuppressedPostSendsNoNotification) {
     EXPECT_FALSE(rig.pid(1).on);
     EXPECT_EQ(rig.pid(1).pir, vectors({0x61}));
     EXPECT_TRUE(rig.pending(kNv).empty());
-    EXPECT_EQ(rig.last("BUS.interrupt"), nullptr);
+    EXPECT_EQ(rig.last(tp::kBusInterrupt), nullptr);
     EXPECT_TRUE(rig.hw.cpu(1).in_guest());
     EXPECT_FALSE(rig.virr(1).any());
     EXPECT_EQ(rig.hw.cpu(1).guest_interrupt(), std::nullopt);
@@ -386,7 +384,7 @@ TEST(PlatformEndToEnd, BlockedRequestReachesNoCpu) {
     EXPECT_EQ(r.kind, IrResult::Kind::Blocked);
     EXPECT_EQ(r.fault, IrFault::NotPresent);
     EXPECT_FALSE(r.message.has_value());
-    EXPECT_EQ(rig.last("BUS.interrupt"), nullptr);
+    EXPECT_EQ(rig.last(tp::kBusInterrupt), nullptr);
     EXPECT_FALSE(rig.pid(1).pir.any());
     EXPECT_TRUE(rig.hw.cpu(1).in_guest());
     EXPECT_EQ(rig.hw.next_host_work(), -1);

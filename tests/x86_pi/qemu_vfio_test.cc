@@ -83,22 +83,22 @@ TEST_P(QemuHeldMsi, NotRunningDeviceHoldsItsMsiAndRunningSendsItOnce) {
     size_t from = m.mark();
     m.fire(d, 0);
     EXPECT_TRUE(m.device(d).held[0]);
-    EXPECT_EQ(m.find("DEVICE.hold", {arg("vector", 0), arg("state", to_string(GetParam()))}, from).size(), 1u);
-    EXPECT_EQ(m.count("DEVICE.msi", from), 0u);
-    EXPECT_EQ(m.count("IOMMU.post", from), 0u);
+    EXPECT_EQ(m.find(tp::kDeviceHold, {arg("vector", 0), arg("state", to_string(GetParam()))}, from).size(), 1u);
+    EXPECT_EQ(m.count({tp::kDeviceMsi, tp::kDeviceMsiLostError}, from), 0u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 0u);
     EXPECT_FALSE(m.pir(0, kV0));
     EXPECT_FALSE(m.virr(0, kV0));
 
     m.vmm().set_state(d, DeviceRunState::Running);
     m.service();
     EXPECT_FALSE(m.device(d).held[0]);
-    EXPECT_EQ(m.count("DEVICE.msi", from), 1u);
-    EXPECT_EQ(m.count("IOMMU.post", from), 1u);
+    EXPECT_EQ(m.count({tp::kDeviceMsi, tp::kDeviceMsiLostError}, from), 1u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 1u);
     EXPECT_EQ(m.take_all(0), std::vector<uint8_t>{kV0});
 
     m.vmm().set_state(d, DeviceRunState::Running);  // nothing is held any more
     m.service();
-    EXPECT_EQ(m.count("DEVICE.msi", from), 1u);
+    EXPECT_EQ(m.count({tp::kDeviceMsi, tp::kDeviceMsiLostError}, from), 1u);
     EXPECT_TRUE(m.take_all(0).empty());
 }
 
@@ -116,10 +116,10 @@ TEST(QemuHeldMsiPba, TwoFiresOfAHeldVectorAreSentOnce) {
     size_t from = m.mark();
     m.fire(d, 0);
     m.fire(d, 0);
-    EXPECT_EQ(m.count("DEVICE.hold", from), 2u);
+    EXPECT_EQ(m.count(tp::kDeviceHold, from), 2u);
     m.vmm().set_state(d, DeviceRunState::Running);
     m.service();
-    EXPECT_EQ(m.count("DEVICE.msi", from), 1u);
+    EXPECT_EQ(m.count({tp::kDeviceMsi, tp::kDeviceMsiLostError}, from), 1u);
     EXPECT_EQ(m.take_all(0), std::vector<uint8_t>{kV0});
 }
 
@@ -134,12 +134,12 @@ TEST(QemuHeldMsiPba, OnlyRunningReleasesAndHeldVectorsGoInVectorOrder) {
     m.fire(d, 2);
     m.fire(d, 0);
     m.vmm().set_state(d, DeviceRunState::Resuming);
-    EXPECT_EQ(m.count("DEVICE.msi", from), 0u);
+    EXPECT_EQ(m.count({tp::kDeviceMsi, tp::kDeviceMsiLostError}, from), 0u);
     EXPECT_EQ(m.device(d).held, (std::vector<bool>{true, false, true}));
 
     m.vmm().set_state(d, DeviceRunState::Running);
     m.service();
-    std::vector<const Event*> sent = m.find("DEVICE.msi", {}, from);
+    std::vector<const Event*> sent = m.find({tp::kDeviceMsi, tp::kDeviceMsiLostError}, {}, from);
     ASSERT_EQ(sent.size(), 2u);
     auto vector_of = [](const Event* e) {
         for (const EventArg& a : e->args)
@@ -164,7 +164,7 @@ TEST(QemuMsixEnable, DoesNothingBeforeTheGuestEnabledMsix) {
     EXPECT_EQ(m.device(d).vectors[0].gsi, -1);
     EXPECT_EQ(m.device(d).vectors[0].host_irq, -1);
     EXPECT_TRUE(m.state().routes.empty());
-    EXPECT_EQ(m.count("HOST.request_irq", from), 0u);
+    EXPECT_EQ(m.count(tp::kHostRequestIrq, from), 0u);
 }
 
 // vfio_msix_enable [reference §5.4]: per vector a KVM MSI route carrying the MSI-X entry
@@ -210,7 +210,7 @@ TEST(QemuMsixEnable, RoutesIrqfdsAndARemappedIrtePerPassthroughVector) {
 
     size_t from = m.mark();
     m.vmm().msix_enable(nic);
-    EXPECT_EQ(m.count("HOST.request_irq", from), 0u);
+    EXPECT_EQ(m.count(tp::kHostRequestIrq, from), 0u);
     EXPECT_EQ(m.h.qemu.next_gsi, 3u);
 }
 
@@ -230,10 +230,10 @@ TEST(QemuMsixEnable, HeldMsiOfARunningDeviceIsSentThroughTheRemappedIrte) {
     m.vmm().msix_enable(d);
     m.service();
     EXPECT_FALSE(m.device(d).held[0]);
-    EXPECT_EQ(m.count("IOMMU.remap", from), 1u);
-    EXPECT_EQ(m.count("IOMMU.post", from), 0u);
-    EXPECT_EQ(m.find("VFIO.msihandler", {arg("irqfd", true)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.set_msi", {arg("via", "irqfd")}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kIommuRemap, from), 1u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 0u);
+    EXPECT_EQ(m.find(tp::kVfioMsihandler, {arg("irqfd", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "irqfd")}, from).size(), 1u);
     std::optional<Taken> t = m.take(0);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->vector, kV0);
@@ -253,7 +253,7 @@ TEST(QemuMsixEnable, ResumingDeviceKeepsHoldingThroughEnableAndBypass) {
     dst.connect(d);
     EXPECT_TRUE(dst.device(d).held[0]);
     EXPECT_TRUE(dst.device(d).msix_enabled);
-    EXPECT_EQ(dst.count("DEVICE.msi", from), 0u);
+    EXPECT_EQ(dst.count({tp::kDeviceMsi, tp::kDeviceMsiLostError}, from), 0u);
     EXPECT_FALSE(dst.pid(0).pir.any());
 }
 
@@ -272,7 +272,7 @@ TEST(QemuIrqBypass, ConnectPostsEachVectorToItsSingleVcpu) {
         SCOPED_TRACE(v);
         EXPECT_TRUE(m.device(d).vectors[v].bypass);
         EXPECT_EQ(
-            m.find("KVM.pi_update_irte",
+            m.find(tp::kKvmPiUpdateIrte,
                    {arg("gsi", m.gsi(d, v)), arg("posted", true), arg("vcpu", v), arg("vector", Hex{kV0 + v})}, from)
                 .size(),
             1u);
@@ -288,8 +288,8 @@ TEST(QemuIrqBypass, ConnectPostsEachVectorToItsSingleVcpu) {
     }
     from = m.mark();
     m.fire(d, 1);
-    EXPECT_EQ(m.count("IOMMU.post", from), 1u);
-    EXPECT_EQ(m.count("VFIO.msihandler", from), 0u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 1u);
+    EXPECT_EQ(m.count(tp::kVfioMsihandler, from), 0u);
     std::optional<Taken> t = m.take(1);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->vector, kV1);
@@ -308,7 +308,7 @@ TEST(QemuIrqBypass, ConnectsOnlyEnabledPassthroughVectorsOnce) {
     size_t from = m.mark();
     m.connect(emu);
     m.connect(nic);
-    EXPECT_EQ(m.count("KVM.irq_bypass_add_producer", from), 0u);
+    EXPECT_EQ(m.count(tp::kKvmIrqBypassAddProducer, from), 0u);
     EXPECT_FALSE(m.device(emu).vectors[0].bypass);
     EXPECT_FALSE(m.device(nic).vectors[0].bypass);
     EXPECT_EQ(m.state().bypass_irqs, 0u);
@@ -316,7 +316,7 @@ TEST(QemuIrqBypass, ConnectsOnlyEnabledPassthroughVectorsOnce) {
     m.enable(nic);
     m.connect(nic);
     m.connect(nic);
-    EXPECT_EQ(m.count("KVM.irq_bypass_add_producer", from), 1u);
+    EXPECT_EQ(m.count(tp::kKvmIrqBypassAddProducer, from), 1u);
     EXPECT_EQ(m.state().bypass_irqs, 1u);
 }
 
@@ -331,15 +331,15 @@ TEST(QemuIrqBypass, IrqfdDeassignRestoresTheRemappedIrteAndQemuInjects) {
     const IrteWords remapped = m.iommu().irq(m.host_irq(d, 0)).remapped.encode();
     size_t from = m.mark();
     m.vmm().irqfd_deassign(d, 0);
-    EXPECT_EQ(m.count("KVM.irq_bypass_del_producer", from), 1u);
+    EXPECT_EQ(m.count(tp::kKvmIrqBypassDelProducer, from), 1u);
     EXPECT_EQ(m.irte(d, 0), remapped);
     EXPECT_FALSE(m.device(d).vectors[0].irqfd);
     EXPECT_FALSE(m.device(d).vectors[0].bypass);
     EXPECT_EQ(m.state().irqfds.count(m.gsi(d, 0)), 0u);
 
     m.fire(d, 0);
-    EXPECT_EQ(m.find("VFIO.msihandler", {arg("irqfd", false)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.set_msi", {arg("via", "KVM_SIGNAL_MSI")}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kVfioMsihandler, {arg("irqfd", false)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "KVM_SIGNAL_MSI")}, from).size(), 1u);
     std::optional<Taken> t = m.take(0);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->path, DeliveryPath::Software);
@@ -356,7 +356,7 @@ TEST(QemuIrqBypass, MsixTableWriteRetargetsAConnectedIrte) {
     size_t from = m.mark();
     m.program(d, 0, logical_msi(0x02, kV1));
     EXPECT_EQ(m.state().routes.at(m.gsi(d, 0)), logical_msi(0x02, kV1));
-    EXPECT_EQ(m.find("KVM.pi_update_irte", {arg("posted", true), arg("vcpu", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmPiUpdateIrte, {arg("posted", true), arg("vcpu", 1)}, from).size(), 1u);
     PostedIrte p = PostedIrte::decode(m.irte(d, 0).low, m.irte(d, 0).high);
     EXPECT_EQ(p.pda, HostLayout::pid(1));
     EXPECT_EQ(p.vv, kV1);
@@ -370,9 +370,9 @@ TEST(QemuEmulatedDevice, MsiIsInjectedWithKvmSignalMsi) {
     size_t d = m.plug({logical_msi(0x01, kV0)}, /*passthrough=*/false);
     size_t from = m.mark();
     m.fire(d, 0);
-    EXPECT_EQ(m.find("DEVICE.msi", {arg("passthrough", false)}, from).size(), 1u);
-    EXPECT_EQ(m.find("KVM.set_msi", {arg("via", "KVM_SIGNAL_MSI")}, from).size(), 1u);
-    EXPECT_EQ(m.count("IOMMU.remap", from) + m.count("IOMMU.post", from), 0u);
+    EXPECT_EQ(m.find(tp::kDeviceMsi, {arg("passthrough", false)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "KVM_SIGNAL_MSI")}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kIommuRemap, from) + m.count(tp::kIommuPost, from), 0u);
     std::optional<Taken> t = m.take(0);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->path, DeliveryPath::Software);
@@ -384,8 +384,8 @@ TEST(QemuHostIrq, UnknownHostIrqIsASpuriousGuestError) {
     m.start_all();
     size_t from = m.mark();
     m.vmm().host_irq(7);
-    EXPECT_EQ(m.count("HOST.spurious_irq", EventKind::GuestError, from), 1u);
-    EXPECT_EQ(m.count("KVM.set_msi", from), 0u);
+    EXPECT_EQ(m.count(tp::kHostSpuriousIrqError, from), 1u);
+    EXPECT_EQ(m.count({tp::kKvmSetMsi, tp::kKvmSetMsiError}, from), 0u);
 }
 
 // ---- the destination's restore order: LAPIC before or after VFIO -----------------------------------
@@ -405,7 +405,7 @@ TEST(QemuLapicAfterVfio, BypassBeforeSetLapicLeavesTheIrteRemappedAndTheMsiGoesT
     dst.connect(d);
     for (uint32_t v = 0; v < 2; ++v) {
         SCOPED_TRACE(v);
-        EXPECT_EQ(dst.find("KVM.pi_update_irte",
+        EXPECT_EQ(dst.find(tp::kKvmPiUpdateIrte,
                            {arg("gsi", dst.gsi(d, v)), arg("posted", false),
                             arg("why", "destination is not one vCPU in the APIC map")},
                            from)
@@ -418,16 +418,16 @@ TEST(QemuLapicAfterVfio, BypassBeforeSetLapicLeavesTheIrteRemappedAndTheMsiGoesT
     load_lapics(dst, images);
     ASSERT_EQ(dst.kvm().single_vcpu(logical_msi(0x02, kV0)), 1) << "the loaded LDRs do resolve the route";
     EXPECT_FALSE(irte_posted(dst, d, 1)) << "KVM_SET_LAPIC re-evaluated the IRTE";
-    EXPECT_EQ(dst.count("KVM.pi_update_irte", from), 2u);
+    EXPECT_EQ(dst.count(tp::kKvmPiUpdateIrte, from), 2u);
 
     start_guest(dst, 2);
     dst.vmm().set_state(d, DeviceRunState::Running);
     from = dst.mark();
     dst.fire(d, 1);
-    EXPECT_EQ(dst.count("IOMMU.post", from), 0u);
-    EXPECT_EQ(dst.count("IOMMU.remap", from), 1u);
-    EXPECT_EQ(dst.find("VFIO.msihandler", {arg("vector", 1), arg("irqfd", true)}, from).size(), 1u);
-    EXPECT_EQ(dst.find("KVM.set_msi", {arg("via", "irqfd")}, from).size(), 1u);
+    EXPECT_EQ(dst.count(tp::kIommuPost, from), 0u);
+    EXPECT_EQ(dst.count(tp::kIommuRemap, from), 1u);
+    EXPECT_EQ(dst.find(tp::kVfioMsihandler, {arg("vector", 1), arg("irqfd", true)}, from).size(), 1u);
+    EXPECT_EQ(dst.find(tp::kKvmSetMsi, {arg("via", "irqfd")}, from).size(), 1u);
     std::optional<Taken> t = dst.take(1);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->vector, kV0);
@@ -452,8 +452,8 @@ TEST(QemuLapicAfterVfio, SetLapicBeforeBypassPostsTheIrte) {
     dst.vmm().set_state(d, DeviceRunState::Running);
     size_t from = dst.mark();
     dst.fire(d, 1);
-    EXPECT_EQ(dst.count("IOMMU.post", from), 1u);
-    EXPECT_EQ(dst.count("VFIO.msihandler", from), 0u);
+    EXPECT_EQ(dst.count(tp::kIommuPost, from), 1u);
+    EXPECT_EQ(dst.count(tp::kVfioMsihandler, from), 0u);
     std::optional<Taken> t = dst.take(1);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->path, DeliveryPath::Direct);
@@ -478,11 +478,11 @@ TEST(QemuLapicAfterVfio, PhysicalIdNotLoadedYetIsRemappedUntilTheRouteChanges) {
     EXPECT_FALSE(irte_posted(dst, d, 0));
     size_t from = dst.mark();
     dst.program(d, 0, physical_msi(5, kV0));
-    EXPECT_EQ(dst.count("KVM.pi_update_irte", from), 0u);
+    EXPECT_EQ(dst.count(tp::kKvmPiUpdateIrte, from), 0u);
     EXPECT_FALSE(irte_posted(dst, d, 0));
 
     dst.program(d, 0, physical_msi(5, kV1));
-    EXPECT_EQ(dst.find("KVM.pi_update_irte", {arg("posted", true), arg("vcpu", 1)}, from).size(), 1u);
+    EXPECT_EQ(dst.find(tp::kKvmPiUpdateIrte, {arg("posted", true), arg("vcpu", 1)}, from).size(), 1u);
     ASSERT_TRUE(irte_posted(dst, d, 0));
     EXPECT_EQ(PostedIrte::decode(dst.irte(d, 0).low, dst.irte(d, 0).high).pda, HostLayout::pid(1));
 }
@@ -505,13 +505,13 @@ TEST_P(QemuPostBeforeSetLapic, PostIntoTheResetPidIsZeroedBySetLapic) {
     dst.vmm().set_state(d, DeviceRunState::Running);
     size_t from = dst.mark();
     dst.fire(d, 0);
-    EXPECT_EQ(dst.find("IOMMU.post", {arg("sn", true), arg("notify", false)}, from).size(), 1u);
+    EXPECT_EQ(dst.find(tp::kIommuPost, {arg("sn", true), arg("notify", false)}, from).size(), 1u);
     EXPECT_TRUE(dst.pir(0, kV0));
     EXPECT_FALSE(dst.pid(0).on);
 
     load_lapics(dst, images);
-    const char* clear =
-        GetParam() == SetLapicClear::BeforeLoad ? "KVM.apicv_pre_state_restore" : "KVM.apicv_post_state_restore";
+    const auto& clear =
+        GetParam() == SetLapicClear::BeforeLoad ? tp::kKvmApicvPreStateRestore : tp::kKvmApicvPostStateRestore;
     EXPECT_EQ(dst.find(clear, {arg("dropped", 1)}, from).size(), 1u);
     EXPECT_FALSE(dst.pir(0, kV0));
     start_guest(dst, 1);
@@ -542,7 +542,7 @@ TEST(QemuIncomingDevice, MsiRaisedWhileResumingIsDeliveredOnceAfterStartDevices)
     size_t from = dst.mark();
     dst.vmm().set_state(d, DeviceRunState::Running);
     dst.service();
-    EXPECT_EQ(dst.count("IOMMU.post", from), 1u);
+    EXPECT_EQ(dst.count(tp::kIommuPost, from), 1u);
     std::optional<Taken> t = dst.take(1);
     ASSERT_TRUE(t.has_value());
     EXPECT_EQ(t->vector, kV0);

@@ -117,7 +117,7 @@ struct Rig {
     UnicornGuest g;
 
     Rig(const std::string& yaml, kvm::KvmConfig config = {}, GuestOptions options = {GuestKind::Unicorn})
-        : scenario(parse_scenario(yaml, builtin_backends().policies())),
+        : scenario(parse_scenario(yaml, builtin_backends().catalogue())),
           m(scenario.vcpus, config),
           g(scenario.vcpus, options, m.log) {
         for (uint32_t v = 0; v < scenario.vcpus; ++v) m.start(v);
@@ -275,8 +275,8 @@ TEST(UnicornGuestEvents, EntryAndReturnEventsWithHandlerTrace) {
     const Event* entry = nullptr;
     const Event* ret = nullptr;
     for (const Event& e : r.m.log.events()) {
-        if (e.op == "GUEST.irq_entry") entry = &e;
-        if (e.op == "GUEST.irq_return") ret = &e;
+        if (e.point == &tp::kGuestIrqEntry) entry = &e;
+        if (e.point == &tp::kGuestIrqReturnTraced) ret = &e;
     }
     ASSERT_TRUE(entry && ret);
     EXPECT_EQ(entry->args.at(1).value, ArgValue(Hex{r.g.machine().idle()}));
@@ -422,7 +422,7 @@ std::vector<Case> x86_cases() {
     std::sort(files.begin(), files.end());
     std::vector<Case> out;
     for (const fs::path& f : files) {
-        Scenario s = load_scenario(f.string(), builtin_backends().policies());
+        Scenario s = load_scenario(f.string(), builtin_backends().catalogue());
         if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), "x86") == s.arches.end()) continue;
         out.push_back({f, {}, "defaults"});
         out.push_back({f, {setting("x86.posting", "off")}, "posting=off"});
@@ -471,7 +471,7 @@ class UnicornGuestScenarios : public ::testing::TestWithParam<Case> {};
 // increasing timestamps.
 TEST_P(UnicornGuestScenarios, SameDeliveriesAsTheAbstractGuest) {
     const Case& c = GetParam();
-    Scenario s = load_scenario(c.file.string(), builtin_backends().policies());
+    Scenario s = load_scenario(c.file.string(), builtin_backends().catalogue());
     std::optional<RunOptions> abstract_options = options_for(s, c, GuestKind::Abstract);
     if (!abstract_options) GTEST_SKIP() << "needs the explorer (before: any)";
     RunOptions unicorn_options = *abstract_options;
@@ -520,7 +520,7 @@ INSTANTIATE_TEST_SUITE_P(AllX86Scenarios, UnicornGuestScenarios, ::testing::Valu
 TEST(UnicornGuestBackend, ExplorerOutcomesEqualTheAbstractGuestsOnEverySchedule) {
     for (const char* file : {"seed/pending_across_migration.yaml", "x86/timer_before_load.yaml"}) {
         SCOPED_TRACE(file);
-        Scenario s = load_scenario((kSource / "scenarios" / file).string(), builtin_backends().policies());
+        Scenario s = load_scenario((kSource / "scenarios" / file).string(), builtin_backends().catalogue());
         std::vector<ScheduleRow> rows[2];
         for (GuestKind kind : {GuestKind::Abstract, GuestKind::Unicorn}) {
             ExploreOptions o;
@@ -546,7 +546,7 @@ TEST(UnicornGuestBackend, ExplorerOutcomesEqualTheAbstractGuestsOnEverySchedule)
 // a run rewound to a checkpoint and continued gives the same deliveries, records and events.
 TEST(UnicornGuestBackend, SnapshotRestoreRoundTrip) {
     Scenario s = load_scenario((kSource / "scenarios/seed/pending_across_migration.yaml").string(),
-                               builtin_backends().policies());
+                               builtin_backends().catalogue());
     RunOptions options;
     options.guest = GuestKind::Unicorn;
     Schedule schedule = lower(s, *x86_info().plan, "x86", options);
@@ -571,7 +571,7 @@ TEST(UnicornGuestBackend, SnapshotRestoreRoundTrip) {
 // Issue 7, determinism: the same scenario and options give byte-identical events and records.
 TEST(UnicornGuestBackend, RunsAreDeterministic) {
     Scenario s =
-        load_scenario((kSource / "scenarios/x86/post_while_running.yaml").string(), builtin_backends().policies());
+        load_scenario((kSource / "scenarios/x86/post_while_running.yaml").string(), builtin_backends().catalogue());
     RunOptions options;
     options.guest = GuestKind::Unicorn;
     options.trace_guest = true;
@@ -588,7 +588,7 @@ TEST(UnicornGuestBackend, RunsAreDeterministic) {
 // The explorer's unrecorded runs see the same clock: GUEST.irq_entry counts as one event either
 // way, so the guest's timestamps do not depend on recording.
 TEST(UnicornGuestBackend, TimestampsDoNotDependOnRecording) {
-    Scenario s = load_scenario((kSource / "scenarios/x86/coalescing.yaml").string(), builtin_backends().policies());
+    Scenario s = load_scenario((kSource / "scenarios/x86/coalescing.yaml").string(), builtin_backends().catalogue());
     RunOptions options;
     options.guest = GuestKind::Unicorn;
     RunResult a = run_scenario(s, x86_info(), options);

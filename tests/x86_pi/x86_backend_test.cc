@@ -20,7 +20,9 @@
 #include "core/results.h"
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
+#include "tests/event_match.h"
 #include "x86_pi/places.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff {
 
@@ -55,7 +57,7 @@ RunResult run(const Scenario& scenario, std::vector<PolicySetting> policy = {},
     return run_scenario(scenario, x86_info(), options);
 }
 RunResult run_file(const std::string& file, std::vector<PolicySetting> policy = {}) {
-    return run(load_scenario(file, builtin_backends().policies()), std::move(policy));
+    return run(load_scenario(file, builtin_backends().catalogue()), std::move(policy));
 }
 
 const SourceOutcome& outcome(const RunResult& r, std::string_view source) {
@@ -95,15 +97,9 @@ std::optional<ArgValue> arg_of(const Event& e, std::string_view key) {
     return std::nullopt;
 }
 
-/// Events of `op` whose arguments include (key, value) for each given pair.
-std::vector<const Event*> events(const RunResult& r, std::string_view op, std::vector<EventArg> with = {}) {
-    std::vector<const Event*> out;
-    for (const Event& e : r.events)
-        if (e.op == op && std::all_of(with.begin(), with.end(), [&](const EventArg& w) {
-                return std::find(e.args.begin(), e.args.end(), w) != e.args.end();
-            }))
-            out.push_back(&e);
-    return out;
+/// Events of `points` whose arguments include (key, value) for each given pair.
+std::vector<const Event*> events(const RunResult& r, const Points& points, std::vector<EventArg> with = {}) {
+    return find_events(r.events, points, with);
 }
 EventArg iarg(std::string key, int64_t v) { return EventArg{std::move(key), ArgValue(v)}; }
 EventArg sarg(std::string key, std::string v) { return EventArg{std::move(key), ArgValue(std::move(v))}; }
@@ -370,13 +366,14 @@ TEST(X86BackendSeed, Nic1WaitsInTheResumingDeviceUntilStartDevices) {
                                     }));
     const size_t fired = action_index(r, "fire nic.1");
     const size_t started = action_index(r, "restore:start_devices");
-    std::vector<const Event*> held = events(r, "DEVICE.hold", {iarg("vector", 1), sarg("state", "RESUMING")});
+    std::vector<const Event*> held = events(r, x86::tp::kDeviceHold, {iarg("vector", 1), sarg("state", "RESUMING")});
     ASSERT_EQ(held.size(), 1u);
     EXPECT_EQ(held[0]->action, fired);
-    std::vector<const Event*> sent = events(r, "DEVICE.msi", {iarg("vector", 1)});
+    std::vector<const Event*> sent =
+        events(r, {x86::tp::kDeviceMsi, x86::tp::kDeviceMsiLostError}, {iarg("vector", 1)});
     ASSERT_EQ(sent.size(), 1u);
     EXPECT_EQ(sent[0]->action, started);
-    std::vector<const Event*> posts = events(r, "IOMMU.post");
+    std::vector<const Event*> posts = events(r, x86::tp::kIommuPost);
     EXPECT_EQ(std::count_if(posts.begin(), posts.end(), [&](const Event* e) { return e->action == started; }), 1);
 }
 
@@ -385,7 +382,7 @@ TEST(X86BackendSeed, Nic1WaitsInTheResumingDeviceUntilStartDevices) {
 // switch-over the destination's table is empty, vfio_load_config brings the guest's message back,
 // msix_enable gives it a host IRQ with a remapped IRTE, and irq_bypass_connect posts it.
 TEST(X86BackendDevice, RestoreSubStepsRebuildTheIrteFromTheLoadedMsixTable) {
-    Stepper t(load_scenario(kSeed, builtin_backends().policies()));
+    Stepper t(load_scenario(kSeed, builtin_backends().catalogue()));
     t.through("restore:set_lapic");
     EXPECT_EQ(t.identity("nic.0"), "MSI 0x0/0x0 -> no host IRQ yet -> vector 0x21 (vcpu0)");
     t.through("restore:vfio_load_config");
@@ -454,7 +451,7 @@ TEST_P(X86BackendEveryOrder, OutcomesFollowWhatEachOrderLetsTheMechanismsDo) {
     const bool posting = std::string_view(p.posting) == "on";
     const bool after_load = std::string_view(p.clear) == "after_load";
     const bool physical = std::string_view(p.dest) == "physical";
-    const Scenario base = parse_scenario(kSweep, builtin_backends().policies(), "sweep.yaml");
+    const Scenario base = parse_scenario(kSweep, builtin_backends().catalogue(), "sweep.yaml");
     const size_t migrate = 3;
     ASSERT_EQ(base.steps[migrate].kind, StepKind::Migrate);
     ASSERT_EQ(plan().count_orders(), 45u);
@@ -488,7 +485,8 @@ TEST_P(X86BackendEveryOrder, OutcomesFollowWhatEachOrderLetsTheMechanismsDo) {
         const auto set_lapic = static_cast<uint32_t>(action_index(r, "restore:set_lapic"));
         const auto sent_at = std::max(pos("start_devices"), pos("msix_enable"));
         const bool sent_before_set_lapic = sent_at < pos("set_lapic");
-        std::vector<const Event*> sent = events(r, "DEVICE.msi", {iarg("vector", 1)});
+        std::vector<const Event*> sent =
+            events(r, {x86::tp::kDeviceMsi, x86::tp::kDeviceMsiLostError}, {iarg("vector", 1)});
         ASSERT_EQ(sent.size(), 1u);
         EXPECT_EQ(sent[0]->action < set_lapic, sent_before_set_lapic);
         const SourceOutcome& nic1 = outcome(r, "nic.1");
@@ -502,10 +500,12 @@ TEST_P(X86BackendEveryOrder, OutcomesFollowWhatEachOrderLetsTheMechanismsDo) {
                            arg_of(*e, "dropped") != ArgValue(int64_t{0});
                 });
             };
-            const bool zeroed = at(events(r, "KVM.apicv_pre_state_restore", {iarg("vcpu", 1)}), set_lapic, {}) ||
-                                at(events(r, "KVM.apicv_post_state_restore", {iarg("vcpu", 1)}), set_lapic, {});
-            const bool refused = at(events(r, "KVM.accept_irq"), sent[0]->action, EventKind::Ignored) ||
-                                 at(events(r, "KVM.set_msi"), sent[0]->action, EventKind::GuestError);
+            const bool zeroed = at(events(r, x86::tp::kKvmApicvPreStateRestore, {iarg("vcpu", 1)}), set_lapic, {}) ||
+                                at(events(r, x86::tp::kKvmApicvPostStateRestore, {iarg("vcpu", 1)}), set_lapic, {});
+            const bool refused =
+                at(events(r, {x86::tp::kKvmAcceptIrqIgnored, x86::tp::kKvmAcceptIrq}), sent[0]->action,
+                   EventKind::Ignored) ||
+                at(events(r, {x86::tp::kKvmSetMsi, x86::tp::kKvmSetMsiError}), sent[0]->action, EventKind::GuestError);
             EXPECT_NE(zeroed, refused);
         } else {
             const bool posted_at_connect = posting && (physical || pos("set_lapic") < pos("irq_bypass_connect"));
@@ -515,14 +515,14 @@ TEST_P(X86BackendEveryOrder, OutcomesFollowWhatEachOrderLetsTheMechanismsDo) {
         // kvm_pi_update_irte at irq_bypass_connect posts both IRTEs or neither [reference §4.5].
         const bool irte_posted = posting && (physical || pos("set_lapic") < pos("irq_bypass_connect"));
         const size_t connect = action_index(r, "restore:irq_bypass_connect");
-        std::vector<const Event*> updates = events(r, "KVM.pi_update_irte", {EventArg{"posted", ArgValue(true)}});
+        std::vector<const Event*> updates = events(r, x86::tp::kKvmPiUpdateIrte, {EventArg{"posted", ArgValue(true)}});
         EXPECT_EQ(std::count_if(updates.begin(), updates.end(), [&](const Event* e) { return e->action == connect; }),
                   irte_posted ? 2 : 0);
 
         const SourceOutcome& timer = outcome(r, "timer.0");
         const bool timer_lost = posting && after_load;
         EXPECT_EQ(timer.outcome, timer_lost ? Outcome::Lost : Outcome::DeliveredOnce);
-        std::vector<const Event*> dropped = events(r, "KVM.apicv_post_state_restore", {iarg("vcpu", 0)});
+        std::vector<const Event*> dropped = events(r, x86::tp::kKvmApicvPostStateRestore, {iarg("vcpu", 0)});
         bool timer_dropped = std::any_of(dropped.begin(), dropped.end(), [&](const Event* e) {
             return e->action == set_lapic && arg_of(*e, "dropped") != ArgValue(int64_t{0});
         });
@@ -553,11 +553,11 @@ TEST_P(X86BackendClearPoint, TimerExpiringInsideSetLapicSurvivesOnlyTheBeforeLoa
     const bool after = std::string_view(GetParam()) == "after_load";
     RunResult r = run_file(path_of("x86/timer_after_load.yaml"), {setting("x86.set_lapic_clears_pir", GetParam())});
     const size_t set_lapic = action_index(r, "restore:set_lapic");
-    std::vector<const Event*> expired = events(r, "KVM.timer_expired");
+    std::vector<const Event*> expired = events(r, {x86::tp::kKvmTimerExpired, x86::tp::kKvmTimerExpiredMaskedIgnored});
     ASSERT_FALSE(expired.empty());
     EXPECT_EQ(expired.back()->action, set_lapic);
     std::vector<const Event*> clears =
-        events(r, after ? "KVM.apicv_post_state_restore" : "KVM.apicv_pre_state_restore", {iarg("vcpu", 0)});
+        events(r, after ? x86::tp::kKvmApicvPostStateRestore : x86::tp::kKvmApicvPreStateRestore, {iarg("vcpu", 0)});
     ASSERT_EQ(clears.size(), 1u);
     EXPECT_EQ(clears[0]->action, set_lapic);
     EXPECT_EQ(arg_of(*clears[0], "dropped"), ArgValue(int64_t{after ? 1 : 0}));
@@ -586,12 +586,12 @@ TEST_P(X86BackendClearPoint, PostBetweenBypassAndSetLapicIsLost) {
     EXPECT_EQ(timeline(r, "nic.0"),
               (std::vector<std::string>{"fire nic.0 -> x86.pir[vcpu0] (not live)", "restore:set_lapic -> nowhere"}));
     std::vector<const Event*> post =
-        events(r, "IOMMU.post", {EventArg{"sn", ArgValue(true)}, EventArg{"notify", ArgValue(false)}});
+        events(r, x86::tp::kIommuPost, {EventArg{"sn", ArgValue(true)}, EventArg{"notify", ArgValue(false)}});
     ASSERT_EQ(post.size(), 1u);
     EXPECT_EQ(post[0]->action, action_index(r, "fire nic.0"));
     const bool after = std::string_view(GetParam()) == "after_load";
     std::vector<const Event*> clears =
-        events(r, after ? "KVM.apicv_post_state_restore" : "KVM.apicv_pre_state_restore", {iarg("dropped", 1)});
+        events(r, after ? x86::tp::kKvmApicvPostStateRestore : x86::tp::kKvmApicvPreStateRestore, {iarg("dropped", 1)});
     ASSERT_EQ(clears.size(), 1u);
     EXPECT_EQ(clears[0]->action, action_index(r, "restore:set_lapic"));
 }
@@ -608,16 +608,16 @@ TEST(X86BackendKnownCases, LapicAfterVfioLosesPostingNotInterrupts) {
     EXPECT_EQ(outcome(old_qemu, "nic.0").forwarded, std::optional<bool>(true));  // posted on the source
     EXPECT_EQ(outcome(old_qemu, "nic.1").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(outcome(old_qemu, "nic.1").forwarded, std::optional<bool>(false));
-    EXPECT_EQ(events(old_qemu, "KVM.pi_update_irte",
+    EXPECT_EQ(events(old_qemu, x86::tp::kKvmPiUpdateIrte,
                      {EventArg{"posted", ArgValue(false)}, sarg("why", "destination is not one vCPU in the APIC map")})
                   .size(),
               2u);
     const size_t fired = action_index(old_qemu, "fire nic.1");
-    std::vector<const Event*> soft = events(old_qemu, "KVM.set_msi", {sarg("via", "irqfd")});
+    std::vector<const Event*> soft = events(old_qemu, x86::tp::kKvmSetMsi, {sarg("via", "irqfd")});
     EXPECT_EQ(std::count_if(soft.begin(), soft.end(), [&](const Event* e) { return e->action == fired; }), 1);
 
     RunResult fixed =
-        run(load_scenario(path_of("x86/lapic_after_vfio.yaml"), builtin_backends().policies()), {}, "qemu");
+        run(load_scenario(path_of("x86/lapic_after_vfio.yaml"), builtin_backends().catalogue()), {}, "qemu");
     EXPECT_EQ(outcome(fixed, "nic.1").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(outcome(fixed, "nic.1").forwarded, std::optional<bool>(true));
 }
@@ -636,8 +636,9 @@ TEST(X86BackendLiveness, PirPostedUnderSnIsLive) {
                                         "restore:set_lapic -> x86.virr[vcpu0]",
                                         "run all -> nowhere",
                                     }));
-    EXPECT_EQ(events(r, "IOMMU.post", {EventArg{"sn", ArgValue(true)}, EventArg{"notify", ArgValue(false)}}).size(),
-              1u);
+    EXPECT_EQ(
+        events(r, x86::tp::kIommuPost, {EventArg{"sn", ArgValue(true)}, EventArg{"notify", ArgValue(false)}}).size(),
+        1u);
     EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
 }
 
@@ -654,8 +655,8 @@ TEST(X86BackendLiveness, PostToABlockedVcpuIsLiveFromTheWakeOn) {
     std::vector<std::string> nic1 = timeline(r, "nic.1");
     ASSERT_FALSE(nic1.empty());
     EXPECT_EQ(nic1[0], "fire nic.1 -> x86.pir[vcpu1]");
-    EXPECT_EQ(events(r, "IOMMU.post", {EventArg{"notify", ArgValue(true)}}).size(), 1u);
-    EXPECT_EQ(events(r, "KVM.wake_up", {iarg("vcpu", 0)}).size(), 1u);
+    EXPECT_EQ(events(r, x86::tp::kIommuPost, {EventArg{"notify", ArgValue(true)}}).size(), 1u);
+    EXPECT_EQ(events(r, {x86::tp::kKvmWakeUpStillBlocked, x86::tp::kKvmWakeUp}, {iarg("vcpu", 0)}).size(), 1u);
     EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(outcome(r, "nic.1").outcome, Outcome::DeliveredOnce);
 }
@@ -672,7 +673,7 @@ TEST(X86BackendLiveness, PirOfAVectorAlreadyInVirrIsNotLive) {
         "routes: [{source: nic.0, vcpu: 0}]\n"
         "steps: [{run: all}, {mask: {vcpu: 0}}, {fire: nic.0}, {preempt: {vcpu: 0}}, {fire: nic.0},\n"
         "        {unmask: {vcpu: 0}}, {run: all}]\n",
-        builtin_backends().policies(), "pir_and_virr.yaml");
+        builtin_backends().catalogue(), "pir_and_virr.yaml");
     RunResult r = run(s);
     EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
                                         "fire nic.0 -> x86.virr[vcpu0]",
@@ -702,7 +703,7 @@ TEST(X86BackendLiveness, PirPostedAfterSetLapicBeforeTheFirstRunIsLive) {
         "      order: [set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus]\n"
         "      fire: [{source: nic.0, before: start_vcpus}]\n"
         "  - run: all\n",
-        builtin_backends().policies(), "post_after_set_lapic.yaml");
+        builtin_backends().catalogue(), "post_after_set_lapic.yaml");
     RunResult r = run(s);
     EXPECT_EQ(timeline(r, "nic.0"), (std::vector<std::string>{
                                         "fire nic.0 -> x86.pir[vcpu0]",
@@ -717,7 +718,7 @@ TEST(X86BackendLiveness, PirPostedAfterSetLapicBeforeTheFirstRunIsLive) {
 // KVM_SET_LAPIC. In the pre-2025 order three sub-steps run between the switch-over and SET_LAPIC,
 // and nic.0 is only in the saved image (not live) throughout, then live again in vIRR.
 TEST(X86BackendLiveness, SavedLapicIsNotLiveUntilSetLapicLoadsIt) {
-    Stepper t(load_scenario(path_of("x86/lapic_after_vfio.yaml"), builtin_backends().policies()));
+    Stepper t(load_scenario(path_of("x86/lapic_after_vfio.yaml"), builtin_backends().catalogue()));
     t.through("save:get_lapic");
     EXPECT_EQ(t.where("nic.0"),
               (std::vector<Location>{{&x86::places::kVirr, 0, true}, {&x86::places::kSavedLapic, 0, false}}));
@@ -746,13 +747,13 @@ TEST(X86BackendLiveness, InjectedInterruptNotYetTakenIsLive) {
         "routes: [{source: nic.0, vcpu: 0}]\n"
         "policy: {x86.posting: \"off\"}\n";
     RunResult ends_injected = run(
-        parse_scenario(head + "steps: [{run: all}, {fire: nic.0}]\n", builtin_backends().policies(), "injected.yaml"));
+        parse_scenario(head + "steps: [{run: all}, {fire: nic.0}]\n", builtin_backends().catalogue(), "injected.yaml"));
     const SourceOutcome& o = outcome(ends_injected, "nic.0");
     EXPECT_EQ(o.expected, 0u);
     EXPECT_EQ(o.outcome, Outcome::Pending) << "held: " << show(ends_injected, o.held);
 
     RunResult migrated = run(parse_scenario(head + "steps: [{run: all}, {fire: nic.0}, {migrate: {}}, {run: all}]\n",
-                                            builtin_backends().policies(), "injected.yaml"));
+                                            builtin_backends().catalogue(), "injected.yaml"));
     EXPECT_EQ(outcome(migrated, "nic.0").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(timeline(migrated, "nic.0"), (std::vector<std::string>{
                                                "fire nic.0 -> x86.injected[vcpu0]",
@@ -768,7 +769,7 @@ TEST(X86BackendLiveness, InjectedInterruptNotYetTakenIsLive) {
 // and loading the migrated device state adds the stream's pending MSIs to it (PciDevice::load_held)
 // rather than replacing them: delivered once after start_devices.
 TEST(X86BackendDevice, MsiRaisedBeforeVfioLoadConfigIsHeldUntilStartDevices) {
-    Scenario s = load_scenario(kSeed, builtin_backends().policies());
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ASSERT_EQ(s.steps[3].kind, StepKind::Migrate);
     s.steps[3].fires.at(0).before = "set_lapic";
     Stepper t(s);
@@ -793,10 +794,10 @@ TEST(X86BackendGuest, RetargetToTheSameVcpuKeepsTheVectorAndCoalesces) {
     RunResult same = run(parse_scenario(head + "steps: [{run: all}, {mask: {vcpu: 0}}, {fire: nic.0}, "
                                                "{retarget: {source: nic.0, vcpu: 0}}, {fire: nic.0}, "
                                                "{unmask: {vcpu: 0}}, {run: all}]\n",
-                                        builtin_backends().policies(), "same.yaml"));
+                                        builtin_backends().catalogue(), "same.yaml"));
     EXPECT_EQ(outcome(same, "nic.0").outcome, Outcome::DeliveredOnce);
     EXPECT_EQ(outcome(same, "nic.0").coalesced, 1u);
-    EXPECT_EQ(events(same, "GUEST.retarget",
+    EXPECT_EQ(events(same, x86::tp::kGuestRetarget,
                      {iarg("from_vcpu", 0), iarg("to_vcpu", 0), EventArg{"vector", ArgValue(Hex{0x21})}})
                   .size(),
               1u);
@@ -825,7 +826,7 @@ TEST(X86BackendDeterminism, SameRunTwiceGivesByteIdenticalJsonAndEventLog) {
 // memory): taken mid-restore, it brings back where every source is and how it is named, and the
 // rest of the run replays the same deliveries to the same end state.
 TEST(X86BackendSnapshot, RestoreReplaysTheRestOfTheMigration) {
-    Stepper t(load_scenario(kSeed, builtin_backends().policies()));
+    Stepper t(load_scenario(kSeed, builtin_backends().catalogue()));
     t.through("restore:msix_enable");
     const size_t k = t.next();
     const std::vector<Location> nic0_at_k = t.where("nic.0"), nic1_at_k = t.where("nic.1");
@@ -880,11 +881,11 @@ const std::string kOneNic =
 TEST(X86BackendBadInput, UnknownPolicyValueNamesThePlaceAndTheValues) {
     EXPECT_EQ(error_of([] {
                   parse_scenario(kOneNic + "policy: {x86.posting: maybe}\nsteps: [{run: all}]\n",
-                                 builtin_backends().policies(), "p.yaml");
+                                 builtin_backends().catalogue(), "p.yaml");
               }),
               "p.yaml:5:23: 'maybe' is not a value of policy x86.posting (expected one of: on, off)");
     EXPECT_EQ(error_of([] {
-                  run(parse_scenario(kOneNic + "steps: [{run: all}]\n", builtin_backends().policies(), "p.yaml"),
+                  run(parse_scenario(kOneNic + "steps: [{run: all}]\n", builtin_backends().catalogue(), "p.yaml"),
                       {setting("x86.set_lapic_clears_pir", "never")});
               }),
               "--policy: 'never' is not a value of policy x86.set_lapic_clears_pir (expected one of: before_load, "
@@ -895,7 +896,7 @@ TEST(X86BackendBadInput, UnknownPolicyValueNamesThePlaceAndTheValues) {
 // it cannot run on x86, and the error points at the step.
 TEST(X86BackendBadInput, ArmOnlyStepIsRejectedAtItsStep) {
     Scenario s = parse_scenario(kOneNic + "steps:\n  - run: all\n  - toggle_lpis: {vcpu: 0}\n",
-                                builtin_backends().policies(), "lpis.yaml");
+                                builtin_backends().catalogue(), "lpis.yaml");
     EXPECT_EQ(error_of([&] { run(s); }),
               "lpis.yaml:7:5: steps[1].toggle_lpis: an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no "
               "LPIs (give the scenario 'arch: arm')");
@@ -905,12 +906,12 @@ TEST(X86BackendBadInput, ArmOnlyStepIsRejectedAtItsStep) {
 // at --order, with the orders it has.
 TEST(X86BackendBadInput, UnknownOrderNameNamesThePlaceAndTheOrders) {
     const std::string steps = "steps: [{migrate: {order: lapic_before_vfio}}]\n";
-    EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + steps, builtin_backends().policies(), "o.yaml")); }),
+    EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + steps, builtin_backends().catalogue(), "o.yaml")); }),
               "o.yaml:5:27: 'lapic_before_vfio' is not an order of backend x86 (expected one of: all, qemu, "
               "lapic_after_vfio, or a list of steps)");
     EXPECT_EQ(error_of([&] {
-                  run(parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", builtin_backends().policies(), "o.yaml"), {},
-                      "nonsense");
+                  run(parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", builtin_backends().catalogue(), "o.yaml"),
+                      {}, "nonsense");
               }),
               "--order: 'nonsense' is not an order of backend x86 (expected one of: all, qemu, lapic_after_vfio, or "
               "a list of steps)");
@@ -919,7 +920,7 @@ TEST(X86BackendBadInput, UnknownOrderNameNamesThePlaceAndTheOrders) {
 // An ARM restore step in an x86 order or arrival point, and an order that breaks the DAG, are
 // rejected with the steps x86 has, or with the dependency's reason.
 TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
-    const Scenario s = parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", builtin_backends().policies(), "o.yaml");
+    const Scenario s = parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", builtin_backends().catalogue(), "o.yaml");
     EXPECT_EQ(error_of([&] {
                   run(s, {},
                       "set_lapic,restore_its_tables,vfio_load_config,msix_enable,irq_bypass_connect,"
@@ -934,7 +935,7 @@ TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
               "device config (vfio_pci_load_config))");
     const std::string arm_point = "steps: [{migrate: {fire: [{source: nic.0, before: restore_its_tables}]}}]\n";
     std::string e =
-        error_of([&] { run(parse_scenario(kOneNic + arm_point, builtin_backends().policies(), "f.yaml")); });
+        error_of([&] { run(parse_scenario(kOneNic + arm_point, builtin_backends().catalogue(), "f.yaml")); });
     EXPECT_EQ(e.rfind("f.yaml:5:", 0), 0u) << e;
     EXPECT_NE(e.find("'restore_its_tables' is not a migration step of backend x86"), std::string::npos) << e;
 }

@@ -23,7 +23,9 @@
 
 #include "core/backend.h"
 #include "core/event_log.h"
+#include "tests/event_match.h"
 #include "x86_pi/machine.h"
+#include "x86_pi/trace_points.h"
 #include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff {
@@ -280,23 +282,11 @@ class Machine {
 
     // The event log.
     size_t mark() const { return log.events().size(); }
-    /// Events of `op` recorded from position `from` on whose arguments include every (key, value),
-    /// of kind `kind` when given.
-    std::vector<const Event*> find(std::string_view op, std::vector<EventArg> with = {}, size_t from = 0,
-                                   std::optional<EventKind> kind = std::nullopt) const {
-        std::vector<const Event*> out;
-        for (size_t i = from; i < log.events().size(); ++i) {
-            const Event& e = log.events()[i];
-            if (e.op != op || (kind && e.kind != *kind)) continue;
-            bool all = std::all_of(with.begin(), with.end(), [&](const EventArg& want) {
-                return std::find(e.args.begin(), e.args.end(), want) != e.args.end();
-            });
-            if (all) out.push_back(&e);
-        }
-        return out;
+    /// Events of `points` recorded from position `from` on whose arguments include every (key, value).
+    std::vector<const Event*> find(const Points& points, std::vector<EventArg> with = {}, size_t from = 0) const {
+        return find_events(log.events(), points, with, from);
     }
-    size_t count(std::string_view op, size_t from = 0) const { return find(op, {}, from).size(); }
-    size_t count(std::string_view op, EventKind kind, size_t from = 0) const { return find(op, {}, from, kind).size(); }
+    size_t count(const Points& points, size_t from = 0) const { return count_events(log.events(), points, from); }
     std::string text() const { return log.to_text(); }
 };
 

@@ -4,6 +4,8 @@
 
 #include <stdexcept>
 
+#include "x86_pi/trace_points.h"
+
 namespace irqdiff::x86 {
 
 const Policy<GuestApicDest> kGuestApicDestPolicy{
@@ -46,7 +48,7 @@ void Guest::allocate_vectors(const Scenario& scenario, bool logical) {
     // Flat logical mode names at most 8 CPUs; a bigger guest uses physical destinations.
     if (logical && scenario.vcpus > 8) {
         logical = false;
-        log_.op(Layer::Guest, "GUEST.msi_dest_physical", {{"vcpus", scenario.vcpus}});
+        log_.emit(tp::kGuestMsiDestPhysical, scenario.vcpus);
     }
     s_.logical = logical;
     s_.sources.assign(scenario.sources.size(), GuestSource{});
@@ -78,9 +80,7 @@ void Guest::allocate_vectors(const Scenario& scenario, bool logical) {
     }
 }
 
-void Guest::booted(uint32_t vcpus) {
-    log_.op(Layer::Guest, "GUEST.boot", {{"vcpus", vcpus}, {"msi_dest", s_.logical ? "logical" : "physical"}});
-}
+void Guest::booted(uint32_t vcpus) { log_.emit(tp::kGuestBoot, vcpus, s_.logical ? "logical" : "physical"); }
 
 bool Guest::has_timer(uint32_t vcpu) const {
     for (const GuestSource& g : s_.sources)
@@ -120,11 +120,9 @@ std::optional<SourceId> Guest::took(uint32_t vcpu, uint8_t vector, DeliveryPath 
     std::optional<SourceId> source = source_of(vcpu, vector);
     if (source) {
         guest.take(vcpu, *source, path);
-        log_.op(Layer::Guest, "GUEST.interrupt", {{"vcpu", vcpu}, {"vector", Hex{vector}}, {"path", to_string(path)}},
-                {scenario.sources[*source].name});
+        log_.emit(tp::kGuestInterrupt.touching(scenario.sources[*source].name), vcpu, Hex{vector}, to_string(path));
     } else {
-        log_.guest_error(Layer::Guest, "GUEST.interrupt", "an interrupt on a vector no driver requested",
-                         {{"vcpu", vcpu}, {"vector", Hex{vector}}});
+        log_.emit(tp::kGuestInterruptError, "an interrupt on a vector no driver requested", vcpu, Hex{vector});
     }
     return source;
 }
@@ -154,16 +152,15 @@ MsixEntry Guest::retarget(SourceId source, uint32_t vcpu) {
     if (vcpu == g.vcpu) {
         // Linux's vector allocator keeps the vector when the current target is in the new
         // affinity (arch/x86/kernel/apic/vector.c, assign_vector_locked): nothing moves.
-        log_.op(Layer::Guest, "GUEST.retarget", {{"from_vcpu", g.vcpu}, {"to_vcpu", vcpu}, {"vector", Hex{g.vector}}});
+        log_.emit(tp::kGuestRetarget, g.vcpu, vcpu, Hex{g.vector});
         return msi(source);
     }
     uint8_t vector = allocate(vcpu, source);
     if (!vector) {
-        log_.guest_error(Layer::Guest, "GUEST.retarget", "no free vector on the new vCPU: the interrupt stays",
-                         {{"vcpu", vcpu}});
+        log_.emit(tp::kGuestRetargetError, "no free vector on the new vCPU: the interrupt stays", vcpu);
         return msi(source);
     }
-    log_.op(Layer::Guest, "GUEST.retarget", {{"from_vcpu", g.vcpu}, {"to_vcpu", vcpu}, {"vector", Hex{vector}}});
+    log_.emit(tp::kGuestRetarget, g.vcpu, vcpu, Hex{vector});
     g.vcpu = vcpu;
     g.vector = vector;
     return msi(source);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "x86_pi/hw/pi_desc.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff::x86::host {
 
@@ -52,8 +53,7 @@ int IrqRemapping::request_irq(uint16_t sid) {
     e.sid = sid;
     modify_irte(irq.index, e.encode());
     s_->irqs.push_back(irq);
-    log_->op(Layer::Hypervisor, "HOST.request_irq",
-             {{"irq", n}, {"irte", irq.index}, {"vector", Hex{irq.vector}}, {"cpu", irq.cpu}, {"sid", Hex{sid}}});
+    log_->emit(tp::kHostRequestIrq, n, irq.index, Hex{irq.vector}, irq.cpu, Hex{sid});
     return static_cast<int>(n);
 }
 
@@ -70,7 +70,7 @@ void IrqRemapping::set_vcpu_affinity(int n, std::optional<PostedTarget> target) 
     if (!target) {
         modify_irte(h.index, h.remapped.encode());
         h.posted = false;
-        log_->op(Layer::Hypervisor, "HOST.irte_remapped", {{"irq", n}, {"irte", h.index}, {"vector", Hex{h.vector}}});
+        log_->emit(tp::kHostIrteRemapped, n, h.index, Hex{h.vector});
         return;
     }
     PostedIrte p;
@@ -85,8 +85,7 @@ void IrqRemapping::set_vcpu_affinity(int n, std::optional<PostedTarget> target) 
     p.pda = target->pid;
     modify_irte(h.index, p.encode());
     h.posted = true;
-    log_->op(Layer::Hypervisor, "HOST.irte_posted",
-             {{"irq", n}, {"irte", h.index}, {"vv", Hex{target->vector}}, {"pda", Hex{target->pid}}});
+    log_->emit(tp::kHostIrtePosted, n, h.index, Hex{target->vector}, Hex{target->pid});
 }
 
 }  // namespace irqdiff::x86::host

@@ -4,6 +4,7 @@
 #include <stdexcept>
 
 #include "x86_pi/hw/pi_desc.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff::x86 {
 
@@ -75,8 +76,8 @@ VmEntryFailure Cpu::vm_entry() {
     else if (c.process_posted_interrupts && c.pid_addr % kPiDescBytes)
         f = VmEntryFailure::PidMisaligned;
     if (f != VmEntryFailure::None) {
-        log_->guest_error(Layer::Hardware, "CPU.vm_entry_failed", "VM-entry checks on VM-execution control fields",
-                          {{"cpu", apic_id_}, {"check", to_string(f)}});
+        log_->emit(tp::kCpuVmEntryFailedError, "VM-entry checks on VM-execution control fields", apic_id_,
+                   to_string(f));
         return f;
     }
     // The model's hypervisor always exits on host interrupts; without it a host interrupt would
@@ -84,8 +85,7 @@ VmEntryFailure Cpu::vm_entry() {
     if (!c.external_interrupt_exiting) throw std::logic_error("Cpu::vm_entry: external-interrupt exiting is off");
     non_root_ = true;
     recognized_ = false;
-    log_->op(Layer::Hardware, "CPU.vm_entry",
-             {{"cpu", apic_id_}, {"rvi", Hex{c.rvi}}, {"svi", Hex{c.svi}}, {"if", c.guest_if}});
+    log_->emit(tp::kCpuVmEntry, apic_id_, Hex{c.rvi}, Hex{c.svi}, c.guest_if);
     if (c.virtual_interrupt_delivery) evaluate();  // SDM §29.2.1: evaluation at VM entry
     recognize_external();
     return VmEntryFailure::None;
@@ -100,12 +100,9 @@ void Cpu::exit(VmExit e) {
     }
     exit_ = e;
     if (e.read)  // only the Unicorn guest reads APIC registers
-        log_->op(Layer::Hardware, "CPU.vm_exit",
-                 {{"cpu", apic_id_}, {"reason", to_string(e.reason)}, {"offset", Hex{e.offset}}, {"read", true}});
+        log_->emit(tp::kCpuVmExitApicRead, apic_id_, to_string(e.reason), Hex{e.offset}, true);
     else
-        log_->op(
-            Layer::Hardware, "CPU.vm_exit",
-            {{"cpu", apic_id_}, {"reason", to_string(e.reason)}, {"vector", Hex{e.vector}}, {"offset", Hex{e.offset}}});
+        log_->emit(tp::kCpuVmExit, apic_id_, to_string(e.reason), Hex{e.vector}, Hex{e.offset});
 }
 
 std::optional<VmExit> Cpu::take_exit() {
@@ -166,11 +163,8 @@ void Cpu::posted_interrupt_processing() {
         }
     }
     if (highest > vmcs_.rvi) vmcs_.rvi = static_cast<uint8_t>(highest);  // step 6
-    log_->op(Layer::Hardware, "CPU.pi_process",
-             {{"cpu", apic_id_},
-              {"moved", moved},
-              {"highest", Hex{static_cast<uint64_t>(highest < 0 ? 0 : highest)}},
-              {"rvi", Hex{vmcs_.rvi}}});
+    log_->emit(tp::kCpuPiProcess, apic_id_, moved, Hex{static_cast<uint64_t>(highest < 0 ? 0 : highest)},
+               Hex{vmcs_.rvi});
     evaluate();  // step 7
 }
 
@@ -197,8 +191,7 @@ void Cpu::eoi_virtualization() {
     int next = page.highest(apic::ISR);
     vmcs_.svi = static_cast<uint8_t>(next < 0 ? 0 : next);
     ppr_virtualization();
-    log_->op(Layer::Hardware, "CPU.eoi_virtualization",
-             {{"cpu", apic_id_}, {"vector", Hex{v}}, {"svi", Hex{vmcs_.svi}}});
+    log_->emit(tp::kCpuEoiVirtualization, apic_id_, Hex{v}, Hex{vmcs_.svi});
     if (vmcs_.eoi_exit_bitmap.test(v)) {
         exit(VmExit{ExitReason::EoiInduced, v});
         return;
@@ -213,7 +206,7 @@ std::optional<uint8_t> Cpu::guest_interrupt() {
     if (vmcs_.entry_interruption) {  // event injection: delivered as part of the VM entry
         uint8_t v = *vmcs_.entry_interruption;
         vmcs_.entry_interruption.reset();
-        log_->op(Layer::Hardware, "CPU.inject", {{"cpu", apic_id_}, {"vector", Hex{v}}});
+        log_->emit(tp::kCpuInject, apic_id_, Hex{v});
         return v;
     }
     if (!vmcs_.guest_if) return std::nullopt;
@@ -232,7 +225,7 @@ std::optional<uint8_t> Cpu::guest_interrupt() {
     int next = page.highest(apic::IRR);
     vmcs_.rvi = static_cast<uint8_t>(next < 0 ? 0 : next);
     recognized_ = false;
-    log_->op(Layer::Hardware, "CPU.vid_deliver", {{"cpu", apic_id_}, {"vector", Hex{v}}, {"rvi", Hex{vmcs_.rvi}}});
+    log_->emit(tp::kCpuVidDeliver, apic_id_, Hex{v}, Hex{vmcs_.rvi});
     return v;
 }
 

@@ -4,6 +4,8 @@
 
 #include <array>
 
+#include "x86_pi/trace_points.h"
+
 namespace irqdiff::x86 {
 
 const char* to_string(IrFault fault) {
@@ -35,8 +37,7 @@ uint32_t RemappableMsi::address(uint16_t handle) {
 void Iommu::set_irtp() {
     irta_ = irta_reg_;
     invalidate_iec_all();
-    log_->op(Layer::Hardware, "IOMMU.set_irtp",
-             {{"irta", Hex{table_address()}}, {"entries", table_entries()}, {"eime", x2apic()}});
+    log_->emit(tp::kIommuSetIrtp, Hex{table_address()}, table_entries(), x2apic());
 }
 
 void Iommu::invalidate_iec_all() {
@@ -70,17 +71,12 @@ bool Iommu::sid_valid(uint8_t svt, uint8_t sq, uint16_t sid, uint16_t requester)
 }
 
 IrResult Iommu::blocked(IrFault fault, uint32_t index, bool fpd, const MsiRequest& msi) {
-    ArgList args = {{"reason", to_string(fault)},
-                    {"index", index},
-                    {"address", Hex{msi.address}},
-                    {"data", Hex{msi.data}},
-                    {"sid", Hex{msi.sid}}};
     if (fpd)
-        log_->ignored(Layer::Hardware, "IOMMU.fault", "the IRTE's FPD=1 suppresses the fault record (VT-d §9.10)",
-                      args);
+        log_->emit(tp::kIommuFaultIgnored, "the IRTE's FPD=1 suppresses the fault record (VT-d §9.10)",
+                   to_string(fault), index, Hex{msi.address}, Hex{msi.data}, Hex{msi.sid});
     else
-        log_->guest_error(Layer::Hardware, "IOMMU.fault", "interrupt request blocked and a fault recorded (VT-d §5.1)",
-                          args);
+        log_->emit(tp::kIommuFaultError, "interrupt request blocked and a fault recorded (VT-d §5.1)", to_string(fault),
+                   index, Hex{msi.address}, Hex{msi.data}, Hex{msi.sid});
     return IrResult{IrResult::Kind::Blocked, fault, index, std::nullopt};
 }
 
@@ -125,7 +121,7 @@ IrResult Iommu::request(const MsiRequest& msi) {
     // other delivery modes reach no modelled CPU.
     if (e.dm || e.dlm != 0) return blocked(IrFault::UnsupportedDelivery, index, fpd, msi);
     uint32_t apic_id = apic_id_from_ndst(e.dst, x2apic());  // DST uses NDST's xAPIC/x2APIC encoding
-    log_->op(Layer::Hardware, "IOMMU.remap", {{"index", index}, {"vector", Hex{e.vector}}, {"apic_id", apic_id}});
+    log_->emit(tp::kIommuRemap, index, Hex{e.vector}, apic_id);
     return IrResult{IrResult::Kind::Remapped, IrFault::None, index, InterruptMessage{apic_id, e.vector}};
 }
 
@@ -151,15 +147,7 @@ IrResult Iommu::post(const PostedIrte& e, uint32_t index, const MsiRequest& msi)
     const bool notify = !on && (e.urg || !sn);  // X
     mem_->write64(pir_at, pir.value | bit);
     if (notify) mem_->write64(control_at, PiDescControl::ON.set(control.value, 1));
-    log_->op(Layer::Hardware, "IOMMU.post",
-             {{"index", index},
-              {"pda", Hex{e.pda}},
-              {"vector", Hex{e.vv}},
-              {"coalesced", already},
-              {"on", on || notify},
-              {"sn", sn},
-              {"urg", e.urg},
-              {"notify", notify}});
+    log_->emit(tp::kIommuPost, index, Hex{e.pda}, Hex{e.vv}, already, on || notify, sn, e.urg, notify);
     IrResult out{IrResult::Kind::Posted, IrFault::None, index, std::nullopt};
     if (notify) {  // step 4: NV to NDST, fixed, physical, edge
         uint32_t ndst = static_cast<uint32_t>(PiDescControl::NDST.get(control.value));

@@ -2,6 +2,8 @@
 // (platform.h).
 #include "x86_pi/hw/platform.h"
 
+#include "x86_pi/trace_points.h"
+
 namespace irqdiff::x86 {
 
 Platform::Platform(unsigned cpus, AddressSpace& host_memory, EventLog& log) : log_(&log), iommu_(host_memory, log) {
@@ -24,11 +26,11 @@ IrResult Platform::msi(const MsiWrite& write) {
 void Platform::send(const InterruptMessage& message) {
     if (message.apic_id >= cpus_.size()) {
         // No local APIC accepts it: the message is dropped on the bus.
-        log_->guest_error(Layer::Hardware, "BUS.no_destination", "an interrupt message for an APIC ID no CPU has",
-                          {{"apic_id", message.apic_id}, {"vector", Hex{message.vector}}});
+        log_->emit(tp::kBusNoDestinationError, "an interrupt message for an APIC ID no CPU has", message.apic_id,
+                   Hex{message.vector});
         return;
     }
-    log_->op(Layer::Hardware, "BUS.interrupt", {{"apic_id", message.apic_id}, {"vector", Hex{message.vector}}});
+    log_->emit(tp::kBusInterrupt, message.apic_id, Hex{message.vector});
     cpus_[message.apic_id].interrupt(message.vector);
 }
 

@@ -2,6 +2,7 @@
 // virt/kvm/eventfd.c, vmx/posted_intr.c :: vmx_pi_update_irte) [reference/
 // x86_posted_interrupts_kvm_migration.md §4.5, §6 ("reference §4.5")].
 #include "x86_pi/kvm/kvm.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff::x86::kvm {
 
@@ -9,17 +10,15 @@ namespace irqdiff::x86::kvm {
 // names no APIC is dropped.
 void Kvm::set_msi(const MsiMessage& msi, const char* via) {
     std::vector<uint32_t> targets = msi_destinations(msi);
-    log_.op(Layer::Hypervisor, "KVM.set_msi",
-            {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}, {"via", via}, {"targets", targets.size()}});
+    log_.emit(tp::kKvmSetMsi, Hex{msi.address}, Hex{msi.data}, via, targets.size());
     if (targets.empty()) {
         if (MsiData::DeliveryMode.get(msi.data) > 1)
-            log_.guest_error(Layer::Hypervisor, "KVM.set_msi",
-                             "an MSI with delivery mode SMI, NMI, INIT or ExtINT: not modelled, dropped",
-                             {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
+            log_.emit(tp::kKvmSetMsiError, "an MSI with delivery mode SMI, NMI, INIT or ExtINT: not modelled, dropped",
+                      Hex{msi.address}, Hex{msi.data});
         else
-            log_.guest_error(Layer::Hypervisor, "KVM.set_msi",
-                             "an MSI whose destination matches no local APIC is dropped (kvm_irq_delivery_to_apic)",
-                             {{"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
+            log_.emit(tp::kKvmSetMsiError,
+                      "an MSI whose destination matches no local APIC is dropped (kvm_irq_delivery_to_apic)",
+                      Hex{msi.address}, Hex{msi.data});
         return;
     }
     const uint8_t vector = static_cast<uint8_t>(MsiData::Vector.get(msi.data));
@@ -31,15 +30,14 @@ void Kvm::set_route(uint32_t gsi, const MsiMessage& msi) {
     auto [it, added] = s_.routes.try_emplace(gsi, msi);
     const bool changed = added || it->second != msi;
     it->second = msi;
-    log_.op(Layer::Hypervisor, "KVM.set_gsi_routing",
-            {{"gsi", gsi}, {"address", Hex{msi.address}}, {"data", Hex{msi.data}}});
+    log_.emit(tp::kKvmSetGsiRouting, gsi, Hex{msi.address}, Hex{msi.data});
     // kvm_irq_routing_update -> kvm_arch_update_irqfd_routing: only when the MSI changed.
     if (auto f = s_.irqfds.find(gsi); changed && f != s_.irqfds.end() && f->second.host_irq >= 0) pi_update_irte(gsi);
 }
 
 void Kvm::irqfd_assign(uint32_t gsi) {
     s_.irqfds.try_emplace(gsi);
-    log_.op(Layer::Hypervisor, "KVM.irqfd_assign", {{"gsi", gsi}});
+    log_.emit(tp::kKvmIrqfdAssign, gsi);
 }
 
 void Kvm::irqfd_deassign(uint32_t gsi) {
@@ -47,15 +45,14 @@ void Kvm::irqfd_deassign(uint32_t gsi) {
     if (it == s_.irqfds.end()) return;
     if (it->second.host_irq >= 0) irq_bypass_del_producer(gsi);
     s_.irqfds.erase(it);
-    log_.op(Layer::Hypervisor, "KVM.irqfd_deassign", {{"gsi", gsi}});
+    log_.emit(tp::kKvmIrqfdDeassign, gsi);
 }
 
 // irqfd_wakeup -> kvm_set_msi with the irqfd's route.
 void Kvm::irqfd_signal(uint32_t gsi) {
     auto route = s_.routes.find(gsi);
     if (route == s_.routes.end()) {
-        log_.guest_error(Layer::Hypervisor, "KVM.irqfd_signal", "an irqfd whose GSI has no route injects nothing",
-                         {{"gsi", gsi}});
+        log_.emit(tp::kKvmIrqfdSignalError, "an irqfd whose GSI has no route injects nothing", gsi);
         return;
     }
     set_msi(route->second, "irqfd");
@@ -68,7 +65,7 @@ void Kvm::irq_bypass_add_producer(uint32_t gsi, int host_irq) {
     auto it = s_.irqfds.find(gsi);
     if (it == s_.irqfds.end()) throw std::logic_error("Kvm::irq_bypass_add_producer: no irqfd for the GSI");
     it->second.host_irq = host_irq;
-    log_.op(Layer::Hypervisor, "KVM.irq_bypass_add_producer", {{"gsi", gsi}, {"irq", host_irq}});
+    log_.emit(tp::kKvmIrqBypassAddProducer, gsi, host_irq);
     if (s_.bypass_irqs++ == 0)
         for (uint32_t v = 0; v < s_.vcpus.size(); ++v)
             if (s_.vcpus[v].run == VcpuRun::Blocked && !s_.vcpus[v].loaded) {
@@ -82,7 +79,7 @@ void Kvm::irq_bypass_add_producer(uint32_t gsi, int host_irq) {
 void Kvm::irq_bypass_del_producer(uint32_t gsi) {
     Irqfd& f = s_.irqfds.at(gsi);
     if (f.host_irq < 0) return;
-    log_.op(Layer::Hypervisor, "KVM.irq_bypass_del_producer", {{"gsi", gsi}, {"irq", f.host_irq}});
+    log_.emit(tp::kKvmIrqBypassDelProducer, gsi, f.host_irq);
     iommu_.set_vcpu_affinity(f.host_irq, std::nullopt);
     f.posted_vcpu = -1;
     f.host_irq = -1;
@@ -108,13 +105,7 @@ void Kvm::pi_update_irte(uint32_t gsi) {
     else if ((target = single_vcpu(route->second)) < 0)
         why = "destination is not one vCPU in the APIC map";
     if (route != s_.routes.end()) vector = static_cast<uint8_t>(MsiData::Vector.get(route->second.data));
-    log_.op(Layer::Hypervisor, "KVM.pi_update_irte",
-            {{"gsi", gsi},
-             {"irq", f.host_irq},
-             {"posted", target >= 0},
-             {"vcpu", target},
-             {"vector", Hex{vector}},
-             {"why", why}});
+    log_.emit(tp::kKvmPiUpdateIrte, gsi, f.host_irq, target >= 0, target, Hex{vector}, why);
     if (target >= 0) {
         iommu_.set_vcpu_affinity(f.host_irq, host::PostedTarget{HostLayout::pid(static_cast<uint32_t>(target)), vector});
         f.posted_vcpu = target;

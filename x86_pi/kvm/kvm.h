@@ -255,7 +255,7 @@ class Kvm {
     void deliver_posted_interrupt(uint32_t vcpu, uint8_t vector);
     void kick(uint32_t vcpu);
     bool needs_pi_wakeup() const { return s_.config.apicv && s_.bypass_irqs > 0; }
-    void pi_clear(uint32_t vcpu, const char* why);
+    void pi_clear(uint32_t vcpu, const Op<Int, Int, Hex>& point);
     // irq.cc
     void pi_update_irte(uint32_t gsi);
     // vmx.cc

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "x86_pi/kvm/kvm.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff::x86::kvm {
 
@@ -97,7 +98,7 @@ void Kvm::init(unsigned vcpus, const KvmConfig& config) {
     recalculate_apic_map();
     // vmx_init -> kvm_set_posted_intr_wakeup_handler(pi_wakeup_handler)
     vectors_.set_system(kPostedIntrWakeupVector, host::Handler::PostedIntrWakeup);
-    log_.op(Layer::Hypervisor, "KVM.create_vcpus", {{"vcpus", vcpus}, {"apicv", config.apicv}});
+    log_.emit(tp::kKvmCreateVcpus, vcpus, config.apicv);
 }
 
 // kvm_lapic_reset at vCPU creation: registers to their power-up values, the xAPIC ID from the vCPU
@@ -139,8 +140,7 @@ void Kvm::apic_set_eoi(uint32_t vcpu) {
     ApicPage p = page(vcpu);
     int v = p.highest(apic::ISR);
     if (v < 0) {
-        log_.ignored(Layer::Hypervisor, "KVM.eoi", "an EOI with no interrupt in service does nothing (apic_set_eoi)",
-                     {{"vcpu", vcpu}});
+        log_.emit(tp::kKvmEoiIgnored, "an EOI with no interrupt in service does nothing (apic_set_eoi)", vcpu);
         return;
     }
     p.clear(apic::ISR, static_cast<uint8_t>(v));
@@ -150,12 +150,12 @@ void Kvm::apic_set_eoi(uint32_t vcpu) {
     }
     update_ppr(vcpu);
     s_.vcpus[vcpu].req_event = true;
-    log_.op(Layer::Hypervisor, "KVM.eoi", {{"vcpu", vcpu}, {"vector", Hex{static_cast<uint64_t>(v)}}});
+    log_.emit(tp::kKvmEoi, vcpu, Hex{static_cast<uint64_t>(v)});
 }
 
 void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
     ApicPage p = page(vcpu);
-    log_.op(Layer::Hypervisor, "KVM.lapic_write", {{"vcpu", vcpu}, {"reg", Hex{offset}}, {"value", Hex{value}}});
+    log_.emit(tp::kKvmLapicWrite, vcpu, Hex{offset}, Hex{value});
     switch (offset) {
         case apic::ID:
             p.write(apic::ID, value & 0xFF00'0000u);
@@ -184,17 +184,17 @@ void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
         case apic::ICR_HI: p.write(apic::ICR_HI, value & 0xFF00'0000u); break;
         case apic::ICR_LO:
             p.write(apic::ICR_LO, value);
-            log_.guest_error(Layer::Hypervisor, "KVM.lapic_write",
-                             "inter-processor interrupts are not modelled: the IPI is not sent", {{"vcpu", vcpu}});
+            log_.emit(tp::kKvmLapicWriteIpiError, "inter-processor interrupts are not modelled: the IPI is not sent",
+                      vcpu);
             break;
         case apic::LVT_TIMER:
             p.write(apic::LVT_TIMER,
                     value & static_cast<uint32_t>(apic::LvtTimer::Mode.kMask | apic::LvtTimer::Mask.kMask |
                                                   apic::LvtTimer::Vector.kMask));
             if (apic::LvtTimer::Mode.get(value) != 0)
-                log_.guest_error(Layer::Hypervisor, "KVM.lapic_write",
-                                 "periodic and TSC-deadline timer modes are not modelled: the timer runs one-shot",
-                                 {{"vcpu", vcpu}, {"lvtt", Hex{value}}});
+                log_.emit(tp::kKvmLapicWriteTimerModeError,
+                          "periodic and TSC-deadline timer modes are not modelled: the timer runs one-shot", vcpu,
+                          Hex{value});
             break;
         case apic::TMICT:
             p.write(apic::TMICT, value);
@@ -202,9 +202,8 @@ void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
             break;
         case apic::TDCR: p.write(apic::TDCR, value & 0xB); break;
         default:
-            log_.ignored(Layer::Hypervisor, "KVM.lapic_write",
-                         "a write to a read-only or reserved APIC register is ignored",
-                         {{"vcpu", vcpu}, {"reg", Hex{offset}}});
+            log_.emit(tp::kKvmLapicWriteIgnored, "a write to a read-only or reserved APIC register is ignored", vcpu,
+                      Hex{offset});
             break;
     }
 }
@@ -239,13 +238,13 @@ std::optional<uint32_t> Kvm::handle_apic_read(uint32_t vcpu, const VmExit& exit)
                                     (offset >= apic::LVT_TIMER && offset <= 0x370));        // LVTT .. LVTERR
     }
     if (!readable) {
-        log_.op(Layer::Hypervisor, "KVM.lapic_read", {{"vcpu", vcpu}, {"reg", Hex{offset}}, {"readable", false}});
+        log_.emit(tp::kKvmLapicReadUnreadable, vcpu, Hex{offset}, false);
         return std::nullopt;
     }
     if (offset == apic::PPR) update_ppr(vcpu);
     uint32_t value = offset == apic::TMCCT ? (s_.vcpus[vcpu].timer_armed ? page(vcpu).read(apic::TMICT) : 0)
                                            : page(vcpu).read(offset);
-    log_.op(Layer::Hypervisor, "KVM.lapic_read", {{"vcpu", vcpu}, {"reg", Hex{offset}}, {"value", Hex{value}}});
+    log_.emit(tp::kKvmLapicRead, vcpu, Hex{offset}, Hex{value});
     return value;
 }
 
@@ -259,9 +258,9 @@ void Kvm::timer_expired(uint32_t vcpu) {
     if (!c.timer_armed) throw std::logic_error("Kvm::timer_expired: the timer is not armed");
     c.timer_armed = false;
     uint32_t lvtt = page(vcpu).read(apic::LVT_TIMER);
-    log_.op(Layer::Hypervisor, "KVM.timer_expired", {{"vcpu", vcpu}, {"lvtt", Hex{lvtt}}});
+    log_.emit(tp::kKvmTimerExpired, vcpu, Hex{lvtt});
     if (apic::LvtTimer::Mask.get(lvtt)) {
-        log_.ignored(Layer::Hypervisor, "KVM.timer_expired", "a masked LVT entry sends no interrupt", {{"vcpu", vcpu}});
+        log_.emit(tp::kKvmTimerExpiredMaskedIgnored, "a masked LVT entry sends no interrupt", vcpu);
         return;
     }
     accept_irq(vcpu, static_cast<uint8_t>(apic::LvtTimer::Vector.get(lvtt)), false, "lapic_timer");
@@ -340,11 +339,8 @@ LapicImage Kvm::get_lapic(uint32_t vcpu) {
     image.apic_base = c.apic_base;
     image.soft = c.soft;
     ApicPage p = page(vcpu);
-    log_.op(Layer::Hypervisor, "KVM.get_lapic",
-            {{"vcpu", vcpu},
-             {"irr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))}},
-             {"isr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))}},
-             {"tmcct", tmcct}});
+    log_.emit(tp::kKvmGetLapic, vcpu, Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))},
+              Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))}, tmcct);
     vcpu_put(vcpu, false);
     return image;
 }
@@ -356,14 +352,13 @@ int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image, bool deadline_passed)
     Vcpu& c = s_.vcpus.at(vcpu);
     if (!ApicBase::Enable.get(image.apic_base) || ApicBase::Extd.get(image.apic_base)) {
         // The model's guests use xAPIC mode; x2APIC state is not modelled.
-        log_.guest_error(Layer::Hypervisor, "KVM.set_lapic", "KVM_SET_LAPIC of a disabled or x2APIC-mode APIC",
-                         {{"vcpu", vcpu}, {"apic_base", Hex{image.apic_base}}});
+        log_.emit(tp::kKvmSetLapicError, "KVM_SET_LAPIC of a disabled or x2APIC-mode APIC", vcpu, Hex{image.apic_base});
         return kEinval;
     }
     vcpu_load(vcpu);
     c.apic_base = image.apic_base;
     const bool apicv = s_.config.apicv;
-    if (apicv && s_.config.clear == SetLapicClear::BeforeLoad) pi_clear(vcpu, "apicv_pre_state_restore");
+    if (apicv && s_.config.clear == SetLapicClear::BeforeLoad) pi_clear(vcpu, tp::kKvmApicvPreStateRestore);
     ApicPage p = page(vcpu);
     p.write(apic::SVR, image.reg(apic::SVR));  // SPIV first
     if (mem_.write_bytes(HostLayout::apic_page(vcpu), image.regs) != MemFault::None)
@@ -371,18 +366,16 @@ int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image, bool deadline_passed)
     c.soft = image.soft;
     recalculate_apic_map();
     update_ppr(vcpu);
-    log_.op(Layer::Hypervisor, "KVM.set_lapic",
-            {{"vcpu", vcpu},
-             {"irr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))}},
-             {"isr", Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))}},
-             {"clear", s_.config.clear == SetLapicClear::BeforeLoad ? "before_load" : "after_load"}});
+    log_.emit(tp::kKvmSetLapic, vcpu, Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))},
+              Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))},
+              s_.config.clear == SetLapicClear::BeforeLoad ? "before_load" : "after_load");
     // The timer: cancelled and restarted from TMICT/TMCCT/LVTT (8e6ed96cdd50 fires an expired
     // one-shot at once).
     c.timer_armed =
         one_shot_unmasked(p.read(apic::LVT_TIMER)) && p.read(apic::TMICT) != 0 && image.reg(apic::TMCCT) != 0;
     if (c.timer_armed && deadline_passed) timer_expired(vcpu);
     if (apicv) {
-        if (s_.config.clear == SetLapicClear::AfterLoad) pi_clear(vcpu, "apicv_post_state_restore");
+        if (s_.config.clear == SetLapicClear::AfterLoad) pi_clear(vcpu, tp::kKvmApicvPostStateRestore);
         int isr = p.highest(apic::ISR);
         hw_.cpu(vcpu).vmcs().svi = static_cast<uint8_t>(isr < 0 ? 0 : isr);  // RVI: at the next entry
     }

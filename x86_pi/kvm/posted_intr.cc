@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "x86_pi/kvm/kvm.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff::x86::kvm {
 
@@ -21,15 +22,14 @@ void Kvm::write_pid(uint32_t vcpu, const PiDesc& d) {
 
 // pi_apicv_pre_state_restore (and, for after_load, the older post_state_restore): ON and PIR
 // zeroed [reference §5.3 step 1, §7 items 1-2].
-void Kvm::pi_clear(uint32_t vcpu, const char* why) {
+void Kvm::pi_clear(uint32_t vcpu, const Op<Int, Int, Hex>& point) {
     PiDesc d = pid(vcpu);
     int highest = d.pir.highest();
     size_t dropped = d.pir.count();
     d.on = false;
     d.pir.reset();
     write_pid(vcpu, d);
-    log_.op(Layer::Hypervisor, std::string("KVM.") + why,
-            {{"vcpu", vcpu}, {"dropped", dropped}, {"highest", Hex{static_cast<uint64_t>(highest < 0 ? 0 : highest)}}});
+    log_.emit(point, vcpu, dropped, Hex{static_cast<uint64_t>(highest < 0 ? 0 : highest)});
 }
 
 // vmx_vcpu_pi_load [reference §4.3]: fast path (same pCPU, not the wakeup vector) clears SN;
@@ -63,8 +63,7 @@ void Kvm::vcpu_load(uint32_t vcpu) {
     if (set_on) d.on = true;
     write_pid(vcpu, d);
     c.cpu = cpu;
-    log_.op(Layer::Hypervisor, "KVM.pi_load",
-            {{"vcpu", vcpu}, {"ndst", Hex{d.ndst}}, {"on", d.on}, {"pir", d.pir.any()}, {"on_from_pir", set_on}});
+    log_.emit(tp::kKvmPiLoad, vcpu, Hex{d.ndst}, d.on, d.pir.any(), set_on);
 }
 
 // vmx_vcpu_pi_put [reference §4.3], when posting can target the vCPU (vmx_needs_pi_wakeup): a
@@ -85,8 +84,7 @@ void Kvm::vcpu_put(uint32_t vcpu, bool preempted) {
         d.sn = true;
     }
     write_pid(vcpu, d);
-    log_.op(Layer::Hypervisor, "KVM.pi_put",
-            {{"vcpu", vcpu}, {"preempted", preempted}, {"wakeup", blocking}, {"sn", d.sn}, {"on", d.on}});
+    log_.emit(tp::kKvmPiPut, vcpu, preempted, blocking, d.sn, d.on);
     if (blocking && d.on)
         hw_.send(InterruptMessage{hw_.cpu(static_cast<unsigned>(c.cpu)).apic_id(), kPostedIntrWakeupVector});
 }
@@ -109,10 +107,7 @@ int Kvm::sync_pir_to_irr(uint32_t vcpu) {
                 uint32_t at = apic::IRR + 0x10 * chunk;
                 p.write(at, p.read(at) | bits);
             }
-            log_.op(Layer::Hypervisor, "KVM.sync_pir_to_irr",
-                    {{"vcpu", vcpu},
-                     {"harvested", pir.count()},
-                     {"highest", Hex{static_cast<uint64_t>(std::max(pir.highest(), 0))}}});
+            log_.emit(tp::kKvmSyncPirToIrr, vcpu, pir.count(), Hex{static_cast<uint64_t>(std::max(pir.highest(), 0))});
         }
     }
     int max_irr = p.highest(apic::IRR);
@@ -122,7 +117,7 @@ int Kvm::sync_pir_to_irr(uint32_t vcpu) {
 
 // pi_wakeup_handler: wake every vCPU on this pCPU's wakeup list whose ON is set.
 void Kvm::pi_wakeup_handler(unsigned cpu) {
-    log_.op(Layer::Hypervisor, "KVM.pi_wakeup_handler", {{"cpu", cpu}});
+    log_.emit(tp::kKvmPiWakeupHandler, cpu);
     for (uint32_t v : s_.wakeup_lists.at(cpu))
         if (pid(v).on) wake_up(v);
 }
@@ -134,11 +129,11 @@ void Kvm::wake_up(uint32_t vcpu) {
     // sleeps again unless an interrupt is deliverable over PPR (reference §4.2: the PIR sync of
     // apic_has_interrupt_for_ppr), e.g. when the guest's TPR masks the posted vector.
     if (!has_events(vcpu)) {
-        log_.op(Layer::Hypervisor, "KVM.wake_up", {{"vcpu", vcpu}, {"still_blocked", true}});
+        log_.emit(tp::kKvmWakeUpStillBlocked, vcpu, true);
         return;
     }
     c.run = VcpuRun::Runnable;
-    log_.op(Layer::Hypervisor, "KVM.wake_up", {{"vcpu", vcpu}});
+    log_.emit(tp::kKvmWakeUp, vcpu);
 }
 
 // kvm_vcpu_kick: wake it, and if it is in guest mode send it an IPI so it exits and sees the request.
@@ -153,8 +148,7 @@ void Kvm::kick(uint32_t vcpu) {
 void Kvm::deliver_posted_interrupt(uint32_t vcpu, uint8_t vector) {
     PiDesc d = pid(vcpu);
     if (d.pir.test(vector)) {
-        log_.op(Layer::Hypervisor, "KVM.deliver_posted",
-                {{"vcpu", vcpu}, {"vector", Hex{vector}}, {"coalesced", true}});
+        log_.emit(tp::kKvmDeliverPostedCoalesced, vcpu, Hex{vector}, true);
         return;
     }
     d.pir.set(vector);
@@ -162,8 +156,7 @@ void Kvm::deliver_posted_interrupt(uint32_t vcpu, uint8_t vector) {
     d.on = true;
     write_pid(vcpu, d);
     const bool ipi = notify && s_.vcpus[vcpu].in_guest_mode;
-    log_.op(Layer::Hypervisor, "KVM.deliver_posted",
-            {{"vcpu", vcpu}, {"vector", Hex{vector}}, {"coalesced", false}, {"notify", notify}, {"ipi", ipi}});
+    log_.emit(tp::kKvmDeliverPosted, vcpu, Hex{vector}, false, notify, ipi);
     if (!notify) return;
     if (ipi)
         hw_.send(InterruptMessage{hw_.cpu(vcpu).apic_id(), kPostedIntrVector});
@@ -176,9 +169,9 @@ void Kvm::deliver_posted_interrupt(uint32_t vcpu, uint8_t vector) {
 // KVM_REQ_EVENT and a kick. A software-disabled APIC accepts nothing.
 void Kvm::accept_irq(uint32_t vcpu, uint8_t vector, bool level, const char* via) {
     if (!apic_enabled(vcpu)) {
-        log_.ignored(Layer::Hypervisor, "KVM.accept_irq",
-                     "a software-disabled local APIC accepts no fixed interrupt (__apic_accept_irq)",
-                     {{"vcpu", vcpu}, {"vector", Hex{vector}}, {"via", via}});
+        log_.emit(tp::kKvmAcceptIrqIgnored,
+                  "a software-disabled local APIC accepts no fixed interrupt (__apic_accept_irq)", vcpu, Hex{vector},
+                  via);
         return;
     }
     ApicPage p = page(vcpu);
@@ -187,7 +180,7 @@ void Kvm::accept_irq(uint32_t vcpu, uint8_t vector, bool level, const char* via)
     else
         p.clear(apic::TMR, vector);
     s_.vcpus[vcpu].soft.set(vector);
-    log_.op(Layer::Hypervisor, "KVM.accept_irq", {{"vcpu", vcpu}, {"vector", Hex{vector}}, {"via", via}});
+    log_.emit(tp::kKvmAcceptIrq, vcpu, Hex{vector}, via);
     if (s_.config.apicv) {
         deliver_posted_interrupt(vcpu, vector);
         return;

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "x86_pi/kvm/kvm.h"
+#include "x86_pi/trace_points.h"
 
 namespace irqdiff::x86::kvm {
 
@@ -18,7 +19,7 @@ void Kvm::inject_pending(uint32_t vcpu) {
     if (vm.idt_vectoring) {
         vm.entry_interruption = vm.idt_vectoring;
         vm.idt_vectoring.reset();
-        log_.op(Layer::Hypervisor, "KVM.reinject", {{"vcpu", vcpu}, {"vector", Hex{*vm.entry_interruption}}});
+        log_.emit(tp::kKvmReinject, vcpu, Hex{*vm.entry_interruption});
         return;
     }
     c.req_event = false;
@@ -42,7 +43,7 @@ void Kvm::inject_pending(uint32_t vcpu) {
     update_ppr(vcpu);
     vm.entry_interruption = vector;
     vm.interrupt_window_exiting = false;
-    log_.op(Layer::Hypervisor, "KVM.inject", {{"vcpu", vcpu}, {"vector", Hex{vector}}});
+    log_.emit(tp::kKvmInject, vcpu, Hex{vector});
 }
 
 void Kvm::vcpu_enter(uint32_t vcpu) {
@@ -77,7 +78,7 @@ void Kvm::handle_exit(uint32_t vcpu, const VmExit& exit) {
         case ExitReason::EoiInduced:
             // kvm_apic_set_eoi_accelerated -> kvm_ioapic_send_eoi: the model routes no level-triggered
             // (IOAPIC) interrupts, so KVM's EOI-exit bitmap stays empty and this is never taken.
-            log_.op(Layer::Hypervisor, "KVM.eoi_induced", {{"vcpu", vcpu}, {"vector", Hex{exit.vector}}});
+            log_.emit(tp::kKvmEoiInduced, vcpu, Hex{exit.vector});
             break;
         case ExitReason::Hlt: halt(vcpu); break;
     }
@@ -111,11 +112,11 @@ bool Kvm::has_events(uint32_t vcpu) {
 void Kvm::halt(uint32_t vcpu) {
     Vcpu& c = s_.vcpus.at(vcpu);
     if (has_events(vcpu)) {
-        log_.op(Layer::Hypervisor, "KVM.halt", {{"vcpu", vcpu}, {"blocks", false}});
+        log_.emit(tp::kKvmHalt, vcpu, false);
         return;
     }
     c.run = VcpuRun::Blocked;
-    log_.op(Layer::Hypervisor, "KVM.halt", {{"vcpu", vcpu}, {"blocks", true}});
+    log_.emit(tp::kKvmHalt, vcpu, true);
     vcpu_put(vcpu, false);
 }
 
@@ -156,8 +157,7 @@ void Kvm::set_regs(uint32_t vcpu, const VcpuRegs& regs) {
     vm.guest_if = regs.rflags_if;
     vm.idt_vectoring = regs.injected;  // re-injected at the next entry
     vm.entry_interruption.reset();
-    log_.op(Layer::Hypervisor, "KVM.set_regs",
-            {{"vcpu", vcpu}, {"if", regs.rflags_if}, {"injected", Hex{regs.injected.value_or(0)}}});
+    log_.emit(tp::kKvmSetRegs, vcpu, regs.rflags_if, Hex{regs.injected.value_or(0)});
 }
 
 }  // namespace irqdiff::x86::kvm

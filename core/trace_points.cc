@@ -1,0 +1,69 @@
+// The lists of core's declared events (core/trace_points.h), in declaration order.
+#include "core/trace_points.h"
+
+namespace irqdiff::tp {
+
+TracePointList core_trace_points() {
+    static constexpr const TracePointInfo* kAll[] = {
+        &kStep,
+        &kStepUnrecorded,
+        &kQemuStopVcpus,
+        &kQemuStopDevices,
+        &kQemuCopyMemory,
+        &kQemuSwitchOver,
+        &kQemuVfioLoadConfig,
+        &kQemuMsixEnable,
+        &kQemuIrqBypassConnect,
+        &kQemuStartVcpus,
+        &kQemuStartDevices,
+        &kQemuNextMigration,
+        &kQemuMsixWrite,
+        &kQemuVfioSetIrqsError,
+        &kQemuVfioMsixEnable,
+        &kQemuVfioSetIrqs,
+        &kQemuIrqfdDeassign,
+        &kVfioMsihandler,
+        &kHostSpuriousIrqError,
+        &kVfioSetState,
+        &kDeviceMsi,
+        &kDeviceHold,
+        &kGuestIrqEntry,
+        &kGuestIrqEntryUnrecorded,
+        &kGuestIrqReturn,
+        &kGuestIrqReturnTraced,
+        &kGuestMask,
+        &kGuestUnmask,
+        &kGuestStillWaiting,
+        &kGuestRun,
+        &kHostPreempt,
+    };
+    return kAll;
+}
+
+TracePointList ideal_trace_points() {
+    static constexpr const TracePointInfo* kAll[] = {
+        &kGuestWaitForInterrupt,
+        &kIdealRetarget,
+        &kIdealUnassignIgnored,
+        &kGuestToggleLpisIgnored,
+        &kIdealDeviceHold,
+        &kIdealCoalesce,
+        &kIdealPend,
+        &kIdealWake,
+        &kHostResume,
+        &kIdealGuestTake,
+        &kVmmStopVcpus,
+        &kVmmStartVcpus,
+        &kVmmStopDevices,
+        &kVmmStartDevices,
+        &kDeviceRaiseHeld,
+        &kIdealSavePending,
+        &kIdealRestorePending,
+        &kVmmCopyMemory,
+        &kVmmRestoreTranslation,
+        &kVmmRestoreDevices,
+    };
+    return kAll;
+}
+
+}  // namespace irqdiff::tp
