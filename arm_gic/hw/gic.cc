@@ -71,13 +71,7 @@ uint64_t Gic::translater_address(unsigned i) const {
     return config_.its_base[i] + GITS_TRANSLATER;
 }
 
-void Gic::msi(const MsiWrite& write) {
-    for (Its& its : its_) {
-        if (write.address == config_.its_base[its.index()] + GITS_TRANSLATER) {
-            its.translate(write.requester_id, write.data);
-            return;
-        }
-    }
+void Gic::no_translater(const MsiWrite& write) {
     log_->emit(tp::kBusNoTranslaterError,
                "an MSI write to an address that is no ITS's GITS_TRANSLATER: no interrupt, dropped", Hex{write.address},
                Hex{write.data}, Hex{write.requester_id});

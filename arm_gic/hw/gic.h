@@ -63,7 +63,12 @@ class Gic {
     /// GITS_TRANSLATER reaches no ITS and raises no interrupt (on hardware it is an ordinary
     /// memory write, or a decode error, which the model does not carry): it is dropped with a
     /// GuestError event BUS.no_translater, the model's policy.
-    void msi(const MsiWrite& write);
+    void msi(const MsiWrite& write) {  // inline: every device interrupt takes this path
+        for (Its& its : its_)
+            if (write.address == config_.its_base[its.index()] + GITS_TRANSLATER)
+                return its.translate(write.requester_id, write.data);
+        no_translater(write);
+    }
 
     /// The redistributor that holds vPE `vpeid`, or nullptr.
     Redistributor* rd_of_vpe(uint32_t vpeid);
@@ -100,6 +105,7 @@ class Gic {
     void move_vpe(const VmovpRequest& request);
 
    private:
+    [[gnu::cold]] void no_translater(const MsiWrite& write);
     void rebind();
 
     GicConfig config_;
