@@ -102,12 +102,15 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                   "irq bypass producer meets consumer: kvm_vgic_v4_set_forwarding per vector"},
                  &B::irq_bypass_connect,
                  &tp::kQemuIrqBypassConnect},
+                // vm_start: vm_prepare_start runs the change-state handlers first (vfio_vmstate_change
+                // sets the devices RUNNING), then resume_all_vcpus (QEMU system/cpus.c).
+                {{"start_devices", S::Restore, "start_devices",
+                  "VFIO devices to RUNNING (vm_prepare_start -> vfio_vmstate_change)"},
+                 &B::start_devices,
+                 &tp::kQemuStartDevices},
                 {{"start_vcpus", S::Restore, "start_vcpus", "resume_all_vcpus: vCPUs loaded, vPEs resident"},
                  &B::start_vcpus,
                  &tp::kQemuStartVcpus},
-                {{"start_devices", S::Restore, "start_devices", "VFIO devices to RUNNING (vfio_vmstate_change)"},
-                 &B::start_devices,
-                 &tp::kQemuStartDevices},
             },
             {
                 {"restore_gicr_pendbaser", "restore_gicr_ctlr",
@@ -128,7 +131,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             {
                 {"qemu",
                  {"restore_gicr_pendbaser", "restore_gicr_ctlr", "restore_its_regs", "restore_its_tables", "enable_its",
-                  "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_vcpus", "start_devices"}},
+                  "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_devices", "start_vcpus"}},
                 // An order in which the devices run before the bypass connects: their MSIs take the
                 // irqfd path first.
                 {"devices_before_bypass",

@@ -76,14 +76,16 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                   "resolves the route to one vCPU"},
                  &B::irq_bypass_connect,
                  &tp::kQemuIrqBypassConnect},
+                // vm_start: vm_prepare_start runs the change-state handlers first (vfio_vmstate_change
+                // sets the devices RUNNING), then resume_all_vcpus (QEMU system/cpus.c).
+                {{"start_devices", S::Restore, "start_devices", "VFIO devices to RUNNING (vm_prepare_start -> vfio_vmstate_change)"},
+                 &B::start_devices,
+                 &tp::kQemuStartDevices},
                 {{"start_vcpus", S::Restore, "start_vcpus",
                   "cpu_synchronize_all_post_init (KVM_SET_REGS, KVM_SET_VCPU_EVENTS), then resume_all_vcpus: vCPUs "
                   "loaded (vmx_vcpu_pi_load) and entered"},
                  &B::start_vcpus,
                  &tp::kQemuStartVcpus},
-                {{"start_devices", S::Restore, "start_devices", "VFIO devices to RUNNING (vfio_vmstate_change)"},
-                 &B::start_devices,
-                 &tp::kQemuStartDevices},
             },
             {
                 {"vfio_load_config", "msix_enable",
@@ -96,13 +98,13 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 // MIG_PRI_APIC: the APIC section loads before PCI devices (QEMU 2025, "migration:
                 // ensure APIC is loaded prior to VFIO PCI devices").
                 {"qemu",
-                 {"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_vcpus",
-                  "start_devices"}},
+                 {"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_devices",
+                  "start_vcpus"}},
                 // QEMU before that fix: VFIO's config (and so irq bypass) loads first, while the APIC
                 // map still has its reset values [reference §5.4].
                 {"lapic_after_vfio",
-                 {"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic", "start_vcpus",
-                  "start_devices"}},
+                 {"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic", "start_devices",
+                  "start_vcpus"}},
             },
         };
         return table;

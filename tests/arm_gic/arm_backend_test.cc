@@ -187,6 +187,18 @@ TEST(ArmBackendPlan, OrderAllIs120LinearExtensionsOfTheDag) {
     EXPECT_EQ(plan.order_at(0), plan.qemu_order());
 }
 
+// QEMU's vm_start (system/cpus.c): vm_prepare_start notifies the change-state handlers — VFIO's
+// vfio_vmstate_change sets each device RUNNING — and only then resume_all_vcpus runs the vCPUs. So
+// the named order `qemu` ends start_devices, start_vcpus, after every device's config and bypass.
+TEST(ArmBackendPlan, QemuVmStartSetsTheDevicesRunningBeforeResumeAllVcpus) {
+    const MigrationPlan& plan = *arm_info().plan;
+    std::vector<std::string> names;
+    for (size_t i : plan.qemu_order()) names.push_back(plan.restore_steps().at(i).name);
+    EXPECT_EQ(names, (std::vector<std::string>{"restore_gicr_pendbaser", "restore_gicr_ctlr", "restore_its_regs",
+                                               "restore_its_tables", "enable_its", "vfio_load_config", "msix_enable",
+                                               "irq_bypass_connect", "start_devices", "start_vcpus"}));
+}
+
 // ---- determinism ---------------------------------------------------------------------------------
 
 // DESIGN.md "Event log": the same scenario and options give a byte-identical log.

@@ -307,10 +307,10 @@ def test_list_steps_x86_prints_its_sub_steps_dependencies_and_orders(cli):
                                    ["vfio_load_config", "->", "start_devices"]])
     for line in dependencies:  # each dependency gives its reason
         assert line.rstrip().endswith(")") and len(line.split("(", 1)[1]) > 1, line
-    assert ("qemu: set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_vcpus, start_devices"
+    assert ("qemu: set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus"
             in out)
-    assert ("lapic_after_vfio: vfio_load_config, msix_enable, irq_bypass_connect, set_lapic, start_vcpus, "
-            "start_devices" in out)
+    assert ("lapic_after_vfio: vfio_load_config, msix_enable, irq_bypass_connect, set_lapic, start_devices, "
+            "start_vcpus" in out)
     # The linear extensions of the 4 dependencies over the 6 restore steps.
     assert "admissible restore orders (order: all): 45" in out
 

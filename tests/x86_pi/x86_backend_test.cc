@@ -197,15 +197,15 @@ TEST(X86BackendPlan, SaveStepsAreQemusStopSequence) {
 
 // The destination's sub-steps [reference §5.4]: KVM_SET_LAPIC is the irqchip; vfio_pci_load_config
 // and the irq bypass are the devices; vfio_msix_enable (routes, irqfds, host IRQs and IRTEs) is the
-// translation; then the vCPUs and the devices start. Every neutral restore step has a sub-step.
+// translation; then the devices and the vCPUs start (vm_start). Every neutral restore step has a sub-step.
 TEST(X86BackendPlan, RestoreSubStepsMapToTheirNeutralSteps) {
     using P = std::pair<std::string, std::string>;
     EXPECT_EQ(names_and_neutrals(plan().restore_steps()), (std::vector<P>{{"set_lapic", "restore_irqchip"},
                                                                           {"vfio_load_config", "restore_devices"},
                                                                           {"msix_enable", "restore_translation"},
                                                                           {"irq_bypass_connect", "restore_devices"},
-                                                                          {"start_vcpus", "start_vcpus"},
-                                                                          {"start_devices", "start_devices"}}));
+                                                                          {"start_devices", "start_devices"},
+                                                                          {"start_vcpus", "start_vcpus"}}));
     for (const NeutralStep& n : neutral_steps()) {
         const auto& steps = n.side == Side::Save ? plan().save_steps() : plan().restore_steps();
         EXPECT_TRUE(std::any_of(steps.begin(), steps.end(), [&](const MigrationStep& s) {
@@ -251,7 +251,7 @@ TEST(X86BackendPlan, QemuOrderIsTheDefaultAndAdmissible) {
     EXPECT_EQ(plan().named_orders().front().first, "qemu");
     EXPECT_EQ(step_names(plan().qemu_order()),
               (std::vector<std::string>{"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect",
-                                        "start_vcpus", "start_devices"}));
+                                        "start_devices", "start_vcpus"}));
     EXPECT_EQ(plan().first_violation(plan().qemu_order()), nullptr);
     EXPECT_EQ(plan().resolve(OrderSpec{}, "x86"), plan().qemu_order());
     EXPECT_EQ(plan().order_at(0), plan().qemu_order());
@@ -300,7 +300,7 @@ TEST(X86BackendPlan, VfioAndBypassBeforeSetLapicAreExpressible) {
     named.name = "lapic_after_vfio";
     EXPECT_EQ(step_names(plan().resolve(named, "x86")),
               (std::vector<std::string>{"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic",
-                                        "start_vcpus", "start_devices"}));
+                                        "start_devices", "start_vcpus"}));
     OrderSpec early_device;
     early_device.kind = OrderSpec::Kind::Explicit;
     early_device.steps = {"vfio_load_config", "msix_enable", "irq_bypass_connect",
@@ -354,27 +354,28 @@ TEST(X86BackendSeed, Nic0TravelsVirrSavedLapicVirr) {
     EXPECT_EQ(r.deliveries[0].path, DeliveryPath::Direct);
 }
 
-// nic.1 [reference §5.4, §8 invariant 2]: raised while the destination device is RESUMING, it waits
-// in the device (not live: nothing sends it until the device runs); vfio_vmstate_change(RUNNING) at
-// start_devices sends it through the posted IRTE, and the running vCPU 1 has it in vIRR at once.
-TEST(X86BackendSeed, Nic1WaitsInTheResumingDeviceUntilStartDevices) {
+// nic.1 [reference §5.4; QEMU vm_start]: raised `before: start_vcpus`. QEMU's vm_prepare_start sets
+// the devices RUNNING (vfio_vmstate_change) before resume_all_vcpus, so the device is already
+// running: it sends the MSI at once through the posted IRTE into vCPU 1's PIR (the vCPU is not
+// loaded yet, so no notification is processed), and start_vcpus' vmx_vcpu_pi_load / PIR sync moves
+// it into vIRR.
+TEST(X86BackendSeed, Nic1IsPostedIntoThePirOfTheStoppedVcpuAfterStartDevices) {
     RunResult r = run_file(kSeed);
     EXPECT_EQ(timeline(r, "nic.1"), (std::vector<std::string>{
-                                        "fire nic.1 -> x86.device[nic] (not live)",
-                                        "restore:start_devices -> x86.virr[vcpu1]",
+                                        "fire nic.1 -> x86.pir[vcpu1]",
+                                        "restore:start_vcpus -> x86.virr[vcpu1]",
                                         "run all -> nowhere",
                                     }));
-    const size_t fired = action_index(r, "fire nic.1");
     const size_t started = action_index(r, "restore:start_devices");
-    std::vector<const Event*> held = events(r, x86::tp::kDeviceHold, {iarg("vector", 1), sarg("state", "RESUMING")});
-    ASSERT_EQ(held.size(), 1u);
-    EXPECT_EQ(held[0]->action, fired);
+    const size_t fired = action_index(r, "fire nic.1");
+    EXPECT_LT(started, fired) << "the devices run before the vCPUs (vm_prepare_start)";
+    EXPECT_TRUE(events(r, x86::tp::kDeviceHold, {iarg("vector", 1)}).empty()) << "a running device holds nothing";
     std::vector<const Event*> sent =
         events(r, {x86::tp::kDeviceMsi, x86::tp::kDeviceMsiLostError}, {iarg("vector", 1)});
     ASSERT_EQ(sent.size(), 1u);
-    EXPECT_EQ(sent[0]->action, started);
+    EXPECT_EQ(sent[0]->action, fired);
     std::vector<const Event*> posts = events(r, x86::tp::kIommuPost);
-    EXPECT_EQ(std::count_if(posts.begin(), posts.end(), [&](const Event* e) { return e->action == started; }), 1);
+    EXPECT_EQ(std::count_if(posts.begin(), posts.end(), [&](const Event* e) { return e->action == fired; }), 1);
 }
 
 // vfio_pci_load_config restores the MSI-X table the source's guest programmed, and the later
@@ -927,7 +928,7 @@ TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
                       "start_vcpus,start_devices");
               }),
               "--order: 'restore_its_tables' is not a restore step of backend x86 (expected one of: set_lapic, "
-              "vfio_load_config, msix_enable, irq_bypass_connect, start_vcpus, start_devices)");
+              "vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus)");
     EXPECT_EQ(error_of([&] {
                   run(s, {}, "set_lapic,msix_enable,vfio_load_config,irq_bypass_connect,start_vcpus,start_devices");
               }),
