@@ -285,10 +285,19 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
 
    private:
     // ---- save steps (on the source) ----------------------------------------------------------
+    /// pause_all_vcpus kicks every vCPU out of KVM_RUN. One blocked in WFI is woken first:
+    /// kvm_vcpu_wfi returns from kvm_vcpu_halt, clears IN_WFI and kvm_vgic_load makes its vPE
+    /// resident again; the exit to userspace then puts it without a doorbell (vgic_v4_put asks for
+    /// one only IN_WFI), so no doorbell stays armed for a stopped vCPU (issue 15 §1.6).
     void stop_vcpus() {
         Machine& h = source();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
-            h.kvm().vcpu_put(v, false);
+            kvm::Kvm kvm = h.kvm();
+            if (h.vgic.cpus[v].run == kvm::VcpuRun::Blocked) {
+                kvm.kick(v);
+                kvm.vcpu_load(v);
+            }
+            kvm.vcpu_put(v, false);
             h.vgic.cpus[v].run = kvm::VcpuRun::Stopped;
         }
     }

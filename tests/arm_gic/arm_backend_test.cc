@@ -252,6 +252,51 @@ TEST_P(ArmBackendBlock, PreemptedVcpuThatBlocksIsWokenByItsVlpi) {
     EXPECT_EQ(o->forwarded, std::optional<bool>(true));
 }
 
+/// vCPU 0 waits in WFI when the migration stops the vCPUs; nic.0 is raised on the destination
+/// while its device is RESUMING.
+const std::string kBlockedAtStop =
+    "name: blocked-at-stop\n"
+    "vm: {vcpus: 1}\n"
+    "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
+    "routes: [{source: nic.0, vcpu: 0}]\n"
+    "steps: [{block: {vcpu: 0}}, {migrate: {order: qemu, fire: [{source: nic.0, before: start_devices}]}},\n"
+    "        {run: all}]\n"
+    "expect: {nic.0: delivered-once}\n";
+
+// issue 15 §1.6 (kvm_vcpu_wfi, reference/arm §3.7 / kernel_history A1): QEMU's pause_all_vcpus
+// kicks a vCPU blocked in WFI; kvm_vcpu_wfi returns, clears IN_WFI and kvm_vgic_load makes the vPE
+// resident, and the exit to userspace puts it without a doorbell (vgic_v4_put asks for one only
+// IN_WFI). So at stop_vcpus the blocked vCPU is kicked, loaded and put with doorbell=false. On
+// GICv4.1 the migrated VM gets nic.0 once; on GICv4.0 the ITS save fails at the forwarded entry
+// (vgic_its_save_itt: -EACCES for irq->hw without GICv4.1), the destination's vITS has no device
+// and the MSI is dropped, as scenarios/arm/gicv4_0.yaml shows.
+TEST_P(ArmBackendBlock, StopVcpusWakesABlockedVcpuAndPutsItWithoutADoorbell) {
+    RunOptions options;
+    options.policy = {PolicySetting{"arm.gic", GetParam(), {}, {}}};
+    RunResult r = run_scenario(parse_scenario(kBlockedAtStop, builtin_backends().catalogue(), "blocked_at_stop.yaml"),
+                               arm_info(), options);
+    const auto stop = std::find(r.schedule.begin(), r.schedule.end(), "save:stop_vcpus");
+    ASSERT_NE(stop, r.schedule.end());
+    const uint32_t action = static_cast<uint32_t>(stop - r.schedule.begin());
+    std::vector<const TracePointInfo*> seen;
+    std::optional<bool> last_put_doorbell;
+    for (const Event& e : r.events) {
+        if (e.action != action) continue;
+        if (e.point == &arm::tp::kKvmVcpuKick || e.point == &arm::tp::kKvmVcpuLoad) seen.push_back(e.point);
+        if (e.point == &arm::tp::kKvmVcpuPut) {
+            seen.push_back(e.point);
+            for (const EventArg& a : e.args)
+                if (a.key == "doorbell") last_put_doorbell = a.value == ArgValue(true);
+        }
+    }
+    EXPECT_EQ(seen, (std::vector<const TracePointInfo*>{&arm::tp::kKvmVcpuKick, &arm::tp::kKvmVcpuLoad,
+                                                         &arm::tp::kKvmVcpuPut}));
+    EXPECT_EQ(last_put_doorbell, std::optional<bool>(false)) << "a stopped vCPU keeps no doorbell armed";
+    const SourceOutcome* o = r.outcome("nic.0");
+    ASSERT_NE(o, nullptr);
+    EXPECT_EQ(o->outcome, GetParam() == "v4.1" ? Outcome::DeliveredOnce : Outcome::Lost);
+}
+
 INSTANTIATE_TEST_SUITE_P(BothVersions, ArmBackendBlock, ::testing::Values("v4.1", "v4.0"),
                          [](const auto& info) { return info.param == "v4.1" ? "V4_1" : "V4_0"; });
 
