@@ -292,12 +292,12 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     void stop_vcpus() {
         Machine& h = source();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
-            kvm::Kvm kvm = h.kvm();
+            kvm::Kvm k = h.kvm();
             if (h.vgic.cpus[v].run == kvm::VcpuRun::Blocked) {
-                kvm.kick(v);
-                kvm.vcpu_load(v);
+                k.kick(v);
+                k.vcpu_load(v);
             }
-            kvm.vcpu_put(v, false);
+            k.vcpu_put(v, false);
             h.vgic.cpus[v].run = kvm::VcpuRun::Stopped;
         }
     }

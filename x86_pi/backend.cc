@@ -78,7 +78,8 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                  &tp::kQemuIrqBypassConnect},
                 // vm_start: vm_prepare_start runs the change-state handlers first (vfio_vmstate_change
                 // sets the devices RUNNING), then resume_all_vcpus (QEMU system/cpus.c).
-                {{"start_devices", S::Restore, "start_devices", "VFIO devices to RUNNING (vm_prepare_start -> vfio_vmstate_change)"},
+                {{"start_devices", S::Restore, "start_devices",
+                  "VFIO devices to RUNNING (vm_prepare_start -> vfio_vmstate_change)"},
                  &B::start_devices,
                  &tp::kQemuStartDevices},
                 {{"start_vcpus", S::Restore, "start_vcpus",
