@@ -8,14 +8,6 @@
 
 namespace irqdiff::arm::host {
 
-const char* to_string(Handler handler) {
-    switch (handler) {
-        case Handler::VpeDoorbell: return "vgic_v4_doorbell_handler";
-        case Handler::VfioMsi: return "vfio_msihandler";
-    }
-    return "?";
-}
-
 namespace {
 template <class Actions>
 auto by_lpi(Actions& actions, uint32_t lpi) {

@@ -22,7 +22,6 @@ enum class Handler : uint8_t {
     VpeDoorbell,  // vgic_v4_doorbell_handler; the argument is the vPE
     VfioMsi,      // vfio_msihandler; the argument is the host IRQ (an index into ItsDriver::irqs())
 };
-const char* to_string(Handler handler);
 
 struct IrqAction {
     Handler handler = Handler::VfioMsi;

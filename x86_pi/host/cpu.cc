@@ -5,17 +5,6 @@
 
 namespace irqdiff::x86::host {
 
-const char* to_string(Handler handler) {
-    switch (handler) {
-        case Handler::None: return "none";
-        case Handler::PostedIntrIpi: return "sysvec_kvm_posted_intr_ipi";
-        case Handler::PostedIntrWakeup: return "pi_wakeup_handler";
-        case Handler::Reschedule: return "sysvec_reschedule_ipi";
-        case Handler::VfioMsi: return "vfio_msihandler";
-    }
-    return "?";
-}
-
 Vectors::Vectors() {
     set_system(kPostedIntrVector, Handler::PostedIntrIpi);
     set_system(kRescheduleVector, Handler::Reschedule);

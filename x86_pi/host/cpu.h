@@ -34,7 +34,6 @@ enum class Handler : uint8_t {
     Reschedule,        // sysvec_reschedule_ipi
     VfioMsi,           // vfio_msihandler; the argument is the host IRQ
 };
-const char* to_string(Handler handler);
 
 struct IrqAction {
     Handler handler = Handler::None;
