@@ -152,6 +152,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     }
 
     void where(SourceId source, std::vector<Location>& out) const override {
+        if (vm_gone()) return;
         const GuestSource& g = vm().sources.at(source);
         if (!g.routed) return;
         const Machine& h = active();
