@@ -145,7 +145,9 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     explicit ArmBackend(const BackendContext& ctx)
         : MigrationDriver(ctx),
           config_(GicConfig::from_policy(ctx.policy)),
-          transfer_(kvm::transfer_point(ctx.policy)) {
+          transfer_(kvm::transfer_point(ctx.policy)),
+          save_(kvm::kSavePolicy.read(ctx.policy)),
+          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         boot();
@@ -189,6 +191,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     Stream fresh_transit() const { return Stream{}; }
 
     void where(SourceId source, std::vector<Location>& out) const override {
+        if (vm_gone()) return;
         const GuestLpi& lpi = vm().lpis.at(source);
         if (!lpi.routed) return;
         const Machine& h = active();
@@ -220,7 +223,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     }
 
     std::unique_ptr<Machine> make_machine(bool destination) {
-        auto h = std::make_unique<Machine>(config_, log_, transfer_);
+        auto h = std::make_unique<Machine>(config_, log_, transfer_, save_);
         log_.emit(destination ? tp::kQemuIncoming : tp::kQemuBoot, to_string(config_.version), scenario_.vcpus,
                   to_string(transfer_));
         h->its.init(h->gic);
@@ -301,22 +304,35 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             h.vgic.cpus[v].run = kvm::VcpuRun::Stopped;
         }
     }
+    /// The ITS's vm_change_state_handler: a failed save is reported and the migration goes on
+    /// with the tables written so far, or (arm.its_save_error=abort) QEMU aborts.
     void save_its_tables() {
-        if (int rc = source().kvm().its_save_tables(); rc != kvm::kOk) log_.emit(tp::kQemuItsSaveFailed, rc, false);
+        int rc = source().kvm().its_save_tables();
+        if (rc == kvm::kOk) return;
+        const bool fatal = its_save_error_ == vmm::ItsSaveError::Abort && rc != kvm::kEfault;
+        log_.emit(tp::kQemuItsSaveFailed, rc, fatal);
+        if (fatal) vmm_exits();
     }
+    /// The GIC's vm_change_state_handler aborts QEMU on any error but -EFAULT.
     void save_pending_tables() {
-        if (int rc = source().kvm().save_pending_tables(); rc != kvm::kOk)
-            log_.emit(tp::kQemuSavePendingTablesError,
-                      "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (vm_change_state_handler)", rc);
+        int rc = source().kvm().save_pending_tables();
+        if (rc == kvm::kOk) return;
+        log_.emit(tp::kQemuSavePendingTablesError,
+                  "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (arm_gicv3_kvm.c vm_change_state_handler)",
+                  rc);
+        if (rc != kvm::kEfault) vmm_exits();
     }
     void save_gic_state_step() { save_gic_state(source()); }
+    /// Stop-and-copy: the final RAM pass and the devices' migration data
+    /// (vfio_save_complete_precopy), then the switch-over (issue 15 §1.5: a stopped device's
+    /// pending MSIs travel in its own data, read here).
     void copy_memory() {
         if (!transit().written) save_gic_state(source());
+        save_devices(source());
         switch_over();
     }
 
-    /// QEMU's pre_save hooks: the registers the GIC and ITS vmstate carry (PTZ reads 0), and the
-    /// devices' state.
+    /// QEMU's pre_save hooks: the registers the GIC and ITS vmstate carry (PTZ reads 0).
     void save_gic_state(Machine& h) {
         kvm::Kvm kvm = h.kvm();
         Stream& st = transit();
@@ -334,7 +350,6 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         st.its_cwriter = kvm.its_read(GITS_CWRITER);
         st.its_baser0 = kvm.its_read(gits_baser(0));
         st.its_baser1 = kvm.its_read(gits_baser(1));
-        save_devices(h);
         st.written = true;
     }
 
@@ -388,6 +403,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
 
     GicConfig config_;
     kvm::TransferPoint transfer_;
+    kvm::SaveSide save_;
+    vmm::ItsSaveError its_save_error_;
 };
 
 }  // namespace

@@ -30,10 +30,12 @@ struct Machine {
     kvm::VgicState vgic;
     vmm::QemuState qemu;
     kvm::TransferPoint transfer;
+    kvm::SaveSide save;
     EventLog* log;
 
-    Machine(const GicConfig& config, EventLog& events, kvm::TransferPoint point)
-        : gic(config, mem.host, events), transfer(point), log(&events) {
+    Machine(const GicConfig& config, EventLog& events, kvm::TransferPoint point,
+            kvm::SaveSide save_side = kvm::SaveSide::VptRead)
+        : gic(config, mem.host, events), transfer(point), save(save_side), log(&events) {
         listen();
     }
     Machine(const Machine& o)
@@ -44,13 +46,14 @@ struct Machine {
           vgic(o.vgic),
           qemu(o.qemu),
           transfer(o.transfer),
+          save(o.save),
           log(o.log) {
         gic.attach(mem.host, *log);
         listen();
     }
     Machine& operator=(const Machine&) = delete;
 
-    kvm::Kvm kvm() { return kvm::Kvm(vgic, gic, its, cpus, mem.guest, *log, transfer); }
+    kvm::Kvm kvm() { return kvm::Kvm(vgic, gic, its, cpus, mem.guest, *log, transfer, save); }
     vmm::Qemu vmm();  // arm_gic/vmm/qemu.h
 
     /// The host CPUs take their pending physical LPIs and run the handler each one's host IRQ was

@@ -10,7 +10,8 @@ std::vector<PolicySpec> arm_policies() {
     // The order is the product's (JSON lists policies in catalogue order): new keys go last.
     return {kvm::kTransferPolicy.spec(), kGicVersionPolicy.spec(),     kCommandErrorPolicy.spec(),
             kTableFaultPolicy.spec(),    kVptWritebackPolicy.spec(),   vmm::kVectorEnablePolicy.spec(),
-            kListRegistersPolicy.spec(), kVpendbaserDirtyPolicy.spec()};
+            kListRegistersPolicy.spec(), kVpendbaserDirtyPolicy.spec(), kvm::kSavePolicy.spec(),
+            vmm::kItsSaveErrorPolicy.spec()};
 }
 
 }  // namespace irqdiff::arm

@@ -523,9 +523,10 @@ inline constexpr Op<Int, Int> kKvmUnsetForwarding{"KVM.unset_forwarding", Layer:
     "a vLPI unmapped in hardware, hw = false; nothing is read back", "kvm_vgic_v4_unset_forwarding; 05b9405f2fa1"};
 inline constexpr Op<Int> kKvmDoorbell{"KVM.doorbell", Layer::Hypervisor, {"vpe"},
     "a vPE's doorbell taken: its vCPU is kicked", "vgic_v4_doorbell_handler"};
-inline constexpr GuestError<Int, Int, Int> kKvmItsSaveTablesError{
+inline constexpr Refused<Int, Int, Int> kKvmItsSaveTablesError{
     "KVM.its_save_tables", Layer::Hypervisor, {"device", "event", "intid"},
-    "a forwarded vLPI without GICv4.1: -EACCES, the save stops", "vgic_its_save_itt; bd94e7aea403"};
+    "a forwarded vLPI whose state KVM cannot read (no GICv4.1, or Linux < 5.13): -EACCES, the save stops",
+    "vgic_its_save_itt; bd94e7aea403, 8082d50f4817; arm-vgic-its.rst -EACCES"};
 inline constexpr Op<Int, Int> kKvmItsSaveTables{"KVM.its_save_tables", Layer::Hypervisor, {"devices", "collections"},
     "KVM_DEV_ARM_ITS_SAVE_TABLES: the vITS state into the guest's tables", "vgic_its_save_tables_v0"};
 inline constexpr GuestError<> kKvmItsRestoreTablesCollectionError{"KVM.its_restore_tables", Layer::Hypervisor, {},
@@ -583,7 +584,8 @@ inline constexpr Op<Str, Int, Str> kQemuIncoming{"QEMU.incoming", Layer::Vmm, {"
 inline constexpr Op<> kQemuSaveItsTables{"QEMU.save_its_tables", Layer::Vmm, {},
     "save: KVM_DEV_ARM_ITS_SAVE_TABLES", "kvm_arm_its vm_change_state_handler"};
 inline constexpr Op<Int, Bool> kQemuItsSaveFailed{"QEMU.its_save_failed", Layer::Vmm, {"rc", "fatal"},
-    "SAVE_TABLES failed: QEMU only reports it", "kvm_arm_its vm_change_state_handler"};
+    "SAVE_TABLES failed: QEMU reports it and migrates the tables written so far, or (arm.its_save_error=abort, "
+    "its first handler) aborts", "hw/intc/arm_gicv3_its_kvm.c vm_change_state_handler"};
 inline constexpr Op<> kQemuSavePendingTables{"QEMU.save_pending_tables", Layer::Vmm, {},
     "save: KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES", "vgic_v3_save_pending_tables"};
 inline constexpr GuestError<Int> kQemuSavePendingTablesError{"QEMU.save_pending_tables", Layer::Vmm, {"rc"},

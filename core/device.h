@@ -1,9 +1,13 @@
 // A PCI device with MSI/MSI-X vectors, as the VMM drives it through a VM's life and a live
 // migration (VFIO device states RUNNING, STOP, RESUMING: include/uapi/linux/vfio.h migration FSM,
 // QEMU hw/vfio/migration.c). A device in STOP "must not generate interrupts"; an MSI it cannot
-// send — stopped, resuming, or its vectors not set up yet — stays pending in the device, as the
-// MSI-X Pending Bit Array holds it, and is sent when the device can send again. Both backends use
-// this; how an MSI travels once sent is theirs.
+// send — stopped, or its vectors not set up yet — stays pending in the device, as the MSI-X
+// Pending Bit Array holds it, and is sent when the device can send again. A stopped device's
+// pending state is part of its own migration data, read in stop-and-copy (vfio_save_complete_
+// precopy, the `copy_memory` step): from then until the destination's device runs (its RESUMING
+// state included) the device can raise nothing, so a schedule that fires it there asks for the
+// impossible (DEVICE.impossible_msi, outcome `impossible`; issue 15 §1.5). Both backends use this;
+// how an MSI travels once sent is theirs.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +50,7 @@ struct PciDevice {
     std::vector<VfioVector> vectors;
     std::vector<MsixEntry> msix;  // the guest-programmed MSI-X table (migrated with the config)
     std::vector<bool> held;       // MSIs waiting in the device
+    bool data_read = false;       // STOP, and its migration data was read (stop-and-copy)
 
     PciDevice(std::string device_name, bool is_passthrough, uint32_t vector_count)
         : name(std::move(device_name)),
@@ -55,18 +60,25 @@ struct PciDevice {
           held(vector_count, false) {}
 
     bool can_send() const { return state == DeviceRunState::Running && msix_enabled; }
-    /// The device raises `vector`: true when it can send it now, otherwise it is held (DEVICE.hold).
-    bool raise(uint32_t vector, EventLog& log) {
-        if (can_send()) return true;
+    /// Whether the device can raise anything at all: not after its migration data was read, and
+    /// not while RESUMING (the VFIO migration FSM: only a RUNNING device generates interrupts;
+    /// one in STOP may still hold what it latched before it stopped, until its data is read).
+    bool can_raise() const { return state == DeviceRunState::Running || (state == DeviceRunState::Stopped && !data_read); }
+
+    enum class Raise : uint8_t { Send, Held, Impossible };
+    /// The device raises `vector`: Send when it can send it now; Held when it holds it
+    /// (DEVICE.hold); Impossible when it can raise nothing (the caller reports it).
+    Raise raise(uint32_t vector, EventLog& log) {
+        if (!can_raise()) return Raise::Impossible;
+        if (can_send()) return Raise::Send;
         held.at(vector) = true;
         log.emit(tp::kDeviceHold, name, vector, to_string(state), msix_enabled);
-        return false;
+        return Raise::Held;
     }
-    /// Loading the migrated device state (vfio_load_config): the MSIs pending in the stream join
-    /// those this RESUMING device raised meanwhile; each is held once (a pending bit per vector).
+    /// Loading the migrated device state (vfio_load_config): the MSIs pending in the stream (a
+    /// RESUMING device raised none of its own).
     void load_held(const std::vector<bool>& saved) {
-        for (uint32_t v = 0; v < held.size() && v < saved.size(); ++v)
-            if (saved[v]) held[v] = true;
+        for (uint32_t v = 0; v < held.size() && v < saved.size(); ++v) held[v] = saved[v];
     }
     /// Whether `vector` is held here or, before the state is loaded, in `saved`.
     bool holds(uint32_t vector, const std::vector<bool>* saved) const {

@@ -21,6 +21,8 @@ const char* to_string(EventKind kind) {
         case EventKind::GuestError: return "guest-error";
         case EventKind::Violation: return "violation";
         case EventKind::Ignored: return "ignored";
+        case EventKind::Impossible: return "impossible";
+        case EventKind::Refusal: return "refusal";
     }
     return "?";
 }

@@ -50,7 +50,8 @@ size_t common_prefix(const std::vector<Action>& a, const std::vector<Action>& b)
 bool ScheduleRow::failing() const {
     if (!violations.empty()) return true;
     return std::any_of(sources.begin(), sources.end(), [](const ScheduleSource& s) {
-        return s.outcome == Outcome::Lost || s.outcome == Outcome::Duplicated;
+        // A refused save fails the migration too, announced rather than silent.
+        return s.outcome == Outcome::Lost || s.outcome == Outcome::Duplicated || s.outcome == Outcome::SaveRefused;
     });
 }
 

@@ -69,6 +69,10 @@ class MigrationDriver : public Backend {
     /// (Derived::run_vcpu); `unassign` is KVM_IRQFD deassign through the VMM; the rest is the
     /// backend's (Derived::apply_step). Then the host CPUs take their work.
     void apply(const Action& a) final {
+        if (s_.vm_gone) {
+            log_.emit(tp::kVmGone);
+            return;
+        }
         switch (a.kind) {
             case StepKind::Migrate: migrate(a); break;
             case StepKind::Run:
@@ -124,7 +128,13 @@ class MigrationDriver : public Backend {
         Transit transit;                   // the rest of the stream and the restore's progress
         Vm vm;                             // the guest's own state (drivers, vectors, masks)
         BackendCounters retired;           // of source machines earlier migrations left behind
+        bool vm_gone = false;              // the VMM process exited (abort): no VM is left
     };
+
+    /// The VMM process exits (QEMU's abort()): the VM and everything pending in it is gone, and
+    /// every later action finds no VM (VM.gone).
+    void vmm_exits() { s_.vm_gone = true; }
+    bool vm_gone() const { return s_.vm_gone; }
 
     /// The machine the VM runs on now (or is being restored onto).
     Machine& active() { return *(s_.on_dst ? s_.dst : s_.src); }

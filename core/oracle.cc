@@ -43,9 +43,22 @@ void Oracle::apply(const Action& a, uint32_t index) {
     }
 }
 
+Verdicts Verdicts::from(const std::vector<Event>& events, const Scenario& scenario) {
+    Verdicts v;
+    for (const Event& e : events) {
+        if (e.kind == EventKind::Refusal && !v.refused_at) v.refused_at = e.action;
+        if (e.kind != EventKind::Impossible) continue;
+        for (const std::string& name : e.sources)
+            if (std::optional<SourceId> s = scenario.find_source(name);
+                s && std::find(v.impossible.begin(), v.impossible.end(), *s) == v.impossible.end())
+                v.impossible.push_back(*s);
+    }
+    return v;
+}
+
 std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& oracle,
                                       const std::vector<Delivery>& deliveries, const std::vector<Location>& held,
-                                      bool passthrough, bool virtualizing) {
+                                      bool passthrough, bool virtualizing, const Verdicts& verdicts) {
     SourceOutcome o;
     o.source = source;
     o.fired = oracle.fired;
@@ -76,6 +89,16 @@ std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& orac
         o.outcome = live == 1 ? Outcome::Pending : live == 0 ? Outcome::Lost : Outcome::Duplicated;
     else
         o.outcome = live == 0 ? Outcome::DeliveredOnce : Outcome::Duplicated;
+
+    if (std::find(verdicts.impossible.begin(), verdicts.impossible.end(), source) != verdicts.impossible.end()) {
+        o.outcome = Outcome::Impossible;
+    } else if (o.outcome == Outcome::Lost && verdicts.refused_at) {
+        const uint32_t r = *verdicts.refused_at;
+        auto before = [r](uint32_t action) { return action < r; };
+        if (std::count_if(at.begin(), at.end(), before) ==
+            std::count_if(oracle.deliveries.begin(), oracle.deliveries.end(), before))
+            o.outcome = Outcome::SaveRefused;
+    }
     return o;
 }
 

@@ -50,13 +50,25 @@ struct SourceOutcome {
     std::vector<Location> held;     // where the backend still holds it at the end
 };
 
+/// What a run's non-Op events say about its sources beyond their deliveries (EventKind
+/// Impossible and Refusal, core/trace_point.h).
+struct Verdicts {
+    std::vector<SourceId> impossible;    // sources an Impossible event touched
+    std::optional<uint32_t> refused_at;  // the action of the first Refusal event
+    /// From a run's recorded events (non-Op events are always recorded).
+    static Verdicts from(const std::vector<Event>& events, const Scenario& scenario);
+};
+
 /// Classifies one source, or nullopt when it was neither fired nor delivered nor held.
+///  - an Impossible event touched it: impossible (the run says nothing about it);
 ///  - fewer deliveries than the oracle: lost; more: duplicated;
 ///  - as many: if the oracle still holds it pending, `pending` when the backend holds it in exactly
 ///    one live place, lost in none, duplicated in more; otherwise delivered-once, or duplicated
-///    when the backend still holds a live copy that would be delivered again.
+///    when the backend still holds a live copy that would be delivered again;
+///  - lost in a run with a Refusal at action r, with every oracle delivery before r made by the
+///    backend before r: save-refused (the loss came with the kernel's refusal, not silently).
 std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& oracle,
                                       const std::vector<Delivery>& deliveries, const std::vector<Location>& held,
-                                      bool passthrough, bool virtualizing);
+                                      bool passthrough, bool virtualizing, const Verdicts& verdicts = {});
 
 }  // namespace irqdiff

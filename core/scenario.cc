@@ -8,12 +8,15 @@ const char* to_string(Outcome outcome) {
         case Outcome::Lost: return "lost";
         case Outcome::Duplicated: return "duplicated";
         case Outcome::Pending: return "pending";
+        case Outcome::SaveRefused: return "save-refused";
+        case Outcome::Impossible: return "impossible";
     }
     return "?";
 }
 
 std::optional<Outcome> parse_outcome(std::string_view text) {
-    for (Outcome o : {Outcome::DeliveredOnce, Outcome::Lost, Outcome::Duplicated, Outcome::Pending})
+    for (Outcome o : {Outcome::DeliveredOnce, Outcome::Lost, Outcome::Duplicated, Outcome::Pending,
+                      Outcome::SaveRefused, Outcome::Impossible})
         if (text == to_string(o)) return o;
     return std::nullopt;
 }

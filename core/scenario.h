@@ -23,10 +23,14 @@ enum class Outcome : uint8_t {
     Lost,           // delivered fewer times than the oracle (or left only in a non-live place)
     Duplicated,     // delivered more times than the oracle
     Pending,        // still pending at the end on both the oracle and the backend (e.g. masked)
+    SaveRefused,    // lost after the kernel refused to save the VM's interrupt state and said so
+                    // (KVM_DEV_ARM_ITS_SAVE_TABLES -EACCES): an announced refusal, not a silent loss
+    Impossible,     // the schedule fires it where the modelled system cannot raise it (a VFIO
+                    // device after its migration data was read, before it runs on the destination)
 };
 const char* to_string(Outcome outcome);
 std::optional<Outcome> parse_outcome(std::string_view text);
-inline constexpr const char* kOutcomeNames = "delivered-once, lost, duplicated, pending";
+inline constexpr const char* kOutcomeNames = "delivered-once, lost, duplicated, pending, save-refused, impossible";
 
 using SourceId = uint32_t;
 

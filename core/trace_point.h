@@ -38,8 +38,12 @@ enum class EventKind : uint8_t {
                  // the model applied its documented (policy-selected) choice
     Violation,   // an architectural rule was broken (a run with one does not meet expectations)
     Ignored,     // the architecture says to ignore this; logged so it is never silent
+    Impossible,  // the schedule asked for what the modelled system cannot do (a stopped device's MSI
+                 // after its migration data was read): the sources it touches are `impossible`
+    Refusal,     // the kernel refused a migration request and said so (an error code the VMM
+                 // sees): losses after it are `save-refused`, not silent losses
 };
-inline constexpr int kEventKindCount = 4;
+inline constexpr int kEventKindCount = 6;
 const char* to_string(EventKind kind);
 
 /// An argument printed in hexadecimal (addresses, register values).
@@ -187,6 +191,10 @@ template <class... A>
 using Violation = TracePoint<EventKind::Violation, A...>;
 template <class... A>
 using Ignored = TracePoint<EventKind::Ignored, A...>;
+template <class... A>
+using Impossible = TracePoint<EventKind::Impossible, A...>;
+template <class... A>
+using Refused = TracePoint<EventKind::Refusal, A...>;
 
 /// The declarations one stack (or core) lists, in the order its trace_points.h declares them.
 using TracePointList = std::span<const TracePointInfo* const>;

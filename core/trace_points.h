@@ -27,6 +27,8 @@ inline constexpr Op<> kQemuCopyMemory{"QEMU.copy_memory", Layer::Vmm, {},
     "save: the final RAM pass, ending with the switch-over"};
 inline constexpr Op<Int> kQemuSwitchOver{"QEMU.switch_over", Layer::Vmm, {"guest_pages"},
     "the destination machine comes up with a copy of guest RAM"};
+inline constexpr Op<> kVmGone{"VM.gone", Layer::Vmm, {},
+    "the VMM process has exited (abort()): the action finds no VM to act on"};
 inline constexpr Op<> kQemuVfioLoadConfig{"QEMU.vfio_load_config", Layer::Vmm, {},
     "restore: VFIO PCI config and MSI-X table", "vfio_pci_load_config"};
 inline constexpr Op<> kQemuMsixEnable{"QEMU.msix_enable", Layer::Vmm, {},
@@ -64,6 +66,10 @@ inline constexpr Op<Str, Int, Bool> kDeviceMsi{"DEVICE.msi", Layer::Vmm, {"devic
     "a device sends an MSI"};
 inline constexpr Op<Str, Int, Str, Bool> kDeviceHold{"DEVICE.hold", Layer::Vmm, {"device", "vector", "state", "msix"},
     "a device that cannot send now holds the MSI (stopped, or MSI-X not enabled)"};
+inline constexpr Impossible<Str, Int, Str> kDeviceImpossibleMsi{"DEVICE.impossible_msi", Layer::Vmm,
+    {"device", "vector", "state"},
+    "the schedule fires a device that can raise nothing (its migration data was read, or it is RESUMING)",
+    "include/uapi/linux/vfio.h migration FSM; QEMU vfio_save_complete_precopy"};
 
 // ---- the Unicorn guest's handlers (core/guest_program.cc) ---------------------------------------------
 inline constexpr Op<Int, Hex, Str> kGuestIrqEntry{"GUEST.irq_entry", Layer::Guest, {"vcpu", "pc", "insn"},

@@ -17,6 +17,8 @@
 //   deassign(d, v)           KVM_IRQFD deassign, with the vector's flags as they were
 #pragma once
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -45,9 +47,22 @@ class Vfio {
     Vfio(std::vector<PciDevice>& devices, Port port, EventLog& log)
         : devices_(devices), port_(std::move(port)), log_(log) {}
 
-    /// The device raises MSI `vector`; a device that cannot send it holds it (DEVICE.hold).
+    /// The device raises MSI `vector`; a device that cannot send it holds it (DEVICE.hold); one
+    /// that can raise nothing reports the schedule's request as impossible (DEVICE.impossible_msi).
     void fire(size_t device, uint32_t vector) {
-        if (devices_.at(device).raise(vector, log_)) send(device, vector);
+        PciDevice& d = devices_.at(device);
+        switch (d.raise(vector, log_)) {
+            case PciDevice::Raise::Send: send(device, vector); break;
+            case PciDevice::Raise::Held: break;
+            case PciDevice::Raise::Impossible:
+                log_.emit(tp::kDeviceImpossibleMsi.touching(fmt::format("{}.{}", d.name, vector)),
+                          d.state == DeviceRunState::Resuming
+                              ? "a RESUMING device generates no interrupts (VFIO migration FSM)"
+                              : "the device's migration data was read in stop-and-copy: what it raises now "
+                                "reaches no machine (VFIO migration FSM, vfio_save_complete_precopy)",
+                          d.name, vector, to_string(d.state));
+                break;
+        }
     }
 
     /// The guest writes MSI-X table entry `vector` (QEMU's MSI-X emulation); with MSI-X enabled
@@ -142,10 +157,15 @@ class Vfio {
         for (uint32_t v : d.release()) send(device, v);
     }
 
-    /// The devices' part of the migration stream.
-    std::vector<DeviceImage> save() const {
+    /// The devices' part of the migration stream, read in stop-and-copy
+    /// (vfio_save_complete_precopy / vfio_save_state): a stopped device's data is read now, so it
+    /// can raise nothing more.
+    std::vector<DeviceImage> save() {
         std::vector<DeviceImage> out;
-        for (const PciDevice& d : devices_) out.push_back({d.msix_programmed, d.held, d.msix});
+        for (PciDevice& d : devices_) {
+            out.push_back({d.msix_programmed, d.held, d.msix});
+            if (d.state == DeviceRunState::Stopped) d.data_read = true;
+        }
         return out;
     }
     /// vfio_pci_load_config on the destination: config, MSI-X table, and the MSIs the stream holds

@@ -12,6 +12,7 @@
 #include "x86_pi/places.h"
 #include "x86_pi/policies.h"
 #include "x86_pi/trace_points.h"
+#include "x86_pi/vmm/apic.h"
 #include "x86_pi/vmm/qemu.h"
 
 namespace irqdiff::x86 {
@@ -21,12 +22,14 @@ namespace {
 /// What the source writes into the migration stream besides RAM and the devices' state, and how
 /// far the restore has come.
 struct Stream {
-    std::vector<kvm::LapicImage> lapic;  // per vCPU, from KVM_GET_LAPIC
-    std::vector<kvm::VcpuRegs> regs;     // per vCPU, from KVM_GET_REGS / KVM_GET_VCPU_EVENTS
+    std::vector<vmm::ApicState> apic;  // per vCPU: QEMU's APIC state from KVM_GET_LAPIC (kvm_get_apic_state)
+    std::vector<kvm::VcpuRegs> regs;   // per vCPU: KVM_GET_REGS / KVM_GET_VCPU_EVENTS / KVM_GET_MP_STATE
     bool lapic_saved = false;
-    bool vcpus_started = false;         // start_vcpus ran on the destination (registers set)
-    std::vector<bool> lapic_loaded;     // set_lapic ran for the vCPU on the destination
-    std::vector<bool> deadline_passed;  // the timer's deadline passed after its state was saved
+    bool vcpus_started = false;      // start_vcpus ran on the destination (registers set)
+    std::vector<bool> lapic_loaded;  // set_lapic ran for the vCPU on the destination
+    /// The model's clock, not the stream's content: the saved one-shot timer was still armed at
+    /// KVM_GET_LAPIC and its deadline (the scenario's `fire`) has not come since.
+    std::vector<bool> deadline_ahead;
 };
 
 class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, GuestState, UnicornGuest> {
@@ -147,11 +150,12 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     Stream fresh_transit() const {
         Stream t;
         t.lapic_loaded.assign(scenario_.vcpus, false);
-        t.deadline_passed.assign(scenario_.vcpus, false);
+        t.deadline_ahead.assign(scenario_.vcpus, false);
         return t;
     }
 
     void where(SourceId source, std::vector<Location>& out) const override {
+        if (vm_gone()) return;
         const GuestSource& g = vm().sources.at(source);
         if (!g.routed) return;
         const Machine& h = active();
@@ -160,10 +164,21 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         if (dev.kind == DeviceKind::Msi) {
             if (h.qemu.devices.at(src.device).holds(src.vector, held_in_stream(src.device)))
                 out.push_back({&places::kDevice, src.device, false});
-        } else if (transit().deadline_passed.at(g.vcpu) && transit().lapic_saved && !lapic_valid(g.vcpu) &&
-                   transit().lapic.at(g.vcpu).reg(apic::TMCCT) != 0) {
-            // The deadline passed while the armed timer's state travelled: it fires when restored.
-            out.push_back({&places::kSavedTimer, g.vcpu, false});
+        } else {
+            // A tick KVM counted in lapic_timer.pending (the deadline passed while the vCPU was out of
+            // the guest): vcpu_run injects it at the vCPU's next pass, on this machine only (KVM_GET_LAPIC
+            // does not see it and nothing migrates it).
+            if (lapic_valid(g.vcpu) && h.kvm_state.vcpus.at(g.vcpu).timer_pending)
+                out.push_back({&places::kTimerPending, g.vcpu, true});
+            // The stream's one-shot (TMICT != 0, unmasked) whose deadline has passed, and whose tick is
+            // not in the saved IRR: KVM_SET_LAPIC fires it from the zero TMCCT QEMU puts.
+            if (transit().lapic_saved && !lapic_valid_on_dst(g.vcpu) && !transit().deadline_ahead.at(g.vcpu)) {
+                const vmm::ApicState& a = transit().apic.at(g.vcpu);
+                const kvm::LapicImage put = vmm::kvm_put_apic_state(a);
+                if (kvm::Kvm::timer_restart(put) == kvm::TimerRestart::Expired &&
+                    !apic::LvtTimer::Mask.get(put.reg(apic::LVT_TIMER)) && !a.irr_test(g.vector))
+                    out.push_back({&places::kSavedTimer, g.vcpu, false});
+            }
         }
         for (uint32_t c = 0; c < scenario_.vcpus; ++c) {
             for (unsigned vec = 0; vec < 256; ++vec) {
@@ -195,7 +210,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 if (injected) out.push_back({&places::kInjected, c, valid});
                 if (in_stream) out.push_back({&places::kSavedRegs, c, false});
                 if (page.test(apic::ISR, v) && !injected && !in_stream) out.push_back({&places::kVisr, c, false});
-                if (transit().lapic_saved && !lapic_valid_on_dst(c) && transit().lapic.at(c).test(apic::IRR, v))
+                if (transit().lapic_saved && !lapic_valid_on_dst(c) && transit().apic.at(c).irr_test(v))
                     out.push_back({&places::kSavedLapic, c, false});
             }
         }
@@ -262,11 +277,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         transit() = fresh_transit();
         Machine& h = source();
         kvm::Kvm kvm = h.kvm();
-        for (uint32_t v = 0; v < scenario_.vcpus; ++v) {  // KVM_RUN
-            h.kvm_state.vcpus[v].run = kvm::VcpuRun::Runnable;
-            kvm.vcpu_load(v);
-            kvm.vcpu_enter(v);
-        }
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.run(v);  // KVM_RUN
         service();
         if (unicorn_) {
             // The drivers' part stays the abstract guest's; each vCPU's program sets up its own
@@ -350,12 +361,28 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             active().vmm().fire(src.device, src.vector);
             return;
         }
-        const uint32_t v = vm().sources.at(source).vcpu;
+        GuestSource& g = vm().sources.at(source);
+        const uint32_t v = g.vcpu;
+        if (g.early_ticks > 0) {
+            // KVM_SET_LAPIC already fired the one-shot this deadline belonged to; the guest's next
+            // arming (if it took the tick) has a later deadline.
+            --g.early_ticks;
+            log_.emit(tp::kTimerDeadlineEarlyIgnored,
+                      "the deadline of a one-shot KVM_SET_LAPIC already fired (QEMU migrates no TMCCT)", v);
+            return;
+        }
         log_.emit(tp::kTimerDeadline, v);
-        // The deadline is wall-clock time: a machine whose LAPIC timer is armed fires it; state that
-        // is travelling will find the deadline passed when KVM_SET_LAPIC restarts the timer.
-        if (transit().lapic_saved && !lapic_valid_on_dst(v)) transit().deadline_passed[v] = true;
+        // The deadline is wall-clock time: the LAPIC holding the VM's state fires its armed timer
+        // (apic_timer_fn); the saved state's deadline has now passed.
+        if (transit().lapic_saved && !lapic_valid_on_dst(v)) transit().deadline_ahead[v] = false;
         if (lapic_valid(v) && active().kvm_state.vcpus[v].timer_armed) kvm().timer_expired(v);
+    }
+
+    /// The timer source routed to vCPU `v` (a vCPU has at most one), if any.
+    std::optional<SourceId> timer_source(uint32_t v) const {
+        for (SourceId id = 0; id < vm().sources.size(); ++id)
+            if (vm().sources[id].routed && vm().sources[id].timer && vm().sources[id].vcpu == v) return id;
+        return std::nullopt;
     }
 
     // ---- save steps (on the source) ----------------------------------------------------------
@@ -373,14 +400,14 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     void save_lapic(Machine& h) {
         kvm::Kvm kvm = h.kvm();
         Stream& st = transit();
-        st.lapic.clear();
+        st.apic.clear();
         st.regs.clear();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
             st.regs.push_back(kvm.get_regs(v));
-            st.lapic.push_back(kvm.get_lapic(v));
+            st.apic.push_back(vmm::kvm_get_apic_state(kvm.get_lapic(v)));  // kvm_get_apic
+            st.deadline_ahead[v] = h.kvm_state.vcpus[v].timer_armed;
         }
         st.lapic_saved = true;
-        st.deadline_passed.assign(scenario_.vcpus, false);
     }
 
     // ---- restore steps (on the destination) --------------------------------------------------
@@ -388,10 +415,15 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         kvm::Kvm kvm = destination().kvm();
         Stream& st = transit();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
-            if (int rc = kvm.set_lapic(v, st.lapic.at(v), st.deadline_passed[v]); rc != kvm::kOk)
+            const kvm::LapicImage image = vmm::kvm_put_apic_state(st.apic.at(v));  // kvm_apic_put
+            if (int rc = kvm.set_lapic(v, image); rc != kvm::kOk) {
                 log_.emit(tp::kQemuSetLapicError, "KVM_SET_LAPIC failed: the migration fails", v, rc);
+            } else if (kvm::Kvm::timer_restart(image) == kvm::TimerRestart::Expired && st.deadline_ahead[v]) {
+                // The one-shot fired inside KVM_SET_LAPIC before its deadline (8e6ed96cdd50 with
+                // QEMU's zero TMCCT): an early tick; its deadline, when it comes, finds no timer.
+                if (std::optional<SourceId> id = timer_source(v)) ++vm().sources[*id].early_ticks;
+            }
             st.lapic_loaded[v] = true;
-            st.deadline_passed[v] = false;
         }
     }
     void start_vcpus() {
@@ -399,11 +431,8 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         kvm::Kvm kvm = h.kvm();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.set_regs(v, transit().regs.at(v));
         transit().vcpus_started = true;
-        for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
-            h.kvm_state.vcpus[v].run = kvm::VcpuRun::Runnable;
-            kvm.vcpu_load(v);
-            kvm.vcpu_enter(v);
-        }
+        // KVM_RUN: a vCPU halted at the save is halted again (mp_state), and blocks until woken.
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.run(v);
     }
     kvm::KvmConfig config_;
     bool logical_;

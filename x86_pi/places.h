@@ -8,8 +8,11 @@ namespace irqdiff::x86::places {
 
 // QEMU / VFIO: a stopped device (or the migration stream's device state) holds the MSI.
 inline constexpr Place kDevice{"x86.device", IndexKind::Device, "held by the device or its saved state"};
-// The migration stream's LAPIC state: an armed timer whose deadline passed while it travelled.
+// The migration stream's LAPIC state: a one-shot timer (TMICT != 0) whose deadline has passed; KVM_SET_LAPIC
+// fires it from QEMU's zero TMCCT.
 inline constexpr Place kSavedTimer{"x86.saved_timer", IndexKind::Vcpu, "an expired LAPIC timer in the saved state"};
+// KVM's lapic_timer.pending: a tick counted while the vCPU was out of the guest, injected at its next vcpu_run.
+inline constexpr Place kTimerPending{"x86.timer_pending", IndexKind::Vcpu, "a timer tick in KVM's lapic_timer.pending"};
 // The posted-interrupt descriptor's PIR.
 inline constexpr Place kPir{"x86.pir", IndexKind::Vcpu, "the PI descriptor's posted-interrupt requests"};
 // The vAPIC page.

@@ -65,9 +65,12 @@ inline constexpr Op<Int, Hex> kKvmInject{"KVM.inject", Layer::Hypervisor, {"vcpu
 inline constexpr Op<Int, Hex> kKvmEoiInduced{"KVM.eoi_induced", Layer::Hypervisor, {"vcpu", "vector"},
     "an EOI-induced exit for a vector in the EOI-exit bitmap", "handle_apic_eoi_induced"};
 inline constexpr Op<Int, Bool> kKvmHalt{"KVM.halt", Layer::Hypervisor, {"vcpu", "blocks"},
-    "HLT: the vCPU blocks unless it has an event", "kvm_emulate_halt"};
+    "HLT: mp_state HALTED; the vCPU blocks unless it has an event", "kvm_emulate_halt, vcpu_block"};
 inline constexpr Op<Int, Bool, Hex> kKvmSetRegs{"KVM.set_regs", Layer::Hypervisor, {"vcpu", "if", "injected"},
     "KVM_SET_REGS / KVM_SET_VCPU_EVENTS on the destination", "kvm_arch_vcpu_ioctl_set_regs"};
+inline constexpr Op<Int, Str> kKvmSetMpState{"KVM.set_mp_state", Layer::Hypervisor, {"vcpu", "mp_state"},
+    "KVM_SET_MP_STATE on the destination: a vCPU halted at the save is halted again (QEMU kvm_put_mp_state)",
+    "kvm_arch_vcpu_ioctl_set_mpstate"};
 
 // ---- KVM: MSIs, routes, irqfds and the bypass (x86_pi/kvm/irq.cc) ---------------------------------------
 inline constexpr Op<Hex, Hex, Str, Int> kKvmSetMsi{
@@ -150,7 +153,15 @@ inline constexpr Op<Int, Hex, Bool> kKvmLapicReadUnreadable{
 inline constexpr Op<Int, Hex, Hex> kKvmLapicRead{"KVM.lapic_read", Layer::Hypervisor, {"vcpu", "reg", "value"},
     "the guest reads a local APIC register", "kvm_lapic_reg_read"};
 inline constexpr Op<Int, Hex> kKvmTimerExpired{"KVM.timer_expired", Layer::Hypervisor, {"vcpu", "lvtt"},
-    "the LAPIC timer fires its LVT entry", "apic_timer_expired -> kvm_apic_local_deliver"};
+    "the LAPIC timer expires: its hrtimer's deadline, or at once when KVM_SET_LAPIC restarts a one-shot from "
+    "TMCCT 0", "apic_timer_expired"};
+inline constexpr Ignored<Int> kKvmTimerPendingIgnored{"KVM.timer_pending", Layer::Hypervisor, {"vcpu"},
+    "a tick already in lapic_timer.pending is not counted again", "apic_timer_expired"};
+inline constexpr Op<Int, Str> kKvmTimerPending{"KVM.timer_pending", Layer::Hypervisor, {"vcpu", "run"},
+    "the expiry is counted in lapic_timer.pending (not in the IRR) and the vCPU kicked; vcpu_run injects it",
+    "apic_timer_expired: atomic_inc(&lapic_timer.pending), KVM_REQ_UNBLOCK, kvm_vcpu_kick"};
+inline constexpr Op<Int> kKvmInjectPendingTimer{"KVM.inject_pending_timer", Layer::Hypervisor, {"vcpu"},
+    "vcpu_run injects the pending timer tick", "kvm_inject_pending_timer_irqs -> kvm_inject_apic_timer_irqs"};
 inline constexpr Ignored<Int> kKvmTimerExpiredMaskedIgnored{"KVM.timer_expired", Layer::Hypervisor, {"vcpu"},
     "a masked LVT timer entry sends no interrupt", "kvm_apic_local_deliver"};
 inline constexpr Op<Int, Hex, Hex, Int> kKvmGetLapic{
@@ -162,6 +173,10 @@ inline constexpr Op<Int, Hex, Hex, Str> kKvmSetLapic{
     "KVM.set_lapic", Layer::Hypervisor, {"vcpu", "irr", "isr", "clear"},
     "KVM_SET_LAPIC: the register page loaded (PIR cleared before or after, policy x86.set_lapic_clears_pir)",
     "kvm_apic_set_state; reference §5.3"};
+inline constexpr Op<Int, Int, Int, Str> kKvmTimerRestart{
+    "KVM.timer_restart", Layer::Hypervisor, {"vcpu", "tmict", "tmcct", "restart"},
+    "KVM_SET_LAPIC restarts the timer from TMICT and TMCCT: a one-shot with TMCCT 0 expires at once",
+    "kvm_apic_set_state -> __start_apic_timer(APIC_TMCCT) -> set_target_expiration (8e6ed96cdd50)"};
 
 // ---- the host: IRQ-remapping driver and vectors (x86_pi/host/irq_remapping.cc, x86_pi/machine.cc) ------
 inline constexpr Op<Int, Int, Hex, Int, Hex> kHostRequestIrq{
@@ -196,6 +211,8 @@ inline constexpr GuestError<Str, Int> kDeviceMsiLostError{"DEVICE.msi", Layer::V
     "a vector with no host IRQ (VFIO_DEVICE_SET_IRQS failed): the MSI is lost"};
 inline constexpr Op<Int> kTimerDeadline{"TIMER.deadline", Layer::Hypervisor, {"vcpu"},
     "a LAPIC timer's deadline passes (its hrtimer fires)"};
+inline constexpr Ignored<Int> kTimerDeadlineEarlyIgnored{"TIMER.deadline", Layer::Hypervisor, {"vcpu"},
+    "the deadline of a one-shot KVM_SET_LAPIC already fired: no timer has it"};
 inline constexpr Op<Int> kGuestCli{"GUEST.cli", Layer::Guest, {"vcpu"},
     "the guest clears RFLAGS.IF (CLI)"};
 inline constexpr Op<Int> kGuestSti{"GUEST.sti", Layer::Guest, {"vcpu"},

@@ -28,11 +28,31 @@
 
 namespace irqdiff::arm::kvm {
 
+/// How KVM saves the state of forwarded vLPIs (policy arm.save, declared in vgic.cc). The 5.13
+/// series that added the transfer (12df7429213a) also added the save side it relies on.
+enum class SaveSide : uint8_t {
+    /// Linux >= 5.13: vgic_v4_get_vlpi_state (80317fe4a653) reads the VPT in
+    /// vgic_v3_save_pending_tables with the vPEs unmapped (f66b7b151e00), and vgic_its_save_itt
+    /// fails only without GICv4.1 (8082d50f4817).
+    VptRead,
+    /// Linux < 5.13: vgic_its_save_itt fails with -EACCES at the first forwarded ITE on GICv4.1
+    /// too (bd94e7aea403), and the pending-table save writes pending_latch for forwarded LPIs.
+    Refuse,
+};
+extern const Policy<SaveSide> kSavePolicy;
+
 class Kvm {
    public:
     Kvm(VgicState& state, Gic& gic, host::ItsDriver& its, host::Cpus& cpus, AddressSpace& guest_memory, EventLog& log,
-        TransferPoint transfer)
-        : s_(state), gic_(gic), host_(its), cpus_(cpus), guest_(guest_memory), log_(log), transfer_(transfer) {}
+        TransferPoint transfer, SaveSide save = SaveSide::VptRead)
+        : s_(state),
+          gic_(gic),
+          host_(its),
+          cpus_(cpus),
+          guest_(guest_memory),
+          log_(log),
+          transfer_(transfer),
+          save_(save) {}
 
     /// kvm_vgic_create + vgic_init + vgic_v4_init: the vCPUs' vPEs with their doorbells; on
     /// GICv4.1 every vPE is mapped on every ITS at once (gic_requires_eager_mapping).
@@ -80,12 +100,14 @@ class Kvm {
     void doorbell(uint32_t vpeid);
 
     // ---- save and restore ---------------------------------------------------------------------------
-    /// KVM_DEV_ARM_ITS_SAVE_TABLES -> vgic_its_save_tables_v0. -EACCES for a forwarded ITE
-    /// without GICv4.1 (bd94e7aea403, 8082d50f4817): the save stops there.
+    /// KVM_DEV_ARM_ITS_SAVE_TABLES -> vgic_its_save_tables_v0. -EACCES (a Refusal) for a
+    /// forwarded ITE without GICv4.1 (8082d50f4817), or for any forwarded ITE before 5.13
+    /// (SaveSide::Refuse, bd94e7aea403): the save stops there.
     int its_save_tables();
     /// KVM_DEV_ARM_ITS_RESTORE_TABLES -> vgic_its_restore_tables_v0.
     int its_restore_tables();
-    /// KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES -> vgic_v3_save_pending_tables.
+    /// KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES -> vgic_v3_save_pending_tables: a forwarded LPI's
+    /// bit from the VPT on GICv4.1 with SaveSide::VptRead, else from pending_latch.
     int save_pending_tables();
     /// arm.transfer=vm_start: the userspace call at VM start that was proposed and rejected.
     void vm_start_transfer();
@@ -132,6 +154,7 @@ class Kvm {
     AddressSpace& guest_;
     EventLog& log_;
     TransferPoint transfer_;
+    SaveSide save_;
 };
 
 }  // namespace irqdiff::arm::kvm

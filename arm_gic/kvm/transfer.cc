@@ -23,7 +23,8 @@ struct TransferRow {
 // The project's central question in one table: where does restored pending state of a forwarded
 // vLPI move into the VPT? (reference/arm §3, the 2020-21 review of 12df7429213a.)
 constexpr TransferRow kTransferTable[] = {
-    {TransferPoint::None, "none", std::nullopt, "Linux < 5.13"},
+    {TransferPoint::None, "none", std::nullopt,
+     "5.13 without the transfer, a control (Linux < 5.13 is arm.transfer=none with arm.save=refuse)"},
     {TransferPoint::ItsRestore, "its_restore", TransferHook::ItsRestoreTables,
      "suggested in review (Marc Zyngier 2020-11-24)"},
     {TransferPoint::EnableLpis, "enable_lpis", TransferHook::EnableLpis, "proposed 2020-12-08 (Shenming Lu)"},

@@ -15,7 +15,8 @@ namespace irqdiff::arm::kvm {
 
 /// Where restored pending_latch of a forwarded vLPI is pushed into the VPT.
 enum class TransferPoint : uint8_t {
-    None,           // nowhere: Linux before 5.13
+    None,           // nowhere: a control, Linux 5.13's save side without the transfer (no kernel shipped
+                    // it: Linux < 5.13 is this with arm.save=refuse, issue 15 §1.1)
     ItsRestore,     // at KVM_DEV_ARM_ITS_RESTORE_TABLES, for LPIs already forwarded (review suggestion)
     EnableLpis,     // at vgic_enable_lpis, for forwarded LPIs (Shenming Lu, 2020-12-08)
     SetForwarding,  // in kvm_vgic_v4_set_forwarding (12df7429213a, Linux 5.13)

@@ -271,6 +271,17 @@ bool Kvm::vcpu_has_pending(uint32_t vcpu) const {
 
 // ---- the pending-table save (vgic-v3.c) -----------------------------------------------------
 
+const Policy<SaveSide> kSavePolicy{
+    "arm.save",
+    "arm",
+    {{"vpt_read", SaveSide::VptRead}, {"refuse", SaveSide::Refuse}},
+    SaveSide::VptRead,
+    "how KVM saves forwarded vLPIs: read their VPT bits (5.13), or refuse the ITS save and write pending_latch "
+    "(before 5.13)",
+    "vpt_read: Linux >= 5.13, 80317fe4a653 vgic_v4_get_vlpi_state, f66b7b151e00 vgic_v3_save_pending_tables, "
+    "8082d50f4817 vgic_its_save_itt -EACCES only without GICv4.1; refuse: Linux < 5.13, bd94e7aea403 "
+    "vgic_its_save_itt -EACCES for any forwarded ITE"};
+
 int Kvm::save_pending_tables() {
     if (!s_.initialized) return kEnxio;
     for (const VgicCpu& c : s_.cpus)
@@ -278,7 +289,9 @@ int Kvm::save_pending_tables() {
             log_.emit(tp::kKvmSavePendingTablesError, "a vCPU is running: -EBUSY");
             return kEbusy;
         }
-    const bool v41 = gic_.config().v41();
+    // Before 5.13 (SaveSide::Refuse) KVM never reads a VPT: a forwarded LPI's bit comes from
+    // pending_latch, which the hardware path never sets.
+    const bool v41 = gic_.config().v41() && save_ == SaveSide::VptRead;
     // GICv4.1 (f66b7b151e00): unmap every vPE so the VPT is clean (VMAPP {V,Alloc}={0,1}).
     if (v41)
         for (uint32_t v = 0; v < s_.cpus.size(); ++v) host_.unmap_vpe(gic_, v);

@@ -84,6 +84,7 @@ struct VgicState {
 
 /// KVM's ioctl results, as the kernel returns them.
 inline constexpr int kOk = 0;
+inline constexpr int kEfault = -14;
 inline constexpr int kEacces = -13;
 inline constexpr int kEbusy = -16;
 inline constexpr int kEnxio = -6;

@@ -407,7 +407,8 @@ void Kvm::doorbell(uint32_t vpeid) {
 
 int Kvm::its_save_tables() {
     const VirtualIts& its = s_.its;
-    const bool v41 = gic_.config().v41();
+    // 8082d50f4817 lets GICv4.1 save a forwarded ITE; before 5.13 (bd94e7aea403) none could be.
+    const bool saves_forwarded = gic_.config().v41() && save_ == SaveSide::VptRead;
     uint64_t dt = table_base(its.baser_device), ct = table_base(its.baser_collection);
     uint32_t devices = 0;
     // vgic_its_save_device_tables / _collection_table: a table whose BASER is not valid is skipped.
@@ -416,10 +417,14 @@ int Kvm::its_save_tables() {
         // vgic_its_save_itt
         for (auto e = dev.ites.begin(); e != dev.ites.end(); ++e) {
             const VgicIrq& irq = s_.lpis.at(e->second.intid);
-            if (irq.hw && !v41) {
-                // bd94e7aea403 / 8082d50f4817: a forwarded vLPI's state is not available without
-                // GICv4.1; the save stops here, leaving later devices and the collections unwritten.
-                log_.emit(tp::kKvmItsSaveTablesError, "a forwarded vLPI without GICv4.1: -EACCES (vgic_its_save_itt)",
+            if (irq.hw && !saves_forwarded) {
+                // bd94e7aea403 / 8082d50f4817: a forwarded vLPI's state is not available (without
+                // GICv4.1, or on any GIC before 5.13); the save stops here, leaving this device,
+                // later devices and the collections unwritten.
+                log_.emit(tp::kKvmItsSaveTablesError,
+                          save_ == SaveSide::Refuse
+                              ? "a forwarded vLPI before Linux 5.13: -EACCES (vgic_its_save_itt, bd94e7aea403)"
+                              : "a forwarded vLPI without GICv4.1: -EACCES (vgic_its_save_itt, 8082d50f4817)",
                           devid, e->first, irq.intid);
                 return kEacces;
             }

@@ -18,6 +18,14 @@ namespace irqdiff::arm::vmm {
 /// arm.vfio_vector_enable: how QEMU enables MSI-X vectors on restore (arm_gic/vmm/qemu.cc).
 extern const Policy<VectorEnable> kVectorEnablePolicy;
 
+/// What QEMU does when KVM_DEV_ARM_ITS_SAVE_TABLES fails in the ITS's vm_change_state_handler.
+enum class ItsSaveError : uint8_t {
+    Report,  // error_report_err, and the migration goes on with the tables written so far (today)
+    Abort,   // abort() for any error but -EFAULT (the handler as first merged, QEMU 2.10)
+};
+/// arm.its_save_error (arm_gic/vmm/qemu.cc).
+extern const Policy<ItsSaveError> kItsSaveErrorPolicy;
+
 class QemuPort {
    public:
     explicit QemuPort(Machine& machine) : m_(machine) {}

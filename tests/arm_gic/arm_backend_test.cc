@@ -10,7 +10,9 @@
 #include "arm_gic/backend.h"
 #include "arm_gic/places.h"
 #include "arm_gic/trace_points.h"
+#include "core/oracle.h"
 #include "core/runner.h"
+#include "core/trace_points.h"
 #include "registry/builtin_backends.h"
 
 namespace irqdiff {
@@ -80,7 +82,7 @@ TEST_P(ArmSeedTransfer, OutcomesForwardedFlagsAndViolations) {
 
 constexpr Expected kDirect{Outcome::DeliveredOnce, true};
 constexpr Expected kThroughAnLr{Outcome::DeliveredOnce, false};
-constexpr Expected kLost{Outcome::Lost, std::nullopt};
+constexpr Expected kRefused{Outcome::SaveRefused, std::nullopt};
 
 const Cell kCells[] = {
     // v4.1 set_forwarding (12df7429213a): nic.0 VPT -> guest pending table (SAVE_PENDING_TABLES with
@@ -91,7 +93,7 @@ const Cell kCells[] = {
     // v4.1 vm_start: in QEMU's order the bypass connects before the VM starts, so the call at
     // start_vcpus finds the LPI forwarded with pending_latch and INTs it into the VPT: direct.
     {"vm_start", "v4.1", kDirect, kDirect, false},
-    // v4.1 none (Linux < 5.13): set_forwarding leaves pending_latch on the hw LPI; at entry
+    // v4.1 none (the 5.13 control without the transfer): set_forwarding leaves pending_latch on the hw LPI; at entry
     // vgic_v3_populate_lr puts it in a list register with HW=1 (pINTID 0): the guest takes it
     // through the LR (forwarded: false) and the LR rule is broken once. nic.1 is direct.
     {"none", "v4.1", kThroughAnLr, kDirect, true},
@@ -105,12 +107,13 @@ const Cell kCells[] = {
     // (bd94e7aea403), leaving the device and collection tables unwritten, and SAVE_PENDING_TABLES
     // records pending_latch (0) for nic.0. The destination's vITS is empty: nic.0's state was never
     // saved, and nic.1 (sent at start_devices, not forwarded since set_forwarding could not
-    // resolve) does not translate in trigger_msi: both lost.
-    {"set_forwarding", "v4.0", kLost, kLost, false},
-    {"vm_start", "v4.0", kLost, kLost, false},
-    {"none", "v4.0", kLost, kLost, false},
-    {"its_restore", "v4.0", kLost, kLost, false},
-    {"enable_lpis", "v4.0", kLost, kLost, false},
+    // resolve) does not translate in trigger_msi: both lost, after KVM refused the save and said
+    // so (arm-vgic-its.rst: -EACCES "the state is not available without GICv4.1"): save-refused.
+    {"set_forwarding", "v4.0", kRefused, kRefused, false},
+    {"vm_start", "v4.0", kRefused, kRefused, false},
+    {"none", "v4.0", kRefused, kRefused, false},
+    {"its_restore", "v4.0", kRefused, kRefused, false},
+    {"enable_lpis", "v4.0", kRefused, kRefused, false},
 };
 
 void PrintTo(const Cell& c, std::ostream* os) { *os << "arm.transfer=" << c.transfer << " arm.gic=" << c.gic; }
@@ -122,6 +125,84 @@ INSTANTIATE_TEST_SUITE_P(AllTransferPointsBothVersions, ArmSeedTransfer, ::testi
                                  if (ch == '.') ch = '_';
                              return name;
                          });
+
+// ---- the save side before Linux 5.13 (issue 15 §1.1) --------------------------------------------
+
+RunResult run_file(const std::string& name, std::vector<PolicySetting> policy = {}) {
+    RunOptions options;
+    options.policy = std::move(policy);
+    return run_scenario(load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/" + name,
+                                      builtin_backends().catalogue()),
+                        arm_info(), options);
+}
+
+std::vector<const Event*> of(const RunResult& r, const TracePointInfo& point) {
+    std::vector<const Event*> out;
+    for (const Event& e : r.events)
+        if (e.point == &point) out.push_back(&e);
+    return out;
+}
+
+// bd94e7aea403 ("KVM: arm64: GICv4: Prevent a VM using GICv4 from being saved"), before the 5.13
+// series relaxed it (8082d50f4817) and added the VPT read (80317fe4a653, f66b7b151e00): on GICv4.1
+// too, KVM_DEV_ARM_ITS_SAVE_TABLES fails with -EACCES at the first forwarded ITE, and
+// SAVE_PENDING_TABLES neither unmaps the vPEs nor reads a VPT, so nic.0's bit (in the VPT, its
+// pending_latch clear) is never written. Current QEMU reports the error and goes on; both sources
+// are lost after the refusal: save-refused, not lost.
+TEST(ArmSaveSide, Before513TheItsSaveRefusesAForwardedIteOnGicv41_bd94e7aea403) {
+    RunResult r = run_file("arm/pre_5_13.yaml");
+    std::vector<const Event*> refused = of(r, arm::tp::kKvmItsSaveTablesError);
+    ASSERT_EQ(refused.size(), 1u);
+    EXPECT_EQ(refused[0]->kind, EventKind::Refusal);
+    EXPECT_NE(refused[0]->rule.find("bd94e7aea403"), std::string::npos) << refused[0]->rule;
+    std::vector<const Event*> failed = of(r, arm::tp::kQemuItsSaveFailed);
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0]->args, (std::vector<EventArg>{{"rc", ArgValue(int64_t{-13})}, {"fatal", ArgValue(false)}}));
+    EXPECT_TRUE(of(r, arm::tp::kKvmSavePendingBit).empty()) << "no forwarded LPI's bit is read from a VPT";
+    EXPECT_EQ(of(r, irqdiff::tp::kQemuSwitchOver).size(), 1u) << "the migration goes on";
+    for (const char* name : {"nic.0", "nic.1"}) EXPECT_EQ(r.outcome(name)->outcome, Outcome::SaveRefused) << name;
+
+    // The same scenario on the 5.13 save side saves nic.0 from the VPT (and, without the transfer,
+    // delivers it through a list register: the `none` control).
+    RunResult vpt = run_file("arm/pre_5_13.yaml", {PolicySetting{"arm.save", "vpt_read", {}, {}}});
+    EXPECT_TRUE(of(vpt, arm::tp::kKvmItsSaveTablesError).empty());
+    EXPECT_EQ(vpt.outcome("nic.0")->outcome, Outcome::DeliveredOnce);
+}
+
+// QEMU's ITS vm_change_state_handler as first merged with ITS migration (QEMU 2.10,
+// hw/intc/arm_gicv3_its_kvm.c) called abort() for any SAVE_TABLES error but -EFAULT; current QEMU
+// only reports it. With arm.its_save_error=abort the refusal ends the VM at save_its_tables: no
+// switch-over, every later action finds no VM (VM.gone), and both sources are save-refused.
+TEST(ArmSaveSide, QemusFirstItsHandlerAbortsOnTheRefusal_Qemu2_10) {
+    RunResult r = run_file("arm/pre_5_13_qemu_abort.yaml");
+    std::vector<const Event*> failed = of(r, arm::tp::kQemuItsSaveFailed);
+    ASSERT_EQ(failed.size(), 1u);
+    EXPECT_EQ(failed[0]->args.at(1).value, ArgValue(true));
+    EXPECT_TRUE(of(r, irqdiff::tp::kQemuSwitchOver).empty());
+    const auto save = std::find(r.schedule.begin(), r.schedule.end(), "save:save_its_tables");
+    ASSERT_NE(save, r.schedule.end());
+    const size_t after = r.schedule.end() - save - 1;
+    EXPECT_EQ(of(r, irqdiff::tp::kVmGone).size(), after);
+    EXPECT_TRUE(r.deliveries.empty());
+    for (const char* name : {"nic.0", "nic.1"}) {
+        SCOPED_TRACE(name);
+        EXPECT_EQ(r.outcome(name)->outcome, Outcome::SaveRefused);
+        EXPECT_TRUE(r.outcome(name)->held.empty());
+    }
+}
+
+// A loss before the refusal stays a loss (core/oracle.h classify): only what the oracle delivers
+// after the refused save is the refusal's.
+TEST(ArmSaveSide, ALossBeforeTheRefusalIsStillLost) {
+    Oracle::Tally t;
+    t.fired = 1;
+    t.deliveries = {2};
+    Verdicts v;
+    v.refused_at = 5;
+    EXPECT_EQ(classify(0, t, {}, {}, true, true, v)->outcome, Outcome::Lost);
+    t.deliveries = {7};
+    EXPECT_EQ(classify(0, t, {}, {}, true, true, v)->outcome, Outcome::SaveRefused);
+}
 
 // ---- where nic.0 is during the migration --------------------------------------------------------
 
@@ -259,7 +340,7 @@ const std::string kBlockedAtStop =
     "vm: {vcpus: 1}\n"
     "devices: [{name: nic, vectors: 1, passthrough: true}]\n"
     "routes: [{source: nic.0, vcpu: 0}]\n"
-    "steps: [{block: {vcpu: 0}}, {migrate: {order: qemu, fire: [{source: nic.0, before: start_devices}]}},\n"
+    "steps: [{block: {vcpu: 0}}, {migrate: {order: qemu, fire: [{source: nic.0, before: stop_devices}]}},\n"
     "        {run: all}]\n"
     "expect: {nic.0: delivered-once}\n";
 
@@ -269,7 +350,7 @@ const std::string kBlockedAtStop =
 // IN_WFI). So at stop_vcpus the blocked vCPU is kicked, loaded and put with doorbell=false. On
 // GICv4.1 the migrated VM gets nic.0 once; on GICv4.0 the ITS save fails at the forwarded entry
 // (vgic_its_save_itt: -EACCES for irq->hw without GICv4.1), the destination's vITS has no device
-// and the MSI is dropped, as scenarios/arm/gicv4_0.yaml shows.
+// and the MSI is dropped after KVM's refusal (save-refused), as scenarios/arm/gicv4_0.yaml shows.
 TEST_P(ArmBackendBlock, StopVcpusWakesABlockedVcpuAndPutsItWithoutADoorbell) {
     RunOptions options;
     options.policy = {PolicySetting{"arm.gic", GetParam(), {}, {}}};
@@ -294,7 +375,7 @@ TEST_P(ArmBackendBlock, StopVcpusWakesABlockedVcpuAndPutsItWithoutADoorbell) {
     EXPECT_EQ(last_put_doorbell, std::optional<bool>(false)) << "a stopped vCPU keeps no doorbell armed";
     const SourceOutcome* o = r.outcome("nic.0");
     ASSERT_NE(o, nullptr);
-    EXPECT_EQ(o->outcome, GetParam() == "v4.1" ? Outcome::DeliveredOnce : Outcome::Lost);
+    EXPECT_EQ(o->outcome, GetParam() == "v4.1" ? Outcome::DeliveredOnce : Outcome::SaveRefused);
 }
 
 INSTANTIATE_TEST_SUITE_P(BothVersions, ArmBackendBlock, ::testing::Values("v4.1", "v4.0"),

@@ -324,10 +324,10 @@ TEST(Trace, ViolationsStandOutAsProcessInstants) {
 }
 
 // A lifetime still open at the end closes at the end of the last action with the outcome (on
-// GICv4.0 the save fails with -EACCES and the pending interrupt is lost).
+// GICv4.0 the save fails with -EACCES and the pending interrupt is lost after the refusal).
 TEST(Trace, UndeliveredLifetimeEndsWithItsOutcome) {
     ScenarioResult r = run(kGicV40, {"arm"});
-    ASSERT_EQ(r.runs[0].outcome("nic.0")->outcome, Outcome::Lost);
+    ASSERT_EQ(r.runs[0].outcome("nic.0")->outcome, Outcome::SaveRefused);
     json trace = chrome_trace(r);
     int64_t last = 0;
     for (const json& e : trace["traceEvents"])
@@ -336,7 +336,7 @@ TEST(Trace, UndeliveredLifetimeEndsWithItsOutcome) {
     for (const json& e : trace["traceEvents"])
         if (e["ph"] == "e" && e["name"] == "nic.0") {
             found = true;
-            EXPECT_EQ(e["args"]["outcome"], "lost");
+            EXPECT_EQ(e["args"]["outcome"], "save-refused");
             EXPECT_EQ(e["ts"], last);
         }
     EXPECT_TRUE(found);

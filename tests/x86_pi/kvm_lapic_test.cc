@@ -8,6 +8,7 @@
 
 #include "tests/x86_pi/x86_harness.h"
 #include "x86_pi/guest/guest.h"
+#include "x86_pi/vmm/apic.h"
 
 namespace irqdiff::x86 {
 namespace {
@@ -20,6 +21,7 @@ using testing::arg;
 using testing::logical_msi;
 using testing::Machine;
 using testing::physical_msi;
+using testing::VcpuRun;
 
 constexpr uint64_t kApicBaseEnable = uint64_t{1} << 11;
 constexpr uint64_t kApicBaseExtd = uint64_t{1} << 10;
@@ -104,9 +106,10 @@ TEST(LapicWrite, IdKeepsBits31To24AndMovesThePhysicalMapEntry) {
 }
 
 // kvm_lapic_reg_write(APIC_LDR, APIC_DFR): LDR keeps [31:24]; DFR's low 28 bits read as ones; only
-// a flat-model (DFR[31:28] = 0xF) APIC joins the flat logical map.
+// a flat-model (DFR[31:28] = 0xF), software-enabled APIC joins the flat logical map.
 TEST(LapicWrite, LdrAndDfrDecideFlatLogicalMembership) {
     Machine m(2);
+    m.kvm().lapic_write(0, apic::SVR, 0x1FF);
     m.kvm().lapic_write(0, apic::LDR, 0x01FF'FFFF);
     EXPECT_EQ(m.page(0).read(apic::LDR), 0x0100'0000u);
     EXPECT_EQ(m.state().map.logical[0], 0);
@@ -211,8 +214,10 @@ TEST(LapicWrite, PeriodicTimerModeIsAGuestError) {
     EXPECT_EQ(m.count({tp::kKvmLapicWriteIpiError, tp::kKvmLapicWriteTimerModeError}, from), 1u);
 }
 
-// start_apic_timer: writing TMICT arms the one-shot timer, 0 disarms it; when it expires
-// (apic_timer_expired -> kvm_apic_local_deliver) the LVTT vector is accepted.
+// start_apic_timer: writing TMICT arms the one-shot timer, 0 disarms it. At its deadline the
+// hrtimer (apic_timer_fn -> apic_timer_expired) counts the tick in lapic_timer.pending and kicks the
+// vCPU out of the guest (kvm_use_posted_timer_interrupt is off by default); vcpu_run injects it
+// before the next entry (kvm_inject_pending_timer_irqs), posted into PIR and synced into vIRR.
 TEST(LapicWrite, TmictArmsTheOneShotTimerAndZeroDisarmsIt) {
     Machine m(1);
     m.start_all();
@@ -223,9 +228,52 @@ TEST(LapicWrite, TmictArmsTheOneShotTimerAndZeroDisarmsIt) {
     EXPECT_FALSE(m.vcpu(0).timer_armed);
     m.apic_write(0, apic::TMICT, 0x1000);
     m.cpu(0).guest_set_if(false);
+    size_t from = m.mark();
     m.kvm().timer_expired(0);
     EXPECT_FALSE(m.vcpu(0).timer_armed);
-    EXPECT_TRUE(m.virr(0, kTimerVector));  // posted in software; processed at once in guest mode
+    EXPECT_TRUE(m.vcpu(0).timer_pending);
+    EXPECT_FALSE(m.virr(0, kTimerVector));
+    m.service();  // the kick's reschedule IPI: an exit, then vcpu_run re-enters
+    EXPECT_FALSE(m.vcpu(0).timer_pending);
+    EXPECT_TRUE(m.virr(0, kTimerVector));
+    EXPECT_EQ(m.count(tp::kKvmTimerPending, from), 1u);
+    EXPECT_EQ(m.count(tp::kKvmInjectPendingTimer, from), 1u);
+    EXPECT_TRUE(m.cpu(0).in_guest());
+}
+
+// kvm_lapic_reg_write (APIC_TMICT): cancel_apic_timer zeroes lapic_timer.pending before the timer
+// restarts, so a tick still pending when the guest re-arms is dropped.
+TEST(LapicWrite, TmictWriteDropsAPendingTick_cancel_apic_timer) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kTimerVector);
+    m.apic_write(0, apic::TMICT, 0x1000);
+    m.kvm().leave_guest(0, true);  // preempted: out of the guest, the tick waits
+    m.kvm().timer_expired(0);
+    ASSERT_TRUE(m.vcpu(0).timer_pending);
+    m.kvm().lapic_write(0, apic::TMICT, 0x2000);
+    EXPECT_FALSE(m.vcpu(0).timer_pending);
+    EXPECT_TRUE(m.vcpu(0).timer_armed);
+}
+
+// kvm_vcpu_check_block wakes a halted vCPU for a pending timer tick (kvm_cpu_has_pending_timer);
+// vcpu_run injects it and vcpu_block finds the vCPU runnable (mp_state RUNNABLE again).
+TEST(LapicTimer, PendingTickWakesAHaltedVcpu_kvm_vcpu_check_block) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kTimerVector);
+    m.apic_write(0, apic::TMICT, 0x1000);
+    m.hlt(0);
+    ASSERT_EQ(m.vcpu(0).run, VcpuRun::Blocked);
+    ASSERT_EQ(m.vcpu(0).mp_state, kvm::MpState::Halted);
+    m.kvm().timer_expired(0);
+    m.service();
+    EXPECT_EQ(m.vcpu(0).run, VcpuRun::Runnable);
+    EXPECT_EQ(m.vcpu(0).mp_state, kvm::MpState::Runnable);
+    EXPECT_FALSE(m.vcpu(0).timer_pending);
+    EXPECT_TRUE(m.pir(0, kTimerVector) || m.virr(0, kTimerVector));
+    m.start(0);
+    EXPECT_EQ(m.take_all(0), std::vector<uint8_t>{kTimerVector});
 }
 
 // APIC-write emulation (SDM §29.4.3): with APICv the CPU stores the guest's LDR write and exits
@@ -234,6 +282,7 @@ TEST(LapicWrite, ApicWriteExitAppliesTheStoredValue) {
     Machine m(2);
     m.start(0);
     m.start(1);
+    m.apic_write(1, apic::SVR, 0x1FF);  // software-enabled: only then in the logical map
     size_t from = m.mark();
     m.apic_write(1, apic::LDR, 0x04FF'FFFF);
     EXPECT_EQ(m.find({tp::kCpuVmExitApicRead, tp::kCpuVmExit}, {arg("reason", "apic-write")}, from).size(), 1u);
@@ -268,6 +317,30 @@ TEST(ApicMap, SharedIdsAreAliasedAndNeverASingleDestination) {
     EXPECT_EQ(m.kvm().msi_destinations(physical_msi(0, 0x41)), (std::vector<uint32_t>{0, 1}));
 
     m.kvm().lapic_write(1, apic::LDR, static_cast<uint32_t>(apic::Ldr::LogicalId.make(1)));
+    EXPECT_EQ(m.state().map.logical[0], -2);
+    EXPECT_EQ(m.kvm().single_vcpu(logical_msi(0x01, 0x41)), -1);
+}
+
+// kvm_recalculate_logical_map returns early for an APIC that is not software-enabled (`if
+// (!kvm_apic_sw_enabled(apic)) return;`, torvalds/linux arch/x86/kvm/lapic.c; apic_set_spiv marks
+// the map dirty when SVR[8] changes): its LDR names nobody in the logical map, so it neither is a
+// single logical destination (kvm_intr_is_single_vcpu: such a route is not posted) nor aliases an
+// enabled APIC with the same logical bit. The physical map keeps every hardware-enabled APIC
+// (kvm_recalculate_phys_map has no such check).
+TEST(ApicMap, LogicalMapSkipsSoftwareDisabledApics_kvm_recalculate_logical_map) {
+    Machine m(2);
+    m.start_all();
+    m.kvm().lapic_write(1, apic::SVR, 0x0FF);  // vCPU 1 software-disables its APIC
+    EXPECT_EQ(m.state().map.logical[1], -1);
+    EXPECT_EQ(m.state().map.phys[1], 1);
+    EXPECT_EQ(m.kvm().single_vcpu(logical_msi(0x02, 0x41)), -1);
+    EXPECT_EQ(m.kvm().single_vcpu(physical_msi(1, 0x41)), 1);
+
+    // Disabled, it takes vCPU 0's logical bit without aliasing it; enabled again, it does.
+    m.kvm().lapic_write(1, apic::LDR, static_cast<uint32_t>(apic::Ldr::LogicalId.make(0x01)));
+    EXPECT_EQ(m.state().map.logical[0], 0);
+    EXPECT_EQ(m.kvm().single_vcpu(logical_msi(0x01, 0x41)), 0);
+    m.kvm().lapic_write(1, apic::SVR, 0x1FF);
     EXPECT_EQ(m.state().map.logical[0], -2);
     EXPECT_EQ(m.kvm().single_vcpu(logical_msi(0x01, 0x41)), -1);
 }
@@ -341,10 +414,12 @@ TEST(GetLapic, PirPostedUnderSnAppearsInTheReturnedIrr) {
     EXPECT_FALSE(m.vcpu(0).loaded);
 }
 
-// kvm_apic_get_state: the image is the register page with TMCCT computed from the timer: the
-// remaining count (the model: TMICT, time is not modelled) while armed, 0 once it fired or was
-// never armed.
-TEST(GetLapic, TmcctIsTheInitialCountWhileArmedAndZeroOtherwise) {
+// kvm_apic_get_state: the image is the register page with TMCCT computed from the timer
+// (apic_get_tmcct): the remaining count (the model: TMICT, time is not modelled) while armed, 0 once
+// it expired. A deadline that passes while the vCPU is paused (out of KVM_RUN) only counts the tick
+// in lapic_timer.pending (apic_timer_expired): it is not in the IRR KVM_GET_LAPIC returns, and
+// nothing in the image says it is due (TMICT is unchanged).
+TEST(GetLapic, DeadlineWhilePausedIsOnlyPendingNotInTheImage_apic_timer_expired) {
     Machine m(1);
     m.start_all();
     m.apic_write(0, apic::LVT_TIMER, kTimerVector);
@@ -356,11 +431,22 @@ TEST(GetLapic, TmcctIsTheInitialCountWhileArmedAndZeroOtherwise) {
     EXPECT_EQ(armed.reg(apic::LDR), 0x0100'0000u);
     EXPECT_EQ(armed.apic_base, m.vcpu(0).apic_base);
 
+    size_t from = m.mark();
     m.kvm().timer_expired(0);
+    m.service();
+    EXPECT_TRUE(m.vcpu(0).timer_pending);
+    EXPECT_EQ(m.find(tp::kKvmTimerPending, {arg("run", "stopped")}, from).size(), 1u);
     LapicImage fired = m.kvm().get_lapic(0);
     EXPECT_EQ(fired.reg(apic::TMICT), 0x4321u);
     EXPECT_EQ(fired.reg(apic::TMCCT), 0u);
-    EXPECT_TRUE(fired.test(apic::IRR, kTimerVector));
+    EXPECT_FALSE(fired.test(apic::IRR, kTimerVector));
+    EXPECT_FALSE(m.pir(0, kTimerVector));
+    EXPECT_TRUE(m.vcpu(0).timer_pending);  // GET_LAPIC's vcpu_load does not inject it
+
+    // The next KVM_RUN on this machine injects it (vcpu_run -> kvm_inject_pending_timer_irqs).
+    m.start(0);
+    EXPECT_FALSE(m.vcpu(0).timer_pending);
+    EXPECT_EQ(m.take_all(0), std::vector<uint8_t>{kTimerVector});
 }
 
 // ---- KVM_SET_LAPIC ---------------------------------------------------------------------------------------
@@ -394,7 +480,7 @@ TEST_P(SetLapicPolicy, StalePirAndOnAreDropped) {
     LapicImage image = source_image();
     set_bit(image, apic::IRR, 0x52);
     size_t from = dst.mark();
-    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
     PiDesc after = dst.pid(0);
     EXPECT_FALSE(after.pir.any());
     EXPECT_FALSE(after.on);
@@ -405,24 +491,41 @@ TEST_P(SetLapicPolicy, StalePirAndOnAreDropped) {
     EXPECT_EQ(dst.find(clear, {arg("dropped", 1)}, from).size(), 1u);
 }
 
-// kvm_apic_set_state (9cfec6d097c6, reference §7 item 2, §8 invariant 3): an armed one-shot timer
-// whose deadline passed while the state travelled fires when KVM_SET_LAPIC restarts it, posting its
-// vector into PIR. The 2023 order (before_load) zeroes PIR before that and the interrupt survives to
-// the first entry; the older order (after_load) zeroes PIR after it and the interrupt is gone.
-TEST_P(SetLapicPolicy, ExpiredTimerFiredInsideSetLapicSurvivesOnlyWhenClearedBeforeLoad) {
+/// vCPU 0's armed one-shot as QEMU restores it: KVM_GET_LAPIC's image through kvm_get_apic_state and
+/// kvm_put_apic_state, which zeroes TMCCT (qemu/qemu hw/i386/kvm/apic.c).
+LapicImage qemu_put_image(bool masked = false) {
+    LapicImage image = vmm::kvm_put_apic_state(vmm::kvm_get_apic_state(source_image(/*timer=*/true)));
+    if (masked) set_reg(image, apic::LVT_TIMER, kTimerVector | apic::kLvtMasked);
+    return image;
+}
+
+// 8e6ed96cdd50 ("KVM: x86: fire timer when it is migrated and expired, and in oneshot mode"):
+// kvm_apic_set_state restarts the timer with __start_apic_timer(apic, APIC_TMCCT), and
+// set_target_expiration gives a one-shot whose TMCCT is 0 deadline 0. QEMU never writes TMCCT, so
+// every armed one-shot (TMICT != 0) expires inside KVM_SET_LAPIC whether or not its deadline had
+// passed; under vcpu_load with APICv the tick is posted into PIR at once (apic_timer_expired,
+// !from_timer_fn). 9cfec6d097c6 ("KVM: x86: Fix lapic timer interrupt lost after loading a snapshot")
+// moved the PIR clear before the load (before_load): the tick survives to the first entry; with the
+// older clear after the load (967235d32032, after_load) apicv_post_state_restore drops it.
+TEST_P(SetLapicPolicy, SetLapicFiresAnArmedOneShotTimerWithTmcctZero_8e6ed96cdd50) {
     const bool survives = GetParam() == SetLapicClear::BeforeLoad;
-    LapicImage image = source_image(/*timer=*/true);
-    ASSERT_NE(image.reg(apic::TMCCT), 0u);
+    LapicImage image = qemu_put_image();
+    ASSERT_EQ(image.reg(apic::TMCCT), 0u);
+    ASSERT_EQ(image.reg(apic::TMICT), kTimerInitialCount);
+    ASSERT_EQ(kvm::Kvm::timer_restart(image), kvm::TimerRestart::Expired);
     Machine dst(1, {.clear = GetParam()});
     size_t from = dst.mark();
-    ASSERT_EQ(dst.kvm().set_lapic(0, image, /*deadline_passed=*/true), kOk);
-    EXPECT_EQ(dst.count({tp::kKvmTimerExpired, tp::kKvmTimerExpiredMaskedIgnored}, from), 1u);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
+    EXPECT_EQ(dst.find(tp::kKvmTimerRestart, {arg("restart", "expired"), arg("tmcct", 0)}, from).size(), 1u);
+    EXPECT_EQ(dst.count(tp::kKvmTimerExpired, from), 1u);
+    EXPECT_EQ(dst.count(tp::kKvmTimerPending, from), 0u);
     EXPECT_EQ(
         dst.find({tp::kKvmDeliverPostedCoalesced, tp::kKvmDeliverPosted}, {arg("vector", Hex{kTimerVector})}, from)
             .size(),
         1u);
     EXPECT_EQ(dst.pir(0, kTimerVector), survives);
     EXPECT_FALSE(dst.vcpu(0).timer_armed);
+    EXPECT_EQ(dst.page(0).read(apic::TMCCT), 0u);
 
     dst.start(0);
     dst.cpu(0).guest_set_if(true);
@@ -430,12 +533,15 @@ TEST_P(SetLapicPolicy, ExpiredTimerFiredInsideSetLapicSurvivesOnlyWhenClearedBef
     EXPECT_EQ(taken, survives ? std::vector<uint8_t>{kTimerVector} : std::vector<uint8_t>{});
 }
 
-// kvm_apic_set_state: a restored armed timer whose deadline has not passed is restarted, not fired.
-TEST_P(SetLapicPolicy, ArmedTimerWithDeadlineAheadIsRestartedNotFired) {
+// set_target_expiration (count_reg APIC_TMCCT): a VMM that does pass the current count (KVM's own
+// KVM_GET_LAPIC image has it) gets the timer restarted with the remaining count, armed, not fired.
+TEST_P(SetLapicPolicy, SetLapicRestartsAOneShotFromANonZeroTmcct_set_target_expiration) {
     LapicImage image = source_image(/*timer=*/true);
+    ASSERT_NE(image.reg(apic::TMCCT), 0u);
+    ASSERT_EQ(kvm::Kvm::timer_restart(image), kvm::TimerRestart::Armed);
     Machine dst(1, {.clear = GetParam()});
     size_t from = dst.mark();
-    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
     EXPECT_TRUE(dst.vcpu(0).timer_armed);
     EXPECT_EQ(dst.count({tp::kKvmTimerExpired, tp::kKvmTimerExpiredMaskedIgnored}, from), 0u);
     EXPECT_FALSE(dst.pid(0).pir.any());
@@ -444,16 +550,52 @@ TEST_P(SetLapicPolicy, ArmedTimerWithDeadlineAheadIsRestartedNotFired) {
 INSTANTIATE_TEST_SUITE_P(BothClearPoints, SetLapicPolicy,
                          ::testing::Values(SetLapicClear::BeforeLoad, SetLapicClear::AfterLoad), clear_name);
 
-// kvm_apic_set_state: a timer that was not armed (TMCCT 0 in the image) is not restarted, whatever
-// the deadline.
+// kvm_apic_set_state: a timer that was never armed (TMICT 0: period 0 in set_target_expiration) is
+// not restarted.
 TEST(SetLapic, TimerNotArmedInTheImageDoesNotFire) {
-    LapicImage image = source_image(/*timer=*/false);
-    ASSERT_EQ(image.reg(apic::TMCCT), 0u);
+    LapicImage image = vmm::kvm_put_apic_state(vmm::kvm_get_apic_state(source_image(/*timer=*/false)));
+    ASSERT_EQ(image.reg(apic::TMICT), 0u);
+    ASSERT_EQ(kvm::Kvm::timer_restart(image), kvm::TimerRestart::Stopped);
     Machine dst(1);
     size_t from = dst.mark();
-    ASSERT_EQ(dst.kvm().set_lapic(0, image, true), kOk);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
     EXPECT_FALSE(dst.vcpu(0).timer_armed);
-    EXPECT_EQ(dst.count({tp::kKvmTimerExpired, tp::kKvmTimerExpiredMaskedIgnored}, from), 0u);
+    EXPECT_EQ(dst.count({tp::kKvmTimerRestart, tp::kKvmTimerExpired, tp::kKvmTimerExpiredMaskedIgnored}, from), 0u);
+}
+
+// kvm_apic_set_state -> apic_timer_expired -> kvm_apic_local_deliver: a masked LVTT expires too
+// (the restart does not look at the mask) but sends no interrupt.
+TEST(SetLapic, MaskedOneShotExpiresWithoutAnInterrupt_kvm_apic_local_deliver) {
+    Machine dst(1);
+    size_t from = dst.mark();
+    ASSERT_EQ(dst.kvm().set_lapic(0, qemu_put_image(/*masked=*/true)), kOk);
+    EXPECT_EQ(dst.count(tp::kKvmTimerExpired, from), 1u);
+    EXPECT_EQ(dst.count(tp::kKvmTimerExpiredMaskedIgnored, from), 1u);
+    EXPECT_FALSE(dst.pir(0, kTimerVector));
+}
+
+// apic_timer_expired without APICv (x86.posting=off): the expiry inside KVM_SET_LAPIC is counted in
+// lapic_timer.pending, and the first KVM_RUN injects it (kvm_inject_pending_timer_irqs).
+TEST(SetLapic, ExpiryWithoutApicvIsPendingUntilTheFirstKvmRun_kvm_inject_pending_timer_irqs) {
+    Machine dst(1, {.apicv = false});
+    ASSERT_EQ(dst.kvm().set_lapic(0, qemu_put_image()), kOk);
+    EXPECT_TRUE(dst.vcpu(0).timer_pending);
+    EXPECT_FALSE(dst.virr(0, kTimerVector));
+    dst.start(0);
+    dst.cpu(0).guest_set_if(true);
+    EXPECT_FALSE(dst.vcpu(0).timer_pending);
+    EXPECT_EQ(dst.take_all(0), std::vector<uint8_t>{kTimerVector});
+}
+
+// kvm_apic_set_state -> kvm_apic_set_version: QEMU's image has no version register (it is zeroed by
+// kvm_put_apic_state); KVM sets its own.
+TEST(SetLapic, VersionIsKvmsOwnNotTheImages_kvm_apic_set_version) {
+    LapicImage image = vmm::kvm_put_apic_state(vmm::kvm_get_apic_state(source_image()));
+    ASSERT_EQ(image.reg(apic::VERSION), 0u);
+    Machine dst(1);
+    const uint32_t reset_version = dst.page(0).read(apic::VERSION);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
+    EXPECT_EQ(dst.page(0).read(apic::VERSION), reset_version);
 }
 
 // kvm_apic_set_state step 4 [reference §5.3, §5.1]: QEMU does not carry PPR; KVM recomputes it from
@@ -464,7 +606,7 @@ TEST(SetLapic, PprIsRecomputedFromTheLoadedTprAndIsr) {
     set_bit(image, apic::ISR, 0x61);
     set_reg(image, apic::PPR, 0xF0);  // whatever the stream says
     Machine dst(1);
-    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
     EXPECT_EQ(dst.page(0).read(apic::PPR), 0x60u);
 }
 
@@ -475,7 +617,7 @@ TEST(SetLapic, SviIsTheHighestLoadedIsrVector) {
     set_bit(image, apic::ISR, 0x31);
     set_bit(image, apic::ISR, 0x61);
     Machine dst(1);
-    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
     EXPECT_EQ(dst.vmcs(0).svi, 0x61);
     dst.start(0);
     dst.apic_write(0, apic::EOI, 0);
@@ -490,7 +632,7 @@ TEST(SetLapic, TheApicMapFollowsTheLoadedImage) {
     LapicImage image = source_image();
     Machine dst(1);
     ASSERT_EQ(dst.kvm().single_vcpu(logical_msi(0x01, 0x41)), -1);  // reset LDR is 0
-    ASSERT_EQ(dst.kvm().set_lapic(0, image, false), kOk);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
     EXPECT_EQ(dst.state().map.logical[0], 0);
     EXPECT_EQ(dst.kvm().single_vcpu(logical_msi(0x01, 0x41)), 0);
 }
@@ -509,7 +651,7 @@ TEST_P(SetLapicRejects, X2apicOrDisabledApicBase) {
     stale.pir.set(0x41);
     dst.set_pid(0, stale);
     size_t from = dst.mark();
-    EXPECT_EQ(dst.kvm().set_lapic(0, image, false), kEinval);
+    EXPECT_EQ(dst.kvm().set_lapic(0, image), kEinval);
     EXPECT_EQ(dst.count(tp::kKvmSetLapicError, from), 1u);
     EXPECT_EQ(dst.count(tp::kKvmSetLapic, from), 0u);
     EXPECT_FALSE(dst.virr(0, 0x52));

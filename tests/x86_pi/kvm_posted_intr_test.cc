@@ -313,6 +313,72 @@ TEST(PiPut, BlockingWithInterruptsDisabledSuppressesNotificationsInstead) {
     EXPECT_EQ(m.vcpu(1).run, VcpuRun::Blocked);
 }
 
+// ---- mp_state across a pause and a migration ----------------------------------------------------------
+
+// kvm_emulate_halt -> kvm_vcpu_halt sets mp_state HALTED. Pausing the VM wakes the vCPU thread out
+// of kvm_vcpu_halt (it is loaded, then put as it leaves KVM_RUN), but vcpu_block finds it still not
+// runnable, so mp_state stays HALTED, and KVM_GET_MP_STATE (QEMU's kvm_get_mp_state, migrated as
+// vmstate_x86_cpu env.mp_state) reports it.
+TEST(MpState, VcpuHaltedWhenPausedStaysHalted_kvm_get_mp_state) {
+    Machine m(2);
+    boot_with_device(m, 1);
+    EXPECT_EQ(m.kvm().get_regs(1).mp_state, kvm::MpState::Runnable);
+    m.hlt(1);
+    EXPECT_EQ(m.vcpu(1).mp_state, kvm::MpState::Halted);
+    m.kvm().leave_guest(1, false);
+    EXPECT_EQ(m.vcpu(1).run, VcpuRun::Stopped);
+    EXPECT_FALSE(m.vcpu(1).loaded);
+    EXPECT_EQ(m.kvm().get_regs(1).mp_state, kvm::MpState::Halted);
+    m.kvm().leave_guest(0, false);
+    EXPECT_EQ(m.kvm().get_regs(0).mp_state, kvm::MpState::Runnable);
+}
+
+// QEMU's kvm_put_mp_state (KVM_SET_MP_STATE, in kvm_arch_put_registers at KVM_PUT_FULL_STATE) then
+// KVM_RUN: vcpu_run's kvm_vcpu_running is false for a HALTED vCPU, so vcpu_block runs; with nothing
+// deliverable it blocks in kvm_vcpu_halt and is scheduled out blocking (vmx_vcpu_pi_put: the wakeup
+// vector, the wakeup list). A post then wakes it through the wakeup vector and vcpu_block makes it
+// RUNNABLE.
+TEST(MpState, KvmRunOfAHaltedVcpuBlocksUntilAnEvent_kvm_put_mp_state) {
+    Machine m(2);
+    size_t d = boot_with_device(m, 1);
+    m.kvm().leave_guest(1, false);
+    kvm::VcpuRegs regs = m.kvm().get_regs(1);
+    regs.rflags_if = true;
+    regs.mp_state = kvm::MpState::Halted;
+    size_t from = m.mark();
+    m.kvm().set_regs(1, regs);
+    EXPECT_EQ(m.find(tp::kKvmSetMpState, {arg("vcpu", 1), arg("mp_state", "halted")}, from).size(), 1u);
+    m.kvm().run(1);
+    m.service();
+    EXPECT_EQ(m.vcpu(1).run, VcpuRun::Blocked);
+    EXPECT_FALSE(m.cpu(1).in_guest());
+    EXPECT_EQ(m.pid(1).nv, kPostedIntrWakeupVector);
+    EXPECT_EQ(wakeup_list(m, 1), std::vector<uint32_t>{1});
+
+    m.fire(d, 0);
+    EXPECT_EQ(m.vcpu(1).run, VcpuRun::Runnable);
+    EXPECT_EQ(m.vcpu(1).mp_state, kvm::MpState::Runnable);
+    m.start(1);
+    EXPECT_EQ(m.take_all(1), std::vector<uint8_t>{kVec});
+}
+
+// vcpu_block for a restored HALTED vCPU with an interrupt already pending in its IRR (the saved
+// image's): kvm_arch_vcpu_runnable is true, so it becomes RUNNABLE and is entered at once.
+TEST(MpState, KvmRunOfAHaltedVcpuWithAPendingInterruptEntersTheGuest_vcpu_block) {
+    Machine m(1);
+    m.start_all();
+    m.kvm().leave_guest(0, false);
+    m.page(0).set(apic::IRR, kVec);
+    kvm::VcpuRegs regs = m.kvm().get_regs(0);
+    regs.mp_state = kvm::MpState::Halted;
+    m.kvm().set_regs(0, regs);
+    m.kvm().run(0);
+    m.service();
+    EXPECT_EQ(m.vcpu(0).run, VcpuRun::InGuest);
+    EXPECT_EQ(m.vcpu(0).mp_state, kvm::MpState::Runnable);
+    EXPECT_EQ(m.take_all(0), std::vector<uint8_t>{kVec});
+}
+
 // ---- pi_wakeup_handler -------------------------------------------------------------------------------
 
 // pi_wakeup_handler [reference §4.3, §9 "wakeup IPI with ON=0 does nothing"]: it walks only its

@@ -2,7 +2,8 @@
 // MSIs a device holds while it is not RUNNING, vfio_msix_enable (KVM MSI routes, irqfds,
 // VFIO_DEVICE_SET_IRQS with a remapped IRTE per host IRQ), the irq bypass and kvm_pi_update_irte,
 // irqfd deassign, emulated devices, and the LAPIC-after-VFIO restore order in which the bypass
-// connects while the destination's APIC map still has its reset values
+// connects while the destination's APIC map still has its reset values, and QEMU's copy of the
+// LAPIC state (x86_pi/vmm/apic.cc: kvm_get_apic_state / kvm_put_apic_state)
 // [reference/x86_posted_interrupts_kvm_migration.md §4.5, §5.2, §5.4, §7 item 8, §8 invariants 2
 // and 8 ("reference §N")].
 #include <gtest/gtest.h>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "tests/x86_pi/x86_harness.h"
+#include "x86_pi/guest/guest.h"
+#include "x86_pi/vmm/apic.h"
 
 namespace irqdiff::x86 {
 namespace {
@@ -55,7 +58,7 @@ size_t incoming_device(Machine& dst, const std::vector<kvm::MsiMessage>& table, 
 
 /// QEMU's apic post_load on every vCPU: MSR_IA32_APICBASE then KVM_SET_LAPIC.
 void load_lapics(Machine& dst, const std::vector<LapicImage>& images) {
-    for (uint32_t v = 0; v < images.size(); ++v) ASSERT_EQ(dst.kvm().set_lapic(v, images[v], false), kOk);
+    for (uint32_t v = 0; v < images.size(); ++v) ASSERT_EQ(dst.kvm().set_lapic(v, images[v]), kOk);
 }
 
 /// resume_all_vcpus, then the guest runs with RFLAGS.IF=1.
@@ -102,8 +105,9 @@ TEST_P(QemuHeldMsi, NotRunningDeviceHoldsItsMsiAndRunningSendsItOnce) {
     EXPECT_TRUE(m.take_all(0).empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(StopAndResuming, QemuHeldMsi,
-                         ::testing::Values(DeviceRunState::Stopped, DeviceRunState::Resuming),
+// Only a stopped device whose data was not read yet can hold a new MSI: a RESUMING one raises
+// nothing (VFIO migration FSM; issue 15 §1.5, tests/arm_gic/qemu_vfio_test.cc QemuVfioMigrationFsm).
+INSTANTIATE_TEST_SUITE_P(Stop, QemuHeldMsi, ::testing::Values(DeviceRunState::Stopped),
                          [](const auto& info) { return std::string(irqdiff::to_string(info.param)); });
 
 // The PBA holds one bit per vector (core/device.h): two fires of a held vector are one pending MSI,
@@ -242,12 +246,12 @@ TEST(QemuMsixEnable, HeldMsiOfARunningDeviceIsSentThroughTheRemappedIrte) {
 }
 
 // vfio_load_setup puts an incoming device in RESUMING: vfio_msix_enable and the bypass set up its
-// vectors, but a held MSI stays held until RUNNING (reference §8 invariant 2: quiescent until the
-// VM starts).
+// vectors, but an MSI its migration data held (loaded with vfio_pci_load_config) stays held until
+// RUNNING (reference §8 invariant 2: quiescent until the VM starts).
 TEST(QemuMsixEnable, ResumingDeviceKeepsHoldingThroughEnableAndBypass) {
     Machine dst(1);
     size_t d = incoming_device(dst, {physical_msi(0, kV0)});
-    dst.fire(d, 0);
+    dst.device(d).held[0] = true;  // pending in the device's migration data
     size_t from = dst.mark();
     dst.enable(d);
     dst.connect(d);
@@ -523,15 +527,15 @@ INSTANTIATE_TEST_SUITE_P(BothClearPoints, QemuPostBeforeSetLapic,
                              return info.param == SetLapicClear::BeforeLoad ? "BeforeLoad" : "AfterLoad";
                          });
 
-// QEMU's order end to end on one destination [reference §5.4, §8 invariant 2]: an MSI the incoming
-// device raised while RESUMING stays in the device through vfio_msix_enable, the bypass and
-// KVM_SET_LAPIC, and is sent when vfio_vmstate_change enters RUNNING after the vCPUs resumed: VT-d
-// posts it and the guest takes it once, directly.
-TEST(QemuIncomingDevice, MsiRaisedWhileResumingIsDeliveredOnceAfterStartDevices) {
+// QEMU's order end to end on one destination [reference §5.4, §8 invariant 2]: an MSI pending in
+// the incoming device's migration data stays in the device through vfio_msix_enable, the bypass and
+// KVM_SET_LAPIC, and is sent when vfio_vmstate_change enters RUNNING: VT-d posts it and the guest
+// takes it once, directly.
+TEST(QemuIncomingDevice, MsiHeldInTheDeviceDataIsDeliveredOnceAfterStartDevices) {
     std::vector<LapicImage> images = source_images(2);
     Machine dst(2);
     size_t d = incoming_device(dst, {logical_msi(0x01, kV0), logical_msi(0x02, kV0)});
-    dst.fire(d, 1);
+    dst.device(d).held[1] = true;  // pending in the device's migration data
     load_lapics(dst, images);
     dst.enable(d);
     dst.connect(d);
@@ -549,6 +553,64 @@ TEST(QemuIncomingDevice, MsiRaisedWhileResumingIsDeliveredOnceAfterStartDevices)
     EXPECT_EQ(t->path, DeliveryPath::Direct);
     EXPECT_FALSE(dst.take(1).has_value());
     EXPECT_TRUE(dst.take_all(0).empty());
+}
+
+// ---- QEMU's LAPIC state (hw/i386/kvm/apic.c) ---------------------------------------------------------
+
+/// A paused source vCPU 0 with its guest's LAPIC set-up, TPR 0x20, an armed one-shot and a pending
+/// vector, and its KVM_GET_LAPIC image (with the TMCCT, PPR and version KVM computed).
+LapicImage timer_source_image() {
+    return source_images(1, [](Machine& src) {
+        src.apic_write(0, apic::LVT_TIMER, kTimerVector);
+        src.apic_write(0, apic::TMICT, kTimerInitialCount);
+        src.apic_write(0, apic::TPR, 0x20);
+        src.kvm().set_msi(physical_msi(0, 0x61), "test");
+        src.cpu(0).guest_set_if(false);
+        src.service();
+    })[0];
+}
+
+// qemu/qemu hw/i386/kvm/apic.c: kvm_get_apic_state copies ID, TPR, ARBPRI, LDR, DFR, SVR, ISR, TMR,
+// IRR, ESR, ICR, the six LVTs, TMICT and TDCR into APICCommonState (the `apic` vmstate), never
+// TMCCT; kvm_put_apic_state memsets the kvm_lapic_state to 0 and writes those fields back, so TMCCT
+// (0x390), PPR and the version reach KVM_SET_LAPIC as 0 while everything migrated is unchanged.
+TEST(QemuApic, KvmPutApicStateNeverWritesTmcct_kvm_put_apic_state) {
+    const LapicImage got = timer_source_image();
+    ASSERT_EQ(got.reg(apic::TMCCT), kTimerInitialCount);  // KVM computed it (apic_get_tmcct)
+    ASSERT_NE(got.reg(apic::VERSION), 0u);
+    ASSERT_TRUE(got.test(apic::IRR, 0x61));
+    const vmm::ApicState s = vmm::kvm_get_apic_state(got);
+    EXPECT_EQ(s.initial_count, kTimerInitialCount);
+    EXPECT_EQ(s.lvt[0], kTimerVector);
+    EXPECT_TRUE(s.irr_test(0x61));
+    const LapicImage put = vmm::kvm_put_apic_state(s);
+    EXPECT_EQ(put.reg(apic::TMCCT), 0u);
+    EXPECT_EQ(put.reg(apic::VERSION), 0u);
+    EXPECT_EQ(put.reg(apic::PPR), 0u);
+    EXPECT_EQ(put.apic_base, got.apic_base);
+    for (uint32_t reg : {apic::ID, apic::TPR, apic::LDR, apic::DFR, apic::SVR, apic::ESR, apic::ICR_LO, apic::ICR_HI,
+                         apic::TMICT, apic::TDCR})
+        EXPECT_EQ(put.reg(reg), got.reg(reg)) << "register " << std::hex << reg;
+    for (uint32_t i = 0; i < 8; ++i)
+        for (uint32_t base : {apic::ISR, apic::TMR, apic::IRR})
+            EXPECT_EQ(put.reg(base + 0x10 * i), got.reg(base + 0x10 * i));
+    for (uint32_t i = 0; i < 6; ++i)
+        EXPECT_EQ(put.reg(apic::LVT_TIMER + 0x10 * i), got.reg(apic::LVT_TIMER + 0x10 * i));
+    EXPECT_EQ(vmm::kvm_get_apic_state(put), s);  // nothing else is carried
+}
+
+// kvm_put_apic_state's zero TMCCT meets kvm_apic_set_state's restart (8e6ed96cdd50): QEMU's restore
+// of a vCPU whose one-shot is armed, with its deadline still ahead, fires it inside KVM_SET_LAPIC.
+TEST(QemuApic, RestoredArmedOneShotExpiresInsideSetLapic_8e6ed96cdd50) {
+    const LapicImage put = vmm::kvm_put_apic_state(vmm::kvm_get_apic_state(timer_source_image()));
+    EXPECT_EQ(kvm::Kvm::timer_restart(put), kvm::TimerRestart::Expired);
+    Machine dst(1);
+    size_t from = dst.mark();
+    ASSERT_EQ(dst.kvm().set_lapic(0, put), kOk);
+    EXPECT_EQ(dst.count(tp::kKvmTimerExpired, from), 1u);
+    EXPECT_TRUE(dst.pir(0, kTimerVector));
+    EXPECT_TRUE(dst.virr(0, 0x61));
+    EXPECT_EQ(dst.page(0).read(apic::PPR), 0x20u);  // recomputed from TPR (QEMU carried no PPR)
 }
 
 }  // namespace

@@ -44,6 +44,10 @@ struct GuestSource {
     bool timer = false;
     uint32_t vcpu = 0;
     uint8_t vector = 0;
+    /// A timer source, the model's bookkeeping of wall-clock time (not the guest's state): one-shots
+    /// KVM_SET_LAPIC fired before their deadline (QEMU migrates no TMCCT, 8e6ed96cdd50 fires at
+    /// once); each of the scenario's next `fire`s of the source is one of those deadlines.
+    uint32_t early_ticks = 0;
 };
 
 struct GuestState {

@@ -6,7 +6,7 @@
 //
 // Register page (offsets; each register is the low 4 bytes of a 16-byte slot):
 //   0x020 ID       xAPIC ID[31:24]                0x030 VERSION
-//   0x080 TPR      (VTPR)                         0x0A0 PPR  (VPPR)
+//   0x080 TPR      (VTPR)      0x090 ARBPRI       0x0A0 PPR  (VPPR)
 //   0x0B0 EOI      (VEOI)                         0x0D0 LDR  logical ID[31:24]
 //   0x0E0 DFR      model[31:28]: 0xF flat         0x0F0 SVR  APIC enable[8], spurious vector[7:0]
 //   0x100..0x170 ISR (VISR)   0x180..0x1F0 TMR (VTMR)   0x200..0x270 IRR (VIRR)   256 bits each
@@ -33,6 +33,7 @@ namespace apic {
 inline constexpr uint32_t ID = 0x020;
 inline constexpr uint32_t VERSION = 0x030;
 inline constexpr uint32_t TPR = 0x080;
+inline constexpr uint32_t ARBPRI = 0x090;
 inline constexpr uint32_t PPR = 0x0A0;
 inline constexpr uint32_t EOI = 0x0B0;
 inline constexpr uint32_t LDR = 0x0D0;

@@ -89,15 +89,39 @@ enum class VcpuRun : uint8_t {
 };
 const char* to_string(VcpuRun r);
 
+/// vcpu->arch.mp_state, the part KVM_GET_MP_STATE / KVM_SET_MP_STATE carry that the model has:
+/// RUNNABLE, or HALTED after HLT (kvm_emulate_halt -> kvm_vcpu_halt) until vcpu_block finds the
+/// vCPU runnable again. It outlives the vCPU thread's stay in KVM_RUN: a vCPU paused while halted
+/// is still HALTED, and QEMU migrates it (kvm_get_mp_state, vmstate_x86_cpu env.mp_state,
+/// kvm_put_mp_state).
+enum class MpState : uint8_t { Runnable, Halted };
+const char* to_string(MpState m);
+
+/// What kvm_apic_set_state's timer restart does with a restored image (__start_apic_timer(apic,
+/// APIC_TMCCT) -> set_target_expiration).
+enum class TimerRestart : uint8_t {
+    Stopped,  // TMICT 0 (period 0), or a mode the model does not restart (TSC deadline)
+    Armed,    // restarted from a non-zero TMCCT (or a periodic timer's period)
+    Expired,  // one-shot with TMCCT 0: deadline 0, it expires inside KVM_SET_LAPIC (8e6ed96cdd50)
+};
+const char* to_string(TimerRestart r);
+
 struct Vcpu {
     VcpuRun run = VcpuRun::Stopped;
     bool loaded = false;         // between vcpu_load and vcpu_put
     bool in_guest_mode = false;  // vcpu->mode == IN_GUEST_MODE
     int cpu = -1;                // vcpu->cpu: the pCPU it was last loaded on
     bool on_wakeup_list = false;
-    bool req_event = false;    // KVM_REQ_EVENT
-    uint64_t apic_base = 0;    // MSR_IA32_APICBASE
-    bool timer_armed = false;  // a one-shot LAPIC timer whose deadline has not passed (time is not modelled)
+    bool req_event = false;  // KVM_REQ_EVENT
+    uint64_t apic_base = 0;  // MSR_IA32_APICBASE
+    MpState mp_state = MpState::Runnable;
+    /// The LAPIC timer's hrtimer is running: a one-shot whose target expiration has not come (time
+    /// is not modelled: the deadline is the scenario's `fire`).
+    bool timer_armed = false;
+    /// lapic_timer.pending: an expiry counted while the tick could not be injected at once (the
+    /// hrtimer fired outside the guest, or APICv is off); kvm_inject_pending_timer_irqs injects it
+    /// at the vCPU's next pass through vcpu_run. Not in the IRR, so KVM_GET_LAPIC does not see it.
+    bool timer_pending = false;
     /// Model provenance, not architectural: the vectors whose pending state KVM's software path
     /// (kvm_set_msi, the timer, KVM_SIGNAL_MSI) put there, so a delivery can say which path it took.
     BitArray<256> soft{};
@@ -111,9 +135,10 @@ struct Irqfd {
     int posted_vcpu = -1;  // irqfd->irq_bypass_vcpu: the vCPU the IRTE posts to, -1 when remapped
 };
 
-/// kvm->arch.apic_map: who each destination names (kvm_recalculate_apic_map). xAPIC only;
-/// logical destinations are resolved in the flat model (DFR 0xF), as a cluster-model guest's are
-/// not modelled.
+/// kvm->arch.apic_map: who each destination names (kvm_recalculate_apic_map): every
+/// hardware-enabled APIC by xAPIC ID, the software-enabled ones by logical ID. xAPIC only; logical
+/// destinations are resolved in the flat model (DFR 0xF), as a cluster-model guest's are not
+/// modelled.
 struct ApicMap {
     std::array<int16_t, 256> phys{};   // xAPIC ID -> vCPU, -1 none, -2 two vCPUs share the ID
     std::array<int16_t, 8> logical{};  // flat logical ID bit -> vCPU, -1 none, -2 shared
@@ -133,10 +158,12 @@ struct LapicImage {
 /// KVM_SET_REGS) and an interrupt whose injection a VM exit interrupted (KVM_GET_VCPU_EVENTS
 /// interrupt.injected / KVM_SET_VCPU_EVENTS). QEMU reads them with the LAPIC
 /// (cpu_synchronize_all_states) and writes them before the VM starts
-/// (cpu_synchronize_all_post_init -> kvm_arch_put_registers).
+/// (cpu_synchronize_all_post_init -> kvm_arch_put_registers), with the MP state
+/// (kvm_get_mp_state / kvm_put_mp_state, at KVM_PUT_FULL_STATE after the vCPU events).
 struct VcpuRegs {
     bool rflags_if = false;
     std::optional<uint8_t> injected;
+    MpState mp_state = MpState::Runnable;  // KVM_GET_MP_STATE / KVM_SET_MP_STATE
 };
 
 struct KvmState {
@@ -176,13 +203,16 @@ class Kvm {
     std::optional<uint32_t> take_emulated_read(uint32_t vcpu);
     /// KVM_GET_LAPIC: vcpu_load, sync PIR into IRR, copy the register page, vcpu_put.
     LapicImage get_lapic(uint32_t vcpu);
-    /// MSR_IA32_APICBASE then KVM_SET_LAPIC (kvm_apic_put). `deadline_passed`: the restored
-    /// one-shot timer's deadline passed while the state travelled, so it fires on restart.
-    int set_lapic(uint32_t vcpu, const LapicImage& image, bool deadline_passed);
-    /// KVM_GET_REGS + KVM_GET_VCPU_EVENTS, and their SET counterparts.
+    /// MSR_IA32_APICBASE then KVM_SET_LAPIC (kvm_apic_put -> kvm_apic_set_state). The timer is
+    /// restarted from the image's TMICT, TMCCT and LVTT (timer_restart).
+    int set_lapic(uint32_t vcpu, const LapicImage& image);
+    /// What kvm_apic_set_state's timer restart does with `image` (set_target_expiration).
+    static TimerRestart timer_restart(const LapicImage& image);
+    /// KVM_GET_REGS + KVM_GET_VCPU_EVENTS + KVM_GET_MP_STATE, and their SET counterparts.
     VcpuRegs get_regs(uint32_t vcpu) const;
     void set_regs(uint32_t vcpu, const VcpuRegs& regs);
-    /// The LAPIC timer's deadline passes (apic_timer_expired -> kvm_apic_local_deliver(LVTT)).
+    /// The LAPIC timer's hrtimer fires at its deadline (apic_timer_fn -> apic_timer_expired with
+    /// from_timer_fn): the expiry is counted in lapic_timer.pending and the vCPU kicked.
     void timer_expired(uint32_t vcpu);
     /// vCPU `vcpu`'s APIC register page (its virtual-APIC page).
     ApicPage page(uint32_t vcpu) const { return ApicPage(mem_, HostLayout::apic_page(vcpu)); }
@@ -220,7 +250,12 @@ class Kvm {
     void accept_irq(uint32_t vcpu, uint8_t vector, bool level, const char* via);
 
     // ---- vmx.cc -----------------------------------------------------------------------------------
-    /// vcpu_enter_guest: IN_GUEST_MODE, sync PIR, inject (APICv off), VM entry.
+    /// KVM_RUN from userspace (kvm_arch_vcpu_ioctl_run -> vcpu_run): the vCPU is loaded, then a
+    /// HALTED one goes through vcpu_block (it stays blocked unless it has an event) and a
+    /// RUNNABLE one is entered.
+    void run(uint32_t vcpu);
+    /// vcpu_enter_guest: a pending timer tick injected first (vcpu_run's
+    /// kvm_inject_pending_timer_irqs), IN_GUEST_MODE, sync PIR, inject (APICv off), VM entry.
     void vcpu_enter(uint32_t vcpu);
     /// A VM exit other than an external interrupt (those are the host's: Host::dispatch).
     void handle_exit(uint32_t vcpu, const VmExit& exit);
@@ -249,6 +284,10 @@ class Kvm {
     void update_ppr(uint32_t vcpu);
     bool apic_enabled(uint32_t vcpu) const;
     void start_timer(uint32_t vcpu);
+    void apic_timer_expired(uint32_t vcpu, bool from_timer_fn);
+    void local_deliver_timer(uint32_t vcpu);
+    bool has_pending_timer(uint32_t vcpu) const;
+    void inject_pending_timer(uint32_t vcpu);
     void apic_set_eoi(uint32_t vcpu);
     // posted_intr.cc
     void write_pid(uint32_t vcpu, const PiDesc& d);
@@ -260,6 +299,7 @@ class Kvm {
     void pi_update_irte(uint32_t gsi);
     // vmx.cc
     void inject_pending(uint32_t vcpu);
+    bool vcpu_block(uint32_t vcpu);
 
     KvmState& s_;
     Platform& hw_;

@@ -1,5 +1,6 @@
 // KVM's in-kernel local APIC (arch/x86/kvm/lapic.c): reset, register writes, the APIC map and
-// destination matching, PPR, software EOI, the one-shot timer, and KVM_GET_LAPIC / KVM_SET_LAPIC
+// destination matching, PPR, software EOI, the one-shot timer (its hrtimer, lapic_timer.pending
+// and the restart inside KVM_SET_LAPIC), and KVM_GET_LAPIC / KVM_SET_LAPIC
 // [reference/x86_posted_interrupts_kvm_migration.md §4.6, §5 ("reference §5")].
 #include <fmt/format.h>
 
@@ -24,9 +25,18 @@ constexpr uint64_t kApicDefaultBase = 0xFEE0'0000;
 // not in reference/).
 constexpr uint32_t kApicVersion = 0x14 | (5u << 16);
 
-bool one_shot_unmasked(uint32_t lvtt) { return apic::LvtTimer::Mode.get(lvtt) == 0 && !apic::LvtTimer::Mask.get(lvtt); }
-
 }  // namespace
+
+const char* to_string(MpState m) { return m == MpState::Halted ? "halted" : "runnable"; }
+
+const char* to_string(TimerRestart r) {
+    switch (r) {
+        case TimerRestart::Stopped: return "stopped";
+        case TimerRestart::Armed: return "armed";
+        case TimerRestart::Expired: return "expired";
+    }
+    return "?";
+}
 
 const char* to_string(VcpuRun r) {
     switch (r) {
@@ -114,6 +124,8 @@ void Kvm::reset_lapic(uint32_t vcpu) {
     p.write(apic::SVR, 0xFF);  // software-disabled, spurious vector 0xFF
     p.write(apic::LVT_TIMER, apic::kLvtMasked);
     c.timer_armed = false;
+    c.timer_pending = false;
+    c.mp_state = MpState::Runnable;
     c.soft.reset();
     hw_.cpu(vcpu).vmcs().rvi = 0;
     hw_.cpu(vcpu).vmcs().svi = 0;
@@ -176,8 +188,12 @@ void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
             recalculate_apic_map();
             break;
         case apic::SVR:
+            // apic_set_spiv; a software disable masks the LVT entries and drops a pending tick.
             p.write(apic::SVR, value & 0x3FF);
-            if (!apic::Svr::Enable.get(value)) p.write(apic::LVT_TIMER, p.read(apic::LVT_TIMER) | apic::kLvtMasked);
+            if (!apic::Svr::Enable.get(value)) {
+                p.write(apic::LVT_TIMER, p.read(apic::LVT_TIMER) | apic::kLvtMasked);
+                s_.vcpus[vcpu].timer_pending = false;
+            }
             recalculate_apic_map();
             break;
         case apic::ESR: p.write(apic::ESR, 0); break;
@@ -188,6 +204,8 @@ void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
                       vcpu);
             break;
         case apic::LVT_TIMER:
+            // A software-disabled APIC keeps its LVT entries masked (kvm_lapic_reg_write, APIC_LVTT).
+            if (!apic::Svr::Enable.get(p.read(apic::SVR))) value |= apic::kLvtMasked;
             p.write(apic::LVT_TIMER,
                     value & static_cast<uint32_t>(apic::LvtTimer::Mode.kMask | apic::LvtTimer::Mask.kMask |
                                                   apic::LvtTimer::Vector.kMask));
@@ -248,27 +266,76 @@ std::optional<uint32_t> Kvm::handle_apic_read(uint32_t vcpu, const VmExit& exit)
     return value;
 }
 
-// start_apic_timer from a TMICT write: armed while the count is not 0 (the deadline is the
-// scenario's `fire`; time is not modelled).
-void Kvm::start_timer(uint32_t vcpu) { s_.vcpus.at(vcpu).timer_armed = page(vcpu).read(apic::TMICT) != 0; }
-
-// apic_timer_expired -> kvm_apic_local_deliver(APIC_LVTT) -> __apic_accept_irq.
-void Kvm::timer_expired(uint32_t vcpu) {
+// A TMICT write (kvm_lapic_reg_write): cancel_apic_timer (the hrtimer stopped, lapic_timer.pending
+// zeroed), then start_apic_timer: armed while the count is not 0 (set_target_expiration with
+// APIC_TMICT; the deadline is the scenario's `fire`, time is not modelled).
+void Kvm::start_timer(uint32_t vcpu) {
     Vcpu& c = s_.vcpus.at(vcpu);
-    if (!c.timer_armed) throw std::logic_error("Kvm::timer_expired: the timer is not armed");
+    c.timer_pending = false;
+    c.timer_armed = page(vcpu).read(apic::TMICT) != 0;
+}
+
+// apic_timer_fn: the hrtimer reaches its deadline and calls apic_timer_expired(from_timer_fn).
+void Kvm::timer_expired(uint32_t vcpu) {
+    if (!s_.vcpus.at(vcpu).timer_armed) throw std::logic_error("Kvm::timer_expired: the timer is not armed");
+    apic_timer_expired(vcpu, true);
+}
+
+// apic_timer_expired: a tick already pending is not counted again. Otherwise, outside the hrtimer
+// callback (the restart inside KVM_SET_LAPIC, under vcpu_load) with APICv active, the tick is
+// injected at once (kvm_apic_inject_pending_timer_irqs: posted into PIR). From the hrtimer it is
+// counted in lapic_timer.pending with KVM_REQ_UNBLOCK and the vCPU kicked; vcpu_run injects it
+// (kvm_inject_pending_timer_irqs). The posted-timer shortcut (kvm_use_posted_timer_interrupt) needs
+// pi_inject_timer and HLT/MWAIT passed through to the guest, both off by default: not modelled.
+// A one-shot's hrtimer is not restarted (apic_timer_fn: HRTIMER_NORESTART).
+void Kvm::apic_timer_expired(uint32_t vcpu, bool from_timer_fn) {
+    Vcpu& c = s_.vcpus.at(vcpu);
     c.timer_armed = false;
+    if (c.timer_pending) {
+        log_.emit(tp::kKvmTimerPendingIgnored, "a tick already in lapic_timer.pending is not counted again", vcpu);
+        return;
+    }
+    log_.emit(tp::kKvmTimerExpired, vcpu, Hex{page(vcpu).read(apic::LVT_TIMER)});
+    if (!from_timer_fn && s_.config.apicv) {
+        local_deliver_timer(vcpu);
+        return;
+    }
+    c.timer_pending = true;
+    log_.emit(tp::kKvmTimerPending, vcpu, to_string(c.run));
+    if (from_timer_fn) kick(vcpu);
+}
+
+// kvm_apic_inject_pending_timer_irqs -> kvm_apic_local_deliver(APIC_LVTT) -> __apic_accept_irq
+// (a hardware-enabled APIC and an unmasked entry).
+void Kvm::local_deliver_timer(uint32_t vcpu) {
     uint32_t lvtt = page(vcpu).read(apic::LVT_TIMER);
-    log_.emit(tp::kKvmTimerExpired, vcpu, Hex{lvtt});
-    if (apic::LvtTimer::Mask.get(lvtt)) {
+    if (apic::LvtTimer::Mask.get(lvtt) || !ApicBase::Enable.get(s_.vcpus.at(vcpu).apic_base)) {
         log_.emit(tp::kKvmTimerExpiredMaskedIgnored, "a masked LVT entry sends no interrupt", vcpu);
         return;
     }
     accept_irq(vcpu, static_cast<uint8_t>(apic::LvtTimer::Vector.get(lvtt)), false, "lapic_timer");
 }
 
+// kvm_cpu_has_pending_timer -> apic_has_pending_timer: an enabled APIC, an unmasked LVTT, a tick in
+// lapic_timer.pending.
+bool Kvm::has_pending_timer(uint32_t vcpu) const {
+    return s_.vcpus.at(vcpu).timer_pending && apic_enabled(vcpu) &&
+           !apic::LvtTimer::Mask.get(page(vcpu).read(apic::LVT_TIMER));
+}
+
+// kvm_inject_pending_timer_irqs -> kvm_inject_apic_timer_irqs: the pending tick delivered, the count
+// zeroed (zeroed first here: the delivery's kick can come back to vcpu_block's wake-up check).
+void Kvm::inject_pending_timer(uint32_t vcpu) {
+    s_.vcpus.at(vcpu).timer_pending = false;
+    log_.emit(tp::kKvmInjectPendingTimer, vcpu);
+    local_deliver_timer(vcpu);
+}
+
 // ---- the APIC map and destinations ---------------------------------------------------------------
 
-// kvm_recalculate_apic_map: hardware-enabled APICs by xAPIC ID and by flat logical ID.
+// kvm_recalculate_apic_map: hardware-enabled APICs (kvm_apic_present) by xAPIC ID
+// (kvm_recalculate_phys_map); of those, only software-enabled ones (SVR bit 8) with a non-zero LDR
+// by flat logical ID (kvm_recalculate_logical_map: `if (!kvm_apic_sw_enabled(apic)) return;`).
 void Kvm::recalculate_apic_map() {
     ApicMap m;
     m.phys.fill(-1);
@@ -278,6 +345,7 @@ void Kvm::recalculate_apic_map() {
         if (!ApicBase::Enable.get(s_.vcpus[v].apic_base)) continue;
         ApicPage p = page(v);
         claim(m.phys[apic::Id::XapicId.get(p.read(apic::ID))], v);
+        if (!apic::Svr::Enable.get(p.read(apic::SVR))) continue;
         if (apic::Dfr::Model.get(p.read(apic::DFR)) != 0xF) continue;
         uint32_t ldr = static_cast<uint32_t>(apic::Ldr::LogicalId.get(p.read(apic::LDR)));
         for (unsigned b = 0; b < 8; ++b)
@@ -345,10 +413,26 @@ LapicImage Kvm::get_lapic(uint32_t vcpu) {
     return image;
 }
 
+// kvm_apic_set_state's timer restart, __start_apic_timer(apic, APIC_TMCCT) -> set_target_expiration:
+// TMICT 0 gives period 0 and nothing starts; a one-shot or periodic timer takes its deadline from
+// TMCCT, and a one-shot whose TMCCT is 0 gets deadline 0, so it expires at once (8e6ed96cdd50, "KVM:
+// x86: fire timer when it is migrated and expired, and in oneshot mode"; a periodic one restarts a
+// full period). The TSC-deadline mode's deadline is an MSR the model does not carry. A masked
+// timer is restarted too (the mask only stops kvm_apic_local_deliver).
+TimerRestart Kvm::timer_restart(const LapicImage& image) {
+    const uint32_t lvtt = image.reg(apic::LVT_TIMER);
+    const uint64_t mode = apic::LvtTimer::Mode.get(lvtt);
+    if (image.reg(apic::TMICT) == 0 || mode > 1) return TimerRestart::Stopped;
+    if (mode == 0 && image.reg(apic::TMCCT) == 0) return TimerRestart::Expired;
+    return TimerRestart::Armed;
+}
+
 // kvm_apic_put: MSR_IA32_APICBASE, then KVM_SET_LAPIC -> kvm_apic_set_state [reference §5.3,
-// §5.4]: (before_load) drop PIR/ON, the register image, the APIC map, PPR, the timer restarted
-// (an expired one-shot fires here), (after_load) drop PIR/ON, SVI from ISR, KVM_REQ_EVENT.
-int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image, bool deadline_passed) {
+// §5.4; torvalds/linux arch/x86/kvm/lapic.c]: (before_load) drop PIR/ON, SPIV first, the register
+// image, the APIC map, the version register, PPR, then cancel_apic_timer (pending zeroed) and the
+// restart (timer_restart: an expiring one-shot posts its tick here under vcpu_load), TMCCT zeroed,
+// (after_load) drop PIR/ON, SVI from ISR, KVM_REQ_EVENT.
+int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image) {
     Vcpu& c = s_.vcpus.at(vcpu);
     if (!ApicBase::Enable.get(image.apic_base) || ApicBase::Extd.get(image.apic_base)) {
         // The model's guests use xAPIC mode; x2APIC state is not modelled.
@@ -365,15 +449,19 @@ int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image, bool deadline_passed)
         throw std::logic_error("Kvm::set_lapic: register page outside host memory");
     c.soft = image.soft;
     recalculate_apic_map();
+    p.write(apic::VERSION, kApicVersion);  // kvm_apic_set_version: QEMU's image carries no version
     update_ppr(vcpu);
     log_.emit(tp::kKvmSetLapic, vcpu, Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))},
               Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))},
               s_.config.clear == SetLapicClear::BeforeLoad ? "before_load" : "after_load");
-    // The timer: cancelled and restarted from TMICT/TMCCT/LVTT (8e6ed96cdd50 fires an expired
-    // one-shot at once).
-    c.timer_armed =
-        one_shot_unmasked(p.read(apic::LVT_TIMER)) && p.read(apic::TMICT) != 0 && image.reg(apic::TMCCT) != 0;
-    if (c.timer_armed && deadline_passed) timer_expired(vcpu);
+    c.timer_armed = false;  // cancel_apic_timer
+    c.timer_pending = false;
+    const TimerRestart restart = timer_restart(image);
+    if (restart != TimerRestart::Stopped)
+        log_.emit(tp::kKvmTimerRestart, vcpu, image.reg(apic::TMICT), image.reg(apic::TMCCT), to_string(restart));
+    c.timer_armed = restart == TimerRestart::Armed;
+    if (restart == TimerRestart::Expired) apic_timer_expired(vcpu, false);
+    p.write(apic::TMCCT, 0);
     if (apicv) {
         if (s_.config.clear == SetLapicClear::AfterLoad) pi_clear(vcpu, tp::kKvmApicvPostStateRestore);
         int isr = p.highest(apic::ISR);

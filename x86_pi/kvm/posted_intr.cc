@@ -125,6 +125,12 @@ void Kvm::pi_wakeup_handler(unsigned cpu) {
 void Kvm::wake_up(uint32_t vcpu) {
     Vcpu& c = s_.vcpus.at(vcpu);
     if (c.run != VcpuRun::Blocked) return;
+    // kvm_vcpu_check_block also wakes for a pending timer tick (kvm_cpu_has_pending_timer): vcpu_run
+    // injects it (kvm_inject_pending_timer_irqs), whose delivery wakes the vCPU below.
+    if (has_pending_timer(vcpu)) {
+        inject_pending_timer(vcpu);
+        if (c.run != VcpuRun::Blocked) return;
+    }
     // kvm_vcpu_block: the woken thread re-checks kvm_vcpu_check_block -> kvm_arch_vcpu_runnable and
     // sleeps again unless an interrupt is deliverable over PPR (reference §4.2: the PIR sync of
     // apic_has_interrupt_for_ppr), e.g. when the guest's TPR masks the posted vector.
@@ -133,6 +139,7 @@ void Kvm::wake_up(uint32_t vcpu) {
         return;
     }
     c.run = VcpuRun::Runnable;
+    c.mp_state = MpState::Runnable;  // vcpu_block: HALTED -> RUNNABLE
     log_.emit(tp::kKvmWakeUp, vcpu);
 }
 

@@ -46,10 +46,42 @@ void Kvm::inject_pending(uint32_t vcpu) {
     log_.emit(tp::kKvmInject, vcpu, Hex{vector});
 }
 
+// kvm_arch_vcpu_ioctl_run: vcpu_load, then vcpu_run. kvm_vcpu_running (mp_state RUNNABLE) enters
+// the guest; a HALTED vCPU goes to vcpu_block first.
+void Kvm::run(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    if (c.run != VcpuRun::Stopped && c.run != VcpuRun::Runnable)
+        throw std::logic_error("Kvm::run: KVM_RUN of a vCPU already in KVM_RUN");
+    c.run = VcpuRun::Runnable;
+    if (!c.loaded) vcpu_load(vcpu);
+    if (c.mp_state == MpState::Halted && vcpu_block(vcpu)) return;
+    vcpu_enter(vcpu);
+}
+
+// vcpu_block for a HALTED vCPU: the pending timer tick is injected (vcpu_run's
+// kvm_inject_pending_timer_irqs); a vCPU with an event (kvm_arch_vcpu_runnable) becomes RUNNABLE
+// and goes on, otherwise it blocks in kvm_vcpu_halt and is scheduled out (vcpu_put while blocking).
+// Returns whether it blocked.
+bool Kvm::vcpu_block(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    if (has_pending_timer(vcpu)) inject_pending_timer(vcpu);
+    if (has_events(vcpu)) {
+        c.mp_state = MpState::Runnable;
+        return false;
+    }
+    c.run = VcpuRun::Blocked;
+    vcpu_put(vcpu, false);
+    return true;
+}
+
+// vcpu_enter_guest, after vcpu_run injected a pending timer tick (kvm_inject_pending_timer_irqs:
+// the loop's every pass, and a pending KVM_REQ_UNBLOCK makes the first entry of a KVM_RUN come
+// back to it first).
 void Kvm::vcpu_enter(uint32_t vcpu) {
     Vcpu& c = s_.vcpus.at(vcpu);
     Cpu& cpu = hw_.cpu(vcpu);
     if (!c.loaded || cpu.in_guest()) throw std::logic_error("Kvm::vcpu_enter: vCPU not loaded, or already entered");
+    if (has_pending_timer(vcpu)) inject_pending_timer(vcpu);
     c.run = VcpuRun::InGuest;
     c.in_guest_mode = true;  // host interrupts off from here to the entry
     sync_pir_to_irr(vcpu);
@@ -107,21 +139,19 @@ bool Kvm::has_events(uint32_t vcpu) {
     return v >= 0 && static_cast<uint32_t>(v & 0xF0) > page(vcpu).read(apic::PPR);
 }
 
-// kvm_emulate_halt -> kvm_vcpu_halt -> kvm_vcpu_block: the vCPU stays running if it has an event;
-// otherwise it blocks and is scheduled out (vcpu_put while blocking).
+// kvm_emulate_halt -> kvm_vcpu_halt: mp_state = HALTED, then vcpu_run goes to vcpu_block: the
+// vCPU stays running (RUNNABLE again) if it has an event; otherwise it blocks and is scheduled out.
 void Kvm::halt(uint32_t vcpu) {
     Vcpu& c = s_.vcpus.at(vcpu);
-    if (has_events(vcpu)) {
-        log_.emit(tp::kKvmHalt, vcpu, false);
-        return;
-    }
-    c.run = VcpuRun::Blocked;
-    log_.emit(tp::kKvmHalt, vcpu, true);
-    vcpu_put(vcpu, false);
+    c.mp_state = MpState::Halted;
+    if (has_pending_timer(vcpu)) inject_pending_timer(vcpu);  // vcpu_run, before vcpu_block
+    log_.emit(tp::kKvmHalt, vcpu, !has_events(vcpu));
+    vcpu_block(vcpu);
 }
 
-// The host takes the vCPU: a blocked one is woken and loaded (kvm_vcpu_block returns), one in the
-// guest is kicked out with an IPI (its exit handled here), then vcpu_put.
+// The host takes the vCPU: a blocked one is woken and loaded (kvm_vcpu_block returns; vcpu_block
+// finds it still not runnable and KVM_RUN returns, so mp_state stays HALTED), one in the guest is
+// kicked out with an IPI (its exit handled here), then vcpu_put.
 void Kvm::leave_guest(uint32_t vcpu, bool preempted) {
     Vcpu& c = s_.vcpus.at(vcpu);
     Cpu& cpu = hw_.cpu(vcpu);
@@ -149,6 +179,7 @@ VcpuRegs Kvm::get_regs(uint32_t vcpu) const {
     VcpuRegs r;
     r.rflags_if = vm.guest_if;
     r.injected = vm.idt_vectoring ? vm.idt_vectoring : vm.entry_interruption;
+    r.mp_state = s_.vcpus.at(vcpu).mp_state;  // kvm_arch_vcpu_ioctl_get_mpstate
     return r;
 }
 
@@ -158,6 +189,11 @@ void Kvm::set_regs(uint32_t vcpu, const VcpuRegs& regs) {
     vm.idt_vectoring = regs.injected;  // re-injected at the next entry
     vm.entry_interruption.reset();
     log_.emit(tp::kKvmSetRegs, vcpu, regs.rflags_if, Hex{regs.injected.value_or(0)});
+    // kvm_put_mp_state -> KVM_SET_MP_STATE (kvm_arch_vcpu_ioctl_set_mpstate), after the vCPU events.
+    Vcpu& c = s_.vcpus.at(vcpu);
+    c.mp_state = regs.mp_state;
+    c.req_event = true;
+    log_.emit(tp::kKvmSetMpState, vcpu, to_string(regs.mp_state));
 }
 
 }  // namespace irqdiff::x86::kvm
