@@ -160,6 +160,9 @@ inline constexpr Op<Int, Int, Int, Int, Int, Int> kItsVmapi{
 inline constexpr Op<Int, Int, Int, Int, Bool, Int> kItsVmovi{
     "ITS.VMOVI", Layer::Hardware, {"its", "device", "event", "vpe", "d", "doorbell"},
     "VMOVI: a vLPI moved to another vPE, its pending state with it", "IHI 0069 VMOVI; its_build_vmovi_cmd"};
+inline constexpr Ignored<Int, Int> kItsVmoviV41Ignored{"ITS.VMOVI", Layer::Hardware, {"its", "vpe"},
+    "GICv4.1 VMOVI: D and Dbell_pINTID are RES0 (the vPE's default doorbell is used): ignored",
+    "IHI 0069 VMOVI (GICv4.1); its_vlpi_set_doorbell"};
 inline constexpr Op<Int, Int, Int, Int, Hex, Bool, Int> kItsVmovp{
     "ITS.VMOVP", Layer::Hardware, {"its", "vpe", "rd", "seq", "its_list", "db", "default_doorbell"},
     "VMOVP: a vPE moved to another redistributor", "IHI 0069 VMOVP; its_build_vmovp_cmd, its_send_vmovp"};
@@ -222,6 +225,8 @@ inline constexpr Op<Int, Hex> kGicrWritePendbaser{"GICR.write_PENDBASER", Layer:
 inline constexpr Op<Int, Bool, Int, Int> kGicrWriteInvlpir{
     "GICR.write_INVLPIR", Layer::Hardware, {"rd", "virtual", "vpe", "intid"},
     "one (v)LPI's configuration invalidated", "IHI 0069 GICR_INVLPIR (GICv4.1)"};
+inline constexpr Op<Int, Int> kGicrWriteClrlpir{"GICR.write_CLRLPIR", Layer::Hardware, {"rd", "intid"},
+    "a physical LPI's pending state cleared (DirectLPI)", "IHI 0069 GICR_CLRLPIR"};
 inline constexpr Op<Int, Bool, Int, Int> kGicrWriteInvallr{
     "GICR.write_INVALLR", Layer::Hardware, {"rd", "virtual", "vpe", "intid"},
     "every (v)LPI configuration invalidated", "IHI 0069 GICR_INVALLR (GICv4.1)"};
@@ -247,9 +252,14 @@ inline constexpr Op<Int, Bool> kGicrWriteVpendbaser{"GICR.write_VPENDBASER", Lay
     "VPENDBASER.Valid written 0: the resident vPE is descheduled", "IHI 0069 GICR_VPENDBASER"};
 inline constexpr Op<Int, Str, Bool> kGicrSchedule{"GICR.schedule", Layer::Hardware, {"rd", "vpe", "dirty"},
     "a vPE made resident (VPENDBASER.Valid = 1); its VPT is parsed", "IHI 0069 GICR_VPENDBASER"};
-inline constexpr Op<Int, Str, Bool, Bool, Bool> kGicrDeschedule{
-    "GICR.deschedule", Layer::Hardware, {"rd", "vpe", "db", "pending_last", "doorbell_armed"},
-    "the resident vPE made non-resident, asking for a doorbell or not", "IHI 0069 GICR_VPENDBASER"};
+inline constexpr Op<Int, Str, Bool, Bool, Bool, Bool> kGicrDeschedule{
+    "GICR.deschedule", Layer::Hardware, {"rd", "vpe", "db", "pending_last", "determined", "doorbell_armed"},
+    "the resident vPE made non-resident, asking for a doorbell or not; PendingLast determined, or (4.1) "
+    "written 1 and not determined", "IHI 0069 GICR_VPENDBASER"};
+inline constexpr Op<Int, Str, Bool> kGicrDescheduleDone{
+    "GICR.deschedule_done", Layer::Hardware, {"rd", "vpe", "pending_last"},
+    "GICR_VPENDBASER.Dirty read 0 after a de-schedule: PendingLast is valid",
+    "IHI 0069 GICR_VPENDBASER.Dirty; its_clear_vpend_valid"};
 inline constexpr GuestError<Int, Str, Hex> kGicrParseVptError{"GICR.parse_vpt", Layer::Hardware, {"rd", "vpe", "addr"},
     "the VPT lies outside memory: the rest reads as zero"};
 inline constexpr Op<Int, Str, Hex, Int> kGicrParseVpt{"GICR.parse_vpt", Layer::Hardware, {"rd", "vpe", "vpt", "found"},
@@ -364,6 +374,10 @@ inline constexpr Violation<Int, Int, Int> kVcpuWriteLrHwViolation{
     "VCPU.write_LR", Layer::Hypervisor, {"cpu", "lr", "vintid"},
     "a list register with HW=1 for a vLPI (KVM sets hwintid only for PPIs and SPIs)",
     "vgic_v3_populate_lr; reference/arm §3.1"};
+inline constexpr GuestError<Int, Int, Int> kVcpuWriteLrHwPendingActiveError{
+    "VCPU.write_LR", Layer::Hypervisor, {"cpu", "lr", "vintid"},
+    "a list register with HW=1 written pending and active, which is not a valid state (the pending state belongs "
+    "to the physical interrupt): the model keeps it active only", "IHI 0069 ICH_LR<n>_EL2; vgic_v3_populate_lr"};
 inline constexpr Violation<Int, Int, Int, Int> kVcpuWriteLrTwiceViolation{
     "VCPU.write_LR", Layer::Hypervisor, {"cpu", "lr", "other", "vintid"},
     "two list registers hold the same interrupt", "IHI 0069 (UNPREDICTABLE)"};
@@ -409,6 +423,9 @@ inline constexpr Op<Int, Int> kKvmLrOverflow{"KVM.lr_overflow", Layer::Hyperviso
     "more queued LPIs than list registers: this one waits", "vgic_flush_lr_state"};
 inline constexpr Op<Int> kKvmVcpuLoad{"KVM.vcpu_load", Layer::Hypervisor, {"vcpu"},
     "the vCPU is loaded: its vPE becomes resident", "kvm_arch_vcpu_load -> vgic_v4_load"};
+inline constexpr GuestError<Int, Int> kKvmVgicV4LoadError{"KVM.vgic_v4_load", Layer::Hypervisor, {"vcpu", "rc"},
+    "irq_set_affinity on the vPE's doorbell failed: the vPE is not made resident (vgic_v3_load WARNs)",
+    "vgic_v4_load"};
 inline constexpr Op<Int, Bool, Bool> kKvmVcpuPut{
     "KVM.vcpu_put", Layer::Hypervisor, {"vcpu", "doorbell", "pending_last"},
     "the vCPU is put: its vPE stops being resident", "kvm_arch_vcpu_put -> vgic_v4_put"};
@@ -541,8 +558,21 @@ inline constexpr Op<Int, Int, Int, Int> kHostItsMapVlpi{
     "a host IRQ's LPI remapped as a vLPI of a vPE (VMAPTI)", "its_map_vlpi"};
 inline constexpr Op<Int, Int, Int> kHostItsUnmapVlpi{"HOST.its_unmap_vlpi", Layer::Hypervisor, {"irq", "lpi", "vintid"},
     "a vLPI mapped back to its host LPI (MAPTI)", "its_unmap_vlpi"};
+inline constexpr Op<Int, Int, Int> kHostVpeSetAffinity{
+    "HOST.vpe_set_affinity", Layer::Hypervisor, {"vpe", "from", "to"},
+    "the vPE's redistributor follows the CPU that loads it (col_idx); a change is a VMOVP",
+    "its_vpe_set_affinity (af9acbfc2c4b, e6c24e2d05bb), its_send_vmovp"};
+inline constexpr Op<Int, Int> kHostItsMapVm{"HOST.its_map_vm", Layer::Hypervisor, {"its", "vpes"},
+    "GICv4.0 with an ITSList: the VM's vPEs mapped on an ITS at its first vLPI (VMAPP, VINVALL)",
+    "its_map_vm, gic_requires_eager_mapping"};
+inline constexpr Op<Int, Int> kHostItsUnmapVm{"HOST.its_unmap_vm", Layer::Hypervisor, {"its", "vpes"},
+    "GICv4.0 with an ITSList: the VM's vPEs unmapped from an ITS at its last vLPI (VMAPP V=0)",
+    "its_unmap_vm, gic_requires_eager_mapping"};
 inline constexpr GuestError<Int> kHostItsCommitVpeError{"HOST.its_commit_vpe", Layer::Hypervisor, {"vpe"},
     "VPENDBASER.Dirty never cleared: the VPT is not parsed", "its_vpe_4_1_commit"};
+inline constexpr GuestError<Int> kHostItsDescheduleVpeError{"HOST.its_clear_vpend_valid", Layer::Hypervisor,
+    {"vpe"}, "ITS virtual pending table not cleaning: VPENDBASER.Dirty never cleared after Valid 1 -> 0, "
+    "PendingLast taken as 1", "its_clear_vpend_valid"};
 inline constexpr GuestError<Int, Int> kHostSpuriousLpiError{"HOST.spurious_lpi", Layer::Hypervisor, {"rd", "intid"},
     "a host LPI no driver requested"};
 

@@ -2,8 +2,15 @@
 // drivers/irqchip/irq-gic-v3-its.c and irq-gic-v4.c, reference/arm §2): it owns the host ITS
 // tables, command queues and LPIs; it gives VFIO its MSIs as host IRQs backed by physical LPIs;
 // it maps and unmaps vLPIs (its_map_vlpi / its_unmap_vlpi), sets their pending state with
-// INT/CLEAR, maps vPEs (VMAPP), and makes them resident. It drives the hardware model only through
-// its registers and command queues, as the driver drives real hardware.
+// INT/CLEAR, maps vPEs (VMAPP) and moves them between redistributors (VMOVP), and makes them
+// resident. It drives the hardware model only through its registers and command queues, as the
+// driver drives real hardware.
+//
+// vPE mapping follows gic_requires_eager_mapping: every vPE is mapped on every ITS when its
+// doorbell is activated unless the driver needs an ITSList (some ITS lacks GITS_TYPER.VMOVP, read
+// at init) on GICv4.0; then the VM's vPEs are mapped on an ITS when its first vLPI lands there
+// (its_map_vm) and unmapped after its last (its_unmap_vm). A vPE is mapped to the first online
+// CPU's redistributor (col_idx) and follows the CPU that loads it (its_vpe_set_affinity: VMOVP).
 //
 // Host physical memory layout (HostLayout):
 //   0x0100'0000  command queue of ITS i at + i * 64 KiB
@@ -48,13 +55,19 @@ struct HostIrq {
     uint32_t vintid = 0;
 };
 
+/// The driver's error return (-EINVAL), as its_vpe_set_affinity returns it.
+inline constexpr int kEinval = -22;
+/// cpumask_first(cpu_online_mask): every host CPU of the model is online.
+inline constexpr unsigned kFirstOnlineCpu = 0;
+
 /// struct its_vpe (include/linux/irqchip/arm-gic-v4.h), the fields KVM relies on.
 struct HostVpe {
     uint32_t vpeid = 0;
     uint32_t doorbell = kNoDoorbell;  // the doorbell LPI
     uint64_t vpt = 0;
-    unsigned rd = 0;           // col_idx: the redistributor the vPE is mapped to
-    unsigned vmapp_count = 0;  // ITSs mapping it
+    unsigned rd = kFirstOnlineCpu;  // col_idx: the redistributor VMAPP and VMOVP name
+    unsigned resident_rd = 0;       // the redistributor of the CPU that last made it resident
+    unsigned vmapp_count = 0;       // ITSs mapping it (common to 4.0 and 4.1 since 1442ee0011983)
     bool resident = false;
     bool ready = false;             // its_commit_vpe saw Dirty clear
     bool pending_last = false;      // the scheduling hint (doorbell handler, de-schedule read-back)
@@ -75,14 +88,25 @@ class ItsDriver {
     /// free_irq: DISCARD the vector's mapping (virtual or physical).
     void free_irq(Gic& gic, int host_irq);
 
-    /// its_vpe_init: a vPE with a zeroed VPT and a doorbell LPI, on redistributor `rd`
-    /// (enabled on 4.1; on 4.0 enabled only around blocking, IRQ_NOAUTOEN).
-    void vpe_init(Gic& gic, uint32_t vpeid, unsigned rd);
-    /// its_vpe_irq_domain_activate on every ITS: VMAPP V=1 (Alloc=1 on the first map, PTZ=0 as
-    /// c21bc068cdbe leaves it) then VINVALL.
+    /// gic_requires_eager_mapping: no ITSList in use (every GICv4 ITS has GITS_TYPER.VMOVP), or
+    /// GICv4.1 (has_rvpeid: vSGIs need every vPE mapped).
+    bool eager_mapping() const { return its_list_map_ == 0 || has_rvpeid_; }
+
+    /// its_vpe_init: a vPE with a zeroed VPT and a doorbell LPI (enabled on 4.1; on 4.0 enabled
+    /// only around blocking, IRQ_NOAUTOEN), on the first online CPU.
+    void vpe_init(Gic& gic, uint32_t vpeid);
+    /// its_vpe_irq_domain_activate (the doorbell's request_irq): col_idx is the first online CPU;
+    /// with eager mapping, VMAPP V=1 (GICv4.1: Alloc=1 on the first map, PTZ=0 as c21bc068cdbe
+    /// leaves it) then VINVALL on every ITS.
     void map_vpe(Gic& gic, uint32_t vpeid);
-    /// its_vpe_irq_domain_deactivate on every ITS: VMAPP V=0 (Alloc=1 on the last unmap).
+    /// its_vpe_irq_domain_deactivate: with eager mapping, VMAPP V=0 on every ITS (GICv4.1: Alloc=1
+    /// on the last unmap).
     void unmap_vpe(Gic& gic, uint32_t vpeid);
+    /// its_vpe_set_affinity (irq_set_affinity on the vPE's doorbell, from vgic_v4_load): the vPE
+    /// moves to `cpu`'s redistributor with a VMOVP (and, on 4.0, its pending doorbell is cleared on
+    /// the old one) when that is not where it is. A vPE no ITS maps is not moved: -EINVAL with eager
+    /// mapping (1442ee0011983), 0 when mapped lazily (e6c24e2d05bb). Returns 0 or -EINVAL.
+    int set_affinity(Gic& gic, uint32_t vpeid, unsigned cpu);
 
     /// its_map_vlpi: forward a host IRQ as vINTID of vPE (DISCARD the physical ITE, write the
     /// property byte, VMAPTI, VSYNC); if already forwarded, VMOVI to the new vPE. On GICv4.0 the
@@ -98,12 +122,15 @@ class ItsDriver {
     /// its_invall_vpe: VINVALL.
     void invall_vpe(Gic& gic, uint32_t vpeid);
 
-    /// its_make_vpe_resident (4.1 its_vpe_4_1_schedule / 4.0 its_vpe_schedule).
-    void make_resident(Gic& gic, uint32_t vpeid, bool group1_enabled);
+    /// its_make_vpe_resident on CPU `cpu`'s redistributor (4.1 its_vpe_4_1_schedule / 4.0
+    /// its_vpe_schedule).
+    void make_resident(Gic& gic, uint32_t vpeid, unsigned cpu, bool group1_enabled);
     /// its_commit_vpe: poll GICR_VPENDBASER.Dirty until the VPT is parsed.
     void commit(Gic& gic, uint32_t vpeid);
-    /// its_make_vpe_non_resident: clear Valid, asking for a doorbell if `doorbell`; read back
-    /// PendingLast. On 4.0 the doorbell host IRQ is enabled when a doorbell is requested.
+    /// its_make_vpe_non_resident: clear Valid (its_clear_vpend_valid: the value read, Valid
+    /// cleared; 4.1: PendingLast clear and DB set to ask for a doorbell, PendingLast set for none),
+    /// poll Dirty until the de-schedule is done and read PendingLast back. On 4.0 the doorbell host
+    /// IRQ is enabled when a doorbell is requested.
     void make_non_resident(Gic& gic, uint32_t vpeid, bool doorbell);
     /// GICv4.0 enable_irq / disable_irq of a vPE's doorbell: its property byte and GICR_INVLPIR.
     void set_doorbell_enabled(Gic& gic, uint32_t vpeid, bool enabled);
@@ -122,10 +149,22 @@ class ItsDriver {
     /// its_send_single_command: put the command in ITS i's queue and advance GITS_CWRITER.
     void send(Gic& gic, unsigned its, const ItsCommand& c);
     uint32_t alloc_lpi(Gic& gic, uint8_t prop);
-    void map_vm_on_its(Gic& gic, unsigned its);
+    /// its_send_vmapp / its_build_vmapp_cmd on ITS `its`: the GICv4.1 fields only on 4.1.
+    void send_vmapp(Gic& gic, unsigned its, HostVpe& v, bool valid);
+    /// its_send_vmovp: the vPE to its col_idx; one ITS without an ITSList, else every ITS the VM
+    /// is mapped on, with one SEQ_NUM.
+    void send_vmovp(Gic& gic, const HostVpe& v);
+    /// its_map_vm / its_unmap_vm on ITS `its` (only when mapping lazily).
+    void map_vm(Gic& gic, unsigned its);
+    void unmap_vm(Gic& gic, unsigned its);
+    /// its_clear_vpend_valid on the vPE's redistributor: returns GICR_VPENDBASER once Dirty reads 0.
+    uint64_t clear_vpend_valid(Gic& gic, const HostVpe& v, uint64_t clr, uint64_t set);
 
     std::vector<uint64_t> cwriter_;
-    std::vector<bool> vm_mapped_;  // per ITS: the VM's vPEs are mapped there (its_map_vm)
+    uint16_t its_list_map_ = 0;         // GICv4 ITSs without GITS_TYPER.VMOVP: ITSList bit = ITS index
+    bool has_rvpeid_ = false;           // GICv4.1
+    std::vector<unsigned> vlpi_count_;  // per ITS: the VM's vLPIs mapped there (its_vm::vlpi_count)
+    uint16_t vmovp_seq_ = 0;            // vmovp_seq_num
     uint32_t next_lpi_ = 8192;
     uint32_t next_device_ = 0x100;
     std::vector<HostIrq> irqs_;

@@ -66,10 +66,11 @@ const Policy<unsigned> kVpendbaserDirtyPolicy{
     "arm",
     {{"1", 1}, {"0", 0}, {"3", 3}},
     1,
-    "how many GICR_VPENDBASER reads after a vPE is scheduled still see Dirty = 1 (the redistributor is parsing "
-    "the VPT; its pending state is not yet usable)",
-    "IHI 0069 GICR_VPENDBASER.Dirty: the parse is asynchronous and its length IMPLEMENTATION DEFINED; Linux "
-    "its_wait_vpt_parse_complete polls Dirty (reference/arm §1.3)"};
+    "how many GICR_VPENDBASER reads after a vPE is scheduled or de-scheduled still see Dirty = 1 (the "
+    "redistributor is parsing the VPT, or processing the de-schedule: PendingLast is not yet valid)",
+    "IHI 0069 GICR_VPENDBASER.Dirty: processing a change of Valid is asynchronous and its length IMPLEMENTATION "
+    "DEFINED; Linux its_wait_vpt_parse_complete polls Dirty after a schedule, its_clear_vpend_valid after a "
+    "de-schedule (reference/arm §1.3)"};
 
 GicConfig GicConfig::from_policy(const PolicyValues& policy) {
     GicConfig c;

@@ -63,9 +63,9 @@ struct GicConfig {
     unsigned vpe_id_bits = 16;         // vPEIDs below 2^16 (VPENDBASER.vPEID[15:0])
     unsigned collection_count = 64;    // collections the ITS accepts (ICIDs 0..count-1)
     unsigned list_registers = 4;       // ICH_LR<n>, n < list_registers (policy arm.list_registers)
-    /// GICR_VPENDBASER reads after a schedule (Valid 0 -> 1) that still see Dirty = 1 while the
-    /// redistributor parses the VPT (reference/arm §1.3: asynchronous, polled by Linux; policy
-    /// arm.vpendbaser_dirty_reads).
+    /// GICR_VPENDBASER reads after a schedule (Valid 0 -> 1) or a de-schedule (1 -> 0) that still
+    /// see Dirty = 1 while the redistributor parses the VPT or processes the de-schedule
+    /// (reference/arm §1.3: asynchronous, polled by Linux; policy arm.vpendbaser_dirty_reads).
     unsigned dirty_reads = 1;
     /// GITS_TYPER.VMOVP: 1 means a VMOVP on one ITS is enough; 0 means every ITS in ITSList must
     /// receive the VMOVP with the same SEQ_NUM before the move completes (reference/arm §1.2).

@@ -173,11 +173,23 @@ void CpuInterface::write_lr(unsigned n, uint64_t value) {
         log.emit(tp::kVcpuWriteLrError, "no such list register: write ignored", index_, n);
         return;
     }
-    lrs_[n] = value;
     std::optional<uint32_t> resident = rd().resident_vpe();
     lr_owner_[n] = resident.value_or(kNoOwner);
     ListRegister lr = ListRegister::decode(value);
     log.emit(tp::kVcpuWriteLr, index_, n, to_string(lr.status), lr.vintid, lr.hw, Hex{lr.priority});
+    if (lr.hw && lr.status == ListRegister::Status::PendingActive) {
+        // With HW = 1 the pending state of the interrupt is the physical interrupt's, held at the
+        // physical distributor, so pending-and-active is not a valid State for such a list register
+        // (IHI 0069 ICH_LR<n>_EL2; vgic_v3_populate_lr never writes it). The model's choice: the
+        // list register keeps the active state only, and reads back as active.
+        log.emit(tp::kVcpuWriteLrHwPendingActiveError,
+                 "HW=1 with State pending and active is not valid: the list register is kept active, its pending "
+                 "state dropped",
+                 index_, n, lr.vintid);
+        lr.status = ListRegister::Status::Active;
+        value = lr.encode();
+    }
+    lrs_[n] = value;
     if (lr.status == ListRegister::Status::Invalid) return;
     if (lr.hw && lr.vintid >= kFirstLpiIntid)
         log.emit(tp::kVcpuWriteLrHwViolation,

@@ -12,6 +12,8 @@
 //
 // ICH_LR<n>_EL2: State[63:62] (0 invalid, 1 pending, 2 active, 3 pending+active), HW[61],
 // Group[60], Priority[55:48], pINTID[44:32], vINTID[31:0] (layout per IHI 0069, not in reference/).
+// With HW=1 pending+active is not a valid State (the pending state is the physical interrupt's):
+// such a write is a GuestError and the list register is kept active only.
 #pragma once
 
 #include <cstdint>

@@ -59,8 +59,8 @@ CmdResult vmapp(Its& its, const ItsCommand& c) {
     if (!v41 && (cmd::Alloc::get(c) || cmd::PTZ::get(c) || cmd::VCONF_addr::get(c) || cmd::DefaultDoorbell::get(c) ||
                  (vpt_size & 0xC0)))
         its.log().emit(tp::kItsVmappV40Ignored,
-                       "GICv4.0 VMAPP has no Alloc, PTZ, VCONF_addr or Default_Doorbell, and VPT_size[7:6] is "
-                       "RES0: those bits are ignored",
+                       "GICv4.0 VMAPP has no Alloc, PTZ, VCONF_addr or Default_Doorbell, and VPT_size[7:6]: "
+                       "those bits are RES0 and ignored",
                        its.index(), vpeid);
     if (!v41) vpt_size &= 0x3F;  // GICv4.0: VPT_size[7:6] are RES0
     uint64_t entry = 0;
@@ -134,12 +134,20 @@ CmdResult vmapti(Its& its, const ItsCommand& c) {
 CmdResult vmapi(Its& its, const ItsCommand& c) { return map_virtual(its, c, event_of(c), tp::kItsVmapi); }
 
 // VMOVI DeviceID, EventID, vPEID, D, Dbell_pINTID: move a vLPI to another vPE; its pending state
-// leaves the source VPT and enters the destination one (reference/arm §1.2).
+// leaves the source VPT and enters the destination one (reference/arm §1.2). D and Dbell_pINTID
+// set a GICv4.0 per-vLPI doorbell; GICv4.1 has per-vPE doorbells only, and the two fields are RES0
+// (IHI 0069 VMOVI; Linux's its_vlpi_set_doorbell sends no VMOVI on 4.1), so the ITS does not read
+// them. Linux's its_build_vmovi_cmd still writes D=1 and 1023 there: that is logged as ignored.
 CmdResult vmovi(Its& its, const ItsCommand& c) {
+    const bool v41 = its.config().v41();
     uint32_t vpeid = vpe_of(c);
     bool d = cmd::D::get(c);
     uint32_t db_field = static_cast<uint32_t>(cmd::DbellPINTID::get(c));
     its.log().emit(tp::kItsVmovi, its.index(), device_of(c), event_of(c), vpeid, d, db_field);
+    if (v41 && (d || db_field))
+        its.log().emit(tp::kItsVmoviV41Ignored,
+                       "GICv4.1 VMOVI: D and Dbell_pINTID are RES0 (doorbells are per vPE): not used", its.index(),
+                       vpeid);
     IteRef ref;
     if (CmdResult r = its.lookup_ite(c, device_of(c), event_of(c), ref); r != kOk) return r;
     if (!ref.ite.is_virtual) return its.command_error(c, "VMOVI of a physical LPI (UNPREDICTABLE: MOVI moves LPIs)");
@@ -148,7 +156,7 @@ CmdResult vmovi(Its& its, const ItsCommand& c) {
     if (CmdResult r = its.lookup_vpe(c, vpeid, to_vpe); r != kOk) return r;
     if (ref.ite.intid >= (uint64_t{1} << to_vpe.vpte.id_bits()))
         return its.command_error(c, fmt::format("vINTID {} is beyond vPE {}'s VPT", ref.ite.intid, vpeid));
-    if (d) {
+    if (d && !v41) {
         uint32_t doorbell = kNoDoorbell;
         if (CmdResult r = doorbell_field(its, c, db_field, doorbell); r != kOk) return r;
         ref.ite.doorbell = doorbell;

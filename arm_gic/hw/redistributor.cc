@@ -62,12 +62,22 @@ uint64_t Redistributor::read(uint64_t offset, unsigned bytes) {
         value = vpropbaser_;
     } else if (base == kGicrVlpiFrame + GICR_VPENDBASER) {
         bool dirty = dirty_reads_ > 0;
-        if (dirty && --dirty_reads_ == 0) log.emit(tp::kGicrVptParsed, index_, resident_.value_or(0));
+        if (dirty && --dirty_reads_ == 0) {
+            if (resident_)
+                log.emit(tp::kGicrVptParsed, index_, *resident_);
+            else
+                log.emit(tp::kGicrDescheduleDone, index_, vpe_name(descheduled_vpe_), pending_last_);
+        }
+        // After Valid 1 -> 0, PendingLast is set by the implementation and UNKNOWN until then (IHI 0069
+        // GICR_VPENDBASER.PendingLast); Linux reads it only once Dirty is clear (its_clear_vpend_valid).
+        // While the de-schedule is still Dirty the model reads it as 0, so a hypervisor that does not
+        // poll is told nothing is pending.
+        const bool pending_last = pending_last_ && !(dirty && !resident_);
         if (v41) {
             Vpendbaser41 v;
             v.valid = resident_.has_value();
             v.db = db_;
-            v.pending_last = pending_last_;
+            v.pending_last = pending_last;
             v.dirty = dirty;
             v.vgrp0en = vgrp0en_;
             v.vgrp1en = vgrp1en_;
@@ -77,7 +87,7 @@ uint64_t Redistributor::read(uint64_t offset, unsigned bytes) {
             Vpendbaser40 v;
             v.valid = resident_.has_value();
             v.idai = idai_;
-            v.pending_last = pending_last_;
+            v.pending_last = pending_last;
             v.dirty = dirty;
             v.vpt_addr = vpendbaser_pa_;
             value = v.encode();
@@ -136,6 +146,11 @@ void Redistributor::write(uint64_t offset, uint64_t value, unsigned bytes) {
         }
         reg = write_access(reg, value, bytes, offset);
         log.emit(base == GICR_PROPBASER ? tp::kGicrWritePropbaser : tp::kGicrWritePendbaser, index_, Hex{reg});
+    } else if (base == GICR_CLRLPIR) {
+        // DirectLPI: the physical LPI stops being pending (IHI 0069 GICR_CLRLPIR).
+        uint32_t intid = static_cast<uint32_t>(GicrClrlpir::pINTID.get(value));
+        log.emit(tp::kGicrWriteClrlpir, index_, intid);
+        set_lpi_pending(intid, false);
     } else if (base == GICR_INVLPIR || base == GICR_INVALLR) {
         bool v = GicrInvlpir::V.get(value);
         uint32_t vpeid = static_cast<uint32_t>(GicrInvlpir::vPEID.get(value));
@@ -183,7 +198,8 @@ void Redistributor::write_vpendbaser(uint64_t value) {
     }
     if (!valid) {
         if (resident_) {
-            deschedule(config.v41() && Vpendbaser41::DB.get(value));
+            deschedule(config.v41() && Vpendbaser41::DB.get(value),
+                       config.v41() && Vpendbaser41::PendingLast.get(value));
         } else {
             log.emit(tp::kGicrWriteVpendbaser, index_, false);
         }
@@ -245,15 +261,27 @@ void Redistributor::schedule(VpeState& s) {
     }
 }
 
-void Redistributor::deschedule(bool doorbell_requested) {
+void Redistributor::deschedule(bool doorbell_requested, bool pending_last_written) {
     VpeState& s = *find(*resident_);
-    pending_last_ = any_pending_enabled(s);
+    // GICv4.0: PendingLast is set by the implementation when Valid goes 1 -> 0 (IHI 0069
+    // GICR_VPENDBASER.PendingLast), so a written value is ignored (Linux's its_vpe_deschedule writes
+    // back the 1 it read). GICv4.1 (IHI 0069 as Marc Zyngier cites it, "Clear Valid before writing
+    // any bits else in VPENDBASER", 2020-02-24): a PendingLast written as 1 leaves PendingLast UNKNOWN
+    // and the Doorbell is treated as 0; the model then does not determine it and reads it as 1 (what
+    // Linux's its_vpe_4_1_deschedule assumes when it asks for no doorbell). Otherwise the
+    // redistributor determines PendingLast, and the Doorbell is treated as 0 when enabled interrupts
+    // are pending.
+    const bool determined = !pending_last_written;
+    pending_last_ = determined ? any_pending_enabled(s) : true;
     db_ = doorbell_requested;
     if (doorbell_requested && !pending_last_) s.doorbell_armed = true;
-    dirty_reads_ = 0;
+    // The de-schedule is processed like the schedule's parse: Dirty reads 1 for the configured
+    // number of reads (policy arm.vpendbaser_dirty_reads), and PendingLast is valid after them.
+    dirty_reads_ = gic_->config().dirty_reads;
+    descheduled_vpe_ = s.props.vpeid;
     resident_.reset();
     gic_->log().emit(tp::kGicrDeschedule, index_, vpe_name(s.props.vpeid), doorbell_requested, pending_last_,
-                     s.doorbell_armed);
+                     determined, s.doorbell_armed);
     if (gic_->config().vpt_writeback == VptWriteback::OnDeschedule || s.transient) write_back(s);
     if (s.transient) vpes_.erase(s.props.vpeid);
 }

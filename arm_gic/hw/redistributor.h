@@ -11,6 +11,7 @@
 //
 // Registers (offsets from RD_base; the VLPI frame is RD_base + 128 KiB), reference/arm §1.3:
 //   0x0000  GICR_CTLR        EnableLPIs[0]
+//   0x0048  GICR_CLRLPIR     pINTID[31:0] (WO): the physical LPI stops being pending (DirectLPI)
 //   0x0070  GICR_PROPBASER   LPI configuration table PhysAddr[51:12], IDbits[4:0]
 //   0x0078  GICR_PENDBASER   LPI pending table PhysAddr[51:16], PTZ[62] (write-only, reads 0)
 //   0x00A0  GICR_INVLPIR     V[63] vPEID[47:32] INTID[31:0]: forget one (v)LPI's cached config
@@ -18,7 +19,9 @@
 //   0x00C0  GICR_SYNCR       Busy[0] (invalidations complete at once: reads 0)
 //   VLPI+0x70  GICR_VPROPBASER  4.1: the vPE table; 4.0: the resident vPE's vLPI config table
 //   VLPI+0x78  GICR_VPENDBASER  residency (Valid), PendingLast, Dirty; 4.1: DB, vGrp0En, vGrp1En,
-//                               vPEID; 4.0: VPT PhysAddr, IDAI
+//                               vPEID; 4.0: VPT PhysAddr, IDAI. Dirty reads 1 while a change of
+//                               Valid is processed (the VPT parse after 0 -> 1, the de-schedule
+//                               after 1 -> 0); PendingLast is valid once Dirty reads 0
 //   VLPI+0x80  GICR_VSGIR       (4.1) vPEID[15:0]
 //   VLPI+0x88  GICR_VSGIPENDR   (4.1) Busy[31] (reads 0) Pending[15:0] of that vPE's vSGIs
 #pragma once
@@ -158,7 +161,9 @@ class Redistributor {
     VpeState* find(uint32_t vpeid);
     void write_vpendbaser(uint64_t value);
     void schedule(VpeState& vpe);
-    void deschedule(bool doorbell_requested);
+    /// Valid 1 -> 0: `doorbell_requested` is 4.1's Doorbell, `pending_last_written` 4.1's
+    /// PendingLast as written (4.0 ignores a written PendingLast).
+    void deschedule(bool doorbell_requested, bool pending_last_written);
     /// Merges the VPT in memory into the cache.
     void parse_vpt(VpeState& vpe);
     /// Writes every dirty word of the cache back to the VPT.
@@ -181,7 +186,8 @@ class Redistributor {
     // GICR_VPENDBASER
     bool db_ = false;
     bool pending_last_ = false;
-    unsigned dirty_reads_ = 0;  // reads left that see Dirty = 1
+    unsigned dirty_reads_ = 0;  // reads left that see Dirty = 1 (a schedule's parse or a de-schedule)
+    uint32_t descheduled_vpe_ = 0;  // the vPE the last Valid 1 -> 0 made non-resident
     bool vgrp0en_ = false;
     bool vgrp1en_ = false;
     uint32_t vpendbaser_vpeid_ = 0;  // 4.1 vPEID field as last written

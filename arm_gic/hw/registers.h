@@ -19,6 +19,7 @@
 //
 // Redistributor (RD_base frame; SGI_base at +64 KiB; VLPI_base at +128 KiB, reference §1.3):
 //   RD_base   + 0x00 GICR_CTLR        EnableLPIs[0]
+//   RD_base   + 0x48 GICR_CLRLPIR     pINTID[31:0]: clear a physical LPI's pending state (WO)
 //   RD_base   + 0x70 GICR_PROPBASER   LPI configuration table, IDbits[4:0]
 //   RD_base   + 0x78 GICR_PENDBASER   LPI pending table PhysAddr[51:16], PTZ[62]
 //   RD_base   + 0xA0 GICR_INVLPIR     INTID[31:0] vPEID[47:32] V[63]
@@ -67,6 +68,7 @@ inline constexpr uint64_t kGicrVlpiFrame = 0x20000;
 inline constexpr uint64_t GICR_CTLR = 0x0000;       // layout per IHI 0069, not in reference/
 inline constexpr uint64_t GICR_PROPBASER = 0x0070;  // layout per IHI 0069, not in reference/
 inline constexpr uint64_t GICR_PENDBASER = 0x0078;  // layout per IHI 0069, not in reference/
+inline constexpr uint64_t GICR_CLRLPIR = 0x0048;    // layout per IHI 0069, not in reference/
 inline constexpr uint64_t GICR_INVLPIR = 0x00A0;    // reference §1.3
 inline constexpr uint64_t GICR_INVALLR = 0x00B0;    // reference §1.3
 inline constexpr uint64_t GICR_SYNCR = 0x00C0;      // reference §1.3
@@ -163,6 +165,12 @@ struct Vpropbaser40 {
     static constexpr Field<11, 10> Shareability{};
     static constexpr Field<9, 7> InnerCache{};
     static constexpr Field<4, 0> IDbits{};  // vINTID bits - 1
+};
+
+// GICR_CLRLPIR (DirectLPI): Linux its_vpe_db_proxy_move and its_vpe_set_irqchip_state clear a vPE's
+// doorbell with it. Layout per IHI 0069 (arm-gic-v3.h :: GICR_CLRLPIR), not in reference/.
+struct GicrClrlpir {
+    static constexpr Field<31, 0> pINTID{};
 };
 
 struct GicrInvlpir {                 // GICR_INVLPIR, reference §1.3

@@ -24,14 +24,14 @@ const char* to_string(VcpuRun r) {
 void Kvm::init(unsigned vcpus) {
     s_.cpus.assign(vcpus, VgicCpu{});
     for (uint32_t v = 0; v < vcpus; ++v) {
-        host_.vpe_init(gic_, v, v);  // vCPU v runs on pCPU v
+        host_.vpe_init(gic_, v);  // its_vpe_irq_domain_alloc -> its_vpe_init
         // vgic_v4_init: request_irq(vpe->irq, vgic_v4_doorbell_handler) for each vPE's doorbell
         cpus_.request_irq(host_.vpe(v).doorbell, host::IrqAction{host::Handler::VpeDoorbell, v});
     }
-    // vgic_v4_init: on GICv4.1 the vPEs are mapped on every ITS at once, for vSGIs
-    // (gic_requires_eager_mapping); on 4.0 when the first vLPI lands on an ITS (its_map_vm).
-    if (gic_.config().v41())
-        for (uint32_t v = 0; v < vcpus; ++v) host_.map_vpe(gic_, v);
+    // The doorbells' activation (its_vpe_irq_domain_activate): each vPE on the first online CPU,
+    // mapped on every ITS at once unless the host must map lazily (gic_requires_eager_mapping: GICv4.0
+    // with an ITSList maps when the first vLPI lands on an ITS, its_map_vm).
+    for (uint32_t v = 0; v < vcpus; ++v) host_.map_vpe(gic_, v);
     s_.initialized = true;
     log_.emit(tp::kKvmVgicInit, vcpus, to_string(gic_.config().version));
 }
@@ -178,17 +178,20 @@ void Kvm::vcpu_enter(uint32_t vcpu) {
             break;
         }
         // vgic_v3_populate_lr: an edge LPI's pending state moves into the LR. For a forwarded
-        // (hw) LPI, HW=1 names hwintid, which KVM sets only for PPIs and SPIs: 0.
+        // (hw) LPI, HW=1 names hwintid, which KVM sets only for PPIs and SPIs: 0. An active HW=1
+        // interrupt is never written pending+active (its pending state is the physical one):
+        // allow_pending is false and pending_latch stays for a later entry.
+        const bool allow_pending = !(irq.hw && irq.active);
+        const bool pending = allow_pending && irq.pending_latch;
         ListRegister lr;
-        lr.status = irq.pending_latch
-                        ? (irq.active ? ListRegister::Status::PendingActive : ListRegister::Status::Pending)
-                        : ListRegister::Status::Active;
+        lr.status = pending ? (irq.active ? ListRegister::Status::PendingActive : ListRegister::Status::Pending)
+                            : ListRegister::Status::Active;
         lr.hw = irq.hw;
         lr.pintid = 0;
         lr.group1 = true;
         lr.priority = irq.priority;
         lr.vintid = intid;
-        irq.pending_latch = false;
+        if (pending) irq.pending_latch = false;
         cpu.write_lr(n, lr.encode());
         c.lr_intid[n] = intid;
         ++n;
@@ -217,8 +220,14 @@ void Kvm::vcpu_load(uint32_t vcpu) {
     VgicCpu& c = s_.cpus.at(vcpu);
     if (c.run == VcpuRun::Loaded) return;
     c.run = VcpuRun::Loaded;
-    // vgic_v4_load: resident, with vGrp1En from the (enabled) distributor.
-    host_.make_resident(gic_, vcpu, true);
+    // vgic_v4_load: the vPE's doorbell affinity to this CPU first (irq_set_affinity: a VMOVP when its
+    // redistributor changes; vCPU v runs on pCPU v), then resident with vGrp1En from the (enabled)
+    // distributor. A failure is only WARNed by vgic_v3_load, and the vPE stays non-resident.
+    if (int rc = host_.set_affinity(gic_, vcpu, vcpu); rc != 0) {
+        log_.emit(tp::kKvmVgicV4LoadError, "irq_set_affinity on the vPE doorbell failed", vcpu, rc);
+    } else {
+        host_.make_resident(gic_, vcpu, vcpu, true);
+    }
     log_.emit(tp::kKvmVcpuLoad, vcpu);
 }
 

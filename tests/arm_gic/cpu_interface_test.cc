@@ -325,6 +325,30 @@ TEST_F(CpuInterfaceListRegister, EoiOfAHwEntryDeactivatesThePhysicalInterrupt) {
     EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
 }
 
+// IHI 0069 ICH_LR<n>_EL2 with HW=1: the pending state of the interrupt is the physical one, held at
+// the physical distributor, so pending-and-active is not a valid State (vgic_v3_populate_lr never
+// writes it: "allow_pending = false" for an active HW interrupt). The model's documented choice: a
+// GuestError, and the list register is kept active only — it reads back active, is not
+// signalled, and its EOI invalidates it (deactivating pINTID) instead of leaving it pending.
+TEST_F(CpuInterfaceListRegister, HwPendingAndActiveIsAGuestErrorAndKeptActive) {
+    lr(0, lr_value(27, 0x50, Status::Pending, true, /*hw=*/true, /*pintid=*/27));
+    EXPECT_EQ(cpu().read_iar1(), 27u);
+    EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
+    lr(0, lr_value(27, 0x50, Status::PendingActive, true, /*hw=*/true, /*pintid=*/27));
+    EXPECT_EQ(count(h, tp::kVcpuWriteLrHwPendingActiveError), 1u) << h.text();
+    EXPECT_EQ(cpu().lr(0).status, Status::Active);
+    EXPECT_TRUE(cpu().lr(0).hw);
+    EXPECT_EQ(cpu().read_hppir1(), kSpuriousIntid);
+    cpu().write_eoir1(27);
+    EXPECT_EQ(cpu().lr(0).status, Status::Invalid) << "the dropped pending state came back";
+    EXPECT_EQ(h.count(tp::kVcpuDeactivatePhysical), 1u);
+    EXPECT_EQ(cpu().read_hppir1(), kSpuriousIntid);
+    // HW=0 keeps pending-and-active, as before.
+    lr(1, lr_value(kSpi, 0x50, Status::PendingActive));
+    EXPECT_EQ(cpu().lr(1).status, Status::PendingActive);
+    EXPECT_EQ(count(h, tp::kVcpuWriteLrHwPendingActiveError), 1u) << h.text();
+}
+
 // ---- violations -------------------------------------------------------------------------------
 
 class CpuInterfaceViolation : public Vcpu {};

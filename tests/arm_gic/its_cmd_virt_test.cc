@@ -673,20 +673,32 @@ TEST(ItsVmoviV40, VmoviToTheSameVpeOnlyChangesTheDoorbell) {
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
 }
 
-// reference/arm §1.6 (Linux: "avoid programming anything else on VMOVI/VMAPI/VMAPTI" on 4.1): a
-// per-vLPI doorbell in VMOVI is ignored on GICv4.1.
-TEST(ItsVmoviV41, PerVlpiDoorbellIsIgnored) {
-    GicHarness h;
-    h.map_device(1);
-    h.map_vpe(0, 0);
-    h.map_vpe(1, 1);
-    h.cmd(build::vmapti(1, 0, 0, kVlpi, kNoDoorbell));
-    h.cmd(build::vmovi(1, 0, 1, /*d=*/true, kDoorbell2));
-    EXPECT_EQ(count(h, tp::kItsDoorbellFieldIgnored), 1u) << h.text();
-    EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
-    Ite e = ite_of(h, 1, 0);
-    EXPECT_EQ(e.id, 1);
-    EXPECT_EQ(e.doorbell, kNoDoorbell);
+// IHI 0069 VMOVI on GICv4.1: doorbells are per vPE, and D and Dbell_pINTID are RES0 (Linux's
+// its_vlpi_set_doorbell sends no VMOVI on 4.1; its_build_vmovi_cmd still sets D). The ITS does not
+// act on them: no per-vLPI doorbell is checked or kept, one Ignored event says so; on GICv4.0 the
+// same D=1 with an invalid doorbell is a command error.
+TEST(ItsVmoviV41, DAndDoorbellFieldsAreRes0AndNotActedOn) {
+    for (GicVersion version : {GicVersion::V4_1, GicVersion::V4_0}) {
+        SCOPED_TRACE(to_string(version));
+        const bool v41 = version == GicVersion::V4_1;
+        GicHarness h(config(version));
+        h.map_device(1);
+        h.map_vpe(0, 0);
+        h.map_vpe(1, 1);
+        h.cmd(build::vmapti(1, 0, 0, kVlpi, kNoDoorbell));
+        h.cmd(build::vmovi(1, 0, 1, /*d=*/true, kDoorbell2));  // a valid LPI doorbell
+        EXPECT_EQ(count(h, tp::kItsVmoviV41Ignored), v41 ? 1u : 0u) << h.text();
+        EXPECT_EQ(count(h, tp::kItsDoorbellFieldIgnored), 0u) << h.text();
+        EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
+        Ite e = ite_of(h, 1, 0);
+        EXPECT_EQ(e.id, 1);
+        EXPECT_EQ(e.doorbell, v41 ? kNoDoorbell : kDoorbell2);
+
+        // Dbell_pINTID 5 is neither an LPI nor 1023: a command error only where the field exists.
+        h.cmd(build::vmovi(1, 0, 0, /*d=*/true, 5));
+        EXPECT_EQ(count(h, tp::kItsVmoviError), v41 ? 0u : 1u) << h.text();
+        EXPECT_EQ(ite_of(h, 1, 0).id, v41 ? 0 : 1);
+    }
 }
 
 // ---- VMOVP ------------------------------------------------------------------------------------

@@ -75,6 +75,8 @@ struct KvmConfig {
     kvm::TransferPoint transfer = kvm::TransferPoint::SetForwarding;
     unsigned dirty_reads = 0;     // GICR_VPENDBASER reads that see Dirty after a schedule
     unsigned list_registers = 4;  // ICH_LR<n>_EL2 per CPU interface
+    unsigned its_count = 1;       // host ITSs (the devices sit behind ITS 0)
+    bool vmovp_direct = true;     // GITS_TYPER.VMOVP; false: the host driver needs an ITSList
 };
 
 class KvmHarness {
@@ -112,6 +114,8 @@ class KvmHarness {
         g.redistributor_count = s.vcpus;  // vCPU v runs on pCPU v
         g.dirty_reads = c.dirty_reads;
         g.list_registers = c.list_registers;
+        g.its_count = c.its_count;
+        g.vmovp_direct = c.vmovp_direct;
         return g;
     }
 

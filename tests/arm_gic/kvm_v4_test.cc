@@ -259,8 +259,9 @@ TEST(KvmSavePendingTables, UninitialisedVgicGivesEnxio) {
 
 // vgic_v3_save_pending_tables on GICv4.1 (f66b7b151e00, reference/arm §3.4): unmap_all_vpes
 // (VMAPP V=0 Alloc=1 cleans the redistributor's cache into the VPT), the forwarded LPI's bit comes
-// from the VPT, then map_all_vpes (V=1 Alloc=1 PTZ=0) maps every vPE again. The save is
-// non-destructive: the VPT and pending_latch are unchanged and the source can resume.
+// from the VPT, then map_all_vpes (V=1 Alloc=1 PTZ=0) maps every vPE again, on the first online CPU
+// (its_vpe_irq_domain_activate sets col_idx). The save is non-destructive: the VPT and
+// pending_latch are unchanged and the source can resume.
 TEST(KvmSavePendingTables, Gicv41ReadsForwardedStateFromTheVptWithTheVpesUnmapped) {
     KvmHarness t(kNic);
     t.boot();
@@ -286,8 +287,9 @@ TEST(KvmSavePendingTables, Gicv41ReadsForwardedStateFromTheVptWithTheVpesUnmappe
     for (uint32_t v = 0; v < 2; ++v) {
         EXPECT_TRUE(t.h.gic.its(0).maps_vpe(v));
         EXPECT_EQ(t.h.its.vpe(v).vmapp_count, 1u);
-        ASSERT_NE(t.h.gic.rd(v).vpe(v), nullptr);
-        EXPECT_EQ(t.h.gic.rd(v).vpe(v)->maps, 1u);
+        EXPECT_EQ(t.h.its.vpe(v).rd, host::kFirstOnlineCpu);
+        ASSERT_NE(t.h.gic.rd(host::kFirstOnlineCpu).vpe(v), nullptr);
+        EXPECT_EQ(t.h.gic.rd(host::kFirstOnlineCpu).vpe(v)->maps, 1u);
     }
     EXPECT_TRUE(t.h.its.read_vpt_bit(t.h.gic, 0, kLpi0));
     EXPECT_TRUE(t.vlpi_pending(0, kLpi0));

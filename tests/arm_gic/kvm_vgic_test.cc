@@ -283,6 +283,47 @@ TEST(KvmListRegisters, ForwardedLpiWithPendingLatchLandsInAnLrWithHwSet) {
         << t.text();
 }
 
+// vgic_v3_populate_lr ("allow_pending = false" when an HW interrupt is active): KVM never writes an
+// HW=1 list register pending and active. A forwarded LPI with pending_latch (arm.transfer=none)
+// that the guest acknowledged gets pending_latch again (an EnableLPIs toggle reads the stale
+// pending-table bit): the next entry writes the LR active only and keeps pending_latch; after the
+// EOI the next entry writes it pending. The CPU interface never sees the invalid state.
+TEST(KvmListRegisters, ActiveHwInterruptIsNeverWrittenPendingAndActive) {
+    KvmHarness t(kNic, {.transfer = TransferPoint::None});
+    t.boot_guest();
+    t.enable_msix(0);
+    t.fire(0, 0);
+    t.connect(0);
+    ASSERT_TRUE(t.lpi(kLpi0)->hw);
+    ASSERT_TRUE(t.lpi(kLpi0)->pending_latch);
+    t.load_all();
+    t.kvm().vcpu_enter(0);
+    ASSERT_EQ(t.h.gic.cpu(0).read_iar1(), kLpi0);  // acknowledged, not yet EOI'd
+    t.kvm().vcpu_exit(0);
+    ASSERT_TRUE(t.lpi(kLpi0)->active);
+    t.set_guest_pending(0, kLpi0, true);
+    t.kvm().gicr_write(0, GICR_CTLR, 0);
+    t.kvm().gicr_write(0, GICR_CTLR, GicrCtlr::EnableLPIs.make(1));
+    ASSERT_TRUE(t.lpi(kLpi0)->pending_latch) << t.text();
+
+    size_t from = t.mark();
+    t.kvm().vcpu_enter(0);
+    ListRegister lr = t.h.gic.cpu(0).lr(0);
+    EXPECT_EQ(lr.vintid, kLpi0);
+    EXPECT_TRUE(lr.hw);
+    EXPECT_EQ(lr.status, ListRegister::Status::Active);
+    EXPECT_TRUE(t.lpi(kLpi0)->pending_latch) << "the pending state stays in software";
+    EXPECT_TRUE(t.find(tp::kVcpuWriteLr, {arg("state", "pending+active")}, from).empty()) << t.text();
+    EXPECT_EQ(t.count(tp::kVcpuWriteLrHwPendingActiveError), 0u) << t.text();
+
+    t.h.gic.cpu(0).write_eoir1(kLpi0);
+    t.kvm().vcpu_exit(0);
+    EXPECT_FALSE(t.lpi(kLpi0)->active);
+    t.kvm().vcpu_enter(0);
+    EXPECT_EQ(t.h.gic.cpu(0).lr(0).status, ListRegister::Status::Pending);
+    EXPECT_FALSE(t.lpi(kLpi0)->pending_latch);
+}
+
 // ---- blocking and kicks ---------------------------------------------------------------------------
 
 // kvm_vgic_vcpu_pending_irq: with nothing pending a vCPU that blocks sleeps.

@@ -333,6 +333,63 @@ TEST(RedistributorDirty, DirtyReadsOneForDirtyReadsReadsAndHidesVlpisUntilThen) 
     EXPECT_EQ(f.h.gic.cpu(0).read_hppir1(), kVlpi);
 }
 
+class RedistributorDescheduleDirty : public ::testing::TestWithParam<GicVersion> {};
+
+// IHI 0069 GICR_VPENDBASER (Dirty; PendingLast is set by the implementation when Valid has been
+// written from 1 to 0, UNKNOWN otherwise) and Linux its_clear_vpend_valid, which polls Dirty
+// before it reads PendingLast: a de-schedule keeps Dirty at 1 for GicConfig::dirty_reads reads, and
+// PendingLast reads 0 (the model's UNKNOWN) until then, 1 afterwards when an enabled vLPI is pending.
+TEST_P(RedistributorDescheduleDirty, PendingLastIsValidOnlyOnceTheDescheduleIsDone) {
+    const bool v41 = GetParam() == GicVersion::V4_1;
+    GicConfig c = config(GetParam());
+    c.dirty_reads = 2;
+    Forwarded f(c);
+    f.h.schedule(0, 0);
+    while (Vpendbaser41::Dirty.get(vpendbaser(f.h, 0))) {
+    }
+    f.msi(0);
+    f.h.gic.rd(0).write64(kGicrVlpiFrame + GICR_VPENDBASER, 0);
+    for (int i = 0; i < 2; ++i) {
+        uint64_t v = vpendbaser(f.h, 0);
+        EXPECT_TRUE(Vpendbaser41::Dirty.get(v)) << "read " << i;
+        EXPECT_FALSE(Vpendbaser41::PendingLast.get(v)) << "read " << i;
+        EXPECT_FALSE(Vpendbaser41::Valid.get(v));
+    }
+    EXPECT_EQ(count(f.h, tp::kGicrDescheduleDone), 1u) << f.h.text();
+    uint64_t v = vpendbaser(f.h, 0);
+    EXPECT_FALSE(Vpendbaser41::Dirty.get(v));
+    EXPECT_TRUE(Vpendbaser41::PendingLast.get(v));
+    EXPECT_EQ(v41 ? Vpendbaser41::decode(v).pending_last : Vpendbaser40::decode(v).pending_last, true);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothVersions, RedistributorDescheduleDirty,
+                         ::testing::Values(GicVersion::V4_1, GicVersion::V4_0),
+                         [](const ::testing::TestParamInfo<GicVersion>& info) {
+                             return info.param == GicVersion::V4_1 ? std::string("V4_1") : std::string("V4_0");
+                         });
+
+// IHI 0069 GICR_VPENDBASER (GICv4.1), as Marc Zyngier cites it ("Clear Valid before writing any bits
+// else in VPENDBASER", 2020-02-24): on Valid 1 -> 0 a PendingLast written as 1 leaves PendingLast
+// UNKNOWN and the Doorbell is treated as 0. No doorbell is armed, however DB was written; the
+// model does not determine PendingLast and reads it as 1 (GICR.deschedule determined=false).
+TEST_F(RedistributorVpendbaser41, PendingLastWrittenOneTreatsTheDoorbellAsZero) {
+    h.schedule(0, 0);
+    Vpendbaser41 w;
+    w.db = true;
+    w.pending_last = true;
+    h.gic.rd(0).write64(kGicrVlpiFrame + GICR_VPENDBASER, w.encode());
+    EXPECT_EQ(count_events(h.log.events(), tp::kGicrDeschedule), 1u);
+    EXPECT_EQ(find_events(h.log.events(), tp::kGicrDeschedule,
+                          {EventArg{"determined", ArgValue(false)}, EventArg{"doorbell_armed", ArgValue(false)}})
+                  .size(),
+              1u)
+        << h.text();
+    EXPECT_TRUE(vpendbaser41(h, 0).pending_last);
+    msi(0);
+    EXPECT_TRUE(irqs.empty()) << "a doorbell rang although PendingLast was written 1";
+    EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
+}
+
 // reference/arm §1.3 (PendingLast: "1 = the vPE still had pending (enabled) vLPIs when made
 // non-resident").
 TEST_F(RedistributorVpendbaser41, PendingLastIsSetWhenAnEnabledVlpiIsPendingAtDeschedule) {
@@ -456,6 +513,25 @@ TEST(RedistributorVpendbaser40, ScheduleByVptAddressUsesTheVpropbaserConfigurati
     EXPECT_TRUE(h.gic.rd(0).vlpi_pending(0, kVlpi));
     EXPECT_EQ(h.gic.cpu(0).read_hppir1(), kSpuriousIntid) << "the previous table's configuration was used";
     EXPECT_EQ(h.count(EventKind::GuestError), 0u) << h.text();
+}
+
+// IHI 0069 GICR_VPENDBASER (GICv4.0): PendingLast is set by the implementation when Valid is written
+// from 1 to 0, so what software writes there is ignored — Linux's its_vpe_deschedule writes back the
+// 1 it read while the vPE was resident: nothing pending still reads 0, something pending 1.
+TEST(RedistributorVpendbaser40, WrittenPendingLastIsIgnoredAtDeschedule) {
+    Forwarded f(config(GicVersion::V4_0));
+    schedule40(f.h, 0, vpt(0), kVconf);
+    Vpendbaser40 w = vpendbaser40(f.h, 0);
+    ASSERT_TRUE(w.pending_last);
+    w.valid = false;
+    f.h.gic.rd(0).write64(kGicrVlpiFrame + GICR_VPENDBASER, w.encode());
+    EXPECT_FALSE(vpendbaser40(f.h, 0).pending_last) << "the written 1 was kept";
+    schedule40(f.h, 0, vpt(0), kVconf);
+    f.msi(0);
+    w.pending_last = false;
+    f.h.gic.rd(0).write64(kGicrVlpiFrame + GICR_VPENDBASER, w.encode());
+    EXPECT_TRUE(vpendbaser40(f.h, 0).pending_last) << "the written 0 was kept";
+    EXPECT_EQ(f.h.count(EventKind::GuestError), 0u) << f.h.text();
 }
 
 // reference/arm §1.3, §1.4 (IDAI[62]: whether the IMPLEMENTATION DEFINED area is valid): IDAI reads
