@@ -291,15 +291,15 @@ int Kvm::save_pending_tables() {
         }
     // Before 5.13 (SaveSide::Refuse) KVM never reads a VPT: a forwarded LPI's bit comes from
     // pending_latch, which the hardware path never sets.
-    const bool v41 = gic_.config().v41() && save_ == SaveSide::VptRead;
+    const bool reads_vpt = gic_.config().v41() && save_ == SaveSide::VptRead;
     // GICv4.1 (f66b7b151e00): unmap every vPE so the VPT is clean (VMAPP {V,Alloc}={0,1}).
-    if (v41)
+    if (reads_vpt)
         for (uint32_t v = 0; v < s_.cpus.size(); ++v) host_.unmap_vpe(gic_, v);
     uint32_t written = 0;
     for (auto& [intid, irq] : s_.lpis) {
         if (irq.target_vcpu == kNoVcpu) continue;  // LPIs without a target vCPU are skipped
         bool is_pending = irq.pending_latch;
-        if (irq.hw && v41) is_pending = host_.read_vpt_bit(gic_, irq.target_vcpu, intid);  // vgic_v4_get_vlpi_state
+        if (irq.hw && reads_vpt) is_pending = host_.read_vpt_bit(gic_, irq.target_vcpu, intid);  // vgic_v4_get_vlpi_state
         bool stored = false;
         uint64_t addr = 0;
         uint8_t byte = 0;
@@ -310,7 +310,7 @@ int Kvm::save_pending_tables() {
         ++written;
         log_.emit(tp::kKvmSavePendingBit, intid, irq.target_vcpu, is_pending, irq.hw);
     }
-    if (v41)
+    if (reads_vpt)
         for (uint32_t v = 0; v < s_.cpus.size(); ++v) host_.map_vpe(gic_, v);  // map_all_vpes, PTZ=0
     log_.emit(tp::kKvmSavePendingTables, s_.lpis.size(), written);
     return kOk;
