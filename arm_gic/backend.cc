@@ -114,19 +114,27 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             },
             {
                 {"restore_gicr_pendbaser", "restore_gicr_ctlr",
-                 "PROPBASER/PENDBASER writes are ignored once EnableLPIs is set (vgic_mmio_write_pendbase)"},
+                 "PROPBASER/PENDBASER writes are ignored once EnableLPIs is set (vgic_mmio_write_pendbase)", Rule::Data},
                 {"restore_gicr_ctlr", "restore_its_regs",
-                 "arm-vgic-its.rst ITS Restore Sequence: all redistributors before the ITS"},
+                 "arm-vgic-its.rst ITS Restore Sequence: all redistributors before the ITS", Rule::DataAbi},
                 {"restore_its_regs", "restore_its_tables",
-                 "arm-vgic-its.rst: GITS_CBASER and the other GITS_* registers before RESTORE_TABLES"},
-                {"restore_its_tables", "enable_its", "arm-vgic-its.rst: GITS_CTLR last"},
+                 "arm-vgic-its.rst: GITS_CBASER and the other GITS_* registers before RESTORE_TABLES", Rule::DataAbi},
+                {"restore_its_tables", "enable_its", "arm-vgic-its.rst: GITS_CTLR last", Rule::DataAbi},
                 {"enable_its", "msix_enable",
-                 "VFIO_DEVICE_SET_IRQS depends on the VM's interrupt set-up (QEMU d329f5032e17)"},
+                 "VFIO_DEVICE_SET_IRQS depends on the VM's interrupt set-up (QEMU d329f5032e17; MIG_PRI_GICV3_ITS "
+                 "\"must happen before PCI devices\")",
+                 Rule::Data},
                 {"vfio_load_config", "msix_enable",
-                 "the MSI-X table comes with the device config (vfio_pci_load_config)"},
-                {"msix_enable", "irq_bypass_connect", "the bypass producer exists once SET_IRQS has set the eventfd"},
-                {"enable_its", "start_vcpus", "arm-vgic-its.rst: then vcpus can be started"},
-                {"vfio_load_config", "start_devices", "a device runs once its state is loaded (vfio_load_state)"},
+                 "the MSI-X table comes with the device config (vfio_pci_load_config)", Rule::Data},
+                {"msix_enable", "irq_bypass_connect", "the bypass producer exists once SET_IRQS has set the eventfd",
+                 Rule::Data},
+                {"restore_its_tables", "irq_bypass_connect",
+                 "d766d87cf4a0 (6.15): the vITS is restored before the irqbypass mapping is created, else KVM "
+                 "falls back to software injection (5c57533eb8c1); implied here by the data dependencies",
+                 Rule::Abi},
+                {"enable_its", "start_vcpus", "arm-vgic-its.rst: then vcpus can be started", Rule::DataAbi},
+                {"vfio_load_config", "start_devices",
+                 "a device runs once its state is loaded (vfio_load_state; VFIO uAPI: RESUMING, data, RUNNING)", Rule::Data},
             },
             {
                 {"qemu",
@@ -137,6 +145,25 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                 {"devices_before_bypass",
                  {"restore_gicr_pendbaser", "restore_gicr_ctlr", "restore_its_regs", "restore_its_tables", "enable_its",
                   "vfio_load_config", "msix_enable", "start_vcpus", "start_devices", "irq_bypass_connect"}},
+                // Cloud Hypervisor: Vm::restore restores the vCPUs, then the vGIC (redistributors, ITS
+                // registers, tables, GITS_CTLR in one set_state [inference: in arm-vgic-its.rst's
+                // sequence]), then restore_devices (VFIO blob, PCI_COMMAND, MSI-X eventfds rearmed, the
+                // device left RESUMING: #8303, #8528); Vm::resume resumes the vCPUs before the devices.
+                {"cloud_hypervisor",
+                 {"restore_gicr_pendbaser", "restore_gicr_ctlr", "restore_its_regs", "restore_its_tables", "enable_its",
+                  "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_vcpus", "start_devices"}},
+            },
+            {
+                {"qemu",
+                 "QEMU today: sections load by MigrationPriority (MIG_PRI_GICV3 > MIG_PRI_GICV3_ITS > PCI devices), "
+                 "then vm_start runs vfio_vmstate_change (RUNNING) before resume_all_vcpus",
+                 {"qemu"}},
+                {"qemu-7.2",
+                 "QEMU 7.2 (Debian 12): the same GICv3 and ITS priorities, so the same order",
+                 {"qemu"}},
+                {"cloud-hypervisor",
+                 "Cloud Hypervisor with VFIO migration (#8303, #8528, 2026): vm.rs Vm::restore then Vm::resume",
+                 {"cloud_hypervisor"}},
             },
         };
         return table;

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <optional>
 
 #include "cli/table.h"
@@ -146,11 +147,21 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
     }
 }
 
+/// An --order-set value: one of kOrderSetNames (or `each`, where `each` is allowed).
+std::optional<std::string> checked_order_set(const std::optional<std::string>& name, bool each_allowed) {
+    if (!name || (each_allowed && *name == "each")) return name;
+    if (std::find(std::begin(kOrderSetNames), std::end(kOrderSetNames), *name) == std::end(kOrderSetNames))
+        throw InputError("--order-set", fmt::format("'{}': expected one of {}{}", one_line(*name),
+                                                    fmt::join(kOrderSetNames, ", "), each_allowed ? " or each" : ""));
+    return name;
+}
+
 struct RunArgs {
     std::vector<std::string> files;
     std::optional<std::string> arch;
     std::vector<std::string> policies;
     std::optional<std::string> order;
+    std::optional<std::string> order_set;
     bool json = false;
     bool events = false;
     std::optional<std::string> trace;  // --trace FILE: Chrome trace-event JSON of the runs
@@ -165,6 +176,7 @@ int cmd_run(const RunArgs& a) {
     try {
         options.policy = parse_policies(a.policies);
         options.order = a.order;
+        options.order_set = checked_order_set(a.order_set, false);
         if (a.arch) requested = registry.expand_arch(*a.arch, "--arch");
         if (a.trace && a.files.size() != 1)
             throw InputError("--trace", fmt::format("one scenario file at a time (got {})", a.files.size()));
@@ -217,6 +229,7 @@ struct ExploreArgs {
     std::optional<std::string> arch;
     std::vector<std::string> policies;
     std::optional<std::string> order;
+    std::optional<std::string> order_set;
     std::optional<std::string> before;
     std::optional<std::string> guest;
     int jobs = 1;
@@ -415,16 +428,52 @@ int cmd_explore(const ExploreArgs& a) {
             throw InputError("--guest", fmt::format("'{}': expected abstract or unicorn", one_line(*a.guest)));
         if (a.jobs < 1 || a.jobs > 1024)
             throw InputError("--jobs", fmt::format("{}: expected a number of processes from 1 to 1024", a.jobs));
-        ExploreSpace space(s, registry, options);
-        auto [lo, hi] = a.range ? parse_range(*a.range, space.size()) : std::pair<uint64_t, uint64_t>{0, space.size()};
-        int jobs = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a.jobs), std::max<uint64_t>(hi - lo, 1)));
-        std::vector<ScheduleRow> rows = jobs > 1 ? explore_in_processes(space, lo, hi, jobs) : space.explore(lo, hi);
-        Exploration x = summarize(space, std::move(rows), lo, hi, true);
-        if (a.json)
-            fmt::print("{}\n", to_json(space, x).dump(2));
-        else
-            print_exploration(space, x, a.events);
-        return x.all_expectations_met() ? kExitOk : kExitExpectationFailed;
+        std::vector<std::optional<std::string>> sets{checked_order_set(a.order_set, true)};
+        const bool each = sets.front() && *sets.front() == "each";
+        if (each) {
+            if (a.range) throw InputError("--range", "one order set at a time (--order-set each explores them all)");
+            sets.clear();
+            for (std::string_view n : kOrderSetNames) sets.emplace_back(std::string(n));
+        }
+        Json docs = Json::array();
+        std::vector<std::pair<std::string, Exploration>> done;
+        std::vector<std::unique_ptr<ExploreSpace>> spaces;
+        bool met = true;
+        for (const std::optional<std::string>& set : sets) {
+            options.order_set = set;
+            spaces.push_back(std::make_unique<ExploreSpace>(s, registry, options));
+            const ExploreSpace& space = *spaces.back();
+            auto [lo, hi] =
+                a.range ? parse_range(*a.range, space.size()) : std::pair<uint64_t, uint64_t>{0, space.size()};
+            int jobs =
+                static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a.jobs), std::max<uint64_t>(hi - lo, 1)));
+            std::vector<ScheduleRow> rows =
+                jobs > 1 ? explore_in_processes(space, lo, hi, jobs) : space.explore(lo, hi);
+            Exploration x = summarize(space, std::move(rows), lo, hi, true);
+            met = met && x.all_expectations_met();
+            if (a.json) {
+                docs.push_back(to_json(space, x));
+            } else {
+                if (each) fmt::print("{}order set {}\n", done.empty() ? "" : "\n", *set);
+                print_exploration(space, x, a.events);
+            }
+            done.emplace_back(set.value_or(""), std::move(x));
+        }
+        if (a.json) {
+            fmt::print("{}\n", (each ? Json{{"order_sets", docs}} : docs.front()).dump(2));
+        } else if (each) {
+            // The study table: fragility per order set, backend and policy.
+            fmt::print("\nfragility by order set (failing orders / orders of the set):\n");
+            Table t({"order set", "arch", "policy", "orders", "failing orders", "fragility"});
+            for (size_t k = 0; k < done.size(); ++k)
+                for (const PolicySummary& p : done[k].second.policies) {
+                    const ExploreBlock& b = spaces[k]->blocks()[p.block];
+                    t.add({done[k].first, b.backend->name, swept_policy(b, p.policy), std::to_string(p.orders),
+                           std::to_string(p.failing_orders), fmt::format("{:.2f}", p.fragility())});
+                }
+            fmt::print("{}", t.render("  "));
+        }
+        return met ? kExitOk : kExitExpectationFailed;
     } catch (const InputError& e) {
         std::fflush(stdout);
         fmt::print(stderr, "{}\n", e.what());
@@ -456,13 +505,25 @@ int list_steps(const std::optional<std::string>& arch) {
             steps.add({s.name, "restore", s.neutral, s.doc});
         }
         fmt::print("{}", steps.render("  "));
-        fmt::print("  restore dependencies:\n");
-        for (const Dependency& d : p.dependencies()) fmt::print("    {} -> {}  ({})\n", d.before, d.after, d.reason);
+        fmt::print("  restore dependencies (data: the model needs it; abi: the kernel documents it):\n");
+        for (const Dependency& d : p.dependencies())
+            fmt::print("    {} -> {}  [{}] ({})\n", d.before, d.after, to_string(d.rule), d.reason);
         fmt::print("  named orders:\n");
         for (const auto& [order_name, order] : p.named_orders()) {
             std::vector<std::string> steps_in_order;
             for (uint16_t i : order) steps_in_order.push_back(p.restore_steps()[i].name);
             fmt::print("    {}: {}\n", order_name, fmt::join(steps_in_order, ", "));
+        }
+        fmt::print("  order sets (--order-set, order: {{set: NAME}}):\n");
+        for (const OrderSet& set : p.order_sets()) {
+            std::vector<std::string> outside;  // of a VMM's orders, those the documented ABI does not admit
+            if (set.listed())
+                for (uint64_t i = 0; i < set.count(); ++i) {
+                    std::string why = p.find_order_set("abi")->why_not(set.at(i));
+                    if (!why.empty()) outside.push_back(why);
+                }
+            fmt::print("    {}: {} order{}: {}{}\n", set.name(), set.count(), set.count() == 1 ? "" : "s", set.doc(),
+                       outside.empty() ? "" : fmt::format(" (outside abi: {})", fmt::join(outside, "; ")));
         }
         fmt::print("  admissible restore orders (order: all): {}\n", p.count_orders());
     }
@@ -586,6 +647,9 @@ int main_impl(int argc, char** argv) {
     run->add_option("--order", run_args.order,
                     "Restore order for every migrate step: a named order (qemu, ...) or a comma-separated list "
                     "of steps");
+    run->add_option("--order-set", run_args.order_set,
+                    "Every migrate step's order must belong to this order set (data, abi, qemu, qemu-7.2, "
+                    "cloud-hypervisor; docs/design.md \"Order sets\")");
     CLI::Option* json =
         run->add_flag("--json", run_args.json, "Print the results as one JSON document (JSON Lines for several files)");
     run->add_flag("--events", run_args.events, "Also print each run's event log under the table (--json has it)")
@@ -611,6 +675,11 @@ int main_impl(int argc, char** argv) {
     explore->add_option("--order", explore_args.order,
                         "Every migrate step's restore order: all (every admissible order), a named order, or a "
                         "comma-separated list (default: what the scenario says)");
+    explore->add_option("--order-set", explore_args.order_set,
+                        "The order set that order: all explores and fixed orders must belong to: data (every order "
+                        "the data dependencies admit, the default), abi (those that keep the kernel's documented "
+                        "rules), qemu, qemu-7.2, cloud-hypervisor (the orders those VMMs produce), or each (every "
+                        "set in turn, then a fragility table per set)");
     explore->add_option("--before", explore_args.before,
                         "any: every interrupt fired during a migration arrives at every point (default: the "
                         "scenario's before:)");

@@ -86,10 +86,11 @@ ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, E
         b.options.policy = fixed;
         b.options.record_events = false;
         b.options.guest = options_.guest;
-        if (options_.order && *options_.order != "all") {
-            b.options.order = options_.order;
-            b.options.order_place = options_.order_place;
-        }
+        // `--order all` too: lowering then takes every step's orders from the `data` set (or --order-set).
+        b.options.order = options_.order;
+        b.options.order_place = options_.order_place;
+        b.options.order_set = options_.order_set;
+        b.options.order_set_place = options_.order_set_place;
         std::vector<const PolicySpec*> swept;
         for (const PolicySpec* spec : swept_all)
             if (spec->arch == arch) {
@@ -106,9 +107,15 @@ ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, E
         b.per_policy = 1;
         for (const Step& st : scenario_.steps) {
             if (st.kind != StepKind::Migrate) continue;
-            bool all_orders = options_.order ? *options_.order == "all" : st.order.kind == OrderSpec::Kind::All;
-            b.orders.push_back(all_orders ? plan.count_orders() : 1);
+            OrderSpec spec = st.order;
+            if (options_.order && *options_.order == "all") spec.kind = OrderSpec::Kind::All;  // as lower() sees it
+            const bool all_orders = options_.order ? *options_.order == "all"
+                                                   : st.order.kind == OrderSpec::Kind::All ||
+                                                         st.order.kind == OrderSpec::Kind::Set;
+            const OrderSet& set = order_set_of(plan, spec, b.options, arch);
+            b.orders.push_back(all_orders ? set.count() : 1);
             b.order_explored.push_back(all_orders);
+            b.order_sets.push_back(set.name());
             std::vector<uint16_t> fires;
             std::vector<bool> explored;
             for (const MigrationFire& f : st.fires) {
@@ -474,6 +481,7 @@ Json to_json(const ExploreSpace& space, const Exploration& x) {
                 Json{{"orders", b.orders[m]},
                      {"order", b.order_explored[m] ? "all" : space.lower(space.decode(b.first)).order_names[m]},
                      {"admissible_orders", plan.count_orders()},
+                     {"order_set", b.order_sets[m]},
                      {"fires", fires}});
             ++m;
         }

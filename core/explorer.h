@@ -24,6 +24,10 @@ struct ExploreOptions {
     std::vector<PolicySetting> policy;  // KEY=VALUE overrides; KEY=all sweeps every value of KEY
     std::optional<std::string> order;   // overrides every migrate step's order: all, a name, or a list
     std::string order_place = "--order";
+    /// The order set `order: all` / `{set: ...}` steps explore and fixed orders must belong to
+    /// (--order-set); empty: each step's own (`all` = data).
+    std::optional<std::string> order_set;
+    std::string order_set_place = "--order-set";
     bool any_arrival = false;  // every migration fire arrives at every point (`--before any`)
     std::optional<GuestKind> guest;  // overrides the scenario's `guest` (--guest)
 };
@@ -36,7 +40,8 @@ struct ExploreBlock {
     std::vector<std::string> swept;                 // keys of this backend that are swept
     RunOptions options;                             // fixed overrides
     std::vector<uint64_t> orders;                   // per migrate step: orders explored (1 when fixed)
-    std::vector<bool> order_explored;               // per migrate step: every admissible order?
+    std::vector<bool> order_explored;               // per migrate step: every order of its set?
+    std::vector<std::string> order_sets;            // per migrate step: the set its orders come from
     std::vector<std::vector<uint16_t>> arrivals;    // per migrate step, per fire: points explored (1 when fixed)
     std::vector<std::vector<bool>> arrival_explored;  // per migrate step, per fire: every arrival point?
     uint64_t per_policy = 1;                        // schedules per policy combination

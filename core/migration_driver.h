@@ -51,6 +51,7 @@ class MigrationDriver : public Backend {
         std::vector<StepRow> restore;  // the DAG's nodes; `orders` says in which orders they run
         std::vector<Dependency> deps;  // the restore DAG, each edge with its rule
         std::vector<std::pair<std::string, std::vector<std::string>>> orders;  // named orders, `qemu` first
+        std::vector<VmmOrderSet> sets;  // the orders named VMMs produce (docs/design.md "Order sets")
     };
 
     /// The MigrationPlan (step vocabulary, DAG, orders) a plan table describes.
@@ -62,7 +63,7 @@ class MigrationDriver : public Backend {
                     throw std::logic_error("plan table: step " + r.step.name + " does not log QEMU." + r.step.name);
         for (const StepRow& r : t.save) save.push_back(r.step);
         for (const StepRow& r : t.restore) restore.push_back(r.step);
-        return std::make_shared<const MigrationPlan>(std::move(save), std::move(restore), t.deps, t.orders);
+        return std::make_shared<const MigrationPlan>(std::move(save), std::move(restore), t.deps, t.orders, t.sets);
     }
 
     /// Migration steps run their plan-table handler; `run` runs each vCPU it names

@@ -35,6 +35,14 @@ OrderSpec override_spec(const RunOptions& options) {
 
 }  // namespace
 
+const OrderSet& order_set_of(const MigrationPlan& plan, const OrderSpec& spec, const RunOptions& options,
+                             std::string_view backend) {
+    if (options.order_set)
+        return plan.order_set(*options.order_set, SourceLoc{options.order_set_place, 0, 0}, backend);
+    if (spec.kind == OrderSpec::Kind::Set) return plan.order_set(spec.name, spec.loc, backend);
+    return plan.data_set();
+}
+
 size_t arrival_points(const MigrationPlan& plan) { return plan.save_steps().size() + plan.restore_steps().size(); }
 
 const std::string& arrival_point_name(const MigrationPlan& plan, size_t point) {
@@ -56,21 +64,34 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
             continue;
         }
         const OrderSpec& spec = forced ? *forced : st.order;
+        const OrderSet& set = order_set_of(plan, spec, options, backend);  // `all` without a set: data
         std::optional<uint64_t> chosen;
         if (choice && migration < choice->order.size()) chosen = choice->order[migration];
         RestoreOrder order;
         std::string order_name;
-        if (chosen) {
-            order = plan.order_at(*chosen);
-            order_name = fmt::format("#{}", *chosen);
-            for (const auto& [name, named] : plan.named_orders())
-                if (named == order) {
-                    order_name = name;
-                    break;
-                }
+        if (chosen) {  // the explorer's digit: this step explores its set (the scenario's or --order all)
+            order = set.at(*chosen);
+            if (const std::string* name = plan.order_name(order))
+                order_name = *name;
+            else
+                order_name = set.name() == kDataOrderSet ? fmt::format("#{}", *chosen)
+                                                         : fmt::format("{}#{}", set.name(), *chosen);
         } else {
-            order = plan.resolve(spec, backend);
+            if (spec.kind == OrderSpec::Kind::Set)
+                throw InputError(spec.loc, fmt::format("{{set: {}}} stands for the {} restore order{} of that set on "
+                                                       "backend {}; run one with --order NAME, or explore {} with "
+                                                       "'irqdiff explore'",
+                                                       spec.name, set.count(), set.count() == 1 ? "" : "s", backend,
+                                                       set.count() == 1 ? "it" : "them"));
+            order = plan.resolve(spec, backend);  // throws for `all`
             order_name = spec.kind == OrderSpec::Kind::Named ? spec.name : "explicit";
+            if (options.order_set) {
+                std::string why = set.why_not(order);
+                if (!why.empty())
+                    throw InputError(spec.loc, fmt::format("order {} of backend {} is not in the order set asked for "
+                                                           "({}): {}",
+                                                           order_name, backend, options.order_set_place, why));
+            }
         }
         const size_t points = saves + order.size();
         std::vector<std::vector<SourceId>> fires_before(points);

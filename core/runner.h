@@ -23,6 +23,10 @@ struct RunOptions {
     /// Overrides every migrate step's order: a named order, or a comma-separated list of steps.
     std::optional<std::string> order;
     std::string order_place = "--order";  // names the override in error messages
+    /// The order set (core/migration.h kOrderSetNames) that `order: all` and `{set: ...}` explore
+    /// and every fixed order must belong to (--order-set, order_set=...).
+    std::optional<std::string> order_set;
+    std::string order_set_place = "--order-set";
     bool record_events = true;
     /// Overrides the scenario's `guest` (--guest, run(guest=...)).
     std::optional<GuestKind> guest;
@@ -42,6 +46,11 @@ struct Schedule {
     std::vector<std::string> order_names;  // per migrate step
     std::vector<RestoreOrder> orders;      // per migrate step
 };
+
+/// The order set a migrate step's orders come from: the option's, else the step's `{set: ...}`,
+/// else `data`. InputError (at the option or the step) when the backend has no such set.
+const OrderSet& order_set_of(const MigrationPlan& plan, const OrderSpec& spec, const RunOptions& options,
+                             std::string_view backend);
 
 /// The arrival points of interrupts fired during a migration, numbered as the explorer numbers
 /// them: 0 .. save-1 is "before save step i", save .. save+restore-1 "before restore step j" (the

@@ -73,11 +73,12 @@ enum class StepKind : uint8_t {
 };
 const char* to_string(StepKind kind);
 
-/// The restore order of a `migrate` step.
+/// The restore order of a `migrate` step: a named order, an explicit list, or every order of an
+/// order set (`all` is the `data` set, `{set: NAME}` any of core/migration.h's kOrderSetNames).
 struct OrderSpec {
-    enum class Kind : uint8_t { Named, All, Explicit };
+    enum class Kind : uint8_t { Named, All, Explicit, Set };
     Kind kind = Kind::Named;
-    std::string name = "qemu";         // Named: a backend's named order
+    std::string name = "qemu";         // Named: a backend's named order; Set: the set; All: "all"
     std::vector<std::string> steps;    // Explicit: step names as written
     std::vector<SourceLoc> step_locs;  // Explicit: where each name was written
     SourceLoc loc;

@@ -12,6 +12,7 @@
 #include <limits>
 #include <sstream>
 
+#include "core/migration.h"
 #include "core/policy.h"
 #include "core/scenario.h"
 
@@ -434,9 +435,20 @@ class Loader {
                     s.order.steps.push_back(name);
                     s.order.step_locs.push_back(loc((*o)[i]));
                 }
+            } else if (o->IsMap()) {
+                Entries om = map(*o, op, {"set"}, {"set"});
+                const YAML::Node& set = *find(om, "set");
+                std::string name = string(set, child(op, "set"));
+                if (std::find(std::begin(kOrderSetNames), std::end(kOrderSetNames), name) == std::end(kOrderSetNames))
+                    fail(set, child(op, "set"),
+                         fmt::format("'{}' is not an order set (expected one of: {})", name,
+                                     fmt::join(kOrderSetNames, ", ")));
+                s.order.kind = OrderSpec::Kind::Set;
+                s.order.name = name;
             } else {
                 fail(*o, op,
-                     fmt::format("expected qemu, all, another order name or a list of steps, got {}", type_name(*o)));
+                     fmt::format("expected qemu, all, another order name, a list of steps or {{set: NAME}}, got {}",
+                                 type_name(*o)));
             }
         }
         if (const YAML::Node* f = find(m, "fire")) {

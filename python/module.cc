@@ -4,9 +4,11 @@
 // signatures show Python names. User-input errors (InputError) become irqdiff.ScenarioError, a
 // ValueError carrying "PLACE: what was expected".
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <memory>
 
 #include "core/backend.h"
@@ -109,9 +111,16 @@ std::vector<PolicySetting> policy_list(const py::object& policy, const std::stri
     return out;
 }
 
+/// An order set name (core/migration.h kOrderSetNames), or InputError at `place`.
+std::optional<std::string> checked_order_set(const std::optional<std::string>& name, const std::string& place) {
+    if (name && std::find(std::begin(kOrderSetNames), std::end(kOrderSetNames), *name) == std::end(kOrderSetNames))
+        throw InputError(place, fmt::format("'{}': expected one of {} or None", *name, fmt::join(kOrderSetNames, ", ")));
+    return name;
+}
+
 py::object run(const Scenario& scenario, const py::object& arch, const py::object& policy,
                const std::optional<std::string>& order, bool events, const std::optional<std::string>& guest,
-               bool trace_guest) {
+               bool trace_guest, const std::optional<std::string>& order_set) {
     const Registry& registry = builtin_backends();
     RunOptions options;
     if (guest) {
@@ -124,6 +133,8 @@ py::object run(const Scenario& scenario, const py::object& arch, const py::objec
     options.policy = policy_list(policy);
     options.order = order;
     options.order_place = "run(order=...)";
+    options.order_set = checked_order_set(order_set, "run(order_set=...)");
+    options.order_set_place = "run(order_set=...)";
     options.record_events = events;
     std::vector<std::string> arches = arch_list(scenario, arch, registry);
     Json doc;
@@ -141,13 +152,16 @@ struct Space {
 };
 
 Space make_space(std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
-                 const std::optional<std::string>& order, const std::optional<std::string>& before) {
+                 const std::optional<std::string>& order, const std::optional<std::string>& before,
+                 const std::optional<std::string>& order_set) {
     const Registry& registry = builtin_backends();
     ExploreOptions o;
     o.arches = arch_list(*scenario, arch, registry, "explore(arch=...)");
     o.policy = policy_list(policy, "explore(policy=...)", true);
     o.order = order;
     o.order_place = "explore(order=...)";
+    o.order_set = checked_order_set(order_set, "explore(order_set=...)");
+    o.order_set_place = "explore(order_set=...)";
     if (before) {
         if (*before != kAnyStep)
             throw InputError("explore(before=...)", fmt::format("'{}': expected 'any' or None", *before));
@@ -180,8 +194,19 @@ py::list backends() {
         };
         py::list deps;
         for (const Dependency& d : p.dependencies())
-            deps.append(
-                py::dict(py::arg("before") = d.before, py::arg("after") = d.after, py::arg("reason") = d.reason));
+            deps.append(py::dict(py::arg("before") = d.before, py::arg("after") = d.after, py::arg("reason") = d.reason,
+                                 py::arg("rule") = to_string(d.rule)));
+        py::dict sets;
+        for (const OrderSet& set : p.order_sets()) {
+            py::list l;
+            for (uint64_t i = 0; i < set.count() && i < 1000; ++i) {
+                py::list names;
+                for (uint16_t s : set.at(i)) names.append(p.restore_steps()[s].name);
+                l.append(names);
+            }
+            sets[py::str(set.name())] =
+                py::dict(py::arg("doc") = set.doc(), py::arg("count") = set.count(), py::arg("orders") = l);
+        }
         py::dict orders;
         for (const auto& [name, order] : p.named_orders()) {
             py::list l;
@@ -191,7 +216,8 @@ py::list backends() {
         out.append(py::dict(py::arg("name") = b.name, py::arg("description") = b.description,
                             py::arg("virtualizing") = b.virtualizing, py::arg("save_steps") = names(p.save_steps()),
                             py::arg("restore_steps") = names(p.restore_steps()), py::arg("dependencies") = deps,
-                            py::arg("orders") = orders, py::arg("order_count") = p.count_orders()));
+                            py::arg("orders") = orders, py::arg("order_count") = p.count_orders(),
+                            py::arg("order_sets") = sets));
     }
     return out;
 }
@@ -321,13 +347,14 @@ A validated scenario (format v1, see scenarios/README.md).
 
     m.def("run", &run, py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
           py::arg("order") = py::none(), py::arg("events") = true, py::arg("guest") = py::none(),
-          py::arg("trace_guest") = false, "Runs a scenario; returns the result document as a dict (see irqdiff.run).");
+          py::arg("trace_guest") = false, py::arg("order_set") = py::none(), "Runs a scenario; returns the result document as a dict (see irqdiff.run).");
     m.def(
         "explore",
         [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
            const std::optional<std::string>& order, const std::optional<std::string>& before,
-           const std::optional<uint64_t>& lo, const std::optional<uint64_t>& hi, bool traces) {
-            Space s = make_space(scenario, arch, policy, order, before);
+           const std::optional<uint64_t>& lo, const std::optional<uint64_t>& hi, bool traces,
+           const std::optional<std::string>& order_set) {
+            Space s = make_space(scenario, arch, policy, order, before, order_set);
             auto [a, b] = range_of(*s.space, lo, hi);
             Json doc;
             {
@@ -338,22 +365,24 @@ A validated scenario (format v1, see scenarios/README.md).
         },
         py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
         py::arg("order") = py::none(), py::arg("before") = py::none(), py::arg("lo") = py::none(),
-        py::arg("hi") = py::none(), py::arg("traces") = true,
+        py::arg("hi") = py::none(), py::arg("traces") = true, py::arg("order_set") = py::none(),
         "Explores schedules [lo, hi); returns the exploration document as a dict (see irqdiff.explore).");
     m.def(
         "explore_size",
         [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
-           const std::optional<std::string>& order, const std::optional<std::string>& before) {
-            return make_space(scenario, arch, policy, order, before).space->size();
+           const std::optional<std::string>& order, const std::optional<std::string>& before,
+           const std::optional<std::string>& order_set) {
+            return make_space(scenario, arch, policy, order, before, order_set).space->size();
         },
         py::arg("scenario"), py::arg("arch") = py::none(), py::arg("policy") = py::none(),
-        py::arg("order") = py::none(), py::arg("before") = py::none(), "The number of schedules of an exploration.");
+        py::arg("order") = py::none(), py::arg("before") = py::none(), py::arg("order_set") = py::none(),
+        "The number of schedules of an exploration.");
     m.def(
         "explore_rows",
         [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
            const std::optional<std::string>& order, const std::optional<std::string>& before, uint64_t lo,
-           uint64_t hi) {
-            Space s = make_space(scenario, arch, policy, order, before);
+           uint64_t hi, const std::optional<std::string>& order_set) {
+            Space s = make_space(scenario, arch, policy, order, before, order_set);
             auto [a, b] = range_of(*s.space, lo, hi);
             Json rows = Json::array();
             {
@@ -363,13 +392,13 @@ A validated scenario (format v1, see scenarios/README.md).
             return to_python(rows);
         },
         py::arg("scenario"), py::arg("arch"), py::arg("policy"), py::arg("order"), py::arg("before"), py::arg("lo"),
-        py::arg("hi"), "The matrix rows of schedules [lo, hi) (one chunk of a sweep).");
+        py::arg("hi"), py::arg("order_set") = py::none(), "The matrix rows of schedules [lo, hi) (one chunk of a sweep).");
     m.def(
         "summarize",
         [](std::shared_ptr<Scenario> scenario, const py::object& arch, const py::object& policy,
            const std::optional<std::string>& order, const std::optional<std::string>& before, const py::list& rows,
-           uint64_t lo, uint64_t hi, bool traces) {
-            Space s = make_space(scenario, arch, policy, order, before);
+           uint64_t lo, uint64_t hi, bool traces, const std::optional<std::string>& order_set) {
+            Space s = make_space(scenario, arch, policy, order, before, order_set);
             auto [a, b] = range_of(*s.space, lo, hi);
             std::vector<ScheduleRow> parsed;
             for (size_t i = 0; i < rows.size(); ++i) {
@@ -384,7 +413,7 @@ A validated scenario (format v1, see scenarios/README.md).
             return to_python(doc);
         },
         py::arg("scenario"), py::arg("arch"), py::arg("policy"), py::arg("order"), py::arg("before"), py::arg("rows"),
-        py::arg("lo"), py::arg("hi"), py::arg("traces") = true,
+        py::arg("lo"), py::arg("hi"), py::arg("traces") = true, py::arg("order_set") = py::none(),
         "Merges matrix rows (of chunks, in any order, repeats allowed) into an exploration document.");
     m.def("backends", &backends, "The backends in this build, with their migration plans.");
     m.def("policies", &policies, "The policy catalogue.");

@@ -93,10 +93,13 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             },
             {
                 {"vfio_load_config", "msix_enable",
-                 "the MSI-X table comes with the device config (vfio_pci_load_config)"},
-                {"msix_enable", "irq_bypass_connect", "the bypass producer exists once SET_IRQS has set the eventfd"},
-                {"set_lapic", "start_vcpus", "a vCPU runs once its state is loaded (vm_start after the incoming load)"},
-                {"vfio_load_config", "start_devices", "a device runs once its state is loaded (vfio_load_state)"},
+                 "the MSI-X table comes with the device config (vfio_pci_load_config)", Rule::Data},
+                {"msix_enable", "irq_bypass_connect", "the bypass producer exists once SET_IRQS has set the eventfd",
+                 Rule::Data},
+                {"set_lapic", "start_vcpus", "a vCPU runs once its state is loaded (vm_start after the incoming load)",
+                 Rule::Data},
+                {"vfio_load_config", "start_devices",
+                 "a device runs once its state is loaded (vfio_load_state; VFIO uAPI: RESUMING, data, RUNNING)", Rule::Data},
             },
             {
                 // MIG_PRI_APIC: the APIC section loads before PCI devices (QEMU 2025, "migration:
@@ -104,11 +107,32 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 {"qemu",
                  {"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_devices",
                   "start_vcpus"}},
-                // QEMU before that fix: VFIO's config (and so irq bypass) loads first, while the APIC
-                // map still has its reset values [reference §5.4].
+                // QEMU before that fix: the APIC and VFIO share the default priority, so the load
+                // order follows registration and VFIO's config (and so irq bypass) can load first,
+                // while the APIC map still has its reset values [reference §5.4].
                 {"lapic_after_vfio",
                  {"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic", "start_devices",
                   "start_vcpus"}},
+                // Cloud Hypervisor: Vm::restore restores the vCPUs (KVM_SET_LAPIC in the vCPU's
+                // set_state), then restore_devices (VFIO blob, PCI_COMMAND, MSI-X eventfds rearmed, the
+                // device left RESUMING: #8303, #8528); Vm::resume resumes the vCPUs before the devices.
+                {"cloud_hypervisor",
+                 {"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_vcpus",
+                  "start_devices"}},
+            },
+            {
+                {"qemu",
+                 "QEMU with MIG_PRI_APIC (\"migration: ensure APIC is loaded prior to VFIO PCI devices\", queued "
+                 "Sep 2025): the APIC loads before PCI devices; vm_start runs vfio_vmstate_change (RUNNING) before "
+                 "resume_all_vcpus",
+                 {"qemu"}},
+                {"qemu-7.2",
+                 "QEMU 7.2 (Debian 12), before MIG_PRI_APIC: the APIC and VFIO share the default priority, so either "
+                 "loads first (registration order)",
+                 {"qemu", "lapic_after_vfio"}},
+                {"cloud-hypervisor",
+                 "Cloud Hypervisor with VFIO migration (#8303, #8528, 2026): vm.rs Vm::restore then Vm::resume",
+                 {"cloud_hypervisor"}},
             },
         };
         return table;

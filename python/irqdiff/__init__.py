@@ -45,7 +45,7 @@ def load(path: Union[str, os.PathLike]) -> Scenario:
 
 def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iterable[str]] = None,
         policy: Optional[Mapping[str, str]] = None, order: Optional[str] = None, events: bool = True,
-        guest: Optional[str] = None, trace_guest: bool = False) -> Results:
+        guest: Optional[str] = None, trace_guest: bool = False, order_set: Optional[str] = None) -> Results:
     """Runs a scenario and compares each fired source with the oracle.
 
     scenario: a Scenario, or the path of a scenario file.
@@ -59,6 +59,8 @@ def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iter
               default: the scenario's `guest`, else "abstract".
     trace_guest: with the Unicorn guest, list each handler's instructions in its GUEST.irq_return
               event.
+    order_set: every migrate step's order must belong to this order set ("data", "abi", "qemu",
+              "qemu-7.2", "cloud-hypervisor"; docs/design.md "Order sets"), else ScenarioError.
 
     >>> r = irqdiff.run(irqdiff.SOURCE_DIR + "/scenarios/seed/pending_across_migration.yaml", arch="x86",
     ...                 guest="unicorn")
@@ -68,7 +70,7 @@ def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iter
     if not isinstance(scenario, Scenario):
         scenario = load(scenario)
     return Results(_core.run(scenario, arch=arch, policy=policy, order=order, events=events, guest=guest,
-                             trace_guest=trace_guest))
+                             trace_guest=trace_guest, order_set=order_set))
 
 
 def backends() -> list:

@@ -99,7 +99,7 @@ def _scenario(scenario) -> Scenario:
 
 def explore(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = None,
             order: Optional[str] = None, before: Optional[str] = None, lo: Optional[int] = None,
-            hi: Optional[int] = None, traces: bool = True) -> Exploration:
+            hi: Optional[int] = None, traces: bool = True, order_set: Optional[str] = None) -> Exploration:
     """Runs every schedule of a scenario (or the slice lo..hi-1) and groups the outcomes.
 
     scenario: a Scenario, or the path of a scenario file.
@@ -109,25 +109,31 @@ def explore(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] 
               or "a,b,c" fixes it; None keeps what the scenario says (which may be `order: all`).
     before:   "any" makes every interrupt fired during a migration arrive at every point.
     traces:   re-run each failing cell's shortest schedule with its whole event log.
+    order_set: the order set (docs/design.md "Order sets": "data", "abi", "qemu", "qemu-7.2",
+              "cloud-hypervisor") whose orders `order: all` explores; every fixed order must be in it.
+              None: each step's own (`all` is "data").
     """
     return Exploration(_core.explore(_scenario(scenario), arch=arch, policy=policy, order=order, before=before,
-                                     lo=lo, hi=hi, traces=traces))
+                                     lo=lo, hi=hi, traces=traces, order_set=order_set))
 
 
 def explore_size(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = None,
-                 order: Optional[str] = None, before: Optional[str] = None) -> int:
+                 order: Optional[str] = None, before: Optional[str] = None,
+                 order_set: Optional[str] = None) -> int:
     """How many schedules explore(...) with these arguments has."""
-    return _core.explore_size(_scenario(scenario), arch=arch, policy=policy, order=order, before=before)
+    return _core.explore_size(_scenario(scenario), arch=arch, policy=policy, order=order, before=before,
+                              order_set=order_set)
 
 
 # ---- distributed sweeps ------------------------------------------------------------------------
 
-def _chunk(text: str, file: str, arch, policy, order, before, lo: int, hi: int) -> List[Dict[str, Any]]:
+def _chunk(text: str, file: str, arch, policy, order, before, lo: int, hi: int,
+           order_set=None) -> List[Dict[str, Any]]:
     """One chunk, run on a worker: the scenario travels as its text (workers need no shared files)."""
     from irqdiff import _core as core  # imported on the worker
 
     scenario = core.Scenario.from_yaml(text, file)
-    return core.explore_rows(scenario, arch, policy, order, before, lo, hi)
+    return core.explore_rows(scenario, arch, policy, order, before, lo, hi, order_set)
 
 
 def _read_manifest(path: str, key: Dict[str, Any]) -> Dict[tuple, list]:
@@ -159,7 +165,7 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
           order: Optional[str] = None, before: Optional[str] = None, chunk: int = 1000,
           client=None, scheduler: Optional[str] = None, workers: int = 2,
           manifest: Optional[Union[str, os.PathLike]] = None, progress: bool = True,
-          traces: bool = True) -> Exploration:
+          traces: bool = True, order_set: Optional[str] = None) -> Exploration:
     """explore(...) split into integer-range chunks of `chunk` schedules on a Dask cluster.
 
     client:    a dask.distributed Client to use; else `scheduler` (an address such as
@@ -174,12 +180,14 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
     if not isinstance(chunk, int) or chunk < 1:
         raise ScenarioError(f"sweep(chunk=...): {chunk!r}: expected a positive number of schedules")
     s = _scenario(scenario)
-    total = _core.explore_size(s, arch=arch, policy=policy, order=order, before=before)
+    total = _core.explore_size(s, arch=arch, policy=policy, order=order, before=before, order_set=order_set)
     text = s.text
     arch_arg = list(arch) if arch is not None and not isinstance(arch, str) else arch
     policy_arg = dict(policy) if policy is not None else None
     key = {"scenario": s.name, "file": s.file, "arch": arch_arg, "policy": policy_arg, "order": order,
            "before": before, "schedules": total, "chunk": chunk}
+    if order_set is not None:
+        key["order_set"] = order_set  # absent otherwise, so manifests written before order sets still match
     ranges = [(lo, min(lo + chunk, total)) for lo in range(0, total, chunk)]
     done: Dict[tuple, list] = {}
     out = None
@@ -212,8 +220,8 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
                     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                            dashboard_address=None)
                     client = own_cluster = Client(cluster)
-            futures = [client.submit(_chunk, text, s.file, arch_arg, policy_arg, order, before, lo, hi,
-                                     key=f"irqdiff-{s.name}-{total}-{lo}-{hi}", pure=False, retries=2)
+            futures = [client.submit(_chunk, text, s.file, arch_arg, policy_arg, order, before, lo, hi, order_set,
+                                     key=f"irqdiff-{s.name}-{order_set or 'own'}-{total}-{lo}-{hi}", pure=False, retries=2)
                        for lo, hi in todo]
             bounds = {f.key: r for f, r in zip(futures, todo)}
             bar = None
@@ -242,4 +250,5 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
             if cluster is not None:
                 cluster.close()
     rows = [row for r in ranges for row in done[r]]
-    return Exploration(_core.summarize(s, arch_arg, policy_arg, order, before, rows, 0, total, traces))
+    return Exploration(_core.summarize(s, arch_arg, policy_arg, order, before, rows, 0, total, traces,
+                                       order_set=order_set))

@@ -55,6 +55,41 @@ TEST(MigrationPlan, CountsAndEnumeratesEveryLinearExtensionOnce) {
     EXPECT_THROW(p.order_at(8), std::out_of_range);
 }
 
+// docs/design.md "Order sets": a rule only the kernel documents (Rule::Abi) narrows the `abi` set,
+// not the `data` stress set the model can run; a VMM's set lists the named orders it produces.
+TEST(MigrationPlan, OrderSetsKeepTheirRules) {
+    MigrationPlan p({step("stop", "stop_vcpus")},
+                    {step("a", "restore_irqchip"), step("b", "restore_translation"), step("c", "restore_devices"),
+                     step("d", "start_vcpus")},
+                    {{"a", "b", "b reads a"}, {"a", "c", "c reads a"}, {"c", "d", "the doc says so", Rule::Abi}},
+                    {{"qemu", {"a", "b", "c", "d"}}, {"late_a", {"d", "a", "c", "b"}}},
+                    {{"qemu", "the VMM", {"qemu"}}, {"cloud-hypervisor", "another VMM", {"qemu", "late_a"}}});
+    ASSERT_EQ(p.order_sets().size(), 4u);
+    EXPECT_EQ(p.data_set().name(), "data");
+    EXPECT_EQ(p.count_orders(), 8u);  // the Abi rule is not a data dependency
+    const OrderSet& abi = *p.find_order_set("abi");
+    EXPECT_EQ(abi.count(), 3u);  // a first, d after c: a b c d, a c b d, a c d b
+    EXPECT_EQ(p.first_violation(RestoreOrder{3, 0, 2, 1}), nullptr);
+    EXPECT_EQ(abi.why_not(RestoreOrder{3, 0, 2, 1}), "order set abi keeps c before d (abi: the doc says so)");
+    EXPECT_EQ(abi.why_not(RestoreOrder{0, 1, 2, 3}), "");
+    for (uint64_t i = 0; i < abi.count(); ++i) EXPECT_EQ(abi.why_not(abi.at(i)), "") << i;
+    const OrderSet& vmm = *p.find_order_set("qemu");
+    ASSERT_TRUE(vmm.listed());
+    EXPECT_EQ(vmm.count(), 1u);
+    EXPECT_EQ(vmm.at(0), p.qemu_order());
+    EXPECT_EQ(vmm.why_not(RestoreOrder{3, 0, 2, 1}), "order set qemu holds only the order qemu (the VMM)");
+    EXPECT_EQ(p.find_order_set("cloud-hypervisor")->count(), 2u);
+    EXPECT_EQ(p.find_order_set("qemu-7.2"), nullptr);
+    EXPECT_THROW(p.order_set("qemu-7.2", SourceLoc{"--order-set", 0, 0}, "t"), InputError);
+    // A VMM set must be one of kOrderSetNames and name known orders.
+    auto plan_with = [](VmmOrderSet v) {
+        return MigrationPlan({}, {step("a", "restore_irqchip")}, {}, {{"qemu", {"a"}}}, {std::move(v)});
+    };
+    EXPECT_THROW(plan_with({"libvirt", "", {"qemu"}}), std::logic_error);
+    EXPECT_THROW(plan_with({"qemu", "", {"fastest"}}), std::logic_error);
+    EXPECT_THROW(plan_with({"data", "", {"qemu"}}), std::logic_error);
+}
+
 TEST(MigrationPlan, FirstViolationNamesTheBrokenDependency) {
     MigrationPlan p = diamond();
     const Dependency* d = p.first_violation(RestoreOrder{1, 0, 2, 3});
@@ -92,8 +127,8 @@ TEST(MigrationPlan, RejectsBadOrdersWithTheirLocation) {
     s.loc = SourceLoc{"f.yaml", 3, 7};
     s.name = "fastest";
     EXPECT_EQ(resolve_error(p, s),
-              "f.yaml:3:7: 'fastest' is not an order of backend t (expected one of: all, qemu, late_a, or a list of "
-              "steps)");
+              "f.yaml:3:7: 'fastest' is not an order of backend t (expected one of: all, qemu, late_a, {set: NAME} or a "
+              "list of steps)");
     s.kind = OrderSpec::Kind::All;
     EXPECT_EQ(resolve_error(p, s),
               "f.yaml:3:7: order 'all' stands for 8 restore orders of backend t; run one with --order NAME, or "

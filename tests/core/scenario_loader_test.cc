@@ -274,9 +274,10 @@ TEST(ScenarioLoader, ParsesEveryStepKind) {
             "  - migrate:\n"
             "  - migrate: {order: [restore_irqchip, start_vcpus], fire: [{source: nic.0, before: any}]}\n"
             "  - migrate: {order: all}\n"
+            "  - migrate: {order: {set: cloud-hypervisor}}\n"
             "expect: {all: pending}\n",
         builtin_backends().catalogue());
-    ASSERT_EQ(s.steps.size(), 8u);
+    ASSERT_EQ(s.steps.size(), 9u);
     EXPECT_EQ(s.steps[0].kind, StepKind::Run);
     EXPECT_EQ(s.steps[0].vcpu, 1);
     EXPECT_EQ(s.steps[2].kind, StepKind::Preempt);
@@ -290,6 +291,8 @@ TEST(ScenarioLoader, ParsesEveryStepKind) {
     EXPECT_EQ(s.steps[6].order.steps, (std::vector<std::string>{"restore_irqchip", "start_vcpus"}));
     EXPECT_EQ(s.steps[6].fires[0].before, "any");
     EXPECT_EQ(s.steps[7].order.kind, OrderSpec::Kind::All);
+    EXPECT_EQ(s.steps[8].order.kind, OrderSpec::Kind::Set);  // docs/design.md "Order sets"
+    EXPECT_EQ(s.steps[8].order.name, "cloud-hypervisor");
     ASSERT_EQ(s.expect.size(), 1u);
     EXPECT_FALSE(s.expect[0].source.has_value());
     EXPECT_EQ(s.expect[0].outcome, Outcome::Pending);

@@ -88,7 +88,7 @@ def test_bad_file_among_good_ones_exits_2_and_still_runs_the_others(cli):
     (["run", SEED, "--arch", "riscv"], "--arch: unknown backend 'riscv' (this build has: ideal, arm, x86; 'both' means "
                                        "arm and x86)\n"),
     (["run", SEED, "--arch", "ideal", "--order", "fastest"],
-     "--order: 'fastest' is not an order of backend ideal (expected one of: all, qemu, or a list of steps)\n"),
+     "--order: 'fastest' is not an order of backend ideal (expected one of: all, qemu, {set: NAME} or a list of steps)\n"),
 ])
 def test_bad_arguments_exit_2_with_one_line_naming_the_place(cli, args, message):
     r = cli(*args)
@@ -175,6 +175,25 @@ def test_explore_bad_input(cli):
     assert r.returncode == 2 and "arm.transfer is both swept (=all) and fixed (=none)" in r.stderr
     bad = cli("explore", MALFORMED[0])
     assert bad.returncode == 2 and bad.stderr.startswith(str(MALFORMED[0]))
+    r = cli("explore", SEED, "--order-set", "libvirt")
+    assert r.returncode == 2 and r.stderr == ("--order-set: 'libvirt': expected one of data, abi, qemu, qemu-7.2, "
+                                              "cloud-hypervisor or each\n")
+    r = cli("explore", SEED, "--order-set", "each", "--range", "0:1")
+    assert r.returncode == 2 and r.stderr.startswith("--range: one order set at a time")
+
+
+def test_explore_order_set_each_prints_the_study_table_per_set(cli):
+    r = cli("explore", SEED, "--arch", "both", "--policy", "arm.transfer=all", "--order", "all", "--order-set", "each")
+    assert r.returncode == 1  # the failing transfer points do not meet the seed's expectations
+    table = r.stdout[r.stdout.index("fragility by order set"):].splitlines()
+    rows = {tuple(line.split()[:3]): line.split()[3:] for line in table[2:]}
+    assert rows[("data", "arm", "arm.transfer=vm_start")] == ["120", "108", "0.90"]
+    assert rows[("qemu", "arm", "arm.transfer=vm_start")] == ["1", "0", "0.00"]
+    assert rows[("cloud-hypervisor", "arm", "arm.transfer=set_forwarding")] == ["1", "0", "0.00"]
+    assert rows[("qemu-7.2", "x86", "-")] == ["2", "0", "0.00"]
+    doc = json.loads(cli("explore", SEED, "--arch", "x86", "--order", "all", "--order-set", "each", "--json").stdout)
+    assert [d["space"][0]["migrations"][0]["order_set"] for d in doc["order_sets"]] == [
+        "data", "abi", "qemu", "qemu-7.2", "cloud-hypervisor"]
 
 
 # The `arch` key (core/scenario_loader.cc Loader::arch, Registry::arches_for in core/backend.cc) and the
@@ -290,7 +309,7 @@ def test_list_steps_x86_prints_its_sub_steps_dependencies_and_orders(cli):
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "backend x86:" in out and "backend arm" not in out and "backend ideal" not in out
-    table = out.split("backend x86:")[1].split("restore dependencies:")[0]
+    table = out.split("backend x86:")[1].split("restore dependencies")[0]
     rows = {line.split()[0]: line.split()[1:3] for line in table.splitlines()
             if len(line.split()) >= 3 and line.split()[1] in ("save", "restore")}
     assert rows == {
@@ -299,8 +318,9 @@ def test_list_steps_x86_prints_its_sub_steps_dependencies_and_orders(cli):
         "set_lapic": ["restore", "restore_irqchip"], "vfio_load_config": ["restore", "restore_devices"],
         "msix_enable": ["restore", "restore_translation"], "irq_bypass_connect": ["restore", "restore_devices"],
         "start_vcpus": ["restore", "start_vcpus"], "start_devices": ["restore", "start_devices"]}
-    dependencies = out.split("restore dependencies:")[1].split("named orders:")[0].strip().splitlines()
-    deps = [line.split("(")[0].split() for line in dependencies]
+    dependencies = out.split("the kernel documents it):")[1].split("named orders:")[0].strip().splitlines()
+    deps = [line.split("[")[0].split() for line in dependencies]
+    assert all("[data]" in line for line in dependencies)  # each with its rule (docs/design.md "Order sets")
     assert sorted(deps) == sorted([["vfio_load_config", "->", "msix_enable"],
                                    ["msix_enable", "->", "irq_bypass_connect"],
                                    ["set_lapic", "->", "start_vcpus"],
@@ -309,6 +329,8 @@ def test_list_steps_x86_prints_its_sub_steps_dependencies_and_orders(cli):
         assert line.rstrip().endswith(")") and len(line.split("(", 1)[1]) > 1, line
     assert ("qemu: set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus"
             in out)
+    assert "    qemu-7.2: 2 orders: QEMU 7.2 (Debian 12), before MIG_PRI_APIC" in out
+    assert "    cloud-hypervisor: 1 order: Cloud Hypervisor" in out
     assert ("lapic_after_vfio: vfio_load_config, msix_enable, irq_bypass_connect, set_lapic, start_devices, "
             "start_vcpus" in out)
     # The linear extensions of the 4 dependencies over the 6 restore steps.

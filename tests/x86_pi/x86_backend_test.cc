@@ -1057,13 +1057,13 @@ TEST(X86BackendBadInput, UnknownOrderNameNamesThePlaceAndTheOrders) {
     const std::string steps = "steps: [{migrate: {order: lapic_before_vfio}}]\n";
     EXPECT_EQ(error_of([&] { run(parse_scenario(kOneNic + steps, builtin_backends().catalogue(), "o.yaml")); }),
               "o.yaml:5:27: 'lapic_before_vfio' is not an order of backend x86 (expected one of: all, qemu, "
-              "lapic_after_vfio, or a list of steps)");
+              "lapic_after_vfio, cloud_hypervisor, {set: NAME} or a list of steps)");
     EXPECT_EQ(error_of([&] {
                   run(parse_scenario(kOneNic + "steps: [{migrate: {}}]\n", builtin_backends().catalogue(), "o.yaml"),
                       {}, "nonsense");
               }),
-              "--order: 'nonsense' is not an order of backend x86 (expected one of: all, qemu, lapic_after_vfio, or "
-              "a list of steps)");
+              "--order: 'nonsense' is not an order of backend x86 (expected one of: all, qemu, lapic_after_vfio, "
+              "cloud_hypervisor, {set: NAME} or a list of steps)");
 }
 
 // An ARM restore step in an x86 order or arrival point, and an order that breaks the DAG, are
