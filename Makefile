@@ -1,6 +1,7 @@
 # The two commands of the quick start (README.md):
 #   make demo   install missing Debian packages, build, run the seed scenario on ARM and x86 and the
-#               transfer-point study (every arm.transfer value x every admissible restore order)
+#               transfer-point study (every arm.transfer value x every admissible restore order), then
+#               its fragility per order set (data, abi, qemu, qemu-7.2, cloud-hypervisor)
 #   make test   install missing Debian packages, build, run every test through ctest
 # Other targets: build, bench (Release build + Google Benchmark), clean.
 PRESET ?= dev
@@ -23,6 +24,9 @@ demo: build
 	$(BUILD)/cli/irqdiff run $(SEED) --arch both
 	@echo
 	$(BUILD)/cli/irqdiff explore $(SEED) --arch both --policy arm.transfer=all --order all || [ $$? -eq 1 ]
+	@echo
+	$(BUILD)/cli/irqdiff explore $(SEED) --arch both --policy arm.transfer=all --order all --order-set each \
+	  | sed -n '/^fragility by order set/,$$p'
 
 test: deps
 	cmake --workflow --preset $(PRESET)
