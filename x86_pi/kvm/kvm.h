@@ -51,15 +51,23 @@ enum class SetLapicClear : uint8_t {
     AfterLoad,   // apicv_post_state_restore, after it and after the timer restart (967235d32032)
 };
 
+/// When vmx_vcpu_pi_put suppresses notifications (policy x86.sn_on_put, declared in posted_intr.cc).
+enum class SnOnPut : uint8_t {
+    Always,         // every put that does not arm the wakeup vector sets SN (6737557442e5, 6.17 cycle)
+    PreemptedOnly,  // only a preempted vCPU gets SN; a paused one keeps SN=0 and NV=POSTED_INTR_VECTOR
+};
+
 struct KvmConfig {
     bool apicv = true;  // enable_apicv with VT-d posting (policy x86.posting)
     SetLapicClear clear = SetLapicClear::BeforeLoad;
+    SnOnPut sn_on_put = SnOnPut::Always;
     static KvmConfig from_policy(const PolicyValues& policy);
 };
 
 // KVM's policies, read by KvmConfig::from_policy (declared in lapic.cc; defaults are KvmConfig's).
 extern const Policy<SetLapicClear> kSetLapicClearPolicy;  // x86.set_lapic_clears_pir
 extern const Policy<bool> kPostingPolicy;                 // x86.posting
+extern const Policy<SnOnPut> kSnOnPutPolicy;              // x86.sn_on_put (posted_intr.cc)
 
 /// The guest-format MSI a route carries [SDM Vol. 3A "Message Address Register Format" and
 /// "Message Data Register Format"; not in reference/].
