@@ -58,7 +58,8 @@ Verdicts Verdicts::from(const std::vector<Event>& events, const Scenario& scenar
 
 std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& oracle,
                                       const std::vector<Delivery>& deliveries, const std::vector<Location>& held,
-                                      bool passthrough, bool virtualizing, const Verdicts& verdicts) {
+                                      bool passthrough, bool virtualizing, const Verdicts& verdicts,
+                                      DeliveryMode mode) {
     SourceOutcome o;
     o.source = source;
     o.fired = oracle.fired;
@@ -98,6 +99,8 @@ std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& orac
         if (std::count_if(at.begin(), at.end(), before) ==
             std::count_if(oracle.deliveries.begin(), oracle.deliveries.end(), before))
             o.outcome = Outcome::SaveRefused;
+    } else if (o.outcome == Outcome::Duplicated && mode == DeliveryMode::AtLeastOnce) {
+        o.outcome = Outcome::Spurious;  // at-least-once: the extra interrupt is accepted
     }
     return o;
 }

@@ -66,9 +66,12 @@ struct Verdicts {
 ///    one live place, lost in none, duplicated in more; otherwise delivered-once, or duplicated
 ///    when the backend still holds a live copy that would be delivered again;
 ///  - lost in a run with a Refusal at action r, with every oracle delivery before r made by the
-///    backend before r: save-refused (the loss came with the kernel's refusal, not silently).
+///    backend before r: save-refused (the loss came with the kernel's refusal, not silently);
+///  - duplicated on a source whose device is `delivery: at-least-once`: spurious (issue 15 §2.6:
+///    an extra interrupt is accepted, Firecracker #5568, Oliver Upton 2025-07-02); a loss stays lost.
 std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& oracle,
                                       const std::vector<Delivery>& deliveries, const std::vector<Location>& held,
-                                      bool passthrough, bool virtualizing, const Verdicts& verdicts = {});
+                                      bool passthrough, bool virtualizing, const Verdicts& verdicts = {},
+                                      DeliveryMode mode = DeliveryMode::ExactlyOnce);
 
 }  // namespace irqdiff

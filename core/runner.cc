@@ -267,7 +267,8 @@ std::vector<SourceOutcome> Execution::outcomes() const {
     const Verdicts verdicts = Verdicts::from(log_.events(), scenario_);
     for (SourceId s = 0; s < progress_.last.size(); ++s) {
         std::optional<SourceOutcome> o = classify(s, oracle_.tally(s), guest_.deliveries(), progress_.last[s],
-                                                  scenario_.device_of(s).passthrough, info_.virtualizing, verdicts);
+                                                  scenario_.device_of(s).passthrough, info_.virtualizing, verdicts,
+                                                  scenario_.device_of(s).delivery);
         if (o) out.push_back(std::move(*o));
     }
     return out;

@@ -10,13 +10,14 @@ const char* to_string(Outcome outcome) {
         case Outcome::Pending: return "pending";
         case Outcome::SaveRefused: return "save-refused";
         case Outcome::Impossible: return "impossible";
+        case Outcome::Spurious: return "spurious";
     }
     return "?";
 }
 
 std::optional<Outcome> parse_outcome(std::string_view text) {
     for (Outcome o : {Outcome::DeliveredOnce, Outcome::Lost, Outcome::Duplicated, Outcome::Pending,
-                      Outcome::SaveRefused, Outcome::Impossible})
+                      Outcome::SaveRefused, Outcome::Impossible, Outcome::Spurious})
         if (text == to_string(o)) return o;
     return std::nullopt;
 }
@@ -35,6 +36,10 @@ const char* to_string(DeviceKind kind) {
         case DeviceKind::Timer: return "timer";
     }
     return "?";
+}
+
+const char* to_string(DeliveryMode mode) {
+    return mode == DeliveryMode::AtLeastOnce ? "at-least-once" : "exactly-once";
 }
 
 const char* to_string(StepKind kind) {

@@ -27,10 +27,13 @@ enum class Outcome : uint8_t {
                     // (KVM_DEV_ARM_ITS_SAVE_TABLES -EACCES): an announced refusal, not a silent loss
     Impossible,     // the schedule fires it where the modelled system cannot raise it (a VFIO
                     // device after its migration data was read, before it runs on the destination)
+    Spurious,       // an at-least-once source (DeliveryMode::AtLeastOnce) delivered more times than the
+                    // oracle, or left pending in more than one live place: accepted, not failing
 };
 const char* to_string(Outcome outcome);
 std::optional<Outcome> parse_outcome(std::string_view text);
-inline constexpr const char* kOutcomeNames = "delivered-once, lost, duplicated, pending, save-refused, impossible";
+inline constexpr const char* kOutcomeNames =
+    "delivered-once, lost, duplicated, pending, save-refused, impossible, spurious";
 
 using SourceId = uint32_t;
 
@@ -41,11 +44,22 @@ enum class DeviceKind : uint8_t {
 };
 const char* to_string(DeviceKind kind);
 
+/// What the oracle holds a device's sources to (issue 15 §2.6; scenario key `delivery`).
+enum class DeliveryMode : uint8_t {
+    ExactlyOnce,  // every extra delivery is `duplicated` (the default)
+    AtLeastOnce,  // an extra delivery is `spurious`, accepted: the strategy of a VMM that injects
+                  // once unconditionally after restore (Firecracker #5568) and the stance that "a
+                  // spurious interrupt doesn't seem that bad" (Oliver Upton, 2025-07-02; reference/
+                  // kernel_history U4, A2). A loss still fails.
+};
+const char* to_string(DeliveryMode mode);
+
 struct Device {
     std::string name;
     DeviceKind kind = DeviceKind::Msi;
     uint32_t vectors = 0;
     bool passthrough = false;  // ARM forwards its MSIs as vLPIs, x86 posts them
+    DeliveryMode delivery = DeliveryMode::ExactlyOnce;
     SourceLoc loc;
     SourceLoc kind_loc;  // of `kind`, or the device's when not written
 };

@@ -266,7 +266,7 @@ class Loader {
         sequence(n, "devices");
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("devices", i);
-            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough"}, {"name"});
+            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "delivery"}, {"name"});
             Device d;
             d.loc = loc(n[i]);
             d.kind_loc = d.loc;
@@ -301,6 +301,14 @@ class Loader {
                 d.vectors = static_cast<uint32_t>(integer(*v, child(path, "vectors"), 1, kMaxVectors));
                 if (const YAML::Node* p = find(e, "passthrough"))
                     d.passthrough = boolean(*p, child(path, "passthrough"));
+            }
+            if (const YAML::Node* m = find(e, "delivery")) {
+                std::string mode = string(*m, child(path, "delivery"));
+                if (mode == "at-least-once")
+                    d.delivery = DeliveryMode::AtLeastOnce;
+                else if (mode != "exactly-once")
+                    fail(*m, child(path, "delivery"),
+                         fmt::format("'{}' is not a delivery mode (expected exactly-once or at-least-once)", mode));
             }
             s_.devices.push_back(d);
             for (uint32_t v = 0; v < d.vectors; ++v)

@@ -65,6 +65,8 @@ TracePointList trace_points() {
         &kKvmSetLapicError,
         &kKvmSetLapic,
         &kKvmTimerRestart,
+        &kKvmTscDeadlineMsr,
+        &kKvmSetMsrs,
         &kHostRequestIrq,
         &kHostIrteRemapped,
         &kHostIrtePosted,

@@ -144,7 +144,16 @@ inline constexpr GuestError<Int> kKvmLapicWriteIpiError{"KVM.lapic_write", Layer
     "an ICR write: inter-processor interrupts are not modelled"};
 inline constexpr GuestError<Int, Hex> kKvmLapicWriteTimerModeError{
     "KVM.lapic_write", Layer::Hypervisor, {"vcpu", "lvtt"},
-    "periodic and TSC-deadline timer modes are not modelled: the timer runs one-shot"};
+    "the periodic timer mode is not modelled: the timer runs one-shot"};
+inline constexpr Op<Int, Hex, Int, Bool, Str> kKvmTscDeadlineMsr{
+    "KVM.tsc_deadline_msr", Layer::Hypervisor, {"vcpu", "deadline", "lvtt_mode", "taken", "via"},
+    "a write of IA32_TSC_DEADLINE (guest WRMSR or KVM_SET_MSRS); not taken, without an error, unless LVTT is in "
+    "TSC-deadline mode (Kata #13798)",
+    "kvm_set_lapic_tscdeadline_msr"};
+inline constexpr Op<Int, Hex, Int> kKvmSetMsrs{
+    "KVM.set_msrs", Layer::Hypervisor, {"vcpu", "tsc_deadline", "nmsrs"},
+    "KVM_SET_MSRS on the destination (QEMU kvm_put_msrs): returns the MSRs processed, a discarded deadline included",
+    "kvm_vcpu_ioctl_set_msrs -> kvm_set_msr_common"};
 inline constexpr Ignored<Int, Hex> kKvmLapicWriteIgnored{"KVM.lapic_write", Layer::Hypervisor, {"vcpu", "reg"},
     "a write to a read-only or reserved APIC register", "kvm_lapic_reg_write"};
 inline constexpr Op<Int, Hex, Bool> kKvmLapicReadUnreadable{

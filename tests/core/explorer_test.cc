@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <tuple>
 
 #include "registry/builtin_backends.h"
 #include "x86_pi/places.h"
@@ -318,6 +319,27 @@ TEST(Differential, NamesTheFirstPointWhereOneSideHoldsTheInterruptNowhereLive) {
     EXPECT_EQ(d.places_b[0].index, 0u);
     // Same outcomes: nothing to report.
     EXPECT_TRUE(run_scenario(s, builtin_backends(), arches, {}).differences.empty());
+}
+
+// Issue 15 §2.6: an at-least-once source's extra interrupt is `spurious`, which failing() does not
+// count (Firecracker #5568; Oliver Upton 2025-07-02); the same schedules under exactly-once are
+// duplicated and fail. KVM_SET_LAPIC's early one-shot tick (8e6ed96cdd50), every x86 order.
+TEST(ExploreSpace, AtLeastOnceSpuriousRowsDoNotFailAndExactlyOnceDuplicatesDo_Firecracker5568) {
+    for (const auto& [file, outcome, fails] :
+         {std::tuple{"timer_early_tick_at_least_once.yaml", Outcome::Spurious, false},
+          std::tuple{"timer_early_tick_exactly_once.yaml", Outcome::Duplicated, true}}) {
+        SCOPED_TRACE(file);
+        Scenario s = load_scenario(std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/x86_2025/" + file,
+                                   builtin_backends().catalogue());
+        ExploreSpace space(s, builtin_backends(), options({"x86"}, {}, "all"));
+        std::vector<ScheduleRow> rows = space.explore(0, space.size());
+        ASSERT_FALSE(rows.empty());
+        for (const ScheduleRow& row : rows) {
+            ASSERT_EQ(row.sources.size(), 1u);
+            EXPECT_EQ(row.sources[0].outcome, outcome) << row.index;
+            EXPECT_EQ(row.failing(), fails) << row.index;
+        }
+    }
 }
 
 }  // namespace

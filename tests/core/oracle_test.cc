@@ -134,5 +134,41 @@ TEST(Classify, UntouchedSourceHasNoOutcome) {
     EXPECT_EQ(classify(0, tally(0, {}), {{3, 0, 0}}, {}, false, true)->outcome, Outcome::Duplicated);
 }
 
+// Issue 15 §2.6, at-least-once (Firecracker #5568's unconditional post-restore interrupt; Oliver
+// Upton, "a spurious interrupt doesn't seem that bad", 2025-07-02; reference/kernel_history U4, A2):
+// an extra delivery, a live copy left behind, or a delivery never fired is `spurious`, accepted;
+// the same runs are `duplicated` under exactly-once (the default).
+TEST(Classify, AtLeastOnceAcceptsADuplicateAsSpurious_Firecracker5568) {
+    static constexpr Place kPending{"x.pending", IndexKind::Vcpu, "a live place"};
+    const Location live{&kPending, 0, true};
+    auto at_least_once = [](const Oracle::Tally& t, std::vector<Delivery> d, std::vector<Location> held = {}) {
+        return classify(0, t, d, held, false, true, {}, DeliveryMode::AtLeastOnce)->outcome;
+    };
+    EXPECT_EQ(at_least_once(tally(1, {5}), {{5, 0, 0}, {7, 0, 0}}), Outcome::Spurious);
+    EXPECT_EQ(at_least_once(tally(1, {4}), {{4, 0, 0}}, {live}), Outcome::Spurious);
+    EXPECT_EQ(at_least_once(tally(0, {}), {{3, 0, 0}}), Outcome::Spurious);  // an early tick, never fired
+    EXPECT_EQ(at_least_once(tally(1, {}, true), {}, {live, live}), Outcome::Spurious);
+    EXPECT_EQ(outcome_of(tally(1, {5}), {{5, 0, 0}, {7, 0, 0}}), Outcome::Duplicated);
+}
+
+// At-least-once accepts extra interrupts, never missing ones: a loss is lost, exactly once is
+// delivered-once, and a refused save stays save-refused (issue 15 §2.6: "a loss still fails").
+TEST(Classify, AtLeastOnceStillFailsALoss_Firecracker5568) {
+    auto at_least_once = [](const Oracle::Tally& t, std::vector<Delivery> d, const Verdicts& v = {}) {
+        return classify(0, t, d, {}, false, true, v, DeliveryMode::AtLeastOnce)->outcome;
+    };
+    EXPECT_EQ(at_least_once(tally(1, {5}), {}), Outcome::Lost);
+    EXPECT_EQ(at_least_once(tally(1, {5}), {{5, 0, 0}}), Outcome::DeliveredOnce);
+    Verdicts refused;
+    refused.refused_at = 2;
+    EXPECT_EQ(at_least_once(tally(1, {5}), {}, refused), Outcome::SaveRefused);
+}
+
+// The outcome's name is what scenarios expect and JSON prints.
+TEST(Classify, SpuriousHasItsOwnOutcomeName) {
+    EXPECT_STREQ(to_string(Outcome::Spurious), "spurious");
+    EXPECT_EQ(parse_outcome("spurious"), Outcome::Spurious);
+}
+
 }  // namespace
 }  // namespace irqdiff

@@ -24,7 +24,7 @@ def test_explore_the_seed_study(seed):
     assert fragility[("x86", "-")] == 0.0
     df = x.to_pandas()
     assert len(df) == 645 * 2  # one row per schedule and source
-    assert set(df["outcome"]) <= {"delivered-once", "lost", "duplicated", "pending", "save-refused", "impossible"}
+    assert set(df["outcome"]) <= {"delivered-once", "lost", "duplicated", "pending", "save-refused", "impossible", "spurious"}
     assert x.cells_to_pandas()["schedules"].sum() == 645
     failing = [c for c in x.cells if c["failing"]]
     assert failing and all(c["example"]["run"]["violations"] for c in failing)

@@ -204,7 +204,7 @@ TEST(LapicWrite, IcrWriteIsAGuestErrorAndSendsNothing) {
     EXPECT_FALSE(m.virr(1, 0x41));
 }
 
-// Only the one-shot timer mode is modelled: a periodic or TSC-deadline LVTT is a guest error.
+// The one-shot and TSC-deadline timer modes are modelled: a periodic LVTT is a guest error.
 TEST(LapicWrite, PeriodicTimerModeIsAGuestError) {
     Machine m(1);
     size_t from = m.mark();
@@ -666,6 +666,111 @@ INSTANTIATE_TEST_SUITE_P(Bases, SetLapicRejects,
                          [](const ::testing::TestParamInfo<uint64_t>& info) {
                              return (info.param & kApicBaseExtd) ? std::string("X2apic") : std::string("Disabled");
                          });
+
+}  // namespace
+}  // namespace irqdiff::x86
+
+namespace irqdiff::x86 {
+namespace {
+
+// ---- TSC-deadline mode (LVTT mode 2, IA32_TSC_DEADLINE) ---------------------------------------------
+
+constexpr uint64_t kDeadline = 0x1234'5678;
+const uint32_t kLvttDeadline = static_cast<uint32_t>(apic::LvtTimer::Mode.make(kvm::kLvttTscDeadline)) | kTimerVector;
+
+/// A source vCPU 0 whose guest armed a TSC-deadline timer (LVTT mode 2, then WRMSR IA32_TSC_DEADLINE),
+/// stopped, with what QEMU reads: KVM_GET_LAPIC's image as kvm_put_apic_state rebuilds it, and the MSRs.
+std::pair<LapicImage, kvm::MsrImage> deadline_source() {
+    Machine src(1);
+    src.start_all();
+    src.apic_write(0, apic::LVT_TIMER, kLvttDeadline);
+    EXPECT_TRUE(src.kvm().set_tsc_deadline_msr(0, kDeadline, "WRMSR"));
+    EXPECT_TRUE(src.vcpu(0).timer_armed);
+    src.kvm().leave_guest(0, false);
+    LapicImage image = vmm::kvm_put_apic_state(vmm::kvm_get_apic_state(src.kvm().get_lapic(0)));
+    return {image, src.kvm().get_msrs(0)};
+}
+
+// kvm_set_lapic_tscdeadline_msr returns early unless LVTT is in TSC-deadline mode, and
+// kvm_get_lapic_tscdeadline_msr reads 0 then: a WRMSR to a one-shot LAPIC arms nothing.
+TEST(TscDeadline, WriteOutsideTscDeadlineModeIsNotTaken_kvm_set_lapic_tscdeadline_msr) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kTimerVector);  // one-shot
+    size_t from = m.mark();
+    EXPECT_FALSE(m.kvm().set_tsc_deadline_msr(0, kDeadline, "WRMSR"));
+    EXPECT_FALSE(m.vcpu(0).timer_armed);
+    EXPECT_EQ(m.kvm().tsc_deadline_msr(0), 0u);
+    EXPECT_EQ(m.find(tp::kKvmTscDeadlineMsr, {arg("taken", false), arg("lvtt_mode", 0)}, from).size(), 1u);
+    m.apic_write(0, apic::LVT_TIMER, kLvttDeadline);
+    EXPECT_TRUE(m.kvm().set_tsc_deadline_msr(0, kDeadline, "WRMSR"));
+    EXPECT_EQ(m.kvm().tsc_deadline_msr(0), kDeadline);
+    EXPECT_TRUE(m.vcpu(0).timer_armed);
+}
+
+// In TSC-deadline mode the deadline's expiry delivers the LVTT vector once and disarms it; TMICT
+// writes are ignored (kvm_lapic_reg_write, APIC_TMICT).
+TEST(TscDeadline, DeadlineExpiryDeliversOnceAndTmictIsIgnored_kvm_lapic_reg_write) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kLvttDeadline);
+    m.kvm().lapic_write(0, apic::TMICT, 0x1000);
+    EXPECT_EQ(m.page(0).read(apic::TMICT), 0u);
+    EXPECT_FALSE(m.vcpu(0).timer_armed);
+    ASSERT_TRUE(m.kvm().set_tsc_deadline_msr(0, kDeadline, "WRMSR"));
+    m.kvm().timer_expired(0);
+    m.service();
+    EXPECT_FALSE(m.vcpu(0).timer_armed);
+    EXPECT_EQ(m.kvm().tsc_deadline_msr(0), 0u);
+    EXPECT_EQ(m.take_all(0), std::vector<uint8_t>{kTimerVector});
+}
+
+// 4427593258 "KVM: x86: thoroughly disarm LAPIC timer around TSC deadline switch" (apic_update_lvtt):
+// leaving TSC-deadline mode cancels the timer and zeroes the deadline.
+TEST(TscDeadline, LeavingTscDeadlineModeDisarmsTheTimer_4427593258) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kLvttDeadline);
+    ASSERT_TRUE(m.kvm().set_tsc_deadline_msr(0, kDeadline, "WRMSR"));
+    m.apic_write(0, apic::LVT_TIMER, kTimerVector);
+    EXPECT_FALSE(m.vcpu(0).timer_armed);
+    EXPECT_EQ(m.vcpu(0).tsc_deadline, 0u);
+    m.apic_write(0, apic::LVT_TIMER, kLvttDeadline);
+    EXPECT_FALSE(m.vcpu(0).timer_armed);  // no deadline until the next WRMSR
+}
+
+// Kata #13798 "Restore vCPU MSRs after the LAPIC" (reference/kernel_history U4): on the destination,
+// KVM_SET_MSRS(MSR_IA32_TSCDEADLINE) before KVM_SET_LAPIC finds the fresh LAPIC's LVTT in one-shot
+// mode, so kvm_set_lapic_tscdeadline_msr drops the deadline, and KVM_SET_MSRS "reports success
+// rather than an error" (1 MSR processed). KVM_SET_LAPIC then puts LVTT in TSC-deadline mode with no
+// deadline: the timer never fires again.
+TEST(TscDeadline, SetMsrsBeforeSetLapicSilentlyDiscardsTheDeadline_Kata13798) {
+    auto [image, msrs] = deadline_source();
+    ASSERT_EQ(msrs.tsc_deadline, kDeadline);
+    Machine dst(1);
+    size_t from = dst.mark();
+    EXPECT_EQ(dst.kvm().set_msrs(0, msrs), 1);
+    EXPECT_EQ(dst.find(tp::kKvmTscDeadlineMsr, {arg("taken", false), arg("via", "KVM_SET_MSRS")}, from).size(), 1u);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
+    EXPECT_FALSE(dst.vcpu(0).timer_armed);
+    EXPECT_EQ(dst.kvm().tsc_deadline_msr(0), 0u);
+    EXPECT_EQ(dst.count(tp::kKvmTimerRestart, from), 0u);
+}
+
+// The documented order sregs -> LAPIC -> MSRs (Kata #13798, as Firecracker documents it; QEMU's
+// kvm_arch_put_registers runs kvm_put_msrs after the LAPIC is loaded): KVM_SET_LAPIC first puts LVTT
+// in TSC-deadline mode, and KVM_SET_MSRS's deadline is taken and arms the timer.
+TEST(TscDeadline, SetMsrsAfterSetLapicRestoresTheDeadline_Kata13798) {
+    auto [image, msrs] = deadline_source();
+    Machine dst(1);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
+    EXPECT_FALSE(dst.vcpu(0).timer_armed);
+    size_t from = dst.mark();
+    EXPECT_EQ(dst.kvm().set_msrs(0, msrs), 1);
+    EXPECT_EQ(dst.find(tp::kKvmTscDeadlineMsr, {arg("taken", true)}, from).size(), 1u);
+    EXPECT_TRUE(dst.vcpu(0).timer_armed);
+    EXPECT_EQ(dst.kvm().tsc_deadline_msr(0), kDeadline);
+}
 
 }  // namespace
 }  // namespace irqdiff::x86

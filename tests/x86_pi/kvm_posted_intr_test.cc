@@ -208,6 +208,61 @@ TEST(PiPut, PirPostedWhilePreemptedIsDeliveredOnceAfterTheNextLoad) {
     EXPECT_FALSE(m.virr(1, kVec));
 }
 
+// 6737557442e5 "KVM: VMX: Suppress PI notifications whenever the vCPU is put" (reference/
+// kernel_history X1 19/62; x86.sn_on_put=always): a vCPU QEMU pauses (not preempted) gets SN=1,
+// so a post sets PIR with ON clear and notifies nothing. The sync alone skips it (ON is its only
+// cue, vmx_sync_pir_to_irr); only vmx_vcpu_pi_load's PIR scan re-arms ON, which is why
+// KVM_GET_LAPIC folds it only because the ioctl runs under vcpu_load.
+TEST(PiPut, After6737557442e5APausedVcpuGetsSnAndOnlyTheLoadScanFindsItsPost_6737557442e5) {
+    Machine m(2);
+    size_t d = boot_with_device(m, 1);
+    m.kvm().leave_guest(1, /*preempted=*/false);
+    ASSERT_TRUE(m.pid(1).sn);
+    size_t from = m.mark();
+    m.fire(d, 0);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("sn", true), arg("notify", false)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kBusInterrupt, from), 0u);
+    EXPECT_FALSE(m.pid(1).on);
+    EXPECT_EQ(m.kvm().sync_pir_to_irr(1), -1);  // no vcpu_load: the PIR bit stays behind ON=0
+    EXPECT_TRUE(m.pir(1, kVec));
+    from = m.mark();
+    kvm::LapicImage image = m.kvm().get_lapic(1);
+    EXPECT_EQ(m.find(tp::kKvmPiLoad, {arg("vcpu", 1), arg("on_from_pir", true)}, from).size(), 1u);
+    EXPECT_TRUE(image.test(apic::IRR, kVec));
+    EXPECT_TRUE(m.pid(1).sn);  // the ioctl's own vcpu_put suppresses again
+}
+
+// Before 6737557442e5 (x86.sn_on_put=preempted_only) vmx_vcpu_pi_put set SN only for a preempted
+// vCPU: a paused one keeps SN=0 and NV=POSTED_INTR_VECTOR, so a post sets ON and notifies its
+// pCPU, whose host handler (sysvec_kvm_posted_intr_ipi) does nothing; ON waits for the sync, and
+// KVM_GET_LAPIC folds the bit without needing the load's PIR scan.
+TEST(PiPut, Before6737557442e5APausedVcpuKeepsSnClearAndAPostSetsOnAndNotifiesTheHost_6737557442e5) {
+    Machine m(2, KvmConfig{.sn_on_put = kvm::SnOnPut::PreemptedOnly});
+    size_t d = boot_with_device(m, 1);
+    m.kvm().leave_guest(1, /*preempted=*/false);
+    ASSERT_FALSE(m.pid(1).sn);
+    ASSERT_EQ(m.pid(1).nv, kPostedIntrVector);
+    size_t from = m.mark();
+    m.fire(d, 0);
+    EXPECT_EQ(m.find(tp::kIommuPost, {arg("sn", false), arg("notify", true)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kBusInterrupt, {arg("apic_id", 1), arg("vector", Hex{kPostedIntrVector})}, from).size(), 1u);
+    EXPECT_EQ(m.dispatched_count(kPostedIntrVector), 1u);  // sysvec_kvm_posted_intr_ipi: EOI only
+    EXPECT_TRUE(m.pid(1).on);
+    from = m.mark();
+    kvm::LapicImage image = m.kvm().get_lapic(1);
+    EXPECT_EQ(m.find(tp::kKvmPiLoad, {arg("vcpu", 1), arg("on_from_pir", false)}, from).size(), 1u);
+    EXPECT_TRUE(image.test(apic::IRR, kVec));
+    EXPECT_FALSE(m.pid(1).sn);
+}
+
+// Both before and after 6737557442e5 a preempted vCPU gets SN (vmx_vcpu_pi_put `if (vcpu->preempted)`).
+TEST(PiPut, Before6737557442e5APreemptedVcpuStillGetsSn_6737557442e5) {
+    Machine m(2, KvmConfig{.sn_on_put = kvm::SnOnPut::PreemptedOnly});
+    boot_with_device(m, 1);
+    m.kvm().leave_guest(1, /*preempted=*/true);
+    EXPECT_TRUE(m.pid(1).sn);
+}
+
 // vmx_vcpu_pi_put is skipped unless posting can target the vCPU (vmx_needs_pi_wakeup: a possible
 // bypass IRQ) [reference §4.3]: without one, a preempted vCPU's SN stays clear.
 TEST(PiPut, WithoutBypassIrqsLeavesThePidAlone) {

@@ -51,15 +51,23 @@ enum class SetLapicClear : uint8_t {
     AfterLoad,   // apicv_post_state_restore, after it and after the timer restart (967235d32032)
 };
 
+/// When vmx_vcpu_pi_put suppresses notifications (policy x86.sn_on_put, declared in posted_intr.cc).
+enum class SnOnPut : uint8_t {
+    Always,         // every put that does not arm the wakeup vector sets SN (6737557442e5, 6.17 cycle)
+    PreemptedOnly,  // only a preempted vCPU gets SN; a paused one keeps SN=0 and NV=POSTED_INTR_VECTOR
+};
+
 struct KvmConfig {
     bool apicv = true;  // enable_apicv with VT-d posting (policy x86.posting)
     SetLapicClear clear = SetLapicClear::BeforeLoad;
+    SnOnPut sn_on_put = SnOnPut::Always;
     static KvmConfig from_policy(const PolicyValues& policy);
 };
 
 // KVM's policies, read by KvmConfig::from_policy (declared in lapic.cc; defaults are KvmConfig's).
 extern const Policy<SetLapicClear> kSetLapicClearPolicy;  // x86.set_lapic_clears_pir
 extern const Policy<bool> kPostingPolicy;                 // x86.posting
+extern const Policy<SnOnPut> kSnOnPutPolicy;              // x86.sn_on_put (posted_intr.cc)
 
 /// The guest-format MSI a route carries [SDM Vol. 3A "Message Address Register Format" and
 /// "Message Data Register Format"; not in reference/].
@@ -100,8 +108,8 @@ const char* to_string(MpState m);
 /// What kvm_apic_set_state's timer restart does with a restored image (__start_apic_timer(apic,
 /// APIC_TMCCT) -> set_target_expiration).
 enum class TimerRestart : uint8_t {
-    Stopped,  // TMICT 0 (period 0), or a mode the model does not restart (TSC deadline)
-    Armed,    // restarted from a non-zero TMCCT (or a periodic timer's period)
+    Stopped,  // TMICT 0 (period 0); in TSC-deadline mode, no deadline (lapic_timer.tscdeadline 0)
+    Armed,    // restarted from a non-zero TMCCT (or a periodic timer's period, or the deadline)
     Expired,  // one-shot with TMCCT 0: deadline 0, it expires inside KVM_SET_LAPIC (8e6ed96cdd50)
 };
 const char* to_string(TimerRestart r);
@@ -122,6 +130,13 @@ struct Vcpu {
     /// hrtimer fired outside the guest, or APICv is off); kvm_inject_pending_timer_irqs injects it
     /// at the vCPU's next pass through vcpu_run. Not in the IRR, so KVM_GET_LAPIC does not see it.
     bool timer_pending = false;
+    /// lapic_timer.tscdeadline: the IA32_TSC_DEADLINE value of a timer in TSC-deadline mode (LVTT
+    /// mode 2), 0 when disarmed. Time is not modelled: the deadline passing is the scenario's
+    /// `fire`; the value only says whether one is set.
+    uint64_t tsc_deadline = 0;
+    /// lapic_timer.timer_mode: LVTT's mode as apic_update_lvtt last saw it (with APIC-write
+    /// virtualization the page already holds the new LVTT when KVM hears of the write).
+    uint8_t timer_mode = 0;
     /// Model provenance, not architectural: the vectors whose pending state KVM's software path
     /// (kvm_set_msi, the timer, KVM_SIGNAL_MSI) put there, so a delivery can say which path it took.
     BitArray<256> soft{};
@@ -166,6 +181,14 @@ struct VcpuRegs {
     MpState mp_state = MpState::Runnable;  // KVM_GET_MP_STATE / KVM_SET_MP_STATE
 };
 
+/// The MSRs this model migrates (QEMU kvm_get_msrs / kvm_put_msrs, KVM_GET_MSRS / KVM_SET_MSRS):
+/// MSR_IA32_TSCDEADLINE only, which QEMU carries as env->tsc_deadline.
+inline constexpr uint32_t kMsrIa32TscDeadline = 0x6E0;
+struct MsrImage {
+    uint64_t tsc_deadline = 0;
+    bool operator==(const MsrImage&) const = default;
+};
+
 struct KvmState {
     KvmConfig config;
     std::vector<Vcpu> vcpus;
@@ -179,6 +202,9 @@ struct KvmState {
 /// KVM's ioctl results, as the kernel returns them.
 inline constexpr int kOk = 0;
 inline constexpr int kEinval = -22;
+
+/// LVT timer mode 2 (LVTT[18:17], apic::LvtTimer::Mode): TSC deadline (SDM Vol. 3A "LVT timer").
+inline constexpr uint64_t kLvttTscDeadline = 2;
 
 class Kvm {
    public:
@@ -208,6 +234,18 @@ class Kvm {
     int set_lapic(uint32_t vcpu, const LapicImage& image);
     /// What kvm_apic_set_state's timer restart does with `image` (set_target_expiration).
     static TimerRestart timer_restart(const LapicImage& image);
+    /// WRMSR IA32_TSC_DEADLINE from the guest (handle_wrmsr -> kvm_set_msr_common ->
+    /// kvm_set_lapic_tscdeadline_msr) and from KVM_SET_MSRS: ignored, without an error, unless the
+    /// APIC is hardware-enabled and LVTT is in TSC-deadline mode; otherwise the hrtimer is
+    /// cancelled and the timer armed at the new deadline (disarmed by 0). Returns whether it was taken.
+    bool set_tsc_deadline_msr(uint32_t vcpu, uint64_t deadline, const char* via);
+    /// kvm_get_lapic_tscdeadline_msr: the deadline, or 0 unless in TSC-deadline mode.
+    uint64_t tsc_deadline_msr(uint32_t vcpu) const;
+    /// KVM_GET_MSRS / KVM_SET_MSRS for the MSRs of MsrImage. KVM_SET_MSRS returns the number of
+    /// MSRs processed: 1 even when kvm_set_lapic_tscdeadline_msr discarded the deadline (Kata
+    /// #13798: "reports success rather than an error").
+    MsrImage get_msrs(uint32_t vcpu) const;
+    int set_msrs(uint32_t vcpu, const MsrImage& msrs);
     /// KVM_GET_REGS + KVM_GET_VCPU_EVENTS + KVM_GET_MP_STATE, and their SET counterparts.
     VcpuRegs get_regs(uint32_t vcpu) const;
     void set_regs(uint32_t vcpu, const VcpuRegs& regs);
@@ -284,6 +322,7 @@ class Kvm {
     void update_ppr(uint32_t vcpu);
     bool apic_enabled(uint32_t vcpu) const;
     void start_timer(uint32_t vcpu);
+    void update_lvtt(uint32_t vcpu);
     void apic_timer_expired(uint32_t vcpu, bool from_timer_fn);
     void local_deliver_timer(uint32_t vcpu);
     bool has_pending_timer(uint32_t vcpu) const;

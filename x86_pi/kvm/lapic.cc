@@ -67,6 +67,7 @@ KvmConfig KvmConfig::from_policy(const PolicyValues& policy) {
     KvmConfig c;
     c.apicv = kPostingPolicy.read(policy);
     c.clear = kSetLapicClearPolicy.read(policy);
+    c.sn_on_put = kSnOnPutPolicy.read(policy);
     return c;
 }
 
@@ -125,6 +126,8 @@ void Kvm::reset_lapic(uint32_t vcpu) {
     p.write(apic::LVT_TIMER, apic::kLvtMasked);
     c.timer_armed = false;
     c.timer_pending = false;
+    c.tsc_deadline = 0;  // kvm_lapic_reset
+    c.timer_mode = 0;
     c.mp_state = MpState::Runnable;
     c.soft.reset();
     hw_.cpu(vcpu).vmcs().rvi = 0;
@@ -203,18 +206,25 @@ void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
             log_.emit(tp::kKvmLapicWriteIpiError, "inter-processor interrupts are not modelled: the IPI is not sent",
                       vcpu);
             break;
-        case apic::LVT_TIMER:
+        case apic::LVT_TIMER: {
             // A software-disabled APIC keeps its LVT entries masked (kvm_lapic_reg_write, APIC_LVTT).
             if (!apic::Svr::Enable.get(p.read(apic::SVR))) value |= apic::kLvtMasked;
             p.write(apic::LVT_TIMER,
                     value & static_cast<uint32_t>(apic::LvtTimer::Mode.kMask | apic::LvtTimer::Mask.kMask |
                                                   apic::LvtTimer::Vector.kMask));
-            if (apic::LvtTimer::Mode.get(value) != 0)
+            const uint64_t mode = apic::LvtTimer::Mode.get(value);
+            if (mode != 0 && mode != kLvttTscDeadline)
                 log_.emit(tp::kKvmLapicWriteTimerModeError,
-                          "periodic and TSC-deadline timer modes are not modelled: the timer runs one-shot", vcpu,
-                          Hex{value});
+                          "the periodic timer mode is not modelled: the timer runs one-shot", vcpu, Hex{value});
+            update_lvtt(vcpu);
             break;
+        }
         case apic::TMICT:
+            // kvm_lapic_reg_write, APIC_TMICT: ignored in TSC-deadline mode.
+            if (apic::LvtTimer::Mode.get(p.read(apic::LVT_TIMER)) == kLvttTscDeadline) {
+                log_.emit(tp::kKvmLapicWriteIgnored, "TMICT is ignored in TSC-deadline mode", vcpu, Hex{offset});
+                break;
+            }
             p.write(apic::TMICT, value);
             start_timer(vcpu);
             break;
@@ -275,6 +285,63 @@ void Kvm::start_timer(uint32_t vcpu) {
     c.timer_armed = page(vcpu).read(apic::TMICT) != 0;
 }
 
+// apic_update_lvtt after an LVTT write (or KVM_SET_LAPIC's image): a switch into or out of
+// TSC-deadline mode disarms the timer thoroughly — cancel_apic_timer (hrtimer stopped,
+// lapic_timer.pending zeroed), TMICT 0, period 0, tscdeadline 0 (4427593258 "KVM: x86: thoroughly
+// disarm LAPIC timer around TSC deadline switch").
+void Kvm::update_lvtt(uint32_t vcpu) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    ApicPage p = page(vcpu);
+    const auto mode = static_cast<uint8_t>(apic::LvtTimer::Mode.get(p.read(apic::LVT_TIMER)));
+    const bool switched = (c.timer_mode == kLvttTscDeadline) != (mode == kLvttTscDeadline);
+    c.timer_mode = mode;
+    if (!switched) return;
+    c.timer_armed = false;
+    c.timer_pending = false;
+    c.tsc_deadline = 0;
+    p.write(apic::TMICT, 0);
+}
+
+// kvm_set_lapic_tscdeadline_msr (the guest's WRMSR through kvm_set_msr_common, or KVM_SET_MSRS):
+// `if (!kvm_apic_present(vcpu) || !apic_lvtt_tscdeadline(apic)) return;` — no error, the write is
+// simply not taken: before KVM_SET_LAPIC puts the destination's LVTT in TSC-deadline mode, a
+// restored deadline is lost and KVM_SET_MSRS still succeeds (Kata #13798). Taken: hrtimer_cancel,
+// tscdeadline = the value, start_apic_timer (start_sw_tscdeadline arms nothing for 0; time is not
+// modelled, the deadline passing is the scenario's `fire`).
+bool Kvm::set_tsc_deadline_msr(uint32_t vcpu, uint64_t deadline, const char* via) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    const uint64_t mode = apic::LvtTimer::Mode.get(page(vcpu).read(apic::LVT_TIMER));
+    const bool taken = ApicBase::Enable.get(c.apic_base) && mode == kLvttTscDeadline;
+    log_.emit(tp::kKvmTscDeadlineMsr, vcpu, Hex{deadline}, mode, taken, via);
+    if (!taken) return false;
+    c.tsc_deadline = deadline;
+    c.timer_armed = deadline != 0;
+    return true;
+}
+
+// kvm_get_lapic_tscdeadline_msr: 0 unless the APIC is present and in TSC-deadline mode.
+uint64_t Kvm::tsc_deadline_msr(uint32_t vcpu) const {
+    const Vcpu& c = s_.vcpus.at(vcpu);
+    if (!ApicBase::Enable.get(c.apic_base) ||
+        apic::LvtTimer::Mode.get(page(vcpu).read(apic::LVT_TIMER)) != kLvttTscDeadline)
+        return 0;
+    return c.tsc_deadline;
+}
+
+// KVM_GET_MSRS (QEMU kvm_get_msrs, MSR_IA32_TSCDEADLINE -> env->tsc_deadline).
+MsrImage Kvm::get_msrs(uint32_t vcpu) const { return MsrImage{tsc_deadline_msr(vcpu)}; }
+
+// KVM_SET_MSRS (QEMU kvm_put_msrs from kvm_arch_put_registers): msr_io returns how many entries it
+// processed; kvm_set_msr_common's MSR_IA32_TSC_DEADLINE case calls kvm_set_lapic_tscdeadline_msr
+// and returns 0 whether or not the deadline was taken.
+int Kvm::set_msrs(uint32_t vcpu, const MsrImage& msrs) {
+    vcpu_load(vcpu);
+    set_tsc_deadline_msr(vcpu, msrs.tsc_deadline, "KVM_SET_MSRS");
+    log_.emit(tp::kKvmSetMsrs, vcpu, Hex{msrs.tsc_deadline}, 1);
+    vcpu_put(vcpu, false);
+    return 1;
+}
+
 // apic_timer_fn: the hrtimer reaches its deadline and calls apic_timer_expired(from_timer_fn).
 void Kvm::timer_expired(uint32_t vcpu) {
     if (!s_.vcpus.at(vcpu).timer_armed) throw std::logic_error("Kvm::timer_expired: the timer is not armed");
@@ -291,6 +358,9 @@ void Kvm::timer_expired(uint32_t vcpu) {
 void Kvm::apic_timer_expired(uint32_t vcpu, bool from_timer_fn) {
     Vcpu& c = s_.vcpus.at(vcpu);
     c.timer_armed = false;
+    // A deadline fires once (kvm_apic_inject_pending_timer_irqs zeroes tscdeadline after the
+    // delivery; the model zeroes it at the expiry, which it does not re-arm either).
+    if (apic::LvtTimer::Mode.get(page(vcpu).read(apic::LVT_TIMER)) == kLvttTscDeadline) c.tsc_deadline = 0;
     if (c.timer_pending) {
         log_.emit(tp::kKvmTimerPendingIgnored, "a tick already in lapic_timer.pending is not counted again", vcpu);
         return;
@@ -417,8 +487,9 @@ LapicImage Kvm::get_lapic(uint32_t vcpu) {
 // TMICT 0 gives period 0 and nothing starts; a one-shot or periodic timer takes its deadline from
 // TMCCT, and a one-shot whose TMCCT is 0 gets deadline 0, so it expires at once (8e6ed96cdd50, "KVM:
 // x86: fire timer when it is migrated and expired, and in oneshot mode"; a periodic one restarts a
-// full period). The TSC-deadline mode's deadline is an MSR the model does not carry. A masked
-// timer is restarted too (the mask only stops kvm_apic_local_deliver).
+// full period). In TSC-deadline mode the image says nothing (TMICT is 0): the deadline is the
+// vCPU's IA32_TSC_DEADLINE, restarted by set_lapic. A masked timer is restarted too (the mask only
+// stops kvm_apic_local_deliver).
 TimerRestart Kvm::timer_restart(const LapicImage& image) {
     const uint32_t lvtt = image.reg(apic::LVT_TIMER);
     const uint64_t mode = apic::LvtTimer::Mode.get(lvtt);
@@ -454,9 +525,15 @@ int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image) {
     log_.emit(tp::kKvmSetLapic, vcpu, Hex{static_cast<uint64_t>(std::max(p.highest(apic::IRR), 0))},
               Hex{static_cast<uint64_t>(std::max(p.highest(apic::ISR), 0))},
               s_.config.clear == SetLapicClear::BeforeLoad ? "before_load" : "after_load");
-    c.timer_armed = false;  // cancel_apic_timer
+    update_lvtt(vcpu);                // apic_update_lvtt: a mode switch zeroes tscdeadline
+    c.timer_armed = false;            // cancel_apic_timer
     c.timer_pending = false;
-    const TimerRestart restart = timer_restart(image);
+    TimerRestart restart = timer_restart(image);
+    // TSC-deadline mode: start_sw_tscdeadline restarts the deadline this vCPU already holds
+    // (KVM_SET_LAPIC carries none: it comes by KVM_SET_MSRS, which only a vCPU already in
+    // TSC-deadline mode takes).
+    if (apic::LvtTimer::Mode.get(image.reg(apic::LVT_TIMER)) == kLvttTscDeadline && c.tsc_deadline != 0)
+        restart = TimerRestart::Armed;
     if (restart != TimerRestart::Stopped)
         log_.emit(tp::kKvmTimerRestart, vcpu, image.reg(apic::TMICT), image.reg(apic::TMCCT), to_string(restart));
     c.timer_armed = restart == TimerRestart::Armed;

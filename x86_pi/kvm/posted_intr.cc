@@ -66,9 +66,28 @@ void Kvm::vcpu_load(uint32_t vcpu) {
     log_.emit(tp::kKvmPiLoad, vcpu, Hex{d.ndst}, d.on, d.pir.any(), set_on);
 }
 
+// Which puts set SN (read by vcpu_put below). 6737557442e5 "KVM: VMX: Suppress PI notifications
+// whenever the vCPU is put" (X1 19/62, kvm-x86 `irqs`, 6.17 cycle; reference/kernel_history X1):
+// KVM neither acts on a notification that reaches the host nor relies on ON while the vCPU is
+// unloaded, and vmx_vcpu_pi_load's PIR scan re-derives ON, so every put that does not arm the
+// wakeup vector sets SN. Before it vmx_vcpu_pi_put set SN only `if (vcpu->preempted)`: a vCPU
+// that merely left KVM_RUN (QEMU pausing it, or the vcpu_put that ends an ioctl such as
+// KVM_GET_LAPIC) kept SN=0, so a post set ON and notified its pCPU, where the host's
+// sysvec_kvm_posted_intr_ipi does nothing and ON waits for the next sync.
+const Policy<SnOnPut> kSnOnPutPolicy{
+    "x86.sn_on_put",
+    "x86",
+    {{"always", SnOnPut::Always}, {"preempted_only", SnOnPut::PreemptedOnly}},
+    SnOnPut::Always,
+    "which vCPU puts set PID.SN: every put that does not arm the wakeup vector (6737557442e5, 6.17 cycle: "
+    "posts to a paused vCPU land in PIR with ON clear and only vmx_vcpu_pi_load's PIR scan re-arms ON), or only "
+    "a preempted vCPU's (before it: a paused vCPU's posts set ON and notify its pCPU)",
+    "vmx_vcpu_pi_put; 6737557442e5 \"KVM: VMX: Suppress PI notifications whenever the vCPU is put\""};
+
 // vmx_vcpu_pi_put [reference §4.3], when posting can target the vCPU (vmx_needs_pi_wakeup): a
 // vCPU blocking with interrupts enabled switches NV to the wakeup vector and joins this pCPU's
-// wakeup list (if ON is already set, a self-IPI with the wakeup vector); otherwise SN=1.
+// wakeup list (if ON is already set, a self-IPI with the wakeup vector); otherwise SN=1 — on
+// every such put (x86.sn_on_put=always) or only a preempted vCPU's (preempted_only).
 void Kvm::vcpu_put(uint32_t vcpu, bool preempted) {
     Vcpu& c = s_.vcpus.at(vcpu);
     if (!c.loaded) throw std::logic_error("Kvm::vcpu_put: not loaded");
@@ -80,7 +99,7 @@ void Kvm::vcpu_put(uint32_t vcpu, bool preempted) {
         s_.wakeup_lists.at(static_cast<size_t>(c.cpu)).push_back(vcpu);
         c.on_wakeup_list = true;
         d.nv = kPostedIntrWakeupVector;
-    } else {
+    } else if (preempted || s_.config.sn_on_put == SnOnPut::Always) {
         d.sn = true;
     }
     write_pid(vcpu, d);
