@@ -164,7 +164,8 @@ class MigrationDriver : public Backend {
     /// QEMU had not stopped before the irqchip save stops now, its state read with the others.
     void save_devices(Machine& m) {
         for (uint32_t d = 0; d < m.qemu.devices.size(); ++d)
-            if (scenario_.devices[d].kind == DeviceKind::Msi && scenario_.devices[d].stops_at == DeviceStop::CopyMemory &&
+            if (scenario_.devices[d].kind == DeviceKind::Msi &&
+                scenario_.devices[d].stops_at == DeviceStop::CopyMemory &&
                 m.qemu.devices[d].state == DeviceRunState::Running) {
                 log_.emit(tp::kQemuStopLateDevice, scenario_.devices[d].name);
                 m.vmm().set_state(d, DeviceRunState::Stopped);

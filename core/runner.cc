@@ -68,8 +68,9 @@ void lower_cancelled(const Step& st, uint32_t i, const MigrationPlan& plan, std:
         if (arrival && k < arrival->size() && (*arrival)[k]) {
             p = *(*arrival)[k];
         } else if (f.before == kAnyStep) {
-            throw InputError(f.before_loc, "'any' stands for every arrival point; explore them with 'irqdiff "
-                                           "explore', or name one step");
+            throw InputError(f.before_loc,
+                             "'any' stands for every arrival point; explore them with 'irqdiff "
+                             "explore', or name one step");
         } else {
             p = plan.find_save(f.before);
             if (!p)
@@ -117,10 +118,8 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
             continue;
         }
         if (!st.cancel_after.empty()) {
-            lower_cancelled(st, i, plan, backend, choice && migration < choice->arrival.size()
-                                                       ? &choice->arrival[migration]
-                                                       : nullptr,
-                            out);
+            lower_cancelled(st, i, plan, backend,
+                            choice && migration < choice->arrival.size() ? &choice->arrival[migration] : nullptr, out);
             out.order_names.push_back("cancelled after " + st.cancel_after);
             out.orders.emplace_back();
             ++migration;

@@ -34,7 +34,8 @@ bool held_in(const RunResult& r, const std::string& source, const std::string& p
 // QEMU migration/migration.c migration_iteration_finish: a cancelled migration of a running VM
 // runs vm_start on the source; a vLPI (VPT) or posted interrupt (vIRR) pending at the save is
 // delivered once there, and a later complete migration carries what is still pending.
-TEST(SaveHazards, ACancelledMigrationResumesOnTheSourceAndTheSecondMigrationCarriesWhatIsLeft_migration_iteration_finish) {
+TEST(SaveHazards,
+     ACancelledMigrationResumesOnTheSourceAndTheSecondMigrationCarriesWhatIsLeft_migration_iteration_finish) {
     for (const char* arch : {"arm", "x86", "ideal"}) {
         RunResult r = run("cancel_then_second_migration.yaml", arch);
         EXPECT_EQ(outcome(r, "nic.0"), Outcome::DeliveredOnce) << arch;
@@ -57,7 +58,8 @@ TEST(ArmSaveHazards, AfterSavePendingTablesTheBitIsInTheVptAndStaleInGuestRam_vg
 
 // its_sync_lpi_pending_table (vgic_enable_lpis) reads the stale bit into pending_latch of the
 // forwarded LPI; kvm_vgic_v4_unset_forwarding (irq->hw = false) makes it injectable: a duplicate.
-TEST(ArmSaveHazards, AnEnableLpisToggleAfterACancelReadsTheStaleBitAndUnforwardingDeliversItAgain_its_sync_lpi_pending_table) {
+TEST(ArmSaveHazards,
+     AnEnableLpisToggleAfterACancelReadsTheStaleBitAndUnforwardingDeliversItAgain_its_sync_lpi_pending_table) {
     RunResult r = run("cancel_stale_bit_toggle.yaml", "arm");
     EXPECT_EQ(outcome(r, "nic.0"), Outcome::Duplicated);
     EXPECT_EQ(r.outcome("nic.0")->delivered, 2u);
