@@ -174,7 +174,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
           config_(GicConfig::from_policy(ctx.policy)),
           transfer_(kvm::transfer_point(ctx.policy)),
           save_(kvm::kSavePolicy.read(ctx.policy)),
-          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)) {
+          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
+          gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         boot();
@@ -216,6 +217,16 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     }
 
     Stream fresh_transit() const { return Stream{}; }
+
+    /// A cancelled migration's resume_all_vcpus on the source: each vCPU is loaded again, its vPE
+    /// made resident (vgic_v4_load), so a vLPI left pending in the VPT is delivered from there.
+    void resume_vcpus() {
+        Machine& h = source();
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+            h.vgic.cpus[v].run = kvm::VcpuRun::Runnable;
+            h.kvm().vcpu_load(v);
+        }
+    }
 
     void where(SourceId source, std::vector<Location>& out) const override {
         if (vm_gone()) return;
@@ -366,9 +377,12 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         st.gicr.clear();
         st.cpuif.clear();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+            // arm.vmm_gicr_save=vcpu0: the attribute names vCPU 0's affinity for every vCPU
+            // (Cloud Hypervisor before #8638).
+            const uint32_t r = gicr_save_ == vmm::GicrSave::Vcpu0 ? 0 : v;
             st.gicr.push_back(
-                {kvm.gicr_read(v, GICR_PROPBASER), kvm.gicr_read(v, GICR_PENDBASER), kvm.gicr_read(v, GICR_CTLR)});
-            const CpuInterface& cpu = h.gic.cpu(v);
+                {kvm.gicr_read(r, GICR_PROPBASER), kvm.gicr_read(r, GICR_PENDBASER), kvm.gicr_read(r, GICR_CTLR)});
+            const CpuInterface& cpu = h.gic.cpu(r);
             st.cpuif.push_back({cpu.read_pmr(), cpu.read_igrpen0(), cpu.read_igrpen1()});
         }
         st.its_ctlr = kvm.its_read(GITS_CTLR);
@@ -432,6 +446,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     kvm::TransferPoint transfer_;
     kvm::SaveSide save_;
     vmm::ItsSaveError its_save_error_;
+    vmm::GicrSave gicr_save_;
 };
 
 }  // namespace

@@ -38,6 +38,7 @@ std::string describe(const Action& a, const Scenario& scenario, const MigrationP
             const auto& steps = a.side == Side::Save ? plan.save_steps() : plan.restore_steps();
             return fmt::format("{}:{}", to_string(a.side), steps.at(a.step).name);
         }
+        case StepKind::Cancel: return "save:cancel";
     }
     return "?";
 }

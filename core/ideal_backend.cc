@@ -72,6 +72,7 @@ class IdealBackend final : public Backend {
                           a.vcpu);
                 break;
             case StepKind::Migrate: migrate(a); break;
+            case StepKind::Cancel: cancel(a); break;
         }
     }
 
@@ -212,6 +213,24 @@ class IdealBackend final : public Backend {
         } else {
             throw std::logic_error("IdealBackend: a migration step it does not know: " + n);
         }
+    }
+
+    /// A cancelled migration (migrate.cancel_after): what the save moved into the stream is pending
+    /// again, the devices run (sending what they held) and so do the vCPUs.
+    void cancel(const Action& a) {
+        log_.emit(tp::kQemuMigrationCancelled, plan_->save_steps().at(a.step).name);
+        for (SourceId s = 0; s < s_.sources.size(); ++s)
+            if (s_.sources[s].in_stream) {
+                s_.sources[s].in_stream = false;
+                raise(s);
+            }
+        migrate_named("start_devices");
+        migrate_named("start_vcpus");
+    }
+    void migrate_named(std::string_view name) {
+        const auto& steps = plan_->restore_steps();
+        for (uint16_t k = 0; k < steps.size(); ++k)
+            if (steps[k].name == name) migrate(Action{StepKind::Migrate, -1, 0, Side::Restore, k, 0, true});
     }
 
     const Scenario& scenario_;

@@ -14,6 +14,7 @@
 //   void run_vcpu(uint32_t)                     the guest runs on one vCPU until nothing is left
 //   void apply_step(const Action&)              every other action (mask, fire, block, ...)
 //   Transit fresh_transit() const               an empty stream for the next migration
+//   void resume_vcpus()                         a cancelled migration: the source's vCPUs run again
 // and its Machine provides `Memory mem`, `vmm()` (the core VFIO logic over its devices),
 // `service()` (its host CPUs take their pending work) and `add_counters(BackendCounters&) const`.
 #pragma once
@@ -76,6 +77,7 @@ class MigrationDriver : public Backend {
         }
         switch (a.kind) {
             case StepKind::Migrate: migrate(a); break;
+            case StepKind::Cancel: cancel(a); break;
             case StepKind::Run:
                 for (uint32_t v = 0; v < scenario_.vcpus; ++v)
                     if (a.vcpu < 0 || static_cast<uint32_t>(a.vcpu) == v) self().run_vcpu(v);
@@ -159,8 +161,18 @@ class MigrationDriver : public Backend {
     /// The VM boots on a new source machine.
     void boot_machine() { s_.src = self().make_machine(false); }
 
-    /// The devices' migration data is read into the stream (vfio_save_state).
-    void save_devices(Machine& m) { s_.devices = m.vmm().save(); }
+    /// The devices' migration data is read into the stream (vfio_save_state). An emulated device
+    /// QEMU had not stopped before the irqchip save stops now, its state read with the others.
+    void save_devices(Machine& m) {
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d)
+            if (scenario_.devices[d].kind == DeviceKind::Msi &&
+                scenario_.devices[d].stops_at == DeviceStop::CopyMemory &&
+                m.qemu.devices[d].state == DeviceRunState::Running) {
+                log_.emit(tp::kQemuStopLateDevice, scenario_.devices[d].name);
+                m.vmm().set_state(d, DeviceRunState::Stopped);
+            }
+        s_.devices = m.vmm().save();
+    }
     /// vfio_load_config on the destination.
     void load_devices() {
         destination().vmm().load(s_.devices);
@@ -183,8 +195,9 @@ class MigrationDriver : public Backend {
     }
 
     // ---- the VFIO steps, the same on every backend (plan-table handlers) ---------------------
-    /// vfio_vmstate_change to STOP on the source: a stopped device sends nothing.
-    void stop_devices() { set_devices(source(), DeviceRunState::Stopped); }
+    /// vfio_vmstate_change to STOP on the source: a stopped device sends nothing. An emulated
+    /// device with `stops_at: copy_memory` keeps running (and injecting) until stop-and-copy.
+    void stop_devices() { set_devices(source(), DeviceRunState::Stopped, DeviceStop::StopDevices); }
     /// vfio_pci_load_config on the destination.
     void vfio_load_config() { load_devices(); }
     /// vfio_msix_enable for every device on the destination.
@@ -200,10 +213,12 @@ class MigrationDriver : public Backend {
     /// vfio_vmstate_change to RUNNING on the destination: held MSIs are sent.
     void start_devices() { set_devices(destination(), DeviceRunState::Running); }
 
-    /// Every MSI-capable device of `m` to `state` (a timer is the vCPU's own, not a VFIO device).
-    void set_devices(Machine& m, DeviceRunState state) {
+    /// Every MSI-capable device of `m` to `state` (a timer is the vCPU's own, not a VFIO device),
+    /// or only those that stop at `only`.
+    void set_devices(Machine& m, DeviceRunState state, std::optional<DeviceStop> only = std::nullopt) {
         for (uint32_t d = 0; d < m.qemu.devices.size(); ++d)
-            if (scenario_.devices[d].kind == DeviceKind::Msi) m.vmm().set_state(d, state);
+            if (scenario_.devices[d].kind == DeviceKind::Msi && (!only || scenario_.devices[d].stops_at == *only))
+                m.vmm().set_state(d, state);
     }
 
     /// The final RAM pass ends with the switch-over: the destination machine comes up with a
@@ -239,6 +254,24 @@ class MigrationDriver : public Backend {
         if (save && s_.on_dst) next_migration();
         log_.emit(*row.point);
         (self().*row.handler)();
+    }
+
+    /// The migration is cancelled after save step `a.step` (`migrate: {cancel_after: STEP}`): QEMU's
+    /// migration_iteration_finish (migration/migration.c) runs vm_start on the source for a VM that
+    /// was running, so vm_prepare_start's change-state handlers set the devices RUNNING (held MSIs
+    /// are sent) and resume_all_vcpus runs the vCPUs again (Derived::resume_vcpus). Nothing the save
+    /// steps wrote is undone: the stream is dropped, guest RAM (the pending tables the GIC save
+    /// wrote) and the KVM state (a vIRR KVM_GET_LAPIC filled from the PIR) stay as they are. The
+    /// irqchip's change-state handlers do nothing on the way to running (arm_gicv3_kvm.c,
+    /// arm_gicv3_its_kvm.c vm_change_state_handler act on stop only; QEMU puts the LAPIC only
+    /// from the APIC's post_load, kvm_apic_post_load, which a cancelled migration never runs).
+    void cancel(const Action& a) {
+        if (s_.on_dst) throw std::logic_error("MigrationDriver: cancel after the switch-over");
+        log_.emit(tp::kQemuMigrationCancelled, Derived::plan_table().save.at(a.step).step.name);
+        set_devices(source(), DeviceRunState::Running);
+        self().resume_vcpus();
+        s_.devices.clear();
+        s_.transit = self().fresh_transit();
     }
 
     /// Once the VM runs on the destination nothing reaches the source machine again: it is

@@ -39,6 +39,7 @@ void Oracle::apply(const Action& a, uint32_t index) {
         case StepKind::Unassign:    // no forwarding to tear down
         case StepKind::ToggleLpis:  // an ideal controller neither drops nor makes up pending state
         case StepKind::Migrate:     // no migration
+        case StepKind::Cancel:
             break;
     }
 }

@@ -33,6 +33,68 @@ OrderSpec override_spec(const RunOptions& options) {
     return spec;
 }
 
+/// A `migrate` step with `cancel_after`: the save steps up to and including that one, each after
+/// the fires that precede it, then the cancellation (QEMU migration/migration.c
+/// migration_iteration_finish: a CANCELLED or FAILED migration of a running VM runs vm_start on the
+/// source). The last save step is the switch-over and cannot be cancelled after. A fire the
+/// explorer places at a later point arrives once the VM runs on the source again; a `before:`
+/// naming such a step is an error.
+void lower_cancelled(const Step& st, uint32_t i, const MigrationPlan& plan, std::string_view backend,
+                     const std::vector<std::optional<uint16_t>>* arrival, Schedule& out) {
+    const auto& saves = plan.save_steps();
+    std::optional<size_t> last;
+    if (std::optional<size_t> k = plan.find_save(st.cancel_after))
+        last = *k;
+    else
+        for (size_t k = 0; k < saves.size(); ++k)
+            if (saves[k].neutral == st.cancel_after) last = k;  // a neutral step: after its last sub-step
+    if (!last) {
+        std::vector<std::string> names;
+        for (size_t k = 0; k + 1 < saves.size(); ++k) names.push_back(saves[k].name);
+        throw InputError(st.cancel_loc, fmt::format("'{}' is not a save step of backend {} (expected one of: {})",
+                                                    st.cancel_after, backend, fmt::join(names, ", ")));
+    }
+    if (*last + 1 >= saves.size())
+        throw InputError(st.cancel_loc,
+                         fmt::format("'{}' ends with the switch-over ({}): a migration is cancelled before its last "
+                                     "save step",
+                                     st.cancel_after, saves.back().name));
+    const size_t points = *last + 1;
+    std::vector<std::vector<SourceId>> fires_before(points);
+    std::vector<SourceId> after;
+    for (size_t k = 0; k < st.fires.size(); ++k) {
+        const MigrationFire& f = st.fires[k];
+        std::optional<size_t> p;
+        if (arrival && k < arrival->size() && (*arrival)[k]) {
+            p = *(*arrival)[k];
+        } else if (f.before == kAnyStep) {
+            throw InputError(f.before_loc,
+                             "'any' stands for every arrival point; explore them with 'irqdiff "
+                             "explore', or name one step");
+        } else {
+            p = plan.find_save(f.before);
+            if (!p)
+                for (size_t s = 0; s < saves.size() && !p; ++s)
+                    if (saves[s].neutral == f.before) p = s;
+            if (!p || *p >= points)
+                throw InputError(f.before_loc,
+                                 fmt::format("'{}' is not a save step the migration reaches: it is cancelled after "
+                                             "'{}'",
+                                             f.before, st.cancel_after));
+        }
+        if (*p < points)
+            fires_before[*p].push_back(f.source);
+        else
+            after.push_back(f.source);
+    }
+    for (size_t p = 0; p < points; ++p) {
+        for (SourceId s : fires_before[p]) out.actions.push_back(Action{StepKind::Fire, -1, s, Side::Save, 0, i, true});
+        out.actions.push_back(Action{StepKind::Migrate, -1, 0, Side::Save, static_cast<uint16_t>(p), i, true});
+    }
+    out.actions.push_back(Action{StepKind::Cancel, -1, 0, Side::Save, static_cast<uint16_t>(*last), i, true});
+    for (SourceId s : after) out.actions.push_back(Action{StepKind::Fire, -1, s, Side::Save, 0, i, false});
+}
+
 }  // namespace
 
 const OrderSet& order_set_of(const MigrationPlan& plan, const OrderSpec& spec, const RunOptions& options,
@@ -61,6 +123,14 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
         const Step& st = scenario.steps[i];
         if (st.kind != StepKind::Migrate) {
             out.actions.push_back(Action{st.kind, st.vcpu, st.source, Side::Save, 0, i});
+            continue;
+        }
+        if (!st.cancel_after.empty()) {
+            lower_cancelled(st, i, plan, backend,
+                            choice && migration < choice->arrival.size() ? &choice->arrival[migration] : nullptr, out);
+            out.order_names.push_back("cancelled after " + st.cancel_after);
+            out.orders.emplace_back();
+            ++migration;
             continue;
         }
         const OrderSpec& spec = forced ? *forced : st.order;
@@ -375,10 +445,12 @@ RunResult Execution::result(const Schedule& schedule) const {
         if (a.migrating) {
             // A fire during a migration belongs to the step it precedes.
             size_t k = i;
-            while (k < schedule.actions.size() && schedule.actions[k].kind != StepKind::Migrate) ++k;
+            while (k < schedule.actions.size() && schedule.actions[k].kind != StepKind::Migrate &&
+                   schedule.actions[k].kind != StepKind::Cancel)
+                ++k;
             const Action& m = schedule.actions.at(k);
             const auto& steps = m.side == Side::Save ? plan.save_steps() : plan.restore_steps();
-            phase += "." + steps.at(m.step).neutral;
+            phase += m.kind == StepKind::Cancel ? std::string(".cancel") : "." + steps.at(m.step).neutral;
         }
         r.phases.push_back(std::move(phase));
     }

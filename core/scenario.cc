@@ -54,6 +54,15 @@ const char* to_string(StepKind kind) {
         case StepKind::Unassign: return "unassign";
         case StepKind::ToggleLpis: return "toggle_lpis";
         case StepKind::Migrate: return "migrate";
+        case StepKind::Cancel: return "cancel";
+    }
+    return "?";
+}
+
+const char* to_string(DeviceStop stop) {
+    switch (stop) {
+        case DeviceStop::StopDevices: return "stop_devices";
+        case DeviceStop::CopyMemory: return "copy_memory";
     }
     return "?";
 }

@@ -53,6 +53,14 @@ enum class DeliveryMode : uint8_t {
                   // kernel_history U4, A2). A loss still fails.
 };
 const char* to_string(DeliveryMode mode);
+/// When the VMM stops an MSI device's interrupt generation on the source (device key `stops_at`).
+enum class DeviceStop : uint8_t {
+    StopDevices,  // with the VFIO devices, before the irqchip save (vfio_vmstate_change, QEMU 8ce1ff990eff)
+    CopyMemory,   // an emulated device QEMU stops only after the irqchip save, when stop-and-copy reads
+                  // its state: it still injects (KVM_SIGNAL_MSI) after the GIC/LAPIC state was read
+                  // (virtio-blk dataplane stop after the GICv3 vm_change_state_handler, reference U2)
+};
+const char* to_string(DeviceStop stop);
 
 struct Device {
     std::string name;
@@ -60,6 +68,7 @@ struct Device {
     uint32_t vectors = 0;
     bool passthrough = false;  // ARM forwards its MSIs as vLPIs, x86 posts them
     DeliveryMode delivery = DeliveryMode::ExactlyOnce;
+    DeviceStop stops_at = DeviceStop::StopDevices;
     SourceLoc loc;
     SourceLoc kind_loc;  // of `kind`, or the device's when not written
 };
@@ -84,6 +93,9 @@ enum class StepKind : uint8_t {
     Unassign,
     ToggleLpis,  // ARM: the guest writes GICR_CTLR.EnableLPIs 1 -> 0 -> 1 on a vCPU
     Migrate,
+    Cancel,  // an action only (never a scenario step): the migration of a `migrate` step with
+             // `cancel_after` is cancelled there and the VM resumes on the source (QEMU
+             // migration_iteration_finish -> vm_start)
 };
 const char* to_string(StepKind kind);
 
@@ -114,6 +126,8 @@ struct Step {
     SourceId source = 0;  // Fire, Retarget, Unassign
     OrderSpec order;      // Migrate
     std::vector<MigrationFire> fires;  // Migrate
+    std::string cancel_after;          // Migrate: the save step after which the migration is cancelled ("": none)
+    SourceLoc cancel_loc;
 };
 
 struct Expectation {

@@ -266,7 +266,7 @@ class Loader {
         sequence(n, "devices");
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("devices", i);
-            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "delivery"}, {"name"});
+            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "delivery", "stops_at"}, {"name"});
             Device d;
             d.loc = loc(n[i]);
             d.kind_loc = d.loc;
@@ -309,6 +309,22 @@ class Loader {
                 else if (mode != "exactly-once")
                     fail(*m, child(path, "delivery"),
                          fmt::format("'{}' is not a delivery mode (expected exactly-once or at-least-once)", mode));
+            }
+            if (const YAML::Node* st = find(e, "stops_at")) {
+                const std::string sp = child(path, "stops_at");
+                const std::string when = string(*st, sp);
+                if (when == "copy_memory")
+                    d.stops_at = DeviceStop::CopyMemory;
+                else if (when != "stop_devices")
+                    fail(*st, sp, fmt::format("'{}' is not a stop point (expected stop_devices or copy_memory)", when));
+                if (d.kind == DeviceKind::Timer)
+                    fail(*st, sp, "a timer is the vCPU's own LAPIC: the VMM does not stop it");
+                // QEMU runs VFIO's change-state handler before the irqchip's (8ce1ff990eff): only an
+                // emulated device can still inject after the irqchip save.
+                if (d.passthrough && d.stops_at == DeviceStop::CopyMemory)
+                    fail(*st, sp,
+                         "a passthrough (VFIO) device stops at stop_devices (vfio_vmstate_change runs before the "
+                         "irqchip's handler, QEMU 8ce1ff990eff); only an emulated device stops at copy_memory");
             }
             s_.devices.push_back(d);
             for (uint32_t v = 0; v < d.vectors; ++v)
@@ -417,7 +433,17 @@ class Loader {
     void migrate(const YAML::Node& v, const std::string& p, Step& s) {
         s.order.loc = s.loc;
         if (v.IsNull()) return;  // `- migrate:` alone: QEMU's order, nothing fired
-        Entries m = map(v, p, {"order", "fire"}, {});
+        Entries m = map(v, p, {"order", "fire", "cancel_after"}, {});
+        if (const YAML::Node* c = find(m, "cancel_after")) {
+            std::string cp = child(p, "cancel_after");
+            s.cancel_after = string(*c, cp);
+            s.cancel_loc = loc(*c);
+            if (!is_identifier(s.cancel_after))
+                fail(*c, cp, fmt::format("expected a save step name, got '{}'", s.cancel_after));
+            if (const YAML::Node* o = find(m, "order"))
+                fail(*o, child(p, "order"),
+                     "a migration cancelled on the save side restores nothing: drop 'order' or 'cancel_after'");
+        }
         if (const YAML::Node* o = find(m, "order")) {
             std::string op = child(p, "order");
             s.order.loc = loc(*o);

@@ -18,6 +18,8 @@ TracePointList core_trace_points() {
         &kQemuStartVcpus,
         &kQemuStartDevices,
         &kQemuNextMigration,
+        &kQemuMigrationCancelled,
+        &kQemuStopLateDevice,
         &kQemuMsixWrite,
         &kQemuVfioSetIrqsError,
         &kQemuVfioMsixEnable,

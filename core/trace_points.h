@@ -41,6 +41,13 @@ inline constexpr Op<> kQemuStartDevices{"QEMU.start_devices", Layer::Vmm, {},
     "restore: VFIO devices to RUNNING", "vfio_vmstate_change"};
 inline constexpr Op<> kQemuNextMigration{"QEMU.next_migration", Layer::Vmm, {},
     "a later migration starts from the machine the VM runs on"};
+inline constexpr Op<Str> kQemuMigrationCancelled{"QEMU.migration_cancelled", Layer::Vmm, {"after"},
+    "the migration is cancelled after a save step: the VM resumes on the source (devices RUNNING, then the "
+    "vCPUs) with what the save steps left behind", "migration_iteration_finish -> vm_start"};
+inline constexpr Op<Str> kQemuStopLateDevice{"QEMU.stop_late_device", Layer::Vmm, {"device"},
+    "stop-and-copy: an emulated device QEMU stops only now, after the irqchip save, stops generating "
+    "interrupts and its state is read (reference U2: virtio-blk dataplane stop after the GICv3 handler)",
+    "virtio_vmstate_change"};
 
 // ---- QEMU's VFIO logic and the devices (core/vfio.h, core/device.h) ------------------------------
 inline constexpr Op<Str, Int, Hex, Hex> kQemuMsixWrite{

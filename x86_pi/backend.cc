@@ -178,6 +178,14 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         return t;
     }
 
+    /// A cancelled migration's resume_all_vcpus on the source: KVM_RUN again (QEMU puts the dirty
+    /// registers, KVM_PUT_RUNTIME_STATE, but not the LAPIC: kvm_apic_put runs only from the APIC's
+    /// post_load). What KVM_GET_LAPIC folded from PIR into vIRR is delivered from the vIRR.
+    void resume_vcpus() {
+        kvm::Kvm kvm = source().kvm();
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.run(v);
+    }
+
     void where(SourceId source, std::vector<Location>& out) const override {
         if (vm_gone()) return;
         const GuestSource& g = vm().sources.at(source);

@@ -22,4 +22,16 @@ const Policy<ItsSaveError> kItsSaveErrorPolicy{
     "hw/intc/arm_gicv3_its_kvm.c vm_change_state_handler: report = current QEMU (error_report_err only); abort = "
     "the handler as first merged with ITS migration in QEMU 2.10 (abort() unless -EFAULT)"};
 
+const Policy<GicrSave> kGicrSavePolicy{
+    "arm.vmm_gicr_save",
+    "arm",
+    {{"per_vcpu", GicrSave::PerVcpu}, {"vcpu0", GicrSave::Vcpu0}},
+    GicrSave::PerVcpu,
+    "whose redistributor (GICR_PROPBASER, GICR_PENDBASER, GICR_CTLR) and CPU-interface state the VMM saves for "
+    "each vCPU: its own, or vCPU 0's for every vCPU",
+    "per_vcpu = QEMU kvm_arm_gicv3_get (each vCPU's affinity from its GICR_TYPER), Cloud Hypervisor since #8638; "
+    "vcpu0 = Cloud Hypervisor before #8638 \"aarch64: Correctly snapshot GIC Redistributor and ICC states\" "
+    "(gicr_typers left zero: every vCPU saved with vCPU 0's state, non-zero vCPUs get vCPU 0's GICR_PENDBASER and "
+    "lose their pending LPIs)"};
+
 }  // namespace irqdiff::arm::vmm

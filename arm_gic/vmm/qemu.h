@@ -26,6 +26,17 @@ enum class ItsSaveError : uint8_t {
 /// arm.its_save_error (arm_gic/vmm/qemu.cc).
 extern const Policy<ItsSaveError> kItsSaveErrorPolicy;
 
+/// Whose redistributor state the VMM reads for each vCPU when it snapshots the GIC. The
+/// redistributor and CPU-interface attributes are device ioctls on the vGIC fd addressed by the
+/// vCPU's affinity (KVM_DEV_ARM_VGIC_GRP_REDIST_REGS / CPU_SYSREGS, MPIDR in attr[63:32],
+/// arm-vgic-v3.rst), which the VMM takes from each vCPU's GICR_TYPER.
+enum class GicrSave : uint8_t {
+    PerVcpu,  // each vCPU's own (QEMU kvm_arm_gicv3_get; Cloud Hypervisor since #8638)
+    Vcpu0,    // every vCPU with vCPU 0's (Cloud Hypervisor before #8638: gicr_typers left zero)
+};
+/// arm.vmm_gicr_save (arm_gic/vmm/qemu.cc).
+extern const Policy<GicrSave> kGicrSavePolicy;
+
 class QemuPort {
    public:
     explicit QemuPort(Machine& machine) : m_(machine) {}

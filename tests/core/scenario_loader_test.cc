@@ -191,7 +191,7 @@ TEST(ScenarioLoader, RejectsBadSteps) {
     EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {fire: [{source: nic.0}]}}]\n"),
               "t.yaml:8:27: steps[0].migrate.fire[0]: missing key 'before'");
     EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {when: now}}]\n"),
-              "t.yaml:8:20: steps[0].migrate: unknown key 'when' (expected one of: order, fire)");
+              "t.yaml:8:20: steps[0].migrate: unknown key 'when' (expected one of: order, fire, cancel_after)");
 }
 
 TEST(ScenarioLoader, RejectsBadExpectations) {
@@ -259,7 +259,8 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
         error_of(kHeader + "policy: {arm.transfr: none}\nsteps: [{run: all}]\n"),
         "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
         "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
-        "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, x86.set_lapic_clears_pir, x86.posting, x86.guest_apic_dest, x86.sn_on_put)");
+        "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, arm.vmm_gicr_save, "
+        "x86.set_lapic_clears_pir, x86.posting, x86.guest_apic_dest, x86.sn_on_put)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {
