@@ -259,7 +259,7 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
         error_of(kHeader + "policy: {arm.transfr: none}\nsteps: [{run: all}]\n"),
         "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
         "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
-        "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, x86.set_lapic_clears_pir, x86.posting, x86.guest_apic_dest)");
+        "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, x86.set_lapic_clears_pir, x86.posting, x86.ipiv, x86.guest_apic_dest)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {
