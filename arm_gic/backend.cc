@@ -460,7 +460,15 @@ BackendInfo arm_backend_info() {
                        [](const BackendContext& ctx) { return std::make_unique<ArmBackend>(ctx); },
                        {{DeviceKind::Timer, std::nullopt,
                          "timer is the x86 local-APIC timer; the arm backend models no timer (give the scenario "
-                         "'arch: x86')"}},
+                         "'arch: x86')"},
+                        // Issue 15 §2.1: the GIC hardware has the vSGI mechanism (VSGI, GITS_SGIR,
+                        // GICR_VSGIR/VSGIPENDR, the vPE's vSGI state and doorbell), but KVM's SGI state
+                        // (vgic_v3_dispatch_sgi, vgic_v4_configure_vsgis, the ISPENDR0 uaccess) is not
+                        // modelled yet: refused rather than run without a mechanism.
+                        {DeviceKind::Ipi, std::nullopt,
+                         "the arm backend does not model vSGIs yet (KVM's ICC_SGI1R_EL1 trap, "
+                         "vgic_v4_configure_vsgis and the GICR_ISPENDR0 save/restore are still to come; "
+                         "give the scenario 'arch: x86')"}},
                        arm_policies(),
                        tp::trace_points()};
 }

@@ -12,6 +12,7 @@ namespace irqdiff {
 std::unique_ptr<Backend> make_backend(const BackendInfo& info, const BackendContext& ctx) {
     const Scenario& s = ctx.scenario;
     for (const Refusal& r : info.refuses) {
+        if (r.guest && *r.guest != ctx.guest_options.kind) continue;
         for (size_t d = 0; r.device && d < s.devices.size(); ++d)
             if (s.devices[d].kind == *r.device)
                 throw InputError(s.devices[d].kind_loc, fmt::format("devices[{}].kind: {}", d, r.why));

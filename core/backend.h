@@ -158,6 +158,7 @@ struct Refusal {
     std::optional<DeviceKind> device;
     std::optional<StepKind> step;
     std::string why;
+    std::optional<GuestKind> guest{};  // set: refused only with that guest (a guest program that lacks the mechanism)
 };
 
 struct BackendInfo {

@@ -34,6 +34,7 @@ const char* to_string(DeviceKind kind) {
     switch (kind) {
         case DeviceKind::Msi: return "msi";
         case DeviceKind::Timer: return "timer";
+        case DeviceKind::Ipi: return "ipi";
     }
     return "?";
 }

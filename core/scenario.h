@@ -41,6 +41,9 @@ enum class DeviceKind : uint8_t {
     Msi,    // a PCI device with MSI/MSI-X vectors
     Timer,  // the x86 local-APIC timer of the vCPU its one source is routed to (one-shot; `fire`
             // is its deadline passing)
+    Ipi,    // interrupts between vCPUs (issue 15 §2.1): source K is SGI K (ARM) or the guest's K-th
+            // IPI vector (x86) sent by vCPU `from` to the route's vCPU; `fire` is the sender's
+            // ICC_SGI1R_EL1 (ARM) or ICR (x86) write
 };
 const char* to_string(DeviceKind kind);
 
@@ -69,6 +72,7 @@ struct Device {
     bool passthrough = false;  // ARM forwards its MSIs as vLPIs, x86 posts them
     DeliveryMode delivery = DeliveryMode::ExactlyOnce;
     DeviceStop stops_at = DeviceStop::StopDevices;
+    uint32_t from = 0;         // Ipi: the sending vCPU
     SourceLoc loc;
     SourceLoc kind_loc;  // of `kind`, or the device's when not written
 };
@@ -187,6 +191,7 @@ struct Scenario {
 /// Scenario format v1 limits.
 inline constexpr uint32_t kMaxVcpus = 64;
 inline constexpr uint32_t kMaxVectors = 2048;  // an MSI-X table holds at most 2048 entries
+inline constexpr uint32_t kMaxIpiVectors = 16;  // ARM has 16 SGIs (INTID 0..15, IHI 0069 §2.2)
 
 struct PolicySpec;  // core/policy.h
 

@@ -198,6 +198,11 @@ class Loader {
             fail(n, path,
                  fmt::format("{} is a timer: it belongs to its vCPU's local APIC and cannot be {}", s_.sources[id].name,
                              what));
+        if (s_.device_of(id).kind == DeviceKind::Ipi)
+            fail(n, path,
+                 fmt::format("{} is an IPI: it has no MSI route and cannot be {} (the sender names its target in each "
+                             "ICC_SGI1R_EL1 / ICR write)",
+                             s_.sources[id].name, what));
         return id;
     }
 
@@ -266,7 +271,8 @@ class Loader {
         sequence(n, "devices");
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("devices", i);
-            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "delivery", "stops_at"}, {"name"});
+            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "from", "delivery", "stops_at"},
+                            {"name"});
             Device d;
             d.loc = loc(n[i]);
             d.kind_loc = d.loc;
@@ -275,10 +281,17 @@ class Loader {
                 d.kind_loc = loc(*k);
                 if (kind == "timer")
                     d.kind = DeviceKind::Timer;
+                else if (kind == "ipi")
+                    d.kind = DeviceKind::Ipi;
                 else if (kind != "msi")
                     fail(*k, child(path, "kind"),
-                         fmt::format("'{}' is not a device kind (expected msi or timer)", kind));
+                         fmt::format("'{}' is not a device kind (expected msi, timer or ipi)", kind));
             }
+            const YAML::Node* from = find(e, "from");
+            if (from && d.kind != DeviceKind::Ipi)
+                fail(*from, child(path, "from"),
+                     fmt::format("'from' names the sending vCPU of an IPI device (kind: ipi); this device is {}",
+                                 to_string(d.kind)));
             const YAML::Node& name = *find(e, "name");
             d.name = string(name, child(path, "name"));
             if (!is_identifier(d.name))
@@ -295,6 +308,17 @@ class Loader {
                 if (const YAML::Node* v = find(e, "vectors")) integer(*v, child(path, "vectors"), 1, 1);
                 if (const YAML::Node* p = find(e, "passthrough"); p && boolean(*p, child(path, "passthrough")))
                     fail(*p, child(path, "passthrough"), "a timer is not a PCI device: it cannot be passed through");
+            } else if (d.kind == DeviceKind::Ipi) {
+                // Interrupts between vCPUs: SGIs 0..15 on ARM (the x86 guest allocates as many vectors),
+                // sent by one vCPU; no PCI device, so nothing to pass through.
+                if (!from) fail(n[i], path, "missing key 'from' (the vCPU that sends the IPIs)");
+                d.from = vcpu(*from, child(path, "from"));
+                const YAML::Node* v = find(e, "vectors");
+                if (!v) fail(n[i], path, "missing key 'vectors'");
+                d.vectors = static_cast<uint32_t>(integer(*v, child(path, "vectors"), 1, kMaxIpiVectors));
+                if (const YAML::Node* p = find(e, "passthrough"); p && boolean(*p, child(path, "passthrough")))
+                    fail(*p, child(path, "passthrough"),
+                         "an IPI is sent by a vCPU, not a PCI device: it cannot be passed through");
             } else {
                 const YAML::Node* v = find(e, "vectors");
                 if (!v) fail(n[i], path, "missing key 'vectors'");
@@ -349,6 +373,13 @@ class Loader {
                      fmt::format("{} is already routed (at line {})", s.name, s.route_loc.line));
             s.vcpu = vcpu(*find(e, "vcpu"), child(path, "vcpu"));
             s.route_loc = loc(n[i]);
+            // A self-IPI takes other paths on both stacks (x86 self-IPI virtualization, SDM §29.1.5) that
+            // the model does not have.
+            if (const Device& dev = s_.device_of(id); dev.kind == DeviceKind::Ipi && *s.vcpu == dev.from)
+                fail(*find(e, "vcpu"), child(path, "vcpu"),
+                     fmt::format("{} is sent by vCPU {} (its device's 'from'): a self-IPI is not modelled, route it "
+                                 "to another vCPU",
+                                 s.name, dev.from));
             // A vCPU has one local-APIC timer (one LVTT), so at most one timer source per vCPU.
             if (s_.device_of(id).kind == DeviceKind::Timer)
                 for (const Source& other : s_.sources)

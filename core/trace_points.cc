@@ -31,6 +31,8 @@ TracePointList core_trace_points() {
         &kDeviceMsi,
         &kDeviceHold,
         &kDeviceImpossibleMsi,
+        &kGuestSendIpi,
+        &kGuestImpossibleIpi,
         &kGuestIrqEntry,
         &kGuestIrqEntryUnrecorded,
         &kGuestIrqReturn,

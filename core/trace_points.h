@@ -78,6 +78,13 @@ inline constexpr Impossible<Str, Int, Str> kDeviceImpossibleMsi{"DEVICE.impossib
     "the schedule fires a device that can raise nothing (its migration data was read, or it is RESUMING)",
     "include/uapi/linux/vfio.h migration FSM; QEMU vfio_save_complete_precopy"};
 
+// ---- interrupts between vCPUs (issue 15 §2.1; both stacks' guests log them alike) -----------------------
+inline constexpr Op<Int, Int, Int> kGuestSendIpi{"GUEST.send_ipi", Layer::Guest, {"from", "to", "vector"},
+    "the sending vCPU writes ICC_SGI1R_EL1 (ARM: vector = the SGI) or ICR (x86: the vector)"};
+inline constexpr Impossible<Int, Str> kGuestImpossibleIpi{"GUEST.impossible_ipi", Layer::Guest, {"from", "state"},
+    "the schedule fires an IPI whose sender runs no guest code now (stopped by the VMM for the migration, "
+    "blocked in WFI/HLT, or not started on the destination): it cannot execute the write"};
+
 // ---- the Unicorn guest's handlers (core/guest_program.cc) ---------------------------------------------
 inline constexpr Op<Int, Hex, Str> kGuestIrqEntry{"GUEST.irq_entry", Layer::Guest, {"vcpu", "pc", "insn"},
     "a Unicorn guest enters its interrupt handler (the instruction it interrupted)"};

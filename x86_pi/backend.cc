@@ -196,7 +196,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         if (dev.kind == DeviceKind::Msi) {
             if (h.qemu.devices.at(src.device).holds(src.vector, held_in_stream(src.device)))
                 out.push_back({&places::kDevice, src.device, false});
-        } else {
+        } else if (dev.kind == DeviceKind::Timer) {
             // A tick KVM counted in lapic_timer.pending (the deadline passed while the vCPU was out of
             // the guest): vcpu_run injects it at the vCPU's next pass, on this machine only (KVM_GET_LAPIC
             // does not see it and nothing migrates it).
@@ -253,6 +253,14 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         if (!g.routed) return "not routed";
         if (g.timer) return fmt::format("LVTT -> vector {:#04x} (vcpu{})", g.vector, g.vcpu);
         const Source& src = scenario_.sources[source];
+        if (const Device& dev = scenario_.devices[src.device]; dev.kind == DeviceKind::Ipi) {
+            const bool virtualizable = config_.ipiv && !vm().logical;
+            return fmt::format("ICR {} from vcpu{} -> {} -> vector {:#04x} (vcpu{})",
+                               vm().logical ? "logical" : "physical", dev.from,
+                               virtualizable ? "IPIv posted (PID-pointer table)"
+                                             : "APIC-write exit -> kvm_apic_send_ipi",
+                               g.vector, g.vcpu);
+        }
         const Machine& h = active();
         const PciDevice& d = h.qemu.devices.at(src.device);
         MsixEntry e = d.msix.at(src.vector);
@@ -393,6 +401,10 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             active().vmm().fire(src.device, src.vector);
             return;
         }
+        if (scenario_.devices[src.device].kind == DeviceKind::Ipi) {
+            send_ipi(source);
+            return;
+        }
         GuestSource& g = vm().sources.at(source);
         const uint32_t v = g.vcpu;
         if (g.early_ticks > 0) {
@@ -408,6 +420,28 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         // (apic_timer_fn); the saved state's deadline has now passed.
         if (transit().lapic_saved && !lapic_valid_on_dst(v)) transit().deadline_ahead[v] = false;
         if (lapic_valid(v) && active().kvm_state.vcpus[v].timer_armed) kvm().timer_expired(v);
+    }
+
+    /// The sender executes the ICR write: it must be running guest code, so it is entered first (a
+    /// runnable vCPU is loaded and enters); a vCPU stopped by the VMM or blocked in HLT executes
+    /// nothing, so the schedule asks for the impossible.
+    void send_ipi(SourceId source) {
+        const uint32_t from = scenario_.device_of(source).from;
+        const std::string& name = scenario_.sources[source].name;
+        if (vm_gone() || (on_destination() && !transit().vcpus_started)) {
+            log_.emit(tp::kGuestImpossibleIpi.touching(name), "the sender executes no instruction now", from,
+                      "not started on the destination (or the VM is gone)");
+            return;
+        }
+        const kvm::VcpuRun run = active().kvm_state.vcpus.at(from).run;
+        if (run == kvm::VcpuRun::Stopped || run == kvm::VcpuRun::Blocked) {
+            log_.emit(tp::kGuestImpossibleIpi.touching(name), "the sender executes no instruction now", from,
+                      kvm::to_string(run));
+            return;
+        }
+        if (!enter(from)) return;
+        guest().send_ipi(source, from);
+        service();
     }
 
     /// The timer source routed to vCPU `v` (a vCPU has at most one), if any.
@@ -481,7 +515,11 @@ BackendInfo x86_backend_info() {
                        [](const BackendContext& ctx) { return std::make_unique<X86Backend>(ctx); },
                        {{std::nullopt, StepKind::ToggleLpis,
                          "an ARM step (GICR_CTLR.EnableLPIs): the x86 backend has no LPIs (give the scenario "
-                         "'arch: arm')"}},
+                         "'arch: arm')"},
+                        {DeviceKind::Ipi, std::nullopt,
+                         "the x86 Unicorn guest program sends no IPIs (it has no ICR-writing code): run this "
+                         "scenario with the abstract guest",
+                         GuestKind::Unicorn}},
                        x86_policies(),
                        tp::trace_points()};
 }

@@ -57,6 +57,11 @@ inline constexpr Op<Int, Hex> kCpuInject{"CPU.inject", Layer::Hardware, {"cpu", 
 inline constexpr Op<Int, Hex, Hex> kCpuVidDeliver{"CPU.vid_deliver", Layer::Hardware, {"cpu", "vector", "rvi"},
     "virtual-interrupt delivery: the guest takes RVI", "SDM §29.2.2"};
 
+inline constexpr Op<Int, Int, Hex, Bool, Bool, Bool> kCpuIpivPost{
+    "CPU.ipiv_post", Layer::Hardware, {"cpu", "dest", "vector", "on", "sn", "notify"},
+    "IPI virtualization: the ICR write posts the vector into the target's PID (found through the PID-pointer "
+    "table), notifying unless ON or SN say not", "SDM §30.1.6; KVM 5.19 \"KVM: VMX: enable IPI virtualization\""};
+
 // ---- KVM: exits, injection and vCPU state (x86_pi/kvm/vmx.cc) -----------------------------------------
 inline constexpr Op<Int, Hex> kKvmReinject{"KVM.reinject", Layer::Hypervisor, {"vcpu", "vector"},
     "an event whose delivery an exit interrupted is injected again", "vmx_complete_interrupts"};
@@ -140,8 +145,11 @@ inline constexpr Op<Int, Hex> kKvmEoi{"KVM.eoi", Layer::Hypervisor, {"vcpu", "ve
     "an EOI clears the highest in-service vector", "apic_set_eoi"};
 inline constexpr Op<Int, Hex, Hex> kKvmLapicWrite{"KVM.lapic_write", Layer::Hypervisor, {"vcpu", "reg", "value"},
     "the guest writes a local APIC register", "kvm_lapic_reg_write"};
-inline constexpr GuestError<Int> kKvmLapicWriteIpiError{"KVM.lapic_write", Layer::Hypervisor, {"vcpu"},
-    "an ICR write: inter-processor interrupts are not modelled"};
+inline constexpr GuestError<Int, Hex> kKvmLapicWriteIpiError{"KVM.lapic_write", Layer::Hypervisor, {"vcpu", "icr"},
+    "an ICR write the model does not send: a shorthand or a delivery mode other than fixed"};
+inline constexpr Op<Int, Hex, Hex, Int> kKvmSendIpi{"KVM.send_ipi", Layer::Hypervisor, {"vcpu", "icr", "icr2", "targets"},
+    "a trapped ICR write: kvm_apic_send_ipi delivers it in software (kvm_irq_delivery_to_apic -> __apic_accept_irq)",
+    "kvm_apic_send_ipi; reference/x86 §4.1"};
 inline constexpr GuestError<Int, Hex> kKvmLapicWriteTimerModeError{
     "KVM.lapic_write", Layer::Hypervisor, {"vcpu", "lvtt"},
     "the periodic timer mode is not modelled: the timer runs one-shot"};

@@ -61,7 +61,8 @@ TEST(PolicyCatalogue, IsTheBackendsListsInOrderWithoutDuplicates) {
                                                    "arm.its_table_fault", "arm.vpt_writeback", "arm.vfio_vector_enable",
                                                    "arm.list_registers", "arm.vpendbaser_dirty_reads", "arm.save",
                                                    "arm.its_save_error", "arm.vmm_gicr_save",
-                                                   "x86.set_lapic_clears_pir", "x86.posting", "x86.guest_apic_dest", "x86.sn_on_put"}));
+                                                   "x86.set_lapic_clears_pir", "x86.posting", "x86.ipiv",
+                                                   "x86.guest_apic_dest", "x86.sn_on_put"}));
     Registry r;
     BackendInfo a{"a", "", true, nullptr, nullptr, {}, {kColour.spec()}};
     BackendInfo b{"b", "", true, nullptr, nullptr, {}, {kColour.spec()}};

@@ -260,7 +260,7 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
         "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
         "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
         "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, arm.vmm_gicr_save, "
-        "x86.set_lapic_clears_pir, x86.posting, x86.guest_apic_dest, x86.sn_on_put)");
+        "x86.set_lapic_clears_pir, x86.posting, x86.ipiv, x86.guest_apic_dest, x86.sn_on_put)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {
@@ -487,7 +487,7 @@ TEST(ScenarioLoader, TimerDeviceHasOneSourceAndIsNotPassthrough) {
 TEST(ScenarioLoader, RejectsBadDeviceKinds) {
     const std::string run = "steps: [{run: all}]\n";
     EXPECT_EQ(error_of("name: t\nvm: {vcpus: 1}\ndevices: [{name: tm, kind: apic}]\n" + run),
-              "t.yaml:3:28: devices[0].kind: 'apic' is not a device kind (expected msi or timer)");
+              "t.yaml:3:28: devices[0].kind: 'apic' is not a device kind (expected msi, timer or ipi)");
     EXPECT_EQ(error_of("name: t\nvm: {vcpus: 1}\ndevices: [{name: tm, kind: [timer]}]\n" + run),
               "t.yaml:3:28: devices[0].kind: expected a string, got a list");
     EXPECT_EQ(error_of("name: t\nvm: {vcpus: 1}\ndevices: [{name: nic, kind: msi}]\n" + run),
@@ -617,6 +617,36 @@ TEST(ScenarioLoader, TheMalformedLibraryCoversArchAndTimerMistakes) {
                           "timer_retargeted.yaml", "timer_unassigned.yaml", "timer_two_vectors.yaml",
                           "timer_twice_on_one_vcpu.yaml", "unknown_device_kind.yaml", "unknown_delivery_mode.yaml"})
         EXPECT_NE(std::find(files.begin(), files.end(), f), files.end()) << f;
+}
+
+// Issue 15 §2.1: the `ipi` kind's mistakes (no sender, a sender or SGI out of range, a self-IPI, an
+// IPI retargeted or passed through, `from` on an MSI device) each have a located error.
+TEST(ScenarioLoader, TheMalformedLibraryCoversIpiMistakes) {
+    std::vector<std::string> files = malformed_files();
+    for (const char* f : {"ipi_without_from.yaml", "ipi_from_out_of_range.yaml", "ipi_seventeen_vectors.yaml",
+                          "ipi_to_itself.yaml", "ipi_retargeted.yaml", "from_on_msi_device.yaml", "ipi_passthrough.yaml"})
+        EXPECT_NE(std::find(files.begin(), files.end(), f), files.end()) << f;
+}
+
+// An IPI device: sources ipi.K sent by vCPU `from`, routed to their targets.
+TEST(ScenarioLoader, AnIpiDeviceHasASenderAndOneSourcePerSgi) {
+    Scenario s = parse_scenario(R"(name: ipi
+vm: {vcpus: 2}
+devices:
+  - {name: ipi, kind: ipi, vectors: 2, from: 1}
+routes:
+  - {source: ipi.1, vcpu: 0}
+steps:
+  - fire: ipi.1
+)",
+                                builtin_backends().catalogue());
+    ASSERT_EQ(s.devices.size(), 1u);
+    EXPECT_EQ(s.devices[0].kind, DeviceKind::Ipi);
+    EXPECT_EQ(s.devices[0].from, 1u);
+    ASSERT_EQ(s.sources.size(), 2u);
+    EXPECT_EQ(s.sources[1].name, "ipi.1");
+    EXPECT_EQ(s.sources[1].vcpu, 0u);
+    EXPECT_STREQ(to_string(DeviceKind::Ipi), "ipi");
 }
 
 }  // namespace

@@ -778,5 +778,70 @@ TEST(PhysicalApic, NotificationBelowAnInServiceHostVectorWaits) {
     EXPECT_FALSE(rig.virr().any());
 }
 
+// ---- IPI virtualization (SDM §30.1.6; reference/kernel_history X4) ----------------------------------
+
+constexpr uint64_t kPidTable = 0x2800'0000;
+
+/// The rig's CPU as the sender, with IPIv pointing APIC ID 0's entry at the rig's PID.
+void enable_ipiv(Rig& r, bool valid = true) {
+    Vmcs& c = r.cpu.vmcs();
+    c.ipi_virtualization = true;
+    c.pid_pointer_table = kPidTable;
+    c.last_pid_pointer_index = 0;
+    r.mem.write64(kPidTable, kPid | (valid ? 1 : 0));
+}
+
+// X4: "the processor sets the bit corresponding to the vector in target vCPU's PIR and may send a
+// notification ... specified by NDST and NV": a fixed, physical, unicast ICR write is posted, no exit.
+TEST(CpuIpiv, AFixedPhysicalIcrWriteIsPostedThroughThePidPointerTable_Ipiv5_19) {
+    Rig r;
+    enable_ipiv(r);
+    r.enter();
+    r.cpu.guest_apic_write(apic::ICR_HI, 0);
+    ASSERT_FALSE(r.cpu.in_guest());  // ICR_HI alone is an APIC-write exit
+    (void)r.cpu.take_exit();
+    r.enter();
+    r.cpu.guest_apic_write(apic::ICR_LO, 0x40);
+    EXPECT_TRUE(r.cpu.in_guest()) << "a virtualized IPI causes no VM exit";
+    PiDesc d = r.pid();
+    EXPECT_TRUE(d.pir.test(0x40));
+    EXPECT_TRUE(d.on);
+    auto sent = r.cpu.take_sent();
+    ASSERT_TRUE(sent.has_value());
+    EXPECT_EQ(sent->second, kPinv);
+}
+
+// reference/x86 §4.1: "only the IOMMU (and IPIv hardware) honors SN": with SN=1 the bit is recorded,
+// ON stays clear and nothing is sent.
+TEST(CpuIpiv, SuppressedNotificationSetsPirOnly_Ipiv5_19) {
+    Rig r;
+    enable_ipiv(r);
+    PiDesc d = r.pid();
+    d.sn = true;
+    r.put_pid(d);
+    r.enter();
+    r.cpu.guest_apic_write(apic::ICR_LO, 0x41);
+    PiDesc after = r.pid();
+    EXPECT_TRUE(after.pir.test(0x41));
+    EXPECT_FALSE(after.on);
+    EXPECT_FALSE(r.cpu.take_sent().has_value());
+}
+
+// X4: "IPI virtualization can only virtualize physical-addressing ... unicast IPIs": a logical
+// destination, or an entry without its valid bit, is left to the APIC-write exit.
+TEST(CpuIpiv, LogicalOrInvalidEntryTrapsAsAnApicWrite_Ipiv5_19) {
+    for (bool logical : {true, false}) {
+        Rig r;
+        enable_ipiv(r, /*valid=*/logical);
+        r.enter();
+        r.cpu.guest_apic_write(apic::ICR_LO, 0x42 | (logical ? 1u << 11 : 0u));
+        EXPECT_FALSE(r.cpu.in_guest());
+        std::optional<VmExit> e = r.cpu.take_exit();
+        ASSERT_TRUE(e.has_value());
+        EXPECT_EQ(e->reason, ExitReason::ApicWrite);
+        EXPECT_FALSE(r.pid().pir.test(0x42));
+    }
+}
+
 }  // namespace
 }  // namespace irqdiff::x86

@@ -318,7 +318,8 @@ TEST(X86BackendSeed, DefaultsDeliverEverySourceOnceByPosting) {
     RunResult r = run_file(kSeed);
     EXPECT_EQ(r.arch, "x86");
     EXPECT_EQ(r.policy.to_string(),
-              "x86.set_lapic_clears_pir=before_load,x86.posting=on,x86.guest_apic_dest=logical,x86.sn_on_put=always");
+              "x86.set_lapic_clears_pir=before_load,x86.posting=on,x86.ipiv=off,x86.guest_apic_dest=logical,"
+              "x86.sn_on_put=always");
     for (std::string_view s : {"nic.0", "nic.1"}) {
         SCOPED_TRACE(s);
         const SourceOutcome& o = outcome(r, s);
@@ -1088,6 +1089,56 @@ TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
         error_of([&] { run(parse_scenario(kOneNic + arm_point, builtin_backends().catalogue(), "f.yaml")); });
     EXPECT_EQ(e.rfind("f.yaml:5:", 0), 0u) << e;
     EXPECT_NE(e.find("'restore_its_tables' is not a migration step of backend x86"), std::string::npos) << e;
+}
+
+// ---- interrupts between vCPUs (issue 15 §2.1) ----------------------------------------------------
+
+const std::string kIpiPending = path_of("ipi/x86_pending_across_migration_ipiv.yaml");
+
+// KVM 5.19 "KVM: VMX: enable IPI virtualization" (d588bb9be1da; reference/kernel_history X4): with
+// IPIv the sender's ICR write is posted by the CPU through the PID-pointer table (no VM exit, no
+// kvm_apic_send_ipi), and KVM_GET_LAPIC saves the pending vector like a posted MSI.
+TEST(X86Ipi, WithIpivTheIcrWriteIsPostedByTheCpuAndSavedByGetLapic_Ipiv5_19) {
+    RunResult r = run_file(kIpiPending);
+    EXPECT_EQ(count_events(r.events, x86::tp::kCpuIpivPost), 1u);
+    EXPECT_EQ(count_events(r.events, x86::tp::kKvmSendIpi), 0u);
+    EXPECT_EQ(r.outcome("ipi.0")->outcome, Outcome::DeliveredOnce);
+}
+
+// kvm_apic_send_ipi (reference/x86 §4.1): with IPIv off the ICR write traps (APIC-write exit) and KVM
+// posts the vector in software into the same PIR; the outcome is the same.
+TEST(X86Ipi, WithoutIpivTheIcrWriteTrapsAndKvmSendsIt_Ipiv5_19) {
+    RunResult r = run_file(kIpiPending, {setting("x86.ipiv", "off")});
+    EXPECT_EQ(count_events(r.events, x86::tp::kCpuIpivPost), 0u);
+    EXPECT_EQ(count_events(r.events, x86::tp::kKvmSendIpi), 1u);
+    EXPECT_EQ(r.outcome("ipi.0")->outcome, Outcome::DeliveredOnce);
+}
+
+// reference/kernel_history X4: "IPI virtualization can only virtualize physical-addressing ... unicast
+// IPIs": a flat-logical ICR write traps even with IPIv on.
+TEST(X86Ipi, ALogicalDestinationIsNotVirtualizedEvenWithIpiv_Ipiv5_19) {
+    RunResult r = run_file(kIpiPending, {setting("x86.guest_apic_dest", "logical")});
+    EXPECT_EQ(count_events(r.events, x86::tp::kCpuIpivPost), 0u);
+    EXPECT_EQ(count_events(r.events, x86::tp::kKvmSendIpi), 1u);
+    EXPECT_EQ(r.outcome("ipi.0")->outcome, Outcome::DeliveredOnce);
+}
+
+// A paused sender executes no ICR write: the schedule asks for the impossible (GUEST.impossible_ipi),
+// which is not a loss.
+TEST(X86Ipi, AnIpiFromAPausedSenderIsImpossibleNotLost) {
+    RunResult r = run_file(path_of("ipi/x86_blocked_target_ipiv.yaml"));
+    EXPECT_EQ(r.outcome("ipi.0")->outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(r.outcome("ipi.1")->outcome, Outcome::Impossible);
+    EXPECT_EQ(count_events(r.events, x86::tp::kGuestImpossibleIpi), 1u);
+}
+
+// The Unicorn guest programs write no ICR / ICC_SGI1R_EL1: an ipi scenario is refused at the device's
+// kind, not run on another path.
+TEST(X86Ipi, TheUnicornGuestRefusesIpiScenarios) {
+    RunOptions options;
+    options.guest = GuestKind::Unicorn;
+    Scenario s = load_scenario(kIpiPending, builtin_backends().catalogue());
+    EXPECT_THROW(run_scenario(s, x86_info(), options), InputError);
 }
 
 }  // namespace

@@ -101,9 +101,19 @@ MsixEntry Guest::msi(SourceId source) const {
     return MsixEntry{address, data};
 }
 
+void Guest::send_ipi(SourceId source, uint32_t from) {
+    const GuestSource& g = s_.sources.at(source);
+    const uint32_t dest = s_.logical ? 1u << (g.vcpu % 8) : g.vcpu;
+    log_.emit(tp::kGuestSendIpi, from, g.vcpu, g.vector);
+    apic_write(from, apic::ICR_HI, dest << 24);
+    apic_write(from, apic::ICR_LO, g.vector | (s_.logical ? 1u << 11 : 0u));
+}
+
 void Guest::apic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
     Cpu& cpu = hw_.cpu(vcpu);
     cpu.guest_apic_write(offset, value);
+    // IPI virtualization's notification goes out on the bus as the write completes.
+    if (auto sent = cpu.take_sent()) hw_.send(InterruptMessage{sent->first, sent->second});
     if (cpu.in_guest()) return;  // virtualized
     // An APIC-access or APIC-write exit: the host handles it and re-enters.
     if (!exit_(vcpu)) throw std::logic_error("Guest::apic_write: left the guest without an exit");

@@ -77,6 +77,10 @@ class Guest {
     /// A timer source is routed to the vCPU: its LAPIC timer is armed at boot.
     bool has_timer(uint32_t vcpu) const;
     /// The MSI-X entry the guest's driver writes for a source.
+    /// The sender of an IPI source writes ICR_HI (the target's destination) then ICR_LO (fixed,
+    /// edge, no shorthand): physical (xAPIC ID = the vCPU id) or flat logical (LDR bit) as the guest
+    /// addresses MSIs (x86.guest_apic_dest; Linux's flat xAPIC driver sends logical IPIs).
+    void send_ipi(SourceId source, uint32_t from);
     MsixEntry msi(SourceId source) const;
     /// The vCPU runs: it takes every interrupt the CPU gives it, reporting each to `guest`. An exit
     /// on the way (interrupt window, APIC access) goes to the host, which re-enters.

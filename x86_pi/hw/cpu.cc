@@ -272,6 +272,7 @@ void Cpu::guest_apic_write(uint32_t offset, uint32_t value) {
         evaluate();
     } else {
         page.write(offset, value);  // APIC-write emulation: stored, then a trap-like exit
+        if (offset == apic::ICR_LO && vmcs_.ipi_virtualization && ipi_virtualization(value)) return;
         exit(VmExit{ExitReason::ApicWrite, 0, offset, 0});
     }
 }
@@ -316,6 +317,46 @@ std::optional<uint32_t> Cpu::guest_apic_read(uint32_t offset) {
 void Cpu::guest_hlt() {
     if (!non_root_) throw std::logic_error("Cpu::guest_hlt: not in VMX non-root operation");
     exit(VmExit{ExitReason::Hlt});
+}
+
+}  // namespace irqdiff::x86
+
+namespace irqdiff::x86 {
+
+// IPI virtualization [SDM Vol. 3C §30.1.6, not in reference/; reference/kernel_history X4: "IPI
+// virtualization can only virtualize physical-addressing, flat mode, unicast IPIs"]: an xAPIC ICR
+// low write that is fixed, edge, physical, with no shorthand and a vector >= 16 is virtualized: the
+// CPU finds the target's PID through the PID-pointer table (index = VICR_HI[31:24]) and posts the
+// vector as the IOMMU does, honouring SN (reference/x86 §4.1 "only the IOMMU (and IPIv hardware)
+// honors SN"). Anything else, a destination past the table's last index, or an entry without its
+// valid bit (the model's reading: no PID to post to), is left to the APIC-write exit. Returns
+// whether the write was virtualized.
+bool Cpu::ipi_virtualization(uint32_t icr_lo) {
+    const uint8_t vector = static_cast<uint8_t>(icr_lo & 0xFF);
+    const uint32_t mode = (icr_lo >> 8) & 7, logical = (icr_lo >> 11) & 1, level = (icr_lo >> 15) & 1,
+                   shorthand = (icr_lo >> 18) & 3;
+    if (mode != 0 || logical || level || shorthand || vector < 16) return false;
+    const uint32_t dest = vapic().read(apic::ICR_HI) >> 24;
+    if (dest > vmcs_.last_pid_pointer_index) return false;
+    MemRead<uint64_t> entry = mem_->read64(vmcs_.pid_pointer_table + 8 * dest);
+    if (!entry.ok() || !(entry.value & 1)) return false;
+    const uint64_t pda = entry.value & ~uint64_t{0x3F};
+    const uint64_t control_at = pda + kPiDescControlOffset;
+    const uint64_t pir_at = pda + 8 * (vector / 64);
+    MemRead<uint64_t> control = mem_->read64(control_at);
+    MemRead<uint64_t> pir = mem_->read64(pir_at);
+    if (!control.ok() || !pir.ok()) return false;
+    const bool on = PiDescControl::ON.get(control.value) != 0;
+    const bool sn = PiDescControl::SN.get(control.value) != 0;
+    const bool notify = !on && !sn;
+    mem_->write64(pir_at, pir.value | (uint64_t{1} << (vector % 64)));
+    if (notify) {
+        mem_->write64(control_at, PiDescControl::ON.set(control.value, 1));
+        const uint32_t ndst = static_cast<uint32_t>(PiDescControl::NDST.get(control.value));
+        sent_ = {apic_id_from_ndst(ndst, false), static_cast<uint8_t>(PiDescControl::NV.get(control.value))};
+    }
+    log_->emit(tp::kCpuIpivPost, apic_id_, dest, Hex{vector}, on || notify, sn, notify);
+    return true;
 }
 
 }  // namespace irqdiff::x86

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <utility>
 
 #include "core/bits.h"
 #include "core/event_log.h"
@@ -31,12 +32,18 @@ struct Vmcs {
     bool interrupt_window_exiting = false;      // primary bit 2
     bool apic_register_virtualization = false;  // secondary bit 8 (with "virtualize APIC accesses")
     bool virtual_interrupt_delivery = false;    // secondary bit 9
+    // Tertiary processor-based controls.
+    bool ipi_virtualization = false;  // bit 4 (IPIv, Linux 5.19 d588bb9be1da)
     // VM-exit controls.
     bool ack_interrupt_on_exit = false;  // bit 15
     // Control fields.
     uint16_t pinv = 0;  // posted-interrupt notification vector; bits 15:8 must be 0
     uint64_t pid_addr = 0;
     uint64_t virtual_apic_addr = 0;
+    // IPI virtualization: the PID-pointer table (entry i: the PID address of the vCPU with APIC ID
+    // i | valid bit 0) and its last index [reference/x86 §1.4; init_vmcs, PID_TABLE_ENTRY_VALID].
+    uint64_t pid_pointer_table = 0;
+    uint16_t last_pid_pointer_index = 0;
     BitArray<256> eoi_exit_bitmap{};
     // Guest interrupt status: RVI (low byte), SVI (high byte).
     uint8_t rvi = 0;
@@ -141,6 +148,14 @@ class Cpu {
     /// returns nullopt and the hypervisor supplies the value (Kvm::handle_apic_read).
     std::optional<uint32_t> guest_apic_read(uint32_t offset);
     void guest_hlt();
+    /// An interrupt message this CPU sends on the bus (IPI virtualization's notification), once:
+    /// {destination APIC ID, vector}. Whoever runs the CPU's instruction puts it on the bus
+    /// (Platform::send).
+    std::optional<std::pair<uint32_t, uint8_t>> take_sent() {
+        auto m = sent_;
+        sent_.reset();
+        return m;
+    }
 
     /// The pending-virtual-interrupt evaluation (SDM §29.2.1), for the hypervisor's tests.
     void evaluate();
@@ -153,6 +168,7 @@ class Cpu {
     void ppr_virtualization();
     void eoi_virtualization();
     void exit(VmExit e);
+    bool ipi_virtualization(uint32_t icr_lo);
 
     uint32_t apic_id_;
     AddressSpace* mem_;
@@ -163,6 +179,7 @@ class Cpu {
     bool non_root_ = false;
     bool recognized_ = false;
     std::optional<VmExit> exit_;
+    std::optional<std::pair<uint32_t, uint8_t>> sent_;
 };
 
 }  // namespace irqdiff::x86

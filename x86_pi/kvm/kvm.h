@@ -43,6 +43,8 @@ struct HostLayout {
     static constexpr uint64_t kApicPages = 0x3000'0000;
     static uint64_t pid(uint32_t vcpu) { return kPids + kPiDescBytes * vcpu; }
     static uint64_t apic_page(uint32_t vcpu) { return kApicPages + apic::kPageBytes * vcpu; }
+    /// The VM's PID-pointer table (IPI virtualization): 8 bytes per APIC ID.
+    static constexpr uint64_t kPidPointerTable = 0x2800'0000;
 };
 
 /// When KVM_SET_LAPIC drops stale posted state (policy x86.set_lapic_clears_pir).
@@ -61,6 +63,7 @@ struct KvmConfig {
     bool apicv = true;  // enable_apicv with VT-d posting (policy x86.posting)
     SetLapicClear clear = SetLapicClear::BeforeLoad;
     SnOnPut sn_on_put = SnOnPut::Always;
+    bool ipiv = false;  // enable_ipiv (policy x86.ipiv; with APICv only, vmx_can_use_ipiv)
     static KvmConfig from_policy(const PolicyValues& policy);
 };
 
@@ -68,6 +71,7 @@ struct KvmConfig {
 extern const Policy<SetLapicClear> kSetLapicClearPolicy;  // x86.set_lapic_clears_pir
 extern const Policy<bool> kPostingPolicy;                 // x86.posting
 extern const Policy<SnOnPut> kSnOnPutPolicy;              // x86.sn_on_put (posted_intr.cc)
+extern const Policy<bool> kIpivPolicy;                    // x86.ipiv
 
 /// The guest-format MSI a route carries [SDM Vol. 3A "Message Address Register Format" and
 /// "Message Data Register Format"; not in reference/].
@@ -332,7 +336,10 @@ class Kvm {
     void write_pid(uint32_t vcpu, const PiDesc& d);
     void deliver_posted_interrupt(uint32_t vcpu, uint8_t vector);
     void kick(uint32_t vcpu);
-    bool needs_pi_wakeup() const { return s_.config.apicv && s_.bypass_irqs > 0; }
+    /// vmx_needs_pi_wakeup: VT-d posting can target the vCPU, or IPIv can (vmx_can_use_ipiv).
+    bool needs_pi_wakeup() const { return s_.config.apicv && (s_.bypass_irqs > 0 || s_.config.ipiv); }
+    /// kvm_apic_send_ipi for a trapped ICR write.
+    void send_ipi(uint32_t vcpu, uint32_t icr_lo);
     void pi_clear(uint32_t vcpu, const Op<Int, Int, Hex>& point);
     // irq.cc
     void pi_update_irte(uint32_t gsi);

@@ -63,9 +63,21 @@ const Policy<bool> kPostingPolicy{"x86.posting",
                                   "APICv with VT-d posted interrupts enabled, or the remapped/software path only",
                                   "vmx_pi_update_irte; kvm_pi_update_irte; VT-d §5.2.3"};
 
+const Policy<bool> kIpivPolicy{
+    "x86.ipiv",
+    "x86",
+    {{"off", false}, {"on", true}},
+    false,
+    "IPI virtualization (Linux >= 5.19 on capable CPUs, with APICv): the sender's ICR write posts into the "
+    "target's PID through the PID-pointer table; off, or not virtualizable (logical destination, shorthand, "
+    "not fixed), it traps and KVM delivers it in software (kvm_apic_send_ipi)",
+    "KVM: VMX: enable IPI virtualization (5.19, d588bb9be1da); reference/kernel_history X4. Default off: a host "
+    "without IPIv (before 5.19, or a CPU without it), on which the rest of the record was written"};
+
 KvmConfig KvmConfig::from_policy(const PolicyValues& policy) {
     KvmConfig c;
     c.apicv = kPostingPolicy.read(policy);
+    c.ipiv = c.apicv && kIpivPolicy.read(policy);
     c.clear = kSetLapicClearPolicy.read(policy);
     c.sn_on_put = kSnOnPutPolicy.read(policy);
     return c;
@@ -104,6 +116,12 @@ void Kvm::init(unsigned vcpus, const KvmConfig& config) {
         vm.apic_register_virtualization = config.apicv;
         vm.pinv = kPostedIntrVector;
         vm.pid_addr = HostLayout::pid(v);
+        // vmx_can_use_ipiv: the PID-pointer table, sized by the VM's maximum APIC ID
+        // (KVM_CAP_MAX_VCPU_ID, here the vCPU count), entry = PID address | valid (vmx_vcpu_create).
+        vm.ipi_virtualization = config.ipiv;
+        vm.pid_pointer_table = HostLayout::kPidPointerTable;
+        vm.last_pid_pointer_index = static_cast<uint16_t>(vcpus - 1);
+        if (config.ipiv) mem_.write64(HostLayout::kPidPointerTable + 8 * v, HostLayout::pid(v) | 1);
         reset_lapic(v);
     }
     recalculate_apic_map();
@@ -202,9 +220,8 @@ void Kvm::lapic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
         case apic::ESR: p.write(apic::ESR, 0); break;
         case apic::ICR_HI: p.write(apic::ICR_HI, value & 0xFF00'0000u); break;
         case apic::ICR_LO:
-            p.write(apic::ICR_LO, value);
-            log_.emit(tp::kKvmLapicWriteIpiError, "inter-processor interrupts are not modelled: the IPI is not sent",
-                      vcpu);
+            p.write(apic::ICR_LO, value & ~uint32_t{1u << 12});  // delivery status reads idle
+            send_ipi(vcpu, value);
             break;
         case apic::LVT_TIMER: {
             // A software-disabled APIC keeps its LVT entries masked (kvm_lapic_reg_write, APIC_LVTT).
@@ -547,6 +564,32 @@ int Kvm::set_lapic(uint32_t vcpu, const LapicImage& image) {
     c.req_event = true;
     vcpu_put(vcpu, false);
     return kOk;
+}
+
+}  // namespace irqdiff::x86::kvm
+
+namespace irqdiff::x86::kvm {
+
+// kvm_apic_send_ipi (a trapped ICR low write: IPIv off, or not virtualizable): the ICR as a
+// kvm_lapic_irq for kvm_irq_delivery_to_apic, whose destination match is the MSI's
+// (msi_destinations); each target's LAPIC accepts the fixed interrupt (__apic_accept_irq, which
+// posts it in software with APICv: reference/x86 §4.1). Shorthands and non-fixed delivery modes are
+// not modelled.
+void Kvm::send_ipi(uint32_t vcpu, uint32_t icr_lo) {
+    const uint32_t icr_hi = page(vcpu).read(apic::ICR_HI);
+    const uint32_t mode = (icr_lo >> 8) & 7, shorthand = (icr_lo >> 18) & 3;
+    if (mode > 1 || shorthand != 0) {
+        log_.emit(tp::kKvmLapicWriteIpiError, "an IPI with a shorthand or a delivery mode other than fixed is not sent",
+                  vcpu, Hex{icr_lo});
+        return;
+    }
+    MsiMessage as_msi;
+    as_msi.address = MsiAddress::Fee.make(0xFEE) | MsiAddress::DestId.make(icr_hi >> 24) |
+                     MsiAddress::DM.make((icr_lo >> 11) & 1);
+    as_msi.data = static_cast<uint32_t>(MsiData::Vector.make(icr_lo & 0xFF) | MsiData::DeliveryMode.make(mode));
+    std::vector<uint32_t> targets = msi_destinations(as_msi);
+    log_.emit(tp::kKvmSendIpi, vcpu, Hex{icr_lo}, Hex{icr_hi}, targets.size());
+    for (uint32_t t : targets) accept_irq(t, static_cast<uint8_t>(icr_lo & 0xFF), false, "ipi");
 }
 
 }  // namespace irqdiff::x86::kvm
