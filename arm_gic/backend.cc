@@ -147,7 +147,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
           config_(GicConfig::from_policy(ctx.policy)),
           transfer_(kvm::transfer_point(ctx.policy)),
           save_(kvm::kSavePolicy.read(ctx.policy)),
-          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)) {
+          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
+          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         boot();
@@ -228,6 +229,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                   to_string(transfer_));
         h->its.init(h->gic);
         h->kvm().init(scenario_.vcpus);
+        h->vgic.irqfd_deassign = irqfd_deassign_;
         plug_devices(*h, destination, [&](uint32_t d) {
             const Device& dev = scenario_.devices[d];
             PciDevice state(dev.name, dev.passthrough, dev.vectors);
@@ -405,6 +407,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     kvm::TransferPoint transfer_;
     kvm::SaveSide save_;
     vmm::ItsSaveError its_save_error_;
+    IrqfdDeassign irqfd_deassign_;
 };
 
 }  // namespace

@@ -31,6 +31,7 @@ TracePointList trace_points() {
         &kKvmSetGsiRouting,
         &kKvmIrqfdAssign,
         &kKvmIrqfdDeassign,
+        &kKvmRemoveGsiRoute,
         &kKvmIrqfdSignalError,
         &kKvmIrqBypassAddProducer,
         &kKvmIrqBypassDelProducer,

@@ -67,6 +67,7 @@ KvmConfig KvmConfig::from_policy(const PolicyValues& policy) {
     KvmConfig c;
     c.apicv = kPostingPolicy.read(policy);
     c.clear = kSetLapicClearPolicy.read(policy);
+    c.deassign = kIrqfdDeassignPolicy.read(policy);
     return c;
 }
 
