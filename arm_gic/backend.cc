@@ -175,7 +175,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
           transfer_(kvm::transfer_point(ctx.policy)),
           save_(kvm::kSavePolicy.read(ctx.policy)),
           its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
-          gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)) {
+          gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
+          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         boot();
@@ -266,6 +267,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                   to_string(transfer_));
         h->its.init(h->gic);
         h->kvm().init(scenario_.vcpus);
+        h->vgic.irqfd_deassign = irqfd_deassign_;
         plug_devices(*h, destination, [&](uint32_t d) {
             const Device& dev = scenario_.devices[d];
             PciDevice state(dev.name, dev.passthrough, dev.vectors);
@@ -447,6 +449,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     kvm::SaveSide save_;
     vmm::ItsSaveError its_save_error_;
     vmm::GicrSave gicr_save_;
+    IrqfdDeassign irqfd_deassign_;
 };
 
 }  // namespace

@@ -521,6 +521,17 @@ inline constexpr Op<Int, Int, Int, Int, Int, Bool> kKvmSetForwarding{
     "a host IRQ forwarded as a vLPI (its_map_vlpi, hw = true)", "kvm_vgic_v4_set_forwarding"};
 inline constexpr Op<Int, Int> kKvmUnsetForwarding{"KVM.unset_forwarding", Layer::Hypervisor, {"irq", "intid"},
     "a vLPI unmapped in hardware, hw = false; nothing is read back", "kvm_vgic_v4_unset_forwarding; 05b9405f2fa1"};
+inline constexpr Op<Int, Bool> kKvmIrqfdDeassign{"KVM.irqfd_deassign", Layer::Hypervisor, {"irq", "teardown"},
+    "KVM_IRQFD deassign: the bypass producer goes; teardown=false when the clobbered routing type made "
+    "kvm_arch_irq_bypass_del_producer skip unset_forwarding (arm.irqfd_deassign=clobber)",
+    "kvm_irqfd_deassign, kvm_arch_irq_bypass_del_producer; X3 (Jan 2026)"};
+inline constexpr Op<Int, Int, Bool> kKvmSetGsiRouting{"KVM.set_gsi_routing", Layer::Hypervisor,
+    {"device", "event", "present"}, "the VMM's routing table with / without an MSI route", "KVM_SET_GSI_ROUTING"};
+inline constexpr Op<Int, Bool> kKvmUpdateIrqfdRouting{"KVM.update_irqfd_routing", Layer::Hypervisor,
+    {"irq", "present"}, "a forwarded irqfd's route changed: unmap the vLPI, fall back to software injection",
+    "kvm_arch_update_irqfd_routing (arm64, 2025; kernel_history A3)"};
+inline constexpr GuestError<Int, Int> kKvmIrqfdNoRouteError{"KVM.irqfd_inject", Layer::Hypervisor,
+    {"device", "event"}, "an irqfd whose GSI has no route injects nothing", "irqfd_wakeup -> kvm_set_irq"};
 inline constexpr Op<Int> kKvmDoorbell{"KVM.doorbell", Layer::Hypervisor, {"vpe"},
     "a vPE's doorbell taken: its vCPU is kicked", "vgic_v4_doorbell_handler"};
 inline constexpr Refused<Int, Int, Int> kKvmItsSaveTablesError{

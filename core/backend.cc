@@ -35,6 +35,9 @@ std::string describe(const Action& a, const Scenario& scenario, const MigrationP
         case StepKind::Fire: return "fire " + src();
         case StepKind::Retarget: return fmt::format("retarget {} vcpu{}", src(), a.vcpu);
         case StepKind::Unassign: return "unassign " + src();
+        case StepKind::Assign: return "assign " + src();
+        case StepKind::Unroute: return "unroute " + src();
+        case StepKind::Reroute: return "reroute " + src();
         case StepKind::Migrate: {
             const auto& steps = a.side == Side::Save ? plan.save_steps() : plan.restore_steps();
             return fmt::format("{}:{}", to_string(a.side), steps.at(a.step).name);

@@ -28,6 +28,7 @@ struct VfioVector {
     bool irqfd = false;   // a KVM MSI route and irqfd (KVM_IRQFD)
     bool bypass = false;  // the irq bypass producer is connected to the irqfd consumer
     int gsi = -1;         // the KVM GSI of its MSI route (x86; ARM addresses MSIs by DeviceID/EventID)
+    bool deassigned = false;  // its irqfd was deassigned and not assigned again (the VMM took it back)
 };
 
 /// One entry of the device's MSI-X table as the guest programmed it: the MSI message address and

@@ -23,6 +23,7 @@ const char* to_string(EventKind kind) {
         case EventKind::Ignored: return "ignored";
         case EventKind::Impossible: return "impossible";
         case EventKind::Refusal: return "refusal";
+        case EventKind::Stale: return "stale";
     }
     return "?";
 }

@@ -50,8 +50,10 @@ size_t common_prefix(const std::vector<Action>& a, const std::vector<Action>& b)
 bool ScheduleRow::failing() const {
     if (!violations.empty()) return true;
     return std::any_of(sources.begin(), sources.end(), [](const ScheduleSource& s) {
-        // A refused save fails the migration too, announced rather than silent.
-        return s.outcome == Outcome::Lost || s.outcome == Outcome::Duplicated || s.outcome == Outcome::SaveRefused;
+        // A refused save fails the migration too, announced rather than silent; so does an MSI the
+        // guest took through the bypass of a deassigned irqfd (X3).
+        return s.outcome == Outcome::Lost || s.outcome == Outcome::Duplicated || s.outcome == Outcome::SaveRefused ||
+               s.outcome == Outcome::DeliveredAfterDeassign;
     });
 }
 

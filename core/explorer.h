@@ -71,7 +71,7 @@ struct ScheduleRow {
     bool expectations_met = true;
     uint64_t events = 0;
     uint64_t save_events = 0, restore_events = 0;
-    bool failing() const;  // some source lost, duplicated or save-refused, or a rule broken
+    bool failing() const;  // some source lost, duplicated, save-refused or delivered after deassign, or a rule broken
     bool operator==(const ScheduleRow&) const = default;
 };
 

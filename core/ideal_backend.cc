@@ -62,6 +62,9 @@ class IdealBackend final : public Backend {
                 log_.emit(tp::kIdealRetarget.touching(name(a.source)), a.vcpu);
                 break;
             case StepKind::Unassign:
+            case StepKind::Assign:
+            case StepKind::Unroute:
+            case StepKind::Reroute:
                 log_.emit(tp::kIdealUnassignIgnored.touching(name(a.source)),
                           "the ideal controller forwards nothing, so there is "
                           "nothing to tear down");

@@ -68,7 +68,8 @@ class MigrationDriver : public Backend {
     }
 
     /// Migration steps run their plan-table handler; `run` runs each vCPU it names
-    /// (Derived::run_vcpu); `unassign` is KVM_IRQFD deassign through the VMM; the rest is the
+    /// (Derived::run_vcpu); `unassign` / `assign` are KVM_IRQFD deassign / assign and `unroute` /
+    /// `reroute` KVM_SET_GSI_ROUTING without / with the route, through the VMM; the rest is the
     /// backend's (Derived::apply_step). Then the host CPUs take their work.
     void apply(const Action& a) final {
         if (s_.vm_gone) {
@@ -85,6 +86,17 @@ class MigrationDriver : public Backend {
             case StepKind::Unassign: {
                 const Source& src = scenario_.sources[a.source];
                 active().vmm().irqfd_deassign(src.device, src.vector);
+                break;
+            }
+            case StepKind::Assign: {
+                const Source& src = scenario_.sources[a.source];
+                active().vmm().irqfd_assign(src.device, src.vector);
+                break;
+            }
+            case StepKind::Unroute:
+            case StepKind::Reroute: {
+                const Source& src = scenario_.sources[a.source];
+                active().vmm().set_route(src.device, src.vector, a.kind == StepKind::Reroute);
                 break;
             }
             default: self().apply_step(a);

@@ -37,6 +37,9 @@ void Oracle::apply(const Action& a, uint32_t index) {
         case StepKind::Block:       // the ideal controller wakes a blocked vCPU for any pending interrupt
         case StepKind::Preempt:     // and a preempted one runs again at the next `run`
         case StepKind::Unassign:    // no forwarding to tear down
+        case StepKind::Assign:      // (nor to set up again)
+        case StepKind::Unroute:     // the ideal controller has no routing table: a device's MSI still
+        case StepKind::Reroute:     // reaches its vCPU (a VMM that drops a route loses what it sends)
         case StepKind::ToggleLpis:  // an ideal controller neither drops nor makes up pending state
         case StepKind::Migrate:     // no migration
         case StepKind::Cancel:
@@ -48,6 +51,11 @@ Verdicts Verdicts::from(const std::vector<Event>& events, const Scenario& scenar
     Verdicts v;
     for (const Event& e : events) {
         if (e.kind == EventKind::Refusal && !v.refused_at) v.refused_at = e.action;
+        if (e.kind == EventKind::Stale)
+            for (const std::string& name : e.sources)
+                if (std::optional<SourceId> s = scenario.find_source(name);
+                    s && std::none_of(v.stale.begin(), v.stale.end(), [&](const auto& p) { return p.first == *s; }))
+                    v.stale.emplace_back(*s, e.action);
         if (e.kind != EventKind::Impossible) continue;
         for (const std::string& name : e.sources)
             if (std::optional<SourceId> s = scenario.find_source(name);
@@ -92,8 +100,13 @@ std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& orac
     else
         o.outcome = live == 0 ? Outcome::DeliveredOnce : Outcome::Duplicated;
 
+    auto stale = std::find_if(verdicts.stale.begin(), verdicts.stale.end(),
+                              [source](const auto& p) { return p.first == source; });
     if (std::find(verdicts.impossible.begin(), verdicts.impossible.end(), source) != verdicts.impossible.end()) {
         o.outcome = Outcome::Impossible;
+    } else if (stale != verdicts.stale.end() &&
+               std::any_of(at.begin(), at.end(), [&](uint32_t action) { return action >= stale->second; })) {
+        o.outcome = Outcome::DeliveredAfterDeassign;
     } else if (o.outcome == Outcome::Lost && verdicts.refused_at) {
         const uint32_t r = *verdicts.refused_at;
         auto before = [r](uint32_t action) { return action < r; };

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,9 @@ struct SourceOutcome {
 struct Verdicts {
     std::vector<SourceId> impossible;    // sources an Impossible event touched
     std::optional<uint32_t> refused_at;  // the action of the first Refusal event
+    /// Per source touched by a Stale event (an MSI posted / forwarded through a deassigned
+    /// irqfd's mapping, X3): the action of the first one.
+    std::vector<std::pair<SourceId, uint32_t>> stale;
     /// From a run's recorded events (non-Op events are always recorded).
     static Verdicts from(const std::vector<Event>& events, const Scenario& scenario);
 };
@@ -65,6 +69,9 @@ struct Verdicts {
 ///  - as many: if the oracle still holds it pending, `pending` when the backend holds it in exactly
 ///    one live place, lost in none, duplicated in more; otherwise delivered-once, or duplicated
 ///    when the backend still holds a live copy that would be delivered again;
+///  - a Stale event touched it at action a and the backend delivered it at a or later:
+///    delivered-after-deassign (the guest took an MSI through a path KVM should have torn down,
+///    whatever the count says; X3);
 ///  - lost in a run with a Refusal at action r, with every oracle delivery before r made by the
 ///    backend before r: save-refused (the loss came with the kernel's refusal, not silently);
 ///  - duplicated on a source whose device is `delivery: at-least-once`: spurious (issue 15 §2.6:

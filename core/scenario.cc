@@ -11,13 +11,15 @@ const char* to_string(Outcome outcome) {
         case Outcome::SaveRefused: return "save-refused";
         case Outcome::Impossible: return "impossible";
         case Outcome::Spurious: return "spurious";
+        case Outcome::DeliveredAfterDeassign: return "delivered-after-deassign";
     }
     return "?";
 }
 
 std::optional<Outcome> parse_outcome(std::string_view text) {
     for (Outcome o : {Outcome::DeliveredOnce, Outcome::Lost, Outcome::Duplicated, Outcome::Pending,
-                      Outcome::SaveRefused, Outcome::Impossible, Outcome::Spurious})
+                      Outcome::SaveRefused, Outcome::Impossible, Outcome::Spurious,
+                      Outcome::DeliveredAfterDeassign})
         if (text == to_string(o)) return o;
     return std::nullopt;
 }
@@ -55,6 +57,9 @@ const char* to_string(StepKind kind) {
         case StepKind::Unassign: return "unassign";
         case StepKind::ToggleLpis: return "toggle_lpis";
         case StepKind::Migrate: return "migrate";
+        case StepKind::Assign: return "assign";
+        case StepKind::Unroute: return "unroute";
+        case StepKind::Reroute: return "reroute";
         case StepKind::Cancel: return "cancel";
     }
     return "?";

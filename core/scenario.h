@@ -29,11 +29,15 @@ enum class Outcome : uint8_t {
                     // device after its migration data was read, before it runs on the destination)
     Spurious,       // an at-least-once source (DeliveryMode::AtLeastOnce) delivered more times than the
                     // oracle, or left pending in more than one live place: accepted, not failing
+    DeliveredAfterDeassign,  // the device's MSI was posted / forwarded through the mapping of an irqfd
+                             // that was deassigned (and not assigned again), and the guest took it: KVM
+                             // kept the bypass after KVM_IRQFD deassign (X3, Jan 2026 fix). Distinct
+                             // from loss and duplication: the count may match, the path must not exist
 };
 const char* to_string(Outcome outcome);
 std::optional<Outcome> parse_outcome(std::string_view text);
 inline constexpr const char* kOutcomeNames =
-    "delivered-once, lost, duplicated, pending, save-refused, impossible, spurious";
+    "delivered-once, lost, duplicated, pending, save-refused, impossible, spurious, delivered-after-deassign";
 
 using SourceId = uint32_t;
 
@@ -97,6 +101,9 @@ enum class StepKind : uint8_t {
     Unassign,
     ToggleLpis,  // ARM: the guest writes GICR_CTLR.EnableLPIs 1 -> 0 -> 1 on a vCPU
     Migrate,
+    Assign,   // KVM_IRQFD assign again after `unassign` (the bypass reconnects)
+    Unroute,  // KVM_SET_GSI_ROUTING without the source's MSI route (vfio_irq_test -e, X2)
+    Reroute,  // KVM_SET_GSI_ROUTING with the source's MSI route again, from its MSI-X entry
     Cancel,  // an action only (never a scenario step): the migration of a `migrate` step with
              // `cancel_after` is cancelled there and the VM resumes on the source (QEMU
              // migration_iteration_finish -> vm_start)
@@ -127,7 +134,7 @@ struct Step {
     StepKind kind = StepKind::Run;
     SourceLoc loc;
     int vcpu = -1;        // Run: -1 means all; Mask, Unmask, Block, Preempt, Retarget, ToggleLpis: the vCPU
-    SourceId source = 0;  // Fire, Retarget, Unassign
+    SourceId source = 0;  // Fire, Retarget, Unassign, Assign, Unroute, Reroute
     OrderSpec order;      // Migrate
     std::vector<MigrationFire> fires;  // Migrate
     std::string cancel_after;          // Migrate: the save step after which the migration is cancelled ("": none)

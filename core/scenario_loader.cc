@@ -419,7 +419,8 @@ class Loader {
         const YAML::Node key = n.begin()->first;  // copies: begin()-> yields a temporary
         const YAML::Node v = n.begin()->second;
         static const std::vector<std::string> kKinds = {"run",  "mask",     "unmask",   "block",       "preempt",
-                                                        "fire", "retarget", "unassign", "toggle_lpis", "migrate"};
+                                                        "fire", "retarget", "unassign", "toggle_lpis", "migrate",
+                                                        "assign", "unroute",  "reroute"};
         if (!key.IsScalar() || std::find(kKinds.begin(), kKinds.end(), key.Scalar()) == kKinds.end())
             fail(key, path, fmt::format("unknown step {} (expected one of: {})", shown(key), fmt::join(kKinds, ", ")));
         const std::string kind = key.Scalar();
@@ -454,6 +455,12 @@ class Loader {
         } else if (kind == "unassign") {
             s.kind = StepKind::Unassign;
             s.source = msi_source(*find(map(v, p, {"source"}, {"source"}), "source"), child(p, "source"), "unassigned");
+        } else if (kind == "assign" || kind == "unroute" || kind == "reroute") {
+            // KVM_IRQFD assign again; KVM_SET_GSI_ROUTING without / with the source's MSI route
+            // (issue 15 §2.2, vfio_irq_test -e: reference kernel_history X2, X3).
+            s.kind = kind == "assign" ? StepKind::Assign : kind == "unroute" ? StepKind::Unroute : StepKind::Reroute;
+            s.source = msi_source(*find(map(v, p, {"source"}, {"source"}), "source"), child(p, "source"),
+                                  kind == "assign" ? "assigned" : kind == "unroute" ? "unrouted" : "rerouted");
         } else {
             s.kind = StepKind::Migrate;
             migrate(v, p, s);

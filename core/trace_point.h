@@ -42,8 +42,10 @@ enum class EventKind : uint8_t {
                  // after its migration data was read): the sources it touches are `impossible`
     Refusal,     // the kernel refused a migration request and said so (an error code the VMM
                  // sees): losses after it are `save-refused`, not silent losses
+    Stale,       // a device's MSI took the posting / forwarding path of an irqfd that was deassigned
+                 // (X3): a source it touches and the guest then takes is `delivered-after-deassign`
 };
-inline constexpr int kEventKindCount = 6;
+inline constexpr int kEventKindCount = 7;
 const char* to_string(EventKind kind);
 
 /// An argument printed in hexadecimal (addresses, register values).
@@ -195,6 +197,8 @@ template <class... A>
 using Impossible = TracePoint<EventKind::Impossible, A...>;
 template <class... A>
 using Refused = TracePoint<EventKind::Refusal, A...>;
+template <class... A>
+using Stale = TracePoint<EventKind::Stale, A...>;
 
 /// The declarations one stack (or core) lists, in the order its trace_points.h declares them.
 using TracePointList = std::span<const TracePointInfo* const>;

@@ -63,6 +63,13 @@ inline constexpr Op<Str, Int> kQemuVfioSetIrqs{"QEMU.vfio_set_irqs", Layer::Vmm,
 inline constexpr Op<Str, Int, Bool> kQemuIrqfdDeassign{
     "QEMU.irqfd_deassign", Layer::Vmm, {"device", "vector", "bypass"},
     "KVM_IRQFD deassign of one vector: the bypass disconnects", "KVM_IRQFD"};
+inline constexpr Op<Str, Int, Bool> kQemuIrqfdAssign{
+    "QEMU.irqfd_assign", Layer::Vmm, {"device", "vector", "assigned"},
+    "KVM_IRQFD assign again after a deassign (the bypass reconnects)", "kvm_irqfd_assign"};
+inline constexpr Op<Str, Int, Bool> kQemuSetGsiRouting{
+    "QEMU.set_gsi_routing", Layer::Vmm, {"device", "vector", "present"},
+    "the VMM installs a routing table without / with the vector's MSI route",
+    "KVM_SET_GSI_ROUTING -> kvm_irq_routing_update; vfio_irq_test -e (X2)"};
 inline constexpr Op<Str, Int, Bool> kVfioMsihandler{"VFIO.msihandler", Layer::Vmm, {"device", "vector", "irqfd"},
     "a VFIO host IRQ fired: its eventfd is signalled", "vfio_msihandler"};
 inline constexpr GuestError<Int> kHostSpuriousIrqError{"HOST.spurious_irq", Layer::Hypervisor, {"irq"},
@@ -77,6 +84,14 @@ inline constexpr Impossible<Str, Int, Str> kDeviceImpossibleMsi{"DEVICE.impossib
     {"device", "vector", "state"},
     "the schedule fires a device that can raise nothing (its migration data was read, or it is RESUMING)",
     "include/uapi/linux/vfio.h migration FSM; QEMU vfio_save_complete_precopy"};
+/// X3 (kernel_history_2021_2026.md; "KVM: Don't clobber irqfd routing type when deassigning irqfd",
+/// Sean Christopherson, 13 Jan 2026): KVM_IRQFD deassign left the bypass in place, so "the device
+/// keeps posting IRQs to the vCPU even after it's been deassigned". Emitted where the VMM's device
+/// sends an MSI of a deassigned vector that the host still posts (x86 IRTE) or forwards (ARM vLPI).
+inline constexpr Stale<Str, Int, Str> kDeviceMsiAfterDeassign{
+    "DEVICE.msi_after_deassign", Layer::Vmm, {"device", "vector", "path"},
+    "an MSI of a deassigned irqfd still posted / forwarded to the guest",
+    "virt/kvm/eventfd.c kvm_irqfd_deassign before <20260113174606.104978-2-seanjc@google.com> (X3)"};
 
 // ---- interrupts between vCPUs (issue 15 §2.1; both stacks' guests log them alike) -----------------------
 inline constexpr Op<Int, Int, Int> kGuestSendIpi{"GUEST.send_ipi", Layer::Guest, {"from", "to", "vector"},

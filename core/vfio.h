@@ -15,6 +15,10 @@
 //   add_producer(d, v)       the irq bypass connects (kvm_arch_irq_bypass_add_producer)
 //   del_producer(d, v)       the irq bypass disconnects (kvm_arch_irq_bypass_del_producer)
 //   deassign(d, v)           KVM_IRQFD deassign, with the vector's flags as they were
+//   assign(d, v)             KVM_IRQFD assign again (after a deassign)
+//   set_route(d, v, present) KVM_SET_GSI_ROUTING with (true) or without (false) the vector's route
+//   bypassed(d, v)           how the host takes the vector's MSI past KVM's irqfd now ("posted
+//                            IRTE", "forwarded vLPI"), or nullptr when it raises the host IRQ
 #pragma once
 
 #include <fmt/format.h>
@@ -33,6 +37,20 @@ namespace irqdiff {
 /// to commit kvm irq routing when enable msi/msix") or one by one, each VFIO_DEVICE_SET_IRQS
 /// tearing down and re-registering every vector (QEMU < 6.0; reference/arm §4.2).
 enum class VectorEnable : uint8_t { AllAtOnce, OneByOne };
+
+/// What KVM_IRQFD deassign does to the irqfd's routing entry (virt/kvm/eventfd.c, common to both
+/// KVMs; the policies arm.irqfd_deassign and x86.irqfd_deassign are declared where each KVM model
+/// reads it). X3 in reference/kernel_history_2021_2026.md.
+enum class IrqfdDeassign : uint8_t {
+    /// kvm_irqfd_deassign set irqfd->irq_entry.type = 0, so kvm_arch_irq_bypass_del_producer,
+    /// which tests for KVM_IRQ_ROUTING_MSI (arm64 since a0d7e2fc61ab, x86 since cb210737675e),
+    /// skipped the teardown: "the device keeps posting IRQs to the vCPU even after it's been
+    /// deassigned".
+    Clobber,
+    /// "KVM: Don't clobber irqfd routing type when deassigning irqfd" (Sean Christopherson,
+    /// 13 Jan 2026, Cc stable): the type is kept and the bypass is torn down.
+    Fixed,
+};
 
 /// What the migration stream carries of one device (vfio_save_state / vfio_pci_load_config).
 struct DeviceImage {
@@ -132,8 +150,33 @@ class Vfio {
         VfioVector& vec = d.vectors.at(vector);
         log_.emit(tp::kQemuIrqfdDeassign, d.name, vector, vec.bypass);
         port_.deassign(d, vector);
+        vec.deassigned = vec.deassigned || vec.irqfd;
         vec.irqfd = false;
         vec.bypass = false;
+    }
+
+    /// KVM_IRQFD assign of a vector whose irqfd was deassigned: the irqfd consumer registers again
+    /// and meets the VFIO producer (kvm_irqfd_assign -> irq_bypass_register_consumer).
+    void irqfd_assign(size_t device, uint32_t vector) {
+        PciDevice& d = devices_.at(device);
+        VfioVector& vec = d.vectors.at(vector);
+        log_.emit(tp::kQemuIrqfdAssign, d.name, vector, vec.irqfd);
+        if (vec.irqfd || !d.msix_enabled) return;
+        port_.assign(d, vector);
+        vec.irqfd = true;
+        vec.deassigned = false;
+        if (d.passthrough && vec.host_irq >= 0) {
+            vec.bypass = true;
+            port_.add_producer(d, vector);
+        }
+    }
+
+    /// The VMM installs a routing table without (`present` false) or with the vector's MSI route
+    /// (vfio_irq_test -e: an empty table, then the old one again; X2).
+    void set_route(size_t device, uint32_t vector, bool present) {
+        PciDevice& d = devices_.at(device);
+        log_.emit(tp::kQemuSetGsiRouting, d.name, vector, present);
+        if (d.msix_enabled) port_.set_route(d, vector, present);
     }
 
     /// A VFIO host IRQ fired (vfio_msihandler): the eventfd is signalled, and the irqfd (or QEMU
@@ -183,6 +226,12 @@ class Vfio {
     void send(size_t device, uint32_t vector) {
         PciDevice& d = devices_.at(device);
         log_.emit(tp::kDeviceMsi, d.name, vector, d.passthrough);
+        // X3: an irqfd deassigned while KVM kept its bypass: the MSI still reaches the guest
+        // directly, past the VMM that took the vector back.
+        if (const char* path = d.passthrough && d.vectors[vector].deassigned ? port_.bypassed(d, vector) : nullptr)
+            log_.emit(tp::kDeviceMsiAfterDeassign.touching(fmt::format("{}.{}", d.name, vector)),
+                      "KVM kept the bypass of a deassigned irqfd: the MSI reaches the guest past the VMM (X3)", d.name,
+                      vector, path);
         if (d.passthrough)
             port_.send_to_host(d, vector);
         else

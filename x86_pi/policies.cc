@@ -8,7 +8,7 @@ namespace irqdiff::x86 {
 std::vector<PolicySpec> x86_policies() {
     // The order is the product's (JSON lists policies in catalogue order): new keys go last.
     return {kvm::kSetLapicClearPolicy.spec(), kvm::kPostingPolicy.spec(), kvm::kIpivPolicy.spec(),
-            kGuestApicDestPolicy.spec(), kvm::kSnOnPutPolicy.spec()};
+            kGuestApicDestPolicy.spec(), kvm::kSnOnPutPolicy.spec(), kvm::kIrqfdDeassignPolicy.spec()};
 }
 
 }  // namespace irqdiff::x86

@@ -32,6 +32,7 @@ TracePointList trace_points() {
         &kKvmSetGsiRouting,
         &kKvmIrqfdAssign,
         &kKvmIrqfdDeassign,
+        &kKvmRemoveGsiRoute,
         &kKvmIrqfdSignalError,
         &kKvmIrqBypassAddProducer,
         &kKvmIrqBypassDelProducer,

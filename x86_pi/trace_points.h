@@ -88,8 +88,13 @@ inline constexpr Op<Int, Hex, Hex> kKvmSetGsiRouting{
     "a GSI's MSI route", "KVM_SET_GSI_ROUTING"};
 inline constexpr Op<Int> kKvmIrqfdAssign{"KVM.irqfd_assign", Layer::Hypervisor, {"gsi"},
     "an irqfd assigned to a GSI", "kvm_irqfd_assign"};
-inline constexpr Op<Int> kKvmIrqfdDeassign{"KVM.irqfd_deassign", Layer::Hypervisor, {"gsi"},
-    "an irqfd deassigned (its bypass producer goes)", "kvm_irqfd_deassign"};
+inline constexpr Op<Int, Bool> kKvmIrqfdDeassign{"KVM.irqfd_deassign", Layer::Hypervisor, {"gsi", "teardown"},
+    "an irqfd deassigned (its bypass producer goes); teardown=false when the clobbered routing type left the IRTE "
+    "posting (x86.irqfd_deassign=clobber)",
+    "kvm_irqfd_deassign; X3 (Jan 2026)"};
+inline constexpr Op<Int> kKvmRemoveGsiRoute{"KVM.set_gsi_routing", Layer::Hypervisor, {"gsi"},
+    "a routing table without the GSI's route (its irqfd injects nothing; a posted IRTE goes back to remapped)",
+    "KVM_SET_GSI_ROUTING -> kvm_irq_routing_update -> kvm_arch_update_irqfd_routing"};
 inline constexpr GuestError<Int> kKvmIrqfdSignalError{"KVM.irqfd_signal", Layer::Hypervisor, {"gsi"},
     "an irqfd whose GSI has no route injects nothing", "irqfd_wakeup"};
 inline constexpr Op<Int, Int> kKvmIrqBypassAddProducer{"KVM.irq_bypass_add_producer", Layer::Hypervisor, {"gsi", "irq"},

@@ -40,6 +40,8 @@ enum class SaveSide : uint8_t {
     Refuse,
 };
 extern const Policy<SaveSide> kSavePolicy;
+/// arm.irqfd_deassign: whether KVM_IRQFD deassign tears the vLPI forwarding down (X3; vgic_its.cc).
+extern const Policy<IrqfdDeassign> kIrqfdDeassignPolicy;
 
 class Kvm {
    public:
@@ -77,6 +79,17 @@ class Kvm {
     void set_forwarding(int host_irq, uint32_t devid, uint32_t eventid);
     /// kvm_vgic_v4_unset_forwarding: unmap in hardware, hw = false; nothing is carried back.
     void unset_forwarding(int host_irq);
+    /// kvm_irqfd_deassign -> irqfd_shutdown -> kvm_arch_irq_bypass_del_producer for the vector's
+    /// host IRQ (-1: no producer connected): unset_forwarding, unless arm.irqfd_deassign=clobber
+    /// zeroed the routing type first and the arm64 hook (a0d7e2fc61ab) skipped it (X3).
+    void irqfd_deassign(int host_irq);
+    /// KVM_SET_GSI_ROUTING with (present) or without the MSI route of (devid, eventid), for an
+    /// assigned irqfd whose producer is `host_irq` (-1: none): kvm_irq_routing_update ->
+    /// kvm_arch_update_irqfd_routing, which on arm64 unmaps the vLPI on any change and falls back
+    /// to software injection (A3; 2025); nothing reads the VPT back (A1).
+    void set_msi_route(uint32_t devid, uint32_t eventid, bool present, int host_irq);
+    /// irqfd_wakeup -> kvm_set_msi with the irqfd's route: nothing without one.
+    int irqfd_inject(uint32_t devid, uint32_t eventid);
 
     // ---- vCPUs -------------------------------------------------------------------------------------
     /// kvm_arch_vcpu_load -> vgic_v4_load: the vPE becomes resident.

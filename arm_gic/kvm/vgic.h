@@ -8,8 +8,12 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "core/vfio.h"
 
 
 namespace irqdiff::arm::kvm {
@@ -80,6 +84,10 @@ struct VgicState {
     std::vector<VgicCpu> cpus;
     std::map<uint32_t, VgicIrq> lpis;
     VirtualIts its;
+    /// The MSI routes (DeviceID, EventID) the VMM's routing table left out (KVM_SET_GSI_ROUTING):
+    /// an irqfd of one injects nothing.
+    std::set<std::pair<uint32_t, uint32_t>> unrouted;
+    IrqfdDeassign irqfd_deassign = IrqfdDeassign::Fixed;  // arm.irqfd_deassign (vgic_its.cc)
 };
 
 /// KVM's ioctl results, as the kernel returns them.

@@ -395,6 +395,45 @@ void Kvm::unset_forwarding(int host_irq) {
     }
 }
 
+const Policy<IrqfdDeassign> kIrqfdDeassignPolicy{
+    "arm.irqfd_deassign",
+    "arm",
+    {{"fixed", IrqfdDeassign::Fixed}, {"clobber", IrqfdDeassign::Clobber}},
+    IrqfdDeassign::Fixed,
+    "whether KVM_IRQFD deassign unforwards the vLPI (fixed), or zeroes the routing type so that "
+    "kvm_arch_irq_bypass_del_producer skips unset_forwarding and the device keeps forwarding (clobber)",
+    "clobber: virt/kvm/eventfd.c kvm_irqfd_deassign (irq_entry.type = 0) with arm64's MSI check in "
+    "del_producer since a0d7e2fc61ab (6.15); fixed: \"KVM: Don't clobber irqfd routing type when deassigning "
+    "irqfd\", Sean Christopherson, 13 Jan 2026, Message-ID <20260113174606.104978-2-seanjc@google.com> "
+    "(kernel_history X3)"};
+
+void Kvm::irqfd_deassign(int host_irq) {
+    const bool clobber = s_.irqfd_deassign == IrqfdDeassign::Clobber;
+    log_.emit(tp::kKvmIrqfdDeassign, host_irq, !clobber);
+    if (host_irq < 0) return;
+    // kvm_arch_irq_bypass_del_producer: `if (irqfd->irq_entry.type != KVM_IRQ_ROUTING_MSI) return`.
+    if (!clobber) unset_forwarding(host_irq);
+}
+
+void Kvm::set_msi_route(uint32_t devid, uint32_t eventid, bool present, int host_irq) {
+    const auto key = std::make_pair(devid, eventid);
+    const bool changed = present ? s_.unrouted.erase(key) > 0 : s_.unrouted.insert(key).second;
+    log_.emit(tp::kKvmSetGsiRouting, devid, eventid, present);
+    if (!changed || host_irq < 0) return;
+    // kvm_arch_update_irqfd_routing (A3): an unchanged MSI keeps its vLPI; any other change
+    // unmaps it and "falls back to software LPI injection". Nothing reads the VPT back (A1).
+    log_.emit(tp::kKvmUpdateIrqfdRouting, host_irq, present);
+    unset_forwarding(host_irq);
+}
+
+int Kvm::irqfd_inject(uint32_t devid, uint32_t eventid) {
+    if (s_.unrouted.contains({devid, eventid})) {
+        log_.emit(tp::kKvmIrqfdNoRouteError, "an irqfd whose GSI has no route injects nothing", devid, eventid);
+        return kEinval;
+    }
+    return trigger_msi(devid, eventid);
+}
+
 void Kvm::doorbell(uint32_t vpeid) {
     // vgic_v4_doorbell_handler: 4.0 disables its doorbell; pending_last, then kick the vCPU.
     if (!gic_.config().v41()) host_.set_doorbell_enabled(gic_, vpeid, false);

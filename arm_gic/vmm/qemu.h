@@ -43,7 +43,12 @@ class QemuPort {
     /// The device writes the vector's EventID to GITS_TRANSLATER of ITS 0 (the host driver puts
     /// every device behind it, host::ItsDriver::add_device); the bus tags the write with its DeviceID.
     void send_to_host(PciDevice& d, uint32_t v) { m_.gic.msi(MsiWrite{m_.gic.translater_address(0), v, d.host_id}); }
-    void inject(PciDevice& d, uint32_t v, bool /*irqfd*/) { m_.kvm().trigger_msi(d.guest_id, v); }
+    void inject(PciDevice& d, uint32_t v, bool irqfd) {
+        if (irqfd)
+            m_.kvm().irqfd_inject(d.guest_id, v);
+        else
+            m_.kvm().trigger_msi(d.guest_id, v);
+    }
     void route(PciDevice&, uint32_t) {}  // KVM_IRQFD only: the vITS translates by DeviceID/EventID
     void update_route(PciDevice&, uint32_t) {}
     /// vfio_msi_set_vector_signal: the ITS driver maps the vector to a new LPI (MAPTI) and the
@@ -55,8 +60,21 @@ class QemuPort {
     }
     void add_producer(PciDevice& d, uint32_t v) { m_.kvm().set_forwarding(d.vectors[v].host_irq, d.guest_id, v); }
     void del_producer(PciDevice& d, uint32_t v) { m_.kvm().unset_forwarding(d.vectors[v].host_irq); }
-    void deassign(PciDevice& d, uint32_t v) {  // a forwarded vector is unforwarded first
-        if (d.vectors.at(v).bypass) del_producer(d, v);
+    /// KVM_IRQFD deassign: a connected producer goes (kvm_arch_irq_bypass_del_producer).
+    void deassign(PciDevice& d, uint32_t v) {
+        const VfioVector& vec = d.vectors.at(v);
+        m_.kvm().irqfd_deassign(vec.bypass ? vec.host_irq : -1);
+    }
+    void assign(PciDevice&, uint32_t) {}  // KVM_IRQFD assign; the vITS still translates by DeviceID/EventID
+    /// KVM_SET_GSI_ROUTING: kvm_irq_routing_update walks the assigned irqfds only, so a deassigned
+    /// one is never updated (X3's second bug).
+    void set_route(PciDevice& d, uint32_t v, bool present) {
+        const VfioVector& vec = d.vectors.at(v);
+        m_.kvm().set_msi_route(d.guest_id, v, present, vec.irqfd && vec.bypass ? vec.host_irq : -1);
+    }
+    const char* bypassed(const PciDevice& d, uint32_t v) const {
+        const int irq = d.vectors.at(v).host_irq;
+        return irq >= 0 && m_.its.irq(irq).forwarded ? "forwarded vLPI" : nullptr;
     }
 
    private:

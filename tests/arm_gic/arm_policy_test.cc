@@ -34,7 +34,8 @@ TEST(ArmPolicies, KeepTheCatalogueOrder) {
     EXPECT_EQ(keys, (std::vector<std::string_view>{"arm.transfer", "arm.gic", "arm.its_command_error",
                                                    "arm.its_table_fault", "arm.vpt_writeback", "arm.vfio_vector_enable",
                                                    "arm.list_registers", "arm.vpendbaser_dirty_reads",
-                                                   "arm.save", "arm.its_save_error", "arm.vmm_gicr_save"}));
+                                                   "arm.save", "arm.its_save_error", "arm.vmm_gicr_save",
+                                                   "arm.irqfd_deassign"}));
     for (const PolicySpec& p : arm_policies()) EXPECT_EQ(p.arch, "arm") << p.key;
 }
 

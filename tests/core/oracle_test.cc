@@ -78,6 +78,25 @@ TEST(Oracle, MigrationBlockingAndUnassignDoNotChangeTheIdealController) {
     EXPECT_EQ(o.tally(0).deliveries, (std::vector<uint32_t>{4}));
 }
 
+// X3 (kernel_history_2021_2026.md, "KVM: Don't clobber irqfd routing type when deassigning irqfd",
+// 13 Jan 2026): an MSI that took a deassigned irqfd's stale bypass (a Stale event at action 3) and
+// that the guest then took is delivered-after-deassign, though the count matches the oracle's; a
+// delivery before the Stale event is not.
+TEST(OracleClassify, ADeliveryAfterAStaleBypassIsDeliveredAfterDeassign_X3_Jan2026) {
+    Oracle::Tally t;
+    t.fired = 1;
+    t.deliveries = {4};
+    Verdicts v;
+    v.stale = {{0, 3}};
+    auto o = classify(0, t, {{4, 0, 0, DeliveryPath::Direct}}, {}, true, true, v);
+    ASSERT_TRUE(o);
+    EXPECT_EQ(o->outcome, Outcome::DeliveredAfterDeassign);
+    auto before = classify(0, t, {{2, 0, 0, DeliveryPath::Direct}}, {}, true, true, v);
+    ASSERT_TRUE(before);
+    EXPECT_EQ(before->outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(parse_outcome("delivered-after-deassign"), Outcome::DeliveredAfterDeassign);
+}
+
 // classify(): the backend's deliveries and end-state places against the oracle's.
 Oracle::Tally tally(uint32_t fired, std::vector<uint32_t> deliveries, bool pending = false) {
     Oracle::Tally t;

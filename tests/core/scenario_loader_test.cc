@@ -197,7 +197,7 @@ TEST(ScenarioLoader, RejectsBadSteps) {
 TEST(ScenarioLoader, RejectsBadExpectations) {
     EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.0: gone}\n"),
               "t.yaml:9:17: expect.nic.0: 'gone' is not an outcome (expected one of: delivered-once, lost, "
-              "duplicated, pending, save-refused, impossible, spurious)");
+              "duplicated, pending, save-refused, impossible, spurious, delivered-after-deassign)");
     EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.1: lost}\n"),
               "t.yaml:9:10: expect: nic.1 is never fired by the steps, so it has no outcome");
     EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {all: lost, all: lost}\n"),
@@ -260,7 +260,8 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
         "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
         "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
         "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, arm.vmm_gicr_save, "
-        "x86.set_lapic_clears_pir, x86.posting, x86.ipiv, x86.guest_apic_dest, x86.sn_on_put)");
+        "arm.irqfd_deassign, x86.set_lapic_clears_pir, x86.posting, x86.ipiv, x86.guest_apic_dest, x86.sn_on_put, "
+        "x86.irqfd_deassign)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {
@@ -615,7 +616,8 @@ TEST(ScenarioLoader, TheMalformedLibraryCoversArchAndTimerMistakes) {
     std::vector<std::string> files = malformed_files();
     for (const char* f : {"arch_both.yaml", "arch_listed_twice.yaml", "arch_empty.yaml", "timer_passthrough.yaml",
                           "timer_retargeted.yaml", "timer_unassigned.yaml", "timer_two_vectors.yaml",
-                          "timer_twice_on_one_vcpu.yaml", "unknown_device_kind.yaml", "unknown_delivery_mode.yaml"})
+                          "timer_twice_on_one_vcpu.yaml", "unknown_device_kind.yaml", "unknown_delivery_mode.yaml",
+                          "assign_timer.yaml", "unroute_extra_key.yaml"})
         EXPECT_NE(std::find(files.begin(), files.end(), f), files.end()) << f;
 }
 

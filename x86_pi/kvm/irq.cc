@@ -40,12 +40,30 @@ void Kvm::irqfd_assign(uint32_t gsi) {
     log_.emit(tp::kKvmIrqfdAssign, gsi);
 }
 
+const Policy<IrqfdDeassign> kIrqfdDeassignPolicy{
+    "x86.irqfd_deassign",
+    "x86",
+    {{"fixed", IrqfdDeassign::Fixed}, {"clobber", IrqfdDeassign::Clobber}},
+    IrqfdDeassign::Fixed,
+    "whether KVM_IRQFD deassign puts the IRTE back to remapped mode (fixed), or zeroes the routing type so that "
+    "kvm_arch_irq_bypass_del_producer skips kvm_pi_update_irte and the device keeps posting (clobber)",
+    "clobber: virt/kvm/eventfd.c kvm_irqfd_deassign (irq_entry.type = 0) with the MSI check of cb210737675e "
+    "(6.17, X1 03/62); fixed: \"KVM: Don't clobber irqfd routing type when deassigning irqfd\", Sean "
+    "Christopherson, 13 Jan 2026, Message-ID <20260113174606.104978-2-seanjc@google.com> (kernel_history X3)"};
+
 void Kvm::irqfd_deassign(uint32_t gsi) {
     auto it = s_.irqfds.find(gsi);
     if (it == s_.irqfds.end()) return;
-    if (it->second.host_irq >= 0) irq_bypass_del_producer(gsi);
+    const bool teardown = s_.config.deassign == IrqfdDeassign::Fixed;
+    if (it->second.host_irq >= 0) irq_bypass_del_producer(gsi, teardown);
     s_.irqfds.erase(it);
-    log_.emit(tp::kKvmIrqfdDeassign, gsi);
+    log_.emit(tp::kKvmIrqfdDeassign, gsi, teardown);
+}
+
+void Kvm::remove_route(uint32_t gsi) {
+    if (s_.routes.erase(gsi) == 0) return;
+    log_.emit(tp::kKvmRemoveGsiRoute, gsi);
+    if (auto f = s_.irqfds.find(gsi); f != s_.irqfds.end() && f->second.host_irq >= 0) pi_update_irte(gsi);
 }
 
 // irqfd_wakeup -> kvm_set_msi with the irqfd's route.
@@ -76,11 +94,12 @@ void Kvm::irq_bypass_add_producer(uint32_t gsi, int host_irq) {
 }
 
 // kvm_arch_irq_bypass_del_producer: the IRTE goes back to host (remapped) mode.
-void Kvm::irq_bypass_del_producer(uint32_t gsi) {
+void Kvm::irq_bypass_del_producer(uint32_t gsi, bool teardown) {
     Irqfd& f = s_.irqfds.at(gsi);
     if (f.host_irq < 0) return;
     log_.emit(tp::kKvmIrqBypassDelProducer, gsi, f.host_irq);
-    iommu_.set_vcpu_affinity(f.host_irq, std::nullopt);
+    // `if (irqfd->irq_entry.type == KVM_IRQ_ROUTING_MSI)`: a clobbered type skips the IRTE update.
+    if (teardown) iommu_.set_vcpu_affinity(f.host_irq, std::nullopt);
     f.posted_vcpu = -1;
     f.host_irq = -1;
     --s_.bypass_irqs;

@@ -25,6 +25,7 @@
 #include "core/backend.h"
 #include "core/bits.h"
 #include "core/policy.h"
+#include "core/vfio.h"
 #include "x86_pi/hw/apic_page.h"
 #include "x86_pi/hw/pi_desc.h"
 #include "x86_pi/hw/platform.h"
@@ -64,6 +65,7 @@ struct KvmConfig {
     SetLapicClear clear = SetLapicClear::BeforeLoad;
     SnOnPut sn_on_put = SnOnPut::Always;
     bool ipiv = false;  // enable_ipiv (policy x86.ipiv; with APICv only, vmx_can_use_ipiv)
+    IrqfdDeassign deassign = IrqfdDeassign::Fixed;  // x86.irqfd_deassign (irq.cc)
     static KvmConfig from_policy(const PolicyValues& policy);
 };
 
@@ -72,6 +74,7 @@ extern const Policy<SetLapicClear> kSetLapicClearPolicy;  // x86.set_lapic_clear
 extern const Policy<bool> kPostingPolicy;                 // x86.posting
 extern const Policy<SnOnPut> kSnOnPutPolicy;              // x86.sn_on_put (posted_intr.cc)
 extern const Policy<bool> kIpivPolicy;                    // x86.ipiv
+extern const Policy<IrqfdDeassign> kIrqfdDeassignPolicy;  // x86.irqfd_deassign (declared in irq.cc)
 
 /// The guest-format MSI a route carries [SDM Vol. 3A "Message Address Register Format" and
 /// "Message Data Register Format"; not in reference/].
@@ -272,11 +275,17 @@ class Kvm {
     /// KVM_IRQFD assign / deassign (deassign disconnects the bypass: IRTE back to remapped).
     void irqfd_assign(uint32_t gsi);
     void irqfd_deassign(uint32_t gsi);
+    /// KVM_SET_GSI_ROUTING without the GSI's route: an irqfd with a producer is re-evaluated
+    /// (kvm_arch_update_irqfd_routing -> kvm_pi_update_irte: no MSI route, the IRTE goes back to
+    /// remapped mode; PIR bits already posted stay).
+    void remove_route(uint32_t gsi);
     /// The eventfd of an irqfd was signalled (irqfd_wakeup -> kvm_set_msi).
     void irqfd_signal(uint32_t gsi);
     /// kvm_arch_irq_bypass_add_producer: the VFIO host IRQ meets the irqfd; kvm_pi_update_irte.
     void irq_bypass_add_producer(uint32_t gsi, int host_irq);
-    void irq_bypass_del_producer(uint32_t gsi);
+    /// `teardown` false: the clobbered routing type (x86.irqfd_deassign=clobber) made the hook
+    /// skip kvm_pi_update_irte, so the IRTE keeps posting (X3).
+    void irq_bypass_del_producer(uint32_t gsi, bool teardown = true);
 
     // ---- posted_intr.cc ---------------------------------------------------------------------------
     /// vcpu_load -> vmx_vcpu_pi_load.

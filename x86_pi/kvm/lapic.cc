@@ -80,6 +80,7 @@ KvmConfig KvmConfig::from_policy(const PolicyValues& policy) {
     c.ipiv = c.apicv && kIpivPolicy.read(policy);
     c.clear = kSetLapicClearPolicy.read(policy);
     c.sn_on_put = kSnOnPutPolicy.read(policy);
+    c.deassign = kIrqfdDeassignPolicy.read(policy);
     return c;
 }
 

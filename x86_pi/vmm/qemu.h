@@ -50,6 +50,18 @@ class QemuPort {
     void deassign(PciDevice& d, uint32_t v) {  // the bypass disconnects with the irqfd
         if (d.vectors.at(v).irqfd) m_.kvm().irqfd_deassign(gsi(d, v));
     }
+    void assign(PciDevice& d, uint32_t v) { m_.kvm().irqfd_assign(gsi(d, v)); }
+    /// KVM_SET_GSI_ROUTING without the vector's route, or with it again from its MSI-X entry.
+    void set_route(PciDevice& d, uint32_t v, bool present) {
+        if (present)
+            m_.kvm().set_route(gsi(d, v), message(d.msix[v]));
+        else
+            m_.kvm().remove_route(gsi(d, v));
+    }
+    const char* bypassed(const PciDevice& d, uint32_t v) {
+        const int irq = d.vectors.at(v).host_irq;
+        return irq >= 0 && m_.iommu().irq(irq).posted ? "posted IRTE" : nullptr;
+    }
 
    private:
     static uint32_t gsi(const PciDevice& d, uint32_t v) { return static_cast<uint32_t>(d.vectors[v].gsi); }
