@@ -343,6 +343,8 @@ class Loader {
                     fail(*st, sp, fmt::format("'{}' is not a stop point (expected stop_devices or copy_memory)", when));
                 if (d.kind == DeviceKind::Timer)
                     fail(*st, sp, "a timer is the vCPU's own LAPIC: the VMM does not stop it");
+                if (d.kind == DeviceKind::Ipi)
+                    fail(*st, sp, "IPIs are sent by a vCPU, which stop_vcpus stops: there is no device to stop");
                 // QEMU runs VFIO's change-state handler before the irqchip's (8ce1ff990eff): only an
                 // emulated device can still inject after the irqchip save.
                 if (d.passthrough && d.stops_at == DeviceStop::CopyMemory)
