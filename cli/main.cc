@@ -150,7 +150,7 @@ void print_table(const Scenario& s, const ScenarioResult& result, bool events) {
 /// An --order-set value: one of kOrderSetNames (or `each`, where `each` is allowed).
 std::optional<std::string> checked_order_set(const std::optional<std::string>& name, bool each_allowed) {
     if (!name || (each_allowed && *name == "each")) return name;
-    if (std::find(std::begin(kOrderSetNames), std::end(kOrderSetNames), *name) == std::end(kOrderSetNames))
+    if (!is_order_set_name(*name))
         throw InputError("--order-set", fmt::format("'{}': expected one of {}{}", one_line(*name),
                                                     fmt::join(kOrderSetNames, ", "), each_allowed ? " or each" : ""));
     return name;

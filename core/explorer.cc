@@ -107,13 +107,12 @@ ExploreSpace::ExploreSpace(const Scenario& scenario, const Registry& registry, E
         const MigrationPlan& plan = *info->plan;
         const std::string place = "explore " + arch;
         b.per_policy = 1;
+        const std::optional<OrderSpec> forced =
+            b.options.order ? std::optional<OrderSpec>(order_override(b.options)) : std::nullopt;
         for (const Step& st : scenario_.steps) {
             if (st.kind != StepKind::Migrate) continue;
-            OrderSpec spec = st.order;
-            if (options_.order && *options_.order == "all") spec.kind = OrderSpec::Kind::All;  // as lower() sees it
-            const bool all_orders = options_.order ? *options_.order == "all"
-                                                   : st.order.kind == OrderSpec::Kind::All ||
-                                                         st.order.kind == OrderSpec::Kind::Set;
+            const OrderSpec& spec = forced ? *forced : st.order;  // as lower() sees it
+            const bool all_orders = spec.kind == OrderSpec::Kind::All || spec.kind == OrderSpec::Kind::Set;
             const OrderSet& set = order_set_of(plan, spec, b.options, arch);
             b.orders.push_back(all_orders ? set.count() : 1);
             b.order_explored.push_back(all_orders);

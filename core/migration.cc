@@ -162,9 +162,9 @@ MigrationPlan::MigrationPlan(std::vector<MigrationStep> save, std::vector<Migrat
     }
     if (orders_.empty() || orders_.front().first != "qemu") bug("the first named order must be qemu");
     for (VmmOrderSet& v : vmm_sets) {
-        if (std::find(std::begin(kOrderSetNames) + 2, std::end(kOrderSetNames), v.name) == std::end(kOrderSetNames))
-            bug(fmt::format("order set {} is not a VMM set of kOrderSetNames", v.name));
-        if (find_order_set(v.name)) bug("duplicate order set " + v.name);
+        // data and abi are already in sets_: a VMM set may be neither, nor named twice.
+        if (!is_order_set_name(v.name) || find_order_set(v.name))
+            bug(fmt::format("order set {} is not a new VMM set of kOrderSetNames", v.name));
         if (v.orders.empty()) bug("order set " + v.name + " holds no order");
         OrderSet set;
         set.name_ = v.name;
@@ -228,10 +228,12 @@ RestoreOrder MigrationPlan::resolve(const OrderSpec& spec, std::string_view back
         throw InputError(spec.loc, fmt::format("order 'all' stands for {} restore orders of backend {}; run one "
                                                "with --order NAME, or explore them with 'irqdiff explore'",
                                                count_orders(), backend));
-    if (spec.kind == OrderSpec::Kind::Set)
-        throw InputError(spec.loc, fmt::format("{{set: {}}} stands for every order of that set on backend {}; explore "
-                                               "them with 'irqdiff explore'",
-                                               spec.name, backend));
+    if (spec.kind == OrderSpec::Kind::Set) {
+        const uint64_t n = order_set(spec.name, spec.loc, backend).count();
+        throw InputError(spec.loc, fmt::format("{{set: {}}} stands for the {} restore order{} of that set on backend "
+                                               "{}; run one with --order NAME, or explore {} with 'irqdiff explore'",
+                                               spec.name, n, n == 1 ? "" : "s", backend, n == 1 ? "it" : "them"));
+    }
     if (spec.kind == OrderSpec::Kind::Named) {
         for (const auto& [name, order] : orders_)
             if (name == spec.name) return order;

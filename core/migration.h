@@ -61,6 +61,11 @@ using RestoreOrder = std::vector<uint16_t>;  // indices into restore_steps()
 /// The order sets every scenario and option may name, in the order `--order-set each` runs them.
 inline constexpr std::string_view kOrderSetNames[] = {"data", "abi", "qemu", "qemu-7.2", "cloud-hypervisor"};
 inline constexpr std::string_view kDataOrderSet = "data";
+inline bool is_order_set_name(std::string_view name) {
+    for (std::string_view n : kOrderSetNames)
+        if (n == name) return true;
+    return false;
+}
 
 /// A backend's definition of a VMM's order set: the named orders that VMM produces.
 struct VmmOrderSet {

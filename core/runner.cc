@@ -10,9 +10,7 @@
 
 namespace irqdiff {
 
-namespace {
-
-OrderSpec override_spec(const RunOptions& options) {
+OrderSpec order_override(const RunOptions& options) {
     OrderSpec spec;
     spec.loc = SourceLoc{options.order_place, 0, 0};
     const std::string& text = *options.order;
@@ -32,6 +30,8 @@ OrderSpec override_spec(const RunOptions& options) {
     }
     return spec;
 }
+
+namespace {
 
 /// A `migrate` step with `cancel_after`: the save steps up to and including that one, each after
 /// the fires that precede it, then the cancellation (QEMU migration/migration.c
@@ -116,7 +116,7 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
                const ScheduleChoice* choice) {
     Schedule out;
     std::optional<OrderSpec> forced;
-    if (options.order) forced = override_spec(options);
+    if (options.order) forced = order_override(options);
     const size_t saves = plan.save_steps().size();
     size_t migration = 0;
     for (uint32_t i = 0; i < scenario.steps.size(); ++i) {
@@ -147,13 +147,7 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
                 order_name = set.name() == kDataOrderSet ? fmt::format("#{}", *chosen)
                                                          : fmt::format("{}#{}", set.name(), *chosen);
         } else {
-            if (spec.kind == OrderSpec::Kind::Set)
-                throw InputError(spec.loc, fmt::format("{{set: {}}} stands for the {} restore order{} of that set on "
-                                                       "backend {}; run one with --order NAME, or explore {} with "
-                                                       "'irqdiff explore'",
-                                                       spec.name, set.count(), set.count() == 1 ? "" : "s", backend,
-                                                       set.count() == 1 ? "it" : "them"));
-            order = plan.resolve(spec, backend);  // throws for `all`
+            order = plan.resolve(spec, backend);  // throws for `all` and `{set: ...}`
             order_name = spec.kind == OrderSpec::Kind::Named ? spec.name : "explicit";
             if (options.order_set) {
                 std::string why = set.why_not(order);

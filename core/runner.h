@@ -47,6 +47,10 @@ struct Schedule {
     std::vector<RestoreOrder> orders;      // per migrate step
 };
 
+/// The --order override (RunOptions::order) as an OrderSpec located at the option: `all`, a name,
+/// or a comma-separated list of steps.
+OrderSpec order_override(const RunOptions& options);
+
 /// The order set a migrate step's orders come from: the option's, else the step's `{set: ...}`,
 /// else `data`. InputError (at the option or the step) when the backend has no such set.
 const OrderSet& order_set_of(const MigrationPlan& plan, const OrderSpec& spec, const RunOptions& options,

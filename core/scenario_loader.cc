@@ -513,7 +513,7 @@ class Loader {
                 Entries om = map(*o, op, {"set"}, {"set"});
                 const YAML::Node& set = *find(om, "set");
                 std::string name = string(set, child(op, "set"));
-                if (std::find(std::begin(kOrderSetNames), std::end(kOrderSetNames), name) == std::end(kOrderSetNames))
+                if (!is_order_set_name(name))
                     fail(set, child(op, "set"),
                          fmt::format("'{}' is not an order set (expected one of: {})", name,
                                      fmt::join(kOrderSetNames, ", ")));

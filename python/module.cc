@@ -113,7 +113,7 @@ std::vector<PolicySetting> policy_list(const py::object& policy, const std::stri
 
 /// An order set name (core/migration.h kOrderSetNames), or InputError at `place`.
 std::optional<std::string> checked_order_set(const std::optional<std::string>& name, const std::string& place) {
-    if (name && std::find(std::begin(kOrderSetNames), std::end(kOrderSetNames), *name) == std::end(kOrderSetNames))
+    if (name && !is_order_set_name(*name))
         throw InputError(place, fmt::format("'{}': expected one of {} or None", *name, fmt::join(kOrderSetNames, ", ")));
     return name;
 }
