@@ -178,6 +178,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
           gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
           irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
+        cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
         boot();
     }
@@ -238,6 +239,9 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         // In the device: the live machine's device, or the migration stream until it is loaded.
         if (h.qemu.devices.at(src.device).holds(src.vector, held_in_stream(src.device)))
             out.push_back({&places::kDevice, src.device, false});
+        // Live update: kvm_irqfd_assign on the new VM will inject what the eventfd counted.
+        if (h.qemu.devices.at(src.device).vectors.at(src.vector).eventfd)
+            out.push_back({&places::kEventfd, src.device, true});
         h.gic.where_vlpi(lpi.vcpu, lpi.intid, out);
         auto it = h.vgic.lpis.find(lpi.intid);
         if (it != h.vgic.lpis.end() && it->second.pending_latch) {
@@ -353,9 +357,23 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         log_.emit(tp::kQemuItsSaveFailed, rc, fatal);
         if (fatal) vmm_exits();
     }
-    /// The GIC's vm_change_state_handler aborts QEMU on any error but -EFAULT.
+    /// The GIC's vm_change_state_handler aborts QEMU on any error but -EFAULT. A passthrough device
+    /// still running now (a live update preserves its devices) breaks the call's contract: "The
+    /// expectation for this ioctl is that userspace has already quiesced the interrupt generator",
+    /// and ITS mapping updates "are non-atomic and a poorly timed MSI will get dropped on the floor.
+    /// Or generate an SError" (Oliver Upton, 2025-07-02, <aGVN8_hmeSKdHGfG@linux.dev>; reference
+    /// kernel_history A2): what the device's sources then lose is `undefined`, not a bug.
     void save_pending_tables() {
-        int rc = source().kvm().save_pending_tables();
+        Machine& m = source();
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d) {
+            const PciDevice& dev = m.qemu.devices[d];
+            if (!dev.passthrough || dev.state != DeviceRunState::Running) continue;
+            for (uint32_t v = 0; v < dev.vectors.size(); ++v)
+                log_.emit(tp::kKvmSavePendingUnquiesced.touching(fmt::format("{}.{}", dev.name, v)),
+                          "SAVE_PENDING_TABLES with the interrupt generator not quiesced (Oliver Upton, 2025-07-02)",
+                          dev.name, v);
+        }
+        int rc = m.kvm().save_pending_tables();
         if (rc == kvm::kOk) return;
         log_.emit(tp::kQemuSavePendingTablesError,
                   "KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES failed: QEMU aborts (arm_gicv3_kvm.c vm_change_state_handler)",

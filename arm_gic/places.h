@@ -9,6 +9,9 @@ namespace irqdiff::arm::places {
 
 // QEMU / VFIO: a stopped device (or the migration stream's device state) holds the MSI.
 inline constexpr Place kDevice{"arm.device", IndexKind::Device, "held by the device or its saved state"};
+// Live update: signalled on a detached vector's VFIO eventfd; kvm_irqfd_assign injects it on the new VM.
+inline constexpr Place kEventfd{"arm.eventfd", IndexKind::Device,
+                               "signalled on the VFIO eventfd of a vector detached for a live update"};
 // GIC hardware.
 inline constexpr Place kVpt{"arm.vpt", IndexKind::Vpe, "the vPE's virtual pending table in host memory"};
 inline constexpr Place kRdCache{"arm.rd_cache", IndexKind::Vpe,

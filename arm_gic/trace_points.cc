@@ -250,6 +250,7 @@ TracePointList trace_points() {
         &kQemuSaveItsTables,
         &kQemuItsSaveFailed,
         &kQemuSavePendingTables,
+        &kKvmSavePendingUnquiesced,
         &kQemuSavePendingTablesError,
         &kQemuSaveGicState,
         &kQemuRestoreGicrPendbaser,

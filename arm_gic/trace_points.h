@@ -599,6 +599,12 @@ inline constexpr Op<Int, Bool> kQemuItsSaveFailed{"QEMU.its_save_failed", Layer:
     "its first handler) aborts", "hw/intc/arm_gicv3_its_kvm.c vm_change_state_handler"};
 inline constexpr Op<> kQemuSavePendingTables{"QEMU.save_pending_tables", Layer::Vmm, {},
     "save: KVM_DEV_ARM_VGIC_SAVE_PENDING_TABLES", "vgic_v3_save_pending_tables"};
+inline constexpr Unquiesced<Str, Int> kKvmSavePendingUnquiesced{"KVM.save_pending_unquiesced", Layer::Hypervisor,
+    {"device", "vector"},
+    "SAVE_PENDING_TABLES while a passthrough device still generates interrupts: outside the kernel's contract "
+    "(what the vector then loses is undefined)",
+    "Oliver Upton 2025-07-02 <aGVN8_hmeSKdHGfG@linux.dev>: \"The expectation for this ioctl is that userspace has "
+    "already quiesced the interrupt generator\" (kernel_history A2)"};
 inline constexpr GuestError<Int> kQemuSavePendingTablesError{"QEMU.save_pending_tables", Layer::Vmm, {"rc"},
     "SAVE_PENDING_TABLES failed: QEMU aborts", "vm_change_state_handler"};
 inline constexpr Op<> kQemuSaveGicState{"QEMU.save_gic_state", Layer::Vmm, {},

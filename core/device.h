@@ -29,6 +29,9 @@ struct VfioVector {
     bool bypass = false;  // the irq bypass producer is connected to the irqfd consumer
     int gsi = -1;         // the KVM GSI of its MSI route (x86; ARM addresses MSIs by DeviceID/EventID)
     bool deassigned = false;  // its irqfd was deassigned and not assigned again (the VMM took it back)
+    bool detached = false;    // live update: detached from the old VM, not yet attached to the new one;
+                              // its host IRQ only signals the eventfd
+    uint32_t eventfd = 0;     // live update: the eventfd's count, signalled while detached
 };
 
 /// One entry of the device's MSI-X table as the guest programmed it: the MSI message address and

@@ -24,6 +24,7 @@ const char* to_string(EventKind kind) {
         case EventKind::Impossible: return "impossible";
         case EventKind::Refusal: return "refusal";
         case EventKind::Stale: return "stale";
+        case EventKind::Unquiesced: return "unquiesced";
     }
     return "?";
 }

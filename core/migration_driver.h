@@ -144,6 +144,7 @@ class MigrationDriver : public Backend {
         Vm vm;                             // the guest's own state (drivers, vectors, masks)
         BackendCounters retired;           // of source machines earlier migrations left behind
         bool vm_gone = false;              // the VMM process exited (abort): no VM is left
+        bool cpr = false;                  // this migration is a same-host live update (`kind: cpr`)
     };
 
     /// The VMM process exits (QEMU's abort()): the VM and everything pending in it is gone, and
@@ -209,21 +210,50 @@ class MigrationDriver : public Backend {
     // ---- the VFIO steps, the same on every backend (plan-table handlers) ---------------------
     /// vfio_vmstate_change to STOP on the source: a stopped device sends nothing. An emulated
     /// device with `stops_at: copy_memory` keeps running (and injecting) until stop-and-copy.
-    void stop_devices() { set_devices(source(), DeviceRunState::Stopped, DeviceStop::StopDevices); }
+    /// In a live update the passthrough devices are preserved and keep running (only emulated
+    /// devices stop); with arm/x86.cpr_detach=before_save their vectors are detached from the
+    /// old VM here, before the irqchip save.
+    void stop_devices() {
+        if (!s_.cpr) {
+            set_devices(source(), DeviceRunState::Stopped, DeviceStop::StopDevices);
+            return;
+        }
+        Machine& m = source();
+        log_.emit(tp::kQemuCprPreserveDevices);
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d) {
+            const Device& dev = scenario_.devices[d];
+            if (dev.kind != DeviceKind::Msi) continue;
+            if (!dev.passthrough && dev.stops_at == DeviceStop::StopDevices)
+                m.vmm().set_state(d, DeviceRunState::Stopped);
+            else if (dev.passthrough && cpr_detach_ == CprDetach::BeforeSave)
+                m.vmm().cpr_detach(d);
+        }
+    }
     /// vfio_pci_load_config on the destination.
     void vfio_load_config() { load_devices(); }
-    /// vfio_msix_enable for every device on the destination.
+    /// vfio_msix_enable for every device on the destination; in a live update the preserved
+    /// devices' eventfds are attached to the new VM instead (cpr_attach).
     void msix_enable() {
         Machine& m = destination();
-        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d) m.vmm().msix_enable(d);
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d)
+            if (s_.cpr && scenario_.devices[d].passthrough)
+                m.vmm().cpr_attach(d);
+            else
+                m.vmm().msix_enable(d);
     }
     /// The irq bypass connects every device's vectors on the destination.
     void irq_bypass_connect() {
         Machine& m = destination();
         for (uint32_t d = 0; d < m.qemu.devices.size(); ++d) m.vmm().connect_bypass(d, vector_enable_);
     }
-    /// vfio_vmstate_change to RUNNING on the destination: held MSIs are sent.
-    void start_devices() { set_devices(destination(), DeviceRunState::Running); }
+    /// vfio_vmstate_change to RUNNING on the destination: held MSIs are sent. A live update's
+    /// preserved devices never stopped.
+    void start_devices() {
+        Machine& m = destination();
+        for (uint32_t d = 0; d < m.qemu.devices.size(); ++d)
+            if (scenario_.devices[d].kind == DeviceKind::Msi && !(s_.cpr && scenario_.devices[d].passthrough))
+                m.vmm().set_state(d, DeviceRunState::Running);
+    }
 
     /// Every MSI-capable device of `m` to `state` (a timer is the vCPU's own, not a VFIO device),
     /// or only those that stop at `only`.
@@ -235,13 +265,26 @@ class MigrationDriver : public Backend {
 
     /// The final RAM pass ends with the switch-over: the destination machine comes up with a
     /// copy of guest RAM, and from now on the VM's home is the destination.
+    ///
+    /// A live update instead ends with the old QEMU exiting: KVM destroys the old VM, releasing the
+    /// irqfds still assigned (arm/x86.cpr_detach=at_destroy), and the new QEMU's VM (the
+    /// destination machine: guest RAM is the same shared memory) takes over the running passthrough
+    /// devices and their eventfds.
     void switch_over() {
         Machine& src = source();
+        if (s_.cpr) {
+            log_.emit(tp::kQemuCprOldVmExit);
+            for (uint32_t d = 0; d < src.qemu.devices.size(); ++d)
+                if (scenario_.devices[d].passthrough) src.vmm().cpr_detach(d);
+        }
         s_.dst = self().make_machine(true);
         s_.dst->mem.guest = src.mem.guest;
         s_.dst->mem.guest.reset_stats();  // the copy is transport; the source counted the writes
         s_.on_dst = true;
         log_.emit(tp::kQemuSwitchOver, src.mem.guest.pages_allocated());
+        if (s_.cpr)
+            for (uint32_t d = 0; d < src.qemu.devices.size(); ++d)
+                if (scenario_.devices[d].passthrough) s_.dst->vmm().cpr_adopt(d, src.qemu.devices[d]);
     }
 
     const Scenario& scenario_;
@@ -249,6 +292,7 @@ class MigrationDriver : public Backend {
     GuestLog& guest_log_;
     std::unique_ptr<UnicornGuest> unicorn_;                 // guest: unicorn (its machine is snapshotted beside State)
     VectorEnable vector_enable_ = VectorEnable::AllAtOnce;  // how QEMU enables MSI-X vectors
+    CprDetach cpr_detach_ = CprDetach::BeforeSave;          // when a live update detaches the devices' interrupts
 
    private:
     struct Snapshot final : BackendSnapshot {
@@ -264,6 +308,7 @@ class MigrationDriver : public Backend {
         const PlanTable& table = Derived::plan_table();
         const StepRow& row = (save ? table.save : table.restore).at(a.step);
         if (save && s_.on_dst) next_migration();
+        if (save) s_.cpr = scenario_.steps.at(a.scenario_step).migration == MigrationKind::Cpr;
         log_.emit(*row.point);
         (self().*row.handler)();
     }

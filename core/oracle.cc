@@ -49,13 +49,16 @@ void Oracle::apply(const Action& a, uint32_t index) {
 
 Verdicts Verdicts::from(const std::vector<Event>& events, const Scenario& scenario) {
     Verdicts v;
+    auto first_touch = [&](const Event& e, std::vector<std::pair<SourceId, uint32_t>>& into) {
+        for (const std::string& name : e.sources)
+            if (std::optional<SourceId> s = scenario.find_source(name);
+                s && std::none_of(into.begin(), into.end(), [&](const auto& p) { return p.first == *s; }))
+                into.emplace_back(*s, e.action);
+    };
     for (const Event& e : events) {
         if (e.kind == EventKind::Refusal && !v.refused_at) v.refused_at = e.action;
-        if (e.kind == EventKind::Stale)
-            for (const std::string& name : e.sources)
-                if (std::optional<SourceId> s = scenario.find_source(name);
-                    s && std::none_of(v.stale.begin(), v.stale.end(), [&](const auto& p) { return p.first == *s; }))
-                    v.stale.emplace_back(*s, e.action);
+        if (e.kind == EventKind::Stale) first_touch(e, v.stale);
+        if (e.kind == EventKind::Unquiesced) first_touch(e, v.unquiesced);
         if (e.kind != EventKind::Impossible) continue;
         for (const std::string& name : e.sources)
             if (std::optional<SourceId> s = scenario.find_source(name);
@@ -102,17 +105,25 @@ std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& orac
 
     auto stale = std::find_if(verdicts.stale.begin(), verdicts.stale.end(),
                               [source](const auto& p) { return p.first == source; });
+    auto unquiesced = std::find_if(verdicts.unquiesced.begin(), verdicts.unquiesced.end(),
+                                   [source](const auto& p) { return p.first == source; });
+    // Every oracle delivery before action r was made by the backend before r: what is missing
+    // went missing at r or later.
+    auto intact_before = [&](uint32_t r) {
+        auto before = [r](uint32_t action) { return action < r; };
+        return std::count_if(at.begin(), at.end(), before) ==
+               std::count_if(oracle.deliveries.begin(), oracle.deliveries.end(), before);
+    };
     if (std::find(verdicts.impossible.begin(), verdicts.impossible.end(), source) != verdicts.impossible.end()) {
         o.outcome = Outcome::Impossible;
     } else if (stale != verdicts.stale.end() &&
                std::any_of(at.begin(), at.end(), [&](uint32_t action) { return action >= stale->second; })) {
         o.outcome = Outcome::DeliveredAfterDeassign;
-    } else if (o.outcome == Outcome::Lost && verdicts.refused_at) {
-        const uint32_t r = *verdicts.refused_at;
-        auto before = [r](uint32_t action) { return action < r; };
-        if (std::count_if(at.begin(), at.end(), before) ==
-            std::count_if(oracle.deliveries.begin(), oracle.deliveries.end(), before))
-            o.outcome = Outcome::SaveRefused;
+    } else if (o.outcome == Outcome::Lost && verdicts.refused_at && intact_before(*verdicts.refused_at)) {
+        o.outcome = Outcome::SaveRefused;
+    } else if (o.outcome == Outcome::Lost && unquiesced != verdicts.unquiesced.end() &&
+               intact_before(unquiesced->second)) {
+        o.outcome = Outcome::Undefined;
     } else if (o.outcome == Outcome::Duplicated && mode == DeliveryMode::AtLeastOnce) {
         o.outcome = Outcome::Spurious;  // at-least-once: the extra interrupt is accepted
     }

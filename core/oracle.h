@@ -59,6 +59,9 @@ struct Verdicts {
     /// Per source touched by a Stale event (an MSI posted / forwarded through a deassigned
     /// irqfd's mapping, X3): the action of the first one.
     std::vector<std::pair<SourceId, uint32_t>> stale;
+    /// Per source touched by an Unquiesced event (its passthrough device still generated
+    /// interrupts when the VM's pending state was saved, kernel_history A2): the action of the first.
+    std::vector<std::pair<SourceId, uint32_t>> unquiesced;
     /// From a run's recorded events (non-Op events are always recorded).
     static Verdicts from(const std::vector<Event>& events, const Scenario& scenario);
 };
@@ -74,6 +77,9 @@ struct Verdicts {
 ///    whatever the count says; X3);
 ///  - lost in a run with a Refusal at action r, with every oracle delivery before r made by the
 ///    backend before r: save-refused (the loss came with the kernel's refusal, not silently);
+///  - lost after an Unquiesced event touched it at action u, with every oracle delivery before u
+///    made before u: undefined (the kernel's contract wants the generator quiesced before the
+///    pending-state save: Oliver Upton 2025-07-02, kernel_history A2);
 ///  - duplicated on a source whose device is `delivery: at-least-once`: spurious (issue 15 §2.6:
 ///    an extra interrupt is accepted, Firecracker #5568, Oliver Upton 2025-07-02); a loss stays lost.
 std::optional<SourceOutcome> classify(SourceId source, const Oracle::Tally& oracle,

@@ -12,6 +12,7 @@ const char* to_string(Outcome outcome) {
         case Outcome::Impossible: return "impossible";
         case Outcome::Spurious: return "spurious";
         case Outcome::DeliveredAfterDeassign: return "delivered-after-deassign";
+        case Outcome::Undefined: return "undefined";
     }
     return "?";
 }
@@ -19,10 +20,12 @@ const char* to_string(Outcome outcome) {
 std::optional<Outcome> parse_outcome(std::string_view text) {
     for (Outcome o : {Outcome::DeliveredOnce, Outcome::Lost, Outcome::Duplicated, Outcome::Pending,
                       Outcome::SaveRefused, Outcome::Impossible, Outcome::Spurious,
-                      Outcome::DeliveredAfterDeassign})
+                      Outcome::DeliveredAfterDeassign, Outcome::Undefined})
         if (text == to_string(o)) return o;
     return std::nullopt;
 }
+
+const char* to_string(MigrationKind kind) { return kind == MigrationKind::Cpr ? "cpr" : "live"; }
 
 const char* to_string(GuestKind kind) { return kind == GuestKind::Unicorn ? "unicorn" : "abstract"; }
 

@@ -473,7 +473,21 @@ class Loader {
     void migrate(const YAML::Node& v, const std::string& p, Step& s) {
         s.order.loc = s.loc;
         if (v.IsNull()) return;  // `- migrate:` alone: QEMU's order, nothing fired
-        Entries m = map(v, p, {"order", "fire", "cancel_after"}, {});
+        Entries m = map(v, p, {"kind", "order", "fire", "cancel_after"}, {});
+        if (const YAML::Node* k = find(m, "kind")) {
+            std::string kp = child(p, "kind");
+            std::string kind = string(*k, kp);
+            if (kind == "cpr")
+                s.migration = MigrationKind::Cpr;
+            else if (kind != "live")
+                fail(*k, kp,
+                     fmt::format("expected live (a live migration to a new machine) or cpr (a same-host live "
+                                 "update: QEMU CPR), got '{}'",
+                                 kind));
+            if (s.migration == MigrationKind::Cpr && find(m, "cancel_after"))
+                fail(*find(m, "cancel_after"), child(p, "cancel_after"),
+                     "a live update (kind: cpr) is not cancelled in this model: drop 'cancel_after' or 'kind: cpr'");
+        }
         if (const YAML::Node* c = find(m, "cancel_after")) {
             std::string cp = child(p, "cancel_after");
             s.cancel_after = string(*c, cp);

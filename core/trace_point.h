@@ -44,8 +44,11 @@ enum class EventKind : uint8_t {
                  // sees): losses after it are `save-refused`, not silent losses
     Stale,       // a device's MSI took the posting / forwarding path of an irqfd that was deassigned
                  // (X3): a source it touches and the guest then takes is `delivered-after-deassign`
+    Unquiesced,  // the VM's pending state was saved while a passthrough device still generated
+                 // interrupts (the kernel's contract wants it quiesced, kernel_history A2): a source
+                 // it touches that is then lost is `undefined`, not `lost`
 };
-inline constexpr int kEventKindCount = 7;
+inline constexpr int kEventKindCount = 8;
 const char* to_string(EventKind kind);
 
 /// An argument printed in hexadecimal (addresses, register values).
@@ -199,6 +202,8 @@ template <class... A>
 using Refused = TracePoint<EventKind::Refusal, A...>;
 template <class... A>
 using Stale = TracePoint<EventKind::Stale, A...>;
+template <class... A>
+using Unquiesced = TracePoint<EventKind::Unquiesced, A...>;
 
 /// The declarations one stack (or core) lists, in the order its trace_points.h declares them.
 using TracePointList = std::span<const TracePointInfo* const>;

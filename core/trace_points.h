@@ -70,6 +70,35 @@ inline constexpr Op<Str, Int, Bool> kQemuSetGsiRouting{
     "QEMU.set_gsi_routing", Layer::Vmm, {"device", "vector", "present"},
     "the VMM installs a routing table without / with the vector's MSI route",
     "KVM_SET_GSI_ROUTING -> kvm_irq_routing_update; vfio_irq_test -e (X2)"};
+// ---- same-host live update (migrate: {kind: cpr}; reference/kernel_history U3, A2) --------------------
+inline constexpr Op<> kQemuCprPreserveDevices{"QEMU.cpr_preserve_devices", Layer::Vmm, {},
+    "live update: the VFIO devices are preserved, not stopped (their interrupts are never quiesced); emulated "
+    "devices stop as in a live migration",
+    "QEMU CPR (docs/devel/migration/CPR.rst; \"vfio-pci: preserve MSI\", Steve Sistare 2025; \"Vfio PCI device "
+    "reset is also suppressed\")"};
+inline constexpr Op<Str> kQemuCprDetach{"QEMU.cpr_detach", Layer::Vmm, {"device"},
+    "live update: the device's vectors are detached from the old VM (KVM_IRQFD deassign); what it signals "
+    "now waits in its eventfds",
+    "QEMU live update after Sistare <6f7b0581-e44b-4f07-bc7c-9d0a7c12140d@oracle.com> (deassign, then "
+    "SAVE_PENDING_TABLES)"};
+inline constexpr Op<> kQemuCprOldVmExit{"QEMU.cpr_old_vm_exit", Layer::Vmm, {},
+    "live update: the old QEMU exits and KVM destroys its VM; irqfds still assigned are released "
+    "(kvm_irqfd_release: the same teardown as a deassign), everything the old VM held is gone",
+    "kvm_irqfd_release; <1751467297-201441-1-git-send-email-steven.sistare@oracle.com> (A2)"};
+inline constexpr Op<Str, Int> kVfioCprAdopt{"VFIO.cpr_adopt", Layer::Vmm, {"device", "vectors"},
+    "live update: the new QEMU takes over the running device, its MSI-X set-up and its eventfds",
+    "\"vfio-pci: preserve MSI\" (post_load finds the eventfds in CPR state)"};
+inline constexpr Op<Str, Int, Int> kVfioEventfdSignal{"VFIO.eventfd_signal", Layer::Vmm, {"device", "vector", "count"},
+    "a detached vector's host IRQ fired: vfio_msihandler signals the eventfd and no irqfd reads it",
+    "vfio_msihandler; eventfd_signal"};
+inline constexpr Op<Str, Int> kQemuCprAttach{"QEMU.cpr_attach", Layer::Vmm, {"device", "vectors"},
+    "live update: the new QEMU attaches the preserved eventfds to the new VM (KVM MSI routes, KVM_IRQFD "
+    "assign); no VFIO_DEVICE_SET_IRQS",
+    "\"vfio-pci: preserve MSI\" (rebuilds vector data structures, attaches the interrupts to the new KVM)"};
+inline constexpr Op<Str, Int, Int> kVfioEventfdPending{"VFIO.eventfd_pending", Layer::Vmm, {"device", "vector", "count"},
+    "kvm_irqfd_assign polls an eventfd that was signalled while detached: the irqfd injects once (the read "
+    "takes the whole count)",
+    "virt/kvm/eventfd.c kvm_irqfd_assign (vfs_poll, EPOLLIN -> schedule the inject); irqfd_wakeup"};
 inline constexpr Op<Str, Int, Bool> kVfioMsihandler{"VFIO.msihandler", Layer::Vmm, {"device", "vector", "irqfd"},
     "a VFIO host IRQ fired: its eventfd is signalled", "vfio_msihandler"};
 inline constexpr GuestError<Int> kHostSpuriousIrqError{"HOST.spurious_irq", Layer::Hypervisor, {"irq"},

@@ -52,6 +52,21 @@ enum class IrqfdDeassign : uint8_t {
     Fixed,
 };
 
+/// Live update (`migrate: {kind: cpr}`): when the VMM detaches the preserved VFIO devices'
+/// interrupts from the VM it is about to destroy (arm.cpr_detach / x86.cpr_detach, declared where
+/// each VMM model reads them).
+enum class CprDetach : uint8_t {
+    /// KVM_IRQFD deassign of every vector, then the irqchip save (SAVE_PENDING_TABLES, KVM_GET_LAPIC):
+    /// the sequence Steve Sistare settled on after Oliver Upton's review (2025-07-14,
+    /// <6f7b0581-e44b-4f07-bc7c-9d0a7c12140d@oracle.com>: "I have added it to the QEMU live update
+    /// sequence, after calling kvm_irqfd_deassign").
+    BeforeSave,
+    /// Nothing detaches them until the old QEMU exits and KVM destroys its VM (kvm_irqfd_release),
+    /// after the irqchip save: the sequence the rejected A2 patch was written for ("destroys and
+    /// recreates the KVM instance, without quiescing VFIO interrupts").
+    AtDestroy,
+};
+
 /// What the migration stream carries of one device (vfio_save_state / vfio_pci_load_config).
 struct DeviceImage {
     bool msix_programmed = false;
@@ -171,6 +186,69 @@ class Vfio {
         }
     }
 
+    /// Live update: the old QEMU detaches every vector of a passthrough device from the VM it is
+    /// about to destroy (KVM_IRQFD deassign: the bypass disconnects as for any deassign). From now
+    /// on the device's host IRQs only signal the eventfds (host_irq), which the new QEMU inherits.
+    void cpr_detach(size_t device) {
+        PciDevice& d = devices_.at(device);
+        if (!d.passthrough || !d.msix_enabled) return;
+        bool any = false;
+        for (uint32_t v = 0; v < d.vectors.size(); ++v) {
+            VfioVector& vec = d.vectors[v];
+            if (vec.detached) continue;
+            if (!any) log_.emit(tp::kQemuCprDetach, d.name);
+            any = true;
+            if (vec.irqfd) irqfd_deassign(device, v);
+            vec.detached = true;
+        }
+    }
+
+    /// Live update, on the new machine: the new QEMU takes over `old`, the running device with its
+    /// MSI-X set-up and eventfds (vfio-pci CPR). The host's interrupt for each vector is the same
+    /// one; the model's new machine has its own host hardware, so the host IRQ is set up again on
+    /// it (docs/design.md "Live update"). The vectors stay detached until cpr_attach.
+    void cpr_adopt(size_t device, const PciDevice& old) {
+        PciDevice& d = devices_.at(device);
+        d.state = old.state;
+        d.msix_programmed = old.msix_programmed;
+        d.msix_enabled = old.msix_enabled;
+        d.msix = old.msix;
+        d.held = old.held;
+        for (uint32_t v = 0; v < d.vectors.size() && v < old.vectors.size(); ++v) {
+            VfioVector& vec = d.vectors[v];
+            vec.detached = old.vectors[v].detached;
+            vec.eventfd = old.vectors[v].eventfd;
+            if (d.passthrough && old.vectors[v].host_irq >= 0) vec.host_irq = port_.request_host_irq(d, v);
+        }
+        log_.emit(tp::kVfioCprAdopt, d.name, d.vectors.size());
+    }
+
+    /// Live update: the new QEMU attaches the preserved eventfds to the new VM: a KVM MSI route and
+    /// KVM_IRQFD assign per vector, no VFIO_DEVICE_SET_IRQS. kvm_irqfd_assign polls the eventfd; one
+    /// signalled meanwhile is injected once through the new irqfd. A device whose MSI-X was never
+    /// enabled takes vfio_msix_enable as usual.
+    void cpr_attach(size_t device) {
+        PciDevice& d = devices_.at(device);
+        if (!d.msix_enabled) {
+            msix_enable(device);
+            return;
+        }
+        log_.emit(tp::kQemuCprAttach, d.name, d.vectors.size());
+        for (uint32_t v = 0; v < d.vectors.size(); ++v) {
+            VfioVector& vec = d.vectors[v];
+            if (!vec.detached) continue;
+            port_.route(d, v);
+            vec.irqfd = true;
+            vec.detached = false;
+            vec.deassigned = false;
+            if (vec.eventfd == 0) continue;
+            log_.emit(tp::kVfioEventfdPending, d.name, v, vec.eventfd);
+            vec.eventfd = 0;
+            port_.inject(d, v, true);
+        }
+        for (uint32_t v : d.release()) send(device, v);
+    }
+
     /// The VMM installs a routing table without (`present` false) or with the vector's MSI route
     /// (vfio_irq_test -e: an empty table, then the old one again; X2).
     void set_route(size_t device, uint32_t vector, bool present) {
@@ -185,6 +263,10 @@ class Vfio {
         for (PciDevice& d : devices_)
             for (uint32_t v = 0; v < d.vectors.size(); ++v)
                 if (d.vectors[v].host_irq == irq) {
+                    if (d.vectors[v].detached) {  // live update: nobody reads the eventfd until cpr_attach
+                        log_.emit(tp::kVfioEventfdSignal, d.name, v, ++d.vectors[v].eventfd);
+                        return;
+                    }
                     log_.emit(tp::kVfioMsihandler, d.name, v, d.vectors[v].irqfd);
                     port_.inject(d, v, d.vectors[v].irqfd);
                     return;
@@ -213,9 +295,11 @@ class Vfio {
     }
     /// vfio_pci_load_config on the destination: config, MSI-X table, and the MSIs the stream holds
     /// joined with those the RESUMING device raised meanwhile.
-    void load(const std::vector<DeviceImage>& images) {
+    /// In a live update (`keep_passthrough`) the preserved passthrough devices keep their own state.
+    void load(const std::vector<DeviceImage>& images, bool keep_passthrough = false) {
         for (size_t i = 0; i < devices_.size() && i < images.size(); ++i) {
             PciDevice& d = devices_[i];
+            if (keep_passthrough && d.passthrough) continue;
             d.msix_programmed = images[i].msix_programmed;
             d.load_held(images[i].held);
             d.msix = images[i].msix;

@@ -142,6 +142,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         : MigrationDriver(ctx),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
           logical_(kGuestApicDestPolicy.read(ctx.policy) == GuestApicDest::Logical) {
+        cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
         boot();
     }
 
@@ -196,6 +197,9 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         if (dev.kind == DeviceKind::Msi) {
             if (h.qemu.devices.at(src.device).holds(src.vector, held_in_stream(src.device)))
                 out.push_back({&places::kDevice, src.device, false});
+            // Live update: kvm_irqfd_assign on the new VM will inject what the eventfd counted.
+            if (h.qemu.devices.at(src.device).vectors.at(src.vector).eventfd)
+                out.push_back({&places::kEventfd, src.device, true});
         } else if (dev.kind == DeviceKind::Timer) {
             // A tick KVM counted in lapic_timer.pending (the deadline passed while the vCPU was out of
             // the guest): vcpu_run injects it at the vCPU's next pass, on this machine only (KVM_GET_LAPIC

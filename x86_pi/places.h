@@ -8,6 +8,9 @@ namespace irqdiff::x86::places {
 
 // QEMU / VFIO: a stopped device (or the migration stream's device state) holds the MSI.
 inline constexpr Place kDevice{"x86.device", IndexKind::Device, "held by the device or its saved state"};
+// Live update: signalled on a detached vector's VFIO eventfd; kvm_irqfd_assign injects it on the new VM.
+inline constexpr Place kEventfd{"x86.eventfd", IndexKind::Device,
+                               "signalled on the VFIO eventfd of a vector detached for a live update"};
 // The migration stream's LAPIC state: a one-shot timer (TMICT != 0) whose deadline has passed; KVM_SET_LAPIC
 // fires it from QEMU's zero TMCCT.
 inline constexpr Place kSavedTimer{"x86.saved_timer", IndexKind::Vcpu, "an expired LAPIC timer in the saved state"};

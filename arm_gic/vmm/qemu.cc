@@ -34,4 +34,16 @@ const Policy<GicrSave> kGicrSavePolicy{
     "(gicr_typers left zero: every vCPU saved with vCPU 0's state, non-zero vCPUs get vCPU 0's GICR_PENDBASER and "
     "lose their pending LPIs)"};
 
+const Policy<CprDetach> kCprDetachPolicy{
+    "arm.cpr_detach",
+    "arm",
+    {{"before_save", CprDetach::BeforeSave}, {"at_destroy", CprDetach::AtDestroy}},
+    CprDetach::BeforeSave,
+    "live update (migrate kind cpr): when QEMU detaches the preserved VFIO devices' irqfds from the old VM: "
+    "before SAVE_PENDING_TABLES, or only when the old VM is destroyed after it",
+    "before_save = Steve Sistare 2025-07-14 <6f7b0581-e44b-4f07-bc7c-9d0a7c12140d@oracle.com> (QEMU live update: "
+    "kvm_irqfd_deassign, then SAVE_PENDING_TABLES); at_destroy = the sequence of the rejected A2 patch "
+    "<1751467297-201441-1-git-send-email-steven.sistare@oracle.com> (KVM destroyed and recreated, interrupts "
+    "never quiesced; kvm_irqfd_release at VM teardown)"};
+
 }  // namespace irqdiff::arm::vmm

@@ -37,6 +37,9 @@ enum class GicrSave : uint8_t {
 /// arm.vmm_gicr_save (arm_gic/vmm/qemu.cc).
 extern const Policy<GicrSave> kGicrSavePolicy;
 
+/// arm.cpr_detach: when a live update detaches the devices' interrupts (core/vfio.h CprDetach).
+extern const Policy<CprDetach> kCprDetachPolicy;
+
 class QemuPort {
    public:
     explicit QemuPort(Machine& machine) : m_(machine) {}

@@ -189,5 +189,25 @@ TEST(Classify, SpuriousHasItsOwnOutcomeName) {
     EXPECT_EQ(parse_outcome("spurious"), Outcome::Spurious);
 }
 
+// Issue 15 §2.3: "The expectation for this ioctl [SAVE_PENDING_TABLES] is that userspace has already
+// quiesced the interrupt generator" (Oliver Upton, 2025-07-02, <aGVN8_hmeSKdHGfG@linux.dev>;
+// reference/kernel_history A2). A source lost after an Unquiesced event at action u is `undefined`
+// when the deliveries before u were intact; one lost before u, or not touched, stays `lost`, and a
+// delivered one is never undefined.
+TEST(Classify, LostAfterAnUnquiescedSaveIsUndefined_aGVN8_hmeSKdHGfG) {
+    Verdicts unquiesced;
+    unquiesced.unquiesced = {{0, 4}};
+    auto with = [&](const Oracle::Tally& t, std::vector<Delivery> d) {
+        return classify(0, t, d, {}, true, true, unquiesced)->outcome;
+    };
+    EXPECT_EQ(with(tally(1, {9}), {}), Outcome::Undefined);
+    EXPECT_EQ(with(tally(1, {9}), {{9, 0, 0}}), Outcome::DeliveredOnce);
+    EXPECT_EQ(with(tally(2, {2, 9}), {}), Outcome::Lost);  // the delivery at 2, before the save, is missing
+    EXPECT_EQ(with(tally(2, {2, 9}), {{2, 0, 0}}), Outcome::Undefined);
+    EXPECT_EQ(classify(1, tally(1, {9}), {}, {}, true, true, unquiesced)->outcome, Outcome::Lost);  // not touched
+    EXPECT_STREQ(to_string(Outcome::Undefined), "undefined");
+    EXPECT_EQ(parse_outcome("undefined"), Outcome::Undefined);
+}
+
 }  // namespace
 }  // namespace irqdiff

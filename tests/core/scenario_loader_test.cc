@@ -191,13 +191,13 @@ TEST(ScenarioLoader, RejectsBadSteps) {
     EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {fire: [{source: nic.0}]}}]\n"),
               "t.yaml:8:27: steps[0].migrate.fire[0]: missing key 'before'");
     EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {when: now}}]\n"),
-              "t.yaml:8:20: steps[0].migrate: unknown key 'when' (expected one of: order, fire, cancel_after)");
+              "t.yaml:8:20: steps[0].migrate: unknown key 'when' (expected one of: kind, order, fire, cancel_after)");
 }
 
 TEST(ScenarioLoader, RejectsBadExpectations) {
     EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.0: gone}\n"),
               "t.yaml:9:17: expect.nic.0: 'gone' is not an outcome (expected one of: delivered-once, lost, "
-              "duplicated, pending, save-refused, impossible, spurious, delivered-after-deassign)");
+              "duplicated, pending, save-refused, impossible, spurious, delivered-after-deassign, undefined)");
     EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {nic.1: lost}\n"),
               "t.yaml:9:10: expect: nic.1 is never fired by the steps, so it has no outcome");
     EXPECT_EQ(error_of(kHeader + "steps: [{fire: nic.0}]\nexpect: {all: lost, all: lost}\n"),
@@ -260,8 +260,8 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
         "t.yaml:8:10: unknown policy 'arm.transfr' (expected one of: arm.transfer, arm.gic, "
         "arm.its_command_error, arm.its_table_fault, arm.vpt_writeback, arm.vfio_vector_enable, "
         "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, arm.vmm_gicr_save, "
-        "arm.irqfd_deassign, x86.set_lapic_clears_pir, x86.posting, x86.ipiv, x86.guest_apic_dest, x86.sn_on_put, "
-        "x86.irqfd_deassign)");
+        "arm.irqfd_deassign, arm.cpr_detach, x86.set_lapic_clears_pir, x86.posting, x86.ipiv, x86.guest_apic_dest, x86.sn_on_put, "
+        "x86.irqfd_deassign, x86.cpr_detach)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {

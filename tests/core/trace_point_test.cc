@@ -87,7 +87,7 @@ size_t declarations_in(const fs::path& header, const std::string& begin = "", co
     std::string s = text.str();
     if (!begin.empty()) s = s.substr(s.find(begin));
     if (!end.empty()) s = s.substr(0, s.find(end));
-    const std::regex decl(R"(\ninline constexpr (Op|GuestError|Violation|Ignored|Impossible|Refused|Stale)<[^>]*> k\w+)");
+    const std::regex decl(R"(\ninline constexpr (Op|GuestError|Violation|Ignored|Impossible|Refused|Stale|Unquiesced)<[^>]*> k\w+)");
     return static_cast<size_t>(std::distance(std::sregex_iterator(s.begin(), s.end(), decl), std::sregex_iterator()));
 }
 

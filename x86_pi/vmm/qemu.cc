@@ -4,6 +4,18 @@
 
 namespace irqdiff::x86::vmm {
 
+const Policy<CprDetach> kCprDetachPolicy{
+    "x86.cpr_detach",
+    "x86",
+    {{"before_save", CprDetach::BeforeSave}, {"at_destroy", CprDetach::AtDestroy}},
+    CprDetach::BeforeSave,
+    "live update (migrate kind cpr): when QEMU detaches the preserved VFIO devices' irqfds from the old VM: "
+    "before KVM_GET_LAPIC, or only when the old VM is destroyed after it",
+    "before_save = the QEMU live-update sequence of Steve Sistare 2025-07-14 "
+    "<6f7b0581-e44b-4f07-bc7c-9d0a7c12140d@oracle.com> (kvm_irqfd_deassign before the interrupt-state save); "
+    "at_destroy = KVM destroyed and recreated without quiescing the interrupts (A2's premise; kvm_irqfd_release "
+    "at VM teardown)"};
+
 void QemuPort::send_to_host(PciDevice& d, uint32_t v) {
     int irq = d.vectors.at(v).host_irq;
     if (irq < 0) {

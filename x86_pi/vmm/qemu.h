@@ -11,10 +11,14 @@
 #include <cstdint>
 #include <stdexcept>
 
+#include "core/policy.h"
 #include "core/vfio.h"
 #include "x86_pi/machine.h"
 
 namespace irqdiff::x86::vmm {
+
+/// x86.cpr_detach: when a live update detaches the devices' interrupts (core/vfio.h CprDetach).
+extern const Policy<CprDetach> kCprDetachPolicy;
 
 class QemuPort {
    public:
