@@ -142,6 +142,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         : MigrationDriver(ctx),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
           logical_(kGuestApicDestPolicy.read(ctx.policy) == GuestApicDest::Logical) {
+        vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
         boot();
     }
@@ -340,7 +341,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                     qemu.write_msix(d, scenario_.sources[id].vector, guest().msi(id));
             h.qemu.devices[d].msix_programmed = true;  // the guest's driver enables MSI-X
             qemu.msix_enable(d);
-            qemu.connect_bypass(d);
+            qemu.connect_bypass(d, vector_enable_);
         }
         service();
     }

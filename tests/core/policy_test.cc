@@ -62,7 +62,8 @@ TEST(PolicyCatalogue, IsTheBackendsListsInOrderWithoutDuplicates) {
                                                    "arm.list_registers", "arm.vpendbaser_dirty_reads", "arm.save",
                                                    "arm.its_save_error", "arm.vmm_gicr_save", "arm.irqfd_deassign", "arm.cpr_detach",
                                                    "x86.set_lapic_clears_pir", "x86.posting", "x86.ipiv",
-                                                   "x86.guest_apic_dest", "x86.sn_on_put", "x86.irqfd_deassign", "x86.cpr_detach"}));
+                                                   "x86.guest_apic_dest", "x86.sn_on_put", "x86.irqfd_deassign",
+                                                   "x86.vfio_vector_enable", "x86.cpr_detach"}));
     Registry r;
     BackendInfo a{"a", "", true, nullptr, nullptr, {}, {kColour.spec()}};
     BackendInfo b{"b", "", true, nullptr, nullptr, {}, {kColour.spec()}};

@@ -613,5 +613,61 @@ TEST(QemuApic, RestoredArmedOneShotExpiresInsideSetLapic_8e6ed96cdd50) {
     EXPECT_EQ(dst.page(0).read(apic::PPR), 0x20u);  // recomputed from TPR (QEMU carried no PPR)
 }
 
+// ---- QEMU < 6.0's one-by-one vector enable (x86.vfio_vector_enable) -----------------------------
+
+// QEMU before 6.0 enabled restored MSI-X vectors one by one, each VFIO_DEVICE_SET_IRQS
+// re-registering every vector (reference/kernel_history U1; eaadba6f9b14's "vector 0 with an
+// invalid fd to get MSI-X enabled"): with three vectors, vector 0 is disconnected twice and vector 1
+// once (kvm_arch_irq_bypass_del_producer -> irq_set_vcpu_affinity(NULL), reference §1.2, §4.5),
+// each time back to its remapped entry, then posted again; at the end every IRTE is posted and the
+// bypass count is the vector count.
+TEST(QemuVectorEnableX86, OneByOneDisconnectsEachConnectedVectorAtEverySetIrqs_U1_eaadba6f9b14) {
+    Machine m(1);
+    m.start_all();
+    size_t d = m.add_device("nic", 3);
+    for (uint32_t v = 0; v < 3; ++v) m.program(d, v, logical_msi(0x01, static_cast<uint8_t>(kV0 + v)));
+    m.enable(d);
+    size_t from = m.mark();
+    m.vmm().connect_bypass(d, VectorEnable::OneByOne);
+    m.service();
+    EXPECT_EQ(m.count(tp::kQemuVfioSetIrqs, from), 3u);
+    EXPECT_EQ(m.find(tp::kKvmIrqBypassDelProducer, {arg("gsi", m.gsi(d, 0))}, from).size(), 2u);
+    EXPECT_EQ(m.find(tp::kKvmIrqBypassDelProducer, {arg("gsi", m.gsi(d, 1))}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmIrqBypassDelProducer, {arg("gsi", m.gsi(d, 2))}, from).size(), 0u);
+    EXPECT_EQ(m.count(tp::kKvmIrqBypassAddProducer, from), 6u);
+    EXPECT_EQ(m.count(tp::kHostIrteRemapped, from), 3u);
+    for (uint32_t v = 0; v < 3; ++v) EXPECT_TRUE(irte_posted(m, d, v)) << v;
+    EXPECT_EQ(m.state().bypass_irqs, 3u);
+}
+
+// The PIR is the vCPU's posted-interrupt descriptor, not the IRTE's (VT-d §9.10: a posted IRTE
+// only points at it, PDA): del_producer puts the IRTE back to remapped format and leaves a bit
+// posted while the vCPU was preempted (SN=1, ON=0) where it is; vmx_vcpu_pi_load sets ON for the
+// non-empty PIR and the entry's sync delivers it once [reference §1.2, §4.3, §4.5]. The ARM
+// counterpart, unset_forwarding, drops the VPT bit (kernel_history A1): scenarios/teardown/
+// deassign_pending_{arm_A1,x86_X1}.yaml.
+TEST(QemuIrqBypassDelProducer, LeavesAPostedPirBitForTheNextLoad_vmx_pi_update_irte) {
+    Machine m(1);
+    m.start_all();
+    size_t d = m.plug({logical_msi(0x01, kV0)});
+    m.kvm().leave_guest(0, /*preempted=*/true);
+    m.fire(d, 0);
+    ASSERT_TRUE(m.pir(0, kV0));
+    ASSERT_FALSE(m.pid(0).on);
+    size_t from = m.mark();
+    m.vmm().irqfd_deassign(d, 0);  // kvm_arch_irq_bypass_del_producer
+    m.service();
+    EXPECT_EQ(m.count(tp::kKvmIrqBypassDelProducer, from), 1u);
+    EXPECT_FALSE(irte_posted(m, d, 0));
+    EXPECT_TRUE(m.pir(0, kV0));
+    EXPECT_FALSE(m.pid(0).on);
+    m.start(0);
+    std::optional<Taken> t = m.take(0);
+    ASSERT_TRUE(t.has_value());
+    EXPECT_EQ(t->vector, kV0);
+    EXPECT_EQ(t->path, DeliveryPath::Direct);
+    EXPECT_FALSE(m.take(0).has_value());
+}
+
 }  // namespace
 }  // namespace irqdiff::x86

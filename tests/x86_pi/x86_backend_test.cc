@@ -319,7 +319,8 @@ TEST(X86BackendSeed, DefaultsDeliverEverySourceOnceByPosting) {
     EXPECT_EQ(r.arch, "x86");
     EXPECT_EQ(r.policy.to_string(),
               "x86.set_lapic_clears_pir=before_load,x86.posting=on,x86.ipiv=off,x86.guest_apic_dest=logical,"
-              "x86.sn_on_put=always,x86.irqfd_deassign=fixed,x86.cpr_detach=before_save");
+              "x86.sn_on_put=always,x86.irqfd_deassign=fixed,x86.vfio_vector_enable=all_at_once,"
+              "x86.cpr_detach=before_save");
     for (std::string_view s : {"nic.0", "nic.1"}) {
         SCOPED_TRACE(s);
         const SourceOutcome& o = outcome(r, s);

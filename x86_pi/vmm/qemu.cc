@@ -4,6 +4,22 @@
 
 namespace irqdiff::x86::vmm {
 
+// QEMU's vfio_msix_enable on restore (vfio_pci_load_config -> vfio_msix_enable), read by the x86
+// backend for every connect_bypass (core/vfio.h); ARM's arm.vfio_vector_enable is the same
+// mechanism over set/unset_forwarding.
+const Policy<VectorEnable> kVectorEnablePolicy{
+    "x86.vfio_vector_enable",
+    "x86",
+    {{"all_at_once", VectorEnable::AllAtOnce}, {"one_by_one", VectorEnable::OneByOne}},
+    VectorEnable::AllAtOnce,
+    "how QEMU enables MSI-X vectors on restore: together, or one by one with each SET_IRQS re-registering every "
+    "vector (kvm_arch_irq_bypass_del_producer puts each connected vector's IRTE back to remapped mode, "
+    "add_producer posts it again)",
+    "QEMU < 6.0 vfio_msix_enable (reference/kernel_history U1: \"simply allocate all needed vectors first\"; "
+    "eaadba6f9b14 \"vfio/pci: enable MSI-X in interrupt restoring on dynamic allocation\"); ecebe53fe993, then "
+    "\"vfio: defer to commit kvm irq routing when enable msi/msix\"; the IRTE side: "
+    "vmx_pi_update_irte -> irq_set_vcpu_affinity(NULL) (reference/x86 §1.2, §4.5)"};
+
 const Policy<CprDetach> kCprDetachPolicy{
     "x86.cpr_detach",
     "x86",

@@ -9,13 +9,16 @@
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 
 #include "core/policy.h"
 #include "core/vfio.h"
 #include "x86_pi/machine.h"
 
 namespace irqdiff::x86::vmm {
+
+/// x86.vfio_vector_enable: how QEMU enables MSI-X vectors on restore (x86_pi/vmm/qemu.cc), the
+/// counterpart of arm.vfio_vector_enable (arm_gic/vmm/qemu.cc) with the same values.
+extern const Policy<VectorEnable> kVectorEnablePolicy;
 
 /// x86.cpr_detach: when a live update detaches the devices' interrupts (core/vfio.h CprDetach).
 extern const Policy<CprDetach> kCprDetachPolicy;
@@ -47,10 +50,11 @@ class QemuPort {
         return irq;
     }
     void add_producer(PciDevice& d, uint32_t v) { m_.kvm().irq_bypass_add_producer(gsi(d, v), d.vectors[v].host_irq); }
-    /// Only QEMU < 6.0's one-by-one vector enable disconnects a producer; x86 has no such policy.
-    void del_producer(PciDevice&, uint32_t) {
-        throw std::logic_error("x86 QEMU: one-by-one MSI-X vector enable (QEMU < 6.0) is not modelled on x86");
-    }
+    /// The VFIO producer unregisters (vfio_msi_set_vector_signal -> irq_bypass_unregister_producer
+    /// -> kvm_arch_irq_bypass_del_producer), as QEMU < 6.0's one-by-one vector enable does for every
+    /// connected vector at each VFIO_DEVICE_SET_IRQS (x86.vfio_vector_enable=one_by_one). The irqfd
+    /// keeps its MSI routing type (no deassign), so KVM tears the IRTE down to remapped mode.
+    void del_producer(PciDevice& d, uint32_t v) { m_.kvm().irq_bypass_del_producer(gsi(d, v)); }
     void deassign(PciDevice& d, uint32_t v) {  // the bypass disconnects with the irqfd
         if (d.vectors.at(v).irqfd) m_.kvm().irqfd_deassign(gsi(d, v));
     }
