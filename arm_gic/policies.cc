@@ -11,7 +11,8 @@ std::vector<PolicySpec> arm_policies() {
     return {kvm::kTransferPolicy.spec(), kGicVersionPolicy.spec(),     kCommandErrorPolicy.spec(),
             kTableFaultPolicy.spec(),    kVptWritebackPolicy.spec(),   vmm::kVectorEnablePolicy.spec(),
             kListRegistersPolicy.spec(), kVpendbaserDirtyPolicy.spec(), kvm::kSavePolicy.spec(),
-            vmm::kItsSaveErrorPolicy.spec(), vmm::kGicrSavePolicy.spec(), kvm::kIrqfdDeassignPolicy.spec()};
+            vmm::kItsSaveErrorPolicy.spec(), vmm::kGicrSavePolicy.spec(), kvm::kIrqfdDeassignPolicy.spec(),
+            vmm::kItsRegsPolicy.spec()};
 }
 
 }  // namespace irqdiff::arm
