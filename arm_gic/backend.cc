@@ -176,7 +176,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
           save_(kvm::kSavePolicy.read(ctx.policy)),
           its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
           gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
-          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)) {
+          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)),
+          its_regs_order_(vmm::kItsRegsPolicy.read(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
@@ -433,10 +434,11 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             cpu.write_igrpen1(transit().cpuif[v].grp1);
         }
     }
+    /// kvm_arm_its_post_load's register writes, in arm.vmm_its_regs's order.
     void restore_its_regs() {
         const Stream& st = transit();
-        destination().kvm().restore_its_registers(st.its_cbaser, st.its_creadr, st.its_cwriter, st.its_baser0,
-                                                  st.its_baser1);
+        const vmm::ItsRegs regs{st.its_cbaser, st.its_creadr, st.its_cwriter, st.its_baser0, st.its_baser1};
+        destination().kvm().restore_its_registers(vmm::its_register_writes(regs, its_regs_order_));
     }
     void restore_its_tables() {
         if (int rc = destination().kvm().its_restore_tables(); rc != kvm::kOk)
@@ -468,6 +470,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     vmm::ItsSaveError its_save_error_;
     vmm::GicrSave gicr_save_;
     IrqfdDeassign irqfd_deassign_;
+    vmm::ItsRegsOrder its_regs_order_;
 };
 
 }  // namespace

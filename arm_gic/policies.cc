@@ -12,7 +12,7 @@ std::vector<PolicySpec> arm_policies() {
             kTableFaultPolicy.spec(),    kVptWritebackPolicy.spec(),   vmm::kVectorEnablePolicy.spec(),
             kListRegistersPolicy.spec(), kVpendbaserDirtyPolicy.spec(), kvm::kSavePolicy.spec(),
             vmm::kItsSaveErrorPolicy.spec(), vmm::kGicrSavePolicy.spec(), kvm::kIrqfdDeassignPolicy.spec(),
-            vmm::kCprDetachPolicy.spec()};
+            vmm::kItsRegsPolicy.spec(), vmm::kCprDetachPolicy.spec()};
 }
 
 }  // namespace irqdiff::arm

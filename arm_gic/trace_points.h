@@ -468,7 +468,20 @@ inline constexpr Ignored<Hex, Hex> kKvmItsWriteIgnored{"KVM.its_write", Layer::H
     "a vITS register the model does not implement, or a read-only one (WI)"};
 inline constexpr Op<Hex, Hex, Hex, Hex, Hex> kKvmRestoreItsRegisters{
     "KVM.restore_its_registers", Layer::Vmm, {"cbaser", "creadr", "cwriter", "baser0", "baser1"},
-    "QEMU restores the vITS registers (uaccess writes a guest may not make)", "kvm_arm_its_post_load"};
+    "the VMM restored the vITS registers (uaccess writes, in arm.vmm_its_regs's order): the values KVM holds now",
+    "kvm_arm_its_post_load, vgic_its_attr_regs_access"};
+inline constexpr Op<Hex, Hex> kKvmCbaserResetsQueue{"KVM.cbaser_resets_queue", Layer::Hypervisor,
+    {"creadr", "cwriter"},
+    "GITS_CBASER written: GITS_CREADR and GITS_CWRITER, which held these, reset to 0 (an empty queue)",
+    "vgic_mmio_write_its_cbaser"};
+inline constexpr GuestError<Hex, Int> kKvmUaccessCreadrError{"KVM.uaccess_GITS_CREADR", Layer::Hypervisor,
+    {"offset", "rc"}, "GITS_CREADR restore refused: the vITS is enabled, or the offset lies beyond the queue",
+    "vgic_mmio_uaccess_write_its_creadr"};
+inline constexpr Op<Hex, Hex, Int> kKvmItsEnableRunsQueue{"KVM.its_enable_runs_queue", Layer::Hypervisor,
+    {"creadr", "cwriter", "commands"},
+    "GITS_CTLR.Enabled with commands between GITS_CREADR and GITS_CWRITER: they run now (after a restore that "
+    "wrote GITS_CREADR before GITS_CBASER, the guest's whole queue again)",
+    "vgic_mmio_write_its_ctlr; arm-vgic-its.rst ITS Restore Sequence"};
 inline constexpr GuestError<> kKvmItsCommandQueueError{"KVM.its_command", Layer::Hypervisor, {},
     "the guest's command queue lies outside guest memory", "vgic_its_process_commands"};
 inline constexpr GuestError<Hex, Int, Int> kKvmItsCommandError{
@@ -505,7 +518,11 @@ inline constexpr Op<Int, Int, Bool> kKvmUpdateAffinity{
     "KVM.update_affinity", Layer::Hypervisor, {"intid", "vcpu", "hw"},
     "an LPI retargeted (a forwarded one moves its vLPI: VMOVI)", "update_affinity"};
 inline constexpr Op<Int> kKvmFreeLpi{"KVM.free_lpi", Layer::Hypervisor, {"intid"},
-    "an LPI freed with its ITE (a forwarded one is unforwarded first)", "vgic_its_free_ite"};
+    "an LPI freed: its last reference (its ITE, or the ap_list that outlived it) went", "its_free_ite, vgic_put_irq"};
+inline constexpr Op<Int, Int, Bool> kKvmLpiHeldByApList{"KVM.lpi_held_by_ap_list", Layer::Hypervisor,
+    {"intid", "vcpu", "pending"},
+    "its ITE freed, the LPI lives on: the ap_list still holds a reference (delivered, or freed when pruned)",
+    "its_free_ite -> vgic_put_irq; vgic_queue_irq_unlock's vgic_get_irq_kref, vgic_prune_ap_list"};
 inline constexpr GuestError<Int, Int> kKvmVgicItsTriggerMsiError{
     "KVM.vgic_its_trigger_msi", Layer::Hypervisor, {"device", "event"},
     "an MSI that does not translate: dropped (-EINVAL)", "vgic_its_trigger_msi"};

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "arm_gic/host/cpu.h"
@@ -124,8 +125,15 @@ class Kvm {
     int save_pending_tables();
     /// arm.transfer=vm_start: the userspace call at VM start that was proposed and rejected.
     void vm_start_transfer();
-    /// ITS register restore by userspace (uaccess): writes that a guest may not make.
-    void restore_its_registers(uint64_t cbaser, uint64_t creadr, uint64_t cwriter, uint64_t baser0, uint64_t baser1);
+    /// One vITS register written by userspace (KVM_DEV_ARM_VGIC_GRP_ITS_REGS ->
+    /// vgic_its_attr_regs_access): GITS_CREADR through vgic_mmio_uaccess_write_its_creadr (-EBUSY
+    /// while the vITS is enabled, -EINVAL beyond the command queue); GITS_CBASER, GITS_CWRITER and
+    /// GITS_BASER<n> through the guest's handlers, so a CBASER write resets CREADR and CWRITER to 0
+    /// (vgic_mmio_write_its_cbaser). Returns 0 or the error.
+    int its_uaccess_write(uint64_t offset, uint64_t value);
+    /// A VMM's vITS register restore: `writes` (offset, value) in the VMM's order, each an
+    /// its_uaccess_write, then the values KVM holds afterwards logged (KVM.restore_its_registers).
+    void restore_its_registers(const std::vector<std::pair<uint64_t, uint64_t>>& writes);
 
     const VgicState& state() const { return s_; }
     /// The LPI a (DeviceID, EventID) translates to now, if any.
@@ -141,6 +149,10 @@ class Kvm {
     void update_lpi_config(VgicIrq& irq);
     void update_affinity(VgicIrq& irq, uint32_t vcpu);
     void free_ite(uint32_t devid, uint32_t eventid);
+    bool its_references(uint32_t intid) const;
+    void put_lpi(uint32_t intid);
+    void reset_command_queue(uint64_t cbaser);
+    bool write_baser(unsigned n, uint64_t value);
     void lpi_sync_pending_status(VgicIrq& irq);
     void sync_lpi_pending_table(uint32_t vcpu);
     void enable_lpis(uint32_t vcpu);

@@ -122,10 +122,12 @@ void Kvm::enable_lpis(uint32_t vcpu) {
 void Kvm::flush_pending_lpis(uint32_t vcpu) {
     // vgic_flush_pending_lpis: LPIs leave the ap_list; pending_latch is kept, vLPIs stay forwarded.
     VgicCpu& c = s_.cpus[vcpu];
-    for (uint32_t intid : c.ap_list)
-        if (auto it = s_.lpis.find(intid); it != s_.lpis.end()) it->second.queued = false;
+    std::vector<uint32_t> dropped = std::move(c.ap_list);
     c.ap_list.clear();
+    for (uint32_t intid : dropped)
+        if (auto it = s_.lpis.find(intid); it != s_.lpis.end()) it->second.queued = false;
     log_.emit(tp::kKvmVgicFlushPendingLpis, vcpu);
+    for (uint32_t intid : dropped) put_lpi(intid);  // the ap_list's reference goes (vgic_put_irq)
 }
 
 // ---- queueing and list registers (vgic.c, vgic-v3.c) ----------------------------------------
@@ -143,13 +145,14 @@ void Kvm::queue(VgicIrq& irq) {
 void Kvm::prune(uint32_t vcpu) {
     // vgic_prune_ap_list: drop what the oracle no longer wants here; requeue a retargeted LPI.
     VgicCpu& c = s_.cpus[vcpu];
-    std::vector<uint32_t> keep, moved;
+    std::vector<uint32_t> keep, moved, dropped;
     for (uint32_t intid : c.ap_list) {
         auto it = s_.lpis.find(intid);
         if (it == s_.lpis.end()) continue;
         VgicIrq& irq = it->second;
         if (!oracle(irq)) {
             irq.queued = false;
+            dropped.push_back(intid);
         } else if (irq.target_vcpu != vcpu) {
             irq.queued = false;
             moved.push_back(intid);
@@ -159,6 +162,9 @@ void Kvm::prune(uint32_t vcpu) {
     }
     c.ap_list = keep;
     for (uint32_t intid : moved) queue(s_.lpis[intid]);
+    // The ap_list's reference goes with the entry (vgic_put_irq): an LPI whose ITE was freed
+    // while it was queued is freed now.
+    for (uint32_t intid : dropped) put_lpi(intid);
 }
 
 void Kvm::vcpu_enter(uint32_t vcpu) {

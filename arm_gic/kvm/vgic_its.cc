@@ -63,14 +63,22 @@ void Kvm::its_write(uint64_t offset, uint64_t value) {
         bool enable = GitsCtlr::Enabled.get(value);
         log_.emit(tp::kKvmWriteGitsCtlr, enable);
         its.enabled = enable;
-        if (enable) process_commands();
+        if (!enable) return;
+        // vgic_mmio_write_its_ctlr runs whatever lies between CREADR and CWRITER. After a restore
+        // that wrote GITS_CREADR before GITS_CBASER (which reset it to 0) that is the guest's whole
+        // queue again: "otherwise commands in the queue will be re-executed" (arm-vgic-its.rst).
+        if (its.creadr != its.cwriter && GitsCbaser::Valid.get(its.cbaser)) {
+            uint64_t size = (GitsCbaser::Size.get(its.cbaser) + 1) * kQueueBytesPerPage;
+            uint64_t commands = ((its.cwriter + size - its.creadr) % size) / 32;
+            log_.emit(tp::kKvmItsEnableRunsQueue, Hex{its.creadr}, Hex{its.cwriter}, commands);
+        }
+        process_commands();
     } else if (offset == GITS_CBASER) {
         if (its.enabled) {
             log_.emit(tp::kKvmWriteGitsCbaserIgnored, "written while the vITS is enabled: ignored");
             return;
         }
-        its.cbaser = value;
-        its.creadr = its.cwriter = 0;  // vgic_mmio_write_its_cbaser
+        reset_command_queue(value);
         log_.emit(tp::kKvmWriteGitsCbaser, Hex{value});
     } else if (offset == GITS_CWRITER) {
         uint64_t target = GitsCwriter::Offset.get_in_place(value);
@@ -83,29 +91,74 @@ void Kvm::its_write(uint64_t offset, uint64_t value) {
         process_commands();
     } else if (offset == gits_baser(0) || offset == gits_baser(1)) {
         unsigned n = offset == gits_baser(0) ? 0 : 1;
-        if (its.enabled) {
+        if (!write_baser(n, value)) {
             log_.emit(tp::kKvmWriteGitsBaserIgnored, "written while the vITS is enabled: ignored");
             return;
         }
-        uint64_t writable = GitsBaser::Valid.kMask | GitsBaser::Indirect.kMask | GitsBaser::PhysAddr.kMask |
-                            GitsBaser::PageSize.kMask | GitsBaser::Size.kMask;
-        (n == 0 ? its.baser_device : its.baser_collection) = (value & writable) | vits_baser_fixed(n);
         log_.emit(tp::kKvmWriteGitsBaser, n, Hex{value});
     } else {
         log_.emit(tp::kKvmItsWriteIgnored, "vITS register not modelled or read-only: WI", Hex{offset}, Hex{value});
     }
 }
 
-void Kvm::restore_its_registers(uint64_t cbaser, uint64_t creadr, uint64_t cwriter, uint64_t baser0, uint64_t baser1) {
-    // QEMU kvm_arm_its_post_load through KVM's uaccess handlers (GITS_CREADR is writable by
-    // userspace while the ITS is disabled): CBASER, CREADR, CWRITER, BASER<n>; not CTLR.
+void Kvm::reset_command_queue(uint64_t cbaser) {
+    // vgic_mmio_write_its_cbaser: CREADR = 0 and CWRITER = CREADR, "to make sure we start with an
+    // empty command buffer" -- whatever a VMM restored into them before.
     VirtualIts& its = s_.its;
+    if (its.creadr != 0 || its.cwriter != 0) log_.emit(tp::kKvmCbaserResetsQueue, Hex{its.creadr}, Hex{its.cwriter});
     its.cbaser = cbaser;
-    its.creadr = creadr;
-    its.cwriter = cwriter;
-    its.baser_device = baser0;
-    its.baser_collection = baser1;
-    log_.emit(tp::kKvmRestoreItsRegisters, Hex{cbaser}, Hex{creadr}, Hex{cwriter}, Hex{baser0}, Hex{baser1});
+    its.creadr = its.cwriter = 0;
+}
+
+bool Kvm::write_baser(unsigned n, uint64_t value) {
+    // vgic_mmio_write_its_baser: ignored while enabled; type and entry size are fixed.
+    VirtualIts& its = s_.its;
+    if (its.enabled) return false;
+    uint64_t writable = GitsBaser::Valid.kMask | GitsBaser::Indirect.kMask | GitsBaser::PhysAddr.kMask |
+                        GitsBaser::PageSize.kMask | GitsBaser::Size.kMask;
+    (n == 0 ? its.baser_device : its.baser_collection) = (value & writable) | vits_baser_fixed(n);
+    return true;
+}
+
+int Kvm::its_uaccess_write(uint64_t offset, uint64_t value) {
+    // vgic_its_attr_regs_access: uaccess_its_write where a register has one (GITS_IIDR, GITS_CREADR),
+    // the guest's handler otherwise. The model logs only what differs from a plain store.
+    VirtualIts& its = s_.its;
+    const uint64_t queue_bytes = (GitsCbaser::Size.get(its.cbaser) + 1) * kQueueBytesPerPage;
+    if (offset == GITS_CREADR) {  // vgic_mmio_uaccess_write_its_creadr
+        uint64_t target = GitsCwriter::Offset.get_in_place(value);
+        int rc = its.enabled ? kEbusy : target >= queue_bytes ? kEinval : kOk;
+        if (rc != kOk) {
+            log_.emit(tp::kKvmUaccessCreadrError,
+                      its.enabled ? "written while the vITS is enabled: -EBUSY"
+                                  : "beyond the command queue GITS_CBASER describes: -EINVAL",
+                      Hex{target}, rc);
+            return rc;
+        }
+        its.creadr = target;
+    } else if (offset == GITS_CBASER) {
+        if (!its.enabled) reset_command_queue(value);  // read-only while enabled
+    } else if (offset == GITS_CWRITER) {  // vgic_mmio_write_its_cwriter: beyond the queue is ignored
+        uint64_t target = GitsCwriter::Offset.get_in_place(value);
+        if (target < queue_bytes) {
+            its.cwriter = target;
+            process_commands();  // nothing while the vITS is disabled
+        }
+    } else if (offset == gits_baser(0) || offset == gits_baser(1)) {
+        write_baser(offset == gits_baser(0) ? 0 : 1, value);
+    } else {
+        its_write(offset, value);
+    }
+    return kOk;
+}
+
+void Kvm::restore_its_registers(const std::vector<std::pair<uint64_t, uint64_t>>& writes) {
+    // QEMU kvm_arm_its_post_load (or another VMM's order, arm.vmm_its_regs): uaccess writes of
+    // the saved registers, GITS_CTLR excepted.
+    for (const auto& [offset, value] : writes) its_uaccess_write(offset, value);
+    const VirtualIts& its = s_.its;
+    log_.emit(tp::kKvmRestoreItsRegisters, Hex{its.cbaser}, Hex{its.creadr}, Hex{its.cwriter}, Hex{its.baser_device},
+              Hex{its.baser_collection});
 }
 
 // ---- commands (vgic_its_process_commands, vgic_its_handle_command) ----------------------------
@@ -298,7 +351,9 @@ void Kvm::update_affinity(VgicIrq& irq, uint32_t vcpu) {
 
 void Kvm::free_ite(uint32_t devid, uint32_t eventid) {
     // its_free_ite: a forwarded LPI is unmapped in hardware (its_unmap_vlpi: DISCARD, so its
-    // pending state goes); the LPI goes when no ITE references it.
+    // pending state in the VPT goes), and the ITE's reference is dropped (vgic_put_irq, matching
+    // the get in vgic_add_lpi). Only the ITS's reference: the vgic_irq lives on while another
+    // holds it -- an ap_list (vgic_queue_irq_unlock takes one) -- with its pending_latch.
     VitsDevice& dev = s_.its.devices.at(devid);
     uint32_t intid = dev.ites.at(eventid).intid;
     dev.ites.erase(eventid);
@@ -307,11 +362,24 @@ void Kvm::free_ite(uint32_t devid, uint32_t eventid) {
         host_.unmap_vlpi(gic_, irq.host_irq);
         irq.hw = false;
     }
-    for (const auto& [d, other] : s_.its.devices)
-        for (const auto& [e, ite] : other.ites)
-            if (ite.intid == intid) return;  // still referenced
-    for (VgicCpu& c : s_.cpus) std::erase(c.ap_list, intid);
-    s_.lpis.erase(intid);
+    if (its_references(intid)) return;
+    if (irq.queued) log_.emit(tp::kKvmLpiHeldByApList, intid, irq.target_vcpu, irq.pending_latch);
+    put_lpi(intid);
+}
+
+bool Kvm::its_references(uint32_t intid) const {
+    for (const auto& [d, dev] : s_.its.devices)
+        for (const auto& [e, ite] : dev.ites)
+            if (ite.intid == intid) return true;
+    return false;
+}
+
+void Kvm::put_lpi(uint32_t intid) {
+    // vgic_put_irq: the LPI is freed (and leaves the LPI list, so a later MAPTI creates a new one
+    // and syncs it from the pending table) when neither an ITE nor an ap_list references it.
+    auto it = s_.lpis.find(intid);
+    if (it == s_.lpis.end() || it->second.queued || its_references(intid)) return;
+    s_.lpis.erase(it);
     log_.emit(tp::kKvmFreeLpi, intid);
 }
 

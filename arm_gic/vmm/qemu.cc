@@ -34,6 +34,31 @@ const Policy<GicrSave> kGicrSavePolicy{
     "(gicr_typers left zero: every vCPU saved with vCPU 0's state, non-zero vCPUs get vCPU 0's GICR_PENDBASER and "
     "lose their pending LPIs)"};
 
+const Policy<ItsRegsOrder> kItsRegsPolicy{
+    "arm.vmm_its_regs",
+    "arm",
+    {{"abi", ItsRegsOrder::Abi}, {"creadr_before_cbaser", ItsRegsOrder::CreadrBeforeCbaser}},
+    ItsRegsOrder::Abi,
+    "the order in which the VMM restores the vITS registers: the documented one (GITS_CBASER, then GITS_CREADR), "
+    "or GITS_CREADR before GITS_CBASER, whose write resets it to 0 so that GITS_CTLR re-runs the guest's command "
+    "queue",
+    "abi = QEMU hw/intc/arm_gicv3_its_kvm.c kvm_arm_its_post_load (IIDR, CBASER, CREADR, CWRITER, BASER<n>) and "
+    "arm-vgic-its.rst ITS Restore Sequence (\"GITS_CREADR ... must be restored after GITS_CBASER ... otherwise "
+    "commands in the queue will be re-executed\"); creadr_before_cbaser = the order the rule forbids (a policy: no "
+    "VMM is known to use it), effect from vgic_mmio_write_its_cbaser (CREADR = CWRITER = 0)"};
+
+std::vector<std::pair<uint64_t, uint64_t>> its_register_writes(const ItsRegs& r, ItsRegsOrder order) {
+    // GITS_IIDR (the table ABI revision) is not modelled: KVM has one, rev 0 (arm_gic/kvm/its_abi.h).
+    std::vector<std::pair<uint64_t, uint64_t>> w;
+    if (order == ItsRegsOrder::CreadrBeforeCbaser) w.push_back({GITS_CREADR, r.creadr});
+    w.push_back({GITS_CBASER, r.cbaser});
+    if (order == ItsRegsOrder::Abi) w.push_back({GITS_CREADR, r.creadr});
+    w.push_back({GITS_CWRITER, r.cwriter});
+    w.push_back({gits_baser(0), r.baser0});
+    w.push_back({gits_baser(1), r.baser1});
+    return w;
+}
+
 const Policy<CprDetach> kCprDetachPolicy{
     "arm.cpr_detach",
     "arm",

@@ -8,6 +8,8 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 #include "arm_gic/machine.h"
 #include "core/policy.h"
@@ -36,6 +38,22 @@ enum class GicrSave : uint8_t {
 };
 /// arm.vmm_gicr_save (arm_gic/vmm/qemu.cc).
 extern const Policy<GicrSave> kGicrSavePolicy;
+
+/// The order in which the VMM writes the vITS registers it restores before RESTORE_TABLES.
+enum class ItsRegsOrder : uint8_t {
+    Abi,                 // GITS_IIDR, CBASER, CREADR, CWRITER, BASER<n> (QEMU kvm_arm_its_post_load)
+    CreadrBeforeCbaser,  // GITS_CREADR first: the CBASER write then resets it (arm-vgic-its.rst forbids this)
+};
+/// arm.vmm_its_regs (arm_gic/vmm/qemu.cc).
+extern const Policy<ItsRegsOrder> kItsRegsPolicy;
+
+/// The vITS registers a VMM saves (kvm_arm_its_pre_save) and restores before GITS_CTLR.
+struct ItsRegs {
+    uint64_t cbaser = 0, creadr = 0, cwriter = 0, baser0 = 0, baser1 = 0;
+};
+/// The uaccess writes of `regs` in the order `order` names (kvm_arm_its_post_load for Abi),
+/// made through KVM_DEV_ARM_VGIC_GRP_ITS_REGS (Kvm::restore_its_registers).
+std::vector<std::pair<uint64_t, uint64_t>> its_register_writes(const ItsRegs& regs, ItsRegsOrder order);
 
 /// arm.cpr_detach: when a live update detaches the devices' interrupts (core/vfio.h CprDetach).
 extern const Policy<CprDetach> kCprDetachPolicy;

@@ -271,9 +271,9 @@ inline EventArg arg(std::string key, const char* v) { return EventArg{std::move(
 
 /// QEMU's restore of the vgic on a fresh destination from a source machine whose guest RAM holds
 /// the saved tables (ArmBackend::migrate, QEMU order up to enable_its): RAM, GICR_PROPBASER and
-/// GICR_PENDBASER, GICR_CTLR, the ITS registers, RESTORE_TABLES, GITS_CTLR. Returns the
+/// GICR_PENDBASER, GICR_CTLR, the ITS registers (in `order`, arm.vmm_its_regs), RESTORE_TABLES, GITS_CTLR. Returns the
 /// RESTORE_TABLES result.
-inline int restore_vgic(KvmHarness& src, KvmHarness& dst) {
+inline int restore_vgic(KvmHarness& src, KvmHarness& dst, vmm::ItsRegsOrder order = vmm::ItsRegsOrder::Abi) {
     dst.h.mem.guest = src.h.mem.guest;
     kvm::Kvm from = src.kvm(), to = dst.kvm();
     for (uint32_t v = 0; v < src.scenario.vcpus; ++v) {
@@ -281,8 +281,9 @@ inline int restore_vgic(KvmHarness& src, KvmHarness& dst) {
         to.gicr_write(v, GICR_PENDBASER, from.gicr_read(v, GICR_PENDBASER));
     }
     for (uint32_t v = 0; v < src.scenario.vcpus; ++v) to.gicr_write(v, GICR_CTLR, from.gicr_read(v, GICR_CTLR));
-    to.restore_its_registers(from.its_read(GITS_CBASER), from.its_read(GITS_CREADR), from.its_read(GITS_CWRITER),
-                             from.its_read(gits_baser(0)), from.its_read(gits_baser(1)));
+    const vmm::ItsRegs regs{from.its_read(GITS_CBASER), from.its_read(GITS_CREADR), from.its_read(GITS_CWRITER),
+                            from.its_read(gits_baser(0)), from.its_read(gits_baser(1))};
+    to.restore_its_registers(vmm::its_register_writes(regs, order));
     int rc = to.its_restore_tables();
     to.its_write(GITS_CTLR, from.its_read(GITS_CTLR) & GitsCtlr::Enabled.kMask);
     dst.gs = src.gs;
