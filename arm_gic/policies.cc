@@ -1,6 +1,8 @@
 #include "arm_gic/policies.h"
 
+#include "arm_gic/guest/guest.h"
 #include "arm_gic/hw/config.h"
+#include "arm_gic/kvm/kvm.h"
 #include "arm_gic/kvm/transfer.h"
 #include "arm_gic/vmm/qemu.h"
 
@@ -11,7 +13,8 @@ std::vector<PolicySpec> arm_policies() {
     return {kvm::kTransferPolicy.spec(), kGicVersionPolicy.spec(),     kCommandErrorPolicy.spec(),
             kTableFaultPolicy.spec(),    kVptWritebackPolicy.spec(),   vmm::kVectorEnablePolicy.spec(),
             kListRegistersPolicy.spec(), kVpendbaserDirtyPolicy.spec(), kvm::kSavePolicy.spec(),
-            vmm::kItsSaveErrorPolicy.spec(), vmm::kGicrSavePolicy.spec(), kvm::kIrqfdDeassignPolicy.spec()};
+            vmm::kItsSaveErrorPolicy.spec(), vmm::kGicrSavePolicy.spec(), kvm::kIrqfdDeassignPolicy.spec(),
+            kvm::kVsgiIspendrPolicy.spec(),  kGuestNassgireqPolicy.spec()};
 }
 
 }  // namespace irqdiff::arm
