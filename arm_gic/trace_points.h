@@ -372,7 +372,7 @@ inline constexpr Op<Int, Int, Str, Int, Bool, Hex> kVcpuWriteLr{
     "KVM writes a list register", "IHI 0069 ICH_LR<n>_EL2; vgic_v3_populate_lr"};
 inline constexpr Violation<Int, Int, Int> kVcpuWriteLrHwViolation{
     "VCPU.write_LR", Layer::Hypervisor, {"cpu", "lr", "vintid"},
-    "a list register with HW=1 for a vLPI (KVM sets hwintid only for PPIs and SPIs)",
+    "a list register with HW=1 for a vLPI or vSGI (KVM sets hwintid only for PPIs and SPIs)",
     "vgic_v3_populate_lr; reference/arm §3.1"};
 inline constexpr GuestError<Int, Int, Int> kVcpuWriteLrHwPendingActiveError{
     "VCPU.write_LR", Layer::Hypervisor, {"cpu", "lr", "vintid"},

@@ -35,7 +35,8 @@ TEST(ArmPolicies, KeepTheCatalogueOrder) {
                                                    "arm.its_table_fault", "arm.vpt_writeback", "arm.vfio_vector_enable",
                                                    "arm.list_registers", "arm.vpendbaser_dirty_reads",
                                                    "arm.save", "arm.its_save_error", "arm.vmm_gicr_save",
-                                                   "arm.irqfd_deassign"}));
+                                                   "arm.irqfd_deassign", "arm.vsgi_ispendr",
+                                                   "arm.guest_nassgireq"}));
     for (const PolicySpec& p : arm_policies()) EXPECT_EQ(p.arch, "arm") << p.key;
 }
 

@@ -170,6 +170,10 @@ TEST(ArmVsgi, BeforeTheFixAUserspaceIspendr0WriteSetsOnlyPendingLatch_7b95382f96
     EXPECT_FALSE(vsgi(t, 1, 0).pending);
     EXPECT_TRUE(t.vgic().cpus[1].sgis[0].pending_latch);
     EXPECT_EQ(t.count(tp::kKvmUaccessLatchOnHwVsgi), 1u);
+    // The latch is queued; at entry vgic_v3_populate_lr writes it with HW=1 and pINTID 0.
+    t.mask(1, false);
+    t.run(1);
+    EXPECT_EQ(t.count(tp::kVcpuWriteLrHwViolation), 1u) << t.text();
 }
 
 // Kunkun Jiang's report behind 7b95382f9651 ("GICv4.1: vSGI remains pending across the guest
