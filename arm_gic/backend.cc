@@ -22,16 +22,22 @@ namespace {
 struct Stream {
     struct Gicr {
         uint64_t propbaser = 0, pendbaser = 0, ctlr = 0;
+        // The SGI_base frame (kvm_arm_gicv3_get): SGI enables, pending (GICR_ISPENDR0, a vSGI's
+        // from GICR_VSGIPENDR) and priorities (GICR_IPRIORITYR0..3). No active state: vSGIs have none.
+        uint32_t isenabler0 = 0, ispendr0 = 0;
+        std::array<uint32_t, 4> ipriorityr{};
     };
     struct CpuIf {
         uint8_t pmr = 0;
         bool grp0 = false, grp1 = false;
     };
+    uint32_t gicd_ctlr = 0;  // with nASSGIreq
     std::vector<Gicr> gicr;
     std::vector<CpuIf> cpuif;
     uint64_t its_ctlr = 0, its_cbaser = 0, its_creadr = 0, its_cwriter = 0, its_baser0 = 0, its_baser1 = 0;
     bool written = false;  // the GIC's registers are in the stream
     bool started = false;  // a start step ran on the destination
+    bool sgis_restored = false;  // restore_gicr_ctlr wrote the SGI_base registers on the destination
 };
 
 class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, GuestState, UnicornGuest> {
@@ -177,7 +183,9 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
           its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
           gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
           irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)),
-          its_regs_order_(vmm::kItsRegsPolicy.read(ctx.policy)) {
+          its_regs_order_(vmm::kItsRegsPolicy.read(ctx.policy)),
+          vsgi_ispendr_(kvm::kVsgiIspendrPolicy.read(ctx.policy)),
+          guest_nassgireq_(kGuestNassgireqPolicy.read(ctx.policy)) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
         config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
@@ -210,7 +218,10 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                 break;
             case StepKind::Fire: {
                 const Source& src = scenario_.sources[a.source];
-                active().vmm().fire(src.device, src.vector);
+                if (scenario_.devices[src.device].kind == DeviceKind::Ipi)
+                    send_sgi(a.source);
+                else
+                    active().vmm().fire(src.device, src.vector);
                 break;
             }
             case StepKind::Retarget: guest().retarget(a.source, static_cast<uint32_t>(a.vcpu)); break;
@@ -237,6 +248,10 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         if (!lpi.routed) return;
         const Machine& h = active();
         const Source& src = scenario_.sources[source];
+        if (lpi.sgi) {
+            where_sgi(h, lpi, out);
+            return;
+        }
         // In the device: the live machine's device, or the migration stream until it is loaded.
         if (h.qemu.devices.at(src.device).holds(src.vector, held_in_stream(src.device)))
             out.push_back({&places::kDevice, src.device, false});
@@ -259,9 +274,30 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             out.push_back({&places::kGuestPendingTable, lpi.vcpu, false});
     }
 
+    /// An SGI's places: the target vPE's vSGI state and a list register (the hardware), the
+    /// target's pending_latch (KVM's software SGI: live when KVM will inject it, not for an SGI the
+    /// vPE owns, whose latch only reaches an LR with HW=1 naming pINTID 0), and GICR_ISPENDR0 in the
+    /// stream until the destination's restore writes it. The sender's trapped ICC_SGI1R_EL1 write
+    /// is handled within the `fire` step (vgic_v3_dispatch_sgi), so no step boundary sees it.
+    void where_sgi(const Machine& h, const GuestLpi& lpi, std::vector<Location>& out) const {
+        h.gic.where_vsgi(lpi.vcpu, lpi.intid, out);
+        const kvm::VgicIrq& irq = h.vgic.cpus.at(lpi.vcpu).sgis.at(lpi.intid);
+        if (irq.pending_latch) out.push_back({&places::kPendingLatch, lpi.vcpu, !irq.hw && irq.enabled});
+        const Stream& st = transit();
+        if (st.written && !st.sgis_restored && lpi.vcpu < st.gicr.size() && ((st.gicr[lpi.vcpu].ispendr0 >> lpi.intid) & 1))
+            out.push_back({&places::kSavedIspendr0, lpi.vcpu, false});
+    }
+
     std::string identity(SourceId source) const override {
         const GuestLpi& lpi = vm().lpis.at(source);
         if (!lpi.routed) return "not routed";
+        if (lpi.sgi) {
+            const kvm::VgicIrq& irq = active().vgic.cpus.at(lpi.vcpu).sgis.at(lpi.intid);
+            return fmt::format("ICC_SGI1R_EL1 from vcpu{} -> trap -> vgic_v3_dispatch_sgi -> SGI {} (vcpu{}): {}",
+                               scenario_.device_of(source).from, lpi.intid, lpi.vcpu,
+                               irq.hw ? "vSGI through GITS_SGIR (vPE " + std::to_string(lpi.vcpu) + ")"
+                                      : std::string("pending_latch -> list register"));
+        }
         return fmt::format("DeviceID {:#x} EventID {} -> LPI {} (vcpu{}, vPE {})", lpi.devid, lpi.event, lpi.intid,
                            lpi.vcpu, lpi.vcpu);
     }
@@ -273,9 +309,11 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         h->its.init(h->gic);
         h->kvm().init(scenario_.vcpus);
         h->vgic.irqfd_deassign = irqfd_deassign_;
+        h->vgic.vsgi_ispendr = vsgi_ispendr_;
         plug_devices(*h, destination, [&](uint32_t d) {
             const Device& dev = scenario_.devices[d];
-            PciDevice state(dev.name, dev.passthrough, dev.vectors);
+            // An IPI device is a sending vCPU: its entry here is an empty placeholder.
+            PciDevice state(dev.name, dev.passthrough, dev.kind == DeviceKind::Msi ? dev.vectors : 0);
             state.guest_id = GuestLayout::device_id(d);
             if (dev.passthrough) state.host_id = h->its.add_device(h->gic, dev.vectors);
             return state;
@@ -292,6 +330,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     void boot() {
         boot_machine();
         Machine& h = source();
+        vm().want_nassgireq = guest_nassgireq_;
         guest().boot(scenario_, /*open_cpu_interfaces=*/!unicorn_);
         if (unicorn_)
             for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
@@ -299,6 +338,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                 vm().masked.at(v) = unicorn_->masked(v);
             }
         for (uint32_t d = 0; d < scenario_.devices.size(); ++d) {
+            if (scenario_.devices[d].kind != DeviceKind::Msi) continue;
             h.qemu.devices[d].msix_programmed = true;  // the guest's driver enables MSI-X
             h.vmm().msix_enable(d);
             h.vmm().connect_bypass(d, vector_enable_);
@@ -332,6 +372,29 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     }
 
    private:
+    /// The sender executes its ICC_SGI1R_EL1 write: it must be running guest code, so it is loaded
+    /// first; a vCPU the VMM stopped (paused for the migration, not yet started on the destination)
+    /// or one blocked in WFI executes nothing: the schedule asks for the impossible.
+    void send_sgi(SourceId source) {
+        const uint32_t from = scenario_.device_of(source).from;
+        const std::string& name = scenario_.sources[source].name;
+        if (vm_gone()) {
+            log_.emit(tp::kGuestImpossibleIpi.touching(name), "the sender executes no instruction now", from,
+                      "the VM is gone");
+            return;
+        }
+        Machine& h = active();
+        const kvm::VcpuRun run = h.vgic.cpus.at(from).run;
+        if (run == kvm::VcpuRun::Stopped || run == kvm::VcpuRun::Blocked) {
+            log_.emit(tp::kGuestImpossibleIpi.touching(name), "the sender executes no instruction now", from,
+                      kvm::to_string(run));
+            return;
+        }
+        h.kvm().vcpu_load(from);
+        guest().send_sgi(source, from);
+        service();
+    }
+
     // ---- save steps (on the source) ----------------------------------------------------------
     /// pause_all_vcpus kicks every vCPU out of KVM_RUN. One blocked in WFI is woken first:
     /// kvm_vcpu_wfi returns from kvm_vcpu_halt, clears IN_WFI and kvm_vgic_load makes its vPE
@@ -397,12 +460,18 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         Stream& st = transit();
         st.gicr.clear();
         st.cpuif.clear();
+        st.gicd_ctlr = kvm.gicd_read(GICD_CTLR);
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
             // arm.vmm_gicr_save=vcpu0: the attribute names vCPU 0's affinity for every vCPU
             // (Cloud Hypervisor before #8638).
             const uint32_t r = gicr_save_ == vmm::GicrSave::Vcpu0 ? 0 : v;
-            st.gicr.push_back(
-                {kvm.gicr_read(r, GICR_PROPBASER), kvm.gicr_read(r, GICR_PENDBASER), kvm.gicr_read(r, GICR_CTLR)});
+            Stream::Gicr g{kvm.gicr_read(r, GICR_PROPBASER), kvm.gicr_read(r, GICR_PENDBASER),
+                           kvm.gicr_read(r, GICR_CTLR)};
+            g.isenabler0 = kvm.sgi_uaccess_read(r, kGicrSgiFrame + GICR_ISENABLER0);
+            g.ispendr0 = kvm.sgi_uaccess_read(r, kGicrSgiFrame + GICR_ISPENDR0);
+            for (unsigned w = 0; w < g.ipriorityr.size(); ++w)
+                g.ipriorityr[w] = kvm.sgi_uaccess_read(r, kGicrSgiFrame + GICR_IPRIORITYR0 + 4 * w);
+            st.gicr.push_back(g);
             const CpuInterface& cpu = h.gic.cpu(r);
             st.cpuif.push_back({cpu.read_pmr(), cpu.read_igrpen0(), cpu.read_igrpen1()});
         }
@@ -418,6 +487,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     // ---- restore steps (on the destination) --------------------------------------------------
     void restore_gicr_pendbaser() {
         kvm::Kvm kvm = destination().kvm();
+        // kvm_arm_gicv3_put writes GICD_CTLR first (its nASSGIreq only recorded by KVM's uaccess).
+        kvm.gicd_uaccess_write(GICD_CTLR, transit().gicd_ctlr);
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
             kvm.gicr_write(v, GICR_PROPBASER, transit().gicr[v].propbaser);
             kvm.gicr_write(v, GICR_PENDBASER, transit().gicr[v].pendbaser);
@@ -427,12 +498,22 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         Machine& h = destination();
         kvm::Kvm kvm = h.kvm();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
-            kvm.gicr_write(v, GICR_CTLR, transit().gicr[v].ctlr);
+            const Stream::Gicr& g = transit().gicr[v];
+            kvm.gicr_write(v, GICR_CTLR, g.ctlr);
+            // kvm_arm_gicv3_put's redistributor state, after GICR_CTLR: enables (ICENABLER0 ~0,
+            // then ISENABLER0), pending (ICPENDR0 ~0, then ISPENDR0), then priorities.
+            kvm.sgi_uaccess_write(v, kGicrSgiFrame + GICR_ICENABLER0, ~0u);
+            kvm.sgi_uaccess_write(v, kGicrSgiFrame + GICR_ISENABLER0, g.isenabler0);
+            kvm.sgi_uaccess_write(v, kGicrSgiFrame + GICR_ICPENDR0, ~0u);
+            kvm.sgi_uaccess_write(v, kGicrSgiFrame + GICR_ISPENDR0, g.ispendr0);
+            for (unsigned w = 0; w < g.ipriorityr.size(); ++w)
+                kvm.sgi_uaccess_write(v, kGicrSgiFrame + GICR_IPRIORITYR0 + 4 * w, g.ipriorityr[w]);
             CpuInterface& cpu = h.gic.cpu(v);
             cpu.write_pmr(transit().cpuif[v].pmr);
             cpu.write_igrpen0(transit().cpuif[v].grp0);
             cpu.write_igrpen1(transit().cpuif[v].grp1);
         }
+        transit().sgis_restored = true;
     }
     /// kvm_arm_its_post_load's register writes, in arm.vmm_its_regs's order.
     void restore_its_regs() {
@@ -471,6 +552,8 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     vmm::GicrSave gicr_save_;
     IrqfdDeassign irqfd_deassign_;
     vmm::ItsRegsOrder its_regs_order_;
+    kvm::VsgiIspendr vsgi_ispendr_;
+    bool guest_nassgireq_;
 };
 
 }  // namespace
@@ -485,14 +568,12 @@ BackendInfo arm_backend_info() {
                        {{DeviceKind::Timer, std::nullopt,
                          "timer is the x86 local-APIC timer; the arm backend models no timer (give the scenario "
                          "'arch: x86')"},
-                        // Issue 15 §2.1: the GIC hardware has the vSGI mechanism (VSGI, GITS_SGIR,
-                        // GICR_VSGIR/VSGIPENDR, the vPE's vSGI state and doorbell), but KVM's SGI state
-                        // (vgic_v3_dispatch_sgi, vgic_v4_configure_vsgis, the ISPENDR0 uaccess) is not
-                        // modelled yet: refused rather than run without a mechanism.
+                        // The ARM Unicorn program (guest_aarch64.S) has no code that writes
+                        // ICC_SGI1R_EL1, as the x86 one has none that writes the ICR.
                         {DeviceKind::Ipi, std::nullopt,
-                         "the arm backend does not model vSGIs yet (KVM's ICC_SGI1R_EL1 trap, "
-                         "vgic_v4_configure_vsgis and the GICR_ISPENDR0 save/restore are still to come; "
-                         "give the scenario 'arch: x86')"}},
+                         "the ARM Unicorn guest program sends no SGIs (it has no ICC_SGI1R_EL1-writing code): run "
+                         "this scenario with the abstract guest",
+                         GuestKind::Unicorn}},
                        arm_policies(),
                        tp::trace_points()};
 }

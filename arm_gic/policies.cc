@@ -1,6 +1,8 @@
 #include "arm_gic/policies.h"
 
+#include "arm_gic/guest/guest.h"
 #include "arm_gic/hw/config.h"
+#include "arm_gic/kvm/kvm.h"
 #include "arm_gic/kvm/transfer.h"
 #include "arm_gic/vmm/qemu.h"
 
@@ -12,7 +14,8 @@ std::vector<PolicySpec> arm_policies() {
             kTableFaultPolicy.spec(),    kVptWritebackPolicy.spec(),   vmm::kVectorEnablePolicy.spec(),
             kListRegistersPolicy.spec(), kVpendbaserDirtyPolicy.spec(), kvm::kSavePolicy.spec(),
             vmm::kItsSaveErrorPolicy.spec(), vmm::kGicrSavePolicy.spec(), kvm::kIrqfdDeassignPolicy.spec(),
-            vmm::kItsRegsPolicy.spec(), vmm::kCprDetachPolicy.spec()};
+            vmm::kItsRegsPolicy.spec(),     kvm::kVsgiIspendrPolicy.spec(),  kGuestNassgireqPolicy.spec(),
+            vmm::kCprDetachPolicy.spec()};
 }
 
 }  // namespace irqdiff::arm

@@ -372,7 +372,7 @@ inline constexpr Op<Int, Int, Str, Int, Bool, Hex> kVcpuWriteLr{
     "KVM writes a list register", "IHI 0069 ICH_LR<n>_EL2; vgic_v3_populate_lr"};
 inline constexpr Violation<Int, Int, Int> kVcpuWriteLrHwViolation{
     "VCPU.write_LR", Layer::Hypervisor, {"cpu", "lr", "vintid"},
-    "a list register with HW=1 for a vLPI (KVM sets hwintid only for PPIs and SPIs)",
+    "a list register with HW=1 for a vLPI or vSGI (KVM sets hwintid only for PPIs and SPIs)",
     "vgic_v3_populate_lr; reference/arm §3.1"};
 inline constexpr GuestError<Int, Int, Int> kVcpuWriteLrHwPendingActiveError{
     "VCPU.write_LR", Layer::Hypervisor, {"cpu", "lr", "vintid"},
@@ -446,6 +446,38 @@ inline constexpr Op<Int, Str> kKvmTransferPending{"KVM.transfer_pending", Layer:
     "12df7429213a; arm_gic/kvm/transfer.cc"};
 inline constexpr Op<Int> kKvmVmStartTransfer{"KVM.vm_start_transfer", Layer::Hypervisor, {"lpis"},
     "arm.transfer=vm_start: every forwarded LPI's pending_latch transferred at VM start", "arm_gic/kvm/transfer.cc"};
+
+// ---- KVM: the distributor and SGIs, GICv4.1 vSGIs (arm_gic/kvm/vgic_sgi.cc) ------------------------
+inline constexpr Op<Bool, Bool, Bool> kKvmWriteGicdCtlr{"KVM.write_GICD_CTLR", Layer::Hypervisor,
+    {"enable", "nassgireq", "uaccess"},
+    "GICD_CTLR written by the guest (nASSGIreq RO while enabled, a change reconfigures the SGIs) or by userspace "
+    "(recorded only)", "vgic_mmio_write_v3_misc, vgic_mmio_uaccess_write_v3_misc"};
+inline constexpr Op<Bool> kKvmMapResources{"KVM.map_resources", Layer::Hypervisor, {"nassgireq"},
+    "the VM's first KVM_RUN: vgic_v3_map_resources, which runs vgic_v4_configure_vsgis on GICv4.1",
+    "kvm_vgic_map_resources, vgic_v3_map_resources"};
+inline constexpr Op<Int, Int, Bool> kKvmEnableVsgi{"KVM.enable_vsgi", Layer::Hypervisor, {"vcpu", "sgi", "pending"},
+    "an SGI handed to the vPE (irq->hw): its configuration by VSGI, pending_latch pushed into the vSGI and cleared",
+    "vgic_v4_enable_vsgis"};
+inline constexpr Op<Int, Int, Bool> kKvmDisableVsgi{"KVM.disable_vsgi", Layer::Hypervisor, {"vcpu", "sgi", "pending"},
+    "a vSGI taken back into software: pending_latch read from GICR_VSGIPENDR, the vSGI disabled and cleared",
+    "vgic_v4_disable_vsgis"};
+inline constexpr Op<Int, Int, Int, Bool> kKvmDispatchSgi{"KVM.dispatch_sgi", Layer::Hypervisor,
+    {"from", "to", "sgi", "hw"},
+    "the sender's trapped ICC_SGI1R_EL1 write: a hardware vSGI through GITS_SGIR, else pending_latch and the ap_list",
+    "access_gic_sgi, vgic_v3_dispatch_sgi"};
+inline constexpr Op<Int, Hex, Hex> kKvmSgiUaccessRead{"KVM.uaccess_read_sgi", Layer::Hypervisor,
+    {"vcpu", "offset", "value"},
+    "userspace reads an SGI_base register; GICR_ISPENDR0 asks the hardware for a vSGI (GICR_VSGIPENDR)",
+    "vgic_v3_uaccess_read_pending, vgic_mmio_read_enable"};
+inline constexpr Op<Int, Hex, Hex, Str> kKvmSgiUaccessWrite{"KVM.uaccess_write_sgi", Layer::Hypervisor,
+    {"vcpu", "offset", "value", "vsgi_ispendr"},
+    "userspace writes an SGI_base register (GICR_I{S,C}ENABLER0, GICR_I{S,C}PENDR0, GICR_IPRIORITYR)",
+    "vgic_uaccess_write_senable, vgic_v3_uaccess_write_pending; 7b95382f9651 (arm.vsgi_ispendr)"};
+inline constexpr Op<Int, Int> kKvmUaccessLatchOnHwVsgi{"KVM.uaccess_latch_on_hw_vsgi", Layer::Hypervisor,
+    {"vcpu", "sgi"},
+    "arm.vsgi_ispendr=latch_only: a userspace ISPENDR0 write set pending_latch of an SGI the vPE owns; the vSGI "
+    "is not made pending",
+    "vgic_v3_uaccess_write_pending before 7b95382f9651"};
 
 // ---- KVM: the virtual ITS (arm_gic/kvm/vgic_its.cc) -------------------------------------------------
 inline constexpr Ignored<Hex> kKvmItsReadIgnored{"KVM.its_read", Layer::Hypervisor, {"offset"},

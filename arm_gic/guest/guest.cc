@@ -4,6 +4,17 @@
 
 namespace irqdiff::arm {
 
+const Policy<bool> kGuestNassgireqPolicy{
+    "arm.guest_nassgireq",
+    "arm",
+    {{"on", true}, {"off", false}},
+    true,
+    "whether the guest sets GICD_CTLR.nASSGIreq when GICD_TYPER2.nASSGIcap offers it (on a GICv4.1 host: its SGIs "
+    "become direct vSGIs), or keeps SGIs with an active state (emulated by KVM: pending_latch and list registers)",
+    "on: Linux's gic_dist_init (irq-gic-v3.c, \"Enabling SGIs without active state\", with the 2020 GICv4.1 vSGI "
+    "series); off: a guest that leaves it clear, as kvm-unit-tests' micro-bench `ipi` test does (its `ipi_hw` sets "
+    "it; reference/kernel_history B2), or a Linux guest from before that series"};
+
 namespace {
 
 uint8_t bits_for(uint32_t count) {
@@ -29,6 +40,11 @@ void Guest::boot(const Scenario& scenario, bool open_cpu_interfaces) {
     s_.masked.assign(vcpus, false);
     s_.lpis.assign(scenario.sources.size(), GuestLpi{});
     log_.emit(tp::kGuestBoot, vcpus, scenario.sources.size());
+    // gic_dist_init: the distributor with ARE and Group 1, and nASSGIreq when GICD_TYPER2.nASSGIcap
+    // offers SGIs without an active state (irq-gic-v3.c: "Enabling SGIs without active state").
+    uint64_t ctlr = GicdCtlr::EnableGrp1.make(1) | GicdCtlr::ARE.make(1);
+    if (s_.want_nassgireq && GicdTyper2::nASSGIcap.get(kvm_.gicd_read(GICD_TYPER2))) ctlr |= GicdCtlr::nASSGIreq.make(1);
+    kvm_.gicd_write(GICD_CTLR, static_cast<uint32_t>(ctlr));
     // its_cpu_init_lpis on each CPU: PROPBASER, PENDBASER, then EnableLPIs.
     for (uint32_t v = 0; v < vcpus; ++v) {
         kvm_.gicr_write(v, GICR_PROPBASER, GuestLayout::kPropTable | GicrPropbaser::IDbits.make(15));
@@ -49,13 +65,19 @@ void Guest::boot(const Scenario& scenario, bool open_cpu_interfaces) {
     kvm_.its_write(GITS_CTLR, GitsCtlr::Enabled.make(1));
     for (uint32_t v = 0; v < vcpus; ++v) command(build::mapc(static_cast<uint16_t>(v), static_cast<uint16_t>(v), true));
     for (uint32_t d = 0; d < scenario.devices.size(); ++d)
-        command(build::mapd(GuestLayout::device_id(d), static_cast<uint8_t>(bits_for(scenario.devices[d].vectors) - 1),
+        if (scenario.devices[d].kind == DeviceKind::Msi)
+            command(build::mapd(GuestLayout::device_id(d), static_cast<uint8_t>(bits_for(scenario.devices[d].vectors) - 1),
                             GuestLayout::kItts + uint64_t{d} * GuestLayout::kTableBytes, true));
     uint32_t next = kFirstLpiIntid;
     for (SourceId s = 0; s < scenario.sources.size(); ++s) {
         const Source& src = scenario.sources[s];
         if (!src.vcpu) continue;
         GuestLpi& lpi = s_.lpis[s];
+        if (scenario.devices[src.device].kind == DeviceKind::Ipi) {
+            // set_smp_ipi_range: IPI K is SGI K on every CPU; nothing to map in the ITS.
+            lpi = GuestLpi{true, 0, src.vector, src.vector, *src.vcpu, true};
+            continue;
+        }
         lpi = GuestLpi{true, GuestLayout::device_id(src.device), src.vector, next++, *src.vcpu};
         ram_.write8(GuestLayout::kPropTable + (lpi.intid - kFirstLpiIntid), GuestLayout::kPriority | 2 | 1);
         command(build::mapti(lpi.devid, lpi.event, lpi.intid, static_cast<uint16_t>(lpi.vcpu)));
@@ -76,7 +98,7 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
         uint32_t intid = cpu.read_iar1();
         if (intid == kSpuriousIntid) break;
         DeliveryPath path = delivery_path(cpu.last_ack());
-        if (std::optional<SourceId> s = source_of(intid)) {
+        if (std::optional<SourceId> s = source_of(intid, vcpu)) {
             log_.emit(tp::kGuestTake.touching(scenario.sources[*s].name), vcpu, intid, to_string(path));
             guest.take(vcpu, *s, path);
         } else {
@@ -102,9 +124,15 @@ void Guest::toggle_lpis(uint32_t vcpu) {
     kvm_.gicr_write(vcpu, GICR_CTLR, GicrCtlr::EnableLPIs.make(1));
 }
 
-std::optional<SourceId> GuestState::source_of(uint32_t intid) const {
+void Guest::send_sgi(SourceId source, uint32_t from) {
+    const GuestLpi& g = s_.lpis.at(source);
+    log_.emit(tp::kGuestSendIpi, from, g.vcpu, g.intid);
+    kvm_.dispatch_sgi(from, g.vcpu, g.intid);  // the MSR traps: access_gic_sgi
+}
+
+std::optional<SourceId> GuestState::source_of(uint32_t intid, uint32_t vcpu) const {
     for (SourceId s = 0; s < lpis.size(); ++s)
-        if (lpis[s].routed && lpis[s].intid == intid) return s;
+        if (lpis[s].routed && lpis[s].intid == intid && (!lpis[s].sgi || lpis[s].vcpu == vcpu)) return s;
     return std::nullopt;
 }
 

@@ -21,16 +21,18 @@
 #include "arm_gic/hw/gic.h"
 #include "arm_gic/kvm/kvm.h"
 #include "core/backend.h"
+#include "core/policy.h"
 #include "core/scenario.h"
 
 namespace irqdiff::arm {
 
-/// How an acknowledged interrupt reached the guest, in the oracle's terms: a vLPI the CPU
-/// interface took from the resident vPE's VPT is direct injection; one from a list register is
-/// KVM's software path (a vSGI is not a device interrupt: the model routes none). The one place
-/// the ARM stack classifies a delivery (both guests use it).
+/// How an acknowledged interrupt reached the guest, in the oracle's terms: a vLPI or vSGI the CPU
+/// interface took from the resident vPE (its VPT, its vSGI state) is direct injection; one from a
+/// list register is KVM's software path. The one place the ARM stack classifies a delivery (both
+/// guests use it).
 inline DeliveryPath delivery_path(std::optional<CpuInterface::Source> acked) {
-    return acked == CpuInterface::Source::Vlpi ? DeliveryPath::Direct : DeliveryPath::Software;
+    return acked == CpuInterface::Source::Vlpi || acked == CpuInterface::Source::Vsgi ? DeliveryPath::Direct
+                                                                                       : DeliveryPath::Software;
 }
 
 struct GuestLayout {
@@ -46,22 +48,31 @@ struct GuestLayout {
     static uint64_t pending_table(uint32_t vcpu) { return kPendTables + uint64_t{vcpu} * 0x1'0000; }
 };
 
-/// How the guest maps one interrupt source.
+/// arm.guest_nassgireq: whether the guest asks for SGIs without an active state (GICD_CTLR.nASSGIreq)
+/// when its distributor offers them (guest.cc).
+extern const Policy<bool> kGuestNassgireqPolicy;
+
+/// How the guest maps one interrupt source: a device vector to an LPI, or (an `ipi` source) SGI K
+/// of the route's vCPU.
 struct GuestLpi {
     bool routed = false;
     uint32_t devid = 0;
     uint32_t event = 0;
     uint32_t intid = 0;
-    uint32_t vcpu = 0;  // the collection (and so the vCPU) it targets now
+    uint32_t vcpu = 0;  // the collection (and so the vCPU) it targets now; an SGI's target
+    bool sgi = false;   // an IPI: INTID = the SGI number, private to `vcpu`
 };
 
 struct GuestState {
     std::vector<bool> masked;    // PSTATE.I per vCPU (with the Unicorn guest: read back from its PSTATE)
     std::vector<GuestLpi> lpis;  // by SourceId
     uint64_t cwriter = 0;        // the guest's own copy of its command queue's write offset
+    /// Set GICD_CTLR.nASSGIreq at boot when GICD_TYPER2.nASSGIcap says the distributor can
+    /// (policy arm.guest_nassgireq, guest.cc).
+    bool want_nassgireq = true;
 
-    /// The source an INTID belongs to, if any.
-    std::optional<SourceId> source_of(uint32_t intid) const;
+    /// The source an INTID taken on vCPU `vcpu` belongs to, if any (SGIs are per vCPU).
+    std::optional<SourceId> source_of(uint32_t intid, uint32_t vcpu) const;
 };
 
 /// The guest's drivers over the virtual GIC of the machine it runs on (a view).
@@ -81,9 +92,12 @@ class Guest {
     void retarget(SourceId source, uint32_t vcpu);
     /// GICR_CTLR.EnableLPIs 1 -> 0 -> 1 on vCPU `vcpu`.
     void toggle_lpis(uint32_t vcpu);
+    /// vCPU `from` sends the IPI `source` (gic_ipi_send_mask -> gic_send_sgi): an ICC_SGI1R_EL1
+    /// write naming the SGI and the target's Aff0 bit, which traps to KVM.
+    void send_sgi(SourceId source, uint32_t from);
 
-    /// The source an INTID belongs to, if any.
-    std::optional<SourceId> source_of(uint32_t intid) const { return s_.source_of(intid); }
+    /// The source an INTID taken on vCPU `vcpu` belongs to, if any.
+    std::optional<SourceId> source_of(uint32_t intid, uint32_t vcpu) const { return s_.source_of(intid, vcpu); }
 
    private:
     void command(const ItsCommand& c);

@@ -301,7 +301,7 @@ unsigned UnicornGuest::deliver(uint32_t vcpu, CpuInterface& cpu, const GuestStat
         const uint32_t intid = entries_[i].id;
         const DeliveryPath path = acks_[i].path;
         out.record(GuestRecord{0, vcpu, intid, entries_[i].timestamp, pc});
-        if (std::optional<SourceId> s = guest.source_of(intid)) {
+        if (std::optional<SourceId> s = guest.source_of(intid, vcpu)) {
             log_.emit(tp::kGuestTake.touching(scenario.sources[*s].name), vcpu, intid, to_string(path));
             out.take(vcpu, *s, path);
         } else {

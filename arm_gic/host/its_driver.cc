@@ -291,6 +291,32 @@ void ItsDriver::prop_update_vlpi(Gic& gic, int host_irq, uint8_t prop) {
     send(gic, 0, build::vsync(h.vpeid));
 }
 
+void ItsDriver::vsgi_configure(Gic& gic, uint32_t vpeid, unsigned sgi, uint8_t priority, bool group1, bool enable) {
+    send(gic, 0, build::vsgi(vpeid, static_cast<uint8_t>(sgi), priority, group1, false, enable));
+    send(gic, 0, build::vsync(vpeid));
+}
+
+void ItsDriver::vsgi_set_pending(Gic& gic, uint32_t vpeid, unsigned sgi, bool pending) {
+    if (pending) {
+        gic.its(0).write64(GITS_SGIR, GitsSgir::vPEID.make(vpeid) | GitsSgir::vINTID.make(sgi));
+        return;
+    }
+    send(gic, 0, build::vsgi(vpeid, static_cast<uint8_t>(sgi), 0, false, true, false));
+    send(gic, 0, build::vsync(vpeid));
+}
+
+bool ItsDriver::vsgi_pending(Gic& gic, uint32_t vpeid, unsigned sgi) {
+    Redistributor& rd = gic.rd(vpes_.at(vpeid).rd);
+    rd.write64(kGicrVlpiFrame + GICR_VSGIR, GicrVsgir::vPEID.make(vpeid));
+    uint64_t status = rd.read(kGicrVlpiFrame + GICR_VSGIPENDR, 4);  // Busy reads 0 in the model
+    return (GicrVsgipendr::Pending.get(status) >> sgi) & 1;
+}
+
+void ItsDriver::vsgi_deactivate(Gic& gic, uint32_t vpeid, unsigned sgi, uint8_t priority, bool group1) {
+    vsgi_configure(gic, vpeid, sgi, priority, group1, false);
+    vsgi_set_pending(gic, vpeid, sgi, false);
+}
+
 void ItsDriver::invall_vpe(Gic& gic, uint32_t vpeid) {
     for (unsigned i = 0; i < gic.its_count(); ++i)
         if (gic.its(i).maps_vpe(vpeid)) send(gic, i, build::vinvall(vpeid));

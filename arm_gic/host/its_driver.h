@@ -135,6 +135,20 @@ class ItsDriver {
     /// GICv4.0 enable_irq / disable_irq of a vPE's doorbell: its property byte and GICR_INVLPIR.
     void set_doorbell_enabled(Gic& gic, uint32_t vpeid, bool enabled);
 
+    // ---- vSGIs (GICv4.1): the vPE's sgi_domain IRQs, one per SGI ---------------------------------
+    /// its_configure_sgi(d, false) (activation, enable/disable, its_prop_update_vsgi): a VSGI with
+    /// the configuration, then VSYNC, on the first GICv4.1 ITS (find_4_1_its).
+    void vsgi_configure(Gic& gic, uint32_t vpeid, unsigned sgi, uint8_t priority, bool group1, bool enable);
+    /// its_sgi_set_irqchip_state(PENDING): true writes GITS_SGIR (vPEID, vINTID); false is a VSGI
+    /// with Clear (its_configure_sgi(d, true)).
+    void vsgi_set_pending(Gic& gic, uint32_t vpeid, unsigned sgi, bool pending);
+    /// its_sgi_get_irqchip_state: GICR_VSGIR = vPEID on the vPE's redistributor (col_idx), then
+    /// GICR_VSGIPENDR read until Busy clears.
+    bool vsgi_pending(Gic& gic, uint32_t vpeid, unsigned sgi);
+    /// its_sgi_irq_domain_deactivate: disable (VSGI Enable=0), then clear pending (VSGI Clear):
+    /// "You just can't do both at once".
+    void vsgi_deactivate(Gic& gic, uint32_t vpeid, unsigned sgi, uint8_t priority, bool group1);
+
     /// vgic_v4_get_vlpi_state: vINTID's bit in the vPE's VPT, read from host memory. Meaningful
     /// only while the vPE is unmapped on GICv4.1 (reference/arm §1.5).
     bool read_vpt_bit(const Gic& gic, uint32_t vpeid, uint32_t vintid) const;

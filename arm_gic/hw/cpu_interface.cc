@@ -191,10 +191,11 @@ void CpuInterface::write_lr(unsigned n, uint64_t value) {
     }
     lrs_[n] = value;
     if (lr.status == ListRegister::Status::Invalid) return;
-    if (lr.hw && lr.vintid >= kFirstLpiIntid)
+    if (lr.hw && (lr.vintid >= kFirstLpiIntid || lr.vintid < 16))
         log.emit(tp::kVcpuWriteLrHwViolation,
-                 "a list register with HW=1 for a vLPI: KVM sets hwintid only for PPIs and SPIs, so "
-                 "vgic_v3_populate_lr would name pINTID 0 (DESIGN.md, reference/arm §3.1)",
+                 "a list register with HW=1 for a vLPI or a vSGI: KVM sets hwintid only for PPIs and SPIs, so "
+                 "vgic_v3_populate_lr would name pINTID 0 (DESIGN.md, reference/arm §3.1; vgic_v4_enable_vsgis "
+                 "sets host_irq only)",
                  index_, n, lr.vintid);
     for (unsigned m = 0; m < lrs_.size(); ++m) {
         ListRegister other = ListRegister::decode(lrs_[m]);

@@ -41,6 +41,7 @@ Gic::Gic(const Gic& other)
       rds_(other.rds_),
       cpus_(other.cpus_),
       known_vpts_(other.known_vpts_),
+      stashed_vsgis_(other.stashed_vsgis_),
       vmovps_(other.vmovps_) {
     rebind();
 }
@@ -55,6 +56,7 @@ Gic& Gic::operator=(const Gic& other) {
     rds_ = other.rds_;
     cpus_ = other.cpus_;
     known_vpts_ = other.known_vpts_;
+    stashed_vsgis_ = other.stashed_vsgis_;
     vmovps_ = other.vmovps_;
     rebind();
     return *this;
@@ -121,6 +123,25 @@ void Gic::check_software_write(uint64_t addr, uint64_t len) {
 }
 
 void Gic::note_vpt(uint32_t vpeid, uint64_t vpt_addr, unsigned id_bits) { known_vpts_[vpeid] = {vpt_addr, id_bits}; }
+
+std::array<VsgiState, 16> Gic::take_vsgis(uint32_t vpeid, bool ptz) {
+    std::array<VsgiState, 16> sgis{};
+    auto it = stashed_vsgis_.find(vpeid);
+    if (it == stashed_vsgis_.end()) return sgis;
+    if (!ptz) sgis = it->second;
+    stashed_vsgis_.erase(it);
+    return sgis;
+}
+
+void Gic::where_vsgi(uint32_t vpeid, unsigned sgi, std::vector<Location>& out) const {
+    if (const Redistributor* r = rd_of_vpe(vpeid)) {
+        const VpeState& s = *r->vpe(vpeid);
+        if (sgi < 16 && s.sgis[sgi].pending) out.push_back({&places::kVsgiPending, vpeid, s.maps > 0});
+    } else if (auto it = stashed_vsgis_.find(vpeid); it != stashed_vsgis_.end() && sgi < 16 && it->second[sgi].pending) {
+        out.push_back({&places::kVsgiPending, vpeid, false});  // unmapped: read back by the next VMAPP
+    }
+    for (const CpuInterface& c : cpus_) c.where_vlpi(vpeid, sgi, out);
+}
 
 bool Gic::vmovp_seen(unsigned its, uint16_t seq_num, const VmovpRequest& request) {
     PendingVmovp& p = vmovps_[seq_num];

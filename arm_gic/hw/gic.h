@@ -8,6 +8,7 @@
 // (the caller snapshots those; STYLE.md "state snapshots are plain copies").
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -91,6 +92,19 @@ class Gic {
     /// Remembers a vPE's VPT (from VMAPP), so its memory can still be reported after an unmap.
     void note_vpt(uint32_t vpeid, uint64_t vpt_addr, unsigned id_bits);
 
+    /// GICv4.1: a vPE's vSGI state (configuration and pending) outlives VMAPP {V,Alloc} = {0,1}
+    /// and comes back with the next VMAPP V=1 Alloc=1 PTZ=0 (IHI 0069 keeps it with the vPE's
+    /// tables; Shenming Lu, <b837b832-7085-c74d-3f9b-08335081f702@huawei.com>: "the unmapping of
+    /// the vPE would not affect the (already) stored vSGI states", which vgic_v3_save_pending_tables
+    /// relies on; Marc Zyngier in that thread: once unmapped "only the memory state can be used").
+    /// The model keeps it beside the noted VPT, standing for the VPT's IMPLEMENTATION DEFINED
+    /// first 1 KiB. PTZ = 1 starts the vPE with none.
+    void stash_vsgis(uint32_t vpeid, const std::array<VsgiState, 16>& sgis) { stashed_vsgis_[vpeid] = sgis; }
+    std::array<VsgiState, 16> take_vsgis(uint32_t vpeid, bool ptz);
+    /// Where vSGI `sgi` of vPE `vpeid` is pending: `arm.vsgi_pending[vpeN]` (the vPE's vSGI state,
+    /// what GICR_VSGIPENDR reads: live while an ITS maps the vPE) and `arm.list_register[cpuN]`.
+    void where_vsgi(uint32_t vpeid, unsigned sgi, std::vector<Location>& out) const;
+
     /// VMOVP bookkeeping across ITSs when GITS_TYPER.VMOVP = 0: the move happens once every ITS
     /// in ITSList has seen the VMOVP with this SEQ_NUM. Returns true when it completed now.
     struct VmovpRequest {
@@ -116,6 +130,7 @@ class Gic {
     std::vector<Redistributor> rds_;
     std::vector<CpuInterface> cpus_;
     std::map<uint32_t, std::pair<uint64_t, unsigned>> known_vpts_;  // vPEID -> (VPT, ID bits)
+    std::map<uint32_t, std::array<VsgiState, 16>> stashed_vsgis_;   // vPEID -> vSGI state of an unmapped vPE
     struct PendingVmovp {
         VmovpRequest request;
         uint16_t seen = 0;  // ITSs that processed it

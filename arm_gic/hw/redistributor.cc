@@ -477,6 +477,7 @@ void Redistributor::map_vpe(const VpeProps& props, bool alloc, bool ptz) {
         fresh.dirty.assign((fresh.pending.size() + 63) / 64, 0);
         // GICv4.1 PTZ (with Alloc): the VPT is known to be zero, so it is not read.
         fresh.loaded = v41 && alloc && ptz;
+        if (v41 && alloc) fresh.sgis = gic_->take_vsgis(props.vpeid, ptz);  // the vSGI state comes back with the vPE
         s = &vpes_.emplace(props.vpeid, std::move(fresh)).first->second;
     } else if (v41 && alloc && s->maps > 0) {
         log.emit(tp::kGicrMapVpeError,
@@ -518,6 +519,7 @@ void Redistributor::unmap_vpe(uint32_t vpeid, bool alloc) {
             s->config.clear();
             return;
         }
+        gic_->stash_vsgis(vpeid, s->sgis);  // kept with the vPE's tables (Gic::stash_vsgis)
         vpes_.erase(vpeid);
     } else if (s->maps == 0) {
         log.emit(tp::kGicrUnmapVpeError,

@@ -132,6 +132,28 @@ struct GitsSgir {  // GITS_SGIR (4.1), reference §1.3
 };
 
 // ---------------------------------------------------------------------------------------------
+// Distributor register fields (the guest-visible distributor KVM emulates; GICD_* names from
+// reference/arm_virt_machine.md §2, bit positions per IHI 0069 as KVM's arm-gic-v3.h defines them).
+inline constexpr uint64_t GICD_CTLR = 0x0000;
+inline constexpr uint64_t GICD_TYPER2 = 0x000C;
+struct GicdCtlr {  // GICD_CTLR with DS = 1 (KVM's single security state)
+    static constexpr Field<1> EnableGrp1{};   // GICD_CTLR_ENABLE_SS_G1
+    static constexpr Field<4> ARE{};          // GICD_CTLR_ARE_NS
+    static constexpr Field<6> DS{};
+    static constexpr Field<8> nASSGIreq{};    // GICv4.1: SGIs without an active state
+};
+struct GicdTyper2 {
+    static constexpr Field<8> nASSGIcap{};
+};
+
+// SGI_base frame of a redistributor (offsets from RD_base + kGicrSgiFrame; IHI 0069, as KVM's
+// vgic_v3_rd_registers lists them).
+inline constexpr uint64_t GICR_ISENABLER0 = 0x0100;
+inline constexpr uint64_t GICR_ICENABLER0 = 0x0180;
+inline constexpr uint64_t GICR_ISPENDR0 = 0x0200;
+inline constexpr uint64_t GICR_ICPENDR0 = 0x0280;
+inline constexpr uint64_t GICR_IPRIORITYR0 = 0x0400;  // one byte per INTID 0..31
+
 // Redistributor register fields.
 
 struct GicrCtlr {  // GICR_CTLR; position per IHI 0069, not in reference/

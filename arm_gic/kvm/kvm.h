@@ -43,6 +43,9 @@ enum class SaveSide : uint8_t {
 extern const Policy<SaveSide> kSavePolicy;
 /// arm.irqfd_deassign: whether KVM_IRQFD deassign tears the vLPI forwarding down (X3; vgic_its.cc).
 extern const Policy<IrqfdDeassign> kIrqfdDeassignPolicy;
+/// arm.vsgi_ispendr: whether a userspace GICR_ISPENDR0 write reaches a GICv4.1 vSGI (7b95382f9651;
+/// vgic_sgi.cc).
+extern const Policy<VsgiIspendr> kVsgiIspendrPolicy;
 
 class Kvm {
    public:
@@ -67,6 +70,32 @@ class Kvm {
     void gicr_write(uint32_t vcpu, uint64_t offset, uint64_t value);
     uint64_t its_read(uint64_t offset);
     void its_write(uint64_t offset, uint64_t value);
+
+    // ---- the distributor and SGIs (vgic_sgi.cc) -----------------------------------------------------
+    /// vgic_mmio_read_v3_misc: GICD_CTLR (EnableGrp1, ARE, DS, nASSGIreq), GICD_TYPER2 (nASSGIcap
+    /// on a GICv4.1 host).
+    uint32_t gicd_read(uint64_t offset) const;
+    /// The guest's GICD_CTLR write (vgic_mmio_write_v3_misc): nASSGIreq is RO while the distributor
+    /// stays enabled and RAZ without GICv4.1; a change runs vgic_v4_configure_vsgis.
+    void gicd_write(uint64_t offset, uint32_t value);
+    /// Userspace's GICD_CTLR write (vgic_mmio_uaccess_write_v3_misc): EnableGrp1 and nASSGIreq are
+    /// recorded and nothing else happens; the vSGIs follow at the first KVM_RUN (map_resources).
+    void gicd_uaccess_write(uint64_t offset, uint32_t value);
+    /// Userspace reads of the SGI_base frame (KVM_DEV_ARM_VGIC_GRP_REDIST_REGS): GICR_ISPENDR0
+    /// (vgic_v3_uaccess_read_pending: a hardware vSGI's pending state from GICR_VSGIPENDR),
+    /// GICR_ISENABLER0, GICR_IPRIORITYR0..3 (SGI bytes).
+    uint32_t sgi_uaccess_read(uint32_t vcpu, uint64_t offset);
+    /// Userspace writes of the SGI_base frame: GICR_ISENABLER0 / ICENABLER0 (vgic_uaccess_write_
+    /// senable / cenable: the vgic_irq only), GICR_ISPENDR0 (vgic_v3_uaccess_write_pending) and
+    /// GICR_ICPENDR0 per arm.vsgi_ispendr, GICR_IPRIORITYR0..3 (vgic_mmio_write_priority).
+    void sgi_uaccess_write(uint32_t vcpu, uint64_t offset, uint32_t value);
+    /// The sender's ICC_SGI1R_EL1 write, trapped (access_gic_sgi -> vgic_v3_dispatch_sgi), for one
+    /// target in its list: a hardware vSGI is made pending through GITS_SGIR, any other SGI in
+    /// pending_latch and queued (a list register at the target's next entry).
+    void dispatch_sgi(uint32_t sender, uint32_t target, unsigned sgi);
+    /// The struct vgic_irq of INTID `intid` as vCPU `vcpu` sees it (its own SGIs), or nullptr.
+    VgicIrq* find_irq(uint32_t vcpu, uint32_t intid);
+    const VgicIrq* find_irq(uint32_t vcpu, uint32_t intid) const;
 
     // ---- MSIs ------------------------------------------------------------------------------------
     /// vgic_its_trigger_msi (kvm_set_msi from an irqfd, or KVM_SIGNAL_MSI): a forwarded LPI is
@@ -157,6 +186,18 @@ class Kvm {
     void sync_lpi_pending_table(uint32_t vcpu);
     void enable_lpis(uint32_t vcpu);
     void flush_pending_lpis(uint32_t vcpu);
+    // vgic-v4.c, vgic-v3.c: the vSGIs
+    /// kvm_vgic_map_resources at the VM's first KVM_RUN: vgic_v3_map_resources runs
+    /// vgic_v4_configure_vsgis on GICv4.1.
+    void map_resources();
+    /// vgic_v4_configure_vsgis (under kvm_arm_halt_guest): every vCPU's SGIs to the hardware when
+    /// nASSGIreq is set (vgic_v4_enable_vsgis), back to software otherwise (vgic_v4_disable_vsgis).
+    void configure_vsgis();
+    void enable_vsgis(uint32_t vcpu);
+    void disable_vsgis(uint32_t vcpu);
+    /// vgic_v4_sync_sgi_config + its_configure_sgi: the vgic_irq's priority, group and enable to
+    /// the vPE (VSGI).
+    void sync_sgi_config(uint32_t vcpu, const VgicIrq& irq);
     // vgic.c
     void queue(VgicIrq& irq);
     bool oracle(const VgicIrq& irq) const {

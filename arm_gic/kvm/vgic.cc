@@ -23,6 +23,15 @@ const char* to_string(VcpuRun r) {
 
 void Kvm::init(unsigned vcpus) {
     s_.cpus.assign(vcpus, VgicCpu{});
+    // kvm_vgic_vcpu_init: each vCPU's SGIs, enabled and edge-triggered, Group 1 (vgic-v3), priority 0.
+    for (uint32_t v = 0; v < vcpus; ++v)
+        for (uint32_t i = 0; i < kNrSgis; ++i) {
+            VgicIrq& irq = s_.cpus[v].sgis[i];
+            irq.intid = i;
+            irq.target_vcpu = v;
+            irq.enabled = true;
+            irq.priority = 0;
+        }
     for (uint32_t v = 0; v < vcpus; ++v) {
         host_.vpe_init(gic_, v);  // its_vpe_irq_domain_alloc -> its_vpe_init
         // vgic_v4_init: request_irq(vpe->irq, vgic_v4_doorbell_handler) for each vPE's doorbell
@@ -121,11 +130,18 @@ void Kvm::enable_lpis(uint32_t vcpu) {
 
 void Kvm::flush_pending_lpis(uint32_t vcpu) {
     // vgic_flush_pending_lpis: LPIs leave the ap_list; pending_latch is kept, vLPIs stay forwarded.
+    // vgic_flush_pending_lpis: LPIs only; the vCPU's SGIs stay queued.
     VgicCpu& c = s_.cpus[vcpu];
-    std::vector<uint32_t> dropped = std::move(c.ap_list);
-    c.ap_list.clear();
-    for (uint32_t intid : dropped)
+    std::vector<uint32_t> keep, dropped;
+    for (uint32_t intid : c.ap_list) {
+        if (intid < kNrSgis) {
+            keep.push_back(intid);
+            continue;
+        }
         if (auto it = s_.lpis.find(intid); it != s_.lpis.end()) it->second.queued = false;
+        dropped.push_back(intid);
+    }
+    c.ap_list = keep;
     log_.emit(tp::kKvmVgicFlushPendingLpis, vcpu);
     for (uint32_t intid : dropped) put_lpi(intid);  // the ap_list's reference goes (vgic_put_irq)
 }
@@ -147,9 +163,9 @@ void Kvm::prune(uint32_t vcpu) {
     VgicCpu& c = s_.cpus[vcpu];
     std::vector<uint32_t> keep, moved, dropped;
     for (uint32_t intid : c.ap_list) {
-        auto it = s_.lpis.find(intid);
-        if (it == s_.lpis.end()) continue;
-        VgicIrq& irq = it->second;
+        VgicIrq* found = find_irq(vcpu, intid);
+        if (!found) continue;
+        VgicIrq& irq = *found;
         if (!oracle(irq)) {
             irq.queued = false;
             dropped.push_back(intid);
@@ -161,7 +177,7 @@ void Kvm::prune(uint32_t vcpu) {
         }
     }
     c.ap_list = keep;
-    for (uint32_t intid : moved) queue(s_.lpis[intid]);
+    for (uint32_t intid : moved) queue(*find_irq(vcpu, intid));  // an LPI: SGIs never move
     // The ap_list's reference goes with the entry (vgic_put_irq): an LPI whose ITE was freed
     // while it was queued is freed now.
     for (uint32_t intid : dropped) put_lpi(intid);
@@ -172,19 +188,20 @@ void Kvm::vcpu_enter(uint32_t vcpu) {
     host_.commit(gic_, vcpu);  // vgic_v4_commit
     // vgic_flush_lr_state: the ap_list sorted by priority (vgic_sort_ap_list), one LR each.
     std::stable_sort(c.ap_list.begin(), c.ap_list.end(), [&](uint32_t a, uint32_t b) {
-        return std::pair(s_.lpis[a].priority, a) < std::pair(s_.lpis[b].priority, b);
+        return std::pair(find_irq(vcpu, a)->priority, a) < std::pair(find_irq(vcpu, b)->priority, b);
     });
     CpuInterface& cpu = gic_.cpu(vcpu);
     unsigned n = 0;
     for (uint32_t intid : c.ap_list) {
-        VgicIrq& irq = s_.lpis[intid];
+        VgicIrq& irq = *find_irq(vcpu, intid);
         if (!oracle(irq)) continue;
         if (n == cpu.list_registers()) {
             log_.emit(tp::kKvmLrOverflow, vcpu, intid);
             break;
         }
-        // vgic_v3_populate_lr: an edge LPI's pending state moves into the LR. For a forwarded
-        // (hw) LPI, HW=1 names hwintid, which KVM sets only for PPIs and SPIs: 0. An active HW=1
+        // vgic_v3_populate_lr: an edge LPI's or SGI's pending state moves into the LR. For a
+        // forwarded (hw) LPI or a vPE-owned SGI, HW=1 names hwintid, which KVM sets only for PPIs
+        // and SPIs: 0. An active HW=1
         // interrupt is never written pending+active (its pending state is the physical one):
         // allow_pending is false and pending_latch stays for a later entry.
         const bool allow_pending = !(irq.hw && irq.active);
@@ -210,14 +227,14 @@ void Kvm::vcpu_exit(uint32_t vcpu) {
     // vgic_v3_fold_lr_state: what the guest left in each LR goes back into its vgic_irq.
     for (unsigned n = 0; n < cpu.list_registers(); ++n) {
         uint32_t intid = c.lr_intid[n];
-        if (!intid) continue;
+        if (intid == kNoIntid) continue;
         ListRegister lr = cpu.lr(n);
-        if (auto it = s_.lpis.find(intid); it != s_.lpis.end()) {
-            it->second.active = lr.active();
-            if (lr.pending()) it->second.pending_latch = true;
+        if (VgicIrq* irq = find_irq(vcpu, intid)) {
+            irq->active = lr.active();
+            if (lr.pending()) irq->pending_latch = true;
         }
         cpu.write_lr(n, 0);
-        c.lr_intid[n] = 0;
+        c.lr_intid[n] = kNoIntid;
     }
     prune(vcpu);
 }
@@ -225,6 +242,9 @@ void Kvm::vcpu_exit(uint32_t vcpu) {
 void Kvm::vcpu_load(uint32_t vcpu) {
     VgicCpu& c = s_.cpus.at(vcpu);
     if (c.run == VcpuRun::Loaded) return;
+    // KVM_RUN: the VM's first one maps the vgic's resources (kvm_arch_vcpu_run_pid_change ->
+    // kvm_vgic_map_resources), and with them the vSGIs (vgic_v3_map_resources).
+    map_resources();
     c.run = VcpuRun::Loaded;
     // vgic_v4_load: the vPE's doorbell affinity to this CPU first (irq_set_affinity: a VMOVP when its
     // redistributor changes; vCPU v runs on pCPU v), then resident with vGrp1En from the (enabled)
@@ -268,9 +288,8 @@ bool Kvm::vcpu_has_pending(uint32_t vcpu) const {
     if (host_.vpe(vcpu).pending_last) return true;
     uint8_t pmr = gic_.cpu(vcpu).read_pmr();  // the guest's VMCR.PMR
     for (uint32_t intid : s_.cpus.at(vcpu).ap_list) {
-        auto it = s_.lpis.find(intid);
-        if (it != s_.lpis.end() && it->second.enabled && it->second.pending_latch && it->second.priority < pmr)
-            return true;
+        const VgicIrq* irq = find_irq(vcpu, intid);
+        if (irq && irq->enabled && irq->pending_latch && irq->priority < pmr) return true;
     }
     return false;
 }

@@ -20,15 +20,31 @@ namespace irqdiff::arm::kvm {
 
 /// target_vcpu of an LPI whose collection is not mapped.
 inline constexpr uint32_t kNoVcpu = UINT32_MAX;
+/// A list register slot that holds no interrupt (INTID 0 is SGI 0).
+inline constexpr uint32_t kNoIntid = UINT32_MAX;
+/// SGIs are INTIDs 0..15, private to each vCPU (VGIC_NR_SGIS).
+inline constexpr uint32_t kNrSgis = 16;
 
-/// struct vgic_irq, for LPIs.
+/// arm.vsgi_ispendr: what a userspace GICR_ISPENDR0 / ICPENDR0 write does to a GICv4.1 vSGI KVM
+/// has handed to the hardware (irq->hw; vgic_mmio.cc declares the policy).
+enum class VsgiIspendr : uint8_t {
+    /// 7b95382f9651 "KVM: arm64: vgic-v4: Restore pending state on host userspace write" (Marc
+    /// Zyngier, Dec 2023, for 6.8 and stable 5.10+) with Oliver Upton's 13886f344445 /
+    /// 561851424d93: the write reaches the vPE (irq_set_irqchip_state), pending_latch is cleared.
+    Fixed,
+    /// Before: vgic_v3_uaccess_write_pending assigns pending_latch only, and an ICPENDR0 write from
+    /// userspace is ignored (vgic_mmio_uaccess_write_wi): the vPE never hears of either.
+    LatchOnly,
+};
+
+/// struct vgic_irq, for LPIs and (in VgicCpu::sgis) a vCPU's SGIs.
 struct VgicIrq {
     uint32_t intid = 0;
     uint32_t target_vcpu = kNoVcpu;
     bool pending_latch = false;
     bool enabled = false;
     uint8_t priority = 0xA0;
-    bool hw = false;    // forwarded as a vLPI
+    bool hw = false;    // forwarded as a vLPI; for an SGI: backed by the vPE's vSGI (GICv4.1)
     int host_irq = -1;  // the host IRQ it is forwarded from (stale after unset_forwarding, as in KVM)
     bool active = false;
     bool queued = false;  // on target_vcpu's ap_list
@@ -72,8 +88,13 @@ const char* to_string(VcpuRun r);
 struct VgicCpu {
     uint64_t pendbaser = 0;
     bool enable_lpis = false;
-    std::vector<uint32_t> ap_list;        // queued LPIs
-    std::array<uint32_t, 16> lr_intid{};  // the LPI each list register holds (0: none)
+    std::vector<uint32_t> ap_list;  // queued LPIs and SGIs (INTIDs; SGIs are this vCPU's)
+    std::array<uint32_t, 16> lr_intid = [] {
+        std::array<uint32_t, 16> a;
+        a.fill(kNoIntid);
+        return a;
+    }();  // the INTID each list register holds (kNoIntid: none)
+    std::array<VgicIrq, kNrSgis> sgis{};  // kvm_vgic_vcpu_init: enabled, edge, Group 1, priority 0
     VcpuRun run = VcpuRun::Stopped;
 };
 
@@ -88,6 +109,11 @@ struct VgicState {
     /// an irqfd of one injects nothing.
     std::set<std::pair<uint32_t, uint32_t>> unrouted;
     IrqfdDeassign irqfd_deassign = IrqfdDeassign::Fixed;  // arm.irqfd_deassign (vgic_its.cc)
+    // struct vgic_dist, the distributor's part KVM's vSGI code reads (vgic-mmio-v3.c).
+    bool dist_enabled = false;  // GICD_CTLR.EnableGrp1 (dist->enabled)
+    bool nassgireq = false;     // GICD_CTLR.nASSGIreq: SGIs are GICv4.1 vSGIs (dist->nassgireq)
+    bool ready = false;         // kvm_vgic_map_resources ran (dist->ready): at the VM's first KVM_RUN
+    VsgiIspendr vsgi_ispendr = VsgiIspendr::Fixed;  // arm.vsgi_ispendr (vgic_sgi.cc)
 };
 
 /// KVM's ioctl results, as the kernel returns them.

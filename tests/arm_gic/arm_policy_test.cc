@@ -35,7 +35,8 @@ TEST(ArmPolicies, KeepTheCatalogueOrder) {
                                                    "arm.its_table_fault", "arm.vpt_writeback", "arm.vfio_vector_enable",
                                                    "arm.list_registers", "arm.vpendbaser_dirty_reads",
                                                    "arm.save", "arm.its_save_error", "arm.vmm_gicr_save",
-                                                   "arm.irqfd_deassign", "arm.vmm_its_regs", "arm.cpr_detach"}));
+                                                   "arm.irqfd_deassign", "arm.vmm_its_regs", "arm.vsgi_ispendr",
+                                                   "arm.guest_nassgireq", "arm.cpr_detach"}));
     for (const PolicySpec& p : arm_policies()) EXPECT_EQ(p.arch, "arm") << p.key;
 }
 

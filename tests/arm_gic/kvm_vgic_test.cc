@@ -206,7 +206,7 @@ TEST(KvmListRegisters, FlushMovesPendingIntoAnLrAndSyncFoldsItBack) {
     t.kvm().vcpu_exit(0);
     EXPECT_TRUE(t.lpi(kLpi0)->pending_latch);
     EXPECT_EQ(t.h.gic.cpu(0).read_lr(0), 0u);
-    EXPECT_EQ(t.vgic().cpus[0].lr_intid[0], 0u);
+    EXPECT_EQ(t.vgic().cpus[0].lr_intid[0], kvm::kNoIntid);
     EXPECT_EQ(t.vgic().cpus[0].ap_list, (std::vector<uint32_t>{kLpi0}));
 
     t.mask(0, false);

@@ -72,6 +72,8 @@ std::vector<std::string> arm_scenarios() {
         if (e.path().extension() != ".yaml") continue;
         Scenario s = load_scenario(e.path().string(), builtin_backends().catalogue());
         if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), "arm") == s.arches.end()) continue;
+        // The Unicorn guest program sends no SGIs: an ipi scenario is refused with it (ArmVsgi tests).
+        if (std::any_of(s.devices.begin(), s.devices.end(), [](const Device& d) { return d.kind == DeviceKind::Ipi; })) continue;
         out.push_back(e.path().string());
     }
     std::sort(out.begin(), out.end());
