@@ -28,6 +28,7 @@ struct Stream {
     bool lapic_saved = false;
     bool vcpus_started = false;      // start_vcpus ran on the destination (registers set)
     std::vector<bool> lapic_loaded;  // set_lapic ran for the vCPU on the destination
+    bool msrs_loaded = false;        // set_msrs ran on the destination
     /// The model's clock, not the stream's content: the saved one-shot timer was still armed at
     /// KVM_GET_LAPIC and its deadline (the scenario's `fire`) has not come since.
     std::vector<bool> deadline_ahead;
@@ -66,12 +67,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                   "(x86.set_lapic_clears_pir), registers, APIC map, PPR, timer restart, SVI"},
                  &B::set_lapic,
                  &tp::kQemuSetLapic},
-                {{"set_msrs", S::Restore, "restore_irqchip",
-                  "cpu_synchronize_all_post_init -> kvm_arch_put_registers -> kvm_put_tscdeadline_msr: KVM_SET_MSRS "
-                  "of MSR_IA32_TSCDEADLINE per vCPU; kvm_set_lapic_tscdeadline_msr drops the deadline, reporting "
-                  "success, unless KVM_SET_LAPIC already put LVTT in TSC-deadline mode (Kata #13798)"},
-                 &B::set_msrs,
-                 &tp::kQemuSetMsrs},
                 {{"vfio_load_config", S::Restore, "restore_devices",
                   "VFIO PCI config and MSI-X table (vfio_pci_load_config)"},
                  &B::vfio_load_config,
@@ -86,6 +81,12 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                   "resolves the route to one vCPU"},
                  &B::irq_bypass_connect,
                  &tp::kQemuIrqBypassConnect},
+                {{"set_msrs", S::Restore, "restore_irqchip",
+                  "cpu_synchronize_all_post_init -> kvm_arch_put_registers -> kvm_put_tscdeadline_msr: KVM_SET_MSRS "
+                  "of MSR_IA32_TSCDEADLINE per vCPU; kvm_set_lapic_tscdeadline_msr drops the deadline, reporting "
+                  "success, unless KVM_SET_LAPIC already put LVTT in TSC-deadline mode (Kata #13798)"},
+                 &B::set_msrs,
+                 &tp::kQemuSetMsrs},
                 // vm_start: vm_prepare_start runs the change-state handlers first (vfio_vmstate_change
                 // sets the devices RUNNING), then resume_all_vcpus (QEMU system/cpus.c).
                 {{"start_devices", S::Restore, "start_devices",
@@ -169,6 +170,17 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         : MigrationDriver(ctx),
           config_(kvm::KvmConfig::from_policy(ctx.policy)),
           logical_(kGuestApicDestPolicy.read(ctx.policy) == GuestApicDest::Logical) {
+        // Unicorn 2.0.1 has no WRMSR hook (reference/unicorn_2_0_1.md, x86-64 item 3): the program
+        // cannot hand IA32_TSC_DEADLINE to the model.
+        if (unicorn_)
+            for (size_t d = 0; d < scenario_.devices.size(); ++d)
+                if (scenario_.devices[d].kind == DeviceKind::Timer &&
+                    scenario_.devices[d].timer_mode == TimerMode::TscDeadline)
+                    throw InputError(scenario_.devices[d].timer_mode_loc,
+                                     fmt::format("devices[{}].timer_mode: the x86 Unicorn guest program arms no "
+                                                 "TSC-deadline timer (Unicorn has no WRMSR hook): run this scenario "
+                                                 "with the abstract guest",
+                                                 d));
         boot();
     }
 
@@ -238,6 +250,11 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                     !apic::LvtTimer::Mask.get(put.reg(apic::LVT_TIMER)) && !a.irr_test(g.vector))
                     out.push_back({&places::kSavedTimer, g.vcpu, false});
             }
+            // The stream's TSC deadline (KVM_GET_MSRS) whose time has passed, until KVM_SET_MSRS
+            // (after KVM_SET_LAPIC) fires it; dropped, it is nowhere.
+            if (transit().lapic_saved && !transit().msrs_loaded && !transit().deadline_ahead.at(g.vcpu) &&
+                transit().msrs.at(g.vcpu).tsc_deadline != 0 && !transit().apic.at(g.vcpu).irr_test(g.vector))
+                out.push_back({&places::kSavedTimer, g.vcpu, false});
         }
         for (uint32_t c = 0; c < scenario_.vcpus; ++c) {
             for (unsigned vec = 0; vec < 256; ++vec) {
@@ -445,7 +462,9 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         log_.emit(tp::kTimerDeadline, v);
         // The deadline is wall-clock time: the LAPIC holding the VM's state fires its armed timer
         // (apic_timer_fn); the saved state's deadline has now passed.
-        if (transit().lapic_saved && !lapic_valid_on_dst(v)) transit().deadline_ahead[v] = false;
+        // Until KVM_SET_MSRS the stream's TSC deadline has not reached a LAPIC either.
+        if (transit().lapic_saved && (!lapic_valid_on_dst(v) || !transit().msrs_loaded))
+            transit().deadline_ahead[v] = false;
         if (lapic_valid(v) && active().kvm_state.vcpus[v].timer_armed) kvm().timer_expired(v);
     }
 
@@ -522,8 +541,15 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         }
     }
     void set_msrs() {
-        kvm::Kvm kvm = destination().kvm();
-        for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.set_msrs(v, transit().msrs.at(v));  // kvm_put_msrs
+        Machine& h = destination();
+        kvm::Kvm kvm = h.kvm();
+        Stream& st = transit();
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+            // kvm_put_tscdeadline_msr. The model's clock says whether the saved deadline (the
+            // scenario's `fire`) came while the state travelled: then KVM fires a taken deadline at once.
+            kvm.set_msrs(v, st.msrs.at(v), !st.deadline_ahead[v]);
+        }
+        st.msrs_loaded = true;
     }
     void start_vcpus() {
         Machine& h = destination();
