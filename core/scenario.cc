@@ -44,6 +44,8 @@ const char* to_string(DeviceKind kind) {
     return "?";
 }
 
+const char* to_string(TimerMode mode) { return mode == TimerMode::TscDeadline ? "tsc-deadline" : "one-shot"; }
+
 const char* to_string(DeliveryMode mode) {
     return mode == DeliveryMode::AtLeastOnce ? "at-least-once" : "exactly-once";
 }

@@ -73,6 +73,14 @@ enum class DeviceStop : uint8_t {
                   // (virtio-blk dataplane stop after the GICv3 vm_change_state_handler, reference U2)
 };
 const char* to_string(DeviceStop stop);
+/// How the guest programs a timer device's LAPIC timer (device key `timer_mode`).
+enum class TimerMode : uint8_t {
+    OneShot,      // LVTT mode 00b, TMICT: the count runs down once (the default)
+    TscDeadline,  // LVTT mode 10b, WRMSR IA32_TSC_DEADLINE (SDM Vol. 3A §11.5.4.1): the deadline
+                  // travels in the MSRs (KVM_GET_MSRS / KVM_SET_MSRS), not in the LAPIC image, and
+                  // KVM takes it only once KVM_SET_LAPIC put LVTT in that mode (Kata #13798)
+};
+const char* to_string(TimerMode mode);
 
 struct Device {
     std::string name;
@@ -81,9 +89,11 @@ struct Device {
     bool passthrough = false;  // ARM forwards its MSIs as vLPIs, x86 posts them
     DeliveryMode delivery = DeliveryMode::ExactlyOnce;
     DeviceStop stops_at = DeviceStop::StopDevices;
+    TimerMode timer_mode = TimerMode::OneShot;  // Timer only
     uint32_t from = 0;         // Ipi: the sending vCPU
     SourceLoc loc;
     SourceLoc kind_loc;  // of `kind`, or the device's when not written
+    SourceLoc timer_mode_loc;  // of `timer_mode`, or the device's when not written
 };
 
 /// One interrupt source: vector `vector` of device `device`, named "DEVICE.VECTOR".

@@ -271,7 +271,8 @@ class Loader {
         sequence(n, "devices");
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("devices", i);
-            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "from", "delivery", "stops_at"},
+            Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "from", "delivery", "stops_at",
+                                             "timer_mode"},
                             {"name"});
             Device d;
             d.loc = loc(n[i]);
@@ -333,6 +334,21 @@ class Loader {
                 else if (mode != "exactly-once")
                     fail(*m, child(path, "delivery"),
                          fmt::format("'{}' is not a delivery mode (expected exactly-once or at-least-once)", mode));
+            }
+            d.timer_mode_loc = d.loc;
+            if (const YAML::Node* tm = find(e, "timer_mode")) {
+                const std::string tp = child(path, "timer_mode");
+                const std::string mode = string(*tm, tp);
+                d.timer_mode_loc = loc(*tm);
+                if (d.kind != DeviceKind::Timer)
+                    fail(*tm, tp,
+                         fmt::format("'timer_mode' says how the guest programs a LAPIC timer (kind: timer); this "
+                                     "device is {}",
+                                     to_string(d.kind)));
+                if (mode == "tsc-deadline")
+                    d.timer_mode = TimerMode::TscDeadline;
+                else if (mode != "one-shot")
+                    fail(*tm, tp, fmt::format("'{}' is not a timer mode (expected one-shot or tsc-deadline)", mode));
             }
             if (const YAML::Node* st = find(e, "stops_at")) {
                 const std::string sp = child(path, "stops_at");

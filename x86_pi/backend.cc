@@ -24,9 +24,11 @@ namespace {
 struct Stream {
     std::vector<vmm::ApicState> apic;  // per vCPU: QEMU's APIC state from KVM_GET_LAPIC (kvm_get_apic_state)
     std::vector<kvm::VcpuRegs> regs;   // per vCPU: KVM_GET_REGS / KVM_GET_VCPU_EVENTS / KVM_GET_MP_STATE
+    std::vector<kvm::MsrImage> msrs;   // per vCPU: KVM_GET_MSRS (kvm_get_msrs: env->tsc_deadline)
     bool lapic_saved = false;
     bool vcpus_started = false;      // start_vcpus ran on the destination (registers set)
     std::vector<bool> lapic_loaded;  // set_lapic ran for the vCPU on the destination
+    bool msrs_loaded = false;        // set_msrs ran on the destination
     /// The model's clock, not the stream's content: the saved one-shot timer was still armed at
     /// KVM_GET_LAPIC and its deadline (the scenario's `fire`) has not come since.
     std::vector<bool> deadline_ahead;
@@ -79,6 +81,12 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                   "resolves the route to one vCPU"},
                  &B::irq_bypass_connect,
                  &tp::kQemuIrqBypassConnect},
+                {{"set_msrs", S::Restore, "restore_irqchip",
+                  "cpu_synchronize_all_post_init -> kvm_arch_put_registers -> kvm_put_tscdeadline_msr: KVM_SET_MSRS "
+                  "of MSR_IA32_TSCDEADLINE per vCPU; kvm_set_lapic_tscdeadline_msr drops the deadline, reporting "
+                  "success, unless KVM_SET_LAPIC already put LVTT in TSC-deadline mode (Kata #13798)"},
+                 &B::set_msrs,
+                 &tp::kQemuSetMsrs},
                 // vm_start: vm_prepare_start runs the change-state handlers first (vfio_vmstate_change
                 // sets the devices RUNNING), then resume_all_vcpus (QEMU system/cpus.c).
                 {{"start_devices", S::Restore, "start_devices",
@@ -100,24 +108,44 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                  Rule::Data},
                 {"vfio_load_config", "start_devices",
                  "a device runs once its state is loaded (vfio_load_state; VFIO uAPI: RESUMING, data, RUNNING)", Rule::Data},
+                {"set_msrs", "start_vcpus", "a vCPU runs once its MSRs are loaded (cpu_synchronize_all_post_init)",
+                 Rule::Data},
+                // Kata #13798 and Cloud Hypervisor's KvmVcpu::set_state doc ("SET_LAPIC must come before
+                // SET_MSRS, because the TSC deadline MSR only restores successfully, when the LAPIC is
+                // correctly configured"; Firecracker documents sregs -> LAPIC -> MSRs): a rule of KVM's
+                // ABI, not a data dependency. KVM refuses nothing the other way round
+                // (kvm_set_lapic_tscdeadline_msr drops the deadline and KVM_SET_MSRS reports success),
+                // so the `data` set keeps the losing orders for the explorer to show, and `abi` drops
+                // them: the first rule that makes x86's `abi` a strict subset of `data`.
+                {"set_lapic", "set_msrs",
+                 "the TSC-deadline MSR is taken only once KVM_SET_LAPIC put LVTT in TSC-deadline mode "
+                 "(kvm_set_lapic_tscdeadline_msr; Kata #13798, Cloud Hypervisor KvmVcpu::set_state)",
+                 Rule::Abi},
             },
             {
                 // MIG_PRI_APIC: the APIC section loads before PCI devices (QEMU 2025, "migration:
                 // ensure APIC is loaded prior to VFIO PCI devices").
+                // set_msrs: cpu_synchronize_all_post_init runs at the end of qemu_loadvm_state, after
+                // every section (the APIC's post_load KVM_SET_LAPIC, VFIO's config) has loaded, before
+                // vm_start; its kvm_arch_put_registers writes MSR_IA32_TSCDEADLINE by itself
+                // (kvm_put_tscdeadline_msr, after kvm_put_msrs and the vCPU events: target/i386/kvm/kvm.c),
+                // so QEMU keeps the LAPIC -> MSR rule whichever section loads first.
                 {"qemu",
-                 {"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_devices",
+                 {"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect", "set_msrs", "start_devices",
                   "start_vcpus"}},
                 // QEMU before that fix: the APIC and VFIO share the default priority, so the load
                 // order follows registration and VFIO's config (and so irq bypass) can load first,
                 // while the APIC map still has its reset values [reference §5.4].
                 {"lapic_after_vfio",
-                 {"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic", "start_devices",
+                 {"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic", "set_msrs", "start_devices",
                   "start_vcpus"}},
-                // Cloud Hypervisor: Vm::restore restores the vCPUs (KVM_SET_LAPIC in the vCPU's
-                // set_state), then restore_devices (VFIO blob, PCI_COMMAND, MSI-X eventfds rearmed, the
-                // device left RESUMING: #8303, #8528); Vm::resume resumes the vCPUs before the devices.
+                // Cloud Hypervisor: Vm::restore restores the vCPUs (hypervisor/src/kvm/mod.rs
+                // KvmVcpu::set_state: ... set_sregs, set_xsave, set_xcrs, set_lapic, set_fpu, then set_msrs,
+                // "SET_LAPIC must come before SET_MSRS"), then restore_devices (VFIO blob, PCI_COMMAND,
+                // MSI-X eventfds rearmed, the device left RESUMING: #8303, #8528); Vm::resume resumes the
+                // vCPUs before the devices.
                 {"cloud_hypervisor",
-                 {"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_vcpus",
+                 {"set_lapic", "set_msrs", "vfio_load_config", "msix_enable", "irq_bypass_connect", "start_vcpus",
                   "start_devices"}},
             },
             {
@@ -144,6 +172,17 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
           logical_(kGuestApicDestPolicy.read(ctx.policy) == GuestApicDest::Logical) {
         vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
         cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
+        // Unicorn 2.0.1 has no WRMSR hook (reference/unicorn_2_0_1.md, x86-64 item 3): the program
+        // cannot hand IA32_TSC_DEADLINE to the model.
+        if (unicorn_)
+            for (size_t d = 0; d < scenario_.devices.size(); ++d)
+                if (scenario_.devices[d].kind == DeviceKind::Timer &&
+                    scenario_.devices[d].timer_mode == TimerMode::TscDeadline)
+                    throw InputError(scenario_.devices[d].timer_mode_loc,
+                                     fmt::format("devices[{}].timer_mode: the x86 Unicorn guest program arms no "
+                                                 "TSC-deadline timer (Unicorn has no WRMSR hook): run this scenario "
+                                                 "with the abstract guest",
+                                                 d));
         boot();
     }
 
@@ -216,6 +255,11 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                     !apic::LvtTimer::Mask.get(put.reg(apic::LVT_TIMER)) && !a.irr_test(g.vector))
                     out.push_back({&places::kSavedTimer, g.vcpu, false});
             }
+            // The stream's TSC deadline (KVM_GET_MSRS) whose time has passed, until KVM_SET_MSRS
+            // (after KVM_SET_LAPIC) fires it; dropped, it is nowhere.
+            if (transit().lapic_saved && !transit().msrs_loaded && !transit().deadline_ahead.at(g.vcpu) &&
+                transit().msrs.at(g.vcpu).tsc_deadline != 0 && !transit().apic.at(g.vcpu).irr_test(g.vector))
+                out.push_back({&places::kSavedTimer, g.vcpu, false});
         }
         for (uint32_t c = 0; c < scenario_.vcpus; ++c) {
             for (unsigned vec = 0; vec < 256; ++vec) {
@@ -423,7 +467,9 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         log_.emit(tp::kTimerDeadline, v);
         // The deadline is wall-clock time: the LAPIC holding the VM's state fires its armed timer
         // (apic_timer_fn); the saved state's deadline has now passed.
-        if (transit().lapic_saved && !lapic_valid_on_dst(v)) transit().deadline_ahead[v] = false;
+        // Until KVM_SET_MSRS the stream's TSC deadline has not reached a LAPIC either.
+        if (transit().lapic_saved && (!lapic_valid_on_dst(v) || !transit().msrs_loaded))
+            transit().deadline_ahead[v] = false;
         if (lapic_valid(v) && active().kvm_state.vcpus[v].timer_armed) kvm().timer_expired(v);
     }
 
@@ -473,8 +519,10 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         Stream& st = transit();
         st.apic.clear();
         st.regs.clear();
+        st.msrs.clear();
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
             st.regs.push_back(kvm.get_regs(v));
+            st.msrs.push_back(kvm.get_msrs(v));  // kvm_get_msrs
             st.apic.push_back(vmm::kvm_get_apic_state(kvm.get_lapic(v)));  // kvm_get_apic
             st.deadline_ahead[v] = h.kvm_state.vcpus[v].timer_armed;
         }
@@ -496,6 +544,17 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             }
             st.lapic_loaded[v] = true;
         }
+    }
+    void set_msrs() {
+        Machine& h = destination();
+        kvm::Kvm kvm = h.kvm();
+        Stream& st = transit();
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+            // kvm_put_tscdeadline_msr. The model's clock says whether the saved deadline (the
+            // scenario's `fire`) came while the state travelled: then KVM fires a taken deadline at once.
+            kvm.set_msrs(v, st.msrs.at(v), !st.deadline_ahead[v]);
+        }
+        st.msrs_loaded = true;
     }
     void start_vcpus() {
         Machine& h = destination();

@@ -80,6 +80,7 @@ TracePointList trace_points() {
         &kQemuIncoming,
         &kQemuGetLapic,
         &kQemuSetLapic,
+        &kQemuSetMsrs,
         &kQemuSetLapicError,
         &kDeviceMsiLostError,
         &kTimerDeadline,

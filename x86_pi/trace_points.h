@@ -227,6 +227,8 @@ inline constexpr Op<> kQemuGetLapic{"QEMU.get_lapic", Layer::Vmm, {},
     "save: KVM_GET_LAPIC of every vCPU", "kvm_get_apic"};
 inline constexpr Op<> kQemuSetLapic{"QEMU.set_lapic", Layer::Vmm, {},
     "restore: KVM_SET_LAPIC of every vCPU", "kvm_put_apic"};
+inline constexpr Op<> kQemuSetMsrs{"QEMU.set_msrs", Layer::Vmm, {},
+    "restore: KVM_SET_MSRS of every vCPU (MSR_IA32_TSCDEADLINE)", "kvm_arch_put_registers -> kvm_put_tscdeadline_msr"};
 inline constexpr GuestError<Int, Int> kQemuSetLapicError{"QEMU.set_lapic", Layer::Vmm, {"vcpu", "rc"},
     "KVM_SET_LAPIC failed: the migration fails", "kvm_put_apic"};
 inline constexpr GuestError<Str, Int> kDeviceMsiLostError{"DEVICE.msi", Layer::Vmm, {"device", "vector"},

@@ -46,21 +46,22 @@ ScheduleRow from_scratch(const ExploreSpace& space, uint64_t index) {
     return row;
 }
 
-TEST(ExploreSpace, SeedWithEveryOrderAndTransferPointHas645Schedules) {
+TEST(ExploreSpace, SeedWithEveryOrderAndTransferPointHas810Schedules) {
     Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
     ExploreSpace space(s, builtin_backends(), options({"arm", "x86"}, {"arm.transfer=all"}, "all"));
-    // arm: 5 transfer points x 120 restore orders; x86: 45 orders (`irqdiff list steps`).
+    // arm: 5 transfer points x 120 restore orders; x86: 210 orders (`irqdiff list steps`: the
+    // `data` set with set_msrs, Kata #13798).
     ASSERT_EQ(space.blocks().size(), 2u);
     EXPECT_EQ(space.blocks()[0].count, 5u * 120u);
-    EXPECT_EQ(space.blocks()[1].count, 45u);
-    EXPECT_EQ(space.size(), 645u);
+    EXPECT_EQ(space.blocks()[1].count, 210u);
+    EXPECT_EQ(space.size(), 810u);
     ScheduleCoord c = space.decode(121);  // the second transfer point, order 1
     EXPECT_EQ(c.block, 0u);
     EXPECT_EQ(c.policy, 1u);
     EXPECT_EQ(c.choice.order.at(0), 1u);
     EXPECT_EQ(swept_policy(space.blocks()[0], c.policy), "arm.transfer=its_restore");
     EXPECT_EQ(space.decode(600).block, 1u);
-    EXPECT_THROW(space.decode(645), std::out_of_range);
+    EXPECT_THROW(space.decode(810), std::out_of_range);
 }
 
 TEST(ExploreSpace, PrefixSharingGivesWhatRunningEveryScheduleFromScratchGives) {
@@ -146,8 +147,15 @@ TEST(Explore, TheSeedStudyPerOrderSet) {
     using P = std::pair<uint64_t, uint64_t>;
     auto data = study("data"), abi = study("abi");
     EXPECT_EQ(data.at("arm arm.transfer=vm_start"), (P{108, 120}));
-    EXPECT_EQ(abi, data);
-    EXPECT_EQ(data.at("x86 -"), (P{0, 45}));
+    // ARM's documented rules are implied by its data rules; on x86 set_lapic -> set_msrs (Rule::Abi)
+    // keeps half the orders. The seed has no TSC-deadline timer, so no x86 order fails either way.
+    for (const auto& [cell, counts] : data) {
+        if (cell.rfind("arm", 0) == 0) {
+            EXPECT_EQ(abi.at(cell), counts) << cell;
+        }
+    }
+    EXPECT_EQ(data.at("x86 -"), (P{0, 210}));
+    EXPECT_EQ(abi.at("x86 -"), (P{0, 105}));
     for (const std::string vmm : {"qemu", "qemu-7.2", "cloud-hypervisor"}) {
         SCOPED_TRACE(vmm);
         auto v = study(vmm);
@@ -198,7 +206,7 @@ TEST(Explore, RowsSurviveJson) {
     for (const ScheduleRow& r : space.explore(0, space.size()))
         ASSERT_EQ(row_from_json(space, Json::parse(row_to_json(space, r).dump()), "test"), r);
     Json bad = row_to_json(space, space.explore(0, 1).at(0));
-    bad["index"] = 645;
+    bad["index"] = 810;
     EXPECT_THROW(row_from_json(space, bad, "chunk 3"), InputError);
     bad = Json::object();
     try {
@@ -235,7 +243,7 @@ TEST(ExploreSpace, OrderAllAndBeforeAnyInTheScenarioAreExplored) {
         "expect: {nic.0: delivered-once}\n",
         builtin_backends().catalogue(), "t.yaml");
     ExploreSpace space(s, builtin_backends(), options({"x86"}));
-    EXPECT_EQ(space.size(), 45u * 10u);  // 45 orders x 10 arrival points (4 save + 6 restore steps)
+    EXPECT_EQ(space.size(), 210u * 11u);  // 210 orders x 11 arrival points (4 save + 7 restore steps)
     std::vector<ScheduleRow> rows = space.explore(0, space.size());
     for (uint64_t i = 0; i < space.size(); i += 7) ASSERT_EQ(rows[i], from_scratch(space, i)) << i;
 }
@@ -256,7 +264,7 @@ TEST(ExploreSpace, AnOrderSetInTheScenarioIsExplored) {
     EXPECT_EQ(arm.size(), 1u);
     ExploreOptions o = options({"x86"});
     o.order_set = "abi";
-    EXPECT_EQ(ExploreSpace(s, builtin_backends(), o).size(), 45u);
+    EXPECT_EQ(ExploreSpace(s, builtin_backends(), o).size(), 105u);
     // A run needs one order.
     EXPECT_THROW(run_scenario(s, *builtin_backends().find("x86"), RunOptions{}), InputError);
 }

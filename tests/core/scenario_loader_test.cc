@@ -617,7 +617,8 @@ TEST(ScenarioLoader, TheMalformedLibraryCoversArchAndTimerMistakes) {
     for (const char* f : {"arch_both.yaml", "arch_listed_twice.yaml", "arch_empty.yaml", "timer_passthrough.yaml",
                           "timer_retargeted.yaml", "timer_unassigned.yaml", "timer_two_vectors.yaml",
                           "timer_twice_on_one_vcpu.yaml", "unknown_device_kind.yaml", "unknown_delivery_mode.yaml",
-                          "assign_timer.yaml", "unroute_extra_key.yaml"})
+                          "assign_timer.yaml", "unroute_extra_key.yaml", "unknown_timer_mode.yaml",
+                          "timer_mode_on_msi.yaml"})
         EXPECT_NE(std::find(files.begin(), files.end(), f), files.end()) << f;
 }
 

@@ -16,16 +16,16 @@ def seed():
 
 def test_explore_the_seed_study(seed):
     x = irqdiff.explore(seed, arch="both", policy={"arm.transfer": "all"}, order="all")
-    assert x.schedules == 645 and x.explored == 645 and x.range == (0, 645)
+    assert x.schedules == 810 and x.explored == 810 and x.range == (0, 810)  # arm 5 x 120, x86 210
     fragility = x.policies_to_pandas().set_index(["arch", "swept"])["fragility"]
     assert fragility[("arm", "arm.transfer=set_forwarding")] == 0.0
     assert fragility[("arm", "arm.transfer=none")] == 1.0
     assert 0.0 < fragility[("arm", "arm.transfer=vm_start")] < 1.0
     assert fragility[("x86", "-")] == 0.0
     df = x.to_pandas()
-    assert len(df) == 645 * 2  # one row per schedule and source
+    assert len(df) == 810 * 2  # one row per schedule and source
     assert set(df["outcome"]) <= {"delivered-once", "lost", "duplicated", "pending", "save-refused", "impossible", "spurious"}
-    assert x.cells_to_pandas()["schedules"].sum() == 645
+    assert x.cells_to_pandas()["schedules"].sum() == 810
     failing = [c for c in x.cells if c["failing"]]
     assert failing and all(c["example"]["run"]["violations"] for c in failing)
 
@@ -44,10 +44,11 @@ def test_explore_per_order_set(seed):
     assert irqdiff.explore_size(seed, arch="x86", order="all", order_set="qemu-7.2") == 2
     sets = {b["name"]: b["order_sets"] for b in irqdiff.backends()}
     assert sets["arm"]["abi"]["count"] == 120 and sets["x86"]["qemu-7.2"]["count"] == 2
+    assert sets["x86"]["data"]["count"] == 210 and sets["x86"]["abi"]["count"] == 105  # set_lapic -> set_msrs
 
 
 def test_explore_slices_and_sizes(seed):
-    assert irqdiff.explore_size(seed, arch="x86", order="all", before="any") == 45 * 10
+    assert irqdiff.explore_size(seed, arch="x86", order="all", before="any") == 210 * 11
     whole = irqdiff.explore(seed, arch="x86", order="all", traces=False)
     part = irqdiff.explore(seed, arch="x86", order="all", lo=10, hi=20, traces=False)
     assert part.matrix == whole.matrix[10:20]
@@ -79,8 +80,8 @@ def test_sweep_on_two_workers_resumes_from_its_manifest(seed, tmp_path):
         x = irqdiff.sweep(seed, chunk=64, client=client, manifest=manifest, progress=False, **kwargs)
         assert x.to_dict() == expected
         lines = manifest.read_text().splitlines()
-        assert json.loads(lines[0])["exploration"]["schedules"] == 645
-        assert len(lines) == 1 + 11  # 645 schedules in chunks of 64
+        assert json.loads(lines[0])["exploration"]["schedules"] == 810
+        assert len(lines) == 1 + 13  # 810 schedules in chunks of 64
         # An interrupted sweep: drop two chunks and cut the last line short; the sweep reruns
         # exactly those and gives the same result.
         kept = lines[:-3] + [lines[-1][:20]]

@@ -635,6 +635,20 @@ TEST(GuestExits, HltExitsToTheHost) {
     EXPECT_FALSE(rig.cpu.host_work());
 }
 
+// SDM Vol. 3C §25.1.3: WRMSR of an MSR the bitmap intercepts exits with the index (ECX) and the
+// value (EDX:EAX); KVM intercepts IA32_TSC_DEADLINE (not in vmx_possible_passthrough_msrs).
+TEST(GuestExits, WrmsrOfTheTscDeadlineExitsWithIndexAndValue) {
+    Rig rig;
+    rig.enter();
+    rig.cpu.guest_wrmsr(0x6E0, 0x1'2345'6789);  // IA32_TSC_DEADLINE
+    EXPECT_TRUE(rig.cpu.host_work());
+    std::optional<VmExit> e = rig.cpu.take_exit();
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->reason, ExitReason::MsrWrite);
+    EXPECT_EQ(e->offset, 0x6E0u);
+    EXPECT_EQ(e->msr_value, 0x1'2345'6789u);
+}
+
 // SDM Vol. 3C §24.7.1, VM-exit control bit 15 ("acknowledge interrupt on exit" = 0: the interrupt is
 // not acknowledged and the VM-exit interruption information is invalid; not in reference/, whose
 // §3.1 describes ack-on-exit = 1 only): without ack-on-exit the vector stays pending in the physical IRR for the

@@ -762,7 +762,7 @@ TEST(TscDeadline, SetMsrsBeforeSetLapicSilentlyDiscardsTheDeadline_Kata13798) {
 }
 
 // The documented order sregs -> LAPIC -> MSRs (Kata #13798, as Firecracker documents it; QEMU's
-// kvm_arch_put_registers runs kvm_put_msrs after the LAPIC is loaded): KVM_SET_LAPIC first puts LVTT
+// kvm_arch_put_registers runs kvm_put_tscdeadline_msr after the LAPIC is loaded): KVM_SET_LAPIC first puts LVTT
 // in TSC-deadline mode, and KVM_SET_MSRS's deadline is taken and arms the timer.
 TEST(TscDeadline, SetMsrsAfterSetLapicRestoresTheDeadline_Kata13798) {
     auto [image, msrs] = deadline_source();
@@ -774,6 +774,42 @@ TEST(TscDeadline, SetMsrsAfterSetLapicRestoresTheDeadline_Kata13798) {
     EXPECT_EQ(dst.find(tp::kKvmTscDeadlineMsr, {arg("taken", true)}, from).size(), 1u);
     EXPECT_TRUE(dst.vcpu(0).timer_armed);
     EXPECT_EQ(dst.kvm().tsc_deadline_msr(0), kDeadline);
+}
+
+
+// kvm_apic_inject_pending_timer_irqs zeroes tscdeadline when it injects the tick, not when the
+// hrtimer fires: a deadline that expired while the vCPU was paused (the tick in lapic_timer.pending)
+// is still what KVM_GET_MSRS reads, so the stream carries it.
+TEST(TscDeadline, APendingTickKeepsTheDeadlineForKvmGetMsrs_kvm_apic_inject_pending_timer_irqs) {
+    Machine m(1);
+    m.start_all();
+    m.apic_write(0, apic::LVT_TIMER, kLvttDeadline);
+    ASSERT_TRUE(m.kvm().set_tsc_deadline_msr(0, kDeadline, "WRMSR"));
+    m.kvm().leave_guest(0, false);  // paused by the VMM
+    m.kvm().timer_expired(0);
+    EXPECT_TRUE(m.vcpu(0).timer_pending);
+    EXPECT_EQ(m.kvm().get_msrs(0).tsc_deadline, kDeadline);
+}
+
+// start_sw_tscdeadline: a taken deadline the guest's TSC is already past expires inside
+// KVM_SET_MSRS (apic_timer_expired(apic, false)); with APICv the tick is posted at once and the
+// deadline consumed.
+TEST(TscDeadline, SetMsrsOfAPassedDeadlineFiresAtOnce_start_sw_tscdeadline) {
+    auto [image, msrs] = deadline_source();
+    Machine dst(1);
+    ASSERT_EQ(dst.kvm().set_lapic(0, image), kOk);
+    size_t from = dst.mark();
+    EXPECT_EQ(dst.kvm().set_msrs(0, msrs, /*deadline_passed=*/true), 1);
+    EXPECT_EQ(dst.count(tp::kKvmTimerExpired, from), 1u);
+    EXPECT_FALSE(dst.vcpu(0).timer_armed);
+    EXPECT_EQ(dst.kvm().tsc_deadline_msr(0), 0u);
+    // Dropped (LVTT not yet in TSC-deadline mode), a passed deadline fires nothing either.
+    auto [image2, msrs2] = deadline_source();
+    Machine early(1);
+    from = early.mark();
+    EXPECT_EQ(early.kvm().set_msrs(0, msrs2, true), 1);
+    EXPECT_EQ(early.count(tp::kKvmTimerExpired, from), 0u);
+    (void)image2;
 }
 
 }  // namespace

@@ -204,6 +204,7 @@ TEST(X86BackendPlan, RestoreSubStepsMapToTheirNeutralSteps) {
                                                                           {"vfio_load_config", "restore_devices"},
                                                                           {"msix_enable", "restore_translation"},
                                                                           {"irq_bypass_connect", "restore_devices"},
+                                                                          {"set_msrs", "restore_irqchip"},
                                                                           {"start_devices", "start_devices"},
                                                                           {"start_vcpus", "start_vcpus"}}));
     for (const NeutralStep& n : neutral_steps()) {
@@ -216,9 +217,11 @@ TEST(X86BackendPlan, RestoreSubStepsMapToTheirNeutralSteps) {
 
 // The restore DAG: the MSI-X table comes with the config (vfio_pci_load_config before
 // vfio_msix_enable), the bypass producer exists once SET_IRQS gave the eventfd, a vCPU runs once its
-// LAPIC is loaded, a device runs once its state is loaded. Nothing orders set_lapic against the
-// VFIO steps: that freedom is the LAPIC-after-VFIO question [reference §5.4, §8 invariant 8].
-TEST(X86BackendPlan, DagEdgesAreTheFourRestoreRulesWithTheirReasons) {
+// LAPIC and MSRs are loaded, a device runs once its state is loaded. Nothing orders set_lapic against
+// the VFIO steps: that freedom is the LAPIC-after-VFIO question [reference §5.4, §8 invariant 8].
+// set_lapic -> set_msrs is the kernel ABI's rule only (Kata #13798; Cloud Hypervisor
+// KvmVcpu::set_state: "SET_LAPIC must come before SET_MSRS"): KVM refuses nothing the other way.
+TEST(X86BackendPlan, DagEdgesAreTheFiveDataRulesAndTheLapicBeforeMsrsAbiRule) {
     std::set<std::pair<std::string, std::string>> edges;
     for (const Dependency& d : plan().dependencies()) {
         edges.emplace(d.before, d.after);
@@ -227,8 +230,13 @@ TEST(X86BackendPlan, DagEdgesAreTheFourRestoreRulesWithTheirReasons) {
     EXPECT_EQ(edges, (std::set<std::pair<std::string, std::string>>{{"vfio_load_config", "msix_enable"},
                                                                     {"msix_enable", "irq_bypass_connect"},
                                                                     {"set_lapic", "start_vcpus"},
-                                                                    {"vfio_load_config", "start_devices"}}));
-    EXPECT_EQ(plan().dependencies().size(), 4u);
+                                                                    {"vfio_load_config", "start_devices"},
+                                                                    {"set_msrs", "start_vcpus"},
+                                                                    {"set_lapic", "set_msrs"}}));
+    EXPECT_EQ(plan().dependencies().size(), 6u);
+    for (const Dependency& d : plan().dependencies())
+        EXPECT_EQ(d.rule, d.before == "set_lapic" && d.after == "set_msrs" ? Rule::Abi : Rule::Data)
+            << d.before << " -> " << d.after;
     auto reason = [](const std::string& before, const std::string& after) {
         for (const Dependency& d : plan().dependencies())
             if (d.before == before && d.after == after) return d.reason;
@@ -236,6 +244,7 @@ TEST(X86BackendPlan, DagEdgesAreTheFourRestoreRulesWithTheirReasons) {
     };
     EXPECT_NE(reason("vfio_load_config", "msix_enable").find("vfio_pci_load_config"), std::string::npos);
     EXPECT_NE(reason("vfio_load_config", "start_devices").find("vfio_load_state"), std::string::npos);
+    EXPECT_NE(reason("set_lapic", "set_msrs").find("Kata #13798"), std::string::npos);
 }
 
 std::vector<std::string> step_names(const RestoreOrder& order) {
@@ -251,7 +260,7 @@ TEST(X86BackendPlan, QemuOrderIsTheDefaultAndAdmissible) {
     EXPECT_EQ(plan().named_orders().front().first, "qemu");
     EXPECT_EQ(step_names(plan().qemu_order()),
               (std::vector<std::string>{"set_lapic", "vfio_load_config", "msix_enable", "irq_bypass_connect",
-                                        "start_devices", "start_vcpus"}));
+                                        "set_msrs", "start_devices", "start_vcpus"}));
     EXPECT_EQ(plan().first_violation(plan().qemu_order()), nullptr);
     EXPECT_EQ(plan().resolve(OrderSpec{}, "x86"), plan().qemu_order());
     EXPECT_EQ(plan().order_at(0), plan().qemu_order());
@@ -262,17 +271,19 @@ TEST(X86BackendPlan, QemuOrderIsTheDefaultAndAdmissible) {
 
 // MigrationPlan::count_orders / order_at over the DAG above: the VFIO chain vfio_load_config ->
 // msix_enable -> irq_bypass_connect with start_devices after vfio_load_config (3 ways), merged with
-// set_lapic -> start_vcpus (C(6,2) = 15 ways): 45, as `irqdiff list steps` says. Every order_at(i)
-// keeps every edge, they are all different, and a brute force over all 720 permutations finds the
-// same 45.
-TEST(X86BackendPlan, OrderAllIs45LinearExtensionsOfTheDag) {
-    ASSERT_EQ(plan().count_orders(), 45u);
+// set_lapic and set_msrs (either way round: 2) before start_vcpus (C(7,3) = 35 ways): 210, as
+// `irqdiff list steps` says. Every order_at(i) keeps every data edge, they are all different, and a
+// brute force over all 5040 permutations finds the same 210. The `abi` set also keeps set_lapic ->
+// set_msrs: half of them, 105 (docs/design.md "Order sets": x86's first narrowing rule).
+TEST(X86BackendPlan, OrderAllIs210LinearExtensionsOfTheDataDagAndAbiKeeps105) {
+    ASSERT_EQ(plan().count_orders(), 210u);
     std::set<RestoreOrder> seen;
     for (uint64_t i = 0; i < plan().count_orders(); ++i) {
         RestoreOrder order = plan().order_at(i);
         SCOPED_TRACE(::testing::Message() << "order " << i);
-        ASSERT_EQ(order.size(), 6u);
+        ASSERT_EQ(order.size(), 7u);
         for (const Dependency& d : plan().dependencies()) {
+            if (d.rule == Rule::Abi) continue;
             auto pos = [&](const std::string& n) {
                 return std::find(order.begin(), order.end(), static_cast<uint16_t>(*plan().find_restore(n))) -
                        order.begin();
@@ -281,15 +292,31 @@ TEST(X86BackendPlan, OrderAllIs45LinearExtensionsOfTheDag) {
         }
         seen.insert(order);
     }
-    EXPECT_EQ(seen.size(), 45u);
+    EXPECT_EQ(seen.size(), 210u);
 
-    RestoreOrder perm(6);
+    RestoreOrder perm(7);
     std::iota(perm.begin(), perm.end(), uint16_t{0});
     std::set<RestoreOrder> admissible;
     do {
         if (!plan().first_violation(perm)) admissible.insert(perm);
     } while (std::next_permutation(perm.begin(), perm.end()));
     EXPECT_EQ(admissible, seen);
+
+    const OrderSet* abi = plan().find_order_set("abi");
+    ASSERT_NE(abi, nullptr);
+    EXPECT_EQ(abi->count(), 105u);
+    const auto lapic = static_cast<uint16_t>(*plan().find_restore("set_lapic"));
+    const auto msrs = static_cast<uint16_t>(*plan().find_restore("set_msrs"));
+    uint64_t lapic_first = 0;
+    for (const RestoreOrder& o : seen) {
+        const bool keeps = std::find(o.begin(), o.end(), lapic) < std::find(o.begin(), o.end(), msrs);
+        lapic_first += keeps;
+        EXPECT_EQ(abi->why_not(o).empty(), keeps);
+        if (!keeps) {
+            EXPECT_NE(abi->why_not(o).find("set_lapic before set_msrs"), std::string::npos);
+        }
+    }
+    EXPECT_EQ(lapic_first, 105u);
 }
 
 // The pre-2025 QEMU order is a named order and admissible: the VFIO config, MSI-X and bypass before
@@ -300,11 +327,11 @@ TEST(X86BackendPlan, VfioAndBypassBeforeSetLapicAreExpressible) {
     named.name = "lapic_after_vfio";
     EXPECT_EQ(step_names(plan().resolve(named, "x86")),
               (std::vector<std::string>{"vfio_load_config", "msix_enable", "irq_bypass_connect", "set_lapic",
-                                        "start_devices", "start_vcpus"}));
+                                        "set_msrs", "start_devices", "start_vcpus"}));
     OrderSpec early_device;
     early_device.kind = OrderSpec::Kind::Explicit;
-    early_device.steps = {"vfio_load_config", "msix_enable", "irq_bypass_connect",
-                          "start_devices",    "set_lapic",   "start_vcpus"};
+    early_device.steps = {"vfio_load_config", "msix_enable", "irq_bypass_connect", "start_devices",
+                          "set_lapic",        "set_msrs",    "start_vcpus"};
     EXPECT_EQ(step_names(plan().resolve(early_device, "x86")), early_device.steps);
 }
 
@@ -438,7 +465,8 @@ void PrintTo(const PolicyCell& c, std::ostream* os) { *os << c.clear << "/" << c
 
 class X86BackendEveryOrder : public ::testing::TestWithParam<PolicyCell> {};
 
-// reference §8 invariants 2, 3 and 8, §9, over the 45 linear extensions of the restore DAG:
+// reference §8 invariants 2, 3 and 8, §9, over the 210 linear extensions of the restore DAG (the `data`
+// set; set_msrs anywhere before start_vcpus: a one-shot timer has no TSC deadline to lose):
 //  - no source is ever delivered twice, no violation, no crash;
 //  - nic.0 travels in the saved vIRR, which KVM_SET_LAPIC's PIR clear never touches: delivered once
 //    in every order, posted by VT-d iff x86.posting=on;
@@ -459,7 +487,7 @@ TEST_P(X86BackendEveryOrder, OutcomesFollowWhatEachOrderLetsTheMechanismsDo) {
     const Scenario base = parse_scenario(kSweep, builtin_backends().catalogue(), "sweep.yaml");
     const size_t migrate = 3;
     ASSERT_EQ(base.steps[migrate].kind, StepKind::Migrate);
-    ASSERT_EQ(plan().count_orders(), 45u);
+    ASSERT_EQ(plan().count_orders(), 210u);
 
     uint64_t checked = 0;
     for (uint64_t i = 0; i < plan().count_orders(); ++i) {
@@ -845,7 +873,8 @@ TEST(X86BackendLiveness, PirPostedAfterSetLapicBeforeTheFirstRunIsLive) {
         "steps:\n"
         "  - run: all\n"
         "  - migrate:\n"
-        "      order: [set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus]\n"
+        "      order: [set_lapic, vfio_load_config, msix_enable, irq_bypass_connect, set_msrs, start_devices, "
+        "start_vcpus]\n"
         "      fire: [{source: nic.0, before: start_vcpus}]\n"
         "  - run: all\n",
         builtin_backends().catalogue(), "post_after_set_lapic.yaml");
@@ -1076,12 +1105,13 @@ TEST(X86BackendBadInput, ArmStepsAndDagViolationsInOrdersAreRejected) {
     EXPECT_EQ(error_of([&] {
                   run(s, {},
                       "set_lapic,restore_its_tables,vfio_load_config,msix_enable,irq_bypass_connect,"
-                      "start_vcpus,start_devices");
+                      "set_msrs,start_vcpus,start_devices");
               }),
               "--order: 'restore_its_tables' is not a restore step of backend x86 (expected one of: set_lapic, "
-              "vfio_load_config, msix_enable, irq_bypass_connect, start_devices, start_vcpus)");
+              "vfio_load_config, msix_enable, irq_bypass_connect, set_msrs, start_devices, start_vcpus)");
     EXPECT_EQ(error_of([&] {
-                  run(s, {}, "set_lapic,msix_enable,vfio_load_config,irq_bypass_connect,start_vcpus,start_devices");
+                  run(s, {},
+                      "set_lapic,msix_enable,vfio_load_config,irq_bypass_connect,set_msrs,start_vcpus,start_devices");
               }),
               "--order: msix_enable must come after vfio_load_config on backend x86 (the MSI-X table comes with the "
               "device config (vfio_pci_load_config))");
@@ -1140,6 +1170,112 @@ TEST(X86Ipi, TheUnicornGuestRefusesIpiScenarios) {
     options.guest = GuestKind::Unicorn;
     Scenario s = load_scenario(kIpiPending, builtin_backends().catalogue());
     EXPECT_THROW(run_scenario(s, x86_info(), options), InputError);
+}
+
+
+// ---- TSC-deadline timers and set_msrs (issue 15 §2.5, Kata #13798) ---------------------------------
+
+const std::string kDeadlineAfter = path_of("x86_2025/tsc_deadline_msrs_after_lapic.yaml");
+const std::string kDeadlineBefore = path_of("x86_2025/tsc_deadline_msrs_before_lapic.yaml");
+const std::string kDeadlineInTransit = path_of("x86_2025/tsc_deadline_passes_in_transit.yaml");
+EventArg barg(std::string key, bool v) { return EventArg{std::move(key), ArgValue(v)}; }
+
+// The guest arms its TSC-deadline timer with WRMSR (a VM exit KVM takes: kvm_set_msr_common ->
+// kvm_set_lapic_tscdeadline_msr), KVM_GET_MSRS carries the deadline, and QEMU's
+// kvm_put_tscdeadline_msr (after KVM_SET_LAPIC: cpu_synchronize_all_post_init) hands it to a LAPIC
+// already in TSC-deadline mode: taken, and the deadline fires once on the destination.
+TEST(X86TscDeadline, QemuWritesTheDeadlineAfterSetLapicAndItFiresOnce_kvm_put_tscdeadline_msr) {
+    RunResult r = run_file(kDeadlineAfter);
+    EXPECT_EQ(outcome(r, "timer.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_FALSE(events(r, x86::tp::kKvmTscDeadlineMsr, {sarg("via", "WRMSR"), barg("taken", true)}).empty());
+    const size_t set_lapic = action_index(r, "restore:set_lapic");
+    const size_t set_msrs = action_index(r, "restore:set_msrs");
+    EXPECT_LT(set_lapic, set_msrs);
+    auto restored = events(r, x86::tp::kKvmTscDeadlineMsr, {sarg("via", "KVM_SET_MSRS")});
+    ASSERT_EQ(restored.size(), 1u);
+    EXPECT_EQ(restored[0]->action, set_msrs);
+    EXPECT_EQ(arg_of(*restored[0], "taken"), ArgValue(true));
+}
+
+// Kata #13798: KVM_SET_MSRS before KVM_SET_LAPIC. The destination's LVTT is still in its reset mode,
+// so kvm_set_lapic_tscdeadline_msr drops the deadline and KVM_SET_MSRS still reports it processed;
+// KVM_SET_LAPIC then puts LVTT in TSC-deadline mode with no deadline, and the guest's tick never
+// comes: lost.
+TEST(X86TscDeadline, SetMsrsBeforeSetLapicSilentlyLosesTheDeadline_Kata13798) {
+    RunResult r = run_file(kDeadlineBefore);
+    EXPECT_EQ(outcome(r, "timer.0").outcome, Outcome::Lost);
+    auto restored = events(r, x86::tp::kKvmTscDeadlineMsr, {sarg("via", "KVM_SET_MSRS")});
+    ASSERT_EQ(restored.size(), 1u);
+    EXPECT_EQ(arg_of(*restored[0], "taken"), ArgValue(false));
+    auto set = events(r, x86::tp::kKvmSetMsrs);
+    ASSERT_EQ(set.size(), 1u);
+    EXPECT_EQ(arg_of(*set[0], "nmsrs"), ArgValue(int64_t{1}));  // "reports success rather than an error"
+    EXPECT_TRUE(events(r, x86::tp::kQemuSetLapicError).empty());
+}
+
+// start_sw_tscdeadline: a deadline the guest's TSC is already past when KVM_SET_MSRS takes it expires
+// inside the ioctl (apic_timer_expired(apic, false)); the tick waits in the stream meanwhile
+// (x86.saved_timer, not live) and is posted by set_msrs.
+TEST(X86TscDeadline, ADeadlinePassedInTransitFiresInsideSetMsrs_start_sw_tscdeadline) {
+    RunResult r = run_file(kDeadlineInTransit);
+    EXPECT_EQ(outcome(r, "timer.0").outcome, Outcome::DeliveredOnce);
+    const size_t set_msrs = action_index(r, "restore:set_msrs");
+    auto expired = events(r, x86::tp::kKvmTimerExpired);
+    ASSERT_FALSE(expired.empty());
+    EXPECT_EQ(expired.back()->action, set_msrs);
+    Stepper st(load_scenario(kDeadlineInTransit, builtin_backends().catalogue()));
+    st.through("fire timer.0");
+    EXPECT_EQ(show(r, st.where("timer.0")), "x86.saved_timer[vcpu0] (not live)");
+    st.through("restore:set_msrs");
+    EXPECT_EQ(show(r, st.where("timer.0")), "x86.pir[vcpu0]");
+}
+
+// The explorer's view: over the `data` set the deadline is lost exactly in the orders that put
+// set_msrs before set_lapic, which the `abi` set (Rule::Abi set_lapic -> set_msrs) leaves out; every
+// VMM set keeps the rule.
+TEST(X86TscDeadline, DataOrdersLoseTheDeadlineExactlyWhereAbiForbidsThem_Kata13798) {
+    Scenario s = load_scenario(kDeadlineAfter, builtin_backends().catalogue());
+    const auto lapic = static_cast<uint16_t>(*plan().find_restore("set_lapic"));
+    const auto msrs = static_cast<uint16_t>(*plan().find_restore("set_msrs"));
+    const OrderSet& abi = *plan().find_order_set("abi");
+    size_t lost = 0;
+    for (uint64_t i = 0; i < plan().count_orders(); ++i) {
+        RestoreOrder order = plan().order_at(i);
+        std::vector<std::string> names = step_names(order);
+        std::string list;
+        for (const std::string& n : names) list += (list.empty() ? "" : ",") + n;
+        RunOptions options;
+        options.order = list;
+        RunResult r = run_scenario(s, x86_info(), options);
+        const bool msrs_first = std::find(order.begin(), order.end(), msrs) < std::find(order.begin(), order.end(), lapic);
+        EXPECT_EQ(outcome(r, "timer.0").outcome, msrs_first ? Outcome::Lost : Outcome::DeliveredOnce) << list;
+        EXPECT_EQ(abi.why_not(order).empty(), !msrs_first) << list;
+        lost += msrs_first;
+    }
+    EXPECT_EQ(lost, 105u);
+    for (const char* vmm : {"qemu", "qemu-7.2", "cloud-hypervisor"}) {
+        const OrderSet& set = *plan().find_order_set(vmm);
+        for (uint64_t i = 0; i < set.count(); ++i) {
+            RestoreOrder o = set.at(i);
+            EXPECT_LT(std::find(o.begin(), o.end(), lapic), std::find(o.begin(), o.end(), msrs)) << vmm;
+        }
+    }
+}
+
+// Unicorn 2.0.1 has no WRMSR hook (reference/unicorn_2_0_1.md): the Unicorn guest refuses a
+// TSC-deadline timer at its `timer_mode`, and still runs a one-shot one.
+TEST(X86TscDeadline, TheUnicornGuestRefusesTscDeadlineTimers) {
+    RunOptions options;
+    options.guest = GuestKind::Unicorn;
+    Scenario s = load_scenario(kDeadlineAfter, builtin_backends().catalogue());
+    try {
+        run_scenario(s, x86_info(), options);
+        ADD_FAILURE() << "no InputError";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("devices[0].timer_mode"), std::string::npos) << e.what();
+    }
+    s.devices[0].timer_mode = TimerMode::OneShot;
+    EXPECT_NO_THROW(run_scenario(s, x86_info(), options));
 }
 
 }  // namespace

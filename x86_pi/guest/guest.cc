@@ -35,10 +35,15 @@ void Guest::boot(const Scenario& scenario, bool logical) {
         apic_write(v, apic::DFR, apic::kDfrFlat);
         apic_write(v, apic::LDR, static_cast<uint32_t>(apic::Ldr::LogicalId.make(1u << (v % 8))));
         apic_write(v, apic::TPR, 0);
-        if (has_timer(v)) {
-            apic_write(v, apic::LVT_TIMER, kTimerVector);  // one-shot, unmasked
-            apic_write(v, apic::TMICT, kTimerInitialCount);
-        }
+        for (const GuestSource& g : s_.sources)
+            if (g.routed && g.timer && g.vcpu == v) {
+                // Unmasked, one-shot (mode 00b) or TSC-deadline (10b); Linux's lapic_timer_set_oneshot
+                // writes LVTT first, then the count or the deadline.
+                const uint32_t mode = g.tsc_deadline ? static_cast<uint32_t>(kvm::kLvttTscDeadline) : 0u;
+                apic_write(v, apic::LVT_TIMER,
+                           static_cast<uint32_t>(apic::LvtTimer::Mode.make(mode)) | kTimerVector);
+                arm_timer(g);
+            }
         hw_.cpu(v).guest_set_if(true);  // local_irq_enable
     }
     booted(scenario.vcpus);
@@ -63,6 +68,7 @@ void Guest::allocate_vectors(const Scenario& scenario, bool logical) {
         g.routed = true;
         g.vcpu = *src.vcpu;
         g.timer = scenario.device_of(id).kind == DeviceKind::Timer;
+        g.tsc_deadline = g.timer && scenario.device_of(id).timer_mode == TimerMode::TscDeadline;
         if (g.timer) {
             if (timer[g.vcpu]) throw std::logic_error("Guest: two timers on one vCPU passed the scenario loader");
             timer[g.vcpu] = true;
@@ -119,6 +125,20 @@ void Guest::apic_write(uint32_t vcpu, uint32_t offset, uint32_t value) {
     if (!exit_(vcpu)) throw std::logic_error("Guest::apic_write: left the guest without an exit");
 }
 
+void Guest::wrmsr(uint32_t vcpu, uint32_t msr, uint64_t value) {
+    hw_.cpu(vcpu).guest_wrmsr(msr, value);
+    if (!exit_(vcpu)) throw std::logic_error("Guest::wrmsr: WRMSR left the guest without an exit");
+}
+
+// One-shot: the initial count (lapic_next_event writes TMICT). TSC-deadline: the next deadline
+// (lapic_next_deadline: wrmsrq(MSR_IA32_TSC_DEADLINE, ...)).
+void Guest::arm_timer(const GuestSource& g) {
+    if (g.tsc_deadline)
+        wrmsr(g.vcpu, kvm::kMsrIa32TscDeadline, kTimerTscDeadline);
+    else
+        apic_write(g.vcpu, apic::TMICT, kTimerInitialCount);
+}
+
 std::optional<SourceId> Guest::source_of(uint32_t vcpu, uint8_t vector) const {
     int32_t id = s_.owner.at(vcpu)[vector];
     if (id < 0) return std::nullopt;
@@ -152,7 +172,7 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
         std::optional<SourceId> source = took(vcpu, *vector, path, scenario, guest);
         ++taken;
         apic_write(vcpu, apic::EOI, 0);
-        if (source && s_.sources[*source].timer) apic_write(vcpu, apic::TMICT, kTimerInitialCount);  // next tick
+        if (source && s_.sources[*source].timer) arm_timer(s_.sources[*source]);  // next tick
     }
     throw std::logic_error("Guest::take_interrupts: the vCPU keeps taking interrupts");
 }

@@ -1,11 +1,13 @@
 // The abstract x86 guest: what a Linux guest's local-APIC and MSI code does, without running guest
 // code (the Unicorn guest, unicorn_guest.h, runs real x86-64 code instead and keeps this guest's
 // drivers' part: vectors, MSI destinations, retargeting). At boot each vCPU software-enables its xAPIC
-// (SVR), sets flat logical mode (DFR, LDR = 1 << vCPU) and TPR 0, arms its one-shot timer if a
-// timer source is routed to it, and the drivers program each routed MSI-X vector with its vCPU's
-// destination and a vector. When a vCPU runs with RFLAGS.IF=1 it takes every interrupt the CPU
-// delivers and ends each with a write to the xAPIC EOI register; a timer interrupt re-arms the
-// timer. Every APIC access goes through the modelled CPU (virtualized, or a VM exit KVM handles).
+// (SVR), sets flat logical mode (DFR, LDR = 1 << vCPU) and TPR 0, arms its timer if a timer source
+// is routed to it (one-shot: LVTT then TMICT; `timer_mode: tsc-deadline`: LVTT in TSC-deadline mode,
+// then WRMSR IA32_TSC_DEADLINE, as Linux's lapic_next_deadline does), and the drivers program each
+// routed MSI-X vector with its vCPU's destination and a vector. When a vCPU runs with RFLAGS.IF=1 it
+// takes every interrupt the CPU delivers and ends each with a write to the xAPIC EOI register; a
+// timer interrupt re-arms the timer (TMICT, or the next deadline). Every APIC access and WRMSR goes
+// through the modelled CPU (virtualized, or a VM exit KVM handles).
 //
 // Vectors (per vCPU, as Linux allocates them): the n-th MSI source routed to a vCPU gets vector
 // 0x21 + n (up to 0xEB); the LAPIC timer uses 0xEC (LOCAL_TIMER_VECTOR). A retargeted source gets
@@ -31,7 +33,9 @@ inline constexpr uint8_t kFirstGuestVector = 0x21;
 inline constexpr uint8_t kLastGuestVector = 0xEB;
 inline constexpr uint8_t kTimerVector = 0xEC;
 inline constexpr uint32_t kTimerInitialCount = 0x10'0000;
-
+/// The IA32_TSC_DEADLINE value a TSC-deadline guest writes. Time is not modelled (the deadline
+/// passing is the scenario's `fire`): the value only has to be non-zero (0 disarms).
+inline constexpr uint64_t kTimerTscDeadline = 0x1'0000'0000;
 /// How the guest addresses MSIs (policy x86.guest_apic_dest, declared in guest.cc).
 enum class GuestApicDest : uint8_t {
     Logical,   // flat logical: destination 1 << vCPU, DM=1 (LDR is 0 at reset)
@@ -42,6 +46,7 @@ extern const Policy<GuestApicDest> kGuestApicDestPolicy;
 struct GuestSource {
     bool routed = false;
     bool timer = false;
+    bool tsc_deadline = false;  // a timer the guest runs in TSC-deadline mode (timer_mode: tsc-deadline)
     uint32_t vcpu = 0;
     uint8_t vector = 0;
     /// A timer source, the model's bookkeeping of wall-clock time (not the guest's state): one-shots
@@ -99,6 +104,10 @@ class Guest {
    private:
     /// An xAPIC register write from the guest (an exit it causes goes to the host).
     void apic_write(uint32_t vcpu, uint32_t offset, uint32_t value);
+    /// WRMSR from the guest: always a VM exit the host handles (Cpu::guest_wrmsr).
+    void wrmsr(uint32_t vcpu, uint32_t msr, uint64_t value);
+    /// Arm (or re-arm after a tick) the timer of source `g`.
+    void arm_timer(const GuestSource& g);
     uint8_t allocate(uint32_t vcpu, SourceId source);
 
     GuestState& s_;

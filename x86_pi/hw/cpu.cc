@@ -29,6 +29,7 @@ const char* to_string(ExitReason r) {
         case ExitReason::ApicWrite: return "apic-write";
         case ExitReason::EoiInduced: return "eoi-induced";
         case ExitReason::Hlt: return "hlt";
+        case ExitReason::MsrWrite: return "msr-write";
     }
     return "?";
 }
@@ -317,6 +318,13 @@ std::optional<uint32_t> Cpu::guest_apic_read(uint32_t offset) {
 void Cpu::guest_hlt() {
     if (!non_root_) throw std::logic_error("Cpu::guest_hlt: not in VMX non-root operation");
     exit(VmExit{ExitReason::Hlt});
+}
+
+void Cpu::guest_wrmsr(uint32_t msr, uint64_t value) {
+    if (!non_root_) throw std::logic_error("Cpu::guest_wrmsr: not in VMX non-root operation");
+    VmExit e{ExitReason::MsrWrite, 0, msr, 0};
+    e.msr_value = value;
+    exit(e);
 }
 
 }  // namespace irqdiff::x86

@@ -76,6 +76,10 @@ enum class ExitReason : uint8_t {
     ApicWrite,          // trap-like: APIC-write emulation stored the value in the virtual-APIC page
     EoiInduced,         // trap-like: EOI virtualization of a vector in the EOI-exit bitmap
     Hlt,
+    /// WRMSR of an MSR the MSR bitmap intercepts (SDM Vol. 3C §25.1.3; exit reason 32, ECX the
+    /// index, EDX:EAX the value). KVM intercepts IA32_TSC_DEADLINE: vmx_possible_passthrough_msrs
+    /// does not list it, so every guest write goes to kvm_set_msr_common.
+    MsrWrite,
 };
 const char* to_string(ExitReason r);
 
@@ -91,6 +95,8 @@ struct VmExit {
     /// SDM Vol. 3C "Exit Qualification for APIC-Access VM Exits"); the hypervisor emulates it
     /// (Kvm::handle_apic_read).
     bool read = false;
+    /// MsrWrite: the MSR index (ECX) is in `offset`, the 64-bit value (EDX:EAX) here.
+    uint64_t msr_value = 0;
 };
 
 class Cpu {
@@ -148,6 +154,9 @@ class Cpu {
     /// returns nullopt and the hypervisor supplies the value (Kvm::handle_apic_read).
     std::optional<uint32_t> guest_apic_read(uint32_t offset);
     void guest_hlt();
+    /// WRMSR: the model's KVM intercepts every MSR a guest writes (only IA32_TSC_DEADLINE is
+    /// modelled), so it is always a VM exit (ExitReason::MsrWrite).
+    void guest_wrmsr(uint32_t msr, uint64_t value);
     /// An interrupt message this CPU sends on the bus (IPI virtualization's notification), once:
     /// {destination APIC ID, vector}. Whoever runs the CPU's instruction puts it on the bus
     /// (Platform::send).

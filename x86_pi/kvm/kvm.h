@@ -250,9 +250,11 @@ class Kvm {
     uint64_t tsc_deadline_msr(uint32_t vcpu) const;
     /// KVM_GET_MSRS / KVM_SET_MSRS for the MSRs of MsrImage. KVM_SET_MSRS returns the number of
     /// MSRs processed: 1 even when kvm_set_lapic_tscdeadline_msr discarded the deadline (Kata
-    /// #13798: "reports success rather than an error").
+    /// #13798: "reports success rather than an error"). `deadline_passed`: the guest's TSC is
+    /// already past the deadline (time is not modelled: the caller's clock says so), so a taken
+    /// deadline expires inside the ioctl (start_sw_tscdeadline).
     MsrImage get_msrs(uint32_t vcpu) const;
-    int set_msrs(uint32_t vcpu, const MsrImage& msrs);
+    int set_msrs(uint32_t vcpu, const MsrImage& msrs, bool deadline_passed = false);
     /// KVM_GET_REGS + KVM_GET_VCPU_EVENTS + KVM_GET_MP_STATE, and their SET counterparts.
     VcpuRegs get_regs(uint32_t vcpu) const;
     void set_regs(uint32_t vcpu, const VcpuRegs& regs);

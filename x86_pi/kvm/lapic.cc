@@ -349,13 +349,16 @@ uint64_t Kvm::tsc_deadline_msr(uint32_t vcpu) const {
 // KVM_GET_MSRS (QEMU kvm_get_msrs, MSR_IA32_TSCDEADLINE -> env->tsc_deadline).
 MsrImage Kvm::get_msrs(uint32_t vcpu) const { return MsrImage{tsc_deadline_msr(vcpu)}; }
 
-// KVM_SET_MSRS (QEMU kvm_put_msrs from kvm_arch_put_registers): msr_io returns how many entries it
-// processed; kvm_set_msr_common's MSR_IA32_TSC_DEADLINE case calls kvm_set_lapic_tscdeadline_msr
-// and returns 0 whether or not the deadline was taken.
-int Kvm::set_msrs(uint32_t vcpu, const MsrImage& msrs) {
+// KVM_SET_MSRS (QEMU kvm_put_tscdeadline_msr from kvm_arch_put_registers): msr_io returns how many
+// entries it processed; kvm_set_msr_common's MSR_IA32_TSC_DEADLINE case calls
+// kvm_set_lapic_tscdeadline_msr and returns 0 whether or not the deadline was taken. A taken
+// deadline the guest's TSC is already past expires at once (start_sw_tscdeadline:
+// apic_timer_expired(apic, false), under the ioctl's vcpu_load: with APICv it posts the tick).
+int Kvm::set_msrs(uint32_t vcpu, const MsrImage& msrs, bool deadline_passed) {
     vcpu_load(vcpu);
-    set_tsc_deadline_msr(vcpu, msrs.tsc_deadline, "KVM_SET_MSRS");
+    const bool taken = set_tsc_deadline_msr(vcpu, msrs.tsc_deadline, "KVM_SET_MSRS");
     log_.emit(tp::kKvmSetMsrs, vcpu, Hex{msrs.tsc_deadline}, 1);
+    if (taken && msrs.tsc_deadline != 0 && deadline_passed) apic_timer_expired(vcpu, false);
     vcpu_put(vcpu, false);
     return 1;
 }
@@ -376,9 +379,6 @@ void Kvm::timer_expired(uint32_t vcpu) {
 void Kvm::apic_timer_expired(uint32_t vcpu, bool from_timer_fn) {
     Vcpu& c = s_.vcpus.at(vcpu);
     c.timer_armed = false;
-    // A deadline fires once (kvm_apic_inject_pending_timer_irqs zeroes tscdeadline after the
-    // delivery; the model zeroes it at the expiry, which it does not re-arm either).
-    if (apic::LvtTimer::Mode.get(page(vcpu).read(apic::LVT_TIMER)) == kLvttTscDeadline) c.tsc_deadline = 0;
     if (c.timer_pending) {
         log_.emit(tp::kKvmTimerPendingIgnored, "a tick already in lapic_timer.pending is not counted again", vcpu);
         return;
@@ -394,14 +394,17 @@ void Kvm::apic_timer_expired(uint32_t vcpu, bool from_timer_fn) {
 }
 
 // kvm_apic_inject_pending_timer_irqs -> kvm_apic_local_deliver(APIC_LVTT) -> __apic_accept_irq
-// (a hardware-enabled APIC and an unmasked entry).
+// (a hardware-enabled APIC and an unmasked entry), then, in TSC-deadline mode, tscdeadline = 0:
+// a deadline fires once, and only its injection consumes it. A tick still in lapic_timer.pending
+// (the vCPU paused) leaves the deadline in IA32_TSC_DEADLINE, so KVM_GET_MSRS still reads it.
 void Kvm::local_deliver_timer(uint32_t vcpu) {
     uint32_t lvtt = page(vcpu).read(apic::LVT_TIMER);
     if (apic::LvtTimer::Mask.get(lvtt) || !ApicBase::Enable.get(s_.vcpus.at(vcpu).apic_base)) {
         log_.emit(tp::kKvmTimerExpiredMaskedIgnored, "a masked LVT entry sends no interrupt", vcpu);
-        return;
+    } else {
+        accept_irq(vcpu, static_cast<uint8_t>(apic::LvtTimer::Vector.get(lvtt)), false, "lapic_timer");
     }
-    accept_irq(vcpu, static_cast<uint8_t>(apic::LvtTimer::Vector.get(lvtt)), false, "lapic_timer");
+    if (apic::LvtTimer::Mode.get(lvtt) == kLvttTscDeadline) s_.vcpus.at(vcpu).tsc_deadline = 0;
 }
 
 // kvm_cpu_has_pending_timer -> apic_has_pending_timer: an enabled APIC, an unmasked LVTT, a tick in

@@ -113,6 +113,13 @@ void Kvm::handle_exit(uint32_t vcpu, const VmExit& exit) {
             log_.emit(tp::kKvmEoiInduced, vcpu, Hex{exit.vector});
             break;
         case ExitReason::Hlt: halt(vcpu); break;
+        case ExitReason::MsrWrite:
+            // handle_wrmsr -> kvm_emulate_wrmsr -> kvm_set_msr_common. The model's guests write no
+            // other MSR.
+            if (exit.offset != kMsrIa32TscDeadline)
+                throw std::logic_error("Kvm::handle_exit: WRMSR of an MSR the model's guests never write");
+            set_tsc_deadline_msr(vcpu, exit.msr_value, "WRMSR");
+            break;
     }
 }
 
