@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "core/oracle.h"
-#include "core/runner.h"
-#include "registry/builtin_backends.h"
+#include "core/trace_points.h"
+#include "tests/live_update_harness.h"
+#include "arm_gic/trace_points.h"
 
 namespace irqdiff {
 
@@ -18,39 +18,7 @@ static void PrintTo(Outcome o, std::ostream* os) { *os << to_string(o); }
 
 namespace {
 
-RunResult run_library(const std::string& file, std::vector<PolicySetting> policy = {}) {
-    RunOptions options;
-    options.policy = std::move(policy);
-    const std::string path = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/live_update/" + file;
-    return run_scenario(load_scenario(path, builtin_backends().catalogue()), *builtin_backends().find("arm"), options);
-}
-
-/// "ACTION -> PLACE ..." for each change of `source`'s locations.
-std::vector<std::string> timeline(const RunResult& r, SourceId source) {
-    std::vector<std::string> got;
-    for (const LocationChange& c : r.locations)
-        for (const auto& [s, places] : c.sources) {
-            if (s != source) continue;
-            std::string line = r.schedule[c.action] + " ->";
-            if (places.empty()) line += " nowhere";
-            for (const Location& l : places) line += " " + to_string(l, r.device_names) + (l.live ? "" : " (not live)");
-            got.push_back(line);
-        }
-    return got;
-}
-
-Outcome outcome_of(const RunResult& r, SourceId source) {
-    for (const SourceOutcome& o : r.outcomes)
-        if (o.source == source) return o.outcome;
-    ADD_FAILURE() << "no outcome for source " << source;
-    return Outcome::DeliveredOnce;
-}
-
-bool has_event(const RunResult& r, std::string_view op) {
-    for (const Event& e : r.events)
-        if (e.point->op == op) return true;
-    return false;
-}
+using namespace live_update_test;
 
 // arm.cpr_detach=before_save, Steve Sistare's QEMU live-update sequence (2025-07-14): the deassign's
 // kvm_vgic_v4_unset_forwarding unmaps the vLPI and reads nothing back from the VPT (A1), so the
@@ -58,9 +26,9 @@ bool has_event(const RunResult& r, std::string_view op) {
 // runs with the device still generating interrupts, outside the kernel's contract (Oliver Upton
 // 2025-07-02): the loss is `undefined`.
 TEST(ArmLiveUpdate, DeassignBeforeTheSaveDropsTheVptBitOutsideTheContract_A1_Sistare20250714) {
-    RunResult r = run_library("arm_pending_before.yaml");
+    RunResult r = run_library("arm", "arm_pending_before.yaml");
     EXPECT_EQ(outcome_of(r, 0), Outcome::Undefined);
-    EXPECT_TRUE(has_event(r, "KVM.save_pending_unquiesced"));
+    EXPECT_TRUE(logged(r, arm::tp::kKvmSavePendingUnquiesced));
     EXPECT_EQ(timeline(r, 0), (std::vector<std::string>{
                                   "fire nic.0 -> arm.rd_cache[vpe0]",
                                   "save:stop_devices -> nowhere",
@@ -71,7 +39,7 @@ TEST(ArmLiveUpdate, DeassignBeforeTheSaveDropsTheVptBitOutsideTheContract_A1_Sis
 // (GICv4.1: f66b7b151e00 reads the VPT with the vPEs unmapped) writes the bit into the guest pending
 // table first, and the new VM restores it like a migration would: delivered once.
 TEST(ArmLiveUpdate, DetachAtDestroySavesTheVptBitFirst_f66b7b151e00) {
-    RunResult r = run_library("arm_pending_at_destroy.yaml");
+    RunResult r = run_library("arm", "arm_pending_at_destroy.yaml");
     EXPECT_EQ(outcome_of(r, 0), Outcome::DeliveredOnce);
     EXPECT_EQ(timeline(r, 0),
               (std::vector<std::string>{
@@ -89,10 +57,10 @@ TEST(ArmLiveUpdate, DetachAtDestroySavesTheVptBitFirst_f66b7b151e00) {
 // raised after the detach signals the preserved eventfd and is injected once through the new VM's
 // irqfd, then set_forwarding moves its pending_latch into the new VPT.
 TEST(ArmLiveUpdate, AnMsiWhileDetachedWaitsInTheEventfd_U3) {
-    RunResult r = run_library("eventfd_medium.yaml");
+    RunResult r = run_library("arm", "eventfd_medium.yaml");
     EXPECT_EQ(outcome_of(r, 0), Outcome::DeliveredOnce);
     EXPECT_EQ(outcome_of(r, 1), Outcome::DeliveredOnce);
-    EXPECT_TRUE(has_event(r, "VFIO.eventfd_pending"));
+    EXPECT_TRUE(logged(r, tp::kVfioEventfdPending));
     EXPECT_EQ(timeline(r, 0), (std::vector<std::string>{
                                   "fire nic.0 -> arm.eventfd[nic]",
                                   // cpr_attach: kvm_irqfd_assign finds the eventfd signalled and injects

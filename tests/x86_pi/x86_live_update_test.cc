@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "core/oracle.h"
-#include "core/runner.h"
-#include "registry/builtin_backends.h"
+#include "core/trace_points.h"
+#include "arm_gic/trace_points.h"
+#include "tests/live_update_harness.h"
 
 namespace irqdiff {
 
@@ -18,39 +18,7 @@ static void PrintTo(Outcome o, std::ostream* os) { *os << to_string(o); }
 
 namespace {
 
-RunResult run_library(const std::string& file, std::vector<PolicySetting> policy = {}) {
-    RunOptions options;
-    options.policy = std::move(policy);
-    const std::string path = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/live_update/" + file;
-    return run_scenario(load_scenario(path, builtin_backends().catalogue()), *builtin_backends().find("x86"), options);
-}
-
-/// "ACTION -> PLACE ..." for each change of `source`'s locations.
-std::vector<std::string> timeline(const RunResult& r, SourceId source) {
-    std::vector<std::string> got;
-    for (const LocationChange& c : r.locations)
-        for (const auto& [s, places] : c.sources) {
-            if (s != source) continue;
-            std::string line = r.schedule[c.action] + " ->";
-            if (places.empty()) line += " nowhere";
-            for (const Location& l : places) line += " " + to_string(l, r.device_names) + (l.live ? "" : " (not live)");
-            got.push_back(line);
-        }
-    return got;
-}
-
-Outcome outcome_of(const RunResult& r, SourceId source) {
-    for (const SourceOutcome& o : r.outcomes)
-        if (o.source == source) return o.outcome;
-    ADD_FAILURE() << "no outcome for source " << source;
-    return Outcome::DeliveredOnce;
-}
-
-bool has_event(const RunResult& r, std::string_view op) {
-    for (const Event& e : r.events)
-        if (e.point->op == op) return true;
-    return false;
-}
+using namespace live_update_test;
 
 // x86.cpr_detach=before_save: the deassign turns the IRTE back to remapped format and leaves the
 // vCPU's interrupt state as it is (vmx_pi_update_irte only rewrites the IRTE; the masked vCPU had
@@ -58,9 +26,9 @@ bool has_event(const RunResult& r, std::string_view op) {
 // the new VM restores it: delivered once, where ARM's unset_forwarding drops the VPT bit. x86 logs
 // no unquiesced save: a posted IRTE is updated atomically (intel_irq_remapping modify_irte).
 TEST(X86LiveUpdate, APendingInterruptSurvivesTheDeassignInTheLapicImage_Sistare20250714) {
-    RunResult r = run_library("x86_pending_before.yaml");
+    RunResult r = run_library("x86", "x86_pending_before.yaml");
     EXPECT_EQ(outcome_of(r, 0), Outcome::DeliveredOnce);
-    EXPECT_FALSE(has_event(r, "KVM.save_pending_unquiesced"));
+    EXPECT_FALSE(logged(r, arm::tp::kKvmSavePendingUnquiesced));
     EXPECT_EQ(timeline(r, 0), (std::vector<std::string>{
                                   "fire nic.0 -> x86.virr[vcpu0]",
                                   "save:get_lapic -> x86.virr[vcpu0] x86.saved_lapic[vcpu0] (not live)",
@@ -74,7 +42,7 @@ TEST(X86LiveUpdate, APendingInterruptSurvivesTheDeassignInTheLapicImage_Sistare2
 // nothing reads before the old VM is destroyed: a plain loss (the last GET_LAPIC must follow the
 // detach; reference kernel_history X1/U4).
 TEST(X86LiveUpdate, APostAfterTheLastGetLapicIsLostWithTheOldVm_X1) {
-    RunResult r = run_library("x86_window_after_save.yaml");
+    RunResult r = run_library("x86", "x86_window_after_save.yaml");
     EXPECT_EQ(outcome_of(r, 0), Outcome::Lost);
     EXPECT_EQ(timeline(r, 0), (std::vector<std::string>{
                                   "fire nic.0 -> x86.pir[vcpu0]",
@@ -85,10 +53,10 @@ TEST(X86LiveUpdate, APostAfterTheLastGetLapicIsLostWithTheOldVm_X1) {
 
 // The eventfd as the medium, as on ARM: injected once through the new VM's irqfd (kvm_set_msi).
 TEST(X86LiveUpdate, AnMsiWhileDetachedWaitsInTheEventfd_U3) {
-    RunResult r = run_library("eventfd_medium.yaml");
+    RunResult r = run_library("x86", "eventfd_medium.yaml");
     EXPECT_EQ(outcome_of(r, 0), Outcome::DeliveredOnce);
     EXPECT_EQ(outcome_of(r, 1), Outcome::DeliveredOnce);
-    EXPECT_TRUE(has_event(r, "VFIO.eventfd_pending"));
+    EXPECT_TRUE(logged(r, tp::kVfioEventfdPending));
     EXPECT_EQ(timeline(r, 0), (std::vector<std::string>{
                                   "fire nic.0 -> x86.eventfd[nic]",
                                   // cpr_attach: kvm_irqfd_assign finds the eventfd signalled; kvm_set_msi posts
