@@ -14,6 +14,7 @@
 #include "core/runner.h"
 #include "core/trace_points.h"
 #include "registry/builtin_backends.h"
+#include "tests/run_harness.h"
 
 namespace irqdiff {
 
@@ -211,16 +212,7 @@ TEST(ArmSaveSide, ALossBeforeTheRefusalIsStillLost) {
 // pending table -> pending_latch -> rd_cache -> taken.
 TEST(ArmBackendLocations, Nic0TimelineUnderGicv41SetForwarding) {
     RunResult r = run_seed("set_forwarding", "v4.1");
-    std::vector<std::string> got;
-    for (const LocationChange& c : r.locations)
-        for (const auto& [source, places] : c.sources) {
-            if (source != 0) continue;
-            std::string line = r.schedule[c.action] + " ->";
-            if (places.empty()) line += " nowhere";
-            for (const Location& l : places) line += " " + to_string(l, r.device_names) + (l.live ? "" : " (not live)");
-            got.push_back(line);
-        }
-    EXPECT_EQ(got, (std::vector<std::string>{
+    EXPECT_EQ(run_harness::timeline(r, 0), (std::vector<std::string>{
                        // the MSI for the masked vCPU 0 waits in the redistributor's cache of vPE 0
                        "fire nic.0 -> arm.rd_cache[vpe0]",
                        // VMAPP {V,Alloc}={0,1} cleans the cache into the VPT; KVM copies the bit into

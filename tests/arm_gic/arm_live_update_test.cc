@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/trace_points.h"
-#include "tests/live_update_harness.h"
+#include "tests/run_harness.h"
 #include "arm_gic/trace_points.h"
 
 namespace irqdiff {
@@ -18,7 +18,7 @@ static void PrintTo(Outcome o, std::ostream* os) { *os << to_string(o); }
 
 namespace {
 
-using namespace live_update_test;
+using namespace run_harness;
 
 // arm.cpr_detach=before_save, Steve Sistare's QEMU live-update sequence (2025-07-14): the deassign's
 // kvm_vgic_v4_unset_forwarding unmaps the vLPI and reads nothing back from the VPT (A1), so the

@@ -10,7 +10,7 @@
 
 #include "core/trace_points.h"
 #include "arm_gic/trace_points.h"
-#include "tests/live_update_harness.h"
+#include "tests/run_harness.h"
 
 namespace irqdiff {
 
@@ -18,7 +18,7 @@ static void PrintTo(Outcome o, std::ostream* os) { *os << to_string(o); }
 
 namespace {
 
-using namespace live_update_test;
+using namespace run_harness;
 
 // x86.cpr_detach=before_save: the deassign turns the IRTE back to remapped format and leaves the
 // vCPU's interrupt state as it is (vmx_pi_update_irte only rewrites the IRTE; the masked vCPU had

@@ -1,6 +1,6 @@
-// What the live-update tests of both stacks share (tests/arm_gic/arm_live_update_test.cc,
-// tests/x86_pi/x86_live_update_test.cc): run a scenarios/live_update/ file on one backend, and read
-// a source's location timeline, its outcome and whether a declared event was logged.
+// What backend tests share when they read a whole run (tests/arm_gic/arm_backend_test.cc and the
+// live-update tests of both stacks): run a scenarios/live_update/ file on one backend, and read a
+// source's location timeline, its outcome and whether a declared event was logged.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -13,7 +13,7 @@
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
 
-namespace irqdiff::live_update_test {
+namespace irqdiff::run_harness {
 
 inline RunResult run_library(std::string_view arch, const std::string& file) {
     const std::string path = std::string(IRQDIFF_SOURCE_DIR) + "/scenarios/live_update/" + file;
@@ -49,4 +49,4 @@ inline bool logged(const RunResult& r, const TracePointInfo& point) {
     return false;
 }
 
-}  // namespace irqdiff::live_update_test
+}  // namespace irqdiff::run_harness
