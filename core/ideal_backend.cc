@@ -33,8 +33,10 @@ class IdealBackend final : public Backend {
     IdealBackend(const BackendContext& ctx, std::shared_ptr<const MigrationPlan> plan)
         : scenario_(ctx.scenario), log_(ctx.log), guest_(ctx.guest), plan_(std::move(plan)) {
         s_.sources.resize(scenario_.sources.size());
-        for (SourceId i = 0; i < scenario_.sources.size(); ++i)
+        for (SourceId i = 0; i < scenario_.sources.size(); ++i) {
             s_.sources[i].vcpu = scenario_.sources[i].vcpu.value_or(0);
+            s_.sources[i].nmi = scenario_.sources[i].nmi;
+        }
         s_.vcpus.resize(scenario_.vcpus);
     }
 
@@ -59,6 +61,7 @@ class IdealBackend final : public Backend {
                 break;
             case StepKind::Retarget:
                 s_.sources[a.source].vcpu = static_cast<uint32_t>(a.vcpu);
+                if (const std::optional<bool>& nmi = scenario_.steps.at(a.scenario_step).nmi) s_.sources[a.source].nmi = *nmi;
                 log_.emit(tp::kIdealRetarget.touching(name(a.source)), a.vcpu);
                 break;
             case StepKind::Unassign:
@@ -104,6 +107,7 @@ class IdealBackend final : public Backend {
         bool pending = false;    // in the controller, for `vcpu`
         bool in_stream = false;  // saved, between save_irqchip and restore_irqchip
         bool in_device = false;  // raised while the device was stopped
+        bool nmi = false;        // a non-maskable interrupt: taken whatever the vCPU's mask (route key `nmi`)
     };
     struct VcpuState {
         bool masked = false;
@@ -163,10 +167,9 @@ class IdealBackend final : public Backend {
                 log_.emit(tp::kHostResume, v);
             }
             log_.emit(tp::kGuestRun, v, vc.masked);
-            if (vc.masked) continue;
             for (SourceId s = 0; s < s_.sources.size(); ++s) {
                 SourceState& st = s_.sources[s];
-                if (!st.pending || st.vcpu != v) continue;
+                if (!st.pending || st.vcpu != v || (vc.masked && !st.nmi)) continue;
                 st.pending = false;
                 log_.emit(tp::kIdealGuestTake.touching(name(s)), v);
                 guest_.take(v, s, DeliveryPath::Ideal);

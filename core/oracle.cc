@@ -7,6 +7,8 @@ namespace irqdiff {
 Oracle::Oracle(const Scenario& scenario)
     : tallies_(scenario.sources.size()), route_(scenario.sources.size(), 0), masked_(scenario.vcpus, false) {
     for (SourceId s = 0; s < scenario.sources.size(); ++s) route_[s] = scenario.sources[s].vcpu.value_or(0);
+    for (const Source& s : scenario.sources) nmi_.push_back(s.nmi);
+    for (const Step& s : scenario.steps) step_nmi_.push_back(s.nmi);
 }
 
 void Oracle::apply(const Action& a, uint32_t index) {
@@ -22,9 +24,9 @@ void Oracle::apply(const Action& a, uint32_t index) {
         }
         case StepKind::Run:
             for (uint32_t v = 0; v < masked_.size(); ++v) {
-                if ((a.vcpu >= 0 && static_cast<uint32_t>(a.vcpu) != v) || masked_[v]) continue;
+                if (a.vcpu >= 0 && static_cast<uint32_t>(a.vcpu) != v) continue;
                 for (SourceId s = 0; s < tallies_.size(); ++s) {
-                    if (tallies_[s].pending && route_[s] == v) {
+                    if (tallies_[s].pending && route_[s] == v && (!masked_[v] || nmi_[s])) {
                         tallies_[s].pending = false;
                         tallies_[s].deliveries.push_back(index);
                     }
@@ -33,7 +35,10 @@ void Oracle::apply(const Action& a, uint32_t index) {
             break;
         case StepKind::Mask: masked_[a.vcpu] = true; break;
         case StepKind::Unmask: masked_[a.vcpu] = false; break;
-        case StepKind::Retarget: route_[a.source] = static_cast<uint32_t>(a.vcpu); break;  // pending follows
+        case StepKind::Retarget:  // pending follows
+            route_[a.source] = static_cast<uint32_t>(a.vcpu);
+            if (a.scenario_step < step_nmi_.size() && step_nmi_[a.scenario_step]) nmi_[a.source] = *step_nmi_[a.scenario_step];
+            break;
         case StepKind::Block:       // the ideal controller wakes a blocked vCPU for any pending interrupt
         case StepKind::Preempt:     // and a preempted one runs again at the next `run`
         case StepKind::Unassign:    // no forwarding to tear down

@@ -36,6 +36,8 @@ class Oracle {
     std::vector<Tally> tallies_;
     std::vector<uint32_t> route_;
     std::vector<bool> masked_;
+    std::vector<bool> nmi_;                     // per source: an NMI, which a masked vCPU takes too (SDM Vol. 3A §6.7)
+    std::vector<std::optional<bool>> step_nmi_;  // per scenario step: a retarget's `nmi`
 };
 
 /// One source's outcome with the evidence behind it.

@@ -103,6 +103,11 @@ struct Source {
     uint32_t vector = 0;
     std::optional<uint32_t> vcpu;  // the route's target vCPU, if routed
     SourceLoc route_loc;
+    /// Route key `nmi`: the guest programs the MSI with delivery mode NMI (MSI data bits 10:8 = 100b;
+    /// x86 only, issue 15 §2.2, vfio_irq_test -n). Not postable: KVM keeps the IRTE remapped and injects
+    /// an NMI (kvm_pi_update_irte, __apic_accept_irq APIC_DM_NMI -> kvm_inject_nmi).
+    bool nmi = false;
+    SourceLoc nmi_loc;  // of the route's `nmi`, when written
 };
 
 enum class StepKind : uint8_t {
@@ -165,6 +170,10 @@ struct Step {
     std::string cancel_after;          // Migrate: the save step after which the migration is cancelled ("": none)
     SourceLoc cancel_loc;
     MigrationKind migration = MigrationKind::Live;  // Migrate: `kind`
+    /// Retarget: `nmi`, the delivery mode the guest's new MSI-X entry has (nullopt: the route's as it
+    /// was: vfio_irq_test -n switches every 4th interrupt to NMI). x86 only.
+    std::optional<bool> nmi;
+    SourceLoc nmi_loc;
 };
 
 struct Expectation {

@@ -374,6 +374,8 @@ class Loader {
                                             static_cast<uint32_t>(s_.devices.size() - 1),
                                             v,
                                             std::nullopt,
+                                            {},
+                                            false,
                                             {}});
         }
     }
@@ -382,7 +384,7 @@ class Loader {
         sequence(n, "routes");
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("routes", i);
-            Entries e = map(n[i], path, {"source", "vcpu"}, {"source", "vcpu"});
+            Entries e = map(n[i], path, {"source", "vcpu", "nmi"}, {"source", "vcpu"});
             const YAML::Node& src = *find(e, "source");
             SourceId id = source(src, child(path, "source"));
             Source& s = s_.sources[id];
@@ -391,6 +393,16 @@ class Loader {
                      fmt::format("{} is already routed (at line {})", s.name, s.route_loc.line));
             s.vcpu = vcpu(*find(e, "vcpu"), child(path, "vcpu"));
             s.route_loc = loc(n[i]);
+            if (const YAML::Node* nmi = find(e, "nmi")) {
+                s.nmi = boolean(*nmi, child(path, "nmi"));
+                s.nmi_loc = loc(*nmi);
+                // An NMI-mode MSI is a device's: a timer's LVTT and an IPI's ICR have delivery modes of
+                // their own that the model keeps fixed.
+                if (s.nmi && s_.device_of(id).kind != DeviceKind::Msi)
+                    fail(*nmi, child(path, "nmi"),
+                         fmt::format("{} is a {} source: only an MSI device's route can be an NMI", s.name,
+                                     to_string(s_.device_of(id).kind)));
+            }
             // A self-IPI takes other paths on both stacks (x86 self-IPI virtualization, SDM §29.1.5) that
             // the model does not have.
             if (const Device& dev = s_.device_of(id); dev.kind == DeviceKind::Ipi && *s.vcpu == dev.from)
@@ -467,9 +479,13 @@ class Loader {
             s.source = routed_source(v, p);
         } else if (kind == "retarget") {
             s.kind = StepKind::Retarget;
-            Entries m = map(v, p, {"source", "vcpu"}, {"source", "vcpu"});
+            Entries m = map(v, p, {"source", "vcpu", "nmi"}, {"source", "vcpu"});
             s.source = msi_source(*find(m, "source"), child(p, "source"), "retargeted");
             s.vcpu = static_cast<int>(vcpu(*find(m, "vcpu"), child(p, "vcpu")));
+            if (const YAML::Node* nmi = find(m, "nmi")) {
+                s.nmi = boolean(*nmi, child(p, "nmi"));
+                s.nmi_loc = loc(*nmi);
+            }
         } else if (kind == "unassign") {
             s.kind = StepKind::Unassign;
             s.source = msi_source(*find(map(v, p, {"source"}, {"source"}), "source"), child(p, "source"), "unassigned");

@@ -35,6 +35,19 @@ inline std::vector<std::string> timeline(const RunResult& r, SourceId source) {
     return got;
 }
 
+/// The Unicorn guest programs send no IPIs, the x86 one arms no TSC-deadline timer (no WRMSR hook)
+/// and has no NMI handler: the backends refuse such a scenario with them (X86Ipi, X86TscDeadline,
+/// X86Nmi tests), so the guest differentials skip it.
+inline bool needs_abstract_guest(const Scenario& s) {
+    for (const Device& d : s.devices)
+        if (d.kind == DeviceKind::Ipi || d.timer_mode == TimerMode::TscDeadline) return true;
+    for (const Source& src : s.sources)
+        if (src.nmi) return true;
+    for (const Step& st : s.steps)
+        if (st.nmi.value_or(false)) return true;
+    return false;
+}
+
 inline Outcome outcome_of(const RunResult& r, SourceId source) {
     for (const SourceOutcome& o : r.outcomes)
         if (o.source == source) return o.outcome;

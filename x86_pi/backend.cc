@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 
@@ -26,7 +27,8 @@ struct Stream {
     std::vector<kvm::VcpuRegs> regs;   // per vCPU: KVM_GET_REGS / KVM_GET_VCPU_EVENTS / KVM_GET_MP_STATE
     std::vector<kvm::MsrImage> msrs;   // per vCPU: KVM_GET_MSRS (kvm_get_msrs: env->tsc_deadline)
     bool lapic_saved = false;
-    bool vcpus_started = false;      // start_vcpus ran on the destination (registers set)
+    bool vcpus_started = false;      // start_vcpus ran on the destination
+    bool regs_loaded = false;        // set_msrs put the vCPU registers and events on the destination
     std::vector<bool> lapic_loaded;  // set_lapic ran for the vCPU on the destination
     bool msrs_loaded = false;        // set_msrs ran on the destination
     /// The model's clock, not the stream's content: the saved one-shot timer was still armed at
@@ -82,9 +84,10 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                  &B::irq_bypass_connect,
                  &tp::kQemuIrqBypassConnect},
                 {{"set_msrs", S::Restore, "restore_irqchip",
-                  "cpu_synchronize_all_post_init -> kvm_arch_put_registers -> kvm_put_tscdeadline_msr: KVM_SET_MSRS "
-                  "of MSR_IA32_TSCDEADLINE per vCPU; kvm_set_lapic_tscdeadline_msr drops the deadline, reporting "
-                  "success, unless KVM_SET_LAPIC already put LVTT in TSC-deadline mode (Kata #13798)"},
+                  "cpu_synchronize_all_post_init -> kvm_arch_put_registers per vCPU: KVM_SET_REGS, KVM_SET_VCPU_EVENTS "
+                  "(the injected event, the NMI state), KVM_SET_MP_STATE, then kvm_put_tscdeadline_msr: KVM_SET_MSRS of "
+                  "MSR_IA32_TSCDEADLINE; kvm_set_lapic_tscdeadline_msr drops the deadline, reporting success, unless "
+                  "KVM_SET_LAPIC already put LVTT in TSC-deadline mode (Kata #13798)"},
                  &B::set_msrs,
                  &tp::kQemuSetMsrs},
                 // vm_start: vm_prepare_start runs the change-state handlers first (vfio_vmstate_change
@@ -94,8 +97,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                  &B::start_devices,
                  &tp::kQemuStartDevices},
                 {{"start_vcpus", S::Restore, "start_vcpus",
-                  "cpu_synchronize_all_post_init (KVM_SET_REGS, KVM_SET_VCPU_EVENTS), then resume_all_vcpus: vCPUs "
-                  "loaded (vmx_vcpu_pi_load) and entered"},
+                  "resume_all_vcpus: vCPUs loaded (vmx_vcpu_pi_load) and entered"},
                  &B::start_vcpus,
                  &tp::kQemuStartVcpus},
             },
@@ -183,6 +185,21 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                                                  "TSC-deadline timer (Unicorn has no WRMSR hook): run this scenario "
                                                  "with the abstract guest",
                                                  d));
+        // Nor does the guest program have an NMI handler (IDT vector 2), and Unicorn 2.0.1 delivers no
+        // NMI (reference/unicorn_2_0_1.md item 4).
+        if (unicorn_) {
+            for (const Source& s : scenario_.sources)
+                if (s.nmi)
+                    throw InputError(s.nmi_loc, fmt::format("routes: {}: nmi: the x86 Unicorn guest program has no "
+                                                            "NMI handler: run this scenario with the abstract guest",
+                                                            s.name));
+            for (size_t i = 0; i < scenario_.steps.size(); ++i)
+                if (scenario_.steps[i].nmi.value_or(false))
+                    throw InputError(scenario_.steps[i].nmi_loc,
+                                     fmt::format("steps[{}].retarget.nmi: the x86 Unicorn guest program has no NMI "
+                                                 "handler: run this scenario with the abstract guest",
+                                                 i));
+        }
         boot();
     }
 
@@ -203,7 +220,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             case StepKind::Fire: fire(a.source); break;
             case StepKind::Retarget: {
                 const Source& src = scenario_.sources[a.source];
-                MsixEntry entry = guest().retarget(a.source, static_cast<uint32_t>(a.vcpu));
+                MsixEntry entry = guest().retarget(a.source, static_cast<uint32_t>(a.vcpu), scenario_.steps.at(a.scenario_step).nmi);
                 active().vmm().write_msix(src.device, src.vector, entry);
                 break;
             }
@@ -265,6 +282,7 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             for (unsigned vec = 0; vec < 256; ++vec) {
                 if (vm().owner[c][vec] != static_cast<int32_t>(source)) continue;
                 const uint8_t v = static_cast<uint8_t>(vec);
+                nmi_where(c, v, out);
                 ConstApicPage page(h.mem.host, kvm::HostLayout::apic_page(c));
                 const bool valid = lapic_valid(c);
                 const bool in_irr = page.test(apic::IRR, v);
@@ -283,10 +301,10 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 // An interrupt KVM injected (IRR -> ISR, the VMCS event-injection field, or the
                 // IDT-vectoring information an exit saved it in) is the guest's at the next entry:
                 // live. While the state travels it is the injected event of KVM_GET_VCPU_EVENTS, until
-                // start_vcpus sets it again. Its ISR bit is that injection's, not a second place.
+                // set_msrs sets it again. Its ISR bit is that injection's, not a second place.
                 const Vmcs& vm = h.hw.cpu(c).vmcs();
                 const bool injected = vm.entry_interruption == v || vm.idt_vectoring == v;
-                const bool in_stream = transit().lapic_saved && !(on_destination() && transit().vcpus_started) &&
+                const bool in_stream = transit().lapic_saved && !(on_destination() && transit().regs_loaded) &&
                                        transit().regs.at(c).injected == v;
                 if (injected) out.push_back({&places::kInjected, c, valid});
                 if (in_stream) out.push_back({&places::kSavedRegs, c, false});
@@ -294,6 +312,25 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                 if (transit().lapic_saved && !lapic_valid_on_dst(c) && transit().apic.at(c).irr_test(v))
                     out.push_back({&places::kSavedLapic, c, false});
             }
+        }
+    }
+
+    /// The NMIs whose provenance tag is vector `v` of vCPU `c` (an NMI-mode source's, or what is
+    /// left of one the guest retargeted or switched back to fixed). KVM's NMI state is the VM's on the
+    /// source, and on the destination once set_msrs put the vCPU events.
+    void nmi_where(uint32_t c, uint8_t v, std::vector<Location>& out) const {
+        const Machine& h = active();
+        const kvm::Vcpu& k = h.kvm_state.vcpus.at(c);
+        const bool valid = !on_destination() || transit().regs_loaded;
+        auto count = [v](const std::vector<uint8_t>& tags) { return std::count(tags.begin(), tags.end(), v); };
+        for (auto n = count(k.nmi_queued); n > 0; --n) out.push_back({&places::kNmiQueued, c, valid});
+        for (auto n = count(k.nmi_pending); n > 0; --n) out.push_back({&places::kNmiPending, c, valid});
+        const Vmcs& vm = h.hw.cpu(c).vmcs();
+        if (vm.entry_nmi == v || vm.idt_vectoring_nmi == v) out.push_back({&places::kInjected, c, valid});
+        if (transit().lapic_saved && !(on_destination() && transit().regs_loaded)) {
+            const kvm::VcpuRegs& r = transit().regs.at(c);
+            for (auto n = count(r.nmi_pending) + (r.nmi_injected == v ? 1 : 0); n > 0; --n)
+                out.push_back({&places::kSavedRegs, c, false});
         }
     }
 
@@ -324,8 +361,8 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                        ? fmt::format("IRTE {} posted", hi.index)
                        : fmt::format("IRTE {} remapped to host vector {:#04x} -> kvm_set_msi", hi.index, hi.vector);
         }
-        return fmt::format("MSI {:#x}/{:#x} -> {} -> vector {:#04x} (vcpu{})", e.address, e.data, path, g.vector,
-                           g.vcpu);
+        return fmt::format("MSI {:#x}/{:#x} -> {} -> {} {:#04x} (vcpu{})", e.address, e.data, path,
+                           g.nmi ? "NMI, tag" : "vector", g.vector, g.vcpu);
     }
 
     std::unique_ptr<Machine> make_machine(bool destination) {
@@ -545,10 +582,17 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
             st.lapic_loaded[v] = true;
         }
     }
+    // cpu_synchronize_all_post_init -> kvm_arch_put_registers (target/i386/kvm/kvm.c), per vCPU in
+    // its order: KVM_SET_REGS, KVM_SET_MSRS, KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE, then the
+    // TSC-deadline MSR by itself. Until issue 15 §2.2 the model put the registers and events at
+    // start_vcpus, after the devices run: harmless for fixed vectors (their state is the LAPIC's), but
+    // KVM_SET_VCPU_EVENTS overwrites nmi_queued, which would drop an NMI a running device raised before it.
     void set_msrs() {
         Machine& h = destination();
         kvm::Kvm kvm = h.kvm();
         Stream& st = transit();
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.set_regs(v, st.regs.at(v));
+        st.regs_loaded = true;
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
             // kvm_put_tscdeadline_msr. The model's clock says whether the saved deadline (the
             // scenario's `fire`) came while the state travelled: then KVM fires a taken deadline at once.
@@ -559,7 +603,6 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
     void start_vcpus() {
         Machine& h = destination();
         kvm::Kvm kvm = h.kvm();
-        for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.set_regs(v, transit().regs.at(v));
         transit().vcpus_started = true;
         // KVM_RUN: a vCPU halted at the save is halted again (mp_state), and blocks until woken.
         for (uint32_t v = 0; v < scenario_.vcpus; ++v) kvm.run(v);

@@ -23,7 +23,11 @@ inline constexpr Place kVirr{"x86.virr", IndexKind::Vcpu, "the virtual APIC page
 inline constexpr Place kVisr{"x86.visr", IndexKind::Vcpu, "the virtual APIC page's ISR, not from an injection"};
 // An event KVM injected: VMCS event injection or IDT-vectoring information.
 inline constexpr Place kInjected{"x86.injected", IndexKind::Vcpu, "injected into the vCPU at its next entry"};
-// The migration stream: KVM_GET_VCPU_EVENTS' injected event, and KVM_GET_LAPIC's IRR.
+// NMIs (route key `nmi`): KVM's vcpu->arch.nmi_queued (kvm_inject_nmi) and nmi_pending (process_nmi). An
+// injected NMI is kInjected; in the stream, KVM_GET_VCPU_EVENTS' nmi.pending / nmi.injected are kSavedRegs.
+inline constexpr Place kNmiQueued{"x86.nmi_queued", IndexKind::Vcpu, "an NMI in KVM's nmi_queued (KVM_REQ_NMI)"};
+inline constexpr Place kNmiPending{"x86.nmi_pending", IndexKind::Vcpu, "an NMI in KVM's nmi_pending, to be injected"};
+// The migration stream: KVM_GET_VCPU_EVENTS' injected event (and NMI state), and KVM_GET_LAPIC's IRR.
 inline constexpr Place kSavedRegs{"x86.saved_regs", IndexKind::Vcpu, "the injected event in the saved vCPU state"};
 inline constexpr Place kSavedLapic{"x86.saved_lapic", IndexKind::Vcpu, "the IRR of the saved LAPIC state"};
 

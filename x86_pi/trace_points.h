@@ -54,6 +54,10 @@ inline constexpr Op<Int, Hex, Hex> kCpuEoiVirtualization{
     "a virtualized EOI: VISR[SVI] cleared, SVI = the next highest", "SDM §29.1.4; reference §3.4"};
 inline constexpr Op<Int, Hex> kCpuInject{"CPU.inject", Layer::Hardware, {"cpu", "vector"},
     "an event injected at VM entry is delivered to the guest", "SDM §26.6"};
+inline constexpr Op<Int, Hex> kCpuInjectNmi{"CPU.inject_nmi", Layer::Hardware, {"cpu", "tag"},
+    "an NMI injected at VM entry is delivered through IDT vector 2 (RFLAGS.IF does not block it) and blocks "
+    "NMIs until IRET; `tag` is the raising MSI's vector field (model provenance)",
+    "SDM Vol. 3C §26.6, §25.3 virtual-NMI blocking"};
 inline constexpr Op<Int, Hex, Hex> kCpuVidDeliver{"CPU.vid_deliver", Layer::Hardware, {"cpu", "vector", "rvi"},
     "virtual-interrupt delivery: the guest takes RVI", "SDM §29.2.2"};
 
@@ -67,6 +71,28 @@ inline constexpr Op<Int, Hex> kKvmReinject{"KVM.reinject", Layer::Hypervisor, {"
     "an event whose delivery an exit interrupted is injected again", "vmx_complete_interrupts"};
 inline constexpr Op<Int, Hex> kKvmInject{"KVM.inject", Layer::Hypervisor, {"vcpu", "vector"},
     "KVM injects a vector at the next VM entry (APICv off)", "kvm_check_and_inject_events"};
+inline constexpr Op<Int, Int, Hex, Str> kKvmInjectNmi{"KVM.inject_nmi", Layer::Hypervisor,
+    {"vcpu", "queued", "tag", "via"},
+    "an NMI-mode MSI reaches the vCPU: nmi_queued is counted up, KVM_REQ_NMI, kick", "__apic_accept_irq APIC_DM_NMI -> "
+    "kvm_inject_nmi, kvm_vcpu_kick"};
+inline constexpr Op<Int, Int, Int, Int> kKvmProcessNmi{"KVM.process_nmi", Layer::Hypervisor,
+    {"vcpu", "pending", "limit", "coalesced"},
+    "queued NMIs become pending, at most two while NMIs are unblocked and none is being injected, one otherwise; "
+    "the rest coalesce (x86 holds one NMI pending behind one in service)",
+    "arch/x86/kvm/x86.c process_nmi; SDM Vol. 3A §6.7.1"};
+inline constexpr Op<Int, Hex> kKvmVmxInjectNmi{"KVM.vmx_inject_nmi", Layer::Hypervisor, {"vcpu", "tag"},
+    "a pending NMI is injected at the next VM entry (nmi_pending--, nmi_injected)",
+    "kvm_check_and_inject_events, vmx_inject_nmi"};
+inline constexpr Op<Int, Hex> kKvmReinjectNmi{"KVM.reinject_nmi", Layer::Hypervisor, {"vcpu", "tag"},
+    "an NMI whose injection an exit interrupted (or KVM_SET_VCPU_EVENTS nmi.injected) is injected again",
+    "__vmx_complete_interrupts (nmi_injected), kvm_check_and_inject_events"};
+inline constexpr Op<Int, Int, Bool, Bool> kKvmSetVcpuEventsNmi{"KVM.set_vcpu_events_nmi", Layer::Hypervisor,
+    {"vcpu", "pending", "injected", "masked"},
+    "KVM_SET_VCPU_EVENTS puts the NMI state: the pending NMIs queued again (KVM_REQ_NMI), the injected one "
+    "re-injected, the NMI mask (logged when there is NMI state)",
+    "kvm_vcpu_ioctl_x86_set_vcpu_events, KVM_VCPUEVENT_VALID_NMI_PENDING; ab2ee212a57b"};
+inline constexpr Op<Int, Int> kKvmNmiWindow{"KVM.enable_nmi_window", Layer::Hypervisor, {"vcpu", "pending"},
+    "an NMI waits while NMIs are blocked: NMI-window exiting", "vmx_enable_nmi_window"};
 inline constexpr Op<Int, Hex> kKvmEoiInduced{"KVM.eoi_induced", Layer::Hypervisor, {"vcpu", "vector"},
     "an EOI-induced exit for a vector in the EOI-exit bitmap", "handle_apic_eoi_induced"};
 inline constexpr Op<Int, Bool> kKvmHalt{"KVM.halt", Layer::Hypervisor, {"vcpu", "blocks"},
@@ -253,6 +279,12 @@ inline constexpr Op<Int, Str> kGuestBoot{"GUEST.boot", Layer::Guest, {"vcpus", "
     "the guest's drivers set up the local APICs and their devices' MSIs"};
 inline constexpr Op<Int, Hex, Str> kGuestInterrupt{"GUEST.interrupt", Layer::Guest, {"vcpu", "vector", "path"},
     "the guest takes an interrupt of a source (handler, EOI)"};
+inline constexpr Op<Int, Hex, Str> kGuestMsiDeliveryMode{"GUEST.msi_delivery_mode", Layer::Guest,
+    {"vcpu", "vector", "mode"},
+    "the driver rewrites the MSI's delivery mode (fixed or NMI; vfio_irq_test -n)",
+    "SDM Vol. 3A \"Message Data Register Format\"; kernel_history X2"};
+inline constexpr Op<Int, Hex> kGuestNmi{"GUEST.nmi", Layer::Guest, {"vcpu", "tag"},
+    "the guest takes an NMI of a source (IDT vector 2 handler, IRET; no EOI)"};
 inline constexpr GuestError<Int, Hex> kGuestInterruptError{"GUEST.interrupt", Layer::Guest, {"vcpu", "vector"},
     "an interrupt on a vector no driver requested"};
 inline constexpr Op<Int, Int, Hex> kGuestRetarget{"GUEST.retarget", Layer::Guest, {"from_vcpu", "to_vcpu", "vector"},

@@ -11,9 +11,11 @@ set (scenarios/teardown/gen_*.yaml) and tests/python/test_teardown_gen.py regene
   (A1, A3): lost; x86 keeps the PIR bit: delivered-once.
 - fire_while_blocking: fire only once the vCPU blocks (vfio_irq_test -a; the wakeup vector / the
   GICv4 doorbell).
-- NMI interleave (vfio_irq_test -n, every 4th IRQ as NMI, not postable): not generated. The x86 model
-  drops an NMI-mode MSI as not modelled (KVM.set_msi), and ARM has no MSI class that cannot be
-  forwarded as a vLPI in reference/ (an LPI has no NMI configuration there); both are recorded gaps.
+- nmi_interleave: vfio_irq_test -n, every 4th interrupt is an NMI: the route flips to the other vCPU
+  after each interrupt, and the flip before every 4th switches the MSI's delivery mode to NMI (and the
+  next one back). An NMI is not postable, so each switch takes the IRTE from posted to remapped and
+  back (kvm_pi_update_irte); KVM injects the NMI (kvm_inject_nmi, process_nmi, vmx_inject_nmi). x86
+  only: ARM has no NMI-mode MSI (an LPI has no NMI property; the arm backend refuses `nmi`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,19 @@ def fire_while_blocking(arch: str) -> str:
                      "delivered-once")
 
 
+def nmi_interleave(arch: str = "x86", interrupts: int = 8) -> str:
+    if arch != "x86":
+        raise ValueError(f"nmi_interleave: arch {arch!r}: only x86 has NMI-mode MSIs (an ARM LPI has no NMI "
+                         "property), so the generator makes x86 scenarios only")
+    steps: list[str] = []
+    for i in range(interrupts):
+        nmi = "true" if (i + 1) % 4 == 3 else "false"
+        steps += ["fire: nic.0", "run: all", f"retarget: {{source: nic.0, vcpu: {(i + 1) % 2}, nmi: {nmi}}}"]
+    return _scenario("nmi_interleave", f"gen-nmi-interleave-{arch}-{interrupts}",
+                     f"vfio_irq_test -n: every 4th of {interrupts} interrupts is an NMI, with a route flip per "
+                     "interrupt (X2)", arch, 2, steps, "delivered-once")
+
+
 def library() -> dict[str, str]:
     """The checked-in generated scenarios: file name -> YAML text."""
     out: dict[str, str] = {}
@@ -73,6 +88,7 @@ def library() -> dict[str, str]:
         out[f"gen_route_flip_{arch}.yaml"] = route_flip(arch)
         out[f"gen_empty_routing_window_{arch}.yaml"] = empty_routing_window(arch)
         out[f"gen_fire_while_blocking_{arch}.yaml"] = fire_while_blocking(arch)
+    out["gen_nmi_interleave_x86.yaml"] = nmi_interleave("x86")
     return out
 
 

@@ -433,5 +433,32 @@ TEST(ArmBackendSnapshot, RestoreBringsBackWhereAndIdentity) {
     EXPECT_EQ(where_all(*backend, n), where_at_end);
 }
 
+
+// An NMI-mode MSI (route or retarget key `nmi`, vfio_irq_test -n) has no ARM counterpart: a device MSI
+// is an LPI, with no NMI property in the GICv4.1 model or KVM's vgic (issue 15 §2.2). The arm backend
+// refuses the scenario at the key, naming the source.
+TEST(ArmBackendNmi, RefusesNmiRoutesAndRetargets) {
+    const char* base =
+        "name: nmi\nvm: {vcpus: 2}\ndevices:\n  - {name: nic, vectors: 1, passthrough: true}\n";
+    Scenario route = parse_scenario(std::string(base) + "routes: [{source: nic.0, vcpu: 0, nmi: true}]\n"
+                                                        "steps:\n  - fire: nic.0\n  - run: all\n",
+                                    builtin_backends().catalogue());
+    Scenario retarget = parse_scenario(std::string(base) + "routes: [{source: nic.0, vcpu: 0}]\n"
+                                                           "steps:\n  - retarget: {source: nic.0, vcpu: 1, nmi: true}\n",
+                                       builtin_backends().catalogue());
+    for (const auto& [s, text] : {std::pair{&route, "routes: nic.0: nmi: ARM has no NMI-mode MSI"},
+                                  std::pair{&retarget, "steps[0].retarget.nmi: ARM has no NMI-mode MSI"}}) {
+        try {
+            run_scenario(*s, arm_info(), RunOptions{});
+            ADD_FAILURE() << "no InputError for " << text;
+        } catch (const InputError& e) {
+            EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+        }
+    }
+    // `nmi: false` is a fixed MSI: accepted.
+    route.sources[0].nmi = false;
+    EXPECT_NO_THROW(run_scenario(route, arm_info(), RunOptions{}));
+}
+
 }  // namespace
 }  // namespace irqdiff

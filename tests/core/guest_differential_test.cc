@@ -12,6 +12,7 @@
 #include "core/explorer.h"
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
+#include "tests/run_harness.h"
 
 namespace irqdiff {
 namespace {
@@ -40,9 +41,7 @@ std::vector<Case> cases() {
     std::sort(files.begin(), files.end());
     for (const fs::path& f : files) {
         Scenario s = load_scenario((kSource / "scenarios" / f).string(), builtin_backends().catalogue());
-        // The Unicorn guest programs send no IPIs, and the x86 one arms no TSC-deadline timer (no WRMSR
-        // hook): such a scenario is refused with them (X86Ipi, X86TscDeadline tests).
-        if (std::any_of(s.devices.begin(), s.devices.end(), [](const Device& d) { return d.kind == DeviceKind::Ipi || d.timer_mode == TimerMode::TscDeadline; })) continue;
+        if (run_harness::needs_abstract_guest(s)) continue;
         for (const std::string& arch : {std::string("arm"), std::string("x86")}) {
             if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), arch) == s.arches.end()) continue;
             out.push_back({arch, f, {}, ""});

@@ -64,7 +64,7 @@ TEST(PolicyCatalogue, IsTheBackendsListsInOrderWithoutDuplicates) {
                                                    "arm.vmm_its_regs", "arm.vsgi_ispendr", "arm.guest_nassgireq", "arm.cpr_detach",
                                                    "x86.set_lapic_clears_pir", "x86.posting", "x86.ipiv",
                                                    "x86.guest_apic_dest", "x86.sn_on_put", "x86.irqfd_deassign",
-                                                   "x86.vfio_vector_enable", "x86.cpr_detach"}));
+                                                   "x86.vfio_vector_enable", "x86.cpr_detach", "x86.vcpu_events_nmi"}));
     Registry r;
     BackendInfo a{"a", "", true, nullptr, nullptr, {}, {kColour.spec()}};
     BackendInfo b{"b", "", true, nullptr, nullptr, {}, {kColour.spec()}};

@@ -262,7 +262,7 @@ TEST(ScenarioLoader, RejectsUnknownPolicies) {
         "arm.list_registers, arm.vpendbaser_dirty_reads, arm.save, arm.its_save_error, arm.vmm_gicr_save, "
         "arm.irqfd_deassign, arm.vmm_its_regs, arm.vsgi_ispendr, arm.guest_nassgireq, arm.cpr_detach, "
         "x86.set_lapic_clears_pir, x86.posting, x86.ipiv, x86.guest_apic_dest, x86.sn_on_put, "
-        "x86.irqfd_deassign, x86.vfio_vector_enable, x86.cpr_detach)");
+        "x86.irqfd_deassign, x86.vfio_vector_enable, x86.cpr_detach, x86.vcpu_events_nmi)");
 }
 
 TEST(ScenarioLoader, ParsesEveryStepKind) {

@@ -17,6 +17,7 @@
 #include "core/runner.h"
 #include "core/trace_points.h"
 #include "registry/builtin_backends.h"
+#include "tests/run_harness.h"
 #include "x86_pi/trace_points.h"
 
 namespace irqdiff {
@@ -132,9 +133,9 @@ TEST_P(LibraryEvents, EveryEventIsItsDeclarationsAndInTheCatalogue) {
     std::set<const TracePointInfo*> allowed;
     for (TracePointList l : {tp::core_trace_points(), b.events}) allowed.insert(l.begin(), l.end());
     const Scenario s = load_scenario(GetParam().scenario.string(), builtin_backends().catalogue());
-    const bool ipi = std::any_of(s.devices.begin(), s.devices.end(), [](const Device& d) { return d.kind == DeviceKind::Ipi || d.timer_mode == TimerMode::TscDeadline; });
+    const bool abstract_only = run_harness::needs_abstract_guest(s);
     for (GuestKind guest : {GuestKind::Abstract, GuestKind::Unicorn}) {
-        if (guest == GuestKind::Unicorn && (!b.virtualizing || ipi)) continue;  // no IPI or WRMSR code in the programs
+        if (guest == GuestKind::Unicorn && (!b.virtualizing || abstract_only)) continue;  // no IPI, WRMSR or NMI code
         RunOptions options;
         options.guest = guest;
         options.trace_guest = guest == GuestKind::Unicorn;

@@ -93,7 +93,7 @@ def test_backends_and_policies_describe_the_build():
                     "arm.its_save_error", "arm.vmm_gicr_save", "arm.irqfd_deassign", "arm.vmm_its_regs",
                     "arm.vsgi_ispendr", "arm.guest_nassgireq", "arm.cpr_detach", "x86.set_lapic_clears_pir",
                     "x86.posting", "x86.ipiv", "x86.guest_apic_dest", "x86.sn_on_put", "x86.irqfd_deassign",
-                    "x86.vfio_vector_enable", "x86.cpr_detach"]
+                    "x86.vfio_vector_enable", "x86.cpr_detach", "x86.vcpu_events_nmi"]
     assert irqdiff.version().startswith("irqdiff " + irqdiff.__version__)
 
 

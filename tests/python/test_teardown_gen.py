@@ -27,3 +27,14 @@ def test_generated_teardown_scenarios_meet_their_expectations_X2(cli):
     for name in teardown_gen.library():
         r = cli("run", Path("scenarios") / "teardown" / name)
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_nmi_interleave_generator_makes_x86_scenarios_only_X2():
+    text = teardown_gen.nmi_interleave("x86", 8)
+    assert text.count("nmi: true") == 2 and text.count("fire: nic.0") == 8
+    try:
+        teardown_gen.nmi_interleave("arm")
+    except ValueError as e:
+        assert "only x86 has NMI-mode MSIs" in str(e)
+    else:
+        raise AssertionError("nmi_interleave('arm') did not refuse")

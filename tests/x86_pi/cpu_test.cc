@@ -857,5 +857,50 @@ TEST(CpuIpiv, LogicalOrInvalidEntryTrapsAsAnApicWrite_Ipiv5_19) {
     }
 }
 
+
+// ---- NMI injection and virtual-NMI blocking (SDM Vol. 3C §24.8.3, §25.3, §26.6; Vol. 3A §6.7.1) ----
+
+// An NMI injected at VM entry is delivered whatever RFLAGS.IF says, before any virtual interrupt,
+// and blocks NMIs until the guest's IRET.
+TEST(NmiInjection, IsDeliveredWithIfClearAndBlocksNmisUntilIret) {
+    Rig r;
+    r.cpu.vmcs().guest_if = false;
+    r.cpu.vmcs().entry_nmi = 0x41;
+    r.enter();
+    EXPECT_EQ(r.cpu.guest_nmi(), std::optional<uint8_t>(0x41));
+    EXPECT_TRUE(r.cpu.vmcs().blocking_by_nmi);
+    EXPECT_FALSE(r.cpu.guest_nmi().has_value());  // one injection, delivered once
+    r.cpu.guest_iret();
+    EXPECT_FALSE(r.cpu.vmcs().blocking_by_nmi);
+    EXPECT_TRUE(r.cpu.in_guest());  // no NMI-window exiting: no exit
+}
+
+// NMI-window exiting: the VM exit comes once virtual-NMI blocking ends (the IRET), not before.
+TEST(NmiInjection, NmiWindowExitingExitsAtTheIret) {
+    Rig r;
+    r.cpu.vmcs().entry_nmi = 0x41;
+    r.cpu.vmcs().nmi_window_exiting = true;
+    r.enter();
+    ASSERT_TRUE(r.cpu.guest_nmi().has_value());
+    EXPECT_TRUE(r.cpu.in_guest());
+    r.cpu.guest_iret();
+    EXPECT_FALSE(r.cpu.in_guest());
+    std::optional<VmExit> e = r.cpu.take_exit();
+    ASSERT_TRUE(e.has_value());
+    EXPECT_EQ(e->reason, ExitReason::NmiWindow);
+}
+
+// A VM exit before the guest took the injected NMI saves it in the IDT-vectoring information
+// (§27.2.4), for the hypervisor to inject again.
+TEST(NmiInjection, AnExitBeforeDeliveryKeepsTheNmiInIdtVectoring) {
+    Rig r;
+    r.cpu.vmcs().entry_nmi = 0x41;
+    r.enter();
+    r.cpu.interrupt(0x30);  // a host interrupt: external-interrupt exit
+    EXPECT_FALSE(r.cpu.in_guest());
+    EXPECT_FALSE(r.cpu.vmcs().entry_nmi.has_value());
+    EXPECT_EQ(r.cpu.vmcs().idt_vectoring_nmi, std::optional<uint8_t>(0x41));
+}
+
 }  // namespace
 }  // namespace irqdiff::x86

@@ -130,6 +130,28 @@ TEST(PiUpdateIrte, LowestPriorityWithOneCandidateIsPosted) {
 
 // ---- kvm_pi_update_irte: when it falls back to remapped mode ---------------------------------------------
 
+// An NMI-mode MSI (vfio_irq_test -n, kernel_history X2) is not postable (kvm_irq_is_postable: fixed
+// and lowest priority only), so the IRTE stays remapped; kvm_set_msi reaches the destination's LAPIC
+// and __apic_accept_irq(APIC_DM_NMI) calls kvm_inject_nmi: counted in nmi_queued with KVM_REQ_NMI,
+// nothing in the vIRR or the PIR.
+TEST(PiUpdateIrte, AnNmiMsiStaysRemappedAndKvmInjectNmiQueuesIt_kvm_inject_nmi) {
+    Machine m(3);
+    m.start_all();
+    size_t d = m.plug({physical_msi(1, kVec, 4)});
+    EXPECT_TRUE(in_host_mode(m, d, 0));
+    size_t from = m.mark();
+    m.fire(d, 0);
+    EXPECT_EQ(m.find(tp::kKvmSetMsi, {arg("via", "irqfd"), arg("targets", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kKvmSetMsiError, from), 0u);
+    EXPECT_EQ(m.find(tp::kKvmInjectNmi, {arg("vcpu", 1), arg("queued", 1)}, from).size(), 1u);
+    EXPECT_EQ(m.count(tp::kIommuPost, from), 0u);
+    // vCPU 1 was in the guest: the kick's exit and re-entry ran process_nmi and injected it.
+    EXPECT_EQ(m.find(tp::kKvmProcessNmi, {arg("vcpu", 1), arg("pending", 1), arg("coalesced", 0)}, from).size(), 1u);
+    EXPECT_EQ(m.find(tp::kKvmVmxInjectNmi, {arg("vcpu", 1)}, from).size(), 1u);
+    EXPECT_TRUE(m.state().vcpus.at(1).nmi_queued.empty());
+    EXPECT_EQ(m.h.hw.cpu(1).vmcs().entry_nmi, std::optional<uint8_t>(kVec));
+}
+
 struct FallbackCase {
     const char* name;
     MsiMessage msi;
@@ -184,7 +206,6 @@ INSTANTIATE_TEST_SUITE_P(
                       FallbackCase{"PhysicalBroadcast", physical_msi(0xFF, kVec), kNotOneVcpu, 3},
                       FallbackCase{"LowestPriorityTwoCandidates", logical_msi(0x03, kVec, 1), kNotOneVcpu, 1},
                       FallbackCase{"SmiDelivery", physical_msi(1, kVec, 2), kNotPostable, 0},
-                      FallbackCase{"NmiDelivery", physical_msi(1, kVec, 4), kNotPostable, 0},
                       FallbackCase{"ExtIntDelivery", physical_msi(1, kVec, 7), kNotPostable, 0},
                       FallbackCase{"AddressOutsideFee", outside_fee(1, kVec), kNotOneVcpu, 0}),
     [](const ::testing::TestParamInfo<FallbackCase>& info) { return std::string(info.param.name); });

@@ -16,6 +16,7 @@
 #include "core/explorer.h"
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
+#include "tests/run_harness.h"
 #include "tests/x86_pi/x86_harness.h"
 
 namespace irqdiff::guest_images {
@@ -424,9 +425,7 @@ std::vector<Case> x86_cases() {
     for (const fs::path& f : files) {
         Scenario s = load_scenario(f.string(), builtin_backends().catalogue());
         if (!s.arches.empty() && std::find(s.arches.begin(), s.arches.end(), "x86") == s.arches.end()) continue;
-        // The Unicorn guest program sends no IPIs and arms no TSC-deadline timer (no WRMSR hook): such a
-        // scenario is refused with it (X86Ipi, X86TscDeadline tests).
-        if (std::any_of(s.devices.begin(), s.devices.end(), [](const Device& d) { return d.kind == DeviceKind::Ipi || d.timer_mode == TimerMode::TscDeadline; })) continue;
+        if (run_harness::needs_abstract_guest(s)) continue;
         out.push_back({f, {}, "defaults"});
         out.push_back({f, {setting("x86.posting", "off")}, "posting=off"});
         out.push_back({f, {setting("x86.guest_apic_dest", "physical")}, "physical"});

@@ -21,6 +21,7 @@
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
 #include "tests/event_match.h"
+#include "tests/run_harness.h"
 #include "x86_pi/places.h"
 #include "x86_pi/trace_points.h"
 
@@ -347,7 +348,7 @@ TEST(X86BackendSeed, DefaultsDeliverEverySourceOnceByPosting) {
     EXPECT_EQ(r.policy.to_string(),
               "x86.set_lapic_clears_pir=before_load,x86.posting=on,x86.ipiv=off,x86.guest_apic_dest=logical,"
               "x86.sn_on_put=always,x86.irqfd_deassign=fixed,x86.vfio_vector_enable=all_at_once,"
-              "x86.cpr_detach=before_save");
+              "x86.cpr_detach=before_save,x86.vcpu_events_nmi=count");
     for (std::string_view s : {"nic.0", "nic.1"}) {
         SCOPED_TRACE(s);
         const SourceOutcome& o = outcome(r, s);
@@ -783,7 +784,8 @@ TEST(X86BackendKnownCases, HaltedVcpuIsRestoredHalted_kvm_put_mp_state) {
     const size_t fire = action_index(r, "fire nic.0");
     std::vector<const Event*> mp = events(r, x86::tp::kKvmSetMpState, {iarg("vcpu", 0), sarg("mp_state", "halted")});
     ASSERT_EQ(mp.size(), 1u);
-    EXPECT_EQ(mp[0]->action, start);
+    // KVM_SET_MP_STATE comes with the other registers from kvm_arch_put_registers (set_msrs).
+    EXPECT_EQ(mp[0]->action, action_index(r, "restore:set_msrs"));
     std::vector<const Event*> waiting = events(r, x86::tp::kGuestStillWaiting, {iarg("vcpu", 0)});
     ASSERT_EQ(waiting.size(), 1u);
     EXPECT_EQ(waiting[0]->action, start + 1);
@@ -933,7 +935,7 @@ TEST(X86BackendLiveness, InjectedInterruptNotYetTakenIsLive) {
                                                "fire nic.0 -> x86.injected[vcpu0]",
                                                "save:get_lapic -> x86.injected[vcpu0] x86.saved_regs[vcpu0] (not live)",
                                                "save:copy_memory -> x86.saved_regs[vcpu0] (not live)",
-                                               "restore:start_vcpus -> x86.injected[vcpu0]",
+                                               "restore:set_msrs -> x86.injected[vcpu0]",
                                                "run all -> nowhere",
                                            }));
 }
@@ -1277,6 +1279,100 @@ TEST(X86TscDeadline, TheUnicornGuestRefusesTscDeadlineTimers) {
     s.devices[0].timer_mode = TimerMode::OneShot;
     EXPECT_NO_THROW(run_scenario(s, x86_info(), options));
 }
+
+
+// ---- NMI-mode MSIs (issue 15 §2.2, vfio_irq_test -n: kernel_history X2) ---------------------------
+
+namespace nmi {
+
+const std::string kPending = path_of("nmi/x86_pending_across_migration.yaml");
+const std::string kTwoPending = path_of("nmi/x86_two_pending_across_migration.yaml");
+const std::string kTwoPendingFlag = path_of("nmi/x86_two_pending_before_ab2ee212a57b.yaml");
+const std::string kClobber = path_of("nmi/x86_set_vcpu_events_after_start_devices.yaml");
+
+// An NMI raised while the vCPUs are paused: kvm_inject_nmi queues it (the IRTE is remapped: NMIs are
+// not postable), KVM_GET_VCPU_EVENTS' process_nmi makes it pending and reports it in nmi.pending, and
+// KVM_SET_VCPU_EVENTS queues it again on the destination (set_msrs: kvm_arch_put_registers), which
+// injects it at the first entry.
+TEST(X86Nmi, AnNmiPendingInAPausedVcpuTravelsInTheVcpuEvents_kvm_vcpu_ioctl_x86_get_vcpu_events) {
+    RunResult r = run_file(kPending);
+    EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(run_harness::timeline(r, 0),
+              (std::vector<std::string>{
+                  "fire nic.0 -> x86.nmi_queued[vcpu0]",
+                  "save:get_lapic -> x86.nmi_pending[vcpu0] x86.saved_regs[vcpu0] (not live)",
+                  "save:copy_memory -> x86.saved_regs[vcpu0] (not live)",
+                  "restore:set_msrs -> x86.nmi_queued[vcpu0]",
+                  "restore:start_vcpus -> x86.injected[vcpu0]",
+                  "run all -> nowhere",
+              }));
+    EXPECT_TRUE(run_harness::logged(r, x86::tp::kGuestNmi));
+    EXPECT_FALSE(run_harness::logged(r, x86::tp::kIommuPost));
+}
+
+// Two NMIs pending in a paused vCPU (process_nmi lets two pend while NMIs are unblocked): since
+// ab2ee212a57b both are migrated and injected, the second after an NMI window; before it
+// (`nmi.pending = nmi_pending != 0`) one is, and the other is lost with the source.
+TEST(X86Nmi, TwoPendingNmisBothMigrateSinceAb2ee212a57bAndOneIsLostBefore) {
+    RunResult count = run_file(kTwoPending);
+    EXPECT_EQ(outcome(count, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(count, "nic.1").outcome, Outcome::DeliveredOnce);
+    EXPECT_TRUE(run_harness::logged(count, x86::tp::kKvmNmiWindow));
+    RunResult flag = run_file(kTwoPendingFlag);
+    EXPECT_EQ(outcome(flag, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(flag, "nic.1").outcome, Outcome::Lost);
+    EXPECT_FALSE(run_harness::logged(flag, x86::tp::kKvmNmiWindow));
+}
+
+// KVM_SET_VCPU_EVENTS overwrites nmi_queued: an NMI the destination's device raised before it is
+// lost. QEMU and Cloud Hypervisor put the vCPU events before the devices run; the `abi` set admits
+// the order that loses it.
+TEST(X86Nmi, SetVcpuEventsOverwritesAnNmiQueuedBeforeIt_kvm_vcpu_ioctl_x86_set_vcpu_events) {
+    RunResult r = run_file(kClobber);
+    EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::Lost);
+    EXPECT_EQ(run_harness::timeline(r, 0),
+              (std::vector<std::string>{"fire nic.0 -> x86.nmi_queued[vcpu0] (not live)", "restore:set_msrs -> nowhere"}));
+    for (const char* vmm : {"qemu", "qemu-7.2", "cloud-hypervisor"}) {
+        const OrderSet& set = *plan().find_order_set(vmm);
+        const auto msrs = static_cast<uint16_t>(*plan().find_restore("set_msrs"));
+        const auto start = static_cast<uint16_t>(*plan().find_restore("start_devices"));
+        for (uint64_t i = 0; i < set.count(); ++i) {
+            RestoreOrder o = set.at(i);
+            EXPECT_LT(std::find(o.begin(), o.end(), msrs), std::find(o.begin(), o.end(), start)) << vmm;
+        }
+    }
+}
+
+// A masked vCPU (RFLAGS.IF=0) still takes an NMI: injection ignores IF (SDM Vol. 3A §6.7.1), and so
+// does the ideal controller for an `nmi` source.
+TEST(X86Nmi, AMaskedVcpuStillTakesAnNmi_SDM_6_7_1) {
+    Scenario s = parse_scenario(
+        "name: nmi-masked\narch: x86\nvm: {vcpus: 1}\ndevices:\n  - {name: nic, vectors: 2, passthrough: true}\n"
+        "routes:\n  - {source: nic.0, vcpu: 0, nmi: true}\n  - {source: nic.1, vcpu: 0}\n"
+        "steps:\n  - mask: {vcpu: 0}\n  - fire: nic.0\n  - fire: nic.1\n  - run: all\n"
+        "expect:\n  nic.0: delivered-once\n  nic.1: pending\n",
+        builtin_backends().catalogue());
+    RunResult r = run(s);
+    EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
+    EXPECT_EQ(outcome(r, "nic.1").outcome, Outcome::Pending);
+}
+
+// The Unicorn guest program has no NMI handler (and Unicorn 2.0.1 delivers no NMI): refused at `nmi`.
+TEST(X86Nmi, TheUnicornGuestRefusesNmiRoutes) {
+    RunOptions options;
+    options.guest = GuestKind::Unicorn;
+    Scenario s = load_scenario(kPending, builtin_backends().catalogue());
+    try {
+        run_scenario(s, x86_info(), options);
+        ADD_FAILURE() << "no InputError";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("nic.0: nmi: the x86 Unicorn guest program has no NMI handler"),
+                  std::string::npos)
+            << e.what();
+    }
+}
+
+}  // namespace nmi
 
 }  // namespace
 }  // namespace irqdiff

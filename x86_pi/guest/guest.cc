@@ -69,6 +69,7 @@ void Guest::allocate_vectors(const Scenario& scenario, bool logical) {
         g.vcpu = *src.vcpu;
         g.timer = scenario.device_of(id).kind == DeviceKind::Timer;
         g.tsc_deadline = g.timer && scenario.device_of(id).timer_mode == TimerMode::TscDeadline;
+        g.nmi = src.nmi;
         if (g.timer) {
             if (timer[g.vcpu]) throw std::logic_error("Guest: two timers on one vCPU passed the scenario loader");
             timer[g.vcpu] = true;
@@ -104,6 +105,7 @@ MsixEntry Guest::msi(SourceId source) const {
         address = kvm::MsiAddress::DestId.set(address, g.vcpu);  // its xAPIC ID (KVM: the vCPU id)
     }
     uint32_t data = static_cast<uint32_t>(kvm::MsiData::Vector.make(g.vector));  // fixed, edge
+    if (g.nmi) data = static_cast<uint32_t>(kvm::MsiData::DeliveryMode.set(data, 4));  // NMI
     return MsixEntry{address, data};
 }
 
@@ -162,6 +164,21 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
     unsigned taken = 0;
     for (unsigned guard = 0; guard < 4096; ++guard) {
         if (!cpu.in_guest()) return taken;  // an exit the host still has to handle
+        // An injected NMI comes first (IDT vector 2, RFLAGS.IF does not block it); its handler
+        // counts it and returns with IRET, which may end in an NMI-window exit.
+        if (std::optional<uint8_t> tag = cpu.guest_nmi()) {
+            std::optional<SourceId> source = source_of(vcpu, *tag);
+            if (source) {
+                guest.take(vcpu, *source, DeliveryPath::Software);  // always KVM's injection
+                log_.emit(tp::kGuestNmi.touching(scenario.sources[*source].name), vcpu, Hex{*tag});
+            } else {
+                log_.emit(tp::kGuestInterruptError, "an NMI no driver's MSI raised", vcpu, Hex{*tag});
+            }
+            ++taken;
+            cpu.guest_iret();
+            if (!cpu.in_guest()) exit_(vcpu);
+            continue;
+        }
         std::optional<uint8_t> vector = cpu.guest_interrupt();
         if (!cpu.in_guest()) {  // interrupt-window exit: the host handles it and re-enters
             exit_(vcpu);
@@ -177,8 +194,12 @@ unsigned Guest::take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLo
     throw std::logic_error("Guest::take_interrupts: the vCPU keeps taking interrupts");
 }
 
-MsixEntry Guest::retarget(SourceId source, uint32_t vcpu) {
+MsixEntry Guest::retarget(SourceId source, uint32_t vcpu, std::optional<bool> nmi) {
     GuestSource& g = s_.sources.at(source);
+    if (nmi && *nmi != g.nmi) {
+        g.nmi = *nmi;
+        log_.emit(tp::kGuestMsiDeliveryMode, g.vcpu, Hex{g.vector}, g.nmi ? "nmi" : "fixed");
+    }
     if (vcpu == g.vcpu) {
         // Linux's vector allocator keeps the vector when the current target is in the new
         // affinity (arch/x86/kernel/apic/vector.c, assign_vector_locked): nothing moves.

@@ -6,7 +6,8 @@
 // then WRMSR IA32_TSC_DEADLINE, as Linux's lapic_next_deadline does), and the drivers program each
 // routed MSI-X vector with its vCPU's destination and a vector. When a vCPU runs with RFLAGS.IF=1 it
 // takes every interrupt the CPU delivers and ends each with a write to the xAPIC EOI register; a
-// timer interrupt re-arms the timer (TMICT, or the next deadline). Every APIC access and WRMSR goes
+// timer interrupt re-arms the timer (TMICT, or the next deadline). An NMI (an MSI with delivery mode
+// NMI: route key `nmi`) is taken whatever RFLAGS.IF says, and its handler ends with IRET (no EOI). Every APIC access and WRMSR goes
 // through the modelled CPU (virtualized, or a VM exit KVM handles).
 //
 // Vectors (per vCPU, as Linux allocates them): the n-th MSI source routed to a vCPU gets vector
@@ -47,6 +48,9 @@ struct GuestSource {
     bool routed = false;
     bool timer = false;
     bool tsc_deadline = false;  // a timer the guest runs in TSC-deadline mode (timer_mode: tsc-deadline)
+    /// The MSI has delivery mode NMI (route or retarget key `nmi`). The source keeps its vector: the
+    /// MSI data's vector field, which an NMI ignores, is the model's provenance tag of its NMIs.
+    bool nmi = false;
     uint32_t vcpu = 0;
     uint8_t vector = 0;
     /// A timer source, the model's bookkeeping of wall-clock time (not the guest's state): one-shots
@@ -93,7 +97,8 @@ class Guest {
     unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
     /// The source's interrupt moves to vCPU `vcpu`: a new vector there; returns the new entry
     /// for the device's MSI-X table.
-    MsixEntry retarget(SourceId source, uint32_t vcpu);
+    /// `nmi`: the new entry's delivery mode (NMI or fixed; nullopt keeps it).
+    MsixEntry retarget(SourceId source, uint32_t vcpu, std::optional<bool> nmi = std::nullopt);
     /// The source a vector on a vCPU belongs to, if any.
     std::optional<SourceId> source_of(uint32_t vcpu, uint8_t vector) const;
     /// The vCPU took `vector` by `path`: reported to `guest` and as the GUEST.interrupt event (a

@@ -29,6 +29,7 @@ const char* to_string(ExitReason r) {
         case ExitReason::ApicWrite: return "apic-write";
         case ExitReason::EoiInduced: return "eoi-induced";
         case ExitReason::Hlt: return "hlt";
+        case ExitReason::NmiWindow: return "nmi-window";
         case ExitReason::MsrWrite: return "msr-write";
     }
     return "?";
@@ -98,6 +99,10 @@ void Cpu::exit(VmExit e) {
     if (vmcs_.entry_interruption) {  // injected but not yet delivered: the exit interrupted it
         vmcs_.idt_vectoring = vmcs_.entry_interruption;
         vmcs_.entry_interruption.reset();
+    }
+    if (vmcs_.entry_nmi) {  // the same for an injected NMI (§27.2.4: IDT-vectoring type 2)
+        vmcs_.idt_vectoring_nmi = vmcs_.entry_nmi;
+        vmcs_.entry_nmi.reset();
     }
     exit_ = e;
     if (e.read)  // only the Unicorn guest reads APIC registers
@@ -201,6 +206,22 @@ void Cpu::eoi_virtualization() {
 }
 
 // ---- the guest ----------------------------------------------------------------------------------
+
+std::optional<uint8_t> Cpu::guest_nmi() {
+    if (!non_root_) throw std::logic_error("Cpu::guest_nmi: not in VMX non-root operation");
+    if (!vmcs_.entry_nmi) return std::nullopt;
+    uint8_t tag = *vmcs_.entry_nmi;
+    vmcs_.entry_nmi.reset();
+    vmcs_.blocking_by_nmi = true;
+    log_->emit(tp::kCpuInjectNmi, apic_id_, Hex{tag});
+    return tag;
+}
+
+void Cpu::guest_iret() {
+    if (!non_root_) throw std::logic_error("Cpu::guest_iret: not in VMX non-root operation");
+    vmcs_.blocking_by_nmi = false;
+    if (vmcs_.nmi_window_exiting) exit(VmExit{ExitReason::NmiWindow});
+}
 
 std::optional<uint8_t> Cpu::guest_interrupt() {
     if (!non_root_) throw std::logic_error("Cpu::guest_interrupt: not in VMX non-root operation");

@@ -52,8 +52,23 @@ struct Vmcs {
     // injected event a VM exit interrupted before the guest took it).
     std::optional<uint8_t> entry_interruption;
     std::optional<uint8_t> idt_vectoring;
+    // NMI injection [SDM Vol. 3C §24.8.3, §27.6.1 "VM-entry interruption-information" type 2 (NMI),
+    // vector 2; §24.9.3 IDT-vectoring information; not in reference/]. The model keeps the NMI apart
+    // from `entry_interruption` (type 0, an external interrupt) and carries, as model provenance, the
+    // vector field of the MSI that raised it: an NMI carries no vector, and the guest's handler is
+    // always IDT vector 2. KVM injects at most one event per entry (kvm_check_and_inject_events).
+    std::optional<uint8_t> entry_nmi;
+    std::optional<uint8_t> idt_vectoring_nmi;
+    // "NMI-window exiting" (primary processor-based control bit 22, §25.3): a VM exit at the first
+    // instruction boundary without virtual-NMI blocking. KVM sets it while an NMI waits behind one in
+    // service (vmx_enable_nmi_window).
+    bool nmi_window_exiting = false;
     // Guest-state area.
     bool guest_if = false;  // RFLAGS.IF
+    // Interruptibility state bit 3, "blocking by NMI" (with the "virtual NMIs" pin-based control KVM
+    // sets, virtual-NMI blocking, §25.3): set when an NMI is delivered, cleared by the guest's IRET
+    // (§26.4 / SDM Vol. 3A §6.7.1 "Handling Multiple NMIs").
+    bool blocking_by_nmi = false;
 
     bool operator==(const Vmcs&) const = default;
 };
@@ -76,6 +91,7 @@ enum class ExitReason : uint8_t {
     ApicWrite,          // trap-like: APIC-write emulation stored the value in the virtual-APIC page
     EoiInduced,         // trap-like: EOI virtualization of a vector in the EOI-exit bitmap
     Hlt,
+    NmiWindow,  // NMI-window exiting: virtual-NMI blocking has ended (the guest's IRET)
     /// WRMSR of an MSR the MSR bitmap intercepts (SDM Vol. 3C §25.1.3; exit reason 32, ECX the
     /// index, EDX:EAX the value). KVM intercepts IA32_TSC_DEADLINE: vmx_possible_passthrough_msrs
     /// does not list it, so every guest write goes to kvm_set_msr_common.
@@ -142,6 +158,13 @@ class Cpu {
     /// virtual interrupt (virtual-interrupt delivery, SDM §29.2.2). With interrupt-window exiting
     /// and IF=1 the CPU exits instead. Returns the vector the guest's IDT handler runs for.
     std::optional<uint8_t> guest_interrupt();
+    /// At an instruction boundary, before guest_interrupt: an NMI injected at entry is delivered
+    /// through IDT vector 2 whatever RFLAGS.IF says, and blocks further NMIs until IRET. Returns the
+    /// model's provenance tag of the NMI (the raising MSI's vector field), or nullopt.
+    std::optional<uint8_t> guest_nmi();
+    /// IRET from the guest's NMI handler: virtual-NMI blocking ends; with NMI-window exiting the
+    /// CPU exits (ExitReason::NmiWindow).
+    void guest_iret();
     /// CLI / STI.
     void guest_set_if(bool enabled) { vmcs_.guest_if = enabled; }
     /// A write to the xAPIC page: EOI and TPR are virtualized (with APIC-register virtualization

@@ -12,8 +12,8 @@ void Kvm::set_msi(const MsiMessage& msi, const char* via) {
     std::vector<uint32_t> targets = msi_destinations(msi);
     log_.emit(tp::kKvmSetMsi, Hex{msi.address}, Hex{msi.data}, via, targets.size());
     if (targets.empty()) {
-        if (MsiData::DeliveryMode.get(msi.data) > 1)
-            log_.emit(tp::kKvmSetMsiError, "an MSI with delivery mode SMI, NMI, INIT or ExtINT: not modelled, dropped",
+        if (const uint64_t mode = MsiData::DeliveryMode.get(msi.data); mode > 1 && mode != 4)
+            log_.emit(tp::kKvmSetMsiError, "an MSI with delivery mode SMI, INIT or ExtINT: not modelled, dropped",
                       Hex{msi.address}, Hex{msi.data});
         else
             log_.emit(tp::kKvmSetMsiError,
@@ -22,6 +22,10 @@ void Kvm::set_msi(const MsiMessage& msi, const char* via) {
         return;
     }
     const uint8_t vector = static_cast<uint8_t>(MsiData::Vector.get(msi.data));
+    if (MsiData::DeliveryMode.get(msi.data) == 4) {  // NMI: the vector field is ignored (here: provenance)
+        for (uint32_t v : targets) inject_nmi(v, vector, via);
+        return;
+    }
     const bool level = MsiData::TriggerMode.get(msi.data) != 0;
     for (uint32_t v : targets) accept_irq(v, vector, level, via);
 }

@@ -60,12 +60,19 @@ enum class SnOnPut : uint8_t {
     PreemptedOnly,  // only a preempted vCPU gets SN; a paused one keeps SN=0 and NV=POSTED_INTR_VECTOR
 };
 
+/// What KVM_GET_VCPU_EVENTS reports in nmi.pending (policy x86.vcpu_events_nmi, declared in vmx.cc).
+enum class NmiPendingAbi : uint8_t {
+    Count,  // kvm_get_nr_pending_nmis: every pending NMI (ab2ee212a57b, Linux 6.4)
+    Flag,   // nmi_pending != 0: one, however many are pending (v3.2 7460fb4a3400 until 6.3)
+};
+
 struct KvmConfig {
     bool apicv = true;  // enable_apicv with VT-d posting (policy x86.posting)
     SetLapicClear clear = SetLapicClear::BeforeLoad;
     SnOnPut sn_on_put = SnOnPut::Always;
     bool ipiv = false;  // enable_ipiv (policy x86.ipiv; with APICv only, vmx_can_use_ipiv)
     IrqfdDeassign deassign = IrqfdDeassign::Fixed;  // x86.irqfd_deassign (irq.cc)
+    NmiPendingAbi nmi_pending_abi = NmiPendingAbi::Count;  // x86.vcpu_events_nmi (vmx.cc)
     static KvmConfig from_policy(const PolicyValues& policy);
 };
 
@@ -75,6 +82,7 @@ extern const Policy<bool> kPostingPolicy;                 // x86.posting
 extern const Policy<SnOnPut> kSnOnPutPolicy;              // x86.sn_on_put (posted_intr.cc)
 extern const Policy<bool> kIpivPolicy;                    // x86.ipiv
 extern const Policy<IrqfdDeassign> kIrqfdDeassignPolicy;  // x86.irqfd_deassign (declared in irq.cc)
+extern const Policy<NmiPendingAbi> kNmiPendingAbiPolicy;  // x86.vcpu_events_nmi (declared in vmx.cc)
 
 /// The guest-format MSI a route carries [SDM Vol. 3A "Message Address Register Format" and
 /// "Message Data Register Format"; not in reference/].
@@ -87,7 +95,7 @@ struct MsiAddress {
 struct MsiData {
     static constexpr Field<15> TriggerMode{};  // 1 = level
     static constexpr Field<14> Level{};
-    static constexpr Field<10, 8> DeliveryMode{};  // 0 fixed, 1 lowest priority
+    static constexpr Field<10, 8> DeliveryMode{};  // 0 fixed, 1 lowest priority, 4 NMI
     static constexpr Field<7, 0> Vector{};
 };
 struct MsiMessage {
@@ -150,6 +158,13 @@ struct Vcpu {
     /// What the emulation of the last APIC-access read exit gave the instruction's destination
     /// register (nullopt: an offset KVM does not read), until the guest's side takes it.
     std::optional<uint32_t> emulated_read;
+    /// vcpu->arch.nmi_queued (kvm_inject_nmi counts it up) and nmi_pending (process_nmi moves the
+    /// queued ones there, capped), with KVM_REQ_NMI. The counts are the vectors' sizes; each entry is
+    /// the model's provenance of one NMI, the vector field of the MSI that raised it (an NMI carries no
+    /// vector). vcpu->arch.nmi_injected is the VMCS's entry_nmi / idt_vectoring_nmi (nmi_injected()).
+    std::vector<uint8_t> nmi_queued;
+    std::vector<uint8_t> nmi_pending;
+    bool req_nmi = false;  // KVM_REQ_NMI
 };
 
 struct Irqfd {
@@ -186,6 +201,13 @@ struct VcpuRegs {
     bool rflags_if = false;
     std::optional<uint8_t> injected;
     MpState mp_state = MpState::Runnable;  // KVM_GET_MP_STATE / KVM_SET_MP_STATE
+    /// kvm_vcpu_events.nmi: `pending` (a count, or 0/1 before ab2ee212a57b: x86.vcpu_events_nmi),
+    /// `injected`, `masked`; QEMU carries them as env->nmi_pending, env->nmi_injected and HF2_NMI_MASK
+    /// (kvm_get_vcpu_events / kvm_put_vcpu_events, KVM_VCPUEVENT_VALID_NMI_PENDING). Entries are the
+    /// model's provenance tags (Vcpu::nmi_pending); `nmi_pending.size()` is the count.
+    std::vector<uint8_t> nmi_pending;
+    std::optional<uint8_t> nmi_injected;
+    bool nmi_masked = false;
 };
 
 /// The MSRs this model migrates (QEMU kvm_get_msrs / kvm_put_msrs, KVM_GET_MSRS / KVM_SET_MSRS):
@@ -256,7 +278,8 @@ class Kvm {
     MsrImage get_msrs(uint32_t vcpu) const;
     int set_msrs(uint32_t vcpu, const MsrImage& msrs, bool deadline_passed = false);
     /// KVM_GET_REGS + KVM_GET_VCPU_EVENTS + KVM_GET_MP_STATE, and their SET counterparts.
-    VcpuRegs get_regs(uint32_t vcpu) const;
+    /// KVM_GET_VCPU_EVENTS runs process_nmi first (queued NMIs become pending).
+    VcpuRegs get_regs(uint32_t vcpu);
     void set_regs(uint32_t vcpu, const VcpuRegs& regs);
     /// The LAPIC timer's hrtimer fires at its deadline (apic_timer_fn -> apic_timer_expired with
     /// from_timer_fn): the expiry is counted in lapic_timer.pending and the vCPU kicked.
@@ -269,7 +292,8 @@ class Kvm {
     int single_vcpu(const MsiMessage& msi) const;
 
     // ---- irq.cc -----------------------------------------------------------------------------------
-    /// kvm_set_msi (irqfd injection, KVM_SIGNAL_MSI): deliver to every destination's LAPIC.
+    /// kvm_set_msi (irqfd injection, KVM_SIGNAL_MSI): deliver to every destination's LAPIC (an
+    /// NMI-mode MSI: kvm_inject_nmi on each).
     void set_msi(const MsiMessage& msi, const char* via);
     /// KVM_SET_GSI_ROUTING for one MSI route; an irqfd with a connected producer whose MSI
     /// changed is re-evaluated (kvm_arch_update_irqfd_routing).
@@ -301,6 +325,12 @@ class Kvm {
     void pi_wakeup_handler(unsigned cpu);
     /// __apic_accept_irq for a fixed interrupt, then vmx_deliver_interrupt.
     void accept_irq(uint32_t vcpu, uint8_t vector, bool level, const char* via);
+    /// __apic_accept_irq for APIC_DM_NMI: kvm_inject_nmi (nmi_queued + 1, KVM_REQ_NMI) and
+    /// kvm_vcpu_kick. `tag`: the model's provenance (the MSI's vector field).
+    void inject_nmi(uint32_t vcpu, uint8_t tag, const char* via);
+    /// vcpu->arch.nmi_injected as vmx_complete_interrupts leaves it: an NMI injected and not yet
+    /// delivered (the VMCS's entry_nmi, or the IDT-vectoring information an exit saved it in).
+    std::optional<uint8_t> nmi_injected(uint32_t vcpu) const;
 
     // ---- vmx.cc -----------------------------------------------------------------------------------
     /// KVM_RUN from userspace (kvm_arch_vcpu_ioctl_run -> vcpu_run): the vCPU is loaded, then a
@@ -357,6 +387,7 @@ class Kvm {
     // vmx.cc
     void inject_pending(uint32_t vcpu);
     bool vcpu_block(uint32_t vcpu);
+    void process_nmi(uint32_t vcpu);
 
     KvmState& s_;
     Platform& hw_;

@@ -81,6 +81,7 @@ KvmConfig KvmConfig::from_policy(const PolicyValues& policy) {
     c.clear = kSetLapicClearPolicy.read(policy);
     c.sn_on_put = kSnOnPutPolicy.read(policy);
     c.deassign = kIrqfdDeassignPolicy.read(policy);
+    c.nmi_pending_abi = kNmiPendingAbiPolicy.read(policy);
     return c;
 }
 
@@ -451,7 +452,7 @@ std::vector<uint32_t> Kvm::msi_destinations(const MsiMessage& msi) const {
     const uint32_t dest = static_cast<uint32_t>(MsiAddress::DestId.get(msi.address));
     const bool logical = MsiAddress::DM.get(msi.address) != 0;
     const uint64_t mode = MsiData::DeliveryMode.get(msi.data);
-    if (mode > 1) return out;  // SMI, NMI, INIT, ExtINT: not modelled
+    if (mode > 1 && mode != 4) return out;  // SMI, INIT, ExtINT: not modelled (4: NMI)
     for (uint32_t v = 0; v < s_.vcpus.size(); ++v) {
         if (!ApicBase::Enable.get(s_.vcpus[v].apic_base)) continue;
         ApicPage p = page(v);

@@ -216,6 +216,18 @@ void Kvm::accept_irq(uint32_t vcpu, uint8_t vector, bool level, const char* via)
     kick(vcpu);
 }
 
+// __apic_accept_irq, APIC_DM_NMI: kvm_inject_nmi (atomic_inc(nmi_queued), KVM_REQ_NMI), then
+// kvm_vcpu_kick: a blocked vCPU wakes (kvm_vcpu_has_events sees KVM_REQ_NMI), one in guest mode
+// exits and process_nmi runs at its next entry. A software-disabled APIC still accepts NMIs (only
+// fixed, lowest-priority and INIT are dropped there; SDM Vol. 3A §11.4.7.2, not in reference/).
+void Kvm::inject_nmi(uint32_t vcpu, uint8_t tag, const char* via) {
+    Vcpu& c = s_.vcpus.at(vcpu);
+    c.nmi_queued.push_back(tag);
+    c.req_nmi = true;
+    log_.emit(tp::kKvmInjectNmi, vcpu, c.nmi_queued.size(), Hex{tag}, via);
+    kick(vcpu);
+}
+
 DeliveryPath Kvm::delivered(uint32_t vcpu, uint8_t vector) {
     Vcpu& c = s_.vcpus.at(vcpu);
     bool soft = c.soft.test(vector) || !s_.config.apicv;
