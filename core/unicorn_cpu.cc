@@ -139,6 +139,11 @@ void UnicornCpu::set_sysreg(uint32_t op0, uint32_t op1, uint32_t crn, uint32_t c
 
 void UnicornCpu::on_interrupt(uc_engine*, uint32_t intno, void* self) {
     auto* cpu = static_cast<UnicornCpu*>(self);
+    if (cpu->interrupt_handler_) {
+        bool handled = false;
+        cpu->guarded([&] { handled = cpu->interrupt_handler_(intno); });
+        if (handled || cpu->pending_) return;
+    }
     uint64_t pc = cpu->pc();
     // SVC, HVC and SMC arrive with the PC past the instruction (AArch64 item 5).
     if (cpu->isa_ == GuestIsa::Arm64 && (intno == 2 || intno == 11 || intno == 13)) pc -= 4;
@@ -178,7 +183,23 @@ void UnicornCpu::run_until(uint64_t until, uint64_t budget) {
         stop_at_ = until;
     }
     const uint64_t start = pc();
-    uc_err e = uc_emu_start(uc_, start, 0, 0, budget);
+    finish_run(uc_emu_start(uc_, start, 0, 0, budget));
+    const uint64_t now = pc();
+    if (now != until)
+        fault(now, fmt::format("did not reach its idle loop ({:#x}) within {} instructions from {:#x} "
+                               "(a runaway loop, or WFI/HLT where the program must not wait)",
+                               until, budget, start));
+}
+
+void UnicornCpu::run(uint64_t count) {
+    if (stop_hook_) {  // a run_until stop address does not apply here
+        check(uc_hook_del(uc_, stop_hook_), "uc_hook_del");
+        stop_hook_ = 0;
+    }
+    finish_run(uc_emu_start(uc_, pc(), 0, 0, count));
+}
+
+void UnicornCpu::finish_run(uc_err e) {
     if (pending_) {
         std::exception_ptr p = pending_;
         pending_ = nullptr;
@@ -193,10 +214,6 @@ void UnicornCpu::run_until(uint64_t until, uint64_t budget) {
     const uint64_t now = pc();
     if (e == UC_ERR_INSN_INVALID) fault(now, "undefined or invalid instruction (#UD), which this guest cannot take");
     if (e != UC_ERR_OK) fault(now, uc_strerror(e));
-    if (now != until)
-        fault(now, fmt::format("did not reach its idle loop ({:#x}) within {} instructions from {:#x} "
-                               "(a runaway loop, or WFI/HLT where the program must not wait)",
-                               until, budget, start));
 }
 
 void UnicornCpu::fault(uint64_t pc, const std::string& reason) const {

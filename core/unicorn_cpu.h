@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -134,6 +135,15 @@ class UnicornCpu {
     /// Throws GuestFault when the guest faults, a hook failed the run (fail(), guarded()), or the
     /// budget runs out first.
     void run_until(uint64_t until, uint64_t budget);
+    /// Runs guest code from the PC with no idle address: until a hook stops it (uc_emu_stop), WFI
+    /// (reference/unicorn_2_0_1.md, AArch64 item 7) or `count` instructions (0: no limit). Faults
+    /// and hook failures throw GuestFault as in run_until (the machine-mode board, arm_gic/machine/).
+    void run(uint64_t count);
+    /// A handler for the CPU exceptions Unicorn reports (UC_HOOK_INTR, QEMU's EXCP numbers): it
+    /// returns true when it handled `intno` (e.g. the board's PSCI on HVC/SMC); otherwise, and
+    /// without a handler, the exception is a GuestFault as before.
+    using InterruptHandler = std::function<bool(uint32_t intno)>;
+    void set_interrupt_handler(InterruptHandler handler) { interrupt_handler_ = std::move(handler); }
     /// For hooks: stop the run; run_until throws GuestFault(`reason`) at `pc`.
     void fail(uint64_t pc, std::string reason);
     /// For hooks: runs `body`; an exception it throws stops the run and is rethrown by run_until
@@ -182,6 +192,9 @@ class UnicornCpu {
     static void on_stop(uc_engine* uc, uint64_t address, uint32_t size, void* self);
     void check(uc_err err, const char* what) const;
     int pc_reg() const;
+    /// After uc_emu_start: rethrows a hook's exception, turns fail() into a GuestFault, and a
+    /// Unicorn error into one (UC_ERR_INSN_INVALID: an undefined instruction).
+    void finish_run(uc_err e);
 
     GuestIsa isa_;
     GuestRam* ram_;
@@ -195,6 +208,7 @@ class UnicornCpu {
     uc_hook stop_hook_ = 0;  // stops a run at stop_at_ (run_until)
     uint64_t stop_at_ = 0;
     std::vector<uint64_t> executed_;
+    InterruptHandler interrupt_handler_;
 };
 
 }  // namespace irqdiff
