@@ -1,8 +1,10 @@
 #include "core/unicorn_cpu.h"
 
 #include <capstone/capstone.h>
+#include <sys/mman.h>
 #include <fmt/format.h>
 
+#include <new>
 #include <stdexcept>
 
 namespace irqdiff {
@@ -17,27 +19,32 @@ uint64_t GuestImage::symbol(std::string_view wanted) const {
 
 // ---- guest RAM ----------------------------------------------------------------------------------
 
-GuestRam::GuestRam(uint64_t base, size_t size) : base_(base), bytes_(size, 0) {
+GuestRam::GuestRam(uint64_t base, size_t size) : base_(base), size_(size), bytes_(nullptr) {
     if (base % 4096 || size % 4096 || !size) throw std::logic_error("GuestRam: base and size must be whole 4-KiB pages");
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    bytes_ = static_cast<uint8_t*>(p);
 }
+
+GuestRam::~GuestRam() { munmap(bytes_, size_); }
 
 const uint8_t* GuestRam::at(uint64_t address, size_t length) const {
     if (!contains(address, length))
         throw std::logic_error(fmt::format("GuestRam: {} bytes at {:#x} are outside guest RAM {:#x}+{:#x}", length,
-                                           address, base_, bytes_.size()));
-    return bytes_.data() + (address - base_);
+                                           address, base_, size_));
+    return bytes_ + (address - base_);
 }
 
 void GuestRam::load(const GuestImage& image) {
     if (!contains(image.base, image.size))
         throw std::logic_error(fmt::format("GuestRam: program {} ({:#x} bytes at {:#x}) does not fit", image.name,
                                            image.size, image.base));
-    std::memcpy(bytes_.data() + (image.base - base_), image.bytes, image.size);
+    std::memcpy(bytes_ + (image.base - base_), image.bytes, image.size);
 }
 
 void GuestRam::assign(const std::vector<uint8_t>& copy) {
-    if (copy.size() != bytes_.size()) throw std::logic_error("GuestRam::assign: a copy of another size");
-    std::memcpy(bytes_.data(), copy.data(), copy.size());  // keeps the buffer the engines map
+    if (copy.size() != size_) throw std::logic_error("GuestRam::assign: a copy of another size");
+    std::memcpy(bytes_, copy.data(), copy.size());  // keeps the buffer the engines map
 }
 
 // ---- faults -------------------------------------------------------------------------------------
@@ -230,7 +237,7 @@ std::string UnicornCpu::disassemble(uint64_t address) const {
     }
     const uint64_t avail = ram_->base() + ram_->size() - address;
     const size_t len = static_cast<size_t>(avail < 16 ? avail : 16);
-    const uint8_t* code = ram_->bytes().data() + (address - ram_->base());
+    const uint8_t* code = ram_->data() + (address - ram_->base());
     cs_insn* insn = nullptr;
     size_t n = cs_disasm(capstone_, code, len, address, 1, &insn);
     if (n == 0) {

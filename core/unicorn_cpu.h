@@ -47,19 +47,22 @@ struct GuestImage {
 };
 
 /// Guest RAM the programs run in: one zero-filled host buffer at guest-physical `base`, mapped
-/// into every vCPU's engine. The glue reads and writes it directly (the mailbox, the guest's log,
+/// into every vCPU's engine. The buffer is an anonymous mapping, so pages nobody touched cost
+/// nothing (the machine-mode board's 128 MiB default RAM boots in milliseconds). The glue reads and writes it directly (the mailbox, the guest's log,
 /// interrupt frames); a copy is part of every snapshot.
 class GuestRam {
    public:
     GuestRam(uint64_t base, size_t size);
+    ~GuestRam();
     GuestRam(const GuestRam&) = delete;
     GuestRam& operator=(const GuestRam&) = delete;
 
     uint64_t base() const { return base_; }
-    size_t size() const { return bytes_.size(); }
-    uint8_t* data() { return bytes_.data(); }
+    size_t size() const { return size_; }
+    uint8_t* data() { return bytes_; }
+    const uint8_t* data() const { return bytes_; }
     bool contains(uint64_t address, uint64_t length) const {
-        return address >= base_ && length <= bytes_.size() && address - base_ <= bytes_.size() - length;
+        return address >= base_ && length <= size_ && address - base_ <= size_ - length;
     }
     /// Little-endian accesses at a guest-physical address inside the buffer (the caller checks
     /// addresses that come from the guest with contains(); outside is a std::logic_error). Code
@@ -77,7 +80,8 @@ class GuestRam {
     /// Copies a program's bytes to its link address.
     void load(const GuestImage& image);
 
-    const std::vector<uint8_t>& bytes() const { return bytes_; }
+    /// A copy of the whole RAM (for snapshots).
+    std::vector<uint8_t> bytes() const { return std::vector<uint8_t>(bytes_, bytes_ + size_); }
     /// Restores a copy taken with bytes() (same size).
     void assign(const std::vector<uint8_t>& copy);
 
@@ -85,7 +89,8 @@ class GuestRam {
     const uint8_t* at(uint64_t address, size_t length) const;
 
     uint64_t base_;
-    std::vector<uint8_t> bytes_;
+    size_t size_;
+    uint8_t* bytes_;  // mmap(MAP_ANONYMOUS): zero-filled, pages committed on first touch
 };
 
 /// Guest code went wrong: an undefined instruction, an access outside guest RAM, an exception
