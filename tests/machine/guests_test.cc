@@ -91,6 +91,64 @@ TEST(MachineGuests, TheUartReceivesInput) {
     EXPECT_EQ(b.uart().rx_queued(), 3u);
 }
 
+// A test-only interrupt controller: it signals the virtual timer's PPI 27 while the line is high
+// and the interrupt is not active; ICC_IAR1_EL1 acknowledges it, ICC_EOIR1_EL1 ends it. It checks
+// the board's side of InterruptController (issue 16 item 1) before the GICv3 model plugs in.
+class FakeGic final : public InterruptController {
+   public:
+    std::string name() const override { return "test"; }
+    std::vector<MmioRegion> mmio_regions() const override { return {}; }
+    AccessFault mmio_read(uint32_t, uint64_t, unsigned, uint64_t&) override { return "no MMIO"; }
+    AccessFault mmio_write(uint32_t, uint64_t, unsigned, uint64_t) override { return "no MMIO"; }
+    AccessFault sysreg_read(uint32_t, const SysRegId& r, uint64_t& value) override {
+        if (r.crn != 12 || r.crm != 12 || r.op2 != 0) return "only ICC_IAR1_EL1 reads";
+        value = line && !active ? 27 : 1023;
+        if (value == 27) active = true, ++acks;
+        return std::nullopt;
+    }
+    AccessFault sysreg_write(uint32_t, const SysRegId& r, uint64_t value) override {
+        if (r.crn != 12 || r.crm != 12 || r.op2 != 1) return "only ICC_EOIR1_EL1 writes";
+        if (value == 27) active = false, ++eois;
+        return std::nullopt;
+    }
+    void set_line(uint32_t, uint32_t intid, bool level) override {
+        if (intid == 27) line = level;
+    }
+    bool irq_pending(uint32_t) override { return line && !active; }
+    void vcpu_waits(uint32_t) override { ++waits; }
+    bool wake_pending(uint32_t v) override { return irq_pending(v); }
+    void vcpu_runs(uint32_t) override { ++wakes; }
+
+    bool line = false, active = false;
+    int acks = 0, eois = 0, waits = 0, wakes = 0;
+};
+
+TEST(MachineIrq, TheBoardTakesAnIrqTheControllerSignalsAtVbarPlus0x280_Unicorn5) {
+    IRQDIFF_NEED_GUESTS();
+    auto gic = std::make_unique<FakeGic>();
+    FakeGic& g = *gic;
+    BoardConfig c;
+    c.max_insns = 5'000'000;
+    Board b(c, guest("irq"), std::move(gic));
+    MachineResult r = b.run();
+    expect_passed(r, 4);
+    EXPECT_EQ(g.acks, 1);
+    EXPECT_EQ(g.eois, 1);
+    EXPECT_GE(g.waits, 1);
+    EXPECT_GE(g.wakes, 1);
+    EXPECT_GT(r.virtual_ticks, 100'000u);
+}
+
+TEST(MachineIrq, WithoutAGicTheIrqGuestFaultsAtItsIccAccessOrWaitsOut_Phase1) {
+    IRQDIFF_NEED_GUESTS();
+    BoardConfig c;
+    c.max_insns = 500'000;
+    MachineResult r = run_image(guest("irq"), c);
+    // NoGic never signals an IRQ: the timer's line wakes WFI (placeholder policy) without an entry,
+    // so the guest spins in its WFI loop until the budget.
+    EXPECT_EQ(r.exit, ExitReason::Budget);
+}
+
 struct FaultCase {
     const char* bootargs;
     ExitReason exit;
