@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "cli/machine_cmd.h"
 #include "cli/table.h"
 #include "core/backend.h"
 #include "core/explorer.h"
@@ -705,6 +706,9 @@ int main_impl(int argc, char** argv) {
     list->add_option("--dir", list_dir,
                      "scenarios: the directory to list (default: ./scenarios, else the source tree's)");
 
+    MachineArgs machine_args;
+    CLI::App* machine = add_machine_command(app, machine_args);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -716,6 +720,7 @@ int main_impl(int argc, char** argv) {
     try {
         if (*run) return cmd_run(run_args);
         if (*explore) return cmd_explore(explore_args);
+        if (*machine) return cmd_machine(machine_args);
         if (what == "steps") return list_steps(list_arch);
         if (what == "policies") return list_policies();
         if (what == "events") return list_events(list_arch, list_markdown);

@@ -1,8 +1,10 @@
 #include "core/unicorn_cpu.h"
 
 #include <capstone/capstone.h>
+#include <sys/mman.h>
 #include <fmt/format.h>
 
+#include <new>
 #include <stdexcept>
 
 namespace irqdiff {
@@ -17,27 +19,32 @@ uint64_t GuestImage::symbol(std::string_view wanted) const {
 
 // ---- guest RAM ----------------------------------------------------------------------------------
 
-GuestRam::GuestRam(uint64_t base, size_t size) : base_(base), bytes_(size, 0) {
+GuestRam::GuestRam(uint64_t base, size_t size) : base_(base), size_(size), bytes_(nullptr) {
     if (base % 4096 || size % 4096 || !size) throw std::logic_error("GuestRam: base and size must be whole 4-KiB pages");
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) throw std::bad_alloc();
+    bytes_ = static_cast<uint8_t*>(p);
 }
+
+GuestRam::~GuestRam() { munmap(bytes_, size_); }
 
 const uint8_t* GuestRam::at(uint64_t address, size_t length) const {
     if (!contains(address, length))
         throw std::logic_error(fmt::format("GuestRam: {} bytes at {:#x} are outside guest RAM {:#x}+{:#x}", length,
-                                           address, base_, bytes_.size()));
-    return bytes_.data() + (address - base_);
+                                           address, base_, size_));
+    return bytes_ + (address - base_);
 }
 
 void GuestRam::load(const GuestImage& image) {
     if (!contains(image.base, image.size))
         throw std::logic_error(fmt::format("GuestRam: program {} ({:#x} bytes at {:#x}) does not fit", image.name,
                                            image.size, image.base));
-    std::memcpy(bytes_.data() + (image.base - base_), image.bytes, image.size);
+    std::memcpy(bytes_ + (image.base - base_), image.bytes, image.size);
 }
 
 void GuestRam::assign(const std::vector<uint8_t>& copy) {
-    if (copy.size() != bytes_.size()) throw std::logic_error("GuestRam::assign: a copy of another size");
-    std::memcpy(bytes_.data(), copy.data(), copy.size());  // keeps the buffer the engines map
+    if (copy.size() != size_) throw std::logic_error("GuestRam::assign: a copy of another size");
+    std::memcpy(bytes_, copy.data(), copy.size());  // keeps the buffer the engines map
 }
 
 // ---- faults -------------------------------------------------------------------------------------
@@ -139,6 +146,11 @@ void UnicornCpu::set_sysreg(uint32_t op0, uint32_t op1, uint32_t crn, uint32_t c
 
 void UnicornCpu::on_interrupt(uc_engine*, uint32_t intno, void* self) {
     auto* cpu = static_cast<UnicornCpu*>(self);
+    if (cpu->interrupt_handler_) {
+        bool handled = false;
+        cpu->guarded([&] { handled = cpu->interrupt_handler_(intno); });
+        if (handled || cpu->pending_) return;
+    }
     uint64_t pc = cpu->pc();
     // SVC, HVC and SMC arrive with the PC past the instruction (AArch64 item 5).
     if (cpu->isa_ == GuestIsa::Arm64 && (intno == 2 || intno == 11 || intno == 13)) pc -= 4;
@@ -178,7 +190,23 @@ void UnicornCpu::run_until(uint64_t until, uint64_t budget) {
         stop_at_ = until;
     }
     const uint64_t start = pc();
-    uc_err e = uc_emu_start(uc_, start, 0, 0, budget);
+    finish_run(uc_emu_start(uc_, start, 0, 0, budget));
+    const uint64_t now = pc();
+    if (now != until)
+        fault(now, fmt::format("did not reach its idle loop ({:#x}) within {} instructions from {:#x} "
+                               "(a runaway loop, or WFI/HLT where the program must not wait)",
+                               until, budget, start));
+}
+
+void UnicornCpu::run(uint64_t count) {
+    if (stop_hook_) {  // a run_until stop address does not apply here
+        check(uc_hook_del(uc_, stop_hook_), "uc_hook_del");
+        stop_hook_ = 0;
+    }
+    finish_run(uc_emu_start(uc_, pc(), 0, 0, count));
+}
+
+void UnicornCpu::finish_run(uc_err e) {
     if (pending_) {
         std::exception_ptr p = pending_;
         pending_ = nullptr;
@@ -193,10 +221,6 @@ void UnicornCpu::run_until(uint64_t until, uint64_t budget) {
     const uint64_t now = pc();
     if (e == UC_ERR_INSN_INVALID) fault(now, "undefined or invalid instruction (#UD), which this guest cannot take");
     if (e != UC_ERR_OK) fault(now, uc_strerror(e));
-    if (now != until)
-        fault(now, fmt::format("did not reach its idle loop ({:#x}) within {} instructions from {:#x} "
-                               "(a runaway loop, or WFI/HLT where the program must not wait)",
-                               until, budget, start));
 }
 
 void UnicornCpu::fault(uint64_t pc, const std::string& reason) const {
@@ -213,7 +237,7 @@ std::string UnicornCpu::disassemble(uint64_t address) const {
     }
     const uint64_t avail = ram_->base() + ram_->size() - address;
     const size_t len = static_cast<size_t>(avail < 16 ? avail : 16);
-    const uint8_t* code = ram_->bytes().data() + (address - ram_->base());
+    const uint8_t* code = ram_->data() + (address - ram_->base());
     cs_insn* insn = nullptr;
     size_t n = cs_disasm(capstone_, code, len, address, 1, &insn);
     if (n == 0) {

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -46,19 +47,22 @@ struct GuestImage {
 };
 
 /// Guest RAM the programs run in: one zero-filled host buffer at guest-physical `base`, mapped
-/// into every vCPU's engine. The glue reads and writes it directly (the mailbox, the guest's log,
+/// into every vCPU's engine. The buffer is an anonymous mapping, so pages nobody touched cost
+/// nothing (the machine-mode board's 128 MiB default RAM boots in milliseconds). The glue reads and writes it directly (the mailbox, the guest's log,
 /// interrupt frames); a copy is part of every snapshot.
 class GuestRam {
    public:
     GuestRam(uint64_t base, size_t size);
+    ~GuestRam();
     GuestRam(const GuestRam&) = delete;
     GuestRam& operator=(const GuestRam&) = delete;
 
     uint64_t base() const { return base_; }
-    size_t size() const { return bytes_.size(); }
-    uint8_t* data() { return bytes_.data(); }
+    size_t size() const { return size_; }
+    uint8_t* data() { return bytes_; }
+    const uint8_t* data() const { return bytes_; }
     bool contains(uint64_t address, uint64_t length) const {
-        return address >= base_ && length <= bytes_.size() && address - base_ <= bytes_.size() - length;
+        return address >= base_ && length <= size_ && address - base_ <= size_ - length;
     }
     /// Little-endian accesses at a guest-physical address inside the buffer (the caller checks
     /// addresses that come from the guest with contains(); outside is a std::logic_error). Code
@@ -76,7 +80,8 @@ class GuestRam {
     /// Copies a program's bytes to its link address.
     void load(const GuestImage& image);
 
-    const std::vector<uint8_t>& bytes() const { return bytes_; }
+    /// A copy of the whole RAM (for snapshots).
+    std::vector<uint8_t> bytes() const { return std::vector<uint8_t>(bytes_, bytes_ + size_); }
     /// Restores a copy taken with bytes() (same size).
     void assign(const std::vector<uint8_t>& copy);
 
@@ -84,7 +89,8 @@ class GuestRam {
     const uint8_t* at(uint64_t address, size_t length) const;
 
     uint64_t base_;
-    std::vector<uint8_t> bytes_;
+    size_t size_;
+    uint8_t* bytes_;  // mmap(MAP_ANONYMOUS): zero-filled, pages committed on first touch
 };
 
 /// Guest code went wrong: an undefined instruction, an access outside guest RAM, an exception
@@ -134,6 +140,15 @@ class UnicornCpu {
     /// Throws GuestFault when the guest faults, a hook failed the run (fail(), guarded()), or the
     /// budget runs out first.
     void run_until(uint64_t until, uint64_t budget);
+    /// Runs guest code from the PC with no idle address: until a hook stops it (uc_emu_stop), WFI
+    /// (reference/unicorn_2_0_1.md, AArch64 item 7) or `count` instructions (0: no limit). Faults
+    /// and hook failures throw GuestFault as in run_until (the machine-mode board, arm_gic/machine/).
+    void run(uint64_t count);
+    /// A handler for the CPU exceptions Unicorn reports (UC_HOOK_INTR, QEMU's EXCP numbers): it
+    /// returns true when it handled `intno` (e.g. the board's PSCI on HVC/SMC); otherwise, and
+    /// without a handler, the exception is a GuestFault as before.
+    using InterruptHandler = std::function<bool(uint32_t intno)>;
+    void set_interrupt_handler(InterruptHandler handler) { interrupt_handler_ = std::move(handler); }
     /// For hooks: stop the run; run_until throws GuestFault(`reason`) at `pc`.
     void fail(uint64_t pc, std::string reason);
     /// For hooks: runs `body`; an exception it throws stops the run and is rethrown by run_until
@@ -182,6 +197,9 @@ class UnicornCpu {
     static void on_stop(uc_engine* uc, uint64_t address, uint32_t size, void* self);
     void check(uc_err err, const char* what) const;
     int pc_reg() const;
+    /// After uc_emu_start: rethrows a hook's exception, turns fail() into a GuestFault, and a
+    /// Unicorn error into one (UC_ERR_INSN_INVALID: an undefined instruction).
+    void finish_run(uc_err e);
 
     GuestIsa isa_;
     GuestRam* ram_;
@@ -195,6 +213,7 @@ class UnicornCpu {
     uc_hook stop_hook_ = 0;  // stops a run at stop_at_ (run_until)
     uint64_t stop_at_ = 0;
     std::vector<uint64_t> executed_;
+    InterruptHandler interrupt_handler_;
 };
 
 }  // namespace irqdiff

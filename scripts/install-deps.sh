@@ -10,6 +10,9 @@ packages=(
   cmake ninja-build g++ pkg-config ccache
   # guest programs (docs/guests.md): AArch64 assembler and linker; x86-64 uses the host binutils
   binutils binutils-aarch64-linux-gnu
+  # machine mode (docs/machine.md): the device tree library, dtc for its tests, and the AArch64
+  # cross compiler for the freestanding test guests in tests/machine/guests/
+  libfdt-dev device-tree-compiler gcc-aarch64-linux-gnu
   # C++ libraries
   libunicorn-dev libcapstone-dev pybind11-dev python3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "arm_gic/guest/aarch64_exception.h"
 #include "arm_gic/hw/tables.h"
 #include "arm_gic/trace_points.h"
 #include "core/bits.h"
@@ -15,25 +16,6 @@
 namespace irqdiff::arm {
 
 namespace {
-
-// PSTATE as UC_ARM64_REG_PSTATE reads it (SPSR layout, Arm ARM C5.2.18 SPSR_EL1 for AArch64):
-struct Pstate {
-    static constexpr Field<9> D{};
-    static constexpr Field<8> A{};
-    static constexpr Field<7> I{};
-    static constexpr Field<6> F{};
-    static constexpr Field<4> nRW{};   // 0: AArch64
-    static constexpr Field<3, 0> M{};  // EL and SP: 0b0101 = EL1h (EL1 with SP_EL1)
-    static constexpr uint64_t kEl1h = 0b0101;
-};
-// What the CPU sets on taking an IRQ to EL1h: DAIF all masked, EL1h (reference/unicorn_2_0_1.md,
-// AArch64 item 5).
-constexpr uint64_t kIrqEntryPstate =
-    Pstate::D.make(1) | Pstate::A.make(1) | Pstate::I.make(1) | Pstate::F.make(1) | Pstate::M.make(Pstate::kEl1h);
-static_assert(kIrqEntryPstate == 0x3c5);
-
-constexpr uint64_t kVectorTableBytes = 0x800;  // VBAR_EL1[10:0] are RES0: 2-KiB aligned
-constexpr uint64_t kIrqFromEl1h = 0x280;       // "current EL with SP_ELx", IRQ
 
 constexpr unsigned kMaxTakesPerRun = 4096;  // as the abstract guest: a run that never runs dry is a bug
 
@@ -44,9 +26,6 @@ struct SysReg {
         return cp.op0 == op0 && cp.op1 == op1 && cp.crn == crn && cp.crm == crm && cp.op2 == op2;
     }
 };
-constexpr SysReg kVbarEl1{3, 0, 12, 0, 0};
-constexpr SysReg kSpsrEl1{3, 0, 4, 0, 0};
-constexpr SysReg kElrEl1{3, 0, 4, 0, 1};
 constexpr SysReg kCntvctEl0{3, 3, 14, 0, 2};
 
 // The GICv3 CPU interface's EL1 registers (IHI 0069 §12.2): op0 = 3, op1 = 0, CRn = 12, CRm >= 8,
@@ -245,26 +224,9 @@ void UnicornGuest::set_mask(uint32_t vcpu, bool masked, CpuInterface& cpu) {
     run(vcpu, cpu);
 }
 
-bool UnicornGuest::masked(uint32_t vcpu) { return Pstate::I.get(machine_.cpu(vcpu).reg(UC_ARM64_REG_PSTATE)) != 0; }
+bool UnicornGuest::masked(uint32_t vcpu) { return irq_masked(machine_.cpu(vcpu)); }
 
-void UnicornGuest::enter_irq(uint32_t vcpu) {
-    UnicornCpu& u = machine_.cpu(vcpu);
-    const uint64_t pc = u.pc();
-    const uint64_t pstate = u.reg(UC_ARM64_REG_PSTATE);
-    // reference/unicorn_2_0_1.md, AArch64 item 5: writing PSTATE swaps no banked SP, so the entry
-    // is only right from EL1h (the program never leaves it).
-    if (Pstate::nRW.get(pstate) || Pstate::M.get(pstate) != Pstate::kEl1h)
-        u.fault(pc, fmt::format("an IRQ can be taken here only from AArch64 EL1h, but PSTATE is {:#x}", pstate));
-    const uint64_t vbar = u.sysreg(kVbarEl1.op0, kVbarEl1.op1, kVbarEl1.crn, kVbarEl1.crm, kVbarEl1.op2);
-    if (vbar % kVectorTableBytes || !machine_.ram().contains(vbar, kVectorTableBytes))
-        u.fault(pc, fmt::format("cannot take an IRQ: VBAR_EL1 = {:#x} is not a 2-KiB-aligned vector table inside "
-                                "guest RAM ({:#x}..{:#x})",
-                                vbar, machine_.ram().base(), machine_.ram().base() + machine_.ram().size() - 1));
-    u.set_sysreg(kElrEl1.op0, kElrEl1.op1, kElrEl1.crn, kElrEl1.crm, kElrEl1.op2, pc);
-    u.set_sysreg(kSpsrEl1.op0, kSpsrEl1.op1, kSpsrEl1.crn, kSpsrEl1.crm, kSpsrEl1.op2, pstate);
-    u.set_reg(UC_ARM64_REG_PSTATE, kIrqEntryPstate);
-    u.set_pc(vbar + kIrqFromEl1h);
-}
+void UnicornGuest::enter_irq(uint32_t vcpu) { enter_irq_exception(machine_.cpu(vcpu)); }
 
 unsigned UnicornGuest::deliver(uint32_t vcpu, CpuInterface& cpu, const GuestState& guest, const Scenario& scenario,
                                GuestLog& out) {

@@ -1,0 +1,138 @@
+// The machine-mode board (issue 16 item 1; docs/machine.md): an AArch64 machine compatible with
+// QEMU `virt` (reference/arm_virt_machine.md) whose vCPUs are Unicorn engines (core/unicorn_cpu.h,
+// the same wrapper and guest RAM the Unicorn scenario guests use) over one RAM buffer at
+// 0x4000_0000. It boots an image at RAM + 0x80000 with x0 = the DTB, EL1h, DAIF masked; the
+// secondaries stay off until PSCI CPU_ON. vCPUs run round-robin, a fixed instruction quantum each
+// (deterministic); virtual time follows retired instructions and jumps forward when every running
+// vCPU waits in WFI. Devices: PL011, the generic timer, PSCI over HVC or SMC, and an interrupt
+// controller behind InterruptController (phase 1: NoGic). A guest can never crash the emulator:
+// every fault, and the --max-insns budget, ends the run with a report.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "arm_gic/machine/device_tree.h"
+#include "arm_gic/machine/generic_timer.h"
+#include "arm_gic/machine/image_loader.h"
+#include "arm_gic/machine/irq_controller.h"
+#include "arm_gic/machine/pl011.h"
+#include "core/unicorn_cpu.h"
+
+namespace irqdiff::arm::machine {
+
+struct BoardConfig {
+    uint32_t smp = 1;
+    uint64_t mem = 128ull << 20;
+    PsciConduit psci = PsciConduit::Hvc;
+    std::string append;                         // /chosen/bootargs
+    std::optional<std::vector<uint8_t>> initrd;  // placed below the DTB
+    std::optional<std::vector<uint8_t>> dtb;     // replaces the generated one (checked)
+    uint64_t max_insns = 1'000'000'000;          // all vCPUs together
+    uint64_t quantum = 10'000;                   // instructions per vCPU turn
+    std::FILE* serial = nullptr;                 // where UART TX goes as it happens (nullptr: none)
+    std::string input;                           // UART RX bytes
+};
+
+/// --mem bounds (policy): whole MiB, 8 MiB .. 4 GiB.
+constexpr uint64_t kMinMem = 8ull << 20, kMaxMem = 4ull << 30;
+
+enum class ExitReason : uint8_t { SystemOff, Reset, Fault, Budget };
+const char* to_string(ExitReason r);
+
+struct FaultReport {
+    uint32_t vcpu = 0;
+    uint64_t pc = 0;
+    std::string instruction;  // Capstone
+    std::string reason;
+};
+
+enum class Power : uint8_t { Off, Running, Waiting };  // Waiting: in WFI
+const char* to_string(Power p);
+
+struct VcpuResult {
+    uint64_t mpidr = 0;
+    uint64_t insns = 0;
+    Power power = Power::Off;
+};
+
+struct MachineResult {
+    ExitReason exit = ExitReason::Fault;
+    std::optional<FaultReport> fault;  // Fault and Budget
+    std::vector<VcpuResult> vcpus;
+    uint64_t insns = 0;          // every vCPU's together
+    uint64_t virtual_ticks = 0;  // CNTVCT at the end
+    std::string uart;
+};
+
+class Board {
+   public:
+    /// Validates `config` (InputError naming the option), loads `image` (InputError("IMAGE", ...)
+    /// when it does not fit), builds the DTB. `gic` nullptr: NoGic.
+    Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_ptr<InterruptController> gic = nullptr);
+    ~Board();
+    Board(const Board&) = delete;
+    Board& operator=(const Board&) = delete;
+
+    /// Runs until SYSTEM_OFF, SYSTEM_RESET, a fault or the budget.
+    MachineResult run();
+
+    const BoardConfig& config() const { return config_; }
+    const std::vector<uint8_t>& dtb() const { return dtb_; }
+    uint64_t dtb_address() const { return dtb_address_; }
+    const LoadedImage& image() const { return image_; }
+    std::optional<std::pair<uint64_t, uint64_t>> initrd_range() const { return initrd_range_; }
+    GuestRam& ram() { return *ram_; }
+    Pl011& uart() { return uart_; }
+    InterruptController& gic() { return *gic_; }
+    uint32_t vcpus() const { return static_cast<uint32_t>(vcpus_.size()); }
+    UnicornCpu& cpu(uint32_t v);
+    Power power(uint32_t v) const;
+    const GenericTimer& timer(uint32_t v) const;
+    /// The virtual timer's output line of vCPU v (ISTATUS && !IMASK: PPI 27 for the GIC).
+    bool timer_line(uint32_t v) const;
+    /// Virtual time as vCPU v sees it now (CNTVCT_EL0).
+    uint64_t now(uint32_t v) const;
+
+   private:
+    struct Vcpu;
+    struct MmioContext;
+
+    void install_hooks(uint32_t v);
+    bool psci_call(uint32_t v, bool hvc);
+    int64_t psci(uint32_t v, uint32_t fid, uint64_t a1, uint64_t a2, uint64_t a3);
+    std::optional<uint32_t> vcpu_of_mpidr(uint64_t mpidr) const;
+    void power_on(uint32_t v, uint64_t entry, uint64_t context);
+    bool sysreg(uint32_t v, uc_arm64_reg reg, const uc_arm64_cp_reg& cp, bool read);
+    void update_lines(uint32_t v);
+    void stop(ExitReason r);
+    MachineResult finish(uint32_t last);
+    FaultReport report(uint32_t v, uint64_t pc, const std::string& reason);
+
+    static void on_code(uc_engine* uc, uint64_t address, uint32_t size, void* user);
+    static uint32_t on_mrs(uc_engine* uc, uc_arm64_reg reg, const uc_arm64_cp_reg* cp, void* user);
+    static uint32_t on_msr(uc_engine* uc, uc_arm64_reg reg, const uc_arm64_cp_reg* cp, void* user);
+    static uint64_t on_mmio_read(uc_engine* uc, uint64_t offset, unsigned size, void* user);
+    static void on_mmio_write(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* user);
+
+    BoardConfig config_;
+    std::unique_ptr<GuestRam> ram_;
+    std::unique_ptr<InterruptController> gic_;
+    Pl011 uart_;
+    std::vector<uint8_t> dtb_;
+    uint64_t dtb_address_ = 0;
+    std::optional<std::pair<uint64_t, uint64_t>> initrd_range_;
+    LoadedImage image_;
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+    std::vector<std::unique_ptr<MmioContext>> mmio_;
+    uint64_t base_ = 0;   // virtual time at the start of the current round
+    uint64_t total_ = 0;  // instructions retired by all vCPUs
+    std::optional<ExitReason> exit_;
+    std::optional<FaultReport> fault_;
+};
+
+}  // namespace irqdiff::arm::machine

@@ -1,0 +1,82 @@
+"""Machine mode from Python (phase 1; docs/machine.md): run `irqdiff machine IMAGE --json` and read
+a bare-metal test guest's report (`PASS:`/`FAIL:`/`SKIP:` lines, `SUMMARY:`, `EXIT: STATUS=n` with
+n = (code << 1) | 1; reference/arm_virt_machine.md §8) as a table.
+
+>>> from irqdiff import machine
+>>> machine.parse_report("PASS: a\\nFAIL: b\\nSUMMARY: 2 tests\\nEXIT: STATUS=3\\n").failed
+1
+
+The in-process `irqdiff.Machine` object (issue 16 item 7) comes with phase 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+from typing import List, Optional, Sequence
+
+__all__ = ["Report", "parse_report", "run"]
+
+
+@dataclasses.dataclass
+class Report:
+    """The results a test guest printed, in order."""
+
+    rows: List[dict]              # {"status": "PASS"|"FAIL"|"SKIP", "test": text}
+    summary: Optional[str]        # the text after SUMMARY:
+    exit_code: Optional[int]      # from EXIT: STATUS=n (n odd), n >> 1
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.rows if r["status"] == status)
+
+    @property
+    def failed(self) -> int:
+        return self.count("FAIL")
+
+    @property
+    def passed(self) -> bool:
+        """At least one result, none failed, and the exit code (if printed) is 0."""
+        return bool(self.rows) and self.failed == 0 and self.exit_code in (None, 0)
+
+    def table(self):
+        """The rows as a pandas DataFrame (pandas is a Debian package the notebooks use)."""
+        import pandas
+        return pandas.DataFrame(self.rows, columns=["status", "test"])
+
+
+def parse_report(uart: str) -> Report:
+    rows, summary, code = [], None, None
+    for line in uart.splitlines():
+        line = line.strip()
+        for status in ("PASS", "FAIL", "SKIP"):
+            if line.startswith(status + ":"):
+                rows.append({"status": status, "test": line[len(status) + 1:].strip()})
+        if line.startswith("SUMMARY:"):
+            summary = line[len("SUMMARY:"):].strip()
+        if line.startswith("EXIT: STATUS="):
+            n = line[len("EXIT: STATUS="):]
+            if n.isdigit() and int(n) & 1:
+                code = int(n) >> 1
+    return Report(rows, summary, code)
+
+
+def run(image: str, *args: str, irqdiff: Optional[str] = None, timeout: float = 600) -> dict:
+    """Runs `irqdiff machine IMAGE ARGS... --json`; returns its JSON document plus "report" (a
+    Report of the UART text) and "returncode". `irqdiff`: the CLI (default: $IRQDIFF_CLI, else
+    `irqdiff` on PATH). Bad input (exit 2) raises ValueError with the CLI's message."""
+    exe = irqdiff or os.environ.get("IRQDIFF_CLI") or shutil.which("irqdiff")
+    if not exe:
+        raise FileNotFoundError("the irqdiff CLI: pass irqdiff= or set IRQDIFF_CLI")
+    p = subprocess.run([exe, "machine", str(image), *map(str, args), "--json"], capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode == 2:
+        raise ValueError(p.stderr.strip())
+    if p.returncode not in (0, 1):
+        raise RuntimeError(p.stderr.strip())
+    doc = json.loads(p.stdout)
+    doc["report"] = parse_report(doc["uart"])
+    doc["returncode"] = p.returncode
+    return doc
