@@ -104,9 +104,73 @@ void GicV3::service() {
     for (unsigned guard = 0; guard < 100000; ++guard) {
         std::optional<host::IrqAction> a = m_->cpus.take(m_->gic, log_);
         if (!a) return;
-        if (a->handler == host::Handler::VpeDoorbell) kvm().doorbell(a->arg);
-        // VFIO vectors: assigned devices are phase 2 (docs/machine_gic.md "What remains").
+        if (a->handler == host::Handler::VpeDoorbell)
+            kvm().doorbell(a->arg);
+        else
+            m_->vmm().host_irq(static_cast<int>(a->arg));  // vfio_msihandler -> the irqfd
     }
+}
+
+int GicV3::assigned_index(uint32_t devid) const {
+    for (size_t i = 0; i < m_->qemu.devices.size(); ++i)
+        if (m_->qemu.devices[i].guest_id == devid) return static_cast<int>(i);
+    return -1;
+}
+
+bool GicV3::assign_device(uint32_t devid, uint32_t events) {
+    if (events == 0 || assigned_index(devid) >= 0) return false;
+    PciDevice d(fmt::format("vfio{:#x}", devid), true, events);
+    d.guest_id = devid;
+    d.host_id = m_->its.add_device(m_->gic, events);
+    // Machine mode has no PCI config space: the guest's MAPD/MAPTI of the device's events stands
+    // for its MSI-X programming (on ARM the vITS translates by DeviceID/EventID, the MSI-X
+    // address/data select nothing else; docs/machine_gic.md, a documented policy).
+    d.msix_programmed = true;
+    m_->qemu.devices.push_back(std::move(d));
+    bind_assigned();
+    return true;
+}
+
+void GicV3::bind_assigned() {
+    kvm::Kvm k = kvm();
+    for (size_t i = 0; i < m_->qemu.devices.size(); ++i) {
+        PciDevice& d = m_->qemu.devices[i];
+        bool any = false;
+        for (uint32_t e = 0; e < d.vectors.size(); ++e) any = any || k.translate(d.guest_id, e);
+        if (!any) continue;
+        if (!d.msix_enabled) {
+            m_->vmm().msix_enable(i);      // routes, irqfds, VFIO_DEVICE_SET_IRQS (host IRQs)
+            m_->vmm().connect_bypass(i);   // add_producer -> kvm_vgic_v4_set_forwarding
+        }
+        // An event the guest maps after the bypass connected: QEMU's MSI-X vector update re-runs
+        // the bypass (vfio_update_kvm_msi_virq -> kvm_arch_update_irqfd_routing); set_forwarding
+        // of an event that does not translate yet left it in software (mainline returns 0).
+        for (uint32_t e = 0; e < d.vectors.size(); ++e) {
+            const kvm::VgicIrq* irq = k.translate(d.guest_id, e);
+            if (irq && !irq->hw && d.vectors[e].bypass && d.vectors[e].host_irq >= 0)
+                k.set_forwarding(d.vectors[e].host_irq, d.guest_id, e);
+        }
+    }
+    service();
+}
+
+void GicV3::assigned_msi(uint32_t devid, uint32_t eventid) {
+    const int i = assigned_index(devid);
+    if (i < 0 || eventid >= m_->qemu.devices[i].vectors.size()) {
+        log_.emit(tp::kMachineGicAccessIgnored, "an MSI of a device that is not assigned, or of no vector of it",
+                  0, "VFIO", Hex{devid}, eventid);
+        return;
+    }
+    fold_all();
+    m_->vmm().fire(static_cast<size_t>(i), eventid);
+    service();
+}
+
+bool GicV3::forwarded(uint32_t devid, uint32_t eventid) const {
+    const int i = assigned_index(devid);
+    if (i < 0 || eventid >= m_->qemu.devices[i].vectors.size()) return false;
+    const int irq = m_->qemu.devices[i].vectors[eventid].host_irq;
+    return irq >= 0 && m_->its.irq(irq).forwarded;
 }
 
 static bool aligned_size(uint64_t off, unsigned size) {
@@ -161,10 +225,16 @@ void GicV3::mmio_write(uint64_t addr, uint64_t value, unsigned size, uint32_t vc
         k.dist_write(vcpu, off, value, size);
     } else if (addr >= kGitsBase && addr < kGitsBase + kGitsSize) {
         its_.write(k, addr - kGitsBase, value, size, [&](const std::string& w) { ignored(vcpu, w, addr, size); });
+        if (!m_->qemu.devices.empty()) bind_assigned();
     } else if (addr >= kGicrBase && addr < kGicrBase + kGicrStride * cfg_.vcpus) {
         const uint32_t rd = static_cast<uint32_t>((addr - kGicrBase) / kGicrStride);
         const uint64_t off = (addr - kGicrBase) % kGicrStride;
         const bool bytes = off >= kGicrSgiFrame + 0x400 && off < kGicrSgiFrame + 0x420;
+        if (off == GICR_CTLR && !m_->qemu.devices.empty()) {  // EnableLPIs can make an event translate
+            k.redist_write(rd, off, value, size);
+            bind_assigned();
+            return;
+        }
         const bool wide = (off & ~uint64_t{7}) == GICR_PROPBASER || (off & ~uint64_t{7}) == GICR_PENDBASER;
         if (off == 0x8 || off == 0xC || off == 0x4) return ignored(vcpu, "GICR_TYPER/IIDR are read-only: WI", addr, size);
         if (!aligned_size(off, size) || (size == 1 && !bytes) || size == 2 || (size == 8 && !wide))

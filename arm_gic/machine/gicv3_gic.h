@@ -74,6 +74,19 @@ class GicV3 {
     /// arm_gicv3_its_kvm.c kvm_its_send_msi -> KVM_SIGNAL_MSI -> vgic_its_inject_msi).
     int device_msi(uint32_t devid, uint32_t eventid);
 
+    // ---- assigned (VFIO passthrough) devices (issue 16 item 5) ---------------------------------
+    /// Marks guest DeviceID `devid` as a passthrough device with `events` MSI vectors (EventIDs
+    /// 0..events-1) behind host ITS 0. Once the guest's ITS commands make one of its events
+    /// translate, the VMM path runs (vfio_msix_enable: irqfd + host IRQ, then the irq bypass ->
+    /// kvm_vgic_v4_set_forwarding), and each event mapped later is forwarded too. Returns false
+    /// (nothing done) for a DeviceID already assigned or 0 events.
+    bool assign_device(uint32_t devid, uint32_t events);
+    /// The assigned device raises event `eventid`: its MSI goes to the host ITS, and from there to
+    /// the VPT (a forwarded vLPI) or through vfio_msihandler -> irqfd -> vgic_its_trigger_msi.
+    void assigned_msi(uint32_t devid, uint32_t eventid);
+    /// Whether (devid, eventid) is forwarded as a vLPI now.
+    bool forwarded(uint32_t devid, uint32_t eventid) const;
+
     // ---- the board's queries -------------------------------------------------------------------
     /// The INTID ICC_IAR1_EL1 would return now (priority mask, group enable, running priority);
     /// kNone when nothing is deliverable.
@@ -99,7 +112,9 @@ class GicV3 {
    private:
     void fold_all();    // every entered vCPU's list registers back into the vgic (a kick / halt)
     void enter(uint32_t vcpu);  // refill the vCPU's list registers if they were folded
-    void service();     // host interrupts (vPE doorbells) run their handlers
+    void service();     // host interrupts (vPE doorbells, VFIO vectors) run their handlers
+    void bind_assigned();  // the VMM's irqfd + bypass for assigned events the guest has mapped
+    int assigned_index(uint32_t devid) const;
     void ignored(uint32_t vcpu, const std::string& what, uint64_t addr, unsigned size);
 
     GicV3Config cfg_;

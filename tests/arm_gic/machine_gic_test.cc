@@ -318,6 +318,53 @@ TEST(MachineKvm, AWfiIsWokenByAnSgi_kvm_vcpu_block_kvm_vcpu_kick) {
     EXPECT_EQ(r.gic.acknowledge(1), 4u);
 }
 
+/// One vCPU, the ITS set up, device 0x20 assigned with 2 events, event 0 mapped to LPI 8192.
+struct AssignedRig : Rig {
+    AssignedRig() : Rig(1) {
+        linux_init();
+        ram.write8(kProp, 0xA0 | 1);
+        its_init();
+        EXPECT_TRUE(gic.assign_device(0x20, 2));
+        EXPECT_FALSE(gic.assign_device(0x20, 2));
+        cmd(build::mapd(0x20, 1, kItt, true));
+        cmd(build::mapc(0, 0, true));
+        cmd(build::mapti(0x20, 0, kLpi, 0));
+    }
+};
+
+TEST(MachineAssigned, AMappedEventIsForwardedAndItsMsiTakenFromTheVpt_kvm_vgic_v4_set_forwarding) {
+    AssignedRig r;
+    EXPECT_TRUE(r.gic.forwarded(0x20, 0));
+    EXPECT_FALSE(r.gic.forwarded(0x20, 1)) << "event 1 is not mapped yet";
+    r.gic.assigned_msi(0x20, 0);
+    EXPECT_EQ(r.gic.highest_pending(0), kLpi);
+    EXPECT_EQ(r.gic.acknowledge(0), kLpi);
+    EXPECT_EQ(r.gic.machine().gic.cpu(0).last_ack(), CpuInterface::Source::Vlpi);
+    r.gic.eoi(0, kLpi);
+    // An event the guest maps later is forwarded too.
+    r.cmd(build::mapti(0x20, 1, kLpi + 1, 0));
+    EXPECT_TRUE(r.gic.forwarded(0x20, 1));
+}
+
+TEST(MachineAssigned, AGuestIntOnAForwardedLpiGoesToTheHostIts_vgic_its_trigger_msi) {
+    AssignedRig r;
+    r.cmd(build::int_(0x20, 0));
+    EXPECT_EQ(count_events(r.log.events(), tp::kKvmVgicItsTriggerMsi), 1u);
+    EXPECT_EQ(r.gic.acknowledge(0), kLpi);
+    EXPECT_EQ(r.gic.machine().gic.cpu(0).last_ack(), CpuInterface::Source::Vlpi);
+}
+
+TEST(MachineAssigned, AWfiIsWokenByTheVpesDoorbell_vgic_v4_put_vgic_v4_doorbell_handler) {
+    AssignedRig r;
+    r.gic.vcpu_waits(0);
+    EXPECT_FALSE(r.gic.wake_pending(0));
+    r.gic.assigned_msi(0x20, 0);  // into the VPT of a non-resident vPE: the doorbell rings
+    EXPECT_EQ(count_events(r.log.events(), tp::kKvmDoorbell), 1u);
+    EXPECT_TRUE(r.gic.wake_pending(0));
+    r.gic.vcpu_runs(0);
+    EXPECT_EQ(r.gic.acknowledge(0), kLpi);
+}
+
 TEST(MachineBadInput, MisalignedWrongSizeReadOnlyAndOutOfRangeAccessesAreRazWi_vgic_mmio_check_region) {
     Rig r;
     r.linux_init();
