@@ -461,6 +461,17 @@ inline constexpr Op<Int, Int, Bool> kKvmEnableVsgi{"KVM.enable_vsgi", Layer::Hyp
 inline constexpr Op<Int, Int, Bool> kKvmDisableVsgi{"KVM.disable_vsgi", Layer::Hypervisor, {"vcpu", "sgi", "pending"},
     "a vSGI taken back into software: pending_latch read from GICR_VSGIPENDR, the vSGI disabled and cleared",
     "vgic_v4_disable_vsgis"};
+inline constexpr Ignored<Int, Hex, Int> kKvmGicdAccessIgnored{"KVM.gicd_access", Layer::Hypervisor,
+    {"vcpu", "offset", "size"}, "a guest GICD access KVM does not implement, or to a read-only register (RAZ/WI)",
+    "vgic-mmio-v3.c vgic_v3_dist_registers, dispatch_mmio_read/write"};
+inline constexpr Op<Int, Int, Bool> kKvmInjectIrq{"KVM.vgic_inject_irq", Layer::Hypervisor, {"vcpu", "intid", "level"},
+    "a PPI or SPI input line changes (machine mode: the timer, the UART)", "kvm_vgic_inject_irq"};
+inline constexpr GuestError<Int, Int> kKvmInjectIrqError{"KVM.vgic_inject_irq", Layer::Hypervisor, {"vcpu", "intid"},
+    "a line that is no PPI or SPI of this vgic", "kvm_vgic_inject_irq -EINVAL"};
+inline constexpr Ignored<Int, Str, Hex, Int> kMachineGicAccessIgnored{"KVM.machine_gic_access", Layer::Hypervisor,
+    {"vcpu", "register", "address", "size"},
+    "a misaligned or wrong-size GIC MMIO access, or an ICC register not implemented: RAZ/WI",
+    "vgic-mmio.c check_region / vgic_find_mmio_region (RAZ/WI); arm_gic/machine/gicv3_gic.cc"};
 inline constexpr Op<Int, Int, Int, Bool> kKvmDispatchSgi{"KVM.dispatch_sgi", Layer::Hypervisor,
     {"from", "to", "sgi", "hw"},
     "the sender's trapped ICC_SGI1R_EL1 write: a hardware vSGI through GITS_SGIR, else pending_latch and the ap_list",

@@ -132,6 +132,32 @@ class Kvm {
     void vcpu_enter(uint32_t vcpu);
     /// Guest exit: kvm_vgic_sync_hwstate (list registers back into vgic_irq, then prune).
     void vcpu_exit(uint32_t vcpu);
+    /// Machine mode's exit and re-entry (a kick, a trapped access): vcpu_fold is vcpu_exit that
+    /// remembers which list register held which interrupt; vcpu_flush is vcpu_enter that puts an
+    /// interrupt still wanted back into the list register it had (hardware matches an EOI to a list
+    /// register by vINTID, IHI 0069 ICV_EOIR1_EL1, so KVM's choice of slot is invisible to the
+    /// guest; the model's CpuInterface remembers the slot of what it acknowledged).
+    void vcpu_fold(uint32_t vcpu);
+    void vcpu_flush(uint32_t vcpu);
+
+    // ---- machine mode: the guest-visible distributor, redistributors and lines (vgic_mmio.cc) ----
+    /// kvm_vgic_dist_init for `nr_spis` SPIs (INTIDs 32 .. 32 + nr_spis - 1, a multiple of 32).
+    void init_spis(uint32_t nr_spis);
+    /// The guest's GICD access at `offset` (vgic_v3_dist_registers): `size` 1, 2, 4 or 8 bytes,
+    /// already checked against the register's access width by the caller.
+    uint64_t dist_read(uint32_t vcpu, uint64_t offset, unsigned size);
+    void dist_write(uint32_t vcpu, uint64_t offset, uint64_t value, unsigned size);
+    /// The guest's GICR access (RD_base at 0, SGI_base at kGicrSgiFrame) of vCPU `vcpu`'s frames
+    /// (vgic_v3_rd_registers, vgic_v3_sgibase_registers); `last` marks the last redistributor.
+    uint64_t redist_read(uint32_t vcpu, uint64_t offset, unsigned size, bool last);
+    void redist_write(uint32_t vcpu, uint64_t offset, uint64_t value, unsigned size);
+    /// kvm_vgic_inject_irq: a PPI (vcpu's) or SPI input line; level interrupts follow the line,
+    /// edge ones latch on a rising level.
+    void inject_irq(uint32_t vcpu, uint32_t intid, bool level);
+    /// KVM's MPIDR of a vCPU (reset_mpidr: Aff0 = id[3:0], Aff1 = id[11:4], Aff2 = id[19:12]) and
+    /// the reverse (kvm_mpidr_to_vcpu); kNoVcpu when no vCPU has that affinity.
+    static uint64_t vcpu_mpidr(uint32_t vcpu);
+    uint32_t mpidr_to_vcpu(uint64_t mpidr) const;
     /// WFI: kvm_vcpu_block. The vCPU stays runnable if kvm_vgic_vcpu_pending_irq says so.
     void vcpu_block(uint32_t vcpu);
     /// kvm_vcpu_kick: a blocked vCPU becomes runnable.
@@ -200,8 +226,18 @@ class Kvm {
     void sync_sgi_config(uint32_t vcpu, const VgicIrq& irq);
     // vgic.c
     void queue(VgicIrq& irq);
+    /// vgic_v3_populate_lr for list register `n`.
+    void populate_lr(uint32_t vcpu, unsigned n, VgicIrq& irq);
+    /// vgic_v3_fold_lr_state for list register `n` (clears it).
+    void fold_lr(uint32_t vcpu, unsigned n);
+    /// The per-interrupt registers (vgic-mmio.c): `bits` per INTID from `first`, `kind` selects the state.
+    enum class IrqReg : uint8_t { Group, SetEnable, ClearEnable, SetPending, ClearPending, SetActive, ClearActive,
+                                  Priority, Config };
+    uint64_t irq_reg_read(uint32_t vcpu, IrqReg kind, uint32_t first, unsigned count);
+    void irq_reg_write(uint32_t vcpu, IrqReg kind, uint32_t first, unsigned count, uint64_t value);
     bool oracle(const VgicIrq& irq) const {
-        return irq.target_vcpu != kNoVcpu && (irq.active || (irq.enabled && irq.pending_latch));
+        return irq.target_vcpu != kNoVcpu &&
+               (irq.active || (irq.enabled && irq_is_pending(irq) && (!s_.dist_gates_delivery || s_.dist_enabled)));
     }
     void prune(uint32_t vcpu);
     uint8_t prop_of(const VgicIrq& irq) const;

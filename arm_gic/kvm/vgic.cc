@@ -32,6 +32,15 @@ void Kvm::init(unsigned vcpus) {
             irq.enabled = true;
             irq.priority = 0;
         }
+    // PPIs: disabled, level, Group 1 on a vGICv3, priority 0 (kvm_vgic_vcpu_init).
+    for (uint32_t v = 0; v < vcpus; ++v)
+        for (uint32_t i = 0; i < kNrPrivateIrqs - kNrSgis; ++i) {
+            VgicIrq& irq = s_.cpus[v].ppis[i];
+            irq.intid = kNrSgis + i;
+            irq.target_vcpu = v;
+            irq.priority = 0;
+            irq.level = true;
+        }
     for (uint32_t v = 0; v < vcpus; ++v) {
         host_.vpe_init(gic_, v);  // its_vpe_irq_domain_alloc -> its_vpe_init
         // vgic_v4_init: request_irq(vpe->irq, vgic_v4_doorbell_handler) for each vPE's doorbell
@@ -199,43 +208,94 @@ void Kvm::vcpu_enter(uint32_t vcpu) {
             log_.emit(tp::kKvmLrOverflow, vcpu, intid);
             break;
         }
-        // vgic_v3_populate_lr: an edge LPI's or SGI's pending state moves into the LR. For a
-        // forwarded (hw) LPI or a vPE-owned SGI, HW=1 names hwintid, which KVM sets only for PPIs
-        // and SPIs: 0. An active HW=1
-        // interrupt is never written pending+active (its pending state is the physical one):
-        // allow_pending is false and pending_latch stays for a later entry.
-        const bool allow_pending = !(irq.hw && irq.active);
-        const bool pending = allow_pending && irq.pending_latch;
-        ListRegister lr;
-        lr.status = pending ? (irq.active ? ListRegister::Status::PendingActive : ListRegister::Status::Pending)
-                            : ListRegister::Status::Active;
-        lr.hw = irq.hw;
-        lr.pintid = 0;
-        lr.group1 = true;
-        lr.priority = irq.priority;
-        lr.vintid = intid;
-        if (pending) irq.pending_latch = false;
-        cpu.write_lr(n, lr.encode());
-        c.lr_intid[n] = intid;
+        populate_lr(vcpu, n, irq);
         ++n;
     }
 }
 
-void Kvm::vcpu_exit(uint32_t vcpu) {
-    VgicCpu& c = s_.cpus.at(vcpu);
+void Kvm::populate_lr(uint32_t vcpu, unsigned n, VgicIrq& irq) {
+    // vgic_v3_populate_lr: an edge LPI's or SGI's pending state moves into the LR. For a
+    // forwarded (hw) LPI or a vPE-owned SGI, HW=1 names hwintid, which KVM sets only for PPIs
+    // and SPIs: 0. An active HW=1
+    // interrupt is never written pending+active (its pending state is the physical one):
+    // allow_pending is false and pending_latch stays for a later entry. A level interrupt keeps
+    // its pending_latch (cleared at the fold if the guest consumed it).
+    const bool allow_pending = !(irq.hw && irq.active);
+    const bool pending = allow_pending && irq_is_pending(irq);
+    ListRegister lr;
+    lr.status = pending ? (irq.active ? ListRegister::Status::PendingActive : ListRegister::Status::Pending)
+                        : ListRegister::Status::Active;
+    lr.hw = irq.hw;
+    lr.pintid = 0;
+    lr.group1 = irq.group1;
+    lr.priority = irq.priority;
+    lr.vintid = irq.intid;
+    if (pending && !irq.level) irq.pending_latch = false;
+    gic_.cpu(vcpu).write_lr(n, lr.encode());
+    s_.cpus[vcpu].lr_intid[n] = irq.intid;
+}
+
+void Kvm::fold_lr(uint32_t vcpu, unsigned n) {
+    VgicCpu& c = s_.cpus[vcpu];
     CpuInterface& cpu = gic_.cpu(vcpu);
-    // vgic_v3_fold_lr_state: what the guest left in each LR goes back into its vgic_irq.
-    for (unsigned n = 0; n < cpu.list_registers(); ++n) {
-        uint32_t intid = c.lr_intid[n];
-        if (intid == kNoIntid) continue;
-        ListRegister lr = cpu.lr(n);
-        if (VgicIrq* irq = find_irq(vcpu, intid)) {
-            irq->active = lr.active();
-            if (lr.pending()) irq->pending_latch = true;
-        }
-        cpu.write_lr(n, 0);
-        c.lr_intid[n] = kNoIntid;
+    uint32_t intid = c.lr_intid[n];
+    if (intid == kNoIntid) return;
+    ListRegister lr = cpu.lr(n);
+    if (VgicIrq* irq = find_irq(vcpu, intid)) {
+        irq->active = lr.active();
+        if (lr.pending()) irq->pending_latch = true;
+        // vgic_v3_fold_lr_state: a level interrupt the guest acknowledged loses its soft pending
+        // state; the line level is resampled by whoever drives it.
+        if (irq->level && !lr.pending()) irq->pending_latch = false;
     }
+    cpu.write_lr(n, 0);
+    c.lr_intid[n] = kNoIntid;
+}
+
+void Kvm::vcpu_fold(uint32_t vcpu) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    for (unsigned n = 0; n < gic_.cpu(vcpu).list_registers(); ++n) {
+        c.lr_held[n] = c.lr_intid[n];
+        fold_lr(vcpu, n);
+    }
+    prune(vcpu);
+}
+
+void Kvm::vcpu_flush(uint32_t vcpu) {
+    VgicCpu& c = s_.cpus.at(vcpu);
+    const unsigned lrs = gic_.cpu(vcpu).list_registers();
+    for (unsigned n = 0; n < lrs; ++n)
+        if (c.lr_intid[n] != kNoIntid) return vcpu_fold(vcpu), vcpu_flush(vcpu);  // still in the guest
+    host_.commit(gic_, vcpu);  // vgic_v4_commit
+    std::stable_sort(c.ap_list.begin(), c.ap_list.end(), [&](uint32_t a, uint32_t b) {
+        return std::pair(find_irq(vcpu, a)->priority, a) < std::pair(find_irq(vcpu, b)->priority, b);
+    });
+    std::vector<bool> placed(c.ap_list.size(), false);
+    for (size_t i = 0; i < c.ap_list.size(); ++i) {
+        VgicIrq& irq = *find_irq(vcpu, c.ap_list[i]);
+        for (unsigned n = 0; n < lrs && oracle(irq) && !placed[i]; ++n)
+            if (c.lr_held[n] == irq.intid && c.lr_intid[n] == kNoIntid) {
+                populate_lr(vcpu, n, irq);
+                placed[i] = true;
+            }
+    }
+    unsigned n = 0;
+    for (size_t i = 0; i < c.ap_list.size(); ++i) {
+        VgicIrq& irq = *find_irq(vcpu, c.ap_list[i]);
+        if (placed[i] || !oracle(irq)) continue;
+        while (n < lrs && c.lr_intid[n] != kNoIntid) ++n;
+        if (n == lrs) {
+            log_.emit(tp::kKvmLrOverflow, vcpu, irq.intid);
+            break;
+        }
+        populate_lr(vcpu, n, irq);
+    }
+    c.lr_held.fill(kNoIntid);
+}
+
+void Kvm::vcpu_exit(uint32_t vcpu) {
+    // vgic_v3_fold_lr_state: what the guest left in each LR goes back into its vgic_irq.
+    for (unsigned n = 0; n < gic_.cpu(vcpu).list_registers(); ++n) fold_lr(vcpu, n);
     prune(vcpu);
 }
 
@@ -289,7 +349,7 @@ bool Kvm::vcpu_has_pending(uint32_t vcpu) const {
     uint8_t pmr = gic_.cpu(vcpu).read_pmr();  // the guest's VMCR.PMR
     for (uint32_t intid : s_.cpus.at(vcpu).ap_list) {
         const VgicIrq* irq = find_irq(vcpu, intid);
-        if (irq && irq->enabled && irq->pending_latch && irq->priority < pmr) return true;
+        if (irq && irq->enabled && irq_is_pending(*irq) && irq->priority < pmr) return true;
     }
     return false;
 }

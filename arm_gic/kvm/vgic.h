@@ -48,7 +48,20 @@ struct VgicIrq {
     int host_irq = -1;  // the host IRQ it is forwarded from (stale after unset_forwarding, as in KVM)
     bool active = false;
     bool queued = false;  // on target_vcpu's ap_list
+    // PPIs and SPIs (machine mode, arm_gic/kvm/vgic_mmio.cc): VGIC_CONFIG_LEVEL with the input
+    // line's level (irq->line_level), the group and the SPI's GICD_IROUTER affinity (irq->mpidr).
+    // LPIs and SGIs are edge-triggered: these keep their defaults there.
+    bool level = false;
+    bool line_level = false;
+    bool group1 = true;
+    uint64_t mpidr = 0;
 };
+
+/// KVM's irq_is_pending: an edge interrupt's pending_latch; a level one's latch or line level.
+inline bool irq_is_pending(const VgicIrq& irq) { return irq.pending_latch || (irq.level && irq.line_level); }
+
+/// PPIs are INTIDs 16..31, private to each vCPU; SPIs start at 32 (VGIC_NR_PRIVATE_IRQS).
+inline constexpr uint32_t kNrPrivateIrqs = 32;
 
 /// struct its_ite and struct its_device of the virtual ITS.
 struct VitsIte {
@@ -94,7 +107,14 @@ struct VgicCpu {
         a.fill(kNoIntid);
         return a;
     }();  // the INTID each list register holds (kNoIntid: none)
+    std::array<uint32_t, 16> lr_held = [] {
+        std::array<uint32_t, 16> a;
+        a.fill(kNoIntid);
+        return a;
+    }();  // machine mode: what each list register held at the last Kvm::vcpu_fold
     std::array<VgicIrq, kNrSgis> sgis{};  // kvm_vgic_vcpu_init: enabled, edge, Group 1, priority 0
+    /// PPIs 16..31 (machine mode): kvm_vgic_vcpu_init makes them level, disabled, Group 1 (vgic-v3).
+    std::array<VgicIrq, kNrPrivateIrqs - kNrSgis> ppis{};
     VcpuRun run = VcpuRun::Stopped;
 };
 
@@ -114,6 +134,13 @@ struct VgicState {
     bool nassgireq = false;     // GICD_CTLR.nASSGIreq: SGIs are GICv4.1 vSGIs (dist->nassgireq)
     bool ready = false;         // kvm_vgic_map_resources ran (dist->ready): at the VM's first KVM_RUN
     VsgiIspendr vsgi_ispendr = VsgiIspendr::Fixed;  // arm.vsgi_ispendr (vgic_sgi.cc)
+    /// SPIs 32.. (machine mode; kvm_vgic_dist_init: level, disabled, Group 1 on a vGICv3, no
+    /// target until GICD_IROUTER names a vCPU). Empty unless init_spis ran (vgic_mmio.cc).
+    std::vector<VgicIrq> spis;
+    /// Machine mode: GICD_CTLR.EnableGrp1 gates delivery (vgic_target_oracle: no target while the
+    /// distributor is disabled; vgic_kick_vcpus when it is enabled). The abstract scenarios never
+    /// program the distributor, so their vgic keeps this off.
+    bool dist_gates_delivery = false;
 };
 
 /// KVM's ioctl results, as the kernel returns them.

@@ -30,6 +30,8 @@ constexpr uint64_t sgi_reg(uint64_t offset) { return kGicrSgiFrame + offset; }
 
 VgicIrq* Kvm::find_irq(uint32_t vcpu, uint32_t intid) {
     if (intid < kNrSgis) return vcpu < s_.cpus.size() ? &s_.cpus[vcpu].sgis[intid] : nullptr;
+    if (intid < kNrPrivateIrqs) return vcpu < s_.cpus.size() ? &s_.cpus[vcpu].ppis[intid - kNrSgis] : nullptr;
+    if (intid < kNrPrivateIrqs + s_.spis.size()) return &s_.spis[intid - kNrPrivateIrqs];
     auto it = s_.lpis.find(intid);
     return it == s_.lpis.end() ? nullptr : &it->second;
 }
