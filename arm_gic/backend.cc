@@ -329,14 +329,11 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     /// priority-masked SPIs and PPIs, and its gic_irq_nmi_setup refuses LPIs (drivers/irqchip/
     /// irq-gic-v3.c; not in reference/). The scenario is refused where it says `nmi: true`.
     void refuse_nmi_routes() const {
-        constexpr const char* why =
-            "ARM has no NMI-mode MSI: a device MSI is an LPI, and neither the GICv4.1 vLPI nor KVM's vgic gives an "
-            "LPI an NMI property (arm64 pseudo-NMIs are SPIs and PPIs only); run it with --arch x86";
-        for (const Source& s : scenario_.sources)
-            if (s.nmi) throw InputError(s.nmi_loc, fmt::format("routes: {}: nmi: {}", s.name, why));
-        for (size_t i = 0; i < scenario_.steps.size(); ++i)
-            if (scenario_.steps[i].kind == StepKind::Retarget && scenario_.steps[i].nmi.value_or(false))
-                throw InputError(scenario_.steps[i].nmi_loc, fmt::format("steps[{}].retarget.nmi: {}", i, why));
+        if (std::optional<Scenario::KeyUse> use = scenario_.first_nmi())
+            throw InputError(use->loc, use->path +
+                                           ": ARM has no NMI-mode MSI: a device MSI is an LPI, and neither the GICv4.1 "
+                                           "vLPI nor KVM's vgic gives an LPI an NMI property (arm64 pseudo-NMIs are SPIs "
+                                           "and PPIs only); run it with --arch x86");
     }
 
     Guest guest() {

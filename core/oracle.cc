@@ -37,7 +37,7 @@ void Oracle::apply(const Action& a, uint32_t index) {
         case StepKind::Unmask: masked_[a.vcpu] = false; break;
         case StepKind::Retarget:  // pending follows
             route_[a.source] = static_cast<uint32_t>(a.vcpu);
-            if (a.scenario_step < step_nmi_.size() && step_nmi_[a.scenario_step]) nmi_[a.source] = *step_nmi_[a.scenario_step];
+            if (const std::optional<bool>& nmi = step_nmi_.at(a.scenario_step)) nmi_[a.source] = *nmi;
             break;
         case StepKind::Block:       // the ideal controller wakes a blocked vCPU for any pending interrupt
         case StepKind::Preempt:     // and a preempted one runs again at the next `run`

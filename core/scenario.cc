@@ -84,4 +84,13 @@ std::optional<SourceId> Scenario::find_source(std::string_view name) const {
     return std::nullopt;
 }
 
+std::optional<Scenario::KeyUse> Scenario::first_nmi() const {
+    for (const Source& s : sources)
+        if (s.nmi) return KeyUse{s.nmi_loc, "routes: " + s.name + ": nmi"};
+    for (size_t i = 0; i < steps.size(); ++i)
+        if (steps[i].nmi.value_or(false))
+            return KeyUse{steps[i].nmi_loc, "steps[" + std::to_string(i) + "].retarget.nmi"};
+    return std::nullopt;
+}
+
 }  // namespace irqdiff

@@ -227,6 +227,14 @@ struct Scenario {
     std::optional<ViolationExpectation> expect_violations;
 
     std::optional<SourceId> find_source(std::string_view name) const;
+    /// Where the scenario first asks for an NMI-mode MSI (`nmi: true` on a route or a retarget), for
+    /// a backend or guest that has none to refuse it there: the key's position and its path in
+    /// messages ("routes: nic.0: nmi", "steps[3].retarget.nmi"). nullopt when nothing does.
+    struct KeyUse {
+        SourceLoc loc;
+        std::string path;
+    };
+    std::optional<KeyUse> first_nmi() const;
     const Device& device_of(SourceId id) const { return devices[sources[id].device]; }
 };
 

@@ -41,11 +41,7 @@ inline std::vector<std::string> timeline(const RunResult& r, SourceId source) {
 inline bool needs_abstract_guest(const Scenario& s) {
     for (const Device& d : s.devices)
         if (d.kind == DeviceKind::Ipi || d.timer_mode == TimerMode::TscDeadline) return true;
-    for (const Source& src : s.sources)
-        if (src.nmi) return true;
-    for (const Step& st : s.steps)
-        if (st.nmi.value_or(false)) return true;
-    return false;
+    return s.first_nmi().has_value();
 }
 
 inline Outcome outcome_of(const RunResult& r, SourceId source) {

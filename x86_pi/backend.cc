@@ -187,19 +187,9 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
                                                  d));
         // Nor does the guest program have an NMI handler (IDT vector 2), and Unicorn 2.0.1 delivers no
         // NMI (reference/unicorn_2_0_1.md item 4).
-        if (unicorn_) {
-            for (const Source& s : scenario_.sources)
-                if (s.nmi)
-                    throw InputError(s.nmi_loc, fmt::format("routes: {}: nmi: the x86 Unicorn guest program has no "
-                                                            "NMI handler: run this scenario with the abstract guest",
-                                                            s.name));
-            for (size_t i = 0; i < scenario_.steps.size(); ++i)
-                if (scenario_.steps[i].nmi.value_or(false))
-                    throw InputError(scenario_.steps[i].nmi_loc,
-                                     fmt::format("steps[{}].retarget.nmi: the x86 Unicorn guest program has no NMI "
-                                                 "handler: run this scenario with the abstract guest",
-                                                 i));
-        }
+        if (std::optional<Scenario::KeyUse> use = unicorn_ ? scenario_.first_nmi() : std::nullopt)
+            throw InputError(use->loc, use->path + ": the x86 Unicorn guest program has no NMI handler: run this "
+                                                   "scenario with the abstract guest");
         boot();
     }
 

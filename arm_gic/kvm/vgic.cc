@@ -264,8 +264,9 @@ void Kvm::vcpu_fold(uint32_t vcpu) {
 void Kvm::vcpu_flush(uint32_t vcpu) {
     VgicCpu& c = s_.cpus.at(vcpu);
     const unsigned lrs = gic_.cpu(vcpu).list_registers();
-    for (unsigned n = 0; n < lrs; ++n)
-        if (c.lr_intid[n] != kNoIntid) return vcpu_fold(vcpu), vcpu_flush(vcpu);  // still in the guest
+    bool in_guest = false;  // the LRs still hold what the guest was given: fold them first
+    for (unsigned n = 0; n < lrs; ++n) in_guest = in_guest || c.lr_intid[n] != kNoIntid;
+    if (in_guest) vcpu_fold(vcpu);
     host_.commit(gic_, vcpu);  // vgic_v4_commit
     std::stable_sort(c.ap_list.begin(), c.ap_list.end(), [&](uint32_t a, uint32_t b) {
         return std::pair(find_irq(vcpu, a)->priority, a) < std::pair(find_irq(vcpu, b)->priority, b);

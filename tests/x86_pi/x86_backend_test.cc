@@ -79,11 +79,7 @@ std::string show(const RunResult& r, const std::vector<Location>& places) {
 std::vector<std::string> timeline(const RunResult& r, std::string_view source) {
     SourceId id =
         static_cast<SourceId>(std::find(r.source_names.begin(), r.source_names.end(), source) - r.source_names.begin());
-    std::vector<std::string> out;
-    for (const LocationChange& c : r.locations)
-        for (const auto& [s, places] : c.sources)
-            if (s == id) out.push_back(r.schedule[c.action] + " -> " + show(r, places));
-    return out;
+    return run_harness::timeline(r, id);
 }
 
 size_t action_index(const RunResult& r, std::string_view what) {
@@ -1297,7 +1293,7 @@ const std::string kClobber = path_of("nmi/x86_set_vcpu_events_after_start_device
 TEST(X86Nmi, AnNmiPendingInAPausedVcpuTravelsInTheVcpuEvents_kvm_vcpu_ioctl_x86_get_vcpu_events) {
     RunResult r = run_file(kPending);
     EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::DeliveredOnce);
-    EXPECT_EQ(run_harness::timeline(r, 0),
+    EXPECT_EQ(timeline(r, "nic.0"),
               (std::vector<std::string>{
                   "fire nic.0 -> x86.nmi_queued[vcpu0]",
                   "save:get_lapic -> x86.nmi_pending[vcpu0] x86.saved_regs[vcpu0] (not live)",
@@ -1330,7 +1326,7 @@ TEST(X86Nmi, TwoPendingNmisBothMigrateSinceAb2ee212a57bAndOneIsLostBefore) {
 TEST(X86Nmi, SetVcpuEventsOverwritesAnNmiQueuedBeforeIt_kvm_vcpu_ioctl_x86_set_vcpu_events) {
     RunResult r = run_file(kClobber);
     EXPECT_EQ(outcome(r, "nic.0").outcome, Outcome::Lost);
-    EXPECT_EQ(run_harness::timeline(r, 0),
+    EXPECT_EQ(timeline(r, "nic.0"),
               (std::vector<std::string>{"fire nic.0 -> x86.nmi_queued[vcpu0] (not live)", "restore:set_msrs -> nowhere"}));
     for (const char* vmm : {"qemu", "qemu-7.2", "cloud-hypervisor"}) {
         const OrderSet& set = *plan().find_order_set(vmm);

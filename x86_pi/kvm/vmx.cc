@@ -223,6 +223,8 @@ VcpuRegs Kvm::get_regs(uint32_t vcpu) {
     r.rflags_if = vm.guest_if;
     r.injected = vm.idt_vectoring ? vm.idt_vectoring : vm.entry_interruption;
     r.mp_state = c.mp_state;  // kvm_arch_vcpu_ioctl_get_mpstate
+    // KVM calls process_nmi unconditionally; with nothing queued it changes nothing, so the model
+    // skips it (and its event, which would otherwise be in every run's log).
     if (c.req_nmi || !c.nmi_queued.empty()) process_nmi(vcpu);
     r.nmi_pending = c.nmi_pending;
     if (s_.config.nmi_pending_abi == NmiPendingAbi::Flag && r.nmi_pending.size() > 1) r.nmi_pending.resize(1);
