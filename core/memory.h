@@ -6,6 +6,12 @@
 //
 // Pages are 4 KiB and copy-on-write: copying an AddressSpace is a cheap snapshot that shares every
 // page until one side writes it (the explorer branches schedules this way).
+//
+// A space can instead be a view of memory someone else owns (back_with): machine mode's guest RAM
+// is one buffer that Unicorn executes from and the KVM model reads its ITS tables and LPI pending
+// tables from (docs/machine.md "Guest memory"). Such a view is the only memory of its space
+// (an access outside it is OutOfRange, as kvm_read_guest fails outside every memslot) and cannot
+// be copied (machine mode saves RAM through its migration stream, not by snapshots).
 #pragma once
 
 #include <array>
@@ -79,7 +85,14 @@ class AddressSpace {
     MemFault read_bytes(uint64_t addr, std::span<uint8_t> out) const;
     MemFault write_bytes(uint64_t addr, std::span<const uint8_t> in);
 
-    /// Pages that hold data (never-written pages read as zero and take no memory).
+    /// Makes [base, base+length) of this space a view of `bytes` (owned by the caller, which keeps
+    /// it alive and in place as long as the space is used) and every other address OutOfRange.
+    /// `base` and `length` must be page-aligned and the space empty; a std::logic_error otherwise.
+    void back_with(uint64_t base, uint8_t* bytes, uint64_t length);
+    bool backed() const { return external_ != nullptr; }
+
+    /// Pages that hold data (never-written pages read as zero and take no memory; a view's pages
+    /// are its owner's and not counted).
     size_t pages_allocated() const { return pages_.size(); }
     const AccessStats& stats() const { return stats_; }
     void reset_stats() { stats_ = {}; }
@@ -99,7 +112,7 @@ class AddressSpace {
             const unsigned slot = cache_slot(number);
             if (number == cached_number_[slot] && offset + sizeof(T) <= kPageSize && addr < size_) {
                 T v;
-                std::memcpy(&v, cached_page_[slot]->data() + offset, sizeof(T));
+                std::memcpy(&v, cached_page_[slot] + offset, sizeof(T));
                 ++stats_.reads;
                 stats_.bytes_read += sizeof(T);
                 return {v, MemFault::None};
@@ -119,7 +132,7 @@ class AddressSpace {
             const uint64_t number = addr >> kPageBits;
             const unsigned slot = cache_slot(number);
             if (number == owned_number_[slot] && offset + sizeof(T) <= kPageSize && addr < size_) {
-                std::memcpy(owned_page_[slot]->data() + offset, &v, sizeof(T));
+                std::memcpy(owned_page_[slot] + offset, &v, sizeof(T));
                 ++stats_.writes;
                 stats_.bytes_written += sizeof(T);
                 return MemFault::None;
@@ -129,11 +142,16 @@ class AddressSpace {
         for (size_t i = 0; i < sizeof(T); ++i) bytes[i] = static_cast<uint8_t>(v >> (8 * i));
         return write_bytes(addr, bytes);
     }
-    /// The page holding `page_number` for reading, or nullptr if never written. The last page
+    /// The bytes of the page `page_number` for reading, or nullptr if never written. The last page
     /// found is remembered (table walks and VPT scans stay within a page).
-    const Page* find_page(uint64_t page_number) const;
-    /// The page holding `page_number`, unshared and allocated, for writing.
-    Page& writable_page(uint64_t page_number);
+    const uint8_t* find_page(uint64_t page_number) const;
+    /// The bytes of the page `page_number`, unshared and allocated, for writing.
+    uint8_t* writable_page(uint64_t page_number);
+    /// A view's page (back_with), or nullptr outside the view.
+    uint8_t* external_page(uint64_t page_number) const {
+        return page_number - external_first_ < external_pages_ ? external_ + ((page_number - external_first_) << kPageBits)
+                                                               : nullptr;
+    }
 
     std::string name_;
     uint64_t size_;
@@ -150,15 +168,17 @@ class AddressSpace {
     void forget_cached() const;
     void forget_owned() const;
     mutable std::array<uint64_t, kCacheSlots> cached_number_ = empty_slots();
-    mutable std::array<const Page*, kCacheSlots> cached_page_{};
+    mutable std::array<const uint8_t*, kCacheSlots> cached_page_{};
     mutable std::array<uint64_t, kCacheSlots> owned_number_ = empty_slots();
-    mutable std::array<Page*, kCacheSlots> owned_page_{};
+    mutable std::array<uint8_t*, kCacheSlots> owned_page_{};
     static constexpr std::array<uint64_t, kCacheSlots> empty_slots() {
         std::array<uint64_t, kCacheSlots> a{};
         a.fill(~uint64_t{0});
         return a;
     }
     mutable AccessStats stats_;
+    uint8_t* external_ = nullptr;  // back_with's view
+    uint64_t external_first_ = 0, external_pages_ = 0;
 };
 
 /// The two physical address spaces of one machine.

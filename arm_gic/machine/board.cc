@@ -50,6 +50,9 @@ struct Board::Vcpu {
     uint64_t ran = 0;           // executed this turn
     bool quantum_stop = false;  // the code hook stopped the turn
     bool psci_stop = false;     // CPU_OFF / SYSTEM_OFF / SYSTEM_RESET stopped the turn
+    bool recheck = false;       // ask the GIC before the next instruction (Board::recheck)
+    bool recheck_stop = false;  // the code hook stopped for that
+    bool irq_held = false;      // an IRQ is signalled while PSTATE.I is set: watch for the unmask
 };
 
 struct Board::MmioContext {
@@ -68,8 +71,11 @@ Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_
                                               kMinMem >> 20, kMaxMem >> 20));
     if (config_.quantum == 0) throw InputError("quantum", "expected at least 1 instruction");
     if (config_.max_insns == 0) throw InputError("--max-insns", "expected at least 1 instruction");
-    if (!gic_) gic_ = std::make_unique<NoGic>(config_.smp);
     ram_ = std::make_unique<GuestRam>(MemoryMap::kRam, config_.mem);
+    if (!gic_ && config_.gic == GicModel::Kvm)
+        gic_ = std::make_unique<KvmGic>(GicV3Config{config_.smp, 64, config_.gic_host, config_.transfer, 4},
+                                        ram_->data(), MemoryMap::kRam, config_.mem, log_);
+    if (!gic_) gic_ = std::make_unique<NoGic>(config_.smp);
     uart_.inject(config_.input);
 
     // Boot layout (docs/machine.md "Boot"): the DTB in the last 2 MiB of RAM, the initrd right
@@ -157,8 +163,18 @@ void Board::on_code(uc_engine* uc, uint64_t, uint32_t, void* user) {
         uc_emu_stop(uc);
         return;
     }
+    // The instruction before this one may have changed what the GIC signals (recheck), or
+    // unmasked an IRQ the GIC already signals: the run loop takes it before this instruction.
+    if (vc->recheck || (vc->irq_held && !irq_masked(*vc->cpu))) {
+        vc->recheck = false;
+        vc->recheck_stop = true;
+        uc_emu_stop(uc);
+        return;
+    }
     ++vc->ran;
 }
+
+void Board::recheck(uint32_t v) { vcpus_[v]->recheck = true; }
 
 uint32_t Board::on_mrs(uc_engine*, uc_arm64_reg reg, const uc_arm64_cp_reg* cp, void* user) {
     auto* vc = static_cast<Vcpu*>(user);
@@ -192,6 +208,7 @@ bool Board::sysreg(uint32_t v, uc_arm64_reg reg, const uc_arm64_cp_reg& cp, bool
     } else {
         f = read ? gic_->sysreg_read(v, id, value) : gic_->sysreg_write(v, id, cp.val);
     }
+    recheck(v);  // a timer write moves the line, an ICC access (IAR, EOI, PMR, SGI) what is signalled
     if (f) u.fault(pc, *f);
     if (read) u.set_reg(reg, value);
     u.set_pc(pc + 4);  // AArch64 item 1: a skipped access does not advance the PC
@@ -223,6 +240,7 @@ void Board::on_mmio_write(uc_engine*, uint64_t offset, unsigned size, uint64_t v
             return;
         }
         if (AccessFault f = b.gic_->mmio_write(m->vcpu, m->base + offset, size, value)) u.fail(u.pc(), *f);
+        b.recheck(m->vcpu);
     });
 }
 
@@ -321,6 +339,26 @@ void Board::update_lines(uint32_t v) {
     gic_->set_line(v, GenericTimer::kPhysIntid, vc.timer.phys().line(t));
 }
 
+void Board::run_turn(uint32_t v) {
+    Vcpu& vc = *vcpus_[v];
+    UnicornCpu& u = *vc.cpu;
+    vc.quantum_stop = vc.psci_stop = false;
+    try {
+        for (;;) {
+            vc.recheck = vc.recheck_stop = false;
+            const bool signalled = gic_->irq_pending(v);
+            if (signalled && !irq_masked(u)) enter_irq_exception(u);
+            vc.irq_held = signalled && irq_masked(u);
+            u.run(0);
+            if (!vc.recheck_stop || exit_ || vc.power != Power::Running) break;
+        }
+    } catch (const GuestFault& f) {
+        fault_ = FaultReport{v, f.pc(), f.instruction(), f.reason()};
+        stop(ExitReason::Fault);
+    }
+    vc.irq_held = vc.recheck = vc.recheck_stop = false;
+}
+
 MachineResult Board::run() {
     uint32_t last = 0;
     while (!exit_) {
@@ -336,20 +374,13 @@ MachineResult Board::run() {
             }
             if (vc.power != Power::Running) continue;
             last = v;
-            UnicornCpu& u = *vc.cpu;
             vc.quantum = std::min(config_.quantum, config_.max_insns - total_);
-            vc.quantum_stop = vc.psci_stop = false;
-            try {
-                if (gic_->irq_pending(v) && !irq_masked(u)) enter_irq_exception(u);
-                u.run(0);
-            } catch (const GuestFault& f) {
-                fault_ = FaultReport{v, f.pc(), f.instruction(), f.reason()};
-                stop(ExitReason::Fault);
-            }
+            run_turn(v);
             vc.insns += vc.ran;
             total_ += vc.ran;
             any_ran = true;
             if (exit_) break;
+            UnicornCpu& u = *vc.cpu;
             if (!vc.quantum_stop && !vc.psci_stop && vc.power == Power::Running) {
                 const uint64_t pc = u.pc();
                 if (ram_->contains(pc - 4, 4) && ram_->load<uint32_t>(pc - 4) == kWfi) {

@@ -5,8 +5,9 @@
 // secondaries stay off until PSCI CPU_ON. vCPUs run round-robin, a fixed instruction quantum each
 // (deterministic); virtual time follows retired instructions and jumps forward when every running
 // vCPU waits in WFI. Devices: PL011, the generic timer, PSCI over HVC or SMC, and an interrupt
-// controller behind InterruptController (phase 1: NoGic). A guest can never crash the emulator:
-// every fault, and the --max-insns budget, ends the run with a report.
+// controller behind InterruptController: by default KvmGic (the guest-visible GICv3 + ITS over
+// the KVM vgic model, its guest memory a view of the board's RAM), or NoGic. A guest can never
+// crash the emulator: every fault, and the --max-insns budget, ends the run with a report.
 #pragma once
 
 #include <cstdint>
@@ -20,10 +21,17 @@
 #include "arm_gic/machine/generic_timer.h"
 #include "arm_gic/machine/image_loader.h"
 #include "arm_gic/machine/irq_controller.h"
+#include "arm_gic/machine/kvm_gic.h"
 #include "arm_gic/machine/pl011.h"
 #include "core/unicorn_cpu.h"
 
 namespace irqdiff::arm::machine {
+
+/// Which interrupt controller the board builds when none is passed in.
+enum class GicModel : uint8_t {
+    Kvm,   // KvmGic: the guest-visible GICv3 + ITS of the KVM model (the product)
+    None,  // NoGic: every GIC access faults (docs/machine.md "No GIC")
+};
 
 struct BoardConfig {
     uint32_t smp = 1;
@@ -36,6 +44,9 @@ struct BoardConfig {
     uint64_t quantum = 10'000;                   // instructions per vCPU turn
     std::FILE* serial = nullptr;                 // where UART TX goes as it happens (nullptr: none)
     std::string input;                           // UART RX bytes
+    GicModel gic = GicModel::Kvm;
+    GicVersion gic_host = GicVersion::V4_1;                      // arm.gic of the host
+    kvm::TransferPoint transfer = kvm::TransferPoint::SetForwarding;  // arm.transfer
 };
 
 /// --mem bounds (policy): whole MiB, 8 MiB .. 4 GiB.
@@ -89,6 +100,10 @@ class Board {
     GuestRam& ram() { return *ram_; }
     Pl011& uart() { return uart_; }
     InterruptController& gic() { return *gic_; }
+    /// The KVM GIC when the board has one (GicModel::Kvm), else nullptr.
+    KvmGic* kvm_gic() { return dynamic_cast<KvmGic*>(gic_.get()); }
+    /// The model's event log (the KVM GIC's events).
+    EventLog& log() { return log_; }
     uint32_t vcpus() const { return static_cast<uint32_t>(vcpus_.size()); }
     UnicornCpu& cpu(uint32_t v);
     Power power(uint32_t v) const;
@@ -113,6 +128,13 @@ class Board {
     MachineResult finish(uint32_t last);
     FaultReport report(uint32_t v, uint64_t pc, const std::string& reason);
 
+    /// vCPU v changed interrupt state (an MMIO or ICC write): before its next instruction the run
+    /// loop asks the GIC again whether an IRQ is to be taken.
+    void recheck(uint32_t v);
+    /// One vCPU's turn: runs until its quantum ends, it stops (WFI, PSCI) or the run ends,
+    /// taking an IRQ whenever the GIC signals one and PSTATE.I is clear.
+    void run_turn(uint32_t v);
+
     static void on_code(uc_engine* uc, uint64_t address, uint32_t size, void* user);
     static uint32_t on_mrs(uc_engine* uc, uc_arm64_reg reg, const uc_arm64_cp_reg* cp, void* user);
     static uint32_t on_msr(uc_engine* uc, uc_arm64_reg reg, const uc_arm64_cp_reg* cp, void* user);
@@ -120,6 +142,7 @@ class Board {
     static void on_mmio_write(uc_engine* uc, uint64_t offset, unsigned size, uint64_t value, void* user);
 
     BoardConfig config_;
+    EventLog log_;
     std::unique_ptr<GuestRam> ram_;
     std::unique_ptr<InterruptController> gic_;
     Pl011 uart_;

@@ -53,13 +53,41 @@ static GicConfig host_config(const GicV3Config& c) {
     return g;
 }
 
+static void check_config(const GicV3Config& c) {
+    if (c.vcpus == 0 || c.vcpus > GicV3::kMaxVcpus)
+        throw std::invalid_argument(fmt::format("GicV3: {} vCPUs (1..{})", c.vcpus, GicV3::kMaxVcpus));
+    if (c.nr_spis % 32 || c.nr_spis > 988)
+        throw std::invalid_argument(fmt::format("GicV3: {} SPIs (a multiple of 32, at most 988)", c.nr_spis));
+}
+
 GicV3::GicV3(const GicV3Config& config, AddressSpace& guest, EventLog& log)
-    : cfg_(config), guest_(guest), log_(log) {
-    if (cfg_.vcpus == 0 || cfg_.vcpus > kMaxVcpus)
-        throw std::invalid_argument(fmt::format("GicV3: {} vCPUs (1..{})", cfg_.vcpus, kMaxVcpus));
-    if (cfg_.nr_spis % 32 || cfg_.nr_spis > 988)
-        throw std::invalid_argument(fmt::format("GicV3: {} SPIs (a multiple of 32, at most 988)", cfg_.nr_spis));
+    : cfg_(config), guest_(&guest), log_(log) {
+    check_config(cfg_);
     m_ = std::make_unique<Machine>(host_config(cfg_), log, cfg_.transfer);
+    init_state();
+}
+
+GicV3::GicV3(const GicV3Config& config, uint8_t* ram, uint64_t base, uint64_t size, EventLog& log)
+    : cfg_(config), log_(log) {
+    check_config(cfg_);
+    m_ = std::make_unique<Machine>(host_config(cfg_), log, cfg_.transfer);
+    m_->mem.guest.back_with(base, ram, size);
+    guest_ = &m_->mem.guest;
+    init_state();
+}
+
+GicV3::GicV3(const GicV3Config& config, std::unique_ptr<Machine> machine, EventLog& log)
+    : cfg_(config), log_(log), m_(std::move(machine)) {
+    check_config(cfg_);
+    if (!m_ || m_->vgic.cpus.size() != cfg_.vcpus)
+        throw std::logic_error("GicV3: adopting a machine with another vCPU count");
+    guest_ = &m_->mem.guest;
+    in_guest_.assign(cfg_.vcpus, false);
+    bpr1_.assign(cfg_.vcpus, 3);
+    eoimode_.assign(cfg_.vcpus, 0);
+}
+
+void GicV3::init_state() {
     m_->its.init(m_->gic);
     kvm().init(cfg_.vcpus);
     kvm().init_spis(cfg_.nr_spis);
@@ -69,7 +97,27 @@ GicV3::GicV3(const GicV3Config& config, AddressSpace& guest, EventLog& log)
     eoimode_.assign(cfg_.vcpus, 0);
 }
 
-kvm::Kvm GicV3::kvm() { return kvm::Kvm(m_->vgic, m_->gic, m_->its, m_->cpus, guest_, log_, cfg_.transfer); }
+std::unique_ptr<Machine> GicV3::release_machine() {
+    fold_all();
+    return std::move(m_);
+}
+
+std::vector<GicV3::CpuIfExtra> GicV3::cpuif_extra() const {
+    std::vector<CpuIfExtra> out;
+    for (uint32_t v = 0; v < cfg_.vcpus; ++v) out.push_back({bpr1_[v], eoimode_[v]});
+    return out;
+}
+
+void GicV3::set_cpuif_extra(const std::vector<CpuIfExtra>& extra) {
+    for (uint32_t v = 0; v < cfg_.vcpus && v < extra.size(); ++v) {
+        bpr1_[v] = extra[v].bpr1;
+        eoimode_[v] = extra[v].eoimode;
+    }
+}
+
+kvm::Kvm GicV3::kvm() {
+    return kvm::Kvm(m_->vgic, m_->gic, m_->its, m_->cpus, *guest_, log_, cfg_.transfer, m_->save);
+}
 
 std::vector<GicV3::Region> GicV3::mmio_regions() const {
     return {{kGicdBase, kGicdSize, "GICD"}, {kGitsBase, kGitsSize, "GITS"},

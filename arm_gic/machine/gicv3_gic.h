@@ -52,6 +52,22 @@ class GicV3 {
     /// `guest` is guest-physical memory as the KVM model reads it (ITS command queue, tables,
     /// LPI configuration and pending tables); `log` receives the model's events.
     GicV3(const GicV3Config& config, AddressSpace& guest, EventLog& log);
+    /// Machine mode: the model's own guest memory (Machine::mem.guest, which the ARM migration
+    /// driver saves and restores through) is a view of the board's RAM, `size` bytes at `base`.
+    GicV3(const GicV3Config& config, uint8_t* ram, uint64_t base, uint64_t size, EventLog& log);
+    /// Machine mode after a migration: adopts the destination machine the ARM backend's restore
+    /// steps built (its mem.guest a view of the destination board's RAM), with the guest-visible
+    /// state the stream carried (`its` the vITS MMIO state, the ICC registers the model does not hold).
+    struct CpuIfExtra {
+        uint8_t bpr1 = 3, eoimode = 0;
+    };
+    GicV3(const GicV3Config& config, std::unique_ptr<Machine> machine, EventLog& log);
+    /// Machine mode's migration: the model's machine, its vCPUs' list registers folded back into
+    /// the vgic (what pause_all_vcpus leaves: every vCPU out of the guest). The GicV3 is unusable after.
+    std::unique_ptr<Machine> release_machine();
+    std::vector<CpuIfExtra> cpuif_extra() const;
+    void set_cpuif_extra(const std::vector<CpuIfExtra>& extra);
+    const GicV3Config& config() const { return cfg_; }
 
     struct Region {
         uint64_t base, size;
@@ -117,8 +133,10 @@ class GicV3 {
     int assigned_index(uint32_t devid) const;
     void ignored(uint32_t vcpu, const std::string& what, uint64_t addr, unsigned size);
 
+    void init_state();
+
     GicV3Config cfg_;
-    AddressSpace& guest_;
+    AddressSpace* guest_;
     EventLog& log_;
     std::unique_ptr<Machine> m_;
     VitsMmio its_;

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <array>
+#include <stdexcept>
+#include <vector>
 
 namespace irqdiff {
 namespace {
@@ -101,6 +103,33 @@ TEST(Memory, HostAndGuestAreSeparateSpaces) {
     EXPECT_TRUE(m.guest.contains(0xFEE0'00B0, 4));  // the xAPIC EOI register is inside guest space
     EXPECT_EQ(m.host.name(), "host");
     EXPECT_EQ(m.guest.name(), "guest");
+}
+
+
+// Machine mode's guest RAM (docs/machine.md "Guest memory"): the KVM model reads and writes the
+// buffer Unicorn runs from, and nothing outside it exists (kvm_read_guest fails outside memslots).
+TEST(AddressSpaceView, ReadsAndWritesTheOwnersBufferAndNothingOutsideIt) {
+    std::vector<uint8_t> ram(4 * AddressSpace::kPageSize, 0);
+    AddressSpace s("guest", uint64_t{1} << 32);
+    s.back_with(0x4000'0000, ram.data(), ram.size());
+    EXPECT_TRUE(s.backed());
+    ram[0x10] = 0xAB;
+    EXPECT_EQ(s.read8(0x4000'0010).value, 0xAB);
+    EXPECT_EQ(s.write32(0x4000'1FFE, 0x11223344), MemFault::None);  // across a page boundary
+    EXPECT_EQ(ram[0x1FFE], 0x44);
+    EXPECT_EQ(ram[0x2001], 0x11);
+    EXPECT_EQ(s.write64(0x4000'3000, 0x0102030405060708ull), MemFault::None);
+    EXPECT_EQ(ram[0x3000], 0x08);
+    ram[0x3000] = 0x99;  // the owner's writes are seen through the cached page
+    EXPECT_EQ(s.read8(0x4000'3000).value, 0x99);
+    EXPECT_EQ(s.read32(0x3FFF'FFFC).fault, MemFault::OutOfRange);
+    EXPECT_EQ(s.read32(0x4000'3FFE).fault, MemFault::OutOfRange);  // straddles the end
+    EXPECT_EQ(s.write8(0x4000'4000, 1), MemFault::OutOfRange);
+    EXPECT_EQ(s.pages_allocated(), 0u);
+    EXPECT_THROW(AddressSpace copy(s), std::logic_error);
+    EXPECT_THROW(s.back_with(0x4000'0000, ram.data(), ram.size()), std::logic_error);
+    AddressSpace t("t", 1 << 20);
+    EXPECT_THROW(t.back_with(0x800, ram.data(), ram.size()), std::logic_error);  // not page-aligned
 }
 
 }  // namespace

@@ -155,14 +155,18 @@ TEST(MachineFault, AnUnmappedReadNamesTheAddressAndTheInstruction) {
     EXPECT_NE(r.fault->reason.find("0x20000000"), std::string::npos) << r.fault->reason;
 }
 
-TEST(MachineFault, GicMmioWithoutAGicModelIsAGuestFaultSayingSo_Phase1) {
-    MachineResult r = run_image(program({movz(1, 0x0800, 16), 0xB9400020}));
+TEST(MachineFault, GicMmioWithoutAGicModelIsAGuestFaultSayingSo_NoGic) {
+    BoardConfig c;
+    c.gic = GicModel::None;
+    MachineResult r = run_image(program({movz(1, 0x0800, 16), 0xB9400020}), c);
     ASSERT_TRUE(r.fault);
     EXPECT_NE(r.fault->reason.find("no GIC model is attached"), std::string::npos) << r.fault->reason;
 }
 
-TEST(MachineFault, IccSystemRegisterWithoutAGicModelIsAGuestFault_Phase1) {
-    MachineResult r = run_image(program({0xD538CC00}));  // mrs x0, icc_iar1_el1 (S3_0_C12_C12_0)
+TEST(MachineFault, IccSystemRegisterWithoutAGicModelIsAGuestFault_NoGic) {
+    BoardConfig c;
+    c.gic = GicModel::None;
+    MachineResult r = run_image(program({0xD538CC00}), c);  // mrs x0, icc_iar1_el1 (S3_0_C12_C12_0)
     ASSERT_TRUE(r.fault);
     EXPECT_EQ(r.fault->pc, 0x4008'0000u);
     EXPECT_NE(r.fault->reason.find("S3_0_C12_C12_0"), std::string::npos) << r.fault->reason;

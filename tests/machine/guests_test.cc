@@ -139,10 +139,11 @@ TEST(MachineIrq, TheBoardTakesAnIrqTheControllerSignalsAtVbarPlus0x280_Unicorn5)
     EXPECT_GT(r.virtual_ticks, 100'000u);
 }
 
-TEST(MachineIrq, WithoutAGicTheIrqGuestFaultsAtItsIccAccessOrWaitsOut_Phase1) {
+TEST(MachineIrq, WithoutAGicTheIrqGuestFaultsAtItsIccAccessOrWaitsOut_NoGic) {
     IRQDIFF_NEED_GUESTS();
     BoardConfig c;
     c.max_insns = 500'000;
+    c.gic = GicModel::None;
     MachineResult r = run_image(guest("irq"), c);
     // NoGic never signals an IRQ: the timer's line wakes WFI (placeholder policy) without an entry,
     // so the guest spins in its WFI loop until the budget.
@@ -154,6 +155,7 @@ struct FaultCase {
     ExitReason exit;
     const char* reason;
     const char* instruction;
+    GicModel gic = GicModel::Kvm;
 };
 
 class MachineGuestFaults : public ::testing::TestWithParam<FaultCase> {};
@@ -163,6 +165,7 @@ TEST_P(MachineGuestFaults, StopTheRunWithAReportNeverACrash) {
     BoardConfig c;
     c.append = GetParam().bootargs;
     c.max_insns = 3'000'000;
+    c.gic = GetParam().gic;
     MachineResult r = run_image(guest("fault"), c);
     EXPECT_EQ(r.exit, GetParam().exit);
     ASSERT_TRUE(r.fault);
@@ -176,7 +179,7 @@ INSTANTIATE_TEST_SUITE_P(
     Faults, MachineGuestFaults,
     ::testing::Values(FaultCase{"undef", ExitReason::Fault, "undefined instruction", "0x00000000"},
                       FaultCase{"unmapped", ExitReason::Fault, "read of 4 bytes at 0x20000000", "ldr"},
-                      FaultCase{"gic", ExitReason::Fault, "GICD (distributor) at 0x8000004", "ldr"},
+                      FaultCase{"gic", ExitReason::Fault, "GICD (distributor) at 0x8000004", "ldr", GicModel::None},
                       FaultCase{"smc", ExitReason::Fault, "PSCI conduit is hvc", "smc #0"},
                       FaultCase{"runaway", ExitReason::Budget, "--max-insns 3000000", "nop"}),
     [](const auto& info) { return std::string(info.param.bootargs); });

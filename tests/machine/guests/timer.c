@@ -31,6 +31,12 @@ void guest_main(const void* dtb) {
     check(tval > 0 && tval <= 5000000, "CNTV_TVAL_EL0 = CVAL - CNTVCT (%ld)", tval);
     check((READ(cntv_ctl_el0) & 4) == 0, "ISTATUS clear before the deadline");
 
+    // reference/arm_virt_machine.md §1, §7: GICD 0x0800_0000, CPU 0's SGI_base 0x080B_0000.
+    *(volatile unsigned*)0x08000000ul = 2;                                // GICD_CTLR.EnableGrp1A
+    *(volatile unsigned char*)(0x080B0000ul + 0x400 + 27) = 0x80;         // GICR_IPRIORITYR
+    *(volatile unsigned*)(0x080B0000ul + 0x100) = 1u << 27;               // GICR_ISENABLER0
+    WRITE(s3_0_c4_c6_0, 0xF0);                                            // ICC_PMR_EL1
+    WRITE(s3_0_c12_c12_7, 1);                                             // ICC_IGRPEN1_EL1
     // Arm the virtual timer 1 s of virtual time ahead (62.5 M ticks) and wait in WFI: the run
     // would need 62.5 M instructions to get there; time jumps instead.
     unsigned long start = READ(cntvct_el0);
