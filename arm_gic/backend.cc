@@ -11,6 +11,7 @@
 #include "arm_gic/policies.h"
 #include "arm_gic/trace_points.h"
 #include "arm_gic/vmm/qemu.h"
+#include "core/byte_stream.h"
 #include "core/migration_driver.h"
 
 namespace irqdiff::arm {
@@ -35,6 +36,22 @@ struct Stream {
     std::vector<Gicr> gicr;
     std::vector<CpuIf> cpuif;
     uint64_t its_ctlr = 0, its_cbaser = 0, its_creadr = 0, its_cwriter = 0, its_baser0 = 0, its_baser1 = 0;
+    // Machine mode only (docs/machine.md "Migration"): what else kvm_arm_gicv3_get saves, for the
+    // PPIs and SPIs a real guest uses (scenarios have none). Per vCPU: GICR IGROUPR0, ISACTIVER0,
+    // ICFGR1, IPRIORITYR4..7 (PPI bytes); the distributor's SPI registers, one entry per 32 SPIs.
+    struct MachineGicr {
+        uint32_t igroupr0 = 0, isactiver0 = 0, icfgr1 = 0;
+        uint32_t ppi_enable = 0, ppi_pending = 0;  // GICR_ISENABLER0 / ISPENDR0 bits 16..31
+        std::array<uint32_t, 4> ppi_priority{};
+    };
+    struct SpiWord {
+        uint32_t igroupr = 0, isenabler = 0, ispendr = 0, isactiver = 0;
+        std::array<uint32_t, 2> icfgr{};
+        std::array<uint32_t, 8> ipriorityr{};
+        std::array<uint64_t, 32> irouter{};
+    };
+    std::vector<MachineGicr> machine_gicr;
+    std::vector<SpiWord> spis;
     bool written = false;  // the GIC's registers are in the stream
     bool started = false;  // a start step ran on the destination
     bool sgis_restored = false;  // restore_gicr_ctlr wrote the SGI_base registers on the destination
@@ -193,6 +210,160 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         boot();
     }
 
+    /// Machine mode (docs/machine.md "Migration"): the VM machine mode built is the source
+    /// (`source` nullptr: an incoming VM, `--restore`); `device_ids` are its assigned devices'
+    /// guest DeviceIDs, in scenario device order; the machines have `nr_spis` SPIs.
+    ArmBackend(const BackendContext& ctx, std::unique_ptr<Machine> source, std::vector<uint32_t> device_ids,
+               uint32_t nr_spis)
+        : MigrationDriver(ctx),
+          config_(GicConfig::from_policy(ctx.policy)),
+          transfer_(kvm::transfer_point(ctx.policy)),
+          save_(kvm::kSavePolicy.read(ctx.policy)),
+          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
+          gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
+          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)),
+          its_regs_order_(vmm::kItsRegsPolicy.read(ctx.policy)),
+          vsgi_ispendr_(kvm::kVsgiIspendrPolicy.read(ctx.policy)),
+          guest_nassgireq_(kGuestNassgireqPolicy.read(ctx.policy)),
+          machine_mode_(true),
+          nr_spis_(nr_spis),
+          device_ids_(std::move(device_ids)) {
+        vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
+        cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
+        config_.redistributor_count = scenario_.vcpus;
+        external_stream_ = true;
+        if (source) adopt_source(std::move(source));
+    }
+
+    // ---- machine mode's stream (docs/machine_stream.md, section GIC_ and DEVS) -----------------
+    void write_stream(ByteWriter& w) const {
+        const Stream& st = transit();
+        size_t at = w.begin_section("GIC_");
+        w.u32(st.gicd_ctlr);
+        w.u32(static_cast<uint32_t>(st.gicr.size()));
+        for (size_t v = 0; v < st.gicr.size(); ++v) {
+            const Stream::Gicr& g = st.gicr[v];
+            w.u64(g.propbaser), w.u64(g.pendbaser), w.u64(g.ctlr), w.u32(g.isenabler0), w.u32(g.ispendr0);
+            for (uint32_t p : g.ipriorityr) w.u32(p);
+            w.u8(st.cpuif[v].pmr), w.boolean(st.cpuif[v].grp0), w.boolean(st.cpuif[v].grp1);
+            const Stream::MachineGicr& m = st.machine_gicr.at(v);
+            w.u32(m.igroupr0), w.u32(m.isactiver0), w.u32(m.icfgr1), w.u32(m.ppi_enable), w.u32(m.ppi_pending);
+            for (uint32_t p : m.ppi_priority) w.u32(p);
+        }
+        w.u32(static_cast<uint32_t>(st.spis.size()));
+        for (const Stream::SpiWord& x : st.spis) {
+            w.u32(x.igroupr), w.u32(x.isenabler), w.u32(x.ispendr), w.u32(x.isactiver);
+            for (uint32_t c : x.icfgr) w.u32(c);
+            for (uint32_t p : x.ipriorityr) w.u32(p);
+            for (uint64_t r : x.irouter) w.u64(r);
+        }
+        for (uint64_t r : {st.its_ctlr, st.its_cbaser, st.its_creadr, st.its_cwriter, st.its_baser0, st.its_baser1})
+            w.u64(r);
+        w.end_section(at);
+        at = w.begin_section("DEVS");
+        w.u32(static_cast<uint32_t>(device_images().size()));
+        for (const DeviceImage& d : device_images()) {
+            w.boolean(d.msix_programmed);
+            w.u32(static_cast<uint32_t>(d.held.size()));
+            for (bool h : d.held) w.boolean(h);
+            w.u32(static_cast<uint32_t>(d.msix.size()));
+            for (const MsixEntry& e : d.msix) w.u64(e.address), w.u32(e.data);
+        }
+        w.end_section(at);
+    }
+    static Stream read_gic_section(ByteReader& in, uint32_t vcpus, uint32_t nr_spis) {
+        ByteReader r = in.section("GIC_");
+        Stream st;
+        st.gicd_ctlr = r.u32("GICD_CTLR");
+        r.u32_in("redistributor count", vcpus, vcpus);
+        for (uint32_t v = 0; v < vcpus; ++v) {
+            Stream::Gicr g;
+            g.propbaser = r.u64("GICR_PROPBASER");
+            g.pendbaser = r.u64("GICR_PENDBASER");
+            g.ctlr = r.u64("GICR_CTLR");
+            g.isenabler0 = r.u32("GICR_ISENABLER0");
+            g.ispendr0 = r.u32("GICR_ISPENDR0");
+            for (uint32_t& p : g.ipriorityr) p = r.u32("GICR_IPRIORITYR0..3");
+            st.gicr.push_back(g);
+            Stream::CpuIf c;
+            c.pmr = r.u8("ICC_PMR_EL1");
+            c.grp0 = r.boolean("ICC_IGRPEN0_EL1");
+            c.grp1 = r.boolean("ICC_IGRPEN1_EL1");
+            st.cpuif.push_back(c);
+            Stream::MachineGicr m;
+            m.igroupr0 = r.u32("GICR_IGROUPR0");
+            m.isactiver0 = r.u32("GICR_ISACTIVER0");
+            m.icfgr1 = r.u32("GICR_ICFGR1");
+            m.ppi_enable = r.u32("GICR_ISENABLER0 (PPIs)");
+            m.ppi_pending = r.u32("GICR_ISPENDR0 (PPIs)");
+            for (uint32_t& p : m.ppi_priority) p = r.u32("GICR_IPRIORITYR4..7");
+            st.machine_gicr.push_back(m);
+        }
+        r.u32_in("SPI register words", nr_spis / 32, nr_spis / 32);
+        for (uint32_t i = 0; i < nr_spis / 32; ++i) {
+            Stream::SpiWord x;
+            x.igroupr = r.u32("GICD_IGROUPR");
+            x.isenabler = r.u32("GICD_ISENABLER");
+            x.ispendr = r.u32("GICD_ISPENDR");
+            x.isactiver = r.u32("GICD_ISACTIVER");
+            for (uint32_t& c : x.icfgr) c = r.u32("GICD_ICFGR");
+            for (uint32_t& p : x.ipriorityr) p = r.u32("GICD_IPRIORITYR");
+            for (uint64_t& a : x.irouter) a = r.u64("GICD_IROUTER");
+            st.spis.push_back(x);
+        }
+        for (uint64_t* reg : {&st.its_ctlr, &st.its_cbaser, &st.its_creadr, &st.its_cwriter, &st.its_baser0,
+                              &st.its_baser1})
+            *reg = r.u64("GITS register");
+        r.finish("the GIC_ section");
+        st.written = true;
+        return st;
+    }
+    static std::vector<DeviceImage> read_devices_section(ByteReader& in, const std::vector<uint32_t>& events) {
+        ByteReader r = in.section("DEVS");
+        const uint32_t n = static_cast<uint32_t>(events.size());
+        r.u32_in("device count", n, n);
+        std::vector<DeviceImage> out;
+        for (uint32_t d = 0; d < n; ++d) {
+            DeviceImage img;
+            img.msix_programmed = r.boolean("msix_programmed");
+            r.u32_in("held vector count", events[d], events[d]);
+            for (uint32_t v = 0; v < events[d]; ++v) img.held.push_back(r.boolean("held"));
+            r.u32_in("MSI-X entry count", events[d], events[d]);
+            for (uint32_t v = 0; v < events[d]; ++v) {
+                MsixEntry e;
+                e.address = r.u64("MSI-X address");
+                e.data = r.u32("MSI-X data");
+                img.msix.push_back(e);
+            }
+            out.push_back(std::move(img));
+        }
+        r.finish("the DEVS section");
+        return out;
+    }
+    /// The save side is over and its stream written: the source machine is destroyed.
+    void drop_source() { destroy_source(); }
+    /// An incoming VM: a fresh destination machine (prepared by `prepare`: its guest memory the
+    /// destination board's RAM) with the stream's GIC and device parts.
+    void incoming(ByteReader& in, const std::function<void(Machine&)>& prepare,
+                  const std::vector<uint32_t>& events) {
+        Stream st = read_gic_section(in, scenario_.vcpus, nr_spis_);
+        std::vector<DeviceImage> devices = read_devices_section(in, events);
+        std::unique_ptr<Machine> m = make_machine(true);
+        prepare(*m);
+        adopt_destination(std::move(m), std::move(devices), std::move(st));
+    }
+    using MigrationDriver::release_destination;
+    using MigrationDriver::vm_gone;
+    Machine& active_machine() { return active(); }
+    void run_step(Side side, uint16_t step) {
+        Action a;
+        a.kind = StepKind::Migrate;
+        a.side = side;
+        a.step = step;
+        a.migrating = true;
+        apply(a);
+    }
+
     std::string_view arch() const override { return "arm"; }
 
     void apply_step(const Action& a) {
@@ -309,13 +480,14 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                   to_string(transfer_));
         h->its.init(h->gic);
         h->kvm().init(scenario_.vcpus);
+        if (nr_spis_) h->kvm().init_spis(nr_spis_);
         h->vgic.irqfd_deassign = irqfd_deassign_;
         h->vgic.vsgi_ispendr = vsgi_ispendr_;
         plug_devices(*h, destination, [&](uint32_t d) {
             const Device& dev = scenario_.devices[d];
             // An IPI device is a sending vCPU: its entry here is an empty placeholder.
             PciDevice state(dev.name, dev.passthrough, dev.kind == DeviceKind::Msi ? dev.vectors : 0);
-            state.guest_id = GuestLayout::device_id(d);
+            state.guest_id = machine_mode_ ? device_ids_.at(d) : GuestLayout::device_id(d);
             if (dev.passthrough) state.host_id = h->its.add_device(h->gic, dev.vectors);
             return state;
         });
@@ -489,6 +661,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             const CpuInterface& cpu = h.gic.cpu(r);
             st.cpuif.push_back({cpu.read_pmr(), cpu.read_igrpen0(), cpu.read_igrpen1()});
         }
+        if (machine_mode_) save_machine_gic_state(kvm);
         st.its_ctlr = kvm.its_read(GITS_CTLR);
         st.its_cbaser = kvm.its_read(GITS_CBASER);
         st.its_creadr = kvm.its_read(GITS_CREADR);
@@ -496,6 +669,73 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         st.its_baser0 = kvm.its_read(gits_baser(0));
         st.its_baser1 = kvm.its_read(gits_baser(1));
         st.written = true;
+    }
+
+    /// Machine mode: the rest of kvm_arm_gicv3_get for PPIs and SPIs (QEMU hw/intc/arm_gicv3_kvm.c:
+    /// the redistributors' IGROUPR0, ISACTIVER0, ICFGR1, IPRIORITYR; the distributor's SPI
+    /// IGROUPR, ISENABLER, ISPENDR, ISACTIVER, ICFGR, IPRIORITYR, IROUTER), read as the guest reads them.
+    void save_machine_gic_state(kvm::Kvm& kvm) {
+        Stream& st = transit();
+        st.machine_gicr.clear();
+        st.spis.clear();
+        for (uint32_t v = 0; v < scenario_.vcpus; ++v) {
+            Stream::MachineGicr m;
+            m.igroupr0 = static_cast<uint32_t>(kvm.redist_read(v, kGicrSgiFrame + 0x80, 4, false));
+            m.isactiver0 = static_cast<uint32_t>(kvm.redist_read(v, kGicrSgiFrame + 0x300, 4, false));
+            m.icfgr1 = static_cast<uint32_t>(kvm.redist_read(v, kGicrSgiFrame + 0xC04, 4, false));
+            // The SGI bits travel in Gicr (sgi_uaccess_*); these registers' PPI bits here.
+            m.ppi_enable = static_cast<uint32_t>(kvm.redist_read(v, kGicrSgiFrame + GICR_ISENABLER0, 4, false)) & 0xFFFF'0000u;
+            m.ppi_pending = static_cast<uint32_t>(kvm.redist_read(v, kGicrSgiFrame + GICR_ISPENDR0, 4, false)) & 0xFFFF'0000u;
+            for (unsigned w = 0; w < 4; ++w)
+                m.ppi_priority[w] = static_cast<uint32_t>(kvm.redist_read(v, kGicrSgiFrame + GICR_IPRIORITYR0 + 16 + 4 * w, 4, false));
+            st.machine_gicr.push_back(m);
+        }
+        for (uint32_t i = 0; i < nr_spis_ / 32; ++i) {
+            const uint64_t n = i + 1;  // register word n covers INTIDs 32n..32n+31
+            Stream::SpiWord x;
+            x.igroupr = static_cast<uint32_t>(kvm.dist_read(0, 0x080 + 4 * n, 4));
+            x.isenabler = static_cast<uint32_t>(kvm.dist_read(0, 0x100 + 4 * n, 4));
+            x.ispendr = static_cast<uint32_t>(kvm.dist_read(0, 0x200 + 4 * n, 4));
+            x.isactiver = static_cast<uint32_t>(kvm.dist_read(0, 0x300 + 4 * n, 4));
+            for (unsigned c = 0; c < 2; ++c) x.icfgr[c] = static_cast<uint32_t>(kvm.dist_read(0, 0xC00 + 8 * n + 4 * c, 4));
+            for (unsigned p = 0; p < 8; ++p)
+                x.ipriorityr[p] = static_cast<uint32_t>(kvm.dist_read(0, 0x400 + 32 * n + 4 * p, 4));
+            for (unsigned r = 0; r < 32; ++r) x.irouter[r] = kvm.dist_read(0, 0x6000 + 8 * (32 * n + r), 8);
+            st.spis.push_back(x);
+        }
+    }
+    /// kvm_arm_gicv3_put's order for the same registers: the redistributors' after their SGI
+    /// state, then the distributor's SPIs (groups, enables cleared then set, pending cleared then
+    /// set, active, configuration, priorities, routing).
+    void restore_machine_gic_state(kvm::Kvm& kvm) {
+        const Stream& st = transit();
+        for (uint32_t v = 0; v < scenario_.vcpus && v < st.machine_gicr.size(); ++v) {
+            const Stream::MachineGicr& m = st.machine_gicr[v];
+            kvm.redist_write(v, kGicrSgiFrame + 0x80, m.igroupr0, 4);
+            kvm.redist_write(v, kGicrSgiFrame + 0xC04, m.icfgr1, 4);
+            for (unsigned w = 0; w < 4; ++w)
+                kvm.redist_write(v, kGicrSgiFrame + GICR_IPRIORITYR0 + 16 + 4 * w, m.ppi_priority[w], 4);
+            kvm.redist_write(v, kGicrSgiFrame + GICR_ICENABLER0, 0xFFFF'0000u, 4);
+            kvm.redist_write(v, kGicrSgiFrame + GICR_ISENABLER0, m.ppi_enable, 4);
+            kvm.redist_write(v, kGicrSgiFrame + GICR_ICPENDR0, 0xFFFF'0000u, 4);
+            kvm.redist_write(v, kGicrSgiFrame + GICR_ISPENDR0, m.ppi_pending, 4);
+            kvm.redist_write(v, kGicrSgiFrame + 0x380, 0xFFFF'0000u, 4);  // ICACTIVER0 (PPIs)
+            kvm.redist_write(v, kGicrSgiFrame + 0x300, m.isactiver0 & 0xFFFF'0000u, 4);
+        }
+        for (uint32_t i = 0; i < st.spis.size(); ++i) {
+            const uint64_t n = i + 1;
+            const Stream::SpiWord& x = st.spis[i];
+            kvm.dist_write(0, 0x080 + 4 * n, x.igroupr, 4);
+            kvm.dist_write(0, 0x180 + 4 * n, ~0u, 4);
+            kvm.dist_write(0, 0x100 + 4 * n, x.isenabler, 4);
+            kvm.dist_write(0, 0x280 + 4 * n, ~0u, 4);
+            kvm.dist_write(0, 0x200 + 4 * n, x.ispendr, 4);
+            kvm.dist_write(0, 0x380 + 4 * n, ~0u, 4);
+            kvm.dist_write(0, 0x300 + 4 * n, x.isactiver, 4);
+            for (unsigned c = 0; c < 2; ++c) kvm.dist_write(0, 0xC00 + 8 * n + 4 * c, x.icfgr[c], 4);
+            for (unsigned p = 0; p < 8; ++p) kvm.dist_write(0, 0x400 + 32 * n + 4 * p, x.ipriorityr[p], 4);
+            for (unsigned r = 0; r < 32; ++r) kvm.dist_write(0, 0x6000 + 8 * (32 * n + r), x.irouter[r], 8);
+        }
     }
 
     // ---- restore steps (on the destination) --------------------------------------------------
@@ -527,6 +767,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
             cpu.write_igrpen0(transit().cpuif[v].grp0);
             cpu.write_igrpen1(transit().cpuif[v].grp1);
         }
+        if (machine_mode_) restore_machine_gic_state(kvm);
         transit().sgis_restored = true;
     }
     /// kvm_arm_its_post_load's register writes, in arm.vmm_its_regs's order.
@@ -568,6 +809,9 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     vmm::ItsRegsOrder its_regs_order_;
     kvm::VsgiIspendr vsgi_ispendr_;
     bool guest_nassgireq_;
+    bool machine_mode_ = false;         // docs/machine.md "Migration"
+    uint32_t nr_spis_ = 0;              // machine mode's SPIs (scenarios have none)
+    std::vector<uint32_t> device_ids_;  // machine mode: the assigned devices' guest DeviceIDs
 };
 
 }  // namespace
@@ -590,6 +834,76 @@ BackendInfo arm_backend_info() {
                          GuestKind::Unicorn}},
                        arm_policies(),
                        tp::trace_points()};
+}
+
+}  // namespace irqdiff::arm
+
+namespace irqdiff::arm {
+namespace {
+
+/// LiveMigration over an ArmBackend whose scenario describes the machine: its vCPUs, its
+/// assigned devices (passthrough MSI devices) and one live migration.
+class LiveMigrationImpl final : public LiveMigration {
+   public:
+    LiveMigrationImpl(const Options& o, const PolicyValues& policy, EventLog& log, std::unique_ptr<Machine> source)
+        : scenario_(make_scenario(o)), policy_(policy) {
+        std::vector<uint32_t> ids;
+        for (const auto& [devid, events] : o.devices) {
+            ids.push_back(devid);
+            events_.push_back(events);
+        }
+        backend_ = std::make_unique<ArmBackend>(BackendContext{scenario_, policy_, log, guest_log_}, std::move(source),
+                                                std::move(ids), o.nr_spis);
+        plan_ = ArmBackend::make_plan(ArmBackend::plan_table());
+    }
+    const MigrationPlan& plan() const override { return *plan_; }
+    void save_step(uint16_t step) override { backend_->run_step(Side::Save, step); }
+    void write_stream(ByteWriter& out) override {
+        backend_->write_stream(out);
+        backend_->drop_source();
+    }
+    void incoming(ByteReader& in, const std::function<void(Machine&)>& prepare) override {
+        backend_->incoming(in, prepare, events_);
+    }
+    void restore_step(uint16_t step) override { backend_->run_step(Side::Restore, step); }
+    Machine& active() override { return backend_->active_machine(); }
+    std::unique_ptr<Machine> release_destination() override { return backend_->release_destination(); }
+    bool vm_gone() const override { return backend_->vm_gone(); }
+
+   private:
+    static Scenario make_scenario(const Options& o) {
+        Scenario s;
+        s.file = "<machine>";
+        s.name = "machine";
+        s.arches = {"arm"};
+        s.vcpus = o.vcpus;
+        for (const auto& [devid, events] : o.devices) {
+            Device d;
+            d.name = fmt::format("vfio{:#x}", devid);
+            d.kind = DeviceKind::Msi;
+            d.vectors = events;
+            d.passthrough = true;
+            s.devices.push_back(d);
+        }
+        Step m;
+        m.kind = StepKind::Migrate;
+        s.steps.push_back(m);
+        return s;
+    }
+
+    Scenario scenario_;
+    PolicyValues policy_;
+    GuestLog guest_log_;
+    std::vector<uint32_t> events_;
+    std::unique_ptr<ArmBackend> backend_;
+    std::shared_ptr<const MigrationPlan> plan_;
+};
+
+}  // namespace
+
+std::unique_ptr<LiveMigration> make_live_migration(const LiveMigration::Options& options, const PolicyValues& policy,
+                                                   EventLog& log, std::unique_ptr<Machine> source) {
+    return std::make_unique<LiveMigrationImpl>(options, policy, log, std::move(source));
 }
 
 }  // namespace irqdiff::arm

@@ -6,10 +6,15 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
+#include "arm_gic/hw/config.h"
+#include "arm_gic/kvm/transfer.h"
 #include "arm_gic/machine/board.h"
 #include "arm_gic/machine/memory_map.h"
+#include "arm_gic/machine/migration.h"
+#include "arm_gic/policies.h"
 #include "core/errors.h"
 
 namespace irqdiff::cli {
@@ -19,8 +24,8 @@ namespace am = irqdiff::arm::machine;
 CLI::App* add_machine_command(CLI::App& app, MachineArgs& a) {
     CLI::App* m = app.add_subcommand(
         "machine", "Boot an AArch64 bare-metal image on a QEMU-virt-compatible board (docs/machine.md)");
-    m->add_option("IMAGE", a.image, "Raw binary, arm64 Image or ELF; loaded at RAM + 0x80000 (0x40080000)")
-        ->required();
+    m->add_option("IMAGE", a.image,
+                  "Raw binary, arm64 Image or ELF; loaded at RAM + 0x80000 (0x40080000); not with --restore");
     m->add_option("--smp", a.smp, "Number of vCPUs, 1 to 64 (secondaries start with PSCI CPU_ON)");
     m->add_option("--mem", a.mem, "RAM size at 0x40000000: N (MiB), NK, NM or NG; 8M to 4G (default 128M)");
     m->add_option("--psci", a.psci, "PSCI conduit the device tree names: hvc or smc (the other is undefined)")
@@ -33,7 +38,21 @@ CLI::App* add_machine_command(CLI::App& app, MachineArgs& a) {
     m->add_option("--dump-dtb", a.dump_dtb, "Write the device tree blob the guest gets to FILE");
     m->add_option("--max-insns", a.max_insns,
                   "Stop after this many instructions of all vCPUs together (exit reason budget; default 1e9)");
-    m->add_flag("--json", a.json, "Print one JSON document: exit reason, fault, per-vCPU instructions, UART text");
+    m->add_flag("--json", a.json,
+                "Print one JSON document: exit reason, fault, per-vCPU instructions, interrupts, migrations, UART text");
+    m->add_option("--policy", a.policy, "KEY=VALUE of the arm catalogue for both hosts (irqdiff list policies)");
+    m->add_option("--dest-policy", a.dest_policy,
+                  "KEY=VALUE for the destination host only, on top of --policy (e.g. arm.gic=v4.0)");
+    m->add_option("--order", a.order,
+                  "Restore order: a named order (qemu, cloud_hypervisor, devices_before_bypass) or STEP,STEP,...");
+    m->add_option("--migrate-on", a.migrate_on,
+                  "Migrate whenever the UART prints this text (default: the bare-metal test prompt; \"\" = never)");
+    m->add_option("--migrate-at-insns", a.migrate_at_insns, "Migrate once all vCPUs together retired N instructions");
+    m->add_option("--stream", a.stream, "Keep the (last) migration stream in FILE (docs/machine_stream.md)");
+    m->add_option("--restore", a.restore, "Resume a VM from a migration stream FILE instead of booting IMAGE");
+    m->add_option("--key", a.key, "What is sent to the UART once the VM runs on the destination (default: a newline)");
+    m->add_option("--assign", a.assign,
+                  "DEVID[:EVENTS] or all: guest DeviceIDs that are passthrough (VFIO) devices (docs/machine.md)");
     return m;
 }
 
@@ -65,6 +84,20 @@ std::vector<uint8_t> read_file(const std::string& path, const std::string& place
     return am::read_image_file(path, place, max);
 }
 
+nlohmann::json to_json(const am::MigrationReport& m) {
+    nlohmann::json j;
+    j["steps"] = m.steps;
+    j["order"] = m.order;
+    j["source_policy"] = m.source_policy;
+    j["dest_policy"] = m.dest_policy;
+    j["stream_bytes"] = m.stream_bytes;
+    j["vm_gone"] = m.vm_gone;
+    nlohmann::json lpis = nlohmann::json::array();
+    for (const am::LpiTrace& t : m.lpis) lpis.push_back({{"vcpu", t.vcpu}, {"intid", t.intid}, {"where", t.where}});
+    j["lpis"] = lpis;
+    return j;
+}
+
 nlohmann::json to_json(const am::MachineResult& r) {
     nlohmann::json j;
     j["exit"] = am::to_string(r.exit);
@@ -86,6 +119,58 @@ nlohmann::json to_json(const am::MachineResult& r) {
     j["vcpus"] = vcpus;
     j["uart"] = r.uart;
     return j;
+}
+
+/// --order: a named order, or STEP,STEP,... (MigrationPlan::resolve checks the names and rules).
+OrderSpec parse_order_option(const std::string& text) {
+    OrderSpec spec;
+    spec.loc = SourceLoc{"--order", 0, 0};
+    if (text.find(',') == std::string::npos) {
+        spec.kind = OrderSpec::Kind::Named;
+        spec.name = text;
+        return spec;
+    }
+    spec.kind = OrderSpec::Kind::Explicit;
+    size_t from = 0;
+    while (from <= text.size()) {
+        const size_t comma = std::min(text.find(',', from), text.size());
+        spec.steps.push_back(text.substr(from, comma - from));
+        spec.step_locs.push_back(spec.loc);
+        from = comma + 1;
+    }
+    return spec;
+}
+
+/// --assign DEVID[:EVENTS] (hex 0x.. or decimal; EVENTS default 32) or all.
+std::vector<am::Assignment> parse_assign(const std::vector<std::string>& items) {
+    std::vector<am::Assignment> out;
+    for (const std::string& item : items) {
+        if (item == "all") {
+            out.push_back(am::Assignment{0, 32, true});
+            continue;
+        }
+        const size_t colon = item.find(':');
+        auto number = [&](const std::string& t, uint64_t max) {
+            size_t used = 0;
+            uint64_t v = 0;
+            try {
+                if (t.empty() || t[0] == '-' || t[0] == '+') throw std::invalid_argument("sign");
+                v = std::stoull(t, &used, 0);
+            } catch (const std::exception&) {
+                used = 0;
+            }
+            if (used != t.size() || t.empty() || v > max)
+                throw InputError("--assign", fmt::format("'{}': expected DEVID[:EVENTS] (DeviceID up to {:#x}, 1 to 2048 "
+                                                         "events) or all", one_line(item), am::kMaxAssignDevid));
+            return v;
+        };
+        am::Assignment as;
+        as.devid = static_cast<uint32_t>(number(item.substr(0, colon), am::kMaxAssignDevid));
+        if (colon != std::string::npos) as.events = static_cast<uint32_t>(number(item.substr(colon + 1), 2048));
+        if (as.events == 0) throw InputError("--assign", fmt::format("'{}': a device has at least 1 event", item));
+        out.push_back(as);
+    }
+    return out;
 }
 
 struct FileCloser {
@@ -129,20 +214,73 @@ int cmd_machine(const MachineArgs& a) {
             throw InputError("--serial", fmt::format("'{}': cannot write: {}", serial, std::strerror(errno)));
         c.serial = serial_file.f;
     }
-    const std::vector<uint8_t> image = read_file(a.image, "IMAGE", c.mem);
+    const std::vector<PolicySpec> catalogue = arm::arm_policies();
+    am::MigrateOptions mo;
+    for (const std::string& p : a.policy) mo.policy.push_back(parse_policy_assignment(catalogue, p, "--policy"));
+    for (const std::string& p : a.dest_policy)
+        mo.dest_policy.push_back(parse_policy_assignment(catalogue, p, "--dest-policy"));
+    mo.order = parse_order_option(a.order);
+    mo.key = a.key;
+    mo.stream_path = a.stream;
+    {
+        const PolicyValues src = resolve_policy(catalogue, {}, mo.policy);
+        c.gic_host = arm::GicConfig::from_policy(src).version;
+        c.transfer = arm::kvm::transfer_point(src);
+    }
+    c.migrate_on = a.migrate_on;
+    c.migrate_at_insns = a.migrate_at_insns;
+    c.assign = parse_assign(a.assign);
 
-    am::Board board(std::move(c), image);
+    std::unique_ptr<am::Board> board;
+    std::vector<am::MigrationReport> migrations;
+    if (a.restore) {
+        if (!a.image.empty()) throw InputError("IMAGE", "give either an IMAGE to boot or --restore FILE, not both");
+        const std::vector<uint8_t> stream = read_file(*a.restore, "--restore", uint64_t{8} << 30);
+        migrations.emplace_back();
+        board = am::restore_machine(c, stream, mo, migrations.back());
+    } else {
+        if (a.image.empty()) throw InputError("IMAGE", "expected an image to boot (or --restore FILE)");
+        const std::vector<uint8_t> image = read_file(a.image, "IMAGE", c.mem);
+        board = std::make_unique<am::Board>(c, image);
+    }
     if (a.dump_dtb) {
         std::ofstream out(*a.dump_dtb, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(board.dtb().data()), static_cast<std::streamsize>(board.dtb().size()));
+        out.write(reinterpret_cast<const char*>(board->dtb().data()), static_cast<std::streamsize>(board->dtb().size()));
         if (!out) throw InputError("--dump-dtb", fmt::format("'{}': cannot write", *a.dump_dtb));
     }
-    const am::MachineResult r = board.run();
+    std::vector<std::map<uint32_t, uint64_t>> taken;
+    am::MachineResult r;
+    for (;;) {
+        r = board->run();
+        if (am::KvmGic* g = board->kvm_gic()) {
+            taken.resize(std::max(taken.size(), g->taken().size()));
+            for (size_t v = 0; v < g->taken().size(); ++v)
+                for (const auto& [intid, n] : g->taken()[v]) taken[v][intid] += n;
+        }
+        if (r.exit != am::ExitReason::Migrate) break;
+        migrations.emplace_back();
+        board = am::migrate(std::move(board), c, mo, migrations.back());
+        if (!board) {
+            r.exit = am::ExitReason::Fault;
+            r.fault = am::FaultReport{0, 0, "", "QEMU exited during the migration's save side (see the migration report)"};
+            break;
+        }
+        if (!a.json) fmt::print(stderr, "irqdiff machine: migrated ({} bytes of stream; restore order {})\n",
+                                migrations.back().stream_bytes, migrations.back().order);
+    }
     if (serial_file.f) std::fflush(serial_file.f);
     std::fflush(stdout);
 
     if (a.json) {
-        fmt::print("{}\n", to_json(r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+        nlohmann::json j = to_json(r);
+        nlohmann::json irqs = nlohmann::json::array();
+        for (size_t v = 0; v < taken.size(); ++v)
+            for (const auto& [intid, n] : taken[v]) irqs.push_back({{"vcpu", v}, {"intid", intid}, {"count", n}});
+        j["interrupts"] = irqs;
+        nlohmann::json mig = nlohmann::json::array();
+        for (const am::MigrationReport& m : migrations) mig.push_back(to_json(m));
+        j["migrations"] = mig;
+        fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
         std::string per;
         for (size_t v = 0; v < r.vcpus.size(); ++v)

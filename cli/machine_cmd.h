@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace irqdiff::cli {
 
@@ -22,6 +23,14 @@ struct MachineArgs {
     std::optional<std::string> dump_dtb;
     uint64_t max_insns = 1'000'000'000;
     bool json = false;
+    // Migration (docs/machine.md "Migration").
+    std::vector<std::string> policy, dest_policy;
+    std::string order = "qemu";
+    std::string migrate_on = "Now migrate the VM, then press a key to continue...";
+    std::optional<uint64_t> migrate_at_insns;
+    std::optional<std::string> stream, restore;
+    std::string key = "\n";
+    std::vector<std::string> assign;
 };
 
 /// Adds the subcommand; returns it (the caller tests `*cmd` after parsing).

@@ -25,6 +25,7 @@ class DeepPtr {
     T& operator*() const { return *p_; }
     T* operator->() const { return p_.get(); }
     T* get() const { return p_.get(); }
+    std::unique_ptr<T> release() { return std::move(p_); }
     explicit operator bool() const { return p_ != nullptr; }
 
    private:

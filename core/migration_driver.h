@@ -174,6 +174,33 @@ class MigrationDriver : public Backend {
     /// The VM boots on a new source machine.
     void boot_machine() { s_.src = self().make_machine(false); }
 
+    // ---- machine mode (docs/machine.md "Migration") --------------------------------------------
+    // The stream leaves the process between the two sides: the switch-over makes no destination
+    // (guest RAM travels in machine mode's stream), the source is destroyed once the stream is
+    // taken, and the destination comes up from the stream (adopt_destination).
+    bool external_stream_ = false;
+    /// The VM machine mode booted becomes the source.
+    void adopt_source(std::unique_ptr<Machine> m) { s_.src = std::move(m); }
+    /// The devices' part of the stream (what save_devices read).
+    const std::vector<DeviceImage>& device_images() const { return s_.devices; }
+    /// The source is destroyed (its counters kept).
+    void destroy_source() {
+        if (s_.src) s_.src->add_counters(s_.retired);
+        s_.src = {};
+    }
+    /// An incoming VM: `m` is the fresh destination, `devices` and `transit` the stream's parts.
+    void adopt_destination(std::unique_ptr<Machine> m, std::vector<DeviceImage> devices, Transit transit) {
+        s_.src = {};
+        s_.dst = std::move(m);
+        s_.on_dst = true;
+        s_.devices_loaded = false;
+        s_.devices = std::move(devices);
+        s_.transit = std::move(transit);
+        log_.emit(tp::kQemuSwitchOver, 0);
+    }
+    /// The destination machine once the VM runs there.
+    std::unique_ptr<Machine> release_destination() { return s_.dst.release(); }
+
     /// The devices' migration data is read into the stream (vfio_save_state). An emulated device
     /// QEMU had not stopped before the irqchip save stops now, its state read with the others.
     void save_devices(Machine& m) {
@@ -271,6 +298,7 @@ class MigrationDriver : public Backend {
     /// destination machine: guest RAM is the same shared memory) takes over the running passthrough
     /// devices and their eventfds.
     void switch_over() {
+        if (external_stream_) return;  // machine mode: adopt_destination brings the destination up
         Machine& src = source();
         if (s_.cpr) {
             log_.emit(tp::kQemuCprOldVmExit);

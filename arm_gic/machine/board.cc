@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstring>
 #include <stdexcept>
 
 #include "arm_gic/guest/aarch64_exception.h"
@@ -18,6 +19,7 @@ const char* to_string(ExitReason r) {
         case ExitReason::Reset: return "reset";
         case ExitReason::Fault: return "fault";
         case ExitReason::Budget: return "budget";
+        case ExitReason::Migrate: return "migrate";
     }
     return "?";
 }
@@ -59,11 +61,24 @@ struct Board::MmioContext {
     Board* board;
     uint32_t vcpu;
     uint64_t base;
-    bool uart;
+    enum Kind : uint8_t { Uart, Gic, MsiTest } kind;
 };
 
-Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_ptr<InterruptController> gic)
-    : config_(std::move(config)), gic_(std::move(gic)), uart_(config_.serial) {
+void Board::apply_assignments() {
+    if (config_.assign.empty()) return;
+    KvmGic* gic = kvm_gic();
+    if (!gic) throw InputError("--assign", "assigned devices need the KVM GIC (the board has none)");
+    for (const Assignment& a : config_.assign) {
+        if (a.all) {
+            gic->gic().assign_all(true);
+            continue;
+        }
+        if (!gic->gic().assign_device(a.devid, a.events))
+            throw InputError("--assign", fmt::format("DeviceID {:#x} is assigned twice", a.devid));
+    }
+}
+
+void Board::check_config() const {
     if (config_.smp < 1 || config_.smp > kMaxVcpus)
         throw InputError("--smp", fmt::format("{}: expected a number of vCPUs from 1 to {}", config_.smp, kMaxVcpus));
     if (config_.mem < kMinMem || config_.mem > kMaxMem || config_.mem % (1 << 20))
@@ -71,11 +86,31 @@ Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_
                                               kMinMem >> 20, kMaxMem >> 20));
     if (config_.quantum == 0) throw InputError("quantum", "expected at least 1 instruction");
     if (config_.max_insns == 0) throw InputError("--max-insns", "expected at least 1 instruction");
+}
+
+void Board::make_vcpus() {
+    for (uint32_t v = 0; v < config_.smp; ++v) {
+        auto vc = std::make_unique<Vcpu>();
+        vc->board = this;
+        vc->index = v;
+        vc->cpu = std::make_unique<UnicornCpu>(GuestIsa::Arm64, *ram_, fmt::format("machine vCPU {}", v));
+        // reference/unicorn_2_0_1.md AArch64 item 6: with NS EL1 and EL2 present, VMPIDR_EL2 is
+        // what MPIDR_EL1 reads return.
+        vc->cpu->set_sysreg(3, 4, 0, 0, 5, kMpidrRes1 | mpidr_affinity(v));
+        vcpus_.push_back(std::move(vc));
+        install_hooks(v);
+    }
+}
+
+Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_ptr<InterruptController> gic)
+    : config_(std::move(config)), gic_(std::move(gic)), uart_(config_.serial) {
+    check_config();
     ram_ = std::make_unique<GuestRam>(MemoryMap::kRam, config_.mem);
     if (!gic_ && config_.gic == GicModel::Kvm)
         gic_ = std::make_unique<KvmGic>(GicV3Config{config_.smp, 64, config_.gic_host, config_.transfer, 4},
                                         ram_->data(), MemoryMap::kRam, config_.mem, log_);
     if (!gic_) gic_ = std::make_unique<NoGic>(config_.smp);
+    apply_assignments();
     uart_.inject(config_.input);
 
     // Boot layout (docs/machine.md "Boot"): the DTB in the last 2 MiB of RAM, the initrd right
@@ -103,20 +138,12 @@ Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_
     }
     std::copy(dtb_.begin(), dtb_.end(), ram_->data() + (dtb_address_ - MemoryMap::kRam));
 
-    for (uint32_t v = 0; v < config_.smp; ++v) {
-        auto vc = std::make_unique<Vcpu>();
-        vc->board = this;
-        vc->index = v;
-        vc->cpu = std::make_unique<UnicornCpu>(GuestIsa::Arm64, *ram_, fmt::format("machine vCPU {}", v));
-        // reference/unicorn_2_0_1.md AArch64 item 6: with NS EL1 and EL2 present, VMPIDR_EL2 is
-        // what MPIDR_EL1 reads return.
-        vc->cpu->set_sysreg(3, 4, 0, 0, 5, kMpidrRes1 | mpidr_affinity(v));
-        vcpus_.push_back(std::move(vc));
-        install_hooks(v);
-    }
+    make_vcpus();
     // The primary boots (reference/arm_virt_machine.md §2): x0 = DTB, x1..x3 = 0.
     power_on(0, image_.entry, dtb_address_);
 }
+
+Board::Board(RestoreTag, BoardConfig config) : config_(std::move(config)), uart_(config_.serial) {}
 
 Board::~Board() = default;
 
@@ -138,14 +165,15 @@ void Board::install_hooks(uint32_t v) {
         if (intno == 11 || intno == 13) return psci_call(v, intno == 11);
         return false;
     });
-    auto map = [&](uint64_t base, uint64_t size, bool is_uart) {
-        mmio_.push_back(std::make_unique<MmioContext>(MmioContext{this, v, base, is_uart}));
+    auto map = [&](uint64_t base, uint64_t size, MmioContext::Kind kind) {
+        mmio_.push_back(std::make_unique<MmioContext>(MmioContext{this, v, base, kind}));
         ok(uc_mmio_map(uc, base, size, &Board::on_mmio_read, mmio_.back().get(), &Board::on_mmio_write,
                        mmio_.back().get()),
            "uc_mmio_map");
     };
-    map(MemoryMap::kUart, MemoryMap::kUartSize, true);
-    for (const MmioRegion& r : gic_->mmio_regions()) map(r.base, r.size, false);
+    map(MemoryMap::kUart, MemoryMap::kUartSize, MmioContext::Uart);
+    map(MemoryMap::kMsiTest, MemoryMap::kMsiTestSize, MmioContext::MsiTest);
+    for (const MmioRegion& r : gic_->mmio_regions()) map(r.base, r.size, MmioContext::Gic);
 }
 
 uint64_t Board::now(uint32_t v) const { return base_ + vcpus_.at(v)->ran; }
@@ -175,6 +203,46 @@ void Board::on_code(uc_engine* uc, uint64_t, uint32_t, void* user) {
 }
 
 void Board::recheck(uint32_t v) { vcpus_[v]->recheck = true; }
+
+static void msi_test_check(UnicornCpu& u, uint64_t offset, unsigned size, bool write, KvmGic* gic) {
+    if (!gic) u.fail(u.pc(), "the MSI test device needs the KVM GIC (the board has none)");
+    if (size != 4 || offset % 4 || offset > MsiTestDevice::kForwarded)
+        u.fail(u.pc(), fmt::format("{}-byte {} at offset {:#x} of the MSI test device: its registers are 32-bit, "
+                                   "at 0x0..0xC (docs/machine.md \"MSI test device\")",
+                                   size, write ? "write" : "read", offset));
+}
+
+uint64_t Board::msi_test_read(uint32_t v, uint64_t offset, unsigned size) {
+    UnicornCpu& u = *vcpus_[v]->cpu;
+    KvmGic* gic = kvm_gic();
+    msi_test_check(u, offset, size, false, gic);
+    switch (offset) {
+        case MsiTestDevice::kDevid: return msi_devid_;
+        case MsiTestDevice::kCount: return gic->gic().assigned_devices().size();
+        case MsiTestDevice::kForwarded: return gic->gic().forwarded(msi_devid_, msi_event_) ? 1 : 0;
+        default: return 0;  // TRIGGER is write-only: RAZ
+    }
+}
+
+void Board::msi_test_write(uint32_t v, uint64_t offset, unsigned size, uint64_t value) {
+    UnicornCpu& u = *vcpus_[v]->cpu;
+    KvmGic* gic = kvm_gic();
+    msi_test_check(u, offset, size, true, gic);
+    if (offset == MsiTestDevice::kDevid) msi_devid_ = static_cast<uint32_t>(value);
+    if (offset != MsiTestDevice::kTrigger) return;  // COUNT, FORWARDED: read-only, WI
+    msi_event_ = static_cast<uint32_t>(value);
+    gic->gic().assigned_msi(msi_devid_, msi_event_);  // an unassigned device or event is logged
+    for (uint32_t t = 0; t < vcpus(); ++t) recheck(t);  // the LPI may target any vCPU
+}
+
+void Board::check_migrate_text() {
+    const std::string& tx = uart_.tx();
+    const size_t at = tx.find(config_.migrate_on, migrate_scan_);
+    if (at == std::string::npos) return;
+    migrate_scan_ = at + config_.migrate_on.size();
+    stop(ExitReason::Migrate);
+    for (uint32_t v = 0; v < vcpus(); ++v) recheck(v);  // the writer stops after this instruction
+}
 
 uint32_t Board::on_mrs(uc_engine*, uc_arm64_reg reg, const uc_arm64_cp_reg* cp, void* user) {
     auto* vc = static_cast<Vcpu*>(user);
@@ -221,8 +289,12 @@ uint64_t Board::on_mmio_read(uc_engine*, uint64_t offset, unsigned size, void* u
     UnicornCpu& u = *b.vcpus_[m->vcpu]->cpu;
     uint64_t value = 0;
     u.guarded([&] {
-        if (m->uart) {
+        if (m->kind == MmioContext::Uart) {
             value = b.uart_.read(offset, size);
+            return;
+        }
+        if (m->kind == MmioContext::MsiTest) {
+            value = b.msi_test_read(m->vcpu, offset, size);
             return;
         }
         if (AccessFault f = b.gic_->mmio_read(m->vcpu, m->base + offset, size, value)) u.fail(u.pc(), *f);
@@ -235,8 +307,13 @@ void Board::on_mmio_write(uc_engine*, uint64_t offset, unsigned size, uint64_t v
     Board& b = *m->board;
     UnicornCpu& u = *b.vcpus_[m->vcpu]->cpu;
     u.guarded([&] {
-        if (m->uart) {
+        if (m->kind == MmioContext::MsiTest) {
+            b.msi_test_write(m->vcpu, offset, size, value);
+            return;
+        }
+        if (m->kind == MmioContext::Uart) {
             b.uart_.write(offset, size, value);
+            if (!b.config_.migrate_on.empty()) b.check_migrate_text();
             return;
         }
         if (AccessFault f = b.gic_->mmio_write(m->vcpu, m->base + offset, size, value)) u.fail(u.pc(), *f);
@@ -361,6 +438,7 @@ void Board::run_turn(uint32_t v) {
 
 MachineResult Board::run() {
     uint32_t last = 0;
+    if (exit_ == ExitReason::Migrate) exit_.reset();  // a paused board goes on
     while (!exit_) {
         bool any_ran = false;
         for (uint32_t v = 0; v < vcpus() && !exit_; ++v) {
@@ -375,6 +453,8 @@ MachineResult Board::run() {
             if (vc.power != Power::Running) continue;
             last = v;
             vc.quantum = std::min(config_.quantum, config_.max_insns - total_);
+            if (config_.migrate_at_insns && !at_insns_done_)
+                vc.quantum = std::min(vc.quantum, *config_.migrate_at_insns > total_ ? *config_.migrate_at_insns - total_ : 0);
             run_turn(v);
             vc.insns += vc.ran;
             total_ += vc.ran;
@@ -389,11 +469,22 @@ MachineResult Board::run() {
                 }
             }
             update_lines(v);
+            if (config_.migrate_at_insns && !at_insns_done_ && total_ >= *config_.migrate_at_insns) {
+                at_insns_done_ = true;
+                stop(ExitReason::Migrate);
+                break;
+            }
             if (total_ >= config_.max_insns) {
                 const uint64_t pc = u.pc();
                 fault_ = report(v, pc, fmt::format("the instruction budget (--max-insns {}) ran out", config_.max_insns));
                 stop(ExitReason::Budget);
             }
+        }
+        if (exit_ == ExitReason::Migrate) {
+            // Paused mid-round: time moves on by the longest turn run, so no vCPU's CNTVCT goes back.
+            uint64_t longest = 0;
+            for (const auto& vc : vcpus_) longest = std::max(longest, vc->ran);
+            base_ += longest;
         }
         for (auto& vc : vcpus_) vc->ran = 0;
         if (exit_) break;
@@ -434,6 +525,143 @@ MachineResult Board::finish(uint32_t) {
     r.virtual_ticks = base_;
     r.uart = uart_.tx();
     return r;
+}
+
+// ---- the migration stream's board sections (docs/machine_stream.md) -------------------------------
+
+namespace {
+// The vCPU registers the stream carries, in order (the AArch64 state a bare-metal EL1 guest owns;
+// QEMU's cpu vmstate carries the same architectural state). PSTATE first, then the stack pointers,
+// SP (the current one) last: Unicorn keeps the banked SP_ELx apart from the live SP.
+constexpr int kSavedRegs[] = {
+    UC_ARM64_REG_PSTATE,    UC_ARM64_REG_PC,        UC_ARM64_REG_X29,       UC_ARM64_REG_X30,
+    UC_ARM64_REG_ELR_EL1,   UC_ARM64_REG_VBAR_EL1,  UC_ARM64_REG_TPIDR_EL0,
+    UC_ARM64_REG_TPIDRRO_EL0, UC_ARM64_REG_TPIDR_EL1, UC_ARM64_REG_CPACR_EL1, UC_ARM64_REG_ESR_EL1,
+    UC_ARM64_REG_FAR_EL1,   UC_ARM64_REG_PAR_EL1,   UC_ARM64_REG_MAIR_EL1,  UC_ARM64_REG_TTBR0_EL1,
+    UC_ARM64_REG_TTBR1_EL1, UC_ARM64_REG_FPCR,      UC_ARM64_REG_FPSR,      UC_ARM64_REG_SP_EL0,
+    UC_ARM64_REG_SP_EL1,    UC_ARM64_REG_SP,
+};
+constexpr unsigned kSysregs[][5] = {{3, 0, 1, 0, 0} /* SCTLR_EL1 */, {3, 0, 2, 0, 2} /* TCR_EL1 */, {3, 0, 4, 0, 0} /* SPSR_EL1 */,
+                                    {3, 0, 5, 1, 0} /* AFSR0 */,     {3, 0, 10, 3, 0} /* AMAIR_EL1 */,
+                                    {3, 0, 13, 0, 1} /* CONTEXTIDR */, {3, 0, 14, 1, 0} /* CNTKCTL_EL1 */};
+constexpr uint32_t kStreamPageBytes = 4096;
+}  // namespace
+
+void Board::write_state(ByteWriter& w) const {
+    size_t at = w.begin_section("BORD");
+    w.u32(config_.smp);
+    w.u64(config_.mem);
+    w.u8(static_cast<uint8_t>(config_.psci));
+    w.u64(base_);
+    w.u64(total_);
+    w.u64(dtb_address_);
+    w.end_section(at);
+
+    at = w.begin_section("VCPU");
+    for (const auto& vc : vcpus_) {
+        UnicornCpu& u = *vc->cpu;
+        w.u8(static_cast<uint8_t>(vc->power));
+        w.u64(vc->insns);
+        for (int r = UC_ARM64_REG_X0; r <= UC_ARM64_REG_X28; ++r) w.u64(u.reg(r));
+        for (int r : kSavedRegs) w.u64(u.reg(r));
+        for (const auto& sr : kSysregs) w.u64(u.sysreg(sr[0], sr[1], sr[2], sr[3], sr[4]));
+        for (int q = 0; q < 32; ++q) {
+            uint64_t v[2] = {0, 0};
+            u.reg_struct(UC_ARM64_REG_Q0 + q, v);
+            w.u64(v[0]), w.u64(v[1]);
+        }
+        for (const GenericTimer::Channel* c : {&vc->timer.virt(), &vc->timer.phys()}) w.u64(c->ctl), w.u64(c->cval);
+    }
+    w.end_section(at);
+
+    uart_.save(w);
+
+    at = w.begin_section("RAM_");
+    const uint8_t* ram = ram_->data();
+    std::vector<uint64_t> pages;
+    static const uint8_t zero[kStreamPageBytes] = {};
+    for (uint64_t p = 0; p < config_.mem / kStreamPageBytes; ++p)
+        if (std::memcmp(ram + p * kStreamPageBytes, zero, kStreamPageBytes) != 0) pages.push_back(p);
+    w.u64(pages.size());
+    for (uint64_t p : pages) {
+        w.u64(p);
+        w.bytes(std::span(ram + p * kStreamPageBytes, kStreamPageBytes));
+    }
+    w.end_section(at);
+}
+
+std::unique_ptr<Board> Board::restore(BoardConfig config, ByteReader& in, const GicMaker& make_gic) {
+    ByteReader r = in.section("BORD");
+    config.smp = r.u32_in("smp", 1, kMaxVcpus);
+    const size_t mem_at = r.offset();
+    config.mem = r.u64("mem");
+    if (config.mem < kMinMem || config.mem > kMaxMem || config.mem % (1 << 20))
+        r.fail(mem_at - 0, "mem", fmt::format("{} bytes is not a RAM size of this board", config.mem));
+    const uint8_t psci = r.u8("psci conduit");
+    if (psci > 1) r.fail(r.offset() - 1, "psci conduit", fmt::format("{} is neither hvc (0) nor smc (1)", psci));
+    config.psci = static_cast<PsciConduit>(psci);
+    std::unique_ptr<Board> b(new Board(RestoreTag{}, std::move(config)));
+    b->check_config();
+    b->base_ = r.u64("virtual time");
+    b->total_ = r.u64("instructions");
+    b->dtb_address_ = r.u64("DTB address");
+    r.finish("the BORD section");
+    b->ram_ = std::make_unique<GuestRam>(MemoryMap::kRam, b->config_.mem);
+
+    // VCPU: registers are loaded after the vCPUs exist (below); read them first.
+    ByteReader vr = in.section("VCPU");
+    b->uart_.load(in);
+    ByteReader ram = in.section("RAM_");
+    const uint64_t n = ram.u64("page count");
+    const uint64_t limit = b->config_.mem / kStreamPageBytes;
+    if (n > limit) ram.fail(0, "page count", fmt::format("{} pages in {} bytes of RAM", n, b->config_.mem));
+    for (uint64_t i = 0; i < n; ++i) {
+        const size_t page_at = ram.offset();
+        const uint64_t p = ram.u64("page number");
+        if (p >= limit) ram.fail(page_at - 0, "page number", fmt::format("page {} is outside RAM ({} pages)", p, limit));
+        const std::vector<uint8_t> bytes = ram.bytes("page", kStreamPageBytes);
+        if (bytes.size() != kStreamPageBytes)
+            ram.fail(page_at + 8, "page", fmt::format("{} bytes (a page is {})", bytes.size(), kStreamPageBytes));
+        std::memcpy(b->ram_->data() + p * kStreamPageBytes, bytes.data(), kStreamPageBytes);
+    }
+    ram.finish("the RAM_ section");
+
+    b->gic_ = make_gic(*b->ram_, b->log_);
+    if (KvmGic* g = b->kvm_gic())  // the assigned devices came with the stream; `all` goes on mapping
+        for (const Assignment& a : b->config_.assign)
+            if (a.all) g->gic().assign_all(true);
+    b->make_vcpus();
+    for (auto& vc : b->vcpus_) {
+        UnicornCpu& u = *vc->cpu;
+        const size_t power_at = vr.offset();
+        const uint8_t power = vr.u8("vCPU power");
+        if (power > 2) vr.fail(power_at, "vCPU power", fmt::format("{} is not off (0), running (1) or wfi (2)", power));
+        // A vCPU in WFI when the VM stopped left it (pause_all_vcpus kicks it out of kvm_vcpu_halt;
+        // the WFI completes): it runs on the destination (Arm ARM D1.16.2: WFI may wake spuriously).
+        vc->power = power == 0 ? Power::Off : Power::Running;
+        vc->insns = vr.u64("vCPU instructions");
+        for (int reg = UC_ARM64_REG_X0; reg <= UC_ARM64_REG_X28; ++reg) u.set_reg(reg, vr.u64("X register"));
+        for (int reg : kSavedRegs) u.set_reg(reg, vr.u64("vCPU register"));
+        for (const auto& sr : kSysregs) u.set_sysreg(sr[0], sr[1], sr[2], sr[3], sr[4], vr.u64("system register"));
+        for (int q = 0; q < 32; ++q) {
+            uint64_t v[2];
+            v[0] = vr.u64("Q register");
+            v[1] = vr.u64("Q register");
+            u.set_reg_struct(UC_ARM64_REG_Q0 + q, v);
+        }
+        GenericTimer::Channel virt, phys;
+        virt.ctl = vr.u64("CNTV_CTL_EL0") & (GenericTimer::kEnable | GenericTimer::kImask);
+        virt.cval = vr.u64("CNTV_CVAL_EL0");
+        phys.ctl = vr.u64("CNTP_CTL_EL0") & (GenericTimer::kEnable | GenericTimer::kImask);
+        phys.cval = vr.u64("CNTP_CVAL_EL0");
+        vc->timer.restore(virt, phys);
+    }
+    vr.finish("the VCPU section");
+    b->migrate_scan_ = b->uart_.tx().size();
+    b->at_insns_done_ = b->config_.migrate_at_insns && b->total_ >= *b->config_.migrate_at_insns;
+    b->uart_.inject(b->config_.input);
+    for (uint32_t v = 0; v < b->vcpus(); ++v) b->update_lines(v);
+    return b;
 }
 
 }  // namespace irqdiff::arm::machine

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,9 +24,28 @@
 #include "arm_gic/machine/irq_controller.h"
 #include "arm_gic/machine/kvm_gic.h"
 #include "arm_gic/machine/pl011.h"
+#include "core/byte_stream.h"
 #include "core/unicorn_cpu.h"
 
 namespace irqdiff::arm::machine {
+
+/// --assign: guest DeviceID `devid` is a passthrough (VFIO) device with `events` MSI vectors;
+/// `all`: every DeviceID the guest maps with MAPD (its ITT size giving the events).
+struct Assignment {
+    uint32_t devid = 0;
+    uint32_t events = 32;
+    bool all = false;
+};
+/// KVM's vITS DeviceIDs are 16 bits (GITS_TYPER.Devbits = 16, vgic-its.c).
+constexpr uint32_t kMaxAssignDevid = 0xFFFF;
+
+/// The MSI test device (docs/machine.md "MSI test device"): a 4-KiB MMIO frame in a hole of QEMU
+/// virt's map, in the device tree as "irqdiff,msi-test-device". 32-bit registers: DEVID (RW, the
+/// assigned device the next write acts on), TRIGGER (WO: that device raises event = the value),
+/// COUNT (RO: assigned devices), FORWARDED (RO: whether (DEVID, last TRIGGER value) is forwarded).
+struct MsiTestDevice {
+    static constexpr uint64_t kDevid = 0x0, kTrigger = 0x4, kCount = 0x8, kForwarded = 0xC;
+};
 
 /// Which interrupt controller the board builds when none is passed in.
 enum class GicModel : uint8_t {
@@ -44,6 +64,12 @@ struct BoardConfig {
     uint64_t quantum = 10'000;                   // instructions per vCPU turn
     std::FILE* serial = nullptr;                 // where UART TX goes as it happens (nullptr: none)
     std::string input;                           // UART RX bytes
+    /// Migration triggers (docs/machine.md "Migration"): run() returns ExitReason::Migrate when the
+    /// UART output shows `migrate_on` (each time anew; empty: never) or once every vCPU together has
+    /// retired `migrate_at_insns` instructions.
+    std::string migrate_on;
+    std::optional<uint64_t> migrate_at_insns;
+    std::vector<Assignment> assign;
     GicModel gic = GicModel::Kvm;
     GicVersion gic_host = GicVersion::V4_1;                      // arm.gic of the host
     kvm::TransferPoint transfer = kvm::TransferPoint::SetForwarding;  // arm.transfer
@@ -52,7 +78,7 @@ struct BoardConfig {
 /// --mem bounds (policy): whole MiB, 8 MiB .. 4 GiB.
 constexpr uint64_t kMinMem = 8ull << 20, kMaxMem = 4ull << 30;
 
-enum class ExitReason : uint8_t { SystemOff, Reset, Fault, Budget };
+enum class ExitReason : uint8_t { SystemOff, Reset, Fault, Budget, Migrate };
 const char* to_string(ExitReason r);
 
 struct FaultReport {
@@ -89,8 +115,21 @@ class Board {
     Board(const Board&) = delete;
     Board& operator=(const Board&) = delete;
 
-    /// Runs until SYSTEM_OFF, SYSTEM_RESET, a fault or the budget.
+    /// Runs until SYSTEM_OFF, SYSTEM_RESET, a fault, the budget, or a migration trigger
+    /// (ExitReason::Migrate: every vCPU at an instruction boundary; run() again goes on).
     MachineResult run();
+
+    // ---- machine mode's migration stream (docs/machine_stream.md) -------------------------------
+    /// The board's sections: BORD (geometry, virtual time, counters), VCPU (registers, timers,
+    /// power), UART, RAM_ (the non-zero pages).
+    void write_state(ByteWriter& out) const;
+    /// Builds the board's interrupt controller over the restored RAM.
+    using GicMaker = std::function<std::unique_ptr<InterruptController>(GuestRam& ram, EventLog& log)>;
+    /// A board from a stream's board sections (InputError with offset and field); `config` gives
+    /// what the stream does not carry (serial sink, budget, triggers); its smp/mem/psci are replaced.
+    static std::unique_ptr<Board> restore(BoardConfig config, ByteReader& in, const GicMaker& make_gic);
+    /// Queues UART RX bytes (the migration key).
+    void send_key(const std::string& key) { uart_.inject(key); }
 
     const BoardConfig& config() const { return config_; }
     const std::vector<uint8_t>& dtb() const { return dtb_; }
@@ -116,6 +155,14 @@ class Board {
    private:
     struct Vcpu;
     struct MmioContext;
+    struct RestoreTag {};
+    Board(RestoreTag, BoardConfig config);
+    void check_config() const;
+    void make_vcpus();
+    void check_migrate_text();
+    void apply_assignments();
+    uint64_t msi_test_read(uint32_t v, uint64_t offset, unsigned size);
+    void msi_test_write(uint32_t v, uint64_t offset, unsigned size, uint64_t value);
 
     void install_hooks(uint32_t v);
     bool psci_call(uint32_t v, bool hvc);
@@ -154,7 +201,10 @@ class Board {
     std::vector<std::unique_ptr<MmioContext>> mmio_;
     uint64_t base_ = 0;   // virtual time at the start of the current round
     uint64_t total_ = 0;  // instructions retired by all vCPUs
+    uint32_t msi_devid_ = 0, msi_event_ = 0;  // the MSI test device's DEVID and last TRIGGER
     std::optional<ExitReason> exit_;
+    size_t migrate_scan_ = 0;  // UART output before this was searched for migrate_on
+    bool at_insns_done_ = false;
     std::optional<FaultReport> fault_;
 };
 

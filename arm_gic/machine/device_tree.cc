@@ -118,6 +118,13 @@ std::vector<uint8_t> generate_device_tree(const DeviceTreeConfig& c) {
     w.strs("clock-names", {"uartclk", "apb_pclk"});
     w.end();
 
+    // docs/machine.md "MSI test device": what the project's guests write to make an assigned
+    // device raise an MSI (no such device on QEMU virt; guests that do not know it ignore it).
+    w.begin(fmt::format("msi-test@{:x}", MemoryMap::kMsiTest));
+    w.str("compatible", "irqdiff,msi-test-device");
+    w.cells("reg", {MemoryMap::kMsiTest, MemoryMap::kMsiTestSize}, true);
+    w.end();
+
     w.begin(fmt::format("intc@{:x}", MemoryMap::kGicd));
     w.str("compatible", "arm,gic-v3");
     w.u32("#interrupt-cells", 3);

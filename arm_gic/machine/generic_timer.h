@@ -32,6 +32,7 @@ class GenericTimer {
     AccessFault read(const SysRegId& reg, uint64_t now, uint64_t& value) const;
     AccessFault write(const SysRegId& reg, uint64_t now, uint64_t value);
 
+    void restore(const Channel& virt, const Channel& phys) { virt_ = virt, phys_ = phys; }
     const Channel& virt() const { return virt_; }
     const Channel& phys() const { return phys_; }
     /// The earliest time after `now` at which an output line rises (enabled, unmasked, not yet

@@ -180,6 +180,10 @@ bool GicV3::assign_device(uint32_t devid, uint32_t events) {
 }
 
 void GicV3::bind_assigned() {
+    if (assign_all_)
+        for (const auto& [devid, dev] : m_->vgic.its.devices)
+            if (assigned_index(devid) < 0)
+                assign_device(devid, std::min<uint32_t>(2048, uint32_t{1} << std::min<unsigned>(dev.eventid_bits, 11)));
     kvm::Kvm k = kvm();
     for (size_t i = 0; i < m_->qemu.devices.size(); ++i) {
         PciDevice& d = m_->qemu.devices[i];
@@ -212,6 +216,13 @@ void GicV3::assigned_msi(uint32_t devid, uint32_t eventid) {
     fold_all();
     m_->vmm().fire(static_cast<size_t>(i), eventid);
     service();
+}
+
+std::vector<std::pair<uint32_t, uint32_t>> GicV3::assigned_devices() const {
+    std::vector<std::pair<uint32_t, uint32_t>> out;
+    for (const PciDevice& d : m_->qemu.devices)
+        if (d.passthrough) out.emplace_back(d.guest_id, static_cast<uint32_t>(d.vectors.size()));
+    return out;
 }
 
 bool GicV3::forwarded(uint32_t devid, uint32_t eventid) const {
@@ -273,7 +284,7 @@ void GicV3::mmio_write(uint64_t addr, uint64_t value, unsigned size, uint32_t vc
         k.dist_write(vcpu, off, value, size);
     } else if (addr >= kGitsBase && addr < kGitsBase + kGitsSize) {
         its_.write(k, addr - kGitsBase, value, size, [&](const std::string& w) { ignored(vcpu, w, addr, size); });
-        if (!m_->qemu.devices.empty()) bind_assigned();
+        if (!m_->qemu.devices.empty() || assign_all_) bind_assigned();
     } else if (addr >= kGicrBase && addr < kGicrBase + kGicrStride * cfg_.vcpus) {
         const uint32_t rd = static_cast<uint32_t>((addr - kGicrBase) / kGicrStride);
         const uint64_t off = (addr - kGicrBase) % kGicrStride;

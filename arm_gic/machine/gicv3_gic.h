@@ -100,6 +100,11 @@ class GicV3 {
     /// The assigned device raises event `eventid`: its MSI goes to the host ITS, and from there to
     /// the VPT (a forwarded vLPI) or through vfio_msihandler -> irqfd -> vgic_its_trigger_msi.
     void assigned_msi(uint32_t devid, uint32_t eventid);
+    /// --assign all: every DeviceID the guest maps (MAPD) becomes an assigned device with as many
+    /// events as its ITT holds (at most 2048, an MSI-X table's size).
+    void assign_all(bool on) { assign_all_ = on; }
+    /// The assigned devices: guest DeviceID and number of events, in assignment order.
+    std::vector<std::pair<uint32_t, uint32_t>> assigned_devices() const;
     /// Whether (devid, eventid) is forwarded as a vLPI now.
     bool forwarded(uint32_t devid, uint32_t eventid) const;
 
@@ -142,6 +147,7 @@ class GicV3 {
     VitsMmio its_;
     std::vector<bool> in_guest_;  // list registers hold the vCPU's interrupts
     std::vector<uint8_t> bpr1_, eoimode_;
+    bool assign_all_ = false;
 };
 
 }  // namespace irqdiff::arm::machine

@@ -15,6 +15,8 @@ struct MemoryMap {
     static constexpr uint64_t kGicrFrame = 0x2'0000;  // RD_base + SGI_base, 64 KiB each, per CPU
     static constexpr uint64_t kUart = 0x0900'0000, kUartSize = 0x1000;
     static constexpr uint32_t kUartSpi = 1;  // SPI 1 -> INTID 33, level
+    // The MSI test device (board.h MsiTestDevice): a hole of QEMU virt's map (after VIRT_SECURE_GPIO).
+    static constexpr uint64_t kMsiTest = 0x090C'0000, kMsiTestSize = 0x1000;
     static constexpr uint64_t kRam = 0x4000'0000;
     // reference/arm_virt_machine.md §2: the image at RAM + 0x80000 (arm64 text_offset convention).
     static constexpr uint64_t kImageOffset = 0x8'0000;

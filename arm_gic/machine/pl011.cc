@@ -60,4 +60,21 @@ void Pl011::write(uint64_t offset, unsigned, uint64_t value) {
     }
 }
 
+void Pl011::save(ByteWriter& w) const {
+    const size_t at = w.begin_section("UART");
+    for (uint32_t r : {ibrd_, fbrd_, lcr_h_, cr_, ifls_, imsc_, dmacr_, ilpr_}) w.u32(r);
+    w.str(std::string(rx_.begin(), rx_.end()));
+    w.str(tx_);
+    w.end_section(at);
+}
+
+void Pl011::load(ByteReader& in) {
+    ByteReader r = in.section("UART");
+    for (uint32_t* reg : {&ibrd_, &fbrd_, &lcr_h_, &cr_, &ifls_, &imsc_, &dmacr_, &ilpr_}) *reg = r.u32("UART register");
+    const std::string rx = r.str("UART RX queue", 1u << 20);
+    rx_.assign(rx.begin(), rx.end());
+    tx_ = r.str("UART TX text", 1u << 30);
+    r.finish("the UART section");
+}
+
 }  // namespace irqdiff::arm::machine

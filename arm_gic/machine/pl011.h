@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/byte_stream.h"
+
 namespace irqdiff::arm::machine {
 
 class Pl011 {
@@ -35,6 +37,10 @@ class Pl011 {
     size_t rx_queued() const { return rx_.size(); }
     /// Everything the guest transmitted.
     const std::string& tx() const { return tx_; }
+    /// The UART section of machine mode's stream: registers, RX queue, and the TX text so far
+    /// (the run's UART output continues on the destination).
+    void save(ByteWriter& out) const;
+    void load(ByteReader& in);
     /// The interrupt output (UARTINTR = any UARTMIS bit), for SPI 1 when a GIC is attached.
     bool irq_line() const { return (ris() & imsc_) != 0; }
 
