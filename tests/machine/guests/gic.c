@@ -329,6 +329,10 @@ int gic_init_dist(void) {
 
 void gic_enable_spi(unsigned intid, int target_cpu, int edge) {
     if (intid < 32 || intid >= gic.nr_lines) return;
+    // Disabled while its configuration and routing change (IHI 0069 §12.9.9: changing ICFGR of an
+    // enabled interrupt is UNPREDICTABLE), then enabled.
+    wr32(GICD_BASE + GICD_ICENABLER + (intid / 32) * 4, 1u << (intid % 32));
+    poll_clear32(GICD_BASE + GICD_CTLR, GICD_CTLR_RWP, "GICD_CTLR.RWP");
     unsigned long cfg = GICD_BASE + GICD_ICFGR + (intid / 16) * 4;
     unsigned shift = (intid % 16) * 2 + 1;
     wr32(cfg, (rd32(cfg) & ~(1u << shift)) | ((edge ? 1u : 0u) << shift));

@@ -4,6 +4,9 @@
 // (IRM = 1), and SGI 4 to itself. The primary waits until every receiver counted what round s
 // sent, lets 1 ms pass, and checks the counts are exact (no SGI lost, duplicated or misrouted).
 // SGI 14 tells CPU s that its round started; SGI 15 wakes the secondaries to finish.
+// Then SPI routing: an edge SPI (INTID 80: unused on QEMU virt with GICv3, inside irqdiff's 64
+// SPIs) routed by GICD_IROUTER to each CPU in turn and made pending with GICD_ISPENDR must be
+// taken exactly once, on that CPU only (IHI 0069 §12.9.22, §12.9.28).
 // Run: qemu-system-aarch64 -machine virt,gic-version=3 -cpu max -smp N -nographic -kernel gic_sgi.bin
 #include "gic.h"
 
@@ -18,6 +21,13 @@ static int ncpus;
 static volatile unsigned got[5][MAX_CPUS];  // got[sgi][receiver]
 static volatile int ready[MAX_CPUS], turn[MAX_CPUS], sent[MAX_CPUS], done;
 static volatile unsigned bad_intid[MAX_CPUS];
+#define TEST_SPI 80u
+static volatile unsigned spi_got[MAX_CPUS];
+
+static void count_spi(unsigned intid, int cpu) {
+    (void)intid;
+    __atomic_add_fetch(&spi_got[cpu], 1, __ATOMIC_RELAXED);
+}
 
 static void count_sgi(unsigned intid, int cpu) {
     if (intid >= 1 && intid <= 4)
@@ -147,6 +157,25 @@ void guest_main(const void* dtb) {
         check(got[1][j] == others && got[2][j] == others && got[3][j] == others && got[4][j] == 1,
               "cpu %d received %u/%u/%u SGIs 1/2/3 (expected %u each) and %u SGI 4 (expected 1)", j, got[1][j],
               got[2][j], got[3][j], others, got[4][j]);
+    }
+    if (TEST_SPI < gic.nr_lines) {
+        gic_set_handler(TEST_SPI, count_spi);
+        for (int c = 0; c < ncpus; ++c) {
+            unsigned before[MAX_CPUS];
+            for (int j = 0; j < ncpus; ++j) before[j] = spi_got[j];
+            gic_enable_spi(TEST_SPI, c, 1);
+            wr32(GICD_BASE + GICD_ISPENDR + (TEST_SPI / 32) * 4, 1u << (TEST_SPI % 32));
+            gic_wait_count(&spi_got[c], before[c] + 1, 1000000);
+            gic_spin_us(1000);
+            int exact = 1;
+            for (int j = 0; j < ncpus; ++j)
+                if (spi_got[j] != before[j] + (j == c)) exact = 0;
+            check(exact, "SPI %u routed by GICD_IROUTER to cpu %d, pended by GICD_ISPENDR: taken once there only (%u)",
+                  TEST_SPI, c, spi_got[c] - before[c]);
+        }
+        wr32(GICD_BASE + GICD_ICENABLER + (TEST_SPI / 32) * 4, 1u << (TEST_SPI % 32));
+    } else {
+        skip("SPI %u is beyond GICD_TYPER.ITLinesNumber (%u lines)", TEST_SPI, gic.nr_lines);
     }
     __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
     if (ncpus > 1) gic_send_sgi_others(SGI_WAKE);
