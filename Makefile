@@ -3,12 +3,13 @@
 #               transfer-point study (every arm.transfer value x every admissible restore order), then
 #               its fragility per order set (data, abi, qemu, qemu-7.2, cloud-hypervisor)
 #   make test   install missing Debian packages, build, run every test through ctest
-# Other targets: build, bench (Release build + Google Benchmark), clean.
+# Other targets: build, bench (Release build + Google Benchmark), bench-machine (the machine-mode
+# bench guest on QEMU TCG and irqdiff side by side: bench/machine_qemu.py), clean.
 PRESET ?= dev
 BUILD  := build/$(PRESET)
 SEED   := scenarios/seed/pending_across_migration.yaml
 
-.PHONY: demo test build deps bench clean
+.PHONY: demo test build deps bench bench-machine clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -36,6 +37,13 @@ bench: deps
 	cmake --build --preset release --target irqdiff_bench
 	build/release/bench/irqdiff_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 \
 	    --benchmark_report_aggregates_only=true
+
+# BENCH_ARGS, e.g. BENCH_ARGS="--iters 4096 --ops lpi,sgi".
+bench-machine: deps
+	cmake --preset $(PRESET)
+	cmake --build --preset $(PRESET) --target machine_guests irqdiff
+	/usr/bin/python3 bench/machine_qemu.py --bin $(BUILD)/tests/machine/guests/bench.bin \
+	    --irqdiff $(BUILD)/cli/irqdiff $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -162,7 +162,7 @@ const char* fdt_bootargs(const void* dtb) {
 }
 
 // ---- reports ---------------------------------------------------------------------------------
-static int tests, failures;
+static int tests, failures, skips;
 
 void check(int ok, const char* fmt, ...) {
     va_list ap;
@@ -177,8 +177,51 @@ void check(int ok, const char* fmt, ...) {
     if (!ok) ++failures;
 }
 
+void skip(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    lock();
+    puts_uart("SKIP: ");
+    vprintf_uart(fmt, ap);
+    putc_uart('\n');
+    unlock();
+    va_end(ap);
+    ++skips;
+}
+
 int report_summary(void) {
-    printf_uart("SUMMARY: %d tests, %d unexpected failures\n", tests, failures);
+    if (skips)
+        printf_uart("SUMMARY: %d tests, %d unexpected failures, %d skipped\n", tests, failures, skips);
+    else
+        printf_uart("SUMMARY: %d tests, %d unexpected failures\n", tests, failures);
     printf_uart("EXIT: STATUS=%d\n", ((failures ? 1 : 0) << 1) | 1);
     return failures;
+}
+
+// ---- bootargs --------------------------------------------------------------------------------
+// Finds "key=" at the start of a space-separated token; returns the value's first character.
+static const char* arg_find(const char* args, const char* key) {
+    const char* p = args;
+    while (*p) {
+        while (*p == ' ') ++p;
+        if (!*p) break;
+        if (starts_with(p, key) && p[str_len(key)] == '=') return p + str_len(key) + 1;
+        while (*p && *p != ' ') ++p;
+    }
+    return 0;
+}
+
+unsigned long arg_ulong(const char* args, const char* key, unsigned long dflt) {
+    const char* v = arg_find(args, key);
+    if (!v || *v < '0' || *v > '9') return dflt;
+    unsigned long n = 0;
+    while (*v >= '0' && *v <= '9') n = n * 10 + (unsigned long)(*v++ - '0');
+    return n;
+}
+
+int arg_is(const char* args, const char* key, const char* value) {
+    const char* v = arg_find(args, key);
+    if (!v) return 0;
+    while (*value && *v == *value) ++v, ++value;
+    return !*value && (*v == 0 || *v == ' ');
 }

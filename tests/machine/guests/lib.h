@@ -44,4 +44,9 @@ static inline unsigned long read_mpidr(void) {
 }
 
 void check(int ok, const char* fmt, ...);  // PASS:/FAIL: line
+void skip(const char* fmt, ...);           // SKIP: line (counted in SUMMARY when there is one)
 int report_summary(void);                  // SUMMARY: and EXIT: lines; returns the failure count
+
+// Bootargs: "key=value" tokens separated by spaces (reference/arm_virt_machine.md §3 /chosen).
+unsigned long arg_ulong(const char* args, const char* key, unsigned long dflt);
+int arg_is(const char* args, const char* key, const char* value);
