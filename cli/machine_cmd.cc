@@ -9,11 +9,10 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "arm_gic/hw/config.h"
-#include "arm_gic/kvm/transfer.h"
 #include "arm_gic/machine/board.h"
 #include "arm_gic/machine/memory_map.h"
 #include "arm_gic/machine/migration.h"
+#include "arm_gic/machine/session.h"
 #include "arm_gic/policies.h"
 #include "core/errors.h"
 
@@ -51,6 +50,7 @@ CLI::App* add_machine_command(CLI::App& app, MachineArgs& a) {
     m->add_option("--stream", a.stream, "Keep the (last) migration stream in FILE (docs/machine_stream.md)");
     m->add_option("--restore", a.restore, "Resume a VM from a migration stream FILE instead of booting IMAGE");
     m->add_option("--key", a.key, "What is sent to the UART once the VM runs on the destination (default: a newline)");
+    m->add_option("--trace", a.trace, "Write a Chrome trace (UART lines, interrupts, migration steps) to FILE");
     m->add_option("--assign", a.assign,
                   "DEVID[:EVENTS] or all: guest DeviceIDs that are passthrough (VFIO) devices (docs/machine.md)");
     return m;
@@ -82,43 +82,6 @@ namespace {
 
 std::vector<uint8_t> read_file(const std::string& path, const std::string& place, uint64_t max) {
     return am::read_image_file(path, place, max);
-}
-
-nlohmann::json to_json(const am::MigrationReport& m) {
-    nlohmann::json j;
-    j["steps"] = m.steps;
-    j["order"] = m.order;
-    j["source_policy"] = m.source_policy;
-    j["dest_policy"] = m.dest_policy;
-    j["stream_bytes"] = m.stream_bytes;
-    j["vm_gone"] = m.vm_gone;
-    nlohmann::json lpis = nlohmann::json::array();
-    for (const am::LpiTrace& t : m.lpis) lpis.push_back({{"vcpu", t.vcpu}, {"intid", t.intid}, {"where", t.where}});
-    j["lpis"] = lpis;
-    return j;
-}
-
-nlohmann::json to_json(const am::MachineResult& r) {
-    nlohmann::json j;
-    j["exit"] = am::to_string(r.exit);
-    if (r.fault)
-        j["fault"] = {{"vcpu", r.fault->vcpu},
-                      {"pc", fmt::format("{:#x}", r.fault->pc)},
-                      {"instruction", r.fault->instruction},
-                      {"reason", r.fault->reason}};
-    else
-        j["fault"] = nullptr;
-    j["insns"] = r.insns;
-    j["virtual_ticks"] = r.virtual_ticks;
-    nlohmann::json vcpus = nlohmann::json::array();
-    for (size_t v = 0; v < r.vcpus.size(); ++v)
-        vcpus.push_back({{"vcpu", v},
-                         {"mpidr", fmt::format("{:#x}", r.vcpus[v].mpidr)},
-                         {"insns", r.vcpus[v].insns},
-                         {"state", am::to_string(r.vcpus[v].power)}});
-    j["vcpus"] = vcpus;
-    j["uart"] = r.uart;
-    return j;
 }
 
 /// --order: a named order, or STEP,STEP,... (MigrationPlan::resolve checks the names and rules).
@@ -222,71 +185,51 @@ int cmd_machine(const MachineArgs& a) {
     mo.order = parse_order_option(a.order);
     mo.key = a.key;
     mo.stream_path = a.stream;
-    {
-        const PolicyValues src = resolve_policy(catalogue, {}, mo.policy);
-        c.gic_host = arm::GicConfig::from_policy(src).version;
-        c.transfer = arm::kvm::transfer_point(src);
-    }
     c.migrate_on = a.migrate_on;
     c.migrate_at_insns = a.migrate_at_insns;
     c.assign = parse_assign(a.assign);
 
-    std::unique_ptr<am::Board> board;
-    std::vector<am::MigrationReport> migrations;
+    c.trace = a.trace.has_value();
+    am::SessionConfig sc{c, mo};
+    std::unique_ptr<am::Session> session;
     if (a.restore) {
         if (!a.image.empty()) throw InputError("IMAGE", "give either an IMAGE to boot or --restore FILE, not both");
         const std::vector<uint8_t> stream = read_file(*a.restore, "--restore", uint64_t{8} << 30);
-        migrations.emplace_back();
-        board = am::restore_machine(c, stream, mo, migrations.back());
+        session = std::make_unique<am::Session>(sc, std::span<const uint8_t>(stream));
     } else {
         if (a.image.empty()) throw InputError("IMAGE", "expected an image to boot (or --restore FILE)");
         const std::vector<uint8_t> image = read_file(a.image, "IMAGE", c.mem);
-        board = std::make_unique<am::Board>(c, image);
+        session = std::make_unique<am::Session>(sc, image);
     }
     if (a.dump_dtb) {
+        const std::vector<uint8_t>& dtb = session->board().dtb();
         std::ofstream out(*a.dump_dtb, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(board->dtb().data()), static_cast<std::streamsize>(board->dtb().size()));
+        out.write(reinterpret_cast<const char*>(dtb.data()), static_cast<std::streamsize>(dtb.size()));
         if (!out) throw InputError("--dump-dtb", fmt::format("'{}': cannot write", *a.dump_dtb));
     }
-    std::vector<std::map<uint32_t, uint64_t>> taken;
-    am::MachineResult r;
-    for (;;) {
-        r = board->run();
-        if (am::KvmGic* g = board->kvm_gic()) {
-            taken.resize(std::max(taken.size(), g->taken().size()));
-            for (size_t v = 0; v < g->taken().size(); ++v)
-                for (const auto& [intid, n] : g->taken()[v]) taken[v][intid] += n;
-        }
-        if (r.exit != am::ExitReason::Migrate) break;
-        migrations.emplace_back();
-        board = am::migrate(std::move(board), c, mo, migrations.back());
-        if (!board) {
-            r.exit = am::ExitReason::Fault;
-            r.fault = am::FaultReport{0, 0, "", "QEMU exited during the migration's save side (see the migration report)"};
-            break;
-        }
-        if (!a.json) fmt::print(stderr, "irqdiff machine: migrated ({} bytes of stream; restore order {})\n",
-                                migrations.back().stream_bytes, migrations.back().order);
-    }
+    const am::MachineResult r = session->run();
     if (serial_file.f) std::fflush(serial_file.f);
     std::fflush(stdout);
+    if (a.trace) {
+        std::ofstream out(*a.trace, std::ios::binary);
+        out << session->chrome_trace().dump() << "\n";
+        if (!out) throw InputError("--trace", fmt::format("'{}': cannot write", *a.trace));
+    }
 
     if (a.json) {
-        nlohmann::json j = to_json(r);
-        nlohmann::json irqs = nlohmann::json::array();
-        for (size_t v = 0; v < taken.size(); ++v)
-            for (const auto& [intid, n] : taken[v]) irqs.push_back({{"vcpu", v}, {"intid", intid}, {"count", n}});
-        j["interrupts"] = irqs;
-        nlohmann::json mig = nlohmann::json::array();
-        for (const am::MigrationReport& m : migrations) mig.push_back(to_json(m));
-        j["migrations"] = mig;
-        fmt::print("{}\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+        fmt::print("{}\n", session->to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
     } else {
+        for (const am::MigrationReport& m : session->migrations())
+            fmt::print(stderr, "irqdiff machine: migrated: {} bytes of stream, restore order {}\n", m.stream_bytes,
+                       m.order.empty() ? std::string("(none: QEMU exited during the save)") : m.order);
         std::string per;
         for (size_t v = 0; v < r.vcpus.size(); ++v)
             per += fmt::format("{}vCPU {} {}", v ? ", " : "", v, r.vcpus[v].insns);
         fmt::print(stderr, "irqdiff machine: exit {} after {} instructions ({}); virtual time {} ticks\n",
                    am::to_string(r.exit), r.insns, per, r.virtual_ticks);
+        if (r.exit == am::ExitReason::VmGone)
+            fmt::print(stderr, "irqdiff machine: QEMU exited during the migration's save side: no VM is left (the "
+                               "migration report's steps show where)\n");
         if (r.fault)
             fmt::print(stderr, "irqdiff machine: {} on vCPU {} at pc {:#x} ({}): {}\n",
                        r.exit == am::ExitReason::Budget ? "stopped" : "guest fault", r.fault->vcpu, r.fault->pc,

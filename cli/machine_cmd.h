@@ -31,6 +31,7 @@ struct MachineArgs {
     std::optional<std::string> stream, restore;
     std::string key = "\n";
     std::vector<std::string> assign;
+    std::optional<std::string> trace;
 };
 
 /// Adds the subcommand; returns it (the caller tests `*cmd` after parsing).

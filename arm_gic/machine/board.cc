@@ -20,6 +20,8 @@ const char* to_string(ExitReason r) {
         case ExitReason::Fault: return "fault";
         case ExitReason::Budget: return "budget";
         case ExitReason::Migrate: return "migrate";
+        case ExitReason::Paused: return "paused";
+        case ExitReason::VmGone: return "vm_gone";
     }
     return "?";
 }
@@ -279,6 +281,9 @@ bool Board::sysreg(uint32_t v, uc_arm64_reg reg, const uc_arm64_cp_reg& cp, bool
     recheck(v);  // a timer write moves the line, an ICC access (IAR, EOI, PMR, SGI) what is signalled
     if (f) u.fault(pc, *f);
     if (read) u.set_reg(reg, value);
+    // ICC_IAR1_EL1 returned an INTID: the interrupt is taken (1020..1023 are special, none taken).
+    if (config_.trace && icc && read && cp.crn == 12 && cp.crm == 12 && cp.op2 == 0 && (value < 1020 || value >= 8192))
+        trace_.push_back(TraceEvent{TraceEvent::Irq, now(v), v, static_cast<uint32_t>(value), {}});
     u.set_pc(pc + 4);  // AArch64 item 1: a skipped access does not advance the PC
     return true;
 }
@@ -313,6 +318,12 @@ void Board::on_mmio_write(uc_engine*, uint64_t offset, unsigned size, uint64_t v
         }
         if (m->kind == MmioContext::Uart) {
             b.uart_.write(offset, size, value);
+            const std::string& tx = b.uart_.tx();
+            if (b.config_.trace && !tx.empty() && tx.back() == '\n' && tx.size() > b.uart_line_start_) {
+                b.trace_.push_back(TraceEvent{TraceEvent::UartLine, b.now(m->vcpu), m->vcpu, 0,
+                                              tx.substr(b.uart_line_start_, tx.size() - 1 - b.uart_line_start_)});
+                b.uart_line_start_ = tx.size();
+            }
             if (!b.config_.migrate_on.empty()) b.check_migrate_text();
             return;
         }
@@ -438,7 +449,7 @@ void Board::run_turn(uint32_t v) {
 
 MachineResult Board::run() {
     uint32_t last = 0;
-    if (exit_ == ExitReason::Migrate) exit_.reset();  // a paused board goes on
+    if (exit_ == ExitReason::Migrate || exit_ == ExitReason::Paused) exit_.reset();  // a paused board goes on
     while (!exit_) {
         bool any_ran = false;
         for (uint32_t v = 0; v < vcpus() && !exit_; ++v) {
@@ -455,6 +466,7 @@ MachineResult Board::run() {
             vc.quantum = std::min(config_.quantum, config_.max_insns - total_);
             if (config_.migrate_at_insns && !at_insns_done_)
                 vc.quantum = std::min(vc.quantum, *config_.migrate_at_insns > total_ ? *config_.migrate_at_insns - total_ : 0);
+            if (pause_at_) vc.quantum = std::min(vc.quantum, *pause_at_ > total_ ? *pause_at_ - total_ : 0);
             run_turn(v);
             vc.insns += vc.ran;
             total_ += vc.ran;
@@ -474,13 +486,18 @@ MachineResult Board::run() {
                 stop(ExitReason::Migrate);
                 break;
             }
+            if (pause_at_ && total_ >= *pause_at_) {
+                pause_at_.reset();
+                stop(ExitReason::Paused);
+                break;
+            }
             if (total_ >= config_.max_insns) {
                 const uint64_t pc = u.pc();
                 fault_ = report(v, pc, fmt::format("the instruction budget (--max-insns {}) ran out", config_.max_insns));
                 stop(ExitReason::Budget);
             }
         }
-        if (exit_ == ExitReason::Migrate) {
+        if (exit_ == ExitReason::Migrate || exit_ == ExitReason::Paused) {
             // Paused mid-round: time moves on by the longest turn run, so no vCPU's CNTVCT goes back.
             uint64_t longest = 0;
             for (const auto& vc : vcpus_) longest = std::max(longest, vc->ran);
@@ -658,6 +675,9 @@ std::unique_ptr<Board> Board::restore(BoardConfig config, ByteReader& in, const 
     }
     vr.finish("the VCPU section");
     b->migrate_scan_ = b->uart_.tx().size();
+    // A line the source began (the migration prompt before its newline) ends on the destination.
+    const size_t nl = b->uart_.tx().rfind('\n');
+    b->uart_line_start_ = nl == std::string::npos ? 0 : nl + 1;
     b->at_insns_done_ = b->config_.migrate_at_insns && b->total_ >= *b->config_.migrate_at_insns;
     b->uart_.inject(b->config_.input);
     for (uint32_t v = 0; v < b->vcpus(); ++v) b->update_lines(v);

@@ -70,6 +70,7 @@ struct BoardConfig {
     std::string migrate_on;
     std::optional<uint64_t> migrate_at_insns;
     std::vector<Assignment> assign;
+    bool trace = false;  // record UART lines and the interrupts taken with their virtual time (trace())
     GicModel gic = GicModel::Kvm;
     GicVersion gic_host = GicVersion::V4_1;                      // arm.gic of the host
     kvm::TransferPoint transfer = kvm::TransferPoint::SetForwarding;  // arm.transfer
@@ -78,7 +79,11 @@ struct BoardConfig {
 /// --mem bounds (policy): whole MiB, 8 MiB .. 4 GiB.
 constexpr uint64_t kMinMem = 8ull << 20, kMaxMem = 4ull << 30;
 
-enum class ExitReason : uint8_t { SystemOff, Reset, Fault, Budget, Migrate };
+/// Migrate: a migration trigger (BoardConfig::migrate_on / migrate_at_insns); Paused: pause_at.
+/// After either, run() again goes on.
+/// VmGone: QEMU exited during a migration's save side (arm.its_save_error=abort, a failed
+/// SAVE_PENDING_TABLES): no VM is left to run.
+enum class ExitReason : uint8_t { SystemOff, Reset, Fault, Budget, Migrate, Paused, VmGone };
 const char* to_string(ExitReason r);
 
 struct FaultReport {
@@ -95,6 +100,16 @@ struct VcpuResult {
     uint64_t mpidr = 0;
     uint64_t insns = 0;
     Power power = Power::Off;
+};
+
+/// What --trace shows (a Chrome trace, session.h): a UART line, an interrupt taken (ICC_IAR1_EL1
+/// returned its INTID), at the vCPU's virtual time.
+struct TraceEvent {
+    enum Kind : uint8_t { UartLine, Irq, Step } kind = UartLine;
+    uint64_t ticks = 0;
+    uint32_t vcpu = 0;
+    uint32_t intid = 0;
+    std::string text;
 };
 
 struct MachineResult {
@@ -130,6 +145,12 @@ class Board {
     static std::unique_ptr<Board> restore(BoardConfig config, ByteReader& in, const GicMaker& make_gic);
     /// Queues UART RX bytes (the migration key).
     void send_key(const std::string& key) { uart_.inject(key); }
+    /// run() returns ExitReason::Paused once every vCPU together retired `total` instructions.
+    void pause_at(std::optional<uint64_t> total) { pause_at_ = total; }
+    uint64_t insns() const { return total_; }
+    uint64_t virtual_time() const { return base_; }
+    /// The trace events recorded since the last take (BoardConfig::trace).
+    std::vector<TraceEvent> take_trace() { return std::move(trace_); }
 
     const BoardConfig& config() const { return config_; }
     const std::vector<uint8_t>& dtb() const { return dtb_; }
@@ -201,7 +222,10 @@ class Board {
     std::vector<std::unique_ptr<MmioContext>> mmio_;
     uint64_t base_ = 0;   // virtual time at the start of the current round
     uint64_t total_ = 0;  // instructions retired by all vCPUs
-    uint32_t msi_devid_ = 0, msi_event_ = 0;  // the MSI test device's DEVID and last TRIGGER
+    uint32_t msi_devid_ = 0, msi_event_ = 0;
+    std::optional<uint64_t> pause_at_;
+    std::vector<TraceEvent> trace_;
+    size_t uart_line_start_ = 0;  // the MSI test device's DEVID and last TRIGGER
     std::optional<ExitReason> exit_;
     size_t migrate_scan_ = 0;  // UART output before this was searched for migrate_on
     bool at_insns_done_ = false;

@@ -179,6 +179,7 @@ std::unique_ptr<Board> restore_machine(BoardConfig config, std::span<const uint8
     const std::string source_policy = mach.str("source policy", 1 << 16);
     mach.finish("the MACH section");
     if (report.source_policy.empty()) report.source_policy = source_policy;
+    report.stream_bytes = stream.size();
 
     const PolicyValues policy = resolve(o.policy, o.dest_policy);
     report.dest_policy = policy.to_string();

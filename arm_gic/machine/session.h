@@ -1,0 +1,62 @@
+// One machine-mode VM over its life (issue 16 items 6, 7; docs/machine.md): the board it runs on
+// now, the migrations it went through (each to a fresh board built from the stream), the
+// interrupts its guest took, and its trace. The CLI (`irqdiff machine`) and Python
+// (`irqdiff.Machine`) both drive a Session, so they give the same results for the same options.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "arm_gic/machine/board.h"
+#include "arm_gic/machine/migration.h"
+#include "core/results.h"
+
+namespace irqdiff::arm::machine {
+
+struct SessionConfig {
+    BoardConfig board;
+    MigrateOptions migrate;
+};
+
+class Session {
+   public:
+    /// Boots `image` (InputError naming the option or IMAGE for bad input).
+    Session(SessionConfig config, const std::vector<uint8_t>& image);
+    /// Resumes the VM of a migration stream (`--restore`): its restore steps run now.
+    Session(SessionConfig config, std::span<const uint8_t> stream);
+
+    /// Runs until the guest powers off, resets, faults or exhausts the budget, migrating at every
+    /// trigger (`migrate_on`, `migrate_at_insns`). With `insns`, returns ExitReason::Paused once
+    /// that many more instructions ran (a later run() or migrate() goes on from there).
+    MachineResult run(std::optional<uint64_t> insns = std::nullopt);
+    /// Migrates now (between runs): save, stream, fresh destination, restore, key.
+    const MigrationReport& migrate();
+
+    Board& board() { return *board_; }
+    const MachineResult& last() const { return last_; }
+    const std::vector<MigrationReport>& migrations() const { return migrations_; }
+    /// Interrupts taken, by vCPU: INTID -> count, over every board the VM ran on.
+    std::vector<std::map<uint32_t, uint64_t>> taken() const;
+    /// The result as `irqdiff machine --json` prints it.
+    Json to_json() const;
+    /// A Chrome trace (chrome://tracing, Perfetto): UART lines and interrupts per vCPU, migration
+    /// steps, in virtual time (62.5 ticks per µs).
+    Json chrome_trace() const;
+
+   private:
+    void collect();  // the board's interrupts and trace so far into the session's
+
+    SessionConfig config_;
+    std::unique_ptr<Board> board_;
+    MachineResult last_;
+    std::vector<MigrationReport> migrations_;
+    std::vector<std::map<uint32_t, uint64_t>> taken_done_;  // of boards left behind
+    std::vector<TraceEvent> trace_;
+};
+
+}  // namespace irqdiff::arm::machine
