@@ -91,6 +91,7 @@ static int wait_past(unsigned before) {
 }
 
 void guest_main(const void* dtb) {
+    gic_heap_below(dtb);
     int ncpus = fdt_cpu_count(dtb);
     const char* args = fdt_bootargs(dtb);
     unsigned long iters = arg_ulong(args, "iters", 1024);
@@ -182,6 +183,8 @@ void guest_main(const void* dtb) {
     printf_uart("BENCH: op=%s iters=%lu ticks=%lu wait=%s\n", op, iters, t1 - t0, use_wfi ? "wfi" : "spin");
     if (lpi || sgi)
         check(ok && count0 == iters, "op=%s: %lu round trips, %u interrupts counted", op, iters, count0);
+    else
+        check(n == iters && gic_unhandled[0] == 0, "op=%s: %lu iterations, nothing acknowledged", op, n);
     if (sgi) {
         __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
         gic_send_sgi(15, 1);
