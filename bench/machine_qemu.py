@@ -3,7 +3,7 @@
 
 Issue 16 "Performance". Runs tests/machine/guests/bench.bin (bench.c) under
 ``qemu-system-aarch64 -machine virt,gic-version=3 -accel tcg -cpu max -smp 2`` for each
-operation (lpi, sgi, eoi, gicd) with ``iters=0`` and ``iters=N``, each REPEAT times, takes the
+operation (lpi, sgi, ipi, eoi, gicd) with ``iters=0`` and ``iters=N``, each REPEAT times, takes the
 median wall-clock time of each and reports the cost of one operation as
 ``(t(N) - t(0)) / N`` (boot, setup and power-off cancel out). With ``--irqdiff PATH`` it runs
 ``PATH machine bench.bin --smp 2 --append "op=OP iters=N"`` the same way and prints both
@@ -24,10 +24,11 @@ import subprocess
 import sys
 import time
 
-OPS = ("lpi", "sgi", "eoi", "gicd")
+OPS = ("lpi", "sgi", "ipi", "eoi", "gicd")
 DESCRIPTION = {
     "lpi": "ITS INT -> LPI taken -> EOI round trip",
     "sgi": "SGI to cpu 1 and back round trip",
+    "ipi": "SGI to cpu 1, its handler's store seen",
     "eoi": "ICC_EOIR1_EL1 write",
     "gicd": "GICD_IIDR read",
 }

@@ -1,7 +1,9 @@
 // The machine-mode benchmark guest (issue 16 "Performance"; bench/machine_qemu.py). bootargs
-// `op=lpi|sgi|eoi|gicd iters=N`:
+// `op=lpi|sgi|ipi|eoi|gicd iters=N`:
 //   lpi   N x (ITS INT on the command queue -> LPI taken on cpu 0 -> EOI), one round trip at a time;
 //   sgi   N x (SGI 1 to cpu 1, whose handler sends SGI 1 back to cpu 0), needs -smp 2;
+//   ipi   N x (SGI 2 to cpu 1, whose handler counts in memory; cpu 0 polls that count): the
+//         one-way IPI as the public micro-benchmark of reference §9 times it, needs -smp 2;
 //   eoi   N x ICC_EOIR1_EL1 of the spurious INTID 1023 (the write alone, nothing active);
 //   gicd  N x a 32-bit read of GICD_IIDR.
 // `wait=wfi` (default) waits for the interrupt in WFI (PSTATE.I masked around the check, so no
@@ -39,6 +41,11 @@ static void on_sgi(unsigned intid, int cpu) {
         ++count0;
     else
         gic_send_sgi(intid, 0);
+}
+static void on_ipi(unsigned intid, int cpu) {
+    (void)intid;
+    (void)cpu;
+    __atomic_add_fetch(&count0, 1, __ATOMIC_RELEASE);
 }
 
 static void on_wake(unsigned intid, int cpu) {
@@ -84,20 +91,22 @@ static int wait_past(unsigned before) {
 }
 
 void guest_main(const void* dtb) {
+    gic_heap_below(dtb);
     int ncpus = fdt_cpu_count(dtb);
     const char* args = fdt_bootargs(dtb);
     unsigned long iters = arg_ulong(args, "iters", 1024);
     const char* op = arg_is(args, "op", "lpi")    ? "lpi"
                      : arg_is(args, "op", "sgi")  ? "sgi"
+                     : arg_is(args, "op", "ipi")  ? "ipi"
                      : arg_is(args, "op", "eoi")  ? "eoi"
                      : arg_is(args, "op", "gicd") ? "gicd"
                                                   : 0;
     if (!op) {
-        check(0, "bootargs '%s': op= must be lpi, sgi, eoi or gicd", args);
+        check(0, "bootargs '%s': op= must be lpi, sgi, ipi, eoi or gicd", args);
         report_summary();
         return;
     }
-    int lpi = str_eq(op, "lpi"), sgi = str_eq(op, "sgi");
+    int lpi = str_eq(op, "lpi"), ipi = str_eq(op, "ipi"), sgi = str_eq(op, "sgi") || ipi;
     use_wfi = !arg_is(args, "wait", "spin");
     if (gic_init_dist() || (lpi && (gic_lpi_init(14, 1) || its_init())) || gic_init_cpu()) {
         report_summary();
@@ -118,11 +127,12 @@ void guest_main(const void* dtb) {
     }
     if (sgi) {
         if (ncpus < 2) {
-            check(0, "op=sgi needs -smp 2 (%d cpus)", ncpus);
+            check(0, "op=%s needs -smp 2 (%d cpus)", op, ncpus);
             report_summary();
             return;
         }
         gic_set_handler(1, on_sgi);
+        gic_set_handler(2, on_ipi);
         gic_set_handler(15, on_wake);
         long r = psci_hvc(PSCI_CPU_ON, cpu_mpidr(1), (unsigned long)secondary_entry, 1);
         unsigned long end = cntvct() + cntfrq() * 2;
@@ -146,6 +156,15 @@ void guest_main(const void* dtb) {
             its_int(DEV, 0);
             ok = wait_past(before);
         }
+    } else if (ipi) {
+        for (; n < iters && ok; ++n) {
+            unsigned before = count0;
+            gic_send_sgi(2, 1);
+            unsigned long i = 0;
+            while (__atomic_load_n(&count0, __ATOMIC_ACQUIRE) == before && ++i < SPIN_LIMIT) {
+            }
+            ok = i < SPIN_LIMIT;
+        }
     } else if (sgi) {
         for (; n < iters && ok; ++n) {
             unsigned before = count0;
@@ -163,7 +182,9 @@ void guest_main(const void* dtb) {
     __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"(0ul));
     printf_uart("BENCH: op=%s iters=%lu ticks=%lu wait=%s\n", op, iters, t1 - t0, use_wfi ? "wfi" : "spin");
     if (lpi || sgi)
-        check(ok && count0 == iters, "op=%s: %lu round trips, %u interrupts taken on cpu 0", op, iters, count0);
+        check(ok && count0 == iters, "op=%s: %lu round trips, %u interrupts counted", op, iters, count0);
+    else
+        check(n == iters && gic_unhandled[0] == 0, "op=%s: %lu iterations, nothing acknowledged", op, n);
     if (sgi) {
         __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
         gic_send_sgi(15, 1);

@@ -12,13 +12,18 @@ static gic_handler_fn handlers[1020 + GIC_LPI_HANDLERS];
 // ---- memory ------------------------------------------------------------------------------------
 extern char __bss_end[];
 static unsigned long heap_next;
-#define HEAP_LIMIT (0x40000000ul + (48ul << 20))  // below QEMU's DTB at RAM + 64 MiB (128 MiB RAM)
+static unsigned long heap_limit = 0x40000000ul + (48ul << 20);  // below QEMU's DTB at RAM + 64 MiB
+
+void gic_heap_below(const void* dtb) {
+    unsigned long d = (unsigned long)dtb;
+    if (d > (unsigned long)__bss_end && d < heap_limit) heap_limit = d;
+}
 
 void* gic_alloc(unsigned long size, unsigned long align) {
     if (!heap_next) heap_next = (unsigned long)__bss_end;
     unsigned long p = (heap_next + align - 1) & ~(align - 1);
-    if (p + size > HEAP_LIMIT) {
-        check(0, "gic_alloc: %lu bytes aligned %lu do not fit below %lx", size, align, HEAP_LIMIT);
+    if (p + size > heap_limit) {
+        check(0, "gic_alloc: %lu bytes aligned %lu do not fit below %lx", size, align, heap_limit);
         return 0;
     }
     for (unsigned long a = p; a < p + size; a += 8) *(volatile uint64_t*)a = 0;

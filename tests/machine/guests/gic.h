@@ -120,8 +120,11 @@ static inline int gic_cpu_index(void) {
 }
 
 // Zeroed memory after the image's BSS (bump allocator; align is a power of two). Returns 0 and
-// reports a FAIL when it would pass the 48 MiB the guests allow themselves.
+// reports a FAIL when it would pass RAM + 48 MiB (or the limit gic_heap_below set).
 void* gic_alloc(unsigned long size, unsigned long align);
+// Lowers that limit to the DTB's address when the DTB lies above the image (this board puts it in
+// the last 2 MiB of RAM, QEMU at RAM + 64 MiB with 128 MiB). Call before the first gic_alloc.
+void gic_heap_below(const void* dtb);
 
 // ---- distributor, redistributors, CPU interface --------------------------------------------
 struct gic_info {

@@ -97,6 +97,7 @@ static int round_complete(void* p) {
 static struct round_arg ra;
 
 void guest_main(const void* dtb) {
+    gic_heap_below(dtb);
     ncpus = fdt_cpu_count(dtb);
     if (ncpus < 1 || ncpus > MAX_CPUS) ncpus = 1;
     printf_uart("gic_sgi: %d cpus\n", ncpus);

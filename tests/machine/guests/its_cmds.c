@@ -56,6 +56,7 @@ static void set_enable(uint32_t dev, uint32_t ev, unsigned lpi, int enable, int 
 }
 
 void guest_main(const void* dtb) {
+    gic_heap_below(dtb);
     ncpus = fdt_cpu_count(dtb);
     if (ncpus < 1 || ncpus > MAX_CPUS) ncpus = 1;
     printf_uart("its_cmds: %d cpus\n", ncpus);

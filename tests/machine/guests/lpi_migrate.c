@@ -50,6 +50,7 @@ static unsigned total(unsigned i) {
 }
 
 void guest_main(const void* dtb) {
+    gic_heap_below(dtb);
     ncpus = fdt_cpu_count(dtb);
     if (ncpus < 1 || ncpus > MAX_CPUS) ncpus = 1;
     const char* args = fdt_bootargs(dtb);
