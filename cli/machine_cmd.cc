@@ -12,6 +12,7 @@
 #include "arm_gic/machine/board.h"
 #include "arm_gic/machine/memory_map.h"
 #include "arm_gic/machine/migration.h"
+#include "arm_gic/machine/options.h"
 #include "arm_gic/machine/session.h"
 #include "arm_gic/policies.h"
 #include "core/errors.h"
@@ -56,84 +57,10 @@ CLI::App* add_machine_command(CLI::App& app, MachineArgs& a) {
     return m;
 }
 
-uint64_t parse_mem_size(const std::string& text, const std::string& place) {
-    size_t used = 0;
-    uint64_t n = 0;
-    try {
-        if (text.empty() || text[0] == '-' || text[0] == '+') throw std::invalid_argument("sign");
-        n = std::stoull(text, &used);
-    } catch (const std::exception&) {
-        throw InputError(place, fmt::format("'{}': expected a size such as 128, 128M, 1G or 65536K", one_line(text)));
-    }
-    const std::string suffix = text.substr(used);
-    unsigned shift = 20;
-    if (suffix == "K" || suffix == "k")
-        shift = 10;
-    else if (suffix == "G" || suffix == "g")
-        shift = 30;
-    else if (!suffix.empty() && suffix != "M" && suffix != "m")
-        throw InputError(place, fmt::format("'{}': expected a size such as 128, 128M, 1G or 65536K", one_line(text)));
-    if (n > (uint64_t{1} << (63 - shift)))
-        throw InputError(place, fmt::format("'{}': too large (at most {} MiB)", one_line(text), am::kMaxMem >> 20));
-    return n << shift;
-}
-
 namespace {
 
 std::vector<uint8_t> read_file(const std::string& path, const std::string& place, uint64_t max) {
     return am::read_image_file(path, place, max);
-}
-
-/// --order: a named order, or STEP,STEP,... (MigrationPlan::resolve checks the names and rules).
-OrderSpec parse_order_option(const std::string& text) {
-    OrderSpec spec;
-    spec.loc = SourceLoc{"--order", 0, 0};
-    if (text.find(',') == std::string::npos) {
-        spec.kind = OrderSpec::Kind::Named;
-        spec.name = text;
-        return spec;
-    }
-    spec.kind = OrderSpec::Kind::Explicit;
-    size_t from = 0;
-    while (from <= text.size()) {
-        const size_t comma = std::min(text.find(',', from), text.size());
-        spec.steps.push_back(text.substr(from, comma - from));
-        spec.step_locs.push_back(spec.loc);
-        from = comma + 1;
-    }
-    return spec;
-}
-
-/// --assign DEVID[:EVENTS] (hex 0x.. or decimal; EVENTS default 32) or all.
-std::vector<am::Assignment> parse_assign(const std::vector<std::string>& items) {
-    std::vector<am::Assignment> out;
-    for (const std::string& item : items) {
-        if (item == "all") {
-            out.push_back(am::Assignment{0, 32, true});
-            continue;
-        }
-        const size_t colon = item.find(':');
-        auto number = [&](const std::string& t, uint64_t max) {
-            size_t used = 0;
-            uint64_t v = 0;
-            try {
-                if (t.empty() || t[0] == '-' || t[0] == '+') throw std::invalid_argument("sign");
-                v = std::stoull(t, &used, 0);
-            } catch (const std::exception&) {
-                used = 0;
-            }
-            if (used != t.size() || t.empty() || v > max)
-                throw InputError("--assign", fmt::format("'{}': expected DEVID[:EVENTS] (DeviceID up to {:#x}, 1 to 2048 "
-                                                         "events) or all", one_line(item), am::kMaxAssignDevid));
-            return v;
-        };
-        am::Assignment as;
-        as.devid = static_cast<uint32_t>(number(item.substr(0, colon), am::kMaxAssignDevid));
-        if (colon != std::string::npos) as.events = static_cast<uint32_t>(number(item.substr(colon + 1), 2048));
-        if (as.events == 0) throw InputError("--assign", fmt::format("'{}': a device has at least 1 event", item));
-        out.push_back(as);
-    }
-    return out;
 }
 
 struct FileCloser {
@@ -148,7 +75,7 @@ struct FileCloser {
 int cmd_machine(const MachineArgs& a) {
     am::BoardConfig c;
     c.smp = a.smp;
-    c.mem = parse_mem_size(a.mem, "--mem");
+    c.mem = am::parse_mem_size(a.mem, "--mem");
     c.psci = a.psci == "smc" ? am::PsciConduit::Smc : am::PsciConduit::Hvc;
     c.append = a.append;
     c.max_insns = a.max_insns;
@@ -182,12 +109,12 @@ int cmd_machine(const MachineArgs& a) {
     for (const std::string& p : a.policy) mo.policy.push_back(parse_policy_assignment(catalogue, p, "--policy"));
     for (const std::string& p : a.dest_policy)
         mo.dest_policy.push_back(parse_policy_assignment(catalogue, p, "--dest-policy"));
-    mo.order = parse_order_option(a.order);
+    mo.order = am::parse_order(a.order, "--order");
     mo.key = a.key;
     mo.stream_path = a.stream;
     c.migrate_on = a.migrate_on;
     c.migrate_at_insns = a.migrate_at_insns;
-    c.assign = parse_assign(a.assign);
+    c.assign = am::parse_assignments(a.assign, "--assign");
 
     c.trace = a.trace.has_value();
     am::SessionConfig sc{c, mo};

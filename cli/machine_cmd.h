@@ -40,7 +40,4 @@ CLI::App* add_machine_command(CLI::App& app, MachineArgs& args);
 /// or ran out of --max-insns, 2 bad input (InputError, thrown to the caller).
 int cmd_machine(const MachineArgs& args);
 
-/// "128", "128M", "1G", "65536K": a size in bytes (no suffix: MiB, as QEMU's -m).
-uint64_t parse_mem_size(const std::string& text, const std::string& place);
-
 }  // namespace irqdiff::cli

@@ -11,6 +11,10 @@
 #include <algorithm>
 #include <memory>
 
+#include "arm_gic/machine/image_loader.h"
+#include "arm_gic/machine/options.h"
+#include "arm_gic/machine/session.h"
+#include "arm_gic/policies.h"
 #include "core/backend.h"
 #include "core/explorer.h"
 #include "core/policy.h"
@@ -252,6 +256,125 @@ py::list events() {
     return out;
 }
 
+
+// ---- machine mode (irqdiff.Machine; docs/machine.md "Python") ------------------------------------
+
+/// Bytes from a path (str / os.PathLike) or a bytes-like object.
+std::vector<uint8_t> image_bytes(const py::object& o, const std::string& place, uint64_t max) {
+    if (py::isinstance<py::bytes>(o) || py::isinstance<py::bytearray>(o)) {
+        std::string b = o.cast<std::string>();
+        if (b.size() > max) throw InputError(place, fmt::format("{} bytes (at most {})", b.size(), max));
+        return std::vector<uint8_t>(b.begin(), b.end());
+    }
+    py::object fspath = py::module_::import("os").attr("fspath");
+    std::string path;
+    try {
+        path = fspath(o).cast<std::string>();
+    } catch (const py::error_already_set&) {
+        throw InputError(place, "expected a file path or bytes");
+    }
+    return arm::machine::read_image_file(path, place, max);
+}
+
+/// The arm catalogue's settings from a {'KEY': 'VALUE'} dict.
+std::vector<PolicySetting> arm_policy_list(const py::object& policy, const std::string& place) {
+    std::vector<PolicySetting> out;
+    if (policy.is_none()) return out;
+    if (!py::isinstance<py::dict>(policy)) throw InputError(place, "expected a dict of {'KEY': 'VALUE'}");
+    const std::vector<PolicySpec> catalogue = arm::arm_policies();
+    for (auto [k, v] : policy.cast<py::dict>()) {
+        if (!py::isinstance<py::str>(k) || !py::isinstance<py::str>(v))
+            throw InputError(place, "expected string keys and values, e.g. {'arm.transfer': 'set_forwarding'}");
+        SourceLoc loc{place, 0, 0};
+        PolicySetting s{k.cast<std::string>(), v.cast<std::string>(), loc, loc};
+        validate_policy_setting(catalogue, s);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+/// irqdiff.Machine's compiled half: a Session with Python arguments.
+class PyMachine {
+   public:
+    PyMachine(const py::object& image, const py::object& restore, uint32_t smp, const std::string& mem,
+              const std::string& append, const py::object& assign, const py::object& policy,
+              const py::object& dest_policy, const std::string& order, const py::object& migrate_on,
+              const py::object& migrate_at_insns, uint64_t max_insns, const std::string& input, const std::string& key,
+              bool trace, const py::object& stream, const std::string& psci) {
+        namespace am = arm::machine;
+        am::SessionConfig c;
+        c.board.smp = smp;
+        c.board.mem = am::parse_mem_size(mem, "Machine(mem=...)");
+        c.board.append = append;
+        c.board.max_insns = max_insns;
+        c.board.input = input;
+        c.board.trace = trace;
+        if (psci != "hvc" && psci != "smc") throw InputError("Machine(psci=...)", fmt::format("'{}': expected hvc or smc", psci));
+        c.board.psci = psci == "smc" ? am::PsciConduit::Smc : am::PsciConduit::Hvc;
+        std::vector<std::string> items;
+        if (py::isinstance<py::str>(assign)) {
+            items.push_back(assign.cast<std::string>());
+        } else if (!assign.is_none()) {
+            for (py::handle h : assign) {
+                if (py::isinstance<py::int_>(h))
+                    items.push_back(std::to_string(h.cast<int64_t>()));
+                else if (py::isinstance<py::str>(h))
+                    items.push_back(h.cast<std::string>());
+                else
+                    throw InputError("Machine(assign=...)", "expected DeviceIDs (int), 'DEVID:EVENTS' strings or 'all'");
+            }
+        }
+        c.board.assign = am::parse_assignments(items, "Machine(assign=...)");
+        c.board.migrate_on = migrate_on.is_none() ? std::string() : migrate_on.cast<std::string>();
+        if (!migrate_at_insns.is_none()) c.board.migrate_at_insns = migrate_at_insns.cast<uint64_t>();
+        c.migrate.policy = arm_policy_list(policy, "Machine(policy=...)");
+        c.migrate.dest_policy = arm_policy_list(dest_policy, "Machine(dest_policy=...)");
+        c.migrate.order = am::parse_order(order, "Machine(order=...)");
+        c.migrate.key = key;
+        if (!stream.is_none()) c.migrate.stream_path = py::module_::import("os").attr("fspath")(stream).cast<std::string>();
+        if (image.is_none() == restore.is_none())
+            throw InputError("Machine(image=...)", "give either an image to boot or restore= a migration stream");
+        if (!restore.is_none()) {
+            const std::vector<uint8_t> bytes = image_bytes(restore, "Machine(restore=...)", uint64_t{8} << 30);
+            session_ = std::make_unique<am::Session>(c, std::span<const uint8_t>(bytes));
+        } else {
+            session_ = std::make_unique<am::Session>(c, image_bytes(image, "Machine(image=...)", c.board.mem));
+        }
+    }
+    py::object run(const py::object& insns) {
+        std::optional<uint64_t> n;
+        if (!insns.is_none()) n = insns.cast<uint64_t>();
+        {
+            py::gil_scoped_release unlocked;
+            session_->run(n);
+        }
+        return result();
+    }
+    py::object migrate() {
+        const arm::machine::MigrationReport* r = nullptr;
+        {
+            py::gil_scoped_release unlocked;
+            r = &session_->migrate();
+        }
+        (void)r;
+        Json doc = session_->to_json();
+        return to_python(doc["migrations"].back());
+    }
+    py::object result() const { return to_python(session_->to_json()); }
+    std::string uart() const { return session_->board_if() ? session_->board_if()->uart().tx() : session_->last().uart; }
+    std::string stop_reason() const { return arm::machine::to_string(session_->last().exit); }
+    py::object trace() const { return to_python(session_->chrome_trace()); }
+    py::bytes dtb() const {
+        const auto* b = session_->board_if();
+        if (!b) return py::bytes();
+        const std::vector<uint8_t>& d = b->dtb();
+        return py::bytes(reinterpret_cast<const char*>(d.data()), d.size());
+    }
+
+   private:
+    std::unique_ptr<arm::machine::Session> session_;
+};
+
 }  // namespace
 }  // namespace irqdiff
 
@@ -261,6 +384,24 @@ PYBIND11_MODULE(_core, m) {
 
     // Classes first, so every signature below shows Python names.
     py::register_exception<InputError>(m, "ScenarioError", PyExc_ValueError);
+    py::class_<PyMachine>(m, "Machine", "A machine-mode VM (use irqdiff.Machine).")
+        .def(py::init<const py::object&, const py::object&, uint32_t, const std::string&, const std::string&,
+                      const py::object&, const py::object&, const py::object&, const std::string&, const py::object&,
+                      const py::object&, uint64_t, const std::string&, const std::string&, bool, const py::object&,
+                      const std::string&>(),
+             py::arg("image") = py::none(), py::kw_only(), py::arg("restore") = py::none(), py::arg("smp") = 1,
+             py::arg("mem") = "128M", py::arg("append") = "", py::arg("assign") = py::none(),
+             py::arg("policy") = py::none(), py::arg("dest_policy") = py::none(), py::arg("order") = "qemu",
+             py::arg("migrate_on") = "Now migrate the VM, then press a key to continue...",
+             py::arg("migrate_at_insns") = py::none(), py::arg("max_insns") = 1'000'000'000, py::arg("input") = "",
+             py::arg("key") = "\n", py::arg("trace") = false, py::arg("stream") = py::none(), py::arg("psci") = "hvc")
+        .def("run", &PyMachine::run, py::arg("insns") = py::none())
+        .def("migrate", &PyMachine::migrate)
+        .def_property_readonly("result", &PyMachine::result)
+        .def_property_readonly("uart", &PyMachine::uart)
+        .def_property_readonly("stop_reason", &PyMachine::stop_reason)
+        .def_property_readonly("dtb", &PyMachine::dtb)
+        .def("trace", &PyMachine::trace);
     py::class_<Scenario, std::shared_ptr<Scenario>> scenario(m, "Scenario", R"doc(
 A validated scenario (format v1, see scenarios/README.md).
 

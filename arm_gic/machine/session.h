@@ -38,6 +38,8 @@ class Session {
     const MigrationReport& migrate();
 
     Board& board() { return *board_; }
+    /// The board, or nullptr once the VM is gone (QEMU exited during a migration).
+    Board* board_if() const { return board_.get(); }
     const MachineResult& last() const { return last_; }
     const std::vector<MigrationReport>& migrations() const { return migrations_; }
     /// Interrupts taken, by vCPU: INTID -> count, over every board the VM ran on.

@@ -27,6 +27,7 @@ from typing import Iterable, Mapping, Optional, Union
 from ._core import Scenario, ScenarioError, __version__
 from . import _core
 from ._paths import SOURCE_DIR
+from .machine import Machine
 from .results import Results, Run
 from .explore import Exploration, explore, explore_size, sweep
 

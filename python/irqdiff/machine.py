@@ -6,7 +6,9 @@ n = (code << 1) | 1; reference/arm_virt_machine.md §8) as a table.
 >>> machine.parse_report("PASS: a\\nFAIL: b\\nSUMMARY: 2 tests\\nEXIT: STATUS=3\\n").failed
 1
 
-The in-process `irqdiff.Machine` object (issue 16 item 7) comes with phase 2.
+In process: `irqdiff.Machine(image, smp=, append=, assign=, policy=, dest_policy=, order=, ...)` with
+`.run(insns=None)` (migrating at every trigger), `.migrate()`, `.uart`, `.stop_reason`, `.result`,
+`.trace()` and `.report` (the parsed PASS/FAIL table); docs/machine.md "Python".
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import shutil
 import subprocess
 from typing import List, Optional, Sequence
 
-__all__ = ["Report", "parse_report", "run"]
+__all__ = ["Machine", "Report", "parse_report", "run"]
 
 
 @dataclasses.dataclass
@@ -80,3 +82,40 @@ def run(image: str, *args: str, irqdiff: Optional[str] = None, timeout: float = 
     doc["report"] = parse_report(doc["uart"])
     doc["returncode"] = p.returncode
     return doc
+
+
+class Machine:
+    """A machine-mode VM in this process (arm_gic/machine/session.h, the same Session the CLI runs).
+    Bad arguments raise ValueError naming the argument."""
+
+    def __init__(self, image=None, **kwargs):
+        from irqdiff import _core
+        self._m = _core.Machine(image, **kwargs)
+
+    def run(self, insns=None) -> dict:
+        """Runs until SYSTEM_OFF, reset, fault or budget (migrating at every trigger); with `insns`,
+        pauses after that many more instructions (stop_reason "paused")."""
+        return self._m.run(insns)
+
+    def migrate(self) -> dict:
+        """Migrates now: save, stream, fresh destination, restore, key. Returns the migration report."""
+        return self._m.migrate()
+
+    @property
+    def uart(self) -> str:
+        return self._m.uart
+
+    @property
+    def stop_reason(self) -> str:
+        return self._m.stop_reason
+
+    @property
+    def result(self) -> dict:
+        return self._m.result
+
+    @property
+    def report(self) -> Report:
+        return parse_report(self.uart)
+
+    def trace(self) -> dict:
+        return self._m.trace()

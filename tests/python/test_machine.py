@@ -61,7 +61,7 @@ def test_the_budget_stops_a_runaway_guest(cli, guests):
     r = cli("machine", guests / "fault.bin", "--append", "runaway", "--max-insns", "1000000")
     assert r.returncode == 1
     assert "exit budget after 1000000 instructions" in r.stderr
-    assert "(nop): the instruction budget (--max-insns 1000000) ran out" in r.stderr
+    assert "the instruction budget (--max-insns 1000000) ran out" in r.stderr
 
 
 @pytest.mark.parametrize("args,place", [
@@ -128,3 +128,15 @@ def test_parse_report():
     r = machine.parse_report("x\nPASS: a\nFAIL: b c\nSKIP: d\nSUMMARY: 3 tests\nEXIT: STATUS=3\n")
     assert [row["status"] for row in r.rows] == ["PASS", "FAIL", "SKIP"]
     assert r.rows[1]["test"] == "b c" and r.summary == "3 tests" and r.exit_code == 1 and not r.passed
+
+
+def test_the_in_process_machine_migrates_lpi_migrate_and_reports(guests):
+    """irqdiff.Machine (issue 16 item 7): the same Session as the CLI; one migration at the prompt."""
+    import irqdiff
+    m = irqdiff.Machine(str(guests / "lpi_migrate.bin"), smp=2, append="lpis=4 pending=2")
+    r = m.run()
+    assert m.stop_reason == "system_off"
+    assert len(r["migrations"]) == 1
+    assert m.report.passed
+    with pytest.raises(ValueError, match="Machine\\(assign=...\\)"):
+        irqdiff.Machine(str(guests / "hello.bin"), assign=["0x10:0"])
