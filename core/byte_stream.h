@@ -102,7 +102,10 @@ class ByteReader {
         if (pos_ != b_.size())
             fail(pos_, what, fmt::format("{} bytes left over at the end of {}", b_.size() - pos_, what));
     }
+    /// Where the next read starts: within this reader (pos, what fail takes) and in the stream.
+    size_t pos() const { return pos_; }
     size_t offset() const { return base_ + pos_; }
+    /// An InputError at `at` (a pos() of this reader), reported as its offset in the stream.
     [[noreturn]] void fail(size_t at, const char* field, const std::string& why) const {
         throw InputError(place_, fmt::format("offset {} ({:#x}), field {}: {}", base_ + at, base_ + at, field, why));
     }

@@ -610,12 +610,12 @@ void Board::write_state(ByteWriter& w) const {
 std::unique_ptr<Board> Board::restore(BoardConfig config, ByteReader& in, const GicMaker& make_gic) {
     ByteReader r = in.section("BORD");
     config.smp = r.u32_in("smp", 1, kMaxVcpus);
-    const size_t mem_at = r.offset();
+    const size_t mem_at = r.pos();
     config.mem = r.u64("mem");
     if (config.mem < kMinMem || config.mem > kMaxMem || config.mem % (1 << 20))
-        r.fail(mem_at - 0, "mem", fmt::format("{} bytes is not a RAM size of this board", config.mem));
+        r.fail(mem_at, "mem", fmt::format("{} bytes is not a RAM size of this board", config.mem));
     const uint8_t psci = r.u8("psci conduit");
-    if (psci > 1) r.fail(r.offset() - 1, "psci conduit", fmt::format("{} is neither hvc (0) nor smc (1)", psci));
+    if (psci > 1) r.fail(r.pos() - 1, "psci conduit", fmt::format("{} is neither hvc (0) nor smc (1)", psci));
     config.psci = static_cast<PsciConduit>(psci);
     std::unique_ptr<Board> b(new Board(RestoreTag{}, std::move(config)));
     b->check_config();
@@ -633,9 +633,9 @@ std::unique_ptr<Board> Board::restore(BoardConfig config, ByteReader& in, const 
     const uint64_t limit = b->config_.mem / kStreamPageBytes;
     if (n > limit) ram.fail(0, "page count", fmt::format("{} pages in {} bytes of RAM", n, b->config_.mem));
     for (uint64_t i = 0; i < n; ++i) {
-        const size_t page_at = ram.offset();
+        const size_t page_at = ram.pos();
         const uint64_t p = ram.u64("page number");
-        if (p >= limit) ram.fail(page_at - 0, "page number", fmt::format("page {} is outside RAM ({} pages)", p, limit));
+        if (p >= limit) ram.fail(page_at, "page number", fmt::format("page {} is outside RAM ({} pages)", p, limit));
         const std::vector<uint8_t> bytes = ram.bytes("page", kStreamPageBytes);
         if (bytes.size() != kStreamPageBytes)
             ram.fail(page_at + 8, "page", fmt::format("{} bytes (a page is {})", bytes.size(), kStreamPageBytes));
@@ -650,7 +650,7 @@ std::unique_ptr<Board> Board::restore(BoardConfig config, ByteReader& in, const 
     b->make_vcpus();
     for (auto& vc : b->vcpus_) {
         UnicornCpu& u = *vc->cpu;
-        const size_t power_at = vr.offset();
+        const size_t power_at = vr.pos();
         const uint8_t power = vr.u8("vCPU power");
         if (power > 2) vr.fail(power_at, "vCPU power", fmt::format("{} is not off (0), running (1) or wfi (2)", power));
         // A vCPU in WFI when the VM stopped left it (pause_all_vcpus kicks it out of kvm_vcpu_halt;

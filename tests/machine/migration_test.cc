@@ -269,7 +269,8 @@ TEST(MachineStream, CorruptStreamsAreRefusedWithOffsetAndField) {
     bad = good;
     const size_t vcpu = std::string(good.begin(), good.end()).find("VCPU");
     ASSERT_NE(vcpu, std::string::npos);
-    bad[vcpu + 12] = 7;  // the first vCPU's power state
+    bad[vcpu + 12] = 7;  // the first vCPU's power state: after the tag and the u64 length
+    refused(bad, "offset " + std::to_string(vcpu + 12) + " (");
     refused(bad, "field vCPU power");
     bad = good;
     bad.push_back(0);
