@@ -192,20 +192,7 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         return table;
     }
 
-    explicit ArmBackend(const BackendContext& ctx)
-        : MigrationDriver(ctx),
-          config_(GicConfig::from_policy(ctx.policy)),
-          transfer_(kvm::transfer_point(ctx.policy)),
-          save_(kvm::kSavePolicy.read(ctx.policy)),
-          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
-          gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
-          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)),
-          its_regs_order_(vmm::kItsRegsPolicy.read(ctx.policy)),
-          vsgi_ispendr_(kvm::kVsgiIspendrPolicy.read(ctx.policy)),
-          guest_nassgireq_(kGuestNassgireqPolicy.read(ctx.policy)) {
-        vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
-        cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
-        config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
+    explicit ArmBackend(const BackendContext& ctx) : ArmBackend(ctx, Policies{}) {
         refuse_nmi_routes();
         boot();
     }
@@ -215,22 +202,10 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     /// guest DeviceIDs, in scenario device order; the machines have `nr_spis` SPIs.
     ArmBackend(const BackendContext& ctx, std::unique_ptr<Machine> source, std::vector<uint32_t> device_ids,
                uint32_t nr_spis)
-        : MigrationDriver(ctx),
-          config_(GicConfig::from_policy(ctx.policy)),
-          transfer_(kvm::transfer_point(ctx.policy)),
-          save_(kvm::kSavePolicy.read(ctx.policy)),
-          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
-          gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
-          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)),
-          its_regs_order_(vmm::kItsRegsPolicy.read(ctx.policy)),
-          vsgi_ispendr_(kvm::kVsgiIspendrPolicy.read(ctx.policy)),
-          guest_nassgireq_(kGuestNassgireqPolicy.read(ctx.policy)),
-          machine_mode_(true),
-          nr_spis_(nr_spis),
-          device_ids_(std::move(device_ids)) {
-        vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
-        cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
-        config_.redistributor_count = scenario_.vcpus;
+        : ArmBackend(ctx, Policies{}) {
+        machine_mode_ = true;
+        nr_spis_ = nr_spis;
+        device_ids_ = std::move(device_ids);
         external_stream_ = true;
         if (source) adopt_source(std::move(source));
     }
@@ -495,6 +470,24 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
     }
 
    private:
+    struct Policies {};
+    /// Both constructors: the run's policies, read once.
+    ArmBackend(const BackendContext& ctx, Policies)
+        : MigrationDriver(ctx),
+          config_(GicConfig::from_policy(ctx.policy)),
+          transfer_(kvm::transfer_point(ctx.policy)),
+          save_(kvm::kSavePolicy.read(ctx.policy)),
+          its_save_error_(vmm::kItsSaveErrorPolicy.read(ctx.policy)),
+          gicr_save_(vmm::kGicrSavePolicy.read(ctx.policy)),
+          irqfd_deassign_(kvm::kIrqfdDeassignPolicy.read(ctx.policy)),
+          its_regs_order_(vmm::kItsRegsPolicy.read(ctx.policy)),
+          vsgi_ispendr_(kvm::kVsgiIspendrPolicy.read(ctx.policy)),
+          guest_nassgireq_(kGuestNassgireqPolicy.read(ctx.policy)) {
+        vector_enable_ = vmm::kVectorEnablePolicy.read(ctx.policy);
+        cpr_detach_ = vmm::kCprDetachPolicy.read(ctx.policy);
+        config_.redistributor_count = scenario_.vcpus;  // vCPU v runs on pCPU v
+    }
+
     /// An NMI-mode MSI (route or retarget key `nmi`, issue 15 §2.2's vfio_irq_test -n) has no ARM
     /// counterpart in the modelled system: a device MSI is an LPI, which the GICv4.1 model and KVM's
     /// vgic forward or inject with a priority and no NMI property; Linux's arm64 pseudo-NMIs are
