@@ -93,6 +93,7 @@ std::optional<CpuInterface::Candidate> CpuInterface::highest() {
     }
     if (grp1_) {
         for (unsigned n = 0; n < lrs_.size(); ++n) {
+            if (ListRegister::State.get(lrs_[n]) != static_cast<uint64_t>(ListRegister::Status::Pending)) continue;
             ListRegister lr = ListRegister::decode(lrs_[n]);
             // Only a Pending entry is signalled: a pending+active one waits for its deactivation
             // (IHI 0069, as QEMU's hppvi_index reads it).

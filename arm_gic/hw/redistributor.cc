@@ -235,8 +235,7 @@ void Redistributor::write_vpendbaser(uint64_t value) {
             t.props =
                 VpeProps{kTransientVpe, v.vpt_addr, std::min(bits, gic_->config().lpi_id_bits), vconf, kNoDoorbell};
             t.transient = true;
-            t.pending.assign((t.limit() + 63) / 64, 0);
-            t.dirty.assign((t.pending.size() + 63) / 64, 0);
+            t.clear_pending((t.limit() + 63) / 64);
             s = &vpes_.emplace(kTransientVpe, std::move(t)).first->second;
         }
         if (s->props.vconf_addr != vconf) s->config.clear();
@@ -317,7 +316,7 @@ void Redistributor::parse_vpt(VpeState& s) {
             }
             if (!bits) continue;
             set += static_cast<uint32_t>(std::popcount(bits & ~s.pending[w + k]));
-            s.pending[w + k] |= bits;
+            s.or_pending(w + k, bits);
         }
         w += n;
     }
@@ -348,7 +347,7 @@ void Redistributor::set_bit(VpeState& s, uint32_t vintid, bool pending) {
     uint32_t w = vintid / 64;
     uint64_t mask = uint64_t{1} << (vintid % 64);
     if (((s.pending[w] & mask) != 0) == pending) return;
-    s.pending[w] ^= mask;
+    s.flip_pending(w, mask);
     if (gic_->config().vpt_writeback == VptWriteback::Eager) {
         gic_->memory().write64(s.props.vpt_addr + 8 * uint64_t{w}, s.pending[w]);
     } else {
@@ -473,8 +472,7 @@ void Redistributor::map_vpe(const VpeProps& props, bool alloc, bool ptz) {
                      props.vpeid);
         VpeState fresh;
         fresh.props = props;
-        fresh.pending.assign((fresh.limit() + 63) / 64, 0);
-        fresh.dirty.assign((fresh.pending.size() + 63) / 64, 0);
+        fresh.clear_pending((fresh.limit() + 63) / 64);
         // GICv4.1 PTZ (with Alloc): the VPT is known to be zero, so it is not read.
         fresh.loaded = v41 && alloc && ptz;
         if (v41 && alloc) fresh.sgis = gic_->take_vsgis(props.vpeid, ptz);  // the vSGI state comes back with the vPE

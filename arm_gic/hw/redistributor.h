@@ -64,16 +64,35 @@ struct VpeState {
     bool loaded = false;                 // `pending` holds the VPT (parsed, or zero by VMAPP PTZ=1)
     bool doorbell_armed = false;         // GICv4.1: de-scheduled with DB=1 and PendingLast=0
     bool transient = false;              // GICv4.0: made resident by VPENDBASER without any ITS mapping it
-    std::vector<uint64_t> pending;       // bit v: vINTID v pending (the cache)
+    std::vector<uint64_t> pending;       // bit v: vINTID v pending (the cache); written only through
+                                         // clear_pending / or_pending / flip_pending
     std::vector<uint64_t> dirty;         // bit w: word w of `pending` differs from memory
+    uint32_t pending_words = 0;          // words of `pending` that are not zero
     std::map<uint32_t, uint8_t> config;  // cached vLPI configuration bytes, by vINTID
     std::array<VsgiState, 16> sgis{};
 
     bool test(uint32_t vintid) const { return (pending[vintid / 64] >> (vintid % 64)) & 1; }
+    /// `words` words, all zero (and none dirty).
+    void clear_pending(size_t words) {
+        pending.assign(words, 0);
+        dirty.assign((words + 63) / 64, 0);
+        pending_words = 0;
+    }
+    void or_pending(uint32_t w, uint64_t bits) {
+        pending_words += pending[w] == 0 && bits != 0;
+        pending[w] |= bits;
+    }
+    void flip_pending(uint32_t w, uint64_t mask) {
+        const bool was = pending[w] != 0;
+        pending[w] ^= mask;
+        pending_words = pending_words - was + (pending[w] != 0);
+    }
     /// The first word at or after `w` with a pending bit (pending.size() when none): the tables
-    /// are large and sparse, so scans skip eight zero words at a time.
+    /// are large and sparse, so scans skip eight zero words at a time, and none when no word is
+    /// set (the CPU interface asks on every ICC access).
     uint32_t next_pending_word(uint32_t w) const {
         const uint32_t n = static_cast<uint32_t>(pending.size());
+        if (pending_words == 0) return n;
         const uint64_t* p = pending.data();
         while (w + 8 <= n && (p[w] | p[w + 1] | p[w + 2] | p[w + 3] | p[w + 4] | p[w + 5] | p[w + 6] | p[w + 7]) == 0)
             w += 8;

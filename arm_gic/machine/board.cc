@@ -57,6 +57,7 @@ struct Board::Vcpu {
     bool recheck = false;       // ask the GIC before the next instruction (Board::recheck)
     bool recheck_stop = false;  // the code hook stopped for that
     bool irq_held = false;      // an IRQ is signalled while PSTATE.I is set: watch for the unmask
+    bool may_unmask = false;    // the instruction just executed can clear PSTATE.I (may_unmask_irq)
 };
 
 struct Board::MmioContext {
@@ -105,7 +106,7 @@ void Board::make_vcpus() {
 }
 
 Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_ptr<InterruptController> gic)
-    : config_(std::move(config)), gic_(std::move(gic)), uart_(config_.serial) {
+    : config_(std::move(config)), log_(config_.record_log), gic_(std::move(gic)), uart_(config_.serial) {
     check_config();
     ram_ = std::make_unique<GuestRam>(MemoryMap::kRam, config_.mem);
     if (!gic_ && config_.gic == GicModel::Kvm)
@@ -145,7 +146,8 @@ Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_
     power_on(0, image_.entry, dtb_address_);
 }
 
-Board::Board(RestoreTag, BoardConfig config) : config_(std::move(config)), uart_(config_.serial) {}
+Board::Board(RestoreTag, BoardConfig config)
+    : config_(std::move(config)), log_(config_.record_log), uart_(config_.serial) {}
 
 Board::~Board() = default;
 
@@ -186,25 +188,67 @@ bool Board::timer_line(uint32_t v) const { return vcpus_.at(v)->timer.virt().lin
 
 // ---- hooks ---------------------------------------------------------------------------------------
 
-void Board::on_code(uc_engine* uc, uint64_t, uint32_t, void* user) {
+// The A64 instructions that can clear PSTATE.I at EL1 (Arm ARM C5.2.2 DAIF, C6.2 MSR (immediate),
+// MSR (register), ERET, ERETAA/ERETAB): only after one of them can a held IRQ become takeable, so
+// the code hook reads PSTATE (a uc_reg_read) only then, not after every instruction.
+static bool may_unmask_irq(uint32_t insn) {
+    return (insn & 0xFFFF'F0FFu) == 0xD503'40FFu     // MSR DAIFClr, #imm (op1 = 3, CRn = 4, op2 = 7)
+           || (insn & 0xFFFF'FFE0u) == 0xD51B'4220u  // MSR DAIF, Xt (S3_3_C4_C2_1)
+           || insn == 0xD69F'03E0u                   // ERET
+           || (insn & 0xFFFF'FBFFu) == 0xD69F'0BFFu;  // ERETAA, ERETAB
+}
+
+void Board::on_code(uc_engine* uc, uint64_t address, uint32_t, void* user) {
     auto* vc = static_cast<Vcpu*>(user);
     if (vc->ran >= vc->quantum) {  // stopping here leaves this instruction unexecuted
         vc->quantum_stop = true;
         uc_emu_stop(uc);
         return;
     }
-    // The instruction before this one may have changed what the GIC signals (recheck), or
-    // unmasked an IRQ the GIC already signals: the run loop takes it before this instruction.
-    if (vc->recheck || (vc->irq_held && !irq_masked(*vc->cpu))) {
+    // The instruction before this one may have changed what the GIC signals (recheck): ask it now,
+    // and stop only when the run ends or an IRQ is to be taken before this instruction (a stop
+    // and a new uc_emu_start cost about a microsecond; most ICC and GIC accesses signal nothing
+    // new). Or it unmasked an IRQ the GIC already signals: the run loop takes it.
+    bool stop_now = false;
+    if (vc->recheck) {
         vc->recheck = false;
+        Board& b = *vc->board;
+        stop_now = b.exit_.has_value();
+        if (!stop_now)
+            vc->cpu->guarded([&] {
+                const bool signalled = b.gic_->irq_pending(vc->index);
+                vc->irq_held = signalled && irq_masked(*vc->cpu);
+                vc->may_unmask = false;
+                stop_now = signalled && !vc->irq_held;
+            });
+    } else {
+        stop_now = vc->irq_held && vc->may_unmask && !irq_masked(*vc->cpu);
+    }
+    if (stop_now) {
         vc->recheck_stop = true;
         uc_emu_stop(uc);
         return;
+    }
+    if (vc->irq_held) {
+        const GuestRam& ram = *vc->board->ram_;
+        vc->may_unmask = !ram.contains(address, 4) || may_unmask_irq(ram.load<uint32_t>(address));
     }
     ++vc->ran;
 }
 
 void Board::recheck(uint32_t v) { vcpus_[v]->recheck = true; }
+
+void Board::yield_if_woken(uint32_t v) {
+    // Board policy (docs/machine.md "vCPU scheduling"): on KVM the woken vCPU's thread runs at once
+    // on another host CPU; here vCPUs take turns, so the writer's turn ends after this instruction
+    // and the woken vCPU runs in this round instead of after the writer's whole quantum.
+    Vcpu& vc = *vcpus_[v];
+    for (uint32_t t = 0; t < vcpus(); ++t)
+        if (t != v && vcpus_[t]->power == Power::Waiting && gic_->wake_pending(t)) {
+            vc.quantum = std::min(vc.quantum, vc.ran);  // `ran` counts this instruction: the turn ends after it
+            return;
+        }
+}
 
 static void msi_test_check(UnicornCpu& u, uint64_t offset, unsigned size, bool write, KvmGic* gic) {
     if (!gic) u.fail(u.pc(), "the MSI test device needs the KVM GIC (the board has none)");
@@ -235,6 +279,7 @@ void Board::msi_test_write(uint32_t v, uint64_t offset, unsigned size, uint64_t 
     msi_event_ = static_cast<uint32_t>(value);
     gic->gic().assigned_msi(msi_devid_, msi_event_);  // an unassigned device or event is logged
     for (uint32_t t = 0; t < vcpus(); ++t) recheck(t);  // the LPI may target any vCPU
+    yield_if_woken(v);
 }
 
 void Board::check_migrate_text() {
@@ -280,6 +325,7 @@ bool Board::sysreg(uint32_t v, uc_arm64_reg reg, const uc_arm64_cp_reg& cp, bool
     }
     recheck(v);  // a timer write moves the line, an ICC access (IAR, EOI, PMR, SGI) what is signalled
     if (f) u.fault(pc, *f);
+    if (icc && !read) yield_if_woken(v);  // ICC_SGI1R_EL1 and friends
     if (read) u.set_reg(reg, value);
     // ICC_IAR1_EL1 returned an INTID: the interrupt is taken (1020..1023 are special, none taken).
     if (config_.trace && icc && read && cp.crn == 12 && cp.crm == 12 && cp.op2 == 0 && (value < 1020 || value >= 8192))
@@ -329,6 +375,7 @@ void Board::on_mmio_write(uc_engine*, uint64_t offset, unsigned size, uint64_t v
         }
         if (AccessFault f = b.gic_->mmio_write(m->vcpu, m->base + offset, size, value)) u.fail(u.pc(), *f);
         b.recheck(m->vcpu);
+        b.yield_if_woken(m->vcpu);  // an ITS command (INT, MOVI...) or a GICD/GICR write may wake a vCPU
     });
 }
 
@@ -437,6 +484,7 @@ void Board::run_turn(uint32_t v) {
             const bool signalled = gic_->irq_pending(v);
             if (signalled && !irq_masked(u)) enter_irq_exception(u);
             vc.irq_held = signalled && irq_masked(u);
+            vc.may_unmask = false;
             u.run(0);
             if (!vc.recheck_stop || exit_ || vc.power != Power::Running) break;
         }

@@ -71,6 +71,10 @@ struct BoardConfig {
     std::optional<uint64_t> migrate_at_insns;
     std::vector<Assignment> assign;
     bool trace = false;  // record UART lines and the interrupts taken with their virtual time (trace())
+    /// Record every model operation in log() (`--log`). Otherwise the log keeps only the entries
+    /// that are not operations — guest errors, ignored accesses, violations, refusals — and
+    /// counts the rest: a long run's log would otherwise grow by ~60 entries per interrupt.
+    bool record_log = false;
     GicModel gic = GicModel::Kvm;
     GicVersion gic_host = GicVersion::V4_1;                      // arm.gic of the host
     kvm::TransferPoint transfer = kvm::TransferPoint::SetForwarding;  // arm.transfer
@@ -199,6 +203,9 @@ class Board {
     /// vCPU v changed interrupt state (an MMIO or ICC write): before its next instruction the run
     /// loop asks the GIC again whether an IRQ is to be taken.
     void recheck(uint32_t v);
+    /// After a GIC write by vCPU `v`: when it woke a vCPU waiting in WFI, `v`'s turn ends after
+    /// this instruction (board policy, docs/machine.md "vCPU scheduling").
+    void yield_if_woken(uint32_t v);
     /// One vCPU's turn: runs until its quantum ends, it stops (WFI, PSCI) or the run ends,
     /// taking an IRQ whenever the GIC signals one and PSTATE.I is clear.
     void run_turn(uint32_t v);

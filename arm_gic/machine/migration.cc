@@ -86,7 +86,10 @@ class Recorder {
             const std::vector<Location> where = where_lpi(*m, v, intid);
             if (where.empty()) continue;
             std::string text;
-            for (const Location& l : where) text += (text.empty() ? "" : ",") + to_string(l, {});
+            for (const Location& l : where) {
+                if (!text.empty()) text += ',';
+                text += to_string(l, {});
+            }
             std::vector<std::string>& row = rows_[{v, intid}];
             row.resize(i + 1);
             row[i] = text;
@@ -220,6 +223,7 @@ std::unique_ptr<Board> migrate(std::unique_ptr<Board> src, BoardConfig dest_conf
                                MigrationReport& report) {
     MigrationReport save_report;
     std::vector<uint8_t> stream = save_machine(*src, o, save_report);
+    save_report.source_log = std::make_shared<const EventLog>(std::move(src->log()));
     if (save_report.vm_gone) {
         report = save_report;
         return nullptr;

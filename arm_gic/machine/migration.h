@@ -45,6 +45,9 @@ struct MigrationReport {
     std::string source_policy, dest_policy;  // "key=value,..." (the arm catalogue's)
     std::string order;                       // the restore order run
     bool vm_gone = false;                    // QEMU exited during the save (the run stops)
+    /// migrate(): the source board's event log (save steps included), kept as the board is
+    /// destroyed (Session's log and notes).
+    std::shared_ptr<const EventLog> source_log;
 };
 
 /// The stream's magic and format version (docs/machine_stream.md).
