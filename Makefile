@@ -38,12 +38,14 @@ bench: deps
 	build/release/bench/irqdiff_bench --benchmark_min_time=0.2 --benchmark_repetitions=3 \
 	    --benchmark_report_aggregates_only=true
 
+# The Release build against QEMU 7.2 TCG (Debian qemu-system-arm, installed here if missing).
 # BENCH_ARGS, e.g. BENCH_ARGS="--iters 4096 --ops lpi,sgi".
-bench-machine: deps
-	cmake --preset $(PRESET)
-	cmake --build --preset $(PRESET) --target machine_guests irqdiff
-	/usr/bin/python3 bench/machine_qemu.py --bin $(BUILD)/tests/machine/guests/bench.bin \
-	    --irqdiff $(BUILD)/cli/irqdiff $(BENCH_ARGS)
+bench-machine:
+	@./scripts/install-deps.sh qemu-system-arm
+	cmake --preset release
+	cmake --build --preset release --target machine_guests irqdiff
+	/usr/bin/python3 bench/machine_qemu.py --bin build/release/tests/machine/guests/bench.bin \
+	    --irqdiff build/release/cli/irqdiff $(BENCH_ARGS)
 
 clean:
 	rm -rf build

@@ -52,6 +52,9 @@ CLI::App* add_machine_command(CLI::App& app, MachineArgs& a) {
     m->add_option("--restore", a.restore, "Resume a VM from a migration stream FILE instead of booting IMAGE");
     m->add_option("--key", a.key, "What is sent to the UART once the VM runs on the destination (default: a newline)");
     m->add_option("--trace", a.trace, "Write a Chrome trace (UART lines, interrupts, migration steps) to FILE");
+    m->add_option("--log", a.log,
+                  "Write the model's event log to FILE: every KVM/GIC operation, one line each (without it, only "
+                  "guest errors, ignored accesses and refusals are kept: --json's log.notes)");
     m->add_option("--assign", a.assign,
                   "DEVID[:EVENTS] or all: guest DeviceIDs that are passthrough (VFIO) devices (docs/machine.md)");
     return m;
@@ -117,6 +120,7 @@ int cmd_machine(const MachineArgs& a) {
     c.assign = am::parse_assignments(a.assign, "--assign");
 
     c.trace = a.trace.has_value();
+    c.record_log = a.log.has_value();
     am::SessionConfig sc{c, mo};
     std::unique_ptr<am::Session> session;
     if (a.restore) {
@@ -142,6 +146,11 @@ int cmd_machine(const MachineArgs& a) {
         out << session->chrome_trace().dump() << "\n";
         if (!out) throw InputError("--trace", fmt::format("'{}': cannot write", *a.trace));
     }
+    if (a.log) {
+        std::ofstream out(*a.log, std::ios::binary);
+        out << session->log_text();
+        if (!out) throw InputError("--log", fmt::format("'{}': cannot write", *a.log));
+    }
 
     if (a.json) {
         fmt::print("{}\n", session->to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -157,6 +166,11 @@ int cmd_machine(const MachineArgs& a) {
         if (r.exit == am::ExitReason::VmGone)
             fmt::print(stderr, "irqdiff machine: QEMU exited during the migration's save side: no VM is left (the "
                                "migration report's steps show where)\n");
+        if (const std::vector<std::string> notes = session->notes(); !notes.empty())
+            fmt::print(stderr,
+                       "irqdiff machine: the model logged {} note{} (guest errors, ignored accesses, refusals; "
+                       "--json log.notes, --log FILE); the first: {}\n",
+                       notes.size(), notes.size() == 1 ? "" : "s", notes.front());
         if (r.fault)
             fmt::print(stderr, "irqdiff machine: {} on vCPU {} at pc {:#x} ({}): {}\n",
                        r.exit == am::ExitReason::Budget ? "stopped" : "guest fault", r.fault->vcpu, r.fault->pc,

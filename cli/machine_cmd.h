@@ -32,6 +32,7 @@ struct MachineArgs {
     std::string key = "\n";
     std::vector<std::string> assign;
     std::optional<std::string> trace;
+    std::optional<std::string> log;
 };
 
 /// Adds the subcommand; returns it (the caller tests `*cmd` after parsing).

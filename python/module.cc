@@ -300,7 +300,7 @@ class PyMachine {
               const std::string& append, const py::object& assign, const py::object& policy,
               const py::object& dest_policy, const std::string& order, const py::object& migrate_on,
               const py::object& migrate_at_insns, uint64_t max_insns, const std::string& input, const std::string& key,
-              bool trace, const py::object& stream, const std::string& psci) {
+              bool trace, const py::object& stream, const std::string& psci, bool record_log) {
         namespace am = arm::machine;
         am::SessionConfig c;
         c.board.smp = smp;
@@ -309,6 +309,7 @@ class PyMachine {
         c.board.max_insns = max_insns;
         c.board.input = input;
         c.board.trace = trace;
+        c.board.record_log = record_log;
         if (psci != "hvc" && psci != "smc") throw InputError("Machine(psci=...)", fmt::format("'{}': expected hvc or smc", psci));
         c.board.psci = psci == "smc" ? am::PsciConduit::Smc : am::PsciConduit::Hvc;
         std::vector<std::string> items;
@@ -364,6 +365,7 @@ class PyMachine {
     std::string uart() const { return session_->board_if() ? session_->board_if()->uart().tx() : session_->last().uart; }
     std::string stop_reason() const { return arm::machine::to_string(session_->last().exit); }
     py::object trace() const { return to_python(session_->chrome_trace()); }
+    std::string log() const { return session_->log_text(); }
     py::bytes dtb() const {
         const auto* b = session_->board_if();
         if (!b) return py::bytes();
@@ -388,20 +390,22 @@ PYBIND11_MODULE(_core, m) {
         .def(py::init<const py::object&, const py::object&, uint32_t, const std::string&, const std::string&,
                       const py::object&, const py::object&, const py::object&, const std::string&, const py::object&,
                       const py::object&, uint64_t, const std::string&, const std::string&, bool, const py::object&,
-                      const std::string&>(),
+                      const std::string&, bool>(),
              py::arg("image") = py::none(), py::kw_only(), py::arg("restore") = py::none(), py::arg("smp") = 1,
              py::arg("mem") = "128M", py::arg("append") = "", py::arg("assign") = py::none(),
              py::arg("policy") = py::none(), py::arg("dest_policy") = py::none(), py::arg("order") = "qemu",
              py::arg("migrate_on") = "Now migrate the VM, then press a key to continue...",
              py::arg("migrate_at_insns") = py::none(), py::arg("max_insns") = 1'000'000'000, py::arg("input") = "",
-             py::arg("key") = "\n", py::arg("trace") = false, py::arg("stream") = py::none(), py::arg("psci") = "hvc")
+             py::arg("key") = "\n", py::arg("trace") = false, py::arg("stream") = py::none(), py::arg("psci") = "hvc",
+             py::arg("record_log") = false)
         .def("run", &PyMachine::run, py::arg("insns") = py::none())
         .def("migrate", &PyMachine::migrate)
         .def_property_readonly("result", &PyMachine::result)
         .def_property_readonly("uart", &PyMachine::uart)
         .def_property_readonly("stop_reason", &PyMachine::stop_reason)
         .def_property_readonly("dtb", &PyMachine::dtb)
-        .def("trace", &PyMachine::trace);
+        .def("trace", &PyMachine::trace)
+        .def("log", &PyMachine::log);
     py::class_<Scenario, std::shared_ptr<Scenario>> scenario(m, "Scenario", R"doc(
 A validated scenario (format v1, see scenarios/README.md).
 

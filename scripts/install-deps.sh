@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package irqdiff needs to build, test and run its notebooks.
-# Idempotent: asks dpkg which packages are missing and installs only those.
+# Idempotent: asks dpkg which packages are missing and installs only those. Extra package names
+# given as arguments are added (make bench-machine: qemu-system-arm, the QEMU TCG peer).
 # As root it runs apt-get itself; otherwise it prints the exact command to run and exits 1.
 # The package list and versions are those checked on bookworm (docs: ../shared/reference/toolchain_debian.md §1, §11).
 set -euo pipefail
@@ -22,6 +23,7 @@ packages=(
   jupyter-nbconvert python3-nbclient python3-nbformat python3-ipykernel
   python3-dask python3-distributed python3-tqdm
 )
+packages+=("$@")
 
 missing=()
 for p in "${packages[@]}"; do

@@ -61,6 +61,36 @@ MachineResult Session::run(std::optional<uint64_t> insns) {
     return last_;
 }
 
+void Session::keep_log(const EventLog& log) {
+    log_entries_done_ += log.total();
+    if (log.recording()) log_done_ += log.to_text();
+    for (const Event& e : log.events())
+        if (e.kind != EventKind::Op) {
+            notes_done_.push_back(to_string(e));
+            if (!log.recording()) log_done_ += notes_done_.back() + "\n";
+        }
+}
+
+std::string Session::log_text() const {
+    std::string out = log_done_;
+    if (!board_) return out;
+    const EventLog& log = board_->log();
+    if (log.recording()) return out + log.to_text();
+    for (const Event& e : log.events())
+        if (e.kind != EventKind::Op) out += to_string(e) + "\n";
+    return out;
+}
+
+uint64_t Session::log_entries() const { return log_entries_done_ + (board_ ? board_->log().total() : 0); }
+
+std::vector<std::string> Session::notes() const {
+    std::vector<std::string> out = notes_done_;
+    if (board_)
+        for (const Event& e : board_->log().events())
+            if (e.kind != EventKind::Op) out.push_back(to_string(e));
+    return out;
+}
+
 const MigrationReport& Session::migrate() {
     if (!board_) throw InputError("migrate", "the VM is gone (QEMU exited during a migration)");
     collect();
@@ -70,6 +100,7 @@ const MigrationReport& Session::migrate() {
     MigrationReport& rep = migrations_.back();
     const MachineResult before = last_;
     board_ = machine::migrate(std::move(board_), config_.board, config_.migrate, rep);
+    if (rep.source_log) keep_log(*rep.source_log);
     for (const std::string& step : rep.steps) trace_.push_back(TraceEvent{TraceEvent::Step, at, 0, 0, step});
     if (!board_) {
         last_ = before;
@@ -121,6 +152,11 @@ Json Session::to_json() const {
     Json mig = Json::array();
     for (const MigrationReport& m : migrations_) mig.push_back(report_json(m));
     j["migrations"] = mig;
+    const std::vector<std::string> n = notes();
+    j["log"] = {{"entries", log_entries()},
+                {"notes_total", n.size()},
+                {"notes", std::vector<std::string>(n.begin(), n.begin() + static_cast<std::ptrdiff_t>(
+                                                                           std::min(n.size(), kJsonNotes)))}};
     j["uart"] = r.uart;
     return j;
 }

@@ -50,8 +50,20 @@ class Session {
     /// steps, in virtual time (62.5 ticks per µs).
     Json chrome_trace() const;
 
+    /// The event log of every board the VM ran on, one line per entry (`--log`): every model
+    /// operation when BoardConfig::record_log, otherwise only the notes below.
+    std::string log_text() const;
+    /// Entries logged, recorded or counted only.
+    uint64_t log_entries() const;
+    /// The log entries that are not operations — guest errors, ignored accesses, violations,
+    /// refusals (core/trace_point.h EventKind) — always kept: nothing is ignored silently.
+    std::vector<std::string> notes() const;
+    /// How many notes to_json() lists at most (a guest can make millions).
+    static constexpr size_t kJsonNotes = 1000;
+
    private:
     void collect();  // the board's interrupts and trace so far into the session's
+    void keep_log(const EventLog& log);  // a board's log, before the board is gone
 
     SessionConfig config_;
     std::unique_ptr<Board> board_;
@@ -59,6 +71,9 @@ class Session {
     std::vector<MigrationReport> migrations_;
     std::vector<std::map<uint32_t, uint64_t>> taken_done_;  // of boards left behind
     std::vector<TraceEvent> trace_;
+    std::string log_done_;                 // of boards left behind
+    uint64_t log_entries_done_ = 0;
+    std::vector<std::string> notes_done_;
 };
 
 }  // namespace irqdiff::arm::machine

@@ -119,3 +119,9 @@ class Machine:
 
     def trace(self) -> dict:
         return self._m.trace()
+
+    def log(self) -> str:
+        """The model's event log over every board the VM ran on, one line per entry: every
+        operation with ``record_log=True``, otherwise the notes only (guest errors, ignored
+        accesses, refusals; also in ``result["log"]["notes"]``)."""
+        return self._m.log()

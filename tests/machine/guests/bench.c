@@ -1,6 +1,11 @@
 // The machine-mode benchmark guest (issue 16 "Performance"; bench/machine_qemu.py). bootargs
-// `op=lpi|sgi|ipi|eoi|gicd iters=N`:
+// `op=lpi|msi|sgi|ipi|eoi|gicd iters=N`:
 //   lpi   N x (ITS INT on the command queue -> LPI taken on cpu 0 -> EOI), one round trip at a time;
+//   msi   N x (a device MSI -> LPI taken on cpu 0 -> EOI). On irqdiff's board (the device tree has
+//         "irqdiff,msi-test-device"; run with --assign 0x10:1) the assigned device 0x10 raises it
+//         through the MSI test device: host ITS -> VPT, a forwarded vLPI. Elsewhere (QEMU virt,
+//         no such device) the guest writes the MSI to GITS_TRANSLATER itself, which QEMU's
+//         emulated ITS translates with the CPU's requester ID 0 as DeviceID;
 //   sgi   N x (SGI 1 to cpu 1, whose handler sends SGI 1 back to cpu 0), needs -smp 2;
 //   ipi   N x (SGI 2 to cpu 1, whose handler counts in memory; cpu 0 polls that count): the
 //         one-way IPI as the public micro-benchmark of reference §9 times it, needs -smp 2;
@@ -18,6 +23,8 @@
 #include "gic.h"
 
 #define DEV 1
+#define MSI_DEV_ASSIGNED 0x10u  // op=msi on irqdiff: --assign 0x10:1
+#define MSI_DEV_CPU 0u          // op=msi without the test device: the CPU's requester ID
 #define LPI (LPI_BASE + 64)
 #define SPIN_LIMIT 100000000ul
 
@@ -96,17 +103,21 @@ void guest_main(const void* dtb) {
     const char* args = fdt_bootargs(dtb);
     unsigned long iters = arg_ulong(args, "iters", 1024);
     const char* op = arg_is(args, "op", "lpi")    ? "lpi"
+                     : arg_is(args, "op", "msi")  ? "msi"
                      : arg_is(args, "op", "sgi")  ? "sgi"
                      : arg_is(args, "op", "ipi")  ? "ipi"
                      : arg_is(args, "op", "eoi")  ? "eoi"
                      : arg_is(args, "op", "gicd") ? "gicd"
                                                   : 0;
     if (!op) {
-        check(0, "bootargs '%s': op= must be lpi, sgi, ipi, eoi or gicd", args);
+        check(0, "bootargs '%s': op= must be lpi, msi, sgi, ipi, eoi or gicd", args);
         report_summary();
         return;
     }
-    int lpi = str_eq(op, "lpi"), ipi = str_eq(op, "ipi"), sgi = str_eq(op, "sgi") || ipi;
+    int msi = str_eq(op, "msi"), lpi = str_eq(op, "lpi") || msi;
+    int ipi = str_eq(op, "ipi"), sgi = str_eq(op, "sgi") || ipi;
+    int test_device = msi && fdt_has_compatible(dtb, "irqdiff,msi-test-device");
+    uint32_t dev = !msi ? DEV : test_device ? MSI_DEV_ASSIGNED : MSI_DEV_CPU;
     use_wfi = !arg_is(args, "wait", "spin");
     if (gic_init_dist() || (lpi && (gic_lpi_init(14, 1) || its_init())) || gic_init_cpu()) {
         report_summary();
@@ -114,16 +125,21 @@ void guest_main(const void* dtb) {
     }
     if (lpi) {
         gic_set_handler(LPI, on_lpi);
-        its_mapd(DEV, 1, its_alloc_itt(1), 1);
+        its_mapd(dev, 1, its_alloc_itt(1), 1);
         its_mapc(0, 0, 1);
-        its_mapti(DEV, 0, LPI, 0);
+        its_mapti(dev, 0, LPI, 0);
         gic_lpi_config(LPI, 1);
-        its_inv(DEV, 0);
+        its_inv(dev, 0);
         its_sync(0);
         if (!its_wait("bench setup")) {
             report_summary();
             return;
         }
+    }
+    if (test_device && rd32(MSI_TEST + MSI_COUNT) < 1) {
+        check(0, "op=msi on irqdiff's board needs an assigned device: --assign %#x:1", MSI_DEV_ASSIGNED);
+        report_summary();
+        return;
     }
     if (sgi) {
         if (ncpus < 2) {
@@ -150,10 +166,19 @@ void guest_main(const void* dtb) {
     __asm__ volatile("msr cntv_cval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(t0 + cntfrq() * 10 + iters * (cntfrq() / 1000)),
                      "r"(1ul));
     int ok = 1;
-    if (lpi) {
+    if (msi) {
         for (; n < iters && ok; ++n) {
             unsigned before = count0;
-            its_int(DEV, 0);
+            if (test_device)
+                msi_test_raise(dev, 0);
+            else
+                wr32(GITS_BASE + GITS_TRANSLATER, 0);  // EventID 0
+            ok = wait_past(before);
+        }
+    } else if (lpi) {
+        for (; n < iters && ok; ++n) {
+            unsigned before = count0;
+            its_int(dev, 0);
             ok = wait_past(before);
         }
     } else if (ipi) {
@@ -181,6 +206,9 @@ void guest_main(const void* dtb) {
     unsigned long t1 = cntvct();
     __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"(0ul));
     printf_uart("BENCH: op=%s iters=%lu ticks=%lu wait=%s\n", op, iters, t1 - t0, use_wfi ? "wfi" : "spin");
+    if (msi && test_device)
+        check(iters == 0 || rd32(MSI_TEST + MSI_FORWARDED) == 1, "op=msi: device %#x's MSI is a forwarded vLPI",
+              MSI_DEV_ASSIGNED);
     if (lpi || sgi)
         check(ok && count0 == iters, "op=%s: %lu round trips, %u interrupts counted", op, iters, count0);
     else

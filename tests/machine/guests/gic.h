@@ -233,3 +233,15 @@ void its_sync(int cpu);
 int its_wait(const char* what);
 // An ITT for a device with `event_bits` EventID bits (256-byte aligned, zeroed).
 unsigned long its_alloc_itt(unsigned event_bits);
+
+// irqdiff's MSI test device (docs/machine.md "Assigned devices and the MSI test device"; in the
+// device tree as "irqdiff,msi-test-device" on irqdiff's board only, absent on QEMU's virt).
+#define MSI_TEST 0x090C0000ul
+#define MSI_DEVID 0x0      // the assigned device the next TRIGGER raises
+#define MSI_TRIGGER 0x4    // write N: that device raises event N (an MSI to GITS_TRANSLATER)
+#define MSI_COUNT 0x8      // read: how many devices are assigned (--assign)
+#define MSI_FORWARDED 0xC  // read: 1 when (DEVID, the last TRIGGER) is forwarded as a vLPI now
+static inline void msi_test_raise(uint32_t dev, uint32_t event) {
+    wr32(MSI_TEST + MSI_DEVID, dev);
+    wr32(MSI_TEST + MSI_TRIGGER, event);
+}

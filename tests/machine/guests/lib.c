@@ -49,7 +49,8 @@ static void vprintf_uart(const char* fmt, va_list ap) {
         }
         ++fmt;
         char pad = ' ';
-        int width = 0, lng = 0;
+        int width = 0, lng = 0, alt = 0;
+        if (*fmt == '#') alt = 1, ++fmt;  // %#x: 0x prefix
         if (*fmt == '0') pad = '0', ++fmt;
         while (*fmt >= '0' && *fmt <= '9') width = width * 10 + (*fmt++ - '0');
         while (*fmt == 'l') lng = 1, ++fmt;
@@ -61,7 +62,10 @@ static void vprintf_uart(const char* fmt, va_list ap) {
                 break;
             }
             case 'u': put_unsigned(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 10, width, pad); break;
-            case 'x': put_unsigned(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16, width, pad); break;
+            case 'x':
+                if (alt) puts_uart("0x");
+                put_unsigned(lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned), 16, width, pad);
+                break;
             case 's': puts_uart(va_arg(ap, const char*)); break;
             case 'c': putc_uart((char)va_arg(ap, int)); break;
             case '%': putc_uart('%'); break;
@@ -159,6 +163,29 @@ int fdt_cpu_count(const void* dtb) {
 const char* fdt_bootargs(const void* dtb) {
     const char* v = fdt_walk(dtb, "chosen", 0, 0, "bootargs");
     return v ? v : "";
+}
+
+int fdt_has_compatible(const void* dtb, const char* compat) {
+    const char* base = dtb;
+    if (be32(base) != 0xd00dfeed) return 0;
+    const char* p = base + be32(base + 8);
+    const char* strings = base + be32(base + 12);
+    for (;;) {
+        uint32_t tok = be32(p);
+        p += 4;
+        if (tok == FDT_BEGIN_NODE) {
+            p += (str_len(p) + 4) & ~3;
+        } else if (tok == FDT_PROP) {
+            uint32_t len = be32(p), nameoff = be32(p + 4);
+            const char* val = p + 8;
+            if (str_eq(strings + nameoff, "compatible"))
+                for (uint32_t at = 0; at < len; at += str_len(val + at) + 1)  // a list of NUL-ended strings
+                    if (str_eq(val + at, compat)) return 1;
+            p += 8 + ((len + 3) & ~3u);
+        } else if (tok != FDT_END_NODE && tok != FDT_NOP) {
+            return 0;  // FDT_END or a malformed block
+        }
+    }
 }
 
 // ---- reports ---------------------------------------------------------------------------------

@@ -27,12 +27,14 @@ void system_off(void) __attribute__((noreturn));
 
 void putc_uart(char c);
 void puts_uart(const char* s);
-void printf_uart(const char* fmt, ...);
+void printf_uart(const char* fmt, ...);  // %d %u %x %#x %s %c %%, a width, 0-padding, l
 int getc_uart(void);  // -1 when no byte is waiting
 
 // The device tree: the number of /cpus/cpu@ nodes, /chosen/bootargs ("" when absent).
 int fdt_cpu_count(const void* dtb);
 const char* fdt_bootargs(const void* dtb);
+// 1 when some node's "compatible" list holds `compat` (e.g. "irqdiff,msi-test-device").
+int fdt_has_compatible(const void* dtb, const char* compat);
 int str_eq(const char* a, const char* b);
 
 // MPIDR affinity of CPU n on this board (Aff0 = n % 16, Aff1 = n / 16; docs/machine.md).

@@ -15,11 +15,6 @@
 #define DEV 0x10u
 #define LPI0 (LPI_BASE + 128)
 #define MAX_EVENTS 64u
-#define MSI_TEST 0x090C0000ul  // docs/machine.md "MSI test device"
-#define MSI_DEVID 0x0
-#define MSI_TRIGGER 0x4
-#define MSI_COUNT 0x8
-#define MSI_FORWARDED 0xC
 
 static int ncpus;
 static volatile unsigned taken[MAX_EVENTS];
@@ -44,22 +39,7 @@ void secondary_main(int cpu) {
     gic_idle_until(&done);
 }
 
-static int has_msi_test_device(const void* dtb) {
-    const unsigned char* b = dtb;
-    const unsigned size = (unsigned)b[4] << 24 | (unsigned)b[5] << 16 | (unsigned)b[6] << 8 | b[7];
-    static const char want[] = "irqdiff,msi-test-device";
-    for (unsigned i = 0; i + sizeof want <= size; ++i) {
-        unsigned j = 0;
-        while (j < sizeof want && b[i + j] == (unsigned char)want[j]) ++j;
-        if (j == sizeof want) return 1;
-    }
-    return 0;
-}
-
-static void raise_msi(unsigned event) {
-    wr32(MSI_TEST + MSI_DEVID, DEV);
-    wr32(MSI_TEST + MSI_TRIGGER, event);
-}
+static void raise_msi(unsigned event) { msi_test_raise(DEV, event); }
 
 struct one_arg {
     unsigned i;
@@ -80,7 +60,7 @@ void guest_main(const void* dtb) {
     while ((1u << bits) < n) ++bits;
     printf_uart("msi_migrate: %d cpus, device %#x with %u events (LPIs %u..%u), %u pending across the migration\n",
                 ncpus, DEV, n, LPI0, LPI0 + n - 1, p);
-    if (!has_msi_test_device(dtb)) {
+    if (!fdt_has_compatible(dtb, "irqdiff,msi-test-device")) {
         skip("no irqdiff,msi-test-device in the device tree (this board is not irqdiff's)");
         report_summary();
         return;

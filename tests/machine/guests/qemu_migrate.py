@@ -62,7 +62,7 @@ def monitor(sock, cmd):
 def start(args, tmp, tag, incoming=None):
     ser, mon = os.path.join(tmp, tag + ".serial"), os.path.join(tmp, tag + ".monitor")
     cmd = [args.qemu, "-machine", "virt,gic-version=3", "-accel", "tcg", "-cpu", "max", "-smp", str(args.smp),
-           "-m", "128M", "-display", "none",
+           "-m", "128M", "-display", "none", "-nic", "none",
            "-chardev", f"socket,id=ser,path={ser},server=on,wait=off", "-serial", "chardev:ser",
            "-monitor", f"unix:{mon},server=on,wait=off", "-kernel", args.image, "-append", args.append]
     if incoming:
