@@ -55,11 +55,6 @@ static void on_ipi(unsigned intid, int cpu) {
     __atomic_add_fetch(&count0, 1, __ATOMIC_RELEASE);
 }
 
-static void on_wake(unsigned intid, int cpu) {
-    (void)intid;
-    (void)cpu;
-}
-
 void secondary_main(int cpu) {
     (void)cpu;
     if (gic_init_cpu()) return;
@@ -149,7 +144,7 @@ void guest_main(const void* dtb) {
         }
         gic_set_handler(1, on_sgi);
         gic_set_handler(2, on_ipi);
-        gic_set_handler(15, on_wake);
+        gic_set_handler(15, gic_wake_handler);
         long r = psci_hvc(PSCI_CPU_ON, cpu_mpidr(1), (unsigned long)secondary_entry, 1);
         unsigned long end = cntvct() + cntfrq() * 2;
         while (!__atomic_load_n(&ready1, __ATOMIC_ACQUIRE) && cntvct() < end) {

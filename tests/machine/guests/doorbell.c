@@ -22,9 +22,10 @@ static void on_lpi(unsigned intid, int cpu) {
     (void)cpu;
     __atomic_add_fetch(&taken, 1, __ATOMIC_RELEASE);
 }
-static void on_wake(unsigned intid, int cpu) {
-    (void)intid;
-    (void)cpu;
+// gic_wait's condition, checked with PSTATE.I masked right before each WFI: CPU 0 says it waits.
+static int taken_past(void* before) {
+    __atomic_store_n(&waiting, 1, __ATOMIC_RELEASE);
+    return taken != *(unsigned*)before;
 }
 
 // CPU 1: for each round, waits until CPU 0 says it is about to wait, then raises the MSI.
@@ -71,7 +72,7 @@ void guest_main(const void* dtb) {
         return;
     }
     gic_set_handler(LPI, on_lpi);
-    gic_set_handler(15, on_wake);
+    gic_set_handler(15, gic_wake_handler);
     its_mapd(DEV, 1, its_alloc_itt(1), 1);
     its_mapc(0, 0, 1);
     its_mapti(DEV, 0, LPI, 0);
@@ -99,20 +100,9 @@ void guest_main(const void* dtb) {
         unsigned before = taken;
         __atomic_store_n(&waiting, 0, __ATOMIC_RELEASE);
         __atomic_store_n(&round_go, 1, __ATOMIC_RELEASE);
-        // WFI with PSTATE.I masked around the check, as an OS idles (no lost wake-up); bounded by
-        // the virtual timer so a lost doorbell is a FAIL, not a hang.
-        irq_mask();
-        unsigned long deadline = cntvct() + cntfrq() / 10;
-        __asm__ volatile("msr cntv_cval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(deadline), "r"(1ul));
-        __atomic_store_n(&waiting, 1, __ATOMIC_RELEASE);
-        while (taken == before && cntvct() < deadline) {
-            __asm__ volatile("wfi" ::: "memory");
-            irq_unmask();
-            isb();
-            irq_mask();
-        }
-        __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"(0ul));
-        irq_unmask();
+        // gic_wait: WFI with PSTATE.I masked around the check, as an OS idles (no lost wake-up),
+        // bounded by the virtual timer so a lost doorbell is a FAIL, not a hang.
+        gic_wait(taken_past, &before, 100000);
         unsigned got = taken - before;
         printf_uart("doorbell: round %u taken %u\n", i, got);
         good += got == 1;

@@ -138,6 +138,11 @@ static gic_handler_fn* handler_slot(unsigned intid) {
     return 0;
 }
 
+void gic_wake_handler(unsigned intid, int cpu) {
+    (void)intid;
+    (void)cpu;
+}
+
 void gic_set_handler(unsigned intid, gic_handler_fn fn) {
     gic_handler_fn* s = handler_slot(intid);
     if (s) *s = fn;

@@ -151,6 +151,8 @@ unsigned long gic_redist(int cpu);
 int gic_processor_number(int cpu);
 
 void gic_set_handler(unsigned intid, gic_handler_fn fn);
+// A handler that does nothing: for the SGI that only wakes a CPU from WFI.
+void gic_wake_handler(unsigned intid, int cpu);
 void gic_enable_spi(unsigned intid, int target_cpu, int edge);
 void gic_enable_ppi(unsigned intid);  // on the calling CPU
 

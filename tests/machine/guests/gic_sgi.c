@@ -39,11 +39,6 @@ static void on_turn(unsigned intid, int cpu) {
     (void)intid;
     turn[cpu] = 1;
 }
-static void on_wake(unsigned intid, int cpu) {
-    (void)intid;
-    (void)cpu;
-}
-
 static void send_round(int s) {
     for (int j = 0; j < ncpus; ++j)
         if (j != s) gic_send_sgi(SGI_UNICAST, j);
@@ -110,7 +105,7 @@ void guest_main(const void* dtb) {
     check(gic.nr_redists >= ncpus, "the GICR walk found a frame per CPU (%d frames, %d cpus)", gic.nr_redists, ncpus);
     for (unsigned s = 1; s <= 4; ++s) gic_set_handler(s, count_sgi);
     gic_set_handler(SGI_TURN, on_turn);
-    gic_set_handler(SGI_WAKE, on_wake);
+    gic_set_handler(SGI_WAKE, gic_wake_handler);
     for (int c = 1; c < ncpus; ++c) {
         long r = psci_hvc(PSCI_CPU_ON, cpu_mpidr(c), (unsigned long)secondary_entry, (unsigned long)c);
         if (r) check(0, "CPU_ON cpu %d returned %ld", c, r);

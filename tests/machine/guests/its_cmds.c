@@ -20,11 +20,6 @@ static volatile int ready[MAX_CPUS], done;
 static unsigned lpi_of(unsigned ev) { return LPI_BASE + 32 + ev; }
 
 static void on_lpi(unsigned intid, int cpu) { ++taken[cpu][intid - LPI_BASE]; }
-static void on_wake(unsigned intid, int cpu) {
-    (void)intid;
-    (void)cpu;
-}
-
 void secondary_main(int cpu) {
     if (gic_init_cpu()) return;
     __atomic_store_n(&ready[cpu], 1, __ATOMIC_RELEASE);
@@ -70,7 +65,7 @@ void guest_main(const void* dtb) {
                 its.dev_table, its.dev_esz, its.dev_page, its.coll_table, its.coll_esz, its.coll_page);
     for (unsigned ev = 0; ev < 32; ++ev) gic_set_handler(lpi_of(ev), on_lpi);
     gic_set_handler(MAPI_LPI, on_lpi);
-    gic_set_handler(15, on_wake);
+    gic_set_handler(15, gic_wake_handler);
     for (int c = 1; c < ncpus; ++c) {
         long r = psci_hvc(PSCI_CPU_ON, cpu_mpidr(c), (unsigned long)secondary_entry, (unsigned long)c);
         if (r) check(0, "CPU_ON cpu %d returned %ld", c, r);

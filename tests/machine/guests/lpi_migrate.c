@@ -18,10 +18,6 @@ static volatile unsigned taken[MAX_CPUS][MAX_LPIS];
 static volatile int ready[MAX_CPUS], done;
 
 static void on_lpi(unsigned intid, int cpu) { ++taken[cpu][intid - LPI0]; }
-static void on_wake(unsigned intid, int cpu) {
-    (void)intid;
-    (void)cpu;
-}
 static int never(void* p) {
     (void)p;
     return 0;
@@ -69,7 +65,7 @@ void guest_main(const void* dtb) {
         return;
     }
     for (unsigned i = 0; i < n; ++i) gic_set_handler(LPI0 + i, on_lpi);
-    gic_set_handler(15, on_wake);
+    gic_set_handler(15, gic_wake_handler);
     for (int c = 1; c < ncpus; ++c) {
         long r = psci_hvc(PSCI_CPU_ON, cpu_mpidr(c), (unsigned long)secondary_entry, (unsigned long)c);
         if (r) check(0, "CPU_ON cpu %d returned %ld", c, r);

@@ -24,10 +24,6 @@ static void on_lpi(unsigned intid, int cpu) {
     (void)cpu;
     __atomic_add_fetch(&taken[intid - LPI0], 1, __ATOMIC_RELAXED);
 }
-static void on_wake(unsigned intid, int cpu) {
-    (void)intid;
-    (void)cpu;
-}
 static int never(void* p) {
     (void)p;
     return 0;
@@ -71,7 +67,7 @@ void guest_main(const void* dtb) {
     }
     check(rd32(MSI_TEST + MSI_COUNT) >= 1, "the MSI test device has an assigned device (--assign %#x:%u)", DEV, n);
     for (unsigned i = 0; i < n; ++i) gic_set_handler(LPI0 + i, on_lpi);
-    gic_set_handler(15, on_wake);
+    gic_set_handler(15, gic_wake_handler);
     for (int c = 1; c < ncpus; ++c) psci_hvc(PSCI_CPU_ON, cpu_mpidr(c), (unsigned long)secondary_entry, (unsigned long)c);
     int all = 1;
     for (int c = 1; c < ncpus; ++c) {
