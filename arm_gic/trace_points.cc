@@ -155,6 +155,7 @@ TracePointList trace_points() {
         &kVcpuWriteIgrpen0,
         &kVcpuReadIar1Spurious,
         &kVcpuReadIar1,
+        &kVcpuWriteEoir1Special,
         &kVcpuWriteEoir1Violation,
         &kVcpuWriteEoir1Error,
         &kVcpuWriteEoir1,

@@ -354,6 +354,9 @@ inline constexpr Op<Int, Int, Str, Hex> kVcpuReadIar1{
     "VCPU.read_IAR1", Layer::Guest, {"cpu", "intid", "from", "priority"},
     "ICC_IAR1_EL1 acknowledges the highest-priority interrupt (from a list register, the VPT or a vSGI)",
     "IHI 0069 ICC_IAR1_EL1"};
+inline constexpr Ignored<Int, Int> kVcpuWriteEoir1Special{"VCPU.write_EOIR1", Layer::Guest, {"cpu", "intid"},
+    "an EOI of a special INTID (1020-1023): the write is ignored",
+    "IHI 0069 special INTIDs; QEMU hw/intc/arm_gicv3_cpuif.c icc_eoir_write"};
 inline constexpr Violation<Int, Int> kVcpuWriteEoir1Violation{"VCPU.write_EOIR1", Layer::Guest, {"cpu", "intid"},
     "an EOI of an interrupt that is not active", "IHI 0069 ICC_EOIR1_EL1"};
 inline constexpr GuestError<Int, Int> kVcpuWriteEoir1Error{"VCPU.write_EOIR1", Layer::Guest, {"cpu", "intid"},

@@ -170,7 +170,7 @@ int cmd_machine(const MachineArgs& a) {
             fmt::print(stderr,
                        "irqdiff machine: the model logged {} note{} (guest errors, ignored accesses, refusals; "
                        "--json log.notes, --log FILE); the first: {}\n",
-                       notes.size(), notes.size() == 1 ? "" : "s", notes.front());
+                       session->notes_total(), session->notes_total() == 1 ? "" : "s", notes.front());
         if (r.fault)
             fmt::print(stderr, "irqdiff machine: {} on vCPU {} at pc {:#x} ({}): {}\n",
                        r.exit == am::ExitReason::Budget ? "stopped" : "guest fault", r.fault->vcpu, r.fault->pc,

@@ -50,6 +50,12 @@ class EventLog {
     /// schedules this way and re-runs a failing one with full recording).
     explicit EventLog(bool recording = true) : recording_(recording) {}
 
+    /// When not recording, keep at most `n` entries (the rest are counted: count(kind), total()).
+    /// Machine mode sets it: a guest can make millions of ignored accesses. Default: no limit.
+    void set_kept_limit(size_t n) { kept_limit_ = n; }
+    /// Entries not kept because of the limit.
+    uint64_t dropped() const { return dropped_; }
+
     void set_action(uint32_t action) { action_ = action; }
     uint32_t action() const { return action_; }
     bool recording() const { return recording_; }
@@ -92,14 +98,16 @@ class EventLog {
         std::array<uint64_t, kLayerCount> per_layer{};
         std::array<uint64_t, kEventKindCount> per_kind{};
         size_t recorded = 0;
+        uint64_t dropped = 0;
     };
-    Mark mark() const { return Mark{total_, per_layer_, per_kind_, events_.size()}; }
+    Mark mark() const { return Mark{total_, per_layer_, per_kind_, events_.size(), dropped_}; }
     /// Drops every entry added after `m` (taken from this log).
     void rewind(const Mark& m) {
         total_ = m.total;
         per_layer_ = m.per_layer;
         per_kind_ = m.per_kind;
         events_.resize(m.recorded);
+        dropped_ = m.dropped;
     }
 
    private:
@@ -114,6 +122,10 @@ class EventLog {
         ++per_kind_[static_cast<size_t>(K)];
         uint64_t seq = total_++;
         if (K == EventKind::Op && !recording_) return;
+        if (!recording_ && events_.size() >= kept_limit_) {
+            ++dropped_;
+            return;
+        }
         const std::array<ArgView, sizeof...(A)> values{ArgView(v.value)...};
         record(seq, tp, rule, sources, values);
     }
@@ -122,6 +134,8 @@ class EventLog {
                                   std::span<const ArgView> values);
 
     bool recording_;
+    size_t kept_limit_ = SIZE_MAX;
+    uint64_t dropped_ = 0;
     uint32_t action_ = 0;
     uint64_t total_ = 0;
     std::array<uint64_t, kLayerCount> per_layer_{};

@@ -134,6 +134,10 @@ uint32_t CpuInterface::read_iar1() {
 
 void CpuInterface::write_eoir1(uint32_t intid) {
     EventLog& log = gic_->log();
+    if (intid >= 1020 && intid <= 1023) {  // e.g. the 1023 an IAR read returned when nothing was pending
+        log.emit(tp::kVcpuWriteEoir1Special, "an EOI of a special INTID is ignored", index_, intid);
+        return;
+    }
     auto it = active_.end();
     for (auto i = active_.begin(); i != active_.end(); ++i)
         if (i->intid == intid) it = i;

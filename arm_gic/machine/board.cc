@@ -107,6 +107,7 @@ void Board::make_vcpus() {
 
 Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_ptr<InterruptController> gic)
     : config_(std::move(config)), log_(config_.record_log), gic_(std::move(gic)), uart_(config_.serial) {
+    log_.set_kept_limit(config_.kept_notes);
     check_config();
     ram_ = std::make_unique<GuestRam>(MemoryMap::kRam, config_.mem);
     if (!gic_ && config_.gic == GicModel::Kvm)
@@ -147,7 +148,9 @@ Board::Board(BoardConfig config, const std::vector<uint8_t>& image, std::unique_
 }
 
 Board::Board(RestoreTag, BoardConfig config)
-    : config_(std::move(config)), log_(config_.record_log), uart_(config_.serial) {}
+    : config_(std::move(config)), log_(config_.record_log), uart_(config_.serial) {
+    log_.set_kept_limit(config_.kept_notes);
+}
 
 Board::~Board() = default;
 

@@ -75,6 +75,8 @@ struct BoardConfig {
     /// that are not operations — guest errors, ignored accesses, violations, refusals — and
     /// counts the rest: a long run's log would otherwise grow by ~60 entries per interrupt.
     bool record_log = false;
+    /// Without record_log, the log keeps at most this many notes per board and counts the rest.
+    size_t kept_notes = 10'000;
     GicModel gic = GicModel::Kvm;
     GicVersion gic_host = GicVersion::V4_1;                      // arm.gic of the host
     kvm::TransferPoint transfer = kvm::TransferPoint::SetForwarding;  // arm.transfer

@@ -61,8 +61,11 @@ MachineResult Session::run(std::optional<uint64_t> insns) {
     return last_;
 }
 
+static uint64_t notes_in(const EventLog& log) { return log.total() - log.count(EventKind::Op); }
+
 void Session::keep_log(const EventLog& log) {
     log_entries_done_ += log.total();
+    notes_total_done_ += notes_in(log);
     if (log.recording()) log_done_ += log.to_text();
     for (const Event& e : log.events())
         if (e.kind != EventKind::Op) {
@@ -80,6 +83,8 @@ std::string Session::log_text() const {
         if (e.kind != EventKind::Op) out += to_string(e) + "\n";
     return out;
 }
+
+uint64_t Session::notes_total() const { return notes_total_done_ + (board_ ? notes_in(board_->log()) : 0); }
 
 uint64_t Session::log_entries() const { return log_entries_done_ + (board_ ? board_->log().total() : 0); }
 
@@ -154,7 +159,7 @@ Json Session::to_json() const {
     j["migrations"] = mig;
     const std::vector<std::string> n = notes();
     j["log"] = {{"entries", log_entries()},
-                {"notes_total", n.size()},
+                {"notes_total", notes_total()},
                 {"notes", std::vector<std::string>(n.begin(), n.begin() + static_cast<std::ptrdiff_t>(
                                                                            std::min(n.size(), kJsonNotes)))}};
     j["uart"] = r.uart;

@@ -58,6 +58,8 @@ class Session {
     /// The log entries that are not operations — guest errors, ignored accesses, violations,
     /// refusals (core/trace_point.h EventKind) — always kept: nothing is ignored silently.
     std::vector<std::string> notes() const;
+    /// All notes, also those past BoardConfig::kept_notes of a board (counted, not kept).
+    uint64_t notes_total() const;
     /// How many notes to_json() lists at most (a guest can make millions).
     static constexpr size_t kJsonNotes = 1000;
 
@@ -73,6 +75,7 @@ class Session {
     std::vector<TraceEvent> trace_;
     std::string log_done_;                 // of boards left behind
     uint64_t log_entries_done_ = 0;
+    uint64_t notes_total_done_ = 0;
     std::vector<std::string> notes_done_;
 };
 

@@ -413,6 +413,16 @@ TEST_F(CpuInterfaceViolation, EoiOfAnIntidThatIsNotActive) {
     EXPECT_EQ(cpu().lr(0).status, Status::Pending);
 }
 
+// A special INTID written to ICC_EOIR1 (the 1023 an IAR read returned with nothing pending) is
+// ignored, as the architecture says (QEMU icc_eoir_write): logged, not a violation, nothing changes.
+TEST_F(CpuInterfaceViolation, EoiOfASpecialIntidIsIgnoredNotAViolation) {
+    lr(0, lr_value(kSpi, 0x80));
+    for (uint32_t special : {1020u, 1021u, 1022u, 1023u}) cpu().write_eoir1(special);
+    EXPECT_EQ(h.count(EventKind::Violation), 0u) << h.text();
+    EXPECT_EQ(count(h, tp::kVcpuWriteEoir1Special), 4u) << h.text();
+    EXPECT_EQ(cpu().lr(0).status, Status::Pending);
+}
+
 // None of the rules above fires in legal sequences: direct vLPIs and vSGIs, list registers (a
 // software-injected vLPI no ITE forwards, a HW=1 PPI, a re-pended active entry), preemption and
 // in-order EOIs, and a vLPI re-entering the VPT after its acknowledge.

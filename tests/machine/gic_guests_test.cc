@@ -138,5 +138,24 @@ TEST(MachineSessionLog, AnIgnoredGuestAccessIsANoteEvenWithoutTheFullLog) {
     EXPECT_EQ(s.log_text(), notes[0] + "\n");             // only the note: operations were not recorded
 }
 
+// A guest can make millions of notes (here: an EOI of the special INTID 1023, which the
+// architecture ignores, 3000 times): the board keeps BoardConfig::kept_notes of them and counts
+// the rest, so memory stays bounded and the count stays exact.
+TEST(MachineSessionLog, NotesPastTheLimitAreCountedNotKept) {
+    IRQDIFF_NEED_GUESTS();
+    SessionConfig c = config(1, "op=eoi iters=3000");
+    c.board.kept_notes = 100;
+    Session s(c, guest("bench"));
+    const MachineResult r = s.run();
+    ASSERT_EQ(r.exit, ExitReason::SystemOff) << r.uart;
+    EXPECT_TRUE(parse_test_report(r.uart).passed()) << r.uart;
+    EXPECT_EQ(s.notes_total(), 3000u);
+    const std::vector<std::string> notes = s.notes();
+    ASSERT_EQ(notes.size(), 100u);
+    EXPECT_NE(notes[0].find("VCPU.write_EOIR1"), std::string::npos) << notes[0];
+    EXPECT_NE(notes[0].find("intid=1023"), std::string::npos) << notes[0];
+    EXPECT_EQ(s.to_json()["log"]["notes_total"], 3000);
+}
+
 }  // namespace
 }  // namespace irqdiff::arm::machine
