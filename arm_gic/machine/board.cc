@@ -242,15 +242,26 @@ void Board::on_code(uc_engine* uc, uint64_t address, uint32_t, void* user) {
 void Board::recheck(uint32_t v) { vcpus_[v]->recheck = true; }
 
 void Board::yield_if_woken(uint32_t v) {
-    // Board policy (docs/machine.md "vCPU scheduling"): on KVM the woken vCPU's thread runs at once
-    // on another host CPU; here vCPUs take turns, so the writer's turn ends after this instruction
-    // and the woken vCPU runs in this round instead of after the writer's whole quantum.
+    // Board policy (docs/machine.md "vCPU scheduling"): on KVM the target vCPU's thread runs at
+    // once on another host CPU — woken from WFI, or kicked out of the guest to take the interrupt
+    // (kvm_vcpu_kick, whatever its PSTATE.I) — while here vCPUs take turns. So when the write woke
+    // a vCPU waiting in WFI or signals an IRQ to a running one, the writer's turn ends
+    // `kick_grace` instructions later: the target runs next instead of after the writer's whole
+    // quantum, and the writer first finishes what follows the write (an interrupt handler that
+    // sends an SGI back EOIs and returns; ending its turn at the write left its own SGI active, so
+    // the answer to it stayed pending behind it while the other vCPU spun away its quantum).
     Vcpu& vc = *vcpus_[v];
-    for (uint32_t t = 0; t < vcpus(); ++t)
-        if (t != v && vcpus_[t]->power == Power::Waiting && gic_->wake_pending(t)) {
-            vc.quantum = std::min(vc.quantum, vc.ran);  // `ran` counts this instruction: the turn ends after it
+    for (uint32_t t = 0; t < vcpus(); ++t) {
+        if (t == v) continue;
+        const Vcpu& target = *vcpus_[t];
+        const bool runs_next = target.power == Power::Waiting   ? gic_->wake_pending(t)
+                               : target.power == Power::Running ? gic_->irq_pending(t)
+                                                                : false;
+        if (runs_next) {
+            vc.quantum = std::min(vc.quantum, vc.ran + config_.kick_grace);  // `ran` counts this instruction
             return;
         }
+    }
 }
 
 static void msi_test_check(UnicornCpu& u, uint64_t offset, unsigned size, bool write, KvmGic* gic) {
@@ -328,7 +339,9 @@ bool Board::sysreg(uint32_t v, uc_arm64_reg reg, const uc_arm64_cp_reg& cp, bool
     }
     recheck(v);  // a timer write moves the line, an ICC access (IAR, EOI, PMR, SGI) what is signalled
     if (f) u.fault(pc, *f);
-    if (icc && !read) yield_if_woken(v);  // ICC_SGI1R_EL1 and friends
+    // ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1 (op0 3, op1 0, CRn 12, CRm 11, op2 5..7) reach
+    // other vCPUs; the other ICC writes (EOIR, PMR, ...) only this one.
+    if (icc && !read && cp.crn == 12 && cp.crm == 11 && cp.op2 >= 5) yield_if_woken(v);
     if (read) u.set_reg(reg, value);
     // ICC_IAR1_EL1 returned an INTID: the interrupt is taken (1020..1023 are special, none taken).
     if (config_.trace && icc && read && cp.crn == 12 && cp.crm == 12 && cp.op2 == 0 && (value < 1020 || value >= 8192))

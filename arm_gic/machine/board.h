@@ -62,6 +62,7 @@ struct BoardConfig {
     std::optional<std::vector<uint8_t>> dtb;     // replaces the generated one (checked)
     uint64_t max_insns = 1'000'000'000;          // all vCPUs together
     uint64_t quantum = 10'000;                   // instructions per vCPU turn
+    uint64_t kick_grace = 256;  // a vCPU that wakes or signals another runs this many more (Board::yield_if_woken)
     std::FILE* serial = nullptr;                 // where UART TX goes as it happens (nullptr: none)
     std::string input;                           // UART RX bytes
     /// Migration triggers (docs/machine.md "Migration"): run() returns ExitReason::Migrate when the
@@ -205,8 +206,9 @@ class Board {
     /// vCPU v changed interrupt state (an MMIO or ICC write): before its next instruction the run
     /// loop asks the GIC again whether an IRQ is to be taken.
     void recheck(uint32_t v);
-    /// After a GIC write by vCPU `v`: when it woke a vCPU waiting in WFI, `v`'s turn ends after
-    /// this instruction (board policy, docs/machine.md "vCPU scheduling").
+    /// After a GIC write by vCPU `v` that can reach other vCPUs: when it woke a vCPU waiting in WFI
+    /// or signals an IRQ to a running one, `v`'s turn ends `kick_grace` instructions later (board
+    /// policy, docs/machine.md "vCPU scheduling").
     void yield_if_woken(uint32_t v);
     /// One vCPU's turn: runs until its quantum ends, it stops (WFI, PSCI) or the run ends,
     /// taking an IRQ whenever the GIC signals one and PSTATE.I is clear.
