@@ -251,6 +251,7 @@ void Board::yield_if_woken(uint32_t v) {
     // sends an SGI back EOIs and returns; ending its turn at the write left its own SGI active, so
     // the answer to it stayed pending behind it while the other vCPU spun away its quantum).
     Vcpu& vc = *vcpus_[v];
+    if (vc.quantum <= vc.ran + config_.kick_grace) return;  // this turn ends soon anyway
     for (uint32_t t = 0; t < vcpus(); ++t) {
         if (t == v) continue;
         const Vcpu& target = *vcpus_[t];
