@@ -140,3 +140,24 @@ def test_the_in_process_machine_migrates_lpi_migrate_and_reports(guests):
     assert m.report.passed
     with pytest.raises(ValueError, match="Machine\\(assign=...\\)"):
         irqdiff.Machine(str(guests / "hello.bin"), assign=["0x10:0"])
+
+
+def test_the_machine_log_records_operations_only_when_asked(guests, cli, tmp_path):
+    """record_log= / --log: every KVM and GIC operation of every board the VM ran on (the source's
+    save steps too); without it only notes are kept and the operations are counted."""
+    import irqdiff
+    full = irqdiff.Machine(str(guests / "doorbell.bin"), smp=2, assign=["0x10:1"], record_log=True)
+    full.run()
+    assert full.report.passed
+    assert full.log().count("KVM.doorbell") >= 8
+    quiet = irqdiff.Machine(str(guests / "doorbell.bin"), smp=2, assign=["0x10:1"])
+    r = quiet.run()
+    assert quiet.log() == "" and r["log"]["notes_total"] == 0
+    assert r["log"]["entries"] == full.result["log"]["entries"]  # the same run, counted
+    migrated = irqdiff.Machine(str(guests / "lpi_migrate.bin"), smp=2, append="lpis=4 pending=2", record_log=True)
+    migrated.run()
+    assert "KVM.its_save_tables" in migrated.log()  # the source board is gone, its log kept
+    out = tmp_path / "log.txt"
+    p = cli("machine", guests / "doorbell.bin", "--smp", "2", "--assign", "0x10:1", "--serial", "none", "--log", out)
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == full.log()
