@@ -539,15 +539,20 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
         kvm.vcpu_load(v);
         const bool masked = unicorn_ ? unicorn_->masked(v) : static_cast<bool>(vm().masked[v]);
         log_.emit(tp::kGuestRun, v, masked);
-        for (unsigned round = 0; round < 64; ++round) {
+        // Rounds of entry (vcpu_flush fills the list registers), the guest taking what is
+        // deliverable, exit (vcpu_fold), until a round takes nothing: more software-injected
+        // interrupts than list registers take several rounds. Each round and each interrupt
+        // spend one step of the run's budget (core/backend.h RunBudget).
+        RunBudget budget;
+        while (budget.spend()) {
             kvm.vcpu_enter(v);
-            unsigned taken = unicorn_ ? unicorn_->take_interrupts(v, h.gic.cpu(v), vm(), scenario_, guest_log_)
-                                      : guest().take_interrupts(v, scenario_, guest_log_);
+            unsigned taken = unicorn_ ? unicorn_->take_interrupts(v, h.gic.cpu(v), vm(), scenario_, guest_log_, &budget)
+                                      : guest().take_interrupts(v, scenario_, guest_log_, &budget);
             kvm.vcpu_exit(v);
             service();
             if (!taken) return;
         }
-        throw std::logic_error("ArmBackend: a vCPU kept taking interrupts");
+        log_.emit(tp::kGuestRunBudget, "the run's step budget is spent: the rest stays pending", v, budget.used());
     }
 
    private:

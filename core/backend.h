@@ -106,6 +106,27 @@ class GuestLog {
     std::vector<GuestRecord> records_;
 };
 
+/// What one guest `run` of one vCPU may still do (issue 17 §5; scenarios/README.md "run"): a run
+/// delivers until nothing is deliverable, however many interrupts that is, and each interrupt
+/// the guest takes and each exit the host handles on the way spends one step. A run that spends
+/// the whole budget stops there with a GUEST.run_budget event (the rest stays pending for the
+/// next run) instead of looping forever on a model that never runs dry.
+class RunBudget {
+   public:
+    static constexpr uint64_t kSteps = 1'000'000;
+    /// Takes one step; false when none is left.
+    bool spend() {
+        if (left_ == 0) return false;
+        --left_;
+        return true;
+    }
+    bool exhausted() const { return left_ == 0; }
+    uint64_t used() const { return kSteps - left_; }
+
+   private:
+    uint64_t left_ = kSteps;
+};
+
 /// Opaque saved state of a backend (plain copies of small structs, so the explorer can branch).
 class BackendSnapshot {
    public:

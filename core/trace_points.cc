@@ -51,6 +51,7 @@ TracePointList core_trace_points() {
         &kGuestUnmask,
         &kGuestStillWaiting,
         &kGuestRun,
+        &kGuestRunBudget,
         &kHostPreempt,
     };
     return kAll;

@@ -148,6 +148,9 @@ inline constexpr Op<Int> kGuestStillWaiting{"GUEST.still_waiting", Layer::Guest,
     "a blocked vCPU has nothing to wake it: it keeps waiting"};
 inline constexpr Op<Int, Bool> kGuestRun{"GUEST.run", Layer::Guest, {"vcpu", "masked"},
     "the guest runs on a vCPU"};
+inline constexpr GuestError<Int, Int> kGuestRunBudget{"GUEST.run_budget", Layer::Guest, {"vcpu", "steps"},
+    "a run stopped after its step budget (RunBudget::kSteps interrupts taken and exits handled) with "
+    "interrupts still deliverable: they stay pending for the next run"};
 inline constexpr Op<Int> kHostPreempt{"HOST.preempt", Layer::Hypervisor, {"vcpu"},
     "the host preempts a vCPU's thread"};
 

@@ -440,14 +440,17 @@ class X86Backend final : public MigrationDriver<X86Backend, Machine, Stream, Gue
         if (!enter(v)) return;
         Machine& h = active();
         log_.emit(tp::kGuestRun, v, h.hw.cpu(v).vmcs().guest_if);
-        for (unsigned round = 0; round < 64; ++round) {
-            unsigned taken = unicorn_ ? unicorn_->take_interrupts(active_machine(), v, scenario_, guest_log_)
-                                      : guest().take_interrupts(v, scenario_, guest_log_);
+        // Until a round takes nothing and ends in the guest: each round, each interrupt taken
+        // and each exit handled spend a step of the run's budget (core/backend.h RunBudget).
+        RunBudget budget;
+        while (budget.spend()) {
+            unsigned taken = unicorn_ ? unicorn_->take_interrupts(active_machine(), v, scenario_, guest_log_, &budget)
+                                      : guest().take_interrupts(v, scenario_, guest_log_, &budget);
             bool exited = !h.hw.cpu(v).in_guest();
             service();
             if (!taken && !exited) return;
         }
-        throw std::logic_error("X86Backend: a vCPU kept taking interrupts");
+        log_.emit(tp::kGuestRunBudget, "the run's step budget is spent: the rest stays pending", v, budget.used());
     }
 
    private:

@@ -87,7 +87,9 @@ class Guest {
     void boot(const Scenario& scenario, bool open_cpu_interfaces = true);
     /// The vCPU runs: if unmasked it takes every interrupt the CPU interface signals, reporting
     /// each to `guest`. Returns how many it took.
-    unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
+    /// Each interrupt taken spends a step of `budget` (nullptr: a budget of its own); it stops
+    /// when the budget is spent.
+    unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest, RunBudget* budget = nullptr);
     /// MOVI the source's LPI to vCPU `vcpu`'s collection, then SYNC.
     void retarget(SourceId source, uint32_t vcpu);
     /// GICR_CTLR.EnableLPIs 1 -> 0 -> 1 on vCPU `vcpu`.

@@ -53,9 +53,10 @@ class UnicornGuest {
     /// IRQ vector and runs the handler back to `idle`; each INTID the handler logged becomes a
     /// GuestRecord and, through the abstract guest's INTID -> source mapping (`guest`), a
     /// delivery in `out` with the GUEST.take event the abstract guest emits. Returns how many
-    /// entries the handler logged.
+    /// entries the handler logged. Each handler entry spends a step of `budget` (nullptr: a budget
+    /// of its own); it stops when the budget is spent.
     unsigned take_interrupts(uint32_t vcpu, CpuInterface& cpu, const GuestState& guest, const Scenario& scenario,
-                             GuestLog& out);
+                             GuestLog& out, RunBudget* budget = nullptr);
 
     GuestMachine::Snapshot snapshot() const { return machine_.snapshot(); }
     void restore(const GuestMachine::Snapshot& s) { machine_.restore(s); }

@@ -93,8 +93,9 @@ class Guest {
     MsixEntry msi(SourceId source) const;
     /// The vCPU runs: it takes every interrupt the CPU gives it, reporting each to `guest`. An exit
     /// on the way (interrupt window, APIC access) goes to the host, which re-enters.
-    /// Returns how many it took.
-    unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
+    /// Returns how many it took. Each interrupt taken and each exit handled spends a step of
+    /// `budget` (nullptr: a budget of its own); it stops when the budget is spent.
+    unsigned take_interrupts(uint32_t vcpu, const Scenario& scenario, GuestLog& guest, RunBudget* budget = nullptr);
     /// The source's interrupt moves to vCPU `vcpu`: a new vector there; returns the new entry
     /// for the device's MSI-X table.
     /// `nmi`: the new entry's delivery mode (NMI or fixed; nullopt keeps it).

@@ -242,11 +242,14 @@ void UnicornGuest::enter(uint32_t vcpu, uint8_t vector) {
     c.set_pc(gate.offset);
 }
 
-unsigned UnicornGuest::take_interrupts(ActiveMachine host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest) {
+unsigned UnicornGuest::take_interrupts(ActiveMachine host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest,
+                                       RunBudget* budget) {
     Cpu& cpu = host.hw.cpu(vcpu);
     UnicornCpu& uc = machine_.cpu(vcpu);
+    RunBudget own;
+    RunBudget& steps = budget ? *budget : own;
     unsigned taken = 0;
-    for (unsigned guard = 0; guard < 4096; ++guard) {
+    while (steps.spend()) {
         // Guest::take_interrupts: the CPU model says what the guest takes at this instruction
         // boundary (its idle loop).
         if (!cpu.in_guest()) return taken;  // an exit the host still has to handle
@@ -283,7 +286,7 @@ unsigned UnicornGuest::take_interrupts(ActiveMachine host, uint32_t vcpu, const 
         ++taken;
         machine_.irq_return(log_, vcpu, entries_.size(), options_.trace_instructions);
     }
-    throw std::logic_error("UnicornGuest::take_interrupts: the vCPU keeps taking interrupts");
+    return taken;  // the budget is spent (the backend reports it)
 }
 
 }  // namespace irqdiff::x86

@@ -92,8 +92,9 @@ class UnicornGuest {
     /// the program itself executes CLI or STI; the model's RFLAGS.IF follows.
     void set_mask(ActiveMachine host, uint32_t vcpu, bool masked);
     /// The vCPU runs: every interrupt the CPU model delivers enters the program's handler, mirroring
-    /// Guest::take_interrupts. Returns how many it took.
-    unsigned take_interrupts(ActiveMachine host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest);
+    /// Guest::take_interrupts (and its `budget`). Returns how many it took.
+    unsigned take_interrupts(ActiveMachine host, uint32_t vcpu, const Scenario& scenario, GuestLog& guest,
+                             RunBudget* budget = nullptr);
 
     GuestMachine::Snapshot snapshot() const { return machine_.snapshot(); }
     void restore(const GuestMachine::Snapshot& s) { machine_.restore(s); }
