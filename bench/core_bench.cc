@@ -2,6 +2,8 @@
 // the full event log), a memory access, and addressing a restore order by index.
 #include <benchmark/benchmark.h>
 
+#include <string>
+
 #include "core/memory.h"
 #include "core/runner.h"
 #include "core/scenario.h"
@@ -16,6 +18,21 @@ void BM_LoadSeedScenario(benchmark::State& state) {
     for (auto _ : state) benchmark::DoNotOptimize(load_scenario(kSeed, builtin_backends().catalogue()));
 }
 BENCHMARK(BM_LoadSeedScenario);
+
+// Issue 17 §5: parse and validate N devices of one vector, each routed (linear since the name
+// index: items/s should stay flat as N grows; a duplicate-name scan and a linear find_source made
+// it quadratic).
+void BM_LoadManyDevices(benchmark::State& state) {
+    const auto n = static_cast<int>(state.range(0));
+    std::string y = "name: big\nvm: {vcpus: 4}\ndevices:\n";
+    for (int i = 0; i < n; ++i) y += "  - {name: d" + std::to_string(i) + ", vectors: 1}\n";
+    y += "routes:\n";
+    for (int i = 0; i < n; ++i) y += "  - {source: d" + std::to_string(i) + ".0, vcpu: " + std::to_string(i % 4) + "}\n";
+    y += "steps: [{run: all}]\n";
+    for (auto _ : state) benchmark::DoNotOptimize(parse_scenario(y, builtin_backends().catalogue()));
+    state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_LoadManyDevices)->Arg(1000)->Arg(10000)->Arg(50000)->Unit(benchmark::kMillisecond);
 
 void BM_RunSeedOnIdeal(benchmark::State& state) {
     Scenario s = load_scenario(kSeed, builtin_backends().catalogue());

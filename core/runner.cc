@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
 
 #include "core/trace_points.h"
 
@@ -203,6 +204,13 @@ const SourceOutcome* RunResult::outcome(std::string_view source) const {
     for (const SourceOutcome& o : outcomes)
         if (source_names[o.source] == source) return &o;
     return nullptr;
+}
+
+const SourceOutcome* RunResult::outcome(SourceId source) const {
+    // `outcomes` is in scenario order (ascending ids): a binary search.
+    auto it = std::lower_bound(outcomes.begin(), outcomes.end(), source,
+                               [](const SourceOutcome& o, SourceId id) { return o.source < id; });
+    return it != outcomes.end() && it->source == source ? &*it : nullptr;
 }
 
 bool ScenarioResult::expectations_met() const {
@@ -542,11 +550,25 @@ std::vector<GuestDifference> compare_guests(const RunResult& a, const RunResult&
 namespace {
 
 /// The scenario points in order (steps; a migration's neutral steps in their neutral order), and
-/// after each, where every source was: the state after the last action of that point.
-std::vector<std::pair<std::string, std::vector<std::vector<Location>>>> states_by_phase(const RunResult& r) {
-    std::vector<std::string> order;
-    for (const std::string& p : r.phases)
-        if (std::find(order.begin(), order.end(), p) == order.end()) order.push_back(p);
+/// after each, where each of `sources` was: the state after the last action of that point.
+/// Linear in actions and location changes (issue 17 §5: this was quadratic in actions and copied
+/// every source's places after every action), and only the sources asked for are followed.
+struct PhaseStates {
+    std::vector<std::string> phases;                       // in order
+    std::unordered_map<std::string, size_t> index;         // phase -> position in `phases`
+    std::vector<std::vector<std::vector<Location>>> places;  // [phase][k]: places of sources[k]
+};
+
+PhaseStates states_by_phase(const RunResult& r, const std::vector<size_t>& sources) {
+    PhaseStates out;
+    std::unordered_map<std::string, size_t> last;  // phase -> its last action
+    for (size_t i = 0; i < r.phases.size(); ++i) {
+        auto [it, fresh] = last.emplace(r.phases[i], i);
+        if (fresh)
+            out.phases.push_back(r.phases[i]);
+        else
+            it->second = i;
+    }
     // Neutral steps of one migration in the neutral order, whatever order the sub-steps ran in.
     auto rank = [](const std::string& p) {
         size_t dot = p.find('.');
@@ -559,23 +581,29 @@ std::vector<std::pair<std::string, std::vector<std::vector<Location>>>> states_b
         return k;
     };
     auto step_of = [](const std::string& p) { return std::stoul(p.substr(6, p.find(']') - 6)); };
-    std::stable_sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
-        return std::pair(step_of(a), rank(a)) < std::pair(step_of(b), rank(b));
-    });
-    std::vector<std::vector<std::vector<Location>>> after(r.phases.size());
-    std::vector<std::vector<Location>> now(r.source_names.size());
+    std::vector<std::pair<size_t, size_t>> keys(out.phases.size());  // (step, rank) per phase
+    for (size_t k = 0; k < out.phases.size(); ++k) keys[k] = {step_of(out.phases[k]), rank(out.phases[k])};
+    std::vector<size_t> perm(out.phases.size());
+    for (size_t k = 0; k < perm.size(); ++k) perm[k] = k;
+    std::stable_sort(perm.begin(), perm.end(), [&](size_t a, size_t b) { return keys[a] < keys[b]; });
+    std::vector<std::string> sorted;
+    for (size_t k : perm) sorted.push_back(std::move(out.phases[k]));
+    out.phases = std::move(sorted);
+    for (size_t k = 0; k < out.phases.size(); ++k) out.index.emplace(out.phases[k], k);
+
+    // One sweep over the actions: the followed sources' places, recorded at each phase's last action.
+    std::unordered_map<SourceId, size_t> followed;  // source -> k
+    for (size_t k = 0; k < sources.size(); ++k) followed.emplace(static_cast<SourceId>(sources[k]), k);
+    std::vector<std::vector<size_t>> ends_at(r.phases.size());  // action -> phases ending there
+    for (size_t k = 0; k < out.phases.size(); ++k) ends_at[last.at(out.phases[k])].push_back(k);
+    std::vector<std::vector<Location>> now(sources.size());
+    out.places.assign(out.phases.size(), {});
     size_t c = 0;
     for (size_t i = 0; i < r.phases.size(); ++i) {
         for (; c < r.locations.size() && r.locations[c].action == i; ++c)
-            for (const auto& [s, places] : r.locations[c].sources) now[s] = places;
-        after[i] = now;
-    }
-    std::vector<std::pair<std::string, std::vector<std::vector<Location>>>> out;
-    for (const std::string& p : order) {
-        size_t last = 0;
-        for (size_t i = 0; i < r.phases.size(); ++i)
-            if (r.phases[i] == p) last = i;
-        out.emplace_back(p, after[last]);
+            for (const auto& [s, places] : r.locations[c].sources)
+                if (auto f = followed.find(s); f != followed.end()) now[f->second] = places;
+        for (size_t k : ends_at[i]) out.places[k] = now;
     }
     return out;
 }
@@ -587,7 +615,7 @@ bool live_somewhere(const std::vector<Location>& places) {
 }
 
 std::string outcome_text(const RunResult& r, size_t source) {
-    const SourceOutcome* o = r.outcome(r.source_names[source]);
+    const SourceOutcome* o = r.outcome(static_cast<SourceId>(source));
     if (!o) return "none";
     return std::string(to_string(o->outcome)) + (o->forwarded && !*o->forwarded ? ",forwarded=false" : "");
 }
@@ -596,17 +624,23 @@ std::string outcome_text(const RunResult& r, size_t source) {
 
 std::vector<Difference> differences(const RunResult& a, const RunResult& b) {
     std::vector<Difference> out;
-    auto sa = states_by_phase(a), sb = states_by_phase(b);
-    for (size_t s = 0; s < a.source_names.size(); ++s) {
+    std::vector<size_t> differing;  // usually none or a few: only their places are followed
+    for (size_t s = 0; s < a.source_names.size(); ++s)
+        if (outcome_text(a, s) != outcome_text(b, s)) differing.push_back(s);
+    if (differing.empty()) return out;
+    const PhaseStates sa = states_by_phase(a, differing), sb = states_by_phase(b, differing);
+    for (size_t k = 0; k < differing.size(); ++k) {
+        const size_t s = differing[k];
         Difference d{a.source_names[s], a.arch, b.arch, outcome_text(a, s), outcome_text(b, s), "", {}, {}};
-        if (d.outcome_a == d.outcome_b) continue;
-        for (const auto& [phase, places] : sa) {
-            auto it = std::find_if(sb.begin(), sb.end(), [&](const auto& e) { return e.first == phase; });
-            if (it == sb.end()) continue;
-            if (live_somewhere(places[s]) != live_somewhere(it->second[s])) {
-                d.phase = phase;
-                d.places_a = places[s];
-                d.places_b = it->second[s];
+        for (size_t p = 0; p < sa.phases.size(); ++p) {
+            auto it = sb.index.find(sa.phases[p]);
+            if (it == sb.index.end()) continue;
+            const std::vector<Location>& pa = sa.places[p][k];
+            const std::vector<Location>& pb = sb.places[it->second][k];
+            if (live_somewhere(pa) != live_somewhere(pb)) {
+                d.phase = sa.phases[p];
+                d.places_a = pa;
+                d.places_b = pb;
                 break;
             }
         }

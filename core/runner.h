@@ -158,6 +158,7 @@ struct RunResult {
     RunMetrics metrics;
 
     const SourceOutcome* outcome(std::string_view source) const;
+    const SourceOutcome* outcome(SourceId source) const;  // O(log n)
 };
 
 /// Differential report: a source whose outcome differs between two backends, and the first scenario

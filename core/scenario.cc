@@ -1,5 +1,7 @@
 #include "core/scenario.h"
 
+#include <algorithm>
+
 namespace irqdiff {
 
 const char* to_string(Outcome outcome) {
@@ -78,9 +80,38 @@ const char* to_string(DeviceStop stop) {
     return "?";
 }
 
+void Scenario::index() {
+    sources_by_name.resize(sources.size());
+    for (SourceId i = 0; i < sources.size(); ++i) sources_by_name[i] = i;
+    std::sort(sources_by_name.begin(), sources_by_name.end(),
+              [&](SourceId a, SourceId b) { return sources[a].name < sources[b].name; });
+    devices_by_name.resize(devices.size());
+    for (uint32_t i = 0; i < devices.size(); ++i) devices_by_name[i] = i;
+    std::sort(devices_by_name.begin(), devices_by_name.end(),
+              [&](uint32_t a, uint32_t b) { return devices[a].name < devices[b].name; });
+}
+
 std::optional<SourceId> Scenario::find_source(std::string_view name) const {
+    if (sources_by_name.size() == sources.size()) {
+        auto it = std::lower_bound(sources_by_name.begin(), sources_by_name.end(), name,
+                                   [&](SourceId id, std::string_view n) { return sources[id].name < n; });
+        if (it != sources_by_name.end() && sources[*it].name == name) return *it;
+        return std::nullopt;
+    }
     for (SourceId i = 0; i < sources.size(); ++i)
         if (sources[i].name == name) return i;
+    return std::nullopt;
+}
+
+std::optional<uint32_t> Scenario::find_device(std::string_view name) const {
+    if (devices_by_name.size() == devices.size()) {
+        auto it = std::lower_bound(devices_by_name.begin(), devices_by_name.end(), name,
+                                   [&](uint32_t d, std::string_view n) { return devices[d].name < n; });
+        if (it != devices_by_name.end() && devices[*it].name == name) return *it;
+        return std::nullopt;
+    }
+    for (uint32_t i = 0; i < devices.size(); ++i)
+        if (devices[i].name == name) return i;
     return std::nullopt;
 }
 

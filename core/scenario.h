@@ -226,7 +226,14 @@ struct Scenario {
     std::vector<Expectation> expect;
     std::optional<ViolationExpectation> expect_violations;
 
+    /// Name lookups: a binary search once index() ran (the loader runs it), a scan otherwise (a
+    /// Scenario built by hand). Loading is linear in devices and routes, not quadratic.
     std::optional<SourceId> find_source(std::string_view name) const;
+    std::optional<uint32_t> find_device(std::string_view name) const;
+    /// Sorts the name indexes below; call again after adding or renaming devices or sources.
+    void index();
+    std::vector<SourceId> sources_by_name;  // index(): source ids ordered by name
+    std::vector<uint32_t> devices_by_name;  // index(): device indexes ordered by name
     /// Where the scenario first asks for an NMI-mode MSI (`nmi: true` on a route or a retarget), for
     /// a backend or guest that has none to refuse it there: the key's position and its path in
     /// messages ("routes: nic.0: nmi", "steps[3].retarget.nmi"). nullopt when nothing does.
@@ -242,6 +249,12 @@ struct Scenario {
 inline constexpr uint32_t kMaxVcpus = 64;
 inline constexpr uint32_t kMaxVectors = 2048;  // an MSI-X table holds at most 2048 entries
 inline constexpr uint32_t kMaxIpiVectors = 16;  // ARM has 16 SGIs (INTID 0..15, IHI 0069 §2.2)
+// Size limits (policy, issue 17 §5): far above any study's needs, low enough that a file within
+// them loads, runs and reports in seconds to minutes rather than exhausting memory.
+inline constexpr uint32_t kMaxDevices = 65'536;
+inline constexpr uint32_t kMaxSources = 1'048'576;   // vectors of all devices together
+inline constexpr uint32_t kMaxSteps = 1'000'000;     // steps, and fires inside migrations, together
+inline constexpr uint64_t kMaxScenarioBytes = 256ull << 20;  // the file
 
 struct PolicySpec;  // core/policy.h
 

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <unordered_map>
 
 #include "core/migration.h"
 #include "core/policy.h"
@@ -172,10 +173,13 @@ class Loader {
         if (dot == std::string::npos || dot == 0 || dot + 1 == text.size())
             fail(n, path, fmt::format("'{}' is not a source (expected DEVICE.VECTOR, e.g. {})", text, example));
         std::string dev = text.substr(0, dot);
-        auto d = std::find_if(s_.devices.begin(), s_.devices.end(), [&](const Device& x) { return x.name == dev; });
-        if (d == s_.devices.end()) {
+        std::optional<uint32_t> found = s_.find_device(dev);
+        const Device* d = found ? &s_.devices[*found] : nullptr;
+        if (!d) {
+            constexpr size_t kListed = 20;  // a file may have thousands
             std::vector<std::string> names;
-            for (const Device& x : s_.devices) names.push_back(x.name);
+            for (size_t i = 0; i < s_.devices.size() && i < kListed; ++i) names.push_back(s_.devices[i].name);
+            if (s_.devices.size() > kListed) names.push_back(fmt::format("and {} more", s_.devices.size() - kListed));
             fail(n, path,
                  fmt::format("'{}' names no device (devices: {})", text,
                              names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
@@ -269,6 +273,9 @@ class Loader {
 
     void devices(const YAML::Node& n) {
         sequence(n, "devices");
+        if (n.size() > kMaxDevices)
+            fail(n, "devices", fmt::format("{} devices: a scenario has at most {}", n.size(), kMaxDevices));
+        std::unordered_map<std::string, size_t> seen;  // name -> index in s_.devices
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("devices", i);
             Entries e = map(n[i], path, {"name", "kind", "vectors", "passthrough", "from", "delivery", "stops_at",
@@ -299,10 +306,9 @@ class Loader {
                 fail(
                     name, child(path, "name"),
                     fmt::format("'{}' is not a device name (expected a letter, then letters, digits, _ or -)", d.name));
-            for (const Device& prev : s_.devices)
-                if (prev.name == d.name)
-                    fail(name, child(path, "name"),
-                         fmt::format("duplicate device '{}' (first at line {})", d.name, prev.loc.line));
+            if (auto [it, fresh] = seen.emplace(d.name, s_.devices.size()); !fresh)
+                fail(name, child(path, "name"),
+                     fmt::format("duplicate device '{}' (first at line {})", d.name, s_.devices[it->second].loc.line));
             if (d.kind == DeviceKind::Timer) {
                 // A LAPIC timer has one interrupt source and is never a passthrough device.
                 d.vectors = 1;
@@ -368,6 +374,9 @@ class Loader {
                          "a passthrough (VFIO) device stops at stop_devices (vfio_vmstate_change runs before the "
                          "irqchip's handler, QEMU 8ce1ff990eff); only an emulated device stops at copy_memory");
             }
+            if (s_.sources.size() + d.vectors > kMaxSources)
+                fail(n[i], path,
+                     fmt::format("the devices have more than {} vectors together (the limit of a scenario)", kMaxSources));
             s_.devices.push_back(d);
             for (uint32_t v = 0; v < d.vectors; ++v)
                 s_.sources.push_back(Source{fmt::format("{}.{}", d.name, v),
@@ -378,10 +387,12 @@ class Loader {
                                             false,
                                             {}});
         }
+        s_.index();  // routes and steps look sources and devices up by name
     }
 
     void routes(const YAML::Node& n) {
         sequence(n, "routes");
+        std::vector<std::optional<SourceId>> timer_of(s_.vcpus);  // the timer source routed to each vCPU
         for (size_t i = 0; i < n.size(); ++i) {
             std::string path = index("routes", i);
             Entries e = map(n[i], path, {"source", "vcpu", "nmi"}, {"source", "vcpu"});
@@ -411,13 +422,14 @@ class Loader {
                                  "to another vCPU",
                                  s.name, dev.from));
             // A vCPU has one local-APIC timer (one LVTT), so at most one timer source per vCPU.
-            if (s_.device_of(id).kind == DeviceKind::Timer)
-                for (const Source& other : s_.sources)
-                    if (&other != &s && other.vcpu == s.vcpu && s_.devices[other.device].kind == DeviceKind::Timer)
-                        fail(
-                            *find(e, "vcpu"), child(path, "vcpu"),
-                            fmt::format("vCPU {} has one local-APIC timer, and {} is already routed to it (at line {})",
-                                        *s.vcpu, other.name, other.route_loc.line));
+            if (s_.device_of(id).kind == DeviceKind::Timer) {
+                if (std::optional<SourceId>& t = timer_of.at(*s.vcpu))
+                    fail(*find(e, "vcpu"), child(path, "vcpu"),
+                         fmt::format("vCPU {} has one local-APIC timer, and {} is already routed to it (at line {})",
+                                     *s.vcpu, s_.sources[*t].name, s_.sources[*t].route_loc.line));
+                else
+                    t = id;
+            }
         }
     }
 
@@ -438,7 +450,16 @@ class Loader {
     void steps(const YAML::Node& n) {
         sequence(n, "steps");
         if (n.size() == 0) fail(n, "steps", "expected at least one step");
-        for (size_t i = 0; i < n.size(); ++i) s_.steps.push_back(step(n[i], index("steps", i)));
+        if (n.size() > kMaxSteps)
+            fail(n, "steps", fmt::format("{} steps: a scenario has at most {}", n.size(), kMaxSteps));
+        size_t actions = 0;
+        for (size_t i = 0; i < n.size(); ++i) {
+            s_.steps.push_back(step(n[i], index("steps", i)));
+            actions += 1 + s_.steps.back().fires.size();
+            if (actions > kMaxSteps)
+                fail(n[i], index("steps", i),
+                     fmt::format("more than {} steps and migration fires together (the limit of a scenario)", kMaxSteps));
+        }
     }
 
     Step step(const YAML::Node& n, const std::string& path) {
@@ -642,6 +663,7 @@ class Loader {
             if (st.kind == StepKind::Fire) fired[st.source] = true;
             for (const MigrationFire& f : st.fires) fired[f.source] = true;
         }
+        std::unordered_map<std::string, int> keys;  // key -> its line
         for (auto it = n.begin(); it != n.end(); ++it) {
             std::string key = string(it->first, "expect");
             if (key == "violations") {
@@ -651,11 +673,8 @@ class Loader {
                 s_.expect_violations = violations(it->second, loc(it->first));
                 continue;
             }
-            for (const Expectation& prev : s_.expect) {
-                std::string prev_key = prev.source ? s_.sources[*prev.source].name : "all";
-                if (prev_key == key)
-                    fail(it->first, "expect", fmt::format("duplicate key '{}' (first at line {})", key, prev.loc.line));
-            }
+            if (auto [prev, fresh] = keys.emplace(key, loc(it->first).line); !fresh)
+                fail(it->first, "expect", fmt::format("duplicate key '{}' (first at line {})", key, prev->second));
             Expectation x;
             x.loc = loc(it->first);
             if (key != "all") {
@@ -688,8 +707,12 @@ Scenario parse_scenario(std::string_view text, const Catalogue& catalogue, const
 }
 
 Scenario load_scenario(const std::string& path, const Catalogue& catalogue) {
-    std::ifstream in(path, std::ios::binary);
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in) throw InputError(SourceLoc{path, 0, 0}, "cannot open the scenario file");
+    if (const std::streamoff bytes = in.tellg(); bytes > static_cast<std::streamoff>(kMaxScenarioBytes))
+        throw InputError(SourceLoc{path, 0, 0}, fmt::format("the file has {} bytes: a scenario file has at most {} MiB",
+                                                            bytes, kMaxScenarioBytes >> 20));
+    in.seekg(0);
     std::ostringstream text;
     text << in.rdbuf();
     if (in.bad()) throw InputError(SourceLoc{path, 0, 0}, "cannot read the scenario file");

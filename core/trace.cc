@@ -488,7 +488,7 @@ class RunTrace {
             }
             if (open) {
                 open->end = std::max(end_, open->begin);
-                const SourceOutcome* o = r_.outcome(r_.source_names[s]);
+                const SourceOutcome* o = r_.outcome(static_cast<SourceId>(s));
                 open->end_args["outcome"] = o ? Json(to_string(o->outcome)) : Json(nullptr);
                 if (o) open->end_args["held"] = places_json(o->held, r_.device_names);
                 lifetimes[s].push_back(std::move(*open));
