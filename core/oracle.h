@@ -51,6 +51,9 @@ struct SourceOutcome {
     bool late = false;              // some delivery came at a later `run` than the oracle's
     std::optional<bool> forwarded;  // passthrough sources on virtualizing backends: all deliveries direct?
     std::vector<Location> held;     // where the backend still holds it at the end
+    /// lost: the action after which it was held nowhere — where its last place vanished without
+    /// a delivery, or the fire that left it nowhere (the runner's location samples; issue 17 §2).
+    std::optional<uint32_t> vanished_at;
 };
 
 /// What a run's non-Op events say about its sources beyond their deliveries (EventKind

@@ -63,6 +63,7 @@ Json to_json(const RunResult& r) {
                {"forwarded", nullptr},
                {"held", to_json(o.held, r.device_names)}};
         if (o.forwarded) d["forwarded"] = *o.forwarded;
+        if (o.vanished_at) d["vanished_at"] = {{"action", *o.vanished_at}, {"after", r.schedule.at(*o.vanished_at)}};
         details[name] = std::move(d);
     }
 
@@ -212,6 +213,7 @@ std::string delivery_trace(const RunResult& r) {
         out += fmt::format("outcome {} {} fired={} coalesced={} expected={} delivered={} late={}", r.source_names[o.source],
                            to_string(o.outcome), o.fired, o.coalesced, o.expected, o.delivered, o.late);
         if (o.forwarded) out += fmt::format(" forwarded={}", *o.forwarded);
+        if (o.vanished_at) out += fmt::format(" vanished_at=a{}", *o.vanished_at);
         out += fmt::format(" held: {}\n", places(o.held));
     }
     out += fmt::format("expectations {}\n", r.expectations_met ? "met" : "not met");

@@ -245,6 +245,7 @@ Execution::Execution(const Scenario& scenario, const BackendInfo& info, PolicyVa
       backend_(make_backend(info, BackendContext{scenario_, policy_, log_, guest_, guest_options_})),
       oracle_(scenario) {
     progress_.last.resize(scenario.sources.size());
+    progress_.vanished.resize(scenario.sources.size());
     progress_.metrics.sources.resize(scenario.sources.size());
 }
 
@@ -326,6 +327,12 @@ void Execution::step(const Action& a, uint32_t i) {
             uint32_t& w = !a.migrating ? sm.window_outside : a.side == Side::Save ? sm.window_save : sm.window_restore;
             ++w;
         }
+        std::optional<uint32_t>& vanished = progress_.vanished[s];
+        const bool fired_here = a.kind == StepKind::Fire && a.source == s;
+        if (!now_.empty())
+            vanished.reset();
+        else if (!delivered && (!last.empty() || fired_here))
+            vanished = i;
         if (now_ != last) {
             if (keep_locations_) change.sources.emplace_back(s, now_);
             last = now_;
@@ -341,6 +348,7 @@ std::vector<SourceOutcome> Execution::outcomes() const {
         std::optional<SourceOutcome> o = classify(s, oracle_.tally(s), guest_.deliveries(), progress_.last[s],
                                                   scenario_.device_of(s).passthrough, info_.virtualizing, verdicts,
                                                   scenario_.device_of(s).delivery);
+        if (o && o->outcome == Outcome::Lost) o->vanished_at = progress_.vanished[s];
         if (o) out.push_back(std::move(*o));
     }
     return out;

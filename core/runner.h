@@ -228,6 +228,9 @@ class Execution {
    private:
     struct Progress {
         std::vector<std::vector<Location>> last;  // per source: where it is now
+        /// Per source: the action after which it was held nowhere without being delivered (its
+        /// last place vanished, or its fire left it nowhere); reset when it is held again.
+        std::vector<std::optional<uint32_t>> vanished;
         std::vector<LocationChange> locations;
         RunMetrics metrics;
     };

@@ -6,7 +6,8 @@
 //  - the abstract and Unicorn guests see the same deliveries and outcomes;
 //  - no delivery before its source's first fire;
 //  - conservation: from a source's fire to its delivery, after every action it is held somewhere,
-//    unless the run's outcome for it says where it went (lost, impossible, save-refused, ...);
+//    unless the run's outcome for it says where it went (lost, impossible, save-refused, ...), and a
+//    lost source names the action where its last place vanished (`vanished_at`);
 //  - the reference backend delivers every fired source (delivered-once or still pending).
 #include <gtest/gtest.h>
 
@@ -102,6 +103,15 @@ void check_run(const RunResult& r, const std::string& what) {
         for (SourceId s = 0; s < r.source_names.size(); ++s)
             if (!fires[s].empty() && fires[s].front() <= a && a < first_delivery[s] && now[s].empty()) vanished[s] = true;
     }
+    // A lost source says where it went: the action after which it was held nowhere, at or after
+    // its first fire.
+    for (const SourceOutcome& o : r.outcomes)
+        if (o.outcome == Outcome::Lost) {
+            EXPECT_TRUE(o.vanished_at.has_value()) << what << ": " << r.source_names[o.source] << " lost, but not where";
+            if (o.vanished_at && !fires[o.source].empty()) {
+                EXPECT_GE(*o.vanished_at, fires[o.source].front()) << what << ": " << r.source_names[o.source];
+            }
+        }
     for (SourceId s = 0; s < r.source_names.size(); ++s) {
         if (!vanished[s]) continue;
         const SourceOutcome* o = r.outcome(s);
