@@ -5,7 +5,8 @@
 //   2/3 an ICC_* system-register write/read of a vCPU (every IccReg, Unknown included)
 //   4   a doubleword of guest RAM in one of the table regions below (command queue, device and
 //       collection tables, ITTs, LPI configuration and pending tables)
-//   5   an ITS command (opcode from the table or raw, 4 doublewords) into the queue GITS_CBASER
+//   5   an ITS command (4 doublewords; a byte: [6:0] opcode from the table or raw, [7] its ITT
+//       address placed in the ITT region) into the queue GITS_CBASER
 //       names, then GITS_CWRITER past it, as the guest's driver does
 //   6   a line or an MSI: a PPI, an SPI, a device MSI (KVM_SIGNAL_MSI)
 //   7   the vCPU's life: WFI (vcpu_waits), a wake-up check, vcpu_runs, IAR1 + EOIR1
@@ -98,7 +99,7 @@ class GuestDriver {
                 uint64_t dw[4];
                 for (uint64_t& w : dw) w = in.u64();
                 const unsigned o = in.u8();
-                if (o < sizeof(kGuestOpcodes)) dw[0] = (dw[0] & ~uint64_t{0xFF}) | kGuestOpcodes[o];
+                if ((o & 0x7F) < sizeof(kGuestOpcodes)) dw[0] = (dw[0] & ~uint64_t{0xFF}) | kGuestOpcodes[o & 0x7F];
                 if (o & 0x80) dw[2] = (dw[2] & ~uint64_t{0xFFFF'FFFF'FF00}) | (kItts + (dw[2] & 0xF'FF00));  // an ITT in RAM
                 const uint64_t cbaser = gic_->mmio_read(GicV3::kGitsBase + arm::GITS_CBASER, 8, vcpu);
                 const uint64_t base = cbaser & 0x000F'FFFF'FFFF'F000;

@@ -5,8 +5,9 @@
 //                bit 6 two ITSs
 //   then         GITS_BASER0..2 (8 bytes each, then 1 byte placing the table in one of the regions
 //                below or leaving the raw address), GITS_CBASER.Size (1 byte, 0..15)
-//   then ops     1 byte each (op % 8) and its operands: a command into the queue (opcode from
-//                the table below or raw, 4 doublewords), a doubleword into one of the table regions
+//   then ops     1 byte each (op % 8), an ITS index byte, and operands: a command into the queue
+//                (4 doublewords; a byte: [6:0] opcode from the table below or raw, [7] DW2's address
+//                placed in the ITT or VPT region), a doubleword into one of the table regions
 //                (device, collection, vPE tables, level-2 pages, ITTs, VPTs, LPI tables), an MSI,
 //                an ITS register write or read, a redistributor register write (LPIs, VPENDBASER,
 //                VPROPBASER raw or a well-formed schedule), GITS_CWRITER.Retry, a virtual CPU
@@ -118,9 +119,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 ItsCommand c;
                 for (uint64_t& w : c.dw) w = in.u64();
                 const unsigned o = in.u8();
-                if (o < kOpcodeCount) c.dw[0] = (c.dw[0] & ~uint64_t{0xFF}) | kOpcodes[o];
+                if ((o & 0x7F) < kOpcodeCount) c.dw[0] = (c.dw[0] & ~uint64_t{0xFF}) | kOpcodes[o & 0x7F];
                 // Addresses the command carries (ITT, VPT, VCONF) into the regions half the time.
-                if (o & 0x80) c.dw[2] = place(c.dw[2], 5 + (o & 1));
+                if (o & 0x80) c.dw[2] = place(c.dw[2], 5 + (o & 1));  // ITTs or VPTs
                 const uint64_t queue = (GitsCbaser::Size.get(its.read64(GITS_CBASER)) + 1) * 4096;
                 const uint64_t slot = its.cwriter() % queue;
                 uint8_t bytes[ItsCommand::kBytes];

@@ -46,7 +46,7 @@ def baser(valid=True, indirect=False, page=2, size=3):  # address placed by the 
     return (valid << 63) | (indirect << 62) | (page << 8) | size
 
 
-def its_cmd(dw, opcode_index=0xFF):
+def its_cmd(dw, opcode_index=0x7F):  # 0x7F: the opcode as given, DW2 not placed
     return u8(0) + u8(0) + b"".join(u64(w) for w in dw) + u8(opcode_index)
 
 
@@ -101,6 +101,81 @@ def host_its():
           + b"".join(its_cmd(c) for c in phys[:4]) + u8(2) + u8(0) + u16(0) + u16(1))
     write("host_its", "msi_and_regs", header(1) + b"".join(its_cmd(c) for c in phys[:3])
           + u8(2) + u8(0) + u16(0) + u16(1) + u8(3) + u8(0) + u8(4) + u64(0x40) + u8(4) + u8(0) + u8(5) + u8(6) + u8(0))
+
+
+# ---- gic_registers, vits_save_restore (tests/fuzz/gicv3_ops.h) ---------------------------------
+RAM = 0x4000_0000
+GUEST_ITTS = RAM + 0x40_0000
+
+
+def gcmd(dw, vcpu=0):
+    return u8(5) + u8(vcpu) + b"".join(u64(w) for w in dw) + u8(0x7F)
+
+
+def guest_boot_cmds(devices=1):
+    out = b""
+    for d in range(devices):
+        out += gcmd(mapd(d + 1, 4, GUEST_ITTS + d * 0x1000))
+    out += gcmd(mapc(0, 0))
+    for d in range(devices):
+        out += gcmd(mapti(d + 1, 0, 8192 + 2 * d, 0)) + gcmd(mapti(d + 1, 1, 8193 + 2 * d, 0))
+    return out
+
+
+def ack(vcpu=0):
+    return u8(7) + u8(vcpu) + u8(3)
+
+
+def msi(dev, ev, vcpu=0):
+    return u8(6) + u8(vcpu) + u8(2) + u16(dev) + u16(ev)
+
+
+def mmio(write, region, offset, size_index, value=0, vcpu=0):
+    r = region | (size_index << 2)
+    if region == 0:
+        addr = u16(offset)
+    else:
+        addr = u32(offset)
+    return u8(0 if write else 1) + u8(vcpu) + u8(r) + addr + (u64(value) if write else b"")
+
+
+def sysreg(write, reg, value=0, vcpu=0):
+    return u8(2 if write else 3) + u8(vcpu) + u8(reg) + (u64(value) if write else b"")
+
+
+ICC_SGI1R, ICC_PMR, ICC_CTLR = 9, 0, 16
+
+
+def gic_registers():
+    cmds = guest_boot_cmds()
+    write("gic_registers", "lpi_v41", u8(0x08) + cmds + gcmd(simple(0x03, 1, 0)) + ack() + msi(1, 1) + ack())
+    write("gic_registers", "lpi_v40_2cpu", u8(0x0D) + cmds + gcmd(mapc(1, 1)) + gcmd([0x01 | 1 << 32, 1, 1, 0])
+          + msi(1, 1) + ack(1) + u8(7) + u8(1) + u8(0) + msi(1, 1) + u8(7) + u8(1) + u8(1) + u8(7) + u8(1) + u8(2) + ack(1))
+    write("gic_registers", "sgi_and_spi", u8(0x09) + sysreg(True, ICC_SGI1R, (1 << 24) | 2) + ack(1)
+          + mmio(True, 0, 0x104, 2, 0xFFFFFFFF) + u8(6) + u8(0) + u8(1) + u8(1) + u8(1) + ack()
+          + mmio(True, 2, 0x10100, 2, 0xFFFF) + u8(6) + u8(0) + u8(0) + u8(11) + u8(1) + ack())
+    write("gic_registers", "raw_no_boot", u8(0x00) + mmio(False, 0, 0x0004, 2) + mmio(False, 1, 0x0008, 3)
+          + mmio(False, 2, 0x0008, 3) + mmio(True, 1, 0x0080, 3, (1 << 63) | (RAM + 0x10_0000))
+          + mmio(True, 1, 0x0100, 3, (1 << 63) | (RAM + 0x20_0000)) + mmio(True, 1, 0, 2, 1)
+          + sysreg(False, ICC_CTLR) + sysreg(True, ICC_PMR, 0x80) + sysreg(False, 20))
+    write("gic_registers", "wfi_wakeup_v41", u8(0x38) + cmds + u8(7) + u8(0) + u8(0) + msi(1, 0)
+          + u8(7) + u8(0) + u8(1) + u8(7) + u8(0) + u8(2) + ack())
+
+
+def vits_save_restore():
+    cmds = guest_boot_cmds(2)
+    pend = msi(1, 0) + msi(2, 1)
+    after = msi(1, 1) + ack() + ack() + ack()
+    corrupt = lambda region, off, value: u8(region) + u16(off) + u64(value)
+    write("vits_save_restore", "clean_v41", u8(0x00) + cmds + pend + b"\xff" + b"\xff" + after)
+    write("vits_save_restore", "clean_v40_2cpu", u8(0x05) + cmds + gcmd(mapc(1, 1)) + pend + b"\xff" + b"\xff" + after)
+    write("vits_save_restore", "two_level", u8(0x08) + cmds + pend + b"\xff" + b"\xff" + after)
+    write("vits_save_restore", "corrupt_dte", u8(0x00) + cmds + pend + b"\xff"
+          + corrupt(0, 1, 0xFFFF_FFFF_FFFF_FFFF) + b"\xff" + after)
+    write("vits_save_restore", "corrupt_ite_cte", u8(0x00) + cmds + pend + b"\xff"
+          + corrupt(2, 0, 0x8000_0000_0000_0001) + corrupt(1, 0, 0x8000_0000_0000_0000 | 70) + b"\xff" + after)
+    write("vits_save_restore", "corrupt_pending", u8(0x00) + cmds + pend + b"\xff"
+          + corrupt(4, 128, 0xFFFF_FFFF_FFFF_FFFF) + b"\xff" + after)
 
 
 # ---- vtd (tests/fuzz/vtd.cc) ---------------------------------------------------------------------
@@ -186,10 +261,12 @@ def main():
     p.add_argument("--build", type=pathlib.Path, default=ROOT / "build/dev")
     a = p.parse_args()
     build = a.build if a.build.exists() else None
-    for t in ("host_its", "vtd", "set_lapic", "machine_code"):
+    for t in ("host_its", "gic_registers", "vits_save_restore", "vtd", "set_lapic", "machine_code"):
         shutil.rmtree(HERE / "corpus" / t, ignore_errors=True)
     scenario_loader()
     host_its()
+    gic_registers()
+    vits_save_restore()
     vtd()
     set_lapic()
     machine_code(build)

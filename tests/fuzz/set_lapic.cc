@@ -68,17 +68,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (unsigned i = 0; i < 8; ++i)
             if ((bits >> i) & 1) image.soft.set(v + i);
     }
-    if (cfg & 4) h.kvm_state.vcpus.at(0).run = kvm::VcpuRun::Blocked;
+    // The destination's vCPU before KVM_SET_LAPIC: created, not run (halted if the source's was,
+    // KVM_SET_MP_STATE in QEMU's order comes with the registers).
+    if (cfg & 4) h.kvm_state.vcpus.at(0).mp_state = kvm::MpState::Halted;
     (void)h.kvm().set_lapic(0, image);
 
-    // The restored vCPU runs (KVM_RUN).
-    kvm::Vcpu& vcpu = h.kvm_state.vcpus.at(0);
-    if (vcpu.run != kvm::VcpuRun::Blocked) vcpu.run = kvm::VcpuRun::Runnable;
-    if (!vcpu.loaded) h.kvm().vcpu_load(0);
-    h.kvm().vcpu_enter(0);
+    // The restored vCPU runs (KVM_RUN, as X86Backend::start_vcpus).
+    h.kvm().run(0);
     service(h);
     Cpu& cpu = h.hw.cpu(0);
-    cpu.guest_set_if(true);
+    if (cpu.in_guest()) cpu.guest_set_if(true);
 
     for (unsigned ops = 0; ops < 64 && !in.empty(); ++ops) {
         const uint8_t op = in.u8();
@@ -89,11 +88,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             case 1:  // the guest writes an APIC register
                 if (cpu.in_guest()) cpu.guest_apic_write(uint32_t{in.u8()} << 4, in.u32());
                 break;
-            case 2: {  // migrated again: KVM_GET_LAPIC, then KVM_SET_LAPIC of what it read
+            case 2: {  // migrated again: paused, KVM_GET_LAPIC, KVM_SET_LAPIC of what it read, KVM_RUN
+                h.kvm().leave_guest(0, false);
+                service(h);
                 const kvm::LapicImage saved = h.kvm().get_lapic(0);
                 (void)h.kvm().set_lapic(0, saved);
-                if (!vcpu.loaded) h.kvm().vcpu_load(0);
-                if (!cpu.in_guest()) h.kvm().vcpu_enter(0);
+                h.kvm().run(0);
                 break;
             }
         }
