@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make fuzz (docs/fuzzing.md): runs every libFuzzer target of the fuzz preset for FUZZ_SECONDS
 # (default 60) each on a scratch copy of its seed corpus and prints, per target, the executions,
-# libFuzzer's coverage edges (cov:) at the start and at the end, and the crashes found.
+# executions per second, libFuzzer's coverage edges (cov:) of the seeds alone and at the end, and
+# the crashes, timeouts and OOMs found.
 #   scripts/fuzz.sh [TARGET...]      (default: every build/fuzz/tests/fuzz/fuzz_* program)
 # Environment: FUZZ_SECONDS (per target), FUZZ_BUILD (build/fuzz). Crash, timeout and OOM inputs
 # are kept in build/fuzz/findings/TARGET/ for you to turn into tests/fuzz/regressions/TARGET/
@@ -32,17 +33,19 @@ for t in "${targets[@]}"; do
   dict=()
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict=tests/fuzz/$t.dict)
   before=$(ls "$findings" | wc -l)
+  # The seeds' coverage: one pass over the corpus (libFuzzer's INITED line).
+  first=$("$bin/fuzz_$t" -runs=0 -timeout=10 -rss_limit_mb=2048 "$work/corpus" 2>&1 \
+          | grep -m1 -oE 'INITED cov: [0-9]+' | sed 's/.*cov: //')
   # Fork mode with one worker: a crash, timeout or OOM is recorded and the run goes on. A single
   # input gets 10 s (a hang is a finding); RSS is capped at 2 GiB.
   "$bin/fuzz_$t" -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 "${dict[@]}" \
       -artifact_prefix="$findings/" "$work/corpus" > "$work/log" 2>&1
   # fork mode's progress lines: "#N: cov: C ft: F corp: K exec/s: E oom/timeout/crash: a/b/c time: Ts ..."
-  first=$(grep -m1 -oE '^#[0-9]+: cov: [0-9]+' "$work/log" | sed 's/.*cov: //')
   last=$(grep -E '^#[0-9]+: cov: [0-9]+' "$work/log" | tail -1)
   execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
   cov=$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$last")
-  eps=$(sed -E 's/.* exec\/s: ([0-9]+).*/\1/' <<<"$last")
+  eps=$(sed -E 's/.* exec\/s:? ([0-9]+).*/\1/' <<<"$last")
   found=$(( $(ls "$findings" | wc -l) - before ))
   crashes=$(ls "$findings" | grep -c '^crash-' || true)
   timeouts=$(ls "$findings" | grep -c '^timeout-' || true)

@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     config.transfer = static_cast<arm::kvm::TransferPoint>(((cfg >> 4) & 7) % 5);
     EventLog log(false);
     log.set_kept_limit(256);
-    std::vector<uint8_t> ram(fuzz::kRamSize);
+    std::vector<uint8_t>& ram = fuzz::fresh_ram();
     GicV3 gic(config, ram.data(), fuzz::kRamBase, ram.size(), log);
     fuzz::GuestDriver guest(gic, ram);
     if (cfg & 8) guest.boot();

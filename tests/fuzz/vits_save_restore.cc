@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     EventLog log(false);
     log.set_kept_limit(256);
 
-    std::vector<uint8_t> ram(fuzz::kRamSize);
+    std::vector<uint8_t>& ram = fuzz::fresh_ram(0);
     GicV3 src(config, ram.data(), fuzz::kRamBase, ram.size(), log);
     fuzz::GuestDriver guest(src, ram);
     guest.boot();
@@ -79,7 +79,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint64_t its_ctlr = from.its_read(GITS_CTLR);
 
     // The stream: a copy of RAM, corrupted.
-    std::vector<uint8_t> dst_ram = ram;
+    std::vector<uint8_t>& dst_ram = fuzz::fresh_ram(1);
+    dst_ram = ram;
     static constexpr uint64_t kCorrupt[] = {fuzz::kDevTable, fuzz::kCollTable, fuzz::kItts,
                                             fuzz::kItts + 0x8'0000, fuzz::kPend, fuzz::kCmdq};
     fuzz::GuestDriver corrupter(src, dst_ram);  // only put64 on the copy
