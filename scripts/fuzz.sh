@@ -7,7 +7,9 @@
 # Environment: FUZZ_SECONDS (per target), FUZZ_BUILD (build/fuzz). Crash, timeout and OOM inputs
 # are kept in build/fuzz/findings/TARGET/ for you to turn into tests/fuzz/regressions/TARGET/
 # files; the run goes on after a crash (libFuzzer's fork mode), so one bug does not hide the next.
-# Exit status: 1 when some target found a crash, else 0.
+# Exit status: 1 when some target found a crash (a sanitizer report, an abort, an escaping
+# exception, a leak); timeouts and OOMs are printed and kept but fail the run only with
+# FUZZ_STRICT=1, while a known hang of the YAML library is open (docs/fuzzing.md "Open findings").
 set -uo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-60}
@@ -32,7 +34,7 @@ for t in "${targets[@]}"; do
   cp tests/fuzz/corpus/"$t"/* "$work/corpus/" 2>/dev/null || true
   dict=()
   [[ -f tests/fuzz/$t.dict ]] && dict=(-dict=tests/fuzz/$t.dict)
-  before=$(ls "$findings" | wc -l)
+  touch "$work/start"
   # The seeds' coverage: one pass over the corpus (libFuzzer's INITED line).
   first=$("$bin/fuzz_$t" -runs=0 -timeout=10 -rss_limit_mb=2048 "$work/corpus" 2>&1 \
           | grep -m1 -oE 'INITED cov: [0-9]+' | sed 's/.*cov: //')
@@ -46,11 +48,14 @@ for t in "${targets[@]}"; do
   execs=$(sed -E 's/^#([0-9]+):.*/\1/' <<<"$last")
   cov=$(sed -E 's/.* cov: ([0-9]+).*/\1/' <<<"$last")
   eps=$(sed -E 's/.* exec\/s:? ([0-9]+).*/\1/' <<<"$last")
-  found=$(( $(ls "$findings" | wc -l) - before ))
-  crashes=$(ls "$findings" | grep -c '^crash-' || true)
-  timeouts=$(ls "$findings" | grep -c '^timeout-' || true)
-  ooms=$(ls "$findings" | grep -c '^oom-' || true)
-  [[ $found -gt 0 || $crashes -gt 0 ]] && status=1
+  # This run's findings (the directory keeps earlier runs' too).
+  new=$(find "$findings" -type f -newer "$work/start" -printf '%f\n')
+  crashes=$(grep -c '^\(crash\|leak\)-' <<<"$new" || true)
+  timeouts=$(grep -c '^timeout-' <<<"$new" || true)
+  ooms=$(grep -c '^oom-' <<<"$new" || true)
+  found=$((crashes + timeouts + ooms))
+  [[ $crashes -gt 0 ]] && status=1
+  [[ ${FUZZ_STRICT:-0} == 1 && $found -gt 0 ]] && status=1
   rows+=("$(printf '%-18s %12s %8s %10s %10s %8s %8s %8s' "$t" "${execs:-?}" "${eps:-?}" "${first:-?}" "${cov:-?}" \
             "$crashes" "$timeouts" "$ooms")")
 done
