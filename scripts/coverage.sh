@@ -2,7 +2,9 @@
 # make coverage (docs/fuzzing.md "Coverage"): line coverage of the coverage preset (gcc --coverage,
 # Debug) per top folder, measured by gcovr (Debian gcovr) twice:
 #   1. the C++ test suite alone (ctest -L cpp, without the fuzz replays);
-#   2. the same plus every fuzz target's seed corpus and regressions replayed (ctest -L fuzz).
+#   2. the same plus every fuzz target's seed corpus and regressions replayed (ctest -L fuzz), and
+#      the corpora a `make fuzz` run grew (build/fuzz/work/TARGET/corpus, when present; FUZZ_WORK
+#      names another directory), each replay bounded by 10 minutes.
 # Prints both tables; the gcovr JSON summaries stay in build/coverage/coverage-*.json.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +20,20 @@ find "$build" -name '*.gcda' -delete
 ctest --test-dir "$build" -L cpp -LE fuzz -j 2 --output-on-failure
 summary tests
 ctest --test-dir "$build" -L fuzz -j 2 --output-on-failure
+work=${FUZZ_WORK:-build/fuzz/work}
+grown=0
+for dir in "$work"/*/corpus; do
+  [[ -d $dir ]] || continue
+  t=$(basename "$(dirname "$dir")")
+  [[ -x $build/tests/fuzz/fuzz_replay_$t ]] || continue
+  n=$(ls "$dir" | wc -l)
+  if timeout 600 "$build/tests/fuzz/fuzz_replay_$t" "$dir" >/dev/null 2>&1; then
+    echo "coverage: replayed $n inputs of $dir"
+    grown=$((grown + n))
+  else
+    echo "coverage: the replay of $dir failed or ran over 10 min (a finding: see make fuzz)" >&2
+  fi
+done
 summary tests+fuzz
 
 /usr/bin/python3 - "$build" <<'PY'
