@@ -4,12 +4,16 @@
 #               its fragility per order set (data, abi, qemu, qemu-7.2, cloud-hypervisor)
 #   make test   install missing Debian packages, build, run every test through ctest
 # Other targets: build, bench (Release build + Google Benchmark), bench-machine (the machine-mode
-# bench guest on QEMU TCG and irqdiff side by side: bench/machine_qemu.py), clean.
+# bench guest on QEMU TCG and irqdiff side by side: bench/machine_qemu.py), fuzz (every libFuzzer
+# target for FUZZ_SECONDS each, clang + ASan/UBSan: docs/fuzzing.md), coverage (line coverage per
+# folder, tests alone and with the fuzz corpora: docs/fuzzing.md), clean.
 PRESET ?= dev
 BUILD  := build/$(PRESET)
 SEED   := scenarios/seed/pending_across_migration.yaml
 
-.PHONY: demo test build deps bench bench-machine clean
+FUZZ_SECONDS ?= 60
+
+.PHONY: demo test build deps bench bench-machine fuzz coverage clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -46,6 +50,18 @@ bench-machine:
 	cmake --build --preset release --target machine_guests irqdiff
 	/usr/bin/python3 bench/machine_qemu.py --bin build/release/tests/machine/guests/bench.bin \
 	    --irqdiff build/release/cli/irqdiff $(BENCH_ARGS)
+
+# The fuzz preset (clang 14, ASan + UBSan, libFuzzer); FUZZ_SECONDS per target (CI: 3).
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz
+	FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh
+
+# The coverage preset (gcc --coverage) and gcovr's line coverage per top folder.
+coverage: deps
+	cmake --preset coverage
+	cmake --build --preset coverage
+	./scripts/coverage.sh
 
 clean:
 	rm -rf build

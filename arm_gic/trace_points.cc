@@ -248,6 +248,8 @@ TracePointList trace_points() {
         &kKvmItsSaveTables,
         &kKvmItsRestoreTablesCollectionError,
         &kKvmItsRestoreTablesIteError,
+        &kKvmItsRestoreTablesDteError,
+        &kKvmItsRestoreTablesReadError,
         &kKvmItsRestoreTables,
         &kHostItsQueueTimeoutError,
         &kHostItsAddDevice,

@@ -608,6 +608,14 @@ inline constexpr GuestError<> kKvmItsRestoreTablesCollectionError{"KVM.its_resto
 inline constexpr GuestError<Int, Int> kKvmItsRestoreTablesIteError{
     "KVM.its_restore_tables", Layer::Hypervisor, {"device", "event"},
     "a restored ITE with an unknown collection or a non-LPI INTID: -EINVAL", "vgic_its_restore_ite"};
+inline constexpr GuestError<Int, Int> kKvmItsRestoreTablesDteError{
+    "KVM.its_restore_tables", Layer::Hypervisor, {"device", "bits"},
+    "a restored DTE with more EventID bits than the vITS has (VITS_TYPER_IDBITS, 16): -EINVAL",
+    "vgic_its_restore_dte; 9ce754ed8e7a"};
+inline constexpr GuestError<Hex> kKvmItsRestoreTablesReadError{
+    "KVM.its_restore_tables", Layer::Hypervisor, {"address"},
+    "a table entry KVM cannot read (outside guest RAM): -EFAULT, the restore stops",
+    "scan_its_table: kvm_read_guest_lock's error is returned"};
 inline constexpr Op<Int, Int, Int> kKvmItsRestoreTables{
     "KVM.its_restore_tables", Layer::Hypervisor, {"collections", "devices", "lpis"},
     "KVM_DEV_ARM_ITS_RESTORE_TABLES: each ITE becomes an LPI with pending_latch from the pending table",

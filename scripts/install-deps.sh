@@ -14,6 +14,10 @@ packages=(
   # machine mode (docs/machine.md): the device tree library, dtc for its tests, and the AArch64
   # cross compiler for the freestanding test guests in tests/machine/guests/
   libfdt-dev device-tree-compiler gcc-aarch64-linux-gnu
+  # fuzzing and coverage (docs/fuzzing.md): `make fuzz` builds the libFuzzer targets with clang 14 and
+  # its sanitizer/libFuzzer runtimes (libclang-rt-14-dev); `make coverage` reports with gcovr. CI
+  # runs a fuzz smoke after `make test`
+  clang libclang-rt-14-dev gcovr
   # C++ libraries
   libunicorn-dev libcapstone-dev pybind11-dev python3-dev
   libgtest-dev libgmock-dev libbenchmark-dev

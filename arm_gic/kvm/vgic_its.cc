@@ -16,6 +16,7 @@ constexpr uint32_t kMaxLpiIntid = 1u << host::HostLayout::kIdBits;
 /// GITS_IIDR of KVM's vITS: ARM's implementer code (the product and revision KVM reports are not
 /// modelled).
 constexpr uint64_t kVitsIidr = 0x43B;
+constexpr unsigned kVitsIdBits = 16;  // VITS_TYPER_IDBITS: the EventID bits a MAPD (or a restored DTE) may ask for
 
 uint64_t vits_typer() {
     // A GICv3 ITS for the guest: physical LPIs, 8-byte ITT entries, 16 EventID and DeviceID bits,
@@ -204,7 +205,7 @@ void Kvm::handle_command(const std::array<uint64_t, 4>& raw) {
             uint8_t bits = static_cast<uint8_t>(cmd::Size::get(c) + 1);
             uint64_t itt = cmd::ITT_addr::get(c) << 8;
             log_.emit(tp::kVitsMapd, devid, valid, Hex{itt}, bits);
-            if (valid && bits > 16) return error("MAPD: more than 16 EventID bits");
+            if (valid && bits > kVitsIdBits) return error("MAPD: more than 16 EventID bits");
             if (!id_fits(its.baser_device, devid)) return error("MAPD: DeviceID beyond the device table");
             if (its.devices.count(devid)) {  // remapping frees every ITE first
                 std::vector<uint32_t> events;
@@ -560,11 +561,26 @@ int Kvm::its_save_tables() {
 
 int Kvm::its_restore_tables() {
     VirtualIts& its = s_.its;
+    // scan_its_table reads each entry with kvm_read_guest_lock and returns its error: an entry
+    // outside guest RAM stops the restore with -EFAULT (a guest-corrupted DTE can name an ITT
+    // anywhere, with up to 2^32 events: without this the walk read zeros for ever; fuzz target
+    // vits_save_restore, tests/fuzz/regressions/vits_save_restore/).
+    auto read_entry = [&](uint64_t addr, uint64_t& out) {
+        const MemRead<uint64_t> r = guest_.read64(addr);
+        if (!r.ok()) {
+            log_.emit(tp::kKvmItsRestoreTablesReadError, "a table entry outside guest RAM: -EFAULT", Hex{addr});
+            return false;
+        }
+        out = r.value;
+        return true;
+    };
+    uint64_t raw = 0;
     uint64_t dt = table_base(its.baser_device), ct = table_base(its.baser_collection);
     // vgic_its_restore_collection_table: until the first invalid entry.
     uint64_t ct_entries = table_bytes(its.baser_collection) / AbiCte::kBytes;
     for (uint64_t i = 0; GitsBaser::Valid.get(its.baser_collection) && i < ct_entries; ++i) {
-        AbiCte cte = AbiCte::decode(guest_.read64(ct + i * AbiCte::kBytes).value);
+        if (!read_entry(ct + i * AbiCte::kBytes, raw)) return kEfault;
+        AbiCte cte = AbiCte::decode(raw);
         if (!cte.valid) break;
         if (cte.rdbase != kCollectionNotMapped && cte.rdbase >= s_.cpus.size()) {  // vgic_its_restore_cte
             log_.emit(tp::kKvmItsRestoreTablesCollectionError, "a collection names no vCPU: -EINVAL");
@@ -576,10 +592,18 @@ int Kvm::its_restore_tables() {
     uint64_t dt_entries = table_bytes(its.baser_device) / AbiDte::kBytes;
     uint32_t devices = 0, lpis = 0;
     for (uint64_t id = 0; GitsBaser::Valid.get(its.baser_device) && id < dt_entries;) {
-        AbiDte dte = AbiDte::decode(guest_.read64(dt + id * AbiDte::kBytes).value);
+        if (!read_entry(dt + id * AbiDte::kBytes, raw)) return kEfault;
+        AbiDte dte = AbiDte::decode(raw);
         if (!dte.valid) {
             ++id;
             continue;
+        }
+        // vgic_its_restore_dte rejects what MAPD would (9ce754ed8e7a, "Reject restored DTEs with
+        // num_eventid_bits > VITS_TYPER_IDBITS"): the ITT walk below is 2^bits entries long.
+        if (dte.size + 1u > kVitsIdBits) {
+            log_.emit(tp::kKvmItsRestoreTablesDteError, "a DTE with more than 16 EventID bits: -EINVAL", id,
+                      dte.size + 1u);
+            return kEinval;
         }
         VitsDevice& dev = its.devices[static_cast<uint32_t>(id)];
         dev.itt_addr = dte.itt_addr;
@@ -587,7 +611,8 @@ int Kvm::its_restore_tables() {
         ++devices;
         // vgic_its_restore_itt -> vgic_its_restore_ite for each valid ITE.
         for (uint64_t e = 0; e < (uint64_t{1} << dev.eventid_bits);) {
-            AbiIte ite = AbiIte::decode(guest_.read64(dte.itt_addr + e * AbiIte::kBytes).value);
+            if (!read_entry(dte.itt_addr + e * AbiIte::kBytes, raw)) return kEfault;
+            AbiIte ite = AbiIte::decode(raw);
             if (!ite.valid()) {
                 ++e;
                 continue;

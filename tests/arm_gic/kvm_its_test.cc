@@ -516,5 +516,35 @@ TEST(KvmItsRestore, IteOfACollectionNotMappedYetSurvivesTheRoundTrip) {
     EXPECT_EQ(irq->target_vcpu, 1u);
 }
 
+// 9ce754ed8e7a: vgic_its_restore_dte rejects a DTE asking for more EventID bits than MAPD allows
+// (VITS_TYPER_IDBITS = 16) with -EINVAL; before it the ITT walk was 2^32 entries long (fuzz target
+// vits_save_restore found the model walking it for ever, tests/fuzz/regressions/vits_save_restore/).
+TEST(KvmItsRestore, DteWithMoreThan16EventIdBitsIsRejected) {
+    KvmHarness src(kTwoDevices);
+    src.boot_guest();
+    ASSERT_EQ(src.kvm().its_save_tables(), kvm::kOk);
+    AbiDte dte = AbiDte::decode(src.guest_word(dte_addr(kDev0)));
+    ASSERT_TRUE(dte.valid);
+    dte.size = 31;
+    src.h.mem.guest.write64(dte_addr(kDev0), dte.encode());
+    KvmHarness dst(kTwoDevices);
+    EXPECT_EQ(restore_vgic(src, dst), kvm::kEinval);
+    EXPECT_EQ(dst.count(tp::kKvmItsRestoreTablesDteError), 1u) << dst.text();
+}
+
+// scan_its_table returns kvm_read_guest_lock's error: a DTE whose ITT lies outside guest RAM stops
+// the restore with -EFAULT (the model read zeros there and went on).
+TEST(KvmItsRestore, IttOutsideGuestRamIsEfault) {
+    KvmHarness src(kTwoDevices);
+    src.boot_guest();
+    ASSERT_EQ(src.kvm().its_save_tables(), kvm::kOk);
+    AbiDte dte = AbiDte::decode(src.guest_word(dte_addr(kDev0)));
+    dte.itt_addr = uint64_t{1} << 40;  // beyond the 4 GiB guest space
+    src.h.mem.guest.write64(dte_addr(kDev0), dte.encode());
+    KvmHarness dst(kTwoDevices);
+    EXPECT_EQ(restore_vgic(src, dst), kvm::kEfault);
+    EXPECT_EQ(dst.count(tp::kKvmItsRestoreTablesReadError), 1u) << dst.text();
+}
+
 }  // namespace
 }  // namespace irqdiff::arm::testing
