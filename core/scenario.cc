@@ -80,39 +80,45 @@ const char* to_string(DeviceStop stop) {
     return "?";
 }
 
+namespace {
+
+/// Indexes 0..items.size()-1 ordered by the items' names.
+template <class T>
+std::vector<uint32_t> order_by_name(const std::vector<T>& items) {
+    std::vector<uint32_t> order(items.size());
+    for (uint32_t i = 0; i < items.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return items[a].name < items[b].name; });
+    return order;
+}
+
+/// The item named `name`: a binary search in `order` when it indexes `items`, else a scan.
+template <class T>
+std::optional<uint32_t> find_by_name(const std::vector<T>& items, const std::vector<uint32_t>& order,
+                                     std::string_view name) {
+    if (order.size() == items.size()) {
+        auto it = std::lower_bound(order.begin(), order.end(), name,
+                                   [&](uint32_t i, std::string_view n) { return items[i].name < n; });
+        if (it != order.end() && items[*it].name == name) return *it;
+        return std::nullopt;
+    }
+    for (uint32_t i = 0; i < items.size(); ++i)
+        if (items[i].name == name) return i;
+    return std::nullopt;
+}
+
+}  // namespace
+
 void Scenario::index() {
-    sources_by_name.resize(sources.size());
-    for (SourceId i = 0; i < sources.size(); ++i) sources_by_name[i] = i;
-    std::sort(sources_by_name.begin(), sources_by_name.end(),
-              [&](SourceId a, SourceId b) { return sources[a].name < sources[b].name; });
-    devices_by_name.resize(devices.size());
-    for (uint32_t i = 0; i < devices.size(); ++i) devices_by_name[i] = i;
-    std::sort(devices_by_name.begin(), devices_by_name.end(),
-              [&](uint32_t a, uint32_t b) { return devices[a].name < devices[b].name; });
+    sources_by_name = order_by_name(sources);
+    devices_by_name = order_by_name(devices);
 }
 
 std::optional<SourceId> Scenario::find_source(std::string_view name) const {
-    if (sources_by_name.size() == sources.size()) {
-        auto it = std::lower_bound(sources_by_name.begin(), sources_by_name.end(), name,
-                                   [&](SourceId id, std::string_view n) { return sources[id].name < n; });
-        if (it != sources_by_name.end() && sources[*it].name == name) return *it;
-        return std::nullopt;
-    }
-    for (SourceId i = 0; i < sources.size(); ++i)
-        if (sources[i].name == name) return i;
-    return std::nullopt;
+    return find_by_name(sources, sources_by_name, name);
 }
 
 std::optional<uint32_t> Scenario::find_device(std::string_view name) const {
-    if (devices_by_name.size() == devices.size()) {
-        auto it = std::lower_bound(devices_by_name.begin(), devices_by_name.end(), name,
-                                   [&](uint32_t d, std::string_view n) { return devices[d].name < n; });
-        if (it != devices_by_name.end() && devices[*it].name == name) return *it;
-        return std::nullopt;
-    }
-    for (uint32_t i = 0; i < devices.size(); ++i)
-        if (devices[i].name == name) return i;
-    return std::nullopt;
+    return find_by_name(devices, devices_by_name, name);
 }
 
 std::optional<Scenario::KeyUse> Scenario::first_nmi() const {
