@@ -71,6 +71,31 @@ struct DocumentCounter : YAML::EventHandler {
     void OnMapEnd() override {}
 };
 
+/// A line that starts with `---` or `...` followed by a blank or the end of the line.
+bool has_document_marker(std::string_view text) {
+    for (size_t at = 0; at < text.size();) {
+        const size_t end = std::min(text.find('\n', at), text.size());
+        const std::string_view line = text.substr(at, end - at);
+        if ((line.starts_with("---") || line.starts_with("...")) &&
+            (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r'))
+            return true;
+        at = end + 1;
+    }
+    return false;
+}
+
+/// Nothing but blanks and comments: an empty file.
+bool only_comments(std::string_view text) {
+    for (size_t at = 0; at < text.size();) {
+        const size_t end = std::min(text.find('\n', at), text.size());
+        const std::string_view line = text.substr(at, end - at);
+        const size_t first = line.find_first_not_of(" \t\r");
+        if (first != std::string_view::npos && line[first] != '#') return false;
+        at = end + 1;
+    }
+    return true;
+}
+
 class Loader {
    public:
     Loader(std::string file, const Catalogue& catalogue)
@@ -82,18 +107,24 @@ class Loader {
         DocumentCounter counter;
         try {
             // Not YAML::LoadAll: in yaml-cpp 0.7 it loops for ever, allocating, on input such as a
-            // lone ',' (jbeder/yaml-cpp#1040; found by the scenario_loader fuzz target). The
-            // documents are counted by a parser asked for two at most, and the first is loaded.
-            std::istringstream in(yaml);
-            YAML::Parser parser(in);
-            for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
-            }
+            // lone ',' (jbeder/yaml-cpp#1040; found by the scenario_loader fuzz target). The first
+            // document is loaded; only a text with a document marker (YAML 1.2 §9.1.2: `---` or
+            // `...` at the start of a line, where no scalar can continue) can hold a second one,
+            // and then a parser asked for two documents at most counts them (a second parse only
+            // for such files).
             doc = YAML::Load(yaml);
+            if (has_document_marker(yaml)) {
+                std::istringstream in(yaml);
+                YAML::Parser parser(in);
+                for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
+                }
+            }
         } catch (const YAML::Exception& e) {
             throw InputError(SourceLoc{file_, e.mark.line + 1, e.mark.column + 1},
                              fmt::format("invalid YAML: {}", e.msg));
         }
-        if (counter.documents == 0) throw InputError(SourceLoc{file_, 1, 1}, "empty file: expected a scenario map");
+        if (doc.IsNull() && only_comments(yaml))
+            throw InputError(SourceLoc{file_, 1, 1}, "empty file: expected a scenario map");
         if (counter.documents > 1 && doc.IsMap())
             throw InputError(SourceLoc{file_, counter.second.line + 1, counter.second.column + 1},
                              "expected one YAML document, found a second one");

@@ -63,26 +63,30 @@ MachineResult Session::run(std::optional<uint64_t> insns) {
 
 static uint64_t notes_in(const EventLog& log) { return log.total() - log.count(EventKind::Op); }
 
+/// The log's kept entries that are not operations, one line each.
+static std::vector<std::string> notes_of(const EventLog& log) {
+    std::vector<std::string> out;
+    for (const Event& e : log.events())
+        if (e.kind != EventKind::Op) out.push_back(to_string(e));
+    return out;
+}
+
+/// The log as --log writes it: every entry when it recorded operations, else its notes.
+static std::string text_of(const EventLog& log) {
+    if (log.recording()) return log.to_text();
+    std::string out;
+    for (const std::string& n : notes_of(log)) out += n + "\n";
+    return out;
+}
+
 void Session::keep_log(const EventLog& log) {
     log_entries_done_ += log.total();
     notes_total_done_ += notes_in(log);
-    if (log.recording()) log_done_ += log.to_text();
-    for (const Event& e : log.events())
-        if (e.kind != EventKind::Op) {
-            notes_done_.push_back(to_string(e));
-            if (!log.recording()) log_done_ += notes_done_.back() + "\n";
-        }
+    log_done_ += text_of(log);
+    for (std::string& n : notes_of(log)) notes_done_.push_back(std::move(n));
 }
 
-std::string Session::log_text() const {
-    std::string out = log_done_;
-    if (!board_) return out;
-    const EventLog& log = board_->log();
-    if (log.recording()) return out + log.to_text();
-    for (const Event& e : log.events())
-        if (e.kind != EventKind::Op) out += to_string(e) + "\n";
-    return out;
-}
+std::string Session::log_text() const { return board_ ? log_done_ + text_of(board_->log()) : log_done_; }
 
 uint64_t Session::notes_total() const { return notes_total_done_ + (board_ ? notes_in(board_->log()) : 0); }
 
@@ -91,8 +95,7 @@ uint64_t Session::log_entries() const { return log_entries_done_ + (board_ ? boa
 std::vector<std::string> Session::notes() const {
     std::vector<std::string> out = notes_done_;
     if (board_)
-        for (const Event& e : board_->log().events())
-            if (e.kind != EventKind::Op) out.push_back(to_string(e));
+        for (std::string& n : notes_of(board_->log())) out.push_back(std::move(n));
     return out;
 }
 
