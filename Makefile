@@ -6,14 +6,17 @@
 # Other targets: build, bench (Release build + Google Benchmark), bench-machine (the machine-mode
 # bench guest on QEMU TCG and irqdiff side by side: bench/machine_qemu.py), fuzz (every libFuzzer
 # target for FUZZ_SECONDS each, clang + ASan/UBSan: docs/fuzzing.md), coverage (line coverage per
-# folder, tests alone and with the fuzz corpora: docs/fuzzing.md), clean.
+# folder, tests alone and with the fuzz corpora: docs/fuzzing.md), invariants (the model's invariants
+# on INVARIANT_SCENARIOS generated scenarios, Release build, one job per core: docs/fuzzing.md), clean.
 PRESET ?= dev
 BUILD  := build/$(PRESET)
 SEED   := scenarios/seed/pending_across_migration.yaml
 
 FUZZ_SECONDS ?= 60
+INVARIANT_SCENARIOS ?= 10000
+INVARIANT_SEED ?= 1
 
-.PHONY: demo test build deps bench bench-machine fuzz coverage clean
+.PHONY: demo test build deps bench bench-machine fuzz coverage invariants clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -62,6 +65,13 @@ coverage: deps
 	cmake --preset coverage
 	cmake --build --preset coverage
 	./scripts/coverage.sh
+
+# Generated scenarios through every invariant check (irqdiff generate --check); exit 1 on a break.
+invariants: deps
+	cmake --preset release
+	cmake --build --preset release --target irqdiff
+	build/release/cli/irqdiff generate --check --seed $(INVARIANT_SEED) --count $(INVARIANT_SCENARIOS) \
+	    --jobs $$(nproc) --out build/release/invariant-findings
 
 clean:
 	rm -rf build

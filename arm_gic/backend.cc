@@ -416,9 +416,26 @@ class ArmBackend final : public MigrationDriver<ArmBackend, Machine, Stream, Gue
                         h.vgic.cpus.at(irq.target_vcpu).enable_lpis;
             out.push_back({&places::kPendingLatch, irq.target_vcpu, live});
         }
-        uint64_t byte = GuestLayout::pending_table(lpi.vcpu) + lpi.intid / 8;
-        if ((h.mem.guest.read8(byte).value >> (lpi.intid % 8)) & 1)
-            out.push_back({&places::kGuestPendingTable, lpi.vcpu, false});
+        // The guest pending tables: the vCPU's own (where the guest put it), and the one its
+        // redistributor uses if that is another — KVM's GICR_PENDBASER, or on a destination not
+        // yet given one the stream's, which the restore will write (with arm.vmm_gicr_save=vcpu0
+        // every vCPU gets vCPU 0's table, so SAVE_PENDING_TABLES on such a machine writes vCPU
+        // 1's LPIs there). Each is named by the vCPU whose table it is.
+        const uint64_t own = GuestLayout::pending_table(lpi.vcpu);
+        uint64_t used = own;
+        if (const uint64_t pb = h.vgic.cpus.at(lpi.vcpu).pendbaser)
+            used = GicrPendbaser::PhysAddr.get_in_place(pb);
+        else if (transit().written && lpi.vcpu < transit().gicr.size() && transit().gicr[lpi.vcpu].pendbaser)
+            used = GicrPendbaser::PhysAddr.get_in_place(transit().gicr[lpi.vcpu].pendbaser);
+        auto look_in = [&](uint64_t table) {
+            if (!((h.mem.guest.read8(table + lpi.intid / 8).value >> (lpi.intid % 8)) & 1)) return;
+            uint32_t owner = lpi.vcpu;
+            for (uint32_t v = 0; v < scenario_.vcpus; ++v)
+                if (GuestLayout::pending_table(v) == table) owner = v;
+            out.push_back({&places::kGuestPendingTable, owner, false});
+        };
+        look_in(own);
+        if (used != own) look_in(used);
     }
 
     /// An SGI's places: the target vPE's vSGI state and a list register (the hardware), the

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 
+#include "cli/generate_cmd.h"
 #include "cli/machine_cmd.h"
 #include "cli/table.h"
 #include "core/backend.h"
@@ -708,6 +709,8 @@ int main_impl(int argc, char** argv) {
 
     MachineArgs machine_args;
     CLI::App* machine = add_machine_command(app, machine_args);
+    GenerateArgs generate_args;
+    CLI::App* generate = add_generate_command(app, generate_args);
 
     try {
         app.parse(argc, argv);
@@ -721,6 +724,7 @@ int main_impl(int argc, char** argv) {
         if (*run) return cmd_run(run_args);
         if (*explore) return cmd_explore(explore_args);
         if (*machine) return cmd_machine(machine_args);
+        if (*generate) return cmd_generate(generate_args);
         if (what == "steps") return list_steps(list_arch);
         if (what == "policies") return list_policies();
         if (what == "events") return list_events(list_arch, list_markdown);

@@ -54,6 +54,7 @@ struct SourceOutcome {
     /// lost: the action after which it was held nowhere — where its last place vanished without
     /// a delivery, or the fire that left it nowhere (the runner's location samples; issue 17 §2).
     std::optional<uint32_t> vanished_at;
+    bool operator==(const SourceOutcome&) const = default;
 };
 
 /// What a run's non-Op events say about its sources beyond their deliveries (EventKind

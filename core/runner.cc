@@ -246,6 +246,7 @@ Execution::Execution(const Scenario& scenario, const BackendInfo& info, PolicyVa
       oracle_(scenario) {
     progress_.last.resize(scenario.sources.size());
     progress_.vanished.resize(scenario.sources.size());
+    progress_.refired.resize(scenario.sources.size(), false);
     progress_.metrics.sources.resize(scenario.sources.size());
 }
 
@@ -329,10 +330,16 @@ void Execution::step(const Action& a, uint32_t i) {
         }
         std::optional<uint32_t>& vanished = progress_.vanished[s];
         const bool fired_here = a.kind == StepKind::Fire && a.source == s;
-        if (!now_.empty())
-            vanished.reset();
-        else if (!delivered && (!last.empty() || fired_here))
+        // Held again: the state went through a place no where() names and came back, not a
+        // loss; but held again after a fire since the vanish is new pending state, and the old
+        // one stays lost where it vanished (issue 17 §2, core/invariants.h "conservation").
+        if (vanished && fired_here) progress_.refired[s] = true;
+        if (!now_.empty()) {
+            if (!progress_.refired[s]) vanished.reset();
+        } else if (!delivered && (!last.empty() || fired_here)) {
             vanished = i;
+            progress_.refired[s] = false;
+        }
         if (now_ != last) {
             if (keep_locations_) change.sources.emplace_back(s, now_);
             last = now_;

@@ -79,6 +79,7 @@ Schedule lower(const Scenario& scenario, const MigrationPlan& plan, std::string_
 struct LocationChange {
     uint32_t action = 0;
     std::vector<std::pair<SourceId, std::vector<Location>>> sources;
+    bool operator==(const LocationChange&) const = default;
 };
 
 struct ExpectationResult {
@@ -229,8 +230,10 @@ class Execution {
     struct Progress {
         std::vector<std::vector<Location>> last;  // per source: where it is now
         /// Per source: the action after which it was held nowhere without being delivered (its
-        /// last place vanished, or its fire left it nowhere); reset when it is held again.
+        /// last place vanished, or its fire left it nowhere); reset when it is held again, unless
+        /// it was fired again in between (new pending state: the old stays lost).
         std::vector<std::optional<uint32_t>> vanished;
+        std::vector<bool> refired;  // per source: fired again since `vanished` (which then stays)
         std::vector<LocationChange> locations;
         RunMetrics metrics;
     };

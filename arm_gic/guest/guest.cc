@@ -2,6 +2,13 @@
 
 #include "arm_gic/trace_points.h"
 
+#include <fmt/format.h>
+
+#include <map>
+#include <utility>
+
+#include "core/errors.h"
+
 namespace irqdiff::arm {
 
 const Policy<bool> kGuestNassgireqPolicy{
@@ -67,12 +74,25 @@ void Guest::boot(const Scenario& scenario, bool open_cpu_interfaces) {
             command(build::mapd(GuestLayout::device_id(d), static_cast<uint8_t>(bits_for(scenario.devices[d].vectors) - 1),
                             GuestLayout::kItts + uint64_t{d} * GuestLayout::kTableBytes, true));
     uint32_t next = kFirstLpiIntid;
+    std::map<std::pair<uint32_t, uint32_t>, SourceId> sgis;  // (target vCPU, SGI) -> its IPI source
     for (SourceId s = 0; s < scenario.sources.size(); ++s) {
         const Source& src = scenario.sources[s];
         if (!src.vcpu) continue;
         GuestLpi& lpi = s_.lpis[s];
         if (scenario.devices[src.device].kind == DeviceKind::Ipi) {
-            // set_smp_ipi_range: IPI K is SGI K on every CPU; nothing to map in the ITS.
+            // set_smp_ipi_range: IPI K is SGI K on every CPU; nothing to map in the ITS. With
+            // affinity routing an SGI's pending state is per target, not per sender (the
+            // redistributor's GICR_ISPENDR0 has one bit per SGI; GICv2's GICD_SPENDSGIRn kept one
+            // per source CPU), so
+            // two IPI sources with the same K to the same vCPU are one interrupt the guest cannot
+            // tell apart: refused rather than credited to the first.
+            auto [it, fresh] = sgis.emplace(std::pair{*src.vcpu, src.vector}, s);
+            if (!fresh)
+                throw InputError(src.route_loc,
+                                 fmt::format("routes: {} and {} are both SGI {} of vCPU {} on ARM (an SGI's pending "
+                                             "state is per target, not per sender): give the IPIs different "
+                                             "numbers or targets",
+                                             scenario.sources[it->second].name, src.name, src.vector, *src.vcpu));
             lpi = GuestLpi{true, 0, src.vector, src.vector, *src.vcpu, true};
             continue;
         }

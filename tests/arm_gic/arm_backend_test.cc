@@ -10,6 +10,7 @@
 #include "arm_gic/backend.h"
 #include "arm_gic/places.h"
 #include "arm_gic/trace_points.h"
+#include "core/errors.h"
 #include "core/oracle.h"
 #include "core/runner.h"
 #include "core/trace_points.h"
@@ -458,6 +459,54 @@ TEST(ArmBackendNmi, RefusesNmiRoutesAndRetargets) {
     // `nmi: false` is a fixed MSI: accepted.
     route.sources[0].nmi = false;
     EXPECT_NO_THROW(run_scenario(route, arm_info(), RunOptions{}));
+}
+
+// Found by `irqdiff generate --check` (gen-1092): two IPI devices sending IPI 0 to vCPU 0 are one
+// interrupt on ARM, SGI 0 of vCPU 0 (one GICR_ISPENDR0 bit per SGI, not per sender), so the guest
+// cannot tell them apart and the backend credited every delivery to the first. Refused instead.
+TEST(ArmIpiRoutes, TwoIpisWithTheSameSgiToOneVcpuAreRefused) {
+    const char* text =
+        "name: t\narch: arm\nvm: {vcpus: 2}\n"
+        "devices:\n  - {name: a, kind: ipi, vectors: 1, from: 1}\n  - {name: b, kind: ipi, vectors: 1, from: 1}\n"
+        "routes:\n  - {source: a.0, vcpu: 0}\n  - {source: b.0, vcpu: 0}\nsteps:\n  - fire: b.0\n  - run: all\n";
+    const Scenario s = parse_scenario(text, builtin_backends().catalogue(), "two_ipis.yaml");
+    try {
+        run_scenario(s, arm_info(), RunOptions{});
+        FAIL() << "expected an InputError";
+    } catch (const InputError& e) {
+        EXPECT_NE(std::string(e.what()).find("two_ipis.yaml:9:5: routes: a.0 and b.0 are both SGI 0 of vCPU 0"),
+                  std::string::npos)
+            << e.what();
+    }
+    // Different targets or numbers are different SGIs.
+    const Scenario other = parse_scenario(
+        "name: t\narch: arm\nvm: {vcpus: 3}\n"
+        "devices:\n  - {name: a, kind: ipi, vectors: 1, from: 1}\n  - {name: b, kind: ipi, vectors: 1, from: 1}\n"
+        "routes:\n  - {source: a.0, vcpu: 0}\n  - {source: b.0, vcpu: 2}\nsteps:\n  - fire: b.0\n  - run: all\n",
+        builtin_backends().catalogue(), "two_targets.yaml");
+    const RunResult r = run_scenario(other, arm_info(), RunOptions{});
+    ASSERT_NE(r.outcome("b.0"), nullptr);
+    EXPECT_EQ(r.outcome("b.0")->outcome, Outcome::DeliveredOnce);
+}
+
+// Found by `irqdiff generate --check` (gen-1210): a pending forwarded vLPI dropped by the irqfd
+// deassign (unset_forwarding reads no VPT) and then fired again: the second fire is delivered, the
+// first stays lost, and the run says where it vanished. Before, the place the second fire made
+// cleared `vanished_at`.
+TEST(ArmBackendLocations, ALossFiredAgainKeepsWhereItVanished) {
+    const char* text =
+        "name: t\narch: arm\nvm: {vcpus: 1}\ndevices:\n  - {name: d, vectors: 1, passthrough: true}\n"
+        "routes:\n  - {source: d.0, vcpu: 0}\n"
+        "steps:\n  - fire: d.0\n  - unassign: {source: d.0}\n  - run: all\n  - fire: d.0\n  - run: all\n";
+    const RunResult r = run_scenario(parse_scenario(text, builtin_backends().catalogue(), "refire.yaml"), arm_info(),
+                                     RunOptions{});
+    const SourceOutcome* o = r.outcome("d.0");
+    ASSERT_NE(o, nullptr);
+    EXPECT_EQ(o->outcome, Outcome::Lost);
+    EXPECT_EQ(o->expected, 2u);
+    EXPECT_EQ(o->delivered, 1u);
+    ASSERT_TRUE(o->vanished_at.has_value());
+    EXPECT_EQ(r.schedule.at(*o->vanished_at), "unassign d.0");
 }
 
 }  // namespace

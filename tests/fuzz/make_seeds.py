@@ -256,6 +256,18 @@ def machine_stream(build):
                         "--stream", str(out / name), *args], check=True, capture_output=True)
 
 
+# ---- scenario_gen: generator choices ------------------------------------------------------------
+def scenario_gen():
+    """Byte strings of the generator's choices (tests/fuzz/scenario_gen.cc): both vocabularies, a
+    few lengths; random.Random with fixed seeds, so the files never change."""
+    import random
+    for k in range(12):
+        rng = random.Random(1000 + k)
+        flags = k % 4  # bit 0: both guests' vocabulary, bit 1: the explorer check
+        body = bytes(rng.randrange(256) for _ in range(16 + 24 * k))
+        write("scenario_gen", f"choices_{k:02d}", u8(flags) + body)
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--build", type=pathlib.Path, default=ROOT / "build/dev")
@@ -271,6 +283,7 @@ def main():
     set_lapic()
     machine_code(build)
     machine_stream(build)
+    scenario_gen()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,266 @@
+#include "cli/generate_cmd.h"
+
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include "core/errors.h"
+#include "core/invariants.h"
+#include "core/results.h"
+#include "core/scenario.h"
+#include "core/scenario_generator.h"
+#include "registry/builtin_backends.h"
+
+namespace irqdiff::cli {
+
+CLI::App* add_generate_command(CLI::App& app, GenerateArgs& a) {
+    CLI::App* g = app.add_subcommand(
+        "generate", "Write generated valid scenarios, or check the model's invariants on them (--check)");
+    g->add_option("--seed", a.seed, "The first seed (scenario gen-SEED; the same seed gives the same scenario)");
+    g->add_option("--count", a.count, "How many scenarios, seeds SEED..SEED+COUNT-1 (default 1)");
+    g->add_option("--out", a.out,
+                  "Write each scenario to DIR/gen-SEED.yaml (with --check: only those that break an invariant)");
+    g->add_flag("--check", a.check,
+                "Run each scenario on its backends and check the invariants (docs/fuzzing.md \"Invariants\"): "
+                "determinism, the two guests agree, no delivery before a fire, conservation, the reference "
+                "delivers, snapshot identity, the explorer's prefix sharing");
+    g->add_option("--vocabulary", a.vocabulary,
+                  "unicorn: only what both guest programs run, checked with both guests; full: IPI devices, "
+                  "TSC-deadline timers and NMI routes too, abstract guest only; mixed (default): odd seeds "
+                  "unicorn, even seeds full");
+    g->add_option("--jobs", a.jobs, "With --check: local worker processes (the seeds are split among them)");
+    g->add_option("--max-vcpus", a.max_vcpus, "vm.vcpus is 1..N (default 4)");
+    g->add_option("--max-devices", a.max_devices, "1..N devices (default 3)");
+    g->add_option("--max-vectors", a.max_vectors, "1..N vectors per device (default 4)");
+    g->add_option("--max-steps", a.max_steps, "0..N steps between the first and last run (default 16)");
+    g->add_option("--max-migrations", a.max_migrations, "0..N migrations (default 2)");
+    g->add_flag("--no-explorer", a.no_explorer, "With --check: leave out the explorer's prefix-sharing check");
+    return g;
+}
+
+namespace {
+
+struct SeedResult {
+    uint64_t seed = 0;
+    uint64_t runs = 0, checks = 0, masked = 0;
+    std::vector<std::string> violations;
+    std::string yaml;  // kept for a scenario with violations
+};
+
+Json to_json(const SeedResult& r) {
+    return Json{{"seed", r.seed}, {"runs", r.runs}, {"checks", r.checks}, {"masked", r.masked}, {"violations", r.violations}, {"yaml", r.yaml}};
+}
+SeedResult from_json(const Json& j) {
+    SeedResult r;
+    r.seed = j.at("seed").get<uint64_t>();
+    r.runs = j.at("runs").get<uint64_t>();
+    r.checks = j.at("checks").get<uint64_t>();
+    r.masked = j.at("masked").get<uint64_t>();
+    r.violations = j.at("violations").get<std::vector<std::string>>();
+    r.yaml = j.at("yaml").get<std::string>();
+    return r;
+}
+
+GeneratorOptions generator_options(const GenerateArgs& a, uint64_t seed) {
+    GeneratorOptions o;
+    o.max_vcpus = a.max_vcpus;
+    o.max_devices = a.max_devices;
+    o.max_vectors = a.max_vectors;
+    o.max_steps = a.max_steps;
+    o.max_migrations = a.max_migrations;
+    o.unicorn_compatible = a.vocabulary == "unicorn" || (a.vocabulary == "mixed" && seed % 2 == 1);
+    return o;
+}
+
+GeneratedScenario generate(const GenerateArgs& a, uint64_t seed) {
+    SeededChoices choices(seed);
+    return generate_scenario(choices, builtin_backends(), fmt::format("gen-{}", seed), generator_options(a, seed));
+}
+
+SeedResult check_seed(const GenerateArgs& a, uint64_t seed) {
+    SeedResult r;
+    r.seed = seed;
+    const GeneratedScenario g = generate(a, seed);
+    const GeneratorOptions go = generator_options(a, seed);
+    try {
+        Scenario s = parse_scenario(g.yaml, builtin_backends().catalogue(), fmt::format("gen-{}.yaml", seed));
+        InvariantOptions io;
+        io.compare_guests = go.unicorn_compatible;
+        io.explorer = !a.no_explorer;
+        InvariantReport rep = check_invariants(s, builtin_backends(), g.arches, io);
+        r.runs = rep.runs;
+        r.checks = rep.checks;
+        r.masked = rep.masked_by_refire;
+        r.violations = std::move(rep.violations);
+    } catch (const InputError& e) {
+        // Valid by construction: a rejected scenario is the generator's bug (or a backend's).
+        r.violations.push_back(fmt::format("generator: the scenario is rejected: {}", e.what()));
+    }
+    if (!r.violations.empty()) r.yaml = g.yaml;
+    return r;
+}
+
+void write_file(const std::filesystem::path& path, const std::string& text) {
+    std::ofstream f(path, std::ios::binary);
+    f << text;
+    f.close();
+    if (!f) throw InputError("--out", fmt::format("{}: cannot write the scenario: {}", path.string(), std::strerror(errno)));
+}
+
+std::filesystem::path out_dir(const std::string& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (!std::filesystem::is_directory(dir, ec))
+        throw InputError("--out", fmt::format("{}: not a directory and cannot be made one", dir));
+    return dir;
+}
+
+/// Checks seeds [lo, hi) in `jobs` child processes, each a contiguous slice; results come back as
+/// JSON Lines through a pipe per child, in seed order.
+std::vector<SeedResult> check_in_processes(const GenerateArgs& a, uint64_t lo, uint64_t hi, int jobs) {
+    struct Child {
+        pid_t pid;
+        int fd;
+    };
+    std::vector<Child> children;
+    const uint64_t n = hi - lo;
+    for (int k = 0; k < jobs; ++k) {
+        const uint64_t from = lo + n * static_cast<uint64_t>(k) / static_cast<uint64_t>(jobs);
+        const uint64_t to = lo + n * static_cast<uint64_t>(k + 1) / static_cast<uint64_t>(jobs);
+        int fds[2];
+        if (pipe(fds) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
+        std::fflush(stdout);
+        const pid_t pid = fork();
+        if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
+        if (pid == 0) {
+            close(fds[0]);
+            int code = 0;
+            try {
+                for (uint64_t seed = from; seed < to && code == 0; ++seed) {
+                    const std::string line = to_json(check_seed(a, seed)).dump() + "\n";
+                    for (size_t done = 0; done < line.size();) {
+                        const ssize_t w = write(fds[1], line.data() + done, line.size() - done);
+                        if (w <= 0) {
+                            if (w < 0 && errno == EINTR) continue;
+                            code = 3;
+                            break;
+                        }
+                        done += static_cast<size_t>(w);
+                    }
+                }
+            } catch (const std::exception& e) {
+                fmt::print(stderr, "irqdiff generate: worker for seeds {}..{}: {}\n", from, to - 1, e.what());
+                code = 3;
+            }
+            close(fds[1]);
+            _exit(code);
+        }
+        close(fds[1]);
+        children.push_back(Child{pid, fds[0]});
+    }
+    std::vector<SeedResult> out;
+    bool failed = false;
+    for (const Child& c : children) {
+        std::string text;
+        char buf[65536];
+        for (ssize_t r; (r = read(c.fd, buf, sizeof buf)) != 0;) {
+            if (r < 0) {
+                if (errno == EINTR) continue;
+                failed = true;
+                break;
+            }
+            text.append(buf, static_cast<size_t>(r));
+        }
+        close(c.fd);
+        int status = 0;
+        waitpid(c.pid, &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = true;
+        for (size_t start = 0; start < text.size();) {
+            const size_t nl = text.find('\n', start);
+            out.push_back(from_json(Json::parse(text.substr(start, nl - start))));
+            start = nl + 1;
+        }
+    }
+    if (failed) throw std::runtime_error("a generate --check worker process failed");
+    return out;
+}
+
+}  // namespace
+
+int cmd_generate(const GenerateArgs& a) {
+    if (a.vocabulary != "unicorn" && a.vocabulary != "full" && a.vocabulary != "mixed")
+        throw InputError("--vocabulary", fmt::format("'{}': expected unicorn, full or mixed", a.vocabulary));
+    if (a.count < 1 || a.count > 100'000'000)
+        throw InputError("--count", fmt::format("{}: expected 1..100000000 scenarios", a.count));
+    if (a.seed > UINT64_MAX - a.count)
+        throw InputError("--seed", fmt::format("{}: SEED+COUNT must not pass 2^64", a.seed));
+    if (a.jobs < 1 || a.jobs > 1024)
+        throw InputError("--jobs", fmt::format("{}: expected a number of processes from 1 to 1024", a.jobs));
+    if (a.jobs > 1 && !a.check) throw InputError("--jobs", "only with --check");
+    auto in_range = [](const char* opt, uint32_t v, uint32_t lo, uint32_t hi) {
+        if (v < lo || v > hi) throw InputError(opt, fmt::format("{}: expected {}..{}", v, lo, hi));
+    };
+    in_range("--max-vcpus", a.max_vcpus, 1, 64);
+    in_range("--max-devices", a.max_devices, 1, 64);
+    in_range("--max-vectors", a.max_vectors, 1, 16);
+    in_range("--max-steps", a.max_steps, 0, 10'000);
+    in_range("--max-migrations", a.max_migrations, 0, 16);
+
+    if (!a.check) {
+        if (!a.out) {
+            if (a.count != 1)
+                throw InputError("--count", "more than one scenario needs --out DIR (a scenario file holds one)");
+            fmt::print("{}", generate(a, a.seed).yaml);
+            return 0;
+        }
+        const std::filesystem::path dir = out_dir(*a.out);
+        for (uint64_t seed = a.seed; seed < a.seed + a.count; ++seed)
+            write_file(dir / fmt::format("gen-{}.yaml", seed), generate(a, seed).yaml);
+        fmt::print("wrote {} scenarios to {} (gen-{}.yaml .. gen-{}.yaml)\n", a.count, dir.string(), a.seed,
+                   a.seed + a.count - 1);
+        return 0;
+    }
+
+    std::optional<std::filesystem::path> dir;
+    if (a.out) dir = out_dir(*a.out);
+    const auto t0 = std::chrono::steady_clock::now();
+    const int jobs = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a.jobs), a.count));
+    uint64_t runs = 0, checks = 0, masked = 0, failing = 0, broken = 0;
+    auto report = [&](const SeedResult& r) {
+        runs += r.runs;
+        checks += r.checks;
+        masked += r.masked;
+        if (r.violations.empty()) return;
+        ++failing;
+        broken += r.violations.size();
+        fmt::print("gen-{}: {} invariant{} broken{}\n", r.seed, r.violations.size(), r.violations.size() == 1 ? "" : "s",
+                   dir ? fmt::format(" (written to {})", (*dir / fmt::format("gen-{}.yaml", r.seed)).string()) : "");
+        for (const std::string& v : r.violations) fmt::print("  {}\n", v);
+        if (dir) write_file(*dir / fmt::format("gen-{}.yaml", r.seed), r.yaml);
+    };
+    if (jobs > 1) {
+        for (const SeedResult& r : check_in_processes(a, a.seed, a.seed + a.count, jobs)) report(r);
+    } else {
+        for (uint64_t seed = a.seed; seed < a.seed + a.count; ++seed) report(check_seed(a, seed));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    fmt::print("checked {} generated scenario{} (seeds {}..{}, vocabulary {}): {} invariant{} broken in {} scenario{}; "
+               "{} checks over {} backend runs; {} losses masked by a later fire (coalesced, not observable)\n",
+               a.count, a.count == 1 ? "" : "s", a.seed, a.seed + a.count - 1, a.vocabulary, broken,
+               broken == 1 ? "" : "s", failing, failing == 1 ? "" : "s", checks, runs, masked);
+    // The time goes to stderr: stdout is the same for the same options.
+    std::fflush(stdout);
+    fmt::print(stderr, "{:.1f} s, {:.1f} scenarios/s, {} job{}\n", secs, static_cast<double>(a.count) / secs, jobs,
+               jobs == 1 ? "" : "s");
+    return failing ? 1 : 0;
+}
+
+}  // namespace irqdiff::cli
