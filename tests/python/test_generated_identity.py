@@ -4,7 +4,6 @@
 core/scenario_generator.h), so the check covers more than the library's scenarios."""
 
 import json
-import subprocess
 
 import pytest
 
@@ -18,9 +17,10 @@ def generated(cli, tmp_path, count):
     that stays small) has at most MAX_SCHEDULES schedules, with the explore arguments to use."""
     out = []
     for seed in range(1, 200):
-        text = subprocess.run([cli, "generate", "--seed", str(seed), "--max-migrations", "1",
-                               "--vocabulary", "full" if seed % 2 == 0 else "unicorn"],
-                              check=True, capture_output=True, text=True).stdout
+        p = cli("generate", "--seed", seed, "--max-migrations", 1,
+                "--vocabulary", "full" if seed % 2 == 0 else "unicorn")
+        assert p.returncode == 0, p.stderr
+        text = p.stdout
         path = tmp_path / f"gen-{seed}.yaml"
         path.write_text(text)
         s = irqdiff.load(str(path))
@@ -38,12 +38,12 @@ def generated(cli, tmp_path, count):
 
 
 def cli_explore(cli, path, kwargs, jobs):
-    args = [cli, "explore", str(path), "--json", "--jobs", str(jobs)]
+    args = ["explore", path, "--json", "--jobs", jobs]
     if "order" in kwargs:
         args += ["--order", kwargs["order"]]
     if "before" in kwargs:
         args += ["--before", kwargs["before"]]
-    p = subprocess.run(args, capture_output=True, text=True)
+    p = cli(*args)
     assert p.returncode in (0, 1), p.stderr
     return json.loads(p.stdout)
 
