@@ -634,7 +634,9 @@ A validated scenario (format v1, see scenarios/README.md).
         },
         py::arg("scenario"), py::arg("arch"), py::arg("policy"), py::arg("order"), py::arg("before"), py::arg("rows"),
         py::arg("lo"), py::arg("hi"), py::arg("traces") = true, py::arg("order_set") = py::none(),
-        "Merges matrix rows (of chunks, in any order, repeats allowed) into an exploration document.");
+        "Merges matrix rows (of chunks, in any order, repeats allowed) into an exploration document. Each row is\n"
+        "what explore_rows gives: counts are ints from 0 (not bools, floats or NaN), the index inside [lo, hi),\n"
+        "nesting at most 64 deep; anything else is a ScenarioError naming summarize(rows[I]...).");
     m.def("backends", &backends, "The backends in this build, with their migration plans.");
     m.def("policies", &policies, "The policy catalogue.");
     m.def("events", &events, "The event catalogue: every declared event, core's then each backend's.");
