@@ -617,7 +617,8 @@ A validated scenario (format v1, see scenarios/README.md).
             std::vector<ScheduleRow> parsed;
             for (size_t i = 0; i < rows.size(); ++i) {
                 std::string place = fmt::format("summarize(rows[{}])", i);
-                parsed.push_back(row_from_json(*s.space, FromPython("summarize", fmt::format("rows[{}]", i)).convert(rows[i]), place));
+                Json row = FromPython("summarize", fmt::format("rows[{}]", i)).convert(rows[i]);
+                parsed.push_back(row_from_json(*s.space, row, place));
                 // Repeats are fine (a resumed sweep may run a chunk twice); rows outside the range
                 // summarized would be counted in a document that claims [lo, hi).
                 if (uint64_t index = parsed.back().index; index < a || index >= b)

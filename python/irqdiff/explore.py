@@ -213,7 +213,8 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
           traces: bool = True, order_set: Optional[str] = None) -> Exploration:
     """explore(...) split into integer-range chunks of `chunk` schedules on a Dask cluster.
 
-    chunk:     a positive int (a bool is refused, though Python counts True as 1).    a dask.distributed Client to use; else `scheduler` (an address such as
+    chunk:     a positive int (a bool is refused, though Python counts True as 1).
+    client:    a dask.distributed Client to use; else `scheduler` (an address such as
                "tcp://host:8786") is connected to; else a LocalCluster of `workers` processes is
                started for the sweep and closed after it.
     manifest:  a JSON Lines file: its first line names the exploration, each further line is one
