@@ -4,7 +4,9 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
+#include <limits>
 #include <set>
 
 namespace irqdiff {
@@ -430,10 +432,28 @@ Json row_to_json(const ExploreSpace& space, const ScheduleRow& r) {
                 {"restore_events", r.restore_events}};
 }
 
+namespace {
+
+/// A count field of a schedule row: an integer in [0, max]. nlohmann's get<uint64_t>() would cast
+/// a bool, a negative number or a float (NaN or 1e300: undefined behaviour), so each is refused.
+uint64_t count_field(const Json& j, const std::string& field, uint64_t max, const std::string& place) {
+    bool ok = j.is_number_unsigned() || (j.is_number_integer() && j.get<int64_t>() >= 0);
+    if (!ok || j.get<uint64_t>() > max) {
+        // dump() writes NaN and infinities as null
+        bool finite = !j.is_number_float() || std::isfinite(j.get<double>());
+        std::string value = finite ? j.dump() : fmt::format("{}", j.get<double>());
+        throw InputError(place, fmt::format("{}: {}: expected an integer from 0 to {}", field, value, max));
+    }
+    return j.get<uint64_t>();
+}
+
+}  // namespace
+
 ScheduleRow row_from_json(const ExploreSpace& space, const Json& j, const std::string& place) {
     try {
+        constexpr uint64_t kU32 = std::numeric_limits<uint32_t>::max(), kU64 = std::numeric_limits<uint64_t>::max();
         ScheduleRow r;
-        r.index = j.at("index").get<uint64_t>();
+        r.index = count_field(j.at("index"), "index", kU64, place);
         if (r.index >= space.size())
             throw InputError(
                 place, fmt::format("schedule {} is outside this exploration ({} schedules)", r.index, space.size()));
@@ -444,20 +464,19 @@ ScheduleRow row_from_json(const ExploreSpace& space, const Json& j, const std::s
                                  fmt::format("'{}' is not a source of scenario {}", name, space.scenario().name));
             std::optional<Outcome> o = parse_outcome(e.at("outcome").get<std::string>());
             if (!o) throw InputError(place, fmt::format("'{}' is not an outcome", e.at("outcome").get<std::string>()));
-            ScheduleSource s{*id,
-                             *o,
-                             std::nullopt,
-                             e.at("late").get<bool>(),
-                             e.at("window").get<uint32_t>(),
-                             e.at("hops").get<uint32_t>()};
+            auto u32 = [&](const char* key) {
+                std::string field = fmt::format("sources['{}'].{}", name, key);
+                return static_cast<uint32_t>(count_field(e.at(key), field, kU32, place));
+            };
+            ScheduleSource s{*id, *o, std::nullopt, e.at("late").get<bool>(), u32("window"), u32("hops")};
             if (!e.at("forwarded").is_null()) s.forwarded = e.at("forwarded").get<bool>();
             r.sources.push_back(s);
         }
         r.violations = j.at("violations").get<std::vector<std::string>>();
         r.expectations_met = j.at("expectations_met").get<bool>();
-        r.events = j.at("events").get<uint64_t>();
-        r.save_events = j.at("save_events").get<uint64_t>();
-        r.restore_events = j.at("restore_events").get<uint64_t>();
+        r.events = count_field(j.at("events"), "events", kU64, place);
+        r.save_events = count_field(j.at("save_events"), "save_events", kU64, place);
+        r.restore_events = count_field(j.at("restore_events"), "restore_events", kU64, place);
         return r;
     } catch (const nlohmann::json::exception& e) {
         throw InputError(place, fmt::format("not a schedule row written by this irqdiff: {}", e.what()));

@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <cctype>
 #include <memory>
 
 #include "arm_gic/machine/image_loader.h"
@@ -53,31 +54,83 @@ py::object to_python(const Json& j) {
     }
 }
 
-/// Python objects (as json.loads makes them) -> nlohmann JSON.
-Json from_python(py::handle o, const std::string& place) {
-    if (o.is_none()) return nullptr;
-    if (py::isinstance<py::bool_>(o)) return o.cast<bool>();
-    if (py::isinstance<py::int_>(o)) {
-        if (o.cast<py::int_>() < py::int_(0)) return o.cast<int64_t>();
-        return o.cast<uint64_t>();
-    }
-    if (py::isinstance<py::float_>(o)) return o.cast<double>();
-    if (py::isinstance<py::str>(o)) return o.cast<std::string>();
-    if (py::isinstance<py::list>(o) || py::isinstance<py::tuple>(o)) {
-        Json out = Json::array();
-        for (py::handle item : o) out.push_back(from_python(item, place));
-        return out;
-    }
-    if (py::isinstance<py::dict>(o)) {
+/// Python objects (as json.loads makes them) -> nlohmann JSON. Rows are flat records, so nesting
+/// deeper than kMaxJsonDepth is refused (a cyclic list would otherwise recurse until the
+/// interpreter's C stack overflows). The path to the value is kept as handles and only formatted
+/// for an error: `summarize(rows[3].sources['nic.0'].window)`.
+constexpr size_t kMaxJsonDepth = 64;
+
+class FromPython {
+   public:
+    /// Values of `function`'s argument `root`: an error names `function(root...)`.
+    FromPython(std::string function, std::string root) : function_(std::move(function)), root_(std::move(root)) {}
+
+    Json convert(py::handle o) {
+        if (o.is_none()) return nullptr;
+        if (py::isinstance<py::bool_>(o)) return o.cast<bool>();
+        if (py::isinstance<py::int_>(o)) {
+            try {
+                if (o.cast<py::int_>() < py::int_(0)) return o.cast<int64_t>();
+                return o.cast<uint64_t>();
+            } catch (const py::cast_error&) {
+                fail(fmt::format("{}: expected an integer from -2**63 to 2**64-1", py::str(o).cast<std::string>()));
+            }
+        }
+        if (py::isinstance<py::float_>(o)) return o.cast<double>();
+        if (py::isinstance<py::str>(o)) return o.cast<std::string>();
+        bool list = py::isinstance<py::list>(o) || py::isinstance<py::tuple>(o);
+        if (!list && !py::isinstance<py::dict>(o))
+            fail("expected JSON-like values (dict, list, str, int, float, bool, None)");
+        if (path_.size() >= kMaxJsonDepth)
+            fail(fmt::format("nesting deeper than {} (a schedule row is a flat record; is a list part of itself?)",
+                             kMaxJsonDepth));
+        if (list) {
+            Json out = Json::array();
+            size_t i = 0;
+            for (py::handle item : o) {
+                path_.push_back({py::handle(), i++});
+                out.push_back(convert(item));
+                path_.pop_back();
+            }
+            return out;
+        }
         Json out = Json::object();
         for (auto [k, v] : o.cast<py::dict>()) {
-            if (!py::isinstance<py::str>(k)) throw InputError(place, "expected string keys");
-            out[k.cast<std::string>()] = from_python(v, place);
+            if (!py::isinstance<py::str>(k))
+                fail(fmt::format("{}: expected string keys", py::repr(k).cast<std::string>()));
+            path_.push_back({k, 0});
+            out[k.cast<std::string>()] = convert(v);
+            path_.pop_back();
         }
         return out;
     }
-    throw InputError(place, "expected JSON-like values (dict, list, str, int, float, bool, None)");
-}
+
+   private:
+    struct Step {
+        py::handle key;  // a dict key (borrowed from the dict being converted), or null for a list index
+        size_t index;
+    };
+
+    [[noreturn]] void fail(const std::string& message) const {
+        std::string place = function_ + "(" + root_;
+        for (const Step& s : path_) {
+            if (!s.key) {
+                place += fmt::format("[{}]", s.index);
+                continue;
+            }
+            std::string k = s.key.cast<std::string>();
+            bool identifier = !k.empty() && !std::isdigit(static_cast<unsigned char>(k[0])) &&
+                              std::all_of(k.begin(), k.end(), [](char c) {
+                                  return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                              });
+            place += identifier ? "." + k : "[" + py::repr(s.key).cast<std::string>() + "]";
+        }
+        throw InputError(place + ")", message);
+    }
+
+    std::string function_, root_;
+    std::vector<Step> path_;
+};
 
 std::vector<std::string> arch_list(const Scenario& scenario, const py::object& arch, const Registry& registry,
                                    const std::string& place = "run(arch=...)") {
@@ -86,10 +139,26 @@ std::vector<std::string> arch_list(const Scenario& scenario, const py::object& a
     if (py::isinstance<py::str>(arch)) {
         names = registry.expand_arch(arch.cast<std::string>(), place);
     } else if (py::isinstance<py::list>(arch) || py::isinstance<py::tuple>(arch)) {
+        // Each backend once: ['arm', 'arm'] (or ['both', 'arm']) would run it twice and report it
+        // twice, so a name met again is an error naming both entries.
+        std::vector<std::string> given;  // the entry each name came from
+        size_t i = 0;
         for (py::handle item : arch) {
             if (!py::isinstance<py::str>(item))
                 throw InputError(place, "expected a backend name, 'both', or a list of backend names");
-            for (std::string& n : registry.expand_arch(item.cast<std::string>(), place)) names.push_back(n);
+            std::string entry = item.cast<std::string>();
+            for (std::string& n : registry.expand_arch(entry, place)) {
+                auto seen = std::find(names.begin(), names.end(), n);
+                if (seen != names.end()) {
+                    std::string first = given[static_cast<size_t>(seen - names.begin())];
+                    throw InputError(place, fmt::format("'{}' is named twice ({} and arch[{}] '{}'); expected each "
+                                                        "backend once ('both' means arm and x86)",
+                                                        n, first, i, entry));
+                }
+                names.push_back(n);
+                given.push_back(fmt::format("arch[{}] '{}'", i, entry));
+            }
+            ++i;
         }
         if (names.empty()) throw InputError(place, "expected at least one backend");
     } else {
@@ -548,7 +617,14 @@ A validated scenario (format v1, see scenarios/README.md).
             std::vector<ScheduleRow> parsed;
             for (size_t i = 0; i < rows.size(); ++i) {
                 std::string place = fmt::format("summarize(rows[{}])", i);
-                parsed.push_back(row_from_json(*s.space, from_python(rows[i], place), place));
+                Json row = FromPython("summarize", fmt::format("rows[{}]", i)).convert(rows[i]);
+                parsed.push_back(row_from_json(*s.space, row, place));
+                // Repeats are fine (a resumed sweep may run a chunk twice); rows outside the range
+                // summarized would be counted in a document that claims [lo, hi).
+                if (uint64_t index = parsed.back().index; index < a || index >= b)
+                    throw InputError(place, fmt::format("index {}: expected a schedule in [{}, {}) (summarize(lo=..., "
+                                                        "hi=...))",
+                                                        index, a, b));
             }
             Json doc;
             {
@@ -559,7 +635,9 @@ A validated scenario (format v1, see scenarios/README.md).
         },
         py::arg("scenario"), py::arg("arch"), py::arg("policy"), py::arg("order"), py::arg("before"), py::arg("rows"),
         py::arg("lo"), py::arg("hi"), py::arg("traces") = true, py::arg("order_set") = py::none(),
-        "Merges matrix rows (of chunks, in any order, repeats allowed) into an exploration document.");
+        "Merges matrix rows (of chunks, in any order, repeats allowed) into an exploration document. Each row is\n"
+        "what explore_rows gives: counts are ints from 0 (not bools, floats or NaN), the index inside [lo, hi),\n"
+        "nesting at most 64 deep; anything else is a ScenarioError naming summarize(rows[I]...).");
     m.def("backends", &backends, "The backends in this build, with their migration plans.");
     m.def("policies", &policies, "The policy catalogue.");
     m.def("events", &events, "The event catalogue: every declared event, core's then each backend's.");

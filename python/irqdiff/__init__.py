@@ -50,7 +50,8 @@ def run(scenario: Union[Scenario, str, os.PathLike], arch: Union[None, str, Iter
     """Runs a scenario and compares each fired source with the oracle.
 
     scenario: a Scenario, or the path of a scenario file.
-    arch:     "ideal", "arm", "x86", "both" (= arm and x86) or a list of them; default: every
+    arch:     "ideal", "arm", "x86", "both" (= arm and x86) or a list of them naming each backend
+              once (["arm", "arm"] or ["both", "x86"] is a ScenarioError); default: every
               virtualizing backend in this build, else "ideal".
     policy:   overrides of the scenario's policy, e.g. {"arm.transfer": "set_forwarding"}.
     order:    the restore order for every migrate step: a named order ("qemu") or "a,b,c".

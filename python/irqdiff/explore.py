@@ -103,7 +103,8 @@ def explore(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] 
     """Runs every schedule of a scenario (or the slice lo..hi-1) and groups the outcomes.
 
     scenario: a Scenario, or the path of a scenario file.
-    arch:     as for irqdiff.run ("arm", "x86", "both", a list; default: the scenario's backends).
+    arch:     as for irqdiff.run ("arm", "x86", "both", a list naming each backend once; default:
+              the scenario's backends).
     policy:   {"KEY": "VALUE"} fixes a policy; {"KEY": "all"} explores every value of it.
     order:    "all" explores every admissible restore order of every migrate step; a named order
               or "a,b,c" fixes it; None keeps what the scenario says (which may be `order: all`).
@@ -136,11 +137,42 @@ def _chunk(text: str, file: str, arch, policy, order, before, lo: int, hi: int,
     return core.explore_rows(scenario, arch, policy, order, before, lo, hi, order_set)
 
 
-def _read_manifest(path: str, key: Dict[str, Any]) -> Dict[tuple, list]:
-    """Chunks already done, from a manifest written for the same exploration."""
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)  # bool is an int subclass: True is not 1 schedule
+
+
+def _check_chunk(rows, lo: int, hi: int, where: str) -> None:
+    """A chunk's rows are exactly its schedules lo..hi-1, each once (a chunk of 0 rows, a repeated
+    or missing schedule, or one from outside the chunk is an error naming the chunk). Repeats are
+    allowed only across chunks: a resumed sweep may run a whole chunk again."""
+    place = f"{where}: chunk [{lo}, {hi})"
+    if not isinstance(rows, list):
+        raise ScenarioError(f"{place}: rows: expected a list of schedule rows, got {type(rows).__name__}")
+    seen = set()
+    for i, row in enumerate(rows):
+        index = row.get("index") if isinstance(row, dict) else None
+        if not _is_int(index):
+            raise ScenarioError(f"{place}: rows[{i}]: expected a schedule row with an integer 'index'")
+        if not lo <= index < hi:
+            raise ScenarioError(f"{place}: rows[{i}]: schedule {index} is outside the chunk")
+        if index in seen:
+            raise ScenarioError(f"{place}: rows[{i}]: schedule {index} appears twice")
+        seen.add(index)
+    if len(seen) != hi - lo:
+        missing = next(n for n in range(lo, hi) if n not in seen)
+        raise ScenarioError(f"{place}: {len(seen)} rows; expected {hi - lo}, one per schedule "
+                            f"(schedule {missing} is missing)")
+
+
+def _read_manifest(path: str, key: Dict[str, Any], ranges: List[tuple]) -> Dict[tuple, list]:
+    """Chunks already done, from a manifest written for the same exploration. A line cut short by
+    an interrupted write is skipped (that chunk runs again); any other line must be a chunk of
+    `ranges` holding exactly its rows. A chunk found twice keeps its last line."""
     done: Dict[tuple, list] = {}
     if not os.path.exists(path):
         return done
+    wanted = set(ranges)
+    header = False
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             line = line.strip()
@@ -149,15 +181,28 @@ def _read_manifest(path: str, key: Dict[str, Any]) -> Dict[tuple, list]:
             try:
                 entry = json.loads(line)
             except json.JSONDecodeError:
-                # A line cut short by an interrupted write: that chunk runs again.
+                if not header:  # chunks after an unreadable header could belong to any exploration
+                    raise ScenarioError(f"{path}:{n}: the manifest's first line, which names the exploration, is "
+                                        f"cut short; expected {{\"exploration\": ...}} (delete the file to start "
+                                        f"again)") from None
                 continue
-            if n == 1:
-                if entry.get("exploration") != key:
-                    raise ScenarioError(f"{path}:1: the manifest belongs to another exploration "
-                                        f"({entry.get('exploration')}); expected {key}")
+            if not header:
+                if not isinstance(entry, dict) or entry.get("exploration") != key:
+                    found = entry.get("exploration") if isinstance(entry, dict) else entry
+                    raise ScenarioError(f"{path}:{n}: the manifest belongs to another exploration "
+                                        f"({found}); expected {key}")
+                header = True
                 continue
-            if "lo" in entry and "hi" in entry and "rows" in entry:
-                done[(entry["lo"], entry["hi"])] = entry["rows"]
+            if not (isinstance(entry, dict) and _is_int(entry.get("lo")) and _is_int(entry.get("hi"))
+                    and "rows" in entry):
+                raise ScenarioError(f"{path}:{n}: expected a finished chunk {{\"lo\": N, \"hi\": N, \"rows\": "
+                                    f"[...]}}")
+            lo, hi = entry["lo"], entry["hi"]
+            if (lo, hi) not in wanted:
+                raise ScenarioError(f"{path}:{n}: chunk [{lo}, {hi}) is not a chunk of this exploration "
+                                    f"(chunks of {key['chunk']} schedules from 0 to {key['schedules']})")
+            _check_chunk(entry["rows"], lo, hi, f"{path}:{n}")
+            done[(lo, hi)] = entry["rows"]
     return done
 
 
@@ -168,17 +213,23 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
           traces: bool = True, order_set: Optional[str] = None) -> Exploration:
     """explore(...) split into integer-range chunks of `chunk` schedules on a Dask cluster.
 
+    chunk:     a positive int (a bool is refused, though Python counts True as 1).
     client:    a dask.distributed Client to use; else `scheduler` (an address such as
                "tcp://host:8786") is connected to; else a LocalCluster of `workers` processes is
                started for the sweep and closed after it.
     manifest:  a JSON Lines file: its first line names the exploration, each further line is one
                finished chunk {"lo", "hi", "rows"}. Chunks already in it are not run again, so an
                interrupted sweep resumes where it stopped; chunks are idempotent (a chunk's rows
-               depend only on its range), so one that ran twice changes nothing.
+               depend only on its range), so one that ran twice changes nothing (a chunk found twice
+               keeps its last line). A line cut short by an interrupted write is skipped; any other
+               line must be a chunk of this exploration holding exactly one row per schedule of its
+               range, else ScenarioError("MANIFEST:LINE: chunk [lo, hi): ..."). A worker's chunk is
+               checked the same way.
     progress:  show a progress bar (tqdm) over the chunks.
     """
-    if not isinstance(chunk, int) or chunk < 1:
-        raise ScenarioError(f"sweep(chunk=...): {chunk!r}: expected a positive number of schedules")
+    if not _is_int(chunk) or chunk < 1:
+        raise ScenarioError(f"sweep(chunk=...): {chunk!r}: expected a positive number of schedules (an int, "
+                            f"not a bool)")
     s = _scenario(scenario)
     total = _core.explore_size(s, arch=arch, policy=policy, order=order, before=before, order_set=order_set)
     text = s.text
@@ -193,7 +244,7 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
     out = None
     if manifest is not None:
         manifest = os.fspath(manifest)
-        done = _read_manifest(manifest, key)
+        done = _read_manifest(manifest, key, ranges)
         fresh = not os.path.exists(manifest) or os.path.getsize(manifest) == 0
         cut = False
         if not fresh:
@@ -233,6 +284,7 @@ def sweep(scenario, arch: ArchArg = None, policy: Optional[Mapping[str, str]] = 
             for future in as_completed(futures):
                 rows = future.result()
                 lo, hi = bounds[future.key]
+                _check_chunk(rows, lo, hi, "sweep: worker")
                 done[(lo, hi)] = rows
                 if out is not None:
                     out.write(json.dumps({"lo": lo, "hi": hi, "rows": rows}) + "\n")

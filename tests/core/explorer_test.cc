@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <set>
 #include <tuple>
 
@@ -215,6 +217,49 @@ TEST(Explore, RowsSurviveJson) {
     } catch (const InputError& e) {
         EXPECT_NE(std::string(e.what()).find("chunk 3: not a schedule row"), std::string::npos) << e.what();
     }
+}
+
+// row_from_json reads back only what row_to_json writes: every count is an integer from 0 (window
+// and hops fit 32 bits). nlohmann's get<uint64_t>() would cast a bool to 1, -1 to 2^64-1, a float
+// by truncation and NaN by undefined behaviour; the CLI reads its workers' rows through it too.
+TEST(Explore, RowCountsMustBeNonNegativeIntegers) {
+    Scenario s = load_scenario(kSeed, builtin_backends().catalogue());
+    ExploreSpace space(s, builtin_backends(), options({"x86"}, {}, "all"));
+    const Json good = row_to_json(space, space.explore(3, 4).at(0));
+    ASSERT_EQ(row_from_json(space, good, "row"), space.explore(3, 4).at(0));
+    struct Case {
+        std::string key, source;  // source: "" for a field of the row itself
+        Json value;
+        std::string expected;
+    };
+    const std::string any = "expected an integer from 0 to 18446744073709551615";
+    const std::string u32 = "expected an integer from 0 to 4294967295";
+    for (const Case& c : std::vector<Case>{
+             {"index", "", Json::parse("1.5"), "row: index: 1.5: " + any},
+             {"index", "", Json::parse("3.0"), "row: index: 3.0: " + any},
+             {"index", "", Json::parse("-1"), "row: index: -1: " + any},
+             {"index", "", Json(true), "row: index: true: " + any},
+             {"index", "", Json(std::nan("")), "row: index: nan: " + any},
+             {"events", "", Json::parse("1e300"), "row: events: 1e+300: " + any},
+             {"save_events", "", Json("7"), "row: save_events: \"7\": " + any},
+             {"window", "nic.0", Json::parse("-1"), "row: sources['nic.0'].window: -1: " + u32},
+             {"hops", "nic.1", Json::parse("4294967296"), "row: sources['nic.1'].hops: 4294967296: " + u32},
+             {"window", "nic.0", Json(std::numeric_limits<double>::infinity()),
+              "row: sources['nic.0'].window: inf: " + u32},
+         }) {
+        Json bad = good;
+        (c.source.empty() ? bad : bad["sources"][c.source])[c.key] = c.value;
+        try {
+            row_from_json(space, bad, "row");
+            ADD_FAILURE() << c.expected << ": accepted";
+        } catch (const InputError& e) {
+            EXPECT_EQ(std::string(e.what()), c.expected);
+        }
+    }
+    // In range, any integer representation is fine (a C++-built Json holds a signed 3).
+    Json signed_index = good;
+    signed_index["index"] = int64_t{3};
+    EXPECT_EQ(row_from_json(space, signed_index, "row").index, 3u);
 }
 
 std::string explore_error(const ExploreOptions& o, const std::string& file = kSeed) {
