@@ -1,6 +1,7 @@
 // The irqdiff command: run scenarios on the backends, list the vocabulary, explore schedules.
-// Exit codes (DESIGN.md "Interfaces"): 0 every expectation holds, 1 one does not, 2 bad input or
-// usage (one line, "PLACE: what was expected", on stderr), 3 an internal error (a bug: report it).
+// Exit codes (README "Exit codes"): 0 every expectation holds, 1 one does not, 2 bad input or
+// usage (one line, "PLACE: what was expected", on stderr) or an output that could not be written
+// (cli/output.h), 3 an internal error (a bug: report it).
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>

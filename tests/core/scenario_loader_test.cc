@@ -745,6 +745,14 @@ TEST(ScenarioLoaderText, StringsThatAreNotUtf8AreRejectedWithTheByteAndItsOffset
     EXPECT_EQ(s.description, "\xf0\x9f\x90\x9b");
 }
 
+// A message quoting input keeps UTF-8 and escapes the bytes that are not (a Python ValueError, a
+// JSON string): InputError's one_line.
+TEST(ScenarioLoaderText, MessagesQuotingBytesThatAreNotUtf8EscapeThem) {
+    EXPECT_EQ(one_line("caf\xc3\xa9 \xff\xc3(\xed\xa0\x80\x1b"), "caf\xc3\xa9 \\xff\\xc3(\\xed\\xa0\\x80\\x1b");
+    const std::string e = error_of(kHeader + "steps: [{\"r\xffn\": all}]\n");
+    EXPECT_EQ(e.rfind("t.yaml:8:10: steps[0]: unknown step 'r\\xffn' (expected one of: run, ", 0), 0u) << e;
+}
+
 // The table prints names to a terminal: a one-line string has no control character (C0, DEL, C1),
 // a description only newlines and tabs.
 TEST(ScenarioLoaderText, ControlCharactersAreRejectedOutsideADescriptionsNewlinesAndTabs) {
