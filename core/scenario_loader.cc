@@ -122,6 +122,14 @@ bool has_document_marker(std::string_view text) {
     return false;
 }
 
+/// A '!' where a tag may start (YAML 1.2 §6.9.1: at the start of a node, after a blank, a line
+/// break, a flow indicator, or the `:` after a quoted key); a '!' inside a word ("note!") cannot.
+bool may_have_tag(std::string_view text) {
+    for (size_t at = text.find('!'); at != std::string_view::npos; at = text.find('!', at + 1))
+        if (at == 0 || std::string_view(" \t\r\n[{,:").find(text[at - 1]) != std::string_view::npos) return true;
+    return false;
+}
+
 /// Nothing but blanks and comments: an empty file.
 bool only_comments(std::string_view text) {
     for (size_t at = 0; at < text.size();) {
@@ -151,9 +159,9 @@ class Loader {
             // and then a parser asked for two documents at most counts them (a second parse only
             // for such files).
             // The same parse finds tags (`!!binary`, `!foo`), which YAML::Node keeps but the
-            // loader would not see; only a text with a '!' can hold one.
+            // loader would not see; only a text with a '!' that can start one is parsed for them.
             doc = YAML::Load(yaml);
-            if (has_document_marker(yaml) || yaml.find('!') != std::string::npos) {
+            if (has_document_marker(yaml) || may_have_tag(yaml)) {
                 std::istringstream in(yaml);
                 YAML::Parser parser(in);
                 for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {

@@ -856,7 +856,11 @@ TEST(ScenarioLoaderText, TaggedNodesAreRejected) {
               "t.yaml:2:5: tag '!!map' is not allowed: scenario values are plain YAML");
     EXPECT_EQ(error_of("name: t\nvm: {vcpus: !!int 1}\ndevices: []\nsteps: [{run: all}]\n"),
               "t.yaml:2:13: tag '!!int' is not allowed: scenario values are plain YAML");
-    Scenario s = parse_scenario("name: \"quoted!\"\ndescription: ! plain\n" + rest, builtin_backends().catalogue());
+    EXPECT_EQ(error_of("name: t\nvm: {\"vcpus\":!!int 1}\ndevices: []\nsteps: [{run: all}]\n"),
+              "t.yaml:2:14: tag '!!int' is not allowed: scenario values are plain YAML");
+    EXPECT_EQ(error_of("name: t\nvm: [!x 1]\ndevices: []\nsteps: [{run: all}]\n"),
+              "t.yaml:2:6: tag '!x' is not allowed: scenario values are plain YAML");
+    Scenario s = parse_scenario("name: \"quoted!\"  # wow!\ndescription: ! plain\n" + rest, builtin_backends().catalogue());
     EXPECT_EQ(s.name, "quoted!");
     EXPECT_EQ(s.description, "plain");
 }
