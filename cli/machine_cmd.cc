@@ -15,6 +15,7 @@
 #include "arm_gic/machine/options.h"
 #include "arm_gic/machine/session.h"
 #include "arm_gic/policies.h"
+#include "cli/output.h"
 #include "core/errors.h"
 
 namespace irqdiff::cli {
@@ -71,7 +72,47 @@ struct FileCloser {
     ~FileCloser() {
         if (f) std::fclose(f);
     }
+    /// Flushes and closes the file; InputError at `place` when any write to it failed.
+    void finish(const std::string& place, const std::string& path) {
+        if (!f) return;
+        errno = 0;
+        int err = std::fflush(f) != 0 ? (errno ? errno : EIO) : 0;
+        if (!err && std::ferror(f)) err = lost_write_error(f);  // an earlier write failed (the UART's)
+        errno = 0;
+        if (std::fclose(f) != 0 && !err) err = errno ? errno : EIO;
+        f = nullptr;
+        if (err) throw InputError(place, fmt::format("'{}': writing failed: {}", path, std::strerror(err)));
+    }
 };
+
+/// Writes `bytes` to `path`, closing it before reporting: a full disk shows at the last flush.
+void write_output(const std::string& path, const std::string& place, std::string_view bytes) {
+    errno = 0;
+    FileCloser out{std::fopen(path.c_str(), "wb")};
+    if (!out.f) throw InputError(place, fmt::format("'{}': cannot write: {}", path, std::strerror(errno ? errno : EIO)));
+    if (std::fwrite(bytes.data(), 1, bytes.size(), out.f) != bytes.size()) {
+        const int err = errno ? errno : EIO;
+        throw InputError(place, fmt::format("'{}': writing failed: {}", path, std::strerror(err)));
+    }
+    out.finish(place, path);
+}
+
+/// Refuses an output that is one of the inputs (a --trace naming the IMAGE would overwrite it) or
+/// another output (issue 17 §5). Checked before anything is opened: --serial FILE truncates.
+void refuse_overwriting_inputs(const MachineArgs& a, const std::string& serial) {
+    std::vector<NamedPath> inputs;
+    if (!a.image.empty()) inputs.push_back({"IMAGE", a.image});
+    for (const auto& [place, path] : {std::pair{"--restore", &a.restore}, std::pair{"--initrd", &a.initrd},
+                                      std::pair{"--dtb", &a.dtb}, std::pair{"--input", &a.input}})
+        if (*path) inputs.push_back({place, **path});
+    std::vector<NamedPath> outputs;
+    if (serial != "stdio" && serial != "none") outputs.push_back({"--serial", serial});
+    for (const auto& [place, path] : {std::pair{"--dump-dtb", &a.dump_dtb}, std::pair{"--stream", &a.stream},
+                                      std::pair{"--trace", &a.trace}, std::pair{"--log", &a.log}})
+        if (*path) outputs.push_back({place, **path});
+    for (size_t i = 0; i < outputs.size(); ++i)
+        refuse_overwriting(outputs[i], inputs, std::vector<NamedPath>(outputs.begin(), outputs.begin() + i));
+}
 
 }  // namespace
 
@@ -96,6 +137,7 @@ int cmd_machine(const MachineArgs& a) {
     }
     FileCloser serial_file;
     const std::string serial = a.serial.value_or(a.json ? "none" : "stdio");
+    refuse_overwriting_inputs(a, serial);
     if (serial == "stdio") {
         if (a.json)
             throw InputError("--serial", "stdio: with --json stdout carries the JSON document (the UART text is in it); "
@@ -134,23 +176,14 @@ int cmd_machine(const MachineArgs& a) {
     }
     if (a.dump_dtb) {
         const std::vector<uint8_t>& dtb = session->board().dtb();
-        std::ofstream out(*a.dump_dtb, std::ios::binary);
-        out.write(reinterpret_cast<const char*>(dtb.data()), static_cast<std::streamsize>(dtb.size()));
-        if (!out) throw InputError("--dump-dtb", fmt::format("'{}': cannot write", *a.dump_dtb));
+        write_output(*a.dump_dtb, "--dump-dtb",
+                     std::string_view(reinterpret_cast<const char*>(dtb.data()), dtb.size()));
     }
     const am::MachineResult r = session->run();
-    if (serial_file.f) std::fflush(serial_file.f);
-    std::fflush(stdout);
-    if (a.trace) {
-        std::ofstream out(*a.trace, std::ios::binary);
-        out << session->chrome_trace().dump() << "\n";
-        if (!out) throw InputError("--trace", fmt::format("'{}': cannot write", *a.trace));
-    }
-    if (a.log) {
-        std::ofstream out(*a.log, std::ios::binary);
-        out << session->log_text();
-        if (!out) throw InputError("--log", fmt::format("'{}': cannot write", *a.log));
-    }
+    serial_file.finish("--serial", serial);
+    flush_stdout();
+    if (a.trace) write_output(*a.trace, "--trace", session->chrome_trace().dump() + "\n");
+    if (a.log) write_output(*a.log, "--log", session->log_text());
 
     if (a.json) {
         fmt::print("{}\n", session->to_json().dump(2, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -1,6 +1,7 @@
 // The irqdiff command: run scenarios on the backends, list the vocabulary, explore schedules.
-// Exit codes (DESIGN.md "Interfaces"): 0 every expectation holds, 1 one does not, 2 bad input or
-// usage (one line, "PLACE: what was expected", on stderr), 3 an internal error (a bug: report it).
+// Exit codes (README "Exit codes"): 0 every expectation holds, 1 one does not, 2 bad input or
+// usage (one line, "PLACE: what was expected", on stderr) or an output that could not be written
+// (cli/output.h), 3 an internal error (a bug: report it).
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 
 #include "cli/generate_cmd.h"
 #include "cli/machine_cmd.h"
+#include "cli/output.h"
 #include "cli/table.h"
 #include "core/backend.h"
 #include "core/explorer.h"
@@ -191,6 +193,12 @@ int cmd_run(const RunArgs& a) {
                                  fmt::format("'{}': expected abstract, unicorn or both", one_line(*a.guest)));
         }
         options.trace_guest = a.trace_guest;
+        if (a.arch) check_guest_override(registry, requested, options.guest, "--guest", "--arch");
+        if (a.trace) {
+            std::vector<NamedPath> inputs;
+            for (const std::string& f : a.files) inputs.push_back({"FILE", f});
+            refuse_overwriting({"--trace", *a.trace}, inputs);
+        }
     } catch (const InputError& e) {
         fmt::print(stderr, "{}\n", e.what());
         return kExitBadInput;
@@ -200,6 +208,7 @@ int cmd_run(const RunArgs& a) {
         try {
             Scenario s = load_scenario(file, registry.catalogue());
             std::vector<std::string> arches = registry.arches_for(s, a.arch ? &requested : nullptr, "--arch");
+            check_guest_override(registry, arches, options.guest, "--guest", "--arch");
             ScenarioResult result = run_scenario(s, registry, arches, options);
             if (a.trace) {
                 // Written before any output, so a bad path is reported like other bad input.
@@ -218,7 +227,7 @@ int cmd_run(const RunArgs& a) {
             }
             if (!result.expectations_met()) code = std::max(code, kExitExpectationFailed);
         } catch (const InputError& e) {
-            std::fflush(stdout);
+            flush_stdout();
             fmt::print(stderr, "{}\n", e.what());
             code = kExitBadInput;
         }
@@ -252,7 +261,10 @@ std::pair<uint64_t, uint64_t> parse_range(const std::string& text, uint64_t size
 }
 
 /// Explores [lo, hi) in `jobs` child processes, each a contiguous slice; rows come back as JSON
-/// Lines through a pipe per child and are merged in index order.
+/// Lines through a pipe per child and are merged in index order. A child that meets bad input
+/// (an InputError: a backend refusing the scenario, a step name it lacks) sends it instead of its
+/// rows, {"input_error": {file, line, column, message}}, and exits 2; the parent rethrows the first
+/// child's, in slice order: the error `--jobs 1` would have stopped at.
 std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_t lo, uint64_t hi, int jobs) {
     struct Child {
         pid_t pid;
@@ -264,7 +276,7 @@ std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_
         uint64_t a = lo + n * k / jobs, b = lo + n * (k + 1) / jobs;
         int fds[2];
         if (pipe(fds) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-        std::fflush(stdout);
+        flush_stdout();
         pid_t pid = fork();
         if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
         if (pid == 0) {
@@ -272,7 +284,16 @@ std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_
             int code = 0;
             try {
                 std::string out;
-                for (const ScheduleRow& r : space.explore(a, b)) out += row_to_json(space, r).dump() + "\n";
+                try {
+                    for (const ScheduleRow& r : space.explore(a, b)) out += row_to_json(space, r).dump() + "\n";
+                } catch (const InputError& e) {
+                    const SourceLoc& w = e.where();
+                    out = Json{{"input_error",
+                                {{"file", w.file}, {"line", w.line}, {"column", w.column}, {"message", e.message()}}}}
+                              .dump(-1, ' ', false, Json::error_handler_t::replace) +
+                          "\n";
+                    code = kExitBadInput;
+                }
                 for (size_t done = 0; done < out.size();) {
                     ssize_t w = write(fds[1], out.data() + done, out.size() - done);
                     if (w <= 0) {
@@ -293,6 +314,7 @@ std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_
     }
     std::vector<ScheduleRow> rows;
     bool failed = false;
+    std::optional<InputError> input_error;  // the first child's, in slice order
     for (const Child& c : children) {
         std::string text;
         char buf[65536];
@@ -307,6 +329,14 @@ std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_
         close(c.fd);
         int status = 0;
         waitpid(c.pid, &status, 0);
+        if (WIFEXITED(status) && WEXITSTATUS(status) == kExitBadInput) {
+            const Json e = Json::parse(text).at("input_error");
+            if (!input_error)
+                input_error.emplace(SourceLoc{e.at("file").get<std::string>(), e.at("line").get<int>(),
+                                              e.at("column").get<int>()},
+                                    e.at("message").get<std::string>());
+            continue;
+        }
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = true;
         size_t start = 0;
         while (start < text.size()) {
@@ -315,6 +345,7 @@ std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_
             start = nl + 1;
         }
     }
+    if (input_error) throw *input_error;
     if (failed) throw std::runtime_error("an explore worker process failed");
     return rows;
 }
@@ -428,6 +459,7 @@ int cmd_explore(const ExploreArgs& a) {
         }
         if (a.guest && !(options.guest = parse_guest_kind(*a.guest)))
             throw InputError("--guest", fmt::format("'{}': expected abstract or unicorn", one_line(*a.guest)));
+        check_guest_override(registry, options.arches, options.guest, "--guest", "--arch");
         if (a.jobs < 1 || a.jobs > 1024)
             throw InputError("--jobs", fmt::format("{}: expected a number of processes from 1 to 1024", a.jobs));
         std::vector<std::optional<std::string>> sets{checked_order_set(a.order_set, true)};
@@ -477,7 +509,7 @@ int cmd_explore(const ExploreArgs& a) {
         }
         return met ? kExitOk : kExitExpectationFailed;
     } catch (const InputError& e) {
-        std::fflush(stdout);
+        flush_stdout();
         fmt::print(stderr, "{}\n", e.what());
         return kExitBadInput;
     }
@@ -739,8 +771,14 @@ int main_impl(int argc, char** argv) {
 }  // namespace irqdiff::cli
 
 int main(int argc, char** argv) {
+    irqdiff::cli::reserve_standard_streams();
     try {
-        return irqdiff::cli::main_impl(argc, argv);
+        return irqdiff::cli::finish_stdout(irqdiff::cli::main_impl(argc, argv));
+    } catch (const std::system_error& e) {
+        // fmt::print throws when a write fails: stdout's failing is the output's fault, not a bug.
+        if (irqdiff::cli::standard_stream_failed()) return irqdiff::cli::finish_stdout(0, e.code().value());
+        fmt::print(stderr, "irqdiff: internal error (a bug, please report it with the command line): {}\n", e.what());
+        return 3;
     } catch (const std::exception& e) {
         fmt::print(stderr, "irqdiff: internal error (a bug, please report it with the command line): {}\n", e.what());
         return 3;

@@ -70,8 +70,19 @@ void Registry::add(BackendInfo info) {
             throw std::logic_error("Registry: event declared twice: " + std::string(e->op));
         events_.push_back(e);
     }
+    if (info.plan) {
+        for (const MigrationStep& st : info.plan->save_steps()) steps_.push_back(StepName{st.name, true, info.name});
+        for (const MigrationStep& st : info.plan->restore_steps())
+            steps_.push_back(StepName{st.name, false, info.name});
+    }
     backends_.push_back(std::move(info));
     for (BackendInfo& b : backends_) b.catalog = policies_;
+}
+
+std::vector<StepName> Registry::initial_steps() {
+    std::vector<StepName> out;
+    for (const NeutralStep& n : neutral_steps()) out.push_back(StepName{std::string(n.name), n.side == Side::Save, ""});
+    return out;
 }
 
 std::vector<const TracePointInfo*> Registry::initial_events() {

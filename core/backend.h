@@ -215,8 +215,11 @@ class Registry {
     /// The event catalogue: core's declarations (core/trace_points.h), then every registered
     /// backend's, in registration order (a declaration listed twice is a std::logic_error).
     TracePointList events() const { return events_; }
-    /// What a scenario's names are checked against: the policy and event catalogues.
-    Catalogue catalogue() const { return Catalogue{policies(), events()}; }
+    /// The migration step names: the neutral steps, then every registered backend's save and
+    /// restore sub-steps, in registration order.
+    std::span<const StepName> step_names() const { return steps_; }
+    /// What a scenario's names are checked against: the policy, event and step catalogues.
+    Catalogue catalogue() const { return Catalogue{policies(), events(), step_names()}; }
     /// What `--arch` means when not given: every virtualizing backend, or `ideal` when this
     /// build has none.
     std::vector<std::string> default_arches() const;
@@ -235,6 +238,8 @@ class Registry {
     std::shared_ptr<const std::vector<PolicySpec>> policies_ = std::make_shared<const std::vector<PolicySpec>>();
     std::vector<const TracePointInfo*> events_ = initial_events();
     static std::vector<const TracePointInfo*> initial_events();
+    std::vector<StepName> steps_ = initial_steps();
+    static std::vector<StepName> initial_steps();
 };
 
 }  // namespace irqdiff

@@ -227,6 +227,17 @@ uint32_t SourceMetrics::hops() const {
     return static_cast<uint32_t>(n);
 }
 
+void check_guest_override(const Registry& registry, std::span<const std::string> arches,
+                          std::optional<GuestKind> guest, const std::string& place, const std::string& arch_place) {
+    if (guest != GuestKind::Unicorn) return;
+    for (const std::string& arch : arches)
+        if (const BackendInfo* info = registry.find(arch); info && !info->virtualizing)
+            throw InputError(place, fmt::format("'unicorn': backend {} has no guest program (it is the reference "
+                                                "model: its vCPUs run no code); choose a virtualizing backend (arm, "
+                                                "x86) with {}, or the abstract guest",
+                                                arch, arch_place));
+}
+
 GuestOptions guest_options(const Scenario& scenario, const RunOptions& options) {
     GuestOptions g;
     g.kind = options.guest ? *options.guest : scenario.guest.value_or(GuestKind::Abstract);

@@ -40,6 +40,12 @@ struct RunOptions {
 /// The guest a run uses: the override, else the scenario's `guest`, else the abstract guest.
 GuestOptions guest_options(const Scenario& scenario, const RunOptions& options);
 
+/// Refuses an explicit Unicorn guest (`--guest unicorn`, run(guest="unicorn")) on a backend that has
+/// no guest program: the ideal reference (BackendInfo::virtualizing false) would run the abstract
+/// guest in silence. InputError at `place`; `arch_place` names the option that chose the backends.
+void check_guest_override(const Registry& registry, std::span<const std::string> arches,
+                          std::optional<GuestKind> guest, const std::string& place, const std::string& arch_place);
+
 /// The actions of one run, with the restore order each migrate step resolved to.
 struct Schedule {
     std::vector<Action> actions;

@@ -258,15 +258,28 @@ inline constexpr uint64_t kMaxScenarioBytes = 256ull << 20;  // the file
 
 struct PolicySpec;  // core/policy.h
 
+/// A migration step name a scenario may write (`migrate.order` lists, `fire[].before`,
+/// `cancel_after`): a neutral step (core/migration.h) or a registered backend's sub-step.
+struct StepName {
+    std::string name;
+    bool save = false;    // a save-side step, else a restore-side one
+    std::string backend;  // "" for a neutral step
+};
+
 /// What a scenario's names are checked against (Registry::catalogue()): its `policy:` keys against
-/// the policies, its `expect: violations` names against the declared events. A catalogue of
-/// policies alone (a stack's own list, as its tests pass) accepts no violation name.
+/// the policies, its `expect: violations` names against the declared events, its migration step
+/// names against `steps` (each must be some backend's or a neutral step; whether the backend a run
+/// uses has it is the run's check). A catalogue of policies alone (a stack's own list, as its tests
+/// pass) accepts no violation name and leaves step names to the run.
 struct Catalogue {
     std::span<const PolicySpec> policies;
     TracePointList events;
+    std::span<const StepName> steps;  // empty: step names are not checked at load
 
     Catalogue() = default;
     Catalogue(std::span<const PolicySpec> p, TracePointList e) : policies(p), events(e) {}
+    Catalogue(std::span<const PolicySpec> p, TracePointList e, std::span<const StepName> s)
+        : policies(p), events(e), steps(s) {}
     template <std::convertible_to<std::span<const PolicySpec>> Policies>
     Catalogue(const Policies& p) : policies(p) {}
 };

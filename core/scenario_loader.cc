@@ -4,12 +4,14 @@
 // yaml-cpp's conversions, so "010", "yes" or a quoted "2" are rejected instead of reinterpreted.
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <yaml-cpp/depthguard.h>  // YAML::DeepRecursion
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <unordered_map>
@@ -45,14 +47,47 @@ bool is_identifier(std::string_view s) {
                        [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-'; });
 }
 
-/// Counts the documents a parser reports, and where the second one's first node is (its `---`
-/// when it has none).
+/// What is wrong with a string of the scenario, or "": it must be UTF-8 (RFC 3629 §4: no overlong
+/// forms, surrogates or code points above U+10FFFF) without control characters (C0, DEL, C1: the
+/// table prints names to a terminal); `multiline` (a description) allows newlines and tabs.
+std::string text_problem(std::string_view s, bool multiline) {
+    for (size_t i = 0; i < s.size();) {
+        uint32_t cp = 0;
+        const size_t n = utf8_sequence(s, i, &cp);
+        if (n == 0)
+            return fmt::format("not valid UTF-8 (byte {:#04x} at offset {})", static_cast<unsigned char>(s[i]), i);
+        const bool control = cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp <= 0x9f);
+        if (control && !(multiline && (cp == '\n' || cp == '\t')))
+            return fmt::format("control character U+{:04X} at offset {} ({})", cp, i,
+                               multiline ? "a description may have newlines and tabs, no other control characters"
+                                         : "a one-line string has none");
+        i += n;
+    }
+    return "";
+}
+
+/// How a tag was written: `!!binary` for the YAML 1.2 core schema's, `!foo` for a local one.
+std::string written_tag(const std::string& tag) {
+    constexpr std::string_view kCore = "tag:yaml.org,2002:";
+    if (tag.starts_with(kCore)) return "!!" + tag.substr(kCore.size());
+    if (tag.starts_with('!')) return tag;
+    return "!<" + tag + ">";
+}
+
+/// yaml-cpp's tags for untagged nodes: "?" (plain scalars, collections) and "!" (quoted scalars,
+/// or the non-specific tag written as `!`); "" where it reports none.
+bool plain_tag(const std::string& tag) { return tag.empty() || tag == "?" || tag == "!"; }
+
+/// Walks the parser's events: counts the documents, and where the second one's first node is (its
+/// `---` when it has none); and finds the first node of the first document with a tag.
 struct DocumentCounter : YAML::EventHandler {
     int documents = 0;
     YAML::Mark second;
     bool second_node = false;
-    void node(const YAML::Mark& mark) {
+    std::optional<std::pair<YAML::Mark, std::string>> tagged;  // the first tagged node, its tag
+    void node(const YAML::Mark& mark, const std::string& tag = "") {
         if (documents == 2 && !second_node) second = mark, second_node = true;
+        if (documents == 1 && !tagged && !plain_tag(tag)) tagged.emplace(mark, tag);
     }
     void OnDocumentStart(const YAML::Mark& mark) override {
         if (++documents == 2) second = mark;
@@ -60,13 +95,16 @@ struct DocumentCounter : YAML::EventHandler {
     void OnDocumentEnd() override {}
     void OnNull(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
     void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { node(m); }
-    void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { node(m); }
-    void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-        node(m);
+    void OnScalar(const YAML::Mark& m, const std::string& tag, YAML::anchor_t, const std::string&) override {
+        node(m, tag);
+    }
+    void OnSequenceStart(const YAML::Mark& m, const std::string& tag, YAML::anchor_t,
+                         YAML::EmitterStyle::value) override {
+        node(m, tag);
     }
     void OnSequenceEnd() override {}
-    void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
-        node(m);
+    void OnMapStart(const YAML::Mark& m, const std::string& tag, YAML::anchor_t, YAML::EmitterStyle::value) override {
+        node(m, tag);
     }
     void OnMapEnd() override {}
 };
@@ -81,6 +119,14 @@ bool has_document_marker(std::string_view text) {
             return true;
         at = end + 1;
     }
+    return false;
+}
+
+/// A '!' where a tag may start (YAML 1.2 §6.9.1: at the start of a node, after a blank, a line
+/// break, a flow indicator, or the `:` after a quoted key); a '!' inside a word ("note!") cannot.
+bool may_have_tag(std::string_view text) {
+    for (size_t at = text.find('!'); at != std::string_view::npos; at = text.find('!', at + 1))
+        if (at == 0 || std::string_view(" \t\r\n[{,:").find(text[at - 1]) != std::string_view::npos) return true;
     return false;
 }
 
@@ -99,7 +145,7 @@ bool only_comments(std::string_view text) {
 class Loader {
    public:
     Loader(std::string file, const Catalogue& catalogue)
-        : file_(std::move(file)), policies_(catalogue.policies), events_(catalogue.events) {}
+        : file_(std::move(file)), policies_(catalogue.policies), events_(catalogue.events), steps_(catalogue.steps) {}
 
     Scenario load(std::string_view text) {
         const std::string yaml(text);
@@ -112,19 +158,31 @@ class Loader {
             // `...` at the start of a line, where no scalar can continue) can hold a second one,
             // and then a parser asked for two documents at most counts them (a second parse only
             // for such files).
+            // The same parse finds tags (`!!binary`, `!foo`), which YAML::Node keeps but the
+            // loader would not see; only a text with a '!' that can start one is parsed for them.
             doc = YAML::Load(yaml);
-            if (has_document_marker(yaml)) {
+            if (has_document_marker(yaml) || may_have_tag(yaml)) {
                 std::istringstream in(yaml);
                 YAML::Parser parser(in);
                 for (int i = 0; i < 2 && parser.HandleNextDocument(counter); ++i) {
                 }
             }
+        } catch (const YAML::DeepRecursion& e) {
+            // yaml-cpp 0.7 stops at a fixed depth (DepthGuard in its single-document parser): the
+            // document's maps and lists may nest e.depth() - 1 deep, the top-level map included.
+            throw InputError(SourceLoc{file_, e.mark.line + 1, e.mark.column + 1},
+                             fmt::format("invalid YAML: nesting too deep, limit {} levels of maps and lists",
+                                         e.depth() - 1));
         } catch (const YAML::Exception& e) {
             throw InputError(SourceLoc{file_, e.mark.line + 1, e.mark.column + 1},
                              fmt::format("invalid YAML: {}", e.msg));
         }
         if (doc.IsNull() && only_comments(yaml))
             throw InputError(SourceLoc{file_, 1, 1}, "empty file: expected a scenario map");
+        if (counter.tagged)
+            throw InputError(SourceLoc{file_, counter.tagged->first.line + 1, counter.tagged->first.column + 1},
+                             fmt::format("tag '{}' is not allowed: scenario values are plain YAML",
+                                         written_tag(counter.tagged->second)));
         if (counter.documents > 1 && doc.IsMap())
             throw InputError(SourceLoc{file_, counter.second.line + 1, counter.second.column + 1},
                              "expected one YAML document, found a second one");
@@ -153,6 +211,7 @@ class Loader {
             const YAML::Node key = it->first;  // a copy: it-> yields a temporary proxy
             if (!key.IsScalar()) fail(key, path, fmt::format("expected a key, got {}", type_name(key)));
             const std::string& k = key.Scalar();
+            if (std::string problem = text_problem(k, false); !problem.empty()) fail(key, path, "key " + problem);
             if (std::find(allowed.begin(), allowed.end(), k) == allowed.end()) {
                 std::vector<std::string> names(allowed.begin(), allowed.end());
                 fail(key, path, fmt::format("unknown key '{}' (expected one of: {})", k, fmt::join(names, ", ")));
@@ -182,13 +241,18 @@ class Loader {
         return n;
     }
 
-    std::string string(const YAML::Node& n, const std::string& path) const {
+    /// A scalar's text: UTF-8 without control characters (`multiline`: newlines and tabs allowed).
+    std::string string(const YAML::Node& n, const std::string& path, bool multiline = false) const {
         if (!n.IsScalar()) fail(n, path, fmt::format("expected a string, got {}", type_name(n)));
+        if (std::string problem = text_problem(n.Scalar(), multiline); !problem.empty()) fail(n, path, problem);
         return n.Scalar();
     }
 
     /// A plain (unquoted) scalar: a decimal without leading zeros or 0x-hexadecimal, in [lo, hi].
-    uint64_t integer(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi) const {
+    /// `out_of_range`, when given, reports a value outside [lo, hi] (decimal, or the text as written
+    /// when it does not fit 64 bits) and does not return.
+    uint64_t integer(const YAML::Node& n, const std::string& path, uint64_t lo, uint64_t hi,
+                     const std::function<void(const std::string&)>& out_of_range = {}) const {
         std::string range = fmt::format("an integer from {} to {}", lo, hi);
         if (!n.IsScalar()) fail(n, path, fmt::format("expected {}, got {}", range, type_name(n)));
         const std::string& s = n.Scalar();
@@ -209,6 +273,8 @@ class Loader {
         if (digits.empty() || end != digits.data() + digits.size() ||
             (ec != std::errc() && ec != std::errc::result_out_of_range))
             fail(n, path, fmt::format("expected {}, got '{}'", range, s));
+        if (out_of_range && (ec == std::errc::result_out_of_range || v < lo || v > hi))
+            out_of_range(ec == std::errc::result_out_of_range ? s : std::to_string(v));
         if (ec == std::errc::result_out_of_range || v < lo || v > hi)
             fail(n, path, fmt::format("{} is out of range (expected {})", s, range));
         return v;
@@ -222,16 +288,13 @@ class Loader {
         fail(n, path, fmt::format("expected true or false, got {}", shown(n)));
     }
 
+    /// A vCPU index; out of range (however large) is reported against vm.vcpus, not the integer type.
     uint32_t vcpu(const YAML::Node& n, const std::string& path) const {
-        if (n.IsScalar() && n.Tag() == "?") {
-            // A range-checked read with a message that says where the limit comes from.
-            uint64_t v = integer(n, path, 0, std::numeric_limits<uint32_t>::max());
-            if (v >= s_.vcpus)
-                fail(n, path,
-                     fmt::format("vCPU {} is out of range (vm.vcpus is {}, so 0..{})", v, s_.vcpus, s_.vcpus - 1));
-            return static_cast<uint32_t>(v);
-        }
-        return static_cast<uint32_t>(integer(n, path, 0, s_.vcpus - 1));  // reports the type error
+        const uint64_t v = integer(n, path, 0, s_.vcpus - 1, [&](const std::string& text) {
+            fail(n, path,
+                 fmt::format("vCPU {} is out of range (vm.vcpus is {}, so 0..{})", text, s_.vcpus, s_.vcpus - 1));
+        });
+        return static_cast<uint32_t>(v);
     }
 
     /// "DEVICE.VECTOR" naming an existing device and vector.
@@ -297,7 +360,7 @@ class Loader {
         s_.name = string(*find(top, "name"), "name");
         if (s_.name.empty() || s_.name.find('\n') != std::string::npos)
             fail(*find(top, "name"), "name", "expected a non-empty one-line name");
-        if (const YAML::Node* d = find(top, "description")) s_.description = string(*d, "description");
+        if (const YAML::Node* d = find(top, "description")) s_.description = string(*d, "description", true);
         if (const YAML::Node* a = find(top, "arch")) arch(*a);
         vm(*find(top, "vm"));
         devices(*find(top, "devices"));
@@ -592,6 +655,32 @@ class Loader {
         return s;
     }
 
+    /// A migration step name must be one of the catalogue's (a neutral step or a registered
+    /// backend's sub-step; not checked when the catalogue has none): a save step (`save` true), a
+    /// restore step (false) or either. Whether the backend of a run has it is the run's check.
+    void check_step_name(const YAML::Node& n, const std::string& path, const std::string& name,
+                         std::optional<bool> save) const {
+        if (steps_.empty()) return;
+        bool other_side = false;
+        for (const StepName& st : steps_) {
+            if (st.name != name) continue;
+            if (!save || st.save == *save) return;
+            other_side = true;
+        }
+        std::vector<std::string_view> names;  // once each, in catalogue order
+        for (const StepName& st : steps_)
+            if ((!save || st.save == *save) && std::find(names.begin(), names.end(), st.name) == names.end())
+                names.push_back(st.name);
+        const char* what = !save ? "a migration step" : *save ? "a save step" : "a restore step";
+        if (other_side)
+            fail(n, path,
+                 fmt::format("'{}' is a {} step, not {} (expected one of: {})", name, *save ? "restore" : "save", what,
+                             fmt::join(names, ", ")));
+        fail(n, path,
+             fmt::format("'{}' is not {} of any backend (expected one of: {}{}; irqdiff list steps)", name, what,
+                         fmt::join(names, ", "), save ? "" : ", or any"));
+    }
+
     void migrate(const YAML::Node& v, const std::string& p, Step& s) {
         s.order.loc = s.loc;
         if (v.IsNull()) return;  // `- migrate:` alone: QEMU's order, nothing fired
@@ -616,6 +705,7 @@ class Loader {
             s.cancel_loc = loc(*c);
             if (!is_identifier(s.cancel_after))
                 fail(*c, cp, fmt::format("expected a save step name, got '{}'", s.cancel_after));
+            check_step_name(*c, cp, s.cancel_after, true);
             if (const YAML::Node* o = find(m, "order"))
                 fail(*o, child(p, "order"),
                      "a migration cancelled on the save side restores nothing: drop 'order' or 'cancel_after'");
@@ -642,6 +732,7 @@ class Loader {
                             fail((*o)[i], index(op, i),
                                  fmt::format("step '{}' is listed twice (first at line {})", name,
                                              s.order.step_locs[j].line));
+                    check_step_name((*o)[i], index(op, i), name, false);
                     s.order.steps.push_back(name);
                     s.order.step_locs.push_back(loc((*o)[i]));
                 }
@@ -676,6 +767,7 @@ class Loader {
                 if (!is_identifier(mf.before))
                     fail(before, child(ep, "before"),
                          fmt::format("expected a migration step name or 'any', got '{}'", mf.before));
+                if (mf.before != kAnyStep) check_step_name(before, child(ep, "before"), mf.before, std::nullopt);
                 s.fires.push_back(std::move(mf));
             }
         }
@@ -764,6 +856,7 @@ class Loader {
     std::string file_;
     std::span<const PolicySpec> policies_;
     TracePointList events_;
+    std::span<const StepName> steps_;
     Scenario s_;
 };
 

@@ -210,6 +210,7 @@ py::object run(const Scenario& scenario, const py::object& arch, const py::objec
     options.order_set_place = "run(order_set=...)";
     options.record_events = events;
     std::vector<std::string> arches = arch_list(scenario, arch, registry);
+    check_guest_override(registry, arches, options.guest, "run(guest=...)", "run(arch=...)");
     Json doc;
     {
         py::gil_scoped_release release;

@@ -231,6 +231,7 @@ std::unique_ptr<Board> migrate(std::unique_ptr<Board> src, BoardConfig dest_conf
     if (o.stream_path) {
         std::ofstream out(*o.stream_path, std::ios::binary);
         out.write(reinterpret_cast<const char*>(stream.data()), static_cast<std::streamsize>(stream.size()));
+        out.close();  // a full disk may show only at the last flush
         if (!out) throw InputError("--stream", fmt::format("'{}': cannot write: {}", *o.stream_path, std::strerror(errno)));
     }
     src.reset();  // the source — board, GIC, host ITS, vPEs — is gone

@@ -187,8 +187,8 @@ TEST(ScenarioLoader, RejectsBadSteps) {
     EXPECT_EQ(error_of(kHeader + "steps: [{mask: {vcpu: 5}}]\n"),
               "t.yaml:8:23: steps[0].mask.vcpu: vCPU 5 is out of range (vm.vcpus is 2, so 0..1)");
     EXPECT_EQ(error_of(kHeader + "steps: [{mask: {}}]\n"), "t.yaml:8:16: steps[0].mask: missing key 'vcpu'");
-    EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {order: [a, a]}}]\n"),
-              "t.yaml:8:31: steps[0].migrate.order[1]: step 'a' is listed twice (first at line 8)");
+    EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {order: [start_vcpus, start_vcpus]}}]\n"),
+              "t.yaml:8:41: steps[0].migrate.order[1]: step 'start_vcpus' is listed twice (first at line 8)");
     EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {fire: [{source: nic.0}]}}]\n"),
               "t.yaml:8:27: steps[0].migrate.fire[0]: missing key 'before'");
     EXPECT_EQ(error_of(kHeader + "steps: [{migrate: {when: now}}]\n"),
@@ -690,7 +690,8 @@ TEST(ScenarioLoaderScale, NameLookupsThroughTheIndexMatchAScan) {
 // stops after two, so these are errors at once.
 TEST(ScenarioLoaderScale, InputThatHungYamlCppIsAnErrorAtOnce) {
     EXPECT_EQ(error_of(","), "t.yaml:1:1: empty document: expected a scenario map");
-    EXPECT_EQ(error_of("!!bd,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"), "t.yaml:1:1: expected a map, got ''");
+    EXPECT_EQ(error_of("!!bd,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,,"),
+              "t.yaml:1:1: tag '!!bd' is not allowed: scenario values are plain YAML");
     EXPECT_EQ(error_of(""), "t.yaml:1:1: empty file: expected a scenario map");
 }
 
@@ -720,6 +721,148 @@ TEST(ScenarioLoaderScale, SizeLimitsAreClearErrors) {
                        "routes:\n  - {source: t0.0, vcpu: 1}\n  - {source: t1.0, vcpu: 1}\nsteps: [{run: all}]\n")
                   .find("vCPU 1 has one local-APIC timer, and t0.0 is already routed to it (at line 7)"),
               std::string::npos);
+}
+
+// ---- hostile input (issue 17 §6) -------------------------------------------------------------
+
+// Every string a scenario gives is UTF-8 (RFC 3629 §4): a name that is not ran as a table but broke
+// --json (nlohmann::json refuses to dump it); the position is the string's, the offset in it.
+TEST(ScenarioLoaderText, StringsThatAreNotUtf8AreRejectedWithTheByteAndItsOffset) {
+    const std::string rest = "vm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n";
+    EXPECT_EQ(error_of("name: a\xff" "b\n" + rest), "t.yaml:1:7: name: not valid UTF-8 (byte 0xff at offset 1)");
+    EXPECT_EQ(error_of("name: t\ndescription: ok \xc3\n" + rest),
+              "t.yaml:2:14: description: not valid UTF-8 (byte 0xc3 at offset 3)");
+    // Overlong forms and surrogates are not UTF-8 either.
+    EXPECT_EQ(error_of("name: \xc0\xaf\n" + rest), "t.yaml:1:7: name: not valid UTF-8 (byte 0xc0 at offset 0)");
+    EXPECT_EQ(error_of("name: x\xed\xa0\x80\n" + rest), "t.yaml:1:7: name: not valid UTF-8 (byte 0xed at offset 1)");
+    EXPECT_EQ(error_of("name: t\nvm: {vcpus: 1}\ndevices: [{name: \"n\xe9\", vectors: 1}]\nsteps: [{run: all}]\n"),
+              "t.yaml:3:18: devices[0].name: not valid UTF-8 (byte 0xe9 at offset 1)");
+    EXPECT_EQ(error_of("name: t\n\xfe: 1\n" + rest), "t.yaml:2:1: key not valid UTF-8 (byte 0xfe at offset 0)");
+    // UTF-8 itself is welcome.
+    Scenario s = parse_scenario("name: caf\xc3\xa9-\xe2\x86\x92\ndescription: \xf0\x9f\x90\x9b\n" + rest,
+                                builtin_backends().catalogue());
+    EXPECT_EQ(s.name, "caf\xc3\xa9-\xe2\x86\x92");
+    EXPECT_EQ(s.description, "\xf0\x9f\x90\x9b");
+}
+
+// A message quoting input keeps UTF-8 and escapes the bytes that are not (a Python ValueError, a
+// JSON string): InputError's one_line.
+TEST(ScenarioLoaderText, MessagesQuotingBytesThatAreNotUtf8EscapeThem) {
+    EXPECT_EQ(one_line("caf\xc3\xa9 \xff\xc3(\xed\xa0\x80\x1b"), "caf\xc3\xa9 \\xff\\xc3(\\xed\\xa0\\x80\\x1b");
+    const std::string e = error_of(kHeader + "steps: [{\"r\xffn\": all}]\n");
+    EXPECT_EQ(e.rfind("t.yaml:8:10: steps[0]: unknown step 'r\\xffn' (expected one of: run, ", 0), 0u) << e;
+}
+
+// The table prints names to a terminal: a one-line string has no control character (C0, DEL, C1),
+// a description only newlines and tabs.
+TEST(ScenarioLoaderText, ControlCharactersAreRejectedOutsideADescriptionsNewlinesAndTabs) {
+    const std::string rest = "vm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n";
+    EXPECT_EQ(error_of("name: \"red\\e[31m\"\n" + rest),
+              "t.yaml:1:7: name: control character U+001B at offset 3 (a one-line string has none)");
+    EXPECT_EQ(error_of("name: \"a\\tb\"\n" + rest),
+              "t.yaml:1:7: name: control character U+0009 at offset 1 (a one-line string has none)");
+    EXPECT_EQ(error_of("name: \"a\\nb\"\n" + rest),
+              "t.yaml:1:7: name: control character U+000A at offset 1 (a one-line string has none)");
+    EXPECT_EQ(error_of("name: \"x\\u009b2J\"\n" + rest),
+              "t.yaml:1:7: name: control character U+009B at offset 1 (a one-line string has none)");
+    EXPECT_EQ(error_of("name: t\ndescription: \"ring\\a\"\n" + rest),
+              "t.yaml:2:14: description: control character U+0007 at offset 4 (a description may have newlines "
+              "and tabs, no other control characters)");
+    EXPECT_EQ(error_of("name: t\nvm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\npolicy: {arm.gic: \"v4.1\\0\"}\n"),
+              "t.yaml:5:19: policy.arm.gic: control character U+0000 at offset 4 (a one-line string has none)");
+    Scenario s = parse_scenario("name: t\ndescription: |\n  one\n  \ttwo\n" + rest, builtin_backends().catalogue());
+    EXPECT_EQ(s.description, "one\n\ttwo\n");
+}
+
+// yaml-cpp 0.7 stops deep nesting with YAML::DeepRecursion, whose message is "bad file": the loader
+// names the limit (the document's maps and lists, the top-level map included).
+TEST(ScenarioLoaderText, DeepNestingNamesTheLimit) {
+    auto nested = [](int n) { return "name: t\nx: " + std::string(n, '[') + std::string(n, ']') + "\n"; };
+    EXPECT_EQ(error_of(nested(498)).find("unknown key 'x'"), 12u) << error_of(nested(498));  // 499 levels load
+    const std::string e = error_of(nested(499));
+    EXPECT_EQ(e.rfind("t.yaml:2:", 0), 0u) << e;
+    EXPECT_NE(e.find(": invalid YAML: nesting too deep, limit 499 levels of maps and lists"), std::string::npos) << e;
+    EXPECT_NE(error_of(nested(5000)).find("nesting too deep, limit 499 levels"), std::string::npos);
+}
+
+// A vCPU out of range is reported against vm.vcpus, however large the number (not the range of the
+// integer type it is read into).
+TEST(ScenarioLoaderText, VcpuOutOfRangeQuotesTheVmsVcpus) {
+    const std::string dev = "name: t\nvm: {vcpus: 2}\ndevices: [{name: nic, vectors: 1}]\n";
+    const std::string run = "steps: [{run: all}]\n";
+    EXPECT_EQ(error_of(dev + "routes: [{source: nic.0, vcpu: 4294967296}]\n" + run),
+              "t.yaml:4:32: routes[0].vcpu: vCPU 4294967296 is out of range (vm.vcpus is 2, so 0..1)");
+    EXPECT_EQ(error_of(dev + "routes: [{source: nic.0, vcpu: 99999999999999999999999}]\n" + run),
+              "t.yaml:4:32: routes[0].vcpu: vCPU 99999999999999999999999 is out of range (vm.vcpus is 2, so 0..1)");
+    EXPECT_EQ(error_of(dev + "routes: [{source: nic.0, vcpu: 0x10}]\n" + run),
+              "t.yaml:4:32: routes[0].vcpu: vCPU 16 is out of range (vm.vcpus is 2, so 0..1)");
+    EXPECT_EQ(error_of(dev + "routes: [{source: nic.0, vcpu: -1}]\n" + run),
+              "t.yaml:4:32: routes[0].vcpu: expected an integer from 0 to 1, got '-1'");
+}
+
+// Migration step names are checked at load against the neutral steps and every registered backend's
+// sub-steps (Catalogue::steps), located and with their path; irqdiff.load() and the CLI share it.
+TEST(ScenarioLoaderSteps, UnknownStepNamesAreRejectedAtLoad) {
+    const std::string e1 = error_of(kHeader + "steps:\n  - migrate: {order: [restore_irqchip, restore_gic]}\n");
+    EXPECT_EQ(e1.rfind("t.yaml:9:40: steps[0].migrate.order[1]: 'restore_gic' is not a restore step of any backend "
+                       "(expected one of: restore_irqchip, restore_translation, ",
+                       0),
+              0u)
+        << e1;
+    EXPECT_NE(e1.find("restore_gicr_pendbaser"), std::string::npos) << e1;  // a backend's sub-steps are listed
+    const std::string e2 = error_of(kHeader + "steps:\n  - migrate: {fire: [{source: nic.0, before: start_vcpu}]}\n");
+    EXPECT_EQ(e2.rfind("t.yaml:9:46: steps[0].migrate.fire[0].before: 'start_vcpu' is not a migration step of any "
+                       "backend (expected one of: stop_vcpus, ",
+                       0),
+              0u)
+        << e2;
+    EXPECT_NE(e2.find(", or any; irqdiff list steps)"), std::string::npos) << e2;
+    const std::string e3 = error_of(kHeader + "steps:\n  - migrate: {cancel_after: save_gic}\n");
+    EXPECT_EQ(e3.rfind("t.yaml:9:29: steps[0].migrate.cancel_after: 'save_gic' is not a save step of any backend", 0),
+              0u)
+        << e3;
+    EXPECT_EQ(error_of(kHeader + "steps:\n  - migrate: {cancel_after: start_vcpus}\n")
+                  .rfind("t.yaml:9:29: steps[0].migrate.cancel_after: 'start_vcpus' is a restore step, not a save "
+                         "step (expected one of: stop_vcpus, ",
+                         0),
+              0u);
+    EXPECT_EQ(error_of(kHeader + "steps:\n  - migrate: {order: [stop_vcpus]}\n")
+                  .rfind("t.yaml:9:23: steps[0].migrate.order[0]: 'stop_vcpus' is a save step, not a restore step", 0),
+              0u);
+}
+
+// A step of one backend loads (another backend's run still rejects it, with that backend named); a
+// catalogue without step names (a stack's policies alone) leaves every name to the run.
+TEST(ScenarioLoaderSteps, AnyBackendsStepLoadsAndTheRunStillChecksItsOwn) {
+    const std::string text =
+        kHeader + "steps:\n  - migrate: {fire: [{source: nic.0, before: set_lapic}], cancel_after: get_lapic}\n";
+    Scenario s = parse_scenario(text, builtin_backends().catalogue(), "t.yaml");
+    EXPECT_EQ(s.steps[0].fires[0].before, "set_lapic");
+    EXPECT_NE(run_error_of(text, "arm").find("t.yaml:9:73: 'get_lapic' is not a save step of backend arm"),
+              std::string::npos);
+    EXPECT_NO_THROW(parse_scenario(kHeader + "steps:\n  - migrate: {order: [nonsense]}\n",
+                                   Catalogue{builtin_backends().policies()}));
+    EXPECT_FALSE(builtin_backends().step_names().empty());
+}
+
+// YAML tags were silently dropped: `!!binary`, `!!str` or a local `!foo` are errors at the node; the
+// non-specific tags yaml-cpp gives plain ("?") and quoted ("!") scalars pass.
+TEST(ScenarioLoaderText, TaggedNodesAreRejected) {
+    const std::string rest = "vm: {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n";
+    EXPECT_EQ(error_of("name: !foo t\n" + rest), "t.yaml:1:7: tag '!foo' is not allowed: scenario values are plain YAML");
+    EXPECT_EQ(error_of("name: t\ndescription: !!binary aGVsbG8=\n" + rest),
+              "t.yaml:2:14: tag '!!binary' is not allowed: scenario values are plain YAML");
+    EXPECT_EQ(error_of("name: t\nvm: !!map {vcpus: 1}\ndevices: []\nsteps: [{run: all}]\n"),
+              "t.yaml:2:5: tag '!!map' is not allowed: scenario values are plain YAML");
+    EXPECT_EQ(error_of("name: t\nvm: {vcpus: !!int 1}\ndevices: []\nsteps: [{run: all}]\n"),
+              "t.yaml:2:13: tag '!!int' is not allowed: scenario values are plain YAML");
+    EXPECT_EQ(error_of("name: t\nvm: {\"vcpus\":!!int 1}\ndevices: []\nsteps: [{run: all}]\n"),
+              "t.yaml:2:14: tag '!!int' is not allowed: scenario values are plain YAML");
+    EXPECT_EQ(error_of("name: t\nvm: [!x 1]\ndevices: []\nsteps: [{run: all}]\n"),
+              "t.yaml:2:6: tag '!x' is not allowed: scenario values are plain YAML");
+    Scenario s = parse_scenario("name: \"quoted!\"  # wow!\ndescription: ! plain\n" + rest, builtin_backends().catalogue());
+    EXPECT_EQ(s.name, "quoted!");
+    EXPECT_EQ(s.description, "plain");
 }
 
 }  // namespace

@@ -349,3 +349,209 @@ def test_list_policies_mentions_x86_guest_apic_dest(cli):
     assert r.returncode == 0, r.stderr
     line = next(l for l in r.stdout.splitlines() if l.startswith("x86.guest_apic_dest"))
     assert line.split()[1:4] == ["logical*", "physical", "x86"]
+
+
+# ---- output failures and overwritten inputs (issue 17 §5) ------------------------------------------
+
+def _cli_path():
+    import os
+    return os.environ["IRQDIFF_CLI"]
+
+
+def cli_to(stdout_spec, *args, cwd=SOURCE):
+    """Runs the CLI with stdout on /dev/full ("full") or closed ("closed", `>&-` in a shell: a
+    subprocess with stdout=DEVNULL would give it an open descriptor)."""
+    import subprocess
+    args = [_cli_path(), *map(str, args)]
+    if stdout_spec == "full":
+        with open("/dev/full", "w") as full:
+            return subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, cwd=cwd, timeout=120)
+    return subprocess.run(["sh", "-c", '"$@" >&-', "sh", *args], stderr=subprocess.PIPE, text=True, cwd=cwd,
+                          timeout=120)
+
+
+STDOUT_COMMANDS = [
+    ("run", SEED), ("run", SEED, "--json"), ("run", SEED, "--events"), ("run", SEED, SEED, "--json"),
+    ("explore", SEED, "--arch", "ideal"), ("explore", SEED, "--arch", "ideal", "--json"),
+    ("explore", SEED, "--arch", "x86", "--order", "all", "--jobs", "2"),
+    ("list", "steps"), ("list", "policies"), ("list", "events"), ("list", "scenarios"), ("--help",),
+]
+WRITE_ERRORS = {"full": "No space left on device", "closed": "Bad file descriptor"}
+
+
+@pytest.mark.parametrize("how", ["full", "closed"])
+@pytest.mark.parametrize("args", STDOUT_COMMANDS, ids=lambda a: " ".join(map(str, a)).replace(str(SEED), "SEED"))
+def test_a_failed_write_to_stdout_exits_2_saying_so(args, how):
+    r = cli_to(how, *args)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.endswith(f"irqdiff: writing the results to stdout failed: {WRITE_ERRORS[how]}\n"), r.stderr
+    assert "internal error" not in r.stderr
+
+
+def test_a_failed_write_still_reports_bad_input_first(tmp_path):
+    r = cli_to("full", "run", MALFORMED[0])
+    assert r.returncode == 2
+    assert r.stderr.startswith(str(MALFORMED[0]))
+
+
+def test_trace_to_a_full_disk_exits_2_naming_the_option(cli):
+    r = cli("run", SEED, "--trace", "/dev/full")
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == "--trace: cannot write /dev/full: No space left on device\n"
+
+
+def test_trace_refuses_to_overwrite_the_scenario_file(cli, tmp_path):
+    scenario = tmp_path / "x.yaml"
+    scenario.write_text(SEED.read_text())
+    (tmp_path / "link.yaml").symlink_to(scenario)
+    import os
+    os.link(scenario, tmp_path / "hard.yaml")
+    for trace in (scenario, tmp_path / "link.yaml", tmp_path / "hard.yaml", tmp_path / "sub" / ".." / "x.yaml"):
+        (tmp_path / "sub").mkdir(exist_ok=True)
+        r = cli("run", scenario, "--trace", trace)
+        assert r.returncode == 2
+        assert r.stderr == f"--trace: '{trace}' is the input FILE ('{scenario}'): refusing to overwrite an input\n"
+        assert scenario.read_text() == SEED.read_text()
+    r = cli("run", scenario, "--trace", tmp_path / "t.json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((tmp_path / "t.json").read_text())["traceEvents"]
+
+
+# ---- explore --jobs N reports a worker's bad input as --jobs 1 does (issue 17 §5) -----------------
+
+NMI_ON_ARM = """name: nmi-on-arm
+vm: {vcpus: 2}
+devices:
+  - {name: nic, vectors: 1, passthrough: true}
+routes:
+  - {source: nic.0, vcpu: 1, nmi: true}
+steps:
+  - run: all
+  - migrate:
+      fire: [{source: nic.0, before: any}]
+  - run: all
+"""
+
+
+@pytest.mark.parametrize("arch", ["arm", "both"])
+def test_a_workers_bad_input_is_reported_as_with_one_job(cli, tmp_path, arch):
+    # The scenario loads; the arm backend refuses its NMI route when a schedule runs (make_backend),
+    # inside the worker processes.
+    path = tmp_path / "nmi.yaml"
+    path.write_text(NMI_ON_ARM)
+    one = cli("explore", path, "--arch", arch, "--jobs", "1")
+    assert one.returncode == 2
+    assert one.stderr == f"{path}:6:35: routes: nic.0: nmi: ARM has no NMI-mode MSI: a device MSI is an LPI, " \
+        "and neither the GICv4.1 vLPI nor KVM's vgic gives an LPI an NMI property (arm64 pseudo-NMIs are SPIs " \
+        "and PPIs only); run it with --arch x86\n"
+    for jobs in ("2", "5"):
+        r = cli("explore", path, "--arch", arch, "--jobs", jobs)
+        assert (r.returncode, r.stderr, r.stdout) == (one.returncode, one.stderr, one.stdout)
+
+
+# ---- --guest unicorn on the ideal backend (issue 17 §5) --------------------------------------------
+
+GUEST_ON_IDEAL = ("--guest: 'unicorn': backend ideal has no guest program (it is the reference model: its vCPUs run "
+                  "no code); choose a virtualizing backend (arm, x86) with --arch, or the abstract guest\n")
+
+
+@pytest.mark.parametrize("command", ["run", "explore"])
+def test_the_unicorn_guest_on_the_ideal_backend_is_refused(cli, command):
+    r = cli(command, SEED, "--arch", "ideal", "--guest", "unicorn")
+    assert r.returncode == 2
+    assert r.stdout == ""
+    assert r.stderr == GUEST_ON_IDEAL
+
+
+def test_both_guests_on_the_ideal_backend_run_it_once(cli):
+    r = cli("run", SEED, "--arch", "ideal", "--guest", "both", "--json")
+    assert r.returncode == 0, r.stderr
+    assert [(run["arch"], run["guest"]) for run in json.loads(r.stdout)["runs"]] == [("ideal", "abstract")]
+
+
+# ---- the loader's hostile-input rules through the CLI (issue 17 §6) -------------------------------
+
+def test_a_name_that_is_not_utf8_is_an_error_for_table_and_json(cli, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(SEED.read_bytes().replace(b"name: pending-interrupt-across-migration",
+                                               b"name: pending-\xff-migration"))
+    for extra in ((), ("--json",)):
+        r = cli("run", path, *extra)
+        assert r.returncode == 2
+        assert r.stderr == f"{path}:6:7: name: not valid UTF-8 (byte 0xff at offset 8)\n"
+
+
+def test_a_step_name_no_backend_has_is_an_error_at_load(cli, tmp_path):
+    import irqdiff
+    path = tmp_path / "bad.yaml"
+    path.write_text(SEED.read_text().replace("before: start_vcpus", "before: start_vcpu"))
+    r = cli("list", "scenarios", "--dir", tmp_path)
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"{path}:22:")
+    assert ": steps[3].migrate.fire[0].before: 'start_vcpu' is not a migration step of any backend" in r.stderr
+    with pytest.raises(irqdiff.ScenarioError, match=r"steps\[3\]\.migrate\.fire\[0\]\.before: 'start_vcpu'"):
+        irqdiff.load(path)
+
+
+# ---- irqdiff machine: its outputs (issue 17 §5) ----------------------------------------------------
+
+@pytest.fixture(scope="module")
+def hello(build_dir):
+    image = build_dir / "tests" / "machine" / "guests" / "hello.bin"
+    if not image.exists():
+        pytest.skip("no machine test guests (aarch64-linux-gnu-gcc missing at configure time)")
+    return image
+
+
+@pytest.mark.parametrize("how", ["full", "closed"])
+@pytest.mark.parametrize("extra", [(), ("--json",)], ids=["uart", "json"])
+def test_machine_output_to_a_failed_stdout_exits_2(hello, how, extra):
+    r = cli_to(how, "machine", hello, *extra)
+    assert r.returncode == 2, r.stderr
+    assert r.stderr.endswith(f"irqdiff: writing the results to stdout failed: {WRITE_ERRORS[how]}\n"), r.stderr
+
+
+def test_machine_json_to_a_closed_stdout_does_not_land_in_the_serial_file(hello, tmp_path):
+    # Without descriptor 1 the --serial FILE would get it, and the JSON document would follow the UART.
+    serial = tmp_path / "uart.txt"
+    r = cli_to("closed", "machine", hello, "--serial", serial, "--json")
+    assert r.returncode == 2
+    text = serial.read_text()
+    assert "SUMMARY: 4 tests" in text and '"exit"' not in text
+
+
+@pytest.mark.parametrize("option", ["--trace", "--log", "--dump-dtb", "--serial"])
+def test_machine_file_outputs_to_a_full_disk_exit_2_naming_the_option(cli, hello, option):
+    r = cli("machine", hello, option, "/dev/full")
+    assert r.returncode == 2
+    assert r.stderr.startswith(f"{option}: '/dev/full': "), r.stderr
+    assert r.stderr.endswith("No space left on device\n"), r.stderr
+
+
+@pytest.mark.parametrize("option", ["--trace", "--log", "--dump-dtb", "--serial", "--stream"])
+def test_machine_refuses_an_output_that_is_the_image(cli, hello, tmp_path, option):
+    image = tmp_path / "hello.bin"
+    image.write_bytes(hello.read_bytes())
+    r = cli("machine", image, option, image)
+    assert r.returncode == 2
+    assert r.stderr == f"{option}: '{image}' is the input IMAGE ('{image}'): refusing to overwrite an input\n"
+    assert image.read_bytes() == hello.read_bytes()
+
+
+def test_machine_refuses_an_output_that_is_an_input_stream_or_another_output(cli, hello, tmp_path):
+    stream = tmp_path / "vm.stream"
+    r = cli("machine", hello.parent / "lpi_migrate.bin", "--stream", stream, "--serial", "none")
+    assert r.returncode == 0, r.stderr
+    saved = stream.read_bytes()
+    r = cli("machine", "--restore", stream, "--stream", stream)
+    assert r.returncode == 2
+    assert r.stderr == f"--stream: '{stream}' is the input --restore ('{stream}'): refusing to overwrite an input\n"
+    assert stream.read_bytes() == saved
+    uart = tmp_path / "uart.txt"
+    r = cli("machine", hello, "--serial", uart, "--log", uart)
+    assert r.returncode == 2
+    assert r.stderr == f"--log: '{uart}' is also the output of --serial: give each output its own file\n"
+    # /dev/null may be named by several outputs and as an input.
+    r = cli("machine", hello, "--serial", "/dev/null", "--log", "/dev/null", "--input", "/dev/null")
+    assert r.returncode == 0, r.stderr

@@ -90,3 +90,12 @@ def test_explore_with_the_unicorn_guest(cli):
     doc = json.loads(r.stdout)
     abstract = json.loads(cli("explore", SEED, "--arch", "x86", "--order", "all", "--json").stdout)
     assert doc["policies"] == abstract["policies"]
+
+
+def test_the_unicorn_guest_on_the_ideal_backend_raises(cli):
+    # The ideal reference has no guest program: asking for one is an error, not a silent abstract run.
+    with pytest.raises(irqdiff.ScenarioError, match=r"^run\(guest=...\): 'unicorn': backend ideal has no guest "
+                                                    r"program .* with run\(arch=...\), or the abstract guest$"):
+        irqdiff.run(SEED, arch="ideal", guest="unicorn")
+    assert irqdiff.run(SEED, arch="ideal", guest="both").outcomes == {"ideal": {"nic.0": "delivered-once",
+                                                                               "nic.1": "delivered-once"}}
