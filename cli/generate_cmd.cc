@@ -1,5 +1,7 @@
 #include "cli/generate_cmd.h"
 
+#include "cli/output.h"
+
 #include <fmt/format.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -137,7 +139,7 @@ std::vector<SeedResult> check_in_processes(const GenerateArgs& a, uint64_t lo, u
         const uint64_t to = lo + n * static_cast<uint64_t>(k + 1) / static_cast<uint64_t>(jobs);
         int fds[2];
         if (pipe(fds) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-        std::fflush(stdout);
+        flush_stdout();
         const pid_t pid = fork();
         if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
         if (pid == 0) {
@@ -257,7 +259,7 @@ int cmd_generate(const GenerateArgs& a) {
                a.count, a.count == 1 ? "" : "s", a.seed, a.seed + a.count - 1, a.vocabulary, broken,
                broken == 1 ? "" : "s", failing, failing == 1 ? "" : "s", checks, runs, masked);
     // The time goes to stderr: stdout is the same for the same options.
-    std::fflush(stdout);
+    flush_stdout();
     fmt::print(stderr, "{:.1f} s, {:.1f} scenarios/s, {} job{}\n", secs, static_cast<double>(a.count) / secs, jobs,
                jobs == 1 ? "" : "s");
     return failing ? 1 : 0;
