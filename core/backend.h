@@ -23,6 +23,8 @@
 
 namespace irqdiff {
 
+class GuestMachine;  // core/guest_program.h
+
 /// One thing that happens to the VM. Scenario steps become actions one to one, except `migrate`,
 /// which becomes its save steps, its restore steps in the chosen order, and the interrupts fired
 /// in between.
@@ -162,6 +164,10 @@ class Backend {
     /// Totals since the backend was made, over every machine of the migration (a machine a later
     /// migration retires keeps its share).
     virtual BackendCounters counters() const { return {}; }
+    /// Test-only: the Unicorn guest's machine (guest RAM and the vCPUs' engines), for tests that
+    /// corrupt guest code and memory behind the glue's back (the guest_glue fuzz target,
+    /// tests/fuzz/guest_glue.cc); nullptr with the abstract guest. Nothing in a run calls it.
+    virtual GuestMachine* unicorn_machine_for_testing() { return nullptr; }
 };
 
 /// What a backend is given: the scenario, its effective policy, and where to report.

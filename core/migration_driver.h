@@ -119,6 +119,8 @@ class MigrationDriver : public Backend {
         if (unicorn_) unicorn_->restore(*s->guest);
     }
 
+    GuestMachine* unicorn_machine_for_testing() final { return unicorn_ ? &unicorn_->machine() : nullptr; }
+
     /// Totals over every machine of the migration, retired ones included.
     BackendCounters counters() const final {
         BackendCounters c = s_.retired;

@@ -8,8 +8,11 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <string>
 
 #include "core/explorer.h"
+#include "core/guest_program.h"
 #include "core/runner.h"
 #include "registry/builtin_backends.h"
 #include "tests/run_harness.h"
@@ -133,6 +136,65 @@ TEST(GuestDifferentialExplore, EveryRestoreOrderOfTheSeedAgrees) {
             ++differing;
     EXPECT_EQ(differing, 0u) << "of " << a.size() << " schedules";
 }
+
+// ---- the glue under corrupted guest memory (tests/fuzz/guest_glue.cc drives the same) -------------
+
+/// A booted backend of `arch` with the seed's devices and the given guest.
+struct BootedBackend {
+    Scenario scenario;
+    PolicyValues policy;
+    EventLog log;
+    GuestLog guest;
+    std::unique_ptr<Backend> backend;
+    BootedBackend(const std::string& arch, GuestKind kind)
+        : scenario(load_scenario((kSource / "scenarios/seed/pending_across_migration.yaml").string(),
+                                 builtin_backends().catalogue())) {
+        const BackendInfo& info = *builtin_backends().find(arch);
+        policy = resolve_policy(info.policies, scenario.policy, {});
+        GuestOptions options;
+        options.kind = kind;
+        backend = make_backend(info, BackendContext{scenario, policy, log, guest, options});
+    }
+    void apply(StepKind kind, SourceId source = 0) {
+        Action a;
+        a.kind = kind;
+        a.source = source;
+        backend->apply(a);
+    }
+};
+
+class GuestGlue : public ::testing::TestWithParam<std::string> {};
+
+// The test-only accessor reaches the Unicorn guest's machine, booted: every vCPU waits at `idle`;
+// the abstract guest has none.
+TEST_P(GuestGlue, TheBackendShowsItsUnicornMachineBootedAndNoneForTheAbstractGuest) {
+    BootedBackend unicorn(GetParam(), GuestKind::Unicorn);
+    GuestMachine* m = unicorn.backend->unicorn_machine_for_testing();
+    ASSERT_NE(m, nullptr);
+    ASSERT_EQ(m->vcpus(), unicorn.scenario.vcpus);
+    for (uint32_t v = 0; v < m->vcpus(); ++v) EXPECT_EQ(m->cpu(v).pc(), m->idle()) << v;
+    BootedBackend abstract(GetParam(), GuestKind::Abstract);
+    EXPECT_EQ(abstract.backend->unicorn_machine_for_testing(), nullptr);
+}
+
+// docs/guests.md "Faults": a log head more than a whole ring ahead of what the emulator read is a
+// corrupted log, a GuestFault naming the vCPU and the head, not a read past the ring.
+TEST_P(GuestGlue, ALogHeadMoreThanARingAheadIsAGuestFaultAtTheNextRun) {
+    BootedBackend b(GetParam(), GuestKind::Unicorn);
+    GuestMachine& m = *b.backend->unicorn_machine_for_testing();
+    const uint64_t head = GuestAbi::area(0) + GuestAbi::kLogHead;
+    m.ram().store<uint32_t>(head, m.log_head(0) + GuestAbi::kLogEntries + 1);
+    b.apply(StepKind::Fire, 0);  // nic.0 -> vCPU 0
+    try {
+        b.apply(StepKind::Run);
+        FAIL() << "no GuestFault";
+    } catch (const GuestFault& f) {
+        EXPECT_NE(std::string(f.what()).find(GetParam() + " vCPU 0: guest fault"), std::string::npos) << f.what();
+        EXPECT_NE(f.reason().find("log head"), std::string::npos) << f.reason();
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(BothArches, GuestGlue, ::testing::Values("arm", "x86"));
 
 }  // namespace
 }  // namespace irqdiff

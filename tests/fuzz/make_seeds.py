@@ -266,6 +266,44 @@ def scenario_gen():
         flags = k % 4  # bit 0: both guests' vocabulary, bit 1: the explorer check
         body = bytes(rng.randrange(256) for _ in range(16 + 24 * k))
         write("scenario_gen", f"choices_{k:02d}", u8(flags) + body)
+# ---- guest_glue: scenario shapes, runs, and each kind of corruption -----------------------------
+def guest_glue():
+    def g(op, *operands):
+        return u8(op) + b"".join(operands)
+    fire = lambda i=0: g(5, u8(i))
+    run = lambda v=0xFF: g(6, u8(v))  # 0xFF % (vcpus + 1): all with one vCPU (0xFF % 2 = 1) and two (0xFF % 3 = 0: vCPU 0)
+    run_all = lambda vcpus: g(6, u8(vcpus))
+    mask = lambda v, on: g(7, u8(v << 1 | on))
+    code = lambda anchor, off, data: g(0, u8(anchor), u16(off), u8(len(data) - 1), data)
+    mailbox = lambda v, field, value: g(1, u8(v), u8(field), u64(value))
+    head_rel = lambda v, delta: g(2, u8(v), u8(1), u8(delta))
+    head_raw = lambda v, value: g(2, u8(v), u8(0), u32(value))
+    entry = lambda v, slot, ident, ts: g(3, u8(v), u16(slot), u32(ident), u64(ts))
+    area = lambda v, off, data: g(4, u8(v), u16(off), u8(len(data) - 1), data)
+    snap, migrate = g(8), g(9)
+    takes = fire(0) + run_all(1) + mask(0, 1) + fire(0) + mask(0, 0) + run_all(1)
+    for arch, name in ((0, "arm"), (1, "x86")):
+        write("guest_glue", f"{name}_1cpu_fire_mask_run", u8(arch) + u8(1) + takes)
+        write("guest_glue", f"{name}_2cpu_3vec_migrate", u8(arch | 0x0A) + u8(0) + fire(0) + fire(1) + fire(2)
+              + run_all(2) + mask(1, 1) + fire(1) + migrate + mask(1, 0) + run_all(2))
+        write("guest_glue", f"{name}_emulated_traced", u8(arch | 0x44) + u8(3) + fire(0) + fire(1) + run_all(1))
+        write("guest_glue", f"{name}_snapshot_restore", u8(arch | 0x06) + u8(0) + snap + fire(0) + fire(1)
+              + run_all(2) + snap + run_all(2) + fire(1) + run(1))
+        write("guest_glue", f"{name}_head_ahead", u8(arch) + u8(0) + fire(0) + head_rel(0, 1) + run_all(1))
+        write("guest_glue", f"{name}_head_raw", u8(arch) + u8(0) + head_raw(0, 0xFFFFFFF0) + fire(0) + run_all(1))
+        write("guest_glue", f"{name}_log_entry", u8(arch) + u8(0) + entry(0, 0, 0x2000, 7) + fire(0) + run_all(1))
+        write("guest_glue", f"{name}_mailbox", u8(arch) + u8(0) + mailbox(0, 0, 1) + mailbox(0, 1, 9)
+              + mailbox(0, 2, 1 << 63) + mailbox(0, 3, 1) + fire(0) + mask(0, 0) + run_all(1))
+        write("guest_glue", f"{name}_stack_bytes", u8(arch) + u8(0) + area(0, 0x3FF0, bytes(16)) + fire(0) + run_all(1))
+    # Code: the idle loop's body (symbol 3: `mailbox_poll`, `poll`; a run stops as it reaches
+    # `idle`, which never executes) and the handler replaced, gates of the IDT cleared.
+    write("guest_glue", "arm_poll_udf", u8(0) + u8(0) + code(3, 0, u32(0)) + mask(0, 1))
+    write("guest_glue", "arm_handler_no_eoi", u8(0) + u8(0) + code(2, 0x34, u32(0xD503201F)) + fire(0) + run_all(1))
+    write("guest_glue", "arm_vbar_misaligned", u8(0) + u8(0) + code(2, 0, u32(0xD518C000)) + fire(0) + run_all(1))
+    write("guest_glue", "x86_poll_hlt", u8(1) + u8(0) + code(3, 0, b"\xf4\xf4") + mask(0, 1))
+    write("guest_glue", "x86_idt_gate_cleared", u8(1) + u8(0) + code(2, 0, bytes(16)) + fire(0) + run_all(1)
+          + code(4, 0x2040 + 0x21 * 16, bytes(16)) + fire(0) + run_all(1))
+    write("guest_glue", "x86_timer", u8(0x81) + u8(1) + fire(1) + run_all(1) + mailbox(0, 3, 1) + fire(1) + run_all(1))
 
 
 def main():
@@ -273,7 +311,8 @@ def main():
     p.add_argument("--build", type=pathlib.Path, default=ROOT / "build/dev")
     a = p.parse_args()
     build = a.build if a.build.exists() else None
-    for t in ("host_its", "gic_registers", "vits_save_restore", "vtd", "set_lapic", "machine_code"):
+    for t in ("host_its", "gic_registers", "vits_save_restore", "vtd", "set_lapic", "machine_code",
+              "guest_glue"):
         shutil.rmtree(HERE / "corpus" / t, ignore_errors=True)
     scenario_loader()
     host_its()
@@ -284,6 +323,7 @@ def main():
     machine_code(build)
     machine_stream(build)
     scenario_gen()
+    guest_glue()
 
 
 if __name__ == "__main__":
