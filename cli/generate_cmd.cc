@@ -1,10 +1,9 @@
 #include "cli/generate_cmd.h"
 
 #include "cli/output.h"
+#include "cli/workers.h"
 
 #include <fmt/format.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
@@ -125,73 +124,24 @@ std::filesystem::path out_dir(const std::string& dir) {
     return dir;
 }
 
-/// Checks seeds [lo, hi) in `jobs` child processes, each a contiguous slice; results come back as
-/// JSON Lines through a pipe per child, in seed order.
+/// Checks seeds [lo, hi) in `jobs` child processes (cli/workers.h); results come back as JSON
+/// Lines, in seed order.
 std::vector<SeedResult> check_in_processes(const GenerateArgs& a, uint64_t lo, uint64_t hi, int jobs) {
-    struct Child {
-        pid_t pid;
-        int fd;
-    };
-    std::vector<Child> children;
-    const uint64_t n = hi - lo;
-    for (int k = 0; k < jobs; ++k) {
-        const uint64_t from = lo + n * static_cast<uint64_t>(k) / static_cast<uint64_t>(jobs);
-        const uint64_t to = lo + n * static_cast<uint64_t>(k + 1) / static_cast<uint64_t>(jobs);
-        int fds[2];
-        if (pipe(fds) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-        flush_stdout();
-        const pid_t pid = fork();
-        if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
-        if (pid == 0) {
-            close(fds[0]);
-            int code = 0;
-            try {
-                for (uint64_t seed = from; seed < to && code == 0; ++seed) {
-                    const std::string line = to_json(check_seed(a, seed)).dump() + "\n";
-                    for (size_t done = 0; done < line.size();) {
-                        const ssize_t w = write(fds[1], line.data() + done, line.size() - done);
-                        if (w <= 0) {
-                            if (w < 0 && errno == EINTR) continue;
-                            code = 3;
-                            break;
-                        }
-                        done += static_cast<size_t>(w);
-                    }
-                }
-            } catch (const std::exception& e) {
-                fmt::print(stderr, "irqdiff generate: worker for seeds {}..{}: {}\n", from, to - 1, e.what());
-                code = 3;
-            }
-            close(fds[1]);
-            _exit(code);
-        }
-        close(fds[1]);
-        children.push_back(Child{pid, fds[0]});
-    }
+    const std::vector<std::string> slices = run_in_processes(
+        lo, hi, jobs,
+        [&](uint64_t from, uint64_t to) {
+            std::string out;
+            for (uint64_t seed = from; seed < to; ++seed) out += to_json(check_seed(a, seed)).dump() + "\n";
+            return out;
+        },
+        "generate --check");
     std::vector<SeedResult> out;
-    bool failed = false;
-    for (const Child& c : children) {
-        std::string text;
-        char buf[65536];
-        for (ssize_t r; (r = read(c.fd, buf, sizeof buf)) != 0;) {
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                failed = true;
-                break;
-            }
-            text.append(buf, static_cast<size_t>(r));
-        }
-        close(c.fd);
-        int status = 0;
-        waitpid(c.pid, &status, 0);
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = true;
+    for (const std::string& text : slices)
         for (size_t start = 0; start < text.size();) {
             const size_t nl = text.find('\n', start);
             out.push_back(from_json(Json::parse(text.substr(start, nl - start))));
             start = nl + 1;
         }
-    }
-    if (failed) throw std::runtime_error("a generate --check worker process failed");
     return out;
 }
 

@@ -3,8 +3,6 @@
 // usage (one line, "PLACE: what was expected", on stderr) or an output that could not be written
 // (cli/output.h), 3 an internal error (a bug: report it).
 #include <fmt/format.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -20,6 +18,7 @@
 #include "cli/machine_cmd.h"
 #include "cli/output.h"
 #include "cli/table.h"
+#include "cli/workers.h"
 #include "core/backend.h"
 #include "core/explorer.h"
 #include "core/migration.h"
@@ -260,93 +259,25 @@ std::pair<uint64_t, uint64_t> parse_range(const std::string& text, uint64_t size
     return {lo, hi};
 }
 
-/// Explores [lo, hi) in `jobs` child processes, each a contiguous slice; rows come back as JSON
-/// Lines through a pipe per child and are merged in index order. A child that meets bad input
-/// (an InputError: a backend refusing the scenario, a step name it lacks) sends it instead of its
-/// rows, {"input_error": {file, line, column, message}}, and exits 2; the parent rethrows the first
-/// child's, in slice order: the error `--jobs 1` would have stopped at.
+/// Explores [lo, hi) in `jobs` child processes (cli/workers.h), each a contiguous slice; rows come
+/// back as JSON Lines and are merged in index order; a worker's bad input is rethrown as
+/// `--jobs 1` would have met it.
 std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_t lo, uint64_t hi, int jobs) {
-    struct Child {
-        pid_t pid;
-        int fd;
-    };
-    std::vector<Child> children;
-    uint64_t n = hi - lo;
-    for (int k = 0; k < jobs; ++k) {
-        uint64_t a = lo + n * k / jobs, b = lo + n * (k + 1) / jobs;
-        int fds[2];
-        if (pipe(fds) != 0) throw std::runtime_error(fmt::format("pipe: {}", std::strerror(errno)));
-        flush_stdout();
-        pid_t pid = fork();
-        if (pid < 0) throw std::runtime_error(fmt::format("fork: {}", std::strerror(errno)));
-        if (pid == 0) {
-            close(fds[0]);
-            int code = 0;
-            try {
-                std::string out;
-                try {
-                    for (const ScheduleRow& r : space.explore(a, b)) out += row_to_json(space, r).dump() + "\n";
-                } catch (const InputError& e) {
-                    const SourceLoc& w = e.where();
-                    out = Json{{"input_error",
-                                {{"file", w.file}, {"line", w.line}, {"column", w.column}, {"message", e.message()}}}}
-                              .dump(-1, ' ', false, Json::error_handler_t::replace) +
-                          "\n";
-                    code = kExitBadInput;
-                }
-                for (size_t done = 0; done < out.size();) {
-                    ssize_t w = write(fds[1], out.data() + done, out.size() - done);
-                    if (w <= 0) {
-                        code = 3;
-                        break;
-                    }
-                    done += static_cast<size_t>(w);
-                }
-            } catch (const std::exception& e) {
-                fmt::print(stderr, "irqdiff explore: worker for {}:{}: {}\n", a, b, e.what());
-                code = 3;
-            }
-            close(fds[1]);
-            _exit(code);
-        }
-        close(fds[1]);
-        children.push_back(Child{pid, fds[0]});
-    }
+    const std::vector<std::string> slices = run_in_processes(
+        lo, hi, jobs,
+        [&](uint64_t a, uint64_t b) {
+            std::string out;
+            for (const ScheduleRow& r : space.explore(a, b)) out += row_to_json(space, r).dump() + "\n";
+            return out;
+        },
+        "explore");
     std::vector<ScheduleRow> rows;
-    bool failed = false;
-    std::optional<InputError> input_error;  // the first child's, in slice order
-    for (const Child& c : children) {
-        std::string text;
-        char buf[65536];
-        for (ssize_t r; (r = read(c.fd, buf, sizeof buf)) != 0;) {
-            if (r < 0) {
-                if (errno == EINTR) continue;
-                failed = true;
-                break;
-            }
-            text.append(buf, static_cast<size_t>(r));
-        }
-        close(c.fd);
-        int status = 0;
-        waitpid(c.pid, &status, 0);
-        if (WIFEXITED(status) && WEXITSTATUS(status) == kExitBadInput) {
-            const Json e = Json::parse(text).at("input_error");
-            if (!input_error)
-                input_error.emplace(SourceLoc{e.at("file").get<std::string>(), e.at("line").get<int>(),
-                                              e.at("column").get<int>()},
-                                    e.at("message").get<std::string>());
-            continue;
-        }
-        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed = true;
-        size_t start = 0;
-        while (start < text.size()) {
-            size_t nl = text.find('\n', start);
+    for (const std::string& text : slices)
+        for (size_t start = 0; start < text.size();) {
+            const size_t nl = text.find('\n', start);
             rows.push_back(row_from_json(space, Json::parse(text.substr(start, nl - start)), "worker"));
             start = nl + 1;
         }
-    }
-    if (input_error) throw *input_error;
-    if (failed) throw std::runtime_error("an explore worker process failed");
     return rows;
 }
 

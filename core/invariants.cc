@@ -82,7 +82,10 @@ class Checker {
                 const SourceOutcome* o = r.outcome(d.source);
                 const bool reported = o && (o->outcome == Outcome::Duplicated || o->outcome == Outcome::Spurious);
                 const DeviceKind kind = s_.devices[s_.sources[d.source].device].kind;
-                check((at_least_once(d.source) || kind == DeviceKind::Timer) && reported, "fire-first",
+                // The timer's early tick followed by its deadline's fire (which finds no timer) is
+                // delivered-once by the documented rule: the oracle counts one tick per deadline
+                // and has no notion of an early one (scenarios/x86/timer_deadline_ahead.yaml).
+                check(kind == DeviceKind::Timer || (at_least_once(d.source) && reported), "fire-first",
                       fmt::format("{}: {} delivered at action {} ({}) before any fire, and the run calls it {}",
                                   who(r), r.source_names[d.source], d.action,
                                   d.action < r.schedule.size() ? r.schedule[d.action] : "?",
@@ -102,6 +105,7 @@ class Checker {
         for (const Delivery& d : r.deliveries)
             if (d.source < n) delivered_at[d.source].push_back(d.action);
         std::vector<size_t> next_fire(n, 0), next_delivery(n, 0);
+        std::vector<uint32_t> early_ticks(n, 0);  // timer ticks taken before their deadline's fire
         size_t c = 0;
         for (uint32_t a = 0; a < r.schedule.size(); ++a) {
             for (; c < r.locations.size() && r.locations[c].action == a; ++c)
@@ -114,9 +118,15 @@ class Checker {
                         ++out_.masked_by_refire;
                         vanish[s].reset();
                     }
-                    outstanding[s] = true;
+                    // A deadline that finds no timer because its tick came early is the early
+                    // tick's, not a new interrupt (timer_deadline_ahead.yaml).
+                    if (early_ticks[s] > 0 && (!now[s] || now[s]->empty()))
+                        --early_ticks[s];
+                    else
+                        outstanding[s] = true;
                 }
                 if (next_delivery[s] < delivered_at[s].size() && delivered_at[s][next_delivery[s]] == a) {
+                    if (!outstanding[s] && s_.devices[s_.sources[s].device].kind == DeviceKind::Timer) ++early_ticks[s];
                     while (next_delivery[s] < delivered_at[s].size() && delivered_at[s][next_delivery[s]] == a)
                         ++next_delivery[s];
                     if (vanish[s] && !unreported[s]) unreported[s] = vanish[s];

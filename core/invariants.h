@@ -8,9 +8,10 @@
 //  guests           the abstract and Unicorn guests see the same deliveries and outcomes (when the
 //                   scenario is one both guest programs run);
 //  fire-first       no delivery before its source's first fire, but an `at-least-once` device's
-//                   or the x86 LAPIC timer's early tick (KVM_SET_LAPIC restarts an armed
-//                   one-shot: QEMU migrates no TMCCT), and then the run reports it (duplicated
-//                   or spurious), never delivered-once;
+//                   (then reported: spurious or duplicated) or the x86 LAPIC timer's early tick
+//                   (KVM_SET_LAPIC restarts an armed one-shot: QEMU migrates no TMCCT; its
+//                   deadline's fire then finds no timer and the tick counts for it,
+//                   scenarios/x86/timer_deadline_ahead.yaml);
 //  conservation     from a fire to the delivery that takes it a source is held somewhere after
 //                   every action, or the run does not call it delivered-once (a fire in between
 //                   coalesces with it and is only counted: InvariantReport::masked_by_refire); one
