@@ -165,6 +165,12 @@ int cmd_generate(const GenerateArgs& a) {
     in_range("--max-vectors", a.max_vectors, 1, 16);
     in_range("--max-steps", a.max_steps, 0, 10'000);
     in_range("--max-migrations", a.max_migrations, 0, 16);
+    // Every source may be routed to one vCPU, and the x86 guest has 203 device vectors per vCPU
+    // (0x21..0xEB, x86_pi/guest/guest.h): more would be a scenario the x86 backend refuses.
+    if (a.max_devices * a.max_vectors > 200)
+        throw InputError("--max-vectors", fmt::format("--max-devices {} x --max-vectors {} = {} sources: expected at "
+                                                      "most 200 (the x86 guest's vectors on one vCPU)",
+                                                      a.max_devices, a.max_vectors, a.max_devices * a.max_vectors));
 
     if (!a.check) {
         if (!a.out) {
