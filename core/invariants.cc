@@ -75,16 +75,16 @@ class Checker {
             }
             const bool fired_before = !fires[d.source].empty() && fires[d.source].front() <= d.action;
             if (!fired_before) {
-                // Only an at-least-once device's extra delivery, or the x86 LAPIC timer's early
-                // tick (KVM_SET_LAPIC restarts an armed one-shot from TMICT: QEMU migrates no
-                // TMCCT; scenarios/README.md "timer"), comes without a fire, and the run must
-                // report it (duplicated or spurious), never call it delivered-once.
+                // Only two deliveries come without a fire: an at-least-once device's extra one,
+                // which the run must report (spurious or duplicated), and the x86 LAPIC timer's
+                // early tick (KVM_SET_LAPIC restarts an armed one-shot: QEMU migrates no TMCCT),
+                // which with its deadline's later fire (finding no timer) is delivered-once by the
+                // documented rule: the oracle counts one tick per deadline and has no notion of an
+                // early one (scenarios/x86/timer_deadline_ahead.yaml); without that fire it is
+                // duplicated (x86_2025/timer_early_tick_exactly_once.yaml).
                 const SourceOutcome* o = r.outcome(d.source);
                 const bool reported = o && (o->outcome == Outcome::Duplicated || o->outcome == Outcome::Spurious);
                 const DeviceKind kind = s_.devices[s_.sources[d.source].device].kind;
-                // The timer's early tick followed by its deadline's fire (which finds no timer) is
-                // delivered-once by the documented rule: the oracle counts one tick per deadline
-                // and has no notion of an early one (scenarios/x86/timer_deadline_ahead.yaml).
                 check(kind == DeviceKind::Timer || (at_least_once(d.source) && reported), "fire-first",
                       fmt::format("{}: {} delivered at action {} ({}) before any fire, and the run calls it {}",
                                   who(r), r.source_names[d.source], d.action,
