@@ -457,7 +457,11 @@ ScheduleRow row_from_json(const ExploreSpace& space, const Json& j, const std::s
         if (r.index >= space.size())
             throw InputError(
                 place, fmt::format("schedule {} is outside this exploration ({} schedules)", r.index, space.size()));
-        for (const auto& [name, e] : j.at("sources").items()) {
+        for (const auto& item : j.at("sources").items()) {
+            // Not a structured binding: the lambda below uses both, and clang 14 (the fuzz
+            // preset) cannot capture a structured binding (P1091R3).
+            const std::string& name = item.key();
+            const Json& e = item.value();
             std::optional<SourceId> id = space.scenario().find_source(name);
             if (!id)
                 throw InputError(place,
