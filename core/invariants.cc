@@ -143,7 +143,13 @@ class Checker {
                       fmt::format("{}: {} was held nowhere after action {} ({}) and then delivered with no fire in "
                                   "between, yet is delivered-once",
                                   who(r), r.source_names[s], *unreported[s], r.schedule[*unreported[s]]));
-            if (vanish[s] && outstanding[s]) {
+            if (vanish[s] && outstanding[s] && o && o->outcome == Outcome::DeliveredOnce && o->coalesced > 0 &&
+                o->delivered == o->expected) {
+                // The oracle coalesced a fire with an interrupt it still counted as pending, while
+                // the backend had already delivered that one (a masked vCPU still takes an event
+                // already injected): the fire held nowhere is the coalesced one (gen-8169).
+                ++out_.masked_by_refire;
+            } else if (vanish[s] && outstanding[s]) {
                 // Held nowhere at the end: a loss the run must report, at or after the first fire.
                 check(o != nullptr && o->outcome != Outcome::DeliveredOnce && o->outcome != Outcome::Pending, "conservation",
                       fmt::format("{}: {} was fired and held nowhere after action {} ({}) to the end, yet is {}",

@@ -15,7 +15,8 @@
 //  conservation     from a fire to the delivery that takes it a source is held somewhere after
 //                   every action, or the run does not call it delivered-once (a fire in between
 //                   coalesces with it and is only counted: InvariantReport::masked_by_refire); one
-//                   held nowhere at the end is not delivered-once or pending; a lost source held
+//                   held nowhere at the end is not delivered-once or pending (unless the oracle
+//                   coalesced that fire, also counted); a lost source held
 //                   nowhere names the action at or after its first fire where it vanished (a
 //                   lost one still held is stranded: a place nothing delivers from);
 //  reference        the ideal backend delivers every fired source once or leaves it pending (or
