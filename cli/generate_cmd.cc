@@ -51,13 +51,13 @@ namespace {
 
 struct SeedResult {
     uint64_t seed = 0;
-    uint64_t runs = 0, checks = 0, masked = 0;
+    uint64_t runs = 0, checks = 0, masked = 0, coalescing = 0;
     std::vector<std::string> violations;
     std::string yaml;  // kept for a scenario with violations
 };
 
 Json to_json(const SeedResult& r) {
-    return Json{{"seed", r.seed}, {"runs", r.runs}, {"checks", r.checks}, {"masked", r.masked}, {"violations", r.violations}, {"yaml", r.yaml}};
+    return Json{{"seed", r.seed}, {"runs", r.runs}, {"checks", r.checks}, {"masked", r.masked}, {"coalescing", r.coalescing}, {"violations", r.violations}, {"yaml", r.yaml}};
 }
 SeedResult from_json(const Json& j) {
     SeedResult r;
@@ -65,6 +65,7 @@ SeedResult from_json(const Json& j) {
     r.runs = j.at("runs").get<uint64_t>();
     r.checks = j.at("checks").get<uint64_t>();
     r.masked = j.at("masked").get<uint64_t>();
+    r.coalescing = j.at("coalescing").get<uint64_t>();
     r.violations = j.at("violations").get<std::vector<std::string>>();
     r.yaml = j.at("yaml").get<std::string>();
     return r;
@@ -100,6 +101,7 @@ SeedResult check_seed(const GenerateArgs& a, uint64_t seed) {
         r.runs = rep.runs;
         r.checks = rep.checks;
         r.masked = rep.masked_by_refire;
+        r.coalescing = rep.coalescing_losses;
         r.violations = std::move(rep.violations);
     } catch (const InputError& e) {
         // Valid by construction: a rejected scenario is the generator's bug (or a backend's).
@@ -191,11 +193,12 @@ int cmd_generate(const GenerateArgs& a) {
     if (a.out) dir = out_dir(*a.out);
     const auto t0 = std::chrono::steady_clock::now();
     const int jobs = static_cast<int>(std::min<uint64_t>(static_cast<uint64_t>(a.jobs), a.count));
-    uint64_t runs = 0, checks = 0, masked = 0, failing = 0, broken = 0;
+    uint64_t runs = 0, checks = 0, masked = 0, coalescing = 0, failing = 0, broken = 0;
     auto report = [&](const SeedResult& r) {
         runs += r.runs;
         checks += r.checks;
         masked += r.masked;
+        coalescing += r.coalescing;
         if (r.violations.empty()) return;
         ++failing;
         broken += r.violations.size();
@@ -211,9 +214,9 @@ int cmd_generate(const GenerateArgs& a) {
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     fmt::print("checked {} generated scenario{} (seeds {}..{}, vocabulary {}): {} invariant{} broken in {} scenario{}; "
-               "{} checks over {} backend runs; {} losses masked by a later fire (coalesced, not observable)\n",
+               "{} checks over {} backend runs; {} losses masked by a later fire (coalesced, not observable); {} losses by coalescing (no vanish)\n",
                a.count, a.count == 1 ? "" : "s", a.seed, a.seed + a.count - 1, a.vocabulary, broken,
-               broken == 1 ? "" : "s", failing, failing == 1 ? "" : "s", checks, runs, masked);
+               broken == 1 ? "" : "s", failing, failing == 1 ? "" : "s", checks, runs, masked, coalescing);
     // The time goes to stderr: stdout is the same for the same options.
     flush_stdout();
     fmt::print(stderr, "{:.1f} s, {:.1f} scenarios/s, {} job{}\n", secs, static_cast<double>(a.count) / secs, jobs,

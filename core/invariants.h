@@ -16,9 +16,11 @@
 //                   every action, or the run does not call it delivered-once (a fire in between
 //                   coalesces with it and is only counted: InvariantReport::masked_by_refire); one
 //                   held nowhere at the end is not delivered-once or pending (unless the oracle
-//                   coalesced that fire, also counted); a lost source held
-//                   nowhere names the action at or after its first fire where it vanished (a
-//                   lost one still held is stranded: a place nothing delivers from);
+//                   coalesced that fire, also counted); a lost source that was held nowhere
+//                   while outstanding names the action at or after its first fire where it
+//                   vanished (one never held nowhere was lost by coalescing, counted:
+//                   coalescing_losses; a lost one still held is stranded, in a place nothing
+//                   delivers from);
 //  reference        the ideal backend delivers every fired source once or leaves it pending (or
 //                   the schedule is impossible);
 //  snapshot         a checkpoint taken after any action, rewound to, taken again and rewound to
@@ -53,6 +55,9 @@ struct InvariantReport {
     /// coalesces with the interrupt the oracle still counts as pending, so the loss is not
     /// observable (in the run's locations only). Counted, not broken.
     uint64_t masked_by_refire = 0;
+    /// Lost sources that were never held nowhere while outstanding: the backend merged fires the
+    /// oracle counted apart (one pending NMI, one pending bit). Counted, not broken.
+    uint64_t coalescing_losses = 0;
     bool ok() const { return violations.empty(); }
 };
 
