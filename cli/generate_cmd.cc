@@ -90,8 +90,9 @@ GeneratedScenario generate(const GenerateArgs& a, uint64_t seed) {
 SeedResult check_seed(const GenerateArgs& a, uint64_t seed) {
     SeedResult r;
     r.seed = seed;
-    const GeneratedScenario g = generate(a, seed);
     const GeneratorOptions go = generator_options(a, seed);
+    SeededChoices choices(seed);
+    const GeneratedScenario g = generate_scenario(choices, builtin_backends(), fmt::format("gen-{}", seed), go);
     try {
         Scenario s = parse_scenario(g.yaml, builtin_backends().catalogue(), fmt::format("gen-{}.yaml", seed));
         InvariantOptions io;
@@ -138,12 +139,7 @@ std::vector<SeedResult> check_in_processes(const GenerateArgs& a, uint64_t lo, u
         },
         "generate --check");
     std::vector<SeedResult> out;
-    for (const std::string& text : slices)
-        for (size_t start = 0; start < text.size();) {
-            const size_t nl = text.find('\n', start);
-            out.push_back(from_json(Json::parse(text.substr(start, nl - start))));
-            start = nl + 1;
-        }
+    for (const Json& line : json_lines(slices)) out.push_back(from_json(line));
     return out;
 }
 

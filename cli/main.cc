@@ -272,12 +272,7 @@ std::vector<ScheduleRow> explore_in_processes(const ExploreSpace& space, uint64_
         },
         "explore");
     std::vector<ScheduleRow> rows;
-    for (const std::string& text : slices)
-        for (size_t start = 0; start < text.size();) {
-            const size_t nl = text.find('\n', start);
-            rows.push_back(row_from_json(space, Json::parse(text.substr(start, nl - start)), "worker"));
-            start = nl + 1;
-        }
+    for (const Json& line : json_lines(slices)) rows.push_back(row_from_json(space, line, "worker"));
     return rows;
 }
 

@@ -107,4 +107,15 @@ std::vector<std::string> run_in_processes(uint64_t lo, uint64_t hi, int jobs,
     return out;
 }
 
+std::vector<Json> json_lines(const std::vector<std::string>& slices) {
+    std::vector<Json> out;
+    for (const std::string& text : slices)
+        for (size_t start = 0; start < text.size();) {
+            const size_t nl = text.find('\n', start);
+            out.push_back(Json::parse(text.substr(start, nl - start)));
+            start = nl == std::string::npos ? text.size() : nl + 1;
+        }
+    return out;
+}
+
 }  // namespace irqdiff::cli

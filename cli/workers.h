@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "core/results.h"
+
 namespace irqdiff::cli {
 
 /// Splits [lo, hi) into `jobs` contiguous slices and runs `work(a, b)` for each in a child process;
@@ -19,5 +21,8 @@ namespace irqdiff::cli {
 std::vector<std::string> run_in_processes(uint64_t lo, uint64_t hi, int jobs,
                                           const std::function<std::string(uint64_t, uint64_t)>& work,
                                           const std::string& what);
+
+/// The JSON Lines of every slice's text, in order (what the workers of both commands send).
+std::vector<Json> json_lines(const std::vector<std::string>& slices);
 
 }  // namespace irqdiff::cli

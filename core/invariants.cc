@@ -262,9 +262,7 @@ class Checker {
     const Registry& registry_;
     const InvariantOptions& o_;
     InvariantReport& out_;
-
-   public:
-    SeededChoices choices_;
+    SeededChoices choices_;  // the sampled cut points and windows, seeded by the scenario's text
 };
 
 }  // namespace
